@@ -1,0 +1,106 @@
+/**
+ * Learning-rate schedules with the exact semantics of ../shared/SCHEDULES.md (PyTorch and
+ * Hugging Face conventions, float64). Pure functions; the only dependency is zod, whose schema
+ * also validates sweeps and generates the API's OpenAPI description.
+ */
+import { horizonIssues } from './horizon';
+import { type SpecIssue, toSpecIssues } from './issues';
+import { buildSchedule } from './rates';
+import { type ScheduleInput, type ScheduleSpec, scheduleSchema } from './schema';
+
+export * from './schema';
+export { formatPath, toSpecIssues, type SpecIssue } from './issues';
+export { horizonIssues } from './horizon';
+
+export type ParseResult = { ok: true; spec: ScheduleSpec } | { ok: false; issues: SpecIssue[] };
+
+/** Validates a schedule spec: the typed spec with defaults filled, or every problem with its path. */
+export function parseSchedule(input: unknown): ParseResult {
+  const r = scheduleSchema.safeParse(input);
+  return r.success ? { ok: true, spec: r.data } : { ok: false, issues: toSpecIssues(r.error) };
+}
+
+/** Thrown by `lrSequence`/`createSchedule` for a spec that does not validate. */
+export class ScheduleSpecError extends Error {
+  readonly code = 'SPEC_INVALID';
+  constructor(readonly issues: SpecIssue[]) {
+    super(`invalid schedule: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+}
+
+function resolve(spec: ScheduleInput | ScheduleSpec, horizon: number): ScheduleSpec {
+  const r = parseSchedule(spec);
+  if (!r.ok) throw new ScheduleSpecError(r.issues);
+  const late = horizonIssues(r.spec, horizon);
+  if (late.length > 0) throw new ScheduleSpecError(late);
+  return r.spec;
+}
+
+export interface ScheduleOptions {
+  /** The peak rate η. */
+  baseLr: number;
+  /** The horizon `T`: the number of updates of the trial. */
+  totalSteps: number;
+}
+
+/** A stateful schedule: the trainer asks `lrAt(t)` before every update and `observe`s evaluations. */
+export interface Schedule {
+  lrAt(t: number): number;
+  /** Feeds an evaluation's metric, recorded after `step` updates; it affects rates from `step` on. */
+  observe(metric: number, step?: number): void;
+}
+
+export function createSchedule(spec: ScheduleInput | ScheduleSpec, opts: ScheduleOptions): Schedule {
+  const s = buildSchedule(resolve(spec, opts.totalSteps), opts.baseLr, opts.totalSteps);
+  let lastStep = 0;
+  return {
+    lrAt: (t) => s.lrAt(t),
+    observe: (metric, step) => {
+      lastStep = step ?? lastStep;
+      s.observe(metric, lastStep);
+    },
+  };
+}
+
+export interface SequenceOptions extends ScheduleOptions {
+  /** Evaluation metrics, for `reduce_on_plateau` (anywhere in the spec). */
+  metrics?: readonly number[];
+  /**
+   * With `metrics`: evaluations happen every `evalEvery` updates (and after the last), and the
+   * result is the per-update series. Without it, a `reduce_on_plateau` spec gives one rate per
+   * metric: the rate in effect after observing it.
+   */
+  evalEvery?: number;
+}
+
+/** The rate for each update `0 … totalSteps−1` (or per metric, see `SequenceOptions`). */
+export function lrSequence(spec: ScheduleInput | ScheduleSpec, opts: SequenceOptions): number[] {
+  const resolved = resolve(spec, opts.totalSteps);
+  const { baseLr, totalSteps: T, metrics, evalEvery } = opts;
+  if (metrics && evalEvery === undefined && resolved.kind === 'reduce_on_plateau') {
+    const core = buildSchedule({ ...resolved, warmup: undefined }, baseLr, T);
+    return metrics.map((m, i) => {
+      core.observe(m, i);
+      return core.lrAt(0);
+    });
+  }
+  const s = buildSchedule(resolved, baseLr, T);
+  const out = new Array<number>(T);
+  let next = 0;
+  for (let t = 0; t < T; t++) {
+    out[t] = s.lrAt(t);
+    const done = t + 1;
+    if (metrics && evalEvery && (done % evalEvery === 0 || done === T) && next < metrics.length) {
+      s.observe(metrics[next++]!, done);
+    }
+  }
+  return out;
+}
+
+/** The schedule as a trial's identity sees it: defaults filled, `warmup: {steps: 0}` removed. */
+export function canonicalSchedule(spec: ScheduleSpec): ScheduleSpec {
+  const out: Record<string, unknown> = { ...spec };
+  if (spec.warmup && spec.warmup.steps === 0) delete out.warmup;
+  if (spec.kind === 'sequential') out.parts = spec.parts.map(canonicalSchedule);
+  return out as ScheduleSpec;
+}
