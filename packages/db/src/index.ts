@@ -1,0 +1,11 @@
+/**
+ * The only package that runs Prisma generation or imports the generated client. Apps create the
+ * client with `createDb` and pass it down; the helpers here are the typed queries they share.
+ */
+export { createDb, type Db, type DbHandle, type CreateDbOptions, type MinimalLogger } from './create-db';
+export { migrate, ensureDatabase, defaultMigrationsDir, type MigrateResult } from './migrate';
+export { defaultDatabaseUrl } from './defaults';
+export * from './trial-store';
+export * from './metric-store';
+export * from './sweep-store';
+export { Prisma } from './generated/prisma/client.ts';

@@ -1,0 +1,50 @@
+import type { Db } from './create-db';
+
+export interface UpdateRow {
+  step: number;
+  lr: number;
+  trainLoss: number | null;
+}
+
+export interface EvalRow {
+  step: number;
+  valLoss: number | null;
+  valAcc: number | null;
+}
+
+const orNull = (v: number | null) => (v === null || !Number.isFinite(v) ? null : v);
+
+/**
+ * Writes a batch of per-update rows for one attempt in one statement (`unnest`, ~90 k rows/s
+ * against ~10 k for createMany). Rows are keyed by (trial, step): a retried attempt replaces what
+ * an older one wrote, and nothing is written once a newer attempt owns the trial. Returns false
+ * when the write was refused for that reason.
+ */
+export async function writeUpdates(db: Db, trialId: string, attempt: number, rows: readonly UpdateRow[]): Promise<boolean> {
+  if (rows.length === 0) return true;
+  const n = await db.$executeRaw`
+    INSERT INTO update_metrics (trial_id, step, lr, train_loss, attempt)
+    SELECT ${trialId}::uuid, u.step, u.lr, u.loss, ${attempt}::int
+      FROM unnest(${rows.map((r) => r.step)}::int[], ${rows.map((r) => r.lr)}::float8[],
+                  ${rows.map((r) => orNull(r.trainLoss))}::float8[]) AS u(step, lr, loss)
+     WHERE EXISTS (SELECT 1 FROM trials WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running')
+    ON CONFLICT (trial_id, step) DO UPDATE
+       SET lr = EXCLUDED.lr, train_loss = EXCLUDED.train_loss, attempt = EXCLUDED.attempt
+     WHERE update_metrics.attempt <= EXCLUDED.attempt`;
+  return n === rows.length;
+}
+
+/** Like `writeUpdates`, for evaluation rows. */
+export async function writeEvaluations(db: Db, trialId: string, attempt: number, rows: readonly EvalRow[]): Promise<boolean> {
+  if (rows.length === 0) return true;
+  const n = await db.$executeRaw`
+    INSERT INTO evaluations (trial_id, step, val_loss, val_acc, attempt)
+    SELECT ${trialId}::uuid, u.step, u.loss, u.acc, ${attempt}::int
+      FROM unnest(${rows.map((r) => r.step)}::int[], ${rows.map((r) => orNull(r.valLoss))}::float8[],
+                  ${rows.map((r) => orNull(r.valAcc))}::float8[]) AS u(step, loss, acc)
+     WHERE EXISTS (SELECT 1 FROM trials WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running')
+    ON CONFLICT (trial_id, step) DO UPDATE
+       SET val_loss = EXCLUDED.val_loss, val_acc = EXCLUDED.val_acc, attempt = EXCLUDED.attempt
+     WHERE evaluations.attempt <= EXCLUDED.attempt`;
+  return n === rows.length;
+}

@@ -1,0 +1,162 @@
+import type { Db } from './create-db';
+import { Prisma } from './generated/prisma/client.ts';
+import type { TrialStatus } from './trial-store';
+
+export interface NewTrial {
+  identity: string;
+  configId: string;
+  ordinal: number;
+  config: unknown;
+}
+
+export interface NewSweep {
+  id: string;
+  name: string;
+  spec: unknown;
+  objective: unknown;
+  totalSteps: number;
+  trials: readonly (NewTrial & { id: string })[];
+}
+
+/** Stores a sweep and all its trials (queued) in one transaction. */
+export async function createSweep(db: Db, s: NewSweep): Promise<void> {
+  await db.$transaction([
+    db.sweep.create({
+      data: {
+        id: s.id,
+        name: s.name,
+        spec: s.spec as Prisma.InputJsonValue,
+        objective: s.objective as Prisma.InputJsonValue,
+        trialCount: s.trials.length,
+      },
+    }),
+    db.trial.createMany({
+      data: s.trials.map((t) => ({
+        id: t.id,
+        sweepId: s.id,
+        identity: t.identity,
+        configId: t.configId,
+        ordinal: t.ordinal,
+        config: t.config as Prisma.InputJsonValue,
+        totalSteps: s.totalSteps,
+      })),
+    }),
+  ]);
+}
+
+export type StatusCounts = Record<TrialStatus, number> & { total: number };
+export type SweepStatus = 'queued' | 'running' | 'completed' | 'cancelled';
+
+const emptyCounts = (): StatusCounts => ({
+  total: 0,
+  queued: 0,
+  running: 0,
+  completed: 0,
+  failed: 0,
+  diverged: 0,
+  cancelled: 0,
+});
+
+/** `queued`/`running` while any trial is, then `completed`; `cancelled` after a cancel. */
+export function sweepStatusOf(counts: StatusCounts, cancelledAt: Date | null): SweepStatus {
+  if (cancelledAt) return 'cancelled';
+  if (counts.running > 0) return 'running';
+  if (counts.queued > 0) return counts.queued === counts.total ? 'queued' : 'running';
+  return 'completed';
+}
+
+async function countsBySweep(db: Db, ids: string[]): Promise<Map<string, StatusCounts>> {
+  const out = new Map(ids.map((id) => [id, emptyCounts()]));
+  if (ids.length === 0) return out;
+  const rows = await db.trial.groupBy({ by: ['sweepId', 'status'], where: { sweepId: { in: ids } }, _count: { _all: true } });
+  for (const r of rows) {
+    const c = out.get(r.sweepId)!;
+    c[r.status] = r._count._all;
+    c.total += r._count._all;
+  }
+  return out;
+}
+
+export interface SweepView {
+  id: string;
+  name: string;
+  status: SweepStatus;
+  counts: StatusCounts;
+  trialCount: number;
+  objective: unknown;
+  spec: unknown;
+  createdAt: Date;
+  cancelledAt: Date | null;
+}
+
+type SweepRow = Awaited<ReturnType<Db['sweep']['findMany']>>[number];
+
+const view = (s: SweepRow, counts: StatusCounts): SweepView => ({
+  id: s.id,
+  name: s.name,
+  status: sweepStatusOf(counts, s.cancelledAt),
+  counts,
+  trialCount: s.trialCount,
+  objective: s.objective,
+  spec: s.spec,
+  createdAt: s.createdAt,
+  cancelledAt: s.cancelledAt,
+});
+
+export async function getSweep(db: Db, id: string): Promise<SweepView | null> {
+  const s = await db.sweep.findUnique({ where: { id } });
+  if (!s) return null;
+  const counts = await countsBySweep(db, [id]);
+  return view(s, counts.get(id)!);
+}
+
+/** Newest first. */
+export async function listSweeps(db: Db, page: { offset: number; limit: number }): Promise<{ total: number; sweeps: SweepView[] }> {
+  const [total, rows] = await Promise.all([
+    db.sweep.count(),
+    db.sweep.findMany({ orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], skip: page.offset, take: page.limit }),
+  ]);
+  const counts = await countsBySweep(db, rows.map((r) => r.id));
+  return { total, sweeps: rows.map((r) => view(r, counts.get(r.id)!)) };
+}
+
+export async function listTrials(db: Db, sweepId: string, page: { offset: number; limit: number; status?: TrialStatus }) {
+  const where = { sweepId, ...(page.status ? { status: page.status } : {}) };
+  const [total, trials] = await Promise.all([
+    db.trial.count({ where }),
+    db.trial.findMany({ where, orderBy: { ordinal: 'asc' }, skip: page.offset, take: page.limit }),
+  ]);
+  return { total, trials };
+}
+
+export async function getTrial(db: Db, id: string) {
+  return db.trial.findUnique({ where: { id } });
+}
+
+export async function trialMetrics(db: Db, trialId: string, range: { from?: number; to?: number }) {
+  const step = { gte: range.from ?? 0, ...(range.to !== undefined ? { lte: range.to } : {}) };
+  const [updates, evals] = await Promise.all([
+    db.updateMetric.findMany({ where: { trialId, step }, orderBy: { step: 'asc' }, select: { step: true, lr: true, trainLoss: true } }),
+    db.evaluation.findMany({ where: { trialId, step }, orderBy: { step: 'asc' }, select: { step: true, valLoss: true, valAcc: true } }),
+  ]);
+  return { updates, evals };
+}
+
+/** Every trial of a sweep with the summary columns the ranking reads (no metric table is scanned). */
+export async function trialOutcomes(db: Db, sweepId: string) {
+  return db.trial.findMany({
+    where: { sweepId },
+    orderBy: { ordinal: 'asc' },
+    select: {
+      id: true,
+      configId: true,
+      config: true,
+      status: true,
+      finalTrainLoss: true,
+      finalValLoss: true,
+      finalValAcc: true,
+      bestValLoss: true,
+      bestValAcc: true,
+    },
+  });
+}

@@ -1,0 +1,35 @@
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { jobCatalog, type RunTrialPayload, trialQueueName } from './catalog';
+
+export interface TrialWorkerOptions {
+  connection: Redis;
+  prefix?: string;
+  /** Trials run at once in this process (slots). */
+  concurrency: number;
+  lockDuration?: number;
+  stalledInterval?: number;
+  handler: (payload: RunTrialPayload, job: Job) => Promise<unknown>;
+}
+
+/** The consumer side: validates each payload against the catalog before the handler sees it. */
+export function createTrialWorker(opts: TrialWorkerOptions): Worker {
+  const def = jobCatalog.runTrial;
+  return new Worker(
+    trialQueueName,
+    async (job) => {
+      if (job.name !== def.name) throw new UnrecoverableError(`unknown job ${job.name}`);
+      const parsed = def.payload.safeParse(job.data);
+      if (!parsed.success) throw new UnrecoverableError(`invalid ${def.name} payload: ${parsed.error.message}`);
+      return opts.handler(parsed.data, job);
+    },
+    {
+      connection: opts.connection,
+      prefix: opts.prefix ?? 'lrsweep',
+      concurrency: opts.concurrency,
+      lockDuration: opts.lockDuration ?? 30_000,
+      stalledInterval: opts.stalledInterval ?? 30_000,
+      autorun: false,
+    },
+  );
+}

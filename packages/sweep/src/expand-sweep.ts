@@ -1,0 +1,133 @@
+import {
+  canonicalSchedule,
+  formatPath,
+  horizonIssues,
+  parseSchedule,
+  type ScheduleSpec,
+  type SpecIssue,
+} from '@lrsweep/schedules';
+import { canonicalJson, sha256 } from './canonical';
+import { expandScheduleEntry } from './grid-expansion';
+import type { SweepSpec } from './spec-schema';
+
+/** A configuration: base LR × schedule; its seeds pool in the ranking. */
+export interface ConfigPlan {
+  configId: string;
+  baseLr: number;
+  schedule: ScheduleSpec;
+}
+
+/** What a trial trains: everything a worker needs, with defaults filled in. */
+export interface TrialConfig {
+  baseLr: number;
+  schedule: ScheduleSpec;
+  seed: number;
+  dataset: SweepSpec['dataset'];
+  model: SweepSpec['model'];
+  optimizer: SweepSpec['optimizer'];
+  training: SweepSpec['training'];
+}
+
+export interface TrialPlan {
+  identity: string;
+  configId: string;
+  ordinal: number;
+  config: TrialConfig;
+}
+
+export interface SweepPlan {
+  spec: SweepSpec;
+  /** Every trial's horizon `T = epochs × ceil(trainSize / batchSize)`. */
+  totalSteps: number;
+  seeds: number[];
+  configs: ConfigPlan[];
+  trialCount: number;
+}
+
+export type ExpandResult = { ok: true; plan: SweepPlan } | { ok: false; issues: SpecIssue[] };
+
+export function horizonOf(spec: Pick<SweepSpec, 'training' | 'dataset'>): number {
+  return spec.training.epochs * Math.ceil(spec.dataset.trainSize / spec.training.batchSize);
+}
+
+export function configIdOf(baseLr: number, schedule: ScheduleSpec): string {
+  return sha256(canonicalJson({ baseLr, schedule: canonicalSchedule(schedule) })).slice(0, 16);
+}
+
+/** A trial's identity: a hash of its sweep and its canonical config (base LR, schedule, seed). */
+export function trialIdentity(sweepId: string, baseLr: number, schedule: ScheduleSpec, seed: number): string {
+  return sha256(`${sweepId}\n${canonicalJson({ baseLr, schedule: canonicalSchedule(schedule), seed })}`);
+}
+
+/**
+ * Expands a validated sweep into its configurations, checking what a schema cannot: each
+ * expanded schedule, its fit to the horizon, repeats across entries, and the trial limit.
+ */
+export function expandSweep(spec: SweepSpec, opts: { maxTrials: number }): ExpandResult {
+  const issues: SpecIssue[] = [];
+  const add = (path: PropertyKey[], message: string, sub = '') => {
+    const p = joinPath(formatPath(path), sub);
+    if (!issues.some((i) => i.path === p && i.message === message)) issues.push({ path: p, message });
+  };
+  const T = horizonOf(spec);
+  const seeds = typeof spec.grid.seeds === 'number' ? [...Array(spec.grid.seeds).keys()] : spec.grid.seeds;
+  const perSchedule = spec.grid.baseLr.length * seeds.length;
+  const scheduleCap = Math.max(1, Math.floor(opts.maxTrials / perSchedule));
+
+  const schedules: ScheduleSpec[] = [];
+  const seen = new Map<string, number>();
+  spec.grid.schedule.forEach((entry, i) => {
+    const at = ['grid', 'schedule', i];
+    const { variants, issues: raw } = expandScheduleEntry(entry, scheduleCap);
+    raw.forEach((r) => add([...at, ...r.path], r.message));
+    for (const variant of variants) {
+      const r = parseSchedule(variant);
+      if (!r.ok) {
+        r.issues.forEach((x) => add(at, x.message, x.path));
+        continue;
+      }
+      horizonIssues(r.spec, T).forEach((x) => add(at, x.message, x.path));
+      const key = canonicalJson(canonicalSchedule(r.spec));
+      const prior = seen.get(key);
+      if (prior !== undefined) add(at, `repeats a schedule of grid.schedule[${prior}]`);
+      else seen.set(key, i);
+      schedules.push(r.spec);
+    }
+  });
+  const trialCount = schedules.length * perSchedule;
+  if (issues.length === 0 && trialCount > opts.maxTrials) {
+    add(['grid'], `the grid makes ${trialCount} trials, more than the limit of ${opts.maxTrials}`);
+  }
+  if (issues.length === 0 && schedules.length * perSchedule === 0) add(['grid'], 'the grid makes no trials');
+  if (issues.length > 0) return { ok: false, issues };
+
+  const configs: ConfigPlan[] = [];
+  for (const schedule of schedules) {
+    for (const baseLr of spec.grid.baseLr) configs.push({ configId: configIdOf(baseLr, schedule), baseLr, schedule });
+  }
+  return { ok: true, plan: { spec, totalSteps: T, seeds, configs, trialCount } };
+}
+
+/** `grid.schedule[1]` + `warmup.steps` → `grid.schedule[1].warmup.steps`. */
+function joinPath(a: string, b: string): string {
+  if (!b) return a;
+  if (!a) return b;
+  return b.startsWith('[') ? a + b : `${a}.${b}`;
+}
+
+/** The trials of a plan for one sweep, in grid order (schedule, base LR, seed). */
+export function planTrials(plan: SweepPlan, sweepId: string): TrialPlan[] {
+  const { dataset, model, optimizer, training } = plan.spec;
+  const out: TrialPlan[] = [];
+  for (const c of plan.configs) {
+    for (const seed of plan.seeds) {
+      out.push({
+        identity: trialIdentity(sweepId, c.baseLr, c.schedule, seed),
+        configId: c.configId,
+        ordinal: out.length,
+        config: { baseLr: c.baseLr, schedule: canonicalSchedule(c.schedule), seed, dataset, model, optimizer, training },
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,109 @@
+import { metricNameSchema } from '@lrsweep/schedules';
+import { z } from 'zod';
+
+/** How many samples each built-in dataset has (train + test must fit). */
+export const datasetSizes = { mnist: 10_000, synthetic: 1_000_000 } as const;
+
+export const datasetSchema = z
+  .strictObject({
+    name: z.enum(['mnist', 'synthetic']).default('mnist'),
+    trainSize: z.number().int().positive().default(8000),
+    testSize: z.number().int().positive().default(2000),
+  })
+  .superRefine((d, ctx) => {
+    const max = datasetSizes[d.name];
+    if (d.trainSize + d.testSize > max) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trainSize'],
+        message: `trainSize + testSize = ${d.trainSize + d.testSize} is larger than the '${d.name}' dataset (${max} samples)`,
+      });
+    }
+  });
+
+export const modelSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('mlp'),
+    hidden: z.array(z.number().int().positive().max(8192)).max(16).default([128]),
+    activation: z.enum(['relu', 'tanh', 'gelu']).default('relu'),
+  }),
+]);
+
+export const optimizerSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('adam'),
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.999),
+    epsilon: z.number().positive().max(1).default(1e-8),
+  }),
+  z.strictObject({
+    kind: z.literal('sgd'),
+    momentum: z.number().min(0).lt(1).default(0),
+  }),
+]);
+
+export const trainingSchema = z.strictObject({
+  epochs: z.number().int().positive().max(1000).default(1),
+  batchSize: z.number().int().positive().max(65_536).default(64),
+  /** Evaluate on the held-out split after every `evalEvery` updates, and after the last. */
+  evalEvery: z.number().int().positive().default(50),
+});
+
+/** The most values one grid list may hold. */
+export const maxGridValues = 1000;
+
+const gridList = <T extends z.ZodType>(item: T) =>
+  z
+    .array(item)
+    .min(1, 'the list is empty')
+    .max(maxGridValues, `at most ${maxGridValues} values`)
+    .superRefine((xs, ctx) => {
+      const seen = new Set<string>();
+      xs.forEach((x, i) => {
+        const key = JSON.stringify(x);
+        if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate value ${key}` });
+        seen.add(key);
+      });
+    });
+
+export const objectiveSchema = z
+  .strictObject({
+    metric: metricNameSchema.default('val_loss'),
+    mode: z.enum(['min', 'max']).optional(),
+    aggregate: z.enum(['final', 'best']).default('final'),
+  })
+  .transform((o) => ({ ...o, mode: o.mode ?? (o.metric === 'val_acc' ? 'max' : 'min') }));
+
+/**
+ * A grid entry of `grid.schedule`: a schedule spec (see SCHEDULES.md) in which any scalar
+ * parameter may be a list of values, and `milestones` a list of lists; it expands into one
+ * schedule per combination. Validated entry by entry after expansion.
+ */
+export const gridScheduleSchema = z
+  .looseObject({ kind: z.string().describe('a schedule kind of SCHEDULES.md') })
+  .describe('A schedule spec; any scalar parameter may be given as a list to sweep over it.');
+
+export const gridSchema = z.strictObject({
+  baseLr: gridList(z.number().positive().max(1e3)),
+  schedule: gridList(gridScheduleSchema),
+  /** A list of seeds, or a count `n` meaning `[0 … n−1]`. */
+  seeds: z.union([z.number().int().positive().max(maxGridValues), gridList(z.number().int().min(0).max(2 ** 31 - 1))]).default(1),
+});
+
+export const sweepSpecSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  dataset: datasetSchema.default({ name: 'mnist', trainSize: 8000, testSize: 2000 }),
+  model: modelSchema.default({ kind: 'mlp', hidden: [128], activation: 'relu' }),
+  optimizer: optimizerSchema.default({ kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }),
+  training: trainingSchema.default({ epochs: 1, batchSize: 64, evalEvery: 50 }),
+  grid: gridSchema,
+  objective: objectiveSchema.default({ metric: 'val_loss', mode: 'min', aggregate: 'final' }),
+});
+
+export type SweepSpecInput = z.input<typeof sweepSpecSchema>;
+export type SweepSpec = z.output<typeof sweepSpecSchema>;
+export type Objective = SweepSpec['objective'];
+export type ModelSpec = SweepSpec['model'];
+export type OptimizerSpec = SweepSpec['optimizer'];
+export type DatasetSpec = SweepSpec['dataset'];
+export type TrainingSpec = SweepSpec['training'];

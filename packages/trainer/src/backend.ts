@@ -1,0 +1,66 @@
+import { execSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs';
+
+export type BackendPreference = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu';
+
+export interface BackendChoice {
+  /** TF.js backend name as registered: `tensorflow` (tfjs-node/-gpu), `wasm` or `cpu`. */
+  name: string;
+  /** The package that provides it. */
+  package: string;
+  gpu: boolean;
+}
+
+/** Imports a module only if it is installed; native TF.js packages are optional here. */
+export type Importer = (name: string) => Promise<unknown>;
+const defaultImporter: Importer = (name) => import(/* @vite-ignore */ name);
+
+/**
+ * Picks and activates a backend. `auto`: `@tensorflow/tfjs-node-gpu` when it is installed and
+ * sees a GPU, then `@tensorflow/tfjs-node`, then `wasm`. `cpu` (pure JS, slow) only when asked.
+ * The native packages are never default dependencies (their install downloads libtensorflow);
+ * the GPU worker image installs them.
+ */
+export async function selectBackend(
+  pref: BackendPreference = 'auto',
+  { load = defaultImporter, detectGpu = nvidiaGpuPresent }: { load?: Importer; detectGpu?: () => boolean } = {},
+): Promise<BackendChoice> {
+  const tryNative = async (pkg: string, gpu: boolean): Promise<BackendChoice | null> => {
+    try {
+      // tfjs-node-gpu falls back to the CPU silently when no GPU is usable: check first.
+      if (gpu && !detectGpu()) return null;
+      await load(pkg);
+      if (!(await tf.setBackend('tensorflow'))) return null;
+      return { name: 'tensorflow', package: pkg, gpu };
+    } catch {
+      return null;
+    }
+  };
+  if (pref === 'auto' || pref === 'tensorflow-gpu') {
+    const c = await tryNative('@tensorflow/tfjs-node-gpu', true);
+    if (c) return c;
+    if (pref === 'tensorflow-gpu') throw new Error('@tensorflow/tfjs-node-gpu is not installed or sees no GPU');
+  }
+  if (pref === 'auto' || pref === 'tensorflow') {
+    const c = await tryNative('@tensorflow/tfjs-node', false);
+    if (c) return c;
+    if (pref === 'tensorflow') throw new Error('@tensorflow/tfjs-node is not installed');
+  }
+  if (pref === 'cpu') {
+    await load('@tensorflow/tfjs-backend-cpu');
+    if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend failed to start');
+    return { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', gpu: false };
+  }
+  await load('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to start');
+  return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false };
+}
+
+/** Whether the NVIDIA driver reports a GPU (what tfjs-node-gpu needs). */
+export function nvidiaGpuPresent(): boolean {
+  try {
+    return execSync('nvidia-smi -L', { stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString().includes('GPU');
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * The TF.js training core: datasets, models, optimizers, backend selection and the training
+ * loop. No database, Redis or environment: a config in, callbacks and a result out.
+ */
+export * from './backend';
+export * from './datasets';
+export * from './train';
+export { createRng } from './rng';
+export { createMlp, type MlpSpec } from './mlp';
+export { createOptimizer, type OptimizerSpec } from './optimizers';
+export { version_core as tfjsVersion } from '@tensorflow/tfjs';
