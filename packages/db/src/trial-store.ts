@@ -100,3 +100,12 @@ export async function releaseTrial(db: Db, trialId: string, attempt: number): Pr
   });
   return r.count === 1;
 }
+
+/** Where a trial stands, for a delivery that could not claim it. */
+export async function trialState(db: Db, trialId: string) {
+  const t = await db.trial.findUnique({
+    where: { id: trialId },
+    select: { status: true, leaseExpiresAt: true, attempt: true, sweep: { select: { cancelledAt: true } } },
+  });
+  return t ? { status: t.status as TrialStatus, leaseExpiresAt: t.leaseExpiresAt, attempt: t.attempt, sweepCancelled: t.sweep.cancelledAt !== null } : null;
+}

@@ -9,7 +9,7 @@ export interface TrialWorkerOptions {
   concurrency: number;
   lockDuration?: number;
   stalledInterval?: number;
-  handler: (payload: RunTrialPayload, job: Job) => Promise<unknown>;
+  handler: (payload: RunTrialPayload, job: Job, token: string | undefined) => Promise<unknown>;
 }
 
 /** The consumer side: validates each payload against the catalog before the handler sees it. */
@@ -17,11 +17,11 @@ export function createTrialWorker(opts: TrialWorkerOptions): Worker {
   const def = jobCatalog.runTrial;
   return new Worker(
     trialQueueName,
-    async (job) => {
+    async (job, token) => {
       if (job.name !== def.name) throw new UnrecoverableError(`unknown job ${job.name}`);
       const parsed = def.payload.safeParse(job.data);
       if (!parsed.success) throw new UnrecoverableError(`invalid ${def.name} payload: ${parsed.error.message}`);
-      return opts.handler(parsed.data, job);
+      return opts.handler(parsed.data, job, token);
     },
     {
       connection: opts.connection,

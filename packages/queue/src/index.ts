@@ -3,4 +3,4 @@ export * from './catalog';
 export * from './connection';
 export * from './producer';
 export * from './consumer';
-export { UnrecoverableError } from 'bullmq';
+export { DelayedError, UnrecoverableError, type Job } from 'bullmq';

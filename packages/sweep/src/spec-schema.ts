@@ -72,6 +72,12 @@ export const objectiveSchema = z
     mode: z.enum(['min', 'max']).optional(),
     aggregate: z.enum(['final', 'best']).default('final'),
   })
+  .superRefine((o, ctx) => {
+    // Training loss is summarised once per evaluation window; only its final value is kept.
+    if (o.metric === 'train_loss' && o.aggregate === 'best') {
+      ctx.addIssue({ code: 'custom', path: ['aggregate'], message: "train_loss supports aggregate 'final' only" });
+    }
+  })
   .transform((o) => ({ ...o, mode: o.mode ?? (o.metric === 'val_acc' ? 'max' : 'min') }));
 
 /**

@@ -64,3 +64,6 @@ export function nvidiaGpuPresent(): boolean {
     return false;
   }
 }
+
+/** Tensors alive in the TF.js engine (a leak shows as growth across trials). */
+export const liveTensorCount = (): number => tf.memory().numTensors;

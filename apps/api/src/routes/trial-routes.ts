@@ -1,0 +1,36 @@
+import { type Db, getTrial, trialMetrics } from '@lrsweep/db';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { errorBodySchema, notFound } from '../errors';
+import { idParamsSchema, metricsQuerySchema, metricsSchema, trialSchema } from '../schemas';
+import { trialView } from './trial-view';
+
+export const trialRoutes =
+  (deps: { db: Db }): FastifyPluginAsyncZod =>
+  async (app) => {
+    const errors = { 400: errorBodySchema, 404: errorBodySchema };
+    app.get(
+      '/v1/trials/:id',
+      { schema: { tags: ['trials'], summary: 'One trial', params: idParamsSchema, response: { 200: trialSchema, ...errors } } },
+      async (req) => {
+        const t = await getTrial(deps.db, req.params.id);
+        if (!t) throw notFound('trial', req.params.id);
+        return trialView(t);
+      },
+    );
+    app.get(
+      '/v1/trials/:id/metrics',
+      {
+        schema: {
+          tags: ['trials'],
+          summary: "A trial's per-update and evaluation metrics, in step order",
+          params: idParamsSchema,
+          querystring: metricsQuerySchema,
+          response: { 200: metricsSchema, ...errors },
+        },
+      },
+      async (req) => {
+        if (!(await getTrial(deps.db, req.params.id))) throw notFound('trial', req.params.id);
+        return trialMetrics(deps.db, req.params.id, req.query);
+      },
+    );
+  };

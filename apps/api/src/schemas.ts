@@ -1,0 +1,105 @@
+import { metricNameSchema, scheduleSchema } from '@lrsweep/schedules';
+import { z } from 'zod';
+
+/** Response shapes: they serialize the answers and document them in /openapi.json. */
+const num = z.number();
+const nullableNum = num.nullable();
+
+export const statusCountsSchema = z.object({
+  total: z.number().int(),
+  queued: z.number().int(),
+  running: z.number().int(),
+  completed: z.number().int(),
+  failed: z.number().int(),
+  diverged: z.number().int(),
+  cancelled: z.number().int(),
+});
+
+export const sweepSummarySchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    status: z.enum(['queued', 'running', 'completed', 'cancelled']),
+    counts: statusCountsSchema,
+    trialCount: z.number().int(),
+    createdAt: z.iso.datetime(),
+    cancelledAt: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'SweepSummary' });
+
+export const sweepDetailSchema = sweepSummarySchema
+  .extend({ objective: z.unknown(), spec: z.unknown() })
+  .meta({ id: 'Sweep' });
+
+export const sweepCreatedSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    status: z.literal('queued'),
+    trialCount: z.number().int(),
+    configCount: z.number().int(),
+    totalSteps: z.number().int(),
+  })
+  .meta({ id: 'SweepCreated' });
+
+export const pageQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+export const idParamsSchema = z.strictObject({ id: z.uuid() });
+
+const config = z.object({ baseLr: num, schedule: scheduleSchema });
+
+export const trialSchema = z
+  .object({
+    id: z.uuid(),
+    configId: z.string(),
+    config: config.extend({ seed: z.number().int() }),
+    status: z.enum(['queued', 'running', 'completed', 'failed', 'diverged', 'cancelled']),
+    attempt: z.number().int(),
+    totalSteps: z.number().int(),
+    workerId: z.string().nullable(),
+    backend: z.string().nullable(),
+    startedAt: z.iso.datetime().nullable(),
+    finishedAt: z.iso.datetime().nullable(),
+    error: z.string().nullable(),
+    divergedAtStep: z.number().int().nullable(),
+    finalValLoss: nullableNum,
+    finalValAcc: nullableNum,
+  })
+  .meta({ id: 'Trial' });
+
+export const metricsQuerySchema = z.strictObject({
+  from: z.coerce.number().int().min(0).optional(),
+  to: z.coerce.number().int().min(0).optional(),
+});
+
+export const metricsSchema = z
+  .object({
+    updates: z.array(z.object({ step: z.number().int(), lr: num, trainLoss: nullableNum })),
+    evals: z.array(z.object({ step: z.number().int(), valLoss: nullableNum, valAcc: nullableNum })),
+  })
+  .meta({ id: 'TrialMetrics' });
+
+export const rankingRowSchema = z.object({
+  rank: z.number().int(),
+  configId: z.string(),
+  config,
+  n: z.number().int(),
+  diverged: z.number().int(),
+  seeds: z.number().int(),
+  mean: nullableNum,
+  std: nullableNum,
+  sem: nullableNum,
+  ci95: z.tuple([num, num]).nullable(),
+  partial: z.boolean(),
+});
+
+export const resultsSchema = z
+  .object({
+    objective: z.object({ metric: metricNameSchema, mode: z.enum(['min', 'max']), aggregate: z.enum(['final', 'best']) }),
+    provisional: z.boolean(),
+    ranking: z.array(rankingRowSchema),
+  })
+  .meta({ id: 'Results' });

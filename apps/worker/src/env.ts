@@ -1,0 +1,36 @@
+import { hostname } from 'node:os';
+import { defaultDatabaseUrl } from '@lrsweep/db';
+import { defaultRedisUrl } from '@lrsweep/queue';
+import { z } from 'zod';
+
+const int = (def: number) => z.coerce.number().int().positive().default(def);
+
+const schema = z.object({
+  DATABASE_URL: z.string().default(defaultDatabaseUrl),
+  REDIS_URL: z.string().default(defaultRedisUrl),
+  /** Trials this process trains at once, each on its own thread. */
+  WORKER_SLOTS: int(1),
+  WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
+  LRSWEEP_BACKEND: z.enum(['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu']).default('auto'),
+  QUEUE_PREFIX: z.string().default('lrsweep'),
+  /** A running trial's lease in Postgres; renewed every third of it. */
+  LEASE_MS: int(30_000),
+  LOCK_DURATION_MS: int(30_000),
+  STALLED_INTERVAL_MS: int(30_000),
+  /** How often buffered metric rows are written. */
+  METRICS_FLUSH_MS: int(250),
+  SHUTDOWN_TIMEOUT_MS: int(20_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type WorkerEnv = z.infer<typeof schema>;
+
+/** Reads and validates the worker's environment once, at start. */
+export function readEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {
+  const r = schema.safeParse(env);
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid worker environment: ${problems}`);
+  }
+  return r.data;
+}

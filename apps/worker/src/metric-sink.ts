@@ -1,0 +1,90 @@
+import { type Db, type EvalRow, type UpdateRow, writeEvaluations, writeUpdates } from '@lrsweep/db';
+import type { Logger } from 'pino';
+
+export interface MetricSinkOptions {
+  db: Db;
+  trialId: string;
+  attempt: number;
+  flushMs: number;
+  log: Logger;
+  /** How long a batch is retried while Postgres is unreachable before the sink gives up. */
+  retryForMs?: number;
+}
+
+const BATCH = 1000;
+
+/**
+ * Buffers a trial's metric rows and writes them in batches on a timer, so training never waits
+ * on Postgres. A batch leaves the buffer only once written: while Postgres is down the rows wait
+ * and the write is retried with backoff. Writes refused because a newer attempt owns the trial
+ * mark the sink `fenced`.
+ */
+export function createMetricSink(o: MetricSinkOptions) {
+  const updates: UpdateRow[] = [];
+  const evals: EvalRow[] = [];
+  let fenced = false;
+  let error: Error | null = null;
+  let inflight: Promise<void> | null = null;
+  const retryForMs = o.retryForMs ?? 120_000;
+
+  const withRetry = async (write: () => Promise<boolean>): Promise<boolean> => {
+    const deadline = Date.now() + retryForMs;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        return await write();
+      } catch (err) {
+        if (Date.now() + delay > deadline) throw err;
+        o.log.warn({ err: (err as Error).message, retryInMs: delay }, 'metric write failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  };
+
+  const drain = async () => {
+    while (!fenced && (updates.length || evals.length)) {
+      if (updates.length) {
+        const batch = updates.slice(0, BATCH);
+        if (!(await withRetry(() => writeUpdates(o.db, o.trialId, o.attempt, batch)))) fenced = true;
+        updates.splice(0, batch.length);
+      } else {
+        const batch = evals.slice(0, BATCH);
+        if (!(await withRetry(() => writeEvaluations(o.db, o.trialId, o.attempt, batch)))) fenced = true;
+        evals.splice(0, batch.length);
+      }
+    }
+  };
+
+  const flush = (): Promise<void> => {
+    inflight ??= drain()
+      .catch((err: Error) => {
+        error = err;
+      })
+      .finally(() => {
+        inflight = null;
+      });
+    return inflight;
+  };
+
+  const timer = setInterval(() => void flush(), o.flushMs);
+  timer.unref();
+
+  return {
+    addUpdates(rows: readonly { step: number; lr: number; trainLoss: number }[]) {
+      for (const r of rows) updates.push({ step: r.step, lr: r.lr, trainLoss: r.trainLoss });
+    },
+    addEval(row: { step: number; valLoss: number; valAcc: number }) {
+      evals.push(row);
+    },
+    get fenced() {
+      return fenced;
+    },
+    /** Writes everything still buffered; throws when Postgres stayed unreachable. */
+    async close(): Promise<{ fenced: boolean }> {
+      clearInterval(timer);
+      while (inflight || (!fenced && !error && (updates.length || evals.length))) await flush();
+      if (error) throw error;
+      return { fenced };
+    },
+  };
+}
+export type MetricSink = ReturnType<typeof createMetricSink>;

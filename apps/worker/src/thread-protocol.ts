@@ -1,0 +1,13 @@
+import type { BackendChoice, Dataset, EvalRecord, TrainConfig, TrainResult, UpdateRecord } from '@lrsweep/trainer';
+
+/** Messages between a training slot (main thread) and its training thread. */
+export type ToThread =
+  | { type: 'init'; backend: string }
+  | { type: 'run'; config: TrainConfig; dataset: Dataset; stop: SharedArrayBuffer };
+
+export type FromThread =
+  | { type: 'ready'; backend: BackendChoice; tfjsVersion: string }
+  | { type: 'updates'; rows: UpdateRecord[] }
+  | { type: 'eval'; row: EvalRecord }
+  | { type: 'done'; result: TrainResult; numTensors: number }
+  | { type: 'failed'; message: string };

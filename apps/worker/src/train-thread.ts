@@ -1,0 +1,46 @@
+// A training thread: TF.js runs here so the main thread's event loop (BullMQ lock renewal,
+// Postgres writes, signals) never waits on a training step.
+import { parentPort } from 'node:worker_threads';
+import { type BackendPreference, liveTensorCount, selectBackend, tfjsVersion, train, type UpdateRecord } from '@lrsweep/trainer';
+import type { FromThread, ToThread } from './thread-protocol';
+
+const port = parentPort!;
+const send = (m: FromThread) => port.postMessage(m);
+
+port.on('message', async (msg: ToThread) => {
+  if (msg.type === 'init') {
+    try {
+      const backend = await selectBackend(msg.backend as BackendPreference);
+      send({ type: 'ready', backend, tfjsVersion });
+    } catch (err) {
+      send({ type: 'failed', message: `backend: ${(err as Error).message}` });
+    }
+    return;
+  }
+  const stop = new Int32Array(msg.stop);
+  let pending: UpdateRecord[] = [];
+  let lastSent = Date.now();
+  const flush = () => {
+    if (pending.length) send({ type: 'updates', rows: pending });
+    pending = [];
+    lastSent = Date.now();
+  };
+  try {
+    const result = train(msg.config, msg.dataset, {
+      onUpdate: (u) => {
+        pending.push(u);
+        if (pending.length >= 200 || Date.now() - lastSent > 100) flush();
+      },
+      onEval: (e) => {
+        flush();
+        send({ type: 'eval', row: e });
+      },
+      shouldStop: () => Atomics.load(stop, 0) !== 0,
+    });
+    flush();
+    send({ type: 'done', result, numTensors: liveTensorCount() });
+  } catch (err) {
+    flush();
+    send({ type: 'failed', message: (err as Error).message });
+  }
+});
