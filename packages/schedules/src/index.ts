@@ -104,3 +104,29 @@ export function canonicalSchedule(spec: ScheduleSpec): ScheduleSpec {
   if (spec.kind === 'sequential') out.parts = spec.parts.map(canonicalSchedule);
   return out as ScheduleSpec;
 }
+
+/** Parameters without defaults, per kind: always shown in a label. */
+const REQUIRED: Partial<Record<ScheduleSpec['kind'], string[]>> = {
+  step: ['stepSize'],
+  multistep: ['milestones'],
+  exponential: ['gamma'],
+  cosine_restarts: ['period', 'cycles'],
+  cyclic: ['minFactor', 'stepSizeUp'],
+  wsd: ['decaySteps', 'decayFraction'],
+};
+
+/** A short human label, defaults left out: `cosine(minFactor=0.1) + warmup 100`. */
+export function describeSchedule(spec: ScheduleSpec): string {
+  const warm = spec.warmup && spec.warmup.steps > 0 ? ` + warmup ${spec.warmup.steps}` : '';
+  if (spec.kind === 'sequential') {
+    return `sequential(${spec.parts.map(describeSchedule).join(' → ')} @ ${spec.milestones.join(',')})${warm}`;
+  }
+  const required = REQUIRED[spec.kind] ?? [];
+  const minimal = Object.fromEntries(Object.entries(spec).filter(([k]) => k === 'kind' || required.includes(k)));
+  const r = parseSchedule(minimal);
+  const defaults: Record<string, unknown> = r.ok ? { ...r.spec } : {};
+  const params = Object.entries(spec)
+    .filter(([k, v]) => k !== 'kind' && k !== 'warmup' && (required.includes(k) || JSON.stringify(defaults[k]) !== JSON.stringify(v)))
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : String(v)}`);
+  return `${spec.kind}${params.length ? `(${params.join(', ')})` : ''}${warm}`;
+}

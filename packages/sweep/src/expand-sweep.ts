@@ -7,8 +7,8 @@ import {
   type SpecIssue,
 } from '@lrsweep/schedules';
 import { canonicalJson, sha256 } from './canonical';
-import { expandScheduleEntry } from './grid-expansion';
-import type { SweepSpec } from './spec-schema';
+import { expandScheduleEntry, scanScheduleEntry } from './grid-expansion';
+import type { Objective, SweepSpec } from './spec-schema';
 
 /** A configuration: base LR × schedule; its seeds pool in the ranking. */
 export interface ConfigPlan {
@@ -72,33 +72,36 @@ export function expandSweep(spec: SweepSpec, opts: { maxTrials: number }): Expan
   const T = horizonOf(spec);
   const seeds = typeof spec.grid.seeds === 'number' ? [...Array(spec.grid.seeds).keys()] : spec.grid.seeds;
   const perSchedule = spec.grid.baseLr.length * seeds.length;
-  const scheduleCap = Math.max(1, Math.floor(opts.maxTrials / perSchedule));
+  // Scan before expanding: a grid far over the limit is refused without being built in memory.
+  let planned = 0;
+  spec.grid.schedule.forEach((entry, i) => {
+    const scan = scanScheduleEntry(entry, ['grid', 'schedule', i]);
+    scan.issues.forEach((r) => add(r.path, r.message));
+    planned += scan.count * perSchedule;
+  });
+  if (planned > opts.maxTrials) add(['grid'], `the grid makes ${planned} trials, more than the limit of ${opts.maxTrials}`);
+  if (issues.length > 0) return { ok: false, issues };
 
   const schedules: ScheduleSpec[] = [];
   const seen = new Map<string, number>();
   spec.grid.schedule.forEach((entry, i) => {
     const at = ['grid', 'schedule', i];
-    const { variants, issues: raw } = expandScheduleEntry(entry, scheduleCap);
-    raw.forEach((r) => add([...at, ...r.path], r.message));
-    for (const variant of variants) {
+    for (const variant of expandScheduleEntry(entry)) {
       const r = parseSchedule(variant);
       if (!r.ok) {
         r.issues.forEach((x) => add(at, x.message, x.path));
         continue;
       }
-      horizonIssues(r.spec, T).forEach((x) => add(at, x.message, x.path));
-      const key = canonicalJson(canonicalSchedule(r.spec));
+      const schedule = withObjectiveDefaults(r.spec, spec.objective);
+      horizonIssues(schedule, T).forEach((x) => add(at, x.message, x.path));
+      const key = canonicalJson(canonicalSchedule(schedule));
       const prior = seen.get(key);
       if (prior !== undefined) add(at, `repeats a schedule of grid.schedule[${prior}]`);
       else seen.set(key, i);
-      schedules.push(r.spec);
+      schedules.push(schedule);
     }
   });
   const trialCount = schedules.length * perSchedule;
-  if (issues.length === 0 && trialCount > opts.maxTrials) {
-    add(['grid'], `the grid makes ${trialCount} trials, more than the limit of ${opts.maxTrials}`);
-  }
-  if (issues.length === 0 && schedules.length * perSchedule === 0) add(['grid'], 'the grid makes no trials');
   if (issues.length > 0) return { ok: false, issues };
 
   const configs: ConfigPlan[] = [];
@@ -106,6 +109,18 @@ export function expandSweep(spec: SweepSpec, opts: { maxTrials: number }): Expan
     for (const baseLr of spec.grid.baseLr) configs.push({ configId: configIdOf(baseLr, schedule), baseLr, schedule });
   }
   return { ok: true, plan: { spec, totalSteps: T, seeds, configs, trialCount } };
+}
+
+/**
+ * A `reduce_on_plateau` schedule watches the objective's metric in the objective's direction
+ * unless it names its own (then `val_acc` is maximised and losses minimised).
+ */
+export function withObjectiveDefaults(s: ScheduleSpec, o: Objective): ScheduleSpec {
+  if (s.kind === 'sequential') return { ...s, parts: s.parts.map((p) => withObjectiveDefaults(p, o)) };
+  if (s.kind !== 'reduce_on_plateau') return s;
+  const metric = s.metric ?? o.metric;
+  const mode = s.mode ?? (metric === o.metric ? o.mode : metric === 'val_acc' ? 'max' : 'min');
+  return { ...s, metric, mode };
 }
 
 /** `grid.schedule[1]` + `warmup.steps` → `grid.schedule[1].warmup.steps`. */

@@ -33,9 +33,10 @@ export function createMlp(spec: MlpSpec, inputDim: number, numClasses: number, r
     const fanOut = sizes[i + 1]!;
     const limit = spec.activation === 'tanh' ? Math.sqrt(6 / (fanIn + fanOut)) : Math.sqrt(6 / fanIn);
     const w = Float32Array.from({ length: fanIn * fanOut }, () => (2 * rng.next() - 1) * limit);
+    // Inside tidy: the initial tensors a variable is made from are released with it.
     layers.push({
-      w: tf.variable(tf.tensor2d(w, [fanIn, fanOut]), true, `w${i}`),
-      b: tf.variable(tf.zeros([fanOut]), true, `b${i}`),
+      w: tf.tidy(() => tf.variable(tf.tensor2d(w, [fanIn, fanOut]), true, `w${i}`)),
+      b: tf.tidy(() => tf.variable(tf.zeros([fanOut]), true, `b${i}`)),
     });
   }
   const act = activations[spec.activation];

@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 
+/** A zero-initialised slot shaped like `v` (made in tidy so its initial tensor is released). */
+const slotLike = (v: tf.Variable) => tf.tidy(() => tf.variable(tf.zerosLike(v), false));
+
 export type OptimizerSpec =
   | { kind: 'adam'; beta1: number; beta2: number; epsilon: number }
   | { kind: 'sgd'; momentum: number };
@@ -20,8 +23,8 @@ export function createOptimizer(spec: OptimizerSpec, variables: tf.Variable[]): 
 }
 
 function adam(spec: Extract<OptimizerSpec, { kind: 'adam' }>, vars: tf.Variable[]): Optimizer {
-  const m = vars.map((v) => tf.variable(tf.zerosLike(v), false));
-  const s = vars.map((v) => tf.variable(tf.zerosLike(v), false));
+  const m = vars.map(slotLike);
+  const s = vars.map(slotLike);
   let t = 0;
   return {
     apply(grads, lr) {
@@ -45,7 +48,7 @@ function adam(spec: Extract<OptimizerSpec, { kind: 'adam' }>, vars: tf.Variable[
 }
 
 function sgd(spec: Extract<OptimizerSpec, { kind: 'sgd' }>, vars: tf.Variable[]): Optimizer {
-  const buf = spec.momentum > 0 ? vars.map((v) => tf.variable(tf.zerosLike(v), false)) : [];
+  const buf = spec.momentum > 0 ? vars.map(slotLike) : [];
   let first = true;
   return {
     apply(grads, lr) {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { createSchedule, type ScheduleSpec } from '@lrsweep/schedules';
+import { createSchedule, type ScheduleInput } from '@lrsweep/schedules';
 import type { Dataset } from './datasets';
 import { createMlp, type MlpSpec } from './mlp';
 import { createOptimizer, type OptimizerSpec } from './optimizers';
@@ -10,7 +10,7 @@ export interface TrainConfig {
   optimizer: OptimizerSpec;
   training: { epochs: number; batchSize: number; evalEvery: number };
   baseLr: number;
-  schedule: ScheduleSpec;
+  schedule: ScheduleInput;
   seed: number;
   /** The metric a `reduce_on_plateau` schedule observes (its own `metric` wins). */
   plateauMetric?: 'val_loss' | 'val_acc' | 'train_loss';

@@ -1,0 +1,135 @@
+// Bad input answers 400 (413 for the body) naming the field, and creates no sweep, trial or job.
+import { createDb, type DbHandle } from '@lrsweep/db';
+import { createRedis, createTrialQueue, type TrialQueue } from '@lrsweep/queue';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/databases';
+import { deletePrefix, uniquePrefix } from '../../../test/support/redis';
+import { redisUrl } from '../../../test/support/services';
+import { type App, buildApp } from './app';
+
+const valid = () => ({
+  name: 'valid',
+  dataset: { name: 'mnist', trainSize: 800, testSize: 200 },
+  model: { kind: 'mlp', hidden: [16] },
+  optimizer: { kind: 'adam' },
+  training: { epochs: 1, batchSize: 100, evalEvery: 4 },
+  grid: { baseLr: [0.001, 0.01], schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: [0, 2] } }], seeds: 2 },
+  objective: { metric: 'val_loss', mode: 'min', aggregate: 'final' },
+});
+type Spec = ReturnType<typeof valid> & Record<string, unknown>;
+const edit = (f: (s: any) => void) => {
+  const s = valid() as Spec;
+  f(s);
+  return s;
+};
+
+describe('POST /v1/sweeps rejects bad input', () => {
+  let db: TestDatabase;
+  let handle: DbHandle;
+  let redis: Redis;
+  let queue: TrialQueue;
+  let app: App;
+  const prefix = uniquePrefix();
+
+  beforeAll(async () => {
+    db = await createTestDatabase('val');
+    handle = createDb({ url: db.url });
+    redis = createRedis(redisUrl);
+    queue = createTrialQueue({ connection: redis, prefix });
+    app = await buildApp({ db: handle.prisma, redis, queue, maxTrials: 500 });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await queue?.close();
+    redis?.disconnect();
+    await handle?.close();
+    await db?.drop();
+    await deletePrefix(prefix);
+  });
+
+  const nothingCreated = async () => {
+    expect(await handle.prisma.sweep.count()).toBe(0);
+    expect(await handle.prisma.trial.count()).toBe(0);
+    expect(await queue.queue.count()).toBe(0);
+  };
+
+  const cases: [string, string, unknown][] = [
+    ['unknown schedule kind', 'grid.schedule[1].kind', edit((s) => (s.grid.schedule[1] = { kind: 'cosinus' }))],
+    ['unknown top-level key', 'extra', edit((s) => (s.extra = 1))],
+    ['unknown schedule key', 'grid.schedule[0].stepSize', edit((s) => (s.grid.schedule[0].stepSize = 3))],
+    ['unknown key in warmup', 'grid.schedule[1].warmup.step', edit((s) => (s.grid.schedule[1].warmup.step = 3))],
+    ['negative base LR', 'grid.baseLr[1]', edit((s) => (s.grid.baseLr = [0.001, -0.1]))],
+    ['zero base LR', 'grid.baseLr[0]', edit((s) => (s.grid.baseLr = [0]))],
+    ['empty base LR list', 'grid.baseLr', edit((s) => (s.grid.baseLr = []))],
+    ['empty schedule list', 'grid.schedule', edit((s) => (s.grid.schedule = []))],
+    ['empty list inside a schedule', 'grid.schedule[1].warmup.steps', edit((s) => (s.grid.schedule[1].warmup.steps = []))],
+    ['duplicate base LRs', 'grid.baseLr[1]', edit((s) => (s.grid.baseLr = [0.001, 0.001]))],
+    ['duplicate seeds', 'grid.seeds[1]', edit((s) => (s.grid.seeds = [3, 3]))],
+    ['duplicate values inside a schedule', 'grid.schedule[1].warmup.steps', edit((s) => (s.grid.schedule[1].warmup.steps = [2, 2]))],
+    ['a schedule repeated across entries', 'grid.schedule[2]', edit((s) => s.grid.schedule.push({ kind: 'constant' }))],
+    ['too many trials', 'grid', edit((s) => (s.grid.seeds = 200))],
+    ['name over 200 characters', 'name', edit((s) => (s.name = 'x'.repeat(201)))],
+    ['empty name', 'name', edit((s) => (s.name = ''))],
+    ['epochs over 1000', 'training.epochs', edit((s) => (s.training.epochs = 1001))],
+    ['batch size over 65536', 'training.batchSize', edit((s) => (s.training.batchSize = 65_537))],
+    ['a grid list over 1000 values', 'grid.baseLr', edit((s) => (s.grid.baseLr = Array.from({ length: 1001 }, (_, i) => (i + 1) * 1e-5)))],
+    ['a schedule list over 1000 values', 'grid.schedule[1].warmup.steps', edit((s) => (s.grid.schedule[1].warmup.steps = Array.from({ length: 1001 }, (_, i) => i)))],
+    ['a dataset larger than the dataset', 'dataset.trainSize', edit((s) => (s.dataset.trainSize = 9900))],
+    ['base LR as a string', 'grid.baseLr[0]', edit((s) => (s.grid.baseLr = ['0.001']))],
+    ['epochs as a string', 'training.epochs', edit((s) => (s.training.epochs = '3'))],
+    ['fractional batch size', 'training.batchSize', edit((s) => (s.training.batchSize = 10.5))],
+    ['seeds of the wrong type', 'grid.seeds', edit((s) => (s.grid.seeds = 'three'))],
+    ['grid missing', 'grid', edit((s) => delete s.grid)],
+    ['a bad schedule parameter', 'grid.schedule[1].minFactor', edit((s) => (s.grid.schedule[1].minFactor = 2))],
+    ['a warmup longer than training', 'grid.schedule[1].warmup.steps', edit((s) => (s.grid.schedule[1].warmup.steps = [0, 8]))],
+    ['an unknown model kind', 'model.kind', edit((s) => (s.model = { kind: 'transformer' }))],
+    ['an unknown objective metric', 'objective.metric', edit((s) => (s.objective.metric = 'loss'))],
+  ];
+
+  it.each(cases)('%s → 400 naming %s', async (_name, path, body) => {
+    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: body as object });
+    expect(res.statusCode, res.body).toBe(400);
+    const err = res.json();
+    expect(err.code).toBe('SPEC_INVALID');
+    expect(err.issues.map((i: { path: string }) => i.path)).toContain(path);
+    expect(err.message).toContain(path);
+    await nothingCreated();
+  });
+
+  it('malformed JSON → 400 with its own code', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', headers: { 'content-type': 'application/json' }, payload: '{"name": "x",' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'MALFORMED_JSON' });
+    await nothingCreated();
+  });
+
+  it('a body over 1 MB → 413', async () => {
+    const body = edit((s) => (s.name = 'x'.repeat(1_100_000)));
+    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: body });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ code: 'BODY_TOO_LARGE' });
+    await nothingCreated();
+  });
+
+  it('the default limit is 10 000 trials', async () => {
+    const a = await buildApp({ db: handle.prisma, redis, queue });
+    const res = await a.inject({ method: 'POST', url: '/v1/sweeps', payload: edit((s) => {
+      s.grid.baseLr = Array.from({ length: 1000 }, (_, i) => (i + 1) * 1e-5);
+      s.grid.schedule = [{ kind: 'constant' }];
+      s.grid.seeds = 11;
+    }) });
+    await a.close();
+    expect(res.statusCode).toBe(400);
+    expect(res.json().issues).toEqual([{ path: 'grid', message: 'the grid makes 11000 trials, more than the limit of 10000' }]);
+    await nothingCreated();
+  });
+
+  it('a valid spec is accepted (the same app, so the rejections above are not blanket)', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: valid() });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json()).toMatchObject({ trialCount: 12, configCount: 6, totalSteps: 8 });
+    expect(await handle.prisma.trial.count()).toBe(12);
+    expect(await queue.queue.count()).toBe(12);
+  });
+});

@@ -1,0 +1,10 @@
+# A CPU worker (TF.js wasm backend). Build from the repository root:
+#   docker build -f docker/worker.Dockerfile .
+FROM node:20-bookworm-slim
+WORKDIR /app
+RUN npm install -g pnpm@12.4.2
+COPY . .
+RUN pnpm install --frozen-lockfile && node scripts/prisma-generate.mjs
+ENV NODE_ENV=production LRSWEEP_BACKEND=wasm
+STOPSIGNAL SIGTERM
+CMD ["pnpm", "--filter", "@lrsweep/worker", "start"]

@@ -1,0 +1,93 @@
+import { lrSequence } from '@lrsweep/schedules';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { liveTensorCount, loadDataset, selectBackend, synthetic, type TrainConfig, train, type UpdateRecord } from './index';
+
+const data = synthetic({ trainSize: 512, testSize: 256 });
+const config = (over: Partial<TrainConfig> = {}): TrainConfig => ({
+  model: { kind: 'mlp', hidden: [32], activation: 'relu' },
+  optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+  training: { epochs: 2, batchSize: 32, evalEvery: 8 },
+  baseLr: 0.01,
+  schedule: { kind: 'cosine', minFactor: 0 },
+  seed: 3,
+  ...over,
+});
+const run = (c: TrainConfig) => {
+  const updates: UpdateRecord[] = [];
+  const evals: number[] = [];
+  const result = train(c, data, { onUpdate: (u) => updates.push(u), onEval: (e) => evals.push(e.step) });
+  return { result, updates, evals };
+};
+
+beforeAll(async () => {
+  expect((await selectBackend('wasm')).name).toBe('wasm');
+});
+
+describe('train (wasm)', () => {
+  it('learns: the loss falls and held-out accuracy beats chance', () => {
+    const { result, updates } = run(config());
+    const first = updates.slice(0, 4).reduce((a, u) => a + u.trainLoss, 0) / 4;
+    const last = updates.slice(-4).reduce((a, u) => a + u.trainLoss, 0) / 4;
+    expect(last).toBeLessThan(first * 0.5);
+    expect(result.status).toBe('completed');
+    expect(result.finalValAcc!).toBeGreaterThan(0.5);
+  });
+
+  it('applies the schedule to every update and evaluates every evalEvery updates and after the last', () => {
+    const { updates, evals, result } = run(config({ schedule: { kind: 'linear', warmup: { steps: 5, startFactor: 0 } } }));
+    expect(result.totalSteps).toBe(32);
+    expect(updates.map((u) => u.step)).toEqual([...Array(32).keys()]);
+    expect(updates.map((u) => u.lr)).toEqual(lrSequence({ kind: 'linear', warmup: { steps: 5 } }, { baseLr: 0.01, totalSteps: 32 }));
+    expect(evals).toEqual([8, 16, 24, 32]);
+  });
+
+  it('is deterministic for a seed and differs across seeds', () => {
+    const a = run(config({ optimizer: { kind: 'sgd', momentum: 0.9 } })).updates.map((u) => u.trainLoss);
+    const b = run(config({ optimizer: { kind: 'sgd', momentum: 0.9 } })).updates.map((u) => u.trainLoss);
+    const c = run(config({ optimizer: { kind: 'sgd', momentum: 0.9 }, seed: 4 })).updates.map((u) => u.trainLoss);
+    expect(b).toEqual(a);
+    expect(c).not.toEqual(a);
+  });
+
+  it('stops as diverged at the first non-finite or exploding loss', () => {
+    const { result, updates } = run(config({ optimizer: { kind: 'sgd', momentum: 0 }, baseLr: 500, schedule: { kind: 'constant' }, divergenceFactor: 10 }));
+    expect(result.status).toBe('diverged');
+    const first = updates[0]!.trainLoss;
+    const expected = updates.findIndex((u) => !Number.isFinite(u.trainLoss) || u.trainLoss > 10 * first);
+    expect(expected).toBeGreaterThan(0);
+    expect(result.divergedAtStep).toBe(expected);
+    expect(updates).toHaveLength(expected + 1);
+  });
+
+  it('leaves no tensor behind', () => {
+    run(config());
+    const before = liveTensorCount();
+    for (let i = 0; i < 3; i++) run(config({ seed: i }));
+    expect(liveTensorCount()).toBe(before);
+  });
+});
+
+describe('datasets', () => {
+  it('reads the real MNIST digits of the mnist package, split disjointly and reproducibly', () => {
+    const a = loadDataset({ name: 'mnist', trainSize: 9000, testSize: 1000 });
+    expect(a.inputDim).toBe(784);
+    expect(a.trainY).toHaveLength(9000);
+    expect(a.testY).toHaveLength(1000);
+    const pixels = a.trainX.subarray(0, 784 * 100);
+    expect(Math.min(...pixels)).toBe(0);
+    expect(Math.max(...pixels)).toBeLessThanOrEqual(1);
+    expect(new Set(a.trainY).size).toBe(10);
+    // The same request reads the same data; a smaller split is a prefix of the same permutation.
+    expect(loadDataset({ name: 'mnist', trainSize: 9000, testSize: 1000 }).checksum).toBe(a.checksum);
+    const rows = new Set<string>();
+    for (let i = 0; i < 1000; i++) rows.add(a.testX.subarray(i * 784, (i + 1) * 784).join(','));
+    let shared = 0;
+    for (let i = 0; i < 9000; i++) if (rows.has(a.trainX.subarray(i * 784, (i + 1) * 784).join(','))) shared++;
+    // MNIST holds a few exact duplicate images; the split itself shares no sample.
+    expect(shared).toBeLessThan(10);
+  });
+
+  it('refuses more samples than MNIST has', () => {
+    expect(() => loadDataset({ name: 'mnist', trainSize: 9500, testSize: 1000 })).toThrow(/10000 samples/);
+  });
+});

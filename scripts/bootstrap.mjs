@@ -1,0 +1,51 @@
+// Makes a fresh clone runnable: pnpm (the pinned version), the dependencies from the lockfile,
+// and the generated Prisma client. Plain Node, no dependencies; quick when all is in place.
+import { execSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const pinned = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager.split('@')[1];
+const run = (cmd, args) => {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' } });
+  if (r.status !== 0) {
+    console.error(`✗ ${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal}).`);
+    process.exit(r.status ?? 1);
+  }
+};
+const version = (cmd) => {
+  try {
+    return execSync(`${cmd} --version`, { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return null;
+  }
+};
+
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 20) {
+  console.error(`✗ lrsweep needs Node.js 20 or newer (this is ${process.version}).`);
+  process.exit(1);
+}
+
+let pnpm = 'pnpm';
+if (version('pnpm') !== pinned) {
+  console.log(`• installing pnpm ${pinned} (npm i -g pnpm@${pinned})`);
+  const r = spawnSync('npm', ['install', '-g', `pnpm@${pinned}`], { stdio: 'inherit' });
+  if (r.status !== 0 || version('pnpm') !== pinned) pnpm = null;
+}
+const pnpmArgs = (args) => (pnpm ? [pnpm, args] : ['npx', ['--yes', `pnpm@${pinned}`, ...args]]);
+
+const stamp = join(root, 'node_modules/.modules.yaml');
+const lock = join(root, 'pnpm-lock.yaml');
+if (!existsSync(stamp) || statSync(stamp).mtimeMs < statSync(lock).mtimeMs) {
+  console.log('• installing dependencies from pnpm-lock.yaml');
+  run(...pnpmArgs(['install', '--frozen-lockfile']));
+}
+
+const client = join(root, 'packages/db/src/generated/prisma/client.ts');
+const schema = join(root, 'prisma/schema.prisma');
+if (!existsSync(client) || statSync(client).mtimeMs < statSync(schema).mtimeMs) {
+  console.log('• generating the Prisma client');
+  run(process.execPath, [join(root, 'scripts/prisma-generate.mjs')]);
+}

@@ -1,0 +1,80 @@
+// Duplicate deliveries of one trial: enqueued twice more, the original removed from Redis and
+// enqueued again, and two worker processes racing for them. Postgres's claim lets one train it.
+import { createRedis, createTrialQueue, trialJobId } from '@lrsweep/queue';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, query } from './support/databases';
+import { apiClient } from './support/http';
+import { type RunningProcess, startApi, startWorker } from './support/processes';
+import { deletePrefix, uniquePrefix } from './support/redis';
+import { redisUrl } from './support/services';
+
+describe('exactly-once training', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  it('trains a trial once however many deliveries it gets', async () => {
+    const db = await createTestDatabase('once');
+    const prefix = uniquePrefix();
+    cleanups.push(() => db.drop(), () => deletePrefix(prefix));
+    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LEASE_MS: '2000' };
+    const apiProc = await startApi(env);
+    cleanups.push(() => apiProc.stop());
+    const api = apiClient(apiProc.url);
+
+    const created = await api.post('/v1/sweeps', {
+      name: 'race',
+      dataset: { name: 'mnist', trainSize: 1600, testSize: 200 },
+      model: { kind: 'mlp', hidden: [64] },
+      training: { epochs: 2, batchSize: 32, evalEvery: 25 },
+      grid: { baseLr: [0.001], schedule: [{ kind: 'linear' }], seeds: 1 },
+    });
+    expect(created.status).toBe(201);
+    const T = created.body.totalSteps as number;
+    const [trial] = (await api.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
+    const payload = { trialId: trial.id as string, sweepId: created.body.id as string };
+
+    const conn = createRedis(redisUrl);
+    const producer = createTrialQueue({ connection: conn, prefix });
+    cleanups.push(async () => {
+      await producer.close();
+      conn.disconnect();
+    });
+    await producer.enqueueTrials([payload], 1);
+    await producer.enqueueTrials([payload], 2);
+    expect(await producer.queue.remove(trialJobId(trial.id))).toBe(1);
+    await producer.enqueueTrials([payload], 0);
+    expect(await producer.queue.getJobCounts('waiting')).toEqual({ waiting: 3 });
+
+    const workers: RunningProcess[] = await Promise.all([
+      startWorker({ ...env, WORKER_ID: 'racer-1' }),
+      startWorker({ ...env, WORKER_ID: 'racer-2' }),
+    ]);
+    cleanups.push(() => Promise.all(workers.map((w) => w.stop())));
+
+    await api.waitForSweep(created.body.id, 120_000);
+    // Every delivery ends, and all but one end without training.
+    for (let i = 0; ; i++) {
+      const c = await producer.queue.getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed');
+      if (c.completed === 3) {
+        expect(c).toEqual({ waiting: 0, delayed: 0, active: 0, completed: 3, failed: 0 });
+        break;
+      }
+      if (i > 200) throw new Error(`deliveries did not settle: ${JSON.stringify(c)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const lines = workers.flatMap((w) => w.lines);
+    expect(lines.filter((l) => l.msg === 'trial finished' && l.trialId === trial.id)).toHaveLength(1);
+    expect(lines.filter((l) => l.msg === 'delivery skipped: trial not claimable' && l.trialId === trial.id)).toHaveLength(2);
+
+    const [row] = await query<{ attempt: number; status: string }>(db.url, 'SELECT attempt, status FROM trials WHERE id = $1', [trial.id]);
+    expect(row).toEqual({ attempt: 1, status: 'completed' });
+    const steps = await query<{ n: number; distinct_steps: number; min: number; max: number; attempts: number }>(
+      db.url,
+      'SELECT count(*)::int AS n, count(DISTINCT step)::int AS distinct_steps, min(step) AS min, max(step) AS max, max(attempt) AS attempts FROM update_metrics WHERE trial_id = $1',
+      [trial.id],
+    );
+    expect(steps[0]).toEqual({ n: T, distinct_steps: T, min: 0, max: T - 1, attempts: 1 });
+  });
+});

@@ -1,0 +1,27 @@
+/** A small JSON client for the API under test. */
+export function apiClient(base: string) {
+  const call = async <T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
+    const res = await fetch(base + path, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+  };
+  return {
+    get: <T = any>(path: string) => call<T>('GET', path),
+    post: <T = any>(path: string, body?: unknown) => call<T>('POST', path, body),
+    /** Polls a sweep until no trial is queued or running. */
+    async waitForSweep(id: string, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const r = await call<any>('GET', `/v1/sweeps/${id}`);
+        if (r.status !== 200) throw new Error(`GET sweep ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+        if (r.body.status === 'completed' || r.body.status === 'cancelled') return r.body;
+        if (Date.now() > deadline) throw new Error(`sweep ${id} did not finish: ${JSON.stringify(r.body.counts)}`);
+        await new Promise((res) => setTimeout(res, 250));
+      }
+    },
+  };
+}

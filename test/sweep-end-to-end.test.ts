@@ -1,0 +1,93 @@
+// The whole path with real processes: API → BullMQ on Redis → two worker processes (TF.js wasm)
+// → Postgres → ranking. No mocks.
+import { lrSequence } from '@lrsweep/schedules';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, query, type TestDatabase } from './support/databases';
+import { apiClient } from './support/http';
+import { type RunningProcess, startApi, startWorker } from './support/processes';
+import { deletePrefix, uniquePrefix } from './support/redis';
+import { redisUrl } from './support/services';
+
+const spec = {
+  name: 'e2e-2x2x2',
+  dataset: { name: 'mnist', trainSize: 640, testSize: 200 },
+  model: { kind: 'mlp', hidden: [32] },
+  optimizer: { kind: 'adam' },
+  training: { epochs: 1, batchSize: 64, evalEvery: 4 },
+  grid: {
+    baseLr: [0.001, 0.01],
+    schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: 2 } }],
+    seeds: [0, 1],
+  },
+  objective: { metric: 'val_loss', mode: 'min', aggregate: 'final' },
+};
+const T = 10; // 1 epoch × ceil(640 / 64)
+
+describe('a sweep end to end', () => {
+  let db: TestDatabase;
+  const prefix = uniquePrefix();
+  const procs: RunningProcess[] = [];
+  let api: ReturnType<typeof apiClient>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('e2e');
+    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix };
+    const a = await startApi(env);
+    procs.push(a);
+    procs.push(await startWorker({ ...env, WORKER_ID: 'w1' }), await startWorker({ ...env, WORKER_ID: 'w2' }));
+    api = apiClient(a.url);
+  });
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await db?.drop();
+    await deletePrefix(prefix);
+  });
+
+  it('trains every trial once, stores the applied LR of every update, and ranks across seeds', async () => {
+    const created = await api.post('/v1/sweeps', spec);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ trialCount: 8, configCount: 4, totalSteps: T });
+    const sweep = await api.waitForSweep(created.body.id);
+    expect(sweep.counts).toMatchObject({ total: 8, completed: 8, failed: 0, diverged: 0, queued: 0, running: 0 });
+
+    const trials = (await api.get(`/v1/sweeps/${created.body.id}/trials?limit=100`)).body.trials;
+    expect(trials).toHaveLength(8);
+    for (const t of trials) {
+      expect(t).toMatchObject({ status: 'completed', attempt: 1, totalSteps: T, backend: 'wasm' });
+      const rows = await query<{ step: number; lr: number }>(db.url, 'SELECT step, lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
+      expect(rows.map((r) => r.step)).toEqual([...Array(T).keys()]);
+      expect(rows.map((r) => r.lr)).toEqual(lrSequence(t.config.schedule, { baseLr: t.config.baseLr, totalSteps: T }));
+      const metrics = (await api.get(`/v1/trials/${t.id}/metrics`)).body;
+      expect(metrics.updates.map((u: { lr: number }) => u.lr)).toEqual(rows.map((r) => r.lr));
+      expect(metrics.evals.map((e: { step: number }) => e.step)).toEqual([4, 8, 10]);
+    }
+
+    // The ranking the test computes itself from the raw evaluation rows.
+    const finals = await query<{ config_id: string; val_loss: number }>(
+      db.url,
+      `SELECT t.config_id, e.val_loss FROM evaluations e JOIN trials t ON t.id = e.trial_id
+        WHERE t.sweep_id = $1 AND e.step = t.total_steps`,
+      [created.body.id],
+    );
+    const byConfig = new Map<string, number[]>();
+    for (const f of finals) byConfig.set(f.config_id, [...(byConfig.get(f.config_id) ?? []), f.val_loss]);
+    const expected = [...byConfig.entries()]
+      .map(([configId, v]) => ({ configId, n: v.length, mean: v.reduce((a, b) => a + b, 0) / v.length }))
+      .sort((a, b) => a.mean - b.mean);
+
+    const results = (await api.get(`/v1/sweeps/${created.body.id}/results`)).body;
+    expect(results.provisional).toBe(false);
+    expect(results.ranking).toHaveLength(4);
+    expect(results.ranking.map((r: { configId: string }) => r.configId)).toEqual(expected.map((e) => e.configId));
+    results.ranking.forEach((row: { n: number; mean: number; rank: number }, i: number) => {
+      expect(row.rank).toBe(i + 1);
+      expect(row.n).toBe(2);
+      expect(row.mean).toBeCloseTo(expected[i]!.mean, 12);
+    });
+    // Both workers took part.
+    const finishedBy = new Set(
+      procs.slice(1).flatMap((p, i) => (p.lines.some((l) => l.msg === 'trial finished') ? [`w${i + 1}`] : [])),
+    );
+    expect(finishedBy.size).toBe(2);
+  });
+});
