@@ -1,12 +1,8 @@
 // The read routes, health and the OpenAPI description, on the real Postgres and Redis.
-import { createDb, type DbHandle } from '@lrsweep/db';
-import { createRedis, createTrialQueue, type TrialQueue } from '@lrsweep/queue';
-import type { Redis } from 'ioredis';
+import { createRedis } from '@lrsweep/queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/databases';
-import { deletePrefix, uniquePrefix } from '../../../test/support/redis';
-import { redisUrl } from '../../../test/support/services';
-import { type App, buildApp } from './app';
+import { type ApiHarness, createApiHarness } from '../../../test/support/api-harness';
+import { buildApp } from './app';
 
 const spec = (name: string) => ({
   name,
@@ -16,32 +12,15 @@ const spec = (name: string) => ({
 });
 
 describe('API routes', () => {
-  let db: TestDatabase;
-  let handle: DbHandle;
-  let redis: Redis;
-  let queue: TrialQueue;
-  let app: App;
-  const prefix = uniquePrefix();
-
+  let h: ApiHarness;
   beforeAll(async () => {
-    db = await createTestDatabase('routes');
-    handle = createDb({ url: db.url });
-    redis = createRedis(redisUrl);
-    queue = createTrialQueue({ connection: redis, prefix });
-    app = await buildApp({ db: handle.prisma, redis, queue });
+    h = await createApiHarness('routes');
   });
-  afterAll(async () => {
-    await app?.close();
-    await queue?.close();
-    redis?.disconnect();
-    await handle?.close();
-    await db?.drop();
-    await deletePrefix(prefix);
-  });
+  afterAll(async () => h?.close());
 
   it('health and readiness check Postgres and Redis', async () => {
-    expect((await app.inject('/healthz')).json()).toEqual({ status: 'ok' });
-    const ready = await app.inject('/readyz');
+    expect((await h.app.inject('/healthz')).json()).toEqual({ status: 'ok' });
+    const ready = await h.app.inject('/readyz');
     expect(ready.statusCode).toBe(200);
     expect(ready.json()).toEqual({ status: 'ok', checks: { postgres: 'ok', redis: 'ok' } });
   });
@@ -49,7 +28,7 @@ describe('API routes', () => {
   it('readiness reports a Redis that does not answer', async () => {
     const dead = createRedis('redis://127.0.0.1:1');
     dead.on('error', () => {});
-    const a = await buildApp({ db: handle.prisma, redis: dead, queue });
+    const a = await buildApp({ db: h.handle.prisma, redis: dead, queue: h.queue });
     const res = await a.inject('/readyz');
     await a.close();
     dead.disconnect();
@@ -59,13 +38,13 @@ describe('API routes', () => {
   });
 
   it('describes every route in /openapi.json and serves /docs', async () => {
-    const doc = (await app.inject('/openapi.json')).json();
+    const doc = (await h.app.inject('/openapi.json')).json();
     expect(Object.keys(doc.paths).sort()).toEqual(
       ['/healthz', '/readyz', '/v1/sweeps', '/v1/sweeps/{id}', '/v1/sweeps/{id}/results', '/v1/sweeps/{id}/trials', '/v1/trials/{id}', '/v1/trials/{id}/metrics'].sort(),
     );
     const body = doc.paths['/v1/sweeps'].post.requestBody.content['application/json'].schema;
     expect(JSON.stringify(body)).toContain('baseLr');
-    const docs = await app.inject('/docs/');
+    const docs = await h.app.inject('/docs/');
     expect(docs.statusCode).toBe(200);
     expect(docs.headers['content-type']).toContain('text/html');
   });
@@ -73,40 +52,40 @@ describe('API routes', () => {
   it('lists sweeps newest first, paged, with status and counts', async () => {
     const ids: string[] = [];
     for (const name of ['first', 'second', 'third']) {
-      const r = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(name) });
+      const r = await h.app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(name) });
       expect(r.statusCode).toBe(201);
       ids.push(r.json().id);
     }
-    const page1 = (await app.inject('/v1/sweeps?limit=2')).json();
+    const page1 = (await h.app.inject('/v1/sweeps?limit=2')).json();
     expect(page1.total).toBe(3);
     expect(page1.sweeps.map((s: { name: string }) => s.name)).toEqual(['third', 'second']);
-    const page2 = (await app.inject('/v1/sweeps?limit=2&offset=2')).json();
+    const page2 = (await h.app.inject('/v1/sweeps?limit=2&offset=2')).json();
     expect(page2.sweeps.map((s: { name: string }) => s.name)).toEqual(['first']);
     expect(page2.sweeps[0]).toMatchObject({ status: 'queued', counts: { total: 4, queued: 4, running: 0, completed: 0 } });
 
-    const one = (await app.inject(`/v1/sweeps/${ids[0]}`)).json();
+    const one = (await h.app.inject(`/v1/sweeps/${ids[0]}`)).json();
     expect(one).toMatchObject({ id: ids[0], name: 'first', status: 'queued', trialCount: 4, objective: { metric: 'val_loss', mode: 'min', aggregate: 'final' } });
-    const trials = (await app.inject(`/v1/sweeps/${ids[0]}/trials?limit=3`)).json();
+    const trials = (await h.app.inject(`/v1/sweeps/${ids[0]}/trials?limit=3`)).json();
     expect(trials.total).toBe(4);
     expect(trials.trials).toHaveLength(3);
     expect(trials.trials[0]).toMatchObject({ status: 'queued', attempt: 0, totalSteps: 2, config: { baseLr: 0.01, seed: 0, schedule: { kind: 'constant' } } });
-    const results = (await app.inject(`/v1/sweeps/${ids[0]}/results`)).json();
+    const results = (await h.app.inject(`/v1/sweeps/${ids[0]}/results`)).json();
     expect(results.provisional).toBe(true);
     expect(results.ranking).toHaveLength(2);
     expect(results.ranking[0]).toMatchObject({ n: 0, mean: null, partial: true });
   });
 
   it('answers 404 for what does not exist and 400 for a malformed id, in the error shape', async () => {
-    const missing = await app.inject('/v1/sweeps/00000000-0000-4000-8000-000000000000');
+    const missing = await h.app.inject('/v1/sweeps/00000000-0000-4000-8000-000000000000');
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ code: 'SWEEP_NOT_FOUND' });
-    expect((await app.inject('/v1/trials/00000000-0000-4000-8000-000000000000/metrics')).json()).toMatchObject({ code: 'TRIAL_NOT_FOUND' });
-    const bad = await app.inject('/v1/sweeps/not-a-uuid');
+    expect((await h.app.inject('/v1/trials/00000000-0000-4000-8000-000000000000/metrics')).json()).toMatchObject({ code: 'TRIAL_NOT_FOUND' });
+    const bad = await h.app.inject('/v1/sweeps/not-a-uuid');
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ code: 'REQUEST_INVALID', issues: [{ path: 'id' }] });
-    const page = await app.inject('/v1/sweeps?limit=0');
+    const page = await h.app.inject('/v1/sweeps?limit=0');
     expect(page.statusCode).toBe(400);
     expect(page.json().issues[0].path).toBe('limit');
-    expect((await app.inject('/nope')).json()).toMatchObject({ code: 'ROUTE_NOT_FOUND' });
+    expect((await h.app.inject('/nope')).json()).toMatchObject({ code: 'ROUTE_NOT_FOUND' });
   });
 });

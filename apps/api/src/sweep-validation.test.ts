@@ -1,12 +1,7 @@
 // Bad input answers 400 (413 for the body) naming the field, and creates no sweep, trial or job.
-import { createDb, type DbHandle } from '@lrsweep/db';
-import { createRedis, createTrialQueue, type TrialQueue } from '@lrsweep/queue';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/databases';
-import { deletePrefix, uniquePrefix } from '../../../test/support/redis';
-import { redisUrl } from '../../../test/support/services';
-import { type App, buildApp } from './app';
+import { type ApiHarness, createApiHarness } from '../../../test/support/api-harness';
+import { buildApp } from './app';
 
 const valid = () => ({
   name: 'valid',
@@ -25,33 +20,16 @@ const edit = (f: (s: any) => void) => {
 };
 
 describe('POST /v1/sweeps rejects bad input', () => {
-  let db: TestDatabase;
-  let handle: DbHandle;
-  let redis: Redis;
-  let queue: TrialQueue;
-  let app: App;
-  const prefix = uniquePrefix();
-
+  let h: ApiHarness;
   beforeAll(async () => {
-    db = await createTestDatabase('val');
-    handle = createDb({ url: db.url });
-    redis = createRedis(redisUrl);
-    queue = createTrialQueue({ connection: redis, prefix });
-    app = await buildApp({ db: handle.prisma, redis, queue, maxTrials: 500 });
+    h = await createApiHarness('val', { maxTrials: 500 });
   });
-  afterAll(async () => {
-    await app?.close();
-    await queue?.close();
-    redis?.disconnect();
-    await handle?.close();
-    await db?.drop();
-    await deletePrefix(prefix);
-  });
+  afterAll(async () => h?.close());
 
   const nothingCreated = async () => {
-    expect(await handle.prisma.sweep.count()).toBe(0);
-    expect(await handle.prisma.trial.count()).toBe(0);
-    expect(await queue.queue.count()).toBe(0);
+    expect(await h.handle.prisma.sweep.count()).toBe(0);
+    expect(await h.handle.prisma.trial.count()).toBe(0);
+    expect(await h.queue.queue.count()).toBe(0);
   };
 
   const cases: [string, string, unknown][] = [
@@ -88,7 +66,7 @@ describe('POST /v1/sweeps rejects bad input', () => {
   ];
 
   it.each(cases)('%s → 400 naming %s', async (_name, path, body) => {
-    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: body as object });
+    const res = await h.app.inject({ method: 'POST', url: '/v1/sweeps', payload: body as object });
     expect(res.statusCode, res.body).toBe(400);
     const err = res.json();
     expect(err.code).toBe('SPEC_INVALID');
@@ -98,7 +76,7 @@ describe('POST /v1/sweeps rejects bad input', () => {
   });
 
   it('malformed JSON → 400 with its own code', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', headers: { 'content-type': 'application/json' }, payload: '{"name": "x",' });
+    const res = await h.app.inject({ method: 'POST', url: '/v1/sweeps', headers: { 'content-type': 'application/json' }, payload: '{"name": "x",' });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ code: 'MALFORMED_JSON' });
     await nothingCreated();
@@ -106,14 +84,14 @@ describe('POST /v1/sweeps rejects bad input', () => {
 
   it('a body over 1 MB → 413', async () => {
     const body = edit((s) => (s.name = 'x'.repeat(1_100_000)));
-    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: body });
+    const res = await h.app.inject({ method: 'POST', url: '/v1/sweeps', payload: body });
     expect(res.statusCode).toBe(413);
     expect(res.json()).toMatchObject({ code: 'BODY_TOO_LARGE' });
     await nothingCreated();
   });
 
   it('the default limit is 10 000 trials', async () => {
-    const a = await buildApp({ db: handle.prisma, redis, queue });
+    const a = await buildApp({ db: h.handle.prisma, redis: h.redis, queue: h.queue });
     const res = await a.inject({ method: 'POST', url: '/v1/sweeps', payload: edit((s) => {
       s.grid.baseLr = Array.from({ length: 1000 }, (_, i) => (i + 1) * 1e-5);
       s.grid.schedule = [{ kind: 'constant' }];
@@ -126,10 +104,10 @@ describe('POST /v1/sweeps rejects bad input', () => {
   });
 
   it('a valid spec is accepted (the same app, so the rejections above are not blanket)', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: valid() });
+    const res = await h.app.inject({ method: 'POST', url: '/v1/sweeps', payload: valid() });
     expect(res.statusCode, res.body).toBe(201);
     expect(res.json()).toMatchObject({ trialCount: 12, configCount: 6, totalSteps: 8 });
-    expect(await handle.prisma.trial.count()).toBe(12);
-    expect(await queue.queue.count()).toBe(12);
+    expect(await h.handle.prisma.trial.count()).toBe(12);
+    expect(await h.queue.queue.count()).toBe(12);
   });
 });
