@@ -13,6 +13,12 @@ const stateless = (f: Stateless): ScheduleState => ({ lrAt: f, observe: () => {}
 
 /** Builds the rate function of `spec` with peak `eta` over `horizon` updates, its warmup included. */
 export function buildSchedule(spec: ScheduleSpec, eta: number, horizon: number): ScheduleState {
+  const s = buildUnclamped(spec, eta, horizon);
+  // Closed forms such as lo + (η − lo) can round one ulp past η; no schedule may exceed it.
+  return { lrAt: (t) => Math.min(eta, Math.max(0, s.lrAt(t))), observe: s.observe };
+}
+
+function buildUnclamped(spec: ScheduleSpec, eta: number, horizon: number): ScheduleState {
   const w = spec.warmup;
   if (!w || w.steps === 0) return buildCore(spec, eta, horizon, 0);
   return withWarmup(w, eta, buildCore(spec, eta, horizon - w.steps, w.steps));
