@@ -6,6 +6,7 @@ import Fastify, { type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { registerErrorHandler, zodValidatorCompiler } from './errors';
+import { scheduleRoutes } from './routes/schedule-routes';
 import { sweepRoutes } from './routes/sweep-routes';
 import { systemRoutes } from './routes/system-routes';
 import { trialRoutes } from './routes/trial-routes';
@@ -39,7 +40,7 @@ export async function buildApp(opts: AppOptions) {
         version: '1',
         description: 'Sweeps over base learning rate × schedule × seed, trained by a worker fleet and ranked across seeds.',
       },
-      tags: [{ name: 'sweeps' }, { name: 'results' }, { name: 'trials' }, { name: 'system' }],
+      tags: [{ name: 'sweeps' }, { name: 'results' }, { name: 'trials' }, { name: 'schedules' }, { name: 'system' }],
     },
     transform: jsonSchemaTransform,
   });
@@ -49,6 +50,7 @@ export async function buildApp(opts: AppOptions) {
   const sweeps = createSweepService({ db: opts.db, queue: opts.queue, maxTrials: opts.maxTrials ?? 10_000 });
   await app.register(sweepRoutes({ db: opts.db, sweeps }));
   await app.register(trialRoutes({ db: opts.db }));
+  await app.register(scheduleRoutes);
   await app.register(systemRoutes({ db: opts.db, redis: opts.redis }));
   return app;
 }

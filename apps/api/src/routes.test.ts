@@ -40,7 +40,7 @@ describe('API routes', () => {
   it('describes every route in /openapi.json and serves /docs', async () => {
     const doc = (await h.app.inject('/openapi.json')).json();
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/healthz', '/readyz', '/v1/sweeps', '/v1/sweeps/{id}', '/v1/sweeps/{id}/results', '/v1/sweeps/{id}/trials', '/v1/trials/{id}', '/v1/trials/{id}/metrics'].sort(),
+      ['/healthz', '/readyz', '/v1/schedules/preview', '/v1/sweeps', '/v1/sweeps/{id}', '/v1/sweeps/{id}/results', '/v1/sweeps/{id}/trials', '/v1/trials/{id}', '/v1/trials/{id}/metrics'].sort(),
     );
     const body = doc.paths['/v1/sweeps'].post.requestBody.content['application/json'].schema;
     expect(JSON.stringify(body)).toContain('baseLr');

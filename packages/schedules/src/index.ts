@@ -130,3 +130,4 @@ export function describeSchedule(spec: ScheduleSpec): string {
     .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : String(v)}`);
   return `${spec.kind}${params.length ? `(${params.join(', ')})` : ''}${warm}`;
 }
+export { scheduleExamples } from './examples';

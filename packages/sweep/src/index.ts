@@ -4,3 +4,4 @@ export * from './expand-sweep';
 export * from './ranking';
 export * from './statistics';
 export { canonicalJson, sha256 } from './canonical';
+export { downsampleSeries } from './downsample';

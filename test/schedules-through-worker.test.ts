@@ -1,0 +1,70 @@
+// One short trial per schedule kind through the real API and worker processes: the rate stored
+// for every update is exactly lrSequence for the same spec and horizon (a plateau schedule is
+// given the trial's own evaluations, as the trainer gave them to it).
+import { lrSequence, scheduleExamples } from '@lrsweep/schedules';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, query, type TestDatabase } from './support/databases';
+import { apiClient } from './support/http';
+import { type RunningProcess, startApi, startWorker } from './support/processes';
+import { deletePrefix, uniquePrefix } from './support/redis';
+import { redisUrl } from './support/services';
+
+const T = 120;
+const evalEvery = 10;
+
+describe('every schedule kind through the worker', () => {
+  let db: TestDatabase;
+  const prefix = uniquePrefix();
+  const procs: RunningProcess[] = [];
+  let api: ReturnType<typeof apiClient>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('kinds');
+    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix };
+    const a = await startApi(env);
+    procs.push(a, ...(await Promise.all([startWorker(env), startWorker(env)])));
+    api = apiClient(a.url);
+  });
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await db?.drop();
+    await deletePrefix(prefix);
+  });
+
+  it('stores the applied rate of every update, equal to lrSequence', async () => {
+    const schedules = [
+      ...Object.values(scheduleExamples).map((e) => e.spec),
+      { kind: 'cosine_restarts', cycles: 3, warmup: { steps: 12, startFactor: 0.1 } },
+      { kind: 'one_cycle', threePhase: true, anneal: 'linear' },
+      { kind: 'reduce_on_plateau', metric: 'val_acc', factor: 0.5, patience: 0, warmup: { steps: 15 } },
+      { kind: 'cyclic', minFactor: 0.2, stepSizeUp: 7, mode: 'exp_range', gamma: 0.99 },
+    ];
+    const created = await api.post('/v1/sweeps', {
+      name: 'every-kind',
+      dataset: { name: 'synthetic', trainSize: 960, testSize: 200 },
+      model: { kind: 'mlp', hidden: [16] },
+      optimizer: { kind: 'sgd', momentum: 0.9 },
+      training: { epochs: 1, batchSize: 8, evalEvery },
+      grid: { baseLr: [0.05], schedule: schedules, seeds: 1 },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.totalSteps).toBe(T);
+    const sweep = await api.waitForSweep(created.body.id, 180_000);
+    expect(sweep.counts.completed).toBe(schedules.length);
+
+    const trials = (await api.get(`/v1/sweeps/${created.body.id}/trials?limit=100`)).body.trials;
+    const kinds = new Set<string>();
+    for (const t of trials) {
+      const s = t.config.schedule;
+      kinds.add(s.kind);
+      const stored = await query<{ step: number; lr: number }>(db.url, 'SELECT step, lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
+      const evals = await query<{ val_loss: number; val_acc: number }>(db.url, 'SELECT val_loss, val_acc FROM evaluations WHERE trial_id = $1 ORDER BY step', [t.id]);
+      expect(stored.map((r) => r.step)).toEqual([...Array(T).keys()]);
+      const metrics = evals.map((e) => (s.metric === 'val_acc' ? e.val_acc : e.val_loss));
+      const expected = lrSequence(s, { baseLr: 0.05, totalSteps: T, metrics, evalEvery });
+      expect(stored.map((r) => r.lr), `${s.kind} ${JSON.stringify(s)}`).toEqual(expected);
+      if (s.kind === 'reduce_on_plateau') expect(Math.min(...expected)).toBeLessThan(0.05);
+    }
+    expect(kinds).toEqual(new Set(Object.keys(scheduleExamples)));
+  });
+});
