@@ -1,5 +1,6 @@
 // `pnpm demo`: migrates, starts the API and two workers, submits examples/mnist-schedules.json,
 // shows progress, prints the ranking, and stops what it started.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,9 @@ const databaseUrl = process.env.DATABASE_URL ?? defaultDatabaseUrl;
 const redisUrl = process.env.REDIS_URL ?? defaultRedisUrl;
 const specFile = resolve(root, process.argv[2] ?? 'examples/mnist-schedules.json');
 const logDir = resolve(root, '.demo');
+// The demo's API trusts this token as an admin token of project "default" (LRSWEEP_BOOTSTRAP_TOKEN).
+const token = process.env.LRSWEEP_BOOTSTRAP_TOKEN ?? `lrs_demo_${randomBytes(24).toString('base64url')}`;
+const authorization = { authorization: `Bearer ${token}` };
 const started: RunningProcess[] = [];
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -55,7 +59,7 @@ async function main() {
   say('• database migrated');
   mkdirSync(logDir, { recursive: true });
   const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: process.env.QUEUE_PREFIX ?? 'lrsweep' };
-  const api = await startApi(env, { logFile: resolve(logDir, 'api.log') });
+  const api = await startApi({ ...env, LRSWEEP_BOOTSTRAP_TOKEN: token }, { logFile: resolve(logDir, 'api.log') });
   started.push(api);
   say(`• API listening at ${api.url} (docs: ${api.url}/docs)`);
   const workers = await Promise.all(
@@ -65,7 +69,7 @@ async function main() {
   say(`• 2 workers started (logs in ${logDir})`);
 
   const spec = JSON.parse(readFileSync(specFile, 'utf8'));
-  const post = await fetch(`${api.url}/v1/sweeps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+  const post = await fetch(`${api.url}/v1/sweeps`, { method: 'POST', headers: { 'content-type': 'application/json', ...authorization }, body: JSON.stringify(spec) });
   const created = (await post.json()) as { id: string; trialCount: number; configCount: number; totalSteps: number; message?: string };
   if (post.status !== 201) throw new Error(`the sweep was refused (${post.status}): ${created.message}`);
   say(`• submitted "${spec.name}": ${created.trialCount} trials (${created.configCount} configurations × seeds), ${created.totalSteps} updates each\n`);
@@ -74,7 +78,7 @@ async function main() {
   const tty = process.stdout.isTTY;
   let lastPrinted = -1;
   for (;;) {
-    const s = (await (await fetch(`${api.url}/v1/sweeps/${created.id}`)).json()) as { status: string; counts: Record<string, number> };
+    const s = (await (await fetch(`${api.url}/v1/sweeps/${created.id}`, { headers: authorization })).json()) as { status: string; counts: Record<string, number> };
     const line = progressLine(s.counts, (Date.now() - t0) / 1000);
     const done = s.counts.total! - s.counts.queued! - s.counts.running!;
     if (tty) process.stdout.write(`\r${line}`);
@@ -85,7 +89,7 @@ async function main() {
   }
   if (tty) process.stdout.write('\n');
 
-  const results = (await (await fetch(`${api.url}/v1/sweeps/${created.id}/results`)).json()) as {
+  const results = (await (await fetch(`${api.url}/v1/sweeps/${created.id}/results`, { headers: authorization })).json()) as {
     objective: { metric: string; mode: string; aggregate: string };
     ranking: { rank: number; config: { baseLr: number; schedule: ScheduleSpec }; n: number; diverged: number; mean: number | null; ci95: [number, number] | null }[];
   };

@@ -1,12 +1,13 @@
 // Duplicate deliveries of one trial: enqueued twice more, the original removed from Redis and
 // enqueued again, and two worker processes racing for them. Postgres's claim lets one train it.
-import { createRedis, createTrialQueue, trialJobId } from '@lrsweep/queue';
+import { deliveryJobId } from '@lrsweep/db';
+import { createRedis, createTrialQueue } from '@lrsweep/queue';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, query } from './support/databases';
 import { apiClient } from './support/http';
 import { type RunningProcess, startApi, startWorker } from './support/processes';
 import { deletePrefix, uniquePrefix } from './support/redis';
-import { redisUrl } from './support/services';
+import { bootstrapToken, redisUrl } from './support/services';
 
 describe('exactly-once training', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -18,10 +19,10 @@ describe('exactly-once training', () => {
     const db = await createTestDatabase('once');
     const prefix = uniquePrefix();
     cleanups.push(() => db.drop(), () => deletePrefix(prefix));
-    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LEASE_MS: '2000' };
+    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken, LEASE_MS: '2000' };
     const apiProc = await startApi(env);
     cleanups.push(() => apiProc.stop());
-    const api = apiClient(apiProc.url);
+    const api = apiClient(apiProc.url, bootstrapToken);
 
     const created = await api.post('/v1/sweeps', {
       name: 'race',
@@ -41,10 +42,10 @@ describe('exactly-once training', () => {
       await producer.close();
       conn.disconnect();
     });
-    await producer.enqueueTrials([payload], 1);
-    await producer.enqueueTrials([payload], 2);
-    expect(await producer.queue.remove(trialJobId(trial.id))).toBe(1);
-    await producer.enqueueTrials([payload], 0);
+    await producer.enqueueTrials([{ ...payload, jobId: deliveryJobId(trial.id, 2) }]);
+    await producer.enqueueTrials([{ ...payload, jobId: deliveryJobId(trial.id, 3) }]);
+    expect(await producer.queue.remove(deliveryJobId(trial.id, 1))).toBe(1);
+    await producer.enqueueTrials([{ ...payload, jobId: deliveryJobId(trial.id, 1) }]);
     expect(await producer.queue.getJobCounts('waiting')).toEqual({ waiting: 3 });
 
     const workers: RunningProcess[] = await Promise.all([

@@ -7,7 +7,7 @@ import { createTestDatabase, query, type TestDatabase } from './support/database
 import { apiClient } from './support/http';
 import { type RunningProcess, startApi, startWorker } from './support/processes';
 import { deletePrefix, uniquePrefix } from './support/redis';
-import { redisUrl } from './support/services';
+import { bootstrapToken, redisUrl } from './support/services';
 
 const T = 120;
 const evalEvery = 10;
@@ -20,10 +20,10 @@ describe('every schedule kind through the worker', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('kinds');
-    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix };
+    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken };
     const a = await startApi(env);
     procs.push(a, ...(await Promise.all([startWorker(env), startWorker(env)])));
-    api = apiClient(a.url);
+    api = apiClient(a.url, bootstrapToken);
   });
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop()));

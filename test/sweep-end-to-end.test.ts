@@ -6,7 +6,7 @@ import { createTestDatabase, query, type TestDatabase } from './support/database
 import { apiClient } from './support/http';
 import { type RunningProcess, startApi, startWorker } from './support/processes';
 import { deletePrefix, uniquePrefix } from './support/redis';
-import { redisUrl } from './support/services';
+import { bootstrapToken, redisUrl } from './support/services';
 
 const spec = {
   name: 'e2e-2x2x2',
@@ -31,11 +31,11 @@ describe('a sweep end to end', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('e2e');
-    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix };
+    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken };
     const a = await startApi(env);
     procs.push(a);
     procs.push(await startWorker({ ...env, WORKER_ID: 'w1' }), await startWorker({ ...env, WORKER_ID: 'w2' }));
-    api = apiClient(a.url);
+    api = apiClient(a.url, bootstrapToken);
   });
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop()));

@@ -1,13 +1,19 @@
 import { buildApp, type App, type AppOptions } from '@lrsweep/api';
-import { createDb, type DbHandle } from '@lrsweep/db';
+import { createDb, createToken, type DbHandle } from '@lrsweep/db';
 import { createRedis, createTrialQueue, type TrialQueue } from '@lrsweep/queue';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createTestDatabase, type TestDatabase } from './databases';
 import { deletePrefix, uniquePrefix } from './redis';
 import { redisUrl } from './services';
 
+
 export interface ApiHarness {
   app: App;
+  /** An admin token of the project `default`. */
+  token: string;
+  /** `app.inject` with the admin token (or `token`) in the Authorization header. */
+  inject(opts: InjectOptions | string, token?: string): Promise<LightMyRequestResponse>;
   db: TestDatabase;
   handle: DbHandle;
   redis: Redis;
@@ -24,8 +30,14 @@ export async function createApiHarness(name: string, opts: Partial<Omit<AppOptio
   const prefix = uniquePrefix();
   const queue = createTrialQueue({ connection: redis, prefix });
   const app = await buildApp({ db: handle.prisma, redis, queue, ...opts });
+  const { token } = await createToken(handle.prisma, { projectId: 'default', name: 'test admin', admin: true });
   return {
     app,
+    token,
+    inject(o, as = token) {
+      const req: InjectOptions = typeof o === 'string' ? { method: 'GET', url: o } : o;
+      return app.inject({ ...req, headers: { authorization: `Bearer ${as}`, ...(req.headers ?? {}) } });
+    },
     db,
     handle,
     redis,

@@ -15,3 +15,6 @@ export function databaseUrl(name: string): string {
   u.pathname = `/${name}`;
   return u.toString();
 }
+
+/** The admin token the API processes of a test are started with (LRSWEEP_BOOTSTRAP_TOKEN). */
+export const bootstrapToken = 'lrs_test-bootstrap-token-0123456789';

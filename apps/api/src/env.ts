@@ -12,6 +12,18 @@ const schema = z.object({
   MAX_TRIALS: z.coerce.number().int().positive().default(10_000),
   /** Request bodies above this many bytes answer 413. */
   BODY_LIMIT: z.coerce.number().int().positive().default(1_048_576),
+  /** Requests per token per minute. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  /** Comma-separated origins allowed to call from a browser; none by default (CORS closed). */
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean)),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** How often Postgres and Redis are reconciled (trials Redis lost are re-enqueued). */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().positive().default(15_000),
+  /** An admin token of project "default" for automated set-ups (registered at start). */
+  LRSWEEP_BOOTSTRAP_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

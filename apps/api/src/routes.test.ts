@@ -19,8 +19,8 @@ describe('API routes', () => {
   afterAll(async () => h?.close());
 
   it('health and readiness check Postgres and Redis', async () => {
-    expect((await h.app.inject('/healthz')).json()).toEqual({ status: 'ok' });
-    const ready = await h.app.inject('/readyz');
+    expect((await h.inject('/healthz')).json()).toEqual({ status: 'ok' });
+    const ready = await h.inject('/readyz');
     expect(ready.statusCode).toBe(200);
     expect(ready.json()).toEqual({ status: 'ok', checks: { postgres: 'ok', redis: 'ok' } });
   });
@@ -38,13 +38,27 @@ describe('API routes', () => {
   });
 
   it('describes every route in /openapi.json and serves /docs', async () => {
-    const doc = (await h.app.inject('/openapi.json')).json();
+    const doc = (await h.inject('/openapi.json')).json();
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/healthz', '/readyz', '/v1/schedules/preview', '/v1/sweeps', '/v1/sweeps/{id}', '/v1/sweeps/{id}/results', '/v1/sweeps/{id}/trials', '/v1/trials/{id}', '/v1/trials/{id}/metrics'].sort(),
+      [
+        '/healthz',
+        '/readyz',
+        '/v1/admin/tokens',
+        '/v1/admin/tokens/{id}/revoke',
+        '/v1/schedules/preview',
+        '/v1/sweeps',
+        '/v1/sweeps/{id}',
+        '/v1/sweeps/{id}/cancel',
+        '/v1/sweeps/{id}/results',
+        '/v1/sweeps/{id}/retry',
+        '/v1/sweeps/{id}/trials',
+        '/v1/trials/{id}',
+        '/v1/trials/{id}/metrics',
+      ].sort(),
     );
     const body = doc.paths['/v1/sweeps'].post.requestBody.content['application/json'].schema;
     expect(JSON.stringify(body)).toContain('baseLr');
-    const docs = await h.app.inject('/docs/');
+    const docs = await h.inject('/docs/');
     expect(docs.statusCode).toBe(200);
     expect(docs.headers['content-type']).toContain('text/html');
   });
@@ -52,40 +66,40 @@ describe('API routes', () => {
   it('lists sweeps newest first, paged, with status and counts', async () => {
     const ids: string[] = [];
     for (const name of ['first', 'second', 'third']) {
-      const r = await h.app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(name) });
+      const r = await h.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(name) });
       expect(r.statusCode).toBe(201);
       ids.push(r.json().id);
     }
-    const page1 = (await h.app.inject('/v1/sweeps?limit=2')).json();
+    const page1 = (await h.inject('/v1/sweeps?limit=2')).json();
     expect(page1.total).toBe(3);
     expect(page1.sweeps.map((s: { name: string }) => s.name)).toEqual(['third', 'second']);
-    const page2 = (await h.app.inject('/v1/sweeps?limit=2&offset=2')).json();
+    const page2 = (await h.inject('/v1/sweeps?limit=2&offset=2')).json();
     expect(page2.sweeps.map((s: { name: string }) => s.name)).toEqual(['first']);
     expect(page2.sweeps[0]).toMatchObject({ status: 'queued', counts: { total: 4, queued: 4, running: 0, completed: 0 } });
 
-    const one = (await h.app.inject(`/v1/sweeps/${ids[0]}`)).json();
+    const one = (await h.inject(`/v1/sweeps/${ids[0]}`)).json();
     expect(one).toMatchObject({ id: ids[0], name: 'first', status: 'queued', trialCount: 4, objective: { metric: 'val_loss', mode: 'min', aggregate: 'final' } });
-    const trials = (await h.app.inject(`/v1/sweeps/${ids[0]}/trials?limit=3`)).json();
+    const trials = (await h.inject(`/v1/sweeps/${ids[0]}/trials?limit=3`)).json();
     expect(trials.total).toBe(4);
     expect(trials.trials).toHaveLength(3);
     expect(trials.trials[0]).toMatchObject({ status: 'queued', attempt: 0, totalSteps: 2, config: { baseLr: 0.01, seed: 0, schedule: { kind: 'constant' } } });
-    const results = (await h.app.inject(`/v1/sweeps/${ids[0]}/results`)).json();
+    const results = (await h.inject(`/v1/sweeps/${ids[0]}/results`)).json();
     expect(results.provisional).toBe(true);
     expect(results.ranking).toHaveLength(2);
     expect(results.ranking[0]).toMatchObject({ n: 0, mean: null, partial: true });
   });
 
   it('answers 404 for what does not exist and 400 for a malformed id, in the error shape', async () => {
-    const missing = await h.app.inject('/v1/sweeps/00000000-0000-4000-8000-000000000000');
+    const missing = await h.inject('/v1/sweeps/00000000-0000-4000-8000-000000000000');
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ code: 'SWEEP_NOT_FOUND' });
-    expect((await h.app.inject('/v1/trials/00000000-0000-4000-8000-000000000000/metrics')).json()).toMatchObject({ code: 'TRIAL_NOT_FOUND' });
-    const bad = await h.app.inject('/v1/sweeps/not-a-uuid');
+    expect((await h.inject('/v1/trials/00000000-0000-4000-8000-000000000000/metrics')).json()).toMatchObject({ code: 'TRIAL_NOT_FOUND' });
+    const bad = await h.inject('/v1/sweeps/not-a-uuid');
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ code: 'REQUEST_INVALID', issues: [{ path: 'id' }] });
-    const page = await h.app.inject('/v1/sweeps?limit=0');
+    const page = await h.inject('/v1/sweeps?limit=0');
     expect(page.statusCode).toBe(400);
     expect(page.json().issues[0].path).toBe('limit');
-    expect((await h.app.inject('/nope')).json()).toMatchObject({ code: 'ROUTE_NOT_FOUND' });
+    expect((await h.inject('/nope')).json()).toMatchObject({ code: 'ROUTE_NOT_FOUND' });
   });
 });

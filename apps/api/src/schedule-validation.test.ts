@@ -97,10 +97,10 @@ describe('invalid schedule values answer 400 naming the path', () => {
   });
 
   it.each(bad)('%s: %j → %s', async (_kind, spec, path) => {
-    const s = await h.app.inject({ method: 'POST', url: '/v1/sweeps', payload: sweep(spec) });
+    const s = await h.inject({ method: 'POST', url: '/v1/sweeps', payload: sweep(spec) });
     expect(s.statusCode, s.body).toBe(400);
     expect(s.json().issues.map((i: { path: string }) => i.path)).toContain(`grid.schedule[0].${path}`);
-    const p = await h.app.inject({ method: 'POST', url: '/v1/schedules/preview', payload: { schedule: spec, baseLr: 0.1, totalSteps: 100 } });
+    const p = await h.inject({ method: 'POST', url: '/v1/schedules/preview', payload: { schedule: spec, baseLr: 0.1, totalSteps: 100 } });
     expect(p.statusCode, p.body).toBe(400);
     expect(p.json()).toMatchObject({ code: 'SPEC_INVALID' });
     expect(p.json().issues.map((i: { path: string }) => i.path)).toContain(`schedule.${path}`);
@@ -108,7 +108,7 @@ describe('invalid schedule values answer 400 naming the path', () => {
   });
 
   it.each(Object.entries(scheduleExamples))('the %s example is valid in both', async (_kind, { spec }) => {
-    const p = await h.app.inject({ method: 'POST', url: '/v1/schedules/preview', payload: { schedule: spec, baseLr: 0.1, totalSteps: 100 } });
+    const p = await h.inject({ method: 'POST', url: '/v1/schedules/preview', payload: { schedule: spec, baseLr: 0.1, totalSteps: 100 } });
     expect(p.statusCode, p.body).toBe(200);
     expect(p.json().lr).toEqual(lrSequence(spec, { baseLr: 0.1, totalSteps: 100, metrics: undefined, evalEvery: 1 }));
   });
@@ -120,7 +120,7 @@ describe('POST /v1/schedules/preview', () => {
     h = await createApiHarness('preview');
   });
   afterAll(async () => h?.close());
-  const preview = (payload: object) => h.app.inject({ method: 'POST', url: '/v1/schedules/preview', payload });
+  const preview = (payload: object) => h.inject({ method: 'POST', url: '/v1/schedules/preview', payload });
 
   it('answers the whole curve when it is short', async () => {
     const r = (await preview({ schedule: { kind: 'cosine', warmup: { steps: 5 } }, baseLr: 0.1, totalSteps: 50 })).json();

@@ -66,7 +66,7 @@ describe('POST /v1/sweeps rejects bad input', () => {
   ];
 
   it.each(cases)('%s → 400 naming %s', async (_name, path, body) => {
-    const res = await h.app.inject({ method: 'POST', url: '/v1/sweeps', payload: body as object });
+    const res = await h.inject({ method: 'POST', url: '/v1/sweeps', payload: body as object });
     expect(res.statusCode, res.body).toBe(400);
     const err = res.json();
     expect(err.code).toBe('SPEC_INVALID');
@@ -76,7 +76,7 @@ describe('POST /v1/sweeps rejects bad input', () => {
   });
 
   it('malformed JSON → 400 with its own code', async () => {
-    const res = await h.app.inject({ method: 'POST', url: '/v1/sweeps', headers: { 'content-type': 'application/json' }, payload: '{"name": "x",' });
+    const res = await h.inject({ method: 'POST', url: '/v1/sweeps', headers: { 'content-type': 'application/json' }, payload: '{"name": "x",' });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ code: 'MALFORMED_JSON' });
     await nothingCreated();
@@ -84,7 +84,7 @@ describe('POST /v1/sweeps rejects bad input', () => {
 
   it('a body over 1 MB → 413', async () => {
     const body = edit((s) => (s.name = 'x'.repeat(1_100_000)));
-    const res = await h.app.inject({ method: 'POST', url: '/v1/sweeps', payload: body });
+    const res = await h.inject({ method: 'POST', url: '/v1/sweeps', payload: body });
     expect(res.statusCode).toBe(413);
     expect(res.json()).toMatchObject({ code: 'BODY_TOO_LARGE' });
     await nothingCreated();
@@ -92,7 +92,7 @@ describe('POST /v1/sweeps rejects bad input', () => {
 
   it('the default limit is 10 000 trials', async () => {
     const a = await buildApp({ db: h.handle.prisma, redis: h.redis, queue: h.queue });
-    const res = await a.inject({ method: 'POST', url: '/v1/sweeps', payload: edit((s) => {
+    const res = await a.inject({ method: 'POST', url: '/v1/sweeps', headers: { authorization: `Bearer ${h.token}` }, payload: edit((s) => {
       s.grid.baseLr = Array.from({ length: 1000 }, (_, i) => (i + 1) * 1e-5);
       s.grid.schedule = [{ kind: 'constant' }];
       s.grid.seeds = 11;
@@ -104,7 +104,7 @@ describe('POST /v1/sweeps rejects bad input', () => {
   });
 
   it('a valid spec is accepted (the same app, so the rejections above are not blanket)', async () => {
-    const res = await h.app.inject({ method: 'POST', url: '/v1/sweeps', payload: valid() });
+    const res = await h.inject({ method: 'POST', url: '/v1/sweeps', payload: valid() });
     expect(res.statusCode, res.body).toBe(201);
     expect(res.json()).toMatchObject({ trialCount: 12, configCount: 6, totalSteps: 8 });
     expect(await h.handle.prisma.trial.count()).toBe(12);

@@ -1,4 +1,5 @@
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defaultDatabaseUrl } from '@lrsweep/db';
 import { defaultRedisUrl } from '@lrsweep/queue';
 import { z } from 'zod';
@@ -20,6 +21,12 @@ const schema = z.object({
   /** How often buffered metric rows are written. */
   METRICS_FLUSH_MS: int(250),
   SHUTDOWN_TIMEOUT_MS: int(20_000),
+  /** Where checkpoints go: a directory every worker of the fleet can read (a shared volume). */
+  CHECKPOINT_DIR: z.string().default(join(tmpdir(), 'lrsweep-checkpoints')),
+  /** Take a checkpoint every this many updates. */
+  CHECKPOINT_EVERY: int(200),
+  /** Serves GET /healthz (is this worker consuming?) on this port; 0 picks one, unset serves none. */
+  WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -9,6 +9,8 @@ export interface MetricSinkOptions {
   log: Logger;
   /** How long a batch is retried while Postgres is unreachable before the sink gives up. */
   retryForMs?: number;
+  /** Called once when a write is refused because a newer attempt (or a cancel) owns the trial. */
+  onFenced?: () => void;
 }
 
 const BATCH = 1000;
@@ -40,15 +42,20 @@ export function createMetricSink(o: MetricSinkOptions) {
     }
   };
 
+  const fence = () => {
+    if (!fenced) o.onFenced?.();
+    fenced = true;
+  };
+
   const drain = async () => {
     while (!fenced && (updates.length || evals.length)) {
       if (updates.length) {
         const batch = updates.slice(0, BATCH);
-        if (!(await withRetry(() => writeUpdates(o.db, o.trialId, o.attempt, batch)))) fenced = true;
+        if (!(await withRetry(() => writeUpdates(o.db, o.trialId, o.attempt, batch)))) fence();
         updates.splice(0, batch.length);
       } else {
         const batch = evals.slice(0, BATCH);
-        if (!(await withRetry(() => writeEvaluations(o.db, o.trialId, o.attempt, batch)))) fenced = true;
+        if (!(await withRetry(() => writeEvaluations(o.db, o.trialId, o.attempt, batch)))) fence();
         evals.splice(0, batch.length);
       }
     }
@@ -78,11 +85,15 @@ export function createMetricSink(o: MetricSinkOptions) {
     get fenced() {
       return fenced;
     },
+    /** Resolves once every row added so far is stored (or the sink is fenced); throws on failure. */
+    async flushAll(): Promise<void> {
+      while (inflight || (!fenced && !error && (updates.length || evals.length))) await flush();
+      if (error) throw error;
+    },
     /** Writes everything still buffered; throws when Postgres stayed unreachable. */
     async close(): Promise<{ fenced: boolean }> {
       clearInterval(timer);
-      while (inflight || (!fenced && !error && (updates.length || evals.length))) await flush();
-      if (error) throw error;
+      await this.flushAll();
       return { fenced };
     },
   };

@@ -3,16 +3,18 @@ import {
   claimTrial,
   type Db,
   finishTrial,
+  recordCheckpoint,
   recordRunInfo,
   releaseTrial,
   renewLease,
   trialState,
 } from '@lrsweep/db';
 import { DelayedError, type Job, type RunTrialPayload, type TrialQueue } from '@lrsweep/queue';
-import type { TrialConfig } from '@lrsweep/sweep';
-import type { Dataset, DatasetRequest, TrainConfig } from '@lrsweep/trainer';
 import type { ScheduleSpec } from '@lrsweep/schedules';
+import type { TrialConfig } from '@lrsweep/sweep';
+import type { Dataset, DatasetRequest, TrainConfig, TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
+import type { CheckpointFiles } from './checkpoint-files';
 import { createMetricSink } from './metric-sink';
 import { TrainingError, type TrainingSlot } from './training-slot';
 
@@ -23,10 +25,13 @@ export interface TrialRunnerDeps {
   workerId: string;
   leaseMs: number;
   flushMs: number;
+  /** Take a checkpoint every this many updates. */
+  checkpointEvery: number;
+  checkpoints: CheckpointFiles;
   lrsweepVersion: string;
   datasets: { get(req: DatasetRequest): Dataset };
   slots: { acquire(): Promise<TrainingSlot>; release(slot: TrainingSlot): void };
-  /** True once the process is shutting down: running trials stop and go back to the queue. */
+  /** True once the process is shutting down: running trials checkpoint, stop and go back to the queue. */
   shuttingDown(): boolean;
 }
 
@@ -43,10 +48,17 @@ function plateauMetricOf(s: ScheduleSpec): TrainConfig['plateauMetric'] {
 }
 
 /**
- * Handles one delivery of a trial: claims it in Postgres (compare-and-set), trains it on a slot's
- * thread while a lease is renewed and metrics stream to Postgres, and records the outcome.
+ * Handles one delivery of a trial: claims it in Postgres (compare-and-set), resumes it from its
+ * last checkpoint if an earlier attempt left one, trains it on a slot's thread while a lease is
+ * renewed, metrics stream to Postgres and checkpoints are recorded, and stores the outcome.
  */
 export function createTrialRunner(d: TrialRunnerDeps) {
+  async function redeliver(trialId: string, sweepId: string, attempt: number): Promise<boolean> {
+    const jobId = await releaseTrial(d.db, trialId, attempt, { newDelivery: true });
+    if (jobId) await d.queue.enqueueTrials([{ trialId, sweepId, jobId }]);
+    return jobId !== null;
+  }
+
   return async function runTrial(payload: RunTrialPayload, job: Job, token: string | undefined) {
     const { trialId, sweepId } = payload;
     const claimed = await claimTrial(d.db, trialId, d.workerId, d.leaseMs);
@@ -62,30 +74,74 @@ export function createTrialRunner(d: TrialRunnerDeps) {
       return { skipped: true };
     }
     const log = d.log.child({ sweepId, trialId, attempt: claimed.attempt });
+    if (d.shuttingDown()) {
+      await redeliver(trialId, sweepId, claimed.attempt);
+      return { released: true };
+    }
     const config = claimed.config as TrialConfig;
     let dataset: Dataset;
     try {
       dataset = d.datasets.get(config.dataset);
     } catch (err) {
-      log.error({ err }, 'dataset could not be loaded');
+      log.error({ err: (err as Error).message }, 'dataset could not be loaded; the trial fails');
       await finishTrial(d.db, trialId, claimed.attempt, 'failed', { error: `dataset: ${(err as Error).message}` });
       return { failed: true };
     }
+    let resume: TrainerState | undefined;
+    if (claimed.checkpointPath) {
+      try {
+        resume = await d.checkpoints.read(claimed.checkpointPath);
+        log.info({ step: resume.step }, 'resuming from checkpoint');
+      } catch (err) {
+        // Starting over is still correct: the run is deterministic and rewrites every row.
+        log.warn({ err: (err as Error).message, path: claimed.checkpointPath }, 'checkpoint unreadable; starting over');
+      }
+    }
+
     const slot = await d.slots.acquire();
-    const sink = createMetricSink({ db: d.db, trialId, attempt: claimed.attempt, flushMs: d.flushMs, log });
-    let lostLease = false;
     let stopRun: (() => void) | null = null;
+    let lostOwnership = false;
+    const sink = createMetricSink({
+      db: d.db,
+      trialId,
+      attempt: claimed.attempt,
+      flushMs: d.flushMs,
+      log,
+      onFenced: () => {
+        lostOwnership = true;
+        stopRun?.();
+      },
+    });
+    // Checkpoints are recorded one after another, each once the rows before it are stored.
+    let checkpointChain: Promise<void> = Promise.resolve();
+    let lastCheckpoint = claimed.checkpointPath;
+    const onCheckpoint = (state: TrainerState) => {
+      checkpointChain = checkpointChain.then(async () => {
+        try {
+          await sink.flushAll();
+          if (sink.fenced) return;
+          const path = await d.checkpoints.write(trialId, claimed.attempt, state);
+          if (await recordCheckpoint(d.db, trialId, claimed.attempt, path, state.step)) {
+            if (lastCheckpoint && lastCheckpoint !== path) await d.checkpoints.remove(lastCheckpoint);
+            lastCheckpoint = path;
+            log.debug({ step: state.step }, 'checkpoint recorded');
+          } else await d.checkpoints.remove(path);
+        } catch (err) {
+          log.warn({ err: (err as Error).message, step: state.step }, 'checkpoint failed; training goes on');
+        }
+      });
+    };
     const renew = setInterval(() => {
       renewLease(d.db, trialId, claimed.attempt, d.leaseMs)
         .then((ok) => {
           if (!ok) {
-            lostLease = true;
+            lostOwnership = true;
             stopRun?.();
           }
         })
         .catch((err) => log.warn({ err: (err as Error).message }, 'lease renewal failed'));
       if (d.shuttingDown()) stopRun?.();
-    }, Math.max(200, Math.floor(d.leaseMs / 3)));
+    }, Math.max(100, Math.floor(d.leaseMs / 3)));
     const started = Date.now();
     try {
       const running = await slot.run(
@@ -99,10 +155,11 @@ export function createTrialRunner(d: TrialRunnerDeps) {
           plateauMetric: plateauMetricOf(config.schedule),
         },
         dataset,
-        { onUpdates: (rows) => sink.addUpdates(rows), onEval: (row) => sink.addEval(row) },
+        { onUpdates: (rows) => sink.addUpdates(rows), onEval: (row) => sink.addEval(row), onCheckpoint },
+        { resume, checkpointEvery: d.checkpointEvery },
       );
       stopRun = running.stop;
-      if (d.shuttingDown()) running.stop();
+      if (d.shuttingDown() || lostOwnership) running.stop();
       await recordRunInfo(d.db, trialId, claimed.attempt, {
         lrsweepVersion: d.lrsweepVersion,
         tfjsVersion: slot.tfjsVersion,
@@ -111,22 +168,23 @@ export function createTrialRunner(d: TrialRunnerDeps) {
         hardware: { cpuModel: cpus()[0]?.model ?? arch(), cpuCount: cpus().length, gpu: slot.backend?.gpu ? 'cuda' : null },
       });
       const { result, numTensors } = await running.done;
+      await checkpointChain;
       const { fenced } = await sink.close();
-      if (fenced || lostLease) {
-        log.warn('a newer attempt owns this trial; this attempt stops without recording');
+      if (fenced || lostOwnership) {
+        log.warn('the trial is no longer this attempt\'s (cancelled, or a newer attempt owns it); stopping without recording');
         return { superseded: true };
       }
       if (result.status === 'stopped') {
-        // Shutting down: give the trial back and deliver it afresh (a release is not a failure).
-        await releaseTrial(d.db, trialId, claimed.attempt);
-        await d.queue.enqueueTrials([{ trialId, sweepId }], claimed.attempt);
-        log.info({ step: result.stepsDone }, 'trial released for another worker');
+        // Shutting down: hand the trial back with a new delivery (a release is not a failure).
+        await redeliver(trialId, sweepId, claimed.attempt);
+        log.info({ step: result.stepsDone }, 'trial checkpointed and released for another worker');
         return { released: true };
       }
       const status = result.status === 'diverged' ? 'diverged' : 'completed';
       await finishTrial(d.db, trialId, claimed.attempt, status, result);
+      await d.checkpoints.removeTrial(trialId).catch(() => {});
       log.info(
-        { status, steps: result.stepsDone, finalValLoss: result.finalValLoss, ms: Date.now() - started, numTensors },
+        { status, steps: result.stepsDone, resumedFrom: resume?.step ?? 0, finalValLoss: result.finalValLoss, ms: Date.now() - started, numTensors },
         'trial finished',
       );
       return { status };
@@ -138,8 +196,8 @@ export function createTrialRunner(d: TrialRunnerDeps) {
         return { failed: true };
       }
       // Infrastructure (Postgres, the thread): hand the trial back; BullMQ retries the delivery.
-      log.error({ err }, 'trial interrupted; will be retried');
-      await releaseTrial(d.db, trialId, claimed.attempt).catch(() => {});
+      log.error({ err: (err as Error).message }, 'trial interrupted; will be retried');
+      await releaseTrial(d.db, trialId, claimed.attempt, { newDelivery: false }).catch(() => null);
       throw err;
     } finally {
       clearInterval(renew);

@@ -1,13 +1,21 @@
-import type { BackendChoice, Dataset, EvalRecord, TrainConfig, TrainResult, UpdateRecord } from '@lrsweep/trainer';
+import type { BackendChoice, Dataset, EvalRecord, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
 
 /** Messages between a training slot (main thread) and its training thread. */
 export type ToThread =
   | { type: 'init'; backend: string }
-  | { type: 'run'; config: TrainConfig; dataset: Dataset; stop: SharedArrayBuffer };
+  | {
+      type: 'run';
+      config: TrainConfig;
+      dataset: Dataset;
+      stop: SharedArrayBuffer;
+      resume?: TrainerState;
+      checkpointEvery?: number;
+    };
 
 export type FromThread =
   | { type: 'ready'; backend: BackendChoice; tfjsVersion: string }
   | { type: 'updates'; rows: UpdateRecord[] }
   | { type: 'eval'; row: EvalRecord }
+  | { type: 'checkpoint'; state: TrainerState }
   | { type: 'done'; result: TrainResult; numTensors: number }
   | { type: 'failed'; message: string };

@@ -36,7 +36,12 @@ port.on('message', async (msg: ToThread) => {
         send({ type: 'eval', row: e });
       },
       shouldStop: () => Atomics.load(stop, 0) !== 0,
-    });
+      onCheckpoint: (state) => {
+        // Rows up to the checkpoint go out first: the checkpoint is recorded once they are stored.
+        flush();
+        send({ type: 'checkpoint', state });
+      },
+    }, { resume: msg.resume, checkpointEvery: msg.checkpointEvery });
     flush();
     send({ type: 'done', result, numTensors: liveTensorCount() });
   } catch (err) {

@@ -1,11 +1,17 @@
 import { Worker } from 'node:worker_threads';
-import type { BackendChoice, Dataset, EvalRecord, TrainConfig, TrainResult, UpdateRecord } from '@lrsweep/trainer';
+import type { BackendChoice, Dataset, EvalRecord, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { FromThread, ToThread } from './thread-protocol';
 
 export interface RunHandlers {
   onUpdates(rows: UpdateRecord[]): void;
   onEval(row: EvalRecord): void;
+  onCheckpoint(state: TrainerState): void;
+}
+
+export interface RunOptions {
+  resume?: TrainerState;
+  checkpointEvery?: number;
 }
 
 export interface RunningTrial {
@@ -57,7 +63,7 @@ export class TrainingSlot {
     await this.ensureThread();
   }
 
-  async run(config: TrainConfig, dataset: Dataset, h: RunHandlers): Promise<RunningTrial> {
+  async run(config: TrainConfig, dataset: Dataset, h: RunHandlers, opts: RunOptions = {}): Promise<RunningTrial> {
     const w = await this.ensureThread();
     const stopBuf = new SharedArrayBuffer(4);
     const stopFlag = new Int32Array(stopBuf);
@@ -65,6 +71,7 @@ export class TrainingSlot {
       const onMessage = (m: FromThread) => {
         if (m.type === 'updates') h.onUpdates(m.rows);
         else if (m.type === 'eval') h.onEval(m.row);
+        else if (m.type === 'checkpoint') h.onCheckpoint(m.state);
         else if (m.type === 'done') finish(() => resolve({ result: m.result, numTensors: m.numTensors }));
         else if (m.type === 'failed') finish(() => reject(new TrainingError(m.message)));
       };
@@ -80,7 +87,7 @@ export class TrainingSlot {
       w.on('error', onError);
       w.on('exit', onExit);
     });
-    w.postMessage({ type: 'run', config, dataset, stop: stopBuf } satisfies ToThread);
+    w.postMessage({ type: 'run', config, dataset, stop: stopBuf, ...opts } satisfies ToThread);
     return { done, stop: () => Atomics.store(stopFlag, 0, 1) };
   }
 

@@ -8,4 +8,6 @@ export { defaultDatabaseUrl } from './defaults';
 export * from './trial-store';
 export * from './metric-store';
 export * from './sweep-store';
+export * from './token-store';
+export * from './delivery-store';
 export { Prisma } from './generated/prisma/client.ts';

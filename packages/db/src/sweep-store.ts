@@ -1,5 +1,6 @@
 import type { Db } from './create-db';
 import { Prisma } from './generated/prisma/client.ts';
+import { deliveryJobId } from './delivery-store';
 import type { TrialStatus } from './trial-store';
 
 export interface NewTrial {
@@ -11,19 +12,26 @@ export interface NewTrial {
 
 export interface NewSweep {
   id: string;
+  projectId: string;
   name: string;
   spec: unknown;
   objective: unknown;
   totalSteps: number;
   trials: readonly (NewTrial & { id: string })[];
+  /** Records the Idempotency-Key in the same transaction; a repeated key fails it (P2002). */
+  idempotency?: { key: string; requestHash: string };
 }
 
 /** Stores a sweep and all its trials (queued) in one transaction. */
 export async function createSweep(db: Db, s: NewSweep): Promise<void> {
   await db.$transaction([
+    ...(s.idempotency
+      ? [db.idempotencyKey.create({ data: { projectId: s.projectId, key: s.idempotency.key, requestHash: s.idempotency.requestHash, sweepId: s.id } })]
+      : []),
     db.sweep.create({
       data: {
         id: s.id,
+        projectId: s.projectId,
         name: s.name,
         spec: s.spec as Prisma.InputJsonValue,
         objective: s.objective as Prisma.InputJsonValue,
@@ -39,6 +47,7 @@ export async function createSweep(db: Db, s: NewSweep): Promise<void> {
         ordinal: t.ordinal,
         config: t.config as Prisma.InputJsonValue,
         totalSteps: s.totalSteps,
+        jobId: deliveryJobId(t.id, 1),
       })),
     }),
   ]);
@@ -103,18 +112,23 @@ const view = (s: SweepRow, counts: StatusCounts): SweepView => ({
   cancelledAt: s.cancelledAt,
 });
 
-export async function getSweep(db: Db, id: string): Promise<SweepView | null> {
-  const s = await db.sweep.findUnique({ where: { id } });
+/** A sweep of the project, or null (another project's sweep is as good as missing). */
+export async function getSweep(db: Db, id: string, projectId: string): Promise<SweepView | null> {
+  const s = await db.sweep.findFirst({ where: { id, projectId } });
   if (!s) return null;
   const counts = await countsBySweep(db, [id]);
   return view(s, counts.get(id)!);
 }
 
 /** Newest first. */
-export async function listSweeps(db: Db, page: { offset: number; limit: number }): Promise<{ total: number; sweeps: SweepView[] }> {
+export async function listSweeps(
+  db: Db,
+  projectId: string,
+  page: { offset: number; limit: number },
+): Promise<{ total: number; sweeps: SweepView[] }> {
   const [total, rows] = await Promise.all([
-    db.sweep.count(),
-    db.sweep.findMany({ orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], skip: page.offset, take: page.limit }),
+    db.sweep.count({ where: { projectId } }),
+    db.sweep.findMany({ where: { projectId }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], skip: page.offset, take: page.limit }),
   ]);
   const counts = await countsBySweep(db, rows.map((r) => r.id));
   return { total, sweeps: rows.map((r) => view(r, counts.get(r.id)!)) };
@@ -129,8 +143,9 @@ export async function listTrials(db: Db, sweepId: string, page: { offset: number
   return { total, trials };
 }
 
-export async function getTrial(db: Db, id: string) {
-  return db.trial.findUnique({ where: { id } });
+/** A trial of the project's sweeps, or null. */
+export async function getTrial(db: Db, id: string, projectId: string) {
+  return db.trial.findFirst({ where: { id, sweep: { projectId } } });
 }
 
 export async function trialMetrics(db: Db, trialId: string, range: { from?: number; to?: number }) {
@@ -159,4 +174,15 @@ export async function trialOutcomes(db: Db, sweepId: string) {
       bestValAcc: true,
     },
   });
+}
+
+/** The sweep first created under an Idempotency-Key within the last `ttlMs`; older keys are dropped. */
+export async function findIdempotentSweep(db: Db, projectId: string, key: string, ttlMs: number) {
+  const row = await db.idempotencyKey.findUnique({ where: { projectId_key: { projectId, key } } });
+  if (!row) return null;
+  if (row.createdAt.getTime() < Date.now() - ttlMs) {
+    await db.idempotencyKey.deleteMany({ where: { projectId, key, createdAt: row.createdAt } });
+    return null;
+  }
+  return row;
 }

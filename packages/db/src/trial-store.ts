@@ -1,4 +1,5 @@
 import type { Db } from './create-db';
+import { deliveryJobId } from './delivery-store';
 import { Prisma } from './generated/prisma/client.ts';
 
 export type TrialStatus = 'queued' | 'running' | 'completed' | 'failed' | 'diverged' | 'cancelled';
@@ -9,6 +10,9 @@ export interface ClaimedTrial {
   attempt: number;
   config: unknown;
   totalSteps: number;
+  /** The checkpoint an earlier attempt left, to resume from. */
+  checkpointPath: string | null;
+  checkpointStep: number | null;
 }
 
 /**
@@ -17,7 +21,9 @@ export interface ClaimedTrial {
  * Two deliveries of the same job can never both train it.
  */
 export async function claimTrial(db: Db, trialId: string, workerId: string, leaseMs: number): Promise<ClaimedTrial | null> {
-  const rows = await db.$queryRaw<{ attempt: number; config: unknown; total_steps: number; sweep_id: string }[]>`
+  const rows = await db.$queryRaw<
+    { attempt: number; config: unknown; total_steps: number; sweep_id: string; checkpoint_path: string | null; checkpoint_step: number | null }[]
+  >`
     UPDATE trials t
        SET status = 'running', attempt = t.attempt + 1, worker_id = ${workerId},
            lease_expires_at = now() + ${leaseMs} * interval '1 millisecond',
@@ -25,9 +31,19 @@ export async function claimTrial(db: Db, trialId: string, workerId: string, leas
      WHERE t.id = ${trialId}::uuid
        AND (t.status = 'queued' OR (t.status = 'running' AND t.lease_expires_at < now()))
        AND NOT EXISTS (SELECT 1 FROM sweeps s WHERE s.id = t.sweep_id AND s.cancelled_at IS NOT NULL)
-    RETURNING t.attempt, t.config, t.total_steps, t.sweep_id`;
+    RETURNING t.attempt, t.config, t.total_steps, t.sweep_id, t.checkpoint_path, t.checkpoint_step`;
   const r = rows[0];
-  return r ? { trialId, sweepId: r.sweep_id, attempt: r.attempt, config: r.config, totalSteps: r.total_steps } : null;
+  return r
+    ? {
+        trialId,
+        sweepId: r.sweep_id,
+        attempt: r.attempt,
+        config: r.config,
+        totalSteps: r.total_steps,
+        checkpointPath: r.checkpoint_path,
+        checkpointStep: r.checkpoint_step,
+      }
+    : null;
 }
 
 /** Extends a running attempt's lease; false when the attempt no longer owns the trial. */
@@ -66,20 +82,37 @@ export interface TrialSummary {
 
 const finite = (v: number | null | undefined) => (v === undefined || v === null || !Number.isFinite(v) ? null : v);
 
-/** Ends a running attempt as completed, failed or diverged; false when it no longer owns the trial. */
+/**
+ * Ends a running attempt as completed, failed or diverged; false when it no longer owns the
+ * trial. With `stepsDone`, rows an earlier attempt wrote past this attempt's end are removed, so
+ * the series is exactly what this (deterministic) run wrote.
+ */
 export async function finishTrial(
   db: Db,
   trialId: string,
   attempt: number,
   status: 'completed' | 'failed' | 'diverged',
-  summary: TrialSummary,
+  summary: TrialSummary & { stepsDone?: number },
 ): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    const done = await finishRow(tx as unknown as Db, trialId, attempt, status, summary);
+    if (done && summary.stepsDone !== undefined) {
+      await tx.$executeRaw`DELETE FROM update_metrics WHERE trial_id = ${trialId}::uuid AND step >= ${summary.stepsDone}`;
+      await tx.$executeRaw`DELETE FROM evaluations WHERE trial_id = ${trialId}::uuid AND step > ${summary.stepsDone}`;
+    }
+    return done;
+  });
+}
+
+async function finishRow(db: Db, trialId: string, attempt: number, status: 'completed' | 'failed' | 'diverged', summary: TrialSummary) {
   const r = await db.trial.updateMany({
     where: { id: trialId, attempt, status: 'running' },
     data: {
       status,
       finishedAt: new Date(),
       leaseExpiresAt: null,
+      checkpointPath: null,
+      checkpointStep: null,
       finalTrainLoss: finite(summary.finalTrainLoss),
       finalValLoss: finite(summary.finalValLoss),
       finalValAcc: finite(summary.finalValAcc),
@@ -92,11 +125,28 @@ export async function finishTrial(
   return r.count === 1;
 }
 
-/** Puts a running attempt back in the queue (its worker is shutting down); false when it lost it. */
-export async function releaseTrial(db: Db, trialId: string, attempt: number): Promise<boolean> {
+/**
+ * Puts a running attempt back in the queue; null when it no longer owns the trial. With
+ * `newDelivery` (its worker is shutting down) the trial gets a fresh job id to enqueue; without
+ * it (an infrastructure error) the current job is retried by BullMQ with backoff.
+ */
+export async function releaseTrial(db: Db, trialId: string, attempt: number, opts: { newDelivery: boolean }): Promise<string | null> {
+  const bump = opts.newDelivery ? 1 : 0;
+  const rows = await db.$queryRaw<{ deliveries: number }[]>`
+    UPDATE trials SET status = 'queued', worker_id = NULL, lease_expires_at = NULL,
+           deliveries = deliveries + ${bump}::int,
+           job_id = CASE WHEN ${bump}::int = 1 THEN 'trial-' || id::text || '-d' || (deliveries + 1)::text ELSE job_id END
+     WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running'
+    RETURNING deliveries`;
+  const r = rows[0];
+  return r ? deliveryJobId(trialId, r.deliveries) : null;
+}
+
+/** Records a checkpoint taken by a running attempt; false when the attempt no longer owns the trial. */
+export async function recordCheckpoint(db: Db, trialId: string, attempt: number, path: string, step: number): Promise<boolean> {
   const r = await db.trial.updateMany({
     where: { id: trialId, attempt, status: 'running' },
-    data: { status: 'queued', workerId: null, leaseExpiresAt: null },
+    data: { checkpointPath: path, checkpointStep: step },
   });
   return r.count === 1;
 }

@@ -17,6 +17,7 @@ export const jobCatalog = {
       // deliveries that fail for infrastructure reasons (Redis, database) with backoff.
       attempts: 5,
       backoff: { type: 'exponential', delay: 1000 },
+      // Job ids are chosen by Postgres (one per delivery of a trial) and passed in.
       removeOnComplete: { count: 10_000 },
       removeOnFail: { count: 10_000 },
     } satisfies JobsOptions,
@@ -26,6 +27,3 @@ export const jobCatalog = {
 export type JobName = keyof typeof jobCatalog;
 export type JobPayload<N extends JobName> = z.infer<(typeof jobCatalog)[N]['payload']>;
 export type RunTrialPayload = JobPayload<'runTrial'>;
-
-/** The BullMQ job id of a trial's delivery: one per trial (BullMQ ignores a second add). */
-export const trialJobId = (trialId: string, generation = 0) => (generation === 0 ? `trial-${trialId}` : `trial-${trialId}-g${generation}`);

@@ -29,6 +29,9 @@ export function createTrialWorker(opts: TrialWorkerOptions): Worker {
       concurrency: opts.concurrency,
       lockDuration: opts.lockDuration ?? 30_000,
       stalledInterval: opts.stalledInterval ?? 30_000,
+      // A stalled delivery (its worker died) goes back to the queue; Postgres decides whether it
+      // trains, so stalls must not fail the job.
+      maxStalledCount: 1000,
       autorun: false,
     },
   );

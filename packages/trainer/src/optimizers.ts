@@ -15,8 +15,20 @@ export type OptimizerSpec =
 export interface Optimizer {
   /** Applies one update with rate `lr`; call inside `tf.tidy`. */
   apply(grads: Record<string, tf.Tensor>, lr: number): void;
+  /** Its state (step count, slot values), for checkpoints. */
+  exportState(): OptimizerState;
+  importState(state: OptimizerState): void;
   dispose(): void;
 }
+
+export interface OptimizerState {
+  t: number;
+  slots: Float32Array[];
+}
+
+const readSlots = (vs: tf.Variable[]) => vs.map((v) => v.dataSync() as Float32Array).map((a) => Float32Array.from(a));
+const writeSlots = (vs: tf.Variable[], data: Float32Array[]) =>
+  vs.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(data[i]!, v.shape))));
 
 export function createOptimizer(spec: OptimizerSpec, variables: tf.Variable[]): Optimizer {
   return spec.kind === 'adam' ? adam(spec, variables) : sgd(spec, variables);
@@ -41,6 +53,11 @@ function adam(spec: Extract<OptimizerSpec, { kind: 'adam' }>, vars: tf.Variable[
         v.assign(tf.sub(v, tf.mul(tf.div(mi, denom), lr / bc1)));
       });
     },
+    exportState: () => ({ t, slots: readSlots([...m, ...s]) }),
+    importState(state) {
+      t = state.t;
+      writeSlots([...m, ...s], state.slots);
+    },
     dispose() {
       for (const x of [...m, ...s]) x.dispose();
     },
@@ -50,6 +67,7 @@ function adam(spec: Extract<OptimizerSpec, { kind: 'adam' }>, vars: tf.Variable[
 function sgd(spec: Extract<OptimizerSpec, { kind: 'sgd' }>, vars: tf.Variable[]): Optimizer {
   const buf = spec.momentum > 0 ? vars.map(slotLike) : [];
   let first = true;
+  let t = 0;
   return {
     apply(grads, lr) {
       vars.forEach((v, i) => {
@@ -63,6 +81,13 @@ function sgd(spec: Extract<OptimizerSpec, { kind: 'sgd' }>, vars: tf.Variable[])
         v.assign(tf.sub(v, tf.mul(d, lr)));
       });
       first = false;
+      t += 1;
+    },
+    exportState: () => ({ t, slots: readSlots(buf) }),
+    importState(state) {
+      t = state.t;
+      first = t === 0;
+      writeSlots(buf, state.slots);
     },
     dispose() {
       for (const x of buf) x.dispose();

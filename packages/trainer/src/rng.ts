@@ -10,6 +10,11 @@ export function createRng(seed: number) {
   };
   return {
     next,
+    /** The generator's whole state, to resume the same stream later. */
+    state: (): number => s,
+    setState(v: number) {
+      s = v >>> 0;
+    },
     /** Standard normal (Box–Muller). */
     normal(): number {
       const u = 1 - next();

@@ -91,3 +91,38 @@ describe('datasets', () => {
     expect(() => loadDataset({ name: 'mnist', trainSize: 9500, testSize: 1000 })).toThrow(/10000 samples/);
   });
 });
+
+describe('checkpoints', () => {
+  it('a run resumed from any checkpoint continues exactly as the uninterrupted run', () => {
+    for (const optimizer of [
+      { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+      { kind: 'sgd', momentum: 0.9 },
+    ] as const) {
+      const c = config({ optimizer, training: { epochs: 3, batchSize: 32, evalEvery: 6 }, schedule: { kind: 'reduce_on_plateau', factor: 0.5, patience: 0 } });
+      const full = run(c);
+      const states: import('./train').TrainerState[] = [];
+      train(c, data, { onCheckpoint: (s) => states.push(s) }, { checkpointEvery: 8 });
+      // 16 updates an epoch: checkpoints at 8, 16 (an epoch boundary), 24, 32 (another), 40.
+      expect(states.map((s) => s.step)).toEqual([8, 16, 24, 32, 40]);
+      expect(states[1]).toMatchObject({ epoch: 1, batchStart: 0 });
+      for (const state of states) {
+        const updates: UpdateRecord[] = [];
+        const result = train(c, data, { onUpdate: (u) => updates.push(u) }, { resume: state });
+        expect(updates.map((u) => u.step)[0]).toBe(state.step);
+        expect(updates).toEqual(full.updates.slice(state.step));
+        expect(result).toEqual(full.result);
+      }
+    }
+  });
+
+  it('a stop hands over a checkpoint to resume from', () => {
+    const c = config();
+    const full = run(c);
+    let state: import('./train').TrainerState | undefined;
+    let n = 0;
+    const stopped = train(c, data, { shouldStop: () => ++n >= 11, onCheckpoint: (s) => (state = s) });
+    expect(stopped).toMatchObject({ status: 'stopped', stepsDone: 11 });
+    expect(state?.step).toBe(11);
+    expect(train(c, data, {}, { resume: state })).toEqual(full.result);
+  });
+});

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createSchedule, type ScheduleInput } from '@lrsweep/schedules';
 import type { Dataset } from './datasets';
 import { createMlp, type MlpSpec } from './mlp';
-import { createOptimizer, type OptimizerSpec } from './optimizers';
+import { createOptimizer, type OptimizerSpec, type OptimizerState } from './optimizers';
 import { createRng } from './rng';
 
 export interface TrainConfig {
@@ -30,11 +30,49 @@ export interface EvalRecord {
   valAcc: number;
 }
 
+/** Running summaries: what the result reports, carried through checkpoints. */
+interface Summary {
+  firstLoss: number | null;
+  windowSum: number;
+  windowN: number;
+  finalTrainLoss: number | null;
+  finalValLoss: number | null;
+  finalValAcc: number | null;
+  bestValLoss: number | null;
+  bestValAcc: number | null;
+}
+
+/**
+ * Everything needed to continue a trial exactly where it was: after `step` updates, at batch
+ * `batchStart` of epoch `epoch` (whose order is `perm`), with the RNG, weights, optimizer state,
+ * the evaluations the schedule has observed, and the running summaries.
+ */
+export interface TrainerState {
+  step: number;
+  epoch: number;
+  batchStart: number;
+  perm: Int32Array;
+  rngState: number;
+  weights: Float32Array[];
+  optimizer: OptimizerState;
+  observed: [metric: number, step: number][];
+  summary: Summary;
+}
+
 export interface TrainCallbacks {
   onUpdate?(u: UpdateRecord): void;
   onEval?(e: EvalRecord): void;
   /** Polled after every update; true stops training (cancelled, lost lease, shutdown). */
   shouldStop?(): boolean;
+  /** Receives the state every `checkpointEvery` updates, and when training is stopped. */
+  onCheckpoint?(state: TrainerState): void;
+}
+
+export interface TrainOptions {
+  /** Continue from a checkpoint instead of starting afresh. */
+  resume?: TrainerState;
+  /** Take a checkpoint every this many updates (none when absent). */
+  checkpointEvery?: number;
 }
 
 export interface TrainResult {
@@ -53,12 +91,24 @@ export interface TrainResult {
 export const horizon = (c: Pick<TrainConfig, 'training'>, trainSize: number) =>
   c.training.epochs * Math.ceil(trainSize / c.training.batchSize);
 
+const freshSummary = (): Summary => ({
+  firstLoss: null,
+  windowSum: 0,
+  windowN: 0,
+  finalTrainLoss: null,
+  finalValLoss: null,
+  finalValAcc: null,
+  bestValLoss: null,
+  bestValAcc: null,
+});
+
 /**
  * Trains one trial: sets the rate from the schedule before every update, evaluates on the
  * held-out split after every `evalEvery` updates and after the last, and stops at the first
- * non-finite (or exploding) loss as diverged. No tensor outlives the call.
+ * non-finite (or exploding) loss as diverged. Resumed from a checkpoint it continues exactly as
+ * an uninterrupted run would. No tensor outlives the call.
  */
-export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}): TrainResult {
+export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, opts: TrainOptions = {}): TrainResult {
   const nTrain = data.trainY.length;
   const { epochs, batchSize, evalEvery } = cfg.training;
   const T = horizon(cfg, nTrain);
@@ -68,30 +118,50 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}):
   const opt = createOptimizer(cfg.optimizer, model.variables);
   const plateauMetric = cfg.plateauMetric ?? 'val_loss';
   const d = data.inputDim;
-  const result: TrainResult = {
-    status: 'completed',
+  const r = opts.resume;
+  const sum: Summary = r ? { ...r.summary } : freshSummary();
+  const observed: [number, number][] = r ? [...r.observed] : [];
+  let step = r?.step ?? 0;
+  let perm: Int32Array | null = r ? Int32Array.from(r.perm) : null;
+  if (r) {
+    model.variables.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(r.weights[i]!, v.shape))));
+    opt.importState(r.optimizer);
+    rng.setState(r.rngState);
+    for (const [metric, at] of observed) schedule.observe(metric, at);
+  }
+  const result = (status: TrainResult['status'], divergedAtStep: number | null = null): TrainResult => ({
+    status,
     totalSteps: T,
-    stepsDone: 0,
-    divergedAtStep: null,
-    finalTrainLoss: null,
-    finalValLoss: null,
-    finalValAcc: null,
-    bestValLoss: null,
-    bestValAcc: null,
-  };
-  let firstLoss: number | null = null;
-  let windowSum = 0;
-  let windowN = 0;
+    stepsDone: step,
+    divergedAtStep,
+    finalTrainLoss: sum.finalTrainLoss,
+    finalValLoss: sum.finalValLoss,
+    finalValAcc: sum.finalValAcc,
+    bestValLoss: sum.bestValLoss,
+    bestValAcc: sum.bestValAcc,
+  });
+  const snapshot = (epoch: number, batchStart: number): TrainerState => ({
+    step,
+    epoch,
+    batchStart,
+    perm: Int32Array.from(perm!),
+    rngState: rng.state(),
+    weights: model.variables.map((v) => Float32Array.from(v.dataSync() as Float32Array)),
+    optimizer: opt.exportState(),
+    observed: [...observed],
+    summary: { ...sum },
+  });
   try {
-    let step = 0;
-    for (let epoch = 0; epoch < epochs; epoch++) {
-      const perm = rng.permutation(nTrain);
-      for (let start = 0; start < nTrain; start += batchSize) {
+    for (let epoch = r?.epoch ?? 0; epoch < epochs; epoch++) {
+      // At an epoch boundary (batchStart 0) the next order is drawn from the restored RNG.
+      const resuming = r !== undefined && epoch === r.epoch && r.batchStart > 0;
+      if (!resuming) perm = rng.permutation(nTrain);
+      for (let start = resuming ? r.batchStart : 0; start < nTrain; start += batchSize) {
         const n = Math.min(batchSize, nTrain - start);
         const xb = new Float32Array(n * d);
         const yb = new Int32Array(n);
         for (let i = 0; i < n; i++) {
-          const k = perm[start + i]!;
+          const k = perm![start + i]!;
           xb.set(data.trainX.subarray(k * d, (k + 1) * d), i * d);
           yb[i] = data.trainY[k]!;
         }
@@ -106,37 +176,37 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}):
         const loss = lossT.dataSync()[0]!;
         lossT.dispose();
         cb.onUpdate?.({ step, lr, trainLoss: loss });
-        firstLoss ??= loss;
+        sum.firstLoss ??= loss;
         step += 1;
-        result.stepsDone = step;
-        const exploded = cfg.divergenceFactor !== undefined && loss > cfg.divergenceFactor * firstLoss;
-        if (!Number.isFinite(loss) || exploded) {
-          result.status = 'diverged';
-          result.divergedAtStep = step - 1;
-          return result;
-        }
-        windowSum += loss;
-        windowN += 1;
+        const exploded = cfg.divergenceFactor !== undefined && loss > cfg.divergenceFactor * sum.firstLoss;
+        if (!Number.isFinite(loss) || exploded) return result('diverged', step - 1);
+        sum.windowSum += loss;
+        sum.windowN += 1;
         if (step % evalEvery === 0 || step === T) {
           const e = evaluate(model, data);
-          result.finalTrainLoss = windowSum / windowN;
-          windowSum = 0;
-          windowN = 0;
-          result.finalValLoss = e.valLoss;
-          result.finalValAcc = e.valAcc;
-          result.bestValLoss = Math.min(result.bestValLoss ?? Infinity, e.valLoss);
-          result.bestValAcc = Math.max(result.bestValAcc ?? -Infinity, e.valAcc);
+          sum.finalTrainLoss = sum.windowSum / sum.windowN;
+          sum.windowSum = 0;
+          sum.windowN = 0;
+          sum.finalValLoss = e.valLoss;
+          sum.finalValAcc = e.valAcc;
+          sum.bestValLoss = Math.min(sum.bestValLoss ?? Infinity, e.valLoss);
+          sum.bestValAcc = Math.max(sum.bestValAcc ?? -Infinity, e.valAcc);
           cb.onEval?.({ step, ...e });
-          const observed = plateauMetric === 'val_acc' ? e.valAcc : plateauMetric === 'train_loss' ? result.finalTrainLoss : e.valLoss;
-          schedule.observe(observed, step);
+          const metric = plateauMetric === 'val_acc' ? e.valAcc : plateauMetric === 'train_loss' ? sum.finalTrainLoss : e.valLoss;
+          schedule.observe(metric, step);
+          observed.push([metric, step]);
         }
-        if (cb.shouldStop?.()) {
-          result.status = 'stopped';
-          return result;
+        if (step === T) return result('completed');
+        // The state between this update and the next: the next batch, or the next epoch.
+        const next = start + batchSize < nTrain ? { epoch, start: start + batchSize } : { epoch: epoch + 1, start: 0 };
+        const stopping = cb.shouldStop?.() ?? false;
+        if (cb.onCheckpoint && (stopping || (opts.checkpointEvery && step % opts.checkpointEvery === 0))) {
+          cb.onCheckpoint(snapshot(next.epoch, next.start));
         }
+        if (stopping) return result('stopped');
       }
     }
-    return result;
+    return result('completed');
   } finally {
     opt.dispose();
     model.dispose();

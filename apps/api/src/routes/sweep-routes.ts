@@ -29,19 +29,64 @@ export const sweepRoutes =
   (deps: { db: Db; sweeps: ReturnType<typeof createSweepService> }): FastifyPluginAsyncZod =>
   async (app) => {
     const { db, sweeps } = deps;
-    const errors = { 400: errorBodySchema, 404: errorBodySchema };
+    const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema };
 
     app.post(
       '/v1/sweeps',
-      { schema: { tags: ['sweeps'], summary: 'Submit a sweep', body: sweepSpecSchema, response: { 201: sweepCreatedSchema, 400: errorBodySchema, 413: errorBodySchema } } },
-      async (req, reply) => reply.status(201).send(await sweeps.submit(req.body)),
+      {
+        schema: {
+          tags: ['sweeps'],
+          summary: 'Submit a sweep',
+          description: 'With an Idempotency-Key header, a repeated request (same key, same body, within 24 h) answers the first sweep; the same key with another body answers 409.',
+          headers: z.looseObject({ 'idempotency-key': z.string().min(1).max(200).optional() }),
+          body: sweepSpecSchema,
+          response: { 201: sweepCreatedSchema, 400: errorBodySchema, 401: errorBodySchema, 409: errorBodySchema, 413: errorBodySchema },
+        },
+      },
+      async (req, reply) => {
+        const { replayed, ...created } = await sweeps.submit(req.body, req.auth.projectId, req.headers['idempotency-key']);
+        if (replayed) reply.header('idempotent-replayed', 'true');
+        return reply.status(201).send(created);
+      },
+    );
+
+    app.post(
+      '/v1/sweeps/:id/cancel',
+      {
+        schema: {
+          tags: ['sweeps'],
+          summary: 'Cancel: queued trials are dropped, running ones stop within seconds (idempotent)',
+          params: idParamsSchema,
+          response: { 200: z.object({ cancelledTrials: z.number().int(), sweep: sweepSummarySchema }), ...errors },
+        },
+      },
+      async (req) => {
+        const r = await sweeps.cancel(req.params.id, req.auth.projectId);
+        return { cancelledTrials: r.cancelledTrials, sweep: summary(r.sweep) };
+      },
+    );
+
+    app.post(
+      '/v1/sweeps/:id/retry',
+      {
+        schema: {
+          tags: ['sweeps'],
+          summary: 'Re-run the failed trials, and only those (idempotent)',
+          params: idParamsSchema,
+          response: { 200: z.object({ retriedTrials: z.number().int(), sweep: sweepSummarySchema }), 409: errorBodySchema, ...errors },
+        },
+      },
+      async (req) => {
+        const r = await sweeps.retry(req.params.id, req.auth.projectId);
+        return { retriedTrials: r.retriedTrials, sweep: summary(r.sweep) };
+      },
     );
 
     app.get(
       '/v1/sweeps',
       { schema: { tags: ['sweeps'], summary: 'List sweeps, newest first', querystring: pageQuerySchema, response: { 200: z.object({ sweeps: z.array(sweepSummarySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }), 400: errorBodySchema } } },
       async (req) => {
-        const { total, sweeps: rows } = await listSweeps(db, req.query);
+        const { total, sweeps: rows } = await listSweeps(db, req.auth.projectId, req.query);
         return { sweeps: rows.map(summary), total, ...req.query };
       },
     );
@@ -50,7 +95,7 @@ export const sweepRoutes =
       '/v1/sweeps/:id',
       { schema: { tags: ['sweeps'], summary: 'One sweep with its trial counts', params: idParamsSchema, response: { 200: sweepDetailSchema, ...errors } } },
       async (req) => {
-        const s = await getSweep(db, req.params.id);
+        const s = await getSweep(db, req.params.id, req.auth.projectId);
         if (!s) throw notFound('sweep', req.params.id);
         return { ...summary(s), objective: s.objective, spec: s.spec };
       },
@@ -59,7 +104,7 @@ export const sweepRoutes =
     app.get(
       '/v1/sweeps/:id/results',
       { schema: { tags: ['results'], summary: 'Configurations ranked across seeds', params: idParamsSchema, response: { 200: resultsSchema, ...errors } } },
-      async (req) => sweeps.results(req.params.id),
+      async (req) => sweeps.results(req.params.id, req.auth.projectId),
     );
 
     app.get(
@@ -74,7 +119,7 @@ export const sweepRoutes =
         },
       },
       async (req) => {
-        if (!(await db.sweep.findUnique({ where: { id: req.params.id }, select: { id: true } }))) throw notFound('sweep', req.params.id);
+        if (!(await getSweep(db, req.params.id, req.auth.projectId))) throw notFound('sweep', req.params.id);
         const { total, trials } = await listTrials(db, req.params.id, req.query);
         return { trials: trials.map(trialView), total, limit: req.query.limit, offset: req.query.offset };
       },

@@ -8,10 +8,10 @@ const health = z.object({ status: z.enum(['ok', 'unavailable']), checks: z.recor
 export const systemRoutes =
   (deps: { db: Db; redis: Redis }): FastifyPluginAsyncZod =>
   async (app) => {
-    app.get('/healthz', { schema: { tags: ['system'], summary: 'The process is up', response: { 200: health } } }, async () => ({ status: 'ok' as const }));
+    app.get('/healthz', { config: { rateLimit: false }, schema: { tags: ['system'], summary: 'The process is up', response: { 200: health } } }, async () => ({ status: 'ok' as const }));
     app.get(
       '/readyz',
-      { schema: { tags: ['system'], summary: 'Postgres and Redis answer', response: { 200: health, 503: health } } },
+      { config: { rateLimit: false }, schema: { tags: ['system'], summary: 'Postgres and Redis answer', response: { 200: health, 503: health } } },
       async (_req, reply) => {
         const timeout = <T>(p: Promise<T>) =>
           Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000))]);

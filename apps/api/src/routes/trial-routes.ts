@@ -7,12 +7,12 @@ import { trialView } from './trial-view';
 export const trialRoutes =
   (deps: { db: Db }): FastifyPluginAsyncZod =>
   async (app) => {
-    const errors = { 400: errorBodySchema, 404: errorBodySchema };
+    const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema };
     app.get(
       '/v1/trials/:id',
       { schema: { tags: ['trials'], summary: 'One trial', params: idParamsSchema, response: { 200: trialSchema, ...errors } } },
       async (req) => {
-        const t = await getTrial(deps.db, req.params.id);
+        const t = await getTrial(deps.db, req.params.id, req.auth.projectId);
         if (!t) throw notFound('trial', req.params.id);
         return trialView(t);
       },
@@ -29,7 +29,7 @@ export const trialRoutes =
         },
       },
       async (req) => {
-        if (!(await getTrial(deps.db, req.params.id))) throw notFound('trial', req.params.id);
+        if (!(await getTrial(deps.db, req.params.id, req.auth.projectId))) throw notFound('trial', req.params.id);
         return trialMetrics(deps.db, req.params.id, req.query);
       },
     );

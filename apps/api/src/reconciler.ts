@@ -1,0 +1,46 @@
+import { type Db, newDelivery, trialsAwaitingDelivery } from '@lrsweep/db';
+import type { TrialQueue } from '@lrsweep/queue';
+import type { Logger } from 'pino';
+
+/** Job states in which a delivery is still on its way to a worker. */
+const alive = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
+
+/**
+ * Postgres is the source of truth, Redis only delivers: every trial Postgres says should be in
+ * the queue (queued, or running on a worker whose lease lapsed) but whose job Redis no longer
+ * holds (a flushed or failed-over Redis, an enqueue that never happened) gets a fresh delivery.
+ * Safe to run from several API processes: a delivery is handed out by compare-and-set.
+ */
+export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Logger; batch?: number }): Promise<number> {
+  const rows = await trialsAwaitingDelivery(deps.db, deps.batch ?? 10_000);
+  let redelivered = 0;
+  for (let i = 0; i < rows.length; i += 200) {
+    const chunk = rows.slice(i, i + 200);
+    const states = await Promise.all(chunk.map((r) => (r.job_id ? deps.queue.jobState(r.job_id) : Promise.resolve('unknown'))));
+    for (const [k, r] of chunk.entries()) {
+      if (alive.has(states[k]!)) continue;
+      const d = await newDelivery(deps.db, r.id, r.job_id);
+      if (!d) continue;
+      await deps.queue.enqueueTrials([d]);
+      redelivered++;
+    }
+  }
+  if (redelivered) deps.log?.warn({ redelivered }, 'reconciler re-enqueued trials Redis had lost');
+  return redelivered;
+}
+
+/** Runs the reconciler now and every `intervalMs`; errors are logged and retried next time. */
+export function startReconciler(deps: { db: Db; queue: TrialQueue; log: Logger; intervalMs: number }) {
+  let running: Promise<unknown> = Promise.resolve();
+  const tick = () => {
+    running = reconcileOnce(deps).catch((err) => deps.log.warn({ err: (err as Error).message }, 'reconcile failed'));
+  };
+  tick();
+  const timer = setInterval(tick, deps.intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
