@@ -87,6 +87,9 @@ export class TrainingSlot {
       w.on('error', onError);
       w.on('exit', onExit);
     });
+    // A failure can arrive before the caller awaits `done`; it must not become an unhandled
+    // rejection (which would end the process). The caller still sees it when it awaits.
+    done.catch(() => {});
     w.postMessage({ type: 'run', config, dataset, stop: stopBuf, ...opts } satisfies ToThread);
     return { done, stop: () => Atomics.store(stopFlag, 0, 1) };
   }

@@ -1,0 +1,147 @@
+// Workers die: kill -9 after a checkpoint, and SIGTERM mid-trial. The trial is finished by another
+// worker, resumed from its checkpoint, with a gap-free, duplicate-free series equal to that of an
+// uninterrupted run of the same seed on the same backend.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, query, type TestDatabase } from './support/databases';
+import { apiClient } from './support/http';
+import { type RunningProcess, startApi, startWorker } from './support/processes';
+import { deletePrefix, uniquePrefix } from './support/redis';
+import { bootstrapToken, redisUrl } from './support/services';
+import { eventually, trialSeries } from './support/trial-rows';
+
+const spec = (name: string) => ({
+  name,
+  dataset: { name: 'mnist', trainSize: 2000, testSize: 300 },
+  model: { kind: 'mlp', hidden: [256] },
+  optimizer: { kind: 'adam' },
+  training: { epochs: 3, batchSize: 20, evalEvery: 25 },
+  grid: { baseLr: [0.001], schedule: [{ kind: 'cosine', warmup: { steps: 20 } }], seeds: [7] },
+});
+const T = 300;
+
+describe('worker faults', () => {
+  let db: TestDatabase;
+  const prefix = uniquePrefix();
+  const checkpointDir = mkdtempSync(join(tmpdir(), 'lrsweep-ckpt-'));
+  const procs: RunningProcess[] = [];
+  let api: ReturnType<typeof apiClient>;
+  let env: Record<string, string>;
+  let reference: Awaited<ReturnType<typeof trialSeries>>;
+
+  const worker = async (id: string, extra: Record<string, string> = {}) => {
+    const w = await startWorker({ ...env, WORKER_ID: id, ...extra });
+    procs.push(w);
+    return w;
+  };
+  const submit = async (name: string) => {
+    const created = await api.post('/v1/sweeps', spec(name));
+    expect(created.status).toBe(201);
+    const [trial] = (await api.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
+    return { sweepId: created.body.id as string, trialId: trial.id as string };
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('wfault');
+    env = {
+      DATABASE_URL: db.url,
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefix,
+      LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken,
+      CHECKPOINT_DIR: checkpointDir,
+      CHECKPOINT_EVERY: '20',
+      LEASE_MS: '1500',
+      LOCK_DURATION_MS: '1500',
+      STALLED_INTERVAL_MS: '1000',
+      METRICS_FLUSH_MS: '100',
+      RECONCILE_INTERVAL_MS: '1000',
+    };
+    const a = await startApi(env);
+    procs.push(a);
+    api = apiClient(a.url, bootstrapToken);
+    // The uninterrupted run every interrupted one must equal.
+    const w = await worker('reference');
+    const ref = await submit('reference');
+    await api.waitForSweep(ref.sweepId);
+    reference = await trialSeries(db.url, ref.trialId);
+    expect(reference.trial).toMatchObject({ status: 'completed', attempt: 1 });
+    expect(reference.updates).toHaveLength(T);
+    await w.stop();
+  });
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop('SIGKILL')));
+    await db?.drop();
+    await deletePrefix(prefix);
+    rmSync(checkpointDir, { recursive: true, force: true });
+  });
+
+  const expectSameAsReference = (s: Awaited<ReturnType<typeof trialSeries>>) => {
+    expect(s.updates.map((u) => u.step)).toEqual([...Array(T).keys()]);
+    expect(s.updates.map(({ step, lr, train_loss }) => ({ step, lr, train_loss }))).toEqual(
+      reference.updates.map(({ step, lr, train_loss }) => ({ step, lr, train_loss })),
+    );
+    expect(s.evals.map(({ step, val_loss, val_acc }) => ({ step, val_loss, val_acc }))).toEqual(
+      reference.evals.map(({ step, val_loss, val_acc }) => ({ step, val_loss, val_acc })),
+    );
+    const { status, final_val_loss, final_val_acc, best_val_loss, final_train_loss } = s.trial;
+    expect({ status, final_val_loss, final_val_acc, best_val_loss, final_train_loss }).toEqual({
+      status: 'completed',
+      final_val_loss: reference.trial.final_val_loss,
+      final_val_acc: reference.trial.final_val_acc,
+      best_val_loss: reference.trial.best_val_loss,
+      final_train_loss: reference.trial.final_train_loss,
+    });
+  };
+
+  it('kill -9 after a checkpoint: another worker resumes it (attempt 2) and the series equals an uninterrupted run', async () => {
+    const victim = await worker('victim');
+    const { sweepId, trialId } = await submit('killed');
+    const ckpt = await eventually('a checkpoint', async () => {
+      const [t] = await query<{ checkpoint_step: number | null }>(db.url, 'SELECT checkpoint_step FROM trials WHERE id = $1', [trialId]);
+      return t!.checkpoint_step !== null && t!.checkpoint_step >= 40 ? t!.checkpoint_step : null;
+    });
+    victim.proc.kill('SIGKILL');
+    const rescuer = await worker('rescuer');
+    await api.waitForSweep(sweepId, 120_000);
+    const s = await trialSeries(db.url, trialId);
+    expect(s.trial.attempt).toBe(2);
+    expectSameAsReference(s);
+    const finished = await rescuer.waitFor((l) => l.msg === 'trial finished' && l.trialId === trialId);
+    expect(finished.resumedFrom).toBeGreaterThanOrEqual(ckpt);
+    expect(Number(finished.resumedFrom)).toBeGreaterThan(0);
+    // Rows before the checkpoint came from attempt 1, the rest were written (or rewritten) by attempt 2.
+    expect(s.updates.slice(Number(finished.resumedFrom)).every((u) => u.attempt === 2)).toBe(true);
+    expect(s.updates.slice(0, ckpt).every((u) => u.attempt === 1)).toBe(true);
+    await rescuer.stop();
+  });
+
+  it('SIGTERM mid-trial: the worker checkpoints, releases and exits in time; another finishes it', async () => {
+    const leaving = await worker('leaving', { CHECKPOINT_EVERY: '100000', SHUTDOWN_TIMEOUT_MS: '10000' });
+    const { sweepId, trialId } = await submit('terminated');
+    await eventually('training under way', async () => {
+      const [r] = await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = $1', [trialId]);
+      return r!.n >= 30;
+    });
+    const t0 = Date.now();
+    const code = await leaving.stop('SIGTERM');
+    const exitMs = Date.now() - t0;
+    expect(code).toBe(0);
+    expect(exitMs).toBeLessThan(10_000);
+    const released = leaving.lines.find((l) => l.msg === 'trial checkpointed and released for another worker');
+    expect(released?.step).toBeGreaterThan(0);
+    const [t] = await query<{ status: string; checkpoint_step: number }>(db.url, 'SELECT status, checkpoint_step FROM trials WHERE id = $1', [trialId]);
+    expect(t).toEqual({ status: 'queued', checkpoint_step: released!.step });
+
+    const successor = await worker('successor');
+    await api.waitForSweep(sweepId, 120_000);
+    const s = await trialSeries(db.url, trialId);
+    expectSameAsReference(s);
+    const finished = await successor.waitFor((l) => l.msg === 'trial finished' && l.trialId === trialId);
+    expect(finished.resumedFrom).toBe(released!.step);
+    // A release is not a failure: the job was handed over, not retried.
+    const failures = leaving.lines.filter((l) => l.msg === 'delivery failed');
+    expect(failures).toEqual([]);
+  });
+});
