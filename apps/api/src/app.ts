@@ -12,10 +12,12 @@ import { registerAuth } from './auth';
 import { registerErrorHandler, zodValidatorCompiler } from './errors';
 import { registerStrictJson } from './strict-json';
 import { adminRoutes } from './routes/admin-routes';
+import { resultsRoutes } from './routes/results-routes';
 import { scheduleRoutes } from './routes/schedule-routes';
 import { sweepRoutes } from './routes/sweep-routes';
 import { systemRoutes } from './routes/system-routes';
 import { trialRoutes } from './routes/trial-routes';
+import { createResultsService } from './services/results-service';
 import { createSweepService } from './services/sweep-service';
 
 export interface AppOptions {
@@ -93,6 +95,7 @@ export async function buildApp(opts: AppOptions) {
 
   const sweeps = createSweepService({ db: opts.db, queue: opts.queue, maxTrials: opts.maxTrials ?? 10_000 });
   await app.register(sweepRoutes({ db: opts.db, sweeps }));
+  await app.register(resultsRoutes({ results: createResultsService({ db: opts.db }) }));
   await app.register(trialRoutes({ db: opts.db }));
   await app.register(scheduleRoutes);
   await app.register(adminRoutes({ db: opts.db }));

@@ -1,4 +1,4 @@
-import { metricNameSchema, scheduleSchema } from '@lrsweep/schedules';
+import { scheduleSchema } from '@lrsweep/schedules';
 import { z } from 'zod';
 
 /** Response shapes: they serialize the answers and document them in /openapi.json. */
@@ -95,11 +95,3 @@ export const rankingRowSchema = z.object({
   ci95: z.tuple([num, num]).nullable(),
   partial: z.boolean(),
 });
-
-export const resultsSchema = z
-  .object({
-    objective: z.object({ metric: metricNameSchema, mode: z.enum(['min', 'max']), aggregate: z.enum(['final', 'best']) }),
-    provisional: z.boolean(),
-    ranking: z.array(rankingRowSchema),
-  })
-  .meta({ id: 'Results' });

@@ -1,4 +1,4 @@
-import { type Db, type EvalRow, type UpdateRow, writeEvaluations, writeUpdates } from '@lrsweep/db';
+import { type Db, type EvalRow, refreshTrialSummary, type UpdateRow, writeEvaluations, writeUpdates } from '@lrsweep/db';
 import type { Logger } from 'pino';
 
 export interface MetricSinkOptions {
@@ -56,6 +56,8 @@ export function createMetricSink(o: MetricSinkOptions) {
       } else {
         const batch = evals.slice(0, BATCH);
         if (!(await withRetry(() => writeEvaluations(o.db, o.trialId, o.attempt, batch)))) fence();
+        // The trial's summaries follow its evaluations as they arrive (provisional rankings).
+        else await withRetry(() => refreshTrialSummary(o.db, o.trialId, o.attempt));
         evals.splice(0, batch.length);
       }
     }
@@ -79,7 +81,7 @@ export function createMetricSink(o: MetricSinkOptions) {
     addUpdates(rows: readonly { step: number; lr: number; trainLoss: number }[]) {
       for (const r of rows) updates.push({ step: r.step, lr: r.lr, trainLoss: r.trainLoss });
     },
-    addEval(row: { step: number; valLoss: number; valAcc: number }) {
+    addEval(row: { step: number; valLoss: number; valAcc: number; trainLoss: number }) {
       evals.push(row);
     },
     get fenced() {

@@ -10,4 +10,5 @@ export * from './metric-store';
 export * from './sweep-store';
 export * from './token-store';
 export * from './delivery-store';
+export * from './results-store';
 export { Prisma } from './generated/prisma/client.ts';

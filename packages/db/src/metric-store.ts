@@ -10,6 +10,8 @@ export interface EvalRow {
   step: number;
   valLoss: number | null;
   valAcc: number | null;
+  /** Mean training loss over the updates since the previous evaluation. */
+  trainLoss?: number | null;
 }
 
 const orNull = (v: number | null) => (v === null || !Number.isFinite(v) ? null : v);
@@ -38,13 +40,13 @@ export async function writeUpdates(db: Db, trialId: string, attempt: number, row
 export async function writeEvaluations(db: Db, trialId: string, attempt: number, rows: readonly EvalRow[]): Promise<boolean> {
   if (rows.length === 0) return true;
   const n = await db.$executeRaw`
-    INSERT INTO evaluations (trial_id, step, val_loss, val_acc, attempt)
-    SELECT ${trialId}::uuid, u.step, u.loss, u.acc, ${attempt}::int
+    INSERT INTO evaluations (trial_id, step, val_loss, val_acc, train_loss, attempt)
+    SELECT ${trialId}::uuid, u.step, u.loss, u.acc, u.train, ${attempt}::int
       FROM unnest(${rows.map((r) => r.step)}::int[], ${rows.map((r) => orNull(r.valLoss))}::float8[],
-                  ${rows.map((r) => orNull(r.valAcc))}::float8[]) AS u(step, loss, acc)
+                  ${rows.map((r) => orNull(r.valAcc))}::float8[], ${rows.map((r) => orNull(r.trainLoss ?? null))}::float8[]) AS u(step, loss, acc, train)
      WHERE EXISTS (SELECT 1 FROM trials WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running')
     ON CONFLICT (trial_id, step) DO UPDATE
-       SET val_loss = EXCLUDED.val_loss, val_acc = EXCLUDED.val_acc, attempt = EXCLUDED.attempt
+       SET val_loss = EXCLUDED.val_loss, val_acc = EXCLUDED.val_acc, train_loss = EXCLUDED.train_loss, attempt = EXCLUDED.attempt
      WHERE evaluations.attempt <= EXCLUDED.attempt`;
   return n === rows.length;
 }

@@ -18,6 +18,8 @@ export interface NewSweep {
   objective: unknown;
   totalSteps: number;
   trials: readonly (NewTrial & { id: string })[];
+  /** Its configurations (base LR × schedule) and the key of each one's schedule. */
+  configs: readonly { configId: string; baseLr: number; schedule: unknown; scheduleKey: string }[];
   /** Records the Idempotency-Key in the same transaction; a repeated key fails it (P2002). */
   idempotency?: { key: string; requestHash: string };
 }
@@ -48,6 +50,15 @@ export async function createSweep(db: Db, s: NewSweep): Promise<void> {
         config: t.config as Prisma.InputJsonValue,
         totalSteps: s.totalSteps,
         jobId: deliveryJobId(t.id, 1),
+      })),
+    }),
+    db.sweepConfig.createMany({
+      data: s.configs.map((c) => ({
+        sweepId: s.id,
+        configId: c.configId,
+        baseLr: c.baseLr,
+        schedule: c.schedule as Prisma.InputJsonValue,
+        scheduleKey: c.scheduleKey,
       })),
     }),
   ]);
@@ -155,25 +166,6 @@ export async function trialMetrics(db: Db, trialId: string, range: { from?: numb
     db.evaluation.findMany({ where: { trialId, step }, orderBy: { step: 'asc' }, select: { step: true, valLoss: true, valAcc: true } }),
   ]);
   return { updates, evals };
-}
-
-/** Every trial of a sweep with the summary columns the ranking reads (no metric table is scanned). */
-export async function trialOutcomes(db: Db, sweepId: string) {
-  return db.trial.findMany({
-    where: { sweepId },
-    orderBy: { ordinal: 'asc' },
-    select: {
-      id: true,
-      configId: true,
-      config: true,
-      status: true,
-      finalTrainLoss: true,
-      finalValLoss: true,
-      finalValAcc: true,
-      bestValLoss: true,
-      bestValAcc: true,
-    },
-  });
 }
 
 /** The sweep first created under an Idempotency-Key within the last `ttlMs`; older keys are dropped. */

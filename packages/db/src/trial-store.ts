@@ -1,5 +1,6 @@
 import type { Db } from './create-db';
 import { deliveryJobId } from './delivery-store';
+import { mergeConfigCurves, refreshTrialSummary } from './results-store';
 import { Prisma } from './generated/prisma/client.ts';
 
 export type TrialStatus = 'queued' | 'running' | 'completed' | 'failed' | 'diverged' | 'cancelled';
@@ -95,12 +96,17 @@ export async function finishTrial(
   summary: TrialSummary & { stepsDone?: number },
 ): Promise<boolean> {
   return db.$transaction(async (tx) => {
-    const done = await finishRow(tx as unknown as Db, trialId, attempt, status, summary);
-    if (done && summary.stepsDone !== undefined) {
+    const t = tx as unknown as Db;
+    const done = await finishRow(t, trialId, attempt, status, summary);
+    if (!done) return false;
+    if (summary.stepsDone !== undefined) {
       await tx.$executeRaw`DELETE FROM update_metrics WHERE trial_id = ${trialId}::uuid AND step >= ${summary.stepsDone}`;
       await tx.$executeRaw`DELETE FROM evaluations WHERE trial_id = ${trialId}::uuid AND step > ${summary.stepsDone}`;
     }
-    return done;
+    // Summaries come from the stored evaluations, so they always agree with them.
+    await refreshTrialSummary(t, trialId);
+    if (status === 'completed') await mergeConfigCurves(t, trialId);
+    return true;
   });
 }
 

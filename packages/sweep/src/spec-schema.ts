@@ -70,13 +70,8 @@ export const objectiveSchema = z
   .strictObject({
     metric: metricNameSchema.default('val_loss'),
     mode: z.enum(['min', 'max']).optional(),
-    aggregate: z.enum(['final', 'best']).default('final'),
-  })
-  .superRefine((o, ctx) => {
-    // Training loss is summarised once per evaluation window; only its final value is kept.
-    if (o.metric === 'train_loss' && o.aggregate === 'best') {
-      ctx.addIssue({ code: 'custom', path: ['aggregate'], message: "train_loss supports aggregate 'final' only" });
-    }
+    /** `final`: at the last evaluation; `best`: the best evaluation; `auc`: the mean over evaluations. */
+    aggregate: z.enum(['final', 'best', 'auc']).default('final'),
   })
   .transform((o) => ({ ...o, mode: o.mode ?? (o.metric === 'val_acc' ? 'max' : 'min') }));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rankConfigurations, summarize, type TrialOutcome } from './index';
+import { pairedTest, rankConfigurations, rankStats, summarize, type TrialOutcome, welchTest } from './index';
 
 describe('summarize', () => {
   it('matches independently computed values (t quantiles from published tables)', () => {
@@ -60,5 +60,98 @@ describe('rankConfigurations', () => {
     expect(rows.map((r) => r.configId)).toEqual(['b', 'a']);
     expect(rows[0]!.partial).toBe(true);
     expect(rows[1]!.partial).toBe(false);
+  });
+});
+
+/** Two-sided p from the t density by Simpson's rule: independent of the library's t CDF. */
+function pTwoSided(t: number, df: number): number {
+  const lgamma = (x: number): number => {
+    // Lanczos approximation (g = 7, n = 9).
+    const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+    if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lgamma(1 - x);
+    x -= 1;
+    let a = c[0]!;
+    const tt = x + 7.5;
+    for (let i = 1; i < 9; i++) a += c[i]! / (x + i);
+    return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(tt) - tt + Math.log(a);
+  };
+  const logC = lgamma((df + 1) / 2) - lgamma(df / 2) - 0.5 * Math.log(df * Math.PI);
+  const pdf = (x: number) => Math.exp(logC - ((df + 1) / 2) * Math.log(1 + (x * x) / df));
+  const n = 20_000;
+  const a = 0;
+  const b = Math.abs(t);
+  const h = (b - a) / n;
+  let s = pdf(a) + pdf(b);
+  for (let i = 1; i < n; i++) s += (i % 2 ? 4 : 2) * pdf(a + i * h);
+  return 1 - 2 * ((s * h) / 3);
+}
+
+describe('Welch and paired t-tests', () => {
+  const a = [0.91, 0.87, 0.95, 0.89, 0.93];
+  const b = [0.82, 0.85, 0.8, 0.86, 0.79, 0.84];
+
+  it('Welch: t, Welch–Satterthwaite df and p as computed by hand', () => {
+    const mean = (x: number[]) => x.reduce((p, q) => p + q, 0) / x.length;
+    const v = (x: number[]) => x.reduce((p, q) => p + (q - mean(x)) ** 2, 0) / (x.length - 1);
+    const se2a = v(a) / a.length;
+    const se2b = v(b) / b.length;
+    const t = (mean(a) - mean(b)) / Math.sqrt(se2a + se2b);
+    const df = (se2a + se2b) ** 2 / (se2a ** 2 / (a.length - 1) + se2b ** 2 / (b.length - 1));
+    const r = welchTest(a, b)!;
+    expect(r.t).toBeCloseTo(t, 12);
+    expect(r.df).toBeCloseTo(df, 12);
+    expect(r.p).toBeCloseTo(pTwoSided(t, df), 8);
+    expect(r.p).toBeLessThan(0.05);
+  });
+
+  it('paired: the t-test of the differences, p as computed by hand', () => {
+    const x = [0.5, 0.62, 0.48, 0.55, 0.6, 0.52];
+    const y = [0.47, 0.6, 0.47, 0.5, 0.58, 0.51];
+    const d = x.map((v, i) => v - y[i]!);
+    const md = d.reduce((p, q) => p + q, 0) / d.length;
+    const sd = Math.sqrt(d.reduce((p, q) => p + (q - md) ** 2, 0) / (d.length - 1));
+    const t = md / (sd / Math.sqrt(d.length));
+    const r = pairedTest(x, y)!;
+    expect(r.t).toBeCloseTo(t, 12);
+    expect(r.df).toBe(5);
+    expect(r.p).toBeCloseTo(pTwoSided(t, 5), 8);
+    // The pairing matters: the same numbers unpaired are far from significant.
+    expect(r.p).toBeLessThan(0.05);
+    expect(welchTest(x, y)!.p).toBeGreaterThan(0.3);
+  });
+
+  it('a planted effect is significant; identical groups are not', () => {
+    const base = [1.02, 0.98, 1.05, 0.97, 1.01, 0.99, 1.03, 0.96];
+    const shifted = base.map((v, i) => v - 0.2 + (i % 2 ? 0.01 : -0.01));
+    expect(welchTest(base, shifted)!.p).toBeLessThan(0.05);
+    expect(pairedTest(base, shifted)!.p).toBeLessThan(0.05);
+    expect(welchTest(base, [...base])!.p).toBe(1);
+    expect(pairedTest(base, [...base])!.p).toBe(1);
+    const shuffled = [...base].reverse();
+    expect(welchTest(base, shuffled)!.p).toBeGreaterThan(0.05);
+  });
+
+  it('needs two values a side', () => {
+    expect(welchTest([1], [2, 3])).toBeNull();
+    expect(pairedTest([1], [2])).toBeNull();
+  });
+});
+
+describe('ranking by the pessimistic CI bound', () => {
+  const row = (configId: string, n: number, mean: number, std: number | null) => ({
+    configId,
+    config: { baseLr: 0.1, schedule: { kind: 'constant' as const } },
+    n,
+    mean,
+    std,
+    diverged: 0,
+    seeds: n,
+  });
+  it('orders by the upper bound for min objectives, configurations without a CI after', () => {
+    // a: lower mean but wide; b: slightly higher mean, tight; c: one seed, no CI.
+    const stats = [row('a', 3, 0.3, 0.2), row('b', 3, 0.35, 0.01), row('c', 1, 0.1, null)];
+    expect(rankStats(stats, 'min', 'mean').map((r) => r.configId)).toEqual(['c', 'a', 'b']);
+    expect(rankStats(stats, 'min', 'ci').map((r) => r.configId)).toEqual(['b', 'a', 'c']);
+    expect(rankStats(stats, 'max', 'ci').map((r) => r.configId)).toEqual(['b', 'a', 'c']);
   });
 });

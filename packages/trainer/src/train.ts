@@ -28,6 +28,8 @@ export interface EvalRecord {
   step: number;
   valLoss: number;
   valAcc: number;
+  /** Mean training loss over the updates since the previous evaluation. */
+  trainLoss: number;
 }
 
 /** Running summaries: what the result reports, carried through checkpoints. */
@@ -191,7 +193,7 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
           sum.finalValAcc = e.valAcc;
           sum.bestValLoss = Math.min(sum.bestValLoss ?? Infinity, e.valLoss);
           sum.bestValAcc = Math.max(sum.bestValAcc ?? -Infinity, e.valAcc);
-          cb.onEval?.({ step, ...e });
+          cb.onEval?.({ step, ...e, trainLoss: sum.finalTrainLoss });
           const metric = plateauMetric === 'val_acc' ? e.valAcc : plateauMetric === 'train_loss' ? sum.finalTrainLoss : e.valLoss;
           schedule.observe(metric, step);
           observed.push([metric, step]);

@@ -6,7 +6,6 @@ import { errorBodySchema, notFound } from '../errors';
 import {
   idParamsSchema,
   pageQuerySchema,
-  resultsSchema,
   sweepCreatedSchema,
   sweepDetailSchema,
   sweepSummarySchema,
@@ -99,12 +98,6 @@ export const sweepRoutes =
         if (!s) throw notFound('sweep', req.params.id);
         return { ...summary(s), objective: s.objective, spec: s.spec };
       },
-    );
-
-    app.get(
-      '/v1/sweeps/:id/results',
-      { schema: { tags: ['results'], summary: 'Configurations ranked across seeds', params: idParamsSchema, response: { 200: resultsSchema, ...errors } } },
-      async (req) => sweeps.results(req.params.id, req.auth.projectId),
     );
 
     app.get(

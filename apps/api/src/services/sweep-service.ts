@@ -7,19 +7,15 @@ import {
   getSweep,
   Prisma,
   retryFailedTrials,
-  trialOutcomes,
 } from '@lrsweep/db';
 import type { TrialQueue } from '@lrsweep/queue';
 import {
   canonicalJson,
   expandSweep,
-  type Objective,
   planTrials,
-  rankConfigurations,
+  scheduleKeyOf,
   sha256,
   type SweepSpec,
-  type TrialConfig,
-  type TrialOutcome,
 } from '@lrsweep/sweep';
 import { ApiError, notFound } from '../errors';
 
@@ -88,6 +84,7 @@ export function createSweepService({ db, queue, maxTrials }: SweepServiceDeps) {
         await createSweep(db, {
           id,
           projectId,
+          configs: plan.configs.map((c) => ({ ...c, scheduleKey: scheduleKeyOf(c.schedule) })),
           name: spec.name,
           spec,
           objective: spec.objective,
@@ -114,22 +111,6 @@ export function createSweepService({ db, queue, maxTrials }: SweepServiceDeps) {
       return { id, name: spec.name, status: 'queued', trialCount: trials.length, configCount: plan.configs.length, totalSteps: plan.totalSteps, replayed: false };
     },
 
-    /** The contract's ranking: one row per configuration, seeds pooled, best first. */
-    async results(sweepId: string, projectId: string) {
-      const sweep = await mustGet(sweepId, projectId);
-      const objective = sweep.objective as Objective;
-      const trials = await trialOutcomes(db, sweepId);
-      const outcomes: TrialOutcome[] = trials.map((t) => {
-        const c = t.config as unknown as TrialConfig;
-        return { configId: t.configId, baseLr: c.baseLr, schedule: c.schedule, status: t.status, value: objectiveValue(t, objective) };
-      });
-      return {
-        objective,
-        provisional: sweep.status === 'queued' || sweep.status === 'running',
-        ranking: rankConfigurations(outcomes, objective.mode),
-      };
-    },
-
     /** Cancels queued and running trials (workers stop within a metric flush); idempotent. */
     async cancel(sweepId: string, projectId: string) {
       await mustGet(sweepId, projectId);
@@ -147,13 +128,4 @@ export function createSweepService({ db, queue, maxTrials }: SweepServiceDeps) {
       return { retriedTrials: deliveries.length, sweep: await mustGet(sweepId, projectId) };
     },
   };
-}
-
-type Summary = Awaited<ReturnType<typeof trialOutcomes>>[number];
-
-/** A trial's objective from its summary columns (no metric table is read). */
-export function objectiveValue(t: Summary, o: Objective): number | null {
-  if (o.metric === 'train_loss') return t.finalTrainLoss;
-  if (o.metric === 'val_acc') return o.aggregate === 'best' ? t.bestValAcc : t.finalValAcc;
-  return o.aggregate === 'best' ? t.bestValLoss : t.finalValLoss;
 }

@@ -1,0 +1,162 @@
+import { metricNameSchema, scheduleSchema } from '@lrsweep/schedules';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { toCsv } from '../csv';
+import { errorBodySchema } from '../errors';
+import { idParamsSchema, rankingRowSchema } from '../schemas';
+import type { ResultsService } from '../services/results-service';
+
+const objective = z.object({ metric: metricNameSchema, mode: z.enum(['min', 'max']), aggregate: z.enum(['final', 'best', 'auc']) });
+const resultQuery = z.strictObject({
+  metric: metricNameSchema.optional().describe('the sweep objective’s metric unless given'),
+  aggregate: z.enum(['final', 'best', 'auc']).optional().describe('final evaluation, best evaluation, or the mean over evaluations (auc)'),
+  rankBy: z.enum(['mean', 'ci']).optional().describe('mean, or the pessimistic end of the 95% CI'),
+  format: z.enum(['json', 'csv']).default('json'),
+});
+const nullableNum = z.number().nullable();
+const testResult = z.object({ t: z.number(), df: z.number(), p: z.number(), meanDiff: z.number() }).nullable();
+
+const schedulesAnswer = z
+  .object({
+    objective,
+    provisional: z.boolean(),
+    winner: z.string().nullable(),
+    verdict: z.string(),
+    alpha: z.number(),
+    tolerance: z.number(),
+    schedules: z.array(
+      z.object({
+        scheduleKey: z.string(),
+        label: z.string(),
+        schedule: scheduleSchema,
+        best: z.object({ configId: z.string(), baseLr: z.number(), mean: z.number(), ci95: z.tuple([z.number(), z.number()]).nullable(), n: z.number().int() }).nullable(),
+        sensitivity: z.array(
+          z.object({ configId: z.string(), baseLr: z.number(), n: z.number().int(), mean: nullableNum, ci95: z.tuple([z.number(), z.number()]).nullable(), diverged: z.number().int() }),
+        ),
+        basin: z.object({ lo: z.number(), hi: z.number(), widthDecades: z.number(), points: z.number().int() }).nullable(),
+      }),
+    ),
+    comparisons: z.array(
+      z.object({
+        a: z.string(),
+        b: z.string(),
+        meanDiff: z.number(),
+        welch: testResult,
+        paired: z.object({ t: z.number(), df: z.number(), p: z.number(), meanDiff: z.number(), pairs: z.number().int() }).nullable(),
+        p: nullableNum,
+        significant: z.boolean(),
+      }),
+    ),
+  })
+  .meta({ id: 'ScheduleAnalysis' });
+
+const curvesAnswer = z
+  .object({
+    metric: metricNameSchema,
+    points: z.number().int(),
+    curves: z.array(
+      z.object({
+        configId: z.string(),
+        baseLr: z.number(),
+        schedule: scheduleSchema,
+        label: z.string(),
+        steps: z.array(z.number().int()),
+        n: z.array(z.number().int()),
+        mean: z.array(z.number()),
+        ci95Lo: z.array(nullableNum),
+        ci95Hi: z.array(nullableNum),
+        lr: z.object({ steps: z.array(z.number().int()), mean: z.array(z.number()) }),
+      }),
+    ),
+  })
+  .meta({ id: 'Curves' });
+
+/**
+ * Large answers (thousands of rows or points) skip re-validating every number on the way out:
+ * the handlers are typed against these same schemas, which still generate the OpenAPI description.
+ */
+const plainJson = () => (data: unknown) => JSON.stringify(data);
+
+export const resultsRoutes =
+  (deps: { results: ResultsService }): FastifyPluginAsyncZod =>
+  async (app) => {
+    const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema };
+    const { results } = deps;
+
+    app.get(
+      '/v1/sweeps/:id/results',
+      {
+        serializerCompiler: plainJson,
+        schema: {
+          tags: ['results'],
+          summary: 'Configurations ranked across seeds (JSON or CSV)',
+          params: idParamsSchema,
+          querystring: resultQuery,
+          response: {
+            200: z
+              .object({ objective, rankBy: z.enum(['mean', 'ci']), provisional: z.boolean(), ranking: z.array(rankingRowSchema.extend({ scheduleKey: z.string() })) })
+              .meta({ id: 'Results' }),
+            ...errors,
+          },
+        },
+      },
+      async (req, reply) => {
+        const r = await results.ranking(req.params.id, req.auth.projectId, req.query);
+        if (req.query.format === 'json') return r;
+        const csv = toCsv(
+          ['rank', 'configId', 'baseLr', 'schedule', 'n', 'seeds', 'diverged', 'mean', 'std', 'sem', 'ci95_lo', 'ci95_hi', 'partial'],
+          r.ranking.map((x) => [x.rank, x.configId, x.config.baseLr, JSON.stringify(x.config.schedule), x.n, x.seeds, x.diverged, x.mean, x.std, x.sem, x.ci95?.[0], x.ci95?.[1], x.partial]),
+        );
+        return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="results-${req.params.id}.csv"`).send(csv as never);
+      },
+    );
+
+    app.get(
+      '/v1/sweeps/:id/schedules',
+      {
+        serializerCompiler: plainJson,
+        schema: {
+          tags: ['results'],
+          summary: "Per schedule: its best base LR, LR sensitivity, good basin; is the winner's lead significant?",
+          params: idParamsSchema,
+          querystring: resultQuery.omit({ format: true }).extend({
+            tolerance: z.coerce.number().gt(0).max(1).default(0.05).describe('the basin: base LRs within this relative distance of the best'),
+            alpha: z.coerce.number().gt(0).max(0.5).default(0.05),
+          }),
+          response: { 200: schedulesAnswer, ...errors },
+        },
+      },
+      async (req) => results.schedules(req.params.id, req.auth.projectId, req.query),
+    );
+
+    app.get(
+      '/v1/sweeps/:id/curves',
+      {
+        serializerCompiler: plainJson,
+        schema: {
+          tags: ['results'],
+          summary: 'Step-aligned mean ± 95% CI across seeds per configuration, downsampled, with the applied LR',
+          params: idParamsSchema,
+          querystring: z.strictObject({
+            metric: metricNameSchema.default('val_loss'),
+            configs: z
+              .string()
+              .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+              .pipe(z.array(z.string().max(64)).min(1).max(50))
+              .optional()
+              .describe('comma-separated config ids (default: the 20 best)'),
+            points: z.coerce.number().int().min(10).max(5000).default(500),
+            format: z.enum(['json', 'csv']).default('json'),
+          }),
+          response: { 200: curvesAnswer, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const c = await results.curves(req.params.id, req.auth.projectId, req.query);
+        if (req.query.format === 'json') return c;
+        const rows = c.curves.flatMap((cv) => cv.steps.map((step, i) => [cv.configId, cv.baseLr, cv.label, step, cv.n[i], cv.mean[i], cv.ci95Lo[i], cv.ci95Hi[i]]));
+        const csv = toCsv(['configId', 'baseLr', 'label', 'step', 'n', `mean_${c.metric}`, 'ci95_lo', 'ci95_hi'], rows);
+        return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="curves-${req.params.id}.csv"`).send(csv as never);
+      },
+    );
+  };

@@ -1,0 +1,142 @@
+import { type Aggregate, configStats, curveSeries, type Db, getSweep, type MetricName, seedValues } from '@lrsweep/db';
+import { describeSchedule, type ScheduleSpec } from '@lrsweep/schedules';
+import {
+  analyzeSchedules,
+  downsampleSeries,
+  type Objective,
+  type RankBy,
+  rankStats,
+  type SeedValue,
+  summaryFrom,
+} from '@lrsweep/sweep';
+import { ApiError, notFound } from '../errors';
+
+export interface ResultQuery {
+  metric?: MetricName;
+  aggregate?: Aggregate;
+  rankBy?: RankBy;
+}
+
+/** `val_acc` is maximised, losses minimised; the sweep's own objective keeps its mode. */
+const modeFor = (metric: MetricName, sweepObjective: Objective): 'min' | 'max' =>
+  metric === sweepObjective.metric ? sweepObjective.mode : metric === 'val_acc' ? 'max' : 'min';
+
+export function createResultsService({ db }: { db: Db }) {
+  const sweepOf = async (sweepId: string, projectId: string) => {
+    const s = await getSweep(db, sweepId, projectId);
+    if (!s) throw notFound('sweep', sweepId);
+    return s;
+  };
+
+  /** The ranking for an objective (the sweep's, unless the query picks another), from summaries. */
+  async function ranking(sweepId: string, projectId: string, q: ResultQuery) {
+    const sweep = await sweepOf(sweepId, projectId);
+    const own = sweep.objective as Objective;
+    const metric = q.metric ?? own.metric;
+    const objective = { metric, mode: modeFor(metric, own), aggregate: q.aggregate ?? own.aggregate };
+    const rows = await configStats(db, sweepId, objective.metric, objective.aggregate);
+    const keyOf = new Map(rows.map((r) => [r.config_id, r.schedule_key]));
+    const ranked = rankStats(
+      rows.map((r) => ({
+        configId: r.config_id,
+        config: { baseLr: r.base_lr, schedule: r.schedule as ScheduleSpec },
+        n: r.n,
+        mean: r.mean,
+        std: r.std,
+        diverged: r.diverged,
+        seeds: r.seeds,
+      })),
+      objective.mode,
+      q.rankBy ?? 'mean',
+    ).map((r) => ({ ...r, scheduleKey: keyOf.get(r.configId)! }));
+    return { objective, rankBy: q.rankBy ?? 'mean', provisional: sweep.status === 'queued' || sweep.status === 'running', ranking: ranked };
+  }
+
+  return {
+    ranking,
+
+    /** Per schedule: best LR, LR sensitivity, basin width, and pairwise tests at each best LR. */
+    async schedules(sweepId: string, projectId: string, q: ResultQuery & { tolerance: number; alpha: number }) {
+      const r = await ranking(sweepId, projectId, q);
+      const bestIds = new Set<string>();
+      const seen = new Set<string>();
+      for (const row of r.ranking) {
+        if (row.mean !== null && !seen.has(row.scheduleKey)) {
+          seen.add(row.scheduleKey);
+          bestIds.add(row.configId);
+        }
+      }
+      const values = await seedValues(db, sweepId, [...bestIds], r.objective.metric, r.objective.aggregate);
+      const byConfig = new Map<string, SeedValue[]>();
+      for (const v of values) byConfig.set(v.config_id, [...(byConfig.get(v.config_id) ?? []), { seed: v.seed, value: v.value }]);
+      const analysis = analyzeSchedules(r.ranking, (id) => byConfig.get(id) ?? [], {
+        mode: r.objective.mode,
+        tolerance: q.tolerance,
+        alpha: q.alpha,
+        describe: describeSchedule,
+      });
+      return {
+        objective: r.objective,
+        provisional: r.provisional,
+        ...analysis,
+        schedules: analysis.schedules.map((s) => ({ ...s, label: describeSchedule(s.schedule) })),
+      };
+    },
+
+    /**
+     * Step-aligned mean and 95% CI across completed seeds per configuration (from the
+     * per-configuration aggregates, never the raw metric tables), downsampled to at most
+     * `points` points with LTTB, and the applied-LR curve.
+     */
+    async curves(sweepId: string, projectId: string, q: { metric: MetricName; configs?: string[]; points: number }) {
+      const r = await ranking(sweepId, projectId, {});
+      const known = new Map(r.ranking.map((row) => [row.configId, row]));
+      const ids = q.configs ?? r.ranking.slice(0, 20).map((row) => row.configId);
+      const unknown = ids.filter((id) => !known.has(id));
+      if (unknown.length) {
+        throw new ApiError(400, 'REQUEST_INVALID', `configs: not in this sweep: ${unknown.join(', ')}`, [
+          { path: 'configs', message: `not in this sweep: ${unknown.join(', ')}` },
+        ]);
+      }
+      const rows = await curveSeries(db, sweepId, ids, [q.metric, 'lr']);
+      const series = new Map(rows.map((r) => [`${r.config_id}\u0000${r.metric}`, r]));
+      const curveOf = (configId: string, metric: string) => {
+        const c = series.get(`${configId}\u0000${metric}`);
+        const steps = c?.steps ?? [];
+        const mean = steps.map((_, i) => c!.sum[i]! / c!.n[i]!);
+        // Downsample on the mean (LTTB keeps points of the series), then compute CIs for those.
+        const kept = new Set(downsampleSeries(steps, mean, q.points).x);
+        const out = { steps: [] as number[], n: [] as number[], mean: [] as number[], ci95Lo: [] as (number | null)[], ci95Hi: [] as (number | null)[] };
+        steps.forEach((step, i) => {
+          if (!kept.has(step)) return;
+          const n = c!.n[i]!;
+          const std = n > 1 ? Math.sqrt(Math.max(0, (c!.sumsq[i]! - (c!.sum[i]! * c!.sum[i]!) / n) / (n - 1))) : null;
+          const s = summaryFrom(n, mean[i]!, std);
+          out.steps.push(step);
+          out.n.push(n);
+          out.mean.push(mean[i]!);
+          out.ci95Lo.push(s.ci95?.[0] ?? null);
+          out.ci95Hi.push(s.ci95?.[1] ?? null);
+        });
+        return out;
+      };
+      return {
+        metric: q.metric,
+        points: q.points,
+        curves: ids.map((id) => {
+          const row = known.get(id)!;
+          const lr = curveOf(id, 'lr');
+          return {
+            configId: id,
+            baseLr: row.config.baseLr,
+            schedule: row.config.schedule,
+            label: `${describeSchedule(row.config.schedule)} @ ${row.config.baseLr}`,
+            ...curveOf(id, q.metric),
+            lr: { steps: lr.steps, mean: lr.mean },
+          };
+        }),
+      };
+    },
+  };
+}
+export type ResultsService = ReturnType<typeof createResultsService>;

@@ -1,0 +1,119 @@
+import type { Db } from './create-db';
+import { Prisma } from './generated/prisma/client.ts';
+
+export type MetricName = 'val_loss' | 'val_acc' | 'train_loss';
+export type Aggregate = 'final' | 'best' | 'auc';
+
+/** The trial summary column holding a metric's aggregate (a fixed list: safe to splice into SQL). */
+const summaryColumns: Record<MetricName, Record<Aggregate, string>> = {
+  val_loss: { final: 'final_val_loss', best: 'best_val_loss', auc: 'auc_val_loss' },
+  val_acc: { final: 'final_val_acc', best: 'best_val_acc', auc: 'auc_val_acc' },
+  train_loss: { final: 'final_train_loss', best: 'best_train_loss', auc: 'auc_train_loss' },
+};
+const column = (m: MetricName, a: Aggregate) => Prisma.raw(summaryColumns[m][a]);
+
+/**
+ * Recomputes a trial's summaries (final, best and mean over evaluation points, for every metric)
+ * from its evaluation rows. The worker calls it as evaluations arrive, fenced by attempt.
+ */
+export async function refreshTrialSummary(db: Db, trialId: string, attempt?: number): Promise<boolean> {
+  const n = await db.$executeRaw`
+    UPDATE trials t SET
+      final_val_loss = s.fvl, final_val_acc = s.fva, final_train_loss = s.ftl,
+      best_val_loss = s.bvl, best_val_acc = s.bva, best_train_loss = s.btl,
+      auc_val_loss = s.avl, auc_val_acc = s.ava, auc_train_loss = s.atl
+    FROM (SELECT (array_agg(val_loss ORDER BY step DESC))[1] AS fvl,
+                 (array_agg(val_acc ORDER BY step DESC))[1] AS fva,
+                 (array_agg(train_loss ORDER BY step DESC))[1] AS ftl,
+                 min(val_loss) AS bvl, max(val_acc) AS bva, min(train_loss) AS btl,
+                 avg(val_loss) AS avl, avg(val_acc) AS ava, avg(train_loss) AS atl
+            FROM evaluations WHERE trial_id = ${trialId}::uuid) s
+    WHERE t.id = ${trialId}::uuid
+      AND (${attempt === undefined} OR (t.attempt = ${attempt ?? 0} AND t.status = 'running'))`;
+  return n === 1;
+}
+
+/**
+ * Adds a completed trial's series to its configuration's per-step count, sum and sum of squares
+ * (training loss and applied LR per update, validation metrics per evaluation). Called once, in
+ * the transaction that completes the trial.
+ */
+export async function mergeConfigCurves(db: Db, trialId: string): Promise<void> {
+  await db.$executeRaw`
+    INSERT INTO config_curves (sweep_id, config_id, metric, step, n, sum, sumsq)
+    SELECT t.sweep_id, t.config_id, m.metric, m.step, 1, m.v, m.v * m.v
+      FROM trials t CROSS JOIN LATERAL (
+        SELECT 'train_loss' AS metric, step, train_loss AS v FROM update_metrics WHERE trial_id = t.id AND train_loss IS NOT NULL
+        UNION ALL SELECT 'lr', step, lr FROM update_metrics WHERE trial_id = t.id
+        UNION ALL SELECT 'val_loss', step, val_loss FROM evaluations WHERE trial_id = t.id AND val_loss IS NOT NULL
+        UNION ALL SELECT 'val_acc', step, val_acc FROM evaluations WHERE trial_id = t.id AND val_acc IS NOT NULL
+      ) m
+     WHERE t.id = ${trialId}::uuid
+    ON CONFLICT (sweep_id, config_id, metric, step) DO UPDATE
+       SET n = config_curves.n + EXCLUDED.n, sum = config_curves.sum + EXCLUDED.sum, sumsq = config_curves.sumsq + EXCLUDED.sumsq`;
+}
+
+export interface ConfigStatsRow {
+  config_id: string;
+  base_lr: number;
+  schedule: unknown;
+  schedule_key: string;
+  seeds: number;
+  diverged: number;
+  n: number;
+  mean: number | null;
+  std: number | null;
+}
+
+/** Per configuration: seeds, diverged seeds, and count, mean and sample std of the objective. */
+export async function configStats(db: Db, sweepId: string, metric: MetricName, aggregate: Aggregate): Promise<ConfigStatsRow[]> {
+  const col = column(metric, aggregate);
+  return db.$queryRaw<ConfigStatsRow[]>`
+    SELECT c.config_id, c.base_lr, c.schedule, c.schedule_key,
+           count(t.id)::int AS seeds,
+           (count(*) FILTER (WHERE t.status = 'diverged'))::int AS diverged,
+           (count(t.${col}) FILTER (WHERE t.status = 'completed'))::int AS n,
+           avg(t.${col}) FILTER (WHERE t.status = 'completed') AS mean,
+           stddev_samp(t.${col}) FILTER (WHERE t.status = 'completed') AS std
+      FROM sweep_configs c JOIN trials t ON t.sweep_id = c.sweep_id AND t.config_id = c.config_id
+     WHERE c.sweep_id = ${sweepId}::uuid
+     GROUP BY c.sweep_id, c.config_id`;
+}
+
+/** The objective of each completed seed of some configurations. */
+export async function seedValues(db: Db, sweepId: string, configIds: string[], metric: MetricName, aggregate: Aggregate) {
+  if (!configIds.length) return [];
+  const col = column(metric, aggregate);
+  return db.$queryRaw<{ config_id: string; seed: number; value: number }[]>`
+    SELECT config_id, (config->>'seed')::int AS seed, ${col} AS value FROM trials
+     WHERE sweep_id = ${sweepId}::uuid AND config_id = ANY(${configIds}::text[]) AND status = 'completed' AND ${col} IS NOT NULL
+     ORDER BY config_id, seed`;
+}
+
+/** One configuration's series of a metric: per step, the count, sum and sum of squares over seeds. */
+export interface CurveSeries {
+  config_id: string;
+  metric: string;
+  steps: number[];
+  n: number[];
+  sum: number[];
+  sumsq: number[];
+}
+
+/**
+ * The per-step aggregates of `metrics` for some configurations, one row per series with its
+ * arrays in step order (a few dozen rows to decode rather than tens of thousands).
+ */
+export async function curveSeries(db: Db, sweepId: string, configIds: string[], metrics: string[]): Promise<CurveSeries[]> {
+  return db.$queryRaw<CurveSeries[]>`
+    SELECT config_id, metric, array_agg(step ORDER BY step) AS steps, array_agg(n ORDER BY step) AS n,
+           array_agg(sum ORDER BY step) AS sum, array_agg(sumsq ORDER BY step) AS sumsq
+      FROM config_curves
+     WHERE sweep_id = ${sweepId}::uuid AND config_id = ANY(${configIds}::text[]) AND metric = ANY(${metrics}::text[])
+     GROUP BY config_id, metric`;
+}
+
+/** Configurations of a sweep, for listing and for checking ids. */
+export async function sweepConfigs(db: Db, sweepId: string) {
+  return db.sweepConfig.findMany({ where: { sweepId }, orderBy: [{ scheduleKey: 'asc' }, { baseLr: 'asc' }] });
+}
