@@ -10,6 +10,8 @@ import pg from 'pg';
 import { buildApp } from '../apps/api/src/app';
 
 const small = process.argv.includes('--small');
+/** Re-measure on the database a previous run seeded (same size), skipping the seeding. */
+const reuse = process.argv.includes('--reuse');
 const CONFIGS = small ? 100 : 1000;
 const SEEDS = small ? 5 : 10;
 const STEPS = small ? 200 : 1000;
@@ -87,20 +89,31 @@ async function seed(): Promise<string> {
   );
   await sql(
     c,
-    `INSERT INTO config_curves (sweep_id, config_id, metric, step, n, sum, sumsq)
-     SELECT t.sweep_id, t.config_id, m.metric, m.step, count(*), sum(m.v), sum(m.v * m.v)
+    `INSERT INTO config_series (sweep_id, config_id, metric, steps, n, sum, sumsq)
+     SELECT sweep_id, config_id, metric, array_agg(step ORDER BY step), array_agg(n ORDER BY step), array_agg(s ORDER BY step), array_agg(q ORDER BY step)
+       FROM (SELECT t.sweep_id, t.config_id, m.metric, m.step, count(*)::int AS n, sum(m.v) AS s, sum(m.v * m.v) AS q
        FROM trials t CROSS JOIN LATERAL (
          SELECT 'train_loss' AS metric, step, train_loss AS v FROM update_metrics WHERE trial_id = t.id
          UNION ALL SELECT 'lr', step, lr FROM update_metrics WHERE trial_id = t.id
          UNION ALL SELECT 'val_loss', step, val_loss FROM evaluations WHERE trial_id = t.id
          UNION ALL SELECT 'val_acc', step, val_acc FROM evaluations WHERE trial_id = t.id) m
-      WHERE t.sweep_id = $1::uuid GROUP BY t.sweep_id, t.config_id, m.metric, m.step`,
+      WHERE t.sweep_id = $1::uuid GROUP BY t.sweep_id, t.config_id, m.metric, m.step) per_step
+      GROUP BY sweep_id, config_id, metric`,
     [sweepId],
   );
   await sql(c, 'VACUUM ANALYZE');
   log(`• seeding done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   await c.end();
   return sweepId;
+}
+
+async function existingSweep(): Promise<string> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const r = await c.query("SELECT id FROM sweeps WHERE name = 'bench' LIMIT 1");
+  await c.end();
+  if (!r.rows[0]) throw new Error('--reuse: no seeded benchmark database; run without --reuse first');
+  return r.rows[0].id as string;
 }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
@@ -172,8 +185,7 @@ async function explain(sweepId: string, configIds: string[]) {
   );
   await plan(
     'curves (20 configurations, training loss and LR)',
-    `SELECT config_id, metric, array_agg(step ORDER BY step), array_agg(n ORDER BY step), array_agg(sum ORDER BY step), array_agg(sumsq ORDER BY step)
-       FROM config_curves WHERE sweep_id = $1 AND config_id = ANY($2) AND metric = ANY($3) GROUP BY config_id, metric`,
+    'SELECT config_id, metric, steps, n, sum, sumsq FROM config_series WHERE sweep_id = $1 AND config_id = ANY($2) AND metric = ANY($3)',
     [sweepId, configIds, ['train_loss', 'lr']],
   );
   await c.end();
@@ -181,7 +193,7 @@ async function explain(sweepId: string, configIds: string[]) {
 
 async function main() {
   log(`lrsweep results benchmark${small ? ' (--small)' : ''}: ${CONFIGS} configurations × ${SEEDS} seeds × ${STEPS} updates`);
-  const sweepId = await seed();
+  const sweepId = reuse ? await existingSweep() : await seed();
   const { prisma, close } = createDb({ url, poolSize: 10 });
   const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const queue = createTrialQueue({ connection: redis, prefix: `lrsweep-bench-${process.pid}` });

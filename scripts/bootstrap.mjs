@@ -49,3 +49,15 @@ if (!existsSync(client) || statSync(client).mtimeMs < statSync(schema).mtimeMs) 
   console.log('• generating the Prisma client');
   run(process.execPath, [join(root, 'scripts/prisma-generate.mjs')]);
 }
+
+// The dashboard's browser test drives Debian's Chromium; install it where we can (root on Debian).
+if (!existsSync('/usr/bin/chromium') && !process.env.CHROMIUM_PATH) {
+  const root = process.getuid?.() === 0;
+  const apt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
+  if (root && apt) {
+    console.log("• installing Debian's chromium (for the dashboard's browser test)");
+    spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null'], { stdio: 'inherit' });
+  } else {
+    console.log('• no /usr/bin/chromium: the dashboard browser test will be skipped (apt-get install chromium, or set CHROMIUM_PATH)');
+  }
+}

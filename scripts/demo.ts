@@ -2,13 +2,16 @@
 // shows progress, prints the ranking, and stops what it started.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultDatabaseUrl, migrate } from '@lrsweep/db';
 import { createRedis, defaultRedisUrl } from '@lrsweep/queue';
-import { describeSchedule, type ScheduleSpec } from '@lrsweep/schedules';
+import { progressLine, rankingTable } from '@lrsweep/cli';
+import { createClient } from '@lrsweep/client';
+import { describeSchedule } from '@lrsweep/schedules';
 import { type RunningProcess, startApi, startWorker } from './lib/launch';
-import { formatTable } from './lib/table';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const databaseUrl = process.env.DATABASE_URL ?? defaultDatabaseUrl;
@@ -17,7 +20,6 @@ const specFile = resolve(root, process.argv[2] ?? 'examples/mnist-schedules.json
 const logDir = resolve(root, '.demo');
 // The demo's API trusts this token as an admin token of project "default" (LRSWEEP_BOOTSTRAP_TOKEN).
 const token = process.env.LRSWEEP_BOOTSTRAP_TOKEN ?? `lrs_demo_${randomBytes(24).toString('base64url')}`;
-const authorization = { authorization: `Bearer ${token}` };
 const started: RunningProcess[] = [];
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -45,18 +47,15 @@ async function stopAll() {
   await Promise.all(started.map((p) => p.stop().catch(() => null)));
 }
 
-function progressLine(c: Record<string, number>, elapsedS: number): string {
-  const done = c.completed! + c.failed! + c.diverged! + c.cancelled!;
-  const width = 30;
-  const filled = Math.round((done / Math.max(1, c.total!)) * width);
-  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${c.total} done · ${c.running} running · ${c.failed} failed · ${c.diverged} diverged · ${elapsedS.toFixed(0)}s`;
-}
-
 async function main() {
   say('lrsweep demo: which learning-rate schedule wins, at its best base LR, across seeds?\n');
   say(`• database ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname} · redis ${new URL(redisUrl).host}`);
   await checkServices();
   say('• database migrated');
+  // The API serves the dashboard at / once it is built (about two seconds).
+  const viteBin = join(dirname(createRequire(join(root, 'apps/dashboard/package.json')).resolve('vite/package.json')), 'bin/vite.js');
+  execFileSync(process.execPath, [viteBin, 'build', '--logLevel', 'error'], { cwd: join(root, 'apps/dashboard') });
+  say('• dashboard built');
   mkdirSync(logDir, { recursive: true });
   const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: process.env.QUEUE_PREFIX ?? 'lrsweep' };
   const api = await startApi({ ...env, LRSWEEP_BOOTSTRAP_TOKEN: token }, { logFile: resolve(logDir, 'api.log') });
@@ -68,51 +67,36 @@ async function main() {
   started.push(...workers);
   say(`• 2 workers started (logs in ${logDir})`);
 
+  const client = createClient({ baseUrl: api.url, token });
   const spec = JSON.parse(readFileSync(specFile, 'utf8'));
-  const post = await fetch(`${api.url}/v1/sweeps`, { method: 'POST', headers: { 'content-type': 'application/json', ...authorization }, body: JSON.stringify(spec) });
-  const created = (await post.json()) as { id: string; trialCount: number; configCount: number; totalSteps: number; message?: string };
-  if (post.status !== 201) throw new Error(`the sweep was refused (${post.status}): ${created.message}`);
-  say(`• submitted "${spec.name}": ${created.trialCount} trials (${created.configCount} configurations × seeds), ${created.totalSteps} updates each\n`);
+  const created = await client.submitSweep(spec);
+  say(`• submitted "${created.name}": ${created.trialCount} trials (${created.configCount} configurations × seeds), ${created.totalSteps} updates each\n`);
 
   const t0 = Date.now();
   const tty = process.stdout.isTTY;
-  let lastPrinted = -1;
-  for (;;) {
-    const s = (await (await fetch(`${api.url}/v1/sweeps/${created.id}`, { headers: authorization })).json()) as { status: string; counts: Record<string, number> };
-    const line = progressLine(s.counts, (Date.now() - t0) / 1000);
-    const done = s.counts.total! - s.counts.queued! - s.counts.running!;
-    if (tty) process.stdout.write(`\r${line}`);
-    else if (done !== lastPrinted) say(line);
-    lastPrinted = done;
-    if (s.status === 'completed' || s.status === 'cancelled') break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  let lastDone = -1;
+  await client.follow(
+    created.id,
+    (s) => {
+      const line = progressLine(s, (Date.now() - t0) / 1000);
+      const done = s.counts.total - s.counts.queued - s.counts.running;
+      if (tty) process.stdout.write(`\r${line}`);
+      else if (done !== lastDone) say(line);
+      lastDone = done;
+    },
+    500,
+  );
   if (tty) process.stdout.write('\n');
 
-  const results = (await (await fetch(`${api.url}/v1/sweeps/${created.id}/results`, { headers: authorization })).json()) as {
-    objective: { metric: string; mode: string; aggregate: string };
-    ranking: { rank: number; config: { baseLr: number; schedule: ScheduleSpec }; n: number; diverged: number; mean: number | null; ci95: [number, number] | null }[];
-  };
+  const results = await client.results(created.id);
   const o = results.objective;
   say(`\nRanking by ${o.aggregate} ${o.metric} (${o.mode === 'min' ? 'lower' : 'higher'} is better), mean over seeds with a 95% CI:\n`);
-  say(
-    formatTable(
-      ['rank', 'schedule', 'base LR', 'seeds', `mean ${o.metric}`, '95% CI', 'diverged'],
-      results.ranking.map((r) => [
-        String(r.rank),
-        describeSchedule(r.config.schedule),
-        String(r.config.baseLr),
-        String(r.n),
-        r.mean === null ? '–' : r.mean.toFixed(4),
-        r.ci95 ? `[${r.ci95[0].toFixed(4)}, ${r.ci95[1].toFixed(4)}]` : '–',
-        String(r.diverged),
-      ]),
-      { alignRight: [0, 2, 3, 4, 6] },
-    ),
-  );
+  say(rankingTable(results.ranking, o.metric));
+  const analysis = await client.schedules(created.id);
+  say(`\n${analysis.verdict}`);
   const best = results.ranking[0];
-  if (best) say(`\nBest: ${describeSchedule(best.config.schedule)} at base LR ${best.config.baseLr}.`);
-  say(`Sweep ${created.id} · API ${api.url}/v1/sweeps/${created.id}/results`);
+  if (best) say(`Best configuration: ${describeSchedule(best.config.schedule)} at base LR ${best.config.baseLr}.`);
+  say(`Sweep ${created.id} · dashboard ${api.url}/ · API ${api.url}/v1/sweeps/${created.id}/results`);
 }
 
 main()

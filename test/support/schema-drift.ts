@@ -34,6 +34,10 @@ interface ColumnShape {
 /** The Postgres type Prisma maps a scalar to (with the native types this schema uses). */
 function expectedType(f: DmmfField, enums: Map<string, string>): string {
   if (f.kind === 'enum') return `enum ${enums.get(f.type) ?? f.type}`;
+  if (f.isList) {
+    const element: Record<string, string> = { Int: '_int4', Float: '_float8', String: '_text', BigInt: '_int8', Boolean: '_bool' };
+    return `array ${element[f.type] ?? f.type}`;
+  }
   const native = f.nativeType?.[0];
   switch (f.type) {
     case 'String':
@@ -77,7 +81,8 @@ export async function schemaDrift(url: string, schemaPath: string): Promise<stri
   const actual = new Map<string, Map<string, ColumnShape>>();
   for (const c of columns) {
     const t = actual.get(c.table_name) ?? new Map<string, ColumnShape>();
-    t.set(c.column_name, { type: c.data_type === 'USER-DEFINED' ? `enum ${c.udt_name}` : c.data_type, nullable: c.is_nullable === 'YES' });
+    const type = c.data_type === 'USER-DEFINED' ? `enum ${c.udt_name}` : c.data_type === 'ARRAY' ? `array ${c.udt_name}` : c.data_type;
+    t.set(c.column_name, { type, nullable: c.is_nullable === 'YES' });
     actual.set(c.table_name, t);
   }
   const drift: string[] = [];
@@ -92,7 +97,8 @@ export async function schemaDrift(url: string, schemaPath: string): Promise<stri
     for (const f of expected) {
       const col = f.dbName ?? f.name;
       const got = cols.get(col);
-      const want: ColumnShape = { type: expectedType(f, enums), nullable: !f.isRequired };
+      // Prisma creates scalar lists without NOT NULL.
+      const want: ColumnShape = { type: expectedType(f, enums), nullable: f.isList || !f.isRequired };
       if (!got) drift.push(`${table}.${col} is missing`);
       else {
         if (got.type !== want.type) drift.push(`${table}.${col} is ${got.type}, schema.prisma says ${want.type}`);

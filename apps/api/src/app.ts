@@ -1,8 +1,11 @@
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Db } from '@lrsweep/db';
 import type { TrialQueue } from '@lrsweep/queue';
 import Fastify, { type FastifyServerOptions } from 'fastify';
@@ -35,6 +38,8 @@ export interface AppOptions {
   /** A request taking longer is cut off (default 30 s). */
   requestTimeoutMs?: number;
   logger?: FastifyServerOptions['loggerInstance'] | boolean;
+  /** The built dashboard (apps/dashboard/dist), served at / when given and present. */
+  dashboardDir?: string;
 }
 
 /** Builds the API without listening, so tests can use `app.inject()`. */
@@ -92,6 +97,10 @@ export async function buildApp(opts: AppOptions) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  if (opts.dashboardDir && existsSync(join(opts.dashboardDir, 'index.html'))) {
+    await app.register(fastifyStatic, { root: opts.dashboardDir, prefix: '/', index: 'index.html', wildcard: false });
+  }
 
   const sweeps = createSweepService({ db: opts.db, queue: opts.queue, maxTrials: opts.maxTrials ?? 10_000 });
   await app.register(sweepRoutes({ db: opts.db, sweeps }));

@@ -1,5 +1,6 @@
 import { defaultDatabaseUrl } from '@lrsweep/db';
 import { defaultRedisUrl } from '@lrsweep/queue';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 const schema = z.object({
@@ -24,6 +25,8 @@ const schema = z.object({
   RECONCILE_INTERVAL_MS: z.coerce.number().int().positive().default(15_000),
   /** An admin token of project "default" for automated set-ups (registered at start). */
   LRSWEEP_BOOTSTRAP_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
+  /** The built dashboard to serve at / (default: apps/dashboard/dist, when built). */
+  DASHBOARD_DIR: z.string().default(fileURLToPath(new URL('../../dashboard/dist', import.meta.url))),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

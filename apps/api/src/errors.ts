@@ -19,7 +19,7 @@ export const notFound = (what: string, id: string) =>
   new ApiError(404, `${what.toUpperCase()}_NOT_FOUND`, `${what} ${id} does not exist`);
 
 /** Thrown by the validator: carries the request part and the zod issues. */
-class RequestValidationError extends Error {
+export class RequestValidationError extends Error {
   statusCode = 400;
   constructor(
     readonly part: string,

@@ -31,6 +31,7 @@ const app = await buildApp({
   rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
   corsOrigins: env.CORS_ORIGINS,
   requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+  dashboardDir: env.DASHBOARD_DIR,
   logger: log,
 });
 await app.listen({ port: env.PORT, host: env.HOST });

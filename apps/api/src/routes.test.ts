@@ -54,6 +54,7 @@ describe('API routes', () => {
         '/v1/sweeps/{id}/retry',
         '/v1/sweeps/{id}/schedules',
         '/v1/sweeps/{id}/trials',
+        '/v1/sweeps/validate',
         '/v1/trials/{id}',
         '/v1/trials/{id}/metrics',
       ].sort(),

@@ -1,4 +1,4 @@
-import { scheduleSchema } from '@lrsweep/schedules';
+import { metricNameSchema, scheduleSchema } from '@lrsweep/schedules';
 import { z } from 'zod';
 
 /** Response shapes: they serialize the answers and document them in /openapi.json. */
@@ -95,3 +95,71 @@ export const rankingRowSchema = z.object({
   ci95: z.tuple([num, num]).nullable(),
   partial: z.boolean(),
 });
+
+export const objective = z.object({ metric: metricNameSchema, mode: z.enum(['min', 'max']), aggregate: z.enum(['final', 'best', 'auc']) });
+export const resultQuery = z.strictObject({
+  metric: metricNameSchema.optional().describe('the sweep objective’s metric unless given'),
+  aggregate: z.enum(['final', 'best', 'auc']).optional().describe('final evaluation, best evaluation, or the mean over evaluations (auc)'),
+  rankBy: z.enum(['mean', 'ci']).optional().describe('mean, or the pessimistic end of the 95% CI'),
+  format: z.enum(['json', 'csv']).default('json'),
+});
+const testResult = z.object({ t: z.number(), df: z.number(), p: z.number(), meanDiff: z.number() }).nullable();
+
+export const schedulesAnswer = z
+  .object({
+    objective,
+    provisional: z.boolean(),
+    winner: z.string().nullable(),
+    verdict: z.string(),
+    alpha: z.number(),
+    tolerance: z.number(),
+    schedules: z.array(
+      z.object({
+        scheduleKey: z.string(),
+        label: z.string(),
+        schedule: scheduleSchema,
+        best: z.object({ configId: z.string(), baseLr: z.number(), mean: z.number(), ci95: z.tuple([z.number(), z.number()]).nullable(), n: z.number().int() }).nullable(),
+        sensitivity: z.array(
+          z.object({ configId: z.string(), baseLr: z.number(), n: z.number().int(), mean: nullableNum, ci95: z.tuple([z.number(), z.number()]).nullable(), diverged: z.number().int() }),
+        ),
+        basin: z.object({ lo: z.number(), hi: z.number(), widthDecades: z.number(), points: z.number().int() }).nullable(),
+      }),
+    ),
+    comparisons: z.array(
+      z.object({
+        a: z.string(),
+        b: z.string(),
+        meanDiff: z.number(),
+        welch: testResult,
+        paired: z.object({ t: z.number(), df: z.number(), p: z.number(), meanDiff: z.number(), pairs: z.number().int() }).nullable(),
+        p: nullableNum,
+        significant: z.boolean(),
+      }),
+    ),
+  })
+  .meta({ id: 'ScheduleAnalysis' });
+
+export const curvesAnswer = z
+  .object({
+    metric: metricNameSchema,
+    points: z.number().int(),
+    curves: z.array(
+      z.object({
+        configId: z.string(),
+        baseLr: z.number(),
+        schedule: scheduleSchema,
+        label: z.string(),
+        steps: z.array(z.number().int()),
+        n: z.array(z.number().int()),
+        mean: z.array(z.number()),
+        ci95Lo: z.array(nullableNum),
+        ci95Hi: z.array(nullableNum),
+        lr: z.object({ steps: z.array(z.number().int()), mean: z.array(z.number()) }),
+      }),
+    ),
+  })
+  .meta({ id: 'Curves' });
+
+export const resultsAnswer = z
+  .object({ objective, rankBy: z.enum(['mean', 'ci']), provisional: z.boolean(), ranking: z.array(rankingRowSchema.extend({ scheduleKey: z.string() })) })
+  .meta({ id: 'Results' });

@@ -8,7 +8,7 @@ export const projectIdSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a project id is 1–63 lowercase letters, digits and dashes');
 
-const tokenView = z.object({
+export const tokenView = z.object({
   id: z.uuid(),
   projectId: z.string(),
   name: z.string(),

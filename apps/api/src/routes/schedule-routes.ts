@@ -7,7 +7,7 @@ import { ApiError, errorBodySchema } from '../errors';
 /** The most points a preview answers with; longer curves are downsampled (LTTB). */
 export const maxPreviewPoints = 2000;
 
-const previewBody = z.strictObject({
+export const previewBody = z.strictObject({
   schedule: scheduleSchema,
   baseLr: z.number().positive().max(1e3),
   totalSteps: z.number().int().positive().max(1_000_000),
@@ -17,7 +17,7 @@ const previewBody = z.strictObject({
   evalEvery: z.number().int().positive().optional(),
 });
 
-const previewAnswer = z
+export const previewAnswer = z
   .object({
     totalSteps: z.number().int(),
     downsampled: z.boolean(),

@@ -50,6 +50,33 @@ export const sweepRoutes =
     );
 
     app.post(
+      '/v1/sweeps/validate',
+      {
+        // Problems are the answer here, not an error: they come back with valid: false.
+        attachValidation: true,
+        schema: {
+          tags: ['sweeps'],
+          summary: 'Check a spec and count its trials without submitting it',
+          description: 'Answers valid: false with every problem (path and message) instead of a 400.',
+          body: sweepSpecSchema,
+          response: {
+            200: z.union([
+              z.object({ valid: z.literal(true), trialCount: z.number().int(), configCount: z.number().int(), totalSteps: z.number().int(), totalUpdates: z.number().int() }),
+              z.object({ valid: z.literal(false), issues: z.array(z.object({ path: z.string(), message: z.string() })) }),
+            ]),
+            400: errorBodySchema,
+            401: errorBodySchema,
+          },
+        },
+      },
+      async (req) => {
+        const problem = req.validationError as (Error & { issues?: { path: string; message: string }[] }) | undefined;
+        if (problem) return { valid: false as const, issues: problem.issues ?? [{ path: '', message: problem.message }] };
+        return sweeps.validate(req.body);
+      },
+    );
+
+    app.post(
       '/v1/sweeps/:id/cancel',
       {
         schema: {

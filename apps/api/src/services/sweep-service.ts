@@ -65,6 +65,20 @@ export function createSweepService({ db, queue, maxTrials }: SweepServiceDeps) {
   };
 
   return {
+    /** What a spec would make, or its problems: nothing is stored (the dashboard's live check). */
+    validate(spec: SweepSpec) {
+      const expanded = expandSweep(spec, { maxTrials });
+      if (!expanded.ok) return { valid: false as const, issues: expanded.issues };
+      const { plan } = expanded;
+      return {
+        valid: true as const,
+        trialCount: plan.trialCount,
+        configCount: plan.configs.length,
+        totalSteps: plan.totalSteps,
+        totalUpdates: plan.trialCount * plan.totalSteps,
+      };
+    },
+
     /** Expands, stores and enqueues a validated sweep; an invalid one creates nothing. */
     async submit(spec: SweepSpec, projectId: string, idempotencyKey?: string): Promise<Created & { replayed: boolean }> {
       const requestHash = sha256(canonicalJson(spec));

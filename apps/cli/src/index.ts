@@ -1,0 +1,3 @@
+export { formatTable } from './table';
+export { progressLine, rankingTable } from './render';
+export { run, exitCodes } from './commands';

@@ -1,0 +1,121 @@
+/**
+ * The typed lrsweep API client used by the CLI, the dashboard and the end-to-end tests. Its types
+ * come from the API's own schemas (`@lrsweep/api/contract`, imported for types only), so a
+ * changed route breaks the build of every caller. Runs on fetch: Node 20 and browsers.
+ */
+import type {
+  Aggregate,
+  ApiErrorBody,
+  CancelAnswer,
+  CreatedToken,
+  Curves,
+  MetricName,
+  Preview,
+  PreviewRequest,
+  Results,
+  RetryAnswer,
+  ScheduleAnalysis,
+  SweepCreated,
+  SweepDetail,
+  SweepPage,
+  SweepSpecInput,
+  Trial,
+  TrialMetrics,
+  TrialPage,
+  TokenView,
+} from '@lrsweep/api/contract';
+
+export type * from '@lrsweep/api/contract';
+
+/** An answer other than 2xx, with the API's error body. */
+export class ApiRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ApiErrorBody,
+  ) {
+    super(`${status} ${body.code}: ${body.message}`);
+  }
+  get code() {
+    return this.body.code;
+  }
+  get issues() {
+    return this.body.issues ?? [];
+  }
+}
+
+export interface ClientOptions {
+  /** The API's address, e.g. http://127.0.0.1:3000 (or '' for the page's own origin). */
+  baseUrl: string;
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+type Query = Record<string, string | number | boolean | undefined>;
+const qs = (q: Query = {}) => {
+  const p = Object.entries(q).filter(([, v]) => v !== undefined).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  return p.length ? `?${p.join('&')}` : '';
+};
+
+export function createClient(opts: ClientOptions) {
+  const f = opts.fetch ?? fetch;
+  async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const res = await f(`${opts.baseUrl.replace(/\/$/, '')}${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) {
+      let parsed: ApiErrorBody;
+      try {
+        parsed = JSON.parse(text) as ApiErrorBody;
+      } catch {
+        parsed = { code: 'HTTP_ERROR', message: text.slice(0, 200) || res.statusText };
+      }
+      throw new ApiRequestError(res.status, parsed);
+    }
+    return (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T;
+  }
+
+  return {
+    submitSweep: (spec: SweepSpecInput, o: { idempotencyKey?: string } = {}) =>
+      call<SweepCreated>('POST', '/v1/sweeps', spec, o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {}),
+    /** Counts a spec's trials, or lists its problems, without submitting it. */
+    validateSweep: (spec: SweepSpecInput) =>
+      call<{ valid: true; trialCount: number; configCount: number; totalSteps: number; totalUpdates: number } | { valid: false; issues: { path: string; message: string }[] }>(
+        'POST',
+        '/v1/sweeps/validate',
+        spec,
+      ),
+    listSweeps: (q: { limit?: number; offset?: number } = {}) => call<SweepPage>('GET', `/v1/sweeps${qs(q)}`),
+    getSweep: (id: string) => call<SweepDetail>('GET', `/v1/sweeps/${id}`),
+    cancelSweep: (id: string) => call<CancelAnswer>('POST', `/v1/sweeps/${id}/cancel`),
+    retrySweep: (id: string) => call<RetryAnswer>('POST', `/v1/sweeps/${id}/retry`),
+    listTrials: (id: string, q: { limit?: number; offset?: number; status?: Trial['status'] } = {}) => call<TrialPage>('GET', `/v1/sweeps/${id}/trials${qs(q)}`),
+    trialMetrics: (id: string, q: { from?: number; to?: number } = {}) => call<TrialMetrics>('GET', `/v1/trials/${id}/metrics${qs(q)}`),
+    results: (id: string, q: { metric?: MetricName; aggregate?: Aggregate; rankBy?: 'mean' | 'ci' } = {}) => call<Results>('GET', `/v1/sweeps/${id}/results${qs(q)}`),
+    resultsCsv: (id: string, q: { metric?: MetricName; aggregate?: Aggregate } = {}) => call<string>('GET', `/v1/sweeps/${id}/results${qs({ ...q, format: 'csv' })}`),
+    schedules: (id: string, q: { metric?: MetricName; aggregate?: Aggregate; tolerance?: number; alpha?: number } = {}) =>
+      call<ScheduleAnalysis>('GET', `/v1/sweeps/${id}/schedules${qs(q)}`),
+    curves: (id: string, q: { metric?: MetricName; configs?: string[]; points?: number } = {}) =>
+      call<Curves>('GET', `/v1/sweeps/${id}/curves${qs({ ...q, configs: q.configs?.join(',') })}`),
+    previewSchedule: (req: PreviewRequest) => call<Preview>('POST', '/v1/schedules/preview', req),
+    createToken: (req: { projectId: string; name: string; admin?: boolean }) => call<CreatedToken>('POST', '/v1/admin/tokens', req),
+    listTokens: (projectId?: string) => call<{ tokens: TokenView[] }>('GET', `/v1/admin/tokens${qs({ projectId })}`),
+    revokeToken: (id: string) => call<{ id: string; revoked: true }>('POST', `/v1/admin/tokens/${id}/revoke`),
+    /** Polls a sweep until it is completed or cancelled, reporting each state. */
+    async follow(id: string, onProgress: (s: SweepDetail) => void, everyMs = 1000): Promise<SweepDetail> {
+      for (;;) {
+        const s = await call<SweepDetail>('GET', `/v1/sweeps/${id}`);
+        onProgress(s);
+        if (s.status === 'completed' || s.status === 'cancelled') return s;
+        await new Promise((r) => setTimeout(r, everyMs));
+      }
+    },
+  };
+}
+export type LrsweepClient = ReturnType<typeof createClient>;

@@ -1,0 +1,114 @@
+// The lrsweep CLI as a user runs it, against a real API and worker.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { createTestDatabase, type TestDatabase } from './support/databases';
+import { apiClient } from './support/http';
+import { type RunningProcess, startApi, startWorker } from './support/processes';
+import { deletePrefix, uniquePrefix } from './support/redis';
+import { bootstrapToken, redisUrl } from './support/services';
+
+const root = resolve(import.meta.dirname, '..');
+const tsx = createRequire(join(root, 'apps/cli/package.json')).resolve('tsx');
+const dir = mkdtempSync(join(tmpdir(), 'lrsweep-cli-'));
+
+const spec = {
+  name: 'cli-sweep',
+  dataset: { name: 'mnist', trainSize: 400, testSize: 100 },
+  model: { kind: 'mlp', hidden: [16] },
+  training: { epochs: 1, batchSize: 50, evalEvery: 4 },
+  grid: { baseLr: [0.001, 0.01], schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: [0, 2] } }], seeds: 2 },
+};
+
+describe('lrsweep CLI', () => {
+  let db: TestDatabase;
+  const prefix = uniquePrefix();
+  const procs: RunningProcess[] = [];
+  let apiUrl: string;
+
+  const cli = async (...args: string[]) => {
+    try {
+      const r = await promisify(execFile)(process.execPath, ['--import', tsx, join(root, 'apps/cli/src/main.ts'), ...args], {
+        env: { ...process.env, LRSWEEP_API_URL: apiUrl, LRSWEEP_TOKEN: bootstrapToken },
+      });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (e) {
+      const err = e as { code: number; stdout: string; stderr: string };
+      return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    }
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('cli');
+    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken };
+    const a = await startApi(env);
+    procs.push(a, await startWorker(env));
+    apiUrl = a.url;
+  });
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await db?.drop();
+    await deletePrefix(prefix);
+  });
+
+  it('--dry-run counts trials and steps exactly as the API does', async () => {
+    const file = join(dir, 'spec.yaml');
+    writeFileSync(file, stringify(spec));
+    const r = await cli('submit', file, '--dry-run');
+    expect(r.code).toBe(0);
+    const m = /(\d+) trials = (\d+) configurations × (\d+) seeds; (\d+) updates each/.exec(r.stdout)!;
+    const api = await apiClient(apiUrl, bootstrapToken).post('/v1/sweeps', spec);
+    expect(api.status).toBe(201);
+    expect({ trials: Number(m[1]), configs: Number(m[2]), steps: Number(m[4]) }).toEqual({
+      trials: api.body.trialCount,
+      configs: api.body.configCount,
+      steps: api.body.totalSteps,
+    });
+    expect(r.stdout).toContain('cosine + warmup 2');
+  });
+
+  it('submit --follow shows progress, ends with the ranking table and exit code 0', async () => {
+    const file = join(dir, 'follow.json');
+    writeFileSync(file, JSON.stringify({ ...spec, name: 'followed' }));
+    const r = await cli('submit', file, '--follow');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\] 12\/12 done/);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.find((l) => l.startsWith('rank'))).toContain('mean val_loss');
+    expect(lines.filter((l) => /^\s+\d+\s{2}/.test(l))).toHaveLength(6);
+    const id = /sweep ([0-9a-f-]{36})/.exec(r.stdout)![1]!;
+    const status = await cli('status', id);
+    expect(status.stdout).toContain('completed');
+    const json = JSON.parse((await cli('results', id, '--json')).stdout);
+    expect(json.ranking).toHaveLength(6);
+    const csv = (await cli('results', id, '--csv')).stdout.trim().split('\n');
+    expect(csv).toHaveLength(7);
+    expect((await cli('retry', id)).stdout).toContain('re-queued 0 failed trials');
+    expect((await cli('cancel', id)).code).toBe(0);
+  });
+
+  it('an invalid spec prints every problem with its path and exits 2', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, stringify({ ...spec, training: { epochs: 0, batchSize: 50 }, grid: { ...spec.grid, baseLr: [-1], schedule: [{ kind: 'cosine', minFactor: 3 }] } }));
+    const r = await cli('submit', file);
+    expect(r.code).toBe(2);
+    for (const path of ['training.epochs', 'grid.baseLr[0]']) expect(r.stderr).toContain(`  ${path}: `);
+    const r2 = await cli('submit', join(dir, 'bad2.json'));
+    expect(r2.code).toBe(2);
+  });
+
+  it('reports a missing sweep with exit 5, bad usage with 2, and manages tokens', async () => {
+    expect((await cli('status', '00000000-0000-4000-8000-000000000000')).code).toBe(5);
+    expect((await cli('frobnicate')).code).toBe(2);
+    const created = await cli('tokens', 'create', '--project', 'cli-test', '--name', 'bot');
+    expect(created.code).toBe(0);
+    const id = /created token ([0-9a-f-]{36})/.exec(created.stdout)![1]!;
+    expect((await cli('tokens', 'list', '--project', 'cli-test')).stdout).toContain(id);
+    expect((await cli('tokens', 'revoke', id)).stdout).toContain(`revoked ${id}`);
+  });
+});
