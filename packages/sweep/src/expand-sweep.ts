@@ -70,6 +70,7 @@ export function expandSweep(spec: SweepSpec, opts: { maxTrials: number }): Expan
     if (!issues.some((i) => i.path === p && i.message === message)) issues.push({ path: p, message });
   };
   const T = horizonOf(spec);
+  modelFitsData(spec).forEach((i) => add(i.path, i.message));
   const seeds = typeof spec.grid.seeds === 'number' ? [...Array(spec.grid.seeds).keys()] : spec.grid.seeds;
   const perSchedule = spec.grid.baseLr.length * seeds.length;
   // Scan before expanding: a grid far over the limit is refused without being built in memory.
@@ -121,6 +122,29 @@ export function withObjectiveDefaults(s: ScheduleSpec, o: Objective): ScheduleSp
   const metric = s.metric ?? o.metric;
   const mode = s.mode ?? (metric === o.metric ? o.mode : metric === 'val_acc' ? 'max' : 'min');
   return { ...s, metric, mode };
+}
+
+/** Sample shape [height, width, channels] of each dataset. */
+export const imageShapes = {
+  mnist: [28, 28, 1],
+  'mnist-idx': [28, 28, 1],
+  'fashion-mnist': [28, 28, 1],
+  cifar10: [32, 32, 3],
+  synthetic: [8, 8, 1],
+} as const;
+
+/** A model that cannot take the dataset's images: a ViT patch that does not tile, a LeNet on tiny images. */
+function modelFitsData(spec: SweepSpec): { path: PropertyKey[]; message: string }[] {
+  const [h, w] = imageShapes[spec.dataset.name];
+  const m = spec.model;
+  if (m.kind === 'vit' && (h % m.patchSize || w % m.patchSize)) {
+    return [{ path: ['model', 'patchSize'], message: `a patch of ${m.patchSize} does not tile ${h}×${w} '${spec.dataset.name}' images` }];
+  }
+  if (m.kind === 'lenet' && (h < 14 || w < 14)) return [{ path: ['model', 'kind'], message: `lenet needs images of at least 14×14 ('${spec.dataset.name}' is ${h}×${w})` }];
+  if (m.kind === 'cnn' && (h >> m.channels.length < 1 || w >> m.channels.length < 1)) {
+    return [{ path: ['model', 'channels'], message: `${m.channels.length} stages of 2×2 pooling are too many for ${h}×${w} images` }];
+  }
+  return [];
 }
 
 /** `grid.schedule[1]` + `warmup.steps` → `grid.schedule[1].warmup.steps`. */

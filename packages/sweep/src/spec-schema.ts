@@ -3,22 +3,34 @@ import { z } from 'zod';
 
 /** How many samples each built-in dataset has (train + test must fit). */
 export const datasetSizes = { mnist: 10_000, synthetic: 1_000_000 } as const;
+/** Training and test samples of the datasets read from files (their official splits). */
+export const fileDatasetSizes = { 'fashion-mnist': [60_000, 10_000], 'mnist-idx': [60_000, 10_000], cifar10: [50_000, 10_000] } as const;
 
 export const datasetSchema = z
   .strictObject({
-    name: z.enum(['mnist', 'synthetic']).default('mnist'),
+    name: z.enum(['mnist', 'synthetic', 'fashion-mnist', 'mnist-idx', 'cifar10']).default('mnist'),
     trainSize: z.number().int().positive().default(8000),
     testSize: z.number().int().positive().default(2000),
+    /** The directory of the files, as the workers see it (fashion-mnist: Debian's by default). */
+    path: z.string().min(1).max(1000).optional(),
   })
   .superRefine((d, ctx) => {
-    const max = datasetSizes[d.name];
-    if (d.trainSize + d.testSize > max) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['trainSize'],
-        message: `trainSize + testSize = ${d.trainSize + d.testSize} is larger than the '${d.name}' dataset (${max} samples)`,
-      });
+    if (d.name === 'mnist' || d.name === 'synthetic') {
+      const max = datasetSizes[d.name];
+      if (d.trainSize + d.testSize > max) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['trainSize'],
+          message: `trainSize + testSize = ${d.trainSize + d.testSize} is larger than the '${d.name}' dataset (${max} samples)`,
+        });
+      }
+      if (d.path !== undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: `the '${d.name}' dataset takes no path` });
+      return;
     }
+    const [train, test] = fileDatasetSizes[d.name];
+    if (d.trainSize > train) ctx.addIssue({ code: 'custom', path: ['trainSize'], message: `'${d.name}' has ${train} training samples` });
+    if (d.testSize > test) ctx.addIssue({ code: 'custom', path: ['testSize'], message: `'${d.name}' has ${test} test samples` });
+    if (d.name !== 'fashion-mnist' && d.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: `'${d.name}' needs the directory of its files` });
   });
 
 export const modelSchema = z.discriminatedUnion('kind', [
@@ -27,6 +39,27 @@ export const modelSchema = z.discriminatedUnion('kind', [
     hidden: z.array(z.number().int().positive().max(8192)).max(16).default([128]),
     activation: z.enum(['relu', 'tanh', 'gelu']).default('relu'),
   }),
+  /** D2L's LeNet (sigmoid, as in the book; relu optional). */
+  z.strictObject({ kind: z.literal('lenet'), activation: z.enum(['sigmoid', 'relu']).default('sigmoid') }),
+  /** A small convnet: two 3×3 convolutions and a max-pool per stage, global average pooling. */
+  z.strictObject({
+    kind: z.literal('cnn'),
+    channels: z.array(z.number().int().positive().max(512)).min(1).max(5).default([32, 64]),
+    batchNorm: z.boolean().default(false),
+  }),
+  /** A vision transformer: patch embedding by reshape + matmul, pre-norm blocks. */
+  z
+    .strictObject({
+      kind: z.literal('vit'),
+      patchSize: z.number().int().positive().max(32).default(4),
+      width: z.number().int().positive().max(1024).default(64),
+      depth: z.number().int().positive().max(24).default(2),
+      heads: z.number().int().positive().max(16).default(4),
+      mlpRatio: z.number().int().positive().max(8).default(2),
+    })
+    .superRefine((m, ctx) => {
+      if (m.width % m.heads !== 0) ctx.addIssue({ code: 'custom', path: ['heads'], message: `width ${m.width} is not divisible by ${m.heads} heads` });
+    }),
 ]);
 
 export const optimizerSchema = z.discriminatedUnion('kind', [

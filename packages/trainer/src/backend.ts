@@ -1,5 +1,6 @@
 import { execSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
+import { patchWasmKernels } from './wasm-kernels';
 
 export type BackendPreference = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu';
 
@@ -53,6 +54,8 @@ export async function selectBackend(
   }
   await load('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to start');
+  // Fast transposed matrix products and the convolution filter gradient (see wasm-kernels.ts).
+  patchWasmKernels();
   return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false };
 }
 

@@ -6,6 +6,7 @@ export * from './backend';
 export * from './datasets';
 export * from './train';
 export { createRng } from './rng';
-export { createMlp, type MlpSpec } from './mlp';
+export { createModel, type InputShape, type Model, type ModelSpec } from './models';
+export { patchWasmKernels } from './wasm-kernels';
 export { createOptimizer, type OptimizerSpec } from './optimizers';
 export { version_core as tfjsVersion } from '@tensorflow/tfjs';

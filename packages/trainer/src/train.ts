@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { createSchedule, type ScheduleInput } from '@lrsweep/schedules';
 import type { Dataset } from './datasets';
-import { createMlp, type MlpSpec } from './mlp';
+import { createModel, type ModelSpec } from './models';
 import { createOptimizer, type OptimizerSpec, type OptimizerState } from './optimizers';
 import { createRng } from './rng';
 
 export interface TrainConfig {
-  model: MlpSpec;
+  model: ModelSpec;
   optimizer: OptimizerSpec;
   training: { epochs: number; batchSize: number; evalEvery: number };
   baseLr: number;
@@ -116,7 +116,7 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
   const T = horizon(cfg, nTrain);
   const schedule = createSchedule(cfg.schedule, { baseLr: cfg.baseLr, totalSteps: T });
   const rng = createRng(cfg.seed);
-  const model = createMlp(cfg.model, data.inputDim, data.numClasses, rng);
+  const model = createModel(cfg.model, data.shape, data.numClasses, rng);
   const opt = createOptimizer(cfg.optimizer, model.variables);
   const plateauMetric = cfg.plateauMetric ?? 'val_loss';
   const d = data.inputDim;

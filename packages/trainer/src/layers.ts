@@ -1,0 +1,68 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from './rng';
+
+/** The trainable parameters of a model, made from the trial's seeded RNG (same seed, same start). */
+export class Params {
+  readonly variables: tf.Variable[] = [];
+  constructor(private readonly rng: Rng) {}
+
+  /** Uniform in ±limit (Glorot or He, as the caller picks the limit). */
+  uniform(shape: number[], limit: number, name: string): tf.Variable {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const values = Float32Array.from({ length: size }, () => (2 * this.rng.next() - 1) * limit);
+    // Inside tidy: the initial tensor a variable is made from is released with it.
+    const v = tf.tidy(() => tf.variable(tf.tensor(values, shape), true, `${name}_${this.variables.length}`));
+    this.variables.push(v);
+    return v;
+  }
+
+  constant(shape: number[], value: number, name: string): tf.Variable {
+    const v = tf.tidy(() => tf.variable(tf.fill(shape, value), true, `${name}_${this.variables.length}`));
+    this.variables.push(v);
+    return v;
+  }
+
+  dispose() {
+    for (const v of this.variables) v.dispose();
+  }
+}
+
+export type Activation = 'relu' | 'tanh' | 'gelu' | 'sigmoid';
+
+export const activate = (a: Activation, x: tf.Tensor): tf.Tensor => {
+  switch (a) {
+    case 'relu':
+      return tf.relu(x);
+    case 'tanh':
+      return tf.tanh(x);
+    case 'sigmoid':
+      return tf.sigmoid(x);
+    case 'gelu':
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
+  }
+};
+
+/** A fully connected layer: He-uniform for ReLU-like activations, Glorot-uniform otherwise. */
+export function dense(p: Params, fanIn: number, fanOut: number, act: Activation | 'none' = 'none') {
+  const limit = act === 'relu' || act === 'gelu' ? Math.sqrt(6 / fanIn) : Math.sqrt(6 / (fanIn + fanOut));
+  const w = p.uniform([fanIn, fanOut], limit, 'w');
+  const b = p.constant([fanOut], 0, 'b');
+  return (x: tf.Tensor2D) => tf.add(tf.matMul(x, w as tf.Tensor2D), b) as tf.Tensor2D;
+}
+
+/** A 2-D convolution (NHWC), He-uniform (fan-in = k·k·cin). */
+export function conv(p: Params, k: number, cin: number, cout: number, pad: 'same' | 'valid') {
+  const w = p.uniform([k, k, cin, cout], Math.sqrt(6 / (k * k * cin)), 'k');
+  const b = p.constant([cout], 0, 'cb');
+  return (x: tf.Tensor4D) => tf.add(tf.conv2d(x, w as tf.Tensor4D, 1, pad), b) as tf.Tensor4D;
+}
+
+/** Layer normalisation over the last axis, with a learned scale and shift. */
+export function layerNorm(p: Params, dim: number) {
+  const gamma = p.constant([dim], 1, 'ln_g');
+  const beta = p.constant([dim], 0, 'ln_b');
+  return (x: tf.Tensor) => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), gamma), beta);
+  };
+}
