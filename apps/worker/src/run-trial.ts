@@ -153,6 +153,7 @@ export function createTrialRunner(d: TrialRunnerDeps) {
           schedule: config.schedule,
           seed: config.seed,
           plateauMetric: plateauMetricOf(config.schedule),
+          divergenceFactor: config.training.divergenceFactor,
         },
         dataset,
         { onUpdates: (rows) => sink.addUpdates(rows), onEval: (row) => sink.addEval(row), onCheckpoint },

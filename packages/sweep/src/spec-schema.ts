@@ -62,17 +62,26 @@ export const modelSchema = z.discriminatedUnion('kind', [
     }),
 ]);
 
+const betas = {
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.999),
+  epsilon: z.number().positive().max(1).default(1e-8),
+};
+const weightDecay = (def: number) => z.number().min(0).max(1).default(def);
+
 export const optimizerSchema = z.discriminatedUnion('kind', [
-  z.strictObject({
-    kind: z.literal('adam'),
-    beta1: z.number().min(0).lt(1).default(0.9),
-    beta2: z.number().min(0).lt(1).default(0.999),
-    epsilon: z.number().positive().max(1).default(1e-8),
-  }),
+  /** Adam; `weightDecay` is L2 added to the gradient (PyTorch Adam). */
+  z.strictObject({ kind: z.literal('adam'), ...betas, weightDecay: weightDecay(0) }),
+  /** AdamW: decoupled weight decay. */
+  z.strictObject({ kind: z.literal('adamw'), ...betas, weightDecay: weightDecay(0.01) }),
   z.strictObject({
     kind: z.literal('sgd'),
     momentum: z.number().min(0).lt(1).default(0),
+    nesterov: z.boolean().default(false),
+    weightDecay: weightDecay(0),
   }),
+  /** Schedule-free AdamW (Defazio et al. 2024); evaluations use its averaged point. */
+  z.strictObject({ kind: z.literal('schedule_free_adamw'), ...betas, weightDecay: weightDecay(0) }),
 ]);
 
 export const trainingSchema = z.strictObject({
@@ -80,6 +89,12 @@ export const trainingSchema = z.strictObject({
   batchSize: z.number().int().positive().max(65_536).default(64),
   /** Evaluate on the held-out split after every `evalEvery` updates, and after the last. */
   evalEvery: z.number().int().positive().default(50),
+  /** Clip gradients to this global L2 norm. */
+  gradClipNorm: z.number().positive().max(1e6).optional(),
+  /** Stochastic weight averaging over this last fraction of training; evaluations use the average. */
+  swaFraction: z.number().gt(0).max(1).optional(),
+  /** Diverged when the loss exceeds this multiple of the first update's (NaN/Inf always are). */
+  divergenceFactor: z.number().gt(1).max(1e12).optional(),
 });
 
 /** The most values one grid list may hold. */
@@ -128,7 +143,7 @@ export const sweepSpecSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
   dataset: datasetSchema.default({ name: 'mnist', trainSize: 8000, testSize: 2000 }),
   model: modelSchema.default({ kind: 'mlp', hidden: [128], activation: 'relu' }),
-  optimizer: optimizerSchema.default({ kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }),
+  optimizer: optimizerSchema.default({ kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }),
   training: trainingSchema.default({ epochs: 1, batchSize: 64, evalEvery: 50 }),
   grid: gridSchema,
   objective: objectiveSchema.default({ metric: 'val_loss', mode: 'min', aggregate: 'final' }),

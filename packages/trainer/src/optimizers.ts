@@ -1,42 +1,56 @@
 import * as tf from '@tensorflow/tfjs';
 
-/** A zero-initialised slot shaped like `v` (made in tidy so its initial tensor is released). */
-const slotLike = (v: tf.Variable) => tf.tidy(() => tf.variable(tf.zerosLike(v), false));
-
 export type OptimizerSpec =
-  | { kind: 'adam'; beta1: number; beta2: number; epsilon: number }
-  | { kind: 'sgd'; momentum: number };
+  | { kind: 'adam'; beta1: number; beta2: number; epsilon: number; weightDecay?: number }
+  | { kind: 'adamw'; beta1: number; beta2: number; epsilon: number; weightDecay: number }
+  | { kind: 'sgd'; momentum: number; nesterov?: boolean; weightDecay?: number }
+  | { kind: 'schedule_free_adamw'; beta1: number; beta2: number; epsilon: number; weightDecay: number };
+
+export interface OptimizerState {
+  t: number;
+  slots: Float32Array[];
+  /** Running scalars (schedule-free's sum of squared rates). */
+  scalars?: number[];
+}
 
 /**
  * An optimizer whose learning rate is an argument of every update, so the schedule's rate is
- * exactly the rate applied. Update rules follow PyTorch's Adam and SGD (momentum buffer
- * `b = μ·b + g`, step `−lr·b`).
+ * exactly the rate applied. Update rules follow PyTorch (Adam, AdamW, SGD with momentum buffer
+ * `b = μ·b + g`, Nesterov `g + μ·b`, weight decay added to the gradient) and, for schedule-free
+ * AdamW, the equations of Defazio et al. 2024.
  */
 export interface Optimizer {
   /** Applies one update with rate `lr`; call inside `tf.tidy`. */
   apply(grads: Record<string, tf.Tensor>, lr: number): void;
-  /** Its state (step count, slot values), for checkpoints. */
+  /** Puts the point to evaluate in the variables; the returned function puts training's back. */
+  swapForEval?(): () => void;
   exportState(): OptimizerState;
   importState(state: OptimizerState): void;
   dispose(): void;
 }
 
-export interface OptimizerState {
-  t: number;
-  slots: Float32Array[];
-}
-
-const readSlots = (vs: tf.Variable[]) => vs.map((v) => v.dataSync() as Float32Array).map((a) => Float32Array.from(a));
-const writeSlots = (vs: tf.Variable[], data: Float32Array[]) =>
-  vs.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(data[i]!, v.shape))));
+const slotLike = (v: tf.Variable) => tf.tidy(() => tf.variable(tf.zerosLike(v), false));
+const copyOf = (v: tf.Variable) => tf.tidy(() => tf.variable(v.clone(), false));
+const readSlots = (vs: tf.Variable[]) => vs.map((v) => Float32Array.from(v.dataSync() as Float32Array));
+const writeSlots = (vs: tf.Variable[], data: Float32Array[]) => vs.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(data[i]!, v.shape))));
 
 export function createOptimizer(spec: OptimizerSpec, variables: tf.Variable[]): Optimizer {
-  return spec.kind === 'adam' ? adam(spec, variables) : sgd(spec, variables);
+  switch (spec.kind) {
+    case 'adam':
+    case 'adamw':
+      return adam(spec, variables);
+    case 'sgd':
+      return sgd(spec, variables);
+    case 'schedule_free_adamw':
+      return scheduleFree(spec, variables);
+  }
 }
 
-function adam(spec: Extract<OptimizerSpec, { kind: 'adam' }>, vars: tf.Variable[]): Optimizer {
+function adam(spec: Extract<OptimizerSpec, { kind: 'adam' | 'adamw' }>, vars: tf.Variable[]): Optimizer {
   const m = vars.map(slotLike);
   const s = vars.map(slotLike);
+  const wd = spec.weightDecay ?? 0;
+  const decoupled = spec.kind === 'adamw';
   let t = 0;
   return {
     apply(grads, lr) {
@@ -44,13 +58,16 @@ function adam(spec: Extract<OptimizerSpec, { kind: 'adam' }>, vars: tf.Variable[
       const bc1 = 1 - spec.beta1 ** t;
       const bc2 = 1 - spec.beta2 ** t;
       vars.forEach((v, i) => {
-        const g = grads[v.name]!;
+        let g = grads[v.name]!;
+        // Adam's weight decay is L2 in the gradient; AdamW's shrinks the weights directly.
+        if (wd && !decoupled) g = tf.add(g, tf.mul(v, wd));
+        const base: tf.Tensor = decoupled && wd ? tf.mul(v, 1 - lr * wd) : v;
         const mi = tf.add(tf.mul(m[i]!, spec.beta1), tf.mul(g, 1 - spec.beta1));
         const si = tf.add(tf.mul(s[i]!, spec.beta2), tf.mul(tf.square(g), 1 - spec.beta2));
         m[i]!.assign(mi);
         s[i]!.assign(si);
         const denom = tf.add(tf.div(tf.sqrt(si), Math.sqrt(bc2)), spec.epsilon);
-        v.assign(tf.sub(v, tf.mul(tf.div(mi, denom), lr / bc1)));
+        v.assign(tf.sub(base, tf.mul(tf.div(mi, denom), lr / bc1)));
       });
     },
     exportState: () => ({ t, slots: readSlots([...m, ...s]) }),
@@ -66,31 +83,126 @@ function adam(spec: Extract<OptimizerSpec, { kind: 'adam' }>, vars: tf.Variable[
 
 function sgd(spec: Extract<OptimizerSpec, { kind: 'sgd' }>, vars: tf.Variable[]): Optimizer {
   const buf = spec.momentum > 0 ? vars.map(slotLike) : [];
-  let first = true;
+  const wd = spec.weightDecay ?? 0;
   let t = 0;
   return {
     apply(grads, lr) {
       vars.forEach((v, i) => {
         let d = grads[v.name]!;
+        if (wd) d = tf.add(d, tf.mul(v, wd));
         if (spec.momentum > 0) {
           // PyTorch starts the buffer at the first gradient.
-          const b = first ? d : tf.add(tf.mul(buf[i]!, spec.momentum), d);
+          const b = t === 0 ? d : tf.add(tf.mul(buf[i]!, spec.momentum), d);
           buf[i]!.assign(b);
-          d = b;
+          d = spec.nesterov ? tf.add(d, tf.mul(b, spec.momentum)) : b;
         }
         v.assign(tf.sub(v, tf.mul(d, lr)));
       });
-      first = false;
       t += 1;
     },
     exportState: () => ({ t, slots: readSlots(buf) }),
     importState(state) {
       t = state.t;
-      first = t === 0;
       writeSlots(buf, state.slots);
     },
     dispose() {
       for (const x of buf) x.dispose();
     },
   };
+}
+
+/**
+ * Schedule-free AdamW (Defazio et al. 2024, "The Road Less Scheduled"). The variables hold y, the
+ * point where gradients are taken; z takes the Adam steps; x, the average evaluated, follows z with
+ * weights c = lr_t² / Σ lr_i²:
+ *   v ← β₂v + (1−β₂)g²;  lr_t = γ_t·√(1−β₂ᵗ)
+ *   z ← z − lr_t·(g / (√v + ε) + λ·y)
+ *   x ← (1 − c)·x + c·z;  y ← (1 − β₁)·z + β₁·x
+ */
+function scheduleFree(spec: Extract<OptimizerSpec, { kind: 'schedule_free_adamw' }>, vars: tf.Variable[]): Optimizer {
+  const v2 = vars.map(slotLike);
+  const z = vars.map(copyOf);
+  const x = vars.map(copyOf);
+  let t = 0;
+  let sumLr2 = 0;
+  return {
+    apply(grads, gamma) {
+      t += 1;
+      const lr = gamma * Math.sqrt(1 - spec.beta2 ** t);
+      sumLr2 += lr * lr;
+      const c = sumLr2 > 0 ? (lr * lr) / sumLr2 : 1;
+      vars.forEach((y, i) => {
+        const g = grads[y.name]!;
+        const vi = tf.add(tf.mul(v2[i]!, spec.beta2), tf.mul(tf.square(g), 1 - spec.beta2));
+        v2[i]!.assign(vi);
+        const step = tf.add(tf.div(g, tf.add(tf.sqrt(vi), spec.epsilon)), tf.mul(y, spec.weightDecay));
+        const zi = tf.sub(z[i]!, tf.mul(step, lr));
+        z[i]!.assign(zi);
+        const xi = tf.add(tf.mul(x[i]!, 1 - c), tf.mul(zi, c));
+        x[i]!.assign(xi);
+        y.assign(tf.add(tf.mul(zi, 1 - spec.beta1), tf.mul(xi, spec.beta1)));
+      });
+    },
+    swapForEval() {
+      const y = readSlots(vars);
+      vars.forEach((v, i) => v.assign(x[i]!));
+      return () => writeSlots(vars, y);
+    },
+    exportState: () => ({ t, slots: readSlots([...v2, ...z, ...x]), scalars: [sumLr2] }),
+    importState(state) {
+      t = state.t;
+      sumLr2 = state.scalars?.[0] ?? 0;
+      writeSlots([...v2, ...z, ...x], state.slots);
+    },
+    dispose() {
+      for (const s of [...v2, ...z, ...x]) s.dispose();
+    },
+  };
+}
+
+/**
+ * Stochastic weight averaging (Izmailov et al. 2018): from update `start` on, a running mean of
+ * the weights after every update; evaluations then use the mean.
+ */
+export function withSwa(inner: Optimizer, vars: tf.Variable[], start: number): Optimizer {
+  const avg = vars.map(slotLike);
+  let count = 0;
+  let t = 0;
+  return {
+    apply(grads, lr) {
+      inner.apply(grads, lr);
+      t += 1;
+      if (t > start) {
+        count += 1;
+        vars.forEach((v, i) => avg[i]!.assign(tf.add(avg[i]!, tf.div(tf.sub(v, avg[i]!), count))));
+      }
+    },
+    swapForEval() {
+      if (count === 0) return inner.swapForEval?.() ?? (() => {});
+      const w = readSlots(vars);
+      vars.forEach((v, i) => v.assign(avg[i]!));
+      return () => writeSlots(vars, w);
+    },
+    exportState() {
+      const s = inner.exportState();
+      return { t: s.t, slots: [...s.slots, ...readSlots(avg)], scalars: [...(s.scalars ?? []), count, t] };
+    },
+    importState(state) {
+      const own = avg.length;
+      inner.importState({ t: state.t, slots: state.slots.slice(0, state.slots.length - own), scalars: state.scalars?.slice(0, -2) });
+      writeSlots(avg, state.slots.slice(state.slots.length - own));
+      [count, t] = state.scalars!.slice(-2) as [number, number];
+    },
+    dispose() {
+      inner.dispose();
+      for (const a of avg) a.dispose();
+    },
+  };
+}
+
+/** Scales all gradients so their global L2 norm is at most `maxNorm` (inside `tf.tidy`). */
+export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): Record<string, tf.Tensor> {
+  const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+  const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
+  return Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)]));
 }

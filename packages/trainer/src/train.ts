@@ -2,13 +2,21 @@ import * as tf from '@tensorflow/tfjs';
 import { createSchedule, type ScheduleInput } from '@lrsweep/schedules';
 import type { Dataset } from './datasets';
 import { createModel, type ModelSpec } from './models';
-import { createOptimizer, type OptimizerSpec, type OptimizerState } from './optimizers';
+import { clipByGlobalNorm, createOptimizer, type OptimizerSpec, type OptimizerState, withSwa } from './optimizers';
 import { createRng } from './rng';
 
 export interface TrainConfig {
   model: ModelSpec;
   optimizer: OptimizerSpec;
-  training: { epochs: number; batchSize: number; evalEvery: number };
+  training: {
+    epochs: number;
+    batchSize: number;
+    evalEvery: number;
+    /** Clip gradients to this global L2 norm. */
+    gradClipNorm?: number;
+    /** Stochastic weight averaging over this last fraction of training (evaluations use the average). */
+    swaFraction?: number;
+  };
   baseLr: number;
   schedule: ScheduleInput;
   seed: number;
@@ -117,7 +125,9 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
   const schedule = createSchedule(cfg.schedule, { baseLr: cfg.baseLr, totalSteps: T });
   const rng = createRng(cfg.seed);
   const model = createModel(cfg.model, data.shape, data.numClasses, rng);
-  const opt = createOptimizer(cfg.optimizer, model.variables);
+  const base = createOptimizer(cfg.optimizer, model.variables);
+  const swa = cfg.training.swaFraction;
+  const opt = swa ? withSwa(base, model.variables, Math.floor((1 - swa) * T)) : base;
   const plateauMetric = cfg.plateauMetric ?? 'val_loss';
   const d = data.inputDim;
   const r = opts.resume;
@@ -172,7 +182,8 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
           const x = tf.tensor2d(xb, [n, d]);
           const y = tf.oneHot(tf.tensor1d(yb, 'int32'), data.numClasses);
           const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.forward(x)) as tf.Scalar);
-          opt.apply(grads, lr);
+          const clip = cfg.training.gradClipNorm;
+          opt.apply(clip ? clipByGlobalNorm(grads, clip) : grads, lr);
           return value;
         });
         const loss = lossT.dataSync()[0]!;
@@ -185,7 +196,10 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
         sum.windowSum += loss;
         sum.windowN += 1;
         if (step % evalEvery === 0 || step === T) {
+          // Schedule-free and SWA evaluate a point other than the one trained.
+          const restore = opt.swapForEval?.();
           const e = evaluate(model, data);
+          restore?.();
           sum.finalTrainLoss = sum.windowSum / sum.windowN;
           sum.windowSum = 0;
           sum.windowN = 0;

@@ -1,0 +1,102 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from './backend';
+import { clipByGlobalNorm, createOptimizer, type OptimizerSpec, withSwa } from './optimizers';
+
+beforeAll(async () => {
+  await selectBackend('cpu', { load: (n) => import(/* @vite-ignore */ n) });
+});
+
+const target = [1, -2];
+const start = [0.5, 0.25];
+const lrs = [0.1, 0.05, 0.2, 0.1];
+
+/** Runs an optimizer on f(w) = ½‖w − target‖² (gradient w − target); returns w after each step. */
+function trajectory(spec: OptimizerSpec, wrap?: (o: ReturnType<typeof createOptimizer>, vars: tf.Variable[]) => ReturnType<typeof createOptimizer>) {
+  const w = tf.variable(tf.tensor1d(start), true, `w${Math.random()}`);
+  let opt = createOptimizer(spec, [w]);
+  if (wrap) opt = wrap(opt, [w]);
+  const out: number[][] = [];
+  for (const lr of lrs) {
+    tf.tidy(() => opt.apply({ [w.name]: tf.sub(w, tf.tensor1d(target)) }, lr));
+    out.push(Array.from(w.dataSync()));
+  }
+  const evalPoint = opt.swapForEval ? (() => { const restore = opt.swapForEval!(); const p = Array.from(w.dataSync()); restore(); return p; })() : null;
+  opt.dispose();
+  w.dispose();
+  return { out, evalPoint };
+}
+
+/** The same, by hand, coordinate-wise in float64. */
+function byHand(step: (w: number, g: number, lr: number, s: Record<string, number>, k: number) => number) {
+  return start.map((w0, j) => {
+    const s: Record<string, number> = {};
+    let w = w0;
+    return lrs.map((lr, k) => (w = step(w, w - target[j]!, lr, s, k + 1)));
+  });
+}
+const transpose = (m: number[][]) => m[0]!.map((_, i) => m.map((r) => r[i]!));
+const expectClose = (a: number[][], b: number[][]) => a.forEach((r, i) => r.forEach((v, j) => expect(v).toBeCloseTo(b[i]![j]!, 5)));
+
+describe('optimizers match their published update rules', () => {
+  it('SGD with momentum, Nesterov and weight decay (PyTorch)', () => {
+    const mu = 0.9;
+    const wd = 0.01;
+    const want = byHand((w, g0, lr, s, k) => {
+      const g = g0 + wd * w;
+      s.b = k === 1 ? g : mu * s.b! + g;
+      return w - lr * (g + mu * s.b);
+    });
+    expectClose(trajectory({ kind: 'sgd', momentum: mu, nesterov: true, weightDecay: wd }).out, transpose(want));
+  });
+
+  it('Adam with L2 weight decay, and AdamW with decoupled decay', () => {
+    const [b1, b2, eps, wd] = [0.9, 0.999, 1e-8, 0.1];
+    const adamStep = (decoupled: boolean) => (w: number, g0: number, lr: number, s: Record<string, number>, k: number) => {
+      const g = decoupled ? g0 : g0 + wd * w;
+      s.m = b1 * (s.m ?? 0) + (1 - b1) * g;
+      s.v = b2 * (s.v ?? 0) + (1 - b2) * g * g;
+      const base = decoupled ? w * (1 - lr * wd) : w;
+      return base - (lr * s.m) / (1 - b1 ** k) / (Math.sqrt(s.v) / Math.sqrt(1 - b2 ** k) + eps);
+    };
+    expectClose(trajectory({ kind: 'adam', beta1: b1, beta2: b2, epsilon: eps, weightDecay: wd }).out, transpose(byHand(adamStep(false))));
+    expectClose(trajectory({ kind: 'adamw', beta1: b1, beta2: b2, epsilon: eps, weightDecay: wd }).out, transpose(byHand(adamStep(true))));
+  });
+
+  it('schedule-free AdamW follows Defazio et al. (2024) and evaluates at the average x', () => {
+    const [b1, b2, eps, wd] = [0.9, 0.999, 1e-8, 0.01];
+    const xs: number[] = [];
+    const want = byHand((y, g, gamma, s, k) => {
+      s.z ??= y;
+      s.x ??= y;
+      s.v = b2 * (s.v ?? 0) + (1 - b2) * g * g;
+      const lr = gamma * Math.sqrt(1 - b2 ** k);
+      s.sum = (s.sum ?? 0) + lr * lr;
+      const c = (lr * lr) / s.sum;
+      s.z = s.z - lr * (g / (Math.sqrt(s.v) + eps) + wd * y);
+      s.x = (1 - c) * s.x + c * s.z;
+      if (k === lrs.length) xs.push(s.x);
+      return (1 - b1) * s.z + b1 * s.x;
+    });
+    const r = trajectory({ kind: 'schedule_free_adamw', beta1: b1, beta2: b2, epsilon: eps, weightDecay: wd });
+    expectClose(r.out, transpose(want));
+    expectClose([r.evalPoint!], [xs]);
+  });
+
+  it('SWA averages the weights after its start and evaluates the average', () => {
+    const r = trajectory({ kind: 'sgd', momentum: 0 }, (o, vars) => withSwa(o, vars, 2));
+    const mean = r.out.slice(2).reduce((a, w) => a.map((v, i) => v + w[i]! / 2), [0, 0]);
+    expectClose([r.evalPoint!], [mean]);
+  });
+
+  it('clips gradients to a global norm', () => {
+    tf.tidy(() => {
+      const g = { a: tf.tensor1d([3, 0]), b: tf.tensor1d([0, 4]) };
+      const c = clipByGlobalNorm(g, 1);
+      expect(Array.from(c.a!.dataSync())[0]).toBeCloseTo(0.6, 5);
+      expect(Array.from(c.b!.dataSync())[1]).toBeCloseTo(0.8, 5);
+      const kept = clipByGlobalNorm(g, 10);
+      expect(Array.from(kept.b!.dataSync())).toEqual([0, 4]);
+    });
+  });
+});

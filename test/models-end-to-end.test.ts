@@ -1,0 +1,113 @@
+// Sweeps over the models of real schedule studies, through the API and real workers: a ViT on a
+// CIFAR-10-format directory (written here) and D2L's LeNet on Fashion-MNIST (Debian's files, when
+// the dataset-fashion-mnist package is installed). A missing dataset fails at once, naming it.
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lrSequence } from '@lrsweep/schedules';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, query, type TestDatabase } from './support/databases';
+import { apiClient } from './support/http';
+import { type RunningProcess, startApi, startWorker } from './support/processes';
+import { deletePrefix, uniquePrefix } from './support/redis';
+import { bootstrapToken, redisUrl } from './support/services';
+
+const fashion = '/usr/share/datasets/fashion-mnist';
+
+/** A CIFAR-10 binary directory: class k is a colour gradient, so it can be learned. */
+function writeCifar(n: number, testN: number): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lrsweep-cifar-'));
+  const batch = (count: number, offset: number) =>
+    Buffer.concat(
+      Array.from({ length: count }, (_, i) => {
+        const label = (i + offset) % 10;
+        const r = Buffer.alloc(3073);
+        r[0] = label;
+        for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) r[1 + c * 1024 + p] = (label * 25 + c * 40 + (p % 32) * 2 + ((i * 7 + p) % 13)) % 256;
+        return r;
+      }),
+    );
+  writeFileSync(join(dir, 'data_batch_1.bin'), batch(n, 0));
+  writeFileSync(join(dir, 'test_batch.bin'), batch(testN, 3));
+  return dir;
+}
+
+describe('model sweeps end to end', () => {
+  let db: TestDatabase;
+  const prefix = uniquePrefix();
+  const procs: RunningProcess[] = [];
+  let api: ReturnType<typeof apiClient>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('models');
+    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken };
+    const a = await startApi(env);
+    procs.push(a, ...(await Promise.all([startWorker(env), startWorker(env)])));
+    api = apiClient(a.url, bootstrapToken);
+  });
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await db?.drop();
+    await deletePrefix(prefix);
+  });
+
+  const expectTrained = async (sweepId: string, T: number) => {
+    const trials = (await api.get(`/v1/sweeps/${sweepId}/trials?limit=100`)).body.trials;
+    for (const t of trials) {
+      expect(t).toMatchObject({ status: 'completed', backend: 'wasm' });
+      const rows = await query<{ lr: number }>(db.url, 'SELECT lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
+      expect(rows.map((r) => r.lr)).toEqual(lrSequence(t.config.schedule, { baseLr: t.config.baseLr, totalSteps: T }));
+      expect(Number.isFinite(t.finalValLoss)).toBe(true);
+    }
+    return trials;
+  };
+
+  it('a ViT on CIFAR-10 files, with schedule-free AdamW and gradient clipping', async () => {
+    const dir = writeCifar(256, 64);
+    const created = await api.post('/v1/sweeps', {
+      name: 'vit-cifar',
+      dataset: { name: 'cifar10', path: dir, trainSize: 256, testSize: 64 },
+      model: { kind: 'vit', patchSize: 8, width: 32, depth: 1, heads: 2, mlpRatio: 2 },
+      optimizer: { kind: 'schedule_free_adamw' },
+      training: { epochs: 2, batchSize: 64, evalEvery: 4, gradClipNorm: 1 },
+      grid: { baseLr: [0.001, 0.003], schedule: [{ kind: 'constant', warmup: { steps: 2 } }], seeds: 1 },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    await api.waitForSweep(created.body.id, 120_000);
+    const trials = await expectTrained(created.body.id, 8);
+    const [checksums] = await query<{ n: number }>(db.url, 'SELECT count(DISTINCT dataset_checksum)::int AS n FROM trials WHERE sweep_id = $1', [created.body.id]);
+    expect(checksums!.n).toBe(1);
+    expect(trials).toHaveLength(2);
+  });
+
+  it.skipIf(!existsSync(join(fashion, 'train-images-idx3-ubyte.gz')))("LeNet on Debian's Fashion-MNIST, SGD with Nesterov momentum and SWA", async () => {
+    const created = await api.post('/v1/sweeps', {
+      name: 'lenet-fashion',
+      dataset: { name: 'fashion-mnist', trainSize: 1024, testSize: 256 },
+      model: { kind: 'lenet', activation: 'sigmoid' },
+      optimizer: { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0.0005 },
+      training: { epochs: 1, batchSize: 64, evalEvery: 8, swaFraction: 0.5 },
+      grid: { baseLr: [0.05, 0.2], schedule: [{ kind: 'cosine' }, { kind: 'multistep', milestones: [8, 12] }], seeds: 1 },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    await api.waitForSweep(created.body.id, 120_000);
+    await expectTrained(created.body.id, 16);
+    const ranking = (await api.get(`/v1/sweeps/${created.body.id}/results`)).body.ranking;
+    expect(ranking).toHaveLength(4);
+  });
+
+  it('a missing dataset directory fails the trial at once, naming the path', async () => {
+    const created = await api.post('/v1/sweeps', {
+      name: 'missing-data',
+      dataset: { name: 'cifar10', path: '/nonexistent/cifar', trainSize: 64, testSize: 16 },
+      model: { kind: 'cnn', channels: [4] },
+      training: { epochs: 1, batchSize: 32, evalEvery: 2 },
+      grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 },
+    });
+    const sweep = await api.waitForSweep(created.body.id, 60_000);
+    expect(sweep.counts.failed).toBe(1);
+    const [t] = (await api.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
+    expect(t.attempt).toBe(1);
+    expect(t.error).toContain('/nonexistent/cifar/data_batch_1.bin');
+  });
+});
