@@ -7,11 +7,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { createTestDatabase, type TestDatabase } from './support/databases';
-import { apiClient } from './support/http';
-import { type RunningProcess, startApi, startWorker } from './support/processes';
-import { deletePrefix, uniquePrefix } from './support/redis';
-import { bootstrapToken, redisUrl } from './support/services';
+import { bootstrapToken } from './support/services';
+import { type Stack, startStack } from './support/stack';
 
 const root = resolve(import.meta.dirname, '..');
 const tsx = createRequire(join(root, 'apps/cli/package.json')).resolve('tsx');
@@ -26,9 +23,7 @@ const spec = {
 };
 
 describe('lrsweep CLI', () => {
-  let db: TestDatabase;
-  const prefix = uniquePrefix();
-  const procs: RunningProcess[] = [];
+  let stack: Stack;
   let apiUrl: string;
 
   const cli = async (...args: string[]) => {
@@ -44,17 +39,10 @@ describe('lrsweep CLI', () => {
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase('cli');
-    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken };
-    const a = await startApi(env);
-    procs.push(a, await startWorker(env));
-    apiUrl = a.url;
+    stack = await startStack('cli');
+    apiUrl = stack.api.url;
   });
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await db?.drop();
-    await deletePrefix(prefix);
-  });
+  afterAll(async () => stack?.stop());
 
   it('--dry-run counts trials and steps exactly as the API does', async () => {
     const file = join(dir, 'spec.yaml');
@@ -62,7 +50,7 @@ describe('lrsweep CLI', () => {
     const r = await cli('submit', file, '--dry-run');
     expect(r.code).toBe(0);
     const m = /(\d+) trials = (\d+) configurations × (\d+) seeds; (\d+) updates each/.exec(r.stdout)!;
-    const api = await apiClient(apiUrl, bootstrapToken).post('/v1/sweeps', spec);
+    const api = await stack.client.post('/v1/sweeps', spec);
     expect(api.status).toBe(201);
     expect({ trials: Number(m[1]), configs: Number(m[2]), steps: Number(m[4]) }).toEqual({
       trials: api.body.trialCount,

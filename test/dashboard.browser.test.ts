@@ -7,11 +7,8 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from './support/databases';
-import { apiClient } from './support/http';
-import { type RunningProcess, startApi, startWorker } from './support/processes';
-import { deletePrefix, uniquePrefix } from './support/redis';
-import { bootstrapToken, redisUrl } from './support/services';
+import { bootstrapToken } from './support/services';
+import { type Stack, startStack } from './support/stack';
 
 const root = resolve(import.meta.dirname, '..');
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -28,9 +25,7 @@ const spec = {
 const T = 24;
 
 describe.skipIf(!existsSync(chromiumPath))(`dashboard in ${chromiumPath}`, () => {
-  let db: TestDatabase;
-  const prefix = uniquePrefix();
-  const procs: RunningProcess[] = [];
+  let stack: Stack;
   let browser: Browser;
   let apiUrl: string;
 
@@ -38,11 +33,8 @@ describe.skipIf(!existsSync(chromiumPath))(`dashboard in ${chromiumPath}`, () =>
     // The API serves the built dashboard, as in production.
     const vite = join(dirname(createRequire(join(root, 'apps/dashboard/package.json')).resolve('vite/package.json')), 'bin/vite.js');
     execFileSync(process.execPath, [vite, 'build', '--logLevel', 'error'], { cwd: join(root, 'apps/dashboard') });
-    db = await createTestDatabase('browser');
-    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken };
-    const a = await startApi(env);
-    procs.push(a, ...(await Promise.all([startWorker(env), startWorker(env)])));
-    apiUrl = a.url;
+    stack = await startStack('browser', { workers: 2 });
+    apiUrl = stack.api.url;
     browser = await chromium.launch({
       executablePath: chromiumPath,
       headless: true,
@@ -52,9 +44,7 @@ describe.skipIf(!existsSync(chromiumPath))(`dashboard in ${chromiumPath}`, () =>
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
-    await Promise.all(procs.map((p) => p.stop()));
-    await db?.drop();
-    await deletePrefix(prefix);
+    await stack?.stop();
   });
 
   it('submits a sweep through the UI, follows it live to completion, and plots its data', async () => {
@@ -89,8 +79,7 @@ describe.skipIf(!existsSync(chromiumPath))(`dashboard in ${chromiumPath}`, () =>
     expect(page.mainFrame().url()).toBe(navigations);
     await page.getByTestId('verdict').waitFor();
 
-    const api = apiClient(apiUrl, bootstrapToken);
-    const results = (await api.get(`/v1/sweeps/${sweepId}/results`)).body;
+    const results = (await stack.client.get(`/v1/sweeps/${sweepId}/results`)).body;
     await expect.poll(() => page.locator('[data-testid="ranking"] tbody tr').count()).toBe(4);
     const shown = await page.locator('[data-testid="ranking"] tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.config));
     expect(shown).toEqual(results.ranking.map((r: { configId: string }) => r.configId));

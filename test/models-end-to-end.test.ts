@@ -6,11 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lrSequence } from '@lrsweep/schedules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, query, type TestDatabase } from './support/databases';
-import { apiClient } from './support/http';
-import { type RunningProcess, startApi, startWorker } from './support/processes';
-import { deletePrefix, uniquePrefix } from './support/redis';
-import { bootstrapToken, redisUrl } from './support/services';
+import { query } from './support/databases';
+import type { apiClient } from './support/http';
+import { type Stack, startStack } from './support/stack';
 
 const fashion = '/usr/share/datasets/fashion-mnist';
 
@@ -33,29 +31,19 @@ function writeCifar(n: number, testN: number): string {
 }
 
 describe('model sweeps end to end', () => {
-  let db: TestDatabase;
-  const prefix = uniquePrefix();
-  const procs: RunningProcess[] = [];
+  let stack: Stack;
   let api: ReturnType<typeof apiClient>;
-
   beforeAll(async () => {
-    db = await createTestDatabase('models');
-    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken };
-    const a = await startApi(env);
-    procs.push(a, ...(await Promise.all([startWorker(env), startWorker(env)])));
-    api = apiClient(a.url, bootstrapToken);
+    stack = await startStack('models', { workers: 2 });
+    api = stack.client;
   });
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await db?.drop();
-    await deletePrefix(prefix);
-  });
+  afterAll(async () => stack?.stop());
 
   const expectTrained = async (sweepId: string, T: number) => {
     const trials = (await api.get(`/v1/sweeps/${sweepId}/trials?limit=100`)).body.trials;
     for (const t of trials) {
       expect(t).toMatchObject({ status: 'completed', backend: 'wasm' });
-      const rows = await query<{ lr: number }>(db.url, 'SELECT lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
+      const rows = await query<{ lr: number }>(stack.db.url, 'SELECT lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
       expect(rows.map((r) => r.lr)).toEqual(lrSequence(t.config.schedule, { baseLr: t.config.baseLr, totalSteps: T }));
       expect(Number.isFinite(t.finalValLoss)).toBe(true);
     }
@@ -75,7 +63,7 @@ describe('model sweeps end to end', () => {
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     await api.waitForSweep(created.body.id, 120_000);
     const trials = await expectTrained(created.body.id, 8);
-    const [checksums] = await query<{ n: number }>(db.url, 'SELECT count(DISTINCT dataset_checksum)::int AS n FROM trials WHERE sweep_id = $1', [created.body.id]);
+    const [checksums] = await query<{ n: number }>(stack.db.url, 'SELECT count(DISTINCT dataset_checksum)::int AS n FROM trials WHERE sweep_id = $1', [created.body.id]);
     expect(checksums!.n).toBe(1);
     expect(trials).toHaveLength(2);
   });

@@ -3,31 +3,27 @@
 import { lrSequence } from '@lrsweep/schedules';
 import { pairedTest } from '@lrsweep/sweep';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, query, type TestDatabase } from './support/databases';
-import { apiClient } from './support/http';
-import { type RunningProcess, startApi, startWorker } from './support/processes';
-import { deletePrefix, uniquePrefix } from './support/redis';
-import { bootstrapToken, redisUrl } from './support/services';
+import { query } from './support/databases';
+import type { apiClient } from './support/http';
+import { bootstrapToken } from './support/services';
+import { type Stack, startStack } from './support/stack';
 
 const T = 40;
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 
 describe('results of a real sweep', () => {
-  let db: TestDatabase;
-  const prefix = uniquePrefix();
-  const procs: RunningProcess[] = [];
+  let stack: Stack;
+  let db: Stack['db'];
   let api: ReturnType<typeof apiClient>;
   let sweepId: string;
   let apiUrl: string;
   let evals: { trial_id: string; config_id: string; seed: number; step: number; val_loss: number; val_acc: number; train_loss: number }[];
 
   beforeAll(async () => {
-    db = await createTestDatabase('results');
-    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken };
-    const a = await startApi(env);
-    procs.push(a, ...(await Promise.all([startWorker(env), startWorker(env)])));
-    api = apiClient(a.url, bootstrapToken);
-    apiUrl = a.url;
+    stack = await startStack('results', { workers: 2 });
+    db = stack.db;
+    api = stack.client;
+    apiUrl = stack.api.url;
     const created = await api.post('/v1/sweeps', {
       name: 'results',
       dataset: { name: 'mnist', trainSize: 1000, testSize: 300 },
@@ -45,11 +41,7 @@ describe('results of a real sweep', () => {
       [sweepId],
     );
   }, 240_000);
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await db?.drop();
-    await deletePrefix(prefix);
-  });
+  afterAll(async () => stack?.stop());
 
   /** Per trial, the objective computed from its evaluation rows. */
   const trialValues = (metric: 'val_loss' | 'val_acc' | 'train_loss', aggregate: 'final' | 'best' | 'auc') => {

@@ -3,33 +3,21 @@
 // given the trial's own evaluations, as the trainer gave them to it).
 import { lrSequence, scheduleExamples } from '@lrsweep/schedules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, query, type TestDatabase } from './support/databases';
-import { apiClient } from './support/http';
-import { type RunningProcess, startApi, startWorker } from './support/processes';
-import { deletePrefix, uniquePrefix } from './support/redis';
-import { bootstrapToken, redisUrl } from './support/services';
+import { query } from './support/databases';
+import type { apiClient } from './support/http';
+import { type Stack, startStack } from './support/stack';
 
 const T = 120;
 const evalEvery = 10;
 
 describe('every schedule kind through the worker', () => {
-  let db: TestDatabase;
-  const prefix = uniquePrefix();
-  const procs: RunningProcess[] = [];
+  let stack: Stack;
   let api: ReturnType<typeof apiClient>;
-
   beforeAll(async () => {
-    db = await createTestDatabase('kinds');
-    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken };
-    const a = await startApi(env);
-    procs.push(a, ...(await Promise.all([startWorker(env), startWorker(env)])));
-    api = apiClient(a.url, bootstrapToken);
+    stack = await startStack('kinds', { workers: 2 });
+    api = stack.client;
   });
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await db?.drop();
-    await deletePrefix(prefix);
-  });
+  afterAll(async () => stack?.stop());
 
   it('stores the applied rate of every update, equal to lrSequence', async () => {
     const schedules = [
@@ -57,8 +45,8 @@ describe('every schedule kind through the worker', () => {
     for (const t of trials) {
       const s = t.config.schedule;
       kinds.add(s.kind);
-      const stored = await query<{ step: number; lr: number }>(db.url, 'SELECT step, lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
-      const evals = await query<{ val_loss: number; val_acc: number }>(db.url, 'SELECT val_loss, val_acc FROM evaluations WHERE trial_id = $1 ORDER BY step', [t.id]);
+      const stored = await query<{ step: number; lr: number }>(stack.db.url, 'SELECT step, lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
+      const evals = await query<{ val_loss: number; val_acc: number }>(stack.db.url, 'SELECT val_loss, val_acc FROM evaluations WHERE trial_id = $1 ORDER BY step', [t.id]);
       expect(stored.map((r) => r.step)).toEqual([...Array(T).keys()]);
       const metrics = evals.map((e) => (s.metric === 'val_acc' ? e.val_acc : e.val_loss));
       const expected = lrSequence(s, { baseLr: 0.05, totalSteps: T, metrics, evalEvery });

@@ -2,11 +2,9 @@
 // → Postgres → ranking. No mocks.
 import { lrSequence } from '@lrsweep/schedules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, query, type TestDatabase } from './support/databases';
-import { apiClient } from './support/http';
-import { type RunningProcess, startApi, startWorker } from './support/processes';
-import { deletePrefix, uniquePrefix } from './support/redis';
-import { bootstrapToken, redisUrl } from './support/services';
+import { query } from './support/databases';
+import type { apiClient } from './support/http';
+import { type Stack, startStack } from './support/stack';
 
 const spec = {
   name: 'e2e-2x2x2',
@@ -24,24 +22,15 @@ const spec = {
 const T = 10; // 1 epoch × ceil(640 / 64)
 
 describe('a sweep end to end', () => {
-  let db: TestDatabase;
-  const prefix = uniquePrefix();
-  const procs: RunningProcess[] = [];
+  let stack: Stack;
+  let db: Stack['db'];
   let api: ReturnType<typeof apiClient>;
-
   beforeAll(async () => {
-    db = await createTestDatabase('e2e');
-    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken };
-    const a = await startApi(env);
-    procs.push(a);
-    procs.push(await startWorker({ ...env, WORKER_ID: 'w1' }), await startWorker({ ...env, WORKER_ID: 'w2' }));
-    api = apiClient(a.url, bootstrapToken);
+    stack = await startStack('e2e', { workers: 2 });
+    db = stack.db;
+    api = stack.client;
   });
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await db?.drop();
-    await deletePrefix(prefix);
-  });
+  afterAll(async () => stack?.stop());
 
   it('trains every trial once, stores the applied LR of every update, and ranks across seeds', async () => {
     const created = await api.post('/v1/sweeps', spec);
@@ -85,9 +74,7 @@ describe('a sweep end to end', () => {
       expect(row.mean).toBeCloseTo(expected[i]!.mean, 12);
     });
     // Both workers took part.
-    const finishedBy = new Set(
-      procs.slice(1).flatMap((p, i) => (p.lines.some((l) => l.msg === 'trial finished') ? [`w${i + 1}`] : [])),
-    );
+    const finishedBy = new Set(stack.workers.flatMap((p, i) => (p.lines.some((l) => l.msg === 'trial finished') ? [`w${i + 1}`] : [])));
     expect(finishedBy.size).toBe(2);
   });
 });

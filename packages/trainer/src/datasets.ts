@@ -101,9 +101,7 @@ export function loadIdx(name: string, dir: string, req: Omit<DatasetRequest, 'na
   };
   const train = part('train');
   const test = part('t10k');
-  if (req.trainSize > train.n || req.testSize > test.n) {
-    throw new DatasetError(`${dir} has ${train.n} training and ${test.n} test samples; asked for ${req.trainSize} and ${req.testSize}`);
-  }
+  enough(dir, train.n, test.n, req);
   return fromParts(name, [train.h, train.w, 1], 10, train.x, train.y, test.x, test.y, req);
 }
 
@@ -137,10 +135,14 @@ export function loadCifar10(dir: string, req: Omit<DatasetRequest, 'name'>): Dat
   if (!present.length) throw new DatasetError(`missing ${join(dir, 'data_batch_1.bin')}: point the dataset's path at CIFAR-10's binary version`);
   const train = read(present);
   const test = read(['test_batch.bin']);
-  if (req.trainSize > train.y.length || req.testSize > test.y.length) {
-    throw new DatasetError(`${dir} has ${train.y.length} training and ${test.y.length} test samples; asked for ${req.trainSize} and ${req.testSize}`);
-  }
+  enough(dir, train.y.length, test.y.length, req);
   return fromParts('cifar10', [32, 32, 3], 10, train.x, train.y, test.x, test.y, req);
+}
+
+function enough(dir: string, train: number, test: number, req: Omit<DatasetRequest, 'name'>) {
+  if (req.trainSize > train || req.testSize > test) {
+    throw new DatasetError(`${dir} has ${train} training and ${test} test samples; asked for ${req.trainSize} and ${req.testSize}`);
+  }
 }
 
 /** Datasets with an official test set: seeded permutations pick the samples from each part. */

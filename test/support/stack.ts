@@ -1,0 +1,42 @@
+import { createTestDatabase, type TestDatabase } from './databases';
+import { apiClient } from './http';
+import { type RunningProcess, startApi, startWorker } from './processes';
+import { deletePrefix, uniquePrefix } from './redis';
+import { bootstrapToken, redisUrl } from './services';
+
+export interface Stack {
+  db: TestDatabase;
+  prefix: string;
+  /** The environment the processes were started with. */
+  env: Record<string, string>;
+  api: Awaited<ReturnType<typeof startApi>>;
+  workers: RunningProcess[];
+  /** A client of the API with the bootstrap (admin) token. */
+  client: ReturnType<typeof apiClient>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything an end-to-end test runs against: a database of its own, a queue prefix of its own,
+ * the API and `workers` worker processes; `stop()` ends and removes all of it.
+ */
+export async function startStack(name: string, opts: { workers?: number; env?: Record<string, string> } = {}): Promise<Stack> {
+  const db = await createTestDatabase(name);
+  const prefix = uniquePrefix();
+  const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken, ...opts.env };
+  const api = await startApi(env);
+  const workers = await Promise.all(Array.from({ length: opts.workers ?? 1 }, (_, i) => startWorker({ ...env, WORKER_ID: `${name}-${i + 1}` })));
+  return {
+    db,
+    prefix,
+    env,
+    api,
+    workers,
+    client: apiClient(api.url, bootstrapToken),
+    async stop() {
+      await Promise.all([api, ...workers].map((p) => p.stop()));
+      await db.drop();
+      await deletePrefix(prefix);
+    },
+  };
+}
