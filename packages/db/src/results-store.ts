@@ -125,8 +125,3 @@ export async function curveSeries(db: Db, sweepId: string, configIds: string[], 
     sumsq: JSON.parse(r.sumsq) as number[],
   }));
 }
-
-/** Configurations of a sweep, for listing and for checking ids. */
-export async function sweepConfigs(db: Db, sweepId: string) {
-  return db.sweepConfig.findMany({ where: { sweepId }, orderBy: [{ scheduleKey: 'asc' }, { baseLr: 'asc' }] });
-}

@@ -202,8 +202,3 @@ export const scheduleSchema: z.ZodType<ScheduleSpec, ScheduleInput> = z.discrimi
   ...leafSchemas,
   sequentialSchema,
 ]);
-
-export const scheduleKinds: readonly ScheduleKind[] = [
-  ...leafSchemas.map((o) => o.shape.kind.value),
-  'sequential',
-];
