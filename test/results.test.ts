@@ -4,7 +4,7 @@ import { lrSequence } from '@lrsweep/schedules';
 import { pairedTest } from '@lrsweep/sweep';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from './support/databases';
-import type { apiClient } from './support/http';
+import { ApiRequestError, type LrsweepClient } from '@lrsweep/client';
 import { bootstrapToken } from './support/services';
 import { type Stack, startStack } from './support/stack';
 
@@ -14,7 +14,7 @@ const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 describe('results of a real sweep', () => {
   let stack: Stack;
   let db: Stack['db'];
-  let api: ReturnType<typeof apiClient>;
+  let api: LrsweepClient;
   let sweepId: string;
   let apiUrl: string;
   let evals: { trial_id: string; config_id: string; seed: number; step: number; val_loss: number; val_acc: number; train_loss: number }[];
@@ -22,18 +22,17 @@ describe('results of a real sweep', () => {
   beforeAll(async () => {
     stack = await startStack('results', { workers: 2 });
     db = stack.db;
-    api = stack.client;
+    api = stack.lrsweep;
     apiUrl = stack.api.url;
-    const created = await api.post('/v1/sweeps', {
+    const created = await api.submitSweep({
       name: 'results',
       dataset: { name: 'mnist', trainSize: 1000, testSize: 300 },
       model: { kind: 'mlp', hidden: [32] },
       training: { epochs: 2, batchSize: 50, evalEvery: 10 },
       grid: { baseLr: [0.001, 0.01, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }, { kind: 'linear' }], seeds: 3 },
     });
-    expect(created.status).toBe(201);
-    sweepId = created.body.id;
-    await api.waitForSweep(sweepId, 180_000);
+    sweepId = created.id;
+    await api.follow(sweepId, () => {}, 250);
     evals = await query(
       db.url,
       `SELECT e.trial_id, t.config_id, (t.config->>'seed')::int AS seed, e.step, e.val_loss, e.val_acc, e.train_loss
@@ -66,51 +65,51 @@ describe('results of a real sweep', () => {
     ['train_loss', 'auc'],
     ['val_loss', 'auc'],
   ] as const)('ranks by %s (%s) as the raw evaluation rows say', async (metric, aggregate) => {
-    const r = (await api.get(`/v1/sweeps/${sweepId}/results?metric=${metric}&aggregate=${aggregate}`)).body;
+    const r = await api.results(sweepId, { metric, aggregate });
     expect(r.objective).toEqual({ metric, aggregate, mode: metric === 'val_acc' ? 'max' : 'min' });
     const want = expectedRanking(metric, aggregate);
-    expect(r.ranking.map((x: { configId: string }) => x.configId)).toEqual(want.map((w) => w.configId));
-    r.ranking.forEach((x: { mean: number; n: number; sem: number; ci95: number[] }, i: number) => {
+    expect(r.ranking.map((x) => x.configId)).toEqual(want.map((w) => w.configId));
+    r.ranking.forEach((x, i) => {
       expect(x.mean).toBeCloseTo(want[i]!.mean, 10);
       expect(x.n).toBe(3);
-      expect(x.ci95[0]).toBeLessThan(x.mean);
+      expect(x.ci95![0]).toBeLessThan(x.mean!);
     });
   });
 
   it('answers in one request which schedule wins at its best LR, and whether it is significant', async () => {
-    const s = (await api.get(`/v1/sweeps/${sweepId}/schedules`)).body;
+    const s = await api.schedules(sweepId);
     const want = expectedRanking('val_loss', 'final');
-    const kindOf = (configId: string) => s.schedules.find((x: { sensitivity: { configId: string }[] }) => x.sensitivity.some((p) => p.configId === configId)).schedule.kind;
+    const kindOf = (configId: string) => s.schedules.find((x) => x.sensitivity.some((p) => p.configId === configId))!.schedule.kind;
     expect(s.schedules).toHaveLength(3);
-    expect(s.schedules[0].schedule.kind).toBe(kindOf(want[0]!.configId));
-    expect(s.schedules[0].best.configId).toBe(want[0]!.configId);
+    expect(s.schedules[0]!.schedule.kind).toBe(kindOf(want[0]!.configId));
+    expect(s.schedules[0]!.best!.configId).toBe(want[0]!.configId);
     for (const sch of s.schedules) {
-      expect(sch.sensitivity.map((p: { baseLr: number }) => p.baseLr)).toEqual([0.001, 0.01, 0.1]);
+      expect(sch.sensitivity.map((p) => p.baseLr)).toEqual([0.001, 0.01, 0.1]);
       const bestOfKind = want.find((w) => kindOf(w.configId) === sch.schedule.kind)!;
-      expect(sch.best.configId).toBe(bestOfKind.configId);
-      expect(sch.basin.lo).toBeLessThanOrEqual(sch.best.baseLr);
-      expect(sch.basin.hi).toBeGreaterThanOrEqual(sch.best.baseLr);
+      expect(sch.best!.configId).toBe(bestOfKind.configId);
+      expect(sch.basin!.lo).toBeLessThanOrEqual(sch.best!.baseLr);
+      expect(sch.basin!.hi).toBeGreaterThanOrEqual(sch.best!.baseLr);
     }
     // The pairwise tests, recomputed from the raw rows: paired over the three shared seeds.
     const values = trialValues('val_loss', 'final');
     for (const c of s.comparisons) {
-      const [ka, kb] = [c.a, c.b].map((k: string) => s.schedules.find((x: { scheduleKey: string }) => x.scheduleKey === k).best.configId);
+      const [ka, kb] = [c.a, c.b].map((k) => s.schedules.find((x) => x.scheduleKey === k)!.best!.configId);
       const va = values.filter((v) => v.configId === ka).sort((x, y) => x.seed - y.seed).map((v) => v.value);
       const vb = values.filter((v) => v.configId === kb).sort((x, y) => x.seed - y.seed).map((v) => v.value);
       const p = pairedTest(va, vb)!;
-      expect(c.paired.pairs).toBe(3);
-      expect(c.paired.p).toBeCloseTo(p.p, 10);
+      expect(c.paired!.pairs).toBe(3);
+      expect(c.paired!.p).toBeCloseTo(p.p, 10);
       expect(c.significant).toBe(p.p < 0.05);
     }
     expect(s.comparisons).toHaveLength(3);
     expect(s.verdict).toMatch(/^Best: /);
-    expect(s.verdict).toContain(s.schedules[0].label);
+    expect(s.verdict).toContain(s.schedules[0]!.label);
   });
 
   it('gives step-aligned mean and CI per configuration, and the applied LR, as the raw rows say', async () => {
     const ids = expectedRanking('val_loss', 'final').slice(0, 3).map((w) => w.configId);
-    const c = (await api.get(`/v1/sweeps/${sweepId}/curves?metric=train_loss&configs=${ids.join(',')}`)).body;
-    expect(c.curves.map((x: { configId: string }) => x.configId)).toEqual(ids);
+    const c = await api.curves(sweepId, { metric: 'train_loss', configs: ids });
+    expect(c.curves.map((x) => x.configId)).toEqual(ids);
     for (const curve of c.curves) {
       const raw = await query<{ step: number; n: number; mean: number; sd: number }>(
         db.url,
@@ -120,17 +119,18 @@ describe('results of a real sweep', () => {
       );
       expect(curve.steps).toEqual(raw.map((r) => r.step));
       expect(curve.n).toEqual(raw.map(() => 3));
-      curve.mean.forEach((m: number, i: number) => expect(m).toBeCloseTo(raw[i]!.mean, 9));
-      curve.ci95Hi.forEach((hi: number, i: number) => expect(hi - curve.mean[i]).toBeCloseTo((4.302652729911275 * raw[i]!.sd) / Math.sqrt(3), 6));
+      curve.mean.forEach((m, i) => expect(m).toBeCloseTo(raw[i]!.mean, 9));
+      curve.ci95Hi.forEach((hi, i) => expect(hi! - curve.mean[i]!).toBeCloseTo((4.302652729911275 * raw[i]!.sd) / Math.sqrt(3), 6));
       expect(curve.lr.mean).toEqual(lrSequence(curve.schedule, { baseLr: curve.baseLr, totalSteps: T }).map((x) => expect.closeTo(x, 15)));
     }
-    const val = (await api.get(`/v1/sweeps/${sweepId}/curves?metric=val_acc&configs=${ids[0]}`)).body.curves[0];
+    const val = (await api.curves(sweepId, { metric: 'val_acc', configs: [ids[0]!] })).curves[0]!;
     expect(val.steps).toEqual([10, 20, 30, 40]);
-    const small = (await api.get(`/v1/sweeps/${sweepId}/curves?metric=train_loss&configs=${ids[0]}&points=10`)).body.curves[0];
+    const small = (await api.curves(sweepId, { metric: 'train_loss', configs: [ids[0]!], points: 10 })).curves[0]!;
     expect(small.steps.length).toBeLessThanOrEqual(10);
     expect([small.steps[0], small.steps.at(-1)]).toEqual([0, T - 1]);
-    const bad = await api.get(`/v1/sweeps/${sweepId}/curves?configs=nope`);
-    expect(bad.status).toBe(400);
+    const bad = await api.curves(sweepId, { configs: ['nope'] }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(ApiRequestError);
+    expect((bad as ApiRequestError).status).toBe(400);
   });
 
   it('exports results and curves as CSV', async () => {

@@ -4,7 +4,7 @@
 import { lrSequence, scheduleExamples } from '@lrsweep/schedules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from './support/databases';
-import type { apiClient } from './support/http';
+import type { LrsweepClient } from '@lrsweep/client';
 import { type Stack, startStack } from './support/stack';
 
 const T = 120;
@@ -12,10 +12,10 @@ const evalEvery = 10;
 
 describe('every schedule kind through the worker', () => {
   let stack: Stack;
-  let api: ReturnType<typeof apiClient>;
+  let api: LrsweepClient;
   beforeAll(async () => {
     stack = await startStack('kinds', { workers: 2 });
-    api = stack.client;
+    api = stack.lrsweep;
   });
   afterAll(async () => stack?.stop());
 
@@ -27,23 +27,22 @@ describe('every schedule kind through the worker', () => {
       { kind: 'reduce_on_plateau', metric: 'val_acc', factor: 0.5, patience: 0, warmup: { steps: 15 } },
       { kind: 'cyclic', minFactor: 0.2, stepSizeUp: 7, mode: 'exp_range', gamma: 0.99 },
     ];
-    const created = await api.post('/v1/sweeps', {
+    const created = await api.submitSweep({
       name: 'every-kind',
       dataset: { name: 'synthetic', trainSize: 960, testSize: 200 },
       model: { kind: 'mlp', hidden: [16] },
       optimizer: { kind: 'sgd', momentum: 0.9 },
       training: { epochs: 1, batchSize: 8, evalEvery },
-      grid: { baseLr: [0.05], schedule: schedules, seeds: 1 },
+      grid: { baseLr: [0.05], schedule: schedules as never, seeds: 1 },
     });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    expect(created.body.totalSteps).toBe(T);
-    const sweep = await api.waitForSweep(created.body.id, 180_000);
+    expect(created.totalSteps).toBe(T);
+    const sweep = await api.follow(created.id, () => {}, 250);
     expect(sweep.counts.completed).toBe(schedules.length);
 
-    const trials = (await api.get(`/v1/sweeps/${created.body.id}/trials?limit=100`)).body.trials;
+    const { trials } = await api.listTrials(created.id, { limit: 100 });
     const kinds = new Set<string>();
     for (const t of trials) {
-      const s = t.config.schedule;
+      const s = t.config.schedule as { kind: string; metric?: string } & Parameters<typeof lrSequence>[0];
       kinds.add(s.kind);
       const stored = await query<{ step: number; lr: number }>(stack.db.url, 'SELECT step, lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
       const evals = await query<{ val_loss: number; val_acc: number }>(stack.db.url, 'SELECT val_loss, val_acc FROM evaluations WHERE trial_id = $1 ORDER BY step', [t.id]);

@@ -3,10 +3,10 @@
 import { lrSequence } from '@lrsweep/schedules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from './support/databases';
-import type { apiClient } from './support/http';
+import type { LrsweepClient, SweepSpecInput } from '@lrsweep/client';
 import { type Stack, startStack } from './support/stack';
 
-const spec = {
+const spec: SweepSpecInput = {
   name: 'e2e-2x2x2',
   dataset: { name: 'mnist', trainSize: 640, testSize: 200 },
   model: { kind: 'mlp', hidden: [32] },
@@ -24,31 +24,30 @@ const T = 10; // 1 epoch × ceil(640 / 64)
 describe('a sweep end to end', () => {
   let stack: Stack;
   let db: Stack['db'];
-  let api: ReturnType<typeof apiClient>;
+  let api: LrsweepClient;
   beforeAll(async () => {
     stack = await startStack('e2e', { workers: 2 });
     db = stack.db;
-    api = stack.client;
+    api = stack.lrsweep;
   });
   afterAll(async () => stack?.stop());
 
   it('trains every trial once, stores the applied LR of every update, and ranks across seeds', async () => {
-    const created = await api.post('/v1/sweeps', spec);
-    expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ trialCount: 8, configCount: 4, totalSteps: T });
-    const sweep = await api.waitForSweep(created.body.id);
+    const created = await api.submitSweep(spec);
+    expect(created).toMatchObject({ trialCount: 8, configCount: 4, totalSteps: T });
+    const sweep = await api.follow(created.id, () => {}, 250);
     expect(sweep.counts).toMatchObject({ total: 8, completed: 8, failed: 0, diverged: 0, queued: 0, running: 0 });
 
-    const trials = (await api.get(`/v1/sweeps/${created.body.id}/trials?limit=100`)).body.trials;
+    const { trials } = await api.listTrials(created.id, { limit: 100 });
     expect(trials).toHaveLength(8);
     for (const t of trials) {
       expect(t).toMatchObject({ status: 'completed', attempt: 1, totalSteps: T, backend: 'wasm' });
       const rows = await query<{ step: number; lr: number }>(db.url, 'SELECT step, lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
       expect(rows.map((r) => r.step)).toEqual([...Array(T).keys()]);
       expect(rows.map((r) => r.lr)).toEqual(lrSequence(t.config.schedule, { baseLr: t.config.baseLr, totalSteps: T }));
-      const metrics = (await api.get(`/v1/trials/${t.id}/metrics`)).body;
-      expect(metrics.updates.map((u: { lr: number }) => u.lr)).toEqual(rows.map((r) => r.lr));
-      expect(metrics.evals.map((e: { step: number }) => e.step)).toEqual([4, 8, 10]);
+      const metrics = await api.trialMetrics(t.id);
+      expect(metrics.updates.map((u) => u.lr)).toEqual(rows.map((r) => r.lr));
+      expect(metrics.evals.map((e) => e.step)).toEqual([4, 8, 10]);
     }
 
     // The ranking the test computes itself from the raw evaluation rows.
@@ -56,7 +55,7 @@ describe('a sweep end to end', () => {
       db.url,
       `SELECT t.config_id, e.val_loss FROM evaluations e JOIN trials t ON t.id = e.trial_id
         WHERE t.sweep_id = $1 AND e.step = t.total_steps`,
-      [created.body.id],
+      [created.id],
     );
     const byConfig = new Map<string, number[]>();
     for (const f of finals) byConfig.set(f.config_id, [...(byConfig.get(f.config_id) ?? []), f.val_loss]);
@@ -64,11 +63,11 @@ describe('a sweep end to end', () => {
       .map(([configId, v]) => ({ configId, n: v.length, mean: v.reduce((a, b) => a + b, 0) / v.length }))
       .sort((a, b) => a.mean - b.mean);
 
-    const results = (await api.get(`/v1/sweeps/${created.body.id}/results`)).body;
+    const results = await api.results(created.id);
     expect(results.provisional).toBe(false);
     expect(results.ranking).toHaveLength(4);
-    expect(results.ranking.map((r: { configId: string }) => r.configId)).toEqual(expected.map((e) => e.configId));
-    results.ranking.forEach((row: { n: number; mean: number; rank: number }, i: number) => {
+    expect(results.ranking.map((r) => r.configId)).toEqual(expected.map((e) => e.configId));
+    results.ranking.forEach((row, i) => {
       expect(row.rank).toBe(i + 1);
       expect(row.n).toBe(2);
       expect(row.mean).toBeCloseTo(expected[i]!.mean, 12);

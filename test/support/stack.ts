@@ -1,3 +1,4 @@
+import { createClient, type LrsweepClient } from '@lrsweep/client';
 import { createTestDatabase, type TestDatabase } from './databases';
 import { apiClient } from './http';
 import { type RunningProcess, startApi, startWorker } from './processes';
@@ -11,8 +12,10 @@ export interface Stack {
   env: Record<string, string>;
   api: Awaited<ReturnType<typeof startApi>>;
   workers: RunningProcess[];
-  /** A client of the API with the bootstrap (admin) token. */
+  /** A raw HTTP client of the API with the bootstrap (admin) token, for statuses and error bodies. */
   client: ReturnType<typeof apiClient>;
+  /** The typed client (@lrsweep/client) the CLI and dashboard use, with the bootstrap token. */
+  lrsweep: LrsweepClient;
   stop(): Promise<void>;
 }
 
@@ -33,6 +36,7 @@ export async function startStack(name: string, opts: { workers?: number; env?: R
     api,
     workers,
     client: apiClient(api.url, bootstrapToken),
+    lrsweep: createClient({ baseUrl: api.url, token: bootstrapToken }),
     async stop() {
       await Promise.all([api, ...workers].map((p) => p.stop()));
       await db.drop();
