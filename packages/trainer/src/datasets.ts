@@ -157,19 +157,22 @@ function fromParts(
   req: Omit<DatasetRequest, 'name'>,
 ): Dataset {
   const d = shape[0] * shape[1] * shape[2];
-  const pick = (x: Float32Array, y: Int32Array, count: number, seed: number) => {
-    const perm = createRng(seed).permutation(y.length);
-    const xs = new Float32Array(new SharedArrayBuffer(count * d * 4));
-    const ys = new Int32Array(new SharedArrayBuffer(count * 4));
-    for (let i = 0; i < count; i++) {
-      xs.set(x.subarray(perm[i]! * d, (perm[i]! + 1) * d), i * d);
-      ys[i] = y[perm[i]!]!;
-    }
-    return [xs, ys] as const;
-  };
+  const pick = (x: Float32Array, y: Int32Array, count: number, seed: number) =>
+    gatherRows(x, y, d, createRng(seed).permutation(y.length).subarray(0, count));
   const [tx, ty] = pick(trainX, trainY, req.trainSize, SPLIT_SEED);
   const [vx, vy] = pick(testX, testY, req.testSize, SPLIT_SEED + 1);
   return finish(name, shape, numClasses, tx, ty, vx, vy);
+}
+
+/** The samples at `rows`, copied into SharedArrayBuffers every training thread can read. */
+function gatherRows(x: Float32Array, y: Int32Array, d: number, rows: Int32Array): [Float32Array, Int32Array] {
+  const xs = new Float32Array(new SharedArrayBuffer(rows.length * d * 4));
+  const ys = new Int32Array(new SharedArrayBuffer(rows.length * 4));
+  rows.forEach((k, i) => {
+    xs.set(x.subarray(k * d, (k + 1) * d), i * d);
+    ys[i] = y[k]!;
+  });
+  return [xs, ys];
 }
 
 function finish(
@@ -240,19 +243,9 @@ function split(
   numClasses: number,
   req: Omit<DatasetRequest, 'name'>,
 ): Dataset {
-  const inputDim = shape[0] * shape[1] * shape[2];
+  const d = shape[0] * shape[1] * shape[2];
   const perm = createRng(SPLIT_SEED).permutation(y.length);
-  const take = (from: number, count: number) => {
-    const xs = new Float32Array(new SharedArrayBuffer(count * inputDim * 4));
-    const ys = new Int32Array(new SharedArrayBuffer(count * 4));
-    for (let i = 0; i < count; i++) {
-      const k = perm[from + i]!;
-      xs.set(x.subarray(k * inputDim, (k + 1) * inputDim), i * inputDim);
-      ys[i] = y[k]!;
-    }
-    return [xs, ys] as const;
-  };
-  const [testX, testY] = take(0, req.testSize);
-  const [trainX, trainY] = take(req.testSize, req.trainSize);
+  const [testX, testY] = gatherRows(x, y, d, perm.subarray(0, req.testSize));
+  const [trainX, trainY] = gatherRows(x, y, d, perm.subarray(req.testSize, req.testSize + req.trainSize));
   return finish(name, shape, numClasses, trainX, trainY, testX, testY);
 }
