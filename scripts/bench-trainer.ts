@@ -41,6 +41,8 @@ const models: { name: string; spec: ModelSpec; shape: [number, number, number] }
 
 async function main() {
   const backend = await selectBackend('wasm');
+  // The first measurement after the backend starts runs cold (operator set-up, memory growth).
+  matmulGflops();
   const rows: Record<string, number | string>[] = [];
   const references: number[] = [];
   for (const m of models) {

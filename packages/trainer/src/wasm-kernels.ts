@@ -148,11 +148,27 @@ const conv2dBackpropInput: tf.KernelConfig = {
   },
 };
 
+/**
+ * The engine clones every tensor it saves for the backward pass, through Identity; wasm's Identity
+ * copies the whole buffer (hundreds of activations per step). Sharing it by reference count, as
+ * wasm's own Reshape does and the cpu backend's Identity does, is safe: no kernel writes its inputs.
+ */
+const identity: tf.KernelConfig = {
+  kernelName: 'Identity',
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, backend }) => {
+    const { x } = inputs as { x: Info };
+    (backend as Backend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  },
+};
+
 let patched = false;
 
 /**
  * Fills the wasm backend's training gaps inside the TF.js kernel registry, so models need no
- * special cases: fast transposed matrix products and both convolution gradients. Call once
+ * special cases: fast transposed matrix products, both convolution gradients, and an Identity
+ * that shares instead of copying. Call once
  * the wasm backend is active; idempotent.
  */
 export function patchWasmKernels(): void {
@@ -165,5 +181,7 @@ export function patchWasmKernels(): void {
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.registerKernel(conv2dBackpropFilter);
   tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
   tf.registerKernel(conv2dBackpropInput);
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel(identity);
   patched = true;
 }
