@@ -33,7 +33,7 @@ describe('zombie attempts', () => {
       expect(await writeEvaluations(prisma, trialId, 1, [{ step: 5, valLoss: 9, valAcc: 0 }])).toBe(false);
       expect(await renewLease(prisma, trialId, 1, 60_000)).toBe(false);
       expect(await recordCheckpoint(prisma, trialId, 1, '/tmp/x', 5)).toBe(false);
-      expect(await finishTrial(prisma, trialId, 1, 'completed', { finalValLoss: 9 })).toBe(false);
+      expect(await finishTrial(prisma, trialId, 1, 'completed', { stepsDone: 6 })).toBe(false);
 
       const rows = await query<{ step: number; lr: number; attempt: number }>(db.url, 'SELECT step, lr, attempt FROM update_metrics WHERE trial_id = $1 ORDER BY step', [trialId]);
       expect(rows).toEqual([
@@ -46,7 +46,7 @@ describe('zombie attempts', () => {
       const [t] = await query(db.url, 'SELECT status, attempt, worker_id, checkpoint_path FROM trials WHERE id = $1', [trialId]);
       expect(t).toEqual({ status: 'running', attempt: 2, worker_id: 'w2', checkpoint_path: null });
       // The live attempt finishes normally.
-      expect(await finishTrial(prisma, trialId, 2, 'completed', { finalValLoss: 0.5, stepsDone: 4 })).toBe(true);
+      expect(await finishTrial(prisma, trialId, 2, 'completed', { stepsDone: 4 })).toBe(true);
     } finally {
       await close();
       await db.drop();

@@ -125,3 +125,8 @@ export async function curveSeries(db: Db, sweepId: string, configIds: string[], 
     sumsq: JSON.parse(r.sumsq) as number[],
   }));
 }
+
+/** Some configurations of a sweep (the ones that exist among `configIds`). */
+export async function sweepConfigsByIds(db: Db, sweepId: string, configIds: string[]) {
+  return db.sweepConfig.findMany({ where: { sweepId, configId: { in: configIds } } });
+}

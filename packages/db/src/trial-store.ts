@@ -71,17 +71,14 @@ export async function recordRunInfo(db: Db, trialId: string, attempt: number, in
   });
 }
 
-export interface TrialSummary {
-  finalTrainLoss?: number | null;
-  finalValLoss?: number | null;
-  finalValAcc?: number | null;
-  bestValLoss?: number | null;
-  bestValAcc?: number | null;
+/** What a finished attempt records beyond its status; its metric summaries come from its evaluations. */
+export interface TrialOutcomeInfo {
   divergedAtStep?: number | null;
   error?: string | null;
+  /** Rows past this step, left by an earlier attempt, are removed. */
+  stepsDone?: number;
 }
 
-const finite = (v: number | null | undefined) => (v === undefined || v === null || !Number.isFinite(v) ? null : v);
 
 /**
  * Ends a running attempt as completed, failed or diverged; false when it no longer owns the
@@ -93,7 +90,7 @@ export async function finishTrial(
   trialId: string,
   attempt: number,
   status: 'completed' | 'failed' | 'diverged',
-  summary: TrialSummary & { stepsDone?: number },
+  summary: TrialOutcomeInfo,
 ): Promise<boolean> {
   return db.$transaction(async (tx) => {
     const t = tx as unknown as Db;
@@ -110,7 +107,7 @@ export async function finishTrial(
   });
 }
 
-async function finishRow(db: Db, trialId: string, attempt: number, status: 'completed' | 'failed' | 'diverged', summary: TrialSummary) {
+async function finishRow(db: Db, trialId: string, attempt: number, status: 'completed' | 'failed' | 'diverged', summary: TrialOutcomeInfo) {
   const r = await db.trial.updateMany({
     where: { id: trialId, attempt, status: 'running' },
     data: {
@@ -119,11 +116,6 @@ async function finishRow(db: Db, trialId: string, attempt: number, status: 'comp
       leaseExpiresAt: null,
       checkpointPath: null,
       checkpointStep: null,
-      finalTrainLoss: finite(summary.finalTrainLoss),
-      finalValLoss: finite(summary.finalValLoss),
-      finalValAcc: finite(summary.finalValAcc),
-      bestValLoss: finite(summary.bestValLoss),
-      bestValAcc: finite(summary.bestValAcc),
       divergedAtStep: summary.divergedAtStep ?? null,
       error: summary.error ?? null,
     },

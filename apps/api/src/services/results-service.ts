@@ -1,4 +1,4 @@
-import { type Aggregate, configStats, curveSeries, type Db, getSweep, type MetricName, seedValues } from '@lrsweep/db';
+import { type Aggregate, configStats, curveSeries, type Db, getSweep, type MetricName, seedValues, sweepConfigsByIds } from '@lrsweep/db';
 import { describeSchedule, type ScheduleSpec } from '@lrsweep/schedules';
 import {
   analyzeSchedules,
@@ -89,9 +89,12 @@ export function createResultsService({ db }: { db: Db }) {
      * `points` points with LTTB, and the applied-LR curve.
      */
     async curves(sweepId: string, projectId: string, q: { metric: MetricName; configs?: string[]; points: number }) {
-      const r = await ranking(sweepId, projectId, {});
-      const known = new Map(r.ranking.map((row) => [row.configId, row]));
-      const ids = q.configs ?? r.ranking.slice(0, 20).map((row) => row.configId);
+      // Without a choice, the 20 best; with one, only those configurations are looked up.
+      const ids = q.configs ?? (await ranking(sweepId, projectId, {})).ranking.slice(0, 20).map((row) => row.configId);
+      if (q.configs) await sweepOf(sweepId, projectId);
+      const known = new Map(
+        (await sweepConfigsByIds(db, sweepId, ids)).map((c) => [c.configId, { config: { baseLr: c.baseLr, schedule: c.schedule as ScheduleSpec } }]),
+      );
       const unknown = ids.filter((id) => !known.has(id));
       if (unknown.length) {
         throw new ApiError(400, 'REQUEST_INVALID', `configs: not in this sweep: ${unknown.join(', ')}`, [
