@@ -8,7 +8,7 @@ import {
 } from '@lrsweep/schedules';
 import { canonicalJson, sha256 } from './canonical';
 import { expandScheduleEntry, scanScheduleEntry } from './grid-expansion';
-import type { Objective, SweepSpec } from './spec-schema';
+import { modeUnder, type Objective, type SweepSpec } from './spec-schema';
 
 /** A configuration: base LR × schedule; its seeds pool in the ranking. */
 export interface ConfigPlan {
@@ -120,7 +120,7 @@ export function withObjectiveDefaults(s: ScheduleSpec, o: Objective): ScheduleSp
   if (s.kind === 'sequential') return { ...s, parts: s.parts.map((p) => withObjectiveDefaults(p, o)) };
   if (s.kind !== 'reduce_on_plateau') return s;
   const metric = s.metric ?? o.metric;
-  const mode = s.mode ?? (metric === o.metric ? o.mode : metric === 'val_acc' ? 'max' : 'min');
+  const mode = s.mode ?? modeUnder(metric, o);
   return { ...s, metric, mode };
 }
 

@@ -114,6 +114,16 @@ const gridList = <T extends z.ZodType>(item: T) =>
       });
     });
 
+/** The direction a metric improves in: accuracy up, losses down. */
+export const naturalMode = (metric: 'val_loss' | 'val_acc' | 'train_loss'): 'min' | 'max' => (metric === 'val_acc' ? 'max' : 'min');
+
+/**
+ * The direction to rank `metric` in under a sweep's objective: the objective's own mode for its
+ * metric, the metric's natural direction otherwise.
+ */
+export const modeUnder = (metric: 'val_loss' | 'val_acc' | 'train_loss', objective: { metric: string; mode: 'min' | 'max' }) =>
+  metric === objective.metric ? objective.mode : naturalMode(metric);
+
 export const objectiveSchema = z
   .strictObject({
     metric: metricNameSchema.default('val_loss'),
@@ -121,7 +131,7 @@ export const objectiveSchema = z
     /** `final`: at the last evaluation; `best`: the best evaluation; `auc`: the mean over evaluations. */
     aggregate: z.enum(['final', 'best', 'auc']).default('final'),
   })
-  .transform((o) => ({ ...o, mode: o.mode ?? (o.metric === 'val_acc' ? 'max' : 'min') }));
+  .transform((o) => ({ ...o, mode: o.mode ?? naturalMode(o.metric) }));
 
 /**
  * A grid entry of `grid.schedule`: a schedule spec (see SCHEDULES.md) in which any scalar

@@ -3,6 +3,7 @@ import { describeSchedule, type ScheduleSpec } from '@lrsweep/schedules';
 import {
   analyzeSchedules,
   downsampleSeries,
+  modeUnder,
   type Objective,
   type RankBy,
   rankStats,
@@ -17,9 +18,6 @@ export interface ResultQuery {
   rankBy?: RankBy;
 }
 
-/** `val_acc` is maximised, losses minimised; the sweep's own objective keeps its mode. */
-const modeFor = (metric: MetricName, sweepObjective: Objective): 'min' | 'max' =>
-  metric === sweepObjective.metric ? sweepObjective.mode : metric === 'val_acc' ? 'max' : 'min';
 
 export function createResultsService({ db }: { db: Db }) {
   const sweepOf = async (sweepId: string, projectId: string) => {
@@ -33,7 +31,7 @@ export function createResultsService({ db }: { db: Db }) {
     const sweep = await sweepOf(sweepId, projectId);
     const own = sweep.objective as Objective;
     const metric = q.metric ?? own.metric;
-    const objective = { metric, mode: modeFor(metric, own), aggregate: q.aggregate ?? own.aggregate };
+    const objective = { metric, mode: modeUnder(metric, own), aggregate: q.aggregate ?? own.aggregate };
     const rows = await configStats(db, sweepId, objective.metric, objective.aggregate);
     const keyOf = new Map(rows.map((r) => [r.config_id, r.schedule_key]));
     const ranked = rankStats(
