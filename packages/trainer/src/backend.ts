@@ -55,7 +55,7 @@ export async function selectBackend(
   await load('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to start');
   // Fast transposed matrix products and the convolution filter gradient (see wasm-kernels.ts).
-  patchWasmKernels();
+  await patchWasmKernels();
   return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false };
 }
 

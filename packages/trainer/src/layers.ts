@@ -29,6 +29,8 @@ export class Params {
 
 export type Activation = 'relu' | 'tanh' | 'gelu' | 'sigmoid';
 
+const GELU_SCALE = 2 * Math.sqrt(2 / Math.PI);
+
 export const activate = (a: Activation, x: tf.Tensor): tf.Tensor => {
   switch (a) {
     case 'relu':
@@ -38,7 +40,10 @@ export const activate = (a: Activation, x: tf.Tensor): tf.Tensor => {
     case 'sigmoid':
       return tf.sigmoid(x);
     case 'gelu':
-      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
+      // GELU in its tanh form (Hendrycks & Gimpel; GPT-2, PyTorch's approximate='tanh'), written
+      // with the identity ½(1 + tanh z) = σ(2z): x·σ(2√(2/π)(x + 0.044715x³)). Within 1e-3 of the
+      // erf form, and on wasm ~8× faster (sigmoid is an XNNPACK kernel; erf and tanh are scalar).
+      return tf.mul(x, tf.sigmoid(tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), 0.044715)), GELU_SCALE)));
   }
 };
 

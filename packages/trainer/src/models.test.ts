@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { activate } from './layers';
+import { createOptimizer, type OptimizerSpec } from './optimizers';
+import { ADAM_KERNEL } from './wasm-kernels';
 import { DatasetError, loadCifar10, loadDataset, loadIdx, type ModelSpec, selectBackend, synthetic, train, type UpdateRecord } from './index';
 
 beforeAll(async () => {
@@ -93,6 +96,121 @@ describe('wasm kernels against the cpu backend', () => {
       return [tf.matMul(a, b, false, true), tf.matMul(b, a, false, true), tf.matMul(tf.transpose(a, [0, 2, 1]), tf.transpose(b, [0, 2, 1]), true, false)];
     };
     expect(close(await run('cpu', f), await run('wasm', f))).toBeLessThan(1e-5);
+  });
+
+  it('batched products (SIMD kernel where n is a multiple of 4) match, with either operand transposed, and their gradients', async () => {
+    const f = () => {
+      const a = tf.variable(tf.tensor3d(values(6 * 16 * 12, 0.3), [6, 16, 12]));
+      const b = tf.variable(tf.tensor3d(values(6 * 12 * 8, 0.9), [6, 12, 8]));
+      const c = tf.tensor4d(values(2 * 3 * 5 * 8, 0.4), [2, 3, 5, 8]);
+      const d = tf.tensor4d(values(2 * 3 * 8 * 4, 0.2), [2, 3, 8, 4]);
+      const odd = tf.tensor3d(values(6 * 12 * 6, 0.5), [6, 12, 6]); // n = 6: the backend's own loop
+      const shared = tf.tensor3d(values(12 * 8, 0.6), [1, 12, 8]); // broadcast batch: the backend's own loop
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(tf.matMul(tf.matMul(a, b), b, false, true))) as tf.Scalar, [a, b]);
+      const out = [
+        tf.matMul(a, b),
+        tf.matMul(tf.transpose(a, [0, 2, 1]), b, true, false),
+        tf.matMul(a, tf.transpose(b, [0, 2, 1]), false, true),
+        tf.matMul(tf.transpose(a, [0, 2, 1]), tf.transpose(b, [0, 2, 1]), true, true),
+        tf.matMul(c, d),
+        tf.matMul(a, odd),
+        tf.matMul(a, shared),
+        value,
+        grads[a.name]!,
+        grads[b.name]!,
+      ];
+      a.dispose();
+      b.dispose();
+      return out;
+    };
+    expect(close(await run('cpu', f), await run('wasm', f))).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    ['adam', { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }],
+    ['adam + L2', { kind: 'adam', beta1: 0.8, beta2: 0.99, epsilon: 1e-6, weightDecay: 0.1 }],
+    ['adamw', { kind: 'adamw', beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.05 }],
+  ] as [string, OptimizerSpec][])('the fused Adam step on wasm follows the composed one on cpu (%s)', async (_n, spec) => {
+    const f = () => {
+      const w = tf.variable(tf.tensor2d(values(35, 0.37), [7, 5]), true, `adam_${Math.random()}`);
+      const opt = createOptimizer(spec, [w]);
+      const out: tf.Tensor[] = [];
+      [0.1, 0.03, 0.2, 0.05, 0.1].forEach((lr, k) => {
+        tf.tidy(() => opt.apply({ [w.name]: tf.mul(tf.sin(tf.add(w, k)), 2) }, lr));
+        out.push(w.clone());
+      });
+      const slots = opt.exportState().slots.map((x) => tf.tensor(x));
+      opt.dispose();
+      w.dispose();
+      return [...out, ...slots];
+    };
+    const cpu = await run('cpu', f);
+    const wasm = await run('wasm', f);
+    expect(tf.getKernel(ADAM_KERNEL, 'wasm')).toBeDefined();
+    expect(close(cpu, wasm)).toBeLessThan(1e-6);
+  });
+
+  it('sums over leading axes (SIMD column sums), other sums, tiled transposes and casts match', async () => {
+    const f = () => {
+      const x = tf.tensor3d(values(6 * 5 * 8, 0.7), [6, 5, 8]);
+      const y = tf.tensor3d(values(3 * 4 * 6, 0.8), [3, 4, 6]);
+      const m = tf.tensor2d(values(64 * 96, 0.1), [64, 96]);
+      const p = tf.tensor2d(values(7 * 13, 0.2), [7, 13]);
+      return [
+        tf.sum(x, 0),
+        tf.sum(x, [0, 1]),
+        tf.sum(x, [1, 0], true),
+        tf.sum(x, [-3, -2]),
+        tf.sum(x, 1),
+        tf.sum(x, [0, 2]),
+        tf.sum(y, [0, 1]),
+        tf.sum(x),
+        tf.transpose(m),
+        tf.transpose(p),
+        tf.cast(x, 'float32'),
+        tf.cast(tf.tensor1d([1, 2, 3], 'int32'), 'float32'),
+        tf.cast(tf.tensor1d([1.7, -2.2, 0], 'float32'), 'int32'),
+      ];
+    };
+    const cpu = await run('cpu', f);
+    const wasm = await run('wasm', f);
+    expect(close(cpu, wasm)).toBeLessThan(1e-6);
+    expect(wasm[8]).toEqual(cpu[8]); // a transpose moves values, exactly
+    expect(wasm[12]).toEqual([1, -2, 0]);
+  });
+});
+
+it('gelu (tanh form, via sigmoid) stays within 1e-3 of the erf form', () => {
+  const x = tf.linspace(-8, 8, 1601);
+  const [fast, exact] = tf.tidy(() => [activate('gelu', x), tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))))]);
+  const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(fast!, exact!))).dataSync()[0]!);
+  expect(gap).toBeLessThan(1e-3);
+  expect(gap).toBeGreaterThan(0); // it is the approximation, not erf
+  tf.dispose([x, fast!, exact!]);
+});
+
+describe('the SIMD kernels on their own memory', () => {
+  it('bmm and colsum compute what their loops say', async () => {
+    const { simdKernels } = await import('./simd');
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const k = await simdKernels(memory);
+    const f32 = new Float32Array(memory.buffer);
+    const [batch, m, kk, n] = [3, 5, 7, 8];
+    const a = Float32Array.from({ length: batch * m * kk }, (_, i) => Math.sin(i));
+    const w = Float32Array.from({ length: batch * kk * n }, (_, i) => Math.cos(i * 0.3));
+    f32.set(a, 0);
+    f32.set(w, 1000);
+    k.bmm(0, 4000, 8000, batch, m, kk, n);
+    for (let b = 0; b < batch; b++)
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < n; j++) {
+          let sum = 0;
+          for (let t = 0; t < kk; t++) sum += a[(b * m + i) * kk + t]! * w[(b * kk + t) * n + j]!;
+          expect(f32[2000 + (b * m + i) * n + j]).toBeCloseTo(sum, 5);
+        }
+    f32.fill(7, 3000, 3012); // colsum must overwrite what was there
+    k.colsum(4000, 4, 12, 12000);
+    for (let j = 0; j < 12; j++) expect(f32[3000 + j]).toBeCloseTo(w[j]! + w[12 + j]! + w[24 + j]! + w[36 + j]!, 5);
   });
 });
 

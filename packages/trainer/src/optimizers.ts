@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { ADAM_KERNEL, type AdamAttrs } from './wasm-kernels';
 
 export type OptimizerSpec =
   | { kind: 'adam'; beta1: number; beta2: number; epsilon: number; weightDecay?: number }
@@ -61,7 +62,17 @@ function adam(spec: Extract<OptimizerSpec, { kind: 'adam' | 'adamw' }>, vars: tf
         let g = grads[v.name]!;
         // Adam's weight decay is L2 in the gradient; AdamW's shrinks the weights directly.
         if (wd && !decoupled) g = tf.add(g, tf.mul(v, wd));
-        const base: tf.Tensor = decoupled && wd ? tf.mul(v, 1 - lr * wd) : v;
+        const shrink = decoupled && wd ? 1 - lr * wd : 1;
+        if (tf.getKernel(ADAM_KERNEL, tf.getBackend())) {
+          // One fused pass (wasm): the same arithmetic as below, in the same order.
+          const attrs: AdamAttrs = { beta1: spec.beta1, beta2: spec.beta2, epsilon: spec.epsilon, step: lr / bc1, sqrtBc2: Math.sqrt(bc2), shrink };
+          const [mi, si, wi] = tf.engine().runKernel(ADAM_KERNEL, { g, m: m[i]!, s: s[i]!, w: v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+          m[i]!.assign(mi!);
+          s[i]!.assign(si!);
+          v.assign(wi!);
+          return;
+        }
+        const base: tf.Tensor = shrink !== 1 ? tf.mul(v, shrink) : v;
         const mi = tf.add(tf.mul(m[i]!, spec.beta1), tf.mul(g, 1 - spec.beta1));
         const si = tf.add(tf.mul(s[i]!, spec.beta2), tf.mul(tf.square(g), 1 - spec.beta2));
         m[i]!.assign(mi);
