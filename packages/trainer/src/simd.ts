@@ -1,3 +1,4 @@
+/// <reference path="./webassembly.d.ts" />
 import { readFileSync } from 'node:fs';
 import wabtInit from 'wabt';
 
@@ -27,7 +28,7 @@ function compile(): Promise<WebAssembly.Module> {
     const parsed = wabt.parseWat('kernels.wat', source, { simd: true, bulk_memory: true });
     try {
       parsed.validate();
-      return new WebAssembly.Module(parsed.toBinary({}).buffer);
+      return new WebAssembly.Module(new Uint8Array(parsed.toBinary({}).buffer));
     } finally {
       parsed.destroy();
     }

@@ -1,3 +1,4 @@
+/// <reference path="./webassembly.d.ts" />
 import * as tf from '@tensorflow/tfjs';
 import { type SimdKernels, simdKernels } from './simd';
 
