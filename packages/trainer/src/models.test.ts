@@ -150,6 +150,32 @@ describe('wasm kernels against the cpu backend', () => {
     expect(close(cpu, wasm)).toBeLessThan(1e-6);
   });
 
+  it('splits, concatenations and average-pool gradients (SIMD copies) match', async () => {
+    const f = () => {
+      const x = tf.tensor3d(values(4 * 6 * 8, 0.3), [4, 6, 8]);
+      const n = tf.tensor2d(Int32Array.from({ length: 5 * 7 }, (_, i) => i - 9), [5, 7], 'int32');
+      const img = tf.tensor4d(values(2 * 8 * 6 * 3, 0.6), [2, 8, 6, 3]);
+      const grad = (size: number, stride: number, pad: 'valid' | 'same') => tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(tf.avgPool(v, size, stride, pad), tf.sin(tf.avgPool(v, size, stride, pad)))))(img);
+      return [
+        ...tf.split(x, [1, 3, 2], 1),
+        ...tf.split(x, 2, 2),
+        ...tf.split(x, [3, 1], 0),
+        ...tf.split(n, [2, 5], 1),
+        tf.concat([x, tf.mul(x, 2)], 2),
+        tf.concat([x, tf.zeros([4, 0, 8]), tf.ones([4, 2, 8])], 1),
+        tf.concat([n, n], 0),
+        tf.concat([tf.reshape(x, [4, 48]), tf.reshape(x, [4, 48]), tf.reshape(x, [4, 48])], 1),
+        grad(2, 2, 'valid'), // windows tile the input: the SIMD kernel
+        grad(3, 3, 'valid'), // 8 rows are not 3-row windows: the backend's own
+        grad(3, 2, 'same'),
+      ];
+    };
+    const cpu = await run('cpu', f);
+    const wasm = await run('wasm', f);
+    expect(wasm.slice(0, 13)).toEqual(cpu.slice(0, 13)); // splits and concatenations move values, exactly
+    expect(close(cpu.slice(13), wasm.slice(13))).toBeLessThan(1e-5); // (sin differs a little between backends)
+  });
+
   it('sums over leading axes (SIMD column sums), other sums, tiled transposes and casts match', async () => {
     const f = () => {
       const x = tf.tensor3d(values(6 * 5 * 8, 0.7), [6, 5, 8]);

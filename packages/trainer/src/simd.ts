@@ -8,6 +8,10 @@ export interface SimdKernels {
   bmm(a: number, w: number, o: number, batch: number, m: number, k: number, n: number): void;
   /** o[j] = Σ_i x[i, j] for x [rows, cols]. */
   colsum(x: number, rows: number, cols: number, o: number): void;
+  /** Copies `rows` runs of `bytes` bytes, srcStride / dstStride bytes apart. */
+  copyRows(src: number, dst: number, rows: number, bytes: number, srcStride: number, dstStride: number): void;
+  /** Gradient of an average pool whose ph×pw windows tile the input (see kernels.wat). */
+  avgPoolGrad(dy: number, o: number, rows: number, ph: number, ow: number, pw: number, c: number, scale: number): void;
   /** One Adam step over n floats into new buffers mo, so, wo (see kernels.wat). */
   adam(
     g: number, m: number, s: number, w: number, mo: number, so: number, wo: number, n: number,

@@ -259,6 +259,97 @@ function leadingSum(simd: SimdKernels): tf.KernelConfig {
   };
 }
 
+const fourBytes = (dtype: string) => dtype === 'float32' || dtype === 'int32';
+
+/**
+ * Splitting along an axis is copying column blocks of the [outer, axis·inner] view; wasm's
+ * SplitV slices row by row from JS (~1.5 ms for a 2048×192 q/k/v split), the SIMD module
+ * copies each block with bulk-memory copies.
+ */
+function blockSplit(simd: SimdKernels): tf.KernelConfig {
+  const original = tf.getKernel('SplitV', 'wasm')!;
+  return {
+    ...original,
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: Info };
+      const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+      const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
+      const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
+      const outer = tf.util.sizeFromShape(x.shape.slice(0, ax));
+      const inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
+      if (!fourBytes(x.dtype) || outer === 0 || inner === 0 || sizes.some((n) => n === 0)) return original.kernelFunc(args);
+      const backend = args.backend as WasmBackend;
+      const rowBytes = x.shape[ax]! * inner * 4;
+      let offset = 0;
+      return sizes.map((n) => {
+        const out = backend.makeOutput(x.shape.map((d, i) => (i === ax ? n : d)), x.dtype);
+        const bytes = n * inner * 4;
+        simd.copyRows(offsetOf(backend, x) + offset, offsetOf(backend, out), outer, bytes, rowBytes, bytes);
+        offset += bytes;
+        return out;
+      });
+    },
+  };
+}
+
+/** Concatenation along an axis, the inverse of blockSplit (its gradient), by the same copies. */
+function blockConcat(simd: SimdKernels): tf.KernelConfig {
+  const original = tf.getKernel('Concat', 'wasm')!;
+  return {
+    ...original,
+    kernelFunc: (args) => {
+      const parts = (args.inputs as unknown as Info[]).filter((t) => tf.util.sizeFromShape(t.shape) > 0);
+      const first = parts[0];
+      if (!first || parts.length < 2 || !fourBytes(first.dtype) || parts.some((t) => t.dtype !== first.dtype)) return original.kernelFunc(args);
+      const ax = tf.util.parseAxisParam((args.attrs as { axis: number }).axis, first.shape)[0]!;
+      const shape = tf.backend_util.computeOutShape(parts.map((t) => t.shape), ax);
+      const outer = tf.util.sizeFromShape(shape.slice(0, ax));
+      const inner = tf.util.sizeFromShape(shape.slice(ax + 1));
+      const backend = args.backend as WasmBackend;
+      const out = backend.makeOutput(shape, first.dtype);
+      const rowBytes = shape[ax]! * inner * 4;
+      let offset = 0;
+      for (const t of parts) {
+        const bytes = t.shape[ax]! * inner * 4;
+        simd.copyRows(offsetOf(backend, t), offsetOf(backend, out) + offset, outer, bytes, bytes, rowBytes);
+        offset += bytes;
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * The gradient of an average pool whose windows tile the input (LeNet's 2×2, stride 2): each
+ * input position gets its window's dy / window size. wasm's kernel loops over every window of
+ * every output for each input; the SIMD module writes the input gradient once, in order.
+ */
+function tilingAvgPoolGrad(simd: SimdKernels): tf.KernelConfig {
+  const original = tf.getKernel('AvgPoolGrad', 'wasm')!;
+  return {
+    ...original,
+    kernelFunc: (args) => {
+      const { dy, input } = args.inputs as { dy: Info; input: Info };
+      const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as {
+        filterSize: [number, number] | number;
+        strides: [number, number] | number;
+        pad: 'valid' | 'same' | number;
+        dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      };
+      const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+      const p = info.padInfo;
+      const tiles =
+        info.strideHeight === info.filterHeight && info.strideWidth === info.filterWidth && !p.top && !p.bottom && !p.left && !p.right &&
+        info.inHeight === info.outHeight * info.filterHeight && info.inWidth === info.outWidth * info.filterWidth;
+      if (!tiles || dy.dtype !== 'float32' || info.batchSize * info.outHeight * info.outWidth * info.inChannels === 0) return original.kernelFunc(args);
+      const backend = args.backend as WasmBackend;
+      const out = backend.makeOutput(input.shape, 'float32');
+      simd.avgPoolGrad(offsetOf(backend, dy), offsetOf(backend, out), info.batchSize * info.outHeight, info.filterHeight, info.outWidth, info.filterWidth, info.inChannels, 1 / (info.filterHeight * info.filterWidth));
+      return out;
+    },
+  };
+}
+
 /** The fused Adam step's kernel name; optimizers use it where a backend registers it. */
 export const ADAM_KERNEL = 'LrsweepAdam';
 
@@ -323,7 +414,7 @@ export async function patchWasmKernels(): Promise<void> {
   const memory = (tf.backend() as WasmBackend).wasm.asm?.memory;
   const simd = memory instanceof WebAssembly.Memory ? await simdKernels(memory) : null;
   const configs = [transposeFirst('BatchMatMul', simd), transposeFirst('_FusedMatMul', simd), conv2dBackpropInput, identity, tiledTranspose(), sharingCast()];
-  if (simd) configs.push(leadingSum(simd), fusedAdam(simd));
+  if (simd) configs.push(leadingSum(simd), fusedAdam(simd), blockSplit(simd), blockConcat(simd), tilingAvgPoolGrad(simd));
   for (const config of configs) {
     if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);

@@ -124,4 +124,61 @@
             (local.get $step))))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $tailLoop))))
+;; Copies `rows` runs of `bytes` bytes from src to dst, the runs `srcStride` and `dstStride` bytes
+  ;; apart: a column block of a row-major matrix, for splitting and concatenating along an axis
+  ;; (the wasm backend copies row by row from JS).
+  (func (export "copyRows") (param $src i32) (param $dst i32) (param $rows i32) (param $bytes i32) (param $srcStride i32) (param $dstStride i32)
+    (block $done (loop $next
+      (br_if $done (i32.eqz (local.get $rows)))
+      (memory.copy (local.get $dst) (local.get $src) (local.get $bytes))
+      (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
+      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+      (br $next))))
+
+  ;; The gradient of an average pool whose ph×pw windows tile the input (stride = window, no
+  ;; padding): every input position gets its window's dy·scale (scale = 1/(ph·pw)). dy holds R
+  ;; rows (batch × output height) of ow·c floats; o is written in order, [R·ph, ow·pw, c].
+  (func (export "avgPoolGrad") (param $dy i32) (param $o i32) (param $R i32) (param $ph i32) (param $ow i32) (param $pw i32) (param $c i32) (param $scale f32)
+    (local $r i32) (local $i i32) (local $ox i32) (local $j i32) (local $k i32)
+    (local $row i32) (local $src i32) (local $rowBytes i32) (local $cBytes i32) (local $vecBytes i32) (local $sv v128)
+    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $vecBytes (i32.and (local.get $cBytes) (i32.const -16)))
+    (local.set $rowBytes (i32.mul (local.get $ow) (local.get $cBytes)))
+    (local.set $sv (f32x4.splat (local.get $scale)))
+    (block $rDone (loop $rLoop
+      (br_if $rDone (i32.ge_u (local.get $r) (local.get $R)))
+      (local.set $row (i32.add (local.get $dy) (i32.mul (local.get $r) (local.get $rowBytes))))
+      (local.set $i (i32.const 0))
+      (block $iDone (loop $iLoop
+        (br_if $iDone (i32.ge_u (local.get $i) (local.get $ph)))
+        (local.set $src (local.get $row))
+        (local.set $ox (i32.const 0))
+        (block $oxDone (loop $oxLoop
+          (br_if $oxDone (i32.ge_u (local.get $ox) (local.get $ow)))
+          (local.set $j (i32.const 0))
+          (block $jDone (loop $jLoop
+            (br_if $jDone (i32.ge_u (local.get $j) (local.get $pw)))
+            (local.set $k (i32.const 0))
+            (block $vDone (loop $vLoop
+              (br_if $vDone (i32.ge_u (local.get $k) (local.get $vecBytes)))
+              (v128.store (local.get $o) (f32x4.mul (v128.load (i32.add (local.get $src) (local.get $k))) (local.get $sv)))
+              (local.set $o (i32.add (local.get $o) (i32.const 16)))
+              (local.set $k (i32.add (local.get $k) (i32.const 16)))
+              (br $vLoop)))
+            (block $tDone (loop $tLoop
+              (br_if $tDone (i32.ge_u (local.get $k) (local.get $cBytes)))
+              (f32.store (local.get $o) (f32.mul (f32.load (i32.add (local.get $src) (local.get $k))) (local.get $scale)))
+              (local.set $o (i32.add (local.get $o) (i32.const 4)))
+              (local.set $k (i32.add (local.get $k) (i32.const 4)))
+              (br $tLoop)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $jLoop)))
+          (local.set $src (i32.add (local.get $src) (local.get $cBytes)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $oxLoop)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $iLoop)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rLoop))))
 )
