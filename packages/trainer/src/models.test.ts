@@ -155,7 +155,7 @@ describe('wasm kernels against the cpu backend', () => {
       const x = tf.tensor3d(values(4 * 6 * 8, 0.3), [4, 6, 8]);
       const n = tf.tensor2d(Int32Array.from({ length: 5 * 7 }, (_, i) => i - 9), [5, 7], 'int32');
       const img = tf.tensor4d(values(2 * 8 * 6 * 3, 0.6), [2, 8, 6, 3]);
-      const grad = (size: number, stride: number, pad: 'valid' | 'same') => tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(tf.avgPool(v, size, stride, pad), tf.sin(tf.avgPool(v, size, stride, pad)))))(img);
+      const grad = (size: number, stride: number, pad: 'valid' | 'same') => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(v as tf.Tensor4D, size, stride, pad), tf.sin(tf.avgPool(v as tf.Tensor4D, size, stride, pad)))))(img);
       return [
         ...tf.split(x, [1, 3, 2], 1),
         ...tf.split(x, 2, 2),
