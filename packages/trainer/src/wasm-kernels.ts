@@ -49,7 +49,8 @@ function batchedProduct(args: KernelArgs, simd: SimdKernels): Info | null {
   const batch = tf.util.sizeFromShape(outer);
   const sameBatch = a.shape.length === b.shape.length && outer.every((d, i) => d === b.shape[i]);
   const [m, k] = transposeA ? [a.shape.at(-1)!, a.shape.at(-2)!] : [a.shape.at(-2)!, a.shape.at(-1)!];
-  const n = transposeB ? b.shape.at(-2)! : b.shape.at(-1)!;
+  const [kb, n] = transposeB ? [b.shape.at(-1)!, b.shape.at(-2)!] : [b.shape.at(-2)!, b.shape.at(-1)!];
+  if (kb !== k) return null; // the backend's kernel reports the mismatch
   if (batch < 2 || !sameBatch || n % 4 !== 0 || a.dtype !== 'float32' || b.dtype !== 'float32' || m * n * k === 0) return null;
   return withScratch(backend, (keep) => {
     const left = transposeA ? keep(swapLast(a, backend)) : a;
@@ -400,24 +401,27 @@ function sharingCast(): tf.KernelConfig {
   };
 }
 
-let patched = false;
+let patching: Promise<void> | undefined;
 
 /**
  * Fills the wasm backend's training gaps inside the TF.js kernel registry, so models need no
  * special cases: fast transposed and batched matrix products, both convolution gradients, fast
  * transposes and bias-gradient sums, and Identity/Cast that share instead of copying. Call once
- * the wasm backend is active; idempotent.
+ * the wasm backend is active; idempotent (concurrent calls share one patching). Without access
+ * to the backend's memory (a TF.js build that hides it) the SIMD kernels are left out.
  */
-export async function patchWasmKernels(): Promise<void> {
-  if (patched || tf.getBackend() !== 'wasm') return;
-  patched = true;
-  const memory = (tf.backend() as WasmBackend).wasm.asm?.memory;
-  const simd = memory instanceof WebAssembly.Memory ? await simdKernels(memory) : null;
-  const configs = [transposeFirst('BatchMatMul', simd), transposeFirst('_FusedMatMul', simd), conv2dBackpropInput, identity, tiledTranspose(), sharingCast()];
-  if (simd) configs.push(leadingSum(simd), fusedAdam(simd), blockSplit(simd), blockConcat(simd), tilingAvgPoolGrad(simd));
-  for (const config of configs) {
-    if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
-    tf.registerKernel(config);
-  }
-  if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.registerKernel(conv2dBackpropFilter);
+export function patchWasmKernels(): Promise<void> {
+  if (tf.getBackend() !== 'wasm') return Promise.resolve();
+  patching ??= (async () => {
+    const memory = (tf.backend() as WasmBackend).wasm.asm?.memory;
+    const simd = memory instanceof WebAssembly.Memory ? await simdKernels(memory) : null;
+    const configs = [transposeFirst('BatchMatMul', simd), transposeFirst('_FusedMatMul', simd), conv2dBackpropInput, identity, tiledTranspose(), sharingCast()];
+    if (simd) configs.push(leadingSum(simd), fusedAdam(simd), blockSplit(simd), blockConcat(simd), tilingAvgPoolGrad(simd));
+    for (const config of configs) {
+      if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
+      tf.registerKernel(config);
+    }
+    if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.registerKernel(conv2dBackpropFilter);
+  })();
+  return patching;
 }
