@@ -28,6 +28,12 @@ function withScratch<T>(backend: tf.KernelBackend, f: (keep: (i: Info) => Info) 
   }
 }
 
+/** A wasm kernel replaced by `f`, which may hand cases it does not cover to the original. */
+function override(name: string, f: (args: KernelArgs, original: tf.KernelConfig) => Info | Info[]): tf.KernelConfig {
+  const original = tf.getKernel(name, 'wasm')!;
+  return { ...original, kernelFunc: (args) => f(args, original) };
+}
+
 /** Swaps the last two axes. */
 const swapLast = (x: Info, backend: tf.KernelBackend) => {
   const r = x.shape.length;
@@ -67,27 +73,23 @@ function batchedProduct(args: KernelArgs, simd: SimdKernels): Info | null {
  * (dW = Xᵀ·dY, dX = dY·Wᵀ).
  */
 function transposeFirst(name: 'BatchMatMul' | '_FusedMatMul', simd: SimdKernels | null): tf.KernelConfig {
-  const original = tf.getKernel(name, 'wasm')!;
-  return {
-    ...original,
-    kernelFunc: (args) => {
-      const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
-      if (simd && name === 'BatchMatMul') {
-        const out = batchedProduct(args, simd);
-        if (out) return out;
-      }
-      if (!transposeA && !transposeB) return original.kernelFunc(args);
-      return withScratch(args.backend as Backend, (keep) => {
-        const a = args.inputs.a as Info;
-        const b = args.inputs.b as Info;
-        return original.kernelFunc({
-          ...args,
-          inputs: { ...args.inputs, a: transposeA ? keep(swapLast(a, args.backend as Backend)) : a, b: transposeB ? keep(swapLast(b, args.backend as Backend)) : b },
-          attrs: { ...args.attrs, transposeA: false, transposeB: false },
-        }) as Info;
-      });
-    },
-  };
+  return override(name, (args, original) => {
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    if (simd && name === 'BatchMatMul') {
+      const out = batchedProduct(args, simd);
+      if (out) return out;
+    }
+    if (!transposeA && !transposeB) return original.kernelFunc(args);
+    return withScratch(args.backend as Backend, (keep) => {
+      const a = args.inputs.a as Info;
+      const b = args.inputs.b as Info;
+      return original.kernelFunc({
+        ...args,
+        inputs: { ...args.inputs, a: transposeA ? keep(swapLast(a, args.backend as Backend)) : a, b: transposeB ? keep(swapLast(b, args.backend as Backend)) : b },
+        attrs: { ...args.attrs, transposeA: false, transposeB: false },
+      }) as Info;
+    });
+  });
 }
 
 /**
@@ -218,21 +220,17 @@ function blockSide(n: number): number {
  * which visits the data in tiles.
  */
 function tiledTranspose(): tf.KernelConfig {
-  const original = tf.getKernel('Transpose', 'wasm')!;
-  return {
-    ...original,
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: Info };
-      const { perm } = args.attrs as { perm: number[] };
-      const [rows, cols] = x.shape as [number, number];
-      const r = x.shape.length === 2 && perm[0] === 1 ? blockSide(rows) : 0;
-      const c = r ? blockSide(cols) : 0;
-      if (!c) return original.kernelFunc(args);
-      const tiled = { ...x, shape: [rows / r, r, cols / c, c] };
-      const out = original.kernelFunc({ ...args, inputs: { x: tiled }, attrs: { perm: [2, 3, 0, 1] } }) as Info;
-      return { ...out, shape: [cols, rows] };
-    },
-  };
+  return override('Transpose', (args, original) => {
+    const { x } = args.inputs as { x: Info };
+    const { perm } = args.attrs as { perm: number[] };
+    const [rows, cols] = x.shape as [number, number];
+    const r = x.shape.length === 2 && perm[0] === 1 ? blockSide(rows) : 0;
+    const c = r ? blockSide(cols) : 0;
+    if (!c) return original.kernelFunc(args);
+    const tiled = { ...x, shape: [rows / r, r, cols / c, c] };
+    const out = original.kernelFunc({ ...args, inputs: { x: tiled }, attrs: { perm: [2, 3, 0, 1] } }) as Info;
+    return { ...out, shape: [cols, rows] };
+  });
 }
 
 /**
@@ -241,23 +239,19 @@ function tiledTranspose(): tf.KernelConfig {
  * (~10× faster at 2048×192).
  */
 function leadingSum(simd: SimdKernels): tf.KernelConfig {
-  const original = tf.getKernel('Sum', 'wasm')!;
-  return {
-    ...original,
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: Info };
-      const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
-      const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
-      const leading = axes.length < x.shape.length && axes.every((a, i) => a === i);
-      const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
-      const cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
-      if (!leading || x.dtype !== 'float32' || rows < 2 || cols === 0) return original.kernelFunc(args);
-      const backend = args.backend as WasmBackend;
-      const out = backend.makeOutput(keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length), 'float32');
-      simd.colsum(offsetOf(backend, x), rows, cols, offsetOf(backend, out));
-      return out;
-    },
-  };
+  return override('Sum', (args, original) => {
+    const { x } = args.inputs as { x: Info };
+    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    const leading = axes.length < x.shape.length && axes.every((a, i) => a === i);
+    const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
+    const cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
+    if (!leading || x.dtype !== 'float32' || rows < 2 || cols === 0) return original.kernelFunc(args);
+    const backend = args.backend as WasmBackend;
+    const out = backend.makeOutput(keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length), 'float32');
+    simd.colsum(offsetOf(backend, x), rows, cols, offsetOf(backend, out));
+    return out;
+  });
 }
 
 const fourBytes = (dtype: string) => dtype === 'float32' || dtype === 'int32';
@@ -268,56 +262,48 @@ const fourBytes = (dtype: string) => dtype === 'float32' || dtype === 'int32';
  * copies each block with bulk-memory copies.
  */
 function blockSplit(simd: SimdKernels): tf.KernelConfig {
-  const original = tf.getKernel('SplitV', 'wasm')!;
-  return {
-    ...original,
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: Info };
-      const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
-      const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
-      const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
-      const outer = tf.util.sizeFromShape(x.shape.slice(0, ax));
-      const inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
-      if (!fourBytes(x.dtype) || outer === 0 || inner === 0 || sizes.some((n) => n === 0)) return original.kernelFunc(args);
-      const backend = args.backend as WasmBackend;
-      const rowBytes = x.shape[ax]! * inner * 4;
-      let offset = 0;
-      return sizes.map((n) => {
-        const out = backend.makeOutput(x.shape.map((d, i) => (i === ax ? n : d)), x.dtype);
-        const bytes = n * inner * 4;
-        simd.copyRows(offsetOf(backend, x) + offset, offsetOf(backend, out), outer, bytes, rowBytes, bytes);
-        offset += bytes;
-        return out;
-      });
-    },
-  };
+  return override('SplitV', (args, original) => {
+    const { x } = args.inputs as { x: Info };
+    const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
+    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
+    const outer = tf.util.sizeFromShape(x.shape.slice(0, ax));
+    const inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
+    if (!fourBytes(x.dtype) || outer === 0 || inner === 0 || sizes.some((n) => n === 0)) return original.kernelFunc(args);
+    const backend = args.backend as WasmBackend;
+    const rowBytes = x.shape[ax]! * inner * 4;
+    let offset = 0;
+    return sizes.map((n) => {
+      const out = backend.makeOutput(x.shape.map((d, i) => (i === ax ? n : d)), x.dtype);
+      const bytes = n * inner * 4;
+      simd.copyRows(offsetOf(backend, x) + offset, offsetOf(backend, out), outer, bytes, rowBytes, bytes);
+      offset += bytes;
+      return out;
+    });
+  });
 }
 
 /** Concatenation along an axis, the inverse of blockSplit (its gradient), by the same copies. */
 function blockConcat(simd: SimdKernels): tf.KernelConfig {
-  const original = tf.getKernel('Concat', 'wasm')!;
-  return {
-    ...original,
-    kernelFunc: (args) => {
-      const parts = (args.inputs as unknown as Info[]).filter((t) => tf.util.sizeFromShape(t.shape) > 0);
-      const first = parts[0];
-      if (!first || parts.length < 2 || !fourBytes(first.dtype) || parts.some((t) => t.dtype !== first.dtype)) return original.kernelFunc(args);
-      const ax = tf.util.parseAxisParam((args.attrs as { axis: number }).axis, first.shape)[0]!;
-      const shape = tf.backend_util.computeOutShape(parts.map((t) => t.shape), ax);
-      const outer = tf.util.sizeFromShape(shape.slice(0, ax));
-      const inner = tf.util.sizeFromShape(shape.slice(ax + 1));
-      const backend = args.backend as WasmBackend;
-      const out = backend.makeOutput(shape, first.dtype);
-      const rowBytes = shape[ax]! * inner * 4;
-      let offset = 0;
-      for (const t of parts) {
-        const bytes = t.shape[ax]! * inner * 4;
-        simd.copyRows(offsetOf(backend, t), offsetOf(backend, out) + offset, outer, bytes, bytes, rowBytes);
-        offset += bytes;
-      }
-      return out;
-    },
-  };
+  return override('Concat', (args, original) => {
+    const parts = (args.inputs as unknown as Info[]).filter((t) => tf.util.sizeFromShape(t.shape) > 0);
+    const first = parts[0];
+    if (!first || parts.length < 2 || !fourBytes(first.dtype) || parts.some((t) => t.dtype !== first.dtype)) return original.kernelFunc(args);
+    const ax = tf.util.parseAxisParam((args.attrs as { axis: number }).axis, first.shape)[0]!;
+    const shape = tf.backend_util.computeOutShape(parts.map((t) => t.shape), ax);
+    const outer = tf.util.sizeFromShape(shape.slice(0, ax));
+    const inner = tf.util.sizeFromShape(shape.slice(ax + 1));
+    const backend = args.backend as WasmBackend;
+    const out = backend.makeOutput(shape, first.dtype);
+    const rowBytes = shape[ax]! * inner * 4;
+    let offset = 0;
+    for (const t of parts) {
+      const bytes = t.shape[ax]! * inner * 4;
+      simd.copyRows(offsetOf(backend, t), offsetOf(backend, out) + offset, outer, bytes, bytes, rowBytes);
+      offset += bytes;
+    }
+    return out;
+  });
 }
 
 /**
@@ -326,29 +312,25 @@ function blockConcat(simd: SimdKernels): tf.KernelConfig {
  * every output for each input; the SIMD module writes the input gradient once, in order.
  */
 function tilingAvgPoolGrad(simd: SimdKernels): tf.KernelConfig {
-  const original = tf.getKernel('AvgPoolGrad', 'wasm')!;
-  return {
-    ...original,
-    kernelFunc: (args) => {
-      const { dy, input } = args.inputs as { dy: Info; input: Info };
-      const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as {
-        filterSize: [number, number] | number;
-        strides: [number, number] | number;
-        pad: 'valid' | 'same' | number;
-        dimRoundingMode?: 'floor' | 'round' | 'ceil';
-      };
-      const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
-      const p = info.padInfo;
-      const tiles =
-        info.strideHeight === info.filterHeight && info.strideWidth === info.filterWidth && !p.top && !p.bottom && !p.left && !p.right &&
-        info.inHeight === info.outHeight * info.filterHeight && info.inWidth === info.outWidth * info.filterWidth;
-      if (!tiles || dy.dtype !== 'float32' || info.batchSize * info.outHeight * info.outWidth * info.inChannels === 0) return original.kernelFunc(args);
-      const backend = args.backend as WasmBackend;
-      const out = backend.makeOutput(input.shape, 'float32');
-      simd.avgPoolGrad(offsetOf(backend, dy), offsetOf(backend, out), info.batchSize * info.outHeight, info.filterHeight, info.outWidth, info.filterWidth, info.inChannels, 1 / (info.filterHeight * info.filterWidth));
-      return out;
-    },
-  };
+  return override('AvgPoolGrad', (args, original) => {
+    const { dy, input } = args.inputs as { dy: Info; input: Info };
+    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as {
+      filterSize: [number, number] | number;
+      strides: [number, number] | number;
+      pad: 'valid' | 'same' | number;
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    };
+    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    const p = info.padInfo;
+    const tiles =
+      info.strideHeight === info.filterHeight && info.strideWidth === info.filterWidth && !p.top && !p.bottom && !p.left && !p.right &&
+      info.inHeight === info.outHeight * info.filterHeight && info.inWidth === info.outWidth * info.filterWidth;
+    if (!tiles || dy.dtype !== 'float32' || info.batchSize * info.outHeight * info.outWidth * info.inChannels === 0) return original.kernelFunc(args);
+    const backend = args.backend as WasmBackend;
+    const out = backend.makeOutput(input.shape, 'float32');
+    simd.avgPoolGrad(offsetOf(backend, dy), offsetOf(backend, out), info.batchSize * info.outHeight, info.filterHeight, info.outWidth, info.filterWidth, info.inChannels, 1 / (info.filterHeight * info.filterWidth));
+    return out;
+  });
 }
 
 /** The fused Adam step's kernel name; optimizers use it where a backend registers it. */
@@ -390,15 +372,11 @@ function fusedAdam(simd: SimdKernels): tf.KernelConfig {
 
 /** wasm's Cast copies even to the same dtype (every tf.moments casts); share the buffer instead. */
 function sharingCast(): tf.KernelConfig {
-  const original = tf.getKernel('Cast', 'wasm')!;
-  return {
-    ...original,
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: Info };
-      if ((args.attrs as { dtype: string }).dtype !== x.dtype) return original.kernelFunc(args);
-      return identity.kernelFunc({ inputs: { x }, backend: args.backend, attrs: {} });
-    },
-  };
+  return override('Cast', (args, original) => {
+    const { x } = args.inputs as { x: Info };
+    if ((args.attrs as { dtype: string }).dtype !== x.dtype) return original.kernelFunc(args);
+    return identity.kernelFunc({ inputs: { x }, backend: args.backend, attrs: {} });
+  });
 }
 
 let patching: Promise<void> | undefined;
