@@ -54,7 +54,7 @@ export async function selectBackend(
   }
   await load('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to start');
-  // Fast transposed matrix products and the convolution filter gradient (see wasm-kernels.ts).
+  // The wasm backend's training gaps and slow kernels, replaced in its registry (see wasm-kernels.ts).
   await patchWasmKernels();
   return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false };
 }

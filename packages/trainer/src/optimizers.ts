@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ADAM_KERNEL, type AdamAttrs } from './wasm-kernels';
+import { ADAM_KERNEL, type AdamAttrs } from './wasm-simd-kernels';
 
 export type OptimizerSpec =
   | { kind: 'adam'; beta1: number; beta2: number; epsilon: number; weightDecay?: number }
