@@ -68,6 +68,22 @@ describe('train (wasm)', () => {
     expect(updates).toHaveLength(expected + 1);
   });
 
+  it.each([
+    ['mlp + adam', { kind: 'mlp', hidden: [32], activation: 'gelu' }, { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }],
+    ['cnn + batch norm + sgd', { kind: 'cnn', channels: [4, 8], batchNorm: true }, { kind: 'sgd', momentum: 0.9, nesterov: true }],
+    ['lenet + adamw', { kind: 'lenet', activation: 'sigmoid' }, { kind: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 }],
+    ['vit + schedule-free adamw', { kind: 'vit', patchSize: 2, width: 16, depth: 1, heads: 2, mlpRatio: 2 }, { kind: 'schedule_free_adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }],
+  ] as [string, TrainConfig['model'], TrainConfig['optimizer']][])('no tensor survives an update over 50 updates (%s)', (_n, model, optimizer) => {
+    // LeNet needs 28×28 images (the MNIST package's); the rest train on the 8×8 synthetic set.
+    const images = (model.kind === 'lenet' ? loadDataset : synthetic)({ name: 'mnist', trainSize: 50 * 16, testSize: 32 });
+    const before = liveTensorCount();
+    const counts: number[] = [];
+    const r = train({ ...config({ model, optimizer }), training: { epochs: 1, batchSize: 16, evalEvery: 10 } }, images, { onUpdate: () => counts.push(liveTensorCount()) });
+    expect(r.stepsDone).toBe(50);
+    expect(new Set(counts).size).toBe(1); // the same tensors (weights, optimizer state) after every update
+    expect(liveTensorCount()).toBe(before);
+  });
+
   it('leaves no tensor behind', () => {
     run(config());
     const before = liveTensorCount();
