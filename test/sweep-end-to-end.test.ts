@@ -48,6 +48,13 @@ describe('a sweep end to end', () => {
       const metrics = await api.trialMetrics(t.id);
       expect(metrics.updates.map((u) => u.lr)).toEqual(rows.map((r) => r.lr));
       expect(metrics.evals.map((e) => e.step)).toEqual([4, 8, 10]);
+      // Its timeline: queued, claimed, training, finished, in that order (Postgres's and the
+      // worker's clocks are this machine's); the training loop fits inside its own span.
+      const [queued, claimed, training, finished] = [t.queuedAt, t.startedAt!, t.trainingStartedAt!, t.finishedAt!].map((x) => Date.parse(x));
+      expect(queued).toBeLessThanOrEqual(claimed!);
+      expect(claimed).toBeLessThanOrEqual(training! + 1);
+      expect(t.trainMs).toBeGreaterThan(0);
+      expect(training! + t.trainMs!).toBeLessThanOrEqual(finished! + 1);
     }
 
     // The ranking the test computes itself from the raw evaluation rows.

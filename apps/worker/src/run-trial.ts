@@ -168,7 +168,7 @@ export function createTrialRunner(d: TrialRunnerDeps) {
         datasetChecksum: dataset.checksum,
         hardware: { cpuModel: cpus()[0]?.model ?? arch(), cpuCount: cpus().length, gpu: slot.backend?.gpu ? 'cuda' : null },
       });
-      const { result, numTensors } = await running.done;
+      const { result, numTensors, timing } = await running.done;
       await checkpointChain;
       const { fenced } = await sink.close();
       if (fenced || lostOwnership) {
@@ -182,7 +182,7 @@ export function createTrialRunner(d: TrialRunnerDeps) {
         return { released: true };
       }
       const status = result.status === 'diverged' ? 'diverged' : 'completed';
-      await finishTrial(d.db, trialId, claimed.attempt, status, result);
+      await finishTrial(d.db, trialId, claimed.attempt, status, { ...result, trainingStartedAt: new Date(timing.startedAt), trainMs: timing.ms });
       await d.checkpoints.removeTrial(trialId).catch(() => {});
       log.info(
         { status, steps: result.stepsDone, resumedFrom: resume?.step ?? 0, finalValLoss: result.finalValLoss, ms: Date.now() - started, numTensors },

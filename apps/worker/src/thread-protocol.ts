@@ -1,5 +1,11 @@
 import type { BackendChoice, Dataset, EvalRecord, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
 
+/** When the training loop started (epoch ms) and how long it ran, on the thread's clock. */
+export interface TrainTiming {
+  startedAt: number;
+  ms: number;
+}
+
 /** Messages between a training slot (main thread) and its training thread. */
 export type ToThread =
   | { type: 'init'; backend: string }
@@ -17,5 +23,5 @@ export type FromThread =
   | { type: 'updates'; rows: UpdateRecord[] }
   | { type: 'eval'; row: EvalRecord }
   | { type: 'checkpoint'; state: TrainerState }
-  | { type: 'done'; result: TrainResult; numTensors: number }
+  | { type: 'done'; result: TrainResult; numTensors: number; timing: TrainTiming }
   | { type: 'failed'; message: string };

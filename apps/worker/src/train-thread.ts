@@ -25,6 +25,8 @@ port.on('message', async (msg: ToThread) => {
     pending = [];
     lastSent = Date.now();
   };
+  const startedAt = Date.now();
+  const t0 = performance.now();
   try {
     const result = train(msg.config, msg.dataset, {
       onUpdate: (u) => {
@@ -43,7 +45,7 @@ port.on('message', async (msg: ToThread) => {
       },
     }, { resume: msg.resume, checkpointEvery: msg.checkpointEvery });
     flush();
-    send({ type: 'done', result, numTensors: liveTensorCount() });
+    send({ type: 'done', result, numTensors: liveTensorCount(), timing: { startedAt, ms: performance.now() - t0 } });
   } catch (err) {
     flush();
     send({ type: 'failed', message: (err as Error).message });

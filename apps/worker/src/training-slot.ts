@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { BackendChoice, Dataset, EvalRecord, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
-import type { FromThread, ToThread } from './thread-protocol';
+import type { FromThread, ToThread, TrainTiming } from './thread-protocol';
 
 export interface RunHandlers {
   onUpdates(rows: UpdateRecord[]): void;
@@ -15,7 +15,7 @@ export interface RunOptions {
 }
 
 export interface RunningTrial {
-  done: Promise<{ result: TrainResult; numTensors: number }>;
+  done: Promise<{ result: TrainResult; numTensors: number; timing: TrainTiming }>;
   /** Asks the thread to stop after the current update. */
   stop(): void;
 }
@@ -67,12 +67,12 @@ export class TrainingSlot {
     const w = await this.ensureThread();
     const stopBuf = new SharedArrayBuffer(4);
     const stopFlag = new Int32Array(stopBuf);
-    const done = new Promise<{ result: TrainResult; numTensors: number }>((resolve, reject) => {
+    const done = new Promise<{ result: TrainResult; numTensors: number; timing: TrainTiming }>((resolve, reject) => {
       const onMessage = (m: FromThread) => {
         if (m.type === 'updates') h.onUpdates(m.rows);
         else if (m.type === 'eval') h.onEval(m.row);
         else if (m.type === 'checkpoint') h.onCheckpoint(m.state);
-        else if (m.type === 'done') finish(() => resolve({ result: m.result, numTensors: m.numTensors }));
+        else if (m.type === 'done') finish(() => resolve({ result: m.result, numTensors: m.numTensors, timing: m.timing }));
         else if (m.type === 'failed') finish(() => reject(new TrainingError(m.message)));
       };
       const onError = (err: Error) => finish(() => reject(err));

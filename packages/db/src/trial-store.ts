@@ -28,7 +28,7 @@ export async function claimTrial(db: Db, trialId: string, workerId: string, leas
     UPDATE trials t
        SET status = 'running', attempt = t.attempt + 1, worker_id = ${workerId},
            lease_expires_at = now() + ${leaseMs} * interval '1 millisecond',
-           started_at = now(), finished_at = NULL, error = NULL
+           started_at = now(), finished_at = NULL, error = NULL, training_started_at = NULL, train_ms = NULL
      WHERE t.id = ${trialId}::uuid
        AND (t.status = 'queued' OR (t.status = 'running' AND t.lease_expires_at < now()))
        AND NOT EXISTS (SELECT 1 FROM sweeps s WHERE s.id = t.sweep_id AND s.cancelled_at IS NOT NULL)
@@ -77,6 +77,9 @@ export interface TrialOutcomeInfo {
   error?: string | null;
   /** Rows past this step, left by an earlier attempt, are removed. */
   stepsDone?: number;
+  /** When this attempt's training loop started, and how long it ran. */
+  trainingStartedAt?: Date;
+  trainMs?: number;
 }
 
 
@@ -118,6 +121,8 @@ async function finishRow(db: Db, trialId: string, attempt: number, status: 'comp
       checkpointStep: null,
       divergedAtStep: summary.divergedAtStep ?? null,
       error: summary.error ?? null,
+      trainingStartedAt: summary.trainingStartedAt ?? null,
+      trainMs: summary.trainMs === undefined ? null : Math.round(summary.trainMs),
     },
   });
   return r.count === 1;
