@@ -185,7 +185,16 @@ export function createTrialRunner(d: TrialRunnerDeps) {
       await finishTrial(d.db, trialId, claimed.attempt, status, { ...result, trainingStartedAt: new Date(timing.startedAt), trainMs: timing.ms });
       await d.checkpoints.removeTrial(trialId).catch(() => {});
       log.info(
-        { status, steps: result.stepsDone, resumedFrom: resume?.step ?? 0, finalValLoss: result.finalValLoss, ms: Date.now() - started, numTensors },
+        {
+          status,
+          steps: result.stepsDone,
+          resumedFrom: resume?.step ?? 0,
+          finalValLoss: result.finalValLoss,
+          ms: Date.now() - started,
+          trainMs: Math.round(timing.ms),
+          hostMs: Math.round(timing.hostMs),
+          numTensors,
+        },
         'trial finished',
       );
       return { status };

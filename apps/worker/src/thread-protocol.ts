@@ -4,6 +4,8 @@ import type { BackendChoice, Dataset, EvalRecord, TrainConfig, TrainerState, Tra
 export interface TrainTiming {
   startedAt: number;
   ms: number;
+  /** Of `ms`, the time spent on the worker's behalf: metric hand-off and checkpoint snapshots. */
+  hostMs: number;
 }
 
 /** Messages between a training slot (main thread) and its training thread. */

@@ -27,6 +27,7 @@ port.on('message', async (msg: ToThread) => {
   };
   const startedAt = Date.now();
   const t0 = performance.now();
+  const hostTime = { ms: 0 };
   try {
     const result = train(msg.config, msg.dataset, {
       onUpdate: (u) => {
@@ -43,9 +44,9 @@ port.on('message', async (msg: ToThread) => {
         flush();
         send({ type: 'checkpoint', state });
       },
-    }, { resume: msg.resume, checkpointEvery: msg.checkpointEvery });
+    }, { resume: msg.resume, checkpointEvery: msg.checkpointEvery, hostTime });
     flush();
-    send({ type: 'done', result, numTensors: liveTensorCount(), timing: { startedAt, ms: performance.now() - t0 } });
+    send({ type: 'done', result, numTensors: liveTensorCount(), timing: { startedAt, ms: performance.now() - t0, hostMs: hostTime.ms } });
   } catch (err) {
     flush();
     send({ type: 'failed', message: (err as Error).message });

@@ -84,6 +84,21 @@ describe('train (wasm)', () => {
     expect(liveTensorCount()).toBe(before);
   });
 
+  it("counts the time spent in the caller's callbacks and checkpoints as host time", () => {
+    const busy = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    const hostTime = { ms: 0 };
+    let checkpoints = 0;
+    const t0 = performance.now();
+    train(config(), data, { onUpdate: () => busy(2), onEval: () => busy(5), onCheckpoint: () => (checkpoints++, busy(5)) }, { checkpointEvery: 8, hostTime });
+    const total = performance.now() - t0;
+    expect(checkpoints).toBe(3); // after updates 8, 16 and 24 (not after the last)
+    expect(hostTime.ms).toBeGreaterThanOrEqual(32 * 2 + 4 * 5 + 3 * 5);
+    expect(hostTime.ms).toBeLessThan(total);
+  });
+
   it('leaves no tensor behind', () => {
     run(config());
     const before = liveTensorCount();

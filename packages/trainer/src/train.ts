@@ -83,6 +83,11 @@ export interface TrainOptions {
   resume?: TrainerState;
   /** Take a checkpoint every this many updates (none when absent). */
   checkpointEvery?: number;
+  /**
+   * Adds to `ms` the time spent on the caller's behalf inside the training loop: the callbacks
+   * and the checkpoint snapshots (how the worker tells its own cost from training's).
+   */
+  hostTime?: { ms: number };
 }
 
 export interface TrainResult {
@@ -131,6 +136,17 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
   const plateauMetric = cfg.plateauMetric ?? 'val_loss';
   const d = data.inputDim;
   const r = opts.resume;
+  const hostTime = opts.hostTime;
+  /** Runs `f`, counting its time as the caller's (when asked to). */
+  const host = <R>(f: () => R): R => {
+    if (!hostTime) return f();
+    const t0 = performance.now();
+    try {
+      return f();
+    } finally {
+      hostTime.ms += performance.now() - t0;
+    }
+  };
   const sum: Summary = r ? { ...r.summary } : freshSummary();
   const observed: [number, number][] = r ? [...r.observed] : [];
   let step = r?.step ?? 0;
@@ -188,7 +204,7 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
         });
         const loss = lossT.dataSync()[0]!;
         lossT.dispose();
-        cb.onUpdate?.({ step, lr, trainLoss: loss });
+        if (cb.onUpdate) host(() => cb.onUpdate!({ step, lr, trainLoss: loss }));
         sum.firstLoss ??= loss;
         step += 1;
         const exploded = cfg.divergenceFactor !== undefined && loss > cfg.divergenceFactor * sum.firstLoss;
@@ -207,7 +223,8 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
           sum.finalValAcc = e.valAcc;
           sum.bestValLoss = Math.min(sum.bestValLoss ?? Infinity, e.valLoss);
           sum.bestValAcc = Math.max(sum.bestValAcc ?? -Infinity, e.valAcc);
-          cb.onEval?.({ step, ...e, trainLoss: sum.finalTrainLoss });
+          const evalRow = { step, ...e, trainLoss: sum.finalTrainLoss };
+          if (cb.onEval) host(() => cb.onEval!(evalRow));
           const metric = plateauMetric === 'val_acc' ? e.valAcc : plateauMetric === 'train_loss' ? sum.finalTrainLoss : e.valLoss;
           schedule.observe(metric, step);
           observed.push([metric, step]);
@@ -215,9 +232,9 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
         if (step === T) return result('completed');
         // The state between this update and the next: the next batch, or the next epoch.
         const next = start + batchSize < nTrain ? { epoch, start: start + batchSize } : { epoch: epoch + 1, start: 0 };
-        const stopping = cb.shouldStop?.() ?? false;
+        const stopping = cb.shouldStop ? host(cb.shouldStop) : false;
         if (cb.onCheckpoint && (stopping || (opts.checkpointEvery && step % opts.checkpointEvery === 0))) {
-          cb.onCheckpoint(snapshot(next.epoch, next.start));
+          host(() => cb.onCheckpoint!(snapshot(next.epoch, next.start)));
         }
         if (stopping) return result('stopped');
       }
