@@ -7,7 +7,7 @@
   ;; Batched matrix product o[b] = a[b] · w[b], a: [batch, m, k], w: [batch, k, n], o: [batch, m, n].
   ;; n must be a multiple of 4. The wasm backend runs any batched product as a scalar triple loop
   ;; (~1.7 GFLOP/s at 16×16); here each output row is built 4 columns at a time: o[i, j..j+3] +=
-  ;; a[i, kk] · w[kk, j..j+3], kk ascending (the same summation order as the backend's loop).
+  ;; a[i, kk] · w[kk, j..j+3], kk ascending (for k ≤ 48 the order of the backend's blocked loop, so equal sums).
   (func (export "bmm")
     (param $a i32) (param $w i32) (param $o i32) (param $batch i32) (param $m i32) (param $k i32) (param $n i32)
     (local $bb i32) (local $i i32) (local $j i32) (local $kk i32)
