@@ -62,12 +62,31 @@ export function conv(p: Params, k: number, cin: number, cout: number, pad: 'same
   return (x: tf.Tensor4D) => tf.add(tf.conv2d(x, w as tf.Tensor4D, 1, pad), b) as tf.Tensor4D;
 }
 
-/** Layer normalisation over the last axis, with a learned scale and shift. */
+/**
+ * Layer normalisation over the last axis, with a learned scale and shift. Its gradient is written
+ * out (dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ): automatic differentiation of the
+ * composed ops takes about three times as many kernel calls.
+ */
 export function layerNorm(p: Params, dim: number) {
   const gamma = p.constant([dim], 1, 'ln_g');
   const beta = p.constant([dim], 0, 'ln_b');
-  return (x: tf.Tensor) => {
-    const { mean, variance } = tf.moments(x, -1, true);
-    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), gamma), beta);
-  };
+  const norm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const xc = tf.sub(x, tf.mean(x, -1, true));
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), 1e-5));
+    const xhat = tf.mul(xc, rstd);
+    save([xhat, rstd, g]);
+    return {
+      value: tf.add(tf.mul(xhat, g), b),
+      gradFunc: (dys: tf.Tensor | tf.Tensor[], [xh, r, gs]: tf.Tensor[]) => {
+        const dy = dys as tf.Tensor;
+        const dxhat = tf.mul(dy, gs!);
+        const centred = tf.sub(dxhat, tf.mean(dxhat, -1, true));
+        const dx = tf.mul(r!, tf.sub(centred, tf.mul(xh!, tf.mean(tf.mul(dxhat, xh!), -1, true))));
+        const lead = [...Array(dy.rank - 1).keys()];
+        return [dx, tf.sum(tf.mul(dy, xh!), lead), tf.sum(dy, lead)];
+      },
+    };
+  });
+  return (x: tf.Tensor) => norm(x, gamma, beta);
 }

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { activate } from './layers';
+import { activate, layerNorm, Params } from './layers';
+import { createRng } from './rng';
 import { createOptimizer, type OptimizerSpec } from './optimizers';
 import { ADAM_KERNEL } from './wasm-simd-kernels';
 import { DatasetError, loadCifar10, loadDataset, loadIdx, type ModelSpec, selectBackend, synthetic, train, type UpdateRecord } from './index';
@@ -204,6 +205,30 @@ describe('wasm kernels against the cpu backend', () => {
     expect(wasm[8]).toEqual(cpu[8]); // a transpose moves values, exactly
     expect(wasm[12]).toEqual([1, -2, 0]);
   });
+});
+
+it("layer norm's written-out gradient equals automatic differentiation of its formula", async () => {
+  const x = tf.tensor3d(Float32Array.from({ length: 4 * 5 * 8 }, (_, i) => Math.sin(i * 0.7) * 3 + (i % 5)), [4, 5, 8]);
+  const p = new Params(createRng(1));
+  const ln = layerNorm(p, 8);
+  const [g, b] = p.variables as [tf.Variable, tf.Variable];
+  g.assign(tf.linspace(0.5, 2, 8));
+  b.assign(tf.linspace(-1, 1, 8));
+  const loss = (f: (v: tf.Tensor) => tf.Tensor) => (v: tf.Tensor) => tf.sum(tf.sin(f(v))) as tf.Scalar;
+  const composed = (v: tf.Tensor) => {
+    const { mean, variance } = tf.moments(v, -1, true);
+    return tf.add(tf.mul(tf.div(tf.sub(v, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
+  };
+  const grads = (f: (v: tf.Tensor) => tf.Tensor) =>
+    tf.tidy(() => {
+      const { value, grads: gv } = tf.variableGrads(() => loss(f)(x), [g, b]);
+      return [value, tf.grad(loss(f))(x), gv[g.name]!, gv[b.name]!].map((t) => Array.from(t.dataSync()));
+    });
+  const want = grads(composed);
+  const got = grads(ln);
+  want.forEach((w, i) => w.forEach((v, j) => expect(got[i]![j]).toBeCloseTo(v, 4)));
+  p.dispose();
+  x.dispose();
 });
 
 it('gelu (tanh form, via sigmoid) stays within 1e-3 of the erf form', () => {
