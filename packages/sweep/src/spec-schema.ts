@@ -37,7 +37,11 @@ export const modelSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('mlp'),
     hidden: z.array(z.number().int().positive().max(8192)).max(16).default([128]),
-    activation: z.enum(['relu', 'tanh', 'gelu']).default('relu'),
+    /** `gelu` is GELU's tanh form (as GPT-2's and PyTorch's approximate='tanh'). */
+    activation: z
+      .enum(['relu', 'tanh', 'gelu'])
+      .default('relu')
+      .meta({ description: "relu, tanh, or gelu (GELU's tanh form, as PyTorch's approximate='tanh')" }),
   }),
   /** D2L's LeNet (sigmoid, as in the book; relu optional). */
   z.strictObject({ kind: z.literal('lenet'), activation: z.enum(['sigmoid', 'relu']).default('sigmoid') }),
