@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { duration } from '../apps/dashboard/src/format';
 import { bootstrapToken } from './support/services';
 import { type Stack, startStack } from './support/stack';
 
@@ -110,6 +111,10 @@ describe.skipIf(!existsSync(chromiumPath))(`dashboard in ${chromiumPath}`, () =>
     });
     expect(drawn).toBeGreaterThan(500);
     await expect.poll(() => page.locator('[data-testid="trials"] tbody tr').count()).toBe(8);
+    // Each finished trial shows how long its training loop ran, as the API reports it.
+    const { trials } = await stack.lrsweep.listTrials(sweepId, { limit: 100 });
+    const shownTimes = await page.locator('[data-testid="train-time"]').allTextContents();
+    expect(shownTimes.sort()).toEqual(trials.map((t) => duration(t.trainMs!)).sort());
 
     await page.screenshot({ path: join(output, 'sweep-page.png'), fullPage: true });
     await page.goto(`${apiUrl}/#/`);

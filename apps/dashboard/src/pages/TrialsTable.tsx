@@ -1,12 +1,13 @@
 import type { Trial } from '@lrsweep/client';
 import { describeSchedule } from '@lrsweep/schedules';
+import { duration } from '../format';
 
 export function TrialsTable({ trials, total }: { trials: Trial[]; total: number }) {
   return (
     <>
       <table data-testid="trials">
         <thead>
-          <tr><th>schedule</th><th className="num">base LR</th><th className="num">seed</th><th>status</th><th className="num">attempt</th><th>backend</th><th className="num">final val loss</th><th>error</th></tr>
+          <tr><th>schedule</th><th className="num">base LR</th><th className="num">seed</th><th>status</th><th className="num">attempt</th><th>backend</th><th className="num" title="from queued to claimed by a worker">started after</th><th className="num" title="the training loop of the finished attempt">training</th><th className="num">final val loss</th><th>error</th></tr>
         </thead>
         <tbody>
           {trials.map((t) => (
@@ -17,6 +18,8 @@ export function TrialsTable({ trials, total }: { trials: Trial[]; total: number 
               <td><span className={`status ${t.status}`}>{t.status}</span>{t.divergedAtStep !== null && <span className="muted"> at step {t.divergedAtStep}</span>}</td>
               <td className="num">{t.attempt}</td>
               <td>{t.backend ?? '–'}</td>
+              <td className="num">{t.startedAt ? duration(Date.parse(t.startedAt) - Date.parse(t.queuedAt)) : '–'}</td>
+              <td className="num" data-testid="train-time">{t.trainMs !== null ? duration(t.trainMs) : '–'}</td>
               <td className="num">{t.finalValLoss?.toFixed(4) ?? '–'}</td>
               <td className="error">{t.error ?? ''}</td>
             </tr>
