@@ -18,6 +18,7 @@ import { expandSweep, planTrials, type SweepSpecInput, sweepSpecSchema } from '@
 import { loadDataset, selectBackend, train } from '@lrsweep/trainer';
 import pg from 'pg';
 import { type RunningProcess, startApi, startWorker } from './lib/launch';
+import { median, percentile } from './lib/stats';
 
 const quick = process.argv.includes('--quick');
 const LATENCY_TRIALS = quick ? 5 : 15;
@@ -33,11 +34,6 @@ const started: RunningProcess[] = [];
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!;
 
 /** A tiny trial: the start latency is what is measured, not training. */
 const tinySpec = (seed: number): SweepSpecInput => ({
@@ -127,7 +123,7 @@ async function main() {
   const outside = rounds.map((x) => (x.wall - x.trainMs) / x.wall);
   const inLoop = rounds.map((x) => x.hostMs / x.wall);
   const slowdown = rounds.map((x) => x.trainMs / x.bare);
-  const p95 = quantile(latencies, 0.95);
+  const p95 = percentile(latencies, 95);
   log('');
   log('| measure | value | target |');
   log('|---|---|---|');

@@ -8,6 +8,7 @@ import { createDb, createToken, defaultDatabaseUrl, migrate, writeUpdates } from
 import { createRedis, createTrialQueue } from '@lrsweep/queue';
 import pg from 'pg';
 import { buildApp } from '../apps/api/src/app';
+import { percentile } from './lib/stats';
 
 const small = process.argv.includes('--small');
 /** Re-measure on the database a previous run seeded (same size), skipping the seeding. */
@@ -116,7 +117,6 @@ async function existingSweep(): Promise<string> {
   return r.rows[0].id as string;
 }
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 async function timeRequests(get: () => Promise<Response>): Promise<{ p50: number; p95: number }> {
   for (let i = 0; i < 5; i++) await (await get()).arrayBuffer(); // warm the database and the JIT
@@ -128,7 +128,7 @@ async function timeRequests(get: () => Promise<Response>): Promise<{ p50: number
     if (r.status !== 200) throw new Error(`status ${r.status}`);
     ms.push(performance.now() - t);
   }
-  return { p50: pct(ms, 50), p95: pct(ms, 95) };
+  return { p50: percentile(ms, 50), p95: percentile(ms, 95) };
 }
 
 async function ingest(sweepId: string) {

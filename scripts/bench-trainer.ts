@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createModel, createRng, selectBackend, train } from '@lrsweep/trainer';
 import { adamConfig, BATCH, benchModels as models, randomDataset } from './bench-models';
+import { median } from './lib/stats';
 
 const quick = process.argv.includes('--quick');
 const WARMUP = 3;
@@ -28,10 +29,6 @@ function matmulGflops(): number {
   return (pairs.length * 2 * n ** 3) / s / 1e9;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 interface Round {
   samplesPerSec: number;
