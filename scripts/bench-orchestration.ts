@@ -17,6 +17,7 @@ import { createRedis, defaultRedisUrl } from '@lrsweep/queue';
 import { expandSweep, planTrials, type SweepSpecInput, sweepSpecSchema } from '@lrsweep/sweep';
 import { loadDataset, selectBackend, train } from '@lrsweep/trainer';
 import pg from 'pg';
+import { trainConfigOf } from '../apps/worker/src/train-config';
 import { type RunningProcess, startApi, startWorker } from './lib/launch';
 import { median, percentile } from './lib/stats';
 
@@ -80,7 +81,7 @@ function bareMs(spec: SweepSpecInput): number {
   const c = planTrials(expanded.plan, 'bare')[0]!.config;
   const data = loadDataset(c.dataset);
   const t0 = performance.now();
-  train({ model: c.model, optimizer: c.optimizer, training: c.training, baseLr: c.baseLr, schedule: c.schedule, seed: c.seed }, data);
+  train(trainConfigOf(c), data);
   return performance.now() - t0;
 }
 

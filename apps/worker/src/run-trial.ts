@@ -10,12 +10,12 @@ import {
   trialState,
 } from '@lrsweep/db';
 import { DelayedError, type Job, type RunTrialPayload, type TrialQueue } from '@lrsweep/queue';
-import type { ScheduleSpec } from '@lrsweep/schedules';
 import type { TrialConfig } from '@lrsweep/sweep';
-import type { Dataset, DatasetRequest, TrainConfig, TrainerState } from '@lrsweep/trainer';
+import type { Dataset, DatasetRequest, TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { CheckpointFiles } from './checkpoint-files';
 import { createMetricSink } from './metric-sink';
+import { trainConfigOf } from './train-config';
 import { TrainingError, type TrainingSlot } from './training-slot';
 
 export interface TrialRunnerDeps {
@@ -33,18 +33,6 @@ export interface TrialRunnerDeps {
   slots: { acquire(): Promise<TrainingSlot>; release(slot: TrainingSlot): void };
   /** True once the process is shutting down: running trials checkpoint, stop and go back to the queue. */
   shuttingDown(): boolean;
-}
-
-/** The metric a plateau schedule observes, wherever it sits in the spec. */
-function plateauMetricOf(s: ScheduleSpec): TrainConfig['plateauMetric'] {
-  if (s.kind === 'reduce_on_plateau') return s.metric;
-  if (s.kind === 'sequential') {
-    for (const p of s.parts) {
-      const m = plateauMetricOf(p);
-      if (m) return m;
-    }
-  }
-  return undefined;
 }
 
 /**
@@ -145,16 +133,7 @@ export function createTrialRunner(d: TrialRunnerDeps) {
     const started = Date.now();
     try {
       const running = await slot.run(
-        {
-          model: config.model,
-          optimizer: config.optimizer,
-          training: config.training,
-          baseLr: config.baseLr,
-          schedule: config.schedule,
-          seed: config.seed,
-          plateauMetric: plateauMetricOf(config.schedule),
-          divergenceFactor: config.training.divergenceFactor,
-        },
+        trainConfigOf(config),
         dataset,
         { onUpdates: (rows) => sink.addUpdates(rows), onEval: (row) => sink.addEval(row), onCheckpoint },
         { resume, checkpointEvery: d.checkpointEvery },
