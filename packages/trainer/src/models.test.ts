@@ -6,8 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { activate, layerNorm, Params } from './layers';
 import { createRng } from './rng';
-import { createOptimizer, type OptimizerSpec } from './optimizers';
-import { ADAM_KERNEL } from './wasm-simd-kernels';
+import { ADAM_KERNEL, createOptimizer, type OptimizerSpec } from './optimizers';
 import { DatasetError, loadCifar10, loadDataset, loadIdx, type ModelSpec, selectBackend, synthetic, train, type UpdateRecord } from './index';
 
 beforeAll(async () => {

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { ADAM_KERNEL, type AdamAttrs } from './wasm-simd-kernels';
 
 export type OptimizerSpec =
   | { kind: 'adam'; beta1: number; beta2: number; epsilon: number; weightDecay?: number }
@@ -30,6 +29,25 @@ export interface Optimizer {
   dispose(): void;
 }
 
+/**
+ * A fused Adam step a backend may register (wasm does: wasm-simd-kernels.ts): inputs g, m, s, w;
+ * outputs m', s', w', computed as the composed ops in adam() below compute them.
+ */
+export const ADAM_KERNEL = 'LrsweepAdam';
+
+/** Attributes of the fused Adam step. */
+export interface AdamAttrs {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** lr / (1 − β1ᵗ) */
+  step: number;
+  /** √(1 − β2ᵗ) */
+  sqrtBc2: number;
+  /** AdamW's decoupled decay factor 1 − lr·λ (1 for Adam). */
+  shrink: number;
+}
+
 const slotLike = (v: tf.Variable) => tf.tidy(() => tf.variable(tf.zerosLike(v), false));
 const copyOf = (v: tf.Variable) => tf.tidy(() => tf.variable(v.clone(), false));
 const readSlots = (vs: tf.Variable[]) => vs.map((v) => Float32Array.from(v.dataSync() as Float32Array));
@@ -58,12 +76,13 @@ function adam(spec: Extract<OptimizerSpec, { kind: 'adam' | 'adamw' }>, vars: tf
       t += 1;
       const bc1 = 1 - spec.beta1 ** t;
       const bc2 = 1 - spec.beta2 ** t;
+      const fused = tf.getKernel(ADAM_KERNEL, tf.getBackend()) !== undefined;
       vars.forEach((v, i) => {
         let g = grads[v.name]!;
         // Adam's weight decay is L2 in the gradient; AdamW's shrinks the weights directly.
         if (wd && !decoupled) g = tf.add(g, tf.mul(v, wd));
         const shrink = decoupled && wd ? 1 - lr * wd : 1;
-        if (tf.getKernel(ADAM_KERNEL, tf.getBackend())) {
+        if (fused) {
           // One fused pass (wasm): the same arithmetic as below, in the same order.
           const attrs: AdamAttrs = { beta1: spec.beta1, beta2: spec.beta2, epsilon: spec.epsilon, step: lr / bc1, sqrtBc2: Math.sqrt(bc2), shrink };
           const [mi, si, wi] = tf.engine().runKernel(ADAM_KERNEL, { g, m: m[i]!, s: s[i]!, w: v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];

@@ -2,6 +2,7 @@
 // memory; wasm-kernels.ts registers them. Each hands the cases it does not cover to the backend.
 /// <reference path="./webassembly.d.ts" />
 import * as tf from '@tensorflow/tfjs';
+import { ADAM_KERNEL, type AdamAttrs } from './optimizers';
 import type { SimdKernels } from './simd';
 import { type Info, type KernelArgs, offsetOf, override, swapLast, type WasmBackend, withScratch } from './wasm-kernel-util';
 
@@ -129,22 +130,6 @@ function tilingAvgPoolGrad(simd: SimdKernels): tf.KernelConfig {
     simd.avgPoolGrad(offsetOf(backend, dy), offsetOf(backend, out), info.batchSize * info.outHeight, info.filterHeight, info.outWidth, info.filterWidth, info.inChannels, 1 / (info.filterHeight * info.filterWidth));
     return out;
   });
-}
-
-/** The fused Adam step's kernel name; optimizers use it where a backend registers it. */
-export const ADAM_KERNEL = 'LrsweepAdam';
-
-/** Attributes of the fused Adam step (see optimizers.ts for their meaning). */
-export interface AdamAttrs {
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  /** lr / (1 − β1ᵗ) */
-  step: number;
-  /** √(1 − β2ᵗ) */
-  sqrtBc2: number;
-  /** AdamW's decoupled decay factor 1 − lr·λ (1 for Adam). */
-  shrink: number;
 }
 
 /**
