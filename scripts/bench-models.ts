@@ -16,12 +16,12 @@ export function randomDataset(shape: [number, number, number], samples: number):
   const rng = createRng(3);
   const x = Float32Array.from({ length: samples * d }, () => rng.next());
   const y = Int32Array.from({ length: samples }, (_, i) => i % 10);
-  return { name: 'bench', shape, inputDim: d, numClasses: 10, trainX: x, trainY: y, testX: x.subarray(0, BATCH * d), testY: y.subarray(0, BATCH), checksum: '' };
+  return { name: 'bench', shape, inputDim: d, numClasses: 10, trainX: x, trainY: y, valX: x.subarray(0, BATCH * d), valY: y.subarray(0, BATCH), testX: x.subarray(0, BATCH * d), testY: y.subarray(0, BATCH), checksum: '' };
 }
 
 export const adamConfig = (spec: ModelSpec, epochs: number) => ({
   model: spec,
-  optimizer: { kind: 'adam' as const, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+  optimizer: { kind: 'adam' as const, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
   training: { epochs, batchSize: BATCH, evalEvery: 1_000_000 },
   baseLr: 1e-3,
   schedule: { kind: 'constant' as const },

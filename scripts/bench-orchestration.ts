@@ -14,11 +14,12 @@ import { randomBytes } from 'node:crypto';
 import { defaultDatabaseUrl, migrate } from '@lrsweep/db';
 import { createClient, type LrsweepClient } from '@lrsweep/client';
 import { createRedis, defaultRedisUrl } from '@lrsweep/queue';
-import { expandSweep, planTrials, type SweepSpecInput, sweepSpecSchema } from '@lrsweep/sweep';
+import { type SweepSpecInput, sweepSpecSchema } from '@lrsweep/contract';
+import { type BuiltinTrialConfig, expandSweep, planTrials } from '@lrsweep/sweep';
 import { loadDataset, selectBackend, train } from '@lrsweep/trainer';
 import pg from 'pg';
 import { trainConfigOf } from '../apps/worker/src/train-config';
-import { type RunningProcess, startApi, startWorker } from './lib/launch';
+import { type RunningProcess, startApi, startWorker } from '@lrsweep/testkit';
 import { median, percentile } from './lib/stats';
 
 const quick = process.argv.includes('--quick');
@@ -78,7 +79,7 @@ async function runOne(client: LrsweepClient, spec: SweepSpecInput) {
 function bareMs(spec: SweepSpecInput): number {
   const expanded = expandSweep(sweepSpecSchema.parse(spec), { maxTrials: 1 });
   if (!expanded.ok) throw new Error(JSON.stringify(expanded.issues));
-  const c = planTrials(expanded.plan, 'bare')[0]!.config;
+  const c = planTrials(expanded.plan, 'bare')[0]!.config as BuiltinTrialConfig;
   const data = loadDataset(c.dataset);
   const t0 = performance.now();
   train(trainConfigOf(c), data);

@@ -198,7 +198,7 @@ async function main() {
   const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const queue = createTrialQueue({ connection: redis, prefix: `lrsweep-bench-${process.pid}` });
   const app = await buildApp({ db: prisma, redis, queue, rateLimitPerMinute: 1_000_000 });
-  const { token } = await createToken(prisma, { projectId: 'default', name: 'bench', admin: true });
+  const { token } = await createToken(prisma, { projectId: 'default', name: 'bench', role: 'admin' });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   const get = (path: string) => () => fetch(`${address}${path}`, { headers: { authorization: `Bearer ${token}` } });
 

@@ -107,7 +107,7 @@ async function main() {
   const probe: { trial: number; tensors: number; rssMb: number }[] = [];
   for (let i = 1; i <= (quick ? 20 : 100); i++) {
     train(
-      { model: { kind: 'mlp', hidden: [64], activation: 'relu' }, optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }, training: { epochs: 1, batchSize: 64, evalEvery: 2 }, baseLr: 1e-3, schedule: { kind: 'cosine' }, seed: i },
+      { model: { kind: 'mlp', hidden: [64], activation: 'relu' }, optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }, training: { epochs: 1, batchSize: 64, evalEvery: 2 }, baseLr: 1e-3, schedule: { kind: 'cosine' }, seed: i },
       small,
     );
     if (i === 10 || i % 50 === 0 || i === (quick ? 20 : 100)) probe.push({ trial: i, tensors: tf.memory().numTensors, rssMb: process.memoryUsage().rss / 2 ** 20 });

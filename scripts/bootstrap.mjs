@@ -58,6 +58,6 @@ if (!existsSync('/usr/bin/chromium') && !process.env.CHROMIUM_PATH) {
     console.log("• installing Debian's chromium (for the dashboard's browser test)");
     spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null'], { stdio: 'inherit' });
   } else {
-    console.log('• no /usr/bin/chromium: the dashboard browser test will be skipped (apt-get install chromium, or set CHROMIUM_PATH)');
+    console.log('• no /usr/bin/chromium: the dashboard browser test will fail until it is installed (apt-get install chromium, or set CHROMIUM_PATH; LRSWEEP_SKIP=chromium skips it)');
   }
 }

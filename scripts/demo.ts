@@ -11,7 +11,7 @@ import { createRedis, defaultRedisUrl } from '@lrsweep/queue';
 import { progressLine, rankingTable } from '@lrsweep/cli';
 import { createClient } from '@lrsweep/client';
 import { describeSchedule } from '@lrsweep/schedules';
-import { type RunningProcess, startApi, startWorker } from './lib/launch';
+import { type RunningProcess, startApi, startWorker } from '@lrsweep/testkit';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const databaseUrl = process.env.DATABASE_URL ?? defaultDatabaseUrl;

@@ -7,8 +7,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { bootstrapToken } from './support/services';
-import { type Stack, startStack } from './support/stack';
+import { bootstrapToken, type Stack, startStack } from '@lrsweep/testkit';
 
 const root = resolve(import.meta.dirname, '..');
 const tsx = createRequire(join(root, 'apps/cli/package.json')).resolve('tsx');
@@ -76,8 +75,13 @@ describe('lrsweep CLI', () => {
     expect(json.ranking).toHaveLength(6);
     const csv = (await cli('results', id, '--csv')).stdout.trim().split('\n');
     expect(csv).toHaveLength(7);
-    expect((await cli('retry', id)).stdout).toContain('re-queued 0 failed trials');
-    expect((await cli('cancel', id)).code).toBe(0);
+    // Nothing failed and the sweep has ended: retry and cancel change nothing, and say so.
+    const retry = await cli('retry', id);
+    expect(retry).toMatchObject({ code: 1 });
+    expect(retry.stderr).toContain('nothing to retry');
+    const cancel = await cli('cancel', id);
+    expect(cancel).toMatchObject({ code: 1 });
+    expect(cancel.stderr).toContain('nothing to cancel');
   });
 
   it('an invalid spec prints every problem with its path and exits 2', async () => {

@@ -8,8 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { duration } from '../apps/dashboard/src/format';
-import { bootstrapToken } from './support/services';
-import { type Stack, startStack } from './support/stack';
+import { bootstrapToken, requirement, type Stack, startStack } from '@lrsweep/testkit';
 
 const root = resolve(import.meta.dirname, '..');
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -17,7 +16,8 @@ const output = join(root, 'test/output/dashboard');
 
 const spec = {
   name: 'browser-sweep',
-  dataset: { name: 'mnist', trainSize: 600, testSize: 200 },
+  // 600 samples train, 60 more validate.
+  dataset: { name: 'mnist', trainSize: 660, validationSize: 60, testSize: 200 },
   model: { kind: 'mlp', hidden: [32] },
   optimizer: { kind: 'adam' },
   training: { epochs: 2, batchSize: 50, evalEvery: 6 },
@@ -25,12 +25,15 @@ const spec = {
 };
 const T = 24;
 
-describe.skipIf(!existsSync(chromiumPath))(`dashboard in ${chromiumPath}`, () => {
+const chromiumNeeded = requirement('chromium', existsSync(chromiumPath), `install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
+
+describe.skipIf(chromiumNeeded.skip)(`dashboard in ${chromiumPath}`, () => {
   let stack: Stack;
   let browser: Browser;
   let apiUrl: string;
 
   beforeAll(async () => {
+    chromiumNeeded.assert();
     // The API serves the built dashboard, as in production.
     const vite = join(dirname(createRequire(join(root, 'apps/dashboard/package.json')).resolve('vite/package.json')), 'bin/vite.js');
     execFileSync(process.execPath, [vite, 'build', '--logLevel', 'error'], { cwd: join(root, 'apps/dashboard') });
@@ -73,11 +76,15 @@ describe.skipIf(!existsSync(chromiumPath))(`dashboard in ${chromiumPath}`, () =>
     await page.getByRole('button', { name: 'Submit sweep' }).click();
     await page.waitForURL(/#\/sweeps\/[0-9a-f-]{36}$/);
     const sweepId = page.url().split('/').pop()!;
-    const navigations = page.mainFrame().url();
+    // A mark on this document: a reload (or any navigation that loads a new document) loses it.
+    await page.evaluate(() => ((window as unknown as { __lrsweepMark: number }).__lrsweepMark = 42));
+    const loads: string[] = [];
+    page.on('load', () => loads.push(page.url()));
 
     // Progress arrives by polling: no reload.
     await expect.poll(() => page.getByTestId('sweep-status').textContent(), { timeout: 150_000, interval: 500 }).toBe('completed');
-    expect(page.mainFrame().url()).toBe(navigations);
+    expect(await page.evaluate(() => (window as unknown as { __lrsweepMark?: number }).__lrsweepMark)).toBe(42);
+    expect(loads).toEqual([]);
     await page.getByTestId('verdict').waitFor();
 
     const results = (await stack.client.get(`/v1/sweeps/${sweepId}/results`)).body;

@@ -1,6 +1,6 @@
 import { migrate } from '@lrsweep/db';
 import pg from 'pg';
-import { databaseUrl, templateDatabase } from './support/services';
+import { databaseUrl, templateDatabase } from '@lrsweep/testkit';
 
 /** Builds the migrated template database that each test file clones (CREATE DATABASE … TEMPLATE). */
 export default async function setup() {

@@ -6,9 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lrSequence } from '@lrsweep/schedules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query } from './support/databases';
-import type { apiClient } from './support/http';
-import { type Stack, startStack } from './support/stack';
+import { query, requirement, type apiClient, type Stack, startStack } from '@lrsweep/testkit';
 
 const fashion = '/usr/share/datasets/fashion-mnist';
 
@@ -68,10 +66,12 @@ describe('model sweeps end to end', () => {
     expect(trials).toHaveLength(2);
   });
 
-  it.skipIf(!existsSync(join(fashion, 'train-images-idx3-ubyte.gz')))("LeNet on Debian's Fashion-MNIST, SGD with Nesterov momentum and SWA", async () => {
+  const fashionNeeded = requirement('fashion-mnist', existsSync(join(fashion, 'train-images-idx3-ubyte.gz')), "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)");
+  it.skipIf(fashionNeeded.skip)("LeNet on Debian's Fashion-MNIST, SGD with Nesterov momentum and SWA", async () => {
+    fashionNeeded.assert();
     const created = await api.post('/v1/sweeps', {
       name: 'lenet-fashion',
-      dataset: { name: 'fashion-mnist', trainSize: 1024, testSize: 256 },
+      dataset: { name: 'fashion-mnist', trainSize: 1126, validationSize: 102, testSize: 256 },
       model: { kind: 'lenet', activation: 'sigmoid' },
       optimizer: { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0.0005 },
       training: { epochs: 1, batchSize: 64, evalEvery: 8, swaFraction: 0.5 },
@@ -93,9 +93,10 @@ describe('model sweeps end to end', () => {
       grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 },
     });
     const sweep = await api.waitForSweep(created.body.id, 60_000);
-    expect(sweep.counts.failed).toBe(1);
+    // No trial completed: the sweep failed (v1.1), and the data error was not retried.
+    expect(sweep).toMatchObject({ status: 'failed', counts: { failed: 1 } });
     const [t] = (await api.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
-    expect(t.attempt).toBe(1);
+    expect(t).toMatchObject({ attempt: 1, errorCode: 'DATASET_INVALID', failures: 0 });
     expect(t.error).toContain('/nonexistent/cifar/data_batch_1.bin');
   });
 });

@@ -3,9 +3,8 @@
 // given the trial's own evaluations, as the trainer gave them to it).
 import { lrSequence, scheduleExamples } from '@lrsweep/schedules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query } from './support/databases';
+import { query, type Stack, startStack } from '@lrsweep/testkit';
 import type { LrsweepClient } from '@lrsweep/client';
-import { type Stack, startStack } from './support/stack';
 
 const T = 120;
 const evalEvery = 10;
@@ -29,7 +28,8 @@ describe('every schedule kind through the worker', () => {
     ];
     const created = await api.submitSweep({
       name: 'every-kind',
-      dataset: { name: 'synthetic', trainSize: 960, testSize: 200 },
+      // 960 samples train (96 more validate, and drive the plateau schedules): 120 updates.
+      dataset: { name: 'synthetic', trainSize: 1056, validationSize: 96, testSize: 200 },
       model: { kind: 'mlp', hidden: [16] },
       optimizer: { kind: 'sgd', momentum: 0.9 },
       training: { epochs: 1, batchSize: 8, evalEvery },

@@ -1,7 +1,7 @@
 // schema.prisma and the SQL migrations must describe the same database.
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, query, type TestDatabase } from './support/databases';
+import { createTestDatabase, query, type TestDatabase } from '@lrsweep/testkit';
 import { schemaDrift } from './support/schema-drift';
 
 const schemaPath = fileURLToPath(new URL('../prisma/schema.prisma', import.meta.url));

@@ -6,16 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate } from '@lrsweep/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query } from './support/databases';
-import { apiClient } from './support/http';
-import { startOwnPostgres, startOwnRedis } from './support/own-services';
-import { type RunningProcess, startApi, startWorker } from './support/processes';
-import { bootstrapToken } from './support/services';
-import { eventually } from './support/trial-rows';
+import { query, apiClient, startOwnPostgres, startOwnRedis, type RunningProcess, startApi, startWorker, bootstrapToken, eventually } from '@lrsweep/testkit';
 
 const spec = (name: string, seeds: number) => ({
   name,
-  dataset: { name: 'mnist', trainSize: 1200, testSize: 200 },
+  // 1 200 samples train, 120 more validate.
+  dataset: { name: 'mnist', trainSize: 1320, validationSize: 120, testSize: 200 },
   model: { kind: 'mlp', hidden: [128] },
   optimizer: { kind: 'adam' },
   training: { epochs: 2, batchSize: 20, evalEvery: 20 },

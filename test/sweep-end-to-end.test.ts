@@ -2,9 +2,8 @@
 // → Postgres → ranking. No mocks.
 import { lrSequence } from '@lrsweep/schedules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query } from './support/databases';
+import { query, type Stack, startStack } from '@lrsweep/testkit';
 import type { LrsweepClient, SweepSpecInput } from '@lrsweep/client';
-import { type Stack, startStack } from './support/stack';
 
 const spec: SweepSpecInput = {
   name: 'e2e-2x2x2',
@@ -19,7 +18,8 @@ const spec: SweepSpecInput = {
   },
   objective: { metric: 'val_loss', mode: 'min', aggregate: 'final' },
 };
-const T = 10; // 1 epoch × ceil(640 / 64)
+// v1.1: 64 of the 640 samples validate (ceil(640 / 10)); 1 epoch × ceil(576 / 64) updates.
+const T = 9;
 
 describe('a sweep end to end', () => {
   let stack: Stack;
@@ -47,7 +47,10 @@ describe('a sweep end to end', () => {
       expect(rows.map((r) => r.lr)).toEqual(lrSequence(t.config.schedule, { baseLr: t.config.baseLr, totalSteps: T }));
       const metrics = await api.trialMetrics(t.id);
       expect(metrics.updates.map((u) => u.lr)).toEqual(rows.map((r) => r.lr));
-      expect(metrics.evals.map((e) => e.step)).toEqual([4, 8, 10]);
+      expect(metrics.evals.map((e) => e.step)).toEqual([4, 8, 9]);
+      // The test split is measured once, after the last update, beside the validation metrics.
+      expect(metrics.evals.map((e) => Object.keys(e.metrics ?? {}).sort())).toEqual([[], [], ['test_acc', 'test_loss']]);
+      expect(t.test).toEqual({ test_loss: metrics.evals.at(-1)!.metrics!.test_loss, test_acc: metrics.evals.at(-1)!.metrics!.test_acc });
       // Its timeline: queued, claimed, training, finished, in that order (Postgres's and the
       // worker's clocks are this machine's); the training loop fits inside its own span.
       const [queued, claimed, training, finished] = [t.queuedAt, t.startedAt!, t.trainingStartedAt!, t.finishedAt!].map((x) => Date.parse(x));
@@ -79,8 +82,8 @@ describe('a sweep end to end', () => {
       expect(row.n).toBe(2);
       expect(row.mean).toBeCloseTo(expected[i]!.mean, 12);
     });
-    // Both workers took part.
-    const finishedBy = new Set(stack.workers.flatMap((p, i) => (p.lines.some((l) => l.msg === 'trial finished') ? [`w${i + 1}`] : [])));
-    expect(finishedBy.size).toBe(2);
+    expect(results.selectedOn).toBe('validation');
+    // Both workers took part (each trial records the worker that trained it).
+    expect(new Set(trials.map((t) => t.workerId))).toEqual(new Set(['e2e-1', 'e2e-2']));
   });
 });

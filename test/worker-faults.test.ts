@@ -5,16 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, query, type TestDatabase } from './support/databases';
-import { apiClient } from './support/http';
-import { type RunningProcess, startApi, startWorker } from './support/processes';
-import { deletePrefix, uniquePrefix } from './support/redis';
-import { bootstrapToken, redisUrl } from './support/services';
-import { eventually, trialSeries } from './support/trial-rows';
+import { createTestDatabase, query, type TestDatabase, apiClient, type RunningProcess, startApi, startWorker, deletePrefix, uniquePrefix, bootstrapToken, redisUrl, eventually, trialSeries } from '@lrsweep/testkit';
 
 const spec = (name: string) => ({
   name,
-  dataset: { name: 'mnist', trainSize: 2000, testSize: 300 },
+  // 2 000 samples train, 200 more validate.
+  dataset: { name: 'mnist', trainSize: 2200, validationSize: 200, testSize: 300 },
   model: { kind: 'mlp', hidden: [256] },
   optimizer: { kind: 'adam' },
   training: { epochs: 3, batchSize: 20, evalEvery: 25 },

@@ -2,12 +2,7 @@
 // sweep's trials within seconds; retry re-runs failed trials only; both are idempotent.
 import { claimTrial, createDb, finishTrial, recordCheckpoint, renewLease, writeEvaluations, writeUpdates } from '@lrsweep/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, query, type TestDatabase } from './support/databases';
-import { apiClient } from './support/http';
-import { type RunningProcess, startApi, startWorker } from './support/processes';
-import { deletePrefix, uniquePrefix } from './support/redis';
-import { bootstrapToken, redisUrl } from './support/services';
-import { eventually } from './support/trial-rows';
+import { createTestDatabase, query, type TestDatabase, apiClient, type RunningProcess, startApi, startWorker, deletePrefix, uniquePrefix, bootstrapToken, redisUrl, eventually } from '@lrsweep/testkit';
 
 describe('zombie attempts', () => {
   it("refuse a zombie's late writes, finish, lease renewal and checkpoint", async () => {
@@ -91,43 +86,55 @@ describe('cancel and retry', () => {
     const first = await api.post(`/v1/sweeps/${id}/cancel`);
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ cancelledTrials: 6, sweep: { status: 'cancelled', counts: { cancelled: 6, queued: 0, running: 0 } } });
-    const worker = procs[1]!;
-    await worker.waitFor((l) => l.trialId === running && typeof l.msg === 'string' && l.msg.includes('no longer this attempt'), 10_000);
+    // The running trial's worker stops: its stored rows stop growing within seconds.
+    const rowsOf = async () => (await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = $1', [running]))[0]!.n;
+    const rowsAtStop = await eventually('the cancelled trial stops training', async () => {
+      const before = await rowsOf();
+      await new Promise((r) => setTimeout(r, 700));
+      return (await rowsOf()) === before ? before : null;
+    }, 10_000);
     expect(Date.now() - t0).toBeLessThan(10_000);
-    const [{ n: rowsAtStop }] = (await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = $1', [running])) as [{ n: number }];
-    await new Promise((r) => setTimeout(r, 1000));
-    const [{ n: rowsLater }] = (await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = $1', [running])) as [{ n: number }];
-    expect(rowsLater).toBe(rowsAtStop);
     expect(rowsAtStop).toBeLessThan(1250);
 
+    // Cancelling or retrying a cancelled sweep changes nothing: 409, and the sweep stays as it was.
     const again = await api.post(`/v1/sweeps/${id}/cancel`);
-    expect(again.body).toMatchObject({ cancelledTrials: 0, sweep: { status: 'cancelled', counts: { cancelled: 6 } } });
+    expect(again).toMatchObject({ status: 409, body: { code: 'SWEEP_UNCHANGED' } });
     expect((await api.post(`/v1/sweeps/${id}/retry`)).status).toBe(409);
+    expect((await api.get(`/v1/sweeps/${id}`)).body).toMatchObject({ status: 'cancelled', counts: { cancelled: 6 } });
     // No trial of the cancelled sweep starts afterwards.
     await new Promise((r) => setTimeout(r, 1000));
     const statuses = await query<{ status: string }>(db.url, 'SELECT DISTINCT status::text AS status FROM trials WHERE sweep_id = $1', [id]);
     expect(statuses).toEqual([{ status: 'cancelled' }]);
   });
 
-  it('retry re-runs the failed trials and only those; a second retry changes nothing', async () => {
+  it('retry re-runs the failed trials and only those, with a fresh budget; a second retry changes nothing (409)', async () => {
     const { id } = (await api.post('/v1/sweeps', { ...long('to-retry'), training: { epochs: 1, batchSize: 100, evalEvery: 10 }, dataset: { name: 'mnist', trainSize: 500, testSize: 100 } })).body;
     await api.waitForSweep(id);
     const trials = await query<{ id: string; attempt: number }>(db.url, 'SELECT id, attempt FROM trials WHERE sweep_id = $1 ORDER BY ordinal', [id]);
     // Two trials failed (as a worker records a failure); the others completed.
     const failed = [trials[1]!.id, trials[4]!.id];
-    await query(db.url, "UPDATE trials SET status = 'failed', error = 'simulated failure' WHERE id = ANY($1::uuid[])", [failed]);
+    await query(db.url, "UPDATE trials SET status = 'failed', error = 'simulated failure', error_code = 'WORKER_CRASHED', failures = 3 WHERE id = ANY($1::uuid[])", [failed]);
+    // Every trial ended and some completed: the sweep is completed; cancelling it changes nothing.
+    expect((await api.get(`/v1/sweeps/${id}`)).body.status).toBe('completed');
+    expect((await api.post(`/v1/sweeps/${id}/cancel`)).status).toBe(409);
+    expect((await api.get(`/v1/sweeps/${id}`)).body.status).toBe('completed');
     const r = await api.post(`/v1/sweeps/${id}/retry`);
     expect(r.status).toBe(200);
     expect(r.body.retriedTrials).toBe(2);
     await api.waitForSweep(id);
-    const after = await query<{ id: string; attempt: number; status: string; error: string | null }>(db.url, 'SELECT id, attempt, status::text AS status, error FROM trials WHERE sweep_id = $1 ORDER BY ordinal', [id]);
+    const after = await query<{ id: string; attempt: number; status: string; error: string | null; failures: number }>(
+      db.url,
+      'SELECT id, attempt, status::text AS status, error, failures FROM trials WHERE sweep_id = $1 ORDER BY ordinal',
+      [id],
+    );
     for (const t of after) {
       expect(t.status).toBe('completed');
       expect(t.error).toBeNull();
+      expect(t.failures).toBe(0);
       expect(t.attempt).toBe(failed.includes(t.id) ? 2 : 1);
     }
     const again = await api.post(`/v1/sweeps/${id}/retry`);
-    expect(again.body.retriedTrials).toBe(0);
+    expect(again).toMatchObject({ status: 409, body: { code: 'SWEEP_UNCHANGED' } });
   });
 
   it('a deterministic failure fails at once, says why, and is not retried', async () => {
@@ -141,8 +148,12 @@ describe('cancel and retry', () => {
     procs.push(w);
     const sweep = await api.waitForSweep(id);
     expect(sweep.counts).toMatchObject({ failed: 1, completed: 5 });
-    const [t] = await query<{ status: string; attempt: number; error: string }>(db.url, 'SELECT status::text AS status, attempt, error FROM trials WHERE id = $1', [victim!.id]);
-    expect(t).toMatchObject({ status: 'failed', attempt: 1 });
+    const [t] = await query<{ status: string; attempt: number; error: string; error_code: string; failures: number }>(
+      db.url,
+      'SELECT status::text AS status, attempt, error, error_code, failures FROM trials WHERE id = $1',
+      [victim!.id],
+    );
+    expect(t).toMatchObject({ status: 'failed', attempt: 1, error_code: 'CONFIG_INVALID', failures: 0 });
     expect(t!.error).toMatch(/stepSize/);
     expect(w.lines.filter((l) => l.msg === 'delivery failed')).toEqual([]);
   });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { get_dmmf } from '@prisma/prisma-schema-wasm';
-import { query } from './databases';
+import { query } from '@lrsweep/testkit';
 
 interface DmmfField {
   name: string;

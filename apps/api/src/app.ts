@@ -8,12 +8,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '@lrsweep/db';
 import type { TrialQueue } from '@lrsweep/queue';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { registerAuth } from './auth';
+import { type AppSettings, defaultSettings } from './env';
 import { registerErrorHandler, zodValidatorCompiler } from './errors';
-import { registerStrictJson } from './strict-json';
 import { adminRoutes } from './routes/admin-routes';
 import { resultsRoutes } from './routes/results-routes';
 import { scheduleRoutes } from './routes/schedule-routes';
@@ -22,32 +22,23 @@ import { systemRoutes } from './routes/system-routes';
 import { trialRoutes } from './routes/trial-routes';
 import { createResultsService } from './services/results-service';
 import { createSweepService } from './services/sweep-service';
+import { registerStrictJson } from './strict-json';
 
-export interface AppOptions {
+/** What the API is built from: its clients, and settings that default as the environment's do (env.ts). */
+export interface AppOptions extends Partial<AppSettings> {
   db: Db;
   redis: Redis;
   queue: TrialQueue;
-  /** The most trials one sweep may expand into (default 10 000). */
-  maxTrials?: number;
-  /** Request bodies above this many bytes answer 413 (default 1 MiB). */
-  bodyLimit?: number;
-  /** Requests per token (or per address without one) per minute (default 600). */
-  rateLimitPerMinute?: number;
-  /** Origins allowed to call the API from a browser; none by default (CORS closed). */
-  corsOrigins?: string[];
-  /** A request taking longer is cut off (default 30 s). */
-  requestTimeoutMs?: number;
   logger?: FastifyServerOptions['loggerInstance'] | boolean;
-  /** The built dashboard (apps/dashboard/dist), served at / when given and present. */
-  dashboardDir?: string;
 }
 
 /** Builds the API without listening, so tests can use `app.inject()`. */
 export async function buildApp(opts: AppOptions) {
+  const s: AppSettings = { ...defaultSettings, ...definedOnly(opts) };
   const app = Fastify({
-    bodyLimit: opts.bodyLimit ?? 1_048_576,
-    requestTimeout: opts.requestTimeoutMs ?? 30_000,
-    connectionTimeout: (opts.requestTimeoutMs ?? 30_000) + 5_000,
+    bodyLimit: s.bodyLimit,
+    requestTimeout: s.requestTimeoutMs,
+    connectionTimeout: s.requestTimeoutMs + 5_000,
     ...(typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(zodValidatorCompiler);
@@ -60,33 +51,13 @@ export async function buildApp(opts: AppOptions) {
       directives: { 'script-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] },
     },
   });
-  if (opts.corsOrigins?.length) await app.register(cors, { origin: opts.corsOrigins, credentials: false });
-  registerAuth(app, opts.db);
-  // Its own connection that fails fast: with Redis down, requests go unlimited, never stuck.
-  const limiterRedis = opts.redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: false });
-  limiterRedis.on('error', () => {});
-  app.addHook('onClose', async () => limiterRedis.disconnect());
-  await app.register(rateLimit, {
-    // After authentication, so the limit is per token.
-    hook: 'preHandler',
-    max: opts.rateLimitPerMinute ?? 600,
-    timeWindow: 60_000,
-    redis: limiterRedis,
-    nameSpace: 'lrsweep-rate:',
-    skipOnError: true,
-    keyGenerator: (req) => (req.auth ? `token:${req.auth.tokenId}` : `ip:${req.ip}`),
-    errorResponseBuilder: (_req, ctx) => ({
-      statusCode: 429,
-      code: 'RATE_LIMITED',
-      message: `more than ${ctx.max} requests a minute; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
-    }),
-  });
+  if (s.corsOrigins.length) await app.register(cors, { origin: s.corsOrigins, credentials: false });
 
   await app.register(swagger, {
     openapi: {
       info: {
         title: 'lrsweep',
-        version: '1',
+        version: '1.1',
         description: 'Sweeps over base learning rate × schedule × seed, trained by a worker fleet and ranked across seeds.',
       },
       tags: [{ name: 'sweeps' }, { name: 'results' }, { name: 'trials' }, { name: 'schedules' }, { name: 'admin' }, { name: 'system' }],
@@ -98,17 +69,54 @@ export async function buildApp(opts: AppOptions) {
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  if (opts.dashboardDir && existsSync(join(opts.dashboardDir, 'index.html'))) {
-    await app.register(fastifyStatic, { root: opts.dashboardDir, prefix: '/', index: 'index.html', wildcard: false });
+  if (s.dashboardDir && existsSync(join(s.dashboardDir, 'index.html'))) {
+    await app.register(fastifyStatic, { root: s.dashboardDir, prefix: '/', index: 'index.html', wildcard: false });
   }
-
-  const sweeps = createSweepService({ db: opts.db, queue: opts.queue, maxTrials: opts.maxTrials ?? 10_000 });
-  await app.register(sweepRoutes({ db: opts.db, sweeps }));
-  await app.register(resultsRoutes({ results: createResultsService({ db: opts.db }) }));
-  await app.register(trialRoutes({ db: opts.db }));
-  await app.register(scheduleRoutes);
-  await app.register(adminRoutes({ db: opts.db }));
   await app.register(systemRoutes({ db: opts.db, redis: opts.redis }));
+
+  const sweeps = createSweepService({ db: opts.db, queue: opts.queue, maxTrials: s.maxTrials, failureBudget: s.failureBudget });
+  const results = createResultsService({ db: opts.db });
+  // Every /v1 route lives in this plugin, and so does the auth hook: fastify's encapsulation
+  // applies it to whatever the router reaches here, whatever the spelling of the path.
+  await app.register(
+    async (v1: FastifyInstance) => {
+      registerAuth(v1, opts.db);
+      await registerRateLimit(v1, opts.redis, s.rateLimitPerMinute);
+      await v1.register(sweepRoutes({ db: opts.db, sweeps }));
+      await v1.register(resultsRoutes({ results }));
+      await v1.register(trialRoutes({ db: opts.db }));
+      await v1.register(scheduleRoutes);
+      await v1.register(adminRoutes({ db: opts.db }));
+    },
+    { prefix: '/v1' },
+  );
   return app;
 }
 export type App = Awaited<ReturnType<typeof buildApp>>;
+
+/** The options that were given (an explicit `undefined` keeps the default). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+async function registerRateLimit(scope: FastifyInstance, redis: Redis, max: number) {
+  // Its own connection that fails fast: with Redis down, requests go unlimited, never stuck.
+  const limiterRedis = redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: false });
+  limiterRedis.on('error', () => {});
+  scope.addHook('onClose', async () => limiterRedis.disconnect());
+  await scope.register(rateLimit, {
+    // After authentication, so the limit is per token.
+    hook: 'preHandler',
+    max,
+    timeWindow: 60_000,
+    redis: limiterRedis,
+    nameSpace: 'lrsweep-rate:',
+    skipOnError: true,
+    keyGenerator: (req) => (req.auth ? `token:${req.auth.tokenId}` : `ip:${req.ip}`),
+    errorResponseBuilder: (_req, ctx) => ({
+      statusCode: 429,
+      code: 'RATE_LIMITED',
+      message: `more than ${ctx.max} requests a minute; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
+    }),
+  });
+}

@@ -1,22 +1,27 @@
+import { type ApiErrorCode, apiErrors } from '@lrsweep/contract';
 import { type SpecIssue, toSpecIssues } from '@lrsweep/schedules';
-import type { FastifyError, FastifyInstance } from 'fastify';
-import type { FastifySchemaCompiler } from 'fastify';
-import { z } from 'zod';
+import type { FastifyError, FastifyInstance, FastifySchemaCompiler } from 'fastify';
+import type { z } from 'zod';
 
-/** An error the API answers with its own status and code: `{ code, message, issues? }`. */
+export { errorBodySchema } from '@lrsweep/contract';
+
+/** An error the API answers with its catalog status and code: `{ code, message, issues? }`. */
 export class ApiError extends Error {
+  readonly statusCode: number;
   constructor(
-    readonly statusCode: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
     readonly issues?: SpecIssue[],
+    /** Extra headers (Retry-After). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
+    this.statusCode = apiErrors[code].status;
   }
 }
 
-export const notFound = (what: string, id: string) =>
-  new ApiError(404, `${what.toUpperCase()}_NOT_FOUND`, `${what} ${id} does not exist`);
+export const notFound = (what: 'sweep' | 'trial' | 'token' | 'agent', id: string) =>
+  new ApiError(`${what.toUpperCase() as Uppercase<typeof what>}_NOT_FOUND`, `${what} ${id} does not exist`);
 
 /** Thrown by the validator: carries the request part and the zod issues. */
 export class RequestValidationError extends Error {
@@ -38,18 +43,11 @@ export const zodValidatorCompiler: FastifySchemaCompiler<z.ZodType> =
     return { error: new RequestValidationError(httpPart ?? 'request', toSpecIssues(r.error)) };
   };
 
-export const errorBodySchema = z
-  .object({
-    code: z.string(),
-    message: z.string(),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-  })
-  .meta({ id: 'Error' });
-
 /** One error handler for the whole API: coded errors in the contract's shape, never internals. */
 export function registerErrorHandler(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof ApiError) {
+      if (err.headers) reply.headers(err.headers);
       return reply.status(err.statusCode).send({ code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) });
     }
     const cause = (err as { cause?: unknown }).cause ?? err;
@@ -68,7 +66,13 @@ export function registerErrorHandler(app: FastifyInstance) {
       return reply.status(400).send({ code: 'MALFORMED_JSON', message: `the body is not valid JSON: ${err.message}` });
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.status(err.statusCode).send({ code: err.code ?? 'BAD_REQUEST', message: err.message });
+      // A plugin's coded error (the rate limiter's RATE_LIMITED) keeps its code when the catalog has it.
+      const code = err.code && err.code in apiErrors ? err.code : 'BAD_REQUEST';
+      return reply.status(err.statusCode).send({ code, message: err.message });
+    }
+    if (databaseUnavailable(err)) {
+      req.log.warn({ err }, 'database unavailable');
+      return reply.status(503).header('retry-after', '5').send({ code: 'DATABASE_UNAVAILABLE', message: 'the database is unavailable or out of connections; retry shortly' });
     }
     req.log.error({ err }, 'request failed');
     return reply.status(500).send({ code: 'INTERNAL', message: 'internal error' });
@@ -76,4 +80,16 @@ export function registerErrorHandler(app: FastifyInstance) {
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send({ code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
+}
+
+/** Postgres down, restarting, or out of connections: the client may retry, so it is a 503. */
+export function databaseUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    // Prisma: can't reach the server, timed out, pool timeout; Postgres: too many connections,
+    // shutting down, cannot connect now; node: the socket.
+    if (['P1001', 'P1002', 'P1017', 'P2024', '53300', '57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(code)) return true;
+    if (typeof e.message === 'string' && /too many clients|remaining connection slots|Connection terminated|timeout exceeded when trying to connect/i.test(e.message)) return true;
+  }
+  return false;
 }

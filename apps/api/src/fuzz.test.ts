@@ -2,7 +2,7 @@
 // or job is created. Deterministic: a seeded generator picks the mutations.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, createApiHarness } from '../../../test/support/api-harness';
+import { type ApiHarness, createApiHarness } from './test-harness';
 
 const valid = {
   name: 'fuzz',
@@ -121,7 +121,7 @@ describe('fuzzing POST /v1/sweeps', () => {
     const r = await h.inject({ method: 'POST', url: '/v1/sweeps', payload: valid });
     expect(r.statusCode, r.body).toBe(201);
     await h.handle.prisma.sweep.deleteMany();
-    await h.queue.queue.obliterate({ force: true });
+    await h.jobs.obliterate({ force: true });
   });
 
   it('answers 400 to 1 000 hostile mutations and creates nothing', async () => {
@@ -139,7 +139,7 @@ describe('fuzzing POST /v1/sweeps', () => {
     expect(counts.every((n) => n > 100)).toBe(true);
     expect(await h.handle.prisma.sweep.count()).toBe(0);
     expect(await h.handle.prisma.trial.count()).toBe(0);
-    expect(await h.queue.queue.count()).toBe(0);
+    expect(await h.jobs.count()).toBe(0);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });

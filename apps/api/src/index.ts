@@ -1,2 +1,4 @@
 export { buildApp, type App, type AppOptions } from './app';
-export { readEnv as readApiEnv } from './env';
+export { readEnv as readApiEnv, appSettings, defaultSettings } from './env';
+export { createApiLogger, redactedPaths } from './logger';
+export { reconcileOnce } from './reconciler';

@@ -7,16 +7,19 @@ const alive = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-c
 
 /**
  * Postgres is the source of truth, Redis only delivers: every trial Postgres says should be in
- * the queue (queued, or running on a worker whose lease lapsed) but whose job Redis no longer
- * holds (a flushed or failed-over Redis, an enqueue that never happened) gets a fresh delivery.
- * Safe to run from several API processes: a delivery is handed out by compare-and-set.
+ * the queue (queued; a running one whose lease lapsed is first counted as a failed attempt, and
+ * fails once its budget is spent) but whose job Redis no longer holds (a flushed or failed-over
+ * Redis, an enqueue that never happened) gets a fresh delivery. Safe to run from several API
+ * processes: a delivery is handed out by compare-and-set.
  */
 export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Logger; batch?: number }): Promise<number> {
   const rows = await trialsAwaitingDelivery(deps.db, deps.batch ?? 10_000);
   let redelivered = 0;
   for (let i = 0; i < rows.length; i += 200) {
     const chunk = rows.slice(i, i + 200);
-    const states = await Promise.all(chunk.map((r) => (r.job_id ? deps.queue.jobState(r.job_id) : Promise.resolve('unknown'))));
+    const states = await Promise.all(
+      chunk.map((r) => (r.job_id ? deps.queue.jobState({ projectId: r.project_id, pool: r.pool }, r.job_id) : Promise.resolve('unknown'))),
+    );
     for (const [k, r] of chunk.entries()) {
       if (alive.has(states[k]!)) continue;
       const d = await newDelivery(deps.db, r.id, r.job_id);
@@ -33,7 +36,7 @@ export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Log
 export function startReconciler(deps: { db: Db; queue: TrialQueue; log: Logger; intervalMs: number }) {
   let running: Promise<unknown> = Promise.resolve();
   const tick = () => {
-    running = reconcileOnce(deps).catch((err) => deps.log.warn({ err: (err as Error).message }, 'reconcile failed'));
+    running = reconcileOnce(deps).catch((err) => deps.log.warn({ err }, 'reconcile failed'));
   };
   tick();
   const timer = setInterval(tick, deps.intervalMs);

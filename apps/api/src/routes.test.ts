@@ -1,7 +1,7 @@
 // The read routes, health and the OpenAPI description, on the real Postgres and Redis.
 import { createRedis } from '@lrsweep/queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, createApiHarness } from '../../../test/support/api-harness';
+import { type ApiHarness, createApiHarness } from './test-harness';
 import { buildApp } from './app';
 
 const spec = (name: string) => ({

@@ -2,7 +2,7 @@
 // a sweep and in a preview; and the preview answers the curve.
 import { lrSequence, scheduleExamples, type ScheduleKind } from '@lrsweep/schedules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, createApiHarness } from '../../../test/support/api-harness';
+import { type ApiHarness, createApiHarness } from './test-harness';
 
 const ex = (k: ScheduleKind) => scheduleExamples[k].spec as Record<string, unknown>;
 /** [kind, bad spec, path of the problem inside the schedule] */

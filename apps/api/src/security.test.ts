@@ -4,11 +4,11 @@ import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createToken } from '@lrsweep/db';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, createApiHarness } from '../../../test/support/api-harness';
-import { query } from '../../../test/support/databases';
+import { type ApiHarness, createApiHarness } from './test-harness';
+import { query } from '@lrsweep/testkit';
 import { buildApp } from './app';
+import { createApiLogger } from './logger';
 
 const spec = (name = 'sec') => ({
   name,
@@ -52,16 +52,16 @@ describe('security', () => {
   });
 
   it('creates and revokes tokens through admin routes; a revoked token gets 401; members cannot administer', async () => {
-    const c = await h.inject({ method: 'POST', url: '/v1/admin/tokens', payload: { projectId: 'team-c', name: 'ci' } });
+    const c = await h.inject({ method: 'POST', url: '/v1/admin/tokens', payload: { projectId: 'team-c', name: 'ci' } }, h.operator);
     expect(c.statusCode).toBe(201);
     const { id, token } = c.json();
     expect(token).toMatch(/^lrs_/);
     expect((await h.inject('/v1/sweeps', token)).statusCode).toBe(200);
-    const listed = (await h.inject('/v1/admin/tokens?projectId=team-c')).json().tokens;
-    expect(listed).toEqual([expect.objectContaining({ id, name: 'ci', admin: false, revokedAt: null })]);
+    const listed = (await h.inject('/v1/admin/tokens?projectId=team-c', h.operator)).json().tokens;
+    expect(listed).toEqual([expect.objectContaining({ id, name: 'ci', role: 'member', pools: [], revokedAt: null })]);
     expect(JSON.stringify(listed)).not.toContain(token);
-    expect((await h.inject({ method: 'POST', url: `/v1/admin/tokens/${id}/revoke` })).statusCode).toBe(200);
-    expect((await h.inject({ method: 'POST', url: `/v1/admin/tokens/${id}/revoke` })).statusCode).toBe(200);
+    expect((await h.inject({ method: 'POST', url: `/v1/admin/tokens/${id}/revoke` }, h.operator)).statusCode).toBe(200);
+    expect((await h.inject({ method: 'POST', url: `/v1/admin/tokens/${id}/revoke` }, h.operator)).statusCode).toBe(200);
     const after = await h.inject('/v1/sweeps', token);
     expect(after.statusCode).toBe(401);
     expect((await h.inject({ method: 'POST', url: '/v1/admin/tokens', payload: { projectId: 'x', name: 'y' } }, member)).statusCode).toBe(403);
@@ -90,10 +90,8 @@ describe('security', () => {
 
   it('a forced 500 returns no stack trace, SQL or internals, and logs it with the token redacted', async () => {
     const lines: string[] = [];
-    const logger = pino(
-      { level: 'info', redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', '*.token'], censor: '[redacted]' } },
-      new Writable({ write: (chunk, _e, cb) => (lines.push(chunk.toString()), cb()) }),
-    );
+    // The API's own logger (main.ts builds it the same way), writing here.
+    const logger = createApiLogger('info', new Writable({ write: (chunk, _e, cb) => (lines.push(chunk.toString()), cb()) }));
     const a = await buildApp({ db: h.handle.prisma, redis: h.redis, queue: h.queue, logger });
     await query(h.db.url, 'ALTER TABLE sweeps RENAME TO sweeps_gone');
     try {
@@ -108,6 +106,12 @@ describe('security', () => {
     const log = lines.join('');
     expect(log).toContain('request failed');
     expect(log).not.toContain(h.token);
+    // Wherever a token or an Authorization header is logged, the API's logger redacts it.
+    lines.length = 0;
+    logger.info({ token: h.token, req: { headers: { authorization: `Bearer ${h.token}` } }, created: { token: h.token } }, 'token minted');
+    expect(lines.join('')).toContain('token minted');
+    expect(lines.join('')).not.toContain(h.token);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ token: '[redacted]', req: { headers: { authorization: '[redacted]' } }, created: { token: '[redacted]' } });
   });
 
   it('sends security headers and keeps CORS closed unless origins are configured', async () => {
@@ -144,7 +148,7 @@ describe('Idempotency-Key', () => {
     expect(conflict.statusCode).toBe(409);
     expect(conflict.json()).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
     expect(await h.handle.prisma.sweep.count()).toBe(1);
-    expect(await h.queue.queue.count()).toBe(2);
+    expect(await h.jobs.count()).toBe(2);
   });
 
   it('holds per project, and two simultaneous requests make one sweep', async () => {

@@ -54,18 +54,18 @@ export function registerStrictJson(app: FastifyInstance) {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
     if (nestingDepth(text) > maxJsonDepth) {
-      return done(new ApiError(400, 'MALFORMED_JSON', `the body nests deeper than ${maxJsonDepth} levels`));
+      return done(new ApiError('MALFORMED_JSON', `the body nests deeper than ${maxJsonDepth} levels`));
     }
     let doc: ReturnType<typeof parse>;
     try {
       doc = parse(text, { mode: 'json' });
     } catch (err) {
-      return done(new ApiError(400, 'MALFORMED_JSON', `the body is not valid JSON: ${(err as Error).message}`));
+      return done(new ApiError('MALFORMED_JSON', `the body is not valid JSON: ${(err as Error).message}`));
     }
     const problems: { path: string; message: string }[] = [];
     keyProblems(doc.body, [], problems);
     if (problems.length) {
-      return done(new ApiError(400, 'SPEC_INVALID', problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems));
+      return done(new ApiError('SPEC_INVALID', problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems));
     }
     done(null, evaluate(doc.body));
   });

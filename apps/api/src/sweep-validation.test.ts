@@ -1,6 +1,6 @@
 // Bad input answers 400 (413 for the body) naming the field, and creates no sweep, trial or job.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, createApiHarness } from '../../../test/support/api-harness';
+import { type ApiHarness, createApiHarness } from './test-harness';
 import { buildApp } from './app';
 
 const valid = () => ({
@@ -29,7 +29,7 @@ describe('POST /v1/sweeps rejects bad input', () => {
   const nothingCreated = async () => {
     expect(await h.handle.prisma.sweep.count()).toBe(0);
     expect(await h.handle.prisma.trial.count()).toBe(0);
-    expect(await h.queue.queue.count()).toBe(0);
+    expect(await h.jobs.count()).toBe(0);
   };
 
   const cases: [string, string, unknown][] = [
@@ -108,6 +108,6 @@ describe('POST /v1/sweeps rejects bad input', () => {
     expect(res.statusCode, res.body).toBe(201);
     expect(res.json()).toMatchObject({ trialCount: 12, configCount: 6, totalSteps: 8 });
     expect(await h.handle.prisma.trial.count()).toBe(12);
-    expect(await h.queue.queue.count()).toBe(12);
+    expect(await h.jobs.count()).toBe(12);
   });
 });

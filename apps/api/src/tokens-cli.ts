@@ -1,16 +1,23 @@
 // `pnpm --filter @lrsweep/api tokens <create|list|revoke>`: manages API tokens directly in Postgres.
 import { parseArgs } from 'node:util';
+import { createTokenBody } from '@lrsweep/contract';
 import { createDb, createToken, defaultDatabaseUrl, listTokens, revokeToken } from '@lrsweep/db';
-import { projectIdSchema } from './routes/admin-routes';
+import { toSpecIssues } from '@lrsweep/schedules';
 
 const usage = `usage:
-  tokens create --project <id> --name <name> [--admin]   prints the new token once
+  tokens create --project <id> --name <name> [--role admin|member|agent] [--admin] [--pools a,b]   prints the new token once
   tokens list [--project <id>]
   tokens revoke <token-id>`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { project: { type: 'string' }, name: { type: 'string' }, admin: { type: 'boolean', default: false } },
+  options: {
+    project: { type: 'string' },
+    name: { type: 'string' },
+    role: { type: 'string' },
+    admin: { type: 'boolean' },
+    pools: { type: 'string' },
+  },
 });
 const [command, arg] = positionals;
 const { prisma, close } = createDb({ url: process.env.DATABASE_URL ?? defaultDatabaseUrl, poolSize: 1 });
@@ -20,15 +27,21 @@ const fail = (msg: string) => {
 };
 try {
   if (command === 'create') {
-    const project = projectIdSchema.safeParse(values.project);
-    if (!project.success || !values.name) fail(`${project.success ? '--name is required' : `--project: ${project.error.issues[0]?.message}`}\n${usage}`);
+    const body = createTokenBody.safeParse({
+      projectId: values.project,
+      name: values.name,
+      ...(values.role ? { role: values.role } : {}),
+      ...(values.admin ? { admin: true } : {}),
+      ...(values.pools ? { pools: values.pools.split(',').map((p) => p.trim()) } : {}),
+    });
+    if (!body.success) fail(`${toSpecIssues(body.error).map((i) => `--${i.path === 'projectId' ? 'project' : i.path}: ${i.message}`).join('\n')}\n${usage}`);
     else {
-      const t = await createToken(prisma, { projectId: project.data, name: values.name, admin: values.admin });
-      console.log(`created token ${t.id} (${t.admin ? 'admin, ' : ''}project ${t.projectId}); store it now, it is not shown again:\n${t.token}`);
+      const t = await createToken(prisma, body.data);
+      console.log(`created token ${t.id} (${t.role}${t.pools.length ? ` of pools ${t.pools.join(', ')}` : ''}, project ${t.projectId}); store it now, it is not shown again:\n${t.token}`);
     }
   } else if (command === 'list') {
     for (const t of await listTokens(prisma, values.project)) {
-      console.log(`${t.id}  ${t.projectId.padEnd(16)} ${t.name.padEnd(20)} ${t.admin ? 'admin ' : '      '} ${t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : 'active'}`);
+      console.log(`${t.id}  ${t.projectId.padEnd(16)} ${t.name.padEnd(20)} ${t.role.padEnd(8)} ${t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : 'active'}`);
     }
   } else if (command === 'revoke' && arg) {
     if (await revokeToken(prisma, arg)) console.log(`revoked ${arg}`);

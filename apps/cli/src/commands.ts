@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiRequestError, createClient, type SweepDetail } from '@lrsweep/client';
-import { describeSchedule } from '@lrsweep/schedules';
-import { expandSweep, sweepSpecSchema } from '@lrsweep/sweep';
-import { toSpecIssues } from '@lrsweep/schedules';
+import { sweepSpecSchema } from '@lrsweep/contract';
+import { describeSchedule, toSpecIssues } from '@lrsweep/schedules';
+import { expandSweep } from '@lrsweep/sweep';
 import { parse as parseYaml } from 'yaml';
 import { progressLine, rankingTable } from './render';
 import { formatTable } from './table';
@@ -32,7 +32,7 @@ usage:
   lrsweep results <sweep-id> [--json | --csv] [--metric val_loss|val_acc|train_loss] [--aggregate final|best|auc] [--rank-by mean|ci]
   lrsweep cancel <sweep-id>
   lrsweep retry <sweep-id>
-  lrsweep tokens create --project <id> --name <name> [--admin]
+  lrsweep tokens create --project <id> --name <name> [--role admin|member|agent] [--pools a,b]
   lrsweep tokens list [--project <id>]
   lrsweep tokens revoke <token-id>
 
@@ -77,6 +77,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         project: { type: 'string' },
         name: { type: 'string' },
         admin: { type: 'boolean', default: false },
+        role: { type: 'string' },
+        pools: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -197,18 +199,20 @@ async function submit(file: string, o: Opts, client: Client, io: Io): Promise<nu
   const r = await client.results(created.id);
   io.out(rankingTable(r.ranking, r.objective.metric));
   if (final.status === 'cancelled') return exitCodes.cancelled;
-  return final.counts.failed > 0 ? exitCodes.trialsFailed : exitCodes.ok;
+  return final.status === 'failed' || final.counts.failed > 0 ? exitCodes.trialsFailed : exitCodes.ok;
 }
 
 async function tokens(args: string[], o: Opts, client: Client, io: Io): Promise<number> {
   const [sub, arg] = args;
   if (sub === 'create') {
     if (!o.project || !o.name) throw new UsageError('tokens create needs --project and --name');
-    const t = await client.createToken({ projectId: o.project as string, name: o.name as string, admin: o.admin as boolean });
-    io.out(`created token ${t.id} (${t.admin ? 'admin, ' : ''}project ${t.projectId}); store it now, it is not shown again:\n${t.token}`);
+    const role = (o.role as 'admin' | 'member' | 'agent' | undefined) ?? (o.admin ? 'admin' : undefined);
+    const pools = o.pools ? (o.pools as string).split(',').map((p) => p.trim()) : undefined;
+    const t = await client.createToken({ projectId: o.project as string, name: o.name as string, ...(role ? { role } : {}), ...(pools ? { pools } : {}) });
+    io.out(`created token ${t.id} (${t.role}${t.pools.length ? ` of pools ${t.pools.join(', ')}` : ''}, project ${t.projectId}); store it now, it is not shown again:\n${t.token}`);
   } else if (sub === 'list') {
     const { tokens: list } = await client.listTokens(o.project as string | undefined);
-    io.out(formatTable(['id', 'project', 'name', 'admin', 'state'], list.map((t) => [t.id, t.projectId, t.name, t.admin ? 'yes' : '', t.revokedAt ? `revoked ${t.revokedAt}` : 'active'])));
+    io.out(formatTable(['id', 'project', 'name', 'role', 'pools', 'state'], list.map((t) => [t.id, t.projectId, t.name, t.role, t.pools.join(','), t.revokedAt ? `revoked ${t.revokedAt}` : 'active'])));
   } else if (sub === 'revoke' && arg) {
     await client.revokeToken(arg);
     io.out(`revoked ${arg}`);

@@ -1,10 +1,23 @@
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaultPool, poolNameSchema, projectIdSchema } from '@lrsweep/contract';
 import { defaultDatabaseUrl } from '@lrsweep/db';
 import { defaultRedisUrl } from '@lrsweep/queue';
 import { z } from 'zod';
 
 const int = (def: number) => z.coerce.number().int().positive().default(def);
+
+/** `gpu` (that pool of every project) or `vision/gpu` (one project's). */
+const poolEntry = z.string().transform((entry, ctx) => {
+  const [a, b] = entry.includes('/') ? entry.split('/', 2) : [undefined, entry];
+  const pool = poolNameSchema.safeParse(b);
+  const project = a === undefined ? null : projectIdSchema.safeParse(a);
+  if (!pool.success || (project && !project.success)) {
+    ctx.addIssue({ code: 'custom', message: `'${entry}' is not a pool ('gpu') or a project's pool ('vision/gpu')` });
+    return z.NEVER;
+  }
+  return { projectId: project?.success ? project.data : null, pool: pool.data };
+});
 
 const schema = z.object({
   DATABASE_URL: z.string().default(defaultDatabaseUrl),
@@ -12,6 +25,14 @@ const schema = z.object({
   /** Trials this process trains at once, each on its own thread. */
   WORKER_SLOTS: int(1),
   WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
+  /** The pools this worker serves, comma-separated: `gpu` (every project's) or `vision/gpu`. */
+  WORKER_POOLS: z
+    .string()
+    .default(defaultPool)
+    .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+    .pipe(z.array(poolEntry).min(1, 'name at least one pool')),
+  /** How often the worker looks for projects whose pools it serves. */
+  PROJECT_REFRESH_MS: int(5_000),
   LRSWEEP_BACKEND: z.enum(['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu']).default('auto'),
   QUEUE_PREFIX: z.string().default('lrsweep'),
   /** A running trial's lease in Postgres; renewed every third of it. */
@@ -31,6 +52,7 @@ const schema = z.object({
 });
 
 export type WorkerEnv = z.infer<typeof schema>;
+export type PoolSubscription = WorkerEnv['WORKER_POOLS'][number];
 
 /** Reads and validates the worker's environment once, at start. */
 export function readEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {

@@ -1,8 +1,10 @@
-// The worker process: pulls trials from BullMQ and trains them, WORKER_SLOTS at a time.
-import { createDb } from '@lrsweep/db';
-import { createRedis, createTrialQueue, createTrialWorker } from '@lrsweep/queue';
-import pino from 'pino';
+// The worker process: consumes its pools' queues and trains trials, WORKER_SLOTS at a time.
+import { createDb, type Db } from '@lrsweep/db';
+import { createRedis, createTrialQueue } from '@lrsweep/queue';
+import type { Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
 import { createCheckpointFiles } from './checkpoint-files';
+import { createConsumers } from './consumers';
 import { createDatasetCache } from './dataset-cache';
 import { readEnv } from './env';
 import { createTrialRunner } from './run-trial';
@@ -16,19 +18,36 @@ const lrsweepVersion = process.env.npm_package_version ?? '0.1.0';
 const { prisma, close: closeDb } = createDb({ url: env.DATABASE_URL, logger: log, poolSize: 2 + 2 * env.WORKER_SLOTS });
 const redis = createRedis(env.REDIS_URL);
 const producerRedis = createRedis(env.REDIS_URL);
-for (const r of [redis, producerRedis]) r.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
+for (const r of [redis, producerRedis]) r.on('error', (err) => log.debug({ err }, 'redis connection error'));
 const queue = createTrialQueue({ connection: producerRedis, prefix: env.QUEUE_PREFIX });
 const slots = createSlotPool(env.WORKER_SLOTS, env.LRSWEEP_BACKEND, log);
 let shuttingDown = false;
 
+/** Waits, with backoff, until Postgres and Redis answer: the worker says it is connected only when it is. */
+async function connect(db: Db, r: Redis, logger: Logger) {
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    const [pg, rd] = await Promise.allSettled([db.$queryRaw`SELECT 1`, r.ping()]);
+    if (pg.status === 'fulfilled' && rd.status === 'fulfilled') return;
+    const down = [pg.status === 'rejected' ? 'Postgres' : null, rd.status === 'rejected' ? 'Redis' : null].filter(Boolean).join(' and ');
+    logger.warn({ retryInMs: delay }, `waiting for ${down}`);
+    await new Promise((res) => setTimeout(res, delay));
+  }
+}
+
 await slots.start();
-const worker = createTrialWorker({
+await connect(prisma, redis, log);
+log.info('connected to Postgres and Redis');
+const consumers = createConsumers({
   connection: redis,
   prefix: env.QUEUE_PREFIX,
-  concurrency: env.WORKER_SLOTS,
+  subscriptions: env.WORKER_POOLS,
+  slots,
   lockDuration: env.LOCK_DURATION_MS,
   stalledInterval: env.STALLED_INTERVAL_MS,
-  handler: createTrialRunner({
+  log,
+  refreshMs: env.PROJECT_REFRESH_MS,
+  listProjects: async () => (await prisma.project.findMany({ select: { id: true } })).map((p) => p.id),
+  run: createTrialRunner({
     db: prisma,
     queue,
     log,
@@ -39,18 +58,16 @@ const worker = createTrialWorker({
     checkpoints: createCheckpointFiles(env.CHECKPOINT_DIR),
     lrsweepVersion,
     datasets: createDatasetCache(log),
-    slots,
     shuttingDown: () => shuttingDown,
   }),
 });
-worker.on('error', (err) => log.warn({ err: err.message }, 'queue connection error'));
-worker.on('failed', (job, err) => log.warn({ jobId: job?.id, err: err.message }, 'delivery failed'));
-void worker.run();
+await consumers.start();
 if (env.WORKER_HEALTH_PORT !== undefined) {
-  const { port } = await serveHealth(env.WORKER_HEALTH_PORT, () => workerHealth(worker, redis, prisma));
+  const health = () => workerHealth({ redis, db: prisma, consumersHealthy: consumers.healthy, deadSlots: slots.deadSlots });
+  const { port } = await serveHealth(env.WORKER_HEALTH_PORT, health);
   log.info({ port }, `worker health at http://127.0.0.1:${port}/healthz`);
 }
-log.info({ slots: env.WORKER_SLOTS, backend: slots.backend, checkpointDir: env.CHECKPOINT_DIR }, 'worker started');
+log.info({ slots: env.WORKER_SLOTS, backend: slots.backend, pools: env.WORKER_POOLS, queues: consumers.queues, checkpointDir: env.CHECKPOINT_DIR }, 'worker started');
 
 async function shutdown(signal: string) {
   if (shuttingDown) return;
@@ -62,7 +79,7 @@ async function shutdown(signal: string) {
   }, env.SHUTDOWN_TIMEOUT_MS);
   hardStop.unref();
   try {
-    await worker.close();
+    await consumers.close();
     await Promise.all([slots.close(), queue.close()]);
     await Promise.all([closeDb(), redis.quit().catch(() => {}), producerRedis.quit().catch(() => {})]);
   } finally {

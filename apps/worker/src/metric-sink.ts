@@ -81,7 +81,7 @@ export function createMetricSink(o: MetricSinkOptions) {
     addUpdates(rows: readonly { step: number; lr: number; trainLoss: number }[]) {
       for (const r of rows) updates.push({ step: r.step, lr: r.lr, trainLoss: r.trainLoss });
     },
-    addEval(row: { step: number; valLoss: number; valAcc: number; trainLoss: number }) {
+    addEval(row: EvalRow) {
       evals.push(row);
     },
     get fenced() {

@@ -1,7 +1,10 @@
 import { arch, cpus } from 'node:os';
+import { isRetryable, type TrialFailure, toTrialFailure, TrialError } from '@lrsweep/contract';
 import {
+  type ClaimedTrial,
   claimTrial,
   type Db,
+  failAttempt,
   finishTrial,
   recordCheckpoint,
   recordRunInfo,
@@ -9,14 +12,14 @@ import {
   renewLease,
   trialState,
 } from '@lrsweep/db';
-import { DelayedError, type Job, type RunTrialPayload, type TrialQueue } from '@lrsweep/queue';
-import type { TrialConfig } from '@lrsweep/sweep';
+import { DelayedError, type Job, type TrialQueue } from '@lrsweep/queue';
+import type { BuiltinTrialConfig } from '@lrsweep/sweep';
 import type { Dataset, DatasetRequest, TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { CheckpointFiles } from './checkpoint-files';
-import { createMetricSink } from './metric-sink';
+import { createMetricSink, type MetricSink } from './metric-sink';
 import { trainConfigOf } from './train-config';
-import { TrainingError, type TrainingSlot } from './training-slot';
+import type { RunningTrial, TrainingSlot } from './training-slot';
 
 export interface TrialRunnerDeps {
   db: Db;
@@ -30,167 +33,214 @@ export interface TrialRunnerDeps {
   checkpoints: CheckpointFiles;
   lrsweepVersion: string;
   datasets: { get(req: DatasetRequest): Dataset };
-  slots: { acquire(): Promise<TrainingSlot>; release(slot: TrainingSlot): void };
   /** True once the process is shutting down: running trials checkpoint, stop and go back to the queue. */
   shuttingDown(): boolean;
 }
 
+type Outcome = Awaited<RunningTrial['done']>;
+
 /**
- * Handles one delivery of a trial: claims it in Postgres (compare-and-set), resumes it from its
- * last checkpoint if an earlier attempt left one, trains it on a slot's thread while a lease is
- * renewed, metrics stream to Postgres and checkpoints are recorded, and stores the outcome.
+ * Handles one delivery of a trial on a reserved slot, in five steps: claim it in Postgres
+ * (compare-and-set), prepare its data and resume point, train it on the slot's thread (lease
+ * renewed, metrics streamed, checkpoints recorded), record the outcome, or classify the failure
+ * and let the retry policy decide (see `failAttempt`).
  */
 export function createTrialRunner(d: TrialRunnerDeps) {
-  async function redeliver(trialId: string, sweepId: string, attempt: number): Promise<boolean> {
-    const jobId = await releaseTrial(d.db, trialId, attempt, { newDelivery: true });
-    if (jobId) await d.queue.enqueueTrials([{ trialId, sweepId, jobId }]);
-    return jobId !== null;
-  }
-
-  return async function runTrial(payload: RunTrialPayload, job: Job, token: string | undefined) {
-    const { trialId, sweepId } = payload;
-    const claimed = await claimTrial(d.db, trialId, d.workerId, d.leaseMs);
-    if (!claimed) {
-      const state = await trialState(d.db, trialId);
-      if (state?.status === 'running' && state.leaseExpiresAt && !state.sweepCancelled) {
-        // Another worker holds it. Look again once its lease could have lapsed: if that worker
-        // dies, this delivery picks the trial up; if it finishes, this delivery is dropped.
-        await job.moveToDelayed(state.leaseExpiresAt.getTime() + 1000, token);
-        throw new DelayedError();
-      }
-      d.log.info({ trialId, sweepId, status: state?.status ?? 'missing' }, 'delivery skipped: trial not claimable');
-      return { skipped: true };
-    }
-    const log = d.log.child({ sweepId, trialId, attempt: claimed.attempt });
-    if (d.shuttingDown()) {
-      await redeliver(trialId, sweepId, claimed.attempt);
-      return { released: true };
-    }
-    const config = claimed.config as TrialConfig;
-    let dataset: Dataset;
+  return async function runTrial(payload: { trialId: string; sweepId: string }, job: Job, token: string | undefined, slot: TrainingSlot) {
+    const claimed = await claim(d, payload.trialId, job, token);
+    if (!claimed) return { skipped: true };
+    const log = d.log.child({ sweepId: claimed.sweepId, trialId: claimed.trialId, attempt: claimed.attempt });
+    if (d.shuttingDown()) return release(d, claimed, log);
     try {
-      dataset = d.datasets.get(config.dataset);
+      const { dataset, resume } = await prepare(d, claimed, log);
+      const run = await trainOnSlot(d, claimed, slot, dataset, resume, log);
+      return await record(d, claimed, run, resume, log);
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'dataset could not be loaded; the trial fails');
-      await finishTrial(d.db, trialId, claimed.attempt, 'failed', { error: `dataset: ${(err as Error).message}` });
-      return { failed: true };
+      return failed(d, claimed, toTrialFailure(err, 'INFRASTRUCTURE'), log);
     }
-    let resume: TrainerState | undefined;
-    if (claimed.checkpointPath) {
-      try {
-        resume = await d.checkpoints.read(claimed.checkpointPath);
-        log.info({ step: resume.step }, 'resuming from checkpoint');
-      } catch (err) {
-        // Starting over is still correct: the run is deterministic and rewrites every row.
-        log.warn({ err: (err as Error).message, path: claimed.checkpointPath }, 'checkpoint unreadable; starting over');
-      }
-    }
+  };
+}
 
-    const slot = await d.slots.acquire();
-    let stopRun: (() => void) | null = null;
-    let lostOwnership = false;
-    const sink = createMetricSink({
-      db: d.db,
-      trialId,
-      attempt: claimed.attempt,
-      flushMs: d.flushMs,
-      log,
-      onFenced: () => {
-        lostOwnership = true;
-        stopRun?.();
-      },
+/**
+ * Claims the trial, or tells why not: another worker's (look again once its lease could lapse:
+ * if that worker dies this delivery picks the trial up, if it finishes the delivery is dropped),
+ * or not claimable (finished, cancelled, gone): the delivery ends.
+ */
+async function claim(d: TrialRunnerDeps, trialId: string, job: Job, token: string | undefined): Promise<ClaimedTrial | null> {
+  const claimed = await claimTrial(d.db, trialId, d.workerId, d.leaseMs);
+  if (claimed) return claimed;
+  const state = await trialState(d.db, trialId);
+  if (state?.status === 'running' && state.leaseExpiresAt && !state.sweepCancelled) {
+    await job.moveToDelayed(state.leaseExpiresAt.getTime() + 1000, token);
+    throw new DelayedError();
+  }
+  d.log.info({ trialId, status: state?.status ?? 'missing' }, 'delivery skipped: trial not claimable');
+  return null;
+}
+
+/** The trial's dataset (loaded once per process) and the checkpoint an earlier attempt left. */
+async function prepare(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger): Promise<{ dataset: Dataset; resume?: TrainerState }> {
+  const config = claimed.config as BuiltinTrialConfig;
+  // A dataset that cannot be loaded fails the trial at once (DATASET_INVALID: no retry mends it).
+  const dataset = d.datasets.get(config.dataset);
+  if (!claimed.checkpointPath) return { dataset };
+  try {
+    const resume = await d.checkpoints.read(claimed.checkpointPath);
+    log.info({ step: resume.step }, 'resuming from checkpoint');
+    return { dataset, resume };
+  } catch (err) {
+    // Starting over is still correct: the run is deterministic and rewrites every row.
+    log.warn({ err, path: claimed.checkpointPath }, 'checkpoint unreadable; starting over');
+    return { dataset };
+  }
+}
+
+interface TrainedRun {
+  outcome: Outcome;
+  /** A newer attempt or a cancel took the trial while it trained: nothing is recorded. */
+  superseded: boolean;
+  dataset: Dataset;
+  startedMs: number;
+}
+
+/** Trains on the slot's thread while the lease is renewed, metrics stream and checkpoints are recorded. */
+async function trainOnSlot(
+  d: TrialRunnerDeps,
+  claimed: ClaimedTrial,
+  slot: TrainingSlot,
+  dataset: Dataset,
+  resume: TrainerState | undefined,
+  log: Logger,
+): Promise<TrainedRun> {
+  const { trialId, attempt } = claimed;
+  let stopRun: (() => void) | null = null;
+  let lostOwnership = false;
+  const lose = () => {
+    lostOwnership = true;
+    stopRun?.();
+  };
+  const sink = createMetricSink({ db: d.db, trialId, attempt, flushMs: d.flushMs, log, onFenced: lose });
+  const checkpoints = checkpointRecorder(d, claimed, sink, log);
+  const renew = setInterval(() => {
+    renewLease(d.db, trialId, attempt, d.leaseMs)
+      .then((ok) => ok || lose())
+      .catch((err) => log.warn({ err }, 'lease renewal failed'));
+    if (d.shuttingDown()) stopRun?.();
+  }, Math.max(100, Math.floor(d.leaseMs / 3)));
+  const startedMs = Date.now();
+  try {
+    const running = await slot.run(
+      trainConfigOf(claimed.config as BuiltinTrialConfig),
+      dataset,
+      { onUpdates: (rows) => sink.addUpdates(rows), onEval: (row) => sink.addEval(row), onCheckpoint: checkpoints.record },
+      { resume, checkpointEvery: d.checkpointEvery },
+    );
+    stopRun = running.stop;
+    if (d.shuttingDown() || lostOwnership) running.stop();
+    await recordRunInfo(d.db, trialId, attempt, {
+      lrsweepVersion: d.lrsweepVersion,
+      tfjsVersion: slot.tfjsVersion,
+      backend: slot.backend?.name ?? 'unknown',
+      datasetChecksum: dataset.checksum,
+      hardware: { cpuModel: cpus()[0]?.model ?? arch(), cpuCount: cpus().length, gpu: slot.backend?.gpu ? 'cuda' : null },
     });
-    // Checkpoints are recorded one after another, each once the rows before it are stored.
-    let checkpointChain: Promise<void> = Promise.resolve();
-    let lastCheckpoint = claimed.checkpointPath;
-    const onCheckpoint = (state: TrainerState) => {
-      checkpointChain = checkpointChain.then(async () => {
+    const outcome = await running.done;
+    await checkpoints.settled();
+    const { fenced } = await sink.close();
+    return { outcome, superseded: fenced || lostOwnership, dataset, startedMs };
+  } catch (err) {
+    await sink.close().catch(() => {});
+    throw err;
+  } finally {
+    clearInterval(renew);
+  }
+}
+
+/** Checkpoints are recorded one after another, each once the rows before it are stored. */
+function checkpointRecorder(d: TrialRunnerDeps, claimed: ClaimedTrial, sink: MetricSink, log: Logger) {
+  const { trialId, attempt } = claimed;
+  let chain: Promise<void> = Promise.resolve();
+  let last = claimed.checkpointPath;
+  return {
+    record(state: TrainerState) {
+      chain = chain.then(async () => {
         try {
           await sink.flushAll();
           if (sink.fenced) return;
-          const path = await d.checkpoints.write(trialId, claimed.attempt, state);
-          if (await recordCheckpoint(d.db, trialId, claimed.attempt, path, state.step)) {
-            if (lastCheckpoint && lastCheckpoint !== path) await d.checkpoints.remove(lastCheckpoint);
-            lastCheckpoint = path;
+          const path = await d.checkpoints.write(trialId, attempt, state);
+          if (await recordCheckpoint(d.db, trialId, attempt, path, state.step)) {
+            if (last && last !== path) await d.checkpoints.remove(last);
+            last = path;
             log.debug({ step: state.step }, 'checkpoint recorded');
           } else await d.checkpoints.remove(path);
         } catch (err) {
-          log.warn({ err: (err as Error).message, step: state.step }, 'checkpoint failed; training goes on');
+          log.warn({ err, step: state.step }, 'checkpoint failed; training goes on');
         }
       });
-    };
-    const renew = setInterval(() => {
-      renewLease(d.db, trialId, claimed.attempt, d.leaseMs)
-        .then((ok) => {
-          if (!ok) {
-            lostOwnership = true;
-            stopRun?.();
-          }
-        })
-        .catch((err) => log.warn({ err: (err as Error).message }, 'lease renewal failed'));
-      if (d.shuttingDown()) stopRun?.();
-    }, Math.max(100, Math.floor(d.leaseMs / 3)));
-    const started = Date.now();
-    try {
-      const running = await slot.run(
-        trainConfigOf(config),
-        dataset,
-        { onUpdates: (rows) => sink.addUpdates(rows), onEval: (row) => sink.addEval(row), onCheckpoint },
-        { resume, checkpointEvery: d.checkpointEvery },
-      );
-      stopRun = running.stop;
-      if (d.shuttingDown() || lostOwnership) running.stop();
-      await recordRunInfo(d.db, trialId, claimed.attempt, {
-        lrsweepVersion: d.lrsweepVersion,
-        tfjsVersion: slot.tfjsVersion,
-        backend: slot.backend?.name ?? 'unknown',
-        datasetChecksum: dataset.checksum,
-        hardware: { cpuModel: cpus()[0]?.model ?? arch(), cpuCount: cpus().length, gpu: slot.backend?.gpu ? 'cuda' : null },
-      });
-      const { result, numTensors, timing } = await running.done;
-      await checkpointChain;
-      const { fenced } = await sink.close();
-      if (fenced || lostOwnership) {
-        log.warn('the trial is no longer this attempt\'s (cancelled, or a newer attempt owns it); stopping without recording');
-        return { superseded: true };
-      }
-      if (result.status === 'stopped') {
-        // Shutting down: hand the trial back with a new delivery (a release is not a failure).
-        await redeliver(trialId, sweepId, claimed.attempt);
-        log.info({ step: result.stepsDone }, 'trial checkpointed and released for another worker');
-        return { released: true };
-      }
-      const status = result.status === 'diverged' ? 'diverged' : 'completed';
-      await finishTrial(d.db, trialId, claimed.attempt, status, { ...result, trainingStartedAt: new Date(timing.startedAt), trainMs: timing.ms });
-      await d.checkpoints.removeTrial(trialId).catch(() => {});
-      log.info(
-        {
-          status,
-          steps: result.stepsDone,
-          resumedFrom: resume?.step ?? 0,
-          finalValLoss: result.finalValLoss,
-          ms: Date.now() - started,
-          trainMs: Math.round(timing.ms),
-          hostMs: Math.round(timing.hostMs),
-          numTensors,
-        },
-        'trial finished',
-      );
-      return { status };
-    } catch (err) {
-      if (err instanceof TrainingError) {
-        log.error({ err: err.message }, 'trial failed');
-        await sink.close().catch(() => {});
-        await finishTrial(d.db, trialId, claimed.attempt, 'failed', { error: err.message });
-        return { failed: true };
-      }
-      // Infrastructure (Postgres, the thread): hand the trial back; BullMQ retries the delivery.
-      log.error({ err: (err as Error).message }, 'trial interrupted; will be retried');
-      await releaseTrial(d.db, trialId, claimed.attempt, { newDelivery: false }).catch(() => null);
-      throw err;
-    } finally {
-      clearInterval(renew);
-      d.slots.release(slot);
-    }
+    },
+    settled: () => chain,
   };
+}
+
+/** Stores what the run came to: completed or diverged, or released (shutdown), or nothing (superseded). */
+async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun, resume: TrainerState | undefined, log: Logger) {
+  const { result, numTensors, timing } = run.outcome;
+  if (run.superseded) {
+    log.warn("the trial is no longer this attempt's (cancelled, or a newer attempt owns it); stopping without recording");
+    return { superseded: true };
+  }
+  if (result.status === 'stopped') {
+    // Shutting down: hand the trial back with a new delivery (a release spends no budget).
+    await release(d, claimed, log);
+    log.info({ step: result.stepsDone }, 'trial checkpointed and released for another worker');
+    return { released: true };
+  }
+  const status = result.status === 'diverged' ? 'diverged' : 'completed';
+  await finishTrial(d.db, claimed.trialId, claimed.attempt, status, { ...result, trainingStartedAt: new Date(timing.startedAt), trainMs: timing.ms });
+  await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
+  log.info(
+    {
+      status,
+      steps: result.stepsDone,
+      resumedFrom: resume?.step ?? 0,
+      finalValLoss: result.finalValLoss,
+      testLoss: result.testLoss,
+      ms: Date.now() - run.startedMs,
+      trainMs: Math.round(timing.ms),
+      hostMs: Math.round(timing.hostMs),
+      numTensors,
+    },
+    'trial finished',
+  );
+  return { status };
+}
+
+async function release(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger) {
+  const delivery = await releaseTrial(d.db, claimed.trialId, claimed.attempt);
+  if (delivery) await d.queue.enqueueTrials([delivery]);
+  else log.info('the trial was no longer this attempt\'s to release');
+  return { released: true };
+}
+
+/**
+ * A failed attempt, classified once: terminal failures fail the trial; retryable ones spend a
+ * failure of its budget and run again after a backoff, or fail it once the budget is spent. When
+ * Postgres itself is unreachable nothing can be recorded: the delivery fails (BullMQ retries it)
+ * and the lapsed lease is counted by whoever claims the trial next.
+ */
+async function failed(d: TrialRunnerDeps, claimed: ClaimedTrial, failure: TrialFailure, log: Logger) {
+  const retryable = isRetryable(failure.code);
+  const err = new TrialError(failure.code, failure.message);
+  if (failure.stack) err.stack = failure.stack;
+  const r = await failAttempt(d.db, claimed.trialId, claimed.attempt, failure, retryable);
+  if (r.outcome === 'requeued') {
+    await d.queue.enqueueTrials([r.delivery]);
+    log.warn({ err, code: failure.code, retryInMs: r.delivery.delayMs }, 'trial attempt failed; it will be retried');
+    return { retried: true };
+  }
+  if (r.outcome === 'failed') {
+    await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
+    log.error({ err, code: failure.code }, 'trial failed');
+  }
+  return { failed: r.outcome === 'failed' };
 }

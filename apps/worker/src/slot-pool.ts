@@ -1,24 +1,40 @@
 import type { Logger } from 'pino';
 import { TrainingSlot } from './training-slot';
 
-/** The process's training slots: one thread each, handed to one trial at a time. */
+/**
+ * The process's training slots: one thread each, handed to one trial at a time. `tryAcquire`
+ * never waits: a delivery that finds every slot busy goes back to the queue for another worker.
+ */
 export function createSlotPool(size: number, backend: string, log: Logger) {
   const all = Array.from({ length: size }, (_, i) => new TrainingSlot(backend, log.child({ slot: i })));
   const free = [...all];
-  const waiting: ((s: TrainingSlot) => void)[] = [];
+  const listeners = new Set<(freeSlots: number) => void>();
+  const changed = () => listeners.forEach((f) => f(free.length));
   return {
     async start() {
       await Promise.all(all.map((s) => s.start()));
     },
-    acquire(): Promise<TrainingSlot> {
-      const s = free.pop();
-      return s ? Promise.resolve(s) : new Promise((resolve) => waiting.push(resolve));
+    tryAcquire(): TrainingSlot | null {
+      const s = free.pop() ?? null;
+      if (s) changed();
+      return s;
     },
     release(s: TrainingSlot) {
-      const next = waiting.shift();
-      if (next) next(s);
-      else free.push(s);
+      free.push(s);
+      changed();
     },
+    /** Calls `f` with the number of free slots whenever it changes. */
+    onChange(f: (freeSlots: number) => void) {
+      listeners.add(f);
+    },
+    get free() {
+      return free.length;
+    },
+    get size() {
+      return all.length;
+    },
+    /** Slots whose thread cannot be started. */
+    deadSlots: () => all.filter((s) => s.startError !== null).length,
     get backend() {
       return all[0]?.backend ?? null;
     },
@@ -27,3 +43,4 @@ export function createSlotPool(size: number, backend: string, log: Logger) {
     },
   };
 }
+export type SlotPool = ReturnType<typeof createSlotPool>;

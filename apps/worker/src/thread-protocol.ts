@@ -1,3 +1,4 @@
+import type { TrialFailure } from '@lrsweep/contract';
 import type { BackendChoice, Dataset, EvalRecord, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
 
 /** When the training loop started (epoch ms) and how long it ran, on the thread's clock. */
@@ -26,4 +27,4 @@ export type FromThread =
   | { type: 'eval'; row: EvalRecord }
   | { type: 'checkpoint'; state: TrainerState }
   | { type: 'done'; result: TrainResult; numTensors: number; timing: TrainTiming }
-  | { type: 'failed'; message: string };
+  | { type: 'failed'; failure: TrialFailure };

@@ -1,5 +1,5 @@
 import type { ScheduleSpec } from '@lrsweep/schedules';
-import type { TrialConfig } from '@lrsweep/sweep';
+import type { BuiltinTrialConfig } from '@lrsweep/sweep';
 import type { TrainConfig } from '@lrsweep/trainer';
 
 /** The metric a plateau schedule observes, wherever it sits in the spec. */
@@ -15,7 +15,7 @@ function plateauMetricOf(s: ScheduleSpec): TrainConfig['plateauMetric'] {
 }
 
 /** What the trainer runs for a trial's stored config (the worker's, and the benchmarks' bare runs). */
-export function trainConfigOf(config: TrialConfig): TrainConfig {
+export function trainConfigOf(config: BuiltinTrialConfig): TrainConfig {
   return {
     model: config.model,
     optimizer: config.optimizer,

@@ -1,7 +1,8 @@
 // A training thread: TF.js runs here so the main thread's event loop (BullMQ lock renewal,
 // Postgres writes, signals) never waits on a training step.
 import { parentPort } from 'node:worker_threads';
-import { type BackendPreference, liveTensorCount, selectBackend, tfjsVersion, train, type UpdateRecord } from '@lrsweep/trainer';
+import { toTrialFailure } from '@lrsweep/contract';
+import { type BackendPreference, classifyTrainingError, liveTensorCount, selectBackend, tfjsVersion, train, type UpdateRecord } from '@lrsweep/trainer';
 import type { FromThread, ToThread } from './thread-protocol';
 
 const port = parentPort!;
@@ -13,7 +14,7 @@ port.on('message', async (msg: ToThread) => {
       const backend = await selectBackend(msg.backend as BackendPreference);
       send({ type: 'ready', backend, tfjsVersion });
     } catch (err) {
-      send({ type: 'failed', message: `backend: ${(err as Error).message}` });
+      send({ type: 'failed', failure: { ...toTrialFailure(err, 'INFRASTRUCTURE'), message: `backend: ${(err as Error).message}` } });
     }
     return;
   }
@@ -49,6 +50,7 @@ port.on('message', async (msg: ToThread) => {
     send({ type: 'done', result, numTensors: liveTensorCount(), timing: { startedAt, ms: performance.now() - t0, hostMs: hostTime.ms } });
   } catch (err) {
     flush();
-    send({ type: 'failed', message: (err as Error).message });
+    // Classified here, where the error is seen: its name, code and stack cross to the worker.
+    send({ type: 'failed', failure: toTrialFailure(err, classifyTrainingError(err)) });
   }
 });

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { fromTrialFailure, TrialError } from '@lrsweep/contract';
 import type { BackendChoice, Dataset, EvalRecord, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { FromThread, ToThread, TrainTiming } from './thread-protocol';
@@ -22,22 +23,44 @@ export interface RunningTrial {
 
 const threadUrl = new URL('./train-thread-entry.mjs', import.meta.url);
 
-/** Thrown when training itself fails (bad config, shape mismatch): retrying would fail again. */
-export class TrainingError extends Error {}
-
-/** One training thread, reused across the trials of a slot. */
+/**
+ * One training thread, reused across the trials of a slot. A trial that fails takes its thread
+ * with it: the next trial starts on a fresh thread and backend (a wasm heap a trial exhausted, or
+ * a backend it left broken, is never reused).
+ */
 export class TrainingSlot {
   private worker: Worker | null = null;
   backend: BackendChoice | null = null;
   tfjsVersion = '';
+  /** Why the slot's thread could not be started, while it cannot (a dead slot). */
+  startError: Error | null = null;
 
   constructor(
     private readonly backendPref: string,
     private readonly log: Logger,
   ) {}
 
-  private async ensureThread(): Promise<Worker> {
-    if (this.worker) return this.worker;
+  private starting: Promise<Worker> | null = null;
+
+  /** The slot's thread, started (once, however many callers ask at the same time) when it has none. */
+  private ensureThread(): Promise<Worker> {
+    if (this.worker) return Promise.resolve(this.worker);
+    this.starting ??= this.startThread()
+      .then((w) => {
+        this.startError = null;
+        return w;
+      })
+      .catch((err: Error) => {
+        this.startError = err;
+        throw err;
+      })
+      .finally(() => {
+        this.starting = null;
+      });
+    return this.starting;
+  }
+
+  private async startThread(): Promise<Worker> {
     const w = new Worker(threadUrl);
     const ready = await new Promise<FromThread>((resolve, reject) => {
       w.once('message', resolve);
@@ -46,7 +69,7 @@ export class TrainingSlot {
     });
     if (ready.type !== 'ready') {
       await w.terminate();
-      throw new Error(ready.type === 'failed' ? ready.message : 'training thread failed to start');
+      throw ready.type === 'failed' ? fromTrialFailure(ready.failure) : new TrialError('WORKER_CRASHED', 'training thread failed to start');
     }
     this.backend = ready.backend;
     this.tfjsVersion = ready.tfjsVersion;
@@ -73,16 +96,24 @@ export class TrainingSlot {
         else if (m.type === 'eval') h.onEval(m.row);
         else if (m.type === 'checkpoint') h.onCheckpoint(m.state);
         else if (m.type === 'done') finish(() => resolve({ result: m.result, numTensors: m.numTensors, timing: m.timing }));
-        else if (m.type === 'failed') finish(() => reject(new TrainingError(m.message)));
+        else if (m.type === 'failed') fail(fromTrialFailure(m.failure));
       };
-      const onError = (err: Error) => finish(() => reject(err));
-      const onExit = (code: number) => finish(() => reject(new Error(`training thread exited with code ${code}`)));
+      const onError = (err: Error) => fail(new TrialError('WORKER_CRASHED', `the training thread crashed: ${err.message}`, { cause: err }));
+      const onExit = (code: number) => fail(new TrialError('WORKER_CRASHED', `the training thread exited with code ${code}`));
       const finish = (f: () => void) => {
         w.off('message', onMessage);
         w.off('error', onError);
         w.off('exit', onExit);
         f();
       };
+      // Whatever failed, the thread goes: the next trial gets a clean one.
+      const fail = (err: Error) =>
+        finish(() => {
+          reject(err);
+          void this.close()
+            .then(() => this.ensureThread())
+            .catch((e) => this.log.error({ err: e }, 'the training thread could not be restarted'));
+        });
       w.on('message', onMessage);
       w.on('error', onError);
       w.on('exit', onExit);

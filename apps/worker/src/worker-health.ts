@@ -1,29 +1,30 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Db } from '@lrsweep/db';
-import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 export interface HealthReport {
   status: 'ok' | 'unavailable';
   consuming: boolean;
-  checks: { redis: string; postgres: string; worker: string };
+  checks: { redis: string; postgres: string; consumers: string; slots: string };
 }
 
+/** `p`'s outcome as a check: 'ok', the error's message, or 'timeout' after `ms`. */
+const check = (p: Promise<unknown>, ms = 1000) =>
+  Promise.race([p.then(() => 'ok'), new Promise<string>((r) => setTimeout(() => r('timeout'), ms).unref())]).catch((err: Error) => err.message);
+
 /**
- * Whether this worker is actually consuming: its Redis connection is ready, the BullMQ worker
- * runs and is not paused, and Postgres answers. (A worker can look alive yet stop taking jobs
- * after a Redis outage; this says so.)
+ * Whether this worker is actually consuming: Redis answers a PING (a frozen Redis does not),
+ * every queue consumer runs, every training slot's thread is alive, and Postgres answers. A
+ * worker can look alive yet take no jobs (after a Redis outage, with a dead slot): this says so.
  */
-export async function workerHealth(worker: Worker, redis: Redis, db: Db): Promise<HealthReport> {
-  const pg = await Promise.race([
-    db.$queryRaw`SELECT 1`.then(() => 'ok'),
-    new Promise<string>((r) => setTimeout(() => r('timeout'), 1000)),
-  ]).catch((err: Error) => err.message);
-  const redisState = redis.status === 'ready' ? 'ok' : redis.status;
-  const workerState = !worker.isRunning() ? 'stopped' : worker.isPaused() ? 'paused' : 'ok';
-  const consuming = redisState === 'ok' && workerState === 'ok';
-  return { status: consuming && pg === 'ok' ? 'ok' : 'unavailable', consuming, checks: { redis: redisState, postgres: pg, worker: workerState } };
+export async function workerHealth(deps: { redis: Redis; db: Db; consumersHealthy(): boolean; deadSlots(): number }): Promise<HealthReport> {
+  const [redis, postgres] = await Promise.all([check(deps.redis.ping()), check(deps.db.$queryRaw`SELECT 1`)]);
+  const consumers = deps.consumersHealthy() ? 'ok' : 'stopped';
+  const dead = deps.deadSlots();
+  const slots = dead === 0 ? 'ok' : `${dead} dead`;
+  const consuming = redis === 'ok' && consumers === 'ok' && slots === 'ok';
+  return { status: consuming && postgres === 'ok' ? 'ok' : 'unavailable', consuming, checks: { redis, postgres, consumers, slots } };
 }
 
 /** Serves GET /healthz: 200 while consuming, 503 otherwise. */

@@ -1,6 +1,6 @@
 /**
  * The typed lrsweep API client used by the CLI, the dashboard and the end-to-end tests. Its types
- * come from the API's own schemas (`@lrsweep/api/contract`, imported for types only), so a
+ * come from the contract (`@lrsweep/contract`, the schemas the API registers on its routes), so a
  * changed route breaks the build of every caller. Runs on fetch: Node 20 and browsers.
  */
 import type {
@@ -8,6 +8,7 @@ import type {
   ApiErrorBody,
   CancelAnswer,
   CreatedToken,
+  CreateTokenRequest,
   Curves,
   MetricName,
   Preview,
@@ -23,9 +24,12 @@ import type {
   TrialMetrics,
   TrialPage,
   TokenView,
-} from '@lrsweep/api/contract';
+  ValidateAnswer,
+} from '@lrsweep/contract';
+import { sweepEnded } from '@lrsweep/contract';
 
-export type * from '@lrsweep/api/contract';
+export type * from '@lrsweep/contract';
+export { sweepEnded };
 
 /** An answer other than 2xx, with the API's error body. */
 export class ApiRequestError extends Error {
@@ -85,12 +89,7 @@ export function createClient(opts: ClientOptions) {
     submitSweep: (spec: SweepSpecInput, o: { idempotencyKey?: string } = {}) =>
       call<SweepCreated>('POST', '/v1/sweeps', spec, o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {}),
     /** Counts a spec's trials, or lists its problems, without submitting it. */
-    validateSweep: (spec: SweepSpecInput) =>
-      call<{ valid: true; trialCount: number; configCount: number; totalSteps: number; totalUpdates: number } | { valid: false; issues: { path: string; message: string }[] }>(
-        'POST',
-        '/v1/sweeps/validate',
-        spec,
-      ),
+    validateSweep: (spec: SweepSpecInput) => call<ValidateAnswer>('POST', '/v1/sweeps/validate', spec),
     listSweeps: (q: { limit?: number; offset?: number } = {}) => call<SweepPage>('GET', `/v1/sweeps${qs(q)}`),
     getSweep: (id: string) => call<SweepDetail>('GET', `/v1/sweeps/${id}`),
     cancelSweep: (id: string) => call<CancelAnswer>('POST', `/v1/sweeps/${id}/cancel`),
@@ -104,15 +103,15 @@ export function createClient(opts: ClientOptions) {
     curves: (id: string, q: { metric?: MetricName; configs?: string[]; points?: number } = {}) =>
       call<Curves>('GET', `/v1/sweeps/${id}/curves${qs({ ...q, configs: q.configs?.join(',') })}`),
     previewSchedule: (req: PreviewRequest) => call<Preview>('POST', '/v1/schedules/preview', req),
-    createToken: (req: { projectId: string; name: string; admin?: boolean }) => call<CreatedToken>('POST', '/v1/admin/tokens', req),
+    createToken: (req: CreateTokenRequest) => call<CreatedToken>('POST', '/v1/admin/tokens', req),
     listTokens: (projectId?: string) => call<{ tokens: TokenView[] }>('GET', `/v1/admin/tokens${qs({ projectId })}`),
     revokeToken: (id: string) => call<{ id: string; revoked: true }>('POST', `/v1/admin/tokens/${id}/revoke`),
-    /** Polls a sweep until it is completed or cancelled, reporting each state. */
+    /** Polls a sweep until it has ended (completed, failed or cancelled), reporting each state. */
     async follow(id: string, onProgress: (s: SweepDetail) => void, everyMs = 1000): Promise<SweepDetail> {
       for (;;) {
         const s = await call<SweepDetail>('GET', `/v1/sweeps/${id}`);
         onProgress(s);
-        if (s.status === 'completed' || s.status === 'cancelled') return s;
+        if (sweepEnded(s.status)) return s;
         await new Promise((r) => setTimeout(r, everyMs));
       }
     },

@@ -1,41 +1,38 @@
+import { deliveryJobId } from '@lrsweep/contract';
 import type { Db } from './create-db';
-
-/** The BullMQ job id of a trial's n-th delivery (the first keeps the plain id). */
-export const deliveryJobId = (trialId: string, delivery: number) => (delivery <= 1 ? `trial-${trialId}` : `trial-${trialId}-d${delivery}`);
-
-export interface Delivery {
-  trialId: string;
-  sweepId: string;
-  jobId: string;
-}
+import { expireLapsedLease, type Redelivery } from './trial-store';
 
 /**
- * Gives a trial a new delivery: a fresh job id recorded in Postgres. `onlyIfJob` makes it a
- * compare-and-set on the current job id, so concurrent reconcilers hand out one delivery.
+ * Gives a queued trial a new delivery: a fresh job id recorded in Postgres, as a compare-and-set
+ * on the job id it had, so concurrent reconcilers hand out one delivery.
  */
-export async function newDelivery(db: Db, trialId: string, onlyIfJob?: string | null): Promise<Delivery | null> {
-  const rows = await db.$queryRaw<{ sweep_id: string; deliveries: number }[]>`
-    UPDATE trials SET deliveries = deliveries + 1,
-           job_id = 'trial-' || id::text || '-d' || (deliveries + 1)::text
-     WHERE id = ${trialId}::uuid
-       AND (${onlyIfJob === undefined} OR job_id IS NOT DISTINCT FROM ${onlyIfJob ?? null})
-    RETURNING sweep_id, deliveries`;
-  const r = rows[0];
-  return r ? { trialId, sweepId: r.sweep_id, jobId: deliveryJobId(trialId, r.deliveries) } : null;
+export async function newDelivery(db: Db, trialId: string, onlyIfJob: string | null): Promise<Redelivery | null> {
+  const [t] = await db.$queryRaw<{ deliveries: number; sweep_id: string; pool: string; project_id: string }[]>`
+    SELECT t.deliveries, t.sweep_id, t.pool, s.project_id FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.id = ${trialId}::uuid`;
+  if (!t) return null;
+  const jobId = deliveryJobId(trialId, t.deliveries + 1);
+  const n = await db.$executeRaw`
+    UPDATE trials SET deliveries = ${t.deliveries + 1}::int, job_id = ${jobId}
+     WHERE id = ${trialId}::uuid AND status = 'queued' AND deliveries = ${t.deliveries}::int AND job_id IS NOT DISTINCT FROM ${onlyIfJob}`;
+  return n === 1 ? { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, jobId } : null;
 }
 
 /**
  * Trials Postgres says should be in the queue: queued ones, and running ones whose lease has
- * lapsed (their worker is gone). The reconciler checks each one's job in Redis.
+ * lapsed (their worker is gone: `expireLapsedLease` counts the failure first). The reconciler
+ * checks each one's job in Redis.
  */
 export async function trialsAwaitingDelivery(db: Db, limit: number) {
-  return db.$queryRaw<{ id: string; sweep_id: string; job_id: string | null; status: string }[]>`
-    SELECT t.id, t.sweep_id, t.job_id, t.status::text AS status FROM trials t
-     WHERE t.status = 'queued' OR (t.status = 'running' AND t.lease_expires_at < now())
+  const lapsed = await db.$queryRaw<{ id: string }[]>`
+    SELECT id FROM trials WHERE status = 'running' AND lease_expires_at < now() ORDER BY queued_at LIMIT ${limit}`;
+  for (const r of lapsed) await expireLapsedLease(db, r.id);
+  return db.$queryRaw<{ id: string; sweep_id: string; job_id: string | null; project_id: string; pool: string }[]>`
+    SELECT t.id, t.sweep_id, t.job_id, s.project_id, t.pool FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+     WHERE t.status = 'queued' AND s.cancelled_at IS NULL
      ORDER BY t.queued_at LIMIT ${limit}`;
 }
 
-/** Marks a sweep cancelled and its queued and running trials with it; repeated calls change nothing. */
+/** Marks a sweep cancelled and its queued and running trials with it. */
 export async function cancelSweep(db: Db, sweepId: string): Promise<{ cancelled: { id: string; job_id: string | null }[] }> {
   return db.$transaction(async (tx) => {
     await tx.$executeRaw`UPDATE sweeps SET cancelled_at = coalesce(cancelled_at, now()) WHERE id = ${sweepId}::uuid`;
@@ -47,12 +44,22 @@ export async function cancelSweep(db: Db, sweepId: string): Promise<{ cancelled:
   });
 }
 
-/** Puts a sweep's failed trials back in the queue with new deliveries; none left, nothing happens. */
-export async function retryFailedTrials(db: Db, sweepId: string): Promise<Delivery[]> {
-  const rows = await db.$queryRaw<{ id: string; deliveries: number }[]>`
-    UPDATE trials SET status = 'queued', error = NULL, finished_at = NULL, worker_id = NULL,
-           deliveries = deliveries + 1, job_id = 'trial-' || id::text || '-d' || (deliveries + 1)::text
-     WHERE sweep_id = ${sweepId}::uuid AND status = 'failed'
-    RETURNING id, deliveries`;
-  return rows.map((r) => ({ trialId: r.id, sweepId, jobId: deliveryJobId(r.id, r.deliveries) }));
+/**
+ * Puts a sweep's failed trials back in the queue with new deliveries and a fresh failure budget
+ * (a user's retry); none failed, nothing happens.
+ */
+export async function retryFailedTrials(db: Db, sweepId: string): Promise<Redelivery[]> {
+  return db.$transaction(async (tx) => {
+    const rows = await tx.$queryRaw<{ id: string; deliveries: number; pool: string; project_id: string }[]>`
+      SELECT t.id, t.deliveries, t.pool, s.project_id FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+       WHERE t.sweep_id = ${sweepId}::uuid AND t.status = 'failed' FOR UPDATE OF t`;
+    if (!rows.length) return [];
+    const jobIds = rows.map((r) => deliveryJobId(r.id, r.deliveries + 1));
+    await tx.$executeRaw`
+      UPDATE trials t SET status = 'queued', error = NULL, error_code = NULL, finished_at = NULL, worker_id = NULL,
+             failures = 0, deliveries = t.deliveries + 1, job_id = u.job_id
+        FROM unnest(${rows.map((r) => r.id)}::uuid[], ${jobIds}::text[]) AS u(id, job_id)
+       WHERE t.id = u.id`;
+    return rows.map((r, i) => ({ trialId: r.id, sweepId, projectId: r.project_id, pool: r.pool, jobId: jobIds[i]! }));
+  });
 }

@@ -12,9 +12,13 @@ export interface EvalRow {
   valAcc: number | null;
   /** Mean training loss over the updates since the previous evaluation. */
   trainLoss?: number | null;
+  /** Any other metric (test_* at the last evaluation); NaN and ±Infinity are stored as null. */
+  metrics?: Record<string, number | null>;
 }
 
-const orNull = (v: number | null) => (v === null || !Number.isFinite(v) ? null : v);
+const orNull = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? null : v);
+const metricsJson = (m: EvalRow['metrics']) =>
+  m && Object.keys(m).length ? JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, orNull(v)]))) : null;
 
 /**
  * Writes a batch of per-update rows for one attempt in one statement (`unnest`, ~90 k rows/s
@@ -40,13 +44,15 @@ export async function writeUpdates(db: Db, trialId: string, attempt: number, row
 export async function writeEvaluations(db: Db, trialId: string, attempt: number, rows: readonly EvalRow[]): Promise<boolean> {
   if (rows.length === 0) return true;
   const n = await db.$executeRaw`
-    INSERT INTO evaluations (trial_id, step, val_loss, val_acc, train_loss, attempt)
-    SELECT ${trialId}::uuid, u.step, u.loss, u.acc, u.train, ${attempt}::int
+    INSERT INTO evaluations (trial_id, step, val_loss, val_acc, train_loss, metrics, attempt)
+    SELECT ${trialId}::uuid, u.step, u.loss, u.acc, u.train, u.metrics::jsonb, ${attempt}::int
       FROM unnest(${rows.map((r) => r.step)}::int[], ${rows.map((r) => orNull(r.valLoss))}::float8[],
-                  ${rows.map((r) => orNull(r.valAcc))}::float8[], ${rows.map((r) => orNull(r.trainLoss ?? null))}::float8[]) AS u(step, loss, acc, train)
+                  ${rows.map((r) => orNull(r.valAcc))}::float8[], ${rows.map((r) => orNull(r.trainLoss))}::float8[],
+                  ${rows.map((r) => metricsJson(r.metrics))}::text[]) AS u(step, loss, acc, train, metrics)
      WHERE EXISTS (SELECT 1 FROM trials WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running')
     ON CONFLICT (trial_id, step) DO UPDATE
-       SET val_loss = EXCLUDED.val_loss, val_acc = EXCLUDED.val_acc, train_loss = EXCLUDED.train_loss, attempt = EXCLUDED.attempt
+       SET val_loss = EXCLUDED.val_loss, val_acc = EXCLUDED.val_acc, train_loss = EXCLUDED.train_loss,
+           metrics = EXCLUDED.metrics, attempt = EXCLUDED.attempt
      WHERE evaluations.attempt <= EXCLUDED.attempt`;
   return n === rows.length;
 }

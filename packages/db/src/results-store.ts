@@ -1,16 +1,27 @@
+import type { Aggregate } from '@lrsweep/contract';
 import type { Db } from './create-db';
 import { Prisma } from './generated/prisma/client.ts';
 
-export type MetricName = 'val_loss' | 'val_acc' | 'train_loss';
-export type Aggregate = 'final' | 'best' | 'auc';
+export type { Aggregate };
+export type MetricName = string;
 
-/** The trial summary column holding a metric's aggregate (a fixed list: safe to splice into SQL). */
-const summaryColumns: Record<MetricName, Record<Aggregate, string>> = {
+/** The trial summary columns of the metrics every built-in trial reports (a fixed list: safe to splice into SQL). */
+const summaryColumns: Record<string, Record<Aggregate, string>> = {
   val_loss: { final: 'final_val_loss', best: 'best_val_loss', auc: 'auc_val_loss' },
   val_acc: { final: 'final_val_acc', best: 'best_val_acc', auc: 'auc_val_acc' },
   train_loss: { final: 'final_train_loss', best: 'best_train_loss', auc: 'auc_train_loss' },
 };
-const column = (m: MetricName, a: Aggregate) => Prisma.raw(summaryColumns[m][a]);
+
+/**
+ * A trial's objective value in SQL (table alias `t`): a summary column for the built-in metrics,
+ * else its entry in the `summaries` JSON (final, min/max by the objective's mode, mean).
+ */
+function objectiveExpr(metric: string, aggregate: Aggregate, mode: 'min' | 'max'): Prisma.Sql {
+  const col = summaryColumns[metric]?.[aggregate];
+  if (col) return Prisma.raw(`t.${col}`);
+  const key = aggregate === 'final' ? 'final' : aggregate === 'auc' ? 'mean' : mode;
+  return Prisma.sql`(t.summaries -> ${metric} ->> ${key})::float8`;
+}
 
 /**
  * Recomputes a trial's summaries (final, best and mean over evaluation points, for every metric)
@@ -21,7 +32,13 @@ export async function refreshTrialSummary(db: Db, trialId: string, attempt?: num
     UPDATE trials t SET
       final_val_loss = s.fvl, final_val_acc = s.fva, final_train_loss = s.ftl,
       best_val_loss = s.bvl, best_val_acc = s.bva, best_train_loss = s.btl,
-      auc_val_loss = s.avl, auc_val_acc = s.ava, auc_train_loss = s.atl
+      auc_val_loss = s.avl, auc_val_acc = s.ava, auc_train_loss = s.atl,
+      summaries = (SELECT jsonb_object_agg(k, jsonb_build_object('final', fin, 'min', mn, 'max', mx, 'mean', av))
+                     FROM (SELECT m.key AS k, (array_agg(m.value::text::float8 ORDER BY e.step DESC))[1] AS fin,
+                                  min(m.value::text::float8) AS mn, max(m.value::text::float8) AS mx, avg(m.value::text::float8) AS av
+                             FROM evaluations e CROSS JOIN LATERAL jsonb_each(e.metrics) m
+                            WHERE e.trial_id = ${trialId}::uuid AND jsonb_typeof(m.value) = 'number'
+                            GROUP BY m.key) per_metric)
     FROM (SELECT (array_agg(val_loss ORDER BY step DESC))[1] AS fvl,
                  (array_agg(val_acc ORDER BY step DESC))[1] AS fva,
                  (array_agg(train_loss ORDER BY step DESC))[1] AS ftl,
@@ -48,6 +65,8 @@ export async function mergeConfigCurves(db: Db, trialId: string): Promise<void> 
         UNION ALL SELECT 'lr', step, lr FROM update_metrics WHERE trial_id = t.id
         UNION ALL SELECT 'val_loss', step, val_loss FROM evaluations WHERE trial_id = t.id AND val_loss IS NOT NULL
         UNION ALL SELECT 'val_acc', step, val_acc FROM evaluations WHERE trial_id = t.id AND val_acc IS NOT NULL
+        UNION ALL SELECT x.key, e.step, x.value::text::float8 FROM evaluations e CROSS JOIN LATERAL jsonb_each(e.metrics) x
+                   WHERE e.trial_id = t.id AND jsonb_typeof(x.value) = 'number' AND NOT starts_with(x.key, 'test_')
       ) m
      WHERE t.id = ${trialId}::uuid
      GROUP BY t.sweep_id, t.config_id, m.metric
@@ -63,6 +82,7 @@ export interface ConfigStatsRow {
   config_id: string;
   base_lr: number;
   schedule: unknown;
+  values: unknown;
   schedule_key: string;
   seeds: number;
   diverged: number;
@@ -72,28 +92,38 @@ export interface ConfigStatsRow {
 }
 
 /** Per configuration: seeds, diverged seeds, and count, mean and sample std of the objective. */
-export async function configStats(db: Db, sweepId: string, metric: MetricName, aggregate: Aggregate): Promise<ConfigStatsRow[]> {
-  const col = column(metric, aggregate);
+export async function configStats(db: Db, sweepId: string, metric: MetricName, aggregate: Aggregate, mode: 'min' | 'max'): Promise<ConfigStatsRow[]> {
+  const v = objectiveExpr(metric, aggregate, mode);
   return db.$queryRaw<ConfigStatsRow[]>`
-    SELECT c.config_id, c.base_lr, c.schedule, c.schedule_key,
+    SELECT c.config_id, c.base_lr, c.schedule, c.values, c.schedule_key,
            count(t.id)::int AS seeds,
            (count(*) FILTER (WHERE t.status = 'diverged'))::int AS diverged,
-           (count(t.${col}) FILTER (WHERE t.status = 'completed'))::int AS n,
-           avg(t.${col}) FILTER (WHERE t.status = 'completed') AS mean,
-           stddev_samp(t.${col}) FILTER (WHERE t.status = 'completed') AS std
+           (count(${v}) FILTER (WHERE t.status = 'completed'))::int AS n,
+           avg(${v}) FILTER (WHERE t.status = 'completed') AS mean,
+           stddev_samp(${v}) FILTER (WHERE t.status = 'completed') AS std
       FROM sweep_configs c JOIN trials t ON t.sweep_id = c.sweep_id AND t.config_id = c.config_id
      WHERE c.sweep_id = ${sweepId}::uuid
      GROUP BY c.sweep_id, c.config_id`;
 }
 
 /** The objective of each completed seed of some configurations. */
-export async function seedValues(db: Db, sweepId: string, configIds: string[], metric: MetricName, aggregate: Aggregate) {
+export async function seedValues(db: Db, sweepId: string, configIds: string[], metric: MetricName, aggregate: Aggregate, mode: 'min' | 'max') {
   if (!configIds.length) return [];
-  const col = column(metric, aggregate);
+  const v = objectiveExpr(metric, aggregate, mode);
   return db.$queryRaw<{ config_id: string; seed: number; value: number }[]>`
-    SELECT config_id, (config->>'seed')::int AS seed, ${col} AS value FROM trials
-     WHERE sweep_id = ${sweepId}::uuid AND config_id = ANY(${configIds}::text[]) AND status = 'completed' AND ${col} IS NOT NULL
-     ORDER BY config_id, seed`;
+    SELECT t.config_id, (t.config->>'seed')::int AS seed, ${v} AS value FROM trials t
+     WHERE t.sweep_id = ${sweepId}::uuid AND t.config_id = ANY(${configIds}::text[]) AND t.status = 'completed' AND ${v} IS NOT NULL
+     ORDER BY t.config_id, seed`;
+}
+
+/** Per configuration and test_* metric: count, mean and sample std over its completed seeds. */
+export async function configTestStats(db: Db, sweepId: string) {
+  return db.$queryRaw<{ config_id: string; metric: string; n: number; mean: number | null; std: number | null }[]>`
+    SELECT t.config_id, m.key AS metric, count(*)::int AS n, avg((m.value ->> 'final')::float8) AS mean,
+           stddev_samp((m.value ->> 'final')::float8) AS std
+      FROM trials t CROSS JOIN LATERAL jsonb_each(t.summaries) m
+     WHERE t.sweep_id = ${sweepId}::uuid AND t.status = 'completed' AND starts_with(m.key, 'test_') AND (m.value ->> 'final') IS NOT NULL
+     GROUP BY t.config_id, m.key`;
 }
 
 /** One configuration's series of a metric: per step, the count, sum and sum of squares over seeds. */

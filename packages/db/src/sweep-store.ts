@@ -1,6 +1,6 @@
+import { deliveryJobId, emptyCounts, type SelectedOn, selectedOnOf, type StatusCounts, type SweepStatus, sweepStatusOf, trialRetryPolicy } from '@lrsweep/contract';
 import type { Db } from './create-db';
 import { Prisma } from './generated/prisma/client.ts';
-import { deliveryJobId } from './delivery-store';
 import type { TrialStatus } from './trial-store';
 
 export interface NewTrial {
@@ -17,9 +17,13 @@ export interface NewSweep {
   spec: unknown;
   objective: unknown;
   totalSteps: number;
+  runnerKind: 'builtin' | 'external';
+  pool: string;
+  /** Failed attempts each trial may spend (default: the contract's retry policy). */
+  failureBudget?: number;
   trials: readonly (NewTrial & { id: string })[];
-  /** Its configurations (base LR × schedule) and the key of each one's schedule. */
-  configs: readonly { configId: string; baseLr: number; schedule: unknown; scheduleKey: string }[];
+  /** Its configurations (base LR × schedule × grid.config values) and the key of each one's schedule. */
+  configs: readonly { configId: string; baseLr: number; schedule: unknown; values?: unknown; scheduleKey: string }[];
   /** Records the Idempotency-Key in the same transaction; a repeated key fails it (P2002). */
   idempotency?: { key: string; requestHash: string };
 }
@@ -38,6 +42,8 @@ export async function createSweep(db: Db, s: NewSweep): Promise<void> {
         spec: s.spec as Prisma.InputJsonValue,
         objective: s.objective as Prisma.InputJsonValue,
         trialCount: s.trials.length,
+        runnerKind: s.runnerKind,
+        pool: s.pool,
       },
     }),
     db.trial.createMany({
@@ -49,6 +55,8 @@ export async function createSweep(db: Db, s: NewSweep): Promise<void> {
         ordinal: t.ordinal,
         config: t.config as Prisma.InputJsonValue,
         totalSteps: s.totalSteps,
+        pool: s.pool,
+        failureBudget: s.failureBudget ?? trialRetryPolicy.failureBudget,
         jobId: deliveryJobId(t.id, 1),
       })),
     }),
@@ -58,32 +66,14 @@ export async function createSweep(db: Db, s: NewSweep): Promise<void> {
         configId: c.configId,
         baseLr: c.baseLr,
         schedule: c.schedule as Prisma.InputJsonValue,
+        ...(c.values ? { values: c.values as Prisma.InputJsonValue } : {}),
         scheduleKey: c.scheduleKey,
       })),
     }),
   ]);
 }
 
-export type StatusCounts = Record<TrialStatus, number> & { total: number };
-export type SweepStatus = 'queued' | 'running' | 'completed' | 'cancelled';
-
-const emptyCounts = (): StatusCounts => ({
-  total: 0,
-  queued: 0,
-  running: 0,
-  completed: 0,
-  failed: 0,
-  diverged: 0,
-  cancelled: 0,
-});
-
-/** `queued`/`running` while any trial is, then `completed`; `cancelled` after a cancel. */
-export function sweepStatusOf(counts: StatusCounts, cancelledAt: Date | null): SweepStatus {
-  if (cancelledAt) return 'cancelled';
-  if (counts.running > 0) return 'running';
-  if (counts.queued > 0) return counts.queued === counts.total ? 'queued' : 'running';
-  return 'completed';
-}
+export type { StatusCounts, SweepStatus };
 
 async function countsBySweep(db: Db, ids: string[]): Promise<Map<string, StatusCounts>> {
   const out = new Map(ids.map((id) => [id, emptyCounts()]));
@@ -105,6 +95,9 @@ export interface SweepView {
   trialCount: number;
   objective: unknown;
   spec: unknown;
+  runnerKind: 'builtin' | 'external';
+  pool: string;
+  selectedOn: SelectedOn;
   createdAt: Date;
   cancelledAt: Date | null;
 }
@@ -119,6 +112,9 @@ const view = (s: SweepRow, counts: StatusCounts): SweepView => ({
   trialCount: s.trialCount,
   objective: s.objective,
   spec: s.spec,
+  runnerKind: s.runnerKind === 'external' ? 'external' : 'builtin',
+  pool: s.pool,
+  selectedOn: selectedOnOf(s.spec as Parameters<typeof selectedOnOf>[0]),
   createdAt: s.createdAt,
   cancelledAt: s.cancelledAt,
 });
@@ -163,9 +159,12 @@ export async function trialMetrics(db: Db, trialId: string, range: { from?: numb
   const step = { gte: range.from ?? 0, ...(range.to !== undefined ? { lte: range.to } : {}) };
   const [updates, evals] = await Promise.all([
     db.updateMetric.findMany({ where: { trialId, step }, orderBy: { step: 'asc' }, select: { step: true, lr: true, trainLoss: true } }),
-    db.evaluation.findMany({ where: { trialId, step }, orderBy: { step: 'asc' }, select: { step: true, valLoss: true, valAcc: true } }),
+    db.evaluation.findMany({ where: { trialId, step }, orderBy: { step: 'asc' }, select: { step: true, valLoss: true, valAcc: true, metrics: true } }),
   ]);
-  return { updates, evals };
+  return {
+    updates,
+    evals: evals.map(({ metrics, ...e }) => (metrics && typeof metrics === 'object' ? { ...e, metrics: metrics as Record<string, number | null> } : e)),
+  };
 }
 
 /** The sweep first created under an Idempotency-Key within the last `ttlMs`; older keys are dropped. */

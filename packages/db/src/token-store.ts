@@ -1,11 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Caller, TokenRole } from '@lrsweep/contract';
 import type { Db } from './create-db';
-
-export interface TokenIdentity {
-  tokenId: string;
-  projectId: string;
-  admin: boolean;
-}
 
 /** Tokens are stored as their sha256: a database leak does not leak usable tokens. */
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -18,48 +13,59 @@ export async function ensureProject(db: Db, projectId: string): Promise<void> {
   await db.project.upsert({ where: { id: projectId }, create: { id: projectId }, update: {} });
 }
 
+export interface NewToken {
+  projectId: string;
+  name: string;
+  role?: Exclude<TokenRole, 'operator'>;
+  /** Agent tokens: the pools they may serve. */
+  pools?: string[];
+  token?: string;
+}
+
+const tokenSelect = { id: true, projectId: true, name: true, role: true, pools: true, createdAt: true, revokedAt: true } as const;
+
 /** Creates a token for a project (made if missing); the token is returned once and never stored. */
-export async function createToken(db: Db, opts: { projectId: string; name: string; admin?: boolean; token?: string }) {
+export async function createToken(db: Db, opts: NewToken) {
   await ensureProject(db, opts.projectId);
   const token = opts.token ?? newToken();
   const row = await db.apiToken.create({
-    data: { id: randomUUID(), projectId: opts.projectId, name: opts.name, admin: opts.admin ?? false, tokenHash: hashToken(token) },
+    data: { id: randomUUID(), projectId: opts.projectId, name: opts.name, role: opts.role ?? 'member', pools: opts.pools ?? [], tokenHash: hashToken(token) },
+    select: tokenSelect,
   });
-  return { id: row.id, token, projectId: row.projectId, name: row.name, admin: row.admin, createdAt: row.createdAt };
+  return { ...row, token };
 }
 
 /**
- * Makes `token` an admin token of the project `default` (LRSWEEP_BOOTSTRAP_TOKEN): for automated
- * set-ups and the demo. Idempotent; a bootstrap token that was revoked stays revoked.
+ * Makes `token` the operator token (LRSWEEP_BOOTSTRAP_TOKEN: every project) of project `default`,
+ * for automated set-ups and the demo. Idempotent; a bootstrap token that was revoked stays revoked.
  */
 export async function ensureBootstrapToken(db: Db, token: string): Promise<void> {
   await ensureProject(db, 'default');
   await db.apiToken.upsert({
     where: { tokenHash: hashToken(token) },
-    create: { id: randomUUID(), projectId: 'default', name: 'bootstrap', admin: true, tokenHash: hashToken(token) },
-    update: {},
+    create: { id: randomUUID(), projectId: 'default', name: 'bootstrap', role: 'operator', tokenHash: hashToken(token) },
+    update: { role: 'operator' },
   });
 }
 
 /** Who a presented token is, or null when it is unknown or revoked. */
-export async function authenticate(db: Db, token: string): Promise<TokenIdentity | null> {
-  const t = await db.apiToken.findUnique({ where: { tokenHash: hashToken(token) }, select: { id: true, projectId: true, admin: true, revokedAt: true } });
+export async function authenticate(db: Db, token: string): Promise<Caller | null> {
+  const t = await db.apiToken.findUnique({
+    where: { tokenHash: hashToken(token) },
+    select: { id: true, projectId: true, role: true, pools: true, revokedAt: true },
+  });
   if (!t || t.revokedAt) return null;
-  return { tokenId: t.id, projectId: t.projectId, admin: t.admin };
+  return { tokenId: t.id, projectId: t.projectId, role: t.role, pools: t.pools };
 }
 
-/** Revokes a token; revoking twice changes nothing. False when no such token exists. */
-export async function revokeToken(db: Db, id: string): Promise<boolean> {
-  const t = await db.apiToken.findUnique({ where: { id }, select: { revokedAt: true } });
+/** Revokes a token (of `projectId`, when given); revoking twice changes nothing. False when no such token exists. */
+export async function revokeToken(db: Db, id: string, projectId?: string): Promise<boolean> {
+  const t = await db.apiToken.findFirst({ where: { id, ...(projectId ? { projectId } : {}) }, select: { revokedAt: true } });
   if (!t) return false;
   if (!t.revokedAt) await db.apiToken.update({ where: { id }, data: { revokedAt: new Date() } });
   return true;
 }
 
 export async function listTokens(db: Db, projectId?: string) {
-  return db.apiToken.findMany({
-    where: projectId ? { projectId } : {},
-    orderBy: { createdAt: 'asc' },
-    select: { id: true, projectId: true, name: true, admin: true, createdAt: true, revokedAt: true },
-  });
+  return db.apiToken.findMany({ where: projectId ? { projectId } : {}, orderBy: { createdAt: 'asc' }, select: tokenSelect });
 }

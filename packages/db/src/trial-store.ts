@@ -1,13 +1,15 @@
+import { deliveryJobId, type TrialErrorCode, type TrialFailure, trialRetryPolicy, type TrialStatus } from '@lrsweep/contract';
 import type { Db } from './create-db';
-import { deliveryJobId } from './delivery-store';
-import { mergeConfigCurves, refreshTrialSummary } from './results-store';
 import { Prisma } from './generated/prisma/client.ts';
+import { mergeConfigCurves, refreshTrialSummary } from './results-store';
 
-export type TrialStatus = 'queued' | 'running' | 'completed' | 'failed' | 'diverged' | 'cancelled';
+export type { TrialStatus };
 
 export interface ClaimedTrial {
   trialId: string;
   sweepId: string;
+  projectId: string;
+  pool: string;
   attempt: number;
   config: unknown;
   totalSteps: number;
@@ -16,28 +18,74 @@ export interface ClaimedTrial {
   checkpointStep: number | null;
 }
 
+/** A delivery of a trial that went back to the queue: where to enqueue it, with its job id. */
+export interface Redelivery {
+  trialId: string;
+  sweepId: string;
+  projectId: string;
+  pool: string;
+  jobId: string;
+  delayMs?: number;
+}
+
 /**
- * Claims a trial for `workerId` with a compare-and-set: it succeeds only when the trial is queued,
- * or running under a lease that has expired (its worker is gone), and its sweep is not cancelled.
- * Two deliveries of the same job can never both train it.
+ * A running attempt whose lease lapsed (its worker died, froze or lost its connection) spends one
+ * failure of the trial's budget: it goes back to `queued`, or fails with that reason when the
+ * budget is spent. A compare-and-set: concurrent callers count it once. Returns the new status,
+ * or null when the trial was not running under a lapsed lease.
+ */
+export async function expireLapsedLease(db: Db, trialId: string): Promise<{ status: 'queued' | 'failed'; sweepId: string } | null> {
+  const rows = await db.$queryRaw<{ status: 'queued' | 'failed'; sweep_id: string }[]>`
+    UPDATE trials t SET
+           failures = t.failures + 1,
+           status = (CASE WHEN t.failures + 1 >= t.failure_budget THEN 'failed' ELSE 'queued' END)::"TrialStatus",
+           error_code = 'LEASE_LOST',
+           error = CASE WHEN t.failures + 1 >= t.failure_budget
+                        THEN 'failed after ' || (t.failures + 1) || ' failed attempts; the last: attempt ' || t.attempt || ' stopped renewing its lease (its worker crashed, was killed or lost its connection)'
+                        ELSE 'attempt ' || t.attempt || ' stopped renewing its lease (its worker crashed, was killed or lost its connection); retrying' END,
+           finished_at = CASE WHEN t.failures + 1 >= t.failure_budget THEN now() ELSE NULL END,
+           worker_id = NULL, lease_expires_at = NULL
+     WHERE t.id = ${trialId}::uuid AND t.status = 'running' AND t.lease_expires_at < now()
+    RETURNING t.status::text AS status, t.sweep_id`;
+  const r = rows[0];
+  if (!r) return null;
+  if (r.status === 'failed') await refreshTrialSummary(db, trialId);
+  return { status: r.status, sweepId: r.sweep_id };
+}
+
+/**
+ * Claims a trial for `workerId` with a compare-and-set: it succeeds only when the trial is queued
+ * (a running one under a lapsed lease is first counted as a failure, see `expireLapsedLease`) and
+ * its sweep is not cancelled. Two deliveries of the same job can never both train it.
  */
 export async function claimTrial(db: Db, trialId: string, workerId: string, leaseMs: number): Promise<ClaimedTrial | null> {
+  await expireLapsedLease(db, trialId);
   const rows = await db.$queryRaw<
-    { attempt: number; config: unknown; total_steps: number; sweep_id: string; checkpoint_path: string | null; checkpoint_step: number | null }[]
+    {
+      attempt: number;
+      config: unknown;
+      total_steps: number;
+      sweep_id: string;
+      project_id: string;
+      pool: string;
+      checkpoint_path: string | null;
+      checkpoint_step: number | null;
+    }[]
   >`
     UPDATE trials t
        SET status = 'running', attempt = t.attempt + 1, worker_id = ${workerId},
            lease_expires_at = now() + ${leaseMs} * interval '1 millisecond',
-           started_at = now(), finished_at = NULL, error = NULL, training_started_at = NULL, train_ms = NULL
-     WHERE t.id = ${trialId}::uuid
-       AND (t.status = 'queued' OR (t.status = 'running' AND t.lease_expires_at < now()))
-       AND NOT EXISTS (SELECT 1 FROM sweeps s WHERE s.id = t.sweep_id AND s.cancelled_at IS NOT NULL)
-    RETURNING t.attempt, t.config, t.total_steps, t.sweep_id, t.checkpoint_path, t.checkpoint_step`;
+           started_at = now(), finished_at = NULL, training_started_at = NULL, train_ms = NULL
+      FROM sweeps s
+     WHERE t.id = ${trialId}::uuid AND s.id = t.sweep_id AND t.status = 'queued' AND s.cancelled_at IS NULL
+    RETURNING t.attempt, t.config, t.total_steps, t.sweep_id, s.project_id, t.pool, t.checkpoint_path, t.checkpoint_step`;
   const r = rows[0];
   return r
     ? {
         trialId,
         sweepId: r.sweep_id,
+        projectId: r.project_id,
+        pool: r.pool,
         attempt: r.attempt,
         config: r.config,
         totalSteps: r.total_steps,
@@ -75,13 +123,13 @@ export async function recordRunInfo(db: Db, trialId: string, attempt: number, in
 export interface TrialOutcomeInfo {
   divergedAtStep?: number | null;
   error?: string | null;
+  errorCode?: TrialErrorCode | null;
   /** Rows past this step, left by an earlier attempt, are removed. */
   stepsDone?: number;
   /** When this attempt's training loop started, and how long it ran. */
   trainingStartedAt?: Date;
   trainMs?: number;
 }
-
 
 /**
  * Ends a running attempt as completed, failed or diverged; false when it no longer owns the
@@ -121,6 +169,7 @@ async function finishRow(db: Db, trialId: string, attempt: number, status: 'comp
       checkpointStep: null,
       divergedAtStep: summary.divergedAtStep ?? null,
       error: summary.error ?? null,
+      errorCode: summary.errorCode ?? null,
       trainingStartedAt: summary.trainingStartedAt ?? null,
       trainMs: summary.trainMs === undefined ? null : Math.round(summary.trainMs),
     },
@@ -129,20 +178,64 @@ async function finishRow(db: Db, trialId: string, attempt: number, status: 'comp
 }
 
 /**
- * Puts a running attempt back in the queue; null when it no longer owns the trial. With
- * `newDelivery` (its worker is shutting down) the trial gets a fresh job id to enqueue; without
- * it (an infrastructure error) the current job is retried by BullMQ with backoff.
+ * Ends a running attempt that failed. A terminal failure fails the trial at once. A retryable
+ * one spends one failure of the trial's budget: while budget is left the trial goes back to the
+ * queue with a new delivery, held back by the policy's backoff (returned, to enqueue); when it is
+ * spent the trial fails with this last reason. Null (nothing to enqueue) when it failed, or when
+ * the attempt no longer owns the trial.
  */
-export async function releaseTrial(db: Db, trialId: string, attempt: number, opts: { newDelivery: boolean }): Promise<string | null> {
-  const bump = opts.newDelivery ? 1 : 0;
-  const rows = await db.$queryRaw<{ deliveries: number }[]>`
-    UPDATE trials SET status = 'queued', worker_id = NULL, lease_expires_at = NULL,
-           deliveries = deliveries + ${bump}::int,
-           job_id = CASE WHEN ${bump}::int = 1 THEN 'trial-' || id::text || '-d' || (deliveries + 1)::text ELSE job_id END
-     WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running'
-    RETURNING deliveries`;
-  const r = rows[0];
-  return r ? deliveryJobId(trialId, r.deliveries) : null;
+export async function failAttempt(
+  db: Db,
+  trialId: string,
+  attempt: number,
+  failure: Pick<TrialFailure, 'code' | 'message'>,
+  retryable: boolean,
+): Promise<{ outcome: 'requeued'; delivery: Redelivery } | { outcome: 'failed' | 'superseded' }> {
+  return db.$transaction(async (tx) => {
+    const [t] = await tx.$queryRaw<{ failures: number; failure_budget: number; deliveries: number; sweep_id: string; pool: string; project_id: string }[]>`
+      SELECT t.failures, t.failure_budget, t.deliveries, t.sweep_id, t.pool, s.project_id FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+       WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running' FOR UPDATE OF t`;
+    if (!t) return { outcome: 'superseded' as const };
+    const failures = t.failures + (retryable ? 1 : 0);
+    const exhausted = !retryable || failures >= t.failure_budget;
+    const error = retryable && exhausted ? `failed after ${failures} failed attempts; the last: ${failure.message}` : failure.message;
+    if (exhausted) {
+      await tx.trial.update({
+        where: { id: trialId },
+        data: { status: 'failed', failures, error, errorCode: failure.code, finishedAt: new Date(), leaseExpiresAt: null, workerId: null },
+      });
+      await refreshTrialSummary(tx as unknown as Db, trialId);
+      return { outcome: 'failed' as const };
+    }
+    const jobId = deliveryJobId(trialId, t.deliveries + 1);
+    await tx.trial.update({
+      where: { id: trialId },
+      data: { status: 'queued', failures, error, errorCode: failure.code, leaseExpiresAt: null, workerId: null, deliveries: t.deliveries + 1, jobId },
+    });
+    return {
+      outcome: 'requeued' as const,
+      delivery: { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, jobId, delayMs: trialRetryPolicy.retryDelayMs(failures) },
+    };
+  });
+}
+
+/**
+ * Gives a running attempt back to the queue with a new delivery (its worker is shutting down): a
+ * release spends nothing of the trial's budget. Null when the attempt no longer owns the trial.
+ */
+export async function releaseTrial(db: Db, trialId: string, attempt: number): Promise<Redelivery | null> {
+  return db.$transaction(async (tx) => {
+    const [t] = await tx.$queryRaw<{ deliveries: number; sweep_id: string; pool: string; project_id: string }[]>`
+      SELECT t.deliveries, t.sweep_id, t.pool, s.project_id FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+       WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running' FOR UPDATE OF t`;
+    if (!t) return null;
+    const jobId = deliveryJobId(trialId, t.deliveries + 1);
+    await tx.trial.update({
+      where: { id: trialId },
+      data: { status: 'queued', workerId: null, leaseExpiresAt: null, deliveries: t.deliveries + 1, jobId },
+    });
+    return { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, jobId };
+  });
 }
 
 /** Records a checkpoint taken by a running attempt; false when the attempt no longer owns the trial. */

@@ -3,13 +3,23 @@ import { Redis } from 'ioredis';
 /** The local development Redis when REDIS_URL is not set. */
 export const defaultRedisUrl = 'redis://127.0.0.1:6379';
 
-/**
- * An ioredis connection as BullMQ wants it: commands wait for a reconnect instead of failing
- * (maxRetriesPerRequest null), and reconnects back off up to 2 s forever.
- */
-export function createRedis(url: string): Redis {
+export interface RedisOptions {
+  /**
+   * `consumer` (BullMQ workers' blocking connections): commands wait for a reconnect instead of
+   * failing. `requests` (the API's request path): a command fails within `commandTimeoutMs`
+   * when Redis is down or frozen, so no request hangs on it.
+   */
+  use?: 'consumer' | 'requests';
+  commandTimeoutMs?: number;
+}
+
+/** An ioredis connection; reconnects back off up to 2 s, forever. */
+export function createRedis(url: string, opts: RedisOptions = {}): Redis {
+  const failFast = opts.use === 'requests';
   return new Redis(url, {
-    maxRetriesPerRequest: null,
+    maxRetriesPerRequest: failFast ? 1 : null,
+    enableOfflineQueue: !failFast,
+    ...(failFast ? { commandTimeout: opts.commandTimeoutMs ?? 2000, connectTimeout: opts.commandTimeoutMs ?? 2000 } : {}),
     enableReadyCheck: true,
     retryStrategy: (times) => Math.min(100 * times, 2000),
   });

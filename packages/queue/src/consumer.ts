@@ -1,22 +1,24 @@
+import { jobCatalog, type RunTrialPayload } from '@lrsweep/contract';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { jobCatalog, type RunTrialPayload, trialQueueName } from './catalog';
 
 export interface TrialWorkerOptions {
+  /** The queue to consume (`poolQueueName(projectId, pool)`). */
+  queueName: string;
   connection: Redis;
   prefix?: string;
-  /** Trials run at once in this process (slots). */
+  /** Deliveries handled at once by this consumer. */
   concurrency: number;
   lockDuration?: number;
   stalledInterval?: number;
   handler: (payload: RunTrialPayload, job: Job, token: string | undefined) => Promise<unknown>;
 }
 
-/** The consumer side: validates each payload against the catalog before the handler sees it. */
+/** The consumer side of one queue: validates each payload against the catalog before the handler sees it. */
 export function createTrialWorker(opts: TrialWorkerOptions): Worker {
   const def = jobCatalog.runTrial;
   return new Worker(
-    trialQueueName,
+    opts.queueName,
     async (job, token) => {
       if (job.name !== def.name) throw new UnrecoverableError(`unknown job ${job.name}`);
       const parsed = def.payload.safeParse(job.data);

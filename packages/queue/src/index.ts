@@ -1,6 +1,5 @@
-/** The trial job catalog, its producer and its consumer, shared by the API and the workers. */
-export * from './catalog';
+/** BullMQ on Redis for the contract's job catalog: a producer and a consumer per project's pool. */
 export * from './connection';
 export * from './producer';
 export * from './consumer';
-export { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+export { DelayedError, UnrecoverableError, type Job, type Worker } from 'bullmq';

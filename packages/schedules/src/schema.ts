@@ -120,11 +120,12 @@ export const wsdSchema = z
     }
   });
 
-export const metricNameSchema = z.enum(['val_loss', 'val_acc', 'train_loss']);
+/** The metric a plateau watches: a `val_*` or `train_*` the trainer reports (never `test_*`). */
+export const plateauMetricSchema = z.string().max(64).regex(/^(train|val)_[a-z0-9_]+$/, 'a val_* or train_* metric');
 
 export const reduceOnPlateauSchema = z.strictObject({
   kind: z.literal('reduce_on_plateau'),
-  metric: metricNameSchema.optional(),
+  metric: plateauMetricSchema.optional(),
   mode: z.enum(['min', 'max']).optional(),
   factor: z.number().gt(0).lt(1).default(0.1),
   patience: count.default(10),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { expandSweep, planTrials, type SweepSpecInput, sweepSpecSchema, trialIdentity } from './index';
+import { type SweepSpecInput, sweepSpecSchema } from '@lrsweep/contract';
+import { expandSweep, planTrials, trialIdentity } from './index';
 
 const parse = (s: SweepSpecInput) => sweepSpecSchema.parse(s);
 const base: SweepSpecInput = {
@@ -15,12 +16,13 @@ const base: SweepSpecInput = {
 const expand = (s: SweepSpecInput, maxTrials = 10_000) => expandSweep(parse(s), { maxTrials });
 
 describe('grid expansion (SWEEP_API.md)', () => {
-  it('expands the contract example into 24 trials with T = epochs × ceil(trainSize / batchSize)', () => {
+  it('expands the contract example into 24 trials with T = epochs × ceil((trainSize − validationSize) / batchSize)', () => {
     const r = expand(base);
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
     expect(r.plan.trialCount).toBe(24);
     expect(r.plan.configs).toHaveLength(12);
-    expect(r.plan.totalSteps).toBe(3 * 125);
+    // validationSize defaults to ceil(8000 / 10) = 800: 7 200 samples train, 113 updates an epoch.
+    expect(r.plan.totalSteps).toBe(3 * 113);
     expect(planTrials(r.plan, 's1')).toHaveLength(24);
   });
 

@@ -1,32 +1,45 @@
 import {
-  canonicalSchedule,
-  formatPath,
-  horizonIssues,
-  parseSchedule,
-  type ScheduleSpec,
-  type SpecIssue,
-} from '@lrsweep/schedules';
+  type BuiltinSweepSpec,
+  isBuiltin,
+  type DatasetSpec,
+  type ModelSpec,
+  modeUnder,
+  type Objective,
+  type OptimizerSpec,
+  type RunnerSpec,
+  type SweepSpec,
+  type TrainingSpec,
+} from '@lrsweep/contract';
+import { canonicalSchedule, formatPath, horizonIssues, parseSchedule, type ScheduleSpec, type SpecIssue } from '@lrsweep/schedules';
 import { canonicalJson, sha256 } from './canonical';
 import { expandScheduleEntry, scanScheduleEntry } from './grid-expansion';
-import { modeUnder, type Objective, type SweepSpec } from './spec-schema';
 
-/** A configuration: base LR × schedule; its seeds pool in the ranking. */
+/** Values of a trainer's own axes (`grid.config`), key → value; absent for sweeps without any. */
+export type ConfigValues = Record<string, unknown>;
+
+/** A configuration: base LR × schedule (× grid.config values); its seeds pool in the ranking. */
 export interface ConfigPlan {
   configId: string;
   baseLr: number;
   schedule: ScheduleSpec;
+  values?: ConfigValues;
 }
 
-/** What a trial trains: everything a worker needs, with defaults filled in. */
+/** What a trial trains: everything a worker or agent needs, with defaults filled in. */
 export interface TrialConfig {
   baseLr: number;
   schedule: ScheduleSpec;
   seed: number;
-  dataset: SweepSpec['dataset'];
-  model: SweepSpec['model'];
-  optimizer: SweepSpec['optimizer'];
-  training: SweepSpec['training'];
+  values?: ConfigValues;
+  runner?: RunnerSpec;
+  dataset?: DatasetSpec;
+  model?: ModelSpec;
+  optimizer?: OptimizerSpec;
+  training: TrainingSpec;
 }
+
+/** A built-in trial's config: the parts the TF.js trainer needs are there. */
+export type BuiltinTrialConfig = TrialConfig & { dataset: DatasetSpec; model: ModelSpec; optimizer: OptimizerSpec };
 
 export interface TrialPlan {
   identity: string;
@@ -37,7 +50,7 @@ export interface TrialPlan {
 
 export interface SweepPlan {
   spec: SweepSpec;
-  /** Every trial's horizon `T = epochs × ceil(trainSize / batchSize)`. */
+  /** Every trial's horizon `T` (SWEEP_API.md v1.1). */
   totalSteps: number;
   seeds: number[];
   configs: ConfigPlan[];
@@ -46,33 +59,57 @@ export interface SweepPlan {
 
 export type ExpandResult = { ok: true; plan: SweepPlan } | { ok: false; issues: SpecIssue[] };
 
-export function horizonOf(spec: Pick<SweepSpec, 'training' | 'dataset'>): number {
-  return spec.training.epochs * Math.ceil(spec.dataset.trainSize / spec.training.batchSize);
+/** Updates per epoch `S = ceil((trainSize − validationSize) / batchSize)`; external runners give it. */
+export function stepsPerEpochOf(spec: Pick<SweepSpec, 'training' | 'dataset' | 'runner'>): number | undefined {
+  if (spec.runner.kind === 'external') return spec.training.stepsPerEpoch;
+  const d = spec.dataset!;
+  return Math.ceil((d.trainSize - (d.validationSize ?? 0)) / spec.training.batchSize);
 }
 
-export function configIdOf(baseLr: number, schedule: ScheduleSpec): string {
-  return sha256(canonicalJson({ baseLr, schedule: canonicalSchedule(schedule) })).slice(0, 16);
+/** The horizon `T = epochs × S` (built-in) or `training.totalSteps` (external), SWEEP_API.md v1.1. */
+export function horizonOf(spec: Pick<SweepSpec, 'training' | 'dataset' | 'runner'>): number {
+  if (spec.runner.kind === 'external') return spec.training.totalSteps!;
+  return spec.training.epochs * stepsPerEpochOf(spec)!;
 }
 
-/** A trial's identity: a hash of its sweep and its canonical config (base LR, schedule, seed). */
-export function trialIdentity(sweepId: string, baseLr: number, schedule: ScheduleSpec, seed: number): string {
-  return sha256(`${sweepId}\n${canonicalJson({ baseLr, schedule: canonicalSchedule(schedule), seed })}`);
+const withValues = (base: Record<string, unknown>, values?: ConfigValues) => (values && Object.keys(values).length ? { ...base, values } : base);
+
+export function configIdOf(baseLr: number, schedule: ScheduleSpec, values?: ConfigValues): string {
+  return sha256(canonicalJson(withValues({ baseLr, schedule: canonicalSchedule(schedule) }, values))).slice(0, 16);
+}
+
+/**
+ * A trial's identity: a hash of its sweep and its canonical config (base LR, schedule, seed, and
+ * grid.config values only when the sweep has them: v1 identities stay the same).
+ */
+export function trialIdentity(sweepId: string, baseLr: number, schedule: ScheduleSpec, seed: number, values?: ConfigValues): string {
+  return sha256(`${sweepId}\n${canonicalJson(withValues({ baseLr, schedule: canonicalSchedule(schedule), seed }, values))}`);
+}
+
+export interface ExpandOptions {
+  maxTrials: number;
+  /** The longest horizon a trial may have (MAX_TRIAL_STEPS). */
+  maxTrialSteps?: number;
 }
 
 /**
  * Expands a validated sweep into its configurations, checking what a schema cannot: each
- * expanded schedule, its fit to the horizon, repeats across entries, and the trial limit.
+ * expanded schedule, its fit to the horizon, repeats across entries, and the limits.
  */
-export function expandSweep(spec: SweepSpec, opts: { maxTrials: number }): ExpandResult {
+export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult {
   const issues: SpecIssue[] = [];
   const add = (path: PropertyKey[], message: string, sub = '') => {
     const p = joinPath(formatPath(path), sub);
     if (!issues.some((i) => i.path === p && i.message === message)) issues.push({ path: p, message });
   };
   const T = horizonOf(spec);
-  modelFitsData(spec).forEach((i) => add(i.path, i.message));
+  if (opts.maxTrialSteps !== undefined && T > opts.maxTrialSteps) {
+    add(spec.runner.kind === 'external' ? ['training', 'totalSteps'] : ['training', 'epochs'], `a trial of ${T} updates is longer than the limit of ${opts.maxTrialSteps} (MAX_TRIAL_STEPS)`);
+  }
+  if (isBuiltin(spec)) modelFitsData(spec).forEach((i) => add(i.path, i.message));
   const seeds = typeof spec.grid.seeds === 'number' ? [...Array(spec.grid.seeds).keys()] : spec.grid.seeds;
-  const perSchedule = spec.grid.baseLr.length * seeds.length;
+  const valueSets = configValueSets(spec.grid.config);
+  const perSchedule = spec.grid.baseLr.length * seeds.length * valueSets.length;
   // Scan before expanding: a grid far over the limit is refused without being built in memory.
   let planned = 0;
   spec.grid.schedule.forEach((entry, i) => {
@@ -102,19 +139,31 @@ export function expandSweep(spec: SweepSpec, opts: { maxTrials: number }): Expan
       schedules.push(schedule);
     }
   });
-  const trialCount = schedules.length * perSchedule;
   if (issues.length > 0) return { ok: false, issues };
 
   const configs: ConfigPlan[] = [];
   for (const schedule of schedules) {
-    for (const baseLr of spec.grid.baseLr) configs.push({ configId: configIdOf(baseLr, schedule), baseLr, schedule });
+    for (const baseLr of spec.grid.baseLr) {
+      for (const values of valueSets) {
+        configs.push({ configId: configIdOf(baseLr, schedule, values), baseLr, schedule, ...(values ? { values } : {}) });
+      }
+    }
   }
-  return { ok: true, plan: { spec, totalSteps: T, seeds, configs, trialCount } };
+  return { ok: true, plan: { spec, totalSteps: T, seeds, configs, trialCount: configs.length * seeds.length } };
+}
+
+/** Every combination of the grid.config axes (keys in sorted order), or `[undefined]` without any. */
+function configValueSets(config: Record<string, unknown[]> | undefined): (ConfigValues | undefined)[] {
+  const keys = Object.keys(config ?? {}).sort();
+  if (!keys.length) return [undefined];
+  let sets: ConfigValues[] = [{}];
+  for (const k of keys) sets = sets.flatMap((s) => config![k]!.map((v) => ({ ...s, [k]: v })));
+  return sets;
 }
 
 /**
  * A `reduce_on_plateau` schedule watches the objective's metric in the objective's direction
- * unless it names its own (then `val_acc` is maximised and losses minimised).
+ * unless it names its own (then in that metric's own direction).
  */
 export function withObjectiveDefaults(s: ScheduleSpec, o: Objective): ScheduleSpec {
   if (s.kind === 'sequential') return { ...s, parts: s.parts.map((p) => withObjectiveDefaults(p, o)) };
@@ -134,7 +183,7 @@ export const imageShapes = {
 } as const;
 
 /** A model that cannot take the dataset's images: a ViT patch that does not tile, a LeNet on tiny images. */
-function modelFitsData(spec: SweepSpec): { path: PropertyKey[]; message: string }[] {
+function modelFitsData(spec: BuiltinSweepSpec): { path: PropertyKey[]; message: string }[] {
   const [h, w] = imageShapes[spec.dataset.name];
   const m = spec.model;
   if (m.kind === 'vit' && (h % m.patchSize || w % m.patchSize)) {
@@ -154,17 +203,18 @@ function joinPath(a: string, b: string): string {
   return b.startsWith('[') ? a + b : `${a}.${b}`;
 }
 
-/** The trials of a plan for one sweep, in grid order (schedule, base LR, seed). */
+/** The trials of a plan for one sweep, in grid order (schedule, base LR, config values, seed). */
 export function planTrials(plan: SweepPlan, sweepId: string): TrialPlan[] {
-  const { dataset, model, optimizer, training } = plan.spec;
+  const { runner, dataset, model, optimizer, training } = plan.spec;
+  const parts = { runner, training, ...(dataset ? { dataset } : {}), ...(model ? { model } : {}), ...(optimizer ? { optimizer } : {}) };
   const out: TrialPlan[] = [];
   for (const c of plan.configs) {
     for (const seed of plan.seeds) {
       out.push({
-        identity: trialIdentity(sweepId, c.baseLr, c.schedule, seed),
+        identity: trialIdentity(sweepId, c.baseLr, c.schedule, seed, c.values),
         configId: c.configId,
         ordinal: out.length,
-        config: { baseLr: c.baseLr, schedule: canonicalSchedule(c.schedule), seed, dataset, model, optimizer, training },
+        config: { baseLr: c.baseLr, schedule: canonicalSchedule(c.schedule), seed, ...(c.values ? { values: c.values } : {}), ...parts },
       });
     }
   }

@@ -1,4 +1,4 @@
-import { maxGridValues } from './spec-schema';
+import { maxGridValues } from '@lrsweep/contract';
 
 export interface RawIssue {
   path: PropertyKey[];

@@ -1,5 +1,4 @@
-/** The sweep spec: validation, grid expansion, trial identity and ranking. */
-export * from './spec-schema';
+/** Grid expansion, trial identity and ranking statistics over the contract's sweep spec. */
 export * from './expand-sweep';
 export * from './ranking';
 export * from './statistics';

@@ -1,7 +1,7 @@
+import type { TrialStatus } from '@lrsweep/contract';
 import type { ScheduleSpec } from '@lrsweep/schedules';
 import { type Summary, summarize, summaryFrom } from './statistics';
 
-export type TrialStatus = 'queued' | 'running' | 'completed' | 'failed' | 'diverged' | 'cancelled';
 
 /** What the ranking needs of one trial. `value` is its objective, for a completed trial. */
 export interface TrialOutcome {
@@ -15,7 +15,7 @@ export interface TrialOutcome {
 /** One configuration's pooled seeds, before ranking. */
 export interface ConfigStats {
   configId: string;
-  config: { baseLr: number; schedule: ScheduleSpec };
+  config: { baseLr: number; schedule: ScheduleSpec; values?: Record<string, unknown> };
   /** Completed, non-diverged seeds with a finite objective, and their mean and sample std. */
   n: number;
   mean: number | null;
@@ -28,7 +28,7 @@ export interface ConfigStats {
 export interface RankingRow extends Summary {
   rank: number;
   configId: string;
-  config: { baseLr: number; schedule: ScheduleSpec };
+  config: { baseLr: number; schedule: ScheduleSpec; values?: Record<string, unknown> };
   diverged: number;
   seeds: number;
   /** Some seeds have not finished (or failed): the row may still change. */

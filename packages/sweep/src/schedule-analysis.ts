@@ -4,8 +4,12 @@ import { canonicalJson, sha256 } from './canonical';
 import type { RankingRow } from './ranking';
 import { pairedTest, type TestResult, welchTest } from './statistics';
 
-/** One schedule across base LRs: configurations with the same canonical schedule. */
-export const scheduleKeyOf = (s: ScheduleSpec) => sha256(canonicalJson(canonicalSchedule(s))).slice(0, 16);
+/**
+ * One schedule across base LRs: configurations with the same canonical schedule (and the same
+ * values of a trainer's own axes, when the sweep has them: v1 keys stay the same).
+ */
+export const scheduleKeyOf = (s: ScheduleSpec, values?: Record<string, unknown>) =>
+  sha256(canonicalJson(values && Object.keys(values).length ? { schedule: canonicalSchedule(s), values } : canonicalSchedule(s))).slice(0, 16);
 
 export interface SeedValue {
   seed: number;

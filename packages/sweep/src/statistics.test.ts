@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { pTwoSided } from '@lrsweep/testkit';
 import { pairedTest, rankConfigurations, rankStats, summarize, type TrialOutcome, welchTest } from './index';
 
 describe('summarize', () => {
@@ -62,29 +63,6 @@ describe('rankConfigurations', () => {
     expect(rows[1]!.partial).toBe(false);
   });
 });
-
-/** Two-sided p from the t density by Simpson's rule: independent of the library's t CDF. */
-function pTwoSided(t: number, df: number): number {
-  const lgamma = (x: number): number => {
-    // Lanczos approximation (g = 7, n = 9).
-    const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-    if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lgamma(1 - x);
-    x -= 1;
-    let a = c[0]!;
-    const tt = x + 7.5;
-    for (let i = 1; i < 9; i++) a += c[i]! / (x + i);
-    return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(tt) - tt + Math.log(a);
-  };
-  const logC = lgamma((df + 1) / 2) - lgamma(df / 2) - 0.5 * Math.log(df * Math.PI);
-  const pdf = (x: number) => Math.exp(logC - ((df + 1) / 2) * Math.log(1 + (x * x) / df));
-  const n = 20_000;
-  const a = 0;
-  const b = Math.abs(t);
-  const h = (b - a) / n;
-  let s = pdf(a) + pdf(b);
-  for (let i = 1; i < n; i++) s += (i % 2 ? 4 : 2) * pdf(a + i * h);
-  return 1 - 2 * ((s * h) / 3);
-}
 
 describe('Welch and paired t-tests', () => {
   const a = [0.91, 0.87, 0.95, 0.89, 0.93];

@@ -3,11 +3,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { type DatasetSpec, defaultSplitSeed, TrialError } from '@lrsweep/contract';
 import { createRng } from './rng';
 
 /**
  * A classification dataset in flat typed arrays, so it can live in SharedArrayBuffers and be
  * shared by every trial a process runs. `x` rows are `inputDim` floats; `y` holds class indices.
+ * Three disjoint splits (SWEEP_API.md v1.1): training, validation (every `val_*` metric) and
+ * test (`test_*`, once at the end). With `validationSize: 0` the validation arrays are the test
+ * arrays (v1's behaviour).
  */
 export interface Dataset {
   name: string;
@@ -17,28 +21,30 @@ export interface Dataset {
   numClasses: number;
   trainX: Float32Array;
   trainY: Int32Array;
+  valX: Float32Array;
+  valY: Int32Array;
   testX: Float32Array;
   testY: Int32Array;
   /** sha256 of the samples and labels as read, in split order. */
   checksum: string;
 }
 
-export interface DatasetRequest {
-  name: 'mnist' | 'synthetic' | 'mnist-idx' | 'fashion-mnist' | 'cifar10';
-  trainSize: number;
-  testSize: number;
-  /** The directory of IDX files or CIFAR-10 binary batches. */
-  path?: string;
-}
+/** What a trial asks of its data: the contract's dataset spec (a stored v1 one has no validationSize: 0). */
+export type DatasetRequest = Pick<DatasetSpec, 'name' | 'trainSize' | 'testSize' | 'path'> & Partial<Pick<DatasetSpec, 'validationSize' | 'splitSeed'>>;
 
 /** Where Debian's dataset-fashion-mnist package puts the IDX files. */
 export const defaultFashionMnistPath = '/usr/share/datasets/fashion-mnist';
 
-/** The split never depends on a trial's seed: every trial of a sweep sees the same data. */
-const SPLIT_SEED = 20_240_601;
+/**
+ * The test split never depends on the sweep: it is drawn with this fixed seed (v1's split seed).
+ * Training and validation samples are drawn with the dataset's `splitSeed` (the same by default).
+ */
+const TEST_SEED = defaultSplitSeed;
 
-export class DatasetError extends Error {
-  readonly code = 'DATASET_INVALID';
+export class DatasetError extends TrialError {
+  constructor(message: string) {
+    super('DATASET_INVALID', message);
+  }
 }
 
 export function loadDataset(req: DatasetRequest): Dataset {
@@ -157,11 +163,14 @@ function fromParts(
   req: Omit<DatasetRequest, 'name'>,
 ): Dataset {
   const d = shape[0] * shape[1] * shape[2];
-  const pick = (x: Float32Array, y: Int32Array, count: number, seed: number) =>
-    gatherRows(x, y, d, createRng(seed).permutation(y.length).subarray(0, count));
-  const [tx, ty] = pick(trainX, trainY, req.trainSize, SPLIT_SEED);
-  const [vx, vy] = pick(testX, testY, req.testSize, SPLIT_SEED + 1);
-  return finish(name, shape, numClasses, tx, ty, vx, vy);
+  const drawn = createRng(req.splitSeed ?? defaultSplitSeed).permutation(trainY.length).subarray(0, req.trainSize);
+  const test = gatherRows(testX, testY, d, createRng(TEST_SEED + 1).permutation(testY.length).subarray(0, req.testSize));
+  return finish(name, shape, numClasses, splitTraining(trainX, trainY, d, drawn, req.validationSize ?? 0), test);
+}
+
+/** The drawn training samples: the first `validationSize` validate, the rest train. */
+function splitTraining(x: Float32Array, y: Int32Array, d: number, drawn: Int32Array, validationSize: number) {
+  return { train: gatherRows(x, y, d, drawn.subarray(validationSize)), val: validationSize > 0 ? gatherRows(x, y, d, drawn.subarray(0, validationSize)) : null };
 }
 
 /** The samples at `rows`, copied into SharedArrayBuffers every training thread can read. */
@@ -175,18 +184,20 @@ function gatherRows(x: Float32Array, y: Int32Array, d: number, rows: Int32Array)
   return [xs, ys];
 }
 
+type Rows = [Float32Array, Int32Array];
+
 function finish(
   name: string,
   shape: [number, number, number],
   numClasses: number,
-  trainX: Float32Array,
-  trainY: Int32Array,
-  testX: Float32Array,
-  testY: Int32Array,
+  { train, val }: { train: Rows; val: Rows | null },
+  test: Rows,
 ): Dataset {
   const h = createHash('sha256');
-  for (const a of [trainX, trainY, testX, testY]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-  return { name, shape, inputDim: shape[0] * shape[1] * shape[2], numClasses, trainX, trainY, testX, testY, checksum: h.digest('hex') };
+  // Without a validation split the checksum is v1's (training and test samples).
+  for (const a of [...train, ...(val ?? []), ...test]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  const [valX, valY] = val ?? test;
+  return { name, shape, inputDim: shape[0] * shape[1] * shape[2], numClasses, trainX: train[0], trainY: train[1], valX, valY, testX: test[0], testY: test[1], checksum: h.digest('hex') };
 }
 
 /**
@@ -244,8 +255,14 @@ function split(
   req: Omit<DatasetRequest, 'name'>,
 ): Dataset {
   const d = shape[0] * shape[1] * shape[2];
-  const perm = createRng(SPLIT_SEED).permutation(y.length);
-  const [testX, testY] = gatherRows(x, y, d, perm.subarray(0, req.testSize));
-  const [trainX, trainY] = gatherRows(x, y, d, perm.subarray(req.testSize, req.testSize + req.trainSize));
-  return finish(name, shape, numClasses, trainX, trainY, testX, testY);
+  // The test samples: the first testSize of a fixed permutation. The training samples: the first
+  // trainSize of the splitSeed's permutation that are not test samples (with the default seed,
+  // exactly v1's training samples in v1's order).
+  const testRows = createRng(TEST_SEED).permutation(y.length).subarray(0, req.testSize);
+  const isTest = new Uint8Array(y.length);
+  for (const k of testRows) isTest[k] = 1;
+  const order = createRng(req.splitSeed ?? defaultSplitSeed).permutation(y.length);
+  const drawn = new Int32Array(req.trainSize);
+  for (let i = 0, n = 0; n < req.trainSize; i++) if (!isTest[order[i]!]) drawn[n++] = order[i]!;
+  return finish(name, shape, numClasses, splitTraining(x, y, d, drawn, req.validationSize ?? 0), gatherRows(x, y, d, testRows));
 }

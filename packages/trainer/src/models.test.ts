@@ -18,7 +18,7 @@ const fit = (model: ModelSpec, data: ReturnType<typeof synthetic>, steps: number
   const batch = 32;
   const epochs = Math.ceil((steps * batch) / data.trainY.length);
   const r = train(
-    { model, optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }, training: { epochs, batchSize: batch, evalEvery: 1000 }, baseLr: lr, schedule: { kind: 'constant' }, seed: 1 },
+    { model, optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }, training: { epochs, batchSize: batch, evalEvery: 1000 }, baseLr: lr, schedule: { kind: 'constant' }, seed: 1 },
     data,
     { onUpdate: (u) => losses.push(u) },
   );
@@ -127,7 +127,7 @@ describe('wasm kernels against the cpu backend', () => {
   });
 
   it.each([
-    ['adam', { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }],
+    ['adam', { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }],
     ['adam + L2', { kind: 'adam', beta1: 0.8, beta2: 0.99, epsilon: 1e-6, weightDecay: 0.1 }],
     ['adamw', { kind: 'adamw', beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.05 }],
   ] as [string, OptimizerSpec][])('the fused Adam step on wasm follows the composed one on cpu (%s)', async (_n, spec) => {

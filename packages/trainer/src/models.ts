@@ -1,12 +1,9 @@
+import type { ModelSpec } from '@lrsweep/contract';
 import * as tf from '@tensorflow/tfjs';
 import { type Activation, activate, conv, dense, layerNorm, Params } from './layers';
 import type { Rng } from './rng';
 
-export type ModelSpec =
-  | { kind: 'mlp'; hidden: number[]; activation: 'relu' | 'tanh' | 'gelu' }
-  | { kind: 'lenet'; activation: 'sigmoid' | 'relu' }
-  | { kind: 'cnn'; channels: number[]; batchNorm: boolean }
-  | { kind: 'vit'; patchSize: number; width: number; depth: number; heads: number; mlpRatio: number };
+export type { ModelSpec };
 
 /** Image shape [height, width, channels] of the samples (flat models ignore it). */
 export type InputShape = [number, number, number];

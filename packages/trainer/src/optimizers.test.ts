@@ -84,7 +84,7 @@ describe('optimizers match their published update rules', () => {
   });
 
   it('SWA averages the weights after its start and evaluates the average', () => {
-    const r = trajectory({ kind: 'sgd', momentum: 0 }, (o, vars) => withSwa(o, vars, 2));
+    const r = trajectory({ kind: 'sgd', momentum: 0, nesterov: false, weightDecay: 0 }, (o, vars) => withSwa(o, vars, 2));
     const mean = r.out.slice(2).reduce((a, w) => a.map((v, i) => v + w[i]! / 2), [0, 0]);
     expectClose([r.evalPoint!], [mean]);
   });

@@ -1,10 +1,7 @@
+import type { OptimizerSpec } from '@lrsweep/contract';
 import * as tf from '@tensorflow/tfjs';
 
-export type OptimizerSpec =
-  | { kind: 'adam'; beta1: number; beta2: number; epsilon: number; weightDecay?: number }
-  | { kind: 'adamw'; beta1: number; beta2: number; epsilon: number; weightDecay: number }
-  | { kind: 'sgd'; momentum: number; nesterov?: boolean; weightDecay?: number }
-  | { kind: 'schedule_free_adamw'; beta1: number; beta2: number; epsilon: number; weightDecay: number };
+export type { OptimizerSpec };
 
 export interface OptimizerState {
   t: number;

@@ -5,7 +5,7 @@ import { liveTensorCount, loadDataset, selectBackend, synthetic, type TrainConfi
 const data = synthetic({ trainSize: 512, testSize: 256 });
 const config = (over: Partial<TrainConfig> = {}): TrainConfig => ({
   model: { kind: 'mlp', hidden: [32], activation: 'relu' },
-  optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+  optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
   training: { epochs: 2, batchSize: 32, evalEvery: 8 },
   baseLr: 0.01,
   schedule: { kind: 'cosine', minFactor: 0 },
@@ -42,9 +42,9 @@ describe('train (wasm)', () => {
   });
 
   it('is deterministic for a seed and differs across seeds', () => {
-    const a = run(config({ optimizer: { kind: 'sgd', momentum: 0.9 } })).updates.map((u) => u.trainLoss);
-    const b = run(config({ optimizer: { kind: 'sgd', momentum: 0.9 } })).updates.map((u) => u.trainLoss);
-    const c = run(config({ optimizer: { kind: 'sgd', momentum: 0.9 }, seed: 4 })).updates.map((u) => u.trainLoss);
+    const a = run(config({ optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 } })).updates.map((u) => u.trainLoss);
+    const b = run(config({ optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 } })).updates.map((u) => u.trainLoss);
+    const c = run(config({ optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 }, seed: 4 })).updates.map((u) => u.trainLoss);
     expect(b).toEqual(a);
     expect(c).not.toEqual(a);
   });
@@ -59,7 +59,7 @@ describe('train (wasm)', () => {
   });
 
   it('stops as diverged at the first non-finite or exploding loss', () => {
-    const { result, updates } = run(config({ optimizer: { kind: 'sgd', momentum: 0 }, baseLr: 500, schedule: { kind: 'constant' }, divergenceFactor: 10 }));
+    const { result, updates } = run(config({ optimizer: { kind: 'sgd', momentum: 0, nesterov: false, weightDecay: 0 }, baseLr: 500, schedule: { kind: 'constant' }, divergenceFactor: 10 }));
     expect(result.status).toBe('diverged');
     const first = updates[0]!.trainLoss;
     const expected = updates.findIndex((u) => !Number.isFinite(u.trainLoss) || u.trainLoss > 10 * first);
@@ -69,8 +69,8 @@ describe('train (wasm)', () => {
   });
 
   it.each([
-    ['mlp + adam', { kind: 'mlp', hidden: [32], activation: 'gelu' }, { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }],
-    ['cnn + batch norm + sgd', { kind: 'cnn', channels: [4, 8], batchNorm: true }, { kind: 'sgd', momentum: 0.9, nesterov: true }],
+    ['mlp + adam', { kind: 'mlp', hidden: [32], activation: 'gelu' }, { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }],
+    ['cnn + batch norm + sgd', { kind: 'cnn', channels: [4, 8], batchNorm: true }, { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0 }],
     ['lenet + adamw', { kind: 'lenet', activation: 'sigmoid' }, { kind: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 }],
     ['vit + schedule-free adamw', { kind: 'vit', patchSize: 2, width: 16, depth: 1, heads: 2, mlpRatio: 2 }, { kind: 'schedule_free_adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }],
   ] as [string, TrainConfig['model'], TrainConfig['optimizer']][])('no tensor survives an update over 50 updates (%s)', (_n, model, optimizer) => {
@@ -135,8 +135,8 @@ describe('datasets', () => {
 describe('checkpoints', () => {
   it('a run resumed from any checkpoint continues exactly as the uninterrupted run', () => {
     for (const optimizer of [
-      { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
-      { kind: 'sgd', momentum: 0.9 },
+      { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
+      { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 },
     ] as const) {
       const c = config({ optimizer, training: { epochs: 3, batchSize: 32, evalEvery: 6 }, schedule: { kind: 'reduce_on_plateau', factor: 0.5, patience: 0 } });
       const full = run(c);

@@ -1,27 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
-import { createSchedule, type ScheduleInput } from '@lrsweep/schedules';
+import type { ModelSpec, OptimizerSpec, TrainingSpec } from '@lrsweep/contract';
+import { createSchedule, type ScheduleInput, type Schedule } from '@lrsweep/schedules';
 import type { Dataset } from './datasets';
-import { createModel, type ModelSpec } from './models';
-import { clipByGlobalNorm, createOptimizer, type OptimizerSpec, type OptimizerState, withSwa } from './optimizers';
-import { createRng } from './rng';
+import { createModel, type Model } from './models';
+import { clipByGlobalNorm, createOptimizer, type Optimizer, type OptimizerState, withSwa } from './optimizers';
+import { createRng, type Rng } from './rng';
 
 export interface TrainConfig {
   model: ModelSpec;
   optimizer: OptimizerSpec;
-  training: {
-    epochs: number;
-    batchSize: number;
-    evalEvery: number;
-    /** Clip gradients to this global L2 norm. */
-    gradClipNorm?: number;
-    /** Stochastic weight averaging over this last fraction of training (evaluations use the average). */
-    swaFraction?: number;
-  };
+  training: Pick<TrainingSpec, 'epochs' | 'batchSize' | 'evalEvery' | 'gradClipNorm' | 'swaFraction'>;
   baseLr: number;
   schedule: ScheduleInput;
   seed: number;
   /** The metric a `reduce_on_plateau` schedule observes (its own `metric` wins). */
-  plateauMetric?: 'val_loss' | 'val_acc' | 'train_loss';
+  plateauMetric?: string;
   /** Diverged when the loss exceeds this multiple of the first update's loss (NaN/Inf always). */
   divergenceFactor?: number;
 }
@@ -38,6 +31,8 @@ export interface EvalRecord {
   valAcc: number;
   /** Mean training loss over the updates since the previous evaluation. */
   trainLoss: number;
+  /** The test split's metrics, on the evaluation after the last update only. */
+  metrics?: { test_loss: number; test_acc: number };
 }
 
 /** Running summaries: what the result reports, carried through checkpoints. */
@@ -101,10 +96,13 @@ export interface TrainResult {
   finalValAcc: number | null;
   bestValLoss: number | null;
   bestValAcc: number | null;
+  /** On the test split, once, after the last update (not for diverged or stopped trials). */
+  testLoss: number | null;
+  testAcc: number | null;
 }
 
-export const horizon = (c: Pick<TrainConfig, 'training'>, trainSize: number) =>
-  c.training.epochs * Math.ceil(trainSize / c.training.batchSize);
+/** `T = epochs × ceil(training samples / batchSize)` (the training split, validation held out). */
+export const horizon = (c: Pick<TrainConfig, 'training'>, trainSize: number) => c.training.epochs * Math.ceil(trainSize / c.training.batchSize);
 
 const freshSummary = (): Summary => ({
   firstLoss: null,
@@ -117,25 +115,161 @@ const freshSummary = (): Summary => ({
   bestValAcc: null,
 });
 
-/**
- * Trains one trial: sets the rate from the schedule before every update, evaluates on the
- * held-out split after every `evalEvery` updates and after the last, and stops at the first
- * non-finite (or exploding) loss as diverged. Resumed from a checkpoint it continues exactly as
- * an uninterrupted run would. No tensor outlives the call.
- */
-export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, opts: TrainOptions = {}): TrainResult {
-  const nTrain = data.trainY.length;
-  const { epochs, batchSize, evalEvery } = cfg.training;
-  const T = horizon(cfg, nTrain);
+/** A trial being trained: what `train`'s steps share. */
+interface Run {
+  cfg: TrainConfig;
+  data: Dataset;
+  T: number;
+  schedule: Schedule;
+  rng: Rng;
+  model: Model;
+  opt: Optimizer;
+  sum: Summary;
+  observed: [number, number][];
+  step: number;
+  perm: Int32Array | null;
+  testLoss: number | null;
+  testAcc: number | null;
+}
+
+/** Builds the model, optimizer and schedule from the seed, and restores a checkpoint over them. */
+function setUp(cfg: TrainConfig, data: Dataset, resume: TrainerState | undefined): Run {
+  const T = horizon(cfg, data.trainY.length);
   const schedule = createSchedule(cfg.schedule, { baseLr: cfg.baseLr, totalSteps: T });
   const rng = createRng(cfg.seed);
   const model = createModel(cfg.model, data.shape, data.numClasses, rng);
   const base = createOptimizer(cfg.optimizer, model.variables);
   const swa = cfg.training.swaFraction;
   const opt = swa ? withSwa(base, model.variables, Math.floor((1 - swa) * T)) : base;
-  const plateauMetric = cfg.plateauMetric ?? 'val_loss';
+  const run: Run = { cfg, data, T, schedule, rng, model, opt, sum: freshSummary(), observed: [], step: 0, perm: null, testLoss: null, testAcc: null };
+  if (resume) {
+    model.variables.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(resume.weights[i]!, v.shape))));
+    opt.importState(resume.optimizer);
+    rng.setState(resume.rngState);
+    run.sum = { ...resume.summary };
+    run.observed = [...resume.observed];
+    run.step = resume.step;
+    run.perm = Int32Array.from(resume.perm);
+    for (const [metric, at] of run.observed) schedule.observe(metric, at);
+  }
+  return run;
+}
+
+/**
+ * The batches still to train, in order: each epoch's order is drawn from the RNG at its start
+ * (a resumed run continues mid-epoch in the checkpoint's order); `next` is where the one after
+ * starts (the state a checkpoint between the two records).
+ */
+function* batches(run: Run, batchSize: number, resume: TrainerState | undefined) {
+  const n = run.data.trainY.length;
+  for (let epoch = resume?.epoch ?? 0; epoch < run.cfg.training.epochs; epoch++) {
+    // At an epoch boundary (batchStart 0) the next order is drawn from the restored RNG.
+    const resuming = resume !== undefined && epoch === resume.epoch && resume.batchStart > 0;
+    if (!resuming) run.perm = run.rng.permutation(n);
+    for (let start = resuming ? resume.batchStart : 0; start < n; start += batchSize) {
+      const next = start + batchSize < n ? { epoch, start: start + batchSize } : { epoch: epoch + 1, start: 0 };
+      yield { start, size: Math.min(batchSize, n - start), next };
+    }
+  }
+}
+
+/** One optimizer update on the batch at `start`, at the schedule's rate: its loss and rate. */
+function update(run: Run, start: number, size: number): { loss: number; lr: number } {
+  const { data, cfg } = run;
   const d = data.inputDim;
-  const r = opts.resume;
+  const xb = new Float32Array(size * d);
+  const yb = new Int32Array(size);
+  for (let i = 0; i < size; i++) {
+    const k = run.perm![start + i]!;
+    xb.set(data.trainX.subarray(k * d, (k + 1) * d), i * d);
+    yb[i] = data.trainY[k]!;
+  }
+  const lr = run.schedule.lrAt(run.step);
+  const lossT = tf.tidy(() => {
+    const x = tf.tensor2d(xb, [size, d]);
+    const y = tf.oneHot(tf.tensor1d(yb, 'int32'), data.numClasses);
+    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, run.model.forward(x)) as tf.Scalar);
+    const clip = cfg.training.gradClipNorm;
+    run.opt.apply(clip ? clipByGlobalNorm(grads, clip) : grads, lr);
+    return value;
+  });
+  const loss = lossT.dataSync()[0]!;
+  lossT.dispose();
+  return { loss, lr };
+}
+
+/**
+ * Evaluates on the validation split (and, after the last update, once on the test split), updates
+ * the summaries, and feeds the schedule the metric it watches.
+ */
+function evaluateAt(run: Run): EvalRecord {
+  const { sum, data } = run;
+  // Schedule-free and SWA evaluate a point other than the one trained.
+  const restore = run.opt.swapForEval?.();
+  const e = evaluateOn(run.model, data.valX, data.valY, data);
+  const test = run.step === run.T ? (data.testX === data.valX ? e : evaluateOn(run.model, data.testX, data.testY, data)) : null;
+  restore?.();
+  sum.finalTrainLoss = sum.windowSum / sum.windowN;
+  sum.windowSum = 0;
+  sum.windowN = 0;
+  sum.finalValLoss = e.loss;
+  sum.finalValAcc = e.acc;
+  sum.bestValLoss = Math.min(sum.bestValLoss ?? Infinity, e.loss);
+  sum.bestValAcc = Math.max(sum.bestValAcc ?? -Infinity, e.acc);
+  if (test) {
+    run.testLoss = test.loss;
+    run.testAcc = test.acc;
+  }
+  const metric = run.cfg.plateauMetric === 'val_acc' ? e.acc : run.cfg.plateauMetric === 'train_loss' ? sum.finalTrainLoss : e.loss;
+  run.schedule.observe(metric, run.step);
+  run.observed.push([metric, run.step]);
+  return {
+    step: run.step,
+    valLoss: e.loss,
+    valAcc: e.acc,
+    trainLoss: sum.finalTrainLoss,
+    ...(test ? { metrics: { test_loss: test.loss, test_acc: test.acc } } : {}),
+  };
+}
+
+function snapshot(run: Run, epoch: number, batchStart: number): TrainerState {
+  return {
+    step: run.step,
+    epoch,
+    batchStart,
+    perm: Int32Array.from(run.perm!),
+    rngState: run.rng.state(),
+    weights: run.model.variables.map((v) => Float32Array.from(v.dataSync() as Float32Array)),
+    optimizer: run.opt.exportState(),
+    observed: [...run.observed],
+    summary: { ...run.sum },
+  };
+}
+
+function resultOf(run: Run, status: TrainResult['status'], divergedAtStep: number | null = null): TrainResult {
+  const { sum } = run;
+  return {
+    status,
+    totalSteps: run.T,
+    stepsDone: run.step,
+    divergedAtStep,
+    finalTrainLoss: sum.finalTrainLoss,
+    finalValLoss: sum.finalValLoss,
+    finalValAcc: sum.finalValAcc,
+    bestValLoss: sum.bestValLoss,
+    bestValAcc: sum.bestValAcc,
+    testLoss: run.testLoss,
+    testAcc: run.testAcc,
+  };
+}
+
+/**
+ * Trains one trial: sets the rate from the schedule before every update, evaluates on the
+ * validation split after every `evalEvery` updates and after the last (then once on the test
+ * split), and stops at the first non-finite (or exploding) loss as diverged. Resumed from a
+ * checkpoint it continues exactly as an uninterrupted run would. No tensor outlives the call.
+ */
+export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, opts: TrainOptions = {}): TrainResult {
   const hostTime = opts.hostTime;
   /** Runs `f`, counting its time as the caller's (when asked to). */
   const host = <R>(f: () => R): R => {
@@ -147,116 +281,51 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
       hostTime.ms += performance.now() - t0;
     }
   };
-  const sum: Summary = r ? { ...r.summary } : freshSummary();
-  const observed: [number, number][] = r ? [...r.observed] : [];
-  let step = r?.step ?? 0;
-  let perm: Int32Array | null = r ? Int32Array.from(r.perm) : null;
-  if (r) {
-    model.variables.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(r.weights[i]!, v.shape))));
-    opt.importState(r.optimizer);
-    rng.setState(r.rngState);
-    for (const [metric, at] of observed) schedule.observe(metric, at);
-  }
-  const result = (status: TrainResult['status'], divergedAtStep: number | null = null): TrainResult => ({
-    status,
-    totalSteps: T,
-    stepsDone: step,
-    divergedAtStep,
-    finalTrainLoss: sum.finalTrainLoss,
-    finalValLoss: sum.finalValLoss,
-    finalValAcc: sum.finalValAcc,
-    bestValLoss: sum.bestValLoss,
-    bestValAcc: sum.bestValAcc,
-  });
-  const snapshot = (epoch: number, batchStart: number): TrainerState => ({
-    step,
-    epoch,
-    batchStart,
-    perm: Int32Array.from(perm!),
-    rngState: rng.state(),
-    weights: model.variables.map((v) => Float32Array.from(v.dataSync() as Float32Array)),
-    optimizer: opt.exportState(),
-    observed: [...observed],
-    summary: { ...sum },
-  });
+  const run = setUp(cfg, data, opts.resume);
   try {
-    for (let epoch = r?.epoch ?? 0; epoch < epochs; epoch++) {
-      // At an epoch boundary (batchStart 0) the next order is drawn from the restored RNG.
-      const resuming = r !== undefined && epoch === r.epoch && r.batchStart > 0;
-      if (!resuming) perm = rng.permutation(nTrain);
-      for (let start = resuming ? r.batchStart : 0; start < nTrain; start += batchSize) {
-        const n = Math.min(batchSize, nTrain - start);
-        const xb = new Float32Array(n * d);
-        const yb = new Int32Array(n);
-        for (let i = 0; i < n; i++) {
-          const k = perm![start + i]!;
-          xb.set(data.trainX.subarray(k * d, (k + 1) * d), i * d);
-          yb[i] = data.trainY[k]!;
-        }
-        const lr = schedule.lrAt(step);
-        const lossT = tf.tidy(() => {
-          const x = tf.tensor2d(xb, [n, d]);
-          const y = tf.oneHot(tf.tensor1d(yb, 'int32'), data.numClasses);
-          const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.forward(x)) as tf.Scalar);
-          const clip = cfg.training.gradClipNorm;
-          opt.apply(clip ? clipByGlobalNorm(grads, clip) : grads, lr);
-          return value;
-        });
-        const loss = lossT.dataSync()[0]!;
-        lossT.dispose();
-        if (cb.onUpdate) host(() => cb.onUpdate!({ step, lr, trainLoss: loss }));
-        sum.firstLoss ??= loss;
-        step += 1;
-        const exploded = cfg.divergenceFactor !== undefined && loss > cfg.divergenceFactor * sum.firstLoss;
-        if (!Number.isFinite(loss) || exploded) return result('diverged', step - 1);
-        sum.windowSum += loss;
-        sum.windowN += 1;
-        if (step % evalEvery === 0 || step === T) {
-          // Schedule-free and SWA evaluate a point other than the one trained.
-          const restore = opt.swapForEval?.();
-          const e = evaluate(model, data);
-          restore?.();
-          sum.finalTrainLoss = sum.windowSum / sum.windowN;
-          sum.windowSum = 0;
-          sum.windowN = 0;
-          sum.finalValLoss = e.valLoss;
-          sum.finalValAcc = e.valAcc;
-          sum.bestValLoss = Math.min(sum.bestValLoss ?? Infinity, e.valLoss);
-          sum.bestValAcc = Math.max(sum.bestValAcc ?? -Infinity, e.valAcc);
-          const evalRow = { step, ...e, trainLoss: sum.finalTrainLoss };
-          if (cb.onEval) host(() => cb.onEval!(evalRow));
-          const metric = plateauMetric === 'val_acc' ? e.valAcc : plateauMetric === 'train_loss' ? sum.finalTrainLoss : e.valLoss;
-          schedule.observe(metric, step);
-          observed.push([metric, step]);
-        }
-        if (step === T) return result('completed');
-        // The state between this update and the next: the next batch, or the next epoch.
-        const next = start + batchSize < nTrain ? { epoch, start: start + batchSize } : { epoch: epoch + 1, start: 0 };
-        const stopping = cb.shouldStop ? host(cb.shouldStop) : false;
-        if (cb.onCheckpoint && (stopping || (opts.checkpointEvery && step % opts.checkpointEvery === 0))) {
-          host(() => cb.onCheckpoint!(snapshot(next.epoch, next.start)));
-        }
-        if (stopping) return result('stopped');
+    for (const { start, size, next } of batches(run, cfg.training.batchSize, opts.resume)) {
+      const { loss, lr } = update(run, start, size);
+      if (cb.onUpdate) host(() => cb.onUpdate!({ step: run.step, lr, trainLoss: loss }));
+      run.sum.firstLoss ??= loss;
+      run.step += 1;
+      const exploded = cfg.divergenceFactor !== undefined && loss > cfg.divergenceFactor * run.sum.firstLoss;
+      if (!Number.isFinite(loss) || exploded) return resultOf(run, 'diverged', run.step - 1);
+      run.sum.windowSum += loss;
+      run.sum.windowN += 1;
+      if (run.step % cfg.training.evalEvery === 0 || run.step === run.T) {
+        const row = evaluateAt(run);
+        if (cb.onEval) host(() => cb.onEval!(row));
       }
+      if (run.step === run.T) return resultOf(run, 'completed');
+      const stopping = cb.shouldStop ? host(cb.shouldStop) : false;
+      if (cb.onCheckpoint && (stopping || (opts.checkpointEvery && run.step % opts.checkpointEvery === 0))) {
+        host(() => cb.onCheckpoint!(snapshot(run, next.epoch, next.start)));
+      }
+      if (stopping) return resultOf(run, 'stopped');
     }
-    return result('completed');
+    return resultOf(run, 'completed');
   } finally {
-    opt.dispose();
-    model.dispose();
+    run.opt.dispose();
+    run.model.dispose();
   }
 }
 
-/** Mean cross-entropy and accuracy on the held-out split, in chunks of 1 000. */
-export function evaluate(model: { forward(x: tf.Tensor2D): tf.Tensor2D }, data: Dataset): { valLoss: number; valAcc: number } {
-  const n = data.testY.length;
+/** Mean cross-entropy and accuracy over some samples, in chunks of 1 000. */
+export function evaluateOn(
+  model: { forward(x: tf.Tensor2D): tf.Tensor2D },
+  xs: Float32Array,
+  ys: Int32Array,
+  data: Pick<Dataset, 'inputDim' | 'numClasses'>,
+): { loss: number; acc: number } {
+  const n = ys.length;
   const d = data.inputDim;
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < n; start += 1000) {
     const m = Math.min(1000, n - start);
     const [l, c] = tf.tidy(() => {
-      const x = tf.tensor2d(data.testX.subarray(start * d, (start + m) * d), [m, d]);
-      const labels = tf.tensor1d(data.testY.subarray(start, start + m), 'int32');
+      const x = tf.tensor2d(xs.subarray(start * d, (start + m) * d), [m, d]);
+      const labels = tf.tensor1d(ys.subarray(start, start + m), 'int32');
       const logits = model.forward(x);
       const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, data.numClasses), logits, undefined, undefined, tf.Reduction.SUM);
       const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32'));
@@ -265,5 +334,11 @@ export function evaluate(model: { forward(x: tf.Tensor2D): tf.Tensor2D }, data: 
     lossSum += l;
     correct += c;
   }
-  return { valLoss: lossSum / n, valAcc: correct / n };
+  return { loss: lossSum / n, acc: correct / n };
 }
+
+/** Mean cross-entropy and accuracy on the validation split. */
+export const evaluate = (model: { forward(x: tf.Tensor2D): tf.Tensor2D }, data: Dataset) => {
+  const e = evaluateOn(model, data.valX, data.valY, data);
+  return { valLoss: e.loss, valAcc: e.acc };
+};

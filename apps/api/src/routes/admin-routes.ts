@@ -1,61 +1,67 @@
+import { type Caller, can, createTokenBody, errorBodySchema, projectIdSchema, tokenView } from '@lrsweep/contract';
 import { createToken, type Db, listTokens, revokeToken } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireAdmin } from '../auth';
-import { ApiError, errorBodySchema } from '../errors';
+import { requireRole } from '../auth';
+import { ApiError, notFound } from '../errors';
 
-export const projectIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a project id is 1–63 lowercase letters, digits and dashes');
-
-export const tokenView = z.object({
-  id: z.uuid(),
-  projectId: z.string(),
-  name: z.string(),
-  admin: z.boolean(),
-  createdAt: z.iso.datetime(),
-  revokedAt: z.iso.datetime().nullable(),
+const view = (t: { createdAt: Date; revokedAt: Date | null } & Omit<z.output<typeof tokenView>, 'createdAt' | 'revokedAt'>) => ({
+  id: t.id,
+  projectId: t.projectId,
+  name: t.name,
+  role: t.role,
+  pools: t.pools,
+  createdAt: t.createdAt.toISOString(),
+  revokedAt: t.revokedAt?.toISOString() ?? null,
 });
 
-/** Token administration: admin tokens only. A token is shown once, when created. */
+/** The project a token route acts on: an admin's own only; an operator's any. */
+function projectScope(caller: Caller, asked: string | undefined): string | undefined {
+  if (can.crossProject(caller)) return asked;
+  if (asked !== undefined && asked !== caller.projectId) throw new ApiError('FORBIDDEN', `an ${caller.role} token acts on its own project (${caller.projectId}) only`);
+  return caller.projectId;
+}
+
+/**
+ * Token administration: admin tokens for their own project, the operator (bootstrap) token for
+ * any. A token is shown once, when created.
+ */
 export const adminRoutes =
   (deps: { db: Db }): FastifyPluginAsyncZod =>
   async (app) => {
     const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
+    app.addHook('preHandler', async (req) => requireRole(req, can.manageTokens, 'manage tokens'));
     app.post(
-      '/v1/admin/tokens',
+      '/admin/tokens',
       {
         schema: {
           tags: ['admin'],
           summary: 'Create an API token for a project (the project is made if new)',
-          body: z.strictObject({ projectId: projectIdSchema, name: z.string().min(1).max(200), admin: z.boolean().default(false) }),
+          description: 'role admin, member (default) or agent (with the pools it serves); admin tokens create tokens of their own project only.',
+          body: createTokenBody,
           response: { 201: tokenView.extend({ token: z.string() }), ...errors },
         },
       },
       async (req, reply) => {
-        requireAdmin(req);
+        projectScope(req.auth, req.body.projectId);
         const t = await createToken(deps.db, req.body);
-        return reply.status(201).send({ ...t, createdAt: t.createdAt.toISOString(), revokedAt: null });
+        return reply.status(201).send({ ...view(t), token: t.token });
       },
     );
     app.get(
-      '/v1/admin/tokens',
+      '/admin/tokens',
       {
         schema: {
           tags: ['admin'],
-          summary: 'List tokens (never their values)',
+          summary: "List tokens (never their values): an admin's project's, or any project's for the operator",
           querystring: z.strictObject({ projectId: projectIdSchema.optional() }),
           response: { 200: z.object({ tokens: z.array(tokenView) }), ...errors },
         },
       },
-      async (req) => {
-        requireAdmin(req);
-        const tokens = await listTokens(deps.db, req.query.projectId);
-        return { tokens: tokens.map((t) => ({ ...t, createdAt: t.createdAt.toISOString(), revokedAt: t.revokedAt?.toISOString() ?? null })) };
-      },
+      async (req) => ({ tokens: (await listTokens(deps.db, projectScope(req.auth, req.query.projectId))).map(view) }),
     );
     app.post(
-      '/v1/admin/tokens/:id/revoke',
+      '/admin/tokens/:id/revoke',
       {
         schema: {
           tags: ['admin'],
@@ -65,8 +71,7 @@ export const adminRoutes =
         },
       },
       async (req) => {
-        requireAdmin(req);
-        if (!(await revokeToken(deps.db, req.params.id))) throw new ApiError(404, 'TOKEN_NOT_FOUND', `token ${req.params.id} does not exist`);
+        if (!(await revokeToken(deps.db, req.params.id, projectScope(req.auth, undefined)))) throw notFound('token', req.params.id);
         return { id: req.params.id, revoked: true as const };
       },
     );

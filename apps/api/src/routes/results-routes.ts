@@ -1,9 +1,8 @@
-import { metricNameSchema } from '@lrsweep/schedules';
+import { curvesAnswer, curvesQuery, errorBodySchema, idParamsSchema, resultQuery, resultsAnswer, schedulesAnswer } from '@lrsweep/contract';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { requireSweepAccess } from '../auth';
 import { toCsv } from '../csv';
-import { errorBodySchema } from '../errors';
-import { curvesAnswer, idParamsSchema, objective, resultQuery, resultsAnswer, schedulesAnswer } from '../schemas';
 import type { ResultsService } from '../services/results-service';
 
 /**
@@ -15,11 +14,12 @@ const plainJson = () => (data: unknown) => JSON.stringify(data);
 export const resultsRoutes =
   (deps: { results: ResultsService }): FastifyPluginAsyncZod =>
   async (app) => {
-    const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema };
+    const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
     const { results } = deps;
+    app.addHook('preHandler', async (req) => requireSweepAccess(req));
 
     app.get(
-      '/v1/sweeps/:id/results',
+      '/sweeps/:id/results',
       {
         serializerCompiler: plainJson,
         schema: {
@@ -33,16 +33,35 @@ export const resultsRoutes =
       async (req, reply) => {
         const r = await results.ranking(req.params.id, req.auth.projectId, req.query);
         if (req.query.format === 'json') return r;
+        // The test split's means ride beside the ranking, one column per test_* metric.
+        const tests = [...new Set(r.ranking.flatMap((x) => Object.keys(x.test)))].sort();
         const csv = toCsv(
-          ['rank', 'configId', 'baseLr', 'schedule', 'n', 'seeds', 'diverged', 'mean', 'std', 'sem', 'ci95_lo', 'ci95_hi', 'partial'],
-          r.ranking.map((x) => [x.rank, x.configId, x.config.baseLr, JSON.stringify(x.config.schedule), x.n, x.seeds, x.diverged, x.mean, x.std, x.sem, x.ci95?.[0], x.ci95?.[1], x.partial]),
+          ['rank', 'configId', 'baseLr', 'schedule', 'values', 'n', 'seeds', 'diverged', 'mean', 'std', 'sem', 'ci95_lo', 'ci95_hi', 'partial', 'selected_on', ...tests.map((t) => `${t}_mean`)],
+          r.ranking.map((x) => [
+            x.rank,
+            x.configId,
+            x.config.baseLr,
+            JSON.stringify(x.config.schedule),
+            x.config.values ? JSON.stringify(x.config.values) : '',
+            x.n,
+            x.seeds,
+            x.diverged,
+            x.mean,
+            x.std,
+            x.sem,
+            x.ci95?.[0],
+            x.ci95?.[1],
+            x.partial,
+            r.selectedOn,
+            ...tests.map((t) => x.test[t]?.mean),
+          ]),
         );
         return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="results-${req.params.id}.csv"`).send(csv as never);
       },
     );
 
     app.get(
-      '/v1/sweeps/:id/schedules',
+      '/sweeps/:id/schedules',
       {
         serializerCompiler: plainJson,
         schema: {
@@ -60,24 +79,14 @@ export const resultsRoutes =
     );
 
     app.get(
-      '/v1/sweeps/:id/curves',
+      '/sweeps/:id/curves',
       {
         serializerCompiler: plainJson,
         schema: {
           tags: ['results'],
           summary: 'Step-aligned mean ± 95% CI across seeds per configuration, downsampled, with the applied LR',
           params: idParamsSchema,
-          querystring: z.strictObject({
-            metric: metricNameSchema.default('val_loss'),
-            configs: z
-              .string()
-              .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-              .pipe(z.array(z.string().max(64)).min(1).max(50))
-              .optional()
-              .describe('comma-separated config ids (default: the 20 best)'),
-            points: z.coerce.number().int().min(10).max(5000).default(500),
-            format: z.enum(['json', 'csv']).default('json'),
-          }),
+          querystring: curvesQuery,
           response: { 200: curvesAnswer, ...errors },
         },
       },

@@ -1,16 +1,22 @@
-import { type Db, getSweep, listSweeps, listTrials, type SweepView } from '@lrsweep/db';
-import { sweepSpecSchema } from '@lrsweep/sweep';
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
-import { errorBodySchema, notFound } from '../errors';
 import {
+  cancelAnswer,
+  errorBodySchema,
   idParamsSchema,
   pageQuerySchema,
+  retryAnswer,
   sweepCreatedSchema,
   sweepDetailSchema,
+  sweepSpecSchema,
   sweepSummarySchema,
   trialSchema,
-} from '../schemas';
+  trialStatusSchema,
+  validateAnswer,
+} from '@lrsweep/contract';
+import { type Db, getSweep, listSweeps, listTrials, type SweepView } from '@lrsweep/db';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { requireSweepAccess } from '../auth';
+import { notFound } from '../errors';
 import type { createSweepService } from '../services/sweep-service';
 import { trialView } from './trial-view';
 
@@ -20,6 +26,9 @@ const summary = (s: SweepView) => ({
   status: s.status,
   counts: s.counts,
   trialCount: s.trialCount,
+  runner: s.runnerKind,
+  pool: s.pool,
+  selectedOn: s.selectedOn,
   createdAt: s.createdAt.toISOString(),
   cancelledAt: s.cancelledAt?.toISOString() ?? null,
 });
@@ -28,18 +37,20 @@ export const sweepRoutes =
   (deps: { db: Db; sweeps: ReturnType<typeof createSweepService> }): FastifyPluginAsyncZod =>
   async (app) => {
     const { db, sweeps } = deps;
-    const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema };
+    const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
+    app.addHook('preHandler', async (req) => requireSweepAccess(req));
 
     app.post(
-      '/v1/sweeps',
+      '/sweeps',
       {
         schema: {
           tags: ['sweeps'],
           summary: 'Submit a sweep',
-          description: 'With an Idempotency-Key header, a repeated request (same key, same body, within 24 h) answers the first sweep; the same key with another body answers 409.',
+          description:
+            'With an Idempotency-Key header, a repeated request (same key, same body, within 24 h) answers the first sweep; the same key with another body answers 409. Answers within seconds whatever Redis does: delivery "pending" means the queue could not take the jobs now and the reconciler delivers them.',
           headers: z.looseObject({ 'idempotency-key': z.string().min(1).max(200).optional() }),
           body: sweepSpecSchema,
-          response: { 201: sweepCreatedSchema, 400: errorBodySchema, 401: errorBodySchema, 409: errorBodySchema, 413: errorBodySchema },
+          response: { 201: sweepCreatedSchema, 409: errorBodySchema, 413: errorBodySchema, ...errors },
         },
       },
       async (req, reply) => {
@@ -50,7 +61,7 @@ export const sweepRoutes =
     );
 
     app.post(
-      '/v1/sweeps/validate',
+      '/sweeps/validate',
       {
         // Problems are the answer here, not an error: they come back with valid: false.
         attachValidation: true,
@@ -59,14 +70,7 @@ export const sweepRoutes =
           summary: 'Check a spec and count its trials without submitting it',
           description: 'Answers valid: false with every problem (path and message) instead of a 400.',
           body: sweepSpecSchema,
-          response: {
-            200: z.union([
-              z.object({ valid: z.literal(true), trialCount: z.number().int(), configCount: z.number().int(), totalSteps: z.number().int(), totalUpdates: z.number().int() }),
-              z.object({ valid: z.literal(false), issues: z.array(z.object({ path: z.string(), message: z.string() })) }),
-            ]),
-            400: errorBodySchema,
-            401: errorBodySchema,
-          },
+          response: { 200: validateAnswer, ...errors },
         },
       },
       async (req) => {
@@ -77,13 +81,13 @@ export const sweepRoutes =
     );
 
     app.post(
-      '/v1/sweeps/:id/cancel',
+      '/sweeps/:id/cancel',
       {
         schema: {
           tags: ['sweeps'],
-          summary: 'Cancel: queued trials are dropped, running ones stop within seconds (idempotent)',
+          summary: 'Cancel: queued trials are dropped, running ones stop within seconds; 409 once the sweep has ended',
           params: idParamsSchema,
-          response: { 200: z.object({ cancelledTrials: z.number().int(), sweep: sweepSummarySchema }), ...errors },
+          response: { 200: cancelAnswer, 409: errorBodySchema, ...errors },
         },
       },
       async (req) => {
@@ -93,13 +97,13 @@ export const sweepRoutes =
     );
 
     app.post(
-      '/v1/sweeps/:id/retry',
+      '/sweeps/:id/retry',
       {
         schema: {
           tags: ['sweeps'],
-          summary: 'Re-run the failed trials, and only those (idempotent)',
+          summary: 'Re-run the failed trials, and only those, with a fresh failure budget; 409 when none failed',
           params: idParamsSchema,
-          response: { 200: z.object({ retriedTrials: z.number().int(), sweep: sweepSummarySchema }), 409: errorBodySchema, ...errors },
+          response: { 200: retryAnswer, 409: errorBodySchema, ...errors },
         },
       },
       async (req) => {
@@ -109,7 +113,7 @@ export const sweepRoutes =
     );
 
     app.get(
-      '/v1/sweeps',
+      '/sweeps',
       { schema: { tags: ['sweeps'], summary: 'List sweeps, newest first', querystring: pageQuerySchema, response: { 200: z.object({ sweeps: z.array(sweepSummarySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }), 400: errorBodySchema } } },
       async (req) => {
         const { total, sweeps: rows } = await listSweeps(db, req.auth.projectId, req.query);
@@ -118,7 +122,7 @@ export const sweepRoutes =
     );
 
     app.get(
-      '/v1/sweeps/:id',
+      '/sweeps/:id',
       { schema: { tags: ['sweeps'], summary: 'One sweep with its trial counts', params: idParamsSchema, response: { 200: sweepDetailSchema, ...errors } } },
       async (req) => {
         const s = await getSweep(db, req.params.id, req.auth.projectId);
@@ -128,13 +132,13 @@ export const sweepRoutes =
     );
 
     app.get(
-      '/v1/sweeps/:id/trials',
+      '/sweeps/:id/trials',
       {
         schema: {
           tags: ['trials'],
           summary: "A sweep's trials, in grid order",
           params: idParamsSchema,
-          querystring: pageQuerySchema.extend({ status: z.enum(['queued', 'running', 'completed', 'failed', 'diverged', 'cancelled']).optional() }),
+          querystring: pageQuerySchema.extend({ status: trialStatusSchema.optional() }),
           response: { 200: z.object({ trials: z.array(trialSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }), ...errors },
         },
       },

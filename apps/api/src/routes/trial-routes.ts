@@ -1,15 +1,17 @@
+import { errorBodySchema, idParamsSchema, metricsQuerySchema, metricsSchema, trialSchema } from '@lrsweep/contract';
 import { type Db, getTrial, trialMetrics } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { errorBodySchema, notFound } from '../errors';
-import { idParamsSchema, metricsQuerySchema, metricsSchema, trialSchema } from '../schemas';
+import { requireSweepAccess } from '../auth';
+import { notFound } from '../errors';
 import { trialView } from './trial-view';
 
 export const trialRoutes =
   (deps: { db: Db }): FastifyPluginAsyncZod =>
   async (app) => {
-    const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema };
+    const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
+    app.addHook('preHandler', async (req) => requireSweepAccess(req));
     app.get(
-      '/v1/trials/:id',
+      '/trials/:id',
       { schema: { tags: ['trials'], summary: 'One trial', params: idParamsSchema, response: { 200: trialSchema, ...errors } } },
       async (req) => {
         const t = await getTrial(deps.db, req.params.id, req.auth.projectId);
@@ -18,7 +20,7 @@ export const trialRoutes =
       },
     );
     app.get(
-      '/v1/trials/:id/metrics',
+      '/trials/:id/metrics',
       {
         // Up to millions of rows: typed by the schema, serialized without re-validating each one.
         serializerCompiler: () => (data: unknown) => JSON.stringify(data),

@@ -1,15 +1,7 @@
-import { type Aggregate, configStats, curveSeries, type Db, getSweep, type MetricName, seedValues, sweepConfigsByIds } from '@lrsweep/db';
+import { type Aggregate, type MetricName, modeUnder, type Objective } from '@lrsweep/contract';
+import { configStats, configTestStats, curveSeries, type Db, getSweep, seedValues, sweepConfigsByIds } from '@lrsweep/db';
 import { describeSchedule, type ScheduleSpec } from '@lrsweep/schedules';
-import {
-  analyzeSchedules,
-  downsampleSeries,
-  modeUnder,
-  type Objective,
-  type RankBy,
-  rankStats,
-  type SeedValue,
-  summaryFrom,
-} from '@lrsweep/sweep';
+import { analyzeSchedules, downsampleSeries, type RankBy, rankStats, type SeedValue, summaryFrom } from '@lrsweep/sweep';
 import { ApiError, notFound } from '../errors';
 
 export interface ResultQuery {
@@ -32,12 +24,17 @@ export function createResultsService({ db }: { db: Db }) {
     const own = sweep.objective as Objective;
     const metric = q.metric ?? own.metric;
     const objective = { metric, mode: modeUnder(metric, own), aggregate: q.aggregate ?? own.aggregate };
-    const rows = await configStats(db, sweepId, objective.metric, objective.aggregate);
+    const [rows, tests] = await Promise.all([configStats(db, sweepId, objective.metric, objective.aggregate, objective.mode), configTestStats(db, sweepId)]);
     const keyOf = new Map(rows.map((r) => [r.config_id, r.schedule_key]));
+    const testOf = new Map<string, Record<string, { n: number; mean: number | null; ci95: [number, number] | null }>>();
+    for (const t of tests) {
+      const { n, mean, ci95 } = summaryFrom(t.n, t.mean, t.std);
+      testOf.set(t.config_id, { ...testOf.get(t.config_id), [t.metric]: { n, mean, ci95 } });
+    }
     const ranked = rankStats(
       rows.map((r) => ({
         configId: r.config_id,
-        config: { baseLr: r.base_lr, schedule: r.schedule as ScheduleSpec },
+        config: { baseLr: r.base_lr, schedule: r.schedule as ScheduleSpec, ...(r.values ? { values: r.values as Record<string, unknown> } : {}) },
         n: r.n,
         mean: r.mean,
         std: r.std,
@@ -46,8 +43,9 @@ export function createResultsService({ db }: { db: Db }) {
       })),
       objective.mode,
       q.rankBy ?? 'mean',
-    ).map((r) => ({ ...r, scheduleKey: keyOf.get(r.configId)! }));
-    return { objective, rankBy: q.rankBy ?? 'mean', provisional: sweep.status === 'queued' || sweep.status === 'running', ranking: ranked };
+    ).map((r) => ({ ...r, scheduleKey: keyOf.get(r.configId)!, test: testOf.get(r.configId) ?? {} }));
+    const provisional = sweep.status === 'queued' || sweep.status === 'running';
+    return { objective, rankBy: q.rankBy ?? 'mean', provisional, selectedOn: sweep.selectedOn, ranking: ranked };
   }
 
   return {
@@ -64,7 +62,7 @@ export function createResultsService({ db }: { db: Db }) {
           bestIds.add(row.configId);
         }
       }
-      const values = await seedValues(db, sweepId, [...bestIds], r.objective.metric, r.objective.aggregate);
+      const values = await seedValues(db, sweepId, [...bestIds], r.objective.metric, r.objective.aggregate, r.objective.mode);
       const byConfig = new Map<string, SeedValue[]>();
       for (const v of values) byConfig.set(v.config_id, [...(byConfig.get(v.config_id) ?? []), { seed: v.seed, value: v.value }]);
       const analysis = analyzeSchedules(r.ranking, (id) => byConfig.get(id) ?? [], {
@@ -76,6 +74,7 @@ export function createResultsService({ db }: { db: Db }) {
       return {
         objective: r.objective,
         provisional: r.provisional,
+        selectedOn: r.selectedOn,
         ...analysis,
         schedules: analysis.schedules.map((s) => ({ ...s, label: describeSchedule(s.schedule) })),
       };
@@ -88,14 +87,14 @@ export function createResultsService({ db }: { db: Db }) {
      */
     async curves(sweepId: string, projectId: string, q: { metric: MetricName; configs?: string[]; points: number }) {
       // Without a choice, the 20 best; with one, only those configurations are looked up.
+      const sweep = await sweepOf(sweepId, projectId);
       const ids = q.configs ?? (await ranking(sweepId, projectId, {})).ranking.slice(0, 20).map((row) => row.configId);
-      if (q.configs) await sweepOf(sweepId, projectId);
       const known = new Map(
         (await sweepConfigsByIds(db, sweepId, ids)).map((c) => [c.configId, { config: { baseLr: c.baseLr, schedule: c.schedule as ScheduleSpec } }]),
       );
       const unknown = ids.filter((id) => !known.has(id));
       if (unknown.length) {
-        throw new ApiError(400, 'REQUEST_INVALID', `configs: not in this sweep: ${unknown.join(', ')}`, [
+        throw new ApiError('REQUEST_INVALID', `configs: not in this sweep: ${unknown.join(', ')}`, [
           { path: 'configs', message: `not in this sweep: ${unknown.join(', ')}` },
         ]);
       }
@@ -124,6 +123,7 @@ export function createResultsService({ db }: { db: Db }) {
       return {
         metric: q.metric,
         points: q.points,
+        selectedOn: sweep.selectedOn,
         curves: ids.map((id) => {
           const row = known.get(id)!;
           const lr = curveOf(id, 'lr');

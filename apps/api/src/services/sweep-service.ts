@@ -1,43 +1,37 @@
 import { randomUUID } from 'node:crypto';
-import {
-  cancelSweep,
-  createSweep,
-  type Db,
-  findIdempotentSweep,
-  getSweep,
-  Prisma,
-  retryFailedTrials,
-} from '@lrsweep/db';
-import type { TrialQueue } from '@lrsweep/queue';
-import {
-  canonicalJson,
-  expandSweep,
-  planTrials,
-  scheduleKeyOf,
-  sha256,
-  type SweepSpec,
-} from '@lrsweep/sweep';
+import { deliveryJobId, type SweepCreated, selectedOnOf, type SweepSpec, sweepEnded } from '@lrsweep/contract';
+import { cancelSweep, createSweep, type Db, findIdempotentSweep, getSweep, Prisma, retryFailedTrials } from '@lrsweep/db';
+import type { Delivery, TrialQueue } from '@lrsweep/queue';
+import { canonicalJson, expandSweep, planTrials, scheduleKeyOf, sha256 } from '@lrsweep/sweep';
+import type { Logger } from 'pino';
 import { ApiError, notFound } from '../errors';
 
 export interface SweepServiceDeps {
   db: Db;
   queue: TrialQueue;
   maxTrials: number;
+  /** Failed attempts each new trial may spend. */
+  failureBudget: number;
+  /** How long enqueueing may take before a submit answers `delivery: "pending"`. */
+  enqueueTimeoutMs?: number;
+  log?: Logger;
 }
 
 /** How long an Idempotency-Key holds. */
 export const idempotencyTtlMs = 24 * 3600 * 1000;
 
-export interface Created {
-  id: string;
-  name: string;
-  status: 'queued';
-  trialCount: number;
-  configCount: number;
-  totalSteps: number;
+/** Resolves `p`, or rejects after `ms`: a frozen dependency must not hold a request. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+    }),
+  ]);
 }
 
-export function createSweepService({ db, queue, maxTrials }: SweepServiceDeps) {
+export function createSweepService({ db, queue, maxTrials, failureBudget, enqueueTimeoutMs = 3000, log }: SweepServiceDeps) {
   const mustGet = async (sweepId: string, projectId: string) => {
     const s = await getSweep(db, sweepId, projectId);
     if (!s) throw notFound('sweep', sweepId);
@@ -45,15 +39,12 @@ export function createSweepService({ db, queue, maxTrials }: SweepServiceDeps) {
   };
 
   /** The answer a repeated Idempotency-Key gets: the first sweep, if the body is the same. */
-  const replay = async (projectId: string, key: string, requestHash: string): Promise<Created | null> => {
+  const replay = async (projectId: string, key: string, requestHash: string): Promise<SweepCreated | null> => {
     const prior = await findIdempotentSweep(db, projectId, key, idempotencyTtlMs);
     if (!prior) return null;
-    if (prior.requestHash !== requestHash) {
-      throw new ApiError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with a different body');
-    }
+    if (prior.requestHash !== requestHash) throw new ApiError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with a different body');
     const s = await mustGet(prior.sweepId, projectId);
-    const spec = s.spec as SweepSpec;
-    const expanded = expandSweep(spec, { maxTrials: Number.MAX_SAFE_INTEGER });
+    const expanded = expandSweep(s.spec as SweepSpec, { maxTrials: Number.MAX_SAFE_INTEGER });
     return {
       id: s.id,
       name: s.name,
@@ -61,7 +52,28 @@ export function createSweepService({ db, queue, maxTrials }: SweepServiceDeps) {
       trialCount: s.trialCount,
       configCount: expanded.ok ? expanded.plan.configs.length : 0,
       totalSteps: expanded.ok ? expanded.plan.totalSteps : 0,
+      selectedOn: s.selectedOn,
+      delivery: (await firstJobQueued(s.id, projectId, s.pool)) ? 'queued' : 'pending',
     };
+  };
+
+  /** Whether the queue holds (or held) the first trial's job: a replayed submit's delivery. */
+  const firstJobQueued = async (sweepId: string, projectId: string, pool: string) => {
+    const first = await db.trial.findFirst({ where: { sweepId }, orderBy: { ordinal: 'asc' }, select: { jobId: true, status: true } });
+    if (!first?.jobId || first.status !== 'queued') return true;
+    const state = await within(queue.jobState({ projectId, pool }, first.jobId), enqueueTimeoutMs, 'reading the queue').catch(() => 'unknown');
+    return state !== 'unknown';
+  };
+
+  /** Enqueues a new sweep's trials; false (delivery pending, the reconciler delivers) when the queue cannot take them now. */
+  const deliver = async (deliveries: Delivery[]): Promise<boolean> => {
+    try {
+      await within(queue.enqueueTrials(deliveries), enqueueTimeoutMs, 'enqueueing');
+      return true;
+    } catch (err) {
+      log?.warn({ err, trials: deliveries.length }, 'the trial queue is unavailable; the reconciler will deliver the sweep');
+      return false;
+    }
   };
 
   return {
@@ -79,8 +91,12 @@ export function createSweepService({ db, queue, maxTrials }: SweepServiceDeps) {
       };
     },
 
-    /** Expands, stores and enqueues a validated sweep; an invalid one creates nothing. */
-    async submit(spec: SweepSpec, projectId: string, idempotencyKey?: string): Promise<Created & { replayed: boolean }> {
+    /**
+     * Expands, stores and enqueues a validated sweep; an invalid one creates nothing. Answers
+     * within seconds whatever Redis does: when the queue cannot take the jobs the sweep is stored
+     * with `delivery: "pending"` and the reconciler delivers it.
+     */
+    async submit(spec: SweepSpec, projectId: string, idempotencyKey?: string): Promise<SweepCreated & { replayed: boolean }> {
       const requestHash = sha256(canonicalJson(spec));
       if (idempotencyKey) {
         const prior = await replay(projectId, idempotencyKey, requestHash);
@@ -89,7 +105,7 @@ export function createSweepService({ db, queue, maxTrials }: SweepServiceDeps) {
       const expanded = expandSweep(spec, { maxTrials });
       if (!expanded.ok) {
         const message = expanded.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-        throw new ApiError(400, 'SPEC_INVALID', message, expanded.issues);
+        throw new ApiError('SPEC_INVALID', message, expanded.issues);
       }
       const { plan } = expanded;
       const id = randomUUID();
@@ -98,11 +114,14 @@ export function createSweepService({ db, queue, maxTrials }: SweepServiceDeps) {
         await createSweep(db, {
           id,
           projectId,
-          configs: plan.configs.map((c) => ({ ...c, scheduleKey: scheduleKeyOf(c.schedule) })),
+          configs: plan.configs.map((c) => ({ ...c, scheduleKey: scheduleKeyOf(c.schedule, c.values) })),
           name: spec.name,
           spec,
           objective: spec.objective,
           totalSteps: plan.totalSteps,
+          runnerKind: spec.runner.kind,
+          pool: spec.runner.pool,
+          failureBudget,
           trials,
           ...(idempotencyKey ? { idempotency: { key: idempotencyKey, requestHash } } : {}),
         });
@@ -114,31 +133,39 @@ export function createSweepService({ db, queue, maxTrials }: SweepServiceDeps) {
         }
         throw err;
       }
-      try {
-        await queue.enqueueTrials(trials.map((t) => ({ trialId: t.id, sweepId: id, jobId: `trial-${t.id}` })));
-      } catch (err) {
-        // Without a queue nobody would run it: take the sweep back rather than leave it stranded.
-        await db.sweep.delete({ where: { id } }).catch(() => {});
-        await db.idempotencyKey.deleteMany({ where: { sweepId: id } }).catch(() => {});
-        throw new ApiError(503, 'QUEUE_UNAVAILABLE', `the trial queue is unavailable: ${(err as Error).message}`);
-      }
-      return { id, name: spec.name, status: 'queued', trialCount: trials.length, configCount: plan.configs.length, totalSteps: plan.totalSteps, replayed: false };
+      const queued = await deliver(trials.map((t) => ({ trialId: t.id, sweepId: id, jobId: deliveryJobId(t.id, 1), projectId, pool: spec.runner.pool })));
+      return {
+        id,
+        name: spec.name,
+        status: 'queued',
+        trialCount: trials.length,
+        configCount: plan.configs.length,
+        totalSteps: plan.totalSteps,
+        selectedOn: selectedOnOf(spec),
+        delivery: queued ? 'queued' : 'pending',
+        replayed: false,
+      };
     },
 
-    /** Cancels queued and running trials (workers stop within a metric flush); idempotent. */
+    /** Cancels queued and running trials (workers stop within a metric flush); 409 once it has ended. */
     async cancel(sweepId: string, projectId: string) {
-      await mustGet(sweepId, projectId);
+      const sweep = await mustGet(sweepId, projectId);
+      if (sweepEnded(sweep.status)) throw new ApiError('SWEEP_UNCHANGED', `the sweep has ended (${sweep.status}); there is nothing to cancel`);
       const { cancelled } = await cancelSweep(db, sweepId);
-      await queue.removeJobs(cancelled.flatMap((t) => (t.job_id ? [t.job_id] : [])));
+      await within(queue.removeJobs({ projectId, pool: sweep.pool }, cancelled.flatMap((t) => (t.job_id ? [t.job_id] : []))), enqueueTimeoutMs, 'removing jobs').catch(
+        // Workers drop a cancelled trial's delivery themselves: a job Redis keeps is harmless.
+        (err) => log?.warn({ err }, 'could not remove the cancelled jobs from the queue'),
+      );
       return { cancelledTrials: cancelled.length, sweep: await mustGet(sweepId, projectId) };
     },
 
-    /** Re-runs the sweep's failed trials, and only those; idempotent once none is failed. */
+    /** Re-runs the sweep's failed trials, and only those, with a fresh failure budget; 409 when none failed. */
     async retry(sweepId: string, projectId: string) {
       const sweep = await mustGet(sweepId, projectId);
-      if (sweep.cancelledAt) throw new ApiError(409, 'SWEEP_CANCELLED', 'a cancelled sweep cannot be retried');
+      if (sweep.cancelledAt) throw new ApiError('SWEEP_CANCELLED', 'a cancelled sweep cannot be retried');
       const deliveries = await retryFailedTrials(db, sweepId);
-      await queue.enqueueTrials(deliveries);
+      if (!deliveries.length) throw new ApiError('SWEEP_UNCHANGED', 'no trial of the sweep has failed; there is nothing to retry');
+      await deliver(deliveries);
       return { retriedTrials: deliveries.length, sweep: await mustGet(sweepId, projectId) };
     },
   };

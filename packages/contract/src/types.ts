@@ -1,24 +1,26 @@
 /**
- * The API's request and answer types, derived from the zod schemas the routes validate and
- * serialize with. Clients import these types only (`import type`), so a changed route breaks
- * their build instead of their users.
+ * The API's request and answer types, derived from the schemas the routes validate and serialize
+ * with: a changed route breaks the build of every caller (client, CLI, dashboard, tests).
  */
-import type { sweepSpecSchema } from '@lrsweep/sweep';
 import type { z } from 'zod';
-import type { tokenView } from './routes/admin-routes';
-import type { previewAnswer, previewBody } from './routes/schedule-routes';
 import type {
+  cancelAnswer,
+  createTokenBody,
   curvesAnswer,
   metricsSchema,
+  previewAnswer,
+  previewBody,
   resultsAnswer,
+  retryAnswer,
   schedulesAnswer,
   sweepCreatedSchema,
   sweepDetailSchema,
   sweepSummarySchema,
+  tokenView,
   trialSchema,
-} from './schemas';
+  validateAnswer,
+} from './api';
 
-export type SweepSpecInput = z.input<typeof sweepSpecSchema>;
 export type SweepCreated = z.output<typeof sweepCreatedSchema>;
 export type SweepSummary = z.output<typeof sweepSummarySchema>;
 export type SweepDetail = z.output<typeof sweepDetailSchema>;
@@ -32,10 +34,9 @@ export type ScheduleAnalysis = z.output<typeof schedulesAnswer>;
 export type Curves = z.output<typeof curvesAnswer>;
 export type PreviewRequest = z.input<typeof previewBody>;
 export type Preview = z.output<typeof previewAnswer>;
+export type ValidateAnswer = z.output<typeof validateAnswer>;
 export type TokenView = z.output<typeof tokenView>;
+export type CreateTokenRequest = z.input<typeof createTokenBody>;
 export type CreatedToken = TokenView & { token: string };
-export type CancelAnswer = { cancelledTrials: number; sweep: SweepSummary };
-export type RetryAnswer = { retriedTrials: number; sweep: SweepSummary };
-export type ApiErrorBody = { code: string; message: string; issues?: { path: string; message: string }[] };
-export type MetricName = Results['objective']['metric'];
-export type Aggregate = Results['objective']['aggregate'];
+export type CancelAnswer = z.output<typeof cancelAnswer>;
+export type RetryAnswer = z.output<typeof retryAnswer>;

@@ -15,13 +15,13 @@ export function apiClient(base: string, token?: string) {
   return {
     get: <T = any>(path: string) => call<T>('GET', path),
     post: <T = any>(path: string, body?: unknown) => call<T>('POST', path, body),
-    /** Polls a sweep until no trial is queued or running. */
+    /** Polls a sweep until it has ended (completed, failed or cancelled). */
     async waitForSweep(id: string, timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const r = await call<any>('GET', `/v1/sweeps/${id}`);
         if (r.status !== 200) throw new Error(`GET sweep ${id}: ${r.status} ${JSON.stringify(r.body)}`);
-        if (r.body.status === 'completed' || r.body.status === 'cancelled') return r.body;
+        if (['completed', 'failed', 'cancelled'].includes(r.body.status)) return r.body;
         if (Date.now() > deadline) throw new Error(`sweep ${id} did not finish: ${JSON.stringify(r.body.counts)}`);
         await new Promise((res) => setTimeout(res, 250));
       }

@@ -4,8 +4,8 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const tsxLoader = createRequire(resolve(root, 'apps/api/package.json')).resolve('tsx');
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const tsxLoader = createRequire(import.meta.url).resolve('tsx');
 
 export interface RunningProcess {
   proc: ChildProcess;

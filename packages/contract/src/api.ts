@@ -1,0 +1,273 @@
+/**
+ * The API's request and answer schemas. The API registers them on its routes (they validate and
+ * serialize, and generate /openapi.json); clients derive their types from them (./types.ts).
+ */
+import { scheduleSchema } from '@lrsweep/schedules';
+import { z } from 'zod';
+import { poolNameSchema, projectIdSchema } from './jobs';
+import { aggregateSchema, metricNameSchema, selectionMetricSchema } from './metrics';
+import { tokenRoleSchema } from './roles';
+import { sweepStatusSchema, trialStatusSchema } from './states';
+
+const num = z.number();
+const nullableNum = num.nullable();
+const ci = z.tuple([num, num]).nullable();
+const selectedOn = z.enum(['validation', 'test', 'trainer']).meta({ description: 'the split the ranking selects on (SWEEP_API.md v1.1)' });
+
+export const statusCountsSchema = z.object({
+  total: z.number().int(),
+  queued: z.number().int(),
+  running: z.number().int(),
+  completed: z.number().int(),
+  failed: z.number().int(),
+  diverged: z.number().int(),
+  cancelled: z.number().int(),
+  pruned: z.number().int(),
+});
+
+export const sweepSummarySchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    status: sweepStatusSchema,
+    counts: statusCountsSchema,
+    trialCount: z.number().int(),
+    runner: z.enum(['builtin', 'external']),
+    pool: z.string(),
+    selectedOn,
+    createdAt: z.iso.datetime(),
+    cancelledAt: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'SweepSummary' });
+
+export const sweepDetailSchema = sweepSummarySchema.extend({ objective: z.unknown(), spec: z.unknown() }).meta({ id: 'Sweep' });
+
+export const sweepCreatedSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    status: z.literal('queued'),
+    trialCount: z.number().int(),
+    configCount: z.number().int(),
+    totalSteps: z.number().int(),
+    selectedOn,
+    delivery: z.enum(['queued', 'pending']).meta({ description: "pending: the queue could not take the jobs now; the reconciler delivers them" }),
+  })
+  .meta({ id: 'SweepCreated' });
+
+export const validateAnswer = z.union([
+  z.object({ valid: z.literal(true), trialCount: z.number().int(), configCount: z.number().int(), totalSteps: z.number().int(), totalUpdates: z.number().int() }),
+  z.object({ valid: z.literal(false), issues: z.array(z.object({ path: z.string(), message: z.string() })) }),
+]);
+
+export const pageQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  offset: z.coerce.number().int().min(0).max(10_000_000).default(0),
+});
+
+export const idParamsSchema = z.strictObject({ id: z.uuid() });
+
+/** A configuration: base LR × schedule, and the values of a trainer's own axes (grid.config). */
+const configView = z.object({ baseLr: num, schedule: scheduleSchema, values: z.record(z.string(), z.unknown()).optional() });
+
+export const trialSchema = z
+  .object({
+    id: z.uuid(),
+    configId: z.string(),
+    config: configView.extend({ seed: z.number().int() }),
+    status: trialStatusSchema,
+    attempt: z.number().int(),
+    /** Failed attempts so far, and how many the trial may spend. */
+    failures: z.number().int(),
+    failureBudget: z.number().int(),
+    totalSteps: z.number().int(),
+    pool: z.string(),
+    workerId: z.string().nullable(),
+    backend: z.string().nullable(),
+    queuedAt: z.iso.datetime().meta({ description: 'When the trial was created (queued).' }),
+    startedAt: z.iso.datetime().nullable().meta({ description: 'When a worker claimed its current attempt.' }),
+    trainingStartedAt: z.iso.datetime().nullable().meta({ description: "When the finished attempt's training loop started (worker clock)." }),
+    trainMs: z.number().int().nullable().meta({ description: "How long the finished attempt's training loop ran, in ms." }),
+    finishedAt: z.iso.datetime().nullable(),
+    error: z.string().nullable(),
+    errorCode: z.string().nullable(),
+    divergedAtStep: z.number().int().nullable(),
+    finalValLoss: nullableNum,
+    finalValAcc: nullableNum,
+    /** test_* metrics, measured once after the last update. */
+    test: z.record(z.string(), nullableNum),
+  })
+  .meta({ id: 'Trial' });
+
+export const metricsQuerySchema = z.strictObject({
+  from: z.coerce.number().int().min(0).optional(),
+  to: z.coerce.number().int().min(0).optional(),
+});
+
+export const evalRowSchema = z.object({
+  step: z.number().int(),
+  valLoss: nullableNum,
+  valAcc: nullableNum,
+  /** Any other metric of the evaluation (test_* at the last one). */
+  metrics: z.record(z.string(), nullableNum).optional(),
+});
+
+export const metricsSchema = z
+  .object({
+    updates: z.array(z.object({ step: z.number().int(), lr: num, trainLoss: nullableNum })),
+    evals: z.array(evalRowSchema),
+  })
+  .meta({ id: 'TrialMetrics' });
+
+const testSummary = z.object({ n: z.number().int(), mean: nullableNum, ci95: ci });
+
+export const rankingRowSchema = z.object({
+  rank: z.number().int(),
+  configId: z.string(),
+  config: configView,
+  n: z.number().int(),
+  diverged: z.number().int(),
+  seeds: z.number().int(),
+  mean: nullableNum,
+  std: nullableNum,
+  sem: nullableNum,
+  ci95: ci,
+  partial: z.boolean(),
+  scheduleKey: z.string(),
+  /** The test split's metrics of the same seeds, beside the ranking: they never select. */
+  test: z.record(z.string(), testSummary),
+});
+
+export const objectiveView = z.object({ metric: selectionMetricSchema, mode: z.enum(['min', 'max']), aggregate: aggregateSchema });
+export const resultQuery = z.strictObject({
+  metric: selectionMetricSchema.optional().describe('the sweep objective’s metric unless given (test_* never ranks)'),
+  aggregate: aggregateSchema.optional().describe('final evaluation, best evaluation, or the mean over evaluations (auc)'),
+  rankBy: z.enum(['mean', 'ci']).optional().describe('mean, or the pessimistic end of the 95% CI'),
+  format: z.enum(['json', 'csv']).default('json'),
+});
+
+export const resultsAnswer = z
+  .object({ objective: objectiveView, rankBy: z.enum(['mean', 'ci']), provisional: z.boolean(), selectedOn, ranking: z.array(rankingRowSchema) })
+  .meta({ id: 'Results' });
+
+const testResult = z.object({ t: z.number(), df: z.number(), p: z.number(), meanDiff: z.number() }).nullable();
+
+export const schedulesAnswer = z
+  .object({
+    objective: objectiveView,
+    provisional: z.boolean(),
+    selectedOn,
+    winner: z.string().nullable(),
+    verdict: z.string(),
+    alpha: z.number(),
+    tolerance: z.number(),
+    schedules: z.array(
+      z.object({
+        scheduleKey: z.string(),
+        label: z.string(),
+        schedule: scheduleSchema,
+        best: z.object({ configId: z.string(), baseLr: z.number(), mean: z.number(), ci95: ci, n: z.number().int() }).nullable(),
+        sensitivity: z.array(z.object({ configId: z.string(), baseLr: z.number(), n: z.number().int(), mean: nullableNum, ci95: ci, diverged: z.number().int() })),
+        basin: z.object({ lo: z.number(), hi: z.number(), widthDecades: z.number(), points: z.number().int() }).nullable(),
+      }),
+    ),
+    comparisons: z.array(
+      z.object({
+        a: z.string(),
+        b: z.string(),
+        meanDiff: z.number(),
+        welch: testResult,
+        paired: z.object({ t: z.number(), df: z.number(), p: z.number(), meanDiff: z.number(), pairs: z.number().int() }).nullable(),
+        p: nullableNum,
+        significant: z.boolean(),
+      }),
+    ),
+  })
+  .meta({ id: 'ScheduleAnalysis' });
+
+export const curvesQuery = z.strictObject({
+  metric: metricNameSchema.default('val_loss'),
+  configs: z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.string().max(64)).min(1).max(50))
+    .optional()
+    .describe('comma-separated config ids (default: the 20 best)'),
+  points: z.coerce.number().int().min(10).max(5000).default(500),
+  format: z.enum(['json', 'csv']).default('json'),
+});
+
+export const curvesAnswer = z
+  .object({
+    metric: metricNameSchema,
+    points: z.number().int(),
+    selectedOn,
+    curves: z.array(
+      z.object({
+        configId: z.string(),
+        baseLr: z.number(),
+        schedule: scheduleSchema,
+        label: z.string(),
+        steps: z.array(z.number().int()),
+        n: z.array(z.number().int()),
+        mean: z.array(z.number()),
+        ci95Lo: z.array(nullableNum),
+        ci95Hi: z.array(nullableNum),
+        lr: z.object({ steps: z.array(z.number().int()), mean: z.array(z.number()) }),
+      }),
+    ),
+  })
+  .meta({ id: 'Curves' });
+
+export const cancelAnswer = z.object({ cancelledTrials: z.number().int(), sweep: sweepSummarySchema });
+export const retryAnswer = z.object({ retriedTrials: z.number().int(), sweep: sweepSummarySchema });
+
+/** The most points a preview answers with; longer curves are downsampled (LTTB). */
+export const maxPreviewPoints = 2000;
+
+export const previewBody = z.strictObject({
+  schedule: scheduleSchema,
+  baseLr: z.number().positive().max(1e3),
+  totalSteps: z.number().int().positive().max(1_000_000),
+  /** Evaluation metrics a `reduce_on_plateau` schedule observes, in order. */
+  metrics: z.array(z.number()).max(100_000).optional(),
+  /** Updates between those evaluations (default: spread the metrics evenly over the horizon). */
+  evalEvery: z.number().int().positive().optional(),
+});
+
+export const previewAnswer = z
+  .object({
+    totalSteps: z.number().int(),
+    downsampled: z.boolean(),
+    steps: z.array(z.number().int()),
+    lr: z.array(z.number()),
+  })
+  .meta({ id: 'SchedulePreview' });
+
+export const tokenView = z.object({
+  id: z.uuid(),
+  projectId: z.string(),
+  name: z.string(),
+  role: tokenRoleSchema,
+  /** Agent tokens: the pools they may serve. */
+  pools: z.array(z.string()),
+  createdAt: z.iso.datetime(),
+  revokedAt: z.iso.datetime().nullable(),
+});
+
+export const createTokenBody = z
+  .strictObject({
+    projectId: projectIdSchema,
+    name: z.string().min(1).max(200),
+    role: z.enum(['admin', 'member', 'agent']).optional(),
+    /** v1: `admin: true` is `role: "admin"`. */
+    admin: z.boolean().optional(),
+    pools: z.array(poolNameSchema).min(1).max(100).optional(),
+  })
+  .superRefine((b, ctx) => {
+    if (b.admin !== undefined && b.role !== undefined) ctx.addIssue({ code: 'custom', path: ['admin'], message: 'give role or admin, not both' });
+    const role = b.role ?? (b.admin ? 'admin' : 'member');
+    if (role === 'agent' && !b.pools) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'an agent token needs the pools it serves' });
+    if (role !== 'agent' && b.pools) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'only agent tokens are limited to pools' });
+  })
+  .transform((b) => ({ projectId: b.projectId, name: b.name, role: b.role ?? (b.admin ? ('admin' as const) : ('member' as const)), pools: b.pools ?? [] }));

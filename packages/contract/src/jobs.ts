@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+/** Project ids: 1–63 lowercase letters, digits and dashes. */
+export const projectIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a project id is 1–63 lowercase letters, digits and dashes');
+/** Pool names: 1–63 lowercase letters, digits, dashes and underscores. */
+export const poolNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a pool name is 1–63 lowercase letters, digits, dashes and underscores');
+export const defaultPool = 'default';
+
+/**
+ * The BullMQ queue of a project's pool (SWEEP_API.md v1.1: a queue per project and pool). BullMQ
+ * refuses ':' in queue names; project ids and pool names never contain '.'.
+ */
+export const poolQueueName = (projectId: string, pool: string) => `trials.${projectId}.${pool}`;
+
+/** The BullMQ job id of a trial's n-th delivery (the first keeps the plain id). */
+export const deliveryJobId = (trialId: string, delivery: number) => (delivery <= 1 ? `trial-${trialId}` : `trial-${trialId}-d${delivery}`);
+
+/**
+ * The job catalog shared by producer (API) and consumer (worker): name → payload schema and the
+ * delivery options. Payloads are validated when enqueued and again when dequeued. Delivery
+ * retries (BullMQ `attempts`) cover only failures before a worker could claim the trial (Redis
+ * or Postgres unreachable); what happens to a claimed trial is `trialRetryPolicy`'s, in Postgres.
+ */
+export const jobCatalog = {
+  runTrial: {
+    name: 'run-trial',
+    payload: z.strictObject({ trialId: z.uuid(), sweepId: z.uuid() }),
+    delivery: {
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { count: 10_000 },
+      removeOnFail: { count: 10_000 },
+    },
+  },
+} as const;
+export type JobName = keyof typeof jobCatalog;
+export type JobPayload<N extends JobName> = z.infer<(typeof jobCatalog)[N]['payload']>;
+export type RunTrialPayload = JobPayload<'runTrial'>;
+
+/**
+ * What a trial's failed attempts may cost, counted in Postgres by every path (worker, reconciler,
+ * agents): retryable failures (a crash, a lost lease, infrastructure) spend the budget and run
+ * again after a backoff; when `failureBudget` is spent the trial fails with the last reason.
+ * Releases on shutdown (SIGTERM) spend nothing; a user's retry grants a fresh budget.
+ */
+export const trialRetryPolicy = {
+  failureBudget: 3,
+  /** Delay before the next attempt after the n-th failure (1-based). */
+  retryDelayMs: (failures: number) => Math.min(60_000, 1000 * 2 ** Math.max(0, failures - 1)),
+} as const;

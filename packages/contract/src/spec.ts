@@ -1,0 +1,289 @@
+/**
+ * The sweep spec (SWEEP_API.md v1 and v1.1): what `POST /v1/sweeps` takes. The API validates
+ * with these schemas and generates its OpenAPI description from them; the CLI checks specs with
+ * them before sending; the worker and trainer types derive from them.
+ */
+import { z } from 'zod';
+import { defaultPool, poolNameSchema } from './jobs';
+import { aggregateSchema, builtinMetrics, naturalModeOf, selectionMetricSchema } from './metrics';
+
+/** How many samples each built-in dataset has (train + test must fit). */
+export const datasetSizes = { mnist: 10_000, synthetic: 1_000_000 } as const;
+/** Training and test samples of the datasets read from files (their official splits). */
+export const fileDatasetSizes = { 'fashion-mnist': [60_000, 10_000], 'mnist-idx': [60_000, 10_000], cifar10: [50_000, 10_000] } as const;
+
+/** The seed that draws the training and validation samples unless `splitSeed` says otherwise (v1's split). */
+export const defaultSplitSeed = 20_240_601;
+
+export const datasetSchema = z
+  .strictObject({
+    name: z.enum(['mnist', 'synthetic', 'fashion-mnist', 'mnist-idx', 'cifar10']).default('mnist'),
+    /** Samples drawn from the training split: `validationSize` of them validate, the rest train. */
+    trainSize: z.number().int().positive().default(8000),
+    testSize: z.number().int().positive().default(2000),
+    validationSize: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'held out of trainSize for val_* metrics (default ceil(trainSize / 10)); 0 evaluates on the test split (v1)' }),
+    splitSeed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(defaultSplitSeed)
+      .meta({ description: `draws the training and validation samples (default ${defaultSplitSeed})` }),
+    /** The directory of the files, as the workers see it (fashion-mnist: Debian's by default). */
+    path: z.string().min(1).max(1000).optional(),
+  })
+  .superRefine((d, ctx) => {
+    if (d.validationSize !== undefined && d.validationSize >= d.trainSize) {
+      ctx.addIssue({ code: 'custom', path: ['validationSize'], message: `validationSize ${d.validationSize} leaves no training samples of trainSize ${d.trainSize}` });
+    }
+    if (d.name === 'mnist' || d.name === 'synthetic') {
+      const max = datasetSizes[d.name];
+      if (d.trainSize + d.testSize > max) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['trainSize'],
+          message: `trainSize + testSize = ${d.trainSize + d.testSize} is larger than the '${d.name}' dataset (${max} samples)`,
+        });
+      }
+      if (d.path !== undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: `the '${d.name}' dataset takes no path` });
+      return;
+    }
+    const [train, test] = fileDatasetSizes[d.name];
+    if (d.trainSize > train) ctx.addIssue({ code: 'custom', path: ['trainSize'], message: `'${d.name}' has ${train} training samples` });
+    if (d.testSize > test) ctx.addIssue({ code: 'custom', path: ['testSize'], message: `'${d.name}' has ${test} test samples` });
+    if (d.name !== 'fashion-mnist' && d.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: `'${d.name}' needs the directory of its files` });
+  })
+  .transform((d) => ({ ...d, validationSize: d.validationSize ?? Math.ceil(d.trainSize / 10) }));
+
+export const modelSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('mlp'),
+    hidden: z.array(z.number().int().positive().max(8192)).max(16).default([128]),
+    /** `gelu` is GELU's tanh form (as GPT-2's and PyTorch's approximate='tanh'). */
+    activation: z
+      .enum(['relu', 'tanh', 'gelu'])
+      .default('relu')
+      .meta({ description: "relu, tanh, or gelu (GELU's tanh form, as PyTorch's approximate='tanh')" }),
+  }),
+  /** D2L's LeNet (sigmoid, as in the book; relu optional). */
+  z.strictObject({ kind: z.literal('lenet'), activation: z.enum(['sigmoid', 'relu']).default('sigmoid') }),
+  /** A small convnet: two 3×3 convolutions and a max-pool per stage, global average pooling. */
+  z.strictObject({
+    kind: z.literal('cnn'),
+    channels: z.array(z.number().int().positive().max(512)).min(1).max(5).default([32, 64]),
+    batchNorm: z.boolean().default(false),
+  }),
+  /** A vision transformer: patch embedding by reshape + matmul, pre-norm blocks. */
+  z
+    .strictObject({
+      kind: z.literal('vit'),
+      patchSize: z.number().int().positive().max(32).default(4),
+      width: z.number().int().positive().max(1024).default(64),
+      depth: z.number().int().positive().max(24).default(2),
+      heads: z.number().int().positive().max(16).default(4),
+      mlpRatio: z.number().int().positive().max(8).default(2),
+    })
+    .superRefine((m, ctx) => {
+      if (m.width % m.heads !== 0) ctx.addIssue({ code: 'custom', path: ['heads'], message: `width ${m.width} is not divisible by ${m.heads} heads` });
+    }),
+]);
+
+const betas = {
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.999),
+  epsilon: z.number().positive().max(1).default(1e-8),
+};
+const weightDecay = (def: number) => z.number().min(0).max(1).default(def);
+
+export const optimizerSchema = z.discriminatedUnion('kind', [
+  /** Adam; `weightDecay` is L2 added to the gradient (PyTorch Adam). */
+  z.strictObject({ kind: z.literal('adam'), ...betas, weightDecay: weightDecay(0) }),
+  /** AdamW: decoupled weight decay. */
+  z.strictObject({ kind: z.literal('adamw'), ...betas, weightDecay: weightDecay(0.01) }),
+  z.strictObject({
+    kind: z.literal('sgd'),
+    momentum: z.number().min(0).lt(1).default(0),
+    nesterov: z.boolean().default(false),
+    weightDecay: weightDecay(0),
+  }),
+  /** Schedule-free AdamW (Defazio et al. 2024); evaluations use its averaged point. */
+  z.strictObject({ kind: z.literal('schedule_free_adamw'), ...betas, weightDecay: weightDecay(0) }),
+]);
+
+export const trainingSchema = z.strictObject({
+  epochs: z.number().int().positive().max(1000).default(1),
+  batchSize: z.number().int().positive().max(65_536).default(64),
+  /** Evaluate on the validation split after every `evalEvery` updates, and after the last. */
+  evalEvery: z.number().int().positive().default(50),
+  /** External runners: the horizon T (required there). */
+  totalSteps: z.number().int().positive().optional().meta({ description: 'external runners: the horizon T in updates (required there)' }),
+  /** External runners: updates per epoch, for schedule lengths given in epochs. */
+  stepsPerEpoch: z.number().int().positive().optional().meta({ description: 'external runners: updates per epoch (for lengths in epochs)' }),
+  /** Clip gradients to this global L2 norm. */
+  gradClipNorm: z.number().positive().max(1e6).optional(),
+  /** Stochastic weight averaging over this last fraction of training; evaluations use the average. */
+  swaFraction: z.number().gt(0).max(1).optional(),
+  /** Diverged when the loss exceeds this multiple of the first update's (NaN/Inf always are). */
+  divergenceFactor: z.number().gt(1).max(1e12).optional(),
+});
+
+/** The most values one grid list may hold. */
+export const maxGridValues = 1000;
+
+/** A grid list: 1 … 1 000 values, none repeated (each problem with its index). */
+export const gridList = <T extends z.ZodType>(item: T) =>
+  z
+    .array(item)
+    .min(1, 'the list is empty')
+    .max(maxGridValues, `at most ${maxGridValues} values`)
+    .superRefine((xs, ctx) => {
+      const seen = new Set<string>();
+      xs.forEach((x, i) => {
+        const key = JSON.stringify(x);
+        if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate value ${key}` });
+        seen.add(key);
+      });
+    });
+
+export const objectiveSchema = z
+  .strictObject({
+    metric: selectionMetricSchema.default('val_loss'),
+    mode: z.enum(['min', 'max']).optional(),
+    /** `final`: at the last evaluation; `best`: the best evaluation; `auc`: the mean over evaluations. */
+    aggregate: aggregateSchema.default('final'),
+  })
+  .superRefine((o, ctx) => {
+    if (o.mode === undefined && naturalModeOf(o.metric) === null) {
+      ctx.addIssue({ code: 'custom', path: ['mode'], message: `say whether '${o.metric}' is better low or high (mode: min or max)` });
+    }
+  })
+  .transform((o) => ({ ...o, mode: o.mode ?? naturalModeOf(o.metric) ?? 'min' }));
+
+/**
+ * A grid entry of `grid.schedule`: a schedule spec (see SCHEDULES.md) in which any scalar
+ * parameter may be a list of values, and `milestones` a list of lists; it expands into one
+ * schedule per combination. Validated entry by entry after expansion.
+ */
+export const gridScheduleSchema = z
+  .looseObject({ kind: z.string().describe('a schedule kind of SCHEDULES.md') })
+  .describe('A schedule spec; any scalar parameter may be given as a list to sweep over it.');
+
+/** A value of a trainer's own axis (`grid.config`): any JSON scalar. */
+const configValue = z.union([z.number(), z.string().max(1000), z.boolean(), z.null()]);
+export const configKeySchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'a config key is a letter or _ then up to 63 letters, digits, _ . -');
+
+export const gridSchema = z.strictObject({
+  baseLr: gridList(z.number().positive().max(1e3)),
+  schedule: gridList(gridScheduleSchema),
+  /** A list of seeds, or a count `n` meaning `[0 … n−1]`. */
+  seeds: z.union([z.number().int().positive().max(maxGridValues), gridList(z.number().int().min(0).max(2 ** 31 - 1))]).default(1),
+  /** External runners: axes of the trainer's own (weight decay, width …), expanded like the others. */
+  config: z
+    .record(configKeySchema, gridList(configValue))
+    .optional()
+    .meta({ description: "external runners: axes of the trainer's own, key → values; they expand like the others" }),
+});
+
+export const runnerSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('builtin'), pool: poolNameSchema.default(defaultPool) }),
+  z.strictObject({
+    kind: z.literal('external'),
+    pool: poolNameSchema,
+    /** Free JSON for the trainer, merged with each trial's `grid.config` values. */
+    config: z.record(z.string(), z.unknown()).default({}),
+  }),
+]);
+export type RunnerSpec = z.output<typeof runnerSchema>;
+
+export type DatasetSpec = z.output<typeof datasetSchema>;
+export type ModelSpec = z.output<typeof modelSchema>;
+export type OptimizerSpec = z.output<typeof optimizerSchema>;
+export type TrainingSpec = z.output<typeof trainingSchema>;
+export type GridSpec = z.output<typeof gridSchema>;
+export type Objective = z.output<typeof objectiveSchema>;
+
+interface SpecCommon {
+  name: string;
+  training: TrainingSpec;
+  grid: GridSpec;
+  objective: Objective;
+}
+/** A sweep for the built-in TF.js workers: dataset, model and optimizer filled with defaults. */
+export interface BuiltinSweepSpec extends SpecCommon {
+  runner: Extract<RunnerSpec, { kind: 'builtin' }>;
+  dataset: DatasetSpec;
+  model: ModelSpec;
+  optimizer: OptimizerSpec;
+}
+/** A sweep for external agents: the trainer owns the model and data (given parts pass through). */
+export interface ExternalSweepSpec extends SpecCommon {
+  runner: Extract<RunnerSpec, { kind: 'external' }>;
+  dataset?: DatasetSpec;
+  model?: ModelSpec;
+  optimizer?: OptimizerSpec;
+}
+export type SweepSpec = BuiltinSweepSpec | ExternalSweepSpec;
+
+const defaults = {
+  dataset: { name: 'mnist', trainSize: 8000, testSize: 2000 },
+  model: { kind: 'mlp', hidden: [128], activation: 'relu' },
+  optimizer: { kind: 'adam' },
+} as const;
+
+export const sweepSpecSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    runner: runnerSchema.default({ kind: 'builtin', pool: defaultPool }),
+    dataset: datasetSchema.optional(),
+    model: modelSchema.optional(),
+    optimizer: optimizerSchema.optional(),
+    training: trainingSchema.default({ epochs: 1, batchSize: 64, evalEvery: 50 }),
+    grid: gridSchema,
+    objective: objectiveSchema.default({ metric: 'val_loss', mode: 'min', aggregate: 'final' }),
+  })
+  .superRefine((s, ctx) => {
+    const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (s.runner.kind === 'builtin') {
+      if (s.training.totalSteps !== undefined) issue(['training', 'totalSteps'], 'the built-in trainer takes its horizon from epochs (totalSteps is for external runners)');
+      if (s.training.stepsPerEpoch !== undefined) issue(['training', 'stepsPerEpoch'], 'the built-in trainer derives its updates per epoch from the dataset');
+      if (s.grid.config !== undefined) issue(['grid', 'config'], "grid.config sweeps an external trainer's own settings; the built-in trainer has none");
+      if (!(builtinMetrics as readonly string[]).includes(s.objective.metric)) {
+        issue(['objective', 'metric'], `the built-in trainer reports ${builtinMetrics.join(', ')}, not '${s.objective.metric}'`);
+      }
+    } else if (s.training.totalSteps === undefined) {
+      issue(['training', 'totalSteps'], 'an external runner needs the horizon: training.totalSteps');
+    }
+  })
+  .transform((s): SweepSpec => {
+    if (s.runner.kind === 'external') return s as ExternalSweepSpec;
+    return {
+      ...s,
+      runner: s.runner,
+      dataset: s.dataset ?? datasetSchema.parse(defaults.dataset),
+      model: s.model ?? modelSchema.parse(defaults.model),
+      optimizer: s.optimizer ?? optimizerSchema.parse(defaults.optimizer),
+    };
+  });
+
+export type SweepSpecInput = z.input<typeof sweepSpecSchema>;
+
+/**
+ * Which split a sweep selects on: `validation` (v1.1's default), `test` (validationSize 0, and
+ * every sweep stored before v1.1), or `trainer` (external runners: the trainer's own split).
+ */
+export type SelectedOn = 'validation' | 'test' | 'trainer';
+export function selectedOnOf(spec: { runner?: { kind: string }; dataset?: { validationSize?: number } }): SelectedOn {
+  if (spec.runner?.kind === 'external') return 'trainer';
+  return storedValidationSize(spec.dataset) > 0 ? 'validation' : 'test';
+}
+
+/** A stored spec's validation size: sweeps stored before v1.1 have none, and read as 0. */
+export const storedValidationSize = (d: { validationSize?: number } | undefined) => d?.validationSize ?? 0;
+
+/** Whether a sweep runs on the built-in TF.js workers (its dataset, model and optimizer are filled in). */
+export const isBuiltin = (spec: SweepSpec): spec is BuiltinSweepSpec => spec.runner.kind === 'builtin';

@@ -1,0 +1,11 @@
+/** Test infrastructure (see package.json): import it by name, never by a relative path across apps. */
+export * from './databases';
+export * from './http';
+export * from './own-services';
+export * from './processes';
+export * from './redis';
+export * from './reference-stats';
+export * from './requirements';
+export * from './services';
+export * from './stack';
+export * from './trial-rows';
