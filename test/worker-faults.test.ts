@@ -103,6 +103,8 @@ describe('worker faults', () => {
     await api.waitForSweep(sweepId, 120_000);
     const s = await trialSeries(db.url, trialId);
     expect(s.trial.attempt).toBe(2);
+    // The lost attempt spent one failure of the trial's budget.
+    expect(s.trial).toMatchObject({ status: 'completed', failures: 1 });
     expectSameAsReference(s);
     const finished = await rescuer.waitFor((l) => l.msg === 'trial finished' && l.trialId === trialId);
     expect(finished.resumedFrom).toBeGreaterThanOrEqual(ckpt);
@@ -134,10 +136,27 @@ describe('worker faults', () => {
     await api.waitForSweep(sweepId, 120_000);
     const s = await trialSeries(db.url, trialId);
     expectSameAsReference(s);
+    // A release spends nothing of the trial's failure budget.
+    expect(s.trial).toMatchObject({ status: 'completed', attempt: 2, failures: 0 });
     const finished = await successor.waitFor((l) => l.msg === 'trial finished' && l.trialId === trialId);
     expect(finished.resumedFrom).toBe(released!.step);
     // A release is not a failure: the job was handed over, not retried.
     const failures = leaving.lines.filter((l) => l.msg === 'delivery failed');
     expect(failures).toEqual([]);
+    await successor.stop();
+  });
+
+  it('a trial whose training thread dies every time fails after its budget, with the last reason', async () => {
+    // Fault injection: this worker's training thread exits at update 5 of every trial.
+    const crashing = await worker('crashing', { LRSWEEP_FAULT_THREAD_EXIT_AT_STEP: '5' });
+    const { sweepId, trialId } = await submit('crashing');
+    const sweep = await api.waitForSweep(sweepId, 90_000);
+    expect(sweep).toMatchObject({ status: 'failed', counts: { failed: 1 } });
+    const t = (await api.get(`/v1/trials/${trialId}`)).body;
+    expect(t).toMatchObject({ status: 'failed', attempt: 3, failures: 3, failureBudget: 3, errorCode: 'WORKER_CRASHED' });
+    expect(t.error).toBe('failed after 3 failed attempts; the last: the training thread exited with code 70');
+    // Each attempt ran on a fresh thread and was retried by the policy, not redelivered by BullMQ.
+    expect(crashing.lines.filter((l) => l.msg === 'delivery failed')).toEqual([]);
+    await crashing.stop();
   });
 });

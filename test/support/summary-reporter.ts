@@ -5,14 +5,17 @@ export default class SummaryReporter implements Reporter {
   onTestRunEnd(modules: readonly TestModule[]) {
     const counts = { passed: 0, failed: 0, skipped: 0 };
     for (const m of modules) {
-      for (const t of m.children.allTests()) {
+      // In a file that failed outside its tests (it would not load, or a beforeAll threw), the
+      // tests that did not run failed with it; a file that has no test at all counts once.
+      const fileFailed = m.state() === 'failed';
+      const tests = [...m.children.allTests()];
+      for (const t of tests) {
         const state = t.result().state;
         if (state === 'passed') counts.passed++;
-        else if (state === 'failed') counts.failed++;
+        else if (state === 'failed' || fileFailed) counts.failed++;
         else counts.skipped++;
       }
-      // A file that failed to load has no tests but must count as a failure.
-      if (m.state() === 'failed' && [...m.children.allTests()].length === 0) counts.failed++;
+      if (fileFailed && tests.length === 0) counts.failed++;
     }
     process.stdout.write(`\ntests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`);
   }

@@ -7,6 +7,11 @@ import type { FromThread, ToThread } from './thread-protocol';
 
 const port = parentPort!;
 const send = (m: FromThread) => port.postMessage(m);
+/**
+ * Fault injection for the fault tests (never set in production): the thread dies at this
+ * update of every trial, as a native crash in a backend would take it down.
+ */
+const exitAtStep = process.env.LRSWEEP_FAULT_THREAD_EXIT_AT_STEP ? Number(process.env.LRSWEEP_FAULT_THREAD_EXIT_AT_STEP) : null;
 
 port.on('message', async (msg: ToThread) => {
   if (msg.type === 'init') {
@@ -32,6 +37,7 @@ port.on('message', async (msg: ToThread) => {
   try {
     const result = train(msg.config, msg.dataset, {
       onUpdate: (u) => {
+        if (u.step === exitAtStep) process.exit(70);
         pending.push(u);
         if (pending.length >= 200 || Date.now() - lastSent > 100) flush();
       },

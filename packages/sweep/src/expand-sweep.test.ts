@@ -99,3 +99,24 @@ describe('grid expansion (SWEEP_API.md)', () => {
     expect(!r.ok && r.issues.map((i) => i.path).sort()).toEqual(['grid.schedule[0].gamma', 'grid.schedule[0].stepSize']);
   });
 });
+
+describe('v1 identities (SWEEP_API.md v1.1: unchanged for v1 specs)', () => {
+  it('gives a v1 spec the trial identities and configuration ids the v1 code gave it', async () => {
+    // Written by the code before v1.1 (commit 4771e4d) for this spec and sweep id.
+    const { default: v1 } = await import('./fixtures/v1-identities.json', { with: { type: 'json' } });
+    const r = expand({
+      name: 'v1',
+      dataset: { name: 'mnist', trainSize: 8000, testSize: 2000 },
+      training: { epochs: 3, batchSize: 64, evalEvery: 50 },
+      grid: {
+        baseLr: [0.001, 0.003],
+        schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: [0, 100] } }, { kind: 'reduce_on_plateau', patience: 2 }],
+        seeds: [0, 1],
+      },
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const now = planTrials(r.plan, '00000000-0000-4000-8000-000000000001').map((t) => [t.identity, t.configId]);
+    expect(now).toEqual(v1);
+    expect(now).toHaveLength(16);
+  });
+});

@@ -12,9 +12,19 @@ export async function trialSeries(url: string, trialId: string) {
     'SELECT step, val_loss, val_acc, attempt FROM evaluations WHERE trial_id = $1 ORDER BY step',
     [trialId],
   );
-  const [trial] = await query<{ status: string; attempt: number; final_val_loss: number; final_val_acc: number; best_val_loss: number; final_train_loss: number; checkpoint_step: number | null }>(
+  const [trial] = await query<{
+    status: string;
+    attempt: number;
+    failures: number;
+    error_code: string | null;
+    final_val_loss: number;
+    final_val_acc: number;
+    best_val_loss: number;
+    final_train_loss: number;
+    checkpoint_step: number | null;
+  }>(
     url,
-    'SELECT status, attempt, final_val_loss, final_val_acc, best_val_loss, final_train_loss, checkpoint_step FROM trials WHERE id = $1',
+    'SELECT status, attempt, failures, error_code, final_val_loss, final_val_acc, best_val_loss, final_train_loss, checkpoint_step FROM trials WHERE id = $1',
     [trialId],
   );
   return { updates, evals, trial: trial! };
