@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createDb, createToken, defaultDatabaseUrl, migrate, writeUpdates } from '@lrsweep/db';
 import { createRedis, createTrialQueue } from '@lrsweep/queue';
 import pg from 'pg';
-import { buildApp } from '../apps/api/src/app';
+import { buildApp } from '@lrsweep/api';
 import { percentile } from './lib/stats';
 
 const small = process.argv.includes('--small');

@@ -8,7 +8,7 @@ const EVAL_EVERY = 10;
 /** A validation loss that improves, then stalls: what a plateau schedule reacts to. */
 const plateauMetrics = Array.from({ length: T / EVAL_EVERY }, (_, i) => (i < 4 ? 1 / (1 + i) : 0.25 + 0.001 * (i % 2)));
 
-export function curveOf(kind: ScheduleKind): number[] {
+function curveOf(kind: ScheduleKind): number[] {
   return lrSequence(scheduleExamples[kind].spec, { baseLr: 1, totalSteps: T, metrics: plateauMetrics, evalEvery: EVAL_EVERY });
 }
 

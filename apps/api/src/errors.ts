@@ -3,7 +3,6 @@ import { type SpecIssue, toSpecIssues } from '@lrsweep/schedules';
 import type { FastifyError, FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import type { z } from 'zod';
 
-export { errorBodySchema } from '@lrsweep/contract';
 
 /** An error the API answers with its catalog status and code: `{ code, message, issues? }`. */
 export class ApiError extends Error {
@@ -24,7 +23,7 @@ export const notFound = (what: 'sweep' | 'trial' | 'token' | 'agent', id: string
   new ApiError(`${what.toUpperCase() as Uppercase<typeof what>}_NOT_FOUND`, `${what} ${id} does not exist`);
 
 /** Thrown by the validator: carries the request part and the zod issues. */
-export class RequestValidationError extends Error {
+class RequestValidationError extends Error {
   statusCode = 400;
   constructor(
     readonly part: string,
@@ -83,7 +82,7 @@ export function registerErrorHandler(app: FastifyInstance) {
 }
 
 /** Postgres down, restarting, or out of connections: the client may retry, so it is a 503. */
-export function databaseUnavailable(err: unknown): boolean {
+function databaseUnavailable(err: unknown): boolean {
   for (let e = err as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
     const code = typeof e.code === 'string' ? e.code : '';
     // Prisma: can't reach the server, timed out, pool timeout; Postgres: too many connections,

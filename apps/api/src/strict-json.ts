@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from './errors';
 
 /** Deeper bodies are refused before they are parsed (no sweep is nested anywhere near this). */
-export const maxJsonDepth = 64;
+const maxJsonDepth = 64;
 const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype']);
 
 type Node = ReturnType<typeof parse>['body'];

@@ -9,7 +9,7 @@ import type { TrainerState } from '@lrsweep/trainer';
  */
 const MAGIC = 'LRSWEEP-CKPT-1';
 
-export function encodeCheckpoint(s: TrainerState): Buffer {
+function encodeCheckpoint(s: TrainerState): Buffer {
   const arrays = [s.perm, ...s.weights, ...s.optimizer.slots];
   const header = {
     magic: MAGIC,
@@ -30,7 +30,7 @@ export function encodeCheckpoint(s: TrainerState): Buffer {
   return Buffer.concat([len, head, ...arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))]);
 }
 
-export function decodeCheckpoint(buf: Buffer): TrainerState {
+function decodeCheckpoint(buf: Buffer): TrainerState {
   const headLen = buf.readUInt32LE(0);
   const h = JSON.parse(buf.subarray(4, 4 + headLen).toString());
   if (h.magic !== MAGIC) throw new Error('not an lrsweep checkpoint');

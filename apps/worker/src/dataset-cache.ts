@@ -2,7 +2,7 @@ import { type Dataset, type DatasetRequest, loadDataset } from '@lrsweep/trainer
 import type { Logger } from 'pino';
 
 /** Everything that changes which samples a dataset request gives (the path among them). */
-export const datasetKey = (r: DatasetRequest) =>
+const datasetKey = (r: DatasetRequest) =>
   JSON.stringify([r.name, r.path ?? null, r.trainSize, r.testSize, r.validationSize ?? 0, r.splitSeed ?? null]);
 
 /** Loads each dataset once per process; its arrays live in SharedArrayBuffers every thread reads. */

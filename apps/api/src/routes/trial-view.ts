@@ -4,7 +4,7 @@ import type { TrialConfig } from '@lrsweep/sweep';
 type TrialRow = NonNullable<Awaited<ReturnType<typeof getTrial>>>;
 
 /** The test_* metrics of a trial's summaries (measured once, after its last update). */
-export function testMetricsOf(summaries: unknown): Record<string, number | null> {
+function testMetricsOf(summaries: unknown): Record<string, number | null> {
   if (!summaries || typeof summaries !== 'object') return {};
   return Object.fromEntries(
     Object.entries(summaries as Record<string, { final?: number | null }>)

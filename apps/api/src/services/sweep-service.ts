@@ -18,7 +18,7 @@ export interface SweepServiceDeps {
 }
 
 /** How long an Idempotency-Key holds. */
-export const idempotencyTtlMs = 24 * 3600 * 1000;
+const idempotencyTtlMs = 24 * 3600 * 1000;
 
 /** Resolves `p`, or rejects after `ms`: a frozen dependency must not hold a request. */
 export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
