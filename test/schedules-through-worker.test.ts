@@ -45,7 +45,15 @@ describe('every schedule kind through the worker', () => {
       const s = t.config.schedule as { kind: string; metric?: string } & Parameters<typeof lrSequence>[0];
       kinds.add(s.kind);
       const stored = await query<{ step: number; lr: number }>(stack.db.url, 'SELECT step, lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
-      const evals = await query<{ val_loss: number; val_acc: number }>(stack.db.url, 'SELECT val_loss, val_acc FROM evaluations WHERE trial_id = $1 ORDER BY step', [t.id]);
+      const evals = await query<{ val_loss: number; val_acc: number; test_loss: number | null }>(
+        stack.db.url,
+        "SELECT val_loss, val_acc, (metrics->>'test_loss')::float8 AS test_loss FROM evaluations WHERE trial_id = $1 ORDER BY step",
+        [t.id],
+      );
+      // The metrics a plateau watches are the validation split's: the test split is measured
+      // only after the last update, and gives other numbers.
+      expect(evals.slice(0, -1).every((e) => e.test_loss === null)).toBe(true);
+      expect(evals.at(-1)!.test_loss).not.toBe(evals.at(-1)!.val_loss);
       expect(stored.map((r) => r.step)).toEqual([...Array(T).keys()]);
       const metrics = evals.map((e) => (s.metric === 'val_acc' ? e.val_acc : e.val_loss));
       const expected = lrSequence(s, { baseLr: 0.05, totalSteps: T, metrics, evalEvery });
