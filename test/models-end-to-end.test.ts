@@ -1,38 +1,23 @@
 // Sweeps over the models of real schedule studies, through the API and real workers: a ViT on a
 // CIFAR-10-format directory (written here) and D2L's LeNet on Fashion-MNIST (Debian's files, when
 // the dataset-fashion-mnist package is installed). A missing dataset fails at once, naming it.
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lrSequence } from '@lrsweep/schedules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query, requirement, type apiClient, type Stack, startStack } from '@lrsweep/testkit';
+import { query, requirement, type apiClient, type Stack, startStack, writeCifar } from '@lrsweep/testkit';
 
 const fashion = '/usr/share/datasets/fashion-mnist';
 
-/** A CIFAR-10 binary directory: class k is a colour gradient, so it can be learned. */
-function writeCifar(n: number, testN: number): string {
-  const dir = mkdtempSync(join(tmpdir(), 'lrsweep-cifar-'));
-  const batch = (count: number, offset: number) =>
-    Buffer.concat(
-      Array.from({ length: count }, (_, i) => {
-        const label = (i + offset) % 10;
-        const r = Buffer.alloc(3073);
-        r[0] = label;
-        for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) r[1 + c * 1024 + p] = (label * 25 + c * 40 + (p % 32) * 2 + ((i * 7 + p) % 13)) % 256;
-        return r;
-      }),
-    );
-  writeFileSync(join(dir, 'data_batch_1.bin'), batch(n, 0));
-  writeFileSync(join(dir, 'test_batch.bin'), batch(testN, 3));
-  return dir;
-}
+// Dataset paths in specs are relative to the workers' DATA_ROOT.
+const dataRoot = mkdtempSync(join(tmpdir(), 'lrsweep-data-'));
 
 describe('model sweeps end to end', () => {
   let stack: Stack;
   let api: ReturnType<typeof apiClient>;
   beforeAll(async () => {
-    stack = await startStack('models', { workers: 2 });
+    stack = await startStack('models', { workers: 2, env: { DATA_ROOT: dataRoot } });
     api = stack.client;
   });
   afterAll(async () => stack?.stop());
@@ -49,10 +34,10 @@ describe('model sweeps end to end', () => {
   };
 
   it('a ViT on CIFAR-10 files, with schedule-free AdamW and gradient clipping', async () => {
-    const dir = writeCifar(256, 64);
+    writeCifar(join(dataRoot, 'cifar'), 256, 64);
     const created = await api.post('/v1/sweeps', {
       name: 'vit-cifar',
-      dataset: { name: 'cifar10', path: dir, trainSize: 256, testSize: 64 },
+      dataset: { name: 'cifar10', path: 'cifar', trainSize: 256, testSize: 64 },
       model: { kind: 'vit', patchSize: 8, width: 32, depth: 1, heads: 2, mlpRatio: 2 },
       optimizer: { kind: 'schedule_free_adamw' },
       training: { epochs: 2, batchSize: 64, evalEvery: 4, gradClipNorm: 1 },
@@ -87,7 +72,7 @@ describe('model sweeps end to end', () => {
   it('a missing dataset directory fails the trial at once, naming the path', async () => {
     const created = await api.post('/v1/sweeps', {
       name: 'missing-data',
-      dataset: { name: 'cifar10', path: '/nonexistent/cifar', trainSize: 64, testSize: 16 },
+      dataset: { name: 'cifar10', path: 'nonexistent/cifar', trainSize: 64, testSize: 16 },
       model: { kind: 'cnn', channels: [4] },
       training: { epochs: 1, batchSize: 32, evalEvery: 2 },
       grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 },
@@ -97,6 +82,7 @@ describe('model sweeps end to end', () => {
     expect(sweep).toMatchObject({ status: 'failed', counts: { failed: 1 } });
     const [t] = (await api.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
     expect(t).toMatchObject({ attempt: 1, errorCode: 'DATASET_INVALID', failures: 0 });
-    expect(t.error).toContain('/nonexistent/cifar/data_batch_1.bin');
+    expect(t.error).toContain("dataset path 'nonexistent/cifar' does not exist under DATA_ROOT");
+    expect(t.error).not.toContain(dataRoot);
   });
 });

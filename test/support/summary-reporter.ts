@@ -7,8 +7,8 @@ export default class SummaryReporter implements Reporter {
     for (const m of modules) {
       // In a file that failed outside its tests (it would not load, or a beforeAll threw), the
       // tests that did not run failed with it; a file that has no test at all counts once.
-      const fileFailed = m.state() === 'failed';
       const tests = [...m.children.allTests()];
+      const fileFailed = m.state() === 'failed' && !tests.some((t) => t.result().state === 'failed');
       for (const t of tests) {
         const state = t.result().state;
         if (state === 'passed') counts.passed++;

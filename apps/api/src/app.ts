@@ -39,6 +39,8 @@ export async function buildApp(opts: AppOptions) {
     bodyLimit: s.bodyLimit,
     requestTimeout: s.requestTimeoutMs,
     connectionTimeout: s.requestTimeoutMs + 5_000,
+    // A number of hops is a trust function (the closest `n` proxies).
+    trustProxy: typeof s.trustProxy === 'number' ? ((hops: number) => (_addr: string, i: number) => i < hops)(s.trustProxy) : s.trustProxy,
     ...(typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(zodValidatorCompiler);
@@ -74,13 +76,13 @@ export async function buildApp(opts: AppOptions) {
   }
   await app.register(systemRoutes({ db: opts.db, redis: opts.redis }));
 
-  const sweeps = createSweepService({ db: opts.db, queue: opts.queue, maxTrials: s.maxTrials, failureBudget: s.failureBudget });
+  const sweeps = createSweepService({ db: opts.db, queue: opts.queue, maxTrials: s.maxTrials, maxTrialSteps: s.maxTrialSteps, failureBudget: s.failureBudget });
   const results = createResultsService({ db: opts.db });
   // Every /v1 route lives in this plugin, and so does the auth hook: fastify's encapsulation
   // applies it to whatever the router reaches here, whatever the spelling of the path.
   await app.register(
     async (v1: FastifyInstance) => {
-      registerAuth(v1, opts.db);
+      registerAuth(v1, opts.db, { failuresPerMinute: s.authFailuresPerMinute, tokenCacheMs: s.tokenCacheMs });
       await registerRateLimit(v1, opts.redis, s.rateLimitPerMinute);
       await v1.register(sweepRoutes({ db: opts.db, sweeps }));
       await v1.register(resultsRoutes({ results }));
@@ -100,8 +102,9 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 }
 
 async function registerRateLimit(scope: FastifyInstance, redis: Redis, max: number) {
-  // Its own connection that fails fast: with Redis down, requests go unlimited, never stuck.
-  const limiterRedis = redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: false });
+  // Its own connection that fails fast: with Redis down or frozen, requests go unlimited within
+  // 300 ms (as skipOnError says), never stuck.
+  const limiterRedis = redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: false, commandTimeout: 300 });
   limiterRedis.on('error', () => {});
   scope.addHook('onClose', async () => limiterRedis.disconnect());
   await scope.register(rateLimit, {

@@ -14,10 +14,24 @@ const schema = z.object({
   QUEUE_PREFIX: z.string().default('lrsweep'),
   /** The most trials one sweep may expand into. */
   MAX_TRIALS: int(10_000),
-  /** Request bodies above this many bytes answer 413. */
-  BODY_LIMIT: int(1_048_576),
+  /** Request bodies above this many bytes answer 413 (a large sweep spec is a few kB). */
+  BODY_LIMIT: int(262_144),
   /** Requests per token per minute. */
   RATE_LIMIT_PER_MINUTE: int(600),
+  /** Failed authentications per client address per minute; past that, 429 without a lookup. */
+  AUTH_FAILURES_PER_MINUTE: int(30),
+  /** How long a valid token is trusted without a lookup: a revocation takes effect within it. */
+  TOKEN_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  /**
+   * Behind a proxy or an ingress: \`true\` (trust every hop), a number of hops, or comma-separated
+   * proxy addresses/CIDRs, so the client address comes from X-Forwarded-For. Off by default.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((v): boolean | number | string[] => (v === 'true' ? true : v === 'false' || v === '' ? false : /^\d+$/.test(v) ? Number(v) : v.split(',').map((x) => x.trim()))),
+  /** The longest horizon a trial may have, in updates. */
+  MAX_TRIAL_STEPS: int(1_000_000),
   /** Comma-separated origins allowed to call from a browser; none by default (CORS closed). */
   CORS_ORIGINS: z
     .string()
@@ -52,6 +66,10 @@ export function appSettings(env: ApiEnv) {
     maxTrials: env.MAX_TRIALS,
     bodyLimit: env.BODY_LIMIT,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
+    tokenCacheMs: env.TOKEN_CACHE_MS,
+    trustProxy: env.TRUST_PROXY,
+    maxTrialSteps: env.MAX_TRIAL_STEPS,
     corsOrigins: env.CORS_ORIGINS,
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     failureBudget: env.TRIAL_FAILURE_BUDGET,

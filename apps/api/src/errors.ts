@@ -81,14 +81,18 @@ export function registerErrorHandler(app: FastifyInstance) {
   });
 }
 
-/** Postgres down, restarting, or out of connections: the client may retry, so it is a 503. */
-function databaseUnavailable(err: unknown): boolean {
-  for (let e = err as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    const code = typeof e.code === 'string' ? e.code : '';
-    // Prisma: can't reach the server, timed out, pool timeout; Postgres: too many connections,
-    // shutting down, cannot connect now; node: the socket.
-    if (['P1001', 'P1002', 'P1017', 'P2024', '53300', '57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(code)) return true;
-    if (typeof e.message === 'string' && /too many clients|remaining connection slots|Connection terminated|timeout exceeded when trying to connect/i.test(e.message)) return true;
-  }
-  return false;
+const unavailableCodes = new Set(['P1001', 'P1002', 'P1017', 'P2024', '53300', '53400', '57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT']);
+const unavailableKinds = new Set(['TooManyConnections', 'DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout']);
+
+/**
+ * Postgres down, restarting, or out of connections: the client may retry, so it is a 503. Prisma
+ * wraps the driver's error (meta.driverAdapterError.cause.originalCode / kind); node's sit in `cause`.
+ */
+function databaseUnavailable(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 6) return false;
+  const e = err as { code?: unknown; originalCode?: unknown; kind?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } };
+  for (const c of [e.code, e.originalCode]) if (typeof c === 'string' && unavailableCodes.has(c)) return true;
+  if (typeof e.kind === 'string' && unavailableKinds.has(e.kind)) return true;
+  if (typeof e.message === 'string' && /too many (clients|connections)|remaining connection slots|Connection terminated|timeout exceeded when trying to connect/i.test(e.message)) return true;
+  return databaseUnavailable(e.cause, depth + 1) || databaseUnavailable(e.meta?.driverAdapterError, depth + 1);
 }

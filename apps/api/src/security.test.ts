@@ -22,7 +22,8 @@ describe('security', () => {
   let member: string;
   let otherProject: string;
   beforeAll(async () => {
-    h = await createApiHarness('sec');
+    // Revocations here take effect at once (the token cache is tested in hardening.test.ts).
+    h = await createApiHarness('sec', { tokenCacheMs: 0 });
     member = (await createToken(h.handle.prisma, { projectId: 'default', name: 'member' })).token;
     otherProject = (await createToken(h.handle.prisma, { projectId: 'team-b', name: 'b' })).token;
   });
@@ -171,7 +172,7 @@ describe('Idempotency-Key', () => {
 describe('the tokens command', () => {
   let h: ApiHarness;
   beforeAll(async () => {
-    h = await createApiHarness('cli');
+    h = await createApiHarness('cli', { tokenCacheMs: 0 });
   });
   afterAll(async () => h?.close());
   const run = (...args: string[]) =>

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TrainerState } from '@lrsweep/trainer';
 
@@ -64,8 +64,14 @@ export function createCheckpointFiles(dir: string) {
       await mkdir(folder, { recursive: true });
       const path = join(folder, `a${attempt}-s${state.step}.ckpt`);
       const tmp = `${path}.${process.pid}.tmp`;
-      await writeFile(tmp, encodeCheckpoint(state));
-      await rename(tmp, path);
+      try {
+        await writeFile(tmp, encodeCheckpoint(state));
+        await rename(tmp, path);
+      } catch (err) {
+        // A full disk (ENOSPC) or any other failure leaves no partial file behind.
+        await rm(tmp, { force: true }).catch(() => {});
+        throw err;
+      }
       return path;
     },
     async read(path: string): Promise<TrainerState> {
@@ -76,6 +82,23 @@ export function createCheckpointFiles(dir: string) {
     },
     async removeTrial(trialId: string): Promise<void> {
       await rm(join(dir, trialId), { recursive: true, force: true });
+    },
+    /** The trials that have a checkpoint folder, and each folder's files with their age in ms. */
+    async list(): Promise<{ trialId: string; files: { path: string; ageMs: number }[] }[]> {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      const now = Date.now();
+      return Promise.all(
+        entries
+          .filter((e) => e.isDirectory())
+          .map(async (e) => {
+            const folder = join(dir, e.name);
+            const names = await readdir(folder).catch(() => [] as string[]);
+            const files = await Promise.all(
+              names.map(async (n) => ({ path: join(folder, n), ageMs: now - (await stat(join(folder, n)).catch(() => ({ mtimeMs: now }))).mtimeMs })),
+            );
+            return { trialId: e.name, files };
+          }),
+      );
     },
   };
 }

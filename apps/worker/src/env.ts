@@ -42,10 +42,14 @@ const schema = z.object({
   /** How often buffered metric rows are written. */
   METRICS_FLUSH_MS: int(250),
   SHUTDOWN_TIMEOUT_MS: int(20_000),
+  /** Datasets' paths in specs are relative to this directory (symlinks may not leave it). */
+  DATA_ROOT: z.string().default('/data'),
   /** Where checkpoints go: a directory every worker of the fleet can read (a shared volume). */
   CHECKPOINT_DIR: z.string().default(join(tmpdir(), 'lrsweep-checkpoints')),
   /** Take a checkpoint every this many updates. */
   CHECKPOINT_EVERY: int(200),
+  /** How often the checkpoint folder is swept of what no trial needs (also at start). */
+  CHECKPOINT_SWEEP_MS: int(600_000),
   /** Serves GET /healthz (is this worker consuming?) on this port; 0 picks one, unset serves none. */
   WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

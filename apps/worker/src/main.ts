@@ -4,6 +4,7 @@ import { createRedis, createTrialQueue } from '@lrsweep/queue';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { createCheckpointFiles } from './checkpoint-files';
+import { sweepCheckpoints } from './checkpoint-sweeper';
 import { createConsumers } from './consumers';
 import { createDatasetCache } from './dataset-cache';
 import { readEnv } from './env';
@@ -21,6 +22,7 @@ const producerRedis = createRedis(env.REDIS_URL);
 for (const r of [redis, producerRedis]) r.on('error', (err) => log.debug({ err }, 'redis connection error'));
 const queue = createTrialQueue({ connection: producerRedis, prefix: env.QUEUE_PREFIX });
 const slots = createSlotPool(env.WORKER_SLOTS, env.LRSWEEP_BACKEND, log);
+const checkpoints = createCheckpointFiles(env.CHECKPOINT_DIR);
 let shuttingDown = false;
 
 /** Waits, with backoff, until Postgres and Redis answer: the worker says it is connected only when it is. */
@@ -55,12 +57,18 @@ const consumers = createConsumers({
     leaseMs: env.LEASE_MS,
     flushMs: env.METRICS_FLUSH_MS,
     checkpointEvery: env.CHECKPOINT_EVERY,
-    checkpoints: createCheckpointFiles(env.CHECKPOINT_DIR),
+    checkpoints,
     lrsweepVersion,
     datasets: createDatasetCache(log),
+    dataRoot: env.DATA_ROOT,
     shuttingDown: () => shuttingDown,
   }),
 });
+// What a crash between a trial's end and its clean-up left, now and from time to time.
+const sweepNow = () => sweepCheckpoints(prisma, checkpoints, log).catch((err) => log.warn({ err }, 'checkpoint sweep failed'));
+await sweepNow();
+const sweeper = setInterval(() => void sweepNow(), env.CHECKPOINT_SWEEP_MS);
+sweeper.unref();
 await consumers.start();
 if (env.WORKER_HEALTH_PORT !== undefined) {
   const health = () => workerHealth({ redis, db: prisma, consumersHealthy: consumers.healthy, deadSlots: slots.deadSlots });

@@ -18,6 +18,7 @@ import type { Dataset, DatasetRequest, TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { CheckpointFiles } from './checkpoint-files';
 import { createMetricSink, type MetricSink } from './metric-sink';
+import { resolveDataset, withoutWorkerPaths } from './data-root';
 import { trainConfigOf } from './train-config';
 import type { RunningTrial, TrainingSlot } from './training-slot';
 
@@ -33,11 +34,16 @@ export interface TrialRunnerDeps {
   checkpoints: CheckpointFiles;
   lrsweepVersion: string;
   datasets: { get(req: DatasetRequest): Dataset };
+  /** Spec paths are relative to it (see data-root.ts). */
+  dataRoot: string;
   /** True once the process is shutting down: running trials checkpoint, stop and go back to the queue. */
   shuttingDown(): boolean;
 }
 
 type Outcome = Awaited<RunningTrial['done']>;
+
+/** The process's resident memory in MB (a trial's backend memory is part of it). */
+export const rssMb = () => Math.round(process.memoryUsage().rss / 2 ** 20);
 
 /**
  * Handles one delivery of a trial on a reserved slot, in five steps: claim it in Postgres
@@ -49,14 +55,16 @@ export function createTrialRunner(d: TrialRunnerDeps) {
   return async function runTrial(payload: { trialId: string; sweepId: string }, job: Job, token: string | undefined, slot: TrainingSlot) {
     const claimed = await claim(d, payload.trialId, job, token);
     if (!claimed) return { skipped: true };
-    const log = d.log.child({ sweepId: claimed.sweepId, trialId: claimed.trialId, attempt: claimed.attempt });
+    const log = d.log.child({ sweepId: claimed.sweepId, trialId: claimed.trialId, attempt: claimed.attempt, rssMbBefore: rssMb() });
     if (d.shuttingDown()) return release(d, claimed, log);
     try {
       const { dataset, resume } = await prepare(d, claimed, log);
       const run = await trainOnSlot(d, claimed, slot, dataset, resume, log);
       return await record(d, claimed, run, resume, log);
     } catch (err) {
-      return failed(d, claimed, toTrialFailure(err, 'INFRASTRUCTURE'), log);
+      const failure = toTrialFailure(err, 'INFRASTRUCTURE');
+      // What users read names no path of the worker's (data paths are shown relative to DATA_ROOT).
+      return failed(d, claimed, { ...failure, message: withoutWorkerPaths(failure.message, [d.dataRoot]) }, log);
     }
   };
 }
@@ -82,7 +90,7 @@ async function claim(d: TrialRunnerDeps, trialId: string, job: Job, token: strin
 async function prepare(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger): Promise<{ dataset: Dataset; resume?: TrainerState }> {
   const config = claimed.config as BuiltinTrialConfig;
   // A dataset that cannot be loaded fails the trial at once (DATASET_INVALID: no retry mends it).
-  const dataset = d.datasets.get(config.dataset);
+  const dataset = d.datasets.get(resolveDataset(config.dataset, d.dataRoot));
   if (!claimed.checkpointPath) return { dataset };
   try {
     const resume = await d.checkpoints.read(claimed.checkpointPath);
@@ -187,6 +195,9 @@ async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun
   const { result, numTensors, timing } = run.outcome;
   if (run.superseded) {
     log.warn("the trial is no longer this attempt's (cancelled, or a newer attempt owns it); stopping without recording");
+    // A cancelled (ended) trial needs its checkpoints no more; a newer attempt's are its own.
+    const state = await trialState(d.db, claimed.trialId);
+    if (state && state.status !== 'running' && state.status !== 'queued') await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
     return { superseded: true };
   }
   if (result.status === 'stopped') {
@@ -209,6 +220,7 @@ async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun
       trainMs: Math.round(timing.ms),
       hostMs: Math.round(timing.hostMs),
       numTensors,
+      rssMbAfter: rssMb(),
     },
     'trial finished',
   );
@@ -240,7 +252,7 @@ async function failed(d: TrialRunnerDeps, claimed: ClaimedTrial, failure: TrialF
   }
   if (r.outcome === 'failed') {
     await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
-    log.error({ err, code: failure.code }, 'trial failed');
+    log.error({ err, code: failure.code, rssMbAfter: rssMb() }, 'trial failed');
   }
   return { failed: r.outcome === 'failed' };
 }

@@ -6,6 +6,7 @@ import { type BackendPreference, classifyTrainingError, liveTensorCount, selectB
 import type { FromThread, ToThread } from './thread-protocol';
 
 const port = parentPort!;
+let backendName = 'training';
 const send = (m: FromThread) => port.postMessage(m);
 /**
  * Fault injection for the fault tests (never set in production): the thread dies at this
@@ -17,6 +18,7 @@ port.on('message', async (msg: ToThread) => {
   if (msg.type === 'init') {
     try {
       const backend = await selectBackend(msg.backend as BackendPreference);
+      backendName = backend.name;
       send({ type: 'ready', backend, tfjsVersion });
     } catch (err) {
       send({ type: 'failed', failure: { ...toTrialFailure(err, 'INFRASTRUCTURE'), message: `backend: ${(err as Error).message}` } });
@@ -57,6 +59,10 @@ port.on('message', async (msg: ToThread) => {
   } catch (err) {
     flush();
     // Classified here, where the error is seen: its name, code and stack cross to the worker.
-    send({ type: 'failed', failure: toTrialFailure(err, classifyTrainingError(err)) });
+    const failure = toTrialFailure(err, classifyTrainingError(err));
+    if (failure.code === 'RESOURCE_EXHAUSTED') {
+      failure.message = `the trial needs more memory than the ${backendName} backend has (smaller batches or model): ${failure.message}`;
+    }
+    send({ type: 'failed', failure });
   }
 });

@@ -7,6 +7,8 @@ export interface HealthReport {
   status: 'ok' | 'unavailable';
   consuming: boolean;
   checks: { redis: string; postgres: string; consumers: string; slots: string };
+  /** Resident memory of the process, MB. */
+  rssMb: number;
 }
 
 /** `p`'s outcome as a check: 'ok', the error's message, or 'timeout' after `ms`. */
@@ -24,7 +26,8 @@ export async function workerHealth(deps: { redis: Redis; db: Db; consumersHealth
   const dead = deps.deadSlots();
   const slots = dead === 0 ? 'ok' : `${dead} dead`;
   const consuming = redis === 'ok' && consumers === 'ok' && slots === 'ok';
-  return { status: consuming && postgres === 'ok' ? 'ok' : 'unavailable', consuming, checks: { redis, postgres, consumers, slots } };
+  const rssMb = Math.round(process.memoryUsage().rss / 2 ** 20);
+  return { status: consuming && postgres === 'ok' ? 'ok' : 'unavailable', consuming, checks: { redis, postgres, consumers, slots }, rssMb };
 }
 
 /** Serves GET /healthz: 200 while consuming, 503 otherwise. */

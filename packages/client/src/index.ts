@@ -95,7 +95,19 @@ export function createClient(opts: ClientOptions) {
     cancelSweep: (id: string) => call<CancelAnswer>('POST', `/v1/sweeps/${id}/cancel`),
     retrySweep: (id: string) => call<RetryAnswer>('POST', `/v1/sweeps/${id}/retry`),
     listTrials: (id: string, q: { limit?: number; offset?: number; status?: Trial['status'] } = {}) => call<TrialPage>('GET', `/v1/sweeps/${id}/trials${qs(q)}`),
-    trialMetrics: (id: string, q: { from?: number; to?: number } = {}) => call<TrialMetrics>('GET', `/v1/trials/${id}/metrics${qs(q)}`),
+    /** One page of a trial's metrics (follow `nextFrom`, or use `allTrialMetrics`). */
+    trialMetrics: (id: string, q: { from?: number; to?: number; limit?: number } = {}) => call<TrialMetrics>('GET', `/v1/trials/${id}/metrics${qs(q)}`),
+    /** Every page of a trial's metrics, joined. */
+    async allTrialMetrics(id: string, q: { from?: number; to?: number } = {}): Promise<TrialMetrics> {
+      const out: TrialMetrics = { updates: [], evals: [], nextFrom: null };
+      for (let from: number | null = q.from ?? 0; from !== null; ) {
+        const page: TrialMetrics = await call<TrialMetrics>('GET', `/v1/trials/${id}/metrics${qs({ ...q, from })}`);
+        out.updates.push(...page.updates);
+        out.evals.push(...page.evals);
+        from = page.nextFrom;
+      }
+      return out;
+    },
     results: (id: string, q: { metric?: MetricName; aggregate?: Aggregate; rankBy?: 'mean' | 'ci' } = {}) => call<Results>('GET', `/v1/sweeps/${id}/results${qs(q)}`),
     resultsCsv: (id: string, q: { metric?: MetricName; aggregate?: Aggregate } = {}) => call<string>('GET', `/v1/sweeps/${id}/results${qs({ ...q, format: 'csv' })}`),
     schedules: (id: string, q: { metric?: MetricName; aggregate?: Aggregate; tolerance?: number; alpha?: number } = {}) =>

@@ -99,9 +99,19 @@ export const trialSchema = z
   })
   .meta({ id: 'Trial' });
 
+/** Update rows a metrics page holds by default, and at most. */
+export const metricsPage = { defaultLimit: 10_000, maxLimit: 100_000 } as const;
+
 export const metricsQuerySchema = z.strictObject({
-  from: z.coerce.number().int().min(0).optional(),
-  to: z.coerce.number().int().min(0).optional(),
+  from: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
+  to: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(metricsPage.maxLimit)
+    .default(metricsPage.defaultLimit)
+    .describe(`update rows per page (default ${metricsPage.defaultLimit}, at most ${metricsPage.maxLimit}); follow nextFrom for the rest`),
 });
 
 export const evalRowSchema = z.object({
@@ -116,6 +126,8 @@ export const metricsSchema = z
   .object({
     updates: z.array(z.object({ step: z.number().int(), lr: num, trainLoss: nullableNum })),
     evals: z.array(evalRowSchema),
+    /** Where the next page starts (`from`), or null when this page is the last. */
+    nextFrom: z.number().int().nullable(),
   })
   .meta({ id: 'TrialMetrics' });
 
@@ -224,13 +236,15 @@ export const retryAnswer = z.object({ retriedTrials: z.number().int(), sweep: sw
 
 /** The most points a preview answers with; longer curves are downsampled (LTTB). */
 export const maxPreviewPoints = 2000;
+/** The most steps a preview computes: a longer horizon is sampled at evenly spaced steps first. */
+export const maxPreviewSteps = 200_000;
 
 export const previewBody = z.strictObject({
   schedule: scheduleSchema,
   baseLr: z.number().positive().max(1e3),
   totalSteps: z.number().int().positive().max(1_000_000),
   /** Evaluation metrics a `reduce_on_plateau` schedule observes, in order. */
-  metrics: z.array(z.number()).max(100_000).optional(),
+  metrics: z.array(z.number()).max(10_000).optional(),
   /** Updates between those evaluations (default: spread the metrics evenly over the horizon). */
   evalEvery: z.number().int().positive().optional(),
 });

@@ -12,6 +12,33 @@ export const datasetSizes = { mnist: 10_000, synthetic: 1_000_000 } as const;
 /** Training and test samples of the datasets read from files (their official splits). */
 export const fileDatasetSizes = { 'fashion-mnist': [60_000, 10_000], 'mnist-idx': [60_000, 10_000], cifar10: [50_000, 10_000] } as const;
 
+/**
+ * Why a path given in a spec cannot be used, checked lexically (the workers check again on the
+ * real file system): paths are relative to a root the workers configure (DATA_ROOT, MODEL_ROOT),
+ * so an absolute path, a `..` that climbs out of the root, a backslash, or an empty segment is refused.
+ */
+export function relativePathProblem(p: string): string | null {
+  if (p.startsWith('/') || /^[A-Za-z]:/.test(p)) return 'give a path relative to the data root, not an absolute one';
+  if (p.includes('\\')) return 'use / to separate directories';
+  let depth = 0;
+  for (const seg of p.split('/')) {
+    if (seg === '..') depth -= 1;
+    else if (seg !== '.' && seg !== '') depth += 1;
+    if (depth < 0) return 'the path leaves the data root';
+  }
+  return null;
+}
+
+/** A path relative to a configured root (DATA_ROOT, MODEL_ROOT). */
+export const rootedPathSchema = z
+  .string()
+  .min(1)
+  .max(1000)
+  .superRefine((p, ctx) => {
+    const problem = relativePathProblem(p);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 /** The seed that draws the training and validation samples unless `splitSeed` says otherwise (v1's split). */
 export const defaultSplitSeed = 20_240_601;
 
@@ -34,8 +61,8 @@ export const datasetSchema = z
       .max(2 ** 31 - 1)
       .default(defaultSplitSeed)
       .meta({ description: `draws the training and validation samples (default ${defaultSplitSeed})` }),
-    /** The directory of the files, as the workers see it (fashion-mnist: Debian's by default). */
-    path: z.string().min(1).max(1000).optional(),
+    /** The directory of the files, relative to the workers' DATA_ROOT (fashion-mnist: Debian's by default). */
+    path: rootedPathSchema.optional().meta({ description: "the directory of the files, relative to the workers' DATA_ROOT (fashion-mnist without one: Debian's)" }),
   })
   .superRefine((d, ctx) => {
     if (d.validationSize !== undefined && d.validationSize >= d.trainSize) {

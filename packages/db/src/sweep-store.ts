@@ -155,15 +155,25 @@ export async function getTrial(db: Db, id: string, projectId: string) {
   return db.trial.findFirst({ where: { id, sweep: { projectId } } });
 }
 
-export async function trialMetrics(db: Db, trialId: string, range: { from?: number; to?: number }) {
-  const step = { gte: range.from ?? 0, ...(range.to !== undefined ? { lte: range.to } : {}) };
-  const [updates, evals] = await Promise.all([
-    db.updateMetric.findMany({ where: { trialId, step }, orderBy: { step: 'asc' }, select: { step: true, lr: true, trainLoss: true } }),
-    db.evaluation.findMany({ where: { trialId, step }, orderBy: { step: 'asc' }, select: { step: true, valLoss: true, valAcc: true, metrics: true } }),
-  ]);
+/**
+ * A page of a trial's metrics: up to `limit` update rows from step `from` (to `to`), and the
+ * evaluations of the same steps. `nextFrom` is where the next page starts (null on the last):
+ * pages follow one another without a gap or a repeat (an evaluation at step k, after k updates,
+ * is on the page that holds step k).
+ */
+export async function trialMetrics(db: Db, trialId: string, range: { from?: number; to?: number; limit: number }) {
+  const from = range.from ?? 0;
+  const step = { gte: from, ...(range.to !== undefined ? { lte: range.to } : {}) };
+  const rows = await db.updateMetric.findMany({ where: { trialId, step }, orderBy: { step: 'asc' }, take: range.limit + 1, select: { step: true, lr: true, trainLoss: true } });
+  const more = rows.length > range.limit;
+  const updates = more ? rows.slice(0, range.limit) : rows;
+  const last = updates.at(-1)?.step;
+  const evalStep = more && last !== undefined ? { gte: from, lte: last } : step;
+  const evals = await db.evaluation.findMany({ where: { trialId, step: evalStep }, orderBy: { step: 'asc' }, select: { step: true, valLoss: true, valAcc: true, metrics: true } });
   return {
     updates,
     evals: evals.map(({ metrics, ...e }) => (metrics && typeof metrics === 'object' ? { ...e, metrics: metrics as Record<string, number | null> } : e)),
+    nextFrom: more && last !== undefined ? last + 1 : null,
   };
 }
 

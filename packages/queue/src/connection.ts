@@ -17,8 +17,8 @@ export interface RedisOptions {
 export function createRedis(url: string, opts: RedisOptions = {}): Redis {
   const failFast = opts.use === 'requests';
   return new Redis(url, {
+    // Commands wait for a (re)connection in the offline queue, but never longer than the timeout.
     maxRetriesPerRequest: failFast ? 1 : null,
-    enableOfflineQueue: !failFast,
     ...(failFast ? { commandTimeout: opts.commandTimeoutMs ?? 2000, connectTimeout: opts.commandTimeoutMs ?? 2000 } : {}),
     enableReadyCheck: true,
     retryStrategy: (times) => Math.min(100 * times, 2000),

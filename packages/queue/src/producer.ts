@@ -38,6 +38,21 @@ export function createTrialQueue(opts: TrialQueueOptions) {
     }
     return q;
   };
+  /**
+   * Runs `f` on a pool's queue. A BullMQ queue whose start-up check failed (Redis down or frozen
+   * when it was made) keeps failing with that error, so a failed queue is dropped and the next
+   * call makes a fresh one.
+   */
+  const onQueue = async <T>(ref: PoolRef, f: (q: Queue) => Promise<T>): Promise<T> => {
+    const q = queueOf(ref);
+    try {
+      return await f(q);
+    } catch (err) {
+      if (queues.get(q.name) === q) queues.delete(q.name);
+      void q.close().catch(() => {});
+      throw err;
+    }
+  };
   return {
     queueOf,
     /**
@@ -45,29 +60,28 @@ export function createTrialQueue(opts: TrialQueueOptions) {
      * 1 000. Each carries the job id Postgres recorded for it; BullMQ ignores an id it holds.
      */
     async enqueueTrials(deliveries: readonly Delivery[]): Promise<void> {
-      const byQueue = new Map<Queue, Delivery[]>();
+      const byQueue = new Map<string, Delivery[]>();
       for (const d of deliveries) {
-        const q = queueOf(d);
-        byQueue.set(q, [...(byQueue.get(q) ?? []), d]);
+        const name = poolQueueName(d.projectId, d.pool);
+        byQueue.set(name, [...(byQueue.get(name) ?? []), d]);
       }
-      for (const [q, list] of byQueue) {
+      for (const list of byQueue.values()) {
         for (let i = 0; i < list.length; i += 1000) {
           const batch = list.slice(i, i + 1000).map((d) => ({
             name: def.name,
             data: def.payload.parse({ trialId: d.trialId, sweepId: d.sweepId }),
             opts: { ...deliveryOptions, jobId: d.jobId, ...(d.delayMs ? { delay: d.delayMs } : {}) },
           }));
-          await q.addBulk(batch);
+          await onQueue(list[0]!, (q) => q.addBulk(batch));
         }
       }
     },
     /** Removes jobs that have not started; active ones stay (their worker sees the trial's state). */
     async removeJobs(ref: PoolRef, jobIds: readonly string[]): Promise<void> {
-      const q = queueOf(ref);
-      await Promise.all(jobIds.map((id) => q.remove(id).catch(() => 0)));
+      await onQueue(ref, (q) => Promise.all(jobIds.map((id) => q.remove(id))));
     },
     /** `waiting`, `active`, `delayed`, `completed`, `failed`, … or `unknown` when Redis does not hold it. */
-    jobState: (ref: PoolRef, jobId: string) => queueOf(ref).getJobState(jobId),
+    jobState: (ref: PoolRef, jobId: string) => onQueue(ref, (q) => q.getJobState(jobId)),
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));
       queues.clear();

@@ -97,6 +97,38 @@ export function lrSequence(spec: ScheduleInput | ScheduleSpec, opts: SequenceOpt
   return out;
 }
 
+export interface PreviewOptions extends SequenceOptions {
+  /** At most this many steps are computed: longer horizons are sampled at evenly spaced steps. */
+  maxSteps: number;
+}
+
+/**
+ * The rate at up to `maxSteps` steps of the horizon (every step when it is shorter, else evenly
+ * spaced ones, first and last included), exactly as `lrSequence` gives them there; a plateau
+ * schedule observes every metric at its evaluation step on the way. Its cost is bounded by
+ * `maxSteps` and the number of metrics, whatever the horizon.
+ */
+export function previewSequence(spec: ScheduleInput | ScheduleSpec, opts: PreviewOptions): { steps: number[]; lr: number[] } {
+  const resolved = resolve(spec, opts.totalSteps);
+  const { baseLr, totalSteps: T, metrics = [], maxSteps } = opts;
+  const evalEvery = opts.evalEvery ?? T;
+  const s = buildSchedule(resolved, baseLr, T);
+  const n = Math.min(T, Math.max(2, maxSteps));
+  const steps = T <= maxSteps ? Array.from({ length: T }, (_, t) => t) : Array.from({ length: n }, (_, i) => Math.round((i * (T - 1)) / (n - 1)));
+  const lr = new Array<number>(steps.length);
+  // The evaluation after `done` updates is observed before the rate of update `done`.
+  let next = 0;
+  const evalAt = (k: number) => Math.min((k + 1) * evalEvery, T);
+  steps.forEach((t, i) => {
+    while (next < metrics.length && evalAt(next) <= t) {
+      s.observe(metrics[next]!, evalAt(next));
+      next++;
+    }
+    lr[i] = s.lrAt(t);
+  });
+  return { steps, lr };
+}
+
 /** The schedule as a trial's identity sees it: defaults filled, `warmup: {steps: 0}` removed. */
 export function canonicalSchedule(spec: ScheduleSpec): ScheduleSpec {
   const out: Record<string, unknown> = { ...spec };

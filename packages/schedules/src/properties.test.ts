@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { leafArb, scheduleArb, warmupArb } from './arbitraries';
-import { createSchedule, horizonIssues, lrSequence, parseSchedule, type ScheduleInput } from './index';
+import { createSchedule, horizonIssues, lrSequence, parseSchedule, previewSequence, type ScheduleInput } from './index';
 
 const baseLrArb = fc.double({ min: 1e-6, max: 10, noNaN: true });
 const horizonArb = fc.integer({ min: 1, max: 3000 });
@@ -101,5 +101,18 @@ describe('schedule properties (random valid specs)', () => {
       }),
       runs,
     );
+  });
+});
+
+describe('previewSequence', () => {
+  it('gives lrSequence at every step of a short horizon, and at the sampled steps of a long one', () => {
+    const spec = { kind: 'reduce_on_plateau', factor: 0.5, patience: 1, warmup: { steps: 7 } } as const;
+    const metrics = Array.from({ length: 40 }, (_, i) => 1 + Math.sin(i) * 0.01);
+    const full = lrSequence(spec, { baseLr: 0.1, totalSteps: 400, metrics, evalEvery: 10 });
+    expect(previewSequence(spec, { baseLr: 0.1, totalSteps: 400, metrics, evalEvery: 10, maxSteps: 1000 })).toEqual({ steps: [...full.keys()], lr: full });
+    const sampled = previewSequence(spec, { baseLr: 0.1, totalSteps: 400, metrics, evalEvery: 10, maxSteps: 37 });
+    expect(sampled.steps).toHaveLength(37);
+    expect([sampled.steps[0], sampled.steps.at(-1)]).toEqual([0, 399]);
+    expect(sampled.lr).toEqual(sampled.steps.map((t) => full[t]));
   });
 });

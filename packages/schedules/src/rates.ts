@@ -43,11 +43,7 @@ function buildCore(spec: ScheduleSpec, eta: number, horizon: number, warmupSteps
       return stateless((t) => eta * spec.gamma ** Math.floor(t / spec.stepSize));
     case 'multistep': {
       const ms = spec.milestones;
-      return stateless((t) => {
-        let k = 0;
-        while (k < ms.length && ms[k]! <= t) k++;
-        return eta * spec.gamma ** k;
-      });
+      return stateless((t) => eta * spec.gamma ** countAtMost(ms, t));
     }
     case 'exponential':
       return stateless((t) => eta * spec.gamma ** t);
@@ -86,6 +82,18 @@ function buildCore(spec: ScheduleSpec, eta: number, horizon: number, warmupSteps
 }
 
 type Of<K extends ScheduleSpec['kind']> = Extract<ScheduleSpec, { kind: K }>;
+
+/** How many of the sorted `xs` are ≤ t (a binary search: milestones may number 10 000). */
+function countAtMost(xs: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 /** `decaySteps` of a wsd schedule over `horizon` updates (`decayFraction` rounds halves up). */
 export function wsdDecaySteps(spec: Of<'wsd'>, horizon: number): number {
@@ -232,11 +240,8 @@ function reduceOnPlateau(spec: Of<'reduce_on_plateau'>, eta: number): ScheduleSt
 function sequential(spec: Of<'sequential'>, eta: number, horizon: number): ScheduleState {
   const starts = [0, ...spec.milestones];
   const parts = spec.parts.map((p, k) => buildSchedule(p, eta, (starts[k + 1] ?? horizon) - starts[k]!));
-  const partAt = (t: number): number => {
-    let k = 0;
-    while (k + 1 < starts.length && starts[k + 1]! <= t) k++;
-    return k;
-  };
+  // starts[0] = 0 ≤ t always: the part is the last start ≤ t.
+  const partAt = (t: number): number => countAtMost(starts, t) - 1;
   return {
     lrAt: (t) => {
       const k = partAt(t);

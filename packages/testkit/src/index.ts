@@ -1,5 +1,6 @@
 /** Test infrastructure (see package.json): import it by name, never by a relative path across apps. */
 export * from './databases';
+export * from './datasets-on-disk';
 export * from './http';
 export * from './own-services';
 export * from './processes';

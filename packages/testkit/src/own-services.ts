@@ -53,12 +53,28 @@ export async function startOwnRedis() {
     await waitUntil(`redis on ${port} to stop`, async () => !(await ping()));
   };
   await start();
+  let pid: number | null = null;
+  const pidOf = () => {
+    pid ??= Number(/process_id:(\d+)/.exec(execFileSync('redis-cli', ['-p', String(port), 'info', 'server']).toString())![1]);
+    return pid;
+  };
   return {
     url,
     port,
-    stop,
+    stop: async () => {
+      pid = null;
+      await stop();
+    },
     start,
+    /** SIGSTOP: the server keeps its connections but answers nothing (a frozen dependency). */
+    freeze() {
+      process.kill(pidOf(), 'SIGSTOP');
+    },
+    thaw() {
+      process.kill(pidOf(), 'SIGCONT');
+    },
     async restart() {
+      pid = null;
       await stop();
       await start();
     },

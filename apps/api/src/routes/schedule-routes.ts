@@ -1,5 +1,5 @@
-import { errorBodySchema, maxPreviewPoints, previewAnswer, previewBody } from '@lrsweep/contract';
-import { horizonIssues, lrSequence } from '@lrsweep/schedules';
+import { errorBodySchema, maxPreviewPoints, maxPreviewSteps, previewAnswer, previewBody } from '@lrsweep/contract';
+import { horizonIssues, previewSequence } from '@lrsweep/schedules';
 import { downsampleSeries } from '@lrsweep/sweep';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ApiError } from '../errors';
@@ -11,6 +11,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['schedules'],
         summary: "A schedule's learning rate for every update, before sweeping it",
+        description: `At most ${maxPreviewPoints} points (LTTB). Horizons over ${maxPreviewSteps} updates are first sampled at ${maxPreviewSteps} evenly spaced updates, so a preview's cost is bounded whatever its size.`,
         body: previewBody,
         response: { 200: previewAnswer, 400: errorBodySchema, 401: errorBodySchema },
       },
@@ -20,10 +21,10 @@ export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
       const late = horizonIssues(schedule, totalSteps, ['schedule']);
       if (late.length) throw new ApiError('SPEC_INVALID', late.map((i) => `${i.path}: ${i.message}`).join('; '), late);
       const evalEvery = metrics?.length ? (req.body.evalEvery ?? Math.max(1, Math.floor(totalSteps / metrics.length))) : undefined;
-      const lr = lrSequence(schedule, { baseLr, totalSteps, metrics, evalEvery: evalEvery ?? 1 });
-      const steps = lr.map((_, t) => t);
-      const d = downsampleSeries(steps, lr, maxPreviewPoints);
-      return { totalSteps, downsampled: d.x.length < lr.length, steps: d.x, lr: d.y };
+      // Bounded work whatever the horizon: at most maxPreviewSteps rates, then LTTB.
+      const full = previewSequence(schedule, { baseLr, totalSteps, metrics, evalEvery, maxSteps: maxPreviewSteps });
+      const d = downsampleSeries(full.steps, full.lr, maxPreviewPoints);
+      return { totalSteps, downsampled: d.x.length < totalSteps, steps: d.x, lr: d.y };
     },
   );
 };

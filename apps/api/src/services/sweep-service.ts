@@ -10,6 +10,8 @@ export interface SweepServiceDeps {
   db: Db;
   queue: TrialQueue;
   maxTrials: number;
+  /** The longest horizon a trial may have (MAX_TRIAL_STEPS). */
+  maxTrialSteps: number;
   /** Failed attempts each new trial may spend. */
   failureBudget: number;
   /** How long enqueueing may take before a submit answers `delivery: "pending"`. */
@@ -23,6 +25,8 @@ const idempotencyTtlMs = 24 * 3600 * 1000;
 /** Resolves `p`, or rejects after `ms`: a frozen dependency must not hold a request. */
 export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  // Once the race is lost, `p`'s own late failure is expected: not an unhandled rejection.
+  p.catch(() => {});
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
     new Promise<never>((_, reject) => {
@@ -31,7 +35,7 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
-export function createSweepService({ db, queue, maxTrials, failureBudget, enqueueTimeoutMs = 3000, log }: SweepServiceDeps) {
+export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failureBudget, enqueueTimeoutMs = 3000, log }: SweepServiceDeps) {
   const mustGet = async (sweepId: string, projectId: string) => {
     const s = await getSweep(db, sweepId, projectId);
     if (!s) throw notFound('sweep', sweepId);
@@ -79,7 +83,7 @@ export function createSweepService({ db, queue, maxTrials, failureBudget, enqueu
   return {
     /** What a spec would make, or its problems: nothing is stored (the dashboard's live check). */
     validate(spec: SweepSpec) {
-      const expanded = expandSweep(spec, { maxTrials });
+      const expanded = expandSweep(spec, { maxTrials, maxTrialSteps });
       if (!expanded.ok) return { valid: false as const, issues: expanded.issues };
       const { plan } = expanded;
       return {
@@ -102,7 +106,7 @@ export function createSweepService({ db, queue, maxTrials, failureBudget, enqueu
         const prior = await replay(projectId, idempotencyKey, requestHash);
         if (prior) return { ...prior, replayed: true };
       }
-      const expanded = expandSweep(spec, { maxTrials });
+      const expanded = expandSweep(spec, { maxTrials, maxTrialSteps });
       if (!expanded.ok) {
         const message = expanded.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
         throw new ApiError('SPEC_INVALID', message, expanded.issues);
