@@ -15,11 +15,13 @@ import { registerAuth } from './auth';
 import { type AppSettings, defaultSettings } from './env';
 import { registerErrorHandler, zodValidatorCompiler } from './errors';
 import { adminRoutes } from './routes/admin-routes';
+import { agentRoutes } from './routes/agent-routes';
 import { resultsRoutes } from './routes/results-routes';
 import { scheduleRoutes } from './routes/schedule-routes';
 import { sweepRoutes } from './routes/sweep-routes';
 import { systemRoutes } from './routes/system-routes';
 import { trialRoutes } from './routes/trial-routes';
+import { createAgentService } from './services/agent-service';
 import { createResultsService } from './services/results-service';
 import { createSweepService } from './services/sweep-service';
 import { registerStrictJson } from './strict-json';
@@ -62,7 +64,7 @@ export async function buildApp(opts: AppOptions) {
         version: '1.1',
         description: 'Sweeps over base learning rate × schedule × seed, trained by a worker fleet and ranked across seeds.',
       },
-      tags: [{ name: 'sweeps' }, { name: 'results' }, { name: 'trials' }, { name: 'schedules' }, { name: 'admin' }, { name: 'system' }],
+      tags: [{ name: 'sweeps' }, { name: 'results' }, { name: 'trials' }, { name: 'schedules' }, { name: 'agents' }, { name: 'admin' }, { name: 'system' }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -78,6 +80,25 @@ export async function buildApp(opts: AppOptions) {
 
   const sweeps = createSweepService({ db: opts.db, queue: opts.queue, maxTrials: s.maxTrials, maxTrialSteps: s.maxTrialSteps, failureBudget: s.failureBudget });
   const results = createResultsService({ db: opts.db });
+  // Agents' long polls block: on connections that may (the request path's time out in 2 s).
+  let blocking: Redis | null = null;
+  const blockingRedis = () => {
+    if (!blocking) {
+      blocking = opts.redis.duplicate({ commandTimeout: undefined, maxRetriesPerRequest: null });
+      blocking.on('error', () => {});
+    }
+    return blocking;
+  };
+  app.addHook('onClose', async () => blocking?.disconnect());
+  const agents = createAgentService({
+    db: opts.db,
+    queue: opts.queue,
+    blockingRedis,
+    prefix: opts.queue.prefix,
+    leaseMs: s.agentLeaseMs,
+    stallMs: s.agentStallMs,
+    heartbeatMs: s.agentHeartbeatMs,
+  });
   // Every /v1 route lives in this plugin, and so does the auth hook: fastify's encapsulation
   // applies it to whatever the router reaches here, whatever the spelling of the path.
   await app.register(
@@ -89,6 +110,7 @@ export async function buildApp(opts: AppOptions) {
       await v1.register(trialRoutes({ db: opts.db }));
       await v1.register(scheduleRoutes);
       await v1.register(adminRoutes({ db: opts.db }));
+      await v1.register(agentRoutes({ db: opts.db, agents, aliveMs: 3 * s.agentHeartbeatMs }));
     },
     { prefix: '/v1' },
   );
@@ -108,9 +130,10 @@ async function registerRateLimit(scope: FastifyInstance, redis: Redis, max: numb
   limiterRedis.on('error', () => {});
   scope.addHook('onClose', async () => limiterRedis.disconnect());
   await scope.register(rateLimit, {
-    // After authentication, so the limit is per token.
+    // After authentication, so the limit is per token. Agents post metric batches and renew
+    // leases all the time: a fleet of them shares a token, so theirs is a hundred times higher.
     hook: 'preHandler',
-    max,
+    max: (req) => (req.auth?.role === 'agent' ? max * 100 : max),
     timeWindow: 60_000,
     redis: limiterRedis,
     nameSpace: 'lrsweep-rate:',

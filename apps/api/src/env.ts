@@ -30,6 +30,10 @@ const schema = z.object({
     .string()
     .default('false')
     .transform((v): boolean | number | string[] => (v === 'true' ? true : v === 'false' || v === '' ? false : /^\d+$/.test(v) ? Number(v) : v.split(',').map((x) => x.trim()))),
+  /** An agent's claimed trial: its lease, how often agents heartbeat, and how long a trainer may report nothing. */
+  AGENT_LEASE_MS: int(30_000),
+  AGENT_HEARTBEAT_MS: int(10_000),
+  AGENT_STALL_MS: int(600_000),
   /** The longest horizon a trial may have, in updates. */
   MAX_TRIAL_STEPS: int(1_000_000),
   /** Comma-separated origins allowed to call from a browser; none by default (CORS closed). */
@@ -70,6 +74,9 @@ export function appSettings(env: ApiEnv) {
     tokenCacheMs: env.TOKEN_CACHE_MS,
     trustProxy: env.TRUST_PROXY,
     maxTrialSteps: env.MAX_TRIAL_STEPS,
+    agentLeaseMs: env.AGENT_LEASE_MS,
+    agentHeartbeatMs: env.AGENT_HEARTBEAT_MS,
+    agentStallMs: env.AGENT_STALL_MS,
     corsOrigins: env.CORS_ORIGINS,
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     failureBudget: env.TRIAL_FAILURE_BUDGET,

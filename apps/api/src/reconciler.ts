@@ -18,7 +18,7 @@ export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Log
   for (let i = 0; i < rows.length; i += 200) {
     const chunk = rows.slice(i, i + 200);
     const states = await Promise.all(
-      chunk.map((r) => (r.job_id ? deps.queue.jobState({ projectId: r.project_id, pool: r.pool }, r.job_id) : Promise.resolve('unknown'))),
+      chunk.map((r) => (r.job_id ? deps.queue.jobState({ projectId: r.project_id, pool: r.pool, runner: r.runner }, r.job_id) : Promise.resolve('unknown'))),
     );
     for (const [k, r] of chunk.entries()) {
       if (alive.has(states[k]!)) continue;

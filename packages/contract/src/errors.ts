@@ -22,6 +22,7 @@ export const apiErrors = {
   STALE_ATTEMPT: { status: 409, description: 'a newer attempt owns the trial (or it ended): this write is refused' },
   TRIAL_NOT_DONE: { status: 409, description: 'the trial has not reached its horizon' },
   CHECKPOINT_INCOMPLETE: { status: 409, description: 'a checkpoint marker was sent before the update rows it covers' },
+  SCHEDULE_MISMATCH: { status: 422, description: "a reported lr is not the schedule's: the trial failed (no retry)" },
   PROTOCOL_INCOMPATIBLE: { status: 426, description: "the agent SDK's protocol version is not supported" },
   BODY_TOO_LARGE: { status: 413, description: 'the body is larger than the limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'send JSON' },

@@ -4,6 +4,7 @@
  * job catalog with its retry policy and job-id helper. No package imports an app: the API
  * registers these schemas; the client, CLI, dashboard, worker and trainer import them.
  */
+export * from './agents';
 export * from './api';
 export * from './errors';
 export * from './jobs';

@@ -11,10 +11,12 @@ export const poolNameSchema = z
 export const defaultPool = 'default';
 
 /**
- * The BullMQ queue of a project's pool (SWEEP_API.md v1.1: a queue per project and pool). BullMQ
- * refuses ':' in queue names; project ids and pool names never contain '.'.
+ * The BullMQ queue of a project's pool (SWEEP_API.md v1.1: a queue per project and pool), one for
+ * the built-in workers and one for external agents, so a pool name shared by both never hands a
+ * trial to the wrong kind. BullMQ refuses ':' in queue names; ids and pool names never hold '.'.
  */
-export const poolQueueName = (projectId: string, pool: string) => `trials.${projectId}.${pool}`;
+export const poolQueueName = (projectId: string, pool: string, runner: 'builtin' | 'external' = 'builtin') =>
+  `${runner === 'external' ? 'agents' : 'trials'}.${projectId}.${pool}`;
 
 /** The BullMQ job id of a trial's n-th delivery (the first keeps the plain id). */
 export const deliveryJobId = (trialId: string, delivery: number) => (delivery <= 1 ? `trial-${trialId}` : `trial-${trialId}-d${delivery}`);

@@ -3,6 +3,7 @@
  * with: a changed route breaks the build of every caller (client, CLI, dashboard, tests).
  */
 import type { z } from 'zod';
+import type { agentRegistered, agentView, claimedTrialSchema, registerAgentBody, reportAnswer } from './agents';
 import type {
   cancelAnswer,
   createTokenBody,
@@ -40,3 +41,8 @@ export type CreateTokenRequest = z.input<typeof createTokenBody>;
 export type CreatedToken = TokenView & { token: string };
 export type CancelAnswer = z.output<typeof cancelAnswer>;
 export type RetryAnswer = z.output<typeof retryAnswer>;
+export type RegisterAgentRequest = z.input<typeof registerAgentBody>;
+export type AgentRegistered = z.output<typeof agentRegistered>;
+export type ClaimedTrial = z.output<typeof claimedTrialSchema>;
+export type ReportAnswer = z.output<typeof reportAnswer>;
+export type AgentView = z.output<typeof agentView>;

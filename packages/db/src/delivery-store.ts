@@ -7,14 +7,14 @@ import { expireLapsedLease, type Redelivery } from './trial-store';
  * on the job id it had, so concurrent reconcilers hand out one delivery.
  */
 export async function newDelivery(db: Db, trialId: string, onlyIfJob: string | null): Promise<Redelivery | null> {
-  const [t] = await db.$queryRaw<{ deliveries: number; sweep_id: string; pool: string; project_id: string }[]>`
-    SELECT t.deliveries, t.sweep_id, t.pool, s.project_id FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.id = ${trialId}::uuid`;
+  const [t] = await db.$queryRaw<{ deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external' }[]>`
+    SELECT t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.id = ${trialId}::uuid`;
   if (!t) return null;
   const jobId = deliveryJobId(trialId, t.deliveries + 1);
   const n = await db.$executeRaw`
     UPDATE trials SET deliveries = ${t.deliveries + 1}::int, job_id = ${jobId}
      WHERE id = ${trialId}::uuid AND status = 'queued' AND deliveries = ${t.deliveries}::int AND job_id IS NOT DISTINCT FROM ${onlyIfJob}`;
-  return n === 1 ? { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, jobId } : null;
+  return n === 1 ? { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, runner: t.runner, jobId } : null;
 }
 
 /**
@@ -26,8 +26,8 @@ export async function trialsAwaitingDelivery(db: Db, limit: number) {
   const lapsed = await db.$queryRaw<{ id: string }[]>`
     SELECT id FROM trials WHERE status = 'running' AND lease_expires_at < now() ORDER BY queued_at LIMIT ${limit}`;
   for (const r of lapsed) await expireLapsedLease(db, r.id);
-  return db.$queryRaw<{ id: string; sweep_id: string; job_id: string | null; project_id: string; pool: string }[]>`
-    SELECT t.id, t.sweep_id, t.job_id, s.project_id, t.pool FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+  return db.$queryRaw<{ id: string; sweep_id: string; job_id: string | null; project_id: string; pool: string; runner: 'builtin' | 'external' }[]>`
+    SELECT t.id, t.sweep_id, t.job_id, s.project_id, t.pool, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id
      WHERE t.status = 'queued' AND s.cancelled_at IS NULL
      ORDER BY t.queued_at LIMIT ${limit}`;
 }
@@ -50,8 +50,8 @@ export async function cancelSweep(db: Db, sweepId: string): Promise<{ cancelled:
  */
 export async function retryFailedTrials(db: Db, sweepId: string): Promise<Redelivery[]> {
   return db.$transaction(async (tx) => {
-    const rows = await tx.$queryRaw<{ id: string; deliveries: number; pool: string; project_id: string }[]>`
-      SELECT t.id, t.deliveries, t.pool, s.project_id FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+    const rows = await tx.$queryRaw<{ id: string; deliveries: number; pool: string; project_id: string; runner: 'builtin' | 'external' }[]>`
+      SELECT t.id, t.deliveries, t.pool, s.project_id, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.sweep_id = ${sweepId}::uuid AND t.status = 'failed' FOR UPDATE OF t`;
     if (!rows.length) return [];
     const jobIds = rows.map((r) => deliveryJobId(r.id, r.deliveries + 1));
@@ -60,6 +60,6 @@ export async function retryFailedTrials(db: Db, sweepId: string): Promise<Redeli
              failures = 0, deliveries = t.deliveries + 1, job_id = u.job_id
         FROM unnest(${rows.map((r) => r.id)}::uuid[], ${jobIds}::text[]) AS u(id, job_id)
        WHERE t.id = u.id`;
-    return rows.map((r, i) => ({ trialId: r.id, sweepId, projectId: r.project_id, pool: r.pool, jobId: jobIds[i]! }));
+    return rows.map((r, i) => ({ trialId: r.id, sweepId, projectId: r.project_id, pool: r.pool, runner: r.runner, jobId: jobIds[i]! }));
   });
 }

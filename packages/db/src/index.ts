@@ -11,4 +11,5 @@ export * from './sweep-store';
 export * from './token-store';
 export * from './delivery-store';
 export * from './results-store';
+export * from './agent-store';
 export { Prisma } from './generated/prisma/client.ts';

@@ -24,6 +24,7 @@ export interface Redelivery {
   sweepId: string;
   projectId: string;
   pool: string;
+  runner: 'builtin' | 'external';
   jobId: string;
   delayMs?: number;
 }
@@ -55,10 +56,17 @@ export async function expireLapsedLease(db: Db, trialId: string): Promise<{ stat
 
 /**
  * Claims a trial for `workerId` with a compare-and-set: it succeeds only when the trial is queued
- * (a running one under a lapsed lease is first counted as a failure, see `expireLapsedLease`) and
- * its sweep is not cancelled. Two deliveries of the same job can never both train it.
+ * (a running one under a lapsed lease is first counted as a failure, see `expireLapsedLease`),
+ * its sweep is not cancelled, and its runner is the claimer's. Two deliveries of the same job can never both train it.
  */
-export async function claimTrial(db: Db, trialId: string, workerId: string, leaseMs: number): Promise<ClaimedTrial | null> {
+export async function claimTrial(
+  db: Db,
+  trialId: string,
+  workerId: string,
+  leaseMs: number,
+  /** Who claims: built-in workers train only built-in trials, agents only external ones (on any pool name). */
+  runner: 'builtin' | 'external' = 'builtin',
+): Promise<ClaimedTrial | null> {
   await expireLapsedLease(db, trialId);
   const rows = await db.$queryRaw<
     {
@@ -77,7 +85,7 @@ export async function claimTrial(db: Db, trialId: string, workerId: string, leas
            lease_expires_at = now() + ${leaseMs} * interval '1 millisecond',
            started_at = now(), finished_at = NULL, training_started_at = NULL, train_ms = NULL
       FROM sweeps s
-     WHERE t.id = ${trialId}::uuid AND s.id = t.sweep_id AND t.status = 'queued' AND s.cancelled_at IS NULL
+     WHERE t.id = ${trialId}::uuid AND s.id = t.sweep_id AND t.status = 'queued' AND s.cancelled_at IS NULL AND s.runner_kind = ${runner}
     RETURNING t.attempt, t.config, t.total_steps, t.sweep_id, s.project_id, t.pool, t.checkpoint_path, t.checkpoint_step`;
   const r = rows[0];
   return r
@@ -192,8 +200,8 @@ export async function failAttempt(
   retryable: boolean,
 ): Promise<{ outcome: 'requeued'; delivery: Redelivery } | { outcome: 'failed' | 'superseded' }> {
   return db.$transaction(async (tx) => {
-    const [t] = await tx.$queryRaw<{ failures: number; failure_budget: number; deliveries: number; sweep_id: string; pool: string; project_id: string }[]>`
-      SELECT t.failures, t.failure_budget, t.deliveries, t.sweep_id, t.pool, s.project_id FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+    const [t] = await tx.$queryRaw<{ failures: number; failure_budget: number; deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external' }[]>`
+      SELECT t.failures, t.failure_budget, t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running' FOR UPDATE OF t`;
     if (!t) return { outcome: 'superseded' as const };
     const failures = t.failures + (retryable ? 1 : 0);
@@ -214,7 +222,7 @@ export async function failAttempt(
     });
     return {
       outcome: 'requeued' as const,
-      delivery: { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, jobId, delayMs: trialRetryPolicy.retryDelayMs(failures) },
+      delivery: { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, runner: t.runner, jobId, delayMs: trialRetryPolicy.retryDelayMs(failures) },
     };
   });
 }
@@ -225,8 +233,8 @@ export async function failAttempt(
  */
 export async function releaseTrial(db: Db, trialId: string, attempt: number): Promise<Redelivery | null> {
   return db.$transaction(async (tx) => {
-    const [t] = await tx.$queryRaw<{ deliveries: number; sweep_id: string; pool: string; project_id: string }[]>`
-      SELECT t.deliveries, t.sweep_id, t.pool, s.project_id FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+    const [t] = await tx.$queryRaw<{ deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external' }[]>`
+      SELECT t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running' FOR UPDATE OF t`;
     if (!t) return null;
     const jobId = deliveryJobId(trialId, t.deliveries + 1);
@@ -234,7 +242,7 @@ export async function releaseTrial(db: Db, trialId: string, attempt: number): Pr
       where: { id: trialId },
       data: { status: 'queued', workerId: null, leaseExpiresAt: null, deliveries: t.deliveries + 1, jobId },
     });
-    return { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, jobId };
+    return { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, runner: t.runner, jobId };
   });
 }
 

@@ -8,10 +8,11 @@ export interface TrialQueueOptions {
   prefix?: string;
 }
 
-/** Where a delivery goes: the queue of its project's pool. */
+/** Where a delivery goes: the queue of its project's pool, for its kind of runner. */
 export interface PoolRef {
   projectId: string;
   pool: string;
+  runner?: 'builtin' | 'external';
 }
 
 /** One delivery of a trial: its payload, the job id Postgres recorded for it, and its queue. */
@@ -29,7 +30,7 @@ export function createTrialQueue(opts: TrialQueueOptions) {
   const prefix = opts.prefix ?? 'lrsweep';
   const queues = new Map<string, Queue>();
   const queueOf = (ref: PoolRef) => {
-    const name = poolQueueName(ref.projectId, ref.pool);
+    const name = poolQueueName(ref.projectId, ref.pool, ref.runner);
     let q = queues.get(name);
     if (!q) {
       q = new Queue(name, { connection: opts.connection, prefix });
@@ -54,6 +55,8 @@ export function createTrialQueue(opts: TrialQueueOptions) {
     }
   };
   return {
+    /** The Redis key prefix of every queue (a consumer of them needs the same). */
+    prefix,
     queueOf,
     /**
      * Enqueues deliveries (payloads validated against the catalog), per queue in batches of
@@ -62,7 +65,7 @@ export function createTrialQueue(opts: TrialQueueOptions) {
     async enqueueTrials(deliveries: readonly Delivery[]): Promise<void> {
       const byQueue = new Map<string, Delivery[]>();
       for (const d of deliveries) {
-        const name = poolQueueName(d.projectId, d.pool);
+        const name = poolQueueName(d.projectId, d.pool, d.runner);
         byQueue.set(name, [...(byQueue.get(name) ?? []), d]);
       }
       for (const list of byQueue.values()) {

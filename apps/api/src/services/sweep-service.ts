@@ -57,15 +57,15 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
       configCount: expanded.ok ? expanded.plan.configs.length : 0,
       totalSteps: expanded.ok ? expanded.plan.totalSteps : 0,
       selectedOn: s.selectedOn,
-      delivery: (await firstJobQueued(s.id, projectId, s.pool)) ? 'queued' : 'pending',
+      delivery: (await firstJobQueued(s.id, projectId, s.pool, s.runnerKind)) ? 'queued' : 'pending',
     };
   };
 
   /** Whether the queue holds (or held) the first trial's job: a replayed submit's delivery. */
-  const firstJobQueued = async (sweepId: string, projectId: string, pool: string) => {
+  const firstJobQueued = async (sweepId: string, projectId: string, pool: string, runner: 'builtin' | 'external') => {
     const first = await db.trial.findFirst({ where: { sweepId }, orderBy: { ordinal: 'asc' }, select: { jobId: true, status: true } });
     if (!first?.jobId || first.status !== 'queued') return true;
-    const state = await within(queue.jobState({ projectId, pool }, first.jobId), enqueueTimeoutMs, 'reading the queue').catch(() => 'unknown');
+    const state = await within(queue.jobState({ projectId, pool, runner }, first.jobId), enqueueTimeoutMs, 'reading the queue').catch(() => 'unknown');
     return state !== 'unknown';
   };
 
@@ -137,7 +137,7 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
         }
         throw err;
       }
-      const queued = await deliver(trials.map((t) => ({ trialId: t.id, sweepId: id, jobId: deliveryJobId(t.id, 1), projectId, pool: spec.runner.pool })));
+      const queued = await deliver(trials.map((t) => ({ trialId: t.id, sweepId: id, jobId: deliveryJobId(t.id, 1), projectId, pool: spec.runner.pool, runner: spec.runner.kind })));
       return {
         id,
         name: spec.name,
@@ -156,7 +156,7 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
       const sweep = await mustGet(sweepId, projectId);
       if (sweepEnded(sweep.status)) throw new ApiError('SWEEP_UNCHANGED', `the sweep has ended (${sweep.status}); there is nothing to cancel`);
       const { cancelled } = await cancelSweep(db, sweepId);
-      await within(queue.removeJobs({ projectId, pool: sweep.pool }, cancelled.flatMap((t) => (t.job_id ? [t.job_id] : []))), enqueueTimeoutMs, 'removing jobs').catch(
+      await within(queue.removeJobs({ projectId, pool: sweep.pool, runner: sweep.runnerKind }, cancelled.flatMap((t) => (t.job_id ? [t.job_id] : []))), enqueueTimeoutMs, 'removing jobs').catch(
         // Workers drop a cancelled trial's delivery themselves: a job Redis keeps is harmless.
         (err) => log?.warn({ err }, 'could not remove the cancelled jobs from the queue'),
       );

@@ -1,0 +1,282 @@
+import { randomUUID } from 'node:crypto';
+import {
+  agentProtocol,
+  type Caller,
+  can,
+  type ClaimedTrial,
+  jobCatalog,
+  lrMatches,
+  poolQueueName,
+} from '@lrsweep/contract';
+import {
+  claimTrialForAgent,
+  countUpdates,
+  type Db,
+  failAttempt,
+  finishTrial,
+  getAgent,
+  heartbeatAgent,
+  recordAgentCheckpoint,
+  refreshTrialSummary,
+  registerAgent,
+  releaseTrial,
+  renewAgentLease,
+  trialEvaluations,
+  trialForReport,
+  trialState,
+  writeEvaluations,
+  writeUpdates,
+} from '@lrsweep/db';
+import { createTrialFetcher, type TrialQueue } from '@lrsweep/queue';
+import type { TrialConfig } from '@lrsweep/sweep';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ApiError, notFound } from '../errors';
+import { replayedSchedule } from './trial-schedule';
+
+export interface AgentSettings {
+  /** A claimed trial's lease. */
+  leaseMs: number;
+  /** An agent whose trainer reports nothing this long loses its trial. */
+  stallMs: number;
+  heartbeatMs: number;
+}
+
+export interface AgentServiceDeps extends AgentSettings {
+  db: Db;
+  queue: TrialQueue;
+  /** A connection that may block (BullMQ's manual fetching duplicates it for each long poll). */
+  blockingRedis: () => Redis;
+  prefix: string;
+  log?: Logger;
+}
+
+type Report = { ok: true; shouldStop: boolean; leaseExpiresAt: string | null; status?: string };
+
+/**
+ * The agent protocol's server side: registration and heartbeats, claims (a long poll on the
+ * pool's BullMQ queue, then the same compare-and-set as a built-in worker), and the reports of a
+ * claimed trial, each fenced by its attempt. The server checks every reported rate against the
+ * schedule it computes itself.
+ */
+export function createAgentService(d: AgentServiceDeps) {
+  const mustAgent = async (caller: Caller, agentId: string) => {
+    const a = await getAgent(d.db, agentId, caller.projectId);
+    if (!a) throw notFound('agent', agentId);
+    if (!can.serve(caller, a.pool)) throw new ApiError('FORBIDDEN', `this token may not serve pool '${a.pool}'`);
+    return a;
+  };
+
+  /** A running trial of the caller's project and pools, owned by `attempt`; else 404, 403 or 409. */
+  const owned = async (caller: Caller, trialId: string, attempt: number) => {
+    const t = await trialForReport(d.db, trialId, caller.projectId);
+    if (!t) throw notFound('trial', trialId);
+    if (!can.serve(caller, t.pool)) throw new ApiError('FORBIDDEN', `this token may not serve pool '${t.pool}'`);
+    if (t.attempt !== attempt || t.status !== 'running') {
+      const why = t.status === 'cancelled' ? 'the sweep was cancelled' : t.attempt !== attempt ? `attempt ${t.attempt} owns the trial now` : `the trial is ${t.status}`;
+      throw new ApiError('STALE_ATTEMPT', `attempt ${attempt} may not write: ${why}; stop without completing`);
+    }
+    return { ...t, config: t.config as unknown as TrialConfig };
+  };
+
+  const renewed = async (trialId: string, attempt: number, progress: boolean): Promise<Report> => {
+    const r = await renewAgentLease(d.db, trialId, attempt, d.leaseMs, { stallMs: d.stallMs, progress });
+    if (r.renewed) return { ok: true, shouldStop: false, leaseExpiresAt: r.leaseExpiresAt.toISOString() };
+    if (r.reason === 'stale') throw new ApiError('STALE_ATTEMPT', `attempt ${attempt} no longer owns the trial; stop without completing`);
+    // Heartbeats without progress for stallMs: the lease is left to lapse, and the trial moves on.
+    return { ok: true, shouldStop: true, leaseExpiresAt: null };
+  };
+
+  const diverge = async (trialId: string, attempt: number, step: number) => {
+    await finishTrial(d.db, trialId, attempt, 'diverged', { divergedAtStep: step });
+    return { ok: true as const, shouldStop: true, leaseExpiresAt: null, status: 'diverged' };
+  };
+
+  /** The claimed trial as the agent needs it. */
+  const claimView = (c: NonNullable<Awaited<ReturnType<typeof claimTrialForAgent>>>): ClaimedTrial => {
+    const cfg = c.config as unknown as TrialConfig;
+    const runnerConfig = cfg.runner?.kind === 'external' ? cfg.runner.config : {};
+    return {
+      id: c.trialId,
+      sweepId: c.sweepId,
+      attempt: c.attempt,
+      leaseMs: d.leaseMs,
+      seed: cfg.seed,
+      baseLr: cfg.baseLr,
+      schedule: cfg.schedule,
+      totalSteps: c.totalSteps,
+      evalEvery: cfg.training.evalEvery,
+      stepsPerEpoch: cfg.training.stepsPerEpoch ?? null,
+      config: { ...runnerConfig, ...(cfg.values ?? {}) },
+      resumeStep: c.checkpointStep ?? 0,
+      checkpointUri: c.checkpointStep ? c.checkpointPath : null,
+    };
+  };
+
+  return {
+    async register(caller: Caller, body: { name: string; pool: string; protocolVersion: number; labels?: Record<string, string>; framework?: string; device?: string; host?: string; sdk?: string }) {
+      if (!(agentProtocol.supported as readonly number[]).includes(body.protocolVersion)) {
+        throw new ApiError('PROTOCOL_INCOMPATIBLE', `this server speaks agent protocol ${agentProtocol.supported.join(', ')}, not ${body.protocolVersion}: use an SDK that does`);
+      }
+      if (!can.serve(caller, body.pool)) throw new ApiError('FORBIDDEN', `this token may not serve pool '${body.pool}'`);
+      const a = await registerAgent(d.db, { ...body, projectId: caller.projectId });
+      return { agentId: a.id, protocolVersion: agentProtocol.version, heartbeatMs: d.heartbeatMs, leaseMs: d.leaseMs };
+    },
+
+    async heartbeat(caller: Caller, agentId: string) {
+      await mustAgent(caller, agentId);
+      await heartbeatAgent(d.db, agentId, caller.projectId);
+      return { ok: true as const };
+    },
+
+    /**
+     * The next trial of the agent's pool, waiting up to `waitMs` for one (a long poll on a Redis
+     * connection of its own). A delivery whose trial is not claimable is dropped (or, while
+     * another attempt holds its lease, put back until the lease could lapse), as a worker would.
+     */
+    async claim(caller: Caller, agentId: string, waitMs: number, signal: AbortSignal): Promise<ClaimedTrial | null> {
+      const agent = await mustAgent(caller, agentId);
+      await heartbeatAgent(d.db, agentId, caller.projectId);
+      const fetcher = createTrialFetcher({
+        queueName: poolQueueName(caller.projectId, agent.pool, 'external'),
+        connection: d.blockingRedis(),
+        prefix: d.prefix,
+        onError: (err) => d.log?.warn({ err }, 'agent claim: queue error'),
+      });
+      const token = randomUUID();
+      const deadline = Date.now() + waitMs;
+      try {
+        while (!signal.aborted && Date.now() < deadline) {
+          const job = await fetcher.next(token);
+          if (!job) continue;
+          const payload = jobCatalog.runTrial.payload.safeParse(job.data);
+          if (!payload.success) {
+            await job.moveToFailed(new Error('invalid payload'), token, false);
+            continue;
+          }
+          // A caller gone before the claim is not given a trial it would never hear of.
+          if (signal.aborted) {
+            await job.moveToDelayed(Date.now(), token);
+            break;
+          }
+          const claimed = await claimTrialForAgent(d.db, payload.data.trialId, { id: agent.id, name: agent.name }, d.leaseMs);
+          if (claimed) {
+            await job.moveToCompleted({ claimedBy: agent.id, attempt: claimed.attempt }, token, false);
+            return claimView(claimed);
+          }
+          const state = await trialState(d.db, payload.data.trialId);
+          if (state?.status === 'running' && state.leaseExpiresAt && !state.sweepCancelled) await job.moveToDelayed(state.leaseExpiresAt.getTime() + 1000, token);
+          else await job.moveToCompleted({ skipped: true }, token, false);
+        }
+        return null;
+      } finally {
+        await fetcher.close().catch(() => {});
+      }
+    },
+
+    async lease(caller: Caller, trialId: string, attempt: number) {
+      await owned(caller, trialId, attempt);
+      return renewed(trialId, attempt, false);
+    },
+
+    /** Update rows: checked against the schedule, stored (fenced by attempt), the lease renewed. */
+    async updates(caller: Caller, trialId: string, attempt: number, rows: { step: number; lr: number; loss: number | null }[]): Promise<Report> {
+      const t = await owned(caller, trialId, attempt);
+      const sorted = [...rows].sort((a, b) => a.step - b.step);
+      for (let i = 1; i < sorted.length; i++) {
+        if (sorted[i]!.step === sorted[i - 1]!.step) throw new ApiError('SPEC_INVALID', `update ${sorted[i]!.step} is in the batch twice`, [{ path: 'updates', message: `step ${sorted[i]!.step} twice` }]);
+      }
+      const over = sorted.find((r) => r.step >= t.totalSteps);
+      if (over) throw new ApiError('SPEC_INVALID', `update ${over.step} is past the horizon (${t.totalSteps} updates: 0 … ${t.totalSteps - 1})`, [{ path: 'updates', message: 'step past the horizon' }]);
+      const schedule = replayedSchedule(t.config.schedule, t.config.baseLr, t.totalSteps, await trialEvaluations(d.db, trialId));
+      for (const r of sorted) {
+        const want = schedule.lrAt(r.step);
+        if (!lrMatches(r.lr, want)) {
+          const message = `update ${r.step} applied lr ${r.lr}, but the schedule gives ${want}: the trainer does not follow the trial's schedule`;
+          await failAttempt(d.db, trialId, attempt, { code: 'SCHEDULE_MISMATCH', message }, false);
+          throw new ApiError('SCHEDULE_MISMATCH', message);
+        }
+      }
+      const bad = sorted.findIndex((r) => r.loss === null);
+      const kept = bad >= 0 ? sorted.slice(0, bad + 1) : sorted;
+      if (!(await writeUpdates(d.db, trialId, attempt, kept.map((r) => ({ step: r.step, lr: r.lr, trainLoss: r.loss }))))) {
+        throw new ApiError('STALE_ATTEMPT', `attempt ${attempt} no longer owns the trial; stop without completing`);
+      }
+      // NaN or ±Infinity (sent as null): the trial diverged at that update.
+      if (bad >= 0) return diverge(trialId, attempt, sorted[bad]!.step);
+      return renewed(trialId, attempt, true);
+    },
+
+    /** An evaluation after `step` updates: val_*, train_*, and test_* at the last step only. */
+    async evaluation(caller: Caller, trialId: string, attempt: number, step: number, metrics: Record<string, number | null>): Promise<Report> {
+      const t = await owned(caller, trialId, attempt);
+      if (step > t.totalSteps) throw new ApiError('SPEC_INVALID', `an evaluation after ${step} updates is past the horizon (${t.totalSteps})`, [{ path: 'step', message: 'past the horizon' }]);
+      const tests = Object.keys(metrics).filter((m) => m.startsWith('test_'));
+      if (tests.length && step !== t.totalSteps) {
+        throw new ApiError('SPEC_INVALID', `${tests.join(', ')} may be reported only after the last update (step ${t.totalSteps})`, [{ path: 'metrics', message: 'test_* only at the horizon' }]);
+      }
+      const { val_loss: valLoss, val_acc: valAcc, train_loss: trainLoss, ...rest } = metrics;
+      // train_loss not reported: the mean loss of the updates since the previous evaluation.
+      const meanLoss = trainLoss === undefined ? await meanTrainLoss(d.db, trialId, step) : trainLoss;
+      const ok = await writeEvaluations(d.db, trialId, attempt, [{ step, valLoss: valLoss ?? null, valAcc: valAcc ?? null, trainLoss: meanLoss, metrics: rest }]);
+      if (!ok) throw new ApiError('STALE_ATTEMPT', `attempt ${attempt} no longer owns the trial; stop without completing`);
+      await refreshTrialSummary(d.db, trialId, attempt);
+      // A non-finite metric (sent as null): the trial diverged at the update before this evaluation.
+      if (Object.values(metrics).some((v) => v === null)) return diverge(trialId, attempt, Math.max(0, step - 1));
+      return renewed(trialId, attempt, true);
+    },
+
+    /** A checkpoint marker covering updates 0 … step: refused while any of those rows is missing. */
+    async checkpoint(caller: Caller, trialId: string, attempt: number, step: number, uri: string): Promise<Report> {
+      const t = await owned(caller, trialId, attempt);
+      if (step >= t.totalSteps) throw new ApiError('SPEC_INVALID', `a marker after update ${step} is past the horizon`, [{ path: 'step', message: 'past the horizon' }]);
+      const have = await countUpdates(d.db, trialId, step);
+      if (have !== step + 1) throw new ApiError('CHECKPOINT_INCOMPLETE', `the marker covers updates 0 … ${step}, but ${step + 1 - have} of their rows have not been sent`);
+      if (!(await recordAgentCheckpoint(d.db, trialId, attempt, step, uri))) throw new ApiError('STALE_ATTEMPT', `attempt ${attempt} no longer owns the trial`);
+      return renewed(trialId, attempt, true);
+    },
+
+    async complete(caller: Caller, trialId: string, attempt: number) {
+      const t = await owned(caller, trialId, attempt);
+      const have = await countUpdates(d.db, trialId, t.totalSteps - 1);
+      if (have !== t.totalSteps) throw new ApiError('TRIAL_NOT_DONE', `the trial has ${have} of its ${t.totalSteps} updates; send them all before completing`);
+      if (!(await finishTrial(d.db, trialId, attempt, 'completed', { stepsDone: t.totalSteps }))) throw new ApiError('STALE_ATTEMPT', `attempt ${attempt} no longer owns the trial`);
+      return { ok: true as const, status: 'completed' };
+    },
+
+    async fail(caller: Caller, trialId: string, attempt: number, message: string, retryable: boolean) {
+      await owned(caller, trialId, attempt);
+      const r = await failAttempt(d.db, trialId, attempt, { code: retryable ? 'TRAINER_RETRYABLE' : 'TRAINER_FAILED', message }, retryable);
+      if (r.outcome === 'requeued') await d.queue.enqueueTrials([r.delivery]).catch((err) => d.log?.warn({ err }, 'could not enqueue; the reconciler will'));
+      return { ok: true as const, status: r.outcome === 'requeued' ? 'queued' : 'failed' };
+    },
+
+    /** Gives the trial back (the agent is stopping): another agent resumes it; no budget spent. */
+    async release(caller: Caller, trialId: string, attempt: number) {
+      await owned(caller, trialId, attempt);
+      const delivery = await releaseTrial(d.db, trialId, attempt);
+      if (delivery) await d.queue.enqueueTrials([delivery]).catch((err) => d.log?.warn({ err }, 'could not enqueue; the reconciler will'));
+      return { ok: true as const, status: 'queued' };
+    },
+
+    /** The schedule's rates for `count` updates from `from`, given the evaluations reported so far. */
+    async lr(caller: Caller, trialId: string, attempt: number, from: number, count: number) {
+      const t = await owned(caller, trialId, attempt);
+      const to = Math.min(t.totalSteps, from + count);
+      const schedule = replayedSchedule(t.config.schedule, t.config.baseLr, t.totalSteps, await trialEvaluations(d.db, trialId));
+      const lr: number[] = [];
+      for (let s = from; s < to; s++) lr.push(schedule.lrAt(s));
+      return { from, lr };
+    },
+  };
+}
+export type AgentService = ReturnType<typeof createAgentService>;
+
+/** The mean loss of the updates after the previous evaluation, up to `step` updates. */
+async function meanTrainLoss(db: Db, trialId: string, step: number): Promise<number | null> {
+  const [r] = await db.$queryRaw<{ mean: number | null }[]>`
+    SELECT avg(u.train_loss) AS mean FROM update_metrics u
+     WHERE u.trial_id = ${trialId}::uuid AND u.step < ${step}
+       AND u.step >= coalesce((SELECT max(e.step) FROM evaluations e WHERE e.trial_id = ${trialId}::uuid AND e.step < ${step}), 0)`;
+  return r?.mean ?? null;
+}

@@ -1,0 +1,414 @@
+"""lrsweep's agent SDK: run the trials of a pool with your own trainer, in any framework.
+
+An ``Agent`` registers with the lrsweep API as an agent of a pool, claims that pool's trials one
+at a time and yields them; a ``Trial`` gives its seed, base LR, schedule, horizon, config and
+resume point, the rate for every update (computed by lrsweep: there is no second schedule
+implementation here), and reports updates, evaluations and checkpoint markers. Standard library
+only. See docs/agents.md.
+"""
+
+import json
+import math
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+from http.client import HTTPConnection, HTTPSConnection
+
+__all__ = ["Agent", "Trial", "LrsweepError", "TerminalError", "ScheduleMismatch"]
+__version__ = "0.1.0"
+PROTOCOL_VERSION = 1
+
+
+class LrsweepError(Exception):
+    """An answer of the lrsweep API other than 2xx: ``status``, ``code`` and ``message``."""
+
+    def __init__(self, status, code, message):
+        super().__init__("%s %s: %s" % (status, code, message))
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class TerminalError(Exception):
+    """Raise it inside ``with trial:`` for a failure no retry can mend: the trial fails for good."""
+
+
+class ScheduleMismatch(LrsweepError):
+    """The server found a reported ``lr`` that is not the schedule's: the trial failed."""
+
+
+_RETRYABLE = (ConnectionError, socket.timeout, TimeoutError, OSError)
+
+
+class _Api:
+    """A small JSON client: one connection per call, retries with backoff on network errors,
+    5xx and 429 (honouring Retry-After), for up to ``retry_for`` seconds."""
+
+    def __init__(self, url, token, timeout=30.0, retry_for=60.0):
+        base = (url or "").rstrip("/")
+        if base.endswith("/v1"):
+            base = base[:-3]
+        parts = urllib.parse.urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("lrsweep: give the API's url (or set LRSWEEP_API_URL), e.g. http://127.0.0.1:3000")
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port
+        self.prefix = parts.path.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.retry_for = retry_for
+
+    def connection(self, timeout):
+        cls = HTTPSConnection if self.scheme == "https" else HTTPConnection
+        return cls(self.host, self.port, timeout=timeout)
+
+    def call(self, method, path, body=None, timeout=None, retry_for=None, on_connection=None):
+        deadline = time.monotonic() + (self.retry_for if retry_for is None else retry_for)
+        delay = 0.2
+        while True:
+            try:
+                return self._once(method, path, body, timeout or self.timeout, on_connection)
+            except LrsweepError as e:
+                if not (e.status >= 500 or e.status == 429) or time.monotonic() + delay > deadline:
+                    raise
+                wait = getattr(e, "retry_after", None) or delay
+            except _RETRYABLE:
+                if time.monotonic() + delay > deadline:
+                    raise
+                wait = delay
+            time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 5.0)
+
+    def _once(self, method, path, body, timeout, on_connection):
+        conn = self.connection(timeout)
+        if on_connection:
+            on_connection(conn)
+        try:
+            payload = None if body is None else json.dumps(body, allow_nan=False).encode()
+            headers = {"authorization": "Bearer %s" % self.token, "accept": "application/json"}
+            if payload is not None:
+                headers["content-type"] = "application/json"
+            conn.request(method, self.prefix + path, body=payload, headers=headers)
+            res = conn.getresponse()
+            text = res.read().decode("utf-8", "replace")
+            data = json.loads(text) if text else None
+            if 200 <= res.status < 300:
+                return data
+            code = (data or {}).get("code", "HTTP_ERROR") if isinstance(data, dict) else "HTTP_ERROR"
+            message = (data or {}).get("message", text[:200]) if isinstance(data, dict) else text[:200]
+            err = (ScheduleMismatch if code == "SCHEDULE_MISMATCH" else LrsweepError)(res.status, code, message)
+            retry_after = res.getheader("retry-after")
+            err.retry_after = float(retry_after) if retry_after and retry_after.isdigit() else None
+            raise err
+        finally:
+            conn.close()
+
+
+def _finite_or_none(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+class Trial:
+    """A claimed trial. Use it as ``with trial:`` (completes on a normal exit, releases if it was
+    told to stop, fails on an exception), or call ``complete()``, ``fail()`` yourself."""
+
+    _FLUSH_EVERY = 0.5
+    _BATCH = 2000
+
+    def __init__(self, agent, data):
+        self._agent = agent
+        self._api = agent._api
+        self.id = data["id"]
+        self.sweep_id = data["sweepId"]
+        self.attempt = data["attempt"]
+        self.seed = data["seed"]
+        self.base_lr = data["baseLr"]
+        self.total_steps = data["totalSteps"]
+        self.eval_every = data["evalEvery"]
+        self.steps_per_epoch = data.get("stepsPerEpoch")
+        self.schedule = data["schedule"]
+        self.config = data["config"]
+        self.resume_step = data["resumeStep"]
+        self.checkpoint_uri = data["checkpointUri"]
+        self.lease_ms = data["leaseMs"]
+        self.error = None
+        self._stop = threading.Event()
+        self._ended = False
+        self._lock = threading.Lock()
+        self._pending = []
+        self._lr_chunks = {}
+        self._plateau = "reduce_on_plateau" in json.dumps(self.schedule)
+        self._threads = [
+            threading.Thread(target=self._flush_loop, name="lrsweep-flush-%s" % self.id[:8], daemon=True),
+            threading.Thread(target=self._lease_loop, name="lrsweep-lease-%s" % self.id[:8], daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _path(self, what):
+        return "/v1/trials/%s/%s" % (self.id, what)
+
+    # What the trainer asks
+
+    @property
+    def should_stop(self):
+        """True once the trial was cancelled, its lease was lost, it ended on the server (a
+        schedule mismatch, divergence), or the agent is shutting down: stop without completing."""
+        return self._stop.is_set() or self._agent._stopping.is_set()
+
+    def lr(self, step):
+        """The rate for update ``step`` (0-based), as lrsweep computes it (fetched in chunks)."""
+        if not 0 <= step < self.total_steps:
+            raise ValueError("step %d is outside 0 … %d" % (step, self.total_steps - 1))
+        chunk = step // 1000 * 1000
+        rates = self._lr_chunks.get(chunk)
+        if rates is None:
+            q = "?attempt=%d&from=%d&count=1000" % (self.attempt, chunk)
+            rates = self._call("GET", self._path("lr") + q)["lr"]
+            self._lr_chunks[chunk] = rates
+        return rates[step - chunk]
+
+    def scheduler(self, optimizer):
+        """A torch LambdaLR that sets exactly ``trial.lr(step)`` before every update (resumed
+        trials included): call ``scheduler.step()`` after each ``optimizer.step()``."""
+        from torch.optim.lr_scheduler import LambdaLR  # noqa: WPS433 (torch is optional)
+
+        for group in optimizer.param_groups:
+            group["lr"] = self.base_lr
+            group["initial_lr"] = self.base_lr
+        last = min(max(self.resume_step, 0), self.total_steps - 1)
+        return LambdaLR(optimizer, lambda s: self.lr(min(s, self.total_steps - 1)) / self.base_lr, last_epoch=last - 1)
+
+    # What the trainer reports
+
+    def log(self, step, loss=None, lr=None):
+        """One update: its (0-based) step, training loss and the rate applied (``lr`` defaults to
+        ``trial.lr(step)``). Buffered and sent in batches in the background, retried."""
+        rate = self.lr(step) if lr is None else float(lr)
+        with self._lock:
+            self._pending.append({"step": int(step), "lr": rate, "loss": _finite_or_none(loss)})
+
+    def evaluate(self, step, **metrics):
+        """An evaluation after ``step`` updates, e.g. ``evaluate(500, val_loss=0.3, val_acc=0.9)``;
+        ``test_*`` metrics only at ``total_steps``. Sends the updates before it first."""
+        self._flush()
+        body = {"attempt": self.attempt, "step": int(step), "metrics": {k: _finite_or_none(v) for k, v in metrics.items()}}
+        self._report(self._call("POST", self._path("evals"), body))
+        if self._plateau:
+            # A plateau schedule's rates follow evaluations: fetch them afresh.
+            self._lr_chunks.clear()
+
+    def checkpointed(self, step, uri):
+        """State covering updates 0 … ``step`` is saved at ``uri``: a retry resumes at step + 1."""
+        self._flush()
+        self._report(self._call("POST", self._path("checkpoints"), {"attempt": self.attempt, "step": int(step), "uri": str(uri)}))
+
+    def complete(self):
+        """Every update was trained and logged: the trial is done (409 before the horizon)."""
+        self._flush()
+        self._call("POST", self._path("complete"), {"attempt": self.attempt})
+        self._end()
+
+    def fail(self, message, retryable=True):
+        """The trial failed; with ``retryable`` another attempt may run it (within its budget)."""
+        self._flush(ignore_errors=True)
+        try:
+            self._call("POST", self._path("fail"), {"attempt": self.attempt, "message": str(message)[:4000] or "failed", "retryable": bool(retryable)})
+        except LrsweepError as e:
+            if e.code != "STALE_ATTEMPT":
+                raise
+        self._end()
+
+    def release(self):
+        """Gives the trial back for another agent (it resumes from the last marker): no failure."""
+        self._flush(ignore_errors=True)
+        try:
+            self._call("POST", self._path("release"), {"attempt": self.attempt})
+        except LrsweepError as e:
+            if e.code != "STALE_ATTEMPT":
+                raise
+        self._end()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._ended:
+            return False
+        if exc is not None:
+            self.fail("%s: %s" % (exc_type.__name__, exc), retryable=not isinstance(exc, TerminalError))
+        elif self.should_stop:
+            self.release()
+        else:
+            self.complete()
+        return False
+
+    # Internals
+
+    def _call(self, method, path, body=None):
+        try:
+            return self._api.call(method, path, body)
+        except LrsweepError as e:
+            if e.code in ("STALE_ATTEMPT", "SCHEDULE_MISMATCH"):
+                self.error = e
+                self._stop.set()
+            raise
+
+    def _report(self, answer):
+        if answer and answer.get("shouldStop"):
+            self._stop.set()
+
+    def _flush(self, ignore_errors=False):
+        while True:
+            with self._lock:
+                batch, self._pending = self._pending[: self._BATCH], self._pending[self._BATCH :]
+            if not batch:
+                return
+            try:
+                self._report(self._call("POST", self._path("updates"), {"attempt": self.attempt, "updates": batch}))
+            except LrsweepError as e:
+                if e.code in ("STALE_ATTEMPT", "SCHEDULE_MISMATCH"):
+                    with self._lock:
+                        self._pending = []
+                    if ignore_errors or e.code == "STALE_ATTEMPT":
+                        return
+                    raise
+                with self._lock:
+                    self._pending = batch + self._pending
+                if ignore_errors:
+                    return
+                raise
+            except Exception:
+                with self._lock:
+                    self._pending = batch + self._pending
+                if ignore_errors:
+                    return
+                raise
+
+    def _flush_loop(self):
+        while not self._ended:
+            time.sleep(self._FLUSH_EVERY)
+            if self._ended:
+                return
+            try:
+                self._flush()
+            except Exception:  # retried on the next round; evaluate/complete surface errors
+                pass
+
+    def _lease_loop(self):
+        every = max(0.2, self.lease_ms / 3000.0)
+        while not self._ended:
+            time.sleep(every)
+            if self._ended:
+                return
+            try:
+                self._report(self._call("POST", self._path("lease"), {"attempt": self.attempt}))
+            except Exception:
+                pass
+
+    def _end(self):
+        self._ended = True
+        self._stop.set()
+
+
+class Agent:
+    """An agent of a pool: ``for trial in agent.trials(): ...`` claims one trial at a time."""
+
+    def __init__(self, url=None, token=None, pool="default", name=None):
+        self._api = _Api(url or os.environ.get("LRSWEEP_API_URL", "http://127.0.0.1:3000"), token or os.environ.get("LRSWEEP_TOKEN", ""))
+        self.pool = pool
+        self.name = name or "%s-%d" % (socket.gethostname(), os.getpid())
+        self.id = None
+        self._stopping = threading.Event()
+        self._claiming = None
+        self._heartbeat_ms = 10000
+
+    def _register(self):
+        framework = "python %d.%d" % sys.version_info[:2]
+        device = None
+        if "torch" in sys.modules:
+            torch = sys.modules["torch"]
+            framework = "pytorch %s" % torch.__version__
+            device = "cuda:%s" % torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+        body = {"name": self.name, "pool": self.pool, "framework": framework, "host": socket.gethostname(), "sdk": "lrsweep-python/%s" % __version__, "protocolVersion": PROTOCOL_VERSION}
+        if device:
+            body["device"] = device
+        r = self._api.call("POST", "/v1/agents", body)
+        self.id = r["agentId"]
+        self._heartbeat_ms = r["heartbeatMs"]
+        threading.Thread(target=self._heartbeat_loop, name="lrsweep-heartbeat", daemon=True).start()
+
+    def _heartbeat_loop(self):
+        while not self._stopping.is_set():
+            self._stopping.wait(self._heartbeat_ms / 1000.0)
+            try:
+                self._api.call("POST", "/v1/agents/%s/heartbeat" % self.id, {}, retry_for=5)
+            except Exception:
+                pass
+
+    def _on_sigterm(self, signum, frame):
+        self._stopping.set()
+        conn = self._claiming
+        if conn is not None and getattr(conn, "sock", None) is not None:
+            # Hang up a long poll in progress: the server then claims nothing for us.
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self):
+        """Ends ``trials()`` after the current trial, as SIGTERM does."""
+        self._on_sigterm(None, None)
+
+    def _claim(self, wait_s):
+        def keep(conn):
+            self._claiming = conn
+
+        try:
+            r = self._api.call("POST", "/v1/agents/%s/claim" % self.id, {"waitMs": int(wait_s * 1000)}, timeout=wait_s + 10, on_connection=keep)
+        except _RETRYABLE:
+            if self._stopping.is_set():
+                return None
+            raise
+        finally:
+            self._claiming = None
+        return r["trial"]
+
+    def trials(self, max_trials=None, idle_timeout=None):
+        """Claimed trials, one at a time, until ``max_trials`` were handed out, no trial came for
+        ``idle_timeout`` seconds, or SIGTERM (once the current trial is released: the last marker
+        stands and another agent resumes it). The SDK never exits the process itself."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._on_sigterm)
+        if self.id is None:
+            self._register()
+        handed = 0
+        idle_since = time.monotonic()
+        while not self._stopping.is_set() and (max_trials is None or handed < max_trials):
+            wait = 20.0 if idle_timeout is None else max(0.0, min(20.0, idle_timeout - (time.monotonic() - idle_since)))
+            data = self._claim(wait)
+            if data is None:
+                if idle_timeout is not None and time.monotonic() - idle_since >= idle_timeout:
+                    return
+                continue
+            trial = Trial(self, data)
+            if self._stopping.is_set():
+                trial.release()
+                return
+            handed += 1
+            try:
+                yield trial
+            finally:
+                # A trial the trainer left open goes back to the queue (released, not failed).
+                if not trial._ended:
+                    trial.release()
+            idle_since = time.monotonic()
+        self._stopping.set()

@@ -1,0 +1,336 @@
+/**
+ * lrsweep's agent SDK for Node: run the trials of a pool with your own trainer (TF.js or any
+ * other). The same surface as the Python SDK (packages/agent-python), in camelCase; the rates come
+ * from the server (packages/schedules): no second schedule implementation. See docs/agents.md.
+ */
+import type { ApiErrorBody, ClaimedTrial, ReportAnswer } from '@lrsweep/contract';
+
+export const protocolVersion = 1;
+const sdk = 'lrsweep-node/0.1.0';
+
+/** An answer of the lrsweep API other than 2xx. */
+export class LrsweepError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${status} ${code}: ${message}`);
+  }
+}
+/** Throw it from `trial.run()` for a failure no retry can mend: the trial fails for good. */
+export class TerminalError extends Error {
+  override readonly name = 'TerminalError';
+}
+
+export interface AgentOptions {
+  /** The API, with or without /v1 (default LRSWEEP_API_URL). */
+  url?: string;
+  /** An agent (or admin) token (default LRSWEEP_TOKEN). */
+  token?: string;
+  pool?: string;
+  name?: string;
+  framework?: string;
+  device?: string;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+class Api {
+  readonly base: string;
+  constructor(
+    url: string,
+    readonly token: string,
+  ) {
+    this.base = url.replace(/\/+$/, '').replace(/\/v1$/, '');
+  }
+
+  /** A call, retried with backoff on network errors, 5xx and 429 (Retry-After) for up to `retryForMs`. */
+  async call<T>(method: string, path: string, body?: unknown, o: { retryForMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+    const deadline = Date.now() + (o.retryForMs ?? 60_000);
+    for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
+      let wait = delay;
+      try {
+        const res = await fetch(`${this.base}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: o.signal,
+        });
+        const text = await res.text();
+        const data = text ? JSON.parse(text) : null;
+        if (res.ok) return data as T;
+        const e = (data ?? {}) as Partial<ApiErrorBody>;
+        const err = new LrsweepError(res.status, e.code ?? 'HTTP_ERROR', e.message ?? text.slice(0, 200));
+        if (!(res.status >= 500 || res.status === 429)) throw err;
+        wait = Number(res.headers.get('retry-after')) * 1000 || delay;
+        if (Date.now() + wait > deadline) throw err;
+      } catch (err) {
+        if (err instanceof LrsweepError) throw err;
+        if (o.signal?.aborted || Date.now() + delay > deadline) throw err;
+      }
+      await sleep(wait, o.signal);
+    }
+  }
+}
+
+type UpdateRow = { step: number; lr: number; loss: number | null };
+const finiteOrNull = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? null : v);
+
+/** A claimed trial. `await trial.run(async () => …)` completes, releases or fails it for you. */
+export class Trial {
+  readonly id: string;
+  readonly sweepId: string;
+  readonly attempt: number;
+  readonly seed: number;
+  readonly baseLr: number;
+  readonly totalSteps: number;
+  readonly evalEvery: number;
+  readonly stepsPerEpoch: number | null;
+  readonly schedule: ClaimedTrial['schedule'];
+  readonly config: Record<string, unknown>;
+  readonly resumeStep: number;
+  readonly checkpointUri: string | null;
+  /** Why the trial stopped on the server's side (a stale attempt, a schedule mismatch), if it did. */
+  error: LrsweepError | null = null;
+  private stopped = false;
+  private ended = false;
+  private pending: UpdateRow[] = [];
+  private flushing: Promise<void> | null = null;
+  private readonly chunks = new Map<number, number[]>();
+  private readonly plateau: boolean;
+  private readonly timers: NodeJS.Timeout[];
+
+  constructor(
+    private readonly agent: Agent,
+    private readonly api: Api,
+    t: ClaimedTrial,
+  ) {
+    this.id = t.id;
+    this.sweepId = t.sweepId;
+    this.attempt = t.attempt;
+    this.seed = t.seed;
+    this.baseLr = t.baseLr;
+    this.totalSteps = t.totalSteps;
+    this.evalEvery = t.evalEvery;
+    this.stepsPerEpoch = t.stepsPerEpoch;
+    this.schedule = t.schedule;
+    this.config = t.config;
+    this.resumeStep = t.resumeStep;
+    this.checkpointUri = t.checkpointUri;
+    this.plateau = JSON.stringify(t.schedule).includes('reduce_on_plateau');
+    this.timers = [
+      setInterval(() => void this.flush().catch(() => {}), 500),
+      setInterval(() => void this.call<ReportAnswer>('POST', 'lease', { attempt: this.attempt }).then((a) => this.report(a)).catch(() => {}), Math.max(200, t.leaseMs / 3)),
+    ];
+  }
+
+  /** True once the trial was cancelled, its lease lost, it ended on the server, or the agent is stopping. */
+  get shouldStop(): boolean {
+    return this.stopped || this.agent.stopping;
+  }
+
+  /** The rate for update `step` (0-based), as lrsweep computes it (fetched in chunks of 1 000). */
+  async lr(step: number): Promise<number> {
+    if (step < 0 || step >= this.totalSteps) throw new RangeError(`step ${step} is outside 0 … ${this.totalSteps - 1}`);
+    const from = Math.floor(step / 1000) * 1000;
+    let rates = this.chunks.get(from);
+    if (!rates) {
+      rates = (await this.call<{ lr: number[] }>('GET', `lr?attempt=${this.attempt}&from=${from}&count=1000`)).lr;
+      this.chunks.set(from, rates);
+    }
+    return rates[step - from]!;
+  }
+
+  /** One update (buffered, sent in batches in the background). `lr` is the rate applied: pass what `lr(step)` gave. */
+  log(step: number, o: { loss: number | null; lr: number }): void {
+    this.pending.push({ step, lr: o.lr, loss: finiteOrNull(o.loss) });
+  }
+
+  /** An evaluation after `step` updates (`test_*` only at `totalSteps`); the updates before it are sent first. */
+  async evaluate(step: number, metrics: Record<string, number | null>): Promise<void> {
+    await this.flush(true);
+    const m = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, finiteOrNull(v)]));
+    this.report(await this.call<ReportAnswer>('POST', 'evals', { attempt: this.attempt, step, metrics: m }));
+    if (this.plateau) this.chunks.clear();
+  }
+
+  /** State covering updates 0 … `step` is saved at `uri`: a retry resumes at `step + 1`. */
+  async checkpointed(step: number, uri: string): Promise<void> {
+    await this.flush(true);
+    this.report(await this.call<ReportAnswer>('POST', 'checkpoints', { attempt: this.attempt, step, uri }));
+  }
+
+  async complete(): Promise<void> {
+    await this.flush(true);
+    await this.call('POST', 'complete', { attempt: this.attempt });
+    this.end();
+  }
+
+  async fail(message: string, o: { retryable?: boolean } = {}): Promise<void> {
+    await this.flush().catch(() => {});
+    await this.call('POST', 'fail', { attempt: this.attempt, message: message.slice(0, 4000) || 'failed', retryable: o.retryable ?? true }).catch((e) => this.staleIsFine(e));
+    this.end();
+  }
+
+  /** Gives the trial back for another agent (it resumes from the last marker); no failure. */
+  async release(): Promise<void> {
+    await this.flush().catch(() => {});
+    await this.call('POST', 'release', { attempt: this.attempt }).catch((e) => this.staleIsFine(e));
+    this.end();
+  }
+
+  /**
+   * Runs the trainer: completes on a normal return, unless `shouldStop` was set (then it only
+   * releases); fails on a throw (not retryable for a `TerminalError`).
+   */
+  async run<T>(train: (trial: Trial) => Promise<T>): Promise<T | undefined> {
+    try {
+      const out = await train(this);
+      if (!this.ended) await (this.shouldStop ? this.release() : this.complete());
+      return out;
+    } catch (err) {
+      if (!this.ended) await this.fail(`${(err as Error).name}: ${(err as Error).message}`, { retryable: !(err instanceof TerminalError) });
+      throw err;
+    }
+  }
+
+  get isEnded() {
+    return this.ended;
+  }
+
+  private staleIsFine(e: unknown) {
+    if (!(e instanceof LrsweepError && e.code === 'STALE_ATTEMPT')) throw e;
+  }
+
+  private report(a: ReportAnswer | null) {
+    if (a?.shouldStop) this.stopped = true;
+  }
+
+  private async call<T>(method: string, what: string, body?: unknown): Promise<T> {
+    try {
+      return await this.api.call<T>(method, `/v1/trials/${this.id}/${what}`, body);
+    } catch (err) {
+      if (err instanceof LrsweepError && (err.code === 'STALE_ATTEMPT' || err.code === 'SCHEDULE_MISMATCH')) {
+        this.error = err;
+        this.stopped = true;
+      }
+      throw err;
+    }
+  }
+
+  /** Sends the buffered updates, one batch at a time (`strict`: a server refusal is thrown). */
+  private async flush(strict = false): Promise<void> {
+    while (this.flushing) await this.flushing;
+    this.flushing = (async () => {
+      while (this.pending.length) {
+        const batch = this.pending.slice(0, 2000);
+        try {
+          this.report(await this.call<ReportAnswer>('POST', 'updates', { attempt: this.attempt, updates: batch }));
+          this.pending.splice(0, batch.length);
+        } catch (err) {
+          if (err instanceof LrsweepError && (err.code === 'STALE_ATTEMPT' || err.code === 'SCHEDULE_MISMATCH')) {
+            this.pending = [];
+            if (strict && err.code === 'SCHEDULE_MISMATCH') throw err;
+            return;
+          }
+          throw err;
+        }
+      }
+    })().finally(() => {
+      this.flushing = null;
+    });
+    await this.flushing;
+  }
+
+  private end() {
+    this.ended = true;
+    this.stopped = true;
+    this.timers.forEach(clearInterval);
+  }
+}
+
+/** An agent of a pool: `for await (const trial of agent.trials()) …` claims one trial at a time. */
+export class Agent {
+  readonly pool: string;
+  readonly name: string;
+  id: string | null = null;
+  stopping = false;
+  private readonly api: Api;
+  private readonly hangUp = new AbortController();
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  constructor(private readonly o: AgentOptions = {}) {
+    this.api = new Api(o.url ?? process.env.LRSWEEP_API_URL ?? 'http://127.0.0.1:3000', o.token ?? process.env.LRSWEEP_TOKEN ?? '');
+    this.pool = o.pool ?? 'default';
+    this.name = o.name ?? `node-${process.pid}`;
+  }
+
+  /** Ends `trials()` after the current trial (which is released), as SIGTERM does. */
+  stop() {
+    this.stopping = true;
+    this.hangUp.abort();
+  }
+
+  private async register() {
+    const r = await this.api.call<{ agentId: string; heartbeatMs: number }>('POST', '/v1/agents', {
+      name: this.name,
+      pool: this.pool,
+      framework: this.o.framework ?? `node ${process.version}`,
+      ...(this.o.device ? { device: this.o.device } : {}),
+      sdk,
+      protocolVersion,
+    });
+    this.id = r.agentId;
+    this.heartbeat = setInterval(() => void this.api.call('POST', `/v1/agents/${this.id}/heartbeat`, {}, { retryForMs: 5000 }).catch(() => {}), r.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /**
+   * Claimed trials, one at a time, until `maxTrials` were handed out, no trial came for
+   * `idleTimeoutMs`, or SIGTERM (once the current trial is released). Never exits the process.
+   */
+  async *trials(o: { maxTrials?: number; idleTimeoutMs?: number } = {}): AsyncGenerator<Trial> {
+    const onTerm = () => this.stop();
+    process.once('SIGTERM', onTerm);
+    try {
+      if (!this.id) await this.register();
+      let handed = 0;
+      let idleSince = Date.now();
+      while (!this.stopping && (o.maxTrials === undefined || handed < o.maxTrials)) {
+        const waitMs = o.idleTimeoutMs === undefined ? 20_000 : Math.max(0, Math.min(20_000, o.idleTimeoutMs - (Date.now() - idleSince)));
+        let claimed: ClaimedTrial | null = null;
+        try {
+          claimed = (await this.api.call<{ trial: ClaimedTrial | null }>('POST', `/v1/agents/${this.id}/claim`, { waitMs }, { signal: this.hangUp.signal })).trial;
+        } catch (err) {
+          if (this.stopping) break;
+          throw err;
+        }
+        if (!claimed) {
+          if (o.idleTimeoutMs !== undefined && Date.now() - idleSince >= o.idleTimeoutMs) return;
+          continue;
+        }
+        const trial = new Trial(this, this.api, claimed);
+        if (this.stopping) {
+          await trial.release();
+          break;
+        }
+        handed++;
+        try {
+          yield trial;
+        } finally {
+          // A trial the trainer left open goes back to the queue (released, not failed).
+          if (!trial.isEnded) await trial.release();
+        }
+        idleSince = Date.now();
+      }
+    } finally {
+      process.off('SIGTERM', onTerm);
+      if (this.heartbeat) clearInterval(this.heartbeat);
+    }
+  }
+}

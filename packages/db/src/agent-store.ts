@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from './create-db';
+import { Prisma } from './generated/prisma/client.ts';
+import { refreshTrialSummary } from './results-store';
+import { type ClaimedTrial, claimTrial } from './trial-store';
+
+export interface NewAgent {
+  projectId: string;
+  name: string;
+  pool: string;
+  labels?: Record<string, string>;
+  framework?: string;
+  device?: string;
+  host?: string;
+  sdk?: string;
+  protocolVersion: number;
+}
+
+export async function registerAgent(db: Db, a: NewAgent) {
+  return db.worker.create({
+    data: {
+      id: randomUUID(),
+      kind: 'agent',
+      projectId: a.projectId,
+      name: a.name,
+      pool: a.pool,
+      labels: (a.labels ?? {}) as Prisma.InputJsonValue,
+      framework: a.framework ?? null,
+      device: a.device ?? null,
+      host: a.host ?? null,
+      sdk: a.sdk ?? null,
+      protocolVersion: a.protocolVersion,
+    },
+  });
+}
+
+/** An agent of the project, or null. */
+export const getAgent = (db: Db, id: string, projectId: string) => db.worker.findFirst({ where: { id, projectId, kind: 'agent' } });
+
+export async function heartbeatAgent(db: Db, id: string, projectId: string): Promise<boolean> {
+  const r = await db.worker.updateMany({ where: { id, projectId, kind: 'agent' }, data: { lastHeartbeatAt: new Date() } });
+  return r.count === 1;
+}
+
+/** The project's agents, most recently seen first, with the trial each holds now. */
+export async function listAgents(db: Db, projectId: string) {
+  const agents = await db.worker.findMany({ where: { projectId, kind: 'agent' }, orderBy: { lastHeartbeatAt: 'desc' }, take: 1000 });
+  const running = await db.trial.findMany({ where: { agentId: { in: agents.map((a) => a.id) }, status: 'running' }, select: { id: true, agentId: true } });
+  const current = new Map(running.map((t) => [t.agentId, t.id]));
+  return agents.map((a) => ({ ...a, currentTrialId: current.get(a.id) ?? null }));
+}
+
+/**
+ * Claims a trial for an agent (the same compare-and-set as a built-in worker's), and rolls back
+ * what an earlier attempt wrote after its last checkpoint marker: the new attempt resumes at the
+ * marker's next step, so the series stays gap-free and duplicate-free. Without a marker it starts
+ * over and every row goes.
+ */
+export async function claimTrialForAgent(db: Db, trialId: string, agent: { id: string; name: string }, leaseMs: number): Promise<ClaimedTrial | null> {
+  const claimed = await claimTrial(db, trialId, agent.name, leaseMs, 'external');
+  if (!claimed) return null;
+  const resumeStep = claimed.checkpointStep ?? 0;
+  await db.$transaction([
+    db.$executeRaw`UPDATE trials SET agent_id = ${agent.id}::uuid, last_progress_at = now() WHERE id = ${trialId}::uuid AND attempt = ${claimed.attempt}`,
+    db.$executeRaw`DELETE FROM update_metrics WHERE trial_id = ${trialId}::uuid AND step >= ${resumeStep}`,
+    db.$executeRaw`DELETE FROM evaluations WHERE trial_id = ${trialId}::uuid AND step > ${resumeStep}`,
+  ]);
+  await refreshTrialSummary(db, trialId);
+  return claimed;
+}
+
+/** What a report about a trial needs: who owns it, its config, and how far it has got. */
+export async function trialForReport(db: Db, trialId: string, projectId: string) {
+  return db.trial.findFirst({
+    where: { id: trialId, sweep: { projectId } },
+    select: { id: true, sweepId: true, status: true, attempt: true, pool: true, config: true, totalSteps: true, agentId: true, leaseExpiresAt: true, lastProgressAt: true },
+  });
+}
+
+/**
+ * Extends an agent's lease, unless its trainer has reported nothing for `stallMs` (it heartbeats
+ * but trains nothing): then the lease is left to lapse, and the trial goes to another agent as a
+ * dead one's would. `progress` marks a report of progress (updates, an evaluation).
+ */
+export async function renewAgentLease(
+  db: Db,
+  trialId: string,
+  attempt: number,
+  leaseMs: number,
+  opts: { stallMs: number; progress: boolean },
+): Promise<{ renewed: true; leaseExpiresAt: Date } | { renewed: false; reason: 'stale' | 'stalled' }> {
+  const rows = await db.$queryRaw<{ lease_expires_at: Date }[]>`
+    UPDATE trials SET lease_expires_at = now() + ${leaseMs} * interval '1 millisecond',
+           last_progress_at = CASE WHEN ${opts.progress} THEN now() ELSE last_progress_at END
+     WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running'
+       AND (${opts.progress} OR last_progress_at IS NULL OR last_progress_at > now() - ${opts.stallMs} * interval '1 millisecond')
+    RETURNING lease_expires_at`;
+  if (rows[0]) return { renewed: true, leaseExpiresAt: rows[0].lease_expires_at };
+  const t = await db.trial.findUnique({ where: { id: trialId }, select: { attempt: true, status: true } });
+  return { renewed: false, reason: t && t.attempt === attempt && t.status === 'running' ? 'stalled' : 'stale' };
+}
+
+/** How many update rows the trial has at steps 0 … `upTo` (a marker or completion needs them all). */
+export async function countUpdates(db: Db, trialId: string, upTo: number): Promise<number> {
+  const [r] = await db.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = ${trialId}::uuid AND step <= ${upTo}`;
+  return r?.n ?? 0;
+}
+
+/** Records an agent's checkpoint marker covering updates 0 … `step`: the resume point is `step + 1`. */
+export async function recordAgentCheckpoint(db: Db, trialId: string, attempt: number, step: number, uri: string): Promise<boolean> {
+  const r = await db.trial.updateMany({ where: { id: trialId, attempt, status: 'running' }, data: { checkpointPath: uri, checkpointStep: step + 1 } });
+  return r.count === 1;
+}
+
+/** The stored evaluations of a trial, in step order (what a plateau schedule has observed). */
+export async function trialEvaluations(db: Db, trialId: string, upTo?: number) {
+  return db.evaluation.findMany({
+    where: { trialId, ...(upTo !== undefined ? { step: { lte: upTo } } : {}) },
+    orderBy: { step: 'asc' },
+    select: { step: true, valLoss: true, valAcc: true, trainLoss: true, metrics: true },
+  });
+}
