@@ -61,3 +61,19 @@ if (!existsSync('/usr/bin/chromium') && !process.env.CHROMIUM_PATH) {
     console.log('• no /usr/bin/chromium: the dashboard browser test will fail until it is installed (apt-get install chromium, or set CHROMIUM_PATH; LRSWEEP_SKIP=chromium skips it)');
   }
 }
+
+// For the tests only (`--tests`): PyTorch in a virtual environment of its own, for the PyTorch
+// example's end-to-end test (pip serves a CPU build of torch here; about 40 s the first time).
+if (process.argv.includes('--tests')) {
+  const venv = join(root, '.venv-torch');
+  const py = join(venv, 'bin/python');
+  const hasTorch = () => existsSync(py) && spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+  if (!process.env.LRSWEEP_TORCH_PYTHON && !hasTorch()) {
+    console.log('• making .venv-torch with PyTorch (CPU) for the PyTorch example test');
+    const made = spawnSync('python3.11', ['-m', 'venv', venv], { stdio: 'inherit' }).status === 0;
+    const installed = made && spawnSync(join(venv, 'bin/pip'), ['install', '-q', '--retries', '0', '--timeout', '10', 'torch', 'numpy'], { stdio: 'inherit' }).status === 0;
+    if (!installed || !hasTorch()) {
+      console.log('• PyTorch could not be installed: the PyTorch example test will fail and say so (LRSWEEP_SKIP=torch skips it)');
+    }
+  }
+}

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { apiClient, type Stack, startStack } from '@lrsweep/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgentProcess } from './support/agents';
+import { startAgentProcess } from '@lrsweep/testkit';
 import { describeAgentFlows } from './support/agent-flows';
 
 const tsx = createRequire(import.meta.url).resolve('tsx');

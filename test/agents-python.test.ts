@@ -1,6 +1,6 @@
 // The Python agent SDK (packages/agent-python), on Python 3.9 and 3.11, through every flow of
 // the agent protocol's guarantees (test/support/agent-flows.ts).
-import { findPython, startAgentProcess } from './support/agents';
+import { findPython, startAgentProcess } from '@lrsweep/testkit';
 import { describeAgentFlows } from './support/agent-flows';
 
 for (const minor of [11, 9] as const) {

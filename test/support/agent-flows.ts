@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { lrSequence } from '@lrsweep/schedules';
 import { apiClient, eventually, query, requirement, type Stack, startStack } from '@lrsweep/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentProcess } from './agents';
+import type { AgentProcess } from '@lrsweep/testkit';
 
 export type StartTrainer = (env: Record<string, string>) => AgentProcess;
 

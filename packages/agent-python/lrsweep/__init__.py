@@ -143,8 +143,11 @@ class Trial:
         self._stop = threading.Event()
         self._ended = False
         self._lock = threading.Lock()
-        self._pending = []
-        self._lr_chunks = {}
+        self._sending = threading.Lock()
+        # Reports in the order the trainer made them: update rows and evaluations.
+        self._outbox = []
+        # The claim brought the first chunk of rates (from the resume step's thousand on).
+        self._lr_chunks = {data["lr"]["from"]: data["lr"]["lr"]}
         self._plateau = "reduce_on_plateau" in json.dumps(self.schedule)
         self._threads = [
             threading.Thread(target=self._flush_loop, name="lrsweep-flush-%s" % self.id[:8], daemon=True),
@@ -194,16 +197,17 @@ class Trial:
         ``trial.lr(step)``). Buffered and sent in batches in the background, retried."""
         rate = self.lr(step) if lr is None else float(lr)
         with self._lock:
-            self._pending.append({"step": int(step), "lr": rate, "loss": _finite_or_none(loss)})
+            self._outbox.append(("updates", {"step": int(step), "lr": rate, "loss": _finite_or_none(loss)}))
 
     def evaluate(self, step, **metrics):
         """An evaluation after ``step`` updates, e.g. ``evaluate(500, val_loss=0.3, val_acc=0.9)``;
-        ``test_*`` metrics only at ``total_steps``. Sends the updates before it first."""
-        self._flush()
+        ``test_*`` metrics only at ``total_steps``. Sent in the background after the updates before
+        it (at once, waiting for it, under a plateau schedule: its next rates depend on it)."""
         body = {"attempt": self.attempt, "step": int(step), "metrics": {k: _finite_or_none(v) for k, v in metrics.items()}}
-        self._report(self._call("POST", self._path("evals"), body))
+        with self._lock:
+            self._outbox.append(("evals", body))
         if self._plateau:
-            # A plateau schedule's rates follow evaluations: fetch them afresh.
+            self._flush()
             self._lr_chunks.clear()
 
     def checkpointed(self, step, uri):
@@ -266,32 +270,45 @@ class Trial:
         if answer and answer.get("shouldStop"):
             self._stop.set()
 
+    def _next_report(self):
+        """The outbox's first report: a run of update rows (one batch), or one evaluation."""
+        with self._lock:
+            if not self._outbox:
+                return None, None, 0
+            kind = self._outbox[0][0]
+            if kind != "updates":
+                return kind, self._outbox[0][1], 1
+            rows = []
+            for k, row in self._outbox:
+                if k != "updates" or len(rows) == self._BATCH:
+                    break
+                rows.append(row)
+            return kind, {"attempt": self.attempt, "updates": rows}, len(rows)
+
     def _flush(self, ignore_errors=False):
-        while True:
-            with self._lock:
-                batch, self._pending = self._pending[: self._BATCH], self._pending[self._BATCH :]
-            if not batch:
-                return
-            try:
-                self._report(self._call("POST", self._path("updates"), {"attempt": self.attempt, "updates": batch}))
-            except LrsweepError as e:
-                if e.code in ("STALE_ATTEMPT", "SCHEDULE_MISMATCH"):
-                    with self._lock:
-                        self._pending = []
-                    if ignore_errors or e.code == "STALE_ATTEMPT":
+        """Sends the outbox in order; a report leaves it only once the server has taken it."""
+        with self._sending:
+            while True:
+                kind, body, n = self._next_report()
+                if kind is None:
+                    return
+                try:
+                    self._report(self._call("POST", self._path(kind), body))
+                except LrsweepError as e:
+                    if e.code in ("STALE_ATTEMPT", "SCHEDULE_MISMATCH"):
+                        with self._lock:
+                            self._outbox = []
+                        if ignore_errors or e.code == "STALE_ATTEMPT":
+                            return
+                    if ignore_errors:
+                        return
+                    raise
+                except Exception:
+                    if ignore_errors:
                         return
                     raise
                 with self._lock:
-                    self._pending = batch + self._pending
-                if ignore_errors:
-                    return
-                raise
-            except Exception:
-                with self._lock:
-                    self._pending = batch + self._pending
-                if ignore_errors:
-                    return
-                raise
+                    del self._outbox[:n]
 
     def _flush_loop(self):
         while not self._ended:

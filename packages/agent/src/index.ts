@@ -79,6 +79,8 @@ class Api {
 }
 
 type UpdateRow = { step: number; lr: number; loss: number | null };
+/** A report waiting to be sent, in the order the trainer made it. */
+type Report = { kind: 'updates'; row: UpdateRow } | { kind: 'evals'; body: { attempt: number; step: number; metrics: Record<string, number | null> } };
 const finiteOrNull = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? null : v);
 
 /** A claimed trial. `await trial.run(async () => …)` completes, releases or fails it for you. */
@@ -99,7 +101,7 @@ export class Trial {
   error: LrsweepError | null = null;
   private stopped = false;
   private ended = false;
-  private pending: UpdateRow[] = [];
+  private outbox: Report[] = [];
   private flushing: Promise<void> | null = null;
   private readonly chunks = new Map<number, number[]>();
   private readonly plateau: boolean;
@@ -123,6 +125,8 @@ export class Trial {
     this.resumeStep = t.resumeStep;
     this.checkpointUri = t.checkpointUri;
     this.plateau = JSON.stringify(t.schedule).includes('reduce_on_plateau');
+    // The claim brought the first chunk of rates (from the resume step's thousand on).
+    this.chunks.set(t.lr.from, t.lr.lr);
     this.timers = [
       setInterval(() => void this.flush().catch(() => {}), 500),
       setInterval(() => void this.call<ReportAnswer>('POST', 'lease', { attempt: this.attempt }).then((a) => this.report(a)).catch(() => {}), Math.max(200, t.leaseMs / 3)),
@@ -148,15 +152,20 @@ export class Trial {
 
   /** One update (buffered, sent in batches in the background). `lr` is the rate applied: pass what `lr(step)` gave. */
   log(step: number, o: { loss: number | null; lr: number }): void {
-    this.pending.push({ step, lr: o.lr, loss: finiteOrNull(o.loss) });
+    this.outbox.push({ kind: 'updates', row: { step, lr: o.lr, loss: finiteOrNull(o.loss) } });
   }
 
-  /** An evaluation after `step` updates (`test_*` only at `totalSteps`); the updates before it are sent first. */
+  /**
+   * An evaluation after `step` updates (`test_*` only at `totalSteps`), sent in the background
+   * after the updates before it (awaited under a plateau schedule: its next rates depend on it).
+   */
   async evaluate(step: number, metrics: Record<string, number | null>): Promise<void> {
-    await this.flush(true);
     const m = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, finiteOrNull(v)]));
-    this.report(await this.call<ReportAnswer>('POST', 'evals', { attempt: this.attempt, step, metrics: m }));
-    if (this.plateau) this.chunks.clear();
+    this.outbox.push({ kind: 'evals', body: { attempt: this.attempt, step, metrics: m } });
+    if (this.plateau) {
+      await this.flush(true);
+      this.chunks.clear();
+    }
   }
 
   /** State covering updates 0 … `step` is saved at `uri`: a retry resumes at `step + 1`. */
@@ -223,18 +232,30 @@ export class Trial {
     }
   }
 
-  /** Sends the buffered updates, one batch at a time (`strict`: a server refusal is thrown). */
+  /** The outbox's first report: a run of update rows (one batch) or one evaluation. */
+  private nextReport(): { kind: 'updates' | 'evals'; body: unknown; n: number } | null {
+    const first = this.outbox[0];
+    if (!first) return null;
+    if (first.kind === 'evals') return { kind: 'evals', body: first.body, n: 1 };
+    const rows: UpdateRow[] = [];
+    for (const r of this.outbox) {
+      if (r.kind !== 'updates' || rows.length === 2000) break;
+      rows.push(r.row);
+    }
+    return { kind: 'updates', body: { attempt: this.attempt, updates: rows }, n: rows.length };
+  }
+
+  /** Sends the outbox in order, a report leaving it once taken (`strict`: a schedule mismatch is thrown). */
   private async flush(strict = false): Promise<void> {
     while (this.flushing) await this.flushing;
     this.flushing = (async () => {
-      while (this.pending.length) {
-        const batch = this.pending.slice(0, 2000);
+      for (let next = this.nextReport(); next; next = this.nextReport()) {
         try {
-          this.report(await this.call<ReportAnswer>('POST', 'updates', { attempt: this.attempt, updates: batch }));
-          this.pending.splice(0, batch.length);
+          this.report(await this.call<ReportAnswer>('POST', next.kind, next.body));
+          this.outbox.splice(0, next.n);
         } catch (err) {
           if (err instanceof LrsweepError && (err.code === 'STALE_ATTEMPT' || err.code === 'SCHEDULE_MISMATCH')) {
-            this.pending = [];
+            this.outbox = [];
             if (strict && err.code === 'SCHEDULE_MISMATCH') throw err;
             return;
           }

@@ -60,6 +60,8 @@ export const claimedTrialSchema = z.object({
   /** 0 on a first attempt, else the step after the last checkpoint marker, whose uri this is. */
   resumeStep: z.number().int(),
   checkpointUri: z.string().nullable(),
+  /** The first chunk of rates (updates `from` … `from + 999`, `from` = resumeStep rounded down to 1 000), to start at once. */
+  lr: z.object({ from: z.number().int(), lr: z.array(z.number()) }),
 });
 export const claimAnswer = z.object({ trial: claimedTrialSchema.nullable() });
 

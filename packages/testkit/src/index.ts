@@ -1,4 +1,5 @@
 /** Test infrastructure (see package.json): import it by name, never by a relative path across apps. */
+export * from './agents';
 export * from './databases';
 export * from './datasets-on-disk';
 export * from './http';

@@ -92,9 +92,19 @@ export function createAgentService(d: AgentServiceDeps) {
     return { ok: true as const, shouldStop: true, leaseExpiresAt: null, status: 'diverged' };
   };
 
-  /** The claimed trial as the agent needs it. */
-  const claimView = (c: NonNullable<Awaited<ReturnType<typeof claimTrialForAgent>>>): ClaimedTrial => {
+  /** The schedule's rates for `count` updates from `from`, given the evaluations stored so far. */
+  const ratesOf = async (trialId: string, cfg: TrialConfig, totalSteps: number, from: number, count: number) => {
+    const to = Math.min(totalSteps, from + count);
+    const schedule = replayedSchedule(cfg.schedule, cfg.baseLr, totalSteps, await trialEvaluations(d.db, trialId));
+    const lr: number[] = [];
+    for (let s = from; s < to; s++) lr.push(schedule.lrAt(s));
+    return { from, lr };
+  };
+
+  /** The claimed trial as the agent needs it, with its first chunk of rates. */
+  const claimView = async (c: NonNullable<Awaited<ReturnType<typeof claimTrialForAgent>>>): Promise<ClaimedTrial> => {
     const cfg = c.config as unknown as TrialConfig;
+    const resumeStep = c.checkpointStep ?? 0;
     const runnerConfig = cfg.runner?.kind === 'external' ? cfg.runner.config : {};
     return {
       id: c.trialId,
@@ -108,8 +118,9 @@ export function createAgentService(d: AgentServiceDeps) {
       evalEvery: cfg.training.evalEvery,
       stepsPerEpoch: cfg.training.stepsPerEpoch ?? null,
       config: { ...runnerConfig, ...(cfg.values ?? {}) },
-      resumeStep: c.checkpointStep ?? 0,
+      resumeStep,
       checkpointUri: c.checkpointStep ? c.checkpointPath : null,
+      lr: await ratesOf(c.trialId, cfg, c.totalSteps, Math.floor(resumeStep / 1000) * 1000, 1000),
     };
   };
 
@@ -162,7 +173,7 @@ export function createAgentService(d: AgentServiceDeps) {
           const claimed = await claimTrialForAgent(d.db, payload.data.trialId, { id: agent.id, name: agent.name }, d.leaseMs);
           if (claimed) {
             await job.moveToCompleted({ claimedBy: agent.id, attempt: claimed.attempt }, token, false);
-            return claimView(claimed);
+            return await claimView(claimed);
           }
           const state = await trialState(d.db, payload.data.trialId);
           if (state?.status === 'running' && state.leaseExpiresAt && !state.sweepCancelled) await job.moveToDelayed(state.leaseExpiresAt.getTime() + 1000, token);
@@ -262,11 +273,7 @@ export function createAgentService(d: AgentServiceDeps) {
     /** The schedule's rates for `count` updates from `from`, given the evaluations reported so far. */
     async lr(caller: Caller, trialId: string, attempt: number, from: number, count: number) {
       const t = await owned(caller, trialId, attempt);
-      const to = Math.min(t.totalSteps, from + count);
-      const schedule = replayedSchedule(t.config.schedule, t.config.baseLr, t.totalSteps, await trialEvaluations(d.db, trialId));
-      const lr: number[] = [];
-      for (let s = from; s < to; s++) lr.push(schedule.lrAt(s));
-      return { from, lr };
+      return ratesOf(trialId, t.config, t.totalSteps, from, count);
     },
   };
 }

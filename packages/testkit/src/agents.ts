@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const root = resolve(import.meta.dirname, '../..');
+const root = resolve(import.meta.dirname, '../../..');
 
 /** An interpreter `python3.X` on this machine: on PATH, or in pyenv's versions; null if none. */
 export function findPython(minor: 9 | 11): string | null {
