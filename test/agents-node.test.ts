@@ -47,3 +47,29 @@ describe('a mixed fleet', () => {
     expect((await apiClient(stack.api.url, token).get('/v1/agents')).body.agents).toHaveLength(1);
   });
 });
+
+describe('examples/agent-node (a TF.js trainer of the user\'s own)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack('tfjs-example', { workers: 0 });
+  }, 120_000);
+  afterAll(async () => stack?.stop());
+
+  it('trains a sweep to a ranking', async () => {
+    const token = (await stack.lrsweep.createToken({ projectId: 'default', name: 'tfjs', role: 'agent', pools: ['tfjs'] })).token;
+    const created = await stack.client.post('/v1/sweeps', {
+      name: 'tfjs-example',
+      runner: { kind: 'external', pool: 'tfjs', config: { hidden: 16 } },
+      training: { totalSteps: 120, evalEvery: 40 },
+      grid: { baseLr: [0.05, 0.2], schedule: [{ kind: 'constant' }, { kind: 'linear' }], seeds: 1 },
+    });
+    expect(created.status).toBe(201);
+    const example = startAgentProcess(process.execPath, ['--import', tsx, 'examples/agent-node/train.ts'], { LRSWEEP_API_URL: stack.api.url, LRSWEEP_TOKEN: token, IDLE_TIMEOUT_MS: '3000' });
+    const sweep = await stack.client.waitForSweep(created.body.id, 120_000);
+    expect(sweep).toMatchObject({ status: 'completed', counts: { completed: 4 } });
+    expect(await example.exited).toBe(0);
+    const ranking = (await stack.client.get(`/v1/sweeps/${created.body.id}/results`)).body.ranking;
+    expect(ranking).toHaveLength(4);
+    expect(ranking[0].mean).toBeLessThan(Math.log(2));
+  });
+});

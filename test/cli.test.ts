@@ -104,3 +104,29 @@ describe('lrsweep CLI', () => {
     expect((await cli('tokens', 'revoke', id)).stdout).toContain(`revoked ${id}`);
   });
 });
+
+describe('lrsweep agents and agent tokens', () => {
+  let stack: Stack;
+  const cli = async (apiUrl: string, ...args: string[]) =>
+    promisify(execFile)(process.execPath, ['--import', tsx, join(root, 'apps/cli/src/main.ts'), ...args], { env: { ...process.env, LRSWEEP_API_URL: apiUrl, LRSWEEP_TOKEN: bootstrapToken } });
+  beforeAll(async () => {
+    stack = await startStack('cli-agents', { workers: 0 });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('mints an agent token of a pool, and lists the agents with their state', async () => {
+    const created = await cli(stack.api.url, 'tokens', 'create', '--project', 'default', '--name', 'gpu-fleet', '--role', 'agent', '--pools', 'torch-gpu,torch-cpu');
+    expect(created.stdout).toContain('agent of pools torch-gpu, torch-cpu');
+    const token = created.stdout.trim().split('\n').at(-1)!;
+    expect((await cli(stack.api.url, 'agents')).stdout).toContain('no agent has registered');
+    const agent = await fetch(`${stack.api.url}/v1/agents`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'gpu-node-7', pool: 'torch-gpu', framework: 'pytorch 2.13', protocolVersion: 1 }),
+    });
+    expect(agent.status).toBe(201);
+    const listed = (await cli(stack.api.url, 'agents')).stdout;
+    expect(listed).toMatch(/gpu-node-7\s+torch-gpu\s+alive/);
+    expect(listed).toContain('pytorch 2.13');
+  });
+});

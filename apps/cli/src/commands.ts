@@ -32,6 +32,7 @@ usage:
   lrsweep results <sweep-id> [--json | --csv] [--metric val_loss|val_acc|train_loss] [--aggregate final|best|auc] [--rank-by mean|ci]
   lrsweep cancel <sweep-id>
   lrsweep retry <sweep-id>
+  lrsweep agents
   lrsweep tokens create --project <id> --name <name> [--role admin|member|agent] [--pools a,b]
   lrsweep tokens list [--project <id>]
   lrsweep tokens revoke <token-id>
@@ -128,6 +129,15 @@ export async function run(argv: string[], io: Io): Promise<number> {
       }
       case 'tokens':
         return await tokens(args, o, client, io);
+      case 'agents': {
+        const { agents } = await client.listAgents();
+        if (!agents.length) io.out('no agent has registered (see docs/agents.md)');
+        else {
+          const ago = (iso: string) => `${Math.round((Date.now() - Date.parse(iso)) / 1000)} s ago`;
+          io.out(formatTable(['name', 'pool', 'state', 'heartbeat', 'framework', 'current trial'], agents.map((a) => [a.name, a.pool, a.alive ? 'alive' : 'gone', ago(a.lastHeartbeatAt), a.framework ?? '', a.currentTrialId ?? ''])));
+        }
+        return exitCodes.ok;
+      }
       default:
         throw new UsageError(`unknown command '${command}'`);
     }

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import { ApiContext, clientFor, errorText, storedToken, storeToken } from './api';
+import { AgentsPage } from './pages/AgentsPage';
 import { NewSweep } from './pages/NewSweep';
 import { SweepPage } from './pages/SweepPage';
 import { SweepsList } from './pages/SweepsList';
@@ -57,6 +58,7 @@ export function App() {
         <nav>
           <a href="#/">Sweeps</a>
           <a href="#/new">New sweep</a>
+          <a href="#/agents">Agents</a>
           {token && (
             <button className="link" onClick={() => (storeToken(null), setToken(null))}>
               Forget token
@@ -69,7 +71,7 @@ export function App() {
           <TokenForm onToken={(t) => (storeToken(t), setTokenError(undefined), setToken(t))} error={tokenError} />
         ) : (
           <ApiContext.Provider value={client}>
-            {route[0] === 'sweeps' && route[1] ? <SweepPage id={route[1]} /> : route[0] === 'new' ? <NewSweep /> : <SweepsList />}
+            {route[0] === 'sweeps' && route[1] ? <SweepPage id={route[1]} /> : route[0] === 'new' ? <NewSweep /> : route[0] === 'agents' ? <AgentsPage /> : <SweepsList />}
           </ApiContext.Provider>
         )}
       </main>

@@ -25,6 +25,7 @@ import type {
   TrialPage,
   TokenView,
   ValidateAnswer,
+  AgentView,
 } from '@lrsweep/contract';
 import { sweepEnded } from '@lrsweep/contract';
 
@@ -114,6 +115,8 @@ export function createClient(opts: ClientOptions) {
       call<ScheduleAnalysis>('GET', `/v1/sweeps/${id}/schedules${qs(q)}`),
     curves: (id: string, q: { metric?: MetricName; configs?: string[]; points?: number } = {}) =>
       call<Curves>('GET', `/v1/sweeps/${id}/curves${qs({ ...q, configs: q.configs?.join(',') })}`),
+    /** The project's agents (external trainers): last heartbeat, alive, the trial each holds. */
+    listAgents: () => call<{ agents: AgentView[] }>('GET', '/v1/agents'),
     previewSchedule: (req: PreviewRequest) => call<Preview>('POST', '/v1/schedules/preview', req),
     createToken: (req: CreateTokenRequest) => call<CreatedToken>('POST', '/v1/admin/tokens', req),
     listTokens: (projectId?: string) => call<{ tokens: TokenView[] }>('GET', `/v1/admin/tokens${qs({ projectId })}`),

@@ -2,7 +2,7 @@ import type { SweepPage as Page } from '@lrsweep/client';
 import { useApi, usePolling } from '../api';
 import { Progress } from './Progress';
 
-const age = (iso: string) => {
+export const age = (iso: string) => {
   const s = (Date.now() - Date.parse(iso)) / 1000;
   return s < 60 ? `${Math.round(s)} s` : s < 3600 ? `${Math.round(s / 60)} min` : s < 86_400 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86_400)} d`;
 };
