@@ -52,10 +52,31 @@ function parameters(kind: ScheduleKind): string {
     .join(', ') || '–';
 }
 
+/** Each kind's length parameters (SCHEDULES.md v1.1: steps, `{ fraction }` or `{ epochs }`). */
+const lengthParams: Record<ScheduleKind, string[]> = {
+  constant: [],
+  step: ['stepSize'],
+  multistep: ['milestones'],
+  exponential: ['steps (with endFactor)'],
+  linear: ['steps'],
+  polynomial: ['steps'],
+  cosine: ['steps'],
+  cosine_restarts: ['period'],
+  cyclic: ['stepSizeUp', 'stepSizeDown'],
+  one_cycle: ['steps'],
+  inverse_sqrt: ['timescale'],
+  wsd: ['decaySteps'],
+  reduce_on_plateau: [],
+  sequential: ['milestones'],
+};
+
+const lengths = (kind: ScheduleKind) =>
+  lengthParams[kind].length ? `${lengthParams[kind].map((p) => `\`${p}\``).join(', ')}: from the end of the warmup; fractions of T − W` : '–';
+
 export function schedulesMarkdown(): string {
   const rows = (Object.keys(scheduleExamples) as ScheduleKind[]).map((kind) => {
     const e = scheduleExamples[kind];
-    return `| \`${kind}\` | ${parameters(kind)} | ${e.about} | \`${JSON.stringify(e.spec)}\` | ![${kind}](schedules/${kind}.svg) | ${e.reference} |`;
+    return `| \`${kind}\` | ${parameters(kind)} | ${lengths(kind)} | ${e.about} | \`${JSON.stringify(e.spec)}\` | ![${kind}](schedules/${kind}.svg) | ${e.reference} |`;
   });
   return [
     '# Schedule kinds',
@@ -68,9 +89,35 @@ export function schedulesMarkdown(): string {
     'Any schedule may also carry `warmup: { steps, startFactor }`. The exact semantics, shared with',
     "PyTorch and Hugging Face, are in the project's SCHEDULES.md; `POST /v1/schedules/preview` draws any spec.",
     '',
-    '| kind | parameters | what it does | example | curve | reference |',
-    '|---|---|---|---|---|---|',
+    '| kind | parameters | lengths (and where they count from) | what it does | example | curve | reference |',
+    '|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+    '## Lengths in the units people use',
+    '',
+    'Every length (the column above, and `warmup.steps`) may be an integer number of updates,',
+    '`{ "fraction": f }` (`ceil(f·H)`, Hugging Face\'s `warmup_ratio` rounding) or `{ "epochs": e }`',
+    '(`ceil(e·S)`, `S` the updates per epoch). `H` is the horizon the length lives in: the trial\'s',
+    '`T` for `warmup.steps` and for a schedule without warmup; `T − W` for a schedule\'s own lengths',
+    'under a warmup of `W` (a schedule runs on its own clock after its warmup); a `sequential` part\'s',
+    'span for lengths inside that part. They are resolved when the sweep is expanded, and shown resolved',
+    'by the dry-run, the API and the dashboard. `interval: "epoch"` makes a whole schedule change only at',
+    'epoch boundaries, as PyTorch\'s once-per-epoch `scheduler.step()`: update `t` gets the rate at',
+    '`floor(t/S)·S` (not inside `sequential` parts, not for `reduce_on_plateau`). `exponential` also takes',
+    '`minFactor` (a floor, D2L\'s `stop_factor_lr`) and, instead of `gamma`, `endFactor` with `steps`.',
+    '',
+    '| what you have | in lrsweep |',
+    '|---|---|',
+    '| PyTorch `StepLR(step_size=k)`, stepped once per epoch | `{"kind": "step", "stepSize": {"epochs": k}}` (the same drops, at the same updates) |',
+    '| PyTorch `MultiStepLR(milestones=[a, b])`, once per epoch | `{"kind": "multistep", "milestones": [{"epochs": a}, {"epochs": b}]}` |',
+    '| PyTorch `CosineAnnealingLR(T_max=E)`, once per epoch over E epochs | `{"kind": "cosine", "interval": "epoch"}` |',
+    '| PyTorch `ExponentialLR(gamma=G)`, once per epoch over E epochs | `{"kind": "exponential", "endFactor": G^E, "interval": "epoch"}` (the per-update γ is G^(1/S): at every epoch start the rate is η·G^epoch) |',
+    '| Hugging Face `get_cosine_schedule_with_warmup(W, T)` | `{"kind": "cosine", "warmup": {"steps": W}}`: `cosine.steps` defaults to `T − W` (it counts after the warmup) |',
+    '| Hugging Face `warmup_ratio=r` | `"warmup": {"steps": {"fraction": r}}` |',
+    '| Hugging Face `get_wsd_schedule(W, decay)`, `min_lr_ratio=m` | `{"kind": "wsd", "decaySteps": decay, "minFactor": m, "warmup": {"steps": W, "startFactor": m}}` |',
+    '| D2L `CosineScheduler(max_update, base_lr, final_lr, warmup_steps)` | `{"kind": "cosine", "minFactor": final_lr / base_lr, "steps": max_update − warmup_steps, "warmup": {"steps": warmup_steps}}`: D2L\'s `max_update` includes the warmup, lrsweep\'s `steps` does not |',
+    '| D2L `FactorScheduler(factor, stop_factor_lr)` | `{"kind": "exponential", "gamma": factor, "minFactor": stop_factor_lr / base_lr}` |',
+    '| D2L `MultiFactorScheduler(step=[a, b], factor)`, once per epoch | `{"kind": "multistep", "milestones": [{"epochs": a}, {"epochs": b}], "gamma": factor}` |',
     '',
   ].join('\n');
 }

@@ -2,7 +2,7 @@
  * The API's request and answer schemas. The API registers them on its routes (they validate and
  * serialize, and generate /openapi.json); clients derive their types from them (./types.ts).
  */
-import { scheduleSchema } from '@lrsweep/schedules';
+import { scheduleDraftSchema, scheduleSchema } from '@lrsweep/schedules';
 import { z } from 'zod';
 import { poolNameSchema, projectIdSchema } from './jobs';
 import { aggregateSchema, metricNameSchema, selectionMetricSchema } from './metrics';
@@ -240,9 +240,12 @@ export const maxPreviewPoints = 2000;
 export const maxPreviewSteps = 200_000;
 
 export const previewBody = z.strictObject({
-  schedule: scheduleSchema,
+  /** Lengths may be given as { fraction } or { epochs } (with stepsPerEpoch). */
+  schedule: scheduleDraftSchema,
   baseLr: z.number().positive().max(1e3),
   totalSteps: z.number().int().positive().max(1_000_000),
+  /** Updates per epoch, for lengths in epochs and interval: "epoch". */
+  stepsPerEpoch: z.number().int().positive().max(1_000_000).optional(),
   /** Evaluation metrics a `reduce_on_plateau` schedule observes, in order. */
   metrics: z.array(z.number()).max(10_000).optional(),
   /** Updates between those evaluations (default: spread the metrics evenly over the horizon). */
@@ -252,6 +255,8 @@ export const previewBody = z.strictObject({
 export const previewAnswer = z
   .object({
     totalSteps: z.number().int(),
+    /** The schedule with every length resolved to steps. */
+    schedule: scheduleSchema,
     downsampled: z.boolean(),
     steps: z.array(z.number().int()),
     lr: z.array(z.number()),

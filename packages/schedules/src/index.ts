@@ -6,18 +6,29 @@
 import { horizonIssues } from './horizon';
 import { type SpecIssue, toSpecIssues } from './issues';
 import { buildSchedule } from './rates';
-import { type ScheduleInput, type ScheduleSpec, scheduleSchema } from './schema';
+import { resolveSchedule } from './resolve';
+import { type ScheduleDraft, type ScheduleDraftInput, scheduleDraftSchema, type ScheduleInput, type ScheduleSpec } from './schema';
 
 export * from './schema';
 export { formatPath, toSpecIssues, type SpecIssue } from './issues';
 export { horizonIssues } from './horizon';
+export { resolveSchedule, type ResolveContext, type ResolveResult } from './resolve';
 
-export type ParseResult = { ok: true; spec: ScheduleSpec } | { ok: false; issues: SpecIssue[] };
+export type ParseResult = { ok: true; spec: ScheduleDraft } | { ok: false; issues: SpecIssue[] };
 
-/** Validates a schedule spec: the typed spec with defaults filled, or every problem with its path. */
+/**
+ * Validates a schedule spec as a spec may give it: the typed spec with defaults filled (lengths
+ * possibly `{ fraction }` or `{ epochs }`, see `resolveSchedule`), or every problem with its path.
+ */
 export function parseSchedule(input: unknown): ParseResult {
-  const r = scheduleSchema.safeParse(input);
+  const r = scheduleDraftSchema.safeParse(input);
   return r.success ? { ok: true, spec: r.data } : { ok: false, issues: toSpecIssues(r.error) };
+}
+
+/** Validates a spec and resolves its lengths for a horizon (and updates per epoch): steps only. */
+export function parseScheduleFor(input: unknown, ctx: { horizon: number; stepsPerEpoch?: number }): { ok: true; spec: ScheduleSpec } | { ok: false; issues: SpecIssue[] } {
+  const r = parseSchedule(input);
+  return r.ok ? resolveSchedule(r.spec, ctx) : r;
 }
 
 /** Thrown by `lrSequence`/`createSchedule` for a spec that does not validate. */
@@ -28,12 +39,14 @@ export class ScheduleSpecError extends Error {
   }
 }
 
-function resolve(spec: ScheduleInput | ScheduleSpec, horizon: number): ScheduleSpec {
+function resolve(spec: ScheduleInput | ScheduleSpec | ScheduleDraftInput, opts: Pick<ScheduleOptions, 'totalSteps' | 'stepsPerEpoch'>): ScheduleSpec {
   const r = parseSchedule(spec);
   if (!r.ok) throw new ScheduleSpecError(r.issues);
-  const late = horizonIssues(r.spec, horizon);
+  const resolved = resolveSchedule(r.spec, { horizon: opts.totalSteps, ...(opts.stepsPerEpoch ? { stepsPerEpoch: opts.stepsPerEpoch } : {}) });
+  if (!resolved.ok) throw new ScheduleSpecError(resolved.issues);
+  const late = horizonIssues(resolved.spec, opts.totalSteps);
   if (late.length > 0) throw new ScheduleSpecError(late);
-  return r.spec;
+  return resolved.spec;
 }
 
 export interface ScheduleOptions {
@@ -41,6 +54,8 @@ export interface ScheduleOptions {
   baseLr: number;
   /** The horizon `T`: the number of updates of the trial. */
   totalSteps: number;
+  /** Updates per epoch `S`: for lengths in epochs and `interval: "epoch"`. */
+  stepsPerEpoch?: number;
 }
 
 /** A stateful schedule: the trainer asks `lrAt(t)` before every update and `observe`s evaluations. */
@@ -50,8 +65,8 @@ export interface Schedule {
   observe(metric: number, step?: number): void;
 }
 
-export function createSchedule(spec: ScheduleInput | ScheduleSpec, opts: ScheduleOptions): Schedule {
-  const s = buildSchedule(resolve(spec, opts.totalSteps), opts.baseLr, opts.totalSteps);
+export function createSchedule(spec: ScheduleInput | ScheduleSpec | ScheduleDraftInput, opts: ScheduleOptions): Schedule {
+  const s = buildSchedule(resolve(spec, opts), opts.baseLr, opts.totalSteps, opts.stepsPerEpoch);
   let lastStep = 0;
   return {
     lrAt: (t) => s.lrAt(t),
@@ -74,8 +89,8 @@ export interface SequenceOptions extends ScheduleOptions {
 }
 
 /** The rate for each update `0 … totalSteps−1` (or per metric, see `SequenceOptions`). */
-export function lrSequence(spec: ScheduleInput | ScheduleSpec, opts: SequenceOptions): number[] {
-  const resolved = resolve(spec, opts.totalSteps);
+export function lrSequence(spec: ScheduleInput | ScheduleSpec | ScheduleDraftInput, opts: SequenceOptions): number[] {
+  const resolved = resolve(spec, opts);
   const { baseLr, totalSteps: T, metrics, evalEvery } = opts;
   if (metrics && evalEvery === undefined && resolved.kind === 'reduce_on_plateau') {
     const core = buildSchedule({ ...resolved, warmup: undefined }, baseLr, T);
@@ -84,7 +99,7 @@ export function lrSequence(spec: ScheduleInput | ScheduleSpec, opts: SequenceOpt
       return core.lrAt(0);
     });
   }
-  const s = buildSchedule(resolved, baseLr, T);
+  const s = buildSchedule(resolved, baseLr, T, opts.stepsPerEpoch);
   const out = new Array<number>(T);
   let next = 0;
   for (let t = 0; t < T; t++) {
@@ -108,11 +123,11 @@ export interface PreviewOptions extends SequenceOptions {
  * schedule observes every metric at its evaluation step on the way. Its cost is bounded by
  * `maxSteps` and the number of metrics, whatever the horizon.
  */
-export function previewSequence(spec: ScheduleInput | ScheduleSpec, opts: PreviewOptions): { steps: number[]; lr: number[] } {
-  const resolved = resolve(spec, opts.totalSteps);
+export function previewSequence(spec: ScheduleInput | ScheduleSpec | ScheduleDraftInput, opts: PreviewOptions): { steps: number[]; lr: number[] } {
+  const resolved = resolve(spec, opts);
   const { baseLr, totalSteps: T, metrics = [], maxSteps } = opts;
   const evalEvery = opts.evalEvery ?? T;
-  const s = buildSchedule(resolved, baseLr, T);
+  const s = buildSchedule(resolved, baseLr, T, opts.stepsPerEpoch);
   const n = Math.min(T, Math.max(2, maxSteps));
   const steps = T <= maxSteps ? Array.from({ length: T }, (_, t) => t) : Array.from({ length: n }, (_, i) => Math.round((i * (T - 1)) / (n - 1)));
   const lr = new Array<number>(steps.length);
@@ -129,10 +144,16 @@ export function previewSequence(spec: ScheduleInput | ScheduleSpec, opts: Previe
   return { steps, lr };
 }
 
-/** The schedule as a trial's identity sees it: defaults filled, `warmup: {steps: 0}` removed. */
+/**
+ * The schedule as a trial's identity sees it: defaults filled, `warmup: {steps: 0}` removed, and
+ * v1.1's new parameters left at their defaults (`interval: "update"`, exponential `minFactor: 0`)
+ * dropped, so every v1 identity stays the same.
+ */
 export function canonicalSchedule(spec: ScheduleSpec): ScheduleSpec {
   const out: Record<string, unknown> = { ...spec };
   if (spec.warmup && spec.warmup.steps === 0) delete out.warmup;
+  if (out.interval === undefined || out.interval === 'update') delete out.interval;
+  if (spec.kind === 'exponential' && spec.minFactor === 0) delete out.minFactor;
   if (spec.kind === 'sequential') out.parts = spec.parts.map(canonicalSchedule);
   return out as ScheduleSpec;
 }
@@ -141,7 +162,7 @@ export function canonicalSchedule(spec: ScheduleSpec): ScheduleSpec {
 const REQUIRED: Partial<Record<ScheduleSpec['kind'], string[]>> = {
   step: ['stepSize'],
   multistep: ['milestones'],
-  exponential: ['gamma'],
+  exponential: ['gamma', 'endFactor'],
   cosine_restarts: ['period', 'cycles'],
   cyclic: ['minFactor', 'stepSizeUp'],
   wsd: ['decaySteps', 'decayFraction'],
@@ -149,7 +170,7 @@ const REQUIRED: Partial<Record<ScheduleSpec['kind'], string[]>> = {
 
 /** A short human label, defaults left out: `cosine(minFactor=0.1) + warmup 100`. */
 export function describeSchedule(spec: ScheduleSpec): string {
-  const warm = spec.warmup && spec.warmup.steps > 0 ? ` + warmup ${spec.warmup.steps}` : '';
+  const warm = `${spec.warmup && spec.warmup.steps > 0 ? ` + warmup ${spec.warmup.steps}` : ''}${spec.interval === 'epoch' ? ' per epoch' : ''}`;
   if (spec.kind === 'sequential') {
     return `sequential(${spec.parts.map(describeSchedule).join(' → ')} @ ${spec.milestones.join(',')})${warm}`;
   }
@@ -158,7 +179,7 @@ export function describeSchedule(spec: ScheduleSpec): string {
   const r = parseSchedule(minimal);
   const defaults: Record<string, unknown> = r.ok ? { ...r.spec } : {};
   const params = Object.entries(spec)
-    .filter(([k, v]) => k !== 'kind' && k !== 'warmup' && (required.includes(k) || JSON.stringify(defaults[k]) !== JSON.stringify(v)))
+    .filter(([k, v]) => k !== 'kind' && k !== 'warmup' && k !== 'interval' && (required.includes(k) || JSON.stringify(defaults[k]) !== JSON.stringify(v)))
     .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : String(v)}`);
   return `${spec.kind}${params.length ? `(${params.join(', ')})` : ''}${warm}`;
 }

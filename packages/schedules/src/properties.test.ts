@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { leafArb, scheduleArb, warmupArb } from './arbitraries';
-import { createSchedule, horizonIssues, lrSequence, parseSchedule, previewSequence, type ScheduleInput } from './index';
+import { createSchedule, horizonIssues, lrSequence, parseScheduleFor, previewSequence, type ScheduleInput } from './index';
 
 const baseLrArb = fc.double({ min: 1e-6, max: 10, noNaN: true });
 const horizonArb = fc.integer({ min: 1, max: 3000 });
@@ -9,7 +9,7 @@ const runs = { numRuns: 300 };
 
 /** The spec is valid for horizon T (checked the way a sweep checks it). */
 const fits = (s: ScheduleInput, T: number) => {
-  const r = parseSchedule(s);
+  const r = parseScheduleFor(s, { horizon: T });
   return r.ok && horizonIssues(r.spec, T).length === 0;
 };
 const metricsFor = (seed: number, n: number) => Array.from({ length: n }, (_, i) => Math.abs(Math.sin(seed + i)) + 1 / (i + 1));

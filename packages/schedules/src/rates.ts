@@ -11,11 +11,21 @@ type Stateless = (t: number) => number;
 
 const stateless = (f: Stateless): ScheduleState => ({ lrAt: f, observe: () => {} });
 
-/** Builds the rate function of `spec` with peak `eta` over `horizon` updates, its warmup included. */
-export function buildSchedule(spec: ScheduleSpec, eta: number, horizon: number): ScheduleState {
+/**
+ * Builds the rate function of `spec` with peak `eta` over `horizon` updates, its warmup included.
+ * Under `interval: "epoch"` update `t` gets the rate the whole schedule gives at the start of its
+ * epoch, `floor(t/S)·S` (PyTorch's once-per-epoch `scheduler.step()`).
+ */
+export function buildSchedule(spec: ScheduleSpec, eta: number, horizon: number, stepsPerEpoch?: number): ScheduleState {
   const s = buildUnclamped(spec, eta, horizon);
   // Closed forms such as lo + (η − lo) can round one ulp past η; no schedule may exceed it.
-  return { lrAt: (t) => Math.min(eta, Math.max(0, s.lrAt(t))), observe: s.observe };
+  const clamp = (v: number) => Math.min(eta, Math.max(0, v));
+  if (spec.interval === 'epoch') {
+    if (!stepsPerEpoch) throw new Error('interval: epoch needs the updates per epoch');
+    const S = stepsPerEpoch;
+    return { lrAt: (t) => clamp(s.lrAt(Math.floor(t / S) * S)), observe: s.observe };
+  }
+  return { lrAt: (t) => clamp(s.lrAt(t)), observe: s.observe };
 }
 
 function buildUnclamped(spec: ScheduleSpec, eta: number, horizon: number): ScheduleState {
@@ -45,8 +55,13 @@ function buildCore(spec: ScheduleSpec, eta: number, horizon: number, warmupSteps
       const ms = spec.milestones;
       return stateless((t) => eta * spec.gamma ** countAtMost(ms, t));
     }
-    case 'exponential':
-      return stateless((t) => eta * spec.gamma ** t);
+    case 'exponential': {
+      // gamma, or the endFactor reached after `steps` (then held); never below η·minFactor.
+      const n = spec.steps ?? horizon;
+      const g = spec.gamma ?? spec.endFactor! ** (1 / n);
+      const floor = eta * spec.minFactor;
+      return stateless((t) => Math.max(floor, eta * g ** (spec.gamma === undefined ? Math.min(t, n) : t)));
+    }
     case 'linear': {
       const n = spec.steps ?? horizon;
       const { startFactor: a, endFactor: e } = spec;

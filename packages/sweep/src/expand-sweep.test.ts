@@ -120,3 +120,24 @@ describe('v1 identities (SWEEP_API.md v1.1: unchanged for v1 specs)', () => {
     expect(now).toHaveLength(16);
   });
 });
+
+describe('lengths in fractions and epochs (SCHEDULES.md v1.1)', () => {
+  const withSchedules = (schedule: unknown[]) => ({ ...base, grid: { ...base.grid, baseLr: [0.001], seeds: 1, schedule } }) as SweepSpecInput;
+  it('resolves them at expansion: trials record steps, and a fraction and its steps are the same schedule', () => {
+    // T = 3 epochs × 113 updates = 339; S = 113.
+    const r = expand(withSchedules([{ kind: 'cosine', warmup: { steps: { fraction: 0.1 } } }, { kind: 'step', stepSize: { epochs: 1 } }]));
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const trials = planTrials(r.plan, 's1');
+    expect(trials.map((t) => t.config.schedule)).toEqual([
+      { kind: 'cosine', minFactor: 0, warmup: { steps: 34, startFactor: 0 } },
+      { kind: 'step', stepSize: 113, gamma: 0.1 },
+    ]);
+    const twice = expand(withSchedules([{ kind: 'cosine', warmup: { steps: { fraction: 0.1 } } }, { kind: 'cosine', warmup: { steps: 34 } }]));
+    expect(!twice.ok && twice.issues).toEqual([{ path: 'grid.schedule[1]', message: 'repeats a schedule of grid.schedule[0]' }]);
+  });
+  it('expands a list of length objects like any list', () => {
+    const r = expand(withSchedules([{ kind: 'cosine', warmup: { steps: [{ fraction: 0.05 }, { fraction: 0.1 }, { epochs: 1 }] } }]));
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    expect(r.plan.configs.map((c) => c.schedule.warmup!.steps)).toEqual([17, 34, 113]);
+  });
+});

@@ -10,7 +10,7 @@ import {
   type SweepSpec,
   type TrainingSpec,
 } from '@lrsweep/contract';
-import { canonicalSchedule, formatPath, horizonIssues, parseSchedule, type ScheduleSpec, type SpecIssue } from '@lrsweep/schedules';
+import { canonicalSchedule, formatPath, horizonIssues, parseSchedule, resolveSchedule, type ScheduleSpec, type SpecIssue } from '@lrsweep/schedules';
 import { canonicalJson, sha256 } from './canonical';
 import { expandScheduleEntry, scanScheduleEntry } from './grid-expansion';
 
@@ -103,6 +103,7 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
     if (!issues.some((i) => i.path === p && i.message === message)) issues.push({ path: p, message });
   };
   const T = horizonOf(spec);
+  const S = stepsPerEpochOf(spec);
   if (opts.maxTrialSteps !== undefined && T > opts.maxTrialSteps) {
     add(spec.runner.kind === 'external' ? ['training', 'totalSteps'] : ['training', 'epochs'], `a trial of ${T} updates is longer than the limit of ${opts.maxTrialSteps} (MAX_TRIAL_STEPS)`);
   }
@@ -125,7 +126,9 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
   spec.grid.schedule.forEach((entry, i) => {
     const at = ['grid', 'schedule', i];
     for (const variant of expandScheduleEntry(entry)) {
-      const r = parseSchedule(variant);
+      const parsed = parseSchedule(variant);
+      // Lengths in fractions and epochs become steps here, once: trials record them resolved.
+      const r = parsed.ok ? resolveSchedule(parsed.spec, { horizon: T, ...(S ? { stepsPerEpoch: S } : {}) }) : parsed;
       if (!r.ok) {
         r.issues.forEach((x) => add(at, x.message, x.path));
         continue;

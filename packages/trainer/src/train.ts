@@ -135,7 +135,8 @@ interface Run {
 /** Builds the model, optimizer and schedule from the seed, and restores a checkpoint over them. */
 function setUp(cfg: TrainConfig, data: Dataset, resume: TrainerState | undefined): Run {
   const T = horizon(cfg, data.trainY.length);
-  const schedule = createSchedule(cfg.schedule, { baseLr: cfg.baseLr, totalSteps: T });
+  const stepsPerEpoch = Math.ceil(data.trainY.length / cfg.training.batchSize);
+  const schedule = createSchedule(cfg.schedule, { baseLr: cfg.baseLr, totalSteps: T, stepsPerEpoch });
   const rng = createRng(cfg.seed);
   const model = createModel(cfg.model, data.shape, data.numClasses, rng);
   const base = createOptimizer(cfg.optimizer, model.variables);

@@ -95,7 +95,7 @@ export function createAgentService(d: AgentServiceDeps) {
   /** The schedule's rates for `count` updates from `from`, given the evaluations stored so far. */
   const ratesOf = async (trialId: string, cfg: TrialConfig, totalSteps: number, from: number, count: number) => {
     const to = Math.min(totalSteps, from + count);
-    const schedule = replayedSchedule(cfg.schedule, cfg.baseLr, totalSteps, await trialEvaluations(d.db, trialId));
+    const schedule = replayedSchedule(cfg.schedule, cfg.baseLr, totalSteps, await trialEvaluations(d.db, trialId), cfg.training.stepsPerEpoch);
     const lr: number[] = [];
     for (let s = from; s < to; s++) lr.push(schedule.lrAt(s));
     return { from, lr };
@@ -199,7 +199,7 @@ export function createAgentService(d: AgentServiceDeps) {
       }
       const over = sorted.find((r) => r.step >= t.totalSteps);
       if (over) throw new ApiError('SPEC_INVALID', `update ${over.step} is past the horizon (${t.totalSteps} updates: 0 … ${t.totalSteps - 1})`, [{ path: 'updates', message: 'step past the horizon' }]);
-      const schedule = replayedSchedule(t.config.schedule, t.config.baseLr, t.totalSteps, await trialEvaluations(d.db, trialId));
+      const schedule = replayedSchedule(t.config.schedule, t.config.baseLr, t.totalSteps, await trialEvaluations(d.db, trialId), t.config.training.stepsPerEpoch);
       for (const r of sorted) {
         const want = schedule.lrAt(r.step);
         if (!lrMatches(r.lr, want)) {
