@@ -153,7 +153,7 @@ export function canonicalSchedule(spec: ScheduleSpec): ScheduleSpec {
   const out: Record<string, unknown> = { ...spec };
   if (spec.warmup && spec.warmup.steps === 0) delete out.warmup;
   if (out.interval === undefined || out.interval === 'update') delete out.interval;
-  if (spec.kind === 'exponential' && spec.minFactor === 0) delete out.minFactor;
+  if (spec.kind === 'exponential' && (spec.minFactor === 0 || spec.minFactor === undefined)) delete out.minFactor;
   if (spec.kind === 'sequential') out.parts = spec.parts.map(canonicalSchedule);
   return out as ScheduleSpec;
 }

@@ -59,7 +59,7 @@ function buildCore(spec: ScheduleSpec, eta: number, horizon: number, warmupSteps
       // gamma, or the endFactor reached after `steps` (then held); never below η·minFactor.
       const n = spec.steps ?? horizon;
       const g = spec.gamma ?? spec.endFactor! ** (1 / n);
-      const floor = eta * spec.minFactor;
+      const floor = eta * (spec.minFactor ?? 0);
       return stateless((t) => Math.max(floor, eta * g ** (spec.gamma === undefined ? Math.min(t, n) : t)));
     }
     case 'linear': {

@@ -47,8 +47,8 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
         endFactor: z.number().gt(0).max(1).optional(),
         /** With `endFactor` only (default: its horizon). */
         steps: length.optional(),
-        /** The rate never drops below η·minFactor (D2L's stop_factor_lr). */
-        minFactor: factor.default(0),
+        /** The rate never drops below η·minFactor (D2L's stop_factor_lr); absent, 0 (a v1 spec keeps its identity). */
+        minFactor: factor.optional(),
         ...base,
       })
       .superRefine((s, ctx) => {
