@@ -1,10 +1,10 @@
-// `pnpm bench:trainer`: training throughput on the wasm backend for mlp, lenet, cnn and vit at
-// batch 128, as effective GFLOP/s (3 × forward FLOPs per sample × samples/s) beside the plain wasm
+// `pnpm bench:trainer`: training throughput on the wasm backend for mlp, lenet, cnn, vit and gpt
+// (the text task's transformer, 64-token windows: tokens/s too) at batch 128, as effective GFLOP/s (3 × forward FLOPs per sample × samples/s) beside the plain wasm
 // matMul rate (512×512×512, fresh operands each call) measured in the same run, around each of
 // several timed rounds per model; the table reports medians over rounds and the ratio's range.
 import * as tf from '@tensorflow/tfjs';
 import { createModel, createRng, selectBackend, train } from '@lrsweep/trainer';
-import { adamConfig, BATCH, benchModels as models, randomDataset } from './bench-models';
+import { adamConfig, BATCH, benchModels as models, modelDataOf, randomDataset } from './bench-models';
 import { median } from './lib/stats';
 
 const quick = process.argv.includes('--quick');
@@ -43,7 +43,7 @@ interface Round {
  */
 function measure(m: (typeof models)[number], forwardFlops: number): Round[] {
   // Enough batches for every round (a round is at least 3 updates; slow models need few).
-  const data = randomDataset(m.shape, BATCH * 64);
+  const data = randomDataset(m, BATCH * 64);
   const rounds: Round[] = [];
   let before = 0;
   let start = 0;
@@ -78,17 +78,19 @@ async function main() {
   const backend = await selectBackend('wasm');
   // The first measurement after the backend starts runs cold (operator set-up, memory growth).
   matmulGflops();
-  const rows: { model: string; samplesPerSec: number; gflops: number; matmul: number; ratio: number; lo: number; hi: number; rounds: number }[] = [];
-  for (const m of models) {
-    const flops = createModel(m.spec, m.shape, 10, createRng(0));
-    const forwardFlops = flops.forwardFlops;
-    flops.dispose();
+  const rows: { model: string; samplesPerSec: number; tokensPerSec: number | null; gflops: number; matmul: number; ratio: number; lo: number; hi: number; rounds: number }[] = [];
+  const only = process.argv.find((a) => a.startsWith('--models='))?.slice('--models='.length).split(',');
+  for (const m of models.filter((x) => !only || only.includes(x.name))) {
+    const built = createModel(m.spec, modelDataOf(m), createRng(0));
+    const forwardFlops = built.forwardFlops!;
+    built.dispose();
     const rounds = measure(m, forwardFlops);
     const ratios = rounds.map((r) => r.ratio);
     const samplesPerSec = median(rounds.map((r) => r.samplesPerSec));
     rows.push({
       model: m.name,
       samplesPerSec,
+      tokensPerSec: m.task === 'lm' ? samplesPerSec * m.shape[0]! : null,
       gflops: (3 * forwardFlops * samplesPerSec) / 1e9,
       matmul: median(rounds.map((r) => r.matmul)),
       ratio: median(ratios),
@@ -97,13 +99,13 @@ async function main() {
       rounds: rounds.length,
     });
   }
-  const target: Record<string, number> = { mlp: 0.8, vit: 0.4, lenet: 0.3, cnn: 0.3 };
+  const target: Record<string, number> = { mlp: 0.8, vit: 0.4, lenet: 0.3, cnn: 0.3, gpt: 0.4 };
   console.log(`wasm, batch ${BATCH}, Adam; per model ${ROUNDS} timed rounds of ≥ ${ROUND_MS} ms, each set against the plain matMul rate (512³, fresh operands) measured around it; medians over rounds\n`);
-  console.log('| model | samples/s | effective GFLOP/s | matMul GFLOP/s | ratio (median) | ratio range over rounds | target |');
-  console.log('|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.model} | ${r.samplesPerSec.toFixed(0)} | ${r.gflops.toFixed(2)} | ${r.matmul.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.lo.toFixed(2)}–${r.hi.toFixed(2)} | ≥ ${target[r.model]} |`);
+  console.log('| model | samples/s | tokens/s | effective GFLOP/s | matMul GFLOP/s | ratio (median) | ratio range over rounds | target |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.model} | ${r.samplesPerSec.toFixed(0)} | ${r.tokensPerSec === null ? '–' : r.tokensPerSec.toFixed(0)} | ${r.gflops.toFixed(2)} | ${r.matmul.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.lo.toFixed(2)}–${r.hi.toFixed(2)} | ≥ ${target[r.model]} |`);
   // Memory: tensors and RSS across 100 consecutive trials (the worker's pattern: one model after another).
-  const small = randomDataset([28, 28, 1], 256);
+  const small = randomDataset({ shape: [28, 28, 1], task: 'classification' }, 256);
   const probe: { trial: number; tensors: number; rssMb: number }[] = [];
   for (let i = 1; i <= (quick ? 20 : 100); i++) {
     train(
@@ -115,7 +117,7 @@ async function main() {
   const [first, last] = [probe[0]!, probe.at(-1)!];
   console.log(`\nmemory over ${last.trial} trials: tensors ${first.tensors} → ${last.tensors}; RSS ${first.rssMb.toFixed(0)} → ${last.rssMb.toFixed(0)} MB (trial ${first.trial} → ${last.trial})`);
   for (const r of rows) {
-    console.log(JSON.stringify({ bench: 'trainer', model: r.model, backend: backend.name, samplesPerSec: Math.round(r.samplesPerSec), gflops: Number(r.gflops.toFixed(3)), matmulGflops: Number(r.matmul.toFixed(3)), ratio: Number(r.ratio.toFixed(3)) }));
+    console.log(JSON.stringify({ bench: 'trainer', model: r.model, backend: backend.name, samplesPerSec: Math.round(r.samplesPerSec), ...(r.tokensPerSec === null ? {} : { tokensPerSec: Math.round(r.tokensPerSec) }), gflops: Number(r.gflops.toFixed(3)), matmulGflops: Number(r.matmul.toFixed(3)), ratio: Number(r.ratio.toFixed(3)) }));
   }
   console.log(JSON.stringify({ bench: 'trainer-memory', trials: last.trial, tensorsAt10: first.tensors, tensorsAtEnd: last.tensors, rssMbAt10: Math.round(first.rssMb), rssMbAtEnd: Math.round(last.rssMb) }));
 }

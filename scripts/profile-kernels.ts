@@ -38,7 +38,7 @@ async function main() {
     };
   }
   const times: number[] = [];
-  train(adamConfig(m.spec, 1), randomDataset(m.shape, BATCH * STEPS), {
+  train(adamConfig(m.spec, 1), randomDataset(m, BATCH * STEPS), {
     onUpdate: ({ step }) => {
       times.push(performance.now());
       timing = step + 1 >= WARMUP;

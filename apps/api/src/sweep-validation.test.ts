@@ -75,6 +75,26 @@ describe('POST /v1/sweeps rejects bad input', () => {
     ['a warmup longer than training', 'grid.schedule[1].warmup.steps', edit((s) => (s.grid.schedule[1].warmup.steps = [0, 8]))],
     ['an unknown model kind', 'model.kind', edit((s) => (s.model = { kind: 'transformer' }))],
     ['an unknown objective metric', 'objective.metric', edit((s) => (s.objective.metric = 'loss'))],
+    // Models and data of the user's own (the workers check the files; the API what it can see).
+    ['a layers model whose path leaves MODEL_ROOT', 'model.path', edit((s) => (s.model = { kind: 'layers', path: '../models/model.json', loss: 'sparse_categorical_crossentropy' }))],
+    ['a layers model with an absolute path', 'model.path', edit((s) => (s.model = { kind: 'layers', path: '/etc/model.json', loss: 'sparse_categorical_crossentropy' }))],
+    ['a layers model without its loss', 'model.loss', edit((s) => (s.model = { kind: 'layers', path: 'm/model.json' }))],
+    ['a loss Keras has not', 'model.loss', edit((s) => (s.model = { kind: 'layers', path: 'm/model.json', loss: 'hinge' }))],
+    ['mse on class labels', 'model.loss', edit((s) => (s.model = { kind: 'layers', path: 'm/model.json', loss: 'mse' }))],
+    ['an npy dataset without a path', 'dataset.path', edit((s) => (s.dataset = { name: 'npy', trainSize: 100, testSize: 10 }))],
+    ['a csv path that leaves DATA_ROOT', 'dataset.path', edit((s) => (s.dataset = { name: 'csv', path: 'a/../../b.csv', trainSize: 100, testSize: 10 }))],
+    ['a label column on a dataset that has none', 'dataset.label', edit((s) => (s.dataset.label = 'y'))],
+    ['a regression of mnist', 'dataset.task', edit((s) => (s.dataset.task = 'regression'))],
+    ['a regression objective on classes', 'objective.metric', edit((s) => (s.objective = { metric: 'val_rmse', mode: 'min', aggregate: 'final' }))],
+    ['a regression trained by a convnet', 'model.kind', edit((s) => ((s.dataset = { name: 'csv', path: 'h.csv', task: 'regression', trainSize: 100, testSize: 10 }), (s.model = { kind: 'cnn' })))],
+    ['the text task without contextLength', 'dataset.contextLength', edit((s) => ((s.dataset = { name: 'text', path: 'a.txt', trainSize: 100, testSize: 10 }), (s.model = { kind: 'gpt' })))],
+    ['the text task on an mlp', 'model.kind', edit((s) => (s.dataset = { name: 'text', path: 'a.txt', contextLength: 16, trainSize: 100, testSize: 10 }))],
+    ['a gpt on images', 'model.kind', edit((s) => (s.model = { kind: 'gpt' }))],
+    ['a gpt whose context is not the dataset\'s', 'model.contextLength', edit((s) => ((s.dataset = { name: 'text', path: 'a.txt', contextLength: 16, trainSize: 100, testSize: 10 }), (s.model = { kind: 'gpt', contextLength: 32 })))],
+    ['a gpt width its heads do not divide', 'model.heads', edit((s) => ((s.dataset = { name: 'text', path: 'a.txt', contextLength: 16, trainSize: 100, testSize: 10 }), (s.model = { kind: 'gpt', width: 30, heads: 4 })))],
+    ['a text objective of accuracy', 'objective.metric', edit((s) => ((s.dataset = { name: 'text', path: 'a.txt', contextLength: 16, trainSize: 100, testSize: 10 }), (s.model = { kind: 'gpt' }), (s.objective = { metric: 'val_acc', mode: 'max', aggregate: 'final' })))],
+    ['dropout of 1', 'model.dropout', edit((s) => (s.model.dropout = 1))],
+    ['an unknown lenet pooling', 'model.pool', edit((s) => (s.model = { kind: 'lenet', pool: 'min' }))],
   ];
 
   it.each(cases)('%s → 400 naming %s', async (_name, path, body) => {
@@ -113,6 +133,18 @@ describe('POST /v1/sweeps rejects bad input', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json().issues).toEqual([{ path: 'grid', message: 'the grid makes 11000 trials, more than the limit of 10000' }]);
     await nothingCreated();
+  });
+
+  it('specs of the new models and data are accepted, their lengths resolved', async () => {
+    const ok = [
+      edit((s) => ((s.dataset = { name: 'text', path: 'corpus/tiny.txt', contextLength: 32, vocab: 'bytes', trainSize: 500, testSize: 50 }), (s.model = { kind: 'gpt', width: 32, depth: 1, heads: 2 }), (s.objective = { metric: 'val_ppl', aggregate: 'final' }))),
+      edit((s) => ((s.dataset = { name: 'csv', path: 'houses.csv', label: 'price', task: 'regression', trainSize: 500, testSize: 50 }), (s.model = { kind: 'layers', path: 'm/model.json', loss: 'mse' }), (s.objective = { metric: 'val_rmse', aggregate: 'best' }))),
+      edit((s) => ((s.dataset = { name: 'npy', path: 'mnist.npz', trainSize: 500, testSize: 50 }), (s.model = { kind: 'lenet', pool: 'max' }))),
+    ];
+    for (const body of ok) {
+      const res = await h.inject({ method: 'POST', url: '/v1/sweeps/validate', payload: body });
+      expect(res.statusCode, res.body).toBe(200);
+    }
   });
 
   it('a valid spec is accepted (the same app, so the rejections above are not blanket)', async () => {

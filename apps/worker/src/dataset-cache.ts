@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 
 /** Everything that changes which samples a dataset request gives (the path among them). */
 const datasetKey = (r: DatasetRequest) =>
-  JSON.stringify([r.name, r.path ?? null, r.trainSize, r.testSize, r.validationSize ?? 0, r.splitSeed ?? null]);
+  JSON.stringify([r.name, r.path ?? null, r.trainSize, r.testSize, r.validationSize ?? 0, r.splitSeed ?? null, r.label ?? null, r.task ?? null, r.contextLength ?? null]);
 
 /** Loads each dataset once per process; its arrays live in SharedArrayBuffers every thread reads. */
 export function createDatasetCache(log: Logger) {

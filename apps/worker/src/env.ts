@@ -44,6 +44,8 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(20_000),
   /** Datasets' paths in specs are relative to this directory (symlinks may not leave it). */
   DATA_ROOT: z.string().default('/data'),
+  /** Layers models' paths in specs are relative to this directory (symlinks may not leave it). */
+  MODEL_ROOT: z.string().default('/models'),
   /** Where checkpoints go: a directory every worker of the fleet can read (a shared volume). */
   CHECKPOINT_DIR: z.string().default(join(tmpdir(), 'lrsweep-checkpoints')),
   /** Take a checkpoint every this many updates. */

@@ -61,6 +61,7 @@ const consumers = createConsumers({
     lrsweepVersion,
     datasets: createDatasetCache(log),
     dataRoot: env.DATA_ROOT,
+    modelRoot: env.MODEL_ROOT,
     shuttingDown: () => shuttingDown,
   }),
 });

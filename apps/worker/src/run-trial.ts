@@ -14,11 +14,11 @@ import {
 } from '@lrsweep/db';
 import { DelayedError, type Job, type TrialQueue } from '@lrsweep/queue';
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
-import type { Dataset, DatasetRequest, TrainerState } from '@lrsweep/trainer';
+import { type Dataset, type DatasetRequest, type LayersArtifacts, readLayersModel, type TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { CheckpointFiles } from './checkpoint-files';
 import { createMetricSink, type MetricSink } from './metric-sink';
-import { resolveDataset, withoutWorkerPaths } from './data-root';
+import { relativeToRoot, resolveDataset, resolveModelFiles, withoutWorkerPaths } from './data-root';
 import { trainConfigOf } from './train-config';
 import type { RunningTrial, TrainingSlot } from './training-slot';
 
@@ -34,8 +34,10 @@ export interface TrialRunnerDeps {
   checkpoints: CheckpointFiles;
   lrsweepVersion: string;
   datasets: { get(req: DatasetRequest): Dataset };
-  /** Spec paths are relative to it (see data-root.ts). */
+  /** Dataset paths in specs are relative to it (see data-root.ts). */
   dataRoot: string;
+  /** Layers models' paths in specs are relative to it. */
+  modelRoot: string;
   /** True once the process is shutting down: running trials checkpoint, stop and go back to the queue. */
   shuttingDown(): boolean;
 }
@@ -58,13 +60,13 @@ export function createTrialRunner(d: TrialRunnerDeps) {
     const log = d.log.child({ sweepId: claimed.sweepId, trialId: claimed.trialId, attempt: claimed.attempt, rssMbBefore: rssMb() });
     if (d.shuttingDown()) return release(d, claimed, log);
     try {
-      const { dataset, resume } = await prepare(d, claimed, log);
-      const run = await trainOnSlot(d, claimed, slot, dataset, resume, log);
-      return await record(d, claimed, run, resume, log);
+      const prepared = await prepare(d, claimed, log);
+      const run = await trainOnSlot(d, claimed, slot, prepared, log);
+      return await record(d, claimed, run, prepared.resume, log);
     } catch (err) {
       const failure = toTrialFailure(err, 'INFRASTRUCTURE');
       // What users read names no path of the worker's (data paths are shown relative to DATA_ROOT).
-      return failed(d, claimed, { ...failure, message: withoutWorkerPaths(failure.message, [d.dataRoot]) }, log);
+      return failed(d, claimed, { ...failure, message: withoutWorkerPaths(failure.message, [d.dataRoot, d.modelRoot]) }, log);
     }
   };
 }
@@ -86,21 +88,42 @@ async function claim(d: TrialRunnerDeps, trialId: string, job: Job, token: strin
   return null;
 }
 
-/** The trial's dataset (loaded once per process) and the checkpoint an earlier attempt left. */
-async function prepare(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger): Promise<{ dataset: Dataset; resume?: TrainerState }> {
+/** What a trial trains on, read before its thread starts. */
+interface Prepared {
+  dataset: Dataset;
+  /** A Layers model's files (a `layers` spec). */
+  layers?: LayersArtifacts;
+  /** The files read, relative to DATA_ROOT and MODEL_ROOT (provenance). */
+  datasetPath: string | null;
+  modelPath: string | null;
+  resume?: TrainerState;
+}
+
+/**
+ * The trial's dataset (loaded once per process), its Layers model's files, and the checkpoint an
+ * earlier attempt left. Data or a model that cannot be read fails the trial at once
+ * (DATASET_INVALID, MODEL_INVALID: no retry mends them).
+ */
+async function prepare(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger): Promise<Prepared> {
   const config = claimed.config as BuiltinTrialConfig;
-  // A dataset that cannot be loaded fails the trial at once (DATASET_INVALID: no retry mends it).
-  const dataset = d.datasets.get(resolveDataset(config.dataset, d.dataRoot));
-  if (!claimed.checkpointPath) return { dataset };
+  const req = resolveDataset(config.dataset, d.dataRoot);
+  const dataset = d.datasets.get(req);
+  const out: Prepared = { dataset, datasetPath: config.dataset.path === undefined ? null : relativeToRoot(d.dataRoot, req.path!), modelPath: null };
+  if (config.model.kind === 'layers') {
+    const files = resolveModelFiles(d.modelRoot, config.model.path);
+    // Re-initialized weights need no shards: only a pretrained model reads them.
+    out.layers = readLayersModel(files.file, files.shard, { weights: config.model.weights === 'pretrained' });
+    out.modelPath = relativeToRoot(d.modelRoot, files.file);
+  }
+  if (!claimed.checkpointPath) return out;
   try {
-    const resume = await d.checkpoints.read(claimed.checkpointPath);
-    log.info({ step: resume.step }, 'resuming from checkpoint');
-    return { dataset, resume };
+    out.resume = await d.checkpoints.read(claimed.checkpointPath);
+    log.info({ step: out.resume.step }, 'resuming from checkpoint');
   } catch (err) {
     // Starting over is still correct: the run is deterministic and rewrites every row.
     log.warn({ err, path: claimed.checkpointPath }, 'checkpoint unreadable; starting over');
-    return { dataset };
   }
+  return out;
 }
 
 interface TrainedRun {
@@ -116,8 +139,7 @@ async function trainOnSlot(
   d: TrialRunnerDeps,
   claimed: ClaimedTrial,
   slot: TrainingSlot,
-  dataset: Dataset,
-  resume: TrainerState | undefined,
+  { dataset, layers, resume, datasetPath, modelPath }: Prepared,
   log: Logger,
 ): Promise<TrainedRun> {
   const { trialId, attempt } = claimed;
@@ -141,7 +163,7 @@ async function trainOnSlot(
       trainConfigOf(claimed.config as BuiltinTrialConfig),
       dataset,
       { onUpdates: (rows) => sink.addUpdates(rows), onEval: (row) => sink.addEval(row), onCheckpoint: checkpoints.record },
-      { resume, checkpointEvery: d.checkpointEvery },
+      { resume, checkpointEvery: d.checkpointEvery, layers },
     );
     stopRun = running.stop;
     if (d.shuttingDown() || lostOwnership) running.stop();
@@ -150,6 +172,8 @@ async function trainOnSlot(
       tfjsVersion: slot.tfjsVersion,
       backend: slot.backend?.name ?? 'unknown',
       datasetChecksum: dataset.checksum,
+      datasetPath,
+      modelPath,
       hardware: { cpuModel: cpus()[0]?.model ?? arch(), cpuCount: cpus().length, gpu: slot.backend?.gpu ? 'cuda' : null },
     });
     const outcome = await running.done;
@@ -215,7 +239,7 @@ async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun
       steps: result.stepsDone,
       resumedFrom: resume?.step ?? 0,
       finalValLoss: result.finalValLoss,
-      testLoss: result.testLoss,
+      testLoss: result.test?.test_loss ?? null,
       ms: Date.now() - run.startedMs,
       trainMs: Math.round(timing.ms),
       hostMs: Math.round(timing.hostMs),

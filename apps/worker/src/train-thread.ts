@@ -2,7 +2,7 @@
 // Postgres writes, signals) never waits on a training step.
 import { parentPort } from 'node:worker_threads';
 import { toTrialFailure } from '@lrsweep/contract';
-import { type BackendPreference, classifyTrainingError, liveTensorCount, selectBackend, tfjsVersion, train, type UpdateRecord } from '@lrsweep/trainer';
+import { type BackendPreference, buildLayersModel, classifyTrainingError, liveTensorCount, selectBackend, tfjsVersion, train, type UpdateRecord } from '@lrsweep/trainer';
 import type { FromThread, ToThread } from './thread-protocol';
 
 const port = parentPort!;
@@ -37,6 +37,7 @@ port.on('message', async (msg: ToThread) => {
   const t0 = performance.now();
   const hostTime = { ms: 0 };
   try {
+    const layers = msg.layers ? await buildLayersModel(msg.layers) : undefined;
     const result = train(msg.config, msg.dataset, {
       onUpdate: (u) => {
         if (u.step === exitAtStep) process.exit(70);
@@ -53,7 +54,7 @@ port.on('message', async (msg: ToThread) => {
         flush();
         send({ type: 'checkpoint', state });
       },
-    }, { resume: msg.resume, checkpointEvery: msg.checkpointEvery, hostTime });
+    }, { resume: msg.resume, checkpointEvery: msg.checkpointEvery, hostTime, layers });
     flush();
     send({ type: 'done', result, numTensors: liveTensorCount(), timing: { startedAt, ms: performance.now() - t0, hostMs: hostTime.ms } });
   } catch (err) {

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { fromTrialFailure, TrialError } from '@lrsweep/contract';
-import type { BackendChoice, Dataset, EvalRecord, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
+import type { BackendChoice, Dataset, EvalRecord, LayersArtifacts, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { FromThread, ToThread, TrainTiming } from './thread-protocol';
 
@@ -13,6 +13,8 @@ export interface RunHandlers {
 export interface RunOptions {
   resume?: TrainerState;
   checkpointEvery?: number;
+  /** A Layers model's files, built on the thread. */
+  layers?: LayersArtifacts;
 }
 
 export interface RunningTrial {

@@ -94,10 +94,35 @@ export const trialSchema = z
     divergedAtStep: z.number().int().nullable(),
     finalValLoss: nullableNum,
     finalValAcc: nullableNum,
+    /** The last evaluation's validation metrics (val_loss, and val_acc, val_rmse or val_ppl …). */
+    final: z.record(z.string(), nullableNum),
     /** test_* metrics, measured once after the last update. */
     test: z.record(z.string(), nullableNum),
+    /**
+     * What the attempt that ran it used: the dataset's checksum (the same samples give the same
+     * checksum), its files and the model's (relative to the worker's DATA_ROOT and MODEL_ROOT),
+     * the backend, lrsweep's and TF.js's versions, the hardware. Null until a built-in worker
+     * starts it (an agent's trainer reports no provenance).
+     */
+    provenance: z
+      .object({
+        datasetChecksum: z.string().nullable(),
+        datasetPath: z.string().nullable(),
+        modelPath: z.string().nullable(),
+        backend: z.string().nullable(),
+        lrsweepVersion: z.string().nullable(),
+        tfjsVersion: z.string().nullable(),
+        hardware: z.object({ cpuModel: z.string(), cpuCount: z.number().int(), gpu: z.string().nullable() }).nullable(),
+      })
+      .nullable(),
   })
   .meta({ id: 'Trial' });
+
+/** A sweep's trials: a page as JSON, or every trial as CSV (provenance included). */
+export const trialListQuerySchema = pageQuerySchema.extend({
+  status: trialStatusSchema.optional(),
+  format: z.enum(['json', 'csv']).default('json').meta({ description: 'csv: every trial (limit and offset do not apply), with its provenance' }),
+});
 
 /** Update rows a metrics page holds by default, and at most. */
 export const metricsPage = { defaultLimit: 10_000, maxLimit: 100_000 } as const;

@@ -13,10 +13,10 @@ export const metricNameSchema = named(metricNamePattern, 'metric names');
 export const selectionMetricSchema = named(/^(train|val)_[a-z0-9_]+$/, 'objective metrics (val_* or train_*)');
 export type MetricName = string;
 
-/** What the built-in TF.js trainer reports. */
-export const builtinMetrics = ['val_loss', 'val_acc', 'train_loss'] as const;
+/** What the built-in TF.js trainer reports: val_acc for classification, val_rmse for regression, val_ppl for text. */
+export const builtinMetrics = ['val_loss', 'val_acc', 'train_loss', 'val_rmse', 'val_ppl'] as const;
 /** Reported once, after the last update, on the test split. */
-export const testMetrics = ['test_loss', 'test_acc'] as const;
+export const testMetrics = ['test_loss', 'test_acc', 'test_rmse', 'test_ppl'] as const;
 
 const lowerIsBetter = ['loss', 'ppl', 'perplexity', 'rmse', 'mse', 'mae', 'error', 'err', 'wer', 'cer', 'nll', 'bpb', 'bpc'];
 const higherIsBetter = ['acc', 'accuracy', 'f1', 'auc', 'auroc', 'bleu', 'rouge', 'map', 'iou', 'precision', 'recall', 'r2'];

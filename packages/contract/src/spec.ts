@@ -42,9 +42,12 @@ export const rootedPathSchema = z
 /** The seed that draws the training and validation samples unless `splitSeed` says otherwise (v1's split). */
 export const defaultSplitSeed = 20_240_601;
 
+/** Datasets read from files of the user's own (under DATA_ROOT); sizes are checked by the workers. */
+export const ownDatasets = ['npy', 'csv', 'text'] as const;
+
 export const datasetSchema = z
   .strictObject({
-    name: z.enum(['mnist', 'synthetic', 'fashion-mnist', 'mnist-idx', 'cifar10']).default('mnist'),
+    name: z.enum(['mnist', 'synthetic', 'fashion-mnist', 'mnist-idx', 'cifar10', ...ownDatasets]).default('mnist'),
     /** Samples drawn from the training split: `validationSize` of them validate, the rest train. */
     trainSize: z.number().int().positive().default(8000),
     testSize: z.number().int().positive().default(2000),
@@ -62,11 +65,29 @@ export const datasetSchema = z
       .default(defaultSplitSeed)
       .meta({ description: `draws the training and validation samples (default ${defaultSplitSeed})` }),
     /** The directory of the files, relative to the workers' DATA_ROOT (fashion-mnist: Debian's by default). */
-    path: rootedPathSchema.optional().meta({ description: "the directory of the files, relative to the workers' DATA_ROOT (fashion-mnist without one: Debian's)" }),
+    path: rootedPathSchema.optional().meta({ description: "the files, relative to the workers' DATA_ROOT (fashion-mnist without one: Debian's)" }),
+    /** csv: the label column (name, or 0-based index; default the last), and what it is. */
+    label: z.union([z.string().min(1).max(200), z.number().int().min(0)]).optional(),
+    task: z.enum(['classification', 'regression']).optional().meta({ description: 'csv and npy: classification (class labels, the default) or regression' }),
+    /** text: a sample is a window of contextLength + 1 bytes. */
+    contextLength: z.number().int().min(2).max(4096).optional(),
+    vocab: z.literal('bytes').optional(),
   })
   .superRefine((d, ctx) => {
     if (d.validationSize !== undefined && d.validationSize >= d.trainSize) {
       ctx.addIssue({ code: 'custom', path: ['validationSize'], message: `validationSize ${d.validationSize} leaves no training samples of trainSize ${d.trainSize}` });
+    }
+    const only = (key: 'label' | 'task' | 'contextLength' | 'vocab', names: string[]) => {
+      if (d[key] !== undefined && !names.includes(d.name)) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is for the ${names.join(' and ')} dataset${names.length > 1 ? 's' : ''}` });
+    };
+    only('label', ['csv']);
+    only('task', ['csv', 'npy']);
+    only('contextLength', ['text']);
+    only('vocab', ['text']);
+    if ((ownDatasets as readonly string[]).includes(d.name)) {
+      if (d.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: `'${d.name}' needs the path of its files (relative to DATA_ROOT)` });
+      if (d.name === 'text' && d.contextLength === undefined) ctx.addIssue({ code: 'custom', path: ['contextLength'], message: "the text task needs contextLength (each sample is contextLength + 1 bytes)" });
+      return;
     }
     if (d.name === 'mnist' || d.name === 'synthetic') {
       const max = datasetSizes[d.name];
@@ -80,12 +101,26 @@ export const datasetSchema = z
       if (d.path !== undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: `the '${d.name}' dataset takes no path` });
       return;
     }
-    const [train, test] = fileDatasetSizes[d.name];
+    const [train, test] = fileDatasetSizes[d.name as keyof typeof fileDatasetSizes];
     if (d.trainSize > train) ctx.addIssue({ code: 'custom', path: ['trainSize'], message: `'${d.name}' has ${train} training samples` });
     if (d.testSize > test) ctx.addIssue({ code: 'custom', path: ['testSize'], message: `'${d.name}' has ${test} test samples` });
     if (d.name !== 'fashion-mnist' && d.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: `'${d.name}' needs the directory of its files` });
   })
   .transform((d) => ({ ...d, validationSize: d.validationSize ?? Math.ceil(d.trainSize / 10) }));
+
+/** Optional, absent meaning none: a spec without it keeps its v1 identity. */
+const dropout = z.number().min(0).max(0.9).optional().meta({ description: 'dropout rate while training (default 0: none)' });
+
+/** A transformer's shape (vit, gpt): `mlpRatio` defaults differ (ViT 2, GPT 4). */
+const transformer = (mlpRatio: number) => ({
+  width: z.number().int().positive().max(1024).default(64),
+  depth: z.number().int().positive().max(24).default(2),
+  heads: z.number().int().positive().max(16).default(4),
+  mlpRatio: z.number().int().positive().max(8).default(mlpRatio),
+});
+const headsDivideWidth = (m: { width: number; heads: number }, ctx: z.RefinementCtx) => {
+  if (m.width % m.heads !== 0) ctx.addIssue({ code: 'custom', path: ['heads'], message: `width ${m.width} is not divisible by ${m.heads} heads` });
+};
 
 export const modelSchema = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -96,28 +131,47 @@ export const modelSchema = z.discriminatedUnion('kind', [
       .enum(['relu', 'tanh', 'gelu'])
       .default('relu')
       .meta({ description: "relu, tanh, or gelu (GELU's tanh form, as PyTorch's approximate='tanh')" }),
+    dropout,
   }),
-  /** D2L's LeNet (sigmoid, as in the book; relu optional). */
-  z.strictObject({ kind: z.literal('lenet'), activation: z.enum(['sigmoid', 'relu']).default('sigmoid') }),
+  /** D2L's LeNet (sigmoid and average pooling, as in the book; relu and max pooling optional). */
+  z.strictObject({ kind: z.literal('lenet'), activation: z.enum(['sigmoid', 'relu']).default('sigmoid'), pool: z.enum(['avg', 'max']).optional().meta({ description: "2×2 pooling: 'avg' (the book's, the default) or 'max'" }) }),
   /** A small convnet: two 3×3 convolutions and a max-pool per stage, global average pooling. */
   z.strictObject({
     kind: z.literal('cnn'),
     channels: z.array(z.number().int().positive().max(512)).min(1).max(5).default([32, 64]),
     batchNorm: z.boolean().default(false),
+    dropout,
   }),
   /** A vision transformer: patch embedding by reshape + matmul, pre-norm blocks. */
   z
     .strictObject({
       kind: z.literal('vit'),
       patchSize: z.number().int().positive().max(32).default(4),
-      width: z.number().int().positive().max(1024).default(64),
-      depth: z.number().int().positive().max(24).default(2),
-      heads: z.number().int().positive().max(16).default(4),
-      mlpRatio: z.number().int().positive().max(8).default(2),
+      ...transformer(2),
+      dropout,
     })
-    .superRefine((m, ctx) => {
-      if (m.width % m.heads !== 0) ctx.addIssue({ code: 'custom', path: ['heads'], message: `width ${m.width} is not divisible by ${m.heads} heads` });
-    }),
+    .superRefine(headsDivideWidth),
+  /** A small decoder-only transformer for the text task: causal attention, learned positions, pre-norm. */
+  z
+    .strictObject({
+      kind: z.literal('gpt'),
+      ...transformer(4),
+      /** Default: the dataset's. */
+      contextLength: z.number().int().min(2).max(4096).optional(),
+      dropout,
+    })
+    .superRefine(headsDivideWidth),
+  /**
+   * A TF.js Layers model of the user's own (what tensorflowjs_converter writes from Keras, or
+   * `model.save('file://…')`): `path` is its model.json, relative to the workers' MODEL_ROOT.
+   */
+  z.strictObject({
+    kind: z.literal('layers'),
+    path: rootedPathSchema.meta({ description: "the model.json, relative to the workers' MODEL_ROOT" }),
+    loss: z.enum(['sparse_categorical_crossentropy', 'categorical_crossentropy', 'binary_crossentropy', 'mse']),
+    /** `initial`: re-initialized per seed from the layers' initializers; `pretrained`: the file's weights. */
+    weights: z.enum(['initial', 'pretrained']).default('initial'),
+  }),
 ]);
 
 const betas = {

@@ -117,6 +117,9 @@ export interface RunInfo {
   tfjsVersion: string;
   backend: string;
   datasetChecksum: string;
+  /** The files read, relative to the worker's DATA_ROOT and MODEL_ROOT (null: none, or a built-in dataset). */
+  datasetPath: string | null;
+  modelPath: string | null;
   hardware: { cpuModel: string; cpuCount: number; gpu: string | null };
 }
 

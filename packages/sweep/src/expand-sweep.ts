@@ -185,18 +185,57 @@ export const imageShapes = {
   synthetic: [8, 8, 1],
 } as const;
 
-/** A model that cannot take the dataset's images: a ViT patch that does not tile, a LeNet on tiny images. */
+/** What a built-in sweep learns: classes, numbers, or the next byte of a text. */
+export type Task = 'classification' | 'regression' | 'lm';
+export function taskOf(spec: Pick<BuiltinSweepSpec, 'dataset' | 'model'>): Task {
+  if (spec.dataset.name === 'text') return 'lm';
+  if (spec.dataset.task === 'regression') return 'regression';
+  return 'classification';
+}
+
+/** The metrics the built-in trainer reports for a task (what an objective may name). */
+export const metricsOfTask: Record<Task, string[]> = {
+  classification: ['val_loss', 'val_acc', 'train_loss'],
+  regression: ['val_loss', 'val_rmse', 'train_loss'],
+  lm: ['val_loss', 'val_ppl', 'train_loss'],
+};
+
+/**
+ * A model that cannot take the dataset: a ViT patch that does not tile, a LeNet on tiny images,
+ * a GPT off the text task, a loss of the wrong kind, an objective the task does not report.
+ * (Files of the user's own are checked by the workers, which read them.)
+ */
 function modelFitsData(spec: BuiltinSweepSpec): { path: PropertyKey[]; message: string }[] {
-  const [h, w] = imageShapes[spec.dataset.name];
+  const out: { path: PropertyKey[]; message: string }[] = [];
+  const d = spec.dataset;
   const m = spec.model;
+  const task = taskOf(spec);
+  if (m.kind === 'gpt' && d.name !== 'text') out.push({ path: ['model', 'kind'], message: 'a gpt trains on the text task (dataset.name "text")' });
+  if (d.name === 'text' && m.kind !== 'gpt' && m.kind !== 'layers') out.push({ path: ['model', 'kind'], message: 'the text task trains a gpt, or a layers model of your own' });
+  if (m.kind === 'gpt' && m.contextLength !== undefined && d.contextLength !== undefined && m.contextLength !== d.contextLength) {
+    out.push({ path: ['model', 'contextLength'], message: `the model's context (${m.contextLength}) differs from the dataset's (${d.contextLength})` });
+  }
+  if (task === 'regression' && !['mlp', 'layers'].includes(m.kind)) out.push({ path: ['model', 'kind'], message: `a ${m.kind} classifies; a regression trains an mlp or a layers model` });
+  if (m.kind === 'layers') {
+    if (d.task === 'regression' && m.loss !== 'mse') out.push({ path: ['model', 'loss'], message: 'a regression dataset needs loss mse' });
+    if (d.task !== 'regression' && m.loss === 'mse') {
+      out.push({ path: ['model', 'loss'], message: d.name === 'csv' || d.name === 'npy' ? "loss mse is for regression: set dataset.task to 'regression'" : `'${d.name}' has class labels: use a cross-entropy loss` });
+    }
+  }
+  if (!metricsOfTask[task].includes(spec.objective.metric)) {
+    out.push({ path: ['objective', 'metric'], message: `this ${task === 'lm' ? 'text' : task} task reports ${metricsOfTask[task].join(', ')}, not '${spec.objective.metric}'` });
+  }
+  const shape = (imageShapes as Record<string, readonly number[]>)[d.name];
+  if (!shape) return out;
+  const [h, w] = shape as [number, number];
   if (m.kind === 'vit' && (h % m.patchSize || w % m.patchSize)) {
-    return [{ path: ['model', 'patchSize'], message: `a patch of ${m.patchSize} does not tile ${h}×${w} '${spec.dataset.name}' images` }];
+    out.push({ path: ['model', 'patchSize'], message: `a patch of ${m.patchSize} does not tile ${h}×${w} '${d.name}' images` });
   }
-  if (m.kind === 'lenet' && (h < 14 || w < 14)) return [{ path: ['model', 'kind'], message: `lenet needs images of at least 14×14 ('${spec.dataset.name}' is ${h}×${w})` }];
+  if (m.kind === 'lenet' && (h < 14 || w < 14)) out.push({ path: ['model', 'kind'], message: `lenet needs images of at least 14×14 ('${d.name}' is ${h}×${w})` });
   if (m.kind === 'cnn' && (h >> m.channels.length < 1 || w >> m.channels.length < 1)) {
-    return [{ path: ['model', 'channels'], message: `${m.channels.length} stages of 2×2 pooling are too many for ${h}×${w} images` }];
+    out.push({ path: ['model', 'channels'], message: `${m.channels.length} stages of 2×2 pooling are too many for ${h}×${w} images` });
   }
-  return [];
+  return out;
 }
 
 /** `grid.schedule[1]` + `warmup.steps` → `grid.schedule[1].warmup.steps`. */

@@ -21,3 +21,27 @@ export function writeCifar(dir: string, n: number, testN: number, shift = 0): st
   writeFileSync(join(dir, 'test_batch.bin'), batch(testN, 3));
   return dir;
 }
+
+/** An .npy file as numpy writes it (format 1.0: magic, header dict padded to 64 bytes, little-endian data). */
+export function npyBytes(descr: string, shape: number[], values: ArrayLike<number>, opts: { fortran?: boolean } = {}): Uint8Array {
+  const dict = `{'descr': '${descr}', 'fortran_order': ${opts.fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  const pad = 64 - ((10 + dict.length + 1) % 64);
+  const header = `${dict}${' '.repeat(pad % 64)}\n`;
+  const head = new Uint8Array(10 + header.length);
+  head.set([0x93, ...Buffer.from('NUMPY'), 1, 0]);
+  new DataView(head.buffer).setUint16(8, header.length, true);
+  head.set(Buffer.from(header, 'latin1'), 10);
+  const code = descr.slice(1);
+  const big = descr.startsWith('>');
+  const size = Number(code.slice(1));
+  const body = new DataView(new ArrayBuffer(values.length * size));
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (code === 'f4') body.setFloat32(i * 4, v, !big);
+    else if (code === 'f8') body.setFloat64(i * 8, v, !big);
+    else if (code === 'i8') body.setBigInt64(i * 8, BigInt(v), !big);
+    else if (code === 'i4') body.setInt32(i * 4, v, !big);
+    else if (code === 'u1') body.setUint8(i, v);
+  }
+  return Buffer.concat([head, new Uint8Array(body.buffer)]);
+}

@@ -3,6 +3,7 @@ export * from './agents';
 export * from './databases';
 export * from './datasets-on-disk';
 export * from './http';
+export * from './models-on-disk';
 export * from './own-services';
 export * from './processes';
 export * from './redis';

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type Dataset, loadDataset } from './datasets';
 
-const rowsOf = (x: Float32Array, d: number) =>
+const rowsOf = (x: Float32Array | Int32Array, d: number) =>
   Array.from({ length: x.length / d }, (_, i) => createHash('sha1').update(new Uint8Array(x.buffer, x.byteOffset + i * d * 4, d * 4)).digest('hex'));
 const splits = (ds: Dataset) => ({ train: rowsOf(ds.trainX, ds.inputDim), val: rowsOf(ds.valX, ds.inputDim), test: rowsOf(ds.testX, ds.inputDim) });
 const disjoint = (a: string[], b: string[]) => {

@@ -1,36 +1,45 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { type DatasetSpec, defaultSplitSeed, TrialError } from '@lrsweep/contract';
+import { loadCsv, loadNpy } from './dataset-arrays';
+import { loadCifar10, loadIdx } from './dataset-files';
+import { loadText } from './dataset-text';
 import { createRng } from './rng';
 
+/** What a dataset teaches: classes, numbers, or the next byte of a text. */
+export type Task = 'classification' | 'regression' | 'lm';
+
 /**
- * A classification dataset in flat typed arrays, so it can live in SharedArrayBuffers and be
- * shared by every trial a process runs. `x` rows are `inputDim` floats; `y` holds class indices.
- * Three disjoint splits (SWEEP_API.md v1.1): training, validation (every `val_*` metric) and
+ * A dataset in flat typed arrays, so it can live in SharedArrayBuffers and be shared by every
+ * trial a process runs. Each sample's input is `inputDim` values (`shape` of them), its target
+ * `targetDim` values: a class index, numbers (regression), or the next byte at every position
+ * (lm). Three disjoint splits (SWEEP_API.md v1.1): training, validation (every `val_*` metric) and
  * test (`test_*`, once at the end). With `validationSize: 0` the validation arrays are the test
  * arrays (v1's behaviour).
  */
 export interface Dataset {
   name: string;
-  /** Sample shape [height, width, channels]; `inputDim` is their product. */
-  shape: [number, number, number];
+  task: Task;
+  /** One sample's input shape (an image's [height, width, channels]; `inputDim` is their product). */
+  shape: number[];
   inputDim: number;
+  /** Classes (classification), the vocabulary (lm: 256 bytes), 0 (regression). */
   numClasses: number;
-  trainX: Float32Array;
-  trainY: Int32Array;
-  valX: Float32Array;
-  valY: Int32Array;
-  testX: Float32Array;
-  testY: Int32Array;
+  /** Target values per sample. */
+  targetDim: number;
+  trainX: Float32Array | Int32Array;
+  trainY: Int32Array | Float32Array;
+  valX: Float32Array | Int32Array;
+  valY: Int32Array | Float32Array;
+  testX: Float32Array | Int32Array;
+  testY: Int32Array | Float32Array;
   /** sha256 of the samples and labels as read, in split order. */
   checksum: string;
 }
 
 /** What a trial asks of its data: the contract's dataset spec (a stored v1 one has no validationSize: 0). */
-export type DatasetRequest = Pick<DatasetSpec, 'name' | 'trainSize' | 'testSize' | 'path'> & Partial<Pick<DatasetSpec, 'validationSize' | 'splitSeed'>>;
+export type DatasetRequest = Pick<DatasetSpec, 'name' | 'trainSize' | 'testSize' | 'path'> &
+  Partial<Pick<DatasetSpec, 'validationSize' | 'splitSeed' | 'label' | 'task' | 'contextLength'>>;
 
 /** Where Debian's dataset-fashion-mnist package puts the IDX files. */
 export const defaultFashionMnistPath = '/usr/share/datasets/fashion-mnist';
@@ -59,145 +68,104 @@ export function loadDataset(req: DatasetRequest): Dataset {
       return loadIdx('fashion-mnist', req.path ?? defaultFashionMnistPath, req);
     case 'mnist-idx':
       return loadIdx('mnist-idx', req.path ?? '', req);
+    case 'npy':
+      return loadNpy(req.path ?? '', req);
+    case 'csv':
+      return loadCsv(req.path ?? '', req);
+    case 'text':
+      return loadText(req.path ?? '', req);
   }
 }
 
-/** A file's bytes, gunzipped when it ends in .gz; a missing or unreadable file names its path. */
-function readBytes(dir: string, base: string): { bytes: Uint8Array; file: string } {
-  for (const file of [join(dir, base), join(dir, `${base}.gz`)]) {
-    if (!existsSync(file)) continue;
-    try {
-      const raw = readFileSync(file);
-      return { bytes: file.endsWith('.gz') ? gunzipSync(raw) : raw, file };
-    } catch (err) {
-      throw new DatasetError(`cannot read ${file}: ${(err as Error).message}`);
-    }
+/** `n` samples: `x` holds `xLen` values each, `y` `yLen`. */
+export interface Samples {
+  x: Float32Array | Int32Array;
+  y: Int32Array | Float32Array;
+  n: number;
+  xLen: number;
+  yLen: number;
+}
+
+/** What a dataset is, beside its samples. */
+export interface DatasetInfo {
+  name: string;
+  task: Task;
+  shape: number[];
+  numClasses: number;
+}
+
+const sharedLike = <T extends Float32Array | Int32Array>(a: T, length: number): T =>
+  (a instanceof Int32Array ? new Int32Array(new SharedArrayBuffer(length * 4)) : new Float32Array(new SharedArrayBuffer(length * 4))) as T;
+
+/** The samples at `rows`, copied into SharedArrayBuffers every training thread can read. */
+export function gatherRows(s: Samples, rows: ArrayLike<number>): Samples {
+  const x = sharedLike(s.x, rows.length * s.xLen);
+  const y = sharedLike(s.y, rows.length * s.yLen);
+  for (let i = 0; i < rows.length; i++) {
+    const k = rows[i]!;
+    x.set(s.x.subarray(k * s.xLen, (k + 1) * s.xLen), i * s.xLen);
+    y.set(s.y.subarray(k * s.yLen, (k + 1) * s.yLen), i * s.yLen);
   }
-  throw new DatasetError(`missing ${join(dir, base)} (or .gz)`);
-}
-
-/** An IDX file: magic 0x0000 08 (unsigned bytes) + rank, the dimensions, then the data. */
-function parseIdx(bytes: Uint8Array, file: string, rank: number): { dims: number[]; data: Uint8Array } {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 4 + 4 * rank || view.getUint16(0) !== 0 || bytes[2] !== 0x08 || bytes[3] !== rank) {
-    throw new DatasetError(`${file} is not an IDX file of unsigned bytes with ${rank} dimensions`);
-  }
-  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
-  const size = dims.reduce((a, b) => a * b, 1);
-  const offset = 4 + 4 * rank;
-  if (bytes.length !== offset + size) throw new DatasetError(`${file} is truncated or corrupt (expected ${offset + size} bytes, found ${bytes.length})`);
-  return { dims, data: bytes.subarray(offset) };
-}
-
-/**
- * MNIST-format IDX files (train-/t10k- images and labels, gzipped or not) from a directory, as
- * Fashion-MNIST and the original MNIST ship them. Test samples come from the t10k files.
- */
-export function loadIdx(name: string, dir: string, req: Omit<DatasetRequest, 'name'>): Dataset {
-  const part = (prefix: string) => {
-    const img = readBytes(dir, `${prefix}-images-idx3-ubyte`);
-    const lab = readBytes(dir, `${prefix}-labels-idx1-ubyte`);
-    const images = parseIdx(img.bytes, img.file, 3);
-    const labels = parseIdx(lab.bytes, lab.file, 1);
-    if (images.dims[0] !== labels.dims[0]) throw new DatasetError(`${img.file} and ${lab.file} disagree on the number of samples`);
-    const [n, h, w] = images.dims as [number, number, number];
-    const x = new Float32Array(n * h * w);
-    for (let i = 0; i < x.length; i++) x[i] = images.data[i]! / 255;
-    return { x, y: Int32Array.from(labels.data), n, h, w };
-  };
-  const train = part('train');
-  const test = part('t10k');
-  enough(dir, train.n, test.n, req);
-  return fromParts(name, [train.h, train.w, 1], 10, train.x, train.y, test.x, test.y, req);
-}
-
-/**
- * CIFAR-10's binary version: data_batch_1…5.bin (training) and test_batch.bin, each record a label
- * byte and 3 072 bytes of 32×32 R, G and B planes. Samples become HWC, scaled to [0, 1].
- */
-export function loadCifar10(dir: string, req: Omit<DatasetRequest, 'name'>): Dataset {
-  const record = 1 + 3072;
-  const read = (files: string[]) => {
-    const parts = files.map((f) => {
-      const { bytes, file } = readBytes(dir, f);
-      if (bytes.length % record !== 0) throw new DatasetError(`${file} is not CIFAR-10 binary (its size is not a multiple of ${record})`);
-      return bytes;
-    });
-    const n = parts.reduce((a, p) => a + p.length / record, 0);
-    const x = new Float32Array(n * 3072);
-    const y = new Int32Array(n);
-    let k = 0;
-    for (const bytes of parts) {
-      for (let r = 0; r < bytes.length / record; r++, k++) {
-        const o = r * record;
-        if (bytes[o]! > 9) throw new DatasetError(`a CIFAR-10 label is ${bytes[o]} (expected 0–9) in ${dir}`);
-        y[k] = bytes[o]!;
-        for (let pix = 0; pix < 1024; pix++) for (let ch = 0; ch < 3; ch++) x[k * 3072 + pix * 3 + ch] = bytes[o + 1 + ch * 1024 + pix]! / 255;
-      }
-    }
-    return { x, y };
-  };
-  const present = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`).filter((f) => existsSync(join(dir, f)) || existsSync(join(dir, `${f}.gz`)));
-  if (!present.length) throw new DatasetError(`missing ${join(dir, 'data_batch_1.bin')}: point the dataset's path at CIFAR-10's binary version`);
-  const train = read(present);
-  const test = read(['test_batch.bin']);
-  enough(dir, train.y.length, test.y.length, req);
-  return fromParts('cifar10', [32, 32, 3], 10, train.x, train.y, test.x, test.y, req);
-}
-
-function enough(dir: string, train: number, test: number, req: Omit<DatasetRequest, 'name'>) {
-  if (req.trainSize > train || req.testSize > test) {
-    throw new DatasetError(`${dir} has ${train} training and ${test} test samples; asked for ${req.trainSize} and ${req.testSize}`);
-  }
-}
-
-/** Datasets with an official test set: seeded permutations pick the samples from each part. */
-function fromParts(
-  name: string,
-  shape: [number, number, number],
-  numClasses: number,
-  trainX: Float32Array,
-  trainY: Int32Array,
-  testX: Float32Array,
-  testY: Int32Array,
-  req: Omit<DatasetRequest, 'name'>,
-): Dataset {
-  const d = shape[0] * shape[1] * shape[2];
-  const drawn = createRng(req.splitSeed ?? defaultSplitSeed).permutation(trainY.length).subarray(0, req.trainSize);
-  const test = gatherRows(testX, testY, d, createRng(TEST_SEED + 1).permutation(testY.length).subarray(0, req.testSize));
-  return finish(name, shape, numClasses, splitTraining(trainX, trainY, d, drawn, req.validationSize ?? 0), test);
+  return { x, y, n: rows.length, xLen: s.xLen, yLen: s.yLen };
 }
 
 /** The drawn training samples: the first `validationSize` validate, the rest train. */
-function splitTraining(x: Float32Array, y: Int32Array, d: number, drawn: Int32Array, validationSize: number) {
-  return { train: gatherRows(x, y, d, drawn.subarray(validationSize)), val: validationSize > 0 ? gatherRows(x, y, d, drawn.subarray(0, validationSize)) : null };
+function splitTraining(s: Samples, drawn: Int32Array, validationSize: number) {
+  return { train: gatherRows(s, drawn.subarray(validationSize)), val: validationSize > 0 ? gatherRows(s, drawn.subarray(0, validationSize)) : null };
 }
 
-/** The samples at `rows`, copied into SharedArrayBuffers every training thread can read. */
-function gatherRows(x: Float32Array, y: Int32Array, d: number, rows: Int32Array): [Float32Array, Int32Array] {
-  const xs = new Float32Array(new SharedArrayBuffer(rows.length * d * 4));
-  const ys = new Int32Array(new SharedArrayBuffer(rows.length * 4));
-  rows.forEach((k, i) => {
-    xs.set(x.subarray(k * d, (k + 1) * d), i * d);
-    ys[i] = y[k]!;
-  });
-  return [xs, ys];
+/** Refuses sizes the files cannot give, naming both. */
+export function enough(where: string, train: number, test: number, req: Omit<DatasetRequest, 'name'>, unit = 'samples') {
+  if (req.trainSize > train || req.testSize > test) {
+    throw new DatasetError(`${where} has ${train} training and ${test} test ${unit}; asked for ${req.trainSize} and ${req.testSize}`);
+  }
 }
 
-type Rows = [Float32Array, Int32Array];
+/**
+ * Datasets with a test part of their own (official test files, the end of a text): the training
+ * samples are the first `trainSize` of the splitSeed's permutation of the training part, the test
+ * samples the first `testSize` of a fixed permutation of the test part.
+ */
+export function fromParts(info: DatasetInfo, trainPart: Samples, testPart: Samples, req: Omit<DatasetRequest, 'name'>): Dataset {
+  const drawn = createRng(req.splitSeed ?? defaultSplitSeed).permutation(trainPart.n).subarray(0, req.trainSize);
+  const test = gatherRows(testPart, createRng(TEST_SEED + 1).permutation(testPart.n).subarray(0, req.testSize));
+  return finish(info, splitTraining(trainPart, drawn, req.validationSize ?? 0), test);
+}
 
-function finish(
-  name: string,
-  shape: [number, number, number],
-  numClasses: number,
-  { train, val }: { train: Rows; val: Rows | null },
-  test: Rows,
-): Dataset {
+/**
+ * Datasets of one pool of samples (the mnist package, synthetic blobs, a single CSV file): the
+ * test samples are the first testSize of a fixed permutation; the training samples the first
+ * trainSize of the splitSeed's permutation that are not test samples (with the default seed,
+ * exactly v1's training samples in v1's order).
+ */
+export function fromPool(info: DatasetInfo, all: Samples, req: Omit<DatasetRequest, 'name'>): Dataset {
+  if (req.trainSize + req.testSize > all.n) throw new DatasetError(`${info.name} has ${all.n} samples; trainSize + testSize = ${req.trainSize + req.testSize}`);
+  const testRows = createRng(TEST_SEED).permutation(all.n).subarray(0, req.testSize);
+  const isTest = new Uint8Array(all.n);
+  for (const k of testRows) isTest[k] = 1;
+  const order = createRng(req.splitSeed ?? defaultSplitSeed).permutation(all.n);
+  const drawn = new Int32Array(req.trainSize);
+  for (let i = 0, n = 0; n < req.trainSize; i++) if (!isTest[order[i]!]) drawn[n++] = order[i]!;
+  return finish(info, splitTraining(all, drawn, req.validationSize ?? 0), gatherRows(all, testRows));
+}
+
+function finish(info: DatasetInfo, { train, val }: { train: Samples; val: Samples | null }, test: Samples): Dataset {
   const h = createHash('sha256');
   // Without a validation split the checksum is v1's (training and test samples).
-  for (const a of [...train, ...(val ?? []), ...test]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-  const [valX, valY] = val ?? test;
-  return { name, shape, inputDim: shape[0] * shape[1] * shape[2], numClasses, trainX: train[0], trainY: train[1], valX, valY, testX: test[0], testY: test[1], checksum: h.digest('hex') };
+  for (const a of [train.x, train.y, ...(val ? [val.x, val.y] : []), test.x, test.y]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  const v = val ?? test;
+  return {
+    ...info,
+    inputDim: train.xLen,
+    targetDim: train.yLen,
+    trainX: train.x,
+    trainY: train.y,
+    valX: v.x,
+    valY: v.y,
+    testX: test.x,
+    testY: test.y,
+    checksum: h.digest('hex'),
+  };
 }
 
 /**
@@ -215,18 +183,15 @@ export function loadMnist(req: Omit<DatasetRequest, 'name'>): Dataset {
     perDigit.push(data);
   }
   const total = perDigit.reduce((a, d) => a + d.length / inputDim, 0);
-  if (req.trainSize + req.testSize > total) {
-    throw new DatasetError(`mnist has ${total} samples; trainSize + testSize = ${req.trainSize + req.testSize}`);
-  }
-  const allX = new Float32Array(total * inputDim);
-  const allY = new Int32Array(total);
+  const x = new Float32Array(total * inputDim);
+  const y = new Int32Array(total);
   let n = 0;
   perDigit.forEach((data, digit) => {
-    allX.set(data, n * inputDim);
-    allY.fill(digit, n, n + data.length / inputDim);
+    x.set(data, n * inputDim);
+    y.fill(digit, n, n + data.length / inputDim);
     n += data.length / inputDim;
   });
-  return split('mnist', allX, allY, [28, 28, 1], 10, req);
+  return fromPool({ name: 'mnist', task: 'classification', shape: [28, 28, 1], numClasses: 10 }, { x, y, n: total, xLen: inputDim, yLen: 1 }, req);
 }
 
 /** Seeded Gaussian blobs (10 classes, 64 features): learnable, tiny, for tests. */
@@ -243,26 +208,5 @@ export function synthetic(req: Omit<DatasetRequest, 'name'>): Dataset {
     y[i] = c;
     for (let j = 0; j < inputDim; j++) x[i * inputDim + j] = centers[c]![j]! + 1.5 * rng.normal();
   }
-  return split('synthetic', x, y, [8, 8, 1], classes, req);
-}
-
-function split(
-  name: string,
-  x: Float32Array,
-  y: Int32Array,
-  shape: [number, number, number],
-  numClasses: number,
-  req: Omit<DatasetRequest, 'name'>,
-): Dataset {
-  const d = shape[0] * shape[1] * shape[2];
-  // The test samples: the first testSize of a fixed permutation. The training samples: the first
-  // trainSize of the splitSeed's permutation that are not test samples (with the default seed,
-  // exactly v1's training samples in v1's order).
-  const testRows = createRng(TEST_SEED).permutation(y.length).subarray(0, req.testSize);
-  const isTest = new Uint8Array(y.length);
-  for (const k of testRows) isTest[k] = 1;
-  const order = createRng(req.splitSeed ?? defaultSplitSeed).permutation(y.length);
-  const drawn = new Int32Array(req.trainSize);
-  for (let i = 0, n = 0; n < req.trainSize; i++) if (!isTest[order[i]!]) drawn[n++] = order[i]!;
-  return finish(name, shape, numClasses, splitTraining(x, y, d, drawn, req.validationSize ?? 0), gatherRows(x, y, d, testRows));
+  return fromPool({ name: 'synthetic', task: 'classification', shape: [8, 8, 1], numClasses: classes }, { x, y, n: total, xLen: inputDim, yLen: 1 }, req);
 }

@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from './rng';
 
+/** Variable names are global to TF.js: a counter keeps them unique across the models alive at once. */
+let made = 0;
+
 /** The trainable parameters of a model, made from the trial's seeded RNG (same seed, same start). */
 export class Params {
   readonly variables: tf.Variable[] = [];
@@ -11,13 +14,13 @@ export class Params {
     const size = shape.reduce((a, b) => a * b, 1);
     const values = Float32Array.from({ length: size }, () => (2 * this.rng.next() - 1) * limit);
     // Inside tidy: the initial tensor a variable is made from is released with it.
-    const v = tf.tidy(() => tf.variable(tf.tensor(values, shape), true, `${name}_${this.variables.length}`));
+    const v = tf.tidy(() => tf.variable(tf.tensor(values, shape), true, `${name}_${made++}`));
     this.variables.push(v);
     return v;
   }
 
   constant(shape: number[], value: number, name: string): tf.Variable {
-    const v = tf.tidy(() => tf.variable(tf.fill(shape, value), true, `${name}_${this.variables.length}`));
+    const v = tf.tidy(() => tf.variable(tf.fill(shape, value), true, `${name}_${made++}`));
     this.variables.push(v);
     return v;
   }
@@ -89,4 +92,24 @@ export function layerNorm(p: Params, dim: number) {
     };
   });
   return (x: tf.Tensor) => norm(x, gamma, beta);
+}
+
+/** How a forward pass runs: training (dropout on, its masks drawn from `seed`) or evaluating. */
+export interface ForwardOptions {
+  training: boolean;
+  /** Seeds this pass's dropout masks (the trial's seed and the update: a resumed run draws the same). */
+  seed?: string;
+}
+
+/**
+ * Dropout for one forward pass: each call draws its own mask from the pass's seed and its call
+ * count, so masks differ across layers and updates yet repeat exactly on a rerun. Inverted
+ * dropout (kept units scaled by 1 / (1 − rate)); the identity when evaluating.
+ */
+export function dropper(rate: number, opts: ForwardOptions | undefined) {
+  let k = 0;
+  return <T extends tf.Tensor>(x: T): T => {
+    if (!opts?.training || rate <= 0) return x;
+    return tf.dropout(x, rate, undefined, `${opts.seed ?? ''}/${k++}`) as T;
+  };
 }

@@ -48,7 +48,7 @@ describe('models train on wasm (the loss falls on a learnable set)', () => {
   it('counts forward FLOPs as 2 per multiply-add', async () => {
     const { createModel } = await import('./models');
     const { createRng } = await import('./rng');
-    const m = createModel({ kind: 'mlp', hidden: [256], activation: 'relu' }, [28, 28, 1], 10, createRng(0));
+    const m = createModel({ kind: 'mlp', hidden: [256], activation: 'relu' }, { task: 'classification', shape: [28, 28, 1], inputDim: 784, numClasses: 10, targetDim: 1 }, createRng(0));
     expect(m.forwardFlops).toBe(2 * (784 * 256 + 256 * 10));
     m.dispose();
   });

@@ -1,56 +1,111 @@
 import type { ModelSpec } from '@lrsweep/contract';
 import * as tf from '@tensorflow/tfjs';
-import { type Activation, activate, conv, dense, layerNorm, Params } from './layers';
+import { TrialError } from '@lrsweep/contract';
+import type { Dataset } from './datasets';
+import { type Activation, activate, conv, dense, dropper, type ForwardOptions, layerNorm, Params } from './layers';
+import { layersModel } from './layers-model';
+import { gpt, transformerBlocks } from './transformer';
 import type { Rng } from './rng';
 
-export type { ModelSpec };
+export type { ForwardOptions, ModelSpec };
 
 /** Image shape [height, width, channels] of the samples (flat models ignore it). */
 export type InputShape = [number, number, number];
 
+/** What a model is built for: the dataset's task and sample shapes. */
+export type ModelData = Pick<Dataset, 'task' | 'shape' | 'numClasses' | 'targetDim' | 'inputDim'>;
+
 export interface Model {
+  /** The trained parameters (what the optimizer updates). */
   variables: tf.Variable[];
-  /** Logits for a batch of flat samples `[n, h·w·c]`. */
-  forward(x: tf.Tensor2D): tf.Tensor2D;
-  /** Multiply-adds ×2 of one sample's forward pass (matrix products and convolutions). */
-  forwardFlops: number;
+  /** Other state a checkpoint must keep (a Layers model's batch-norm statistics). */
+  state: tf.Variable[];
+  /**
+   * Predictions for a batch of flat samples `[n, inputDim]` (int32 tokens for the text task):
+   * one row per target, `[n · targets per sample, width]`.
+   */
+  forward(x: tf.Tensor2D, opts?: ForwardOptions): tf.Tensor2D;
+  /** What a row holds: logits, or probabilities (a Layers model ending in softmax or sigmoid). */
+  outputs: 'logits' | 'probabilities';
+  /** The loss the rows are trained with. */
+  loss: LossKind;
+  /** Values per row: classes (the vocabulary for text), 1 for a sigmoid, targets for regression. */
+  width: number;
+  /** Multiply-adds ×2 of one sample's forward pass (matrix products and convolutions); null when not known. */
+  forwardFlops: number | null;
   dispose(): void;
 }
 
-export function createModel(spec: ModelSpec, shape: InputShape, numClasses: number, rng: Rng): Model {
-  switch (spec.kind) {
-    case 'mlp':
-      return mlp(spec, shape, numClasses, rng);
-    case 'lenet':
-      return lenet(spec, shape, numClasses, rng);
-    case 'cnn':
-      return cnn(spec, shape, numClasses, rng);
-    case 'vit':
-      return vit(spec, shape, numClasses, rng);
-  }
+/** A loss over the rows a model predicts: softmax cross-entropy, binary cross-entropy, or squared error. */
+export type LossKind = 'softmax' | 'binary' | 'mse';
+
+/** `[h, w]` samples are one-channel images; a model of images refuses any other shape, naming it. */
+export function imageShape(shape: readonly number[], kind: string): InputShape {
+  if (shape.length === 2) return [shape[0]!, shape[1]!, 1];
+  if (shape.length === 3) return shape as InputShape;
+  throw new TrialError('CONFIG_INVALID', `a ${kind} takes images ([height, width] or [height, width, channels] samples); this dataset's samples are [${shape.join(', ')}]`);
 }
 
-const model = (p: Params, forward: Model['forward'], forwardFlops: number): Model => ({
+/**
+ * The model a spec names, its parameters drawn from the seeded RNG. A Layers model comes built
+ * (`layers`: read from its files beforehand, see layers-model.ts).
+ */
+export function createModel(spec: ModelSpec, data: ModelData, rng: Rng, layers?: tf.LayersModel): Model {
+  if (spec.kind === 'gpt' || data.task === 'lm') {
+    if (spec.kind === 'gpt' && data.task === 'lm') return gpt(spec, data.shape[0]!, data.numClasses, rng);
+    if (spec.kind !== 'layers') throw new TrialError('CONFIG_INVALID', spec.kind === 'gpt' ? 'a gpt trains on the text task' : `the text task trains a gpt or a layers model, not a ${spec.kind}`);
+  }
+  if (spec.kind === 'layers') {
+    if (!layers) throw new TrialError('MODEL_INVALID', `the model at '${spec.path}' was not loaded`);
+    return layersModel(spec, layers, data, rng);
+  }
+  const regression = data.task === 'regression';
+  if (regression && spec.kind !== 'mlp') throw new TrialError('CONFIG_INVALID', `a ${spec.kind} classifies; a regression trains an mlp or a layers model`);
+  const width = regression ? data.targetDim : data.numClasses;
+  const built = (() => {
+    switch (spec.kind) {
+      case 'mlp':
+        return mlp(spec, data.inputDim, width, rng);
+      case 'lenet':
+        return lenet(spec, imageShape(data.shape, 'lenet'), width, rng);
+      case 'cnn':
+        return cnn(spec, imageShape(data.shape, 'cnn'), width, rng);
+      case 'vit':
+        return vit(spec, imageShape(data.shape, 'vit'), width, rng);
+    }
+  })();
+  return { ...built, loss: regression ? 'mse' : 'softmax', width };
+}
+
+type Built = Omit<Model, 'loss' | 'width'>;
+
+const model = (p: Params, forward: Model['forward'], forwardFlops: number): Built => ({
   variables: p.variables,
+  state: [],
   forward,
+  outputs: 'logits',
   forwardFlops,
   dispose: () => p.dispose(),
 });
 
-function mlp(spec: Extract<ModelSpec, { kind: 'mlp' }>, shape: InputShape, classes: number, rng: Rng): Model {
+/** A multilayer perceptron; dropout after each hidden activation. */
+function mlp(spec: Extract<ModelSpec, { kind: 'mlp' }>, inputDim: number, classes: number, rng: Rng): Built {
   const p = new Params(rng);
-  const sizes = [shape[0] * shape[1] * shape[2], ...spec.hidden, classes];
+  const sizes = [inputDim, ...spec.hidden, classes];
   const layers = sizes.slice(1).map((out, i) => dense(p, sizes[i]!, out, i + 2 < sizes.length ? spec.activation : 'none'));
   const flops = sizes.slice(1).reduce((a, out, i) => a + 2 * sizes[i]! * out, 0);
   return model(
     p,
-    (x) => layers.reduce((h, layer, i) => (i + 1 < layers.length ? (activate(spec.activation, layer(h)) as tf.Tensor2D) : layer(h)), x),
+    (x, opts) => {
+      const drop = dropper(spec.dropout ?? 0, opts);
+      return layers.reduce((h, layer, i) => (i + 1 < layers.length ? drop(activate(spec.activation, layer(h)) as tf.Tensor2D) : layer(h)), x);
+    },
     flops,
   );
 }
 
-/** D2L's LeNet: conv 6@5×5 (pad 2), avg-pool, conv 16@5×5, avg-pool, dense 120, 84, classes. */
-function lenet(spec: Extract<ModelSpec, { kind: 'lenet' }>, [h, w, c]: InputShape, classes: number, rng: Rng): Model {
+/** D2L's LeNet: conv 6@5×5 (pad 2), pool, conv 16@5×5, pool, dense 120, 84, classes; 2×2 average (the book's) or max pooling. */
+function lenet(spec: Extract<ModelSpec, { kind: 'lenet' }>, [h, w, c]: InputShape, classes: number, rng: Rng): Built {
   const p = new Params(rng);
   const act: Activation = spec.activation;
   const c1 = conv(p, 5, c, 6, 'same');
@@ -62,12 +117,13 @@ function lenet(spec: Extract<ModelSpec, { kind: 'lenet' }>, [h, w, c]: InputShap
   const d2 = dense(p, 120, 84, act);
   const d3 = dense(p, 84, classes);
   const flops = 2 * (25 * c * 6 * h * w + 25 * 6 * 16 * h2 * w2 + flat * 120 + 120 * 84 + 84 * classes);
+  const pool = (spec.pool ?? 'avg') === 'max' ? tf.maxPool : tf.avgPool;
   return model(
     p,
     (x) => {
       let y = tf.reshape(x, [-1, h, w, c]) as tf.Tensor4D;
-      y = tf.avgPool(activate(act, c1(y)) as tf.Tensor4D, 2, 2, 'valid');
-      y = tf.avgPool(activate(act, c2(y)) as tf.Tensor4D, 2, 2, 'valid');
+      y = pool(activate(act, c1(y)) as tf.Tensor4D, 2, 2, 'valid');
+      y = pool(activate(act, c2(y)) as tf.Tensor4D, 2, 2, 'valid');
       const f = tf.reshape(y, [-1, flat]) as tf.Tensor2D;
       return d3(activate(act, d2(activate(act, d1(f)) as tf.Tensor2D)) as tf.Tensor2D);
     },
@@ -79,7 +135,7 @@ function lenet(spec: Extract<ModelSpec, { kind: 'lenet' }>, [h, w, c]: InputShap
  * A small CIFAR convnet: per stage two 3×3 convolutions (ReLU, optional batch normalisation over
  * the batch) and a 2×2 max-pool; then global average pooling and a linear classifier.
  */
-function cnn(spec: Extract<ModelSpec, { kind: 'cnn' }>, [h, w, c]: InputShape, classes: number, rng: Rng): Model {
+function cnn(spec: Extract<ModelSpec, { kind: 'cnn' }>, [h, w, c]: InputShape, classes: number, rng: Rng): Built {
   const p = new Params(rng);
   let cin = c;
   let flops = 0;
@@ -104,12 +160,13 @@ function cnn(spec: Extract<ModelSpec, { kind: 'cnn' }>, [h, w, c]: InputShape, c
   };
   return model(
     p,
-    (x) => {
+    (x, opts) => {
+      const drop = dropper(spec.dropout ?? 0, opts);
       let y = tf.reshape(x, [-1, h, w, c]) as tf.Tensor4D;
       for (const s of stages) {
         y = tf.relu(norm(s.a(y), s.norms?.[0])) as tf.Tensor4D;
         y = tf.relu(norm(s.b(y), s.norms?.[1])) as tf.Tensor4D;
-        y = tf.maxPool(y, 2, 2, 'valid');
+        y = drop(tf.maxPool(y, 2, 2, 'valid'));
       }
       return head(tf.mean(y, [1, 2]) as tf.Tensor2D);
     },
@@ -120,46 +177,28 @@ function cnn(spec: Extract<ModelSpec, { kind: 'cnn' }>, [h, w, c]: InputShape, c
 /**
  * A small vision transformer. Patches are embedded by reshape + matrix product (no convolution,
  * so it trains on wasm); learned position embeddings; pre-norm blocks of multi-head attention and
- * a GELU MLP; mean-pooled tokens feed the classifier.
+ * a GELU MLP (dropout on each residual branch); mean-pooled tokens feed the classifier.
  */
-function vit(spec: Extract<ModelSpec, { kind: 'vit' }>, [h, w, c]: InputShape, classes: number, rng: Rng): Model {
+function vit(spec: Extract<ModelSpec, { kind: 'vit' }>, [h, w, c]: InputShape, classes: number, rng: Rng): Built {
   const { patchSize: ps, width: d, depth, heads, mlpRatio } = spec;
   const p = new Params(rng);
   const gh = h / ps;
   const gw = w / ps;
   const n = gh * gw;
   const pd = ps * ps * c;
-  const hd = d / heads;
   const embed = dense(p, pd, d);
   const pos = p.uniform([n, d], 0.02, 'pos');
-  const blocks = Array.from({ length: depth }, () => ({
-    ln1: layerNorm(p, d),
-    qkv: dense(p, d, 3 * d),
-    out: dense(p, d, d),
-    ln2: layerNorm(p, d),
-    fc1: dense(p, d, d * mlpRatio, 'gelu'),
-    fc2: dense(p, d * mlpRatio, d),
-  }));
+  const blocks = transformerBlocks(p, { width: d, depth, heads, mlpRatio });
   const lnf = layerNorm(p, d);
   const head = dense(p, d, classes);
-  const flops = 2 * (n * pd * d + depth * (n * d * 3 * d + 2 * n * n * d + n * d * d + 2 * n * d * d * mlpRatio) + d * classes);
-  const tokens = (x: tf.Tensor, b: number) => tf.reshape(x, [b, n, d]);
+  const flops = 2 * (n * pd * d + d * classes) + blocks.flops(n);
   return model(
     p,
-    (x) => {
+    (x, opts) => {
       const b = x.shape[0];
+      const drop = dropper(spec.dropout ?? 0, opts);
       const patches = tf.reshape(tf.transpose(tf.reshape(x, [b, gh, ps, gw, ps, c]), [0, 1, 3, 2, 4, 5]), [b * n, pd]) as tf.Tensor2D;
-      let t = tf.add(tokens(embed(patches), b), pos);
-      const flat = (y: tf.Tensor) => tf.reshape(y, [b * n, -1]) as tf.Tensor2D;
-      for (const k of blocks) {
-        // Split q, k, v first: a rank-5 transpose takes wasm's generic path, ~300× slower than rank 4.
-        const headsFirst = (z: tf.Tensor) => tf.reshape(tf.transpose(tf.reshape(z, [b, n, heads, hd]), [0, 2, 1, 3]), [b * heads, n, hd]) as tf.Tensor3D;
-        const [q, kk, v] = tf.split(k.qkv(flat(k.ln1(t))), 3, 1).map(headsFirst);
-        const att = tf.softmax(tf.div(tf.matMul(q!, kk!, false, true), Math.sqrt(hd)));
-        const mixed = tf.reshape(tf.transpose(tf.reshape(tf.matMul(att, v!), [b, heads, n, hd]), [0, 2, 1, 3]), [b * n, d]) as tf.Tensor2D;
-        t = tf.add(t, tokens(k.out(mixed), b));
-        t = tf.add(t, tokens(k.fc2(activate('gelu', k.fc1(flat(k.ln2(t)))) as tf.Tensor2D), b));
-      }
+      const t = blocks.apply(drop(tf.add(tf.reshape(embed(patches), [b, n, d]), pos) as tf.Tensor3D), null, drop);
       return head(tf.mean(lnf(t), 1) as tf.Tensor2D);
     },
     flops,

@@ -30,7 +30,7 @@ describe('train (wasm)', () => {
     const last = updates.slice(-4).reduce((a, u) => a + u.trainLoss, 0) / 4;
     expect(last).toBeLessThan(first * 0.5);
     expect(result.status).toBe('completed');
-    expect(result.finalValAcc!).toBeGreaterThan(0.5);
+    expect(result.finalMetrics.val_acc!).toBeGreaterThan(0.5);
   });
 
   it('applies the schedule to every update and evaluates every evalEvery updates and after the last', () => {

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ModelSpec, OptimizerSpec, TrainingSpec } from '@lrsweep/contract';
+import { type ModelSpec, type OptimizerSpec, type TrainingSpec, TrialError } from '@lrsweep/contract';
 import { createSchedule, type ScheduleInput, type Schedule } from '@lrsweep/schedules';
 import type { Dataset } from './datasets';
 import { createModel, type Model } from './models';
+import { evaluateOn, lossOn, metricNames, rowsTensor, samplesIn } from './task';
 import { clipByGlobalNorm, createOptimizer, type Optimizer, type OptimizerState, withSwa } from './optimizers';
 import { createRng, type Rng } from './rng';
 
@@ -28,11 +29,15 @@ export interface UpdateRecord {
 export interface EvalRecord {
   step: number;
   valLoss: number;
-  valAcc: number;
+  /** Classification's accuracy (null for regression and text: their second metric is in `metrics`). */
+  valAcc: number | null;
   /** Mean training loss over the updates since the previous evaluation. */
   trainLoss: number;
-  /** The test split's metrics, on the evaluation after the last update only. */
-  metrics?: { test_loss: number; test_acc: number };
+  /**
+   * The task's other validation metric (`val_rmse`, `val_ppl`), and after the last update the
+   * test split's (`test_loss` and `test_acc`, `test_rmse` or `test_ppl`).
+   */
+  metrics?: Record<string, number>;
 }
 
 /** Running summaries: what the result reports, carried through checkpoints. */
@@ -42,9 +47,9 @@ interface Summary {
   windowN: number;
   finalTrainLoss: number | null;
   finalValLoss: number | null;
-  finalValAcc: number | null;
   bestValLoss: number | null;
-  bestValAcc: number | null;
+  /** The last evaluation's validation metrics by name (val_loss, val_acc or val_rmse or val_ppl). */
+  finalMetrics: Record<string, number>;
 }
 
 /**
@@ -74,6 +79,8 @@ export interface TrainCallbacks {
 }
 
 export interface TrainOptions {
+  /** The Layers model a `layers` spec names, built from its files (see layers-model.ts). */
+  layers?: tf.LayersModel;
   /** Continue from a checkpoint instead of starting afresh. */
   resume?: TrainerState;
   /** Take a checkpoint every this many updates (none when absent). */
@@ -93,12 +100,11 @@ export interface TrainResult {
   /** Mean training loss over the updates since the previous evaluation. */
   finalTrainLoss: number | null;
   finalValLoss: number | null;
-  finalValAcc: number | null;
   bestValLoss: number | null;
-  bestValAcc: number | null;
-  /** On the test split, once, after the last update (not for diverged or stopped trials). */
-  testLoss: number | null;
-  testAcc: number | null;
+  /** The last evaluation's validation metrics by name. */
+  finalMetrics: Record<string, number>;
+  /** On the test split, once, after the last update (not for diverged or stopped trials): test_loss and the task's other. */
+  test: Record<string, number> | null;
 }
 
 /** `T = epochs × ceil(training samples / batchSize)` (the training split, validation held out). */
@@ -110,9 +116,8 @@ const freshSummary = (): Summary => ({
   windowN: 0,
   finalTrainLoss: null,
   finalValLoss: null,
-  finalValAcc: null,
   bestValLoss: null,
-  bestValAcc: null,
+  finalMetrics: {},
 });
 
 /** A trial being trained: what `train`'s steps share. */
@@ -128,26 +133,35 @@ interface Run {
   observed: [number, number][];
   step: number;
   perm: Int32Array | null;
-  testLoss: number | null;
-  testAcc: number | null;
+  test: Record<string, number> | null;
+  /** Training samples. */
+  n: number;
 }
 
 /** Builds the model, optimizer and schedule from the seed, and restores a checkpoint over them. */
-function setUp(cfg: TrainConfig, data: Dataset, resume: TrainerState | undefined): Run {
-  const T = horizon(cfg, data.trainY.length);
-  const stepsPerEpoch = Math.ceil(data.trainY.length / cfg.training.batchSize);
+function setUp(cfg: TrainConfig, data: Dataset, resume: TrainerState | undefined, layers: tf.LayersModel | undefined): Run {
+  const n = samplesIn(data.trainX, data);
+  const T = horizon(cfg, n);
+  const stepsPerEpoch = Math.ceil(n / cfg.training.batchSize);
   const schedule = createSchedule(cfg.schedule, { baseLr: cfg.baseLr, totalSteps: T, stepsPerEpoch });
   const rng = createRng(cfg.seed);
-  const model = createModel(cfg.model, data.shape, data.numClasses, rng);
+  const model = createModel(cfg.model, data, rng, layers);
+  const plateau = cfg.plateauMetric;
+  if (plateau && plateau !== 'train_loss' && !metricNames(data.task).includes(plateau)) {
+    model.dispose();
+    throw new TrialError('CONFIG_INVALID', `reduce_on_plateau watches '${plateau}', which this ${data.task === 'lm' ? 'text' : data.task} task does not report (it reports ${metricNames(data.task).join(', ')}, train_loss)`);
+  }
   const base = createOptimizer(cfg.optimizer, model.variables);
   const swa = cfg.training.swaFraction;
   const opt = swa ? withSwa(base, model.variables, Math.floor((1 - swa) * T)) : base;
-  const run: Run = { cfg, data, T, schedule, rng, model, opt, sum: freshSummary(), observed: [], step: 0, perm: null, testLoss: null, testAcc: null };
+  const run: Run = { cfg, data, T, schedule, rng, model, opt, sum: freshSummary(), observed: [], step: 0, perm: null, test: null, n };
   if (resume) {
-    model.variables.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(resume.weights[i]!, v.shape))));
+    const saved = [...model.variables, ...model.state];
+    if (resume.weights.length !== saved.length) throw new TrialError('CONFIG_INVALID', `the checkpoint holds ${resume.weights.length} tensors; the model has ${saved.length}`);
+    saved.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(resume.weights[i]!, v.shape))));
     opt.importState(resume.optimizer);
     rng.setState(resume.rngState);
-    run.sum = { ...resume.summary };
+    run.sum = { ...freshSummary(), ...resume.summary };
     run.observed = [...resume.observed];
     run.step = resume.step;
     run.perm = Int32Array.from(resume.perm);
@@ -162,7 +176,7 @@ function setUp(cfg: TrainConfig, data: Dataset, resume: TrainerState | undefined
  * starts (the state a checkpoint between the two records).
  */
 function* batches(run: Run, batchSize: number, resume: TrainerState | undefined) {
-  const n = run.data.trainY.length;
+  const n = run.n;
   for (let epoch = resume?.epoch ?? 0; epoch < run.cfg.training.epochs; epoch++) {
     // At an epoch boundary (batchStart 0) the next order is drawn from the restored RNG.
     const resuming = resume !== undefined && epoch === resume.epoch && resume.batchStart > 0;
@@ -178,18 +192,21 @@ function* batches(run: Run, batchSize: number, resume: TrainerState | undefined)
 function update(run: Run, start: number, size: number): { loss: number; lr: number } {
   const { data, cfg } = run;
   const d = data.inputDim;
-  const xb = new Float32Array(size * d);
-  const yb = new Int32Array(size);
+  const t = data.targetDim;
+  const xb = data.trainX instanceof Int32Array ? new Int32Array(size * d) : new Float32Array(size * d);
+  const yb = data.trainY instanceof Int32Array ? new Int32Array(size * t) : new Float32Array(size * t);
   for (let i = 0; i < size; i++) {
     const k = run.perm![start + i]!;
     xb.set(data.trainX.subarray(k * d, (k + 1) * d), i * d);
-    yb[i] = data.trainY[k]!;
+    yb.set(data.trainY.subarray(k * t, (k + 1) * t), i * t);
   }
   const lr = run.schedule.lrAt(run.step);
+  // Dropout masks are drawn from the seed and the update: a resumed run draws the same ones.
+  const forward = { training: true, seed: `${cfg.seed}/${run.step}` };
   const lossT = tf.tidy(() => {
-    const x = tf.tensor2d(xb, [size, d]);
-    const y = tf.oneHot(tf.tensor1d(yb, 'int32'), data.numClasses);
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, run.model.forward(x)) as tf.Scalar);
+    const x = tf.tensor2d(xb, [size, d], xb instanceof Int32Array ? 'int32' : 'float32');
+    const y = rowsTensor(run.model, yb, size, t);
+    const { value, grads } = tf.variableGrads(() => lossOn(run.model, run.model.forward(x, forward), y), run.model.variables);
     const clip = cfg.training.gradClipNorm;
     run.opt.apply(clip ? clipByGlobalNorm(grads, clip) : grads, lr);
     return value;
@@ -207,30 +224,24 @@ function evaluateAt(run: Run): EvalRecord {
   const { sum, data } = run;
   // Schedule-free and SWA evaluate a point other than the one trained.
   const restore = run.opt.swapForEval?.();
-  const e = evaluateOn(run.model, data.valX, data.valY, data);
-  const test = run.step === run.T ? (data.testX === data.valX ? e : evaluateOn(run.model, data.testX, data.testY, data)) : null;
+  const e = evaluateOn(run.model, data.valX, data.valY, data, 'val');
+  // Without a validation split (v1) the validation arrays are the test arrays: measured once.
+  const test = run.step !== run.T ? null : data.testX === data.valX ? renamed(e, 'test') : evaluateOn(run.model, data.testX, data.testY, data, 'test');
   restore?.();
   sum.finalTrainLoss = sum.windowSum / sum.windowN;
   sum.windowSum = 0;
   sum.windowN = 0;
-  sum.finalValLoss = e.loss;
-  sum.finalValAcc = e.acc;
-  sum.bestValLoss = Math.min(sum.bestValLoss ?? Infinity, e.loss);
-  sum.bestValAcc = Math.max(sum.bestValAcc ?? -Infinity, e.acc);
-  if (test) {
-    run.testLoss = test.loss;
-    run.testAcc = test.acc;
-  }
-  const metric = run.cfg.plateauMetric === 'val_acc' ? e.acc : run.cfg.plateauMetric === 'train_loss' ? sum.finalTrainLoss : e.loss;
+  sum.finalValLoss = e.val_loss!;
+  sum.bestValLoss = Math.min(sum.bestValLoss ?? Infinity, e.val_loss!);
+  sum.finalMetrics = e;
+  if (test) run.test = test;
+  const watched = run.cfg.plateauMetric ?? 'val_loss';
+  const metric = watched === 'train_loss' ? sum.finalTrainLoss : e[watched]!;
   run.schedule.observe(metric, run.step);
   run.observed.push([metric, run.step]);
-  return {
-    step: run.step,
-    valLoss: e.loss,
-    valAcc: e.acc,
-    trainLoss: sum.finalTrainLoss,
-    ...(test ? { metrics: { test_loss: test.loss, test_acc: test.acc } } : {}),
-  };
+  const { val_loss: valLoss, val_acc: valAcc, ...other } = e;
+  const metrics = { ...other, ...test };
+  return { step: run.step, valLoss: valLoss!, valAcc: valAcc ?? null, trainLoss: sum.finalTrainLoss, ...(Object.keys(metrics).length ? { metrics } : {}) };
 }
 
 function snapshot(run: Run, epoch: number, batchStart: number): TrainerState {
@@ -240,7 +251,7 @@ function snapshot(run: Run, epoch: number, batchStart: number): TrainerState {
     batchStart,
     perm: Int32Array.from(run.perm!),
     rngState: run.rng.state(),
-    weights: run.model.variables.map((v) => Float32Array.from(v.dataSync() as Float32Array)),
+    weights: [...run.model.variables, ...run.model.state].map((v) => Float32Array.from(v.dataSync() as Float32Array)),
     optimizer: run.opt.exportState(),
     observed: [...run.observed],
     summary: { ...run.sum },
@@ -256,11 +267,9 @@ function resultOf(run: Run, status: TrainResult['status'], divergedAtStep: numbe
     divergedAtStep,
     finalTrainLoss: sum.finalTrainLoss,
     finalValLoss: sum.finalValLoss,
-    finalValAcc: sum.finalValAcc,
     bestValLoss: sum.bestValLoss,
-    bestValAcc: sum.bestValAcc,
-    testLoss: run.testLoss,
-    testAcc: run.testAcc,
+    finalMetrics: sum.finalMetrics,
+    test: run.test,
   };
 }
 
@@ -282,7 +291,7 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
       hostTime.ms += performance.now() - t0;
     }
   };
-  const run = setUp(cfg, data, opts.resume);
+  const run = setUp(cfg, data, opts.resume, opts.layers);
   try {
     for (const { start, size, next } of batches(run, cfg.training.batchSize, opts.resume)) {
       const { loss, lr } = update(run, start, size);
@@ -311,35 +320,7 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
   }
 }
 
-/** Mean cross-entropy and accuracy over some samples, in chunks of 1 000. */
-export function evaluateOn(
-  model: { forward(x: tf.Tensor2D): tf.Tensor2D },
-  xs: Float32Array,
-  ys: Int32Array,
-  data: Pick<Dataset, 'inputDim' | 'numClasses'>,
-): { loss: number; acc: number } {
-  const n = ys.length;
-  const d = data.inputDim;
-  let lossSum = 0;
-  let correct = 0;
-  for (let start = 0; start < n; start += 1000) {
-    const m = Math.min(1000, n - start);
-    const [l, c] = tf.tidy(() => {
-      const x = tf.tensor2d(xs.subarray(start * d, (start + m) * d), [m, d]);
-      const labels = tf.tensor1d(ys.subarray(start, start + m), 'int32');
-      const logits = model.forward(x);
-      const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, data.numClasses), logits, undefined, undefined, tf.Reduction.SUM);
-      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32'));
-      return [loss.dataSync()[0]!, hits.dataSync()[0]!];
-    });
-    lossSum += l;
-    correct += c;
-  }
-  return { loss: lossSum / n, acc: correct / n };
-}
+const renamed = (m: Record<string, number>, split: string) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k.replace(/^val_/, `${split}_`), v]));
 
-/** Mean cross-entropy and accuracy on the validation split. */
-export const evaluate = (model: { forward(x: tf.Tensor2D): tf.Tensor2D }, data: Dataset) => {
-  const e = evaluateOn(model, data.valX, data.valY, data);
-  return { valLoss: e.loss, valAcc: e.acc };
-};
+/** The validation split's metrics by name (val_loss and val_acc, val_rmse or val_ppl). */
+export const evaluate = (model: Model, data: Dataset) => evaluateOn(model, data.valX, data.valY, data, 'val');

@@ -8,8 +8,8 @@ import {
   sweepDetailSchema,
   sweepSpecSchema,
   sweepSummarySchema,
+  trialListQuerySchema,
   trialSchema,
-  trialStatusSchema,
   validateAnswer,
 } from '@lrsweep/contract';
 import { type Db, getSweep, listSweeps, listTrials, type SweepView } from '@lrsweep/db';
@@ -18,7 +18,8 @@ import { z } from 'zod';
 import { requireSweepAccess } from '../auth';
 import { notFound } from '../errors';
 import type { createSweepService } from '../services/sweep-service';
-import { trialView } from './trial-view';
+import { toCsv } from '../csv';
+import { trialsCsvRows, trialView } from './trial-view';
 
 const summary = (s: SweepView) => ({
   id: s.id,
@@ -138,12 +139,23 @@ export const sweepRoutes =
           tags: ['trials'],
           summary: "A sweep's trials, in grid order",
           params: idParamsSchema,
-          querystring: pageQuerySchema.extend({ status: trialStatusSchema.optional() }),
+          querystring: trialListQuerySchema,
           response: { 200: z.object({ trials: z.array(trialSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }), ...errors },
         },
       },
-      async (req) => {
+      async (req, reply) => {
         if (!(await getSweep(db, req.params.id, req.auth.projectId))) throw notFound('sweep', req.params.id);
+        if (req.query.format === 'csv') {
+          // Every trial, a thousand rows at a time.
+          const all = [];
+          for (let offset = 0; ; offset += 1000) {
+            const page = await listTrials(db, req.params.id, { offset, limit: 1000, status: req.query.status });
+            all.push(...page.trials);
+            if (page.trials.length < 1000) break;
+          }
+          const { header, rows } = trialsCsvRows(all);
+          return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="trials-${req.params.id}.csv"`).send(toCsv(header, rows) as never);
+        }
         const { total, trials } = await listTrials(db, req.params.id, req.query);
         return { trials: trials.map(trialView), total, limit: req.query.limit, offset: req.query.offset };
       },

@@ -109,9 +109,9 @@ export function SweepPage({ id }: { id: string }) {
           <h3>Learning curves</h3>
           <div className="toolbar">
             <select aria-label="curve metric" value={metric} onChange={(e) => setMetric(e.target.value as MetricName)}>
-              <option value="val_loss">val_loss</option>
-              <option value="val_acc">val_acc</option>
-              <option value="train_loss">train_loss</option>
+              {curveMetrics(s).map((m) => (
+                <option key={m} value={m}>{m}</option>
+              ))}
             </select>
             <span className="muted">mean ± 95% CI across seeds; pick configurations in the ranking</span>
           </div>
@@ -128,4 +128,12 @@ export function SweepPage({ id }: { id: string }) {
       </section>
     </>
   );
+}
+
+/** The metrics a sweep's curves can show: the loss, the task's second metric (accuracy, RMSE or perplexity) or an external trainer's objective, the training loss. */
+function curveMetrics(s: SweepDetail): MetricName[] {
+  const spec = s.spec as { runner?: { kind?: string }; dataset?: { name?: string; task?: string } };
+  const objective = (s.objective as { metric?: string } | null)?.metric ?? 'val_loss';
+  const second = spec.runner?.kind === 'external' ? objective : spec.dataset?.name === 'text' ? 'val_ppl' : spec.dataset?.task === 'regression' ? 'val_rmse' : 'val_acc';
+  return [...new Set(['val_loss', second, objective, 'train_loss'])];
 }
