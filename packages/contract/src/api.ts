@@ -40,7 +40,14 @@ export const sweepSummarySchema = z
   })
   .meta({ id: 'SweepSummary' });
 
-export const sweepDetailSchema = sweepSummarySchema.extend({ objective: z.unknown(), spec: z.unknown() }).meta({ id: 'Sweep' });
+export const sweepDetailSchema = sweepSummarySchema
+  .extend({
+    objective: z.unknown(),
+    spec: z.unknown(),
+    /** Why trials failed: each reason with the number of trials it ended, most first. */
+    failures: z.array(z.object({ code: z.string(), message: z.string(), count: z.number().int() })),
+  })
+  .meta({ id: 'Sweep' });
 
 export const sweepCreatedSchema = z
   .object({
@@ -187,7 +194,7 @@ export const resultsAnswer = z
   .object({ objective: objectiveView, rankBy: z.enum(['mean', 'ci']), provisional: z.boolean(), selectedOn, ranking: z.array(rankingRowSchema) })
   .meta({ id: 'Results' });
 
-const testResult = z.object({ t: z.number(), df: z.number(), p: z.number(), meanDiff: z.number() }).nullable();
+const testResult = z.object({ t: z.number(), df: z.number(), p: z.number(), meanDiff: z.number(), diffCi95: z.tuple([z.number(), z.number()]) }).nullable();
 
 export const schedulesAnswer = z
   .object({
@@ -204,7 +211,7 @@ export const schedulesAnswer = z
         label: z.string(),
         schedule: scheduleSchema,
         best: z.object({ configId: z.string(), baseLr: z.number(), mean: z.number(), ci95: ci, n: z.number().int() }).nullable(),
-        sensitivity: z.array(z.object({ configId: z.string(), baseLr: z.number(), n: z.number().int(), mean: nullableNum, ci95: ci, diverged: z.number().int() })),
+        sensitivity: z.array(z.object({ configId: z.string(), baseLr: z.number(), n: z.number().int(), mean: nullableNum, ci95: ci, diverged: z.number().int(), partial: z.boolean() })),
         basin: z.object({ lo: z.number(), hi: z.number(), widthDecades: z.number(), points: z.number().int() }).nullable(),
       }),
     ),
@@ -214,11 +221,36 @@ export const schedulesAnswer = z
         b: z.string(),
         meanDiff: z.number(),
         welch: testResult,
-        paired: z.object({ t: z.number(), df: z.number(), p: z.number(), meanDiff: z.number(), pairs: z.number().int() }).nullable(),
+        paired: z.object({ t: z.number(), df: z.number(), p: z.number(), meanDiff: z.number(), diffCi95: z.tuple([z.number(), z.number()]), pairs: z.number().int() }).nullable(),
         p: nullableNum,
-        significant: z.boolean(),
+        diffCi95: ci.meta({ description: '95% CI of meanDiff (paired when paired, else Welch)' }),
+        pHolm: nullableNum.meta({ description: "for a comparison with the winner: p adjusted by Holm over the k − 1 comparisons with it" }),
+        significant: z.boolean().meta({ description: 'with the winner: pHolm < alpha; between two others: p < alpha' }),
       }),
     ),
+    rows: z.array(
+      z
+        .object({
+          scheduleKey: z.string(),
+          label: z.string(),
+          schedule: scheduleSchema,
+          configId: z.string(),
+          baseLr: z.number(),
+          n: z.number().int(),
+          mean: z.number(),
+          ci95: ci,
+          delta: z.number().meta({ description: "mean − the winner's mean at each one's best base LR (0 for the winner)" }),
+          diffCi95: ci,
+          p: nullableNum,
+          pHolm: nullableNum,
+          test: z.enum(['paired', 'welch']).nullable(),
+          indistinguishable: z.boolean().meta({ description: 'not the winner and not distinguishable from it (Holm-adjusted p ≥ alpha, or untestable)' }),
+          basin: z.object({ lo: z.number(), hi: z.number(), widthDecades: z.number(), points: z.number().int() }).nullable(),
+          warnings: z.array(z.object({ code: z.enum(['best_lr_at_edge', 'few_seeds', 'partial', 'diverged']), message: z.string() })),
+        })
+        .meta({ id: 'VerdictRow' }),
+    ),
+    seedsToResolve: z.number().int().nullable().meta({ description: 'seeds per configuration that would resolve the top two at alpha with power 0.8 (from the spread seen)' }),
   })
   .meta({ id: 'ScheduleAnalysis' });
 

@@ -2,7 +2,7 @@ import type { ScheduleSpec } from '@lrsweep/schedules';
 import { canonicalSchedule } from '@lrsweep/schedules';
 import { canonicalJson, sha256 } from './canonical';
 import type { RankingRow } from './ranking';
-import { pairedTest, type TestResult, welchTest } from './statistics';
+import { holm, pairedTest, seedsToResolve, summarize, type TestResult, welchTest } from './statistics';
 
 /**
  * One schedule across base LRs: configurations with the same canonical schedule (and the same
@@ -23,6 +23,8 @@ export interface SensitivityPoint {
   mean: number | null;
   ci95: [number, number] | null;
   diverged: number;
+  /** Some seeds have not finished (or failed). */
+  partial: boolean;
 }
 
 export interface ScheduleView {
@@ -46,7 +48,37 @@ export interface Comparison {
   paired: (TestResult & { pairs: number }) | null;
   /** The paired test when there is one, else Welch's. */
   p: number | null;
+  /** 95% CI of `meanDiff` (paired when paired, else Welch's); null when neither test runs. */
+  diffCi95: [number, number] | null;
+  /** For a comparison with the winner: `p` adjusted by Holm over the k − 1 comparisons with it; else null. */
+  pHolm: number | null;
   significant: boolean;
+}
+
+export interface VerdictWarning {
+  code: 'best_lr_at_edge' | 'few_seeds' | 'partial' | 'diverged';
+  message: string;
+}
+
+/** One schedule at its own best base LR, against the winner: the verdict table's row. */
+export interface VerdictRow {
+  scheduleKey: string;
+  schedule: ScheduleSpec;
+  configId: string;
+  baseLr: number;
+  n: number;
+  mean: number;
+  ci95: [number, number] | null;
+  /** mean − the winner's mean (0 for the winner), the CI of that difference, and its p (raw and Holm-adjusted). */
+  delta: number;
+  diffCi95: [number, number] | null;
+  p: number | null;
+  pHolm: number | null;
+  test: 'paired' | 'welch' | null;
+  /** Not the winner, and not distinguishable from it (Holm-adjusted p ≥ α, or no test possible). */
+  indistinguishable: boolean;
+  basin: ScheduleView['basin'];
+  warnings: VerdictWarning[];
 }
 
 export interface ScheduleAnalysis {
@@ -54,6 +86,13 @@ export interface ScheduleAnalysis {
   /** The schedule whose best configuration ranks first. */
   winner: string | null;
   comparisons: Comparison[];
+  /** The verdict table: one row per schedule with a result, at its own best LR, the winner first. */
+  rows: VerdictRow[];
+  /**
+   * Seeds per configuration that would resolve the top two at α and power 0.8, from the spread
+   * seen (paired when they share seeds); null without two schedules or a spread.
+   */
+  seedsToResolve: number | null;
   alpha: number;
   tolerance: number;
   verdict: string;
@@ -75,7 +114,7 @@ export function analyzeSchedules(
     const bestRow = rows.find((r) => r.mean !== null && r.diverged === 0) ?? rows.find((r) => r.mean !== null) ?? null;
     const sensitivity = [...rows]
       .sort((a, b) => a.config.baseLr - b.config.baseLr)
-      .map((r) => ({ configId: r.configId, baseLr: r.config.baseLr, n: r.n, mean: r.mean, ci95: r.ci95, diverged: r.diverged }));
+      .map((r) => ({ configId: r.configId, baseLr: r.config.baseLr, n: r.n, mean: r.mean, ci95: r.ci95, diverged: r.diverged, partial: r.partial }));
     return {
       scheduleKey,
       schedule: rows[0]!.config.schedule,
@@ -94,14 +133,76 @@ export function analyzeSchedules(
       comparisons.push(compare(ranked[i]!, ranked[j]!, seedValues, opts.alpha));
     }
   }
+  // Holm over the comparisons with the winner (the first k − 1 of the list).
+  const withWinner = comparisons.slice(0, Math.max(0, ranked.length - 1));
+  holm(withWinner.map((c) => c.p)).forEach((p, i) => (withWinner[i]!.pHolm = p));
+  for (const c of withWinner) c.significant = c.pHolm !== null && c.pHolm < opts.alpha;
+  const needed = resolveEstimate(ranked, seedValues, opts.alpha);
   return {
     schedules: views,
     winner: ranked[0]?.scheduleKey ?? null,
     comparisons,
+    rows: verdictRows(ranked, withWinner, needed, opts.alpha),
+    seedsToResolve: needed,
     alpha: opts.alpha,
     tolerance: opts.tolerance,
     verdict: verdictOf(ranked, comparisons, opts),
   };
+}
+
+/** Seeds that would resolve the winner against the runner-up, from the spread their seeds show. */
+function resolveEstimate(ranked: ScheduleView[], seedValues: (configId: string) => SeedValue[], alpha: number): number | null {
+  const [w, r] = ranked;
+  if (!w || !r) return null;
+  const va = seedValues(w.best!.configId);
+  const vb = seedValues(r.best!.configId);
+  const bySeed = new Map(vb.map((v) => [v.seed, v.value]));
+  const shared = va.filter((v) => bySeed.has(v.seed));
+  if (shared.length >= 2) {
+    const d = summarize(shared.map((v) => v.value - bySeed.get(v.seed)!));
+    return seedsToResolve(d.mean!, d.std!, { alpha, paired: true });
+  }
+  const sa = summarize(va.map((v) => v.value));
+  const sb = summarize(vb.map((v) => v.value));
+  if (sa.std === null || sb.std === null) return null;
+  return seedsToResolve(sa.mean! - sb.mean!, Math.sqrt((sa.std ** 2 + sb.std ** 2) / 2), { alpha, paired: false });
+}
+
+function verdictRows(ranked: ScheduleView[], withWinner: Comparison[], needed: number | null, alpha: number): VerdictRow[] {
+  return ranked.map((v, i) => {
+    const c = i === 0 ? null : withWinner[i - 1]!;
+    const best = v.best!;
+    const row = v.sensitivity.find((p) => p.configId === best.configId)!;
+    const warnings: VerdictWarning[] = [];
+    const lrs = v.sensitivity.map((p) => p.baseLr);
+    if (lrs.length > 1 && (best.baseLr === lrs[0] || best.baseLr === lrs.at(-1))) {
+      warnings.push({ code: 'best_lr_at_edge', message: `the best base LR ${best.baseLr} is the ${best.baseLr === lrs[0] ? 'smallest' : 'largest'} in the grid: the optimum may lie beyond it` });
+    }
+    if (best.n < 3) {
+      warnings.push({ code: 'few_seeds', message: `${best.n} seed${best.n === 1 ? '' : 's'}: too few for a reliable interval${needed ? `; about ${needed} per configuration would resolve the top two (α ${alpha}, power 0.8)` : ''}` });
+    }
+    const partial = v.sensitivity.filter((p) => p.partial);
+    if (partial.length) warnings.push({ code: 'partial', message: `${partial.length} of its configurations have seeds still running or failed: the row may change` });
+    const diverged = v.sensitivity.filter((p) => p.diverged > 0);
+    if (diverged.length) warnings.push({ code: 'diverged', message: `diverged at base LR ${diverged.map((p) => p.baseLr).join(', ')}` });
+    return {
+      scheduleKey: v.scheduleKey,
+      schedule: v.schedule,
+      configId: best.configId,
+      baseLr: best.baseLr,
+      n: row.n,
+      mean: best.mean,
+      ci95: best.ci95,
+      delta: c ? -c.meanDiff : 0,
+      diffCi95: c?.diffCi95 ? [-c.diffCi95[1], -c.diffCi95[0]] : null,
+      p: c?.p ?? null,
+      pHolm: c?.pHolm ?? null,
+      test: c ? (c.paired ? 'paired' : c.welch ? 'welch' : null) : null,
+      indistinguishable: c !== null && !(c.pHolm !== null && c.pHolm < alpha),
+      basin: v.basin,
+      warnings,
+    };
+  });
 }
 
 function basinOf(points: SensitivityPoint[], bestId: string, mode: 'min' | 'max', tol: number): ScheduleView['basin'] {
@@ -127,7 +228,8 @@ function compare(a: ScheduleView, b: ScheduleView, seedValues: (configId: string
   const pt = shared.length >= 2 ? pairedTest(shared.map((v) => v.value), shared.map((v) => bySeed.get(v.seed)!)) : null;
   const paired = pt ? { ...pt, pairs: shared.length } : null;
   const p = paired?.p ?? welch?.p ?? null;
-  return { a: a.scheduleKey, b: b.scheduleKey, meanDiff: a.best!.mean - b.best!.mean, welch, paired, p, significant: p !== null && p < alpha };
+  const diffCi95 = paired?.diffCi95 ?? welch?.diffCi95 ?? null;
+  return { a: a.scheduleKey, b: b.scheduleKey, meanDiff: a.best!.mean - b.best!.mean, welch, paired, p, diffCi95, pHolm: null, significant: p !== null && p < alpha };
 }
 
 function verdictOf(ranked: ScheduleView[], comparisons: Comparison[], opts: { alpha: number; describe: (s: ScheduleSpec) => string }): string {
@@ -139,7 +241,8 @@ function verdictOf(ranked: ScheduleView[], comparisons: Comparison[], opts: { al
     const c = comparisons.find((x) => x.a === w.scheduleKey && x.b === o.scheduleKey)!;
     const test = c.paired ? `paired t-test over ${c.paired.pairs} seeds` : c.welch ? "Welch's t-test" : 'too few seeds to test';
     if (c.p === null) return `ahead of ${name(o)} (${test})`;
-    return `${c.significant ? 'significantly better than' : 'not significantly different from'} ${name(o)} (p = ${c.p.toPrecision(2)}, ${test})`;
+    const holmNote = rest.length > 1 ? `, Holm-adjusted p = ${c.pHolm!.toPrecision(2)}` : '';
+    return `${c.significant ? 'significantly better than' : 'not significantly different from'} ${name(o)} (p = ${c.p.toPrecision(2)}${holmNote}, ${test})`;
   });
-  return `Best: ${name(w)}; ${parts.join('; ')}. Significance at α = ${opts.alpha}.`;
+  return `Best: ${name(w)}; ${parts.join('; ')}. Significance at α = ${opts.alpha}${rest.length > 1 ? `, Holm-adjusted over the ${rest.length} comparisons with the best` : ''}.`;
 }

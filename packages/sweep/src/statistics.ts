@@ -48,6 +48,8 @@ export interface TestResult {
   /** Two-sided p-value. */
   p: number;
   meanDiff: number;
+  /** 95% confidence interval of mean(a) − mean(b) (of the paired differences' mean, when paired). */
+  diffCi95: [number, number];
 }
 
 const twoSided = (t: number, df: number) => (Number.isFinite(t) ? 2 * (1 - tCdf(Math.abs(t), df)) : 0);
@@ -64,10 +66,12 @@ export function welchTest(a: readonly number[], b: readonly number[]): TestResul
   const va = sa.std! ** 2 / a.length;
   const vb = sb.std! ** 2 / b.length;
   const meanDiff = sa.mean! - sb.mean!;
-  if (va + vb === 0) return { t: meanDiff === 0 ? 0 : Math.sign(meanDiff) * Infinity, df: a.length + b.length - 2, p: meanDiff === 0 ? 1 : 0, meanDiff };
-  const t = meanDiff / Math.sqrt(va + vb);
+  if (va + vb === 0) return { t: meanDiff === 0 ? 0 : Math.sign(meanDiff) * Infinity, df: a.length + b.length - 2, p: meanDiff === 0 ? 1 : 0, meanDiff, diffCi95: [meanDiff, meanDiff] };
+  const se = Math.sqrt(va + vb);
+  const t = meanDiff / se;
   const df = (va + vb) ** 2 / (va ** 2 / (a.length - 1) + vb ** 2 / (b.length - 1));
-  return { t, df, p: twoSided(t, df), meanDiff };
+  const half = tQuantile(0.975, df) * se;
+  return { t, df, p: twoSided(t, df), meanDiff, diffCi95: [meanDiff - half, meanDiff + half] };
 }
 
 /** The paired t-test of a − b over matched pairs (two-sided); null below two pairs. */
@@ -77,7 +81,46 @@ export function pairedTest(a: readonly number[], b: readonly number[]): TestResu
   const d = summarize(a.map((x, i) => x - b[i]!));
   const meanDiff = d.mean!;
   const df = a.length - 1;
-  if (d.std === 0) return { t: meanDiff === 0 ? 0 : Math.sign(meanDiff) * Infinity, df, p: meanDiff === 0 ? 1 : 0, meanDiff };
+  if (d.std === 0) return { t: meanDiff === 0 ? 0 : Math.sign(meanDiff) * Infinity, df, p: meanDiff === 0 ? 1 : 0, meanDiff, diffCi95: [meanDiff, meanDiff] };
   const t = meanDiff / d.sem!;
-  return { t, df, p: twoSided(t, df), meanDiff };
+  return { t, df, p: twoSided(t, df), meanDiff, diffCi95: d.ci95! };
+}
+
+/**
+ * Holm's step-down adjustment of p-values for a family of comparisons (null ones are not tested
+ * and not counted): the i-th smallest of m becomes max over j ≤ i of min(1, (m − j + 1)·p(j)).
+ */
+export function holm(ps: readonly (number | null)[]): (number | null)[] {
+  const tested = ps.map((p, i) => ({ p, i })).filter((x): x is { p: number; i: number } => x.p !== null).sort((a, b) => a.p - b.p);
+  const m = tested.length;
+  const out: (number | null)[] = ps.map(() => null);
+  let running = 0;
+  tested.forEach(({ p, i }, k) => {
+    running = Math.max(running, Math.min(1, (m - k) * p));
+    out[i] = running;
+  });
+  return out;
+}
+
+/**
+ * Seeds per configuration a two-sided t-test at `alpha` needs to detect a difference `delta` with
+ * `power`, given the spread `sd` (of paired differences, or of each group for two independent
+ * groups): the normal-approximation count refined with t quantiles at its own degrees of freedom
+ * (n = ((t₁₋α/₂ + t_power) · sd / δ)², times 2 for independent groups). At least 2; null when the
+ * difference is 0 or the spread unknown.
+ */
+export function seedsToResolve(delta: number, sd: number, opts: { alpha?: number; power?: number; paired: boolean }): number | null {
+  const alpha = opts.alpha ?? 0.05;
+  const power = opts.power ?? 0.8;
+  if (!(Math.abs(delta) > 0) || !Number.isFinite(sd)) return null;
+  if (sd === 0) return 2;
+  const k = opts.paired ? 1 : 2;
+  let n = Math.max(2, Math.ceil(k * ((1.959964 + 0.841621) * sd / delta) ** 2));
+  for (let i = 0; i < 20; i++) {
+    const df = opts.paired ? n - 1 : 2 * n - 2;
+    const next = Math.max(2, Math.ceil(k * ((tQuantile(1 - alpha / 2, df) + tQuantile(power, df)) * sd / delta) ** 2));
+    if (next === n) break;
+    n = next;
+  }
+  return Math.min(n, 100_000);
 }

@@ -77,6 +77,7 @@ export function createResultsService({ db }: { db: Db }) {
         selectedOn: r.selectedOn,
         ...analysis,
         schedules: analysis.schedules.map((s) => ({ ...s, label: describeSchedule(s.schedule) })),
+        rows: analysis.rows.map((row) => ({ ...row, label: describeSchedule(row.schedule) })),
       };
     },
 
