@@ -55,7 +55,7 @@ export async function buildApp(opts: AppOptions) {
       directives: { 'script-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] },
     },
   });
-  if (s.corsOrigins.length) await app.register(cors, { origin: s.corsOrigins, credentials: false });
+  if (s.corsOrigins.length) await app.register(cors, { origin: s.corsOrigins, credentials: false, methods: ['GET', 'HEAD', 'POST', 'DELETE'] });
 
   await app.register(swagger, {
     openapi: {

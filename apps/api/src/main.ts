@@ -1,5 +1,5 @@
 // The API process: builds the clients once from the environment and listens.
-import { createDb, ensureBootstrapToken } from '@lrsweep/db';
+import { checkDatabase, createDb, ensureBootstrapToken, redactUrl } from '@lrsweep/db';
 import { createRedis, createTrialQueue } from '@lrsweep/queue';
 import { buildApp } from './app';
 import { appSettings, readEnv } from './env';
@@ -9,6 +9,13 @@ import { startReconciler } from './reconciler';
 const env = readEnv();
 const log = createApiLogger(env.LOG_LEVEL);
 const { prisma, close: closeDb } = createDb({ url: env.DATABASE_URL, logger: log });
+// Without Postgres nothing can be answered: refuse to start, in one line naming the variable.
+const reachable = await checkDatabase(prisma, 5000);
+if (reachable !== true) {
+  process.stderr.write(`lrsweep api: cannot reach Postgres at DATABASE_URL=${redactUrl(env.DATABASE_URL)} (${reachable}); start it or point DATABASE_URL at it\n`);
+  await closeDb().catch(() => {});
+  process.exit(1);
+}
 // Requests never wait on Redis for long: its commands fail fast on the request path.
 const redis = createRedis(env.REDIS_URL, { use: 'requests' });
 redis.on('error', (err) => log.warn({ err }, 'redis connection error'));

@@ -1,3 +1,4 @@
+import { defaultDivergenceFactor } from '@lrsweep/contract';
 import type { ScheduleSpec } from '@lrsweep/schedules';
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
 import type { TrainConfig } from '@lrsweep/trainer';
@@ -24,6 +25,6 @@ export function trainConfigOf(config: BuiltinTrialConfig): TrainConfig {
     schedule: config.schedule,
     seed: config.seed,
     plateauMetric: plateauMetricOf(config.schedule),
-    divergenceFactor: config.training.divergenceFactor,
+    divergenceFactor: config.training.divergenceFactor === false ? undefined : (config.training.divergenceFactor ?? defaultDivergenceFactor),
   };
 }

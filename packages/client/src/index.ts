@@ -95,6 +95,11 @@ export function createClient(opts: ClientOptions) {
     getSweep: (id: string) => call<SweepDetail>('GET', `/v1/sweeps/${id}`),
     cancelSweep: (id: string) => call<CancelAnswer>('POST', `/v1/sweeps/${id}/cancel`),
     retrySweep: (id: string) => call<RetryAnswer>('POST', `/v1/sweeps/${id}/retry`),
+    /** Deletes a sweep with its trials and metrics (running trials stop as on cancel). */
+    deleteSweep: (id: string) => call<{ deleted: true; id: string; trials: number }>('DELETE', `/v1/sweeps/${id}`),
+    /** Every trial as CSV: config, outcome, test metrics and provenance. */
+    trialsCsv: (id: string) => call<string>('GET', `/v1/sweeps/${id}/trials${qs({ format: 'csv' })}`),
+    getTrial: (id: string) => call<Trial>('GET', `/v1/trials/${id}`),
     listTrials: (id: string, q: { limit?: number; offset?: number; status?: Trial['status'] } = {}) => call<TrialPage>('GET', `/v1/sweeps/${id}/trials${qs(q)}`),
     /** One page of a trial's metrics (follow `nextFrom`, or use `allTrialMetrics`). */
     trialMetrics: (id: string, q: { from?: number; to?: number; limit?: number } = {}) => call<TrialMetrics>('GET', `/v1/trials/${id}/metrics${qs(q)}`),

@@ -196,6 +196,14 @@ export const optimizerSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('schedule_free_adamw'), ...betas, weightDecay: weightDecay(0) }),
 ]);
 
+/**
+ * The default divergence factor: a loss ten times its first update's. At initialization the loss
+ * is near its worst (ln 10 ≈ 2.3 for ten classes); a run that climbs an order of magnitude above
+ * it has lost what it learned (Adam at LR 30 on MNIST reaches 10⁶ on its second update), while
+ * healthy runs, warmup-less spikes included, stay well below it.
+ */
+export const defaultDivergenceFactor = 10;
+
 export const trainingSchema = z.strictObject({
   epochs: z.number().int().positive().max(1000).default(1),
   batchSize: z.number().int().positive().max(65_536).default(64),
@@ -209,8 +217,14 @@ export const trainingSchema = z.strictObject({
   gradClipNorm: z.number().positive().max(1e6).optional(),
   /** Stochastic weight averaging over this last fraction of training; evaluations use the average. */
   swaFraction: z.number().gt(0).max(1).optional(),
-  /** Diverged when the loss exceeds this multiple of the first update's (NaN/Inf always are). */
-  divergenceFactor: z.number().gt(1).max(1e12).optional(),
+  /**
+   * Diverged when the training loss exceeds this multiple of the first update's (NaN/Inf always
+   * are); absent: `defaultDivergenceFactor`; `false` turns the factor off (NaN/Inf still count).
+   */
+  divergenceFactor: z
+    .union([z.number().gt(1).max(1e12), z.literal(false)])
+    .optional()
+    .meta({ description: `diverged when the training loss exceeds this multiple of the first update's (default ${defaultDivergenceFactor}; false: only NaN/Inf)` }),
 });
 
 /** The most values one grid list may hold. */

@@ -36,3 +36,34 @@ export function createDb(opts: CreateDbOptions): DbHandle {
     },
   };
 }
+
+/** A database URL with its password hidden (for messages). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+/** True when Postgres answers a query within `timeoutMs`; else why not, in a few words. */
+export async function checkDatabase(db: Db, timeoutMs: number): Promise<true | string> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      db.$queryRaw`SELECT 1`,
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
+    ]);
+    return true;
+  } catch (err) {
+    const e = err as { message?: string; cause?: { code?: string; message?: string } };
+    const msg = e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+    const line = msg.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? 'unknown error';
+    // Prisma's driver errors wrap the reason: "Raw query failed. Code: `N/A`. Message: `<reason>`".
+    return (/Message: `([^`]+)`/.exec(line)?.[1] ?? line).slice(0, 200);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -63,3 +63,20 @@ export async function retryFailedTrials(db: Db, sweepId: string): Promise<Redeli
     return rows.map((r, i) => ({ trialId: r.id, sweepId, projectId: r.project_id, pool: r.pool, runner: r.runner, jobId: jobIds[i]! }));
   });
 }
+
+/**
+ * Deletes a sweep with its trials, metrics, configurations and series (the foreign keys
+ * cascade), and its idempotency keys (a replayed key then creates the sweep anew). Running
+ * trials are fenced like cancelled ones: their workers' next write or renewal fails and they
+ * stop. Returns the deleted trials' count and the jobs that were still to run.
+ */
+export async function deleteSweep(db: Db, sweepId: string): Promise<{ trials: number; jobIds: string[] }> {
+  return db.$transaction(async (tx) => {
+    const live = await tx.$queryRaw<{ job_id: string | null }[]>`
+      SELECT job_id FROM trials WHERE sweep_id = ${sweepId}::uuid AND status IN ('queued', 'running') FOR UPDATE`;
+    const [count] = await tx.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM trials WHERE sweep_id = ${sweepId}::uuid`;
+    await tx.$executeRaw`DELETE FROM idempotency_keys WHERE sweep_id = ${sweepId}::uuid`;
+    await tx.$executeRaw`DELETE FROM sweeps WHERE id = ${sweepId}::uuid`;
+    return { trials: count?.n ?? 0, jobIds: live.flatMap((r) => (r.job_id ? [r.job_id] : [])) };
+  }, { timeout: 120_000 });
+}

@@ -187,3 +187,12 @@ export async function findIdempotentSweep(db: Db, projectId: string, key: string
   }
   return row;
 }
+
+/** Why a sweep's trials failed: each reason (code and message) with how many trials it ended, most first. */
+export async function failureSummary(db: Db, sweepId: string): Promise<{ code: string; message: string; count: number }[]> {
+  const rows = await db.$queryRaw<{ code: string | null; message: string | null; count: number }[]>`
+    SELECT error_code AS code, error AS message, count(*)::int AS count
+      FROM trials WHERE sweep_id = ${sweepId}::uuid AND status = 'failed'
+     GROUP BY error_code, error ORDER BY count(*) DESC, error_code LIMIT 20`;
+  return rows.map((r) => ({ code: r.code ?? 'UNKNOWN', message: r.message ?? '(no message recorded)', count: r.count }));
+}

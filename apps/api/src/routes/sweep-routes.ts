@@ -12,7 +12,7 @@ import {
   trialSchema,
   validateAnswer,
 } from '@lrsweep/contract';
-import { type Db, getSweep, listSweeps, listTrials, type SweepView } from '@lrsweep/db';
+import { type Db, failureSummary, getSweep, listSweeps, listTrials, type SweepView } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireSweepAccess } from '../auth';
@@ -97,6 +97,19 @@ export const sweepRoutes =
       },
     );
 
+    app.delete(
+      '/sweeps/:id',
+      {
+        schema: {
+          tags: ['sweeps'],
+          summary: 'Delete a sweep: its trials, metrics and results (running trials stop as on cancel)',
+          params: idParamsSchema,
+          response: { 200: z.object({ deleted: z.literal(true), id: z.uuid(), trials: z.number().int() }), ...errors },
+        },
+      },
+      async (req) => sweeps.remove(req.params.id, req.auth.projectId),
+    );
+
     app.post(
       '/sweeps/:id/retry',
       {
@@ -128,7 +141,7 @@ export const sweepRoutes =
       async (req) => {
         const s = await getSweep(db, req.params.id, req.auth.projectId);
         if (!s) throw notFound('sweep', req.params.id);
-        return { ...summary(s), objective: s.objective, spec: s.spec };
+        return { ...summary(s), objective: s.objective, spec: s.spec, failures: s.counts.failed ? await failureSummary(db, s.id) : [] };
       },
     );
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { deliveryJobId, type SweepCreated, selectedOnOf, type SweepSpec, sweepEnded } from '@lrsweep/contract';
-import { cancelSweep, createSweep, type Db, findIdempotentSweep, getSweep, Prisma, retryFailedTrials } from '@lrsweep/db';
+import { cancelSweep, createSweep, type Db, deleteSweep, findIdempotentSweep, getSweep, Prisma, retryFailedTrials } from '@lrsweep/db';
 import type { Delivery, TrialQueue } from '@lrsweep/queue';
 import { canonicalJson, expandSweep, planTrials, scheduleKeyOf, sha256 } from '@lrsweep/sweep';
 import type { Logger } from 'pino';
@@ -161,6 +161,22 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
         (err) => log?.warn({ err }, 'could not remove the cancelled jobs from the queue'),
       );
       return { cancelledTrials: cancelled.length, sweep: await mustGet(sweepId, projectId) };
+    },
+
+    /**
+     * Deletes the sweep, its trials and their metrics; running trials stop as cancelled ones do,
+     * their checkpoints go with the workers' next sweep of the checkpoint folder.
+     */
+    async remove(sweepId: string, projectId: string) {
+      const sweep = await mustGet(sweepId, projectId);
+      const { trials, jobIds } = await deleteSweep(db, sweepId);
+      if (jobIds.length) {
+        await within(queue.removeJobs({ projectId, pool: sweep.pool, runner: sweep.runnerKind }, jobIds), enqueueTimeoutMs, 'removing jobs').catch(
+          // A job of a deleted trial finds nothing to claim: one Redis keeps is harmless.
+          (err) => log?.warn({ err }, 'could not remove the deleted sweep\'s jobs from the queue'),
+        );
+      }
+      return { deleted: true as const, id: sweepId, trials };
     },
 
     /** Re-runs the sweep's failed trials, and only those, with a fresh failure budget; 409 when none failed. */
