@@ -1,5 +1,7 @@
 // The lrsweep CLI as a user runs it, against a real API and worker.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -36,6 +38,20 @@ describe('lrsweep CLI', () => {
       return { code: err.code, stdout: err.stdout, stderr: err.stderr };
     }
   };
+
+  /** Runs the CLI with stdin fed `input` (then closed) and `env` over the usual one. */
+  const cliWith = (o: { input?: string; env?: Record<string, string | undefined> }, ...args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => {
+      const env: Record<string, string | undefined> = { ...process.env, LRSWEEP_API_URL: apiUrl, LRSWEEP_TOKEN: bootstrapToken, ...o.env };
+      for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+      const p = spawn(process.execPath, ['--import', tsx, join(root, 'apps/cli/src/main.ts'), ...args], { env: env as NodeJS.ProcessEnv });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      p.stdin.end(o.input ?? '');
+      p.on('exit', (code) => res({ code, stdout, stderr }));
+    });
 
   beforeAll(async () => {
     stack = await startStack('cli');
@@ -82,6 +98,106 @@ describe('lrsweep CLI', () => {
     const cancel = await cli('cancel', id);
     expect(cancel).toMatchObject({ code: 1 });
     expect(cancel.stderr).toContain('nothing to cancel');
+  });
+
+  it('follow, list, status and results work with id prefixes and an API URL with /v1; the clock stops at the end', async () => {
+    const file = join(dir, 'conveniences.json');
+    writeFileSync(file, JSON.stringify({ ...spec, name: 'conveniences' }));
+    const submitted = await cli('submit', file);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const id = /sweep ([0-9a-f-]{36})/.exec(submitted.stdout)![1]!;
+    const prefix = id.slice(0, 8);
+    const followed = await cliWith({ env: { LRSWEEP_API_URL: `${apiUrl}/v1/` } }, 'follow', prefix);
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout).toContain(`sweep ${id} completed`);
+    // The verdict follows the ranking: one row per schedule at its best LR, as /schedules says.
+    const analysis = await stack.lrsweep.schedules(id);
+    const verdict = followed.stdout.slice(followed.stdout.indexOf('verdict on val_loss'));
+    expect(verdict).toContain(`p adjusted by Holm over the ${analysis.rows.length - 1} comparison`);
+    const rowLines = verdict.split('\n').slice(3, 3 + analysis.rows.length);
+    analysis.rows.forEach((r, i) => {
+      expect(rowLines[i]).toContain(r.label);
+      expect(rowLines[i]).toContain(String(Number(r.baseLr.toPrecision(4))));
+      if (i === 0) expect(rowLines[i]).toMatch(/^winner/);
+      else expect(rowLines[i]!.startsWith('≈ winner')).toBe(r.indistinguishable);
+    });
+    expect(verdict).toContain(analysis.verdict);
+    // list shows it; status by prefix; the elapsed time is the sweep's, not the clock's.
+    const list = await cli('list');
+    expect(list.stdout).toMatch(new RegExp(`${id}\\s+conveniences\\s+completed\\s+12/12`));
+    const first = await cli('status', prefix);
+    await new Promise((r) => setTimeout(r, 2100));
+    const second = await cli('status', prefix);
+    expect(first.stdout).toContain('conveniences');
+    expect(/(\d+)s$/m.exec(second.stdout)![1]).toBe(/(\d+)s$/m.exec(first.stdout)![1]);
+    expect((await cli('results', prefix)).stdout).toContain('verdict on val_loss');
+    // A prefix that is no id is a usage error; one that names no sweep is not found.
+    expect((await cli('status', 'xyz')).code).toBe(2);
+    expect((await cli('status', 'ffffffff-f')).code).toBe(5);
+  });
+
+  it('a failed sweep prints its failure reasons and --follow exits 3', async () => {
+    const file = join(dir, 'failing.json');
+    writeFileSync(file, JSON.stringify({ ...spec, name: 'failing', dataset: { name: 'cifar10', path: 'nowhere', trainSize: 64, testSize: 16 }, model: { kind: 'cnn', channels: [4] }, grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 } }));
+    const r = await cli('submit', file, '--follow');
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/sweep [0-9a-f-]{36} failed/);
+    expect(r.stdout).toMatch(/failures:\n {2}1× INFRASTRUCTURE: .*DATA_ROOT does not exist/);
+  }, 90_000);
+
+  it('delete asks first: no answer is a usage error, "no" keeps it, "yes" deletes it', async () => {
+    const created = await stack.lrsweep.submitSweep({ ...spec, name: 'doomed', grid: { ...spec.grid, baseLr: [0.01], seeds: 1 } } as never);
+    const prefix = created.id.slice(0, 10);
+    const unanswered = await cliWith({}, 'delete', prefix);
+    expect(unanswered.code).toBe(2);
+    expect(unanswered.stderr).toContain('--yes');
+    const kept = await cliWith({ input: 'no\n' }, 'delete', prefix);
+    expect(kept.stderr).toContain('not deleted');
+    expect((await stack.lrsweep.getSweep(created.id)).name).toBe('doomed');
+    const deleted = await cliWith({ input: 'yes\n' }, 'delete', prefix);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.stderr).toContain("delete sweep 'doomed'");
+    expect(deleted.stdout).toContain(`deleted sweep ${created.id}: 3 trials`);
+    expect((await cli('status', created.id)).code).toBe(5);
+  });
+
+  it('without a token the 401 comes with a hint saying where tokens come from', async () => {
+    const r = await cliWith({ env: { LRSWEEP_TOKEN: undefined } }, 'list');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('401');
+    expect(r.stderr).toContain('hint: set LRSWEEP_TOKEN');
+    expect(r.stderr).toContain('LRSWEEP_BOOTSTRAP_TOKEN');
+  });
+
+  it('submit sends an Idempotency-Key by default and retries a dropped request with the same key', async () => {
+    // A stand-in API that drops the first submit without an answer, then answers delivery: pending.
+    const seen: IncomingHttpHeaders[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers);
+      if (seen.length === 1) return void req.socket.destroy();
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: '11111111-2222-4333-8444-555555555555', name: 'twinless', status: 'queued', trialCount: 8, configCount: 4, totalSteps: 8, selectedOn: 'validation', delivery: 'pending' }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const file = join(dir, 'twinless.json');
+      writeFileSync(file, JSON.stringify({ ...spec, name: 'twinless' }));
+      const r = await cliWith({ env: { LRSWEEP_API_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}` } }, 'submit', file);
+      expect(r.code, r.stderr).toBe(0);
+      expect(seen).toHaveLength(2);
+      expect(seen[0]!['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(seen[1]!['idempotency-key']).toBe(seen[0]!['idempotency-key']);
+      expect(r.stderr).toContain('retrying with the same Idempotency-Key');
+      expect(r.stderr).toContain('delivery pending');
+    } finally {
+      server.close();
+    }
+    // Against the real API, the same key twice is one sweep.
+    const file = join(dir, 'keyed.json');
+    writeFileSync(file, JSON.stringify({ ...spec, name: 'keyed' }));
+    const a = await cli('submit', file, '--idempotency-key', 'cli-key-1');
+    const b = await cli('submit', file, '--idempotency-key', 'cli-key-1');
+    expect(/sweep ([0-9a-f-]{36})/.exec(b.stdout)![1]).toBe(/sweep ([0-9a-f-]{36})/.exec(a.stdout)![1]);
   });
 
   it('an invalid spec prints every problem with its path and exits 2', async () => {

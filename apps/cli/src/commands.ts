@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -6,7 +7,7 @@ import { sweepSpecSchema } from '@lrsweep/contract';
 import { describeSchedule, toSpecIssues } from '@lrsweep/schedules';
 import { expandSweep } from '@lrsweep/sweep';
 import { parse as parseYaml } from 'yaml';
-import { progressLine, rankingTable } from './render';
+import { failureLines, progressLine, rankingTable, sweepTable, verdictTable } from './render';
 import { formatTable } from './table';
 
 /** Exit codes scripts can rely on. */
@@ -28,18 +29,24 @@ export const usage = `lrsweep — learning-rate schedule sweeps
 
 usage:
   lrsweep submit <spec.json|spec.yaml> [--dry-run] [--follow] [--idempotency-key <key>]
+  lrsweep list [--limit <n>]
   lrsweep status <sweep-id>
+  lrsweep follow <sweep-id>
   lrsweep results <sweep-id> [--json | --csv] [--metric val_loss|val_acc|train_loss] [--aggregate final|best|auc] [--rank-by mean|ci]
   lrsweep cancel <sweep-id>
   lrsweep retry <sweep-id>
+  lrsweep delete <sweep-id> [--yes]
   lrsweep agents
   lrsweep tokens create --project <id> --name <name> [--role admin|member|agent] [--pools a,b]
   lrsweep tokens list [--project <id>]
   lrsweep tokens revoke <token-id>
 
+A sweep id may be shortened to any prefix that names one sweep (as \`lrsweep list\` shows them).
+
 options:
-  --api <url>      the API (default: $LRSWEEP_API_URL or http://127.0.0.1:3000)
+  --api <url>      the API, with or without /v1 (default: $LRSWEEP_API_URL or http://127.0.0.1:3000)
   --token <token>  an API token (default: $LRSWEEP_TOKEN)
+  --yes            delete without asking
 
 exit codes: 0 ok · 1 API error · 2 usage or invalid spec · 3 sweep finished with failed trials ·
             4 sweep cancelled · 5 not found`;
@@ -49,7 +56,14 @@ export interface Io {
   err(s: string): void;
   isTty: boolean;
   env: NodeJS.ProcessEnv;
+  /** Asks a question on the terminal; null when there is nobody to answer (no input). */
+  ask?(question: string): Promise<string | null>;
 }
+
+/** What a user without a token needs to know, once, where the 401 would otherwise be all. */
+export const tokenHint = `hint: set LRSWEEP_TOKEN (or pass --token) to an API token. The operator's token is the API's
+      LRSWEEP_BOOTSTRAP_TOKEN (\`pnpm demo\` prints one); an admin mints others with
+      \`lrsweep tokens create --project <project> --name <you>\`.`;
 
 /** Reads a spec file (JSON or YAML by extension). */
 function readSpec(path: string): unknown {
@@ -80,6 +94,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         admin: { type: 'boolean', default: false },
         role: { type: 'string' },
         pools: { type: 'string' },
+        limit: { type: 'string' },
+        yes: { type: 'boolean', short: 'y', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -92,39 +108,64 @@ export async function run(argv: string[], io: Io): Promise<number> {
     (o.help ? io.out : io.err)(usage);
     return o.help ? exitCodes.ok : exitCodes.invalid;
   }
-  const client = createClient({ baseUrl: o.api ?? io.env.LRSWEEP_API_URL ?? 'http://127.0.0.1:3000', token: o.token ?? io.env.LRSWEEP_TOKEN });
+  const token = o.token ?? io.env.LRSWEEP_TOKEN;
+  const client = createClient({ baseUrl: o.api ?? io.env.LRSWEEP_API_URL ?? 'http://127.0.0.1:3000', token });
   const need = (what: string) => {
     if (!args[0]) throw new UsageError(`${command} needs ${what}`);
     return args[0];
   };
+  const sweepId = () => resolveSweepId(client, need('a sweep id'));
 
   try {
     switch (command) {
       case 'submit':
         return await submit(need('a spec file'), o, client, io);
-      case 'status': {
-        const s = await client.getSweep(need('a sweep id'));
-        io.out(`${s.name} (${s.id}): ${s.status}\n${progressLine(s, (Date.now() - Date.parse(s.createdAt)) / 1000)}`);
+      case 'list': {
+        const limit = o.limit ? Number(o.limit) : 20;
+        if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit must be an integer from 1 to 500');
+        const page = await client.listSweeps({ limit });
+        io.out(page.sweeps.length ? sweepTable(page.sweeps) : 'no sweeps yet: lrsweep submit <spec>');
+        if (page.total > page.sweeps.length) io.out(`(${page.sweeps.length} newest of ${page.total}; --limit for more)`);
         return exitCodes.ok;
       }
+      case 'status': {
+        const s = await client.getSweep(await sweepId());
+        io.out(`${s.name} (${s.id}): ${s.status}\n${progressLine(s, elapsedOf(s))}`);
+        for (const l of failureLines(s.failures)) io.out(l);
+        return exitCodes.ok;
+      }
+      case 'follow':
+        return await followSweep(await sweepId(), client, io);
       case 'results': {
-        const id = need('a sweep id');
+        const id = await sweepId();
         const q = { metric: o.metric as never, aggregate: o.aggregate as never, rankBy: o['rank-by'] as never };
         if (o.csv) io.out((await client.resultsCsv(id, q)).trimEnd());
-        else {
-          const r = await client.results(id, q);
-          io.out(o.json ? JSON.stringify(r, null, 2) : `${r.provisional ? '(provisional: the sweep is still running)\n' : ''}${rankingTable(r.ranking, r.objective.metric)}`);
-        }
+        else if (o.json) io.out(JSON.stringify(await client.results(id, q), null, 2));
+        else await printAnswer(id, client, io, { metric: q.metric, aggregate: q.aggregate, rankBy: q.rankBy });
         return exitCodes.ok;
       }
       case 'cancel': {
-        const r = await client.cancelSweep(need('a sweep id'));
+        const r = await client.cancelSweep(await sweepId());
         io.out(`cancelled ${r.cancelledTrials} trials; sweep ${r.sweep.id} is ${r.sweep.status}`);
         return exitCodes.ok;
       }
       case 'retry': {
-        const r = await client.retrySweep(need('a sweep id'));
+        const r = await client.retrySweep(await sweepId());
         io.out(`re-queued ${r.retriedTrials} failed trials; sweep ${r.sweep.id} is ${r.sweep.status}`);
+        return exitCodes.ok;
+      }
+      case 'delete': {
+        const s = await client.getSweep(await sweepId());
+        if (!o.yes) {
+          const answer = io.ask ? await io.ask(`delete sweep '${s.name}' (${s.id}): ${s.counts.total} trials and all their metrics? type yes: `) : null;
+          if (answer === null) throw new UsageError('delete asks for confirmation: answer on a terminal, or pass --yes');
+          if (answer.trim().toLowerCase() !== 'yes') {
+            io.err('not deleted');
+            return exitCodes.invalid;
+          }
+        }
+        const r = await client.deleteSweep(s.id);
+        io.out(`deleted sweep ${r.id}: ${r.trials} trials and their metrics`);
         return exitCodes.ok;
       }
       case 'tokens':
@@ -149,6 +190,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (err instanceof ApiRequestError) {
       io.err(`error: ${err.message}`);
       for (const i of err.issues) io.err(`  ${i.path || '(root)'}: ${i.message}`);
+      if (err.status === 401 && !token) io.err(tokenHint);
       return err.status === 404 ? exitCodes.notFound : err.status === 400 ? exitCodes.invalid : exitCodes.apiError;
     }
     const e = err as { cause?: { code?: string }; message: string };
@@ -193,23 +235,82 @@ async function submit(file: string, o: Opts, client: Client, io: Io): Promise<nu
     if (plan.configs.length > 30) io.out(`… and ${plan.configs.length - 30} more configurations`);
     return exitCodes.ok;
   }
-  const created = await client.submitSweep(raw as never, { idempotencyKey: o['idempotency-key'] as string | undefined });
+  // Every submission carries an Idempotency-Key (the user's, or a fresh one), so the retries below,
+  // or the user re-running with the key printed on failure, can never create a twin sweep.
+  const key = (o['idempotency-key'] as string | undefined) ?? randomUUID();
+  const created = await submitWithRetries(client, raw, key, io);
   io.out(`submitted ${created.name}: sweep ${created.id}, ${created.trialCount} trials, ${created.totalSteps} updates each`);
+  if (created.delivery === 'pending') {
+    io.err('delivery pending: the queue (Redis) did not take the trials now; the API delivers them as soon as it can, nothing is lost');
+  }
   if (!o.follow) return exitCodes.ok;
+  return followSweep(created.id, client, io);
+}
 
-  const t0 = Date.now();
+/** Submits, retrying what a retry can fix (no answer, 429, 503) with the same key: at most one sweep. */
+async function submitWithRetries(client: Client, raw: unknown, key: string, io: Io) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.submitSweep(raw as never, { idempotencyKey: key });
+    } catch (err) {
+      const retriable = !(err instanceof ApiRequestError) || err.status === 429 || err.status === 503;
+      if (!retriable) throw err;
+      if (attempt === 3) {
+        io.err(`the sweep may or may not have been created; re-run with --idempotency-key ${key} to get it without making a second one`);
+        throw err;
+      }
+      io.err(`submit failed (${(err as Error).message}); retrying with the same Idempotency-Key`);
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+  }
+}
+
+/** Seconds the sweep has taken: to its end once it has ended (the clock stops), else until now. */
+function elapsedOf(s: SweepDetail): number {
+  return ((s.endedAt ? Date.parse(s.endedAt) : Date.now()) - Date.parse(s.createdAt)) / 1000;
+}
+
+/** Follows a sweep to its end (progress on stderr), then prints the answer; the exit code says how it ended. */
+async function followSweep(id: string, client: Client, io: Io): Promise<number> {
   let last = '';
-  const final: SweepDetail = await client.follow(created.id, (s) => {
-    const line = progressLine(s, (Date.now() - t0) / 1000);
+  const final: SweepDetail = await client.follow(id, (s) => {
+    const line = progressLine(s, elapsedOf(s));
     if (io.isTty) io.err(`\r${line}`);
     else if (line.split(' · ')[0] !== last.split(' · ')[0]) io.err(line);
     last = line;
   });
-  if (io.isTty) io.err('\n');
-  const r = await client.results(created.id);
-  io.out(rankingTable(r.ranking, r.objective.metric));
+  const end = progressLine(final, elapsedOf(final));
+  if (io.isTty) io.err(`\r${end}\n`);
+  else if (end !== last) io.err(end);
+  io.out(`sweep ${final.id} ${final.status}`);
+  for (const l of failureLines(final.failures)) io.out(l);
+  if (final.counts.completed > 0) await printAnswer(id, client, io, {});
   if (final.status === 'cancelled') return exitCodes.cancelled;
   return final.status === 'failed' || final.counts.failed > 0 ? exitCodes.trialsFailed : exitCodes.ok;
+}
+
+/** The ranking, then the verdict: each schedule at its own best LR against the winner. */
+async function printAnswer(id: string, client: Client, io: Io, q: { metric?: never; aggregate?: never; rankBy?: never }) {
+  const [r, a] = await Promise.all([client.results(id, q), client.schedules(id, { metric: q.metric, aggregate: q.aggregate })]);
+  io.out(`${r.provisional ? '(provisional: the sweep is still running)\n' : ''}${rankingTable(r.ranking, r.objective.metric)}`);
+  io.out('');
+  io.out(verdictTable(a));
+}
+
+/** A full sweep id from any unambiguous prefix of one (the newest 1 000 sweeps are searched). */
+export async function resolveSweepId(client: Client, given: string): Promise<string> {
+  const id = given.trim().toLowerCase();
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) return id;
+  if (!/^[0-9a-f-]{1,36}$/.test(id)) throw new UsageError(`'${given}' is not a sweep id or a prefix of one`);
+  const matches: { id: string; name: string }[] = [];
+  for (let offset = 0; offset < 1000; offset += 200) {
+    const page = await client.listSweeps({ limit: 200, offset });
+    matches.push(...page.sweeps.filter((s) => s.id.startsWith(id)));
+    if (page.sweeps.length < 200) break;
+  }
+  if (matches.length === 1) return matches[0]!.id;
+  if (matches.length === 0) throw new ApiRequestError(404, { code: 'SWEEP_NOT_FOUND', message: `no sweep id starts with '${given}'` });
+  throw new UsageError(`'${given}' names ${matches.length} sweeps: ${matches.slice(0, 5).map((m) => `${m.id} (${m.name})`).join(', ')}${matches.length > 5 ? ', …' : ''}`);
 }
 
 async function tokens(args: string[], o: Opts, client: Client, io: Io): Promise<number> {

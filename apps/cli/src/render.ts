@@ -1,4 +1,4 @@
-import type { RankingRow, SweepDetail } from '@lrsweep/client';
+import type { RankingRow, ScheduleAnalysis, SweepDetail, SweepSummary } from '@lrsweep/client';
 import { describeSchedule } from '@lrsweep/schedules';
 import { formatTable } from './table';
 
@@ -26,4 +26,58 @@ export function progressLine(s: SweepDetail, elapsedS: number, width = 30): stri
   const done = c.completed + c.failed + c.diverged + c.cancelled;
   const filled = Math.round((done / Math.max(1, c.total)) * width);
   return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${c.total} done · ${c.running} running · ${c.failed} failed · ${c.diverged} diverged · ${elapsedS.toFixed(0)}s`;
+}
+
+/** A number as people read it in a table: 4 significant digits, scientific when tiny or huge. */
+export function num(v: number | null | undefined, digits = 4): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2).replace('e+', 'e') : Number(v.toPrecision(digits)).toString();
+}
+
+/** The project's sweeps, newest first. */
+export function sweepTable(sweeps: readonly SweepSummary[]): string {
+  return formatTable(
+    ['id', 'name', 'status', 'done', 'failed', 'diverged', 'created'],
+    sweeps.map((s) => {
+      const c = s.counts;
+      return [s.id, s.name, s.status, `${c.completed + c.failed + c.diverged + c.cancelled + c.pruned}/${c.total}`, String(c.failed), String(c.diverged), s.createdAt.replace('T', ' ').slice(0, 19)];
+    }),
+    { alignRight: [3, 4, 5] },
+  );
+}
+
+/** `  3× INFRASTRUCTURE: …` per failure reason, under a heading; nothing when nothing failed. */
+export function failureLines(failures: SweepDetail['failures']): string[] {
+  if (!failures.length) return [];
+  return ['failures:', ...failures.map((f) => `  ${f.count}× ${f.code}: ${f.message}`)];
+}
+
+/**
+ * The verdict: one row per schedule at its own best LR, mean ± CI half-width, the difference to
+ * the winner with the CI of the (paired) difference, the Holm-adjusted p, the basin, and warnings.
+ */
+export function verdictTable(a: ScheduleAnalysis): string {
+  if (!a.rows.length) return `verdict: ${a.verdict}`;
+  const k = a.rows.length;
+  const head = `verdict on ${a.objective.metric} (${a.objective.aggregate}, ${a.objective.mode === 'max' ? 'higher' : 'lower'} is better), each schedule at its own best base LR` +
+    (k > 1 ? `; p adjusted by Holm over the ${k - 1} comparison${k > 2 ? 's' : ''} with the winner` : '');
+  const table = formatTable(
+    ['', 'schedule', 'best LR', 'seeds', 'mean ± 95% CI', 'Δ to winner', '95% CI of Δ', 'p (Holm)', 'basin (decades)'],
+    a.rows.map((r, i) => [
+      i === 0 ? 'winner' : r.indistinguishable ? '≈ winner' : '',
+      r.label,
+      num(r.baseLr),
+      String(r.n),
+      r.ci95 ? `${num(r.mean)} ± ${num((r.ci95[1] - r.ci95[0]) / 2, 2)}` : num(r.mean),
+      i === 0 ? '–' : `${r.delta >= 0 ? '+' : ''}${num(r.delta)}`,
+      i === 0 || !r.diffCi95 ? '–' : `[${num(r.diffCi95[0])}, ${num(r.diffCi95[1])}]`,
+      i === 0 ? '–' : num(r.pHolm, 2),
+      r.basin ? num(r.basin.widthDecades, 2) : '–',
+    ]),
+    { alignRight: [2, 3, 5, 8] },
+  );
+  const warnings = a.rows.flatMap((r) => r.warnings.map((w) => `  ! ${r.label}: ${w.message}`));
+  const seeds = a.seedsToResolve !== null && a.rows.length > 1 && a.rows[1]!.indistinguishable && !a.rows.some((r) => r.warnings.some((w) => w.code === 'few_seeds')) ? [`  about ${a.seedsToResolve} seeds per configuration would resolve the top two (α = ${a.alpha}, power 0.8)`] : [];
+  return [head, table, ...(warnings.length || seeds.length ? ['warnings:', ...warnings, ...seeds] : []), a.verdict].join('\n');
 }

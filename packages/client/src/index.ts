@@ -61,10 +61,16 @@ const qs = (q: Query = {}) => {
   return p.length ? `?${p.join('&')}` : '';
 };
 
+/** The API's origin from what a user may write: with or without a trailing slash or `/v1`. */
+export function apiOrigin(url: string): string {
+  return url.trim().replace(/\/+$/, '').replace(/\/v1$/, '');
+}
+
 export function createClient(opts: ClientOptions) {
   const f = opts.fetch ?? fetch;
+  const origin = apiOrigin(opts.baseUrl);
   async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-    const res = await f(`${opts.baseUrl.replace(/\/$/, '')}${path}`, {
+    const res = await f(`${origin}${path}`, {
       method,
       headers: {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),

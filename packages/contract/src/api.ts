@@ -37,6 +37,7 @@ export const sweepSummarySchema = z
     selectedOn,
     createdAt: z.iso.datetime(),
     cancelledAt: z.iso.datetime().nullable(),
+    endedAt: z.iso.datetime().nullable().meta({ description: 'when its last trial ended or it was cancelled; null while it runs' }),
   })
   .meta({ id: 'SweepSummary' });
 

@@ -75,14 +75,22 @@ export async function createSweep(db: Db, s: NewSweep): Promise<void> {
 
 export type { StatusCounts, SweepStatus };
 
-async function countsBySweep(db: Db, ids: string[]): Promise<Map<string, StatusCounts>> {
-  const out = new Map(ids.map((id) => [id, emptyCounts()]));
+interface SweepTally {
+  counts: StatusCounts;
+  /** When its last trial ended (null while none has). */
+  lastFinishedAt: Date | null;
+}
+
+async function countsBySweep(db: Db, ids: string[]): Promise<Map<string, SweepTally>> {
+  const out = new Map(ids.map((id): [string, SweepTally] => [id, { counts: emptyCounts(), lastFinishedAt: null }]));
   if (ids.length === 0) return out;
-  const rows = await db.trial.groupBy({ by: ['sweepId', 'status'], where: { sweepId: { in: ids } }, _count: { _all: true } });
+  const rows = await db.trial.groupBy({ by: ['sweepId', 'status'], where: { sweepId: { in: ids } }, _count: { _all: true }, _max: { finishedAt: true } });
   for (const r of rows) {
-    const c = out.get(r.sweepId)!;
-    c[r.status] = r._count._all;
-    c.total += r._count._all;
+    const t = out.get(r.sweepId)!;
+    t.counts[r.status] = r._count._all;
+    t.counts.total += r._count._all;
+    const f = r._max.finishedAt;
+    if (f && (!t.lastFinishedAt || f > t.lastFinishedAt)) t.lastFinishedAt = f;
   }
   return out;
 }
@@ -100,24 +108,31 @@ export interface SweepView {
   selectedOn: SelectedOn;
   createdAt: Date;
   cancelledAt: Date | null;
+  /** When it ended (its last trial ended, or it was cancelled); null while it runs. */
+  endedAt: Date | null;
 }
 
 type SweepRow = Awaited<ReturnType<Db['sweep']['findMany']>>[number];
 
-const view = (s: SweepRow, counts: StatusCounts): SweepView => ({
-  id: s.id,
-  name: s.name,
-  status: sweepStatusOf(counts, s.cancelledAt),
-  counts,
-  trialCount: s.trialCount,
-  objective: s.objective,
-  spec: s.spec,
-  runnerKind: s.runnerKind === 'external' ? 'external' : 'builtin',
-  pool: s.pool,
-  selectedOn: selectedOnOf(s.spec as Parameters<typeof selectedOnOf>[0]),
-  createdAt: s.createdAt,
-  cancelledAt: s.cancelledAt,
-});
+const view = (s: SweepRow, { counts, lastFinishedAt }: SweepTally): SweepView => {
+  const status = sweepStatusOf(counts, s.cancelledAt);
+  const ended = status !== 'queued' && status !== 'running';
+  return {
+    id: s.id,
+    name: s.name,
+    status,
+    counts,
+    trialCount: s.trialCount,
+    objective: s.objective,
+    spec: s.spec,
+    runnerKind: s.runnerKind === 'external' ? 'external' : 'builtin',
+    pool: s.pool,
+    selectedOn: selectedOnOf(s.spec as Parameters<typeof selectedOnOf>[0]),
+    createdAt: s.createdAt,
+    cancelledAt: s.cancelledAt,
+    endedAt: ended ? ([lastFinishedAt, s.cancelledAt].filter((d): d is Date => d !== null).sort((a, b) => b.getTime() - a.getTime())[0] ?? s.createdAt) : null,
+  };
+};
 
 /** A sweep of the project, or null (another project's sweep is as good as missing). */
 export async function getSweep(db: Db, id: string, projectId: string): Promise<SweepView | null> {

@@ -32,6 +32,7 @@ const summary = (s: SweepView) => ({
   selectedOn: s.selectedOn,
   createdAt: s.createdAt.toISOString(),
   cancelledAt: s.cancelledAt?.toISOString() ?? null,
+  endedAt: s.endedAt?.toISOString() ?? null,
 });
 
 export const sweepRoutes =
