@@ -17,6 +17,7 @@ import {
   redisUrl,
   type RunningProcess,
   startApi,
+  startApp,
   startOwnRedis,
   startWorker,
   type TestDatabase,
@@ -198,4 +199,29 @@ describe('workers under attack', () => {
       await own.stop();
     }
   });
+
+  it('says "connected" only once Postgres and Redis answer, and retries with backoff until then', async () => {
+    const own = await startOwnRedis();
+    await own.stop();
+    const w = startApp('worker', { ...env, REDIS_URL: own.url, WORKER_ID: 'late-redis' });
+    procs.push(w);
+    try {
+      // Redis is down: the worker waits, each retry later than the one before, and claims nothing.
+      const waits = await eventually('three waits', async () => {
+        const l = w.lines.filter((x) => x.msg === 'waiting for Redis');
+        return l.length >= 3 ? l : null;
+      }, 20_000, 100);
+      const delays = waits.map((l) => Number(l.retryInMs));
+      expect(delays.slice(0, 3)).toEqual([250, 500, 1000]);
+      expect(w.lines.some((l) => l.msg === 'connected to Postgres and Redis' || l.msg === 'worker started')).toBe(false);
+      await own.start();
+      await w.waitFor((l) => l.msg === 'connected to Postgres and Redis', 20_000);
+      await w.waitFor((l) => l.msg === 'worker started', 20_000);
+      const connectedAt = w.lines.findIndex((l) => l.msg === 'connected to Postgres and Redis');
+      expect(w.lines.slice(0, connectedAt).every((l) => l.msg !== 'worker started')).toBe(true);
+    } finally {
+      await w.stop();
+      await own.stop();
+    }
+  }, 60_000);
 });

@@ -25,10 +25,14 @@ const slots = createSlotPool(env.WORKER_SLOTS, env.LRSWEEP_BACKEND, log);
 const checkpoints = createCheckpointFiles(env.CHECKPOINT_DIR);
 let shuttingDown = false;
 
+/** Rejects when `p` has not settled within `ms` (a queue connection's commands wait for Redis forever). */
+const within = <T>(p: Promise<T>, ms: number): Promise<T> =>
+  Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+
 /** Waits, with backoff, until Postgres and Redis answer: the worker says it is connected only when it is. */
 async function connect(db: Db, r: Redis, logger: Logger) {
   for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
-    const [pg, rd] = await Promise.allSettled([db.$queryRaw`SELECT 1`, r.ping()]);
+    const [pg, rd] = await Promise.allSettled([within(db.$queryRaw`SELECT 1`, 3000), within(r.ping(), 2000)]);
     if (pg.status === 'fulfilled' && rd.status === 'fulfilled') return;
     const down = [pg.status === 'rejected' ? 'Postgres' : null, rd.status === 'rejected' ? 'Redis' : null].filter(Boolean).join(' and ');
     logger.warn({ retryInMs: delay }, `waiting for ${down}`);
