@@ -123,6 +123,13 @@ describe('results of a real sweep', () => {
       expect(c.significant).toBe(p.p < 0.05);
     }
     expect(s.comparisons).toHaveLength(3);
+    // Each sensitivity point's seed range is its seeds' min and max.
+    for (const sch of s.schedules) {
+      for (const p of sch.sensitivity) {
+        const v = values.filter((x) => x.configId === p.configId).map((x) => x.value);
+        expect(p.range).toEqual([Math.min(...v), Math.max(...v)]);
+      }
+    }
     expect(s.verdict).toMatch(/^Best: /);
     expect(s.verdict).toContain(s.schedules[0]!.label);
   });
@@ -132,9 +139,9 @@ describe('results of a real sweep', () => {
     const c = await api.curves(sweepId, { metric: 'train_loss', configs: ids });
     expect(c.curves.map((x) => x.configId)).toEqual(ids);
     for (const curve of c.curves) {
-      const raw = await query<{ step: number; n: number; mean: number; sd: number }>(
+      const raw = await query<{ step: number; n: number; mean: number; sd: number; lo: number; hi: number }>(
         db.url,
-        `SELECT u.step, count(*)::int AS n, avg(u.train_loss) AS mean, stddev_samp(u.train_loss) AS sd FROM update_metrics u
+        `SELECT u.step, count(*)::int AS n, avg(u.train_loss) AS mean, stddev_samp(u.train_loss) AS sd, min(u.train_loss) AS lo, max(u.train_loss) AS hi FROM update_metrics u
            JOIN trials t ON t.id = u.trial_id WHERE t.sweep_id = $1 AND t.config_id = $2 AND t.status = 'completed' GROUP BY u.step ORDER BY u.step`,
         [sweepId, curve.configId],
       );
@@ -142,6 +149,10 @@ describe('results of a real sweep', () => {
       expect(curve.n).toEqual(raw.map(() => 3));
       curve.mean.forEach((m, i) => expect(m).toBeCloseTo(raw[i]!.mean, 9));
       curve.ci95Hi.forEach((hi, i) => expect(hi! - curve.mean[i]!).toBeCloseTo((4.302652729911275 * raw[i]!.sd) / Math.sqrt(3), 6));
+      // The other bands: standard error, and the seeds' min and max.
+      curve.sem.forEach((sem, i) => expect(sem!).toBeCloseTo(raw[i]!.sd / Math.sqrt(3), 6));
+      expect(curve.min).toEqual(raw.map((r) => r.lo));
+      expect(curve.max).toEqual(raw.map((r) => r.hi));
       expect(curve.lr.mean).toEqual(lrSequence(curve.schedule, { baseLr: curve.baseLr, totalSteps: T }).map((x) => expect.closeTo(x, 15)));
     }
     const val = (await api.curves(sweepId, { metric: 'val_acc', configs: [ids[0]!] })).curves[0]!;

@@ -177,6 +177,7 @@ export const rankingRowSchema = z.object({
   std: nullableNum,
   sem: nullableNum,
   ci95: ci,
+  range: ci.meta({ description: "[min, max] of the counted seeds' objectives" }),
   partial: z.boolean(),
   scheduleKey: z.string(),
   /** The test split's metrics of the same seeds, beside the ranking: they never select. */
@@ -212,7 +213,7 @@ export const schedulesAnswer = z
         label: z.string(),
         schedule: scheduleSchema,
         best: z.object({ configId: z.string(), baseLr: z.number(), mean: z.number(), ci95: ci, n: z.number().int() }).nullable(),
-        sensitivity: z.array(z.object({ configId: z.string(), baseLr: z.number(), n: z.number().int(), mean: nullableNum, ci95: ci, diverged: z.number().int(), partial: z.boolean() })),
+        sensitivity: z.array(z.object({ configId: z.string(), baseLr: z.number(), n: z.number().int(), mean: nullableNum, ci95: ci, sem: nullableNum, range: ci, diverged: z.number().int(), partial: z.boolean() })),
         basin: z.object({ lo: z.number(), hi: z.number(), widthDecades: z.number(), points: z.number().int() }).nullable(),
       }),
     ),
@@ -283,6 +284,11 @@ export const curvesAnswer = z
         mean: z.array(z.number()),
         ci95Lo: z.array(nullableNum),
         ci95Hi: z.array(nullableNum),
+        /** Standard error of the mean per point (null below two seeds). */
+        sem: z.array(nullableNum),
+        /** Smallest and largest seed per point (null for series stored before v1.1's ranges). */
+        min: z.array(nullableNum),
+        max: z.array(nullableNum),
         lr: z.object({ steps: z.array(z.number().int()), mean: z.array(z.number()) }),
       }),
     ),

@@ -57,9 +57,9 @@ export async function refreshTrialSummary(db: Db, trialId: string, attempt?: num
  */
 export async function mergeConfigCurves(db: Db, trialId: string): Promise<void> {
   await db.$executeRaw`
-    INSERT INTO config_series (sweep_id, config_id, metric, steps, n, sum, sumsq)
+    INSERT INTO config_series (sweep_id, config_id, metric, steps, n, sum, sumsq, lo, hi)
     SELECT t.sweep_id, t.config_id, m.metric, array_agg(m.step ORDER BY m.step), array_agg(1 ORDER BY m.step),
-           array_agg(m.v ORDER BY m.step), array_agg(m.v * m.v ORDER BY m.step)
+           array_agg(m.v ORDER BY m.step), array_agg(m.v * m.v ORDER BY m.step), array_agg(m.v ORDER BY m.step), array_agg(m.v ORDER BY m.step)
       FROM trials t CROSS JOIN LATERAL (
         SELECT 'train_loss' AS metric, step, train_loss AS v FROM update_metrics WHERE trial_id = t.id AND train_loss IS NOT NULL
         UNION ALL SELECT 'lr', step, lr FROM update_metrics WHERE trial_id = t.id
@@ -70,12 +70,16 @@ export async function mergeConfigCurves(db: Db, trialId: string): Promise<void> 
       ) m
      WHERE t.id = ${trialId}::uuid
      GROUP BY t.sweep_id, t.config_id, m.metric
-    ON CONFLICT (sweep_id, config_id, metric) DO UPDATE SET (steps, n, sum, sumsq) = (
-      SELECT array_agg(step ORDER BY step), array_agg(n ORDER BY step), array_agg(sum ORDER BY step), array_agg(sumsq ORDER BY step)
+    ON CONFLICT (sweep_id, config_id, metric) DO UPDATE SET (steps, n, sum, sumsq, lo, hi) = (
+      SELECT array_agg(step ORDER BY step), array_agg(n ORDER BY step), array_agg(sum ORDER BY step), array_agg(sumsq ORDER BY step),
+             -- A series stored before ranges existed has none: its range stays unknown (null).
+             CASE WHEN config_series.lo IS NULL THEN NULL ELSE array_agg(lo ORDER BY step) END,
+             CASE WHEN config_series.hi IS NULL THEN NULL ELSE array_agg(hi ORDER BY step) END
         FROM (SELECT coalesce(a.step, b.step) AS step, coalesce(a.n, 0) + coalesce(b.n, 0) AS n,
-                     coalesce(a.s, 0) + coalesce(b.s, 0) AS sum, coalesce(a.q, 0) + coalesce(b.q, 0) AS sumsq
-                FROM unnest(config_series.steps, config_series.n, config_series.sum, config_series.sumsq) AS a(step, n, s, q)
-                FULL JOIN unnest(EXCLUDED.steps, EXCLUDED.n, EXCLUDED.sum, EXCLUDED.sumsq) AS b(step, n, s, q) ON a.step = b.step) merged)`;
+                     coalesce(a.s, 0) + coalesce(b.s, 0) AS sum, coalesce(a.q, 0) + coalesce(b.q, 0) AS sumsq,
+                     least(a.l, b.l) AS lo, greatest(a.h, b.h) AS hi
+                FROM unnest(config_series.steps, config_series.n, config_series.sum, config_series.sumsq, config_series.lo, config_series.hi) AS a(step, n, s, q, l, h)
+                FULL JOIN unnest(EXCLUDED.steps, EXCLUDED.n, EXCLUDED.sum, EXCLUDED.sumsq, EXCLUDED.lo, EXCLUDED.hi) AS b(step, n, s, q, l, h) ON a.step = b.step) merged)`;
 }
 
 export interface ConfigStatsRow {
@@ -89,6 +93,8 @@ export interface ConfigStatsRow {
   n: number;
   mean: number | null;
   std: number | null;
+  min: number | null;
+  max: number | null;
 }
 
 /** Per configuration: seeds, diverged seeds, and count, mean and sample std of the objective. */
@@ -100,7 +106,9 @@ export async function configStats(db: Db, sweepId: string, metric: MetricName, a
            (count(*) FILTER (WHERE t.status = 'diverged'))::int AS diverged,
            (count(${v}) FILTER (WHERE t.status = 'completed'))::int AS n,
            avg(${v}) FILTER (WHERE t.status = 'completed') AS mean,
-           stddev_samp(${v}) FILTER (WHERE t.status = 'completed') AS std
+           stddev_samp(${v}) FILTER (WHERE t.status = 'completed') AS std,
+           min(${v}) FILTER (WHERE t.status = 'completed') AS min,
+           max(${v}) FILTER (WHERE t.status = 'completed') AS max
       FROM sweep_configs c JOIN trials t ON t.sweep_id = c.sweep_id AND t.config_id = c.config_id
      WHERE c.sweep_id = ${sweepId}::uuid
      GROUP BY c.sweep_id, c.config_id`;
@@ -134,6 +142,9 @@ export interface CurveSeries {
   n: number[];
   sum: number[];
   sumsq: number[];
+  /** Per step, the smallest and largest seed (null: stored before ranges existed). */
+  lo: number[] | null;
+  hi: number[] | null;
 }
 
 /**
@@ -141,9 +152,10 @@ export interface CurveSeries {
  * arrays travel as JSON text (JSON.parse is several times faster than decoding Postgres arrays).
  */
 export async function curveSeries(db: Db, sweepId: string, configIds: string[], metrics: string[]): Promise<CurveSeries[]> {
-  const rows = await db.$queryRaw<{ config_id: string; metric: string; steps: string; n: string; sum: string; sumsq: string }[]>`
+  const rows = await db.$queryRaw<{ config_id: string; metric: string; steps: string; n: string; sum: string; sumsq: string; lo: string | null; hi: string | null }[]>`
     SELECT config_id, metric, array_to_json(steps)::text AS steps, array_to_json(n)::text AS n,
-           array_to_json(sum)::text AS sum, array_to_json(sumsq)::text AS sumsq
+           array_to_json(sum)::text AS sum, array_to_json(sumsq)::text AS sumsq,
+           array_to_json(lo)::text AS lo, array_to_json(hi)::text AS hi
       FROM config_series
      WHERE sweep_id = ${sweepId}::uuid AND config_id = ANY(${configIds}::text[]) AND metric = ANY(${metrics}::text[])`;
   return rows.map((r) => ({
@@ -153,6 +165,8 @@ export async function curveSeries(db: Db, sweepId: string, configIds: string[], 
     n: JSON.parse(r.n) as number[],
     sum: JSON.parse(r.sum) as number[],
     sumsq: JSON.parse(r.sumsq) as number[],
+    lo: r.lo === null ? null : (JSON.parse(r.lo) as number[]),
+    hi: r.hi === null ? null : (JSON.parse(r.hi) as number[]),
   }));
 }
 

@@ -20,6 +20,9 @@ export interface ConfigStats {
   n: number;
   mean: number | null;
   std: number | null;
+  /** The smallest and largest of the counted seeds' objectives (absent: unknown). */
+  min?: number | null;
+  max?: number | null;
   /** Seeds that diverged, and all seeds whatever their state. */
   diverged: number;
   seeds: number;
@@ -33,6 +36,8 @@ export interface RankingRow extends Summary {
   seeds: number;
   /** Some seeds have not finished (or failed): the row may still change. */
   partial: boolean;
+  /** [min, max] of the counted seeds' objectives; null when none counted. */
+  range: [number, number] | null;
 }
 
 export type RankBy = 'mean' | 'ci';
@@ -51,6 +56,7 @@ export function rankStats(stats: readonly ConfigStats[], mode: 'min' | 'max', ra
     diverged: s.diverged,
     seeds: s.seeds,
     partial: s.n + s.diverged < s.seeds,
+    range: s.n > 0 && s.min != null && s.max != null ? ([s.min, s.max] as [number, number]) : null,
   }));
   const sign = mode === 'min' ? 1 : -1;
   const pessimistic = (r: (typeof rows)[number]) => (r.ci95 ? (mode === 'min' ? r.ci95[1] : r.ci95[0]) : null);
@@ -85,6 +91,8 @@ export function rankConfigurations(outcomes: readonly TrialOutcome[], mode: 'min
       n: s.n,
       mean: s.mean,
       std: s.std,
+      min: values.length ? Math.min(...values) : null,
+      max: values.length ? Math.max(...values) : null,
       diverged: trials.filter((t) => t.status === 'diverged').length,
       seeds: trials.length,
     };

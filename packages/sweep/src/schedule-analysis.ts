@@ -22,6 +22,9 @@ export interface SensitivityPoint {
   n: number;
   mean: number | null;
   ci95: [number, number] | null;
+  /** Standard error of the mean, and [min, max] over the seeds: the other bands a chart can draw. */
+  sem: number | null;
+  range: [number, number] | null;
   diverged: number;
   /** Some seeds have not finished (or failed). */
   partial: boolean;
@@ -114,7 +117,7 @@ export function analyzeSchedules(
     const bestRow = rows.find((r) => r.mean !== null && r.diverged === 0) ?? rows.find((r) => r.mean !== null) ?? null;
     const sensitivity = [...rows]
       .sort((a, b) => a.config.baseLr - b.config.baseLr)
-      .map((r) => ({ configId: r.configId, baseLr: r.config.baseLr, n: r.n, mean: r.mean, ci95: r.ci95, diverged: r.diverged, partial: r.partial }));
+      .map((r) => ({ configId: r.configId, baseLr: r.config.baseLr, n: r.n, mean: r.mean, ci95: r.ci95, sem: r.sem, range: r.range, diverged: r.diverged, partial: r.partial }));
     return {
       scheduleKey,
       schedule: rows[0]!.config.schedule,

@@ -38,6 +38,8 @@ export function createResultsService({ db }: { db: Db }) {
         n: r.n,
         mean: r.mean,
         std: r.std,
+        min: r.min,
+        max: r.max,
         diverged: r.diverged,
         seeds: r.seeds,
       })),
@@ -107,7 +109,16 @@ export function createResultsService({ db }: { db: Db }) {
         const mean = steps.map((_, i) => c!.sum[i]! / c!.n[i]!);
         // Downsample on the mean (LTTB keeps points of the series), then compute CIs for those.
         const kept = new Set(downsampleSeries(steps, mean, q.points).x);
-        const out = { steps: [] as number[], n: [] as number[], mean: [] as number[], ci95Lo: [] as (number | null)[], ci95Hi: [] as (number | null)[] };
+        const out = {
+          steps: [] as number[],
+          n: [] as number[],
+          mean: [] as number[],
+          ci95Lo: [] as (number | null)[],
+          ci95Hi: [] as (number | null)[],
+          sem: [] as (number | null)[],
+          min: [] as (number | null)[],
+          max: [] as (number | null)[],
+        };
         steps.forEach((step, i) => {
           if (!kept.has(step)) return;
           const n = c!.n[i]!;
@@ -118,6 +129,9 @@ export function createResultsService({ db }: { db: Db }) {
           out.mean.push(mean[i]!);
           out.ci95Lo.push(s.ci95?.[0] ?? null);
           out.ci95Hi.push(s.ci95?.[1] ?? null);
+          out.sem.push(s.sem);
+          out.min.push(c!.lo?.[i] ?? null);
+          out.max.push(c!.hi?.[i] ?? null);
         });
         return out;
       };
