@@ -31,6 +31,15 @@ describe('truthful states', () => {
     // This worker has no DATA_ROOT at all: a fault of the worker, retried within its budget, then
     // summarized once for both trials with the reason a person can act on.
     expect(sweep.failures).toEqual([{ code: 'INFRASTRUCTURE', message: expect.stringContaining("DATA_ROOT does not exist (it was to hold dataset path 'nowhere/cifar')"), count: 2 }]);
+    // Each attempt is on record: who ran it, how it ended, why.
+    const [t] = (await stack.lrsweep.listTrials(created.id)).trials;
+    const { attempts } = await stack.lrsweep.trialAttempts(t!.id);
+    expect(attempts.map((x) => x.attempt)).toEqual(Array.from({ length: t!.attempt }, (_, i) => i + 1));
+    expect(attempts.map((x) => x.outcome)).toEqual([...Array(t!.attempt - 1).fill('requeued'), 'failed']);
+    for (const x of attempts) {
+      expect(x).toMatchObject({ workerId: 'truthful-1', error: expect.stringContaining('DATA_ROOT does not exist') });
+      expect(Date.parse(x.endedAt!)).toBeGreaterThanOrEqual(Date.parse(x.startedAt));
+    }
   }, 90_000);
 
   it('divergence is caught by default: Adam at LR 30 on MNIST diverges, it does not complete', async () => {
@@ -114,6 +123,11 @@ describe('truthful states', () => {
     });
     await stack.lrsweep.follow(next.id, () => {}, 200);
     expect((await stack.lrsweep.getSweep(next.id)).status).toBe('completed');
+    const [done] = (await stack.lrsweep.listTrials(next.id)).trials;
+    expect((await stack.lrsweep.trialAttempts(done!.id)).attempts).toEqual([
+      { attempt: 1, workerId: 'truthful-1', agentId: null, backend: done!.backend, startedAt: done!.startedAt, endedAt: expect.any(String), outcome: 'completed', error: null, errorCode: null },
+    ]);
+    expect(done!.backend).toMatch(/wasm|tensorflow|cpu/);
   }, 150_000);
 });
 

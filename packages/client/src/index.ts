@@ -21,6 +21,7 @@ import type {
   SweepPage,
   SweepSpecInput,
   Trial,
+  TrialAttempts,
   TrialMetrics,
   TrialPage,
   TokenView,
@@ -106,6 +107,8 @@ export function createClient(opts: ClientOptions) {
     /** Every trial as CSV: config, outcome, test metrics and provenance. */
     trialsCsv: (id: string) => call<string>('GET', `/v1/sweeps/${id}/trials${qs({ format: 'csv' })}`),
     getTrial: (id: string) => call<Trial>('GET', `/v1/trials/${id}`),
+    /** A trial's attempts: who ran each, on what backend, from when to when, how it ended. */
+    trialAttempts: (id: string) => call<TrialAttempts>('GET', `/v1/trials/${id}/attempts`),
     listTrials: (id: string, q: { limit?: number; offset?: number; status?: Trial['status'] } = {}) => call<TrialPage>('GET', `/v1/sweeps/${id}/trials${qs(q)}`),
     /** One page of a trial's metrics (follow `nextFrom`, or use `allTrialMetrics`). */
     trialMetrics: (id: string, q: { from?: number; to?: number; limit?: number } = {}) => call<TrialMetrics>('GET', `/v1/trials/${id}/metrics${qs(q)}`),

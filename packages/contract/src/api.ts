@@ -126,6 +126,22 @@ export const trialSchema = z
   })
   .meta({ id: 'Trial' });
 
+/** One attempt of a trial: who ran it, on what backend, from when to when, and how it ended. */
+export const trialAttemptSchema = z
+  .object({
+    attempt: z.number().int(),
+    workerId: z.string().nullable().meta({ description: 'the worker, or the agent by name, that ran it' }),
+    agentId: z.uuid().nullable(),
+    backend: z.string().nullable(),
+    startedAt: z.iso.datetime(),
+    endedAt: z.iso.datetime().nullable(),
+    outcome: z.enum(['completed', 'failed', 'diverged', 'cancelled', 'pruned', 'requeued']).nullable().meta({ description: 'null while it runs; requeued: released or timed out, and queued again' }),
+    error: z.string().nullable(),
+    errorCode: z.string().nullable(),
+  })
+  .meta({ id: 'TrialAttempt' });
+export const trialAttemptsAnswer = z.object({ attempts: z.array(trialAttemptSchema) });
+
 /** A sweep's trials: a page as JSON, or every trial as CSV (provenance included). */
 export const trialListQuerySchema = pageQuerySchema.extend({
   status: trialStatusSchema.optional(),

@@ -18,6 +18,8 @@ import type {
   sweepDetailSchema,
   sweepSummarySchema,
   tokenView,
+  trialAttemptsAnswer,
+  trialAttemptSchema,
   trialSchema,
   validateAnswer,
 } from './api';
@@ -28,6 +30,8 @@ export type SweepDetail = z.output<typeof sweepDetailSchema>;
 export type SweepPage = { sweeps: SweepSummary[]; total: number; limit: number; offset: number };
 export type Trial = z.output<typeof trialSchema>;
 export type TrialPage = { trials: Trial[]; total: number; limit: number; offset: number };
+export type TrialAttempt = z.output<typeof trialAttemptSchema>;
+export type TrialAttempts = z.output<typeof trialAttemptsAnswer>;
 export type TrialMetrics = z.output<typeof metricsSchema>;
 export type Results = z.output<typeof resultsAnswer>;
 export type RankingRow = Results['ranking'][number];

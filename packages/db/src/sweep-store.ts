@@ -211,3 +211,8 @@ export async function failureSummary(db: Db, sweepId: string): Promise<{ code: s
      GROUP BY error_code, error ORDER BY count(*) DESC, error_code LIMIT 20`;
   return rows.map((r) => ({ code: r.code ?? 'UNKNOWN', message: r.message ?? '(no message recorded)', count: r.count }));
 }
+
+/** A trial's attempts, first to last (kept by the trials_record_attempt trigger). */
+export async function trialAttempts(db: Db, trialId: string) {
+  return db.trialAttempt.findMany({ where: { trialId }, orderBy: { attempt: 'asc' } });
+}

@@ -1,5 +1,5 @@
-import { errorBodySchema, idParamsSchema, metricsQuerySchema, metricsSchema, trialSchema } from '@lrsweep/contract';
-import { type Db, getTrial, trialMetrics } from '@lrsweep/db';
+import { errorBodySchema, idParamsSchema, metricsQuerySchema, metricsSchema, trialAttemptsAnswer, trialSchema } from '@lrsweep/contract';
+import { type Db, getTrial, trialAttempts, trialMetrics } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { requireSweepAccess } from '../auth';
 import { notFound } from '../errors';
@@ -17,6 +17,27 @@ export const trialRoutes =
         const t = await getTrial(deps.db, req.params.id, req.auth.projectId);
         if (!t) throw notFound('trial', req.params.id);
         return trialView(t);
+      },
+    );
+    app.get(
+      '/trials/:id/attempts',
+      { schema: { tags: ['trials'], summary: "A trial's attempts: worker or agent, backend, start, end, outcome and error", params: idParamsSchema, response: { 200: trialAttemptsAnswer, ...errors } } },
+      async (req) => {
+        if (!(await getTrial(deps.db, req.params.id, req.auth.projectId))) throw notFound('trial', req.params.id);
+        const rows = await trialAttempts(deps.db, req.params.id);
+        return {
+          attempts: rows.map((a) => ({
+            attempt: a.attempt,
+            workerId: a.workerId,
+            agentId: a.agentId,
+            backend: a.backend,
+            startedAt: a.startedAt.toISOString(),
+            endedAt: a.endedAt?.toISOString() ?? null,
+            outcome: a.outcome as 'completed' | null,
+            error: a.error,
+            errorCode: a.errorCode,
+          })),
+        };
       },
     );
     app.get(
