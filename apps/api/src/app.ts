@@ -75,6 +75,18 @@ export async function buildApp(opts: AppOptions) {
 
   if (s.dashboardDir && existsSync(join(s.dashboardDir, 'index.html'))) {
     await app.register(fastifyStatic, { root: s.dashboardDir, prefix: '/', index: 'index.html', wildcard: false });
+  } else {
+    // Not built: say how, rather than a bare 404 where a newcomer expects the dashboard.
+    app.get('/', { schema: { hide: true } }, async (_req, reply) =>
+      reply
+        .type('text/html; charset=utf-8')
+        .send(
+          '<!doctype html><meta charset="utf-8"><title>lrsweep</title><body style="font-family:system-ui;max-width:40rem;margin:3rem auto">' +
+            '<h1>lrsweep API</h1><p>The dashboard is not built on this machine. Build it once with</p>' +
+            '<pre>pnpm --filter @lrsweep/dashboard build</pre><p>and restart the API (it serves <code>apps/dashboard/dist</code>), ' +
+            'or run <code>pnpm --filter @lrsweep/dashboard dev</code>. The API itself is at <a href="/docs">/docs</a>.</p>',
+        ),
+    );
   }
   await app.register(systemRoutes({ db: opts.db, redis: opts.redis }));
 

@@ -37,6 +37,15 @@ describe('API routes', () => {
     expect(res.json().checks.redis).not.toBe('ok');
   });
 
+  it('without a built dashboard, / says how to build it', async () => {
+    const a = await buildApp({ db: h.handle.prisma, redis: h.redis, queue: h.queue, dashboardDir: '/nonexistent' });
+    const res = await a.inject('/');
+    await a.close();
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/html');
+    expect(res.body).toContain('pnpm --filter @lrsweep/dashboard build');
+  });
+
   it('describes every route in /openapi.json and serves /docs', async () => {
     const doc = (await h.inject('/openapi.json')).json();
     expect(Object.keys(doc.paths).sort()).toEqual(
@@ -59,6 +68,7 @@ describe('API routes', () => {
         '/v1/sweeps/{id}/trials',
         '/v1/sweeps/validate',
         '/v1/trials/{id}',
+        '/v1/trials/{id}/attempts',
         '/v1/trials/{id}/checkpoints',
         '/v1/trials/{id}/complete',
         '/v1/trials/{id}/evals',

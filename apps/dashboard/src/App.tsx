@@ -4,6 +4,7 @@ import { AgentsPage } from './pages/AgentsPage';
 import { NewSweep } from './pages/NewSweep';
 import { SweepPage } from './pages/SweepPage';
 import { SweepsList } from './pages/SweepsList';
+import { TrialPage } from './pages/TrialPage';
 
 /** Hash routes (#/, #/sweeps/<id>, #/new): no server routing needed, and no secret in any URL. */
 function useRoute() {
@@ -28,6 +29,11 @@ function TokenForm({ onToken, error }: { onToken: (t: string) => void; error?: s
     >
       <h2>API token</h2>
       <p>Paste an lrsweep API token. It is kept in this browser and sent only in request headers.</p>
+      <p className="muted" data-testid="token-help">
+        Where tokens come from: the operator's token is the API's <code>LRSWEEP_BOOTSTRAP_TOKEN</code> (<code>pnpm demo</code> prints
+        one); an admin mints others with <code>pnpm lrsweep tokens create --project &lt;project&gt; --name &lt;you&gt;</code> or{' '}
+        <code>pnpm --filter @lrsweep/api tokens create …</code> on the API's machine.
+      </p>
       <input aria-label="API token" type="password" value={value} onChange={(e) => setValue(e.target.value)} placeholder="lrs_…" autoFocus />
       <button type="submit">Use token</button>
       {error && <p className="error">{error}</p>}
@@ -71,7 +77,7 @@ export function App() {
           <TokenForm onToken={(t) => (storeToken(t), setTokenError(undefined), setToken(t))} error={tokenError} />
         ) : (
           <ApiContext.Provider value={client}>
-            {route[0] === 'sweeps' && route[1] ? <SweepPage id={route[1]} /> : route[0] === 'new' ? <NewSweep /> : route[0] === 'agents' ? <AgentsPage /> : <SweepsList />}
+            {route[0] === 'sweeps' && route[1] ? <SweepPage key={route[1]} id={route[1]} /> : route[0] === 'trials' && route[1] ? <TrialPage key={route[1]} id={route[1]} /> : route[0] === 'new' ? <NewSweep /> : route[0] === 'agents' ? <AgentsPage /> : <SweepsList />}
           </ApiContext.Provider>
         )}
       </main>

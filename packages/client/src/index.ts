@@ -28,10 +28,10 @@ import type {
   ValidateAnswer,
   AgentView,
 } from '@lrsweep/contract';
-import { sweepEnded } from '@lrsweep/contract';
+import { sweepEnded, trialStatuses } from '@lrsweep/contract';
 
 export type * from '@lrsweep/contract';
-export { sweepEnded };
+export { sweepEnded, trialStatuses };
 
 /** An answer other than 2xx, with the API's error body. */
 export class ApiRequestError extends Error {

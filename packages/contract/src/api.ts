@@ -81,6 +81,7 @@ const configView = z.object({ baseLr: num, schedule: scheduleSchema, values: z.r
 export const trialSchema = z
   .object({
     id: z.uuid(),
+    sweepId: z.uuid(),
     configId: z.string(),
     config: configView.extend({ seed: z.number().int() }),
     status: trialStatusSchema,

@@ -123,6 +123,8 @@ describe('the verdict table', () => {
     expect(seedsToResolve(1, 1, { paired: true })).toBe(10);
     // Two independent groups, d = 0.5: 64 per group.
     expect(seedsToResolve(0.5, 1, { paired: false })).toBe(64);
+    // A huge effect (d ≈ 8.5): two seeds leave a paired t-test one degree of freedom, too few; three suffice.
+    expect(seedsToResolve(0.115, 0.0135, { paired: true })).toBe(3);
     expect(a.seedsToResolve).toBeGreaterThanOrEqual(2);
   });
 

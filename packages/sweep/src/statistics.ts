@@ -115,12 +115,11 @@ export function seedsToResolve(delta: number, sd: number, opts: { alpha?: number
   if (!(Math.abs(delta) > 0) || !Number.isFinite(sd)) return null;
   if (sd === 0) return 2;
   const k = opts.paired ? 1 : 2;
+  // The seeds a t-test needs, for n seeds (more seeds: smaller t quantiles, so fewer needed).
+  const needs = (n: number) => k * ((tQuantile(1 - alpha / 2, opts.paired ? n - 1 : 2 * n - 2) + tQuantile(power, opts.paired ? n - 1 : 2 * n - 2)) * sd / delta) ** 2;
+  // The normal approximation never asks for more than the t-test, so start there and step up to
+  // the smallest n that suffices (a fixed-point iteration can oscillate between two values).
   let n = Math.max(2, Math.ceil(k * ((1.959964 + 0.841621) * sd / delta) ** 2));
-  for (let i = 0; i < 20; i++) {
-    const df = opts.paired ? n - 1 : 2 * n - 2;
-    const next = Math.max(2, Math.ceil(k * ((tQuantile(1 - alpha / 2, df) + tQuantile(power, df)) * sd / delta) ** 2));
-    if (next === n) break;
-    n = next;
-  }
+  while (n < 100_000 && needs(n) > n) n = n < 1000 ? n + 1 : Math.ceil(n * 1.01);
   return Math.min(n, 100_000);
 }

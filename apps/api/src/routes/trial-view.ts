@@ -40,6 +40,7 @@ export function trialView(t: TrialRow) {
   const c = t.config as unknown as TrialConfig;
   return {
     id: t.id,
+    sweepId: t.sweepId,
     configId: t.configId,
     config: { baseLr: c.baseLr, schedule: c.schedule, seed: c.seed, ...(c.values ? { values: c.values } : {}) },
     status: t.status,

@@ -44,6 +44,8 @@ export function NewSweep() {
   const [check, setCheck] = useState<Check>({ state: 'idle' });
   const [entry, setEntry] = useState(0);
   const [preview, setPreview] = useState<Preview>();
+  const [logLr, setLogLr] = useState(false);
+  const previewSeries = useMemo(() => (preview ? [{ label: 'lr', x: preview.steps, y: preview.lr, color: '#0072b2' }] : []), [preview]);
   const [submitError, setSubmitError] = useState<string>();
   const parsed = useMemo(() => {
     try {
@@ -123,9 +125,10 @@ export function NewSweep() {
             ))}
           </select>
           <span className="muted">at the first base LR, over the trial's horizon</span>
+          <label><input type="checkbox" checked={logLr} onChange={(e) => setLogLr(e.target.checked)} /> log LR</label>
         </div>
         {preview ? (
-          <LinePlot testId="preview-plot" series={[{ label: 'lr', x: preview.steps, y: preview.lr }]} xLabel="update" yLabel="lr" height={200} />
+          <LinePlot testId="preview-plot" series={previewSeries} logY={logLr} xLabel="update" yLabel="lr" height={200} />
         ) : (
           <p className="empty">A valid spec shows its schedules here.</p>
         )}

@@ -22,7 +22,7 @@ export function SweepsList() {
       {data && data.sweeps.length > 0 && (
         <table data-testid="sweeps">
           <thead>
-            <tr><th>name</th><th>status</th><th>progress</th><th>trials</th><th>age</th></tr>
+            <tr><th>name</th><th>status</th><th>progress</th><th className="num">trials</th><th className="num">failed</th><th className="num">diverged</th><th>age</th></tr>
           </thead>
           <tbody>
             {data.sweeps.map((s) => (
@@ -30,7 +30,9 @@ export function SweepsList() {
                 <td><a href={`#/sweeps/${s.id}`}>{s.name}</a></td>
                 <td><span className={`status ${s.status}`}>{s.status}</span></td>
                 <td><Progress counts={s.counts} /></td>
-                <td>{s.trialCount}</td>
+                <td className="num">{s.trialCount}</td>
+                <td className="num" data-testid="failed-count">{s.counts.failed ? <span className="status failed">{s.counts.failed} failed</span> : 0}</td>
+                <td className="num">{s.counts.diverged}</td>
                 <td>{age(s.createdAt)}</td>
               </tr>
             ))}
