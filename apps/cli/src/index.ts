@@ -1,3 +1,3 @@
 export { formatTable } from './table';
-export { progressLine, rankingTable } from './render';
+export { failureLines, progressLine, rankingTable, verdictTable } from './render';
 export { run, exitCodes } from './commands';
