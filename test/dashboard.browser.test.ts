@@ -223,6 +223,10 @@ describe.skipIf(chromiumNeeded.skip)(`dashboard in ${chromiumPath}`, () => {
       if (i > 0) expect(Number(r.pHolm)).toBeCloseTo(adjusted[i - 1]!, 6);
     });
     expect(rows[0]!.text).toContain('winner');
+    // The test split beside it, never selecting: the same seeds' test_loss, as the ranking reports it.
+    const testMeans = await page.locator('[data-testid="verdict-rows"] tbody tr [data-test-mean]').evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-test-mean'))));
+    expect(testMeans).toEqual(analysis.rows.map((r) => expect.closeTo(results.ranking.find((x) => x.configId === r.configId)!.test.test_loss!.mean!, 12)));
+    expect(await page.getByTestId('selected-on').textContent()).toContain('Ranked on the validation split');
     // Every best LR here is 0.003, between the grid's edges; two seeds are too few, and it says so.
     await expect.poll(() => page.getByTestId('verdict-warnings').textContent()).toContain('too few');
 
@@ -353,7 +357,8 @@ describe.skipIf(chromiumNeeded.skip)(`dashboard in ${chromiumPath}`, () => {
   }, 240_000);
 
   it('shows failures at the top and in the list, and deletes a sweep only once confirmed', async () => {
-    const created = await stack.lrsweep.submitSweep({ ...spec, name: 'doomed-in-browser', dataset: { name: 'cifar10', path: 'nowhere', trainSize: 64, testSize: 16 }, grid: { ...spec.grid, baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 } } as never);
+    // No validation split: it selects on the test split, and the page flags it.
+    const created = await stack.lrsweep.submitSweep({ ...spec, name: 'doomed-in-browser', dataset: { name: 'cifar10', path: 'nowhere', trainSize: 64, validationSize: 0, testSize: 16 }, grid: { ...spec.grid, baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 } } as never);
     await stack.lrsweep.follow(created.id, () => {}, 250);
     const { page, problems } = await openWithToken(`#/sweeps/${created.id}`);
     await expect.poll(() => page.getByTestId('sweep-status').textContent()).toBe('failed');
@@ -361,6 +366,7 @@ describe.skipIf(chromiumNeeded.skip)(`dashboard in ${chromiumPath}`, () => {
     await expect.poll(() => failures.textContent()).toContain('1 trial failed');
     expect(await failures.locator('li').getAttribute('data-code')).toBe('INFRASTRUCTURE');
     expect(await failures.textContent()).toContain('DATA_ROOT does not exist');
+    expect(await page.getByTestId('selected-on').textContent()).toContain('selects on the test split');
     await page.goto(`${apiUrl}/#/`);
     const row = page.locator('[data-testid="sweeps"] tr', { hasText: 'doomed-in-browser' });
     await expect.poll(() => row.textContent()).toContain('failed');

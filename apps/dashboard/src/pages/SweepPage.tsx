@@ -189,7 +189,7 @@ export function SweepPage({ id }: { id: string }) {
         <h3>Verdict {analysis?.provisional && <span className="badge">provisional</span>}</h3>
         {analysis && (
           <>
-            <VerdictTable analysis={analysis} colorOf={colorOf} />
+            <VerdictTable analysis={analysis} ranking={results?.ranking ?? []} colorOf={colorOf} />
             <p className="verdict" data-testid="verdict">{analysis.provisional ? '(provisional) ' : ''}{analysis.verdict}</p>
           </>
         )}

@@ -10,8 +10,12 @@ const half = (ci: [number, number] | null) => (ci ? (ci[1] - ci[0]) / 2 : null);
  * the CI of the paired difference, p adjusted by Holm over the comparisons with the winner, a
  * "≈ winner" marker, the basin width and the warnings that qualify it.
  */
-export function VerdictTable({ analysis, colorOf }: { analysis: ScheduleAnalysis; colorOf: (key: string) => string }) {
+export function VerdictTable({ analysis, ranking, colorOf }: { analysis: ScheduleAnalysis; ranking: RankingRow[]; colorOf: (key: string) => string }) {
   const rows = analysis.rows;
+  const metric = analysis.objective.metric;
+  const testMetric = metric.startsWith('val_') ? `test_${metric.slice(4)}` : null;
+  const testOf = (configId: string) => (testMetric ? (ranking.find((r) => r.configId === configId)?.test[testMetric] ?? null) : null);
+  const withTest = rows.some((r) => testOf(r.configId)?.mean != null);
   if (!rows.length) return <p className="empty">No schedule has a completed seed yet.</p>;
   const k = rows.length;
   const warnings = rows.flatMap((r) => r.warnings.map((w) => ({ ...w, label: r.label, key: r.scheduleKey })));
@@ -24,11 +28,12 @@ export function VerdictTable({ analysis, colorOf }: { analysis: ScheduleAnalysis
             <th>schedule</th>
             <th className="num">best LR</th>
             <th className="num">seeds</th>
-            <th className="num">mean {analysis.objective.metric} ± 95% CI</th>
+            <th className="num" title="the split that selects">validation {metric} ± 95% CI</th>
             <th className="num" title="mean minus the winner's mean, each at its own best LR">Δ to winner</th>
             <th className="num" title="95% CI of the difference (paired over shared seeds)">95% CI of Δ</th>
             <th className="num" title={`p of the paired test, adjusted by Holm over the ${k - 1} comparisons with the winner`}>p (Holm)</th>
             <th className="num" title="width, in decades, of the base LRs within tolerance of the best">basin</th>
+            {withTest && <th className="num" title="the test split of the same seeds, measured once after training: it never selects">{testMetric} ± 95% CI</th>}
           </tr>
         </thead>
         <tbody>
@@ -49,6 +54,12 @@ export function VerdictTable({ analysis, colorOf }: { analysis: ScheduleAnalysis
               <td className="num">{i === 0 || !r.diffCi95 ? '–' : `[${fmt(r.diffCi95[0])}, ${fmt(r.diffCi95[1])}]`}</td>
               <td className="num" data-pholm={r.pHolm ?? ''}>{i === 0 ? '–' : r.pHolm === null ? 'n/a' : r.pHolm < 0.001 ? '< 0.001' : r.pHolm.toFixed(3)}</td>
               <td className="num">{r.basin ? `${r.basin.widthDecades.toFixed(2)} dec` : '–'}</td>
+              {withTest && (
+                <td className="num test-split" data-test-mean={testOf(r.configId)?.mean ?? ''}>
+                  {fmt(testOf(r.configId)?.mean)}
+                  {testOf(r.configId)?.ci95 ? ` ± ${fmt(half(testOf(r.configId)!.ci95))}` : ''}
+                </td>
+              )}
             </tr>
           ))}
         </tbody>
