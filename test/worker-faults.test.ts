@@ -115,8 +115,9 @@ describe('worker faults', () => {
     await rescuer.stop();
   });
 
-  it('SIGTERM mid-trial: the worker checkpoints, releases and exits in time; another finishes it', async () => {
-    const leaving = await worker('leaving', { CHECKPOINT_EVERY: '100000', SHUTDOWN_TIMEOUT_MS: '10000' });
+  it('SIGTERM mid-trial: the worker checkpoints, releases and exits within a spot node’s 15 s by default; another finishes it', async () => {
+    // The default SHUTDOWN_TIMEOUT_MS (12 s), as on a spot node: GKE gives pods 15 s of its 30.
+    const leaving = await worker('leaving', { CHECKPOINT_EVERY: '100000' });
     const { sweepId, trialId } = await submit('terminated');
     await eventually('training under way', async () => {
       const [r] = await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = $1', [trialId]);
@@ -126,7 +127,7 @@ describe('worker faults', () => {
     const code = await leaving.stop('SIGTERM');
     const exitMs = Date.now() - t0;
     expect(code).toBe(0);
-    expect(exitMs).toBeLessThan(10_000);
+    expect(exitMs).toBeLessThan(15_000);
     const released = leaving.lines.find((l) => l.msg === 'trial checkpointed and released for another worker');
     expect(released?.step).toBeGreaterThan(0);
     const [t] = await query<{ status: string; checkpoint_step: number }>(db.url, 'SELECT status, checkpoint_step FROM trials WHERE id = $1', [trialId]);

@@ -24,6 +24,7 @@ import { trialRoutes } from './routes/trial-routes';
 import { createAgentService } from './services/agent-service';
 import { createResultsService } from './services/results-service';
 import { createSweepService } from './services/sweep-service';
+import { type ApiMetrics, createApiMetrics } from './metrics';
 import { registerStrictJson } from './strict-json';
 
 /** What the API is built from: its clients, and settings that default as the environment's do (env.ts). */
@@ -32,6 +33,8 @@ export interface AppOptions extends Partial<AppSettings> {
   redis: Redis;
   queue: TrialQueue;
   logger?: FastifyServerOptions['loggerInstance'] | boolean;
+  /** Its Prometheus metrics (made here unless given: the process shares them with the reconciler). */
+  metrics?: ApiMetrics;
 }
 
 /** Builds the API without listening, so tests can use `app.inject()`. */
@@ -88,7 +91,11 @@ export async function buildApp(opts: AppOptions) {
         ),
     );
   }
-  await app.register(systemRoutes({ db: opts.db, redis: opts.redis }));
+  const metrics = opts.metrics ?? createApiMetrics({ db: opts.db, queue: opts.queue });
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+  await app.register(systemRoutes({ db: opts.db, redis: opts.redis, metrics }));
 
   const sweeps = createSweepService({ db: opts.db, queue: opts.queue, maxTrials: s.maxTrials, maxTrialSteps: s.maxTrialSteps, failureBudget: s.failureBudget });
   const results = createResultsService({ db: opts.db });

@@ -4,6 +4,7 @@ import { createRedis, createTrialQueue } from '@lrsweep/queue';
 import { buildApp } from './app';
 import { appSettings, readEnv } from './env';
 import { createApiLogger } from './logger';
+import { createApiMetrics } from './metrics';
 import { startReconciler } from './reconciler';
 
 const env = readEnv();
@@ -25,9 +26,10 @@ if (env.LRSWEEP_BOOTSTRAP_TOKEN) {
   await ensureBootstrapToken(prisma, env.LRSWEEP_BOOTSTRAP_TOKEN);
   log.info('bootstrap token registered as the operator token (project "default")');
 }
-const app = await buildApp({ db: prisma, redis, queue, logger: log, ...appSettings(env) });
+const metrics = createApiMetrics({ db: prisma, queue });
+const app = await buildApp({ db: prisma, redis, queue, logger: log, metrics, ...appSettings(env) });
 await app.listen({ port: env.PORT, host: env.HOST });
-const reconciler = startReconciler({ db: prisma, queue, log, intervalMs: env.RECONCILE_INTERVAL_MS });
+const reconciler = startReconciler({ db: prisma, queue, log, intervalMs: env.RECONCILE_INTERVAL_MS, onRedelivered: (n) => metrics.reenqueued.inc(n) });
 
 async function shutdown(signal: string) {
   log.info({ signal }, 'shutting down');

@@ -12,7 +12,7 @@ const alive = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-c
  * Redis, an enqueue that never happened) gets a fresh delivery. Safe to run from several API
  * processes: a delivery is handed out by compare-and-set.
  */
-export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Logger; batch?: number }): Promise<number> {
+export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Logger; batch?: number; onRedelivered?: (n: number) => void }): Promise<number> {
   const rows = await trialsAwaitingDelivery(deps.db, deps.batch ?? 10_000);
   let redelivered = 0;
   for (let i = 0; i < rows.length; i += 200) {
@@ -28,12 +28,15 @@ export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Log
       redelivered++;
     }
   }
-  if (redelivered) deps.log?.warn({ redelivered }, 'reconciler re-enqueued trials Redis had lost');
+  if (redelivered) {
+    deps.log?.warn({ redelivered }, 'reconciler re-enqueued trials Redis had lost');
+    deps.onRedelivered?.(redelivered);
+  }
   return redelivered;
 }
 
 /** Runs the reconciler now and every `intervalMs`; errors are logged and retried next time. */
-export function startReconciler(deps: { db: Db; queue: TrialQueue; log: Logger; intervalMs: number }) {
+export function startReconciler(deps: { db: Db; queue: TrialQueue; log: Logger; intervalMs: number; onRedelivered?: (n: number) => void }) {
   let running: Promise<unknown> = Promise.resolve();
   const tick = () => {
     running = reconcileOnce(deps).catch((err) => deps.log.warn({ err }, 'reconcile failed'));

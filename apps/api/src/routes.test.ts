@@ -51,7 +51,9 @@ describe('API routes', () => {
     expect(Object.keys(doc.paths).sort()).toEqual(
       [
         '/healthz',
+        '/metrics',
         '/readyz',
+        '/scaling/backlog',
         '/v1/admin/tokens',
         '/v1/admin/tokens/{id}/revoke',
         '/v1/agents',

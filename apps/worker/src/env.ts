@@ -41,7 +41,11 @@ const schema = z.object({
   STALLED_INTERVAL_MS: int(30_000),
   /** How often buffered metric rows are written. */
   METRICS_FLUSH_MS: int(250),
-  SHUTDOWN_TIMEOUT_MS: int(20_000),
+  /**
+   * On SIGTERM, running trials checkpoint and are released within this budget, then the process
+   * exits. 12 s fits a spot node's notice: GKE gives pods 15 s of its 30 (the manifests' grace period).
+   */
+  SHUTDOWN_TIMEOUT_MS: int(12_000),
   /** Datasets' paths in specs are relative to this directory (symlinks may not leave it). */
   DATA_ROOT: z.string().default('/data'),
   /** Layers models' paths in specs are relative to this directory (symlinks may not leave it). */
@@ -52,8 +56,10 @@ const schema = z.object({
   CHECKPOINT_EVERY: int(200),
   /** How often the checkpoint folder is swept of what no trial needs (also at start). */
   CHECKPOINT_SWEEP_MS: int(600_000),
-  /** Serves GET /healthz (is this worker consuming?) on this port; 0 picks one, unset serves none. */
+  /** Serves GET /healthz (is this worker consuming?) and GET /metrics (Prometheus) on this port; 0 picks one, unset serves none. */
   WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  /** The address it listens on: loopback, or 0.0.0.0 in a pod (probes and scrapes come from outside). */
+  WORKER_HEALTH_HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

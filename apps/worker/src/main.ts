@@ -11,6 +11,7 @@ import { readEnv } from './env';
 import { createTrialRunner } from './run-trial';
 import { createSlotPool } from './slot-pool';
 import { serveHealth, workerHealth } from './worker-health';
+import { createWorkerMetrics } from './worker-metrics';
 
 const env = readEnv();
 const log = pino({ level: env.LOG_LEVEL, base: { app: 'worker', workerId: env.WORKER_ID } });
@@ -41,6 +42,14 @@ async function connect(db: Db, r: Redis, logger: Logger) {
 }
 
 await slots.start();
+const metrics = createWorkerMetrics({
+  workerId: env.WORKER_ID,
+  pools: [...new Set(env.WORKER_POOLS.map((p) => p.pool))],
+  backend: slots.backend?.name ?? env.LRSWEEP_BACKEND,
+  device: slots.backend?.gpu ? 'gpu' : 'cpu',
+  slots: env.WORKER_SLOTS,
+  version: lrsweepVersion,
+});
 await connect(prisma, redis, log);
 log.info('connected to Postgres and Redis');
 const consumers = createConsumers({
@@ -67,6 +76,7 @@ const consumers = createConsumers({
     dataRoot: env.DATA_ROOT,
     modelRoot: env.MODEL_ROOT,
     shuttingDown: () => shuttingDown,
+    metrics,
   }),
 });
 // What a crash between a trial's end and its clean-up left, now and from time to time.
@@ -77,7 +87,7 @@ sweeper.unref();
 await consumers.start();
 if (env.WORKER_HEALTH_PORT !== undefined) {
   const health = () => workerHealth({ redis, db: prisma, consumersHealthy: consumers.healthy, deadSlots: slots.deadSlots });
-  const { port } = await serveHealth(env.WORKER_HEALTH_PORT, health);
+  const { port } = await serveHealth(env.WORKER_HEALTH_PORT, health, { host: env.WORKER_HEALTH_HOST, metrics: metrics.registry });
   log.info({ port }, `worker health at http://127.0.0.1:${port}/healthz`);
 }
 log.info({ slots: env.WORKER_SLOTS, backend: slots.backend, pools: env.WORKER_POOLS, queues: consumers.queues, checkpointDir: env.CHECKPOINT_DIR }, 'worker started');

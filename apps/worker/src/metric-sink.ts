@@ -11,6 +11,8 @@ export interface MetricSinkOptions {
   retryForMs?: number;
   /** Called once when a write is refused because a newer attempt (or a cancel) owns the trial. */
   onFenced?: () => void;
+  /** Told of every batch stored: its kind, its rows, and when its oldest row was produced. */
+  onWritten?: (kind: 'updates' | 'evaluations', rows: number, producedAtMs: number) => void;
 }
 
 const BATCH = 1000;
@@ -24,6 +26,9 @@ const BATCH = 1000;
 export function createMetricSink(o: MetricSinkOptions) {
   const updates: UpdateRow[] = [];
   const evals: EvalRow[] = [];
+  // When each buffered row was produced (for the write-lag metric).
+  const updateTimes: number[] = [];
+  const evalTimes: number[] = [];
   let fenced = false;
   let error: Error | null = null;
   let inflight: Promise<void> | null = null;
@@ -52,13 +57,19 @@ export function createMetricSink(o: MetricSinkOptions) {
       if (updates.length) {
         const batch = updates.slice(0, BATCH);
         if (!(await withRetry(() => writeUpdates(o.db, o.trialId, o.attempt, batch)))) fence();
+        else o.onWritten?.('updates', batch.length, updateTimes[0] ?? Date.now());
         updates.splice(0, batch.length);
+        updateTimes.splice(0, batch.length);
       } else {
         const batch = evals.slice(0, BATCH);
         if (!(await withRetry(() => writeEvaluations(o.db, o.trialId, o.attempt, batch)))) fence();
         // The trial's summaries follow its evaluations as they arrive (provisional rankings).
-        else await withRetry(() => refreshTrialSummary(o.db, o.trialId, o.attempt));
+        else {
+          o.onWritten?.('evaluations', batch.length, evalTimes[0] ?? Date.now());
+          await withRetry(() => refreshTrialSummary(o.db, o.trialId, o.attempt));
+        }
         evals.splice(0, batch.length);
+        evalTimes.splice(0, batch.length);
       }
     }
   };
@@ -79,10 +90,15 @@ export function createMetricSink(o: MetricSinkOptions) {
 
   return {
     addUpdates(rows: readonly { step: number; lr: number; trainLoss: number }[]) {
-      for (const r of rows) updates.push({ step: r.step, lr: r.lr, trainLoss: r.trainLoss });
+      const now = Date.now();
+      for (const r of rows) {
+        updates.push({ step: r.step, lr: r.lr, trainLoss: r.trainLoss });
+        updateTimes.push(now);
+      }
     },
     addEval(row: EvalRow) {
       evals.push(row);
+      evalTimes.push(Date.now());
     },
     get fenced() {
       return fenced;

@@ -21,6 +21,7 @@ import { createMetricSink, type MetricSink } from './metric-sink';
 import { relativeToRoot, resolveDataset, resolveModelFiles, withoutWorkerPaths } from './data-root';
 import { trainConfigOf } from './train-config';
 import type { RunningTrial, TrainingSlot } from './training-slot';
+import type { WorkerMetrics } from './worker-metrics';
 
 export interface TrialRunnerDeps {
   db: Db;
@@ -40,6 +41,8 @@ export interface TrialRunnerDeps {
   modelRoot: string;
   /** True once the process is shutting down: running trials checkpoint, stop and go back to the queue. */
   shuttingDown(): boolean;
+  /** Prometheus metrics of the worker (optional: tests of the runner alone leave it out). */
+  metrics?: WorkerMetrics;
 }
 
 type Outcome = Awaited<RunningTrial['done']>;
@@ -57,16 +60,26 @@ export function createTrialRunner(d: TrialRunnerDeps) {
   return async function runTrial(payload: { trialId: string; sweepId: string }, job: Job, token: string | undefined, slot: TrainingSlot) {
     const claimed = await claim(d, payload.trialId, job, token);
     if (!claimed) return { skipped: true };
+    const startedMs = Date.now();
+    d.metrics?.claimed(job.timestamp);
+    let outcome = 'failed';
     const log = d.log.child({ sweepId: claimed.sweepId, trialId: claimed.trialId, attempt: claimed.attempt, rssMbBefore: rssMb() });
-    if (d.shuttingDown()) return release(d, claimed, log);
     try {
+      if (d.shuttingDown()) {
+        outcome = 'released';
+        return await release(d, claimed, log);
+      }
       const prepared = await prepare(d, claimed, log);
       const run = await trainOnSlot(d, claimed, slot, prepared, log);
-      return await record(d, claimed, run, prepared.resume, log);
+      const r = await record(d, claimed, run, prepared.resume, log);
+      outcome = 'status' in r && r.status ? r.status : 'released' in r ? 'released' : 'superseded';
+      return r;
     } catch (err) {
       const failure = toTrialFailure(err, 'INFRASTRUCTURE');
       // What users read names no path of the worker's (data paths are shown relative to DATA_ROOT).
-      return failed(d, claimed, { ...failure, message: withoutWorkerPaths(failure.message, [d.dataRoot, d.modelRoot]) }, log);
+      return await failed(d, claimed, { ...failure, message: withoutWorkerPaths(failure.message, [d.dataRoot, d.modelRoot]) }, log);
+    } finally {
+      d.metrics?.ended(startedMs, outcome);
     }
   };
 }
@@ -149,7 +162,7 @@ async function trainOnSlot(
     lostOwnership = true;
     stopRun?.();
   };
-  const sink = createMetricSink({ db: d.db, trialId, attempt, flushMs: d.flushMs, log, onFenced: lose });
+  const sink = createMetricSink({ db: d.db, trialId, attempt, flushMs: d.flushMs, log, onFenced: lose, onWritten: d.metrics?.written });
   const checkpoints = checkpointRecorder(d, claimed, sink, log);
   const renew = setInterval(() => {
     renewLease(d.db, trialId, attempt, d.leaseMs)

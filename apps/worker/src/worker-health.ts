@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Db } from '@lrsweep/db';
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 
 export interface HealthReport {
   status: 'ok' | 'unavailable';
@@ -30,9 +31,21 @@ export async function workerHealth(deps: { redis: Redis; db: Db; consumersHealth
   return { status: consuming && postgres === 'ok' ? 'ok' : 'unavailable', consuming, checks: { redis, postgres, consumers, slots }, rssMb };
 }
 
-/** Serves GET /healthz: 200 while consuming, 503 otherwise. */
-export function serveHealth(port: number, report: () => Promise<HealthReport>): Promise<{ server: Server; port: number }> {
+/** Serves GET /healthz (200 while consuming, 503 otherwise) and GET /metrics (Prometheus text). */
+export function serveHealth(
+  port: number,
+  report: () => Promise<HealthReport>,
+  opts: { host?: string; metrics?: Registry } = {},
+): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
+    if (req.url === '/metrics' && opts.metrics) {
+      const registry = opts.metrics;
+      registry
+        .metrics()
+        .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
+        .catch(() => res.writeHead(500).end());
+      return;
+    }
     if (req.url !== '/healthz') {
       res.writeHead(404).end();
       return;
@@ -41,5 +54,5 @@ export function serveHealth(port: number, report: () => Promise<HealthReport>): 
       .then((r) => res.writeHead(r.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(r)))
       .catch(() => res.writeHead(503).end());
   });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port })));
+  return new Promise((resolve) => server.listen(port, opts.host ?? '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port })));
 }

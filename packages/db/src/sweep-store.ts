@@ -216,3 +216,26 @@ export async function failureSummary(db: Db, sweepId: string): Promise<{ code: s
 export async function trialAttempts(db: Db, trialId: string) {
   return db.trialAttempt.findMany({ where: { trialId }, orderBy: { attempt: 'asc' } });
 }
+
+/** Trials by pool and status, over every project (for metrics: no project names). */
+export async function trialCountsByPool(db: Db): Promise<{ pool: string; status: string; n: number }[]> {
+  return db.$queryRaw`SELECT pool, status::text AS status, count(*)::int AS n FROM trials GROUP BY pool, status`;
+}
+
+/**
+ * Each pool's backlog: its queued and running trials (Postgres is the source of truth: right
+ * whatever Redis holds, and when fair share holds trials back). `pool` narrows to one pool.
+ */
+export async function poolBacklog(db: Db, pool?: string): Promise<{ pool: string; queued: number; running: number }[]> {
+  return db.$queryRaw`
+    SELECT pool, (count(*) FILTER (WHERE status = 'queued'))::int AS queued, (count(*) FILTER (WHERE status = 'running'))::int AS running
+      FROM trials WHERE status IN ('queued', 'running') AND (${pool ?? null}::text IS NULL OR pool = ${pool ?? null}::text)
+     GROUP BY pool`;
+}
+
+/** The queues that hold live trials now: project, pool and runner of each. */
+export async function liveQueues(db: Db): Promise<{ projectId: string; pool: string; runner: 'builtin' | 'external' }[]> {
+  const rows = await db.$queryRaw<{ project_id: string; pool: string; runner: string }[]>`
+    SELECT DISTINCT s.project_id, t.pool, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.status IN ('queued', 'running')`;
+  return rows.map((r) => ({ projectId: r.project_id, pool: r.pool, runner: r.runner === 'external' ? 'external' : 'builtin' }));
+}

@@ -83,6 +83,8 @@ export function createTrialQueue(opts: TrialQueueOptions) {
     async removeJobs(ref: PoolRef, jobIds: readonly string[]): Promise<void> {
       await onQueue(ref, (q) => Promise.all(jobIds.map((id) => q.remove(id))));
     },
+    /** How many jobs the pool's queue holds in each state (prioritized jobs sit in a sorted set, not the wait list). */
+    jobCounts: (ref: PoolRef) => onQueue(ref, (q) => q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed')),
     /** `waiting`, `active`, `delayed`, `completed`, `failed`, … or `unknown` when Redis does not hold it. */
     jobState: (ref: PoolRef, jobId: string) => onQueue(ref, (q) => q.getJobState(jobId)),
     async close() {

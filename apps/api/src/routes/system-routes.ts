@@ -1,12 +1,14 @@
+import { poolNameSchema } from '@lrsweep/contract';
 import type { Db } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import type { ApiMetrics } from '../metrics';
 
 const health = z.object({ status: z.enum(['ok', 'unavailable']), checks: z.record(z.string(), z.string()).optional() });
 
 export const systemRoutes =
-  (deps: { db: Db; redis: Redis }): FastifyPluginAsyncZod =>
+  (deps: { db: Db; redis: Redis; metrics: ApiMetrics }): FastifyPluginAsyncZod =>
   async (app) => {
     app.get('/healthz', { config: { rateLimit: false }, schema: { tags: ['system'], summary: 'The process is up', response: { 200: health } } }, async () => ({ status: 'ok' as const }));
     app.get(
@@ -23,5 +25,20 @@ export const systemRoutes =
         const ok = checks.postgres === 'ok' && checks.redis === 'ok';
         return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
       },
+    );
+    app.get('/metrics', { config: { rateLimit: false }, schema: { tags: ['system'], summary: 'Prometheus metrics (no token; no project names in labels)' } }, async (_req, reply) =>
+      reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+    );
+    app.get(
+      '/scaling/backlog',
+      {
+        schema: {
+          tags: ['system'],
+          summary: "A pool's backlog (queued + running trials, from Postgres): KEDA's metrics-api trigger scales the pool's workers on `backlog`",
+          querystring: z.strictObject({ pool: poolNameSchema }),
+          response: { 200: z.object({ pool: z.string(), queued: z.number().int(), running: z.number().int(), backlog: z.number().int() }) },
+        },
+      },
+      async (req) => deps.metrics.backlog(req.query.pool),
     );
   };
