@@ -1,4 +1,5 @@
-// `pnpm bench:trainer`: training throughput on the wasm backend for mlp, lenet, cnn, vit and gpt
+// `pnpm bench:trainer`: training throughput on the wasm backend, and on the native one (tfjs-node on
+// TF 2.21, when `pnpm setup:tensorflow` built it), for mlp, lenet, cnn, vit and gpt
 // (the text task's transformer, 64-token windows: tokens/s too) at batch 128, as effective GFLOP/s (3 × forward FLOPs per sample × samples/s) beside the plain wasm
 // matMul rate (512×512×512, fresh operands each call) measured in the same run, around each of
 // several timed rounds per model; the table reports medians over rounds and the ratio's range.
@@ -32,9 +33,15 @@ function matmulGflops(): number {
 
 interface Round {
   samplesPerSec: number;
+  /** Samples per second of CPU time (all threads): steady on a loaded machine, fair to a multi-threaded backend. */
+  samplesPerCpuSec: number;
   matmul: number;
   ratio: number;
 }
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 /**
  * Trains `m` for WARMUP updates, then ROUNDS timed rounds; the plain matMul rate is measured
@@ -47,6 +54,7 @@ function measure(m: (typeof models)[number], forwardFlops: number): Round[] {
   const rounds: Round[] = [];
   let before = 0;
   let start = 0;
+  let cpuStart = 0;
   let steps = 0;
   train(
     adamConfig(m.spec, 1000),
@@ -57,16 +65,18 @@ function measure(m: (typeof models)[number], forwardFlops: number): Round[] {
         if (step + 1 === WARMUP) {
           before = matmulGflops();
           start = performance.now();
+          cpuStart = cpuSeconds();
           return;
         }
         if (step + 1 < WARMUP) return;
         steps += 1;
         if (steps < 3 || now - start < ROUND_MS) return;
+        const cpu = cpuSeconds() - cpuStart;
         const after = matmulGflops();
         const samplesPerSec = (steps * BATCH) / ((now - start) / 1000);
         const matmul = (before + after) / 2;
-        rounds.push({ samplesPerSec, matmul, ratio: (3 * forwardFlops * samplesPerSec) / 1e9 / matmul });
-        [before, steps, start] = [after, 0, performance.now()];
+        rounds.push({ samplesPerSec, samplesPerCpuSec: (steps * BATCH) / cpu, matmul, ratio: (3 * forwardFlops * samplesPerSec) / 1e9 / matmul });
+        [before, steps, start, cpuStart] = [after, 0, performance.now(), cpuSeconds()];
       },
       shouldStop: () => rounds.length >= ROUNDS,
     },
@@ -75,35 +85,54 @@ function measure(m: (typeof models)[number], forwardFlops: number): Round[] {
 }
 
 async function main() {
-  const backend = await selectBackend('wasm');
-  // The first measurement after the backend starts runs cold (operator set-up, memory growth).
-  matmulGflops();
-  const rows: { model: string; samplesPerSec: number; tokensPerSec: number | null; gflops: number; matmul: number; ratio: number; lo: number; hi: number; rounds: number }[] = [];
+  type Row = { model: string; backend: string; samplesPerSec: number; samplesPerCpuSec: number; tokensPerSec: number | null; gflops: number; matmul: number; ratio: number; lo: number; hi: number; rounds: number };
+  const rows: Row[] = [];
   const only = process.argv.find((a) => a.startsWith('--models='))?.slice('--models='.length).split(',');
-  for (const m of models.filter((x) => !only || only.includes(x.name))) {
-    const built = createModel(m.spec, modelDataOf(m), createRng(0));
-    const forwardFlops = built.forwardFlops!;
-    built.dispose();
-    const rounds = measure(m, forwardFlops);
-    const ratios = rounds.map((r) => r.ratio);
-    const samplesPerSec = median(rounds.map((r) => r.samplesPerSec));
-    rows.push({
-      model: m.name,
-      samplesPerSec,
-      tokensPerSec: m.task === 'lm' ? samplesPerSec * m.shape[0]! : null,
-      gflops: (3 * forwardFlops * samplesPerSec) / 1e9,
-      matmul: median(rounds.map((r) => r.matmul)),
-      ratio: median(ratios),
-      lo: Math.min(...ratios),
-      hi: Math.max(...ratios),
-      rounds: rounds.length,
-    });
+  // wasm always; the native backend when it loads (say so when it does not).
+  const backends: ('wasm' | 'tensorflow')[] = ['wasm'];
+  const native = await selectBackend('tensorflow').then(() => null, (err: Error) => err.message);
+  if (native) console.log(`(native backend not measured: ${native}; \`pnpm setup:tensorflow\` builds it)\n`);
+  else if (!process.argv.includes('--wasm-only')) backends.push('tensorflow');
+  for (const name of backends) {
+    await selectBackend(name);
+    // The first measurement after the backend starts runs cold (operator set-up, memory growth).
+    matmulGflops();
+    for (const m of models.filter((x) => !only || only.includes(x.name))) {
+      const built = createModel(m.spec, modelDataOf(m), createRng(0));
+      const forwardFlops = built.forwardFlops!;
+      built.dispose();
+      const rounds = measure(m, forwardFlops);
+      const ratios = rounds.map((r) => r.ratio);
+      const samplesPerSec = median(rounds.map((r) => r.samplesPerSec));
+      rows.push({
+        model: m.name,
+        backend: name,
+        samplesPerSec,
+        samplesPerCpuSec: median(rounds.map((r) => r.samplesPerCpuSec)),
+        tokensPerSec: m.task === 'lm' ? samplesPerSec * m.shape[0]! : null,
+        gflops: (3 * forwardFlops * samplesPerSec) / 1e9,
+        matmul: median(rounds.map((r) => r.matmul)),
+        ratio: median(ratios),
+        lo: Math.min(...ratios),
+        hi: Math.max(...ratios),
+        rounds: rounds.length,
+      });
+    }
   }
+  await selectBackend('wasm');
   const target: Record<string, number> = { mlp: 0.8, vit: 0.4, lenet: 0.3, cnn: 0.3, gpt: 0.4 };
-  console.log(`wasm, batch ${BATCH}, Adam; per model ${ROUNDS} timed rounds of ≥ ${ROUND_MS} ms, each set against the plain matMul rate (512³, fresh operands) measured around it; medians over rounds\n`);
-  console.log('| model | samples/s | tokens/s | effective GFLOP/s | matMul GFLOP/s | ratio (median) | ratio range over rounds | target |');
-  console.log('|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.model} | ${r.samplesPerSec.toFixed(0)} | ${r.tokensPerSec === null ? '–' : r.tokensPerSec.toFixed(0)} | ${r.gflops.toFixed(2)} | ${r.matmul.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.lo.toFixed(2)}–${r.hi.toFixed(2)} | ≥ ${target[r.model]} |`);
+  console.log(`batch ${BATCH}, Adam; per model and backend ${ROUNDS} timed rounds of ≥ ${ROUND_MS} ms, each set against that backend's plain matMul rate (512³, fresh operands) measured around it; medians over rounds\n`);
+  console.log('| model | backend | samples/s | samples per CPU-s | tokens/s | effective GFLOP/s | matMul GFLOP/s | ratio (median) | ratio range over rounds | wasm target |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.model} | ${r.backend} | ${r.samplesPerSec.toFixed(0)} | ${r.samplesPerCpuSec.toFixed(0)} | ${r.tokensPerSec === null ? '–' : r.tokensPerSec.toFixed(0)} | ${r.gflops.toFixed(2)} | ${r.matmul.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.lo.toFixed(2)}–${r.hi.toFixed(2)} | ${r.backend === 'wasm' ? `≥ ${target[r.model]}` : '–'} |`);
+  if (backends.length > 1) {
+    console.log('\n| model | tensorflow ÷ wasm, samples/s | per CPU-second | faster here |');
+    console.log('|---|---|---|---|');
+    for (const w of rows.filter((r) => r.backend === 'wasm')) {
+      const t = rows.find((r) => r.backend === 'tensorflow' && r.model === w.model);
+      if (t) console.log(`| ${w.model} | ${(t.samplesPerSec / w.samplesPerSec).toFixed(2)}× | ${(t.samplesPerCpuSec / w.samplesPerCpuSec).toFixed(2)}× | ${t.samplesPerSec > w.samplesPerSec ? 'tensorflow' : 'wasm'} |`);
+    }
+  }
   // Memory: tensors and RSS across 100 consecutive trials (the worker's pattern: one model after another).
   const small = randomDataset({ shape: [28, 28, 1], task: 'classification' }, 256);
   const probe: { trial: number; tensors: number; rssMb: number }[] = [];
@@ -117,7 +146,7 @@ async function main() {
   const [first, last] = [probe[0]!, probe.at(-1)!];
   console.log(`\nmemory over ${last.trial} trials: tensors ${first.tensors} → ${last.tensors}; RSS ${first.rssMb.toFixed(0)} → ${last.rssMb.toFixed(0)} MB (trial ${first.trial} → ${last.trial})`);
   for (const r of rows) {
-    console.log(JSON.stringify({ bench: 'trainer', model: r.model, backend: backend.name, samplesPerSec: Math.round(r.samplesPerSec), ...(r.tokensPerSec === null ? {} : { tokensPerSec: Math.round(r.tokensPerSec) }), gflops: Number(r.gflops.toFixed(3)), matmulGflops: Number(r.matmul.toFixed(3)), ratio: Number(r.ratio.toFixed(3)) }));
+    console.log(JSON.stringify({ bench: 'trainer', model: r.model, backend: r.backend, samplesPerSec: Math.round(r.samplesPerSec), samplesPerCpuSec: Math.round(r.samplesPerCpuSec), ...(r.tokensPerSec === null ? {} : { tokensPerSec: Math.round(r.tokensPerSec) }), gflops: Number(r.gflops.toFixed(3)), matmulGflops: Number(r.matmul.toFixed(3)), ratio: Number(r.ratio.toFixed(3)) }));
   }
   console.log(JSON.stringify({ bench: 'trainer-memory', trials: last.trial, tensorsAt10: first.tensors, tensorsAtEnd: last.tensors, rssMbAt10: Math.round(first.rssMb), rssMbAtEnd: Math.round(last.rssMb) }));
 }

@@ -77,3 +77,11 @@ if (process.argv.includes('--tests')) {
     }
   }
 }
+
+// For the tests only: the native TensorFlow backend, built from the tensorflow-cpu wheel (pip
+// serves it here; ~30 s the first time, nothing after). Where it cannot be built the backend
+// parity suite says it did not run, and why.
+if (process.argv.includes('--tests') && !process.env.LRSWEEP_NO_NATIVE) {
+  const r = spawnSync(process.execPath, [join(root, 'scripts/setup-tensorflow.mjs')], { stdio: 'inherit' });
+  if (r.status !== 0) console.log('• the native TensorFlow backend could not be built (above): its parity tests will say they did not run');
+}

@@ -130,7 +130,8 @@ async function main() {
   execFileSync(process.execPath, [viteBin, 'build', '--logLevel', 'error'], { cwd: join(root, 'apps/dashboard') });
   say('• dashboard built');
   mkdirSync(logDir, { recursive: true });
-  const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: process.env.QUEUE_PREFIX ?? 'lrsweep' };
+  // The fastest backend there is (native when `pnpm setup:tensorflow` built it), unless told.
+  const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: process.env.QUEUE_PREFIX ?? 'lrsweep', LRSWEEP_BACKEND: process.env.LRSWEEP_BACKEND ?? 'auto' };
   const api = await startApi({ ...env, LRSWEEP_BOOTSTRAP_TOKEN: token }, { logFile: resolve(logDir, 'api.log') });
   started.push(api);
   say(`• API listening at ${api.url} (docs: ${api.url}/docs)`);

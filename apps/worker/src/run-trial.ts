@@ -180,14 +180,18 @@ async function trainOnSlot(
     );
     stopRun = running.stop;
     if (d.shuttingDown() || lostOwnership) running.stop();
+    // The backend this trial trains on (the thread chooses per trial: spec, environment or probe).
+    const chosen = await running.backend;
+    const backend = chosen?.backend ?? slot.backend;
+    if (chosen) log.info({ backend: chosen.backend.name, why: chosen.reason }, 'trial backend');
     await recordRunInfo(d.db, trialId, attempt, {
       lrsweepVersion: d.lrsweepVersion,
       tfjsVersion: slot.tfjsVersion,
-      backend: slot.backend?.name ?? 'unknown',
+      backend: backend?.name ?? 'unknown',
       datasetChecksum: dataset.checksum,
       datasetPath,
       modelPath,
-      hardware: { cpuModel: cpus()[0]?.model ?? arch(), cpuCount: cpus().length, gpu: slot.backend?.gpu ? 'cuda' : null },
+      hardware: { cpuModel: cpus()[0]?.model ?? arch(), cpuCount: cpus().length, gpu: backend?.gpu ? 'cuda' : null },
     });
     const outcome = await running.done;
     await checkpoints.settled();

@@ -24,6 +24,8 @@ export type ToThread =
 
 export type FromThread =
   | { type: 'ready'; backend: BackendChoice; tfjsVersion: string }
+  /** The backend this trial trains on, and why (sent before its first update). */
+  | { type: 'backend'; backend: BackendChoice; reason: string }
   | { type: 'updates'; rows: UpdateRecord[] }
   | { type: 'eval'; row: EvalRecord }
   | { type: 'checkpoint'; state: TrainerState }

@@ -25,6 +25,7 @@ export function trainConfigOf(config: BuiltinTrialConfig): TrainConfig {
     schedule: config.schedule,
     seed: config.seed,
     plateauMetric: plateauMetricOf(config.schedule),
+    backend: config.training.backend,
     divergenceFactor: config.training.divergenceFactor === false ? undefined : (config.training.divergenceFactor ?? defaultDivergenceFactor),
   };
 }

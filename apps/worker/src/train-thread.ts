@@ -2,11 +2,12 @@
 // Postgres writes, signals) never waits on a training step.
 import { parentPort } from 'node:worker_threads';
 import { toTrialFailure } from '@lrsweep/contract';
-import { type BackendPreference, buildLayersModel, classifyTrainingError, liveTensorCount, selectBackend, tfjsVersion, train, type UpdateRecord } from '@lrsweep/trainer';
+import { type BackendPreference, buildLayersModel, classifyTrainingError, createBackendChooser, liveTensorCount, selectBackend, tfjsVersion, train, type UpdateRecord } from '@lrsweep/trainer';
 import type { FromThread, ToThread } from './thread-protocol';
 
 const port = parentPort!;
 let backendName = 'training';
+let choose: ReturnType<typeof createBackendChooser> | null = null;
 const send = (m: FromThread) => port.postMessage(m);
 /**
  * Fault injection for the fault tests (never set in production): the thread dies at this
@@ -19,6 +20,7 @@ port.on('message', async (msg: ToThread) => {
     try {
       const backend = await selectBackend(msg.backend as BackendPreference);
       backendName = backend.name;
+      choose = createBackendChooser({ pref: msg.backend as BackendPreference, initial: backend });
       send({ type: 'ready', backend, tfjsVersion });
     } catch (err) {
       send({ type: 'failed', failure: { ...toTrialFailure(err, 'INFRASTRUCTURE'), message: `backend: ${(err as Error).message}` } });
@@ -37,6 +39,9 @@ port.on('message', async (msg: ToThread) => {
   const t0 = performance.now();
   const hostTime = { ms: 0 };
   try {
+    const plan = await choose!(msg.config, msg.dataset, msg.config.backend);
+    backendName = plan.choice.name;
+    send({ type: 'backend', backend: plan.choice, reason: plan.reason });
     const layers = msg.layers ? await buildLayersModel(msg.layers) : undefined;
     const result = train(msg.config, msg.dataset, {
       onUpdate: (u) => {

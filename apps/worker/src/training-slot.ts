@@ -19,6 +19,8 @@ export interface RunOptions {
 
 export interface RunningTrial {
   done: Promise<{ result: TrainResult; numTensors: number; timing: TrainTiming }>;
+  /** The backend the thread chose for this trial and why; null when it failed before choosing. */
+  backend: Promise<{ backend: BackendChoice; reason: string } | null>;
   /** Asks the thread to stop after the current update. */
   stop(): void;
 }
@@ -92,9 +94,12 @@ export class TrainingSlot {
     const w = await this.ensureThread();
     const stopBuf = new SharedArrayBuffer(4);
     const stopFlag = new Int32Array(stopBuf);
+    let chosen: (v: { backend: BackendChoice; reason: string } | null) => void = () => {};
+    const backend = new Promise<{ backend: BackendChoice; reason: string } | null>((r) => (chosen = r));
     const done = new Promise<{ result: TrainResult; numTensors: number; timing: TrainTiming }>((resolve, reject) => {
       const onMessage = (m: FromThread) => {
-        if (m.type === 'updates') h.onUpdates(m.rows);
+        if (m.type === 'backend') chosen({ backend: m.backend, reason: m.reason });
+        else if (m.type === 'updates') h.onUpdates(m.rows);
         else if (m.type === 'eval') h.onEval(m.row);
         else if (m.type === 'checkpoint') h.onCheckpoint(m.state);
         else if (m.type === 'done') finish(() => resolve({ result: m.result, numTensors: m.numTensors, timing: m.timing }));
@@ -103,6 +108,7 @@ export class TrainingSlot {
       const onError = (err: Error) => fail(new TrialError('WORKER_CRASHED', `the training thread crashed: ${err.message}`, { cause: err }));
       const onExit = (code: number) => fail(new TrialError('WORKER_CRASHED', `the training thread exited with code ${code}`));
       const finish = (f: () => void) => {
+        chosen(null);
         w.off('message', onMessage);
         w.off('error', onError);
         w.off('exit', onExit);
@@ -124,7 +130,7 @@ export class TrainingSlot {
     // rejection (which would end the process). The caller still sees it when it awaits.
     done.catch(() => {});
     w.postMessage({ type: 'run', config, dataset, stop: stopBuf, ...opts } satisfies ToThread);
-    return { done, stop: () => Atomics.store(stopFlag, 0, 1) };
+    return { done, backend, stop: () => Atomics.store(stopFlag, 0, 1) };
   }
 
   async close(): Promise<void> {

@@ -205,6 +205,11 @@ export const optimizerSchema = z.discriminatedUnion('kind', [
 export const defaultDivergenceFactor = 10;
 
 export const trainingSchema = z.strictObject({
+  /**
+   * The built-in workers' TF.js backend for this sweep: `auto` (default: the native backend when
+   * the worker has it, unless a quick probe finds wasm faster for the model), `wasm` or `tensorflow`.
+   */
+  backend: z.enum(['auto', 'wasm', 'tensorflow']).optional().meta({ description: "built-in workers' backend: auto (probe per model), wasm or tensorflow" }),
   epochs: z.number().int().positive().max(1000).default(1),
   batchSize: z.number().int().positive().max(65_536).default(64),
   /** Evaluate on the validation split after every `evalEvery` updates, and after the last. */

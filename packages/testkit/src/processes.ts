@@ -20,7 +20,9 @@ export function startApp(app: 'api' | 'worker', env: Record<string, string>, opt
   const entry = resolve(root, `apps/${app}/src/main.ts`);
   const proc = spawn(process.execPath, ['--import', tsxLoader, entry], {
     cwd: resolve(root, `apps/${app}`),
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    // Workers train on wasm unless a test asks for another backend: results stay the same
+    // whether or not the native one is built here (the parity suite compares the two).
+    env: { ...process.env, LOG_LEVEL: 'info', LRSWEEP_BACKEND: 'wasm', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];

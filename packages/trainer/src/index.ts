@@ -16,3 +16,4 @@ export { loadCsv, loadNpy } from './dataset-arrays';
 export { loadText } from './dataset-text';
 export { buildLayersModel, type LayersArtifacts, readLayersModel } from './layers-model';
 export { evaluateOn, metricNames } from './task';
+export { createBackendChooser, type BackendPlan, type TrialBackend } from './backend-choice';

@@ -18,6 +18,8 @@ export interface TrainConfig {
   plateauMetric?: string;
   /** Diverged when the loss exceeds this multiple of the first update's loss (NaN/Inf always). */
   divergenceFactor?: number;
+  /** The backend the spec asks for (`training.backend`); the worker's chooser reads it. */
+  backend?: 'auto' | 'wasm' | 'tensorflow';
 }
 
 export interface UpdateRecord {

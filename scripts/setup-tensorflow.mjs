@@ -1,0 +1,130 @@
+// `pnpm setup:tensorflow [--cuda]`: builds @tensorflow/tfjs-node's native binding from the TF C
+// API inside the tensorflow-cpu wheel (with --cuda: the CUDA 12 `tensorflow` wheel), because its
+// own install downloads libtensorflow 2.9 and a prebuilt binding from outside the registries we
+// reach (and 2.9 is CUDA 11.2). Idempotent: a binding that already loads is left alone. Nothing
+// of it is committed: the wheel is cached in .cache/tensorflow, the libraries go to the installed
+// package's deps/ (about 850 MB).
+//
+//   1. pip download --no-deps --only-binary=:all: tensorflow-cpu==2.21.0   (or tensorflow==2.21.0)
+//   2. unpack libtensorflow_cc.so.2, libtensorflow_framework.so.2 and the C headers into deps/,
+//      with the names binding.gyp links (libtensorflow.so → libtensorflow_cc.so.2, which exports
+//      the TF/TFE C API) and the one its install checks (libtensorflow.so.2.9.1)
+//   3. node-gyp rebuild against Node's own headers (npm_config_nodedir), into lib/napi-v8
+//   4. load it in a fresh process: backend "tensorflow", TF's version
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cuda = process.argv.includes('--cuda');
+const force = process.argv.includes('--force');
+const tfVersion = process.env.LRSWEEP_TF_VERSION ?? '2.21.0';
+const wheelName = cuda ? 'tensorflow' : 'tensorflow-cpu';
+const pkgName = cuda ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+const say = (s) => process.stdout.write(`setup:tensorflow: ${s}\n`);
+const fail = (s) => {
+  process.stderr.write(`setup:tensorflow: ✗ ${s}\n`);
+  process.exit(1);
+};
+
+// The installed package, as the trainer resolves it (pnpm layout: packages/trainer/node_modules).
+let pkgDir;
+try {
+  pkgDir = dirname(createRequire(join(root, 'packages/trainer/package.json')).resolve(`${pkgName}/package.json`));
+} catch {
+  fail(`${pkgName} is not installed (it is an optional dependency of @lrsweep/trainer${cuda ? '; add it with pnpm --filter @lrsweep/trainer add @tensorflow/tfjs-node-gpu@4.22.0' : ': run pnpm install'})`);
+}
+const bindingDir = join(pkgDir, 'lib', 'napi-v8');
+
+/** Loads the package in a fresh process; the backend and TF version, or the error. */
+function probe() {
+  const code = `const tf = require(${JSON.stringify(pkgName)}); tf.setBackend('tensorflow').then(() => { process.stdout.write(JSON.stringify({ backend: tf.getBackend(), tf: tf.version['tfjs-node'] ?? null, lib: require(${JSON.stringify(join(pkgDir, 'package.json'))}).version })); });`;
+  const r = spawnSync(process.execPath, ['-e', code], { cwd: join(root, 'packages/trainer'), encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+  if (r.status !== 0) return { ok: false, error: (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ') };
+  try {
+    return { ok: true, ...JSON.parse(r.stdout.trim().split('\n').at(-1)) };
+  } catch {
+    return { ok: false, error: r.stdout };
+  }
+}
+
+if (!force && existsSync(join(bindingDir, 'tfjs_binding.node'))) {
+  const p = probe();
+  if (p.ok && p.backend === 'tensorflow') {
+    say(`already built: ${pkgName} ${p.lib} loads (backend ${p.backend}) from ${bindingDir}; --force rebuilds`);
+    process.exit(0);
+  }
+  say(`a binding exists but does not load (${p.error}); rebuilding`);
+}
+
+// 1. The wheel (pip serves it by name; cached).
+const cache = join(root, '.cache', 'tensorflow');
+mkdirSync(cache, { recursive: true });
+const findWheel = () => readdirSync(cache).find((f) => f.startsWith(`${wheelName.replace('-', '_')}-${tfVersion}-`) && f.endsWith('.whl'));
+if (!findWheel()) {
+  const python = ['python3.11', 'python3', 'python'].find((p) => spawnSync(p, ['-m', 'pip', '--version']).status === 0);
+  if (!python) fail('no python with pip to fetch the wheel with');
+  say(`fetching ${wheelName}==${tfVersion} with pip (about 270 MB${cuda ? ', plus nothing else: its CUDA 12 runtime comes from the nvidia-* wheels or the image' : ''})`);
+  const r = spawnSync(python, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--python-version', '3.11', '--platform', 'manylinux_2_27_x86_64', `${wheelName}==${tfVersion}`, '-d', cache], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (r.status !== 0 || !findWheel()) fail(`pip could not fetch ${wheelName}==${tfVersion}: the native backend is not built (wasm stays in use)`);
+}
+const wheel = join(cache, findWheel());
+say(`wheel ${wheel}`);
+
+// 2. Libraries and headers into deps/.
+const deps = join(pkgDir, 'deps');
+rmSync(deps, { recursive: true, force: true });
+mkdirSync(join(deps, 'lib'), { recursive: true });
+mkdirSync(join(deps, 'include'), { recursive: true });
+const extract = `
+import sys, zipfile, os, shutil
+wheel, deps = sys.argv[1], sys.argv[2]
+z = zipfile.ZipFile(wheel)
+libs = {'tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2'}
+heads = ('tensorflow/include/tensorflow/c/', 'tensorflow/include/tsl/', 'tensorflow/include/xla/tsl/', 'tensorflow/include/tensorflow/tsl/', 'tensorflow/include/tensorflow/core/platform/ctstring')
+n = 0
+for m in z.infolist():
+    if m.is_dir(): continue
+    if m.filename in libs: out = os.path.join(deps, 'lib', os.path.basename(m.filename))
+    elif m.filename.startswith(heads): out = os.path.join(deps, 'include', m.filename[len('tensorflow/include/'):])
+    else: continue
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with z.open(m) as src, open(out, 'wb') as dst: shutil.copyfileobj(src, dst)
+    n += 1
+print(n)
+`;
+const extracted = execFileSync('python3', ['-c', extract, wheel, deps], { encoding: 'utf8' }).trim();
+for (const [link, target] of [
+  ['libtensorflow.so', 'libtensorflow_cc.so.2'],
+  ['libtensorflow.so.2', 'libtensorflow_cc.so.2'],
+  // What tfjs-node's own install checks for before it would download.
+  ['libtensorflow.so.2.9.1', 'libtensorflow_cc.so.2'],
+  ['libtensorflow_framework.so', 'libtensorflow_framework.so.2'],
+]) {
+  symlinkSync(target, join(deps, 'lib', link));
+}
+say(`unpacked ${extracted} files into ${deps}`);
+
+// 3. The binding, against Node's own headers (no download of them either).
+const nodeGyp = [join(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'), join(dirname(process.execPath), 'node_modules/npm/node_modules/node-gyp/bin/node-gyp.js')].find(existsSync);
+if (!nodeGyp) fail("node-gyp not found (it ships with npm); install it: npm i -g node-gyp");
+const nodedir = process.env.npm_config_nodedir ?? resolve(dirname(process.execPath), '..');
+if (!existsSync(join(nodedir, 'include/node/node_api.h'))) fail(`Node's headers are not under ${nodedir}/include/node: set npm_config_nodedir`);
+say(`building the binding with node-gyp (nodedir ${nodedir})`);
+const t0 = Date.now();
+const build = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodedir}`, '--module_name=tfjs_binding', `--module_path=${bindingDir}`, '--napi_build_version=8', '-j', 'max'], {
+  cwd: pkgDir,
+  stdio: ['ignore', 'ignore', 'inherit'],
+  env: { ...process.env, npm_config_nodedir: nodedir },
+});
+if (build.status !== 0) fail('node-gyp failed (output above)');
+say(`built ${join(bindingDir, 'tfjs_binding.node')} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+
+// 4. It loads.
+const p = probe();
+if (!p.ok || p.backend !== 'tensorflow') fail(`the binding was built but does not load: ${p.error ?? p.backend}`);
+say(`✓ ${pkgName} ${p.lib} loads with backend ${p.backend}, on TensorFlow ${tfVersion}'s C API (${wheelName} wheel). LRSWEEP_BACKEND=auto now prefers it.`);

@@ -1,0 +1,51 @@
+// A sweep end to end through a worker on the native backend (tfjs-node on TF 2.21's C API, built by
+// `pnpm setup:tensorflow`): its trials train, rank, and record `backend: tensorflow`.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { type Stack, startStack } from '@lrsweep/testkit';
+
+const trainer = resolve(import.meta.dirname, '../packages/trainer');
+const probe = spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], { cwd: trainer, encoding: 'utf8' });
+const why = probe.status === 0 ? null : (probe.stderr.trim().split('\n').find((l) => /Error|Cannot/.test(l)) ?? 'it does not load');
+if (why) console.warn(`[lrsweep] the native end-to-end sweep did not run: @tensorflow/tfjs-node does not load here (${why}). Run \`pnpm setup:tensorflow\`.`);
+
+describe.skipIf(why !== null)('a sweep on the native backend', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack('native', { workers: 1, env: { LRSWEEP_BACKEND: 'tensorflow' } });
+  }, 120_000);
+  afterAll(async () => stack?.stop());
+
+  it('trains every trial on tensorflow and ranks them', async () => {
+    const created = await stack.lrsweep.submitSweep({
+      name: 'native',
+      dataset: { name: 'mnist', trainSize: 600, testSize: 100 },
+      model: { kind: 'lenet', activation: 'relu', pool: 'max' },
+      training: { epochs: 1, batchSize: 50, evalEvery: 4 },
+      grid: { baseLr: [0.003, 0.01], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 1 },
+    } as never);
+    await stack.lrsweep.follow(created.id, () => {}, 250);
+    expect((await stack.lrsweep.getSweep(created.id)).status).toBe('completed');
+    const { trials } = await stack.lrsweep.listTrials(created.id);
+    expect(trials.map((t) => t.backend)).toEqual(['tensorflow', 'tensorflow', 'tensorflow', 'tensorflow']);
+    expect(trials.every((t) => t.provenance?.backend === 'tensorflow')).toBe(true);
+    const r = await stack.lrsweep.results(created.id);
+    expect(r.ranking.every((x) => x.mean !== null && Number.isFinite(x.mean))).toBe(true);
+    expect(stack.workers[0]!.lines.some((l) => (l.backend as { name?: string } | undefined)?.name === 'tensorflow')).toBe(true);
+    expect(stack.workers[0]!.lines.filter((l) => l.msg === 'trial backend').map((l) => l.why)).toEqual(Array(4).fill('LRSWEEP_BACKEND=tensorflow'));
+  }, 120_000);
+
+  it('lets the spec force wasm on a native worker (training.backend)', async () => {
+    const created = await stack.lrsweep.submitSweep({
+      name: 'forced-wasm',
+      dataset: { name: 'mnist', trainSize: 200, testSize: 50 },
+      model: { kind: 'mlp', hidden: [16] },
+      training: { epochs: 1, batchSize: 50, evalEvery: 2, backend: 'wasm' },
+      grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 },
+    } as never);
+    await stack.lrsweep.follow(created.id, () => {}, 250);
+    const [t] = (await stack.lrsweep.listTrials(created.id)).trials;
+    expect(t).toMatchObject({ status: 'completed', backend: 'wasm' });
+  }, 60_000);
+});
