@@ -145,6 +145,15 @@ describe('lrsweep CLI', () => {
     expect(r.stdout).toMatch(/failures:\n {2}1× INFRASTRUCTURE: .*DATA_ROOT does not exist/);
   }, 90_000);
 
+  it('extend grows a sweep by seeds and base LRs', async () => {
+    const created = await stack.lrsweep.submitSweep({ ...spec, name: 'growing', grid: { ...spec.grid, baseLr: [0.01], seeds: 1 } } as never);
+    const r = await cli('extend', created.id.slice(0, 8), '--seeds', '2', '--lr', '0.01,0.001');
+    expect(r.code, r.stderr).toBe(0);
+    // 2 LRs × 3 schedules × 2 seeds = 12, of which 3 existed.
+    expect(r.stdout).toContain(`added 9 trials; sweep ${created.id} now has 12`);
+    expect((await cli('extend', created.id)).code).toBe(2);
+  });
+
   it('delete asks first: no answer is a usage error, "no" keeps it, "yes" deletes it', async () => {
     const created = await stack.lrsweep.submitSweep({ ...spec, name: 'doomed', grid: { ...spec.grid, baseLr: [0.01], seeds: 1 } } as never);
     const prefix = created.id.slice(0, 10);

@@ -64,6 +64,7 @@ describe('API routes', () => {
         '/v1/sweeps/{id}',
         '/v1/sweeps/{id}/cancel',
         '/v1/sweeps/{id}/curves',
+        '/v1/sweeps/{id}/extend',
         '/v1/sweeps/{id}/results',
         '/v1/sweeps/{id}/retry',
         '/v1/sweeps/{id}/schedules',

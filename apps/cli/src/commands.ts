@@ -36,6 +36,7 @@ usage:
   lrsweep cancel <sweep-id>
   lrsweep retry <sweep-id>
   lrsweep delete <sweep-id> [--yes]
+  lrsweep extend <sweep-id> [--seeds <n>] [--lr <a,b,…>]
   lrsweep agents
   lrsweep tokens create --project <id> --name <name> [--role admin|member|agent] [--pools a,b]
   lrsweep tokens list [--project <id>]
@@ -95,6 +96,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         role: { type: 'string' },
         pools: { type: 'string' },
         limit: { type: 'string' },
+        seeds: { type: 'string' },
+        lr: { type: 'string' },
         yes: { type: 'boolean', short: 'y', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -152,6 +155,16 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case 'retry': {
         const r = await client.retrySweep(await sweepId());
         io.out(`re-queued ${r.retriedTrials} failed trials; sweep ${r.sweep.id} is ${r.sweep.status}`);
+        return exitCodes.ok;
+      }
+      case 'extend': {
+        const id = await sweepId();
+        const body: { seeds?: number; baseLr?: number[] } = {};
+        if (o.seeds !== undefined) body.seeds = Number(o.seeds);
+        if (o.lr !== undefined) body.baseLr = (o.lr as string).split(',').map((x) => Number(x.trim()));
+        if (!Object.keys(body).length) throw new UsageError('extend needs --seeds or --lr');
+        const r = await client.extendSweep(id, body as never, { idempotencyKey: randomUUID() });
+        io.out(`added ${r.addedTrials} trials; sweep ${r.id} now has ${r.trialCount}${r.delivery === 'pending' ? ' (delivery pending)' : ''}`);
         return exitCodes.ok;
       }
       case 'delete': {

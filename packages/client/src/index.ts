@@ -9,6 +9,8 @@ import type {
   CancelAnswer,
   CreatedToken,
   CreateTokenRequest,
+  ExtendSweep,
+  SweepExtended,
   Curves,
   MetricName,
   Preview,
@@ -102,6 +104,9 @@ export function createClient(opts: ClientOptions) {
     getSweep: (id: string) => call<SweepDetail>('GET', `/v1/sweeps/${id}`),
     cancelSweep: (id: string) => call<CancelAnswer>('POST', `/v1/sweeps/${id}/cancel`),
     retrySweep: (id: string) => call<RetryAnswer>('POST', `/v1/sweeps/${id}/retry`),
+    /** Grows a sweep: merges base LRs, schedules, seeds or trainer axes into its grid (SWEEP_API v1.1). */
+    extendSweep: (id: string, body: ExtendSweep, o: { idempotencyKey?: string } = {}) =>
+      call<SweepExtended>('POST', `/v1/sweeps/${id}/extend`, body, o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {}),
     /** Deletes a sweep with its trials and metrics (running trials stop as on cancel). */
     deleteSweep: (id: string) => call<{ deleted: true; id: string; trials: number }>('DELETE', `/v1/sweeps/${id}`),
     /** Every trial as CSV: config, outcome, test metrics and provenance. */

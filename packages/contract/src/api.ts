@@ -8,6 +8,7 @@ import { poolNameSchema, projectIdSchema } from './jobs';
 import { aggregateSchema, metricNameSchema, selectionMetricSchema } from './metrics';
 import { tokenRoleSchema } from './roles';
 import { sweepStatusSchema, trialStatusSchema } from './states';
+import { gridSchema, maxGridValues } from './spec';
 
 const num = z.number();
 const nullableNum = num.nullable();
@@ -49,6 +50,29 @@ export const sweepDetailSchema = sweepSummarySchema
     failures: z.array(z.object({ code: z.string(), message: z.string(), count: z.number().int() })),
   })
   .meta({ id: 'Sweep' });
+
+/**
+ * Growing a sweep (SWEEP_API.md v1.1): a partial grid whose lists are merged with the sweep's
+ * (overlaps ignored; a seed count n means [0 … n−1]). Existing trials never change.
+ */
+export const extendSweepBody = z
+  .strictObject({
+    baseLr: gridSchema.shape.baseLr.optional(),
+    schedule: gridSchema.shape.schedule.optional(),
+    seeds: z.union([z.number().int().positive().max(maxGridValues), z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(maxGridValues)]).optional(),
+    horizon: z.array(z.number().int().positive()).min(1).max(maxGridValues).optional().meta({ description: 'horizon axes come with schedule-aware search; not accepted yet' }),
+    config: gridSchema.shape.config,
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'name at least one of baseLr, schedule, seeds, config' })
+  .meta({ id: 'ExtendSweep' });
+export const extendAnswer = z
+  .object({
+    id: z.uuid(),
+    addedTrials: z.number().int(),
+    trialCount: z.number().int(),
+    delivery: z.enum(['queued', 'pending']),
+  })
+  .meta({ id: 'SweepExtended' });
 
 export const sweepCreatedSchema = z
   .object({

@@ -14,6 +14,8 @@ import type {
   resultsAnswer,
   retryAnswer,
   schedulesAnswer,
+  extendAnswer,
+  extendSweepBody,
   sweepCreatedSchema,
   sweepDetailSchema,
   sweepSummarySchema,
@@ -25,6 +27,8 @@ import type {
 } from './api';
 
 export type SweepCreated = z.output<typeof sweepCreatedSchema>;
+export type ExtendSweep = z.input<typeof extendSweepBody>;
+export type SweepExtended = z.output<typeof extendAnswer>;
 export type SweepSummary = z.output<typeof sweepSummarySchema>;
 export type SweepDetail = z.output<typeof sweepDetailSchema>;
 export type SweepPage = { sweeps: SweepSummary[]; total: number; limit: number; offset: number };

@@ -239,3 +239,73 @@ export async function liveQueues(db: Db): Promise<{ projectId: string; pool: str
     SELECT DISTINCT s.project_id, t.pool, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.status IN ('queued', 'running')`;
   return rows.map((r) => ({ projectId: r.project_id, pool: r.pool, runner: r.runner === 'external' ? 'external' : 'builtin' }));
 }
+
+/** What `extendSweep` is given: how to grow the sweep, decided on the spec it locked. */
+export interface SweepGrowth {
+  /** The merged spec, or a reason to refuse (the sweep's state decides it under the lock). */
+  spec: unknown;
+  configs: readonly { configId: string; baseLr: number; schedule: unknown; values?: unknown; scheduleKey: string }[];
+  /** Every trial of the merged grid (existing identities are skipped). */
+  trials: readonly (NewTrial & { id: string })[];
+  totalSteps: number;
+}
+
+/**
+ * Grows a sweep in one transaction with its row locked (two extends at once cannot both add the
+ * same trial): `plan` sees the stored spec and answers the merged one; trials whose identity the
+ * sweep has are skipped, new ones get ordinals after the last. Existing trials never change.
+ */
+export async function extendSweep(
+  db: Db,
+  sweepId: string,
+  projectId: string,
+  plan: (current: { spec: unknown; cancelled: boolean; runnerKind: string; pool: string }) => SweepGrowth,
+  opts: { failureBudget: number; idempotency?: { key: string; requestHash: string; answer: (added: number, trialCount: number) => unknown } },
+): Promise<{ added: { id: string }[]; trialCount: number; pool: string; runnerKind: 'builtin' | 'external' } | null> {
+  return db.$transaction(
+    async (tx) => {
+      const [row] = await tx.$queryRaw<{ spec: unknown; cancelled_at: Date | null; runner_kind: string; pool: string }[]>`
+        SELECT spec, cancelled_at, runner_kind, pool FROM sweeps WHERE id = ${sweepId}::uuid AND project_id = ${projectId} FOR UPDATE`;
+      if (!row) return null;
+      const growth = plan({ spec: row.spec, cancelled: row.cancelled_at !== null, runnerKind: row.runner_kind, pool: row.pool });
+      const existing = new Set((await tx.trial.findMany({ where: { sweepId }, select: { identity: true } })).map((t) => t.identity));
+      const [{ max } = { max: -1 }] = await tx.$queryRaw<{ max: number }[]>`SELECT coalesce(max(ordinal), -1)::int AS max FROM trials WHERE sweep_id = ${sweepId}::uuid`;
+      const added = growth.trials.filter((t) => !existing.has(t.identity)).map((t, i) => ({ ...t, ordinal: max + 1 + i }));
+      if (added.length) {
+        await tx.trial.createMany({
+          data: added.map((t) => ({
+            id: t.id,
+            sweepId,
+            identity: t.identity,
+            configId: t.configId,
+            ordinal: t.ordinal,
+            config: t.config as Prisma.InputJsonValue,
+            totalSteps: growth.totalSteps,
+            pool: row.pool,
+            failureBudget: opts.failureBudget,
+            jobId: deliveryJobId(t.id, 1),
+          })),
+        });
+        await tx.sweepConfig.createMany({
+          data: growth.configs.map((c) => ({
+            sweepId,
+            configId: c.configId,
+            baseLr: c.baseLr,
+            schedule: c.schedule as Prisma.InputJsonValue,
+            ...(c.values ? { values: c.values as Prisma.InputJsonValue } : {}),
+            scheduleKey: c.scheduleKey,
+          })),
+          skipDuplicates: true,
+        });
+      }
+      const trialCount = existing.size + added.length;
+      await tx.sweep.update({ where: { id: sweepId }, data: { spec: growth.spec as Prisma.InputJsonValue, trialCount } });
+      if (opts.idempotency) {
+        const { key, requestHash, answer } = opts.idempotency;
+        await tx.idempotencyKey.create({ data: { projectId, key, requestHash, sweepId, answer: answer(added.length, trialCount) as Prisma.InputJsonValue } });
+      }
+      return { added: added.map((t) => ({ id: t.id })), trialCount, pool: row.pool, runnerKind: row.runner_kind === 'external' ? ('external' as const) : ('builtin' as const) };
+    },
+    { timeout: 120_000 },
+  );
+}

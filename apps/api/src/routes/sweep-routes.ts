@@ -1,4 +1,6 @@
 import {
+  extendAnswer,
+  extendSweepBody,
   cancelAnswer,
   errorBodySchema,
   idParamsSchema,
@@ -109,6 +111,21 @@ export const sweepRoutes =
         },
       },
       async (req) => sweeps.remove(req.params.id, req.auth.projectId),
+    );
+
+    app.post(
+      '/sweeps/:id/extend',
+      {
+        schema: {
+          tags: ['sweeps'],
+          summary: 'Grow a sweep: merge base LRs, schedules, seeds or trainer axes into its grid; the new trials are queued, existing ones never change',
+          params: idParamsSchema,
+          headers: z.looseObject({ 'idempotency-key': z.string().min(1).max(200).optional() }),
+          body: extendSweepBody,
+          response: { 200: extendAnswer, 409: errorBodySchema, ...errors },
+        },
+      },
+      async (req) => sweeps.extend(req.params.id, req.auth.projectId, req.body, req.headers['idempotency-key']),
     );
 
     app.post(

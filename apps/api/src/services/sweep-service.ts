@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { deliveryJobId, type SweepCreated, selectedOnOf, type SweepSpec, sweepEnded } from '@lrsweep/contract';
-import { cancelSweep, createSweep, type Db, deleteSweep, findIdempotentSweep, getSweep, Prisma, retryFailedTrials } from '@lrsweep/db';
+import { deliveryJobId, type ExtendSweep, type SweepCreated, type SweepExtended, selectedOnOf, type SweepSpec, sweepEnded, sweepSpecSchema } from '@lrsweep/contract';
+import { cancelSweep, createSweep, type Db, deleteSweep, extendSweep, findIdempotentSweep, getSweep, Prisma, retryFailedTrials } from '@lrsweep/db';
+import { toSpecIssues } from '@lrsweep/schedules';
 import type { Delivery, TrialQueue } from '@lrsweep/queue';
 import { canonicalJson, expandSweep, planTrials, scheduleKeyOf, sha256 } from '@lrsweep/sweep';
 import type { Logger } from 'pino';
@@ -179,6 +180,68 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
       return { deleted: true as const, id: sweepId, trials };
     },
 
+    /**
+     * Grows a sweep (SWEEP_API.md v1.1): each list of `body` is merged with the sweep's, overlaps
+     * are ignored, a seed count n means [0 … n−1]; the new trials are queued, existing ones never
+     * change. 409 for a cancelled sweep or an Idempotency-Key reused with another body.
+     */
+    async extend(sweepId: string, projectId: string, body: ExtendSweep, idempotencyKey?: string): Promise<SweepExtended> {
+      if (body.horizon) {
+        throw new ApiError('SPEC_INVALID', 'horizon: horizon axes come with schedule-aware search and are not accepted yet', [{ path: 'horizon', message: 'not accepted yet (horizon axes come with schedule-aware search)' }]);
+      }
+      const requestHash = sha256(canonicalJson({ extend: sweepId, body }));
+      const replayed = async () => {
+        const prior = idempotencyKey ? await findIdempotentSweep(db, projectId, idempotencyKey, idempotencyTtlMs) : null;
+        if (!prior) return null;
+        if (prior.requestHash !== requestHash || prior.sweepId !== sweepId) throw new ApiError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with a different body');
+        return prior.answer as SweepExtended;
+      };
+      const prior = await replayed();
+      if (prior) return prior;
+      let grown;
+      try {
+        grown = await extendSweep(
+          db,
+          sweepId,
+          projectId,
+          (current) => {
+            if (current.cancelled) throw new ApiError('SWEEP_CANCELLED', 'a cancelled sweep cannot be extended');
+            const spec = current.spec as SweepSpec;
+            const merged = mergeGrid(spec.grid, body);
+            const parsed = sweepSpecSchema.safeParse({ ...spec, grid: merged });
+            if (!parsed.success) {
+              const issues = toSpecIssues(parsed.error);
+              throw new ApiError('SPEC_INVALID', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
+            }
+            const expanded = expandSweep(parsed.data, { maxTrials, maxTrialSteps });
+            if (!expanded.ok) throw new ApiError('SPEC_INVALID', expanded.issues.map((i) => `${i.path}: ${i.message}`).join('; '), expanded.issues);
+            const { plan } = expanded;
+            return {
+              spec: parsed.data,
+              configs: plan.configs.map((c) => ({ ...c, scheduleKey: scheduleKeyOf(c.schedule, c.values) })),
+              trials: planTrials(plan, sweepId).map((t) => ({ ...t, id: randomUUID() })),
+              totalSteps: plan.totalSteps,
+            };
+          },
+          {
+            failureBudget,
+            ...(idempotencyKey ? { idempotency: { key: idempotencyKey, requestHash, answer: (addedTrials: number, trialCount: number) => ({ id: sweepId, addedTrials, trialCount, delivery: 'queued' }) } } : {}),
+          },
+        );
+      } catch (err) {
+        if (idempotencyKey && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+          const again = await replayed();
+          if (again) return again;
+        }
+        throw err;
+      }
+      if (!grown) throw notFound('sweep', sweepId);
+      const queued = grown.added.length
+        ? await deliver(grown.added.map((t) => ({ trialId: t.id, sweepId, jobId: deliveryJobId(t.id, 1), projectId, pool: grown.pool, runner: grown.runnerKind })))
+        : true;
+      return { id: sweepId, addedTrials: grown.added.length, trialCount: grown.trialCount, delivery: queued ? 'queued' : 'pending' };
+    },
+
     /** Re-runs the sweep's failed trials, and only those, with a fresh failure budget; 409 when none failed. */
     async retry(sweepId: string, projectId: string) {
       const sweep = await mustGet(sweepId, projectId);
@@ -188,5 +251,35 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
       await deliver(deliveries);
       return { retriedTrials: deliveries.length, sweep: await mustGet(sweepId, projectId) };
     },
+  };
+}
+
+/** Values in `a`, then those of `b` not already there (compared as canonical JSON). */
+function union<T>(a: readonly T[], b: readonly T[]): T[] {
+  const seen = new Set(a.map((x) => canonicalJson(x)));
+  return [...a, ...b.filter((x) => !seen.has(canonicalJson(x)) && (seen.add(canonicalJson(x)), true))];
+}
+const seedList = (s: number | readonly number[]) => (typeof s === 'number' ? Array.from({ length: s }, (_, i) => i) : [...s]);
+
+/**
+ * The sweep's grid grown by `body`: each list merged, overlaps ignored. A trainer axis the sweep
+ * does not have is refused: adding one would change every existing trial's configuration.
+ */
+function mergeGrid(grid: SweepSpec['grid'], body: ExtendSweep): SweepSpec['grid'] {
+  const config = grid.config ? { ...grid.config } : undefined;
+  for (const [key, values] of Object.entries(body.config ?? {})) {
+    if (!config?.[key]) {
+      throw new ApiError('SPEC_INVALID', `config.${key}: not an axis of this sweep (adding an axis would change its existing trials)`, [
+        { path: `config.${key}`, message: 'not an axis of this sweep (adding an axis would change its existing trials)' },
+      ]);
+    }
+    config[key] = union(config[key]!, values as never[]);
+  }
+  return {
+    ...grid,
+    baseLr: union(grid.baseLr, body.baseLr ?? []),
+    schedule: union(grid.schedule, (body.schedule ?? []) as SweepSpec['grid']['schedule']),
+    seeds: body.seeds === undefined ? grid.seeds : union(seedList(grid.seeds), seedList(body.seeds)),
+    ...(config ? { config } : {}),
   };
 }
