@@ -16,6 +16,7 @@ import { type AppSettings, defaultSettings } from './env';
 import { registerErrorHandler, zodValidatorCompiler } from './errors';
 import { adminRoutes } from './routes/admin-routes';
 import { agentRoutes } from './routes/agent-routes';
+import { fleetRoutes } from './routes/fleet-routes';
 import { resultsRoutes } from './routes/results-routes';
 import { scheduleRoutes } from './routes/schedule-routes';
 import { sweepRoutes } from './routes/sweep-routes';
@@ -130,6 +131,7 @@ export async function buildApp(opts: AppOptions) {
       await v1.register(scheduleRoutes);
       await v1.register(adminRoutes({ db: opts.db }));
       await v1.register(agentRoutes({ db: opts.db, agents, aliveMs: 3 * s.agentHeartbeatMs }));
+      await v1.register(fleetRoutes({ db: opts.db, agentAliveMs: 3 * s.agentHeartbeatMs, workerLostAfterMs: s.workerLostAfterMs }));
     },
     { prefix: '/v1' },
   );

@@ -34,6 +34,8 @@ const schema = z.object({
   AGENT_LEASE_MS: int(30_000),
   AGENT_HEARTBEAT_MS: int(10_000),
   AGENT_STALL_MS: int(600_000),
+  /** A built-in worker silent this long is shown lost (its trials' leases lapse by then too: LEASE_MS's default). */
+  WORKER_LOST_AFTER_MS: int(30_000),
   /** The longest horizon a trial may have, in updates. */
   MAX_TRIAL_STEPS: int(1_000_000),
   /** Comma-separated origins allowed to call from a browser; none by default (CORS closed). */
@@ -77,6 +79,7 @@ export function appSettings(env: ApiEnv) {
     agentLeaseMs: env.AGENT_LEASE_MS,
     agentHeartbeatMs: env.AGENT_HEARTBEAT_MS,
     agentStallMs: env.AGENT_STALL_MS,
+    workerLostAfterMs: env.WORKER_LOST_AFTER_MS,
     corsOrigins: env.CORS_ORIGINS,
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     failureBudget: env.TRIAL_FAILURE_BUDGET,

@@ -81,6 +81,7 @@ describe('API routes', () => {
         '/v1/trials/{id}/metrics',
         '/v1/trials/{id}/release',
         '/v1/trials/{id}/updates',
+        '/v1/workers',
       ].sort(),
     );
     const body = doc.paths['/v1/sweeps'].post.requestBody.content['application/json'].schema;

@@ -38,6 +38,7 @@ usage:
   lrsweep delete <sweep-id> [--yes]
   lrsweep extend <sweep-id> [--seeds <n>] [--lr <a,b,…>]
   lrsweep agents
+  lrsweep workers
   lrsweep tokens create --project <id> --name <name> [--role admin|member|agent] [--pools a,b]
   lrsweep tokens list [--project <id>]
   lrsweep tokens revoke <token-id>
@@ -183,6 +184,20 @@ export async function run(argv: string[], io: Io): Promise<number> {
       }
       case 'tokens':
         return await tokens(args, o, client, io);
+      case 'workers': {
+        const { workers } = await client.listWorkers();
+        if (!workers.length) io.out('no worker has registered');
+        else {
+          const ago = (iso: string) => `${Math.round((Date.now() - Date.parse(iso)) / 1000)} s ago`;
+          io.out(
+            formatTable(
+              ['name', 'kind', 'state', 'pools', 'backend', 'slots', 'running', 'heartbeat', 'version'],
+              workers.map((w) => [w.name, w.kind, w.state, w.pools.join(','), w.backend ?? w.framework ?? '', w.slots === null ? '' : String(w.slots), String(w.runningTrials.length + w.otherProjectTrials), ago(w.lastHeartbeatAt), w.version ?? '']),
+            ),
+          );
+        }
+        return exitCodes.ok;
+      }
       case 'agents': {
         const { agents } = await client.listAgents();
         if (!agents.length) io.out('no agent has registered (see docs/agents.md)');

@@ -5,6 +5,7 @@ import { NewSweep } from './pages/NewSweep';
 import { SweepPage } from './pages/SweepPage';
 import { SweepsList } from './pages/SweepsList';
 import { TrialPage } from './pages/TrialPage';
+import { WorkersPage } from './pages/WorkersPage';
 
 /** Hash routes (#/, #/sweeps/<id>, #/new): no server routing needed, and no secret in any URL. */
 function useRoute() {
@@ -64,6 +65,7 @@ export function App() {
         <nav>
           <a href="#/">Sweeps</a>
           <a href="#/new">New sweep</a>
+          <a href="#/workers">Workers</a>
           <a href="#/agents">Agents</a>
           {token && (
             <button className="link" onClick={() => (storeToken(null), setToken(null))}>
@@ -77,7 +79,7 @@ export function App() {
           <TokenForm onToken={(t) => (storeToken(t), setTokenError(undefined), setToken(t))} error={tokenError} />
         ) : (
           <ApiContext.Provider value={client}>
-            {route[0] === 'sweeps' && route[1] ? <SweepPage key={route[1]} id={route[1]} /> : route[0] === 'trials' && route[1] ? <TrialPage key={route[1]} id={route[1]} /> : route[0] === 'new' ? <NewSweep /> : route[0] === 'agents' ? <AgentsPage /> : <SweepsList />}
+            {route[0] === 'sweeps' && route[1] ? <SweepPage key={route[1]} id={route[1]} /> : route[0] === 'trials' && route[1] ? <TrialPage key={route[1]} id={route[1]} /> : route[0] === 'new' ? <NewSweep /> : route[0] === 'agents' ? <AgentsPage /> : route[0] === 'workers' ? <WorkersPage /> : <SweepsList />}
           </ApiContext.Provider>
         )}
       </main>

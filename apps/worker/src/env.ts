@@ -37,6 +37,8 @@ const schema = z.object({
   QUEUE_PREFIX: z.string().default('lrsweep'),
   /** A running trial's lease in Postgres; renewed every third of it. */
   LEASE_MS: int(30_000),
+  /** How often the worker tells the registry it is alive (GET /v1/workers shows it lost after LEASE_MS of silence). */
+  WORKER_HEARTBEAT_MS: int(5_000),
   LOCK_DURATION_MS: int(30_000),
   STALLED_INTERVAL_MS: int(30_000),
   /** How often buffered metric rows are written. */

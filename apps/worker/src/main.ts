@@ -1,5 +1,7 @@
 // The worker process: consumes its pools' queues and trains trials, WORKER_SLOTS at a time.
-import { createDb, type Db } from '@lrsweep/db';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createDb, type Db, heartbeatBuiltinWorker, registerBuiltinWorker, stopBuiltinWorker } from '@lrsweep/db';
 import { createRedis, createTrialQueue } from '@lrsweep/queue';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
@@ -85,6 +87,20 @@ await sweepNow();
 const sweeper = setInterval(() => void sweepNow(), env.CHECKPOINT_SWEEP_MS);
 sweeper.unref();
 await consumers.start();
+// The fleet's registry (GET /v1/workers): this process, its heartbeat, and a clean stop.
+const registryId = randomUUID();
+await registerBuiltinWorker(prisma, {
+  id: registryId,
+  name: env.WORKER_ID,
+  pools: [...new Set(env.WORKER_POOLS.map((p) => p.pool))],
+  host: hostname(),
+  backend: slots.backend?.name ?? env.LRSWEEP_BACKEND,
+  device: slots.backend?.gpu ? 'gpu' : 'cpu',
+  slots: env.WORKER_SLOTS,
+  version: lrsweepVersion,
+}).catch((err) => log.warn({ err }, 'could not register in the worker registry; training goes on'));
+const heartbeat = setInterval(() => void heartbeatBuiltinWorker(prisma, registryId).catch((err) => log.debug({ err }, 'registry heartbeat failed')), env.WORKER_HEARTBEAT_MS);
+heartbeat.unref();
 if (env.WORKER_HEALTH_PORT !== undefined) {
   const health = () => workerHealth({ redis, db: prisma, consumersHealthy: consumers.healthy, deadSlots: slots.deadSlots });
   const { port } = await serveHealth(env.WORKER_HEALTH_PORT, health, { host: env.WORKER_HEALTH_HOST, metrics: metrics.registry });
@@ -101,9 +117,11 @@ async function shutdown(signal: string) {
     process.exit(1);
   }, env.SHUTDOWN_TIMEOUT_MS);
   hardStop.unref();
+  clearInterval(heartbeat);
   try {
     await consumers.close();
     await Promise.all([slots.close(), queue.close()]);
+    await stopBuiltinWorker(prisma, registryId).catch(() => {});
     await Promise.all([closeDb(), redis.quit().catch(() => {}), producerRedis.quit().catch(() => {})]);
   } finally {
     log.info('worker stopped');

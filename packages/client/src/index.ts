@@ -24,6 +24,7 @@ import type {
   SweepSpecInput,
   Trial,
   TrialAttempts,
+  WorkersAnswer,
   TrialMetrics,
   TrialPage,
   TokenView,
@@ -112,6 +113,8 @@ export function createClient(opts: ClientOptions) {
     /** Every trial as CSV: config, outcome, test metrics and provenance. */
     trialsCsv: (id: string) => call<string>('GET', `/v1/sweeps/${id}/trials${qs({ format: 'csv' })}`),
     getTrial: (id: string) => call<Trial>('GET', `/v1/trials/${id}`),
+    /** The fleet: built-in workers and agents, with their state and running trials. */
+    listWorkers: () => call<WorkersAnswer>('GET', '/v1/workers'),
     /** A trial's attempts: who ran each, on what backend, from when to when, how it ended. */
     trialAttempts: (id: string) => call<TrialAttempts>('GET', `/v1/trials/${id}/attempts`),
     listTrials: (id: string, q: { limit?: number; offset?: number; status?: Trial['status'] } = {}) => call<TrialPage>('GET', `/v1/sweeps/${id}/trials${qs(q)}`),

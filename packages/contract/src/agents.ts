@@ -124,3 +124,28 @@ export const agentView = z.object({
   alive: z.boolean(),
   currentTrialId: z.uuid().nullable(),
 });
+
+/** One registry for built-in workers and external agents (GET /v1/workers). */
+export const workerView = z
+  .object({
+    id: z.uuid(),
+    kind: z.enum(['worker', 'agent']),
+    name: z.string(),
+    host: z.string().nullable(),
+    pools: z.array(z.string()),
+    backend: z.string().nullable(),
+    device: z.string().nullable(),
+    framework: z.string().nullable(),
+    slots: z.number().int().nullable(),
+    version: z.string().nullable(),
+    startedAt: z.iso.datetime(),
+    lastHeartbeatAt: z.iso.datetime(),
+    /** alive: heartbeating; lost: silent for longer than the lease; stopped: shut down cleanly. */
+    state: z.enum(['alive', 'lost', 'stopped']),
+    /** The caller's project's trials it runs now (an operator sees every project's). */
+    runningTrials: z.array(z.object({ trialId: z.uuid(), sweepId: z.uuid() })),
+    /** Trials of other projects it runs now: counted, never named (except to an operator). */
+    otherProjectTrials: z.number().int(),
+  })
+  .meta({ id: 'Worker' });
+export const workersAnswer = z.object({ workers: z.array(workerView) });

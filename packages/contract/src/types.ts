@@ -3,7 +3,7 @@
  * with: a changed route breaks the build of every caller (client, CLI, dashboard, tests).
  */
 import type { z } from 'zod';
-import type { agentRegistered, agentView, claimedTrialSchema, registerAgentBody, reportAnswer } from './agents';
+import type { agentRegistered, agentView, claimedTrialSchema, registerAgentBody, reportAnswer, workersAnswer, workerView } from './agents';
 import type {
   cancelAnswer,
   createTokenBody,
@@ -54,3 +54,5 @@ export type AgentRegistered = z.output<typeof agentRegistered>;
 export type ClaimedTrial = z.output<typeof claimedTrialSchema>;
 export type ReportAnswer = z.output<typeof reportAnswer>;
 export type AgentView = z.output<typeof agentView>;
+export type WorkerView = z.output<typeof workerView>;
+export type WorkersAnswer = z.output<typeof workersAnswer>;

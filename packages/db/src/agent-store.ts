@@ -120,3 +120,55 @@ export async function trialEvaluations(db: Db, trialId: string, upTo?: number) {
     select: { step: true, valLoss: true, valAcc: true, trainLoss: true, metrics: true },
   });
 }
+
+/** A built-in worker process, as it registers at start (kind "worker": it serves every project). */
+export interface BuiltinWorkerInfo {
+  id: string;
+  name: string;
+  pools: string[];
+  host: string;
+  backend: string;
+  device: string;
+  slots: number;
+  version: string;
+}
+
+export async function registerBuiltinWorker(db: Db, w: BuiltinWorkerInfo): Promise<void> {
+  await db.worker.create({
+    data: { id: w.id, kind: 'worker', projectId: null, name: w.name, pool: w.pools.join(','), host: w.host, backend: w.backend, device: w.device, slots: w.slots, version: w.version, framework: `TF.js ${w.backend}` },
+  });
+}
+
+/** A built-in worker's heartbeat; false once it is no longer registered (or stopped). */
+export async function heartbeatBuiltinWorker(db: Db, id: string): Promise<boolean> {
+  const r = await db.worker.updateMany({ where: { id, kind: 'worker', stoppedAt: null }, data: { lastHeartbeatAt: new Date() } });
+  return r.count === 1;
+}
+
+export async function stopBuiltinWorker(db: Db, id: string): Promise<void> {
+  await db.worker.updateMany({ where: { id, kind: 'worker' }, data: { stoppedAt: new Date() } });
+}
+
+/**
+ * The fleet a project sees: every built-in worker (they serve all projects) and the project's
+ * agents (an operator's call: every project's), with the trials each runs now. Registrations
+ * that stopped or went silent more than a day ago are dropped first.
+ */
+export async function listFleet(db: Db, projectId: string | null) {
+  const dayAgo = new Date(Date.now() - 24 * 3600 * 1000);
+  await db.worker.deleteMany({ where: { OR: [{ stoppedAt: { lt: dayAgo } }, { lastHeartbeatAt: { lt: dayAgo } }] } });
+  const workers = await db.worker.findMany({
+    where: projectId === null ? {} : { OR: [{ kind: 'worker' }, { kind: 'agent', projectId }] },
+    orderBy: [{ kind: 'desc' }, { lastHeartbeatAt: 'desc' }],
+    take: 1000,
+  });
+  const builtin = workers.filter((w) => w.kind === 'worker').map((w) => w.name);
+  const agents = workers.filter((w) => w.kind === 'agent').map((w) => w.id);
+  const running = await db.$queryRaw<{ id: string; sweep_id: string; project_id: string; worker_id: string | null; agent_id: string | null }[]>`
+    SELECT t.id, t.sweep_id, s.project_id, t.worker_id, t.agent_id FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+     WHERE t.status = 'running' AND (t.worker_id = ANY(${builtin}::text[]) OR t.agent_id = ANY(${agents}::uuid[]))`;
+  return workers.map((w) => ({
+    ...w,
+    running: running.filter((t) => (w.kind === 'agent' ? t.agent_id === w.id : t.agent_id === null && t.worker_id === w.name)).map((t) => ({ trialId: t.id, sweepId: t.sweep_id, projectId: t.project_id })),
+  }));
+}
