@@ -147,6 +147,15 @@ describe.skipIf(chromiumNeeded.skip)(`dashboard in ${chromiumPath}`, () => {
     const shownTimes = await page.locator('[data-testid="train-time"]').allTextContents();
     expect(shownTimes.sort()).toEqual(trials.map((t) => duration(t.trainMs!)).sort());
 
+    // Both schedules' best LR (0.01) sits at the grid's top edge: the page offers one more step (0.1).
+    await page.getByTestId('extend-grid').getByRole('button', { name: 'Extend the grid to 0.1' }).waitFor();
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Extend the grid to 0.1' }).click();
+    await expect.poll(() => page.getByTestId('notice').textContent()).toContain('Added 4 trials (base LR 0.1); the sweep now has 12');
+    // Followed live to the end again, the new LR in the ranking.
+    await expect.poll(() => page.getByTestId('sweep-status').textContent(), { timeout: 120_000, interval: 500 }).toBe('completed');
+    await expect.poll(() => page.locator('[data-testid="ranking"] tbody tr').count(), { timeout: 20_000 }).toBe(6);
+    expect((await stack.lrsweep.getSweep(sweepId)).trialCount).toBe(12);
     await page.screenshot({ path: join(output, 'sweep-page.png'), fullPage: true });
     await page.goto(`${apiUrl}/#/`);
     await page.locator('[data-testid="sweeps"]').getByText('browser-sweep').waitFor();
@@ -170,36 +179,37 @@ describe.skipIf(chromiumNeeded.skip)(`dashboard in ${chromiumPath}`, () => {
     const created = await stack.lrsweep.submitSweep(answerSpec as never);
     const { page, problems } = await openWithToken(`#/sweeps/${created.id}`);
     await page.getByTestId('sweep-status').waitFor();
-    // One slot on a pool of its own: trials finish one by one and the ranking reorders as they do.
-    let worker: RunningProcess | undefined;
-    const seen: string[] = [];
-    let watching = true;
-    const watch = (async () => {
-      while (watching) {
-        const attr = await page.getByTestId('curves-plot').getAttribute('data-series', { timeout: 200 }).catch(() => null);
-        if (attr) {
-          const labels = (JSON.parse(attr) as Shown[]).map((x) => x.label).join('|');
-          if (seen.at(-1) !== labels) seen.push(labels);
-        }
-        await new Promise((r) => setTimeout(r, 150));
-      }
-    })();
+    // One slot on a pool of its own, paused part-way: while the sweep runs the curves show its
+    // leaders so far (at most 3 configurations have results then), and once it ends the final top 5.
+    const plotted = async () => {
+      const attr = await page.getByTestId('curves-plot').getAttribute('data-series', { timeout: 1000 }).catch(() => null);
+      return attr ? (JSON.parse(attr) as Shown[]).map((x) => x.label) : [];
+    };
+    const topNow = async () => {
+      const r = await stack.lrsweep.results(created.id);
+      const ids = r.ranking.filter((x) => x.mean !== null).slice(0, 5).map((x) => x.configId);
+      return ids.length ? (await stack.lrsweep.curves(created.id, { configs: ids })).curves.map((c) => c.label) : [];
+    };
+    const completed = async () => (await query<{ n: number }>(stack.db.url, "SELECT count(*)::int AS n FROM trials WHERE sweep_id = $1 AND status = 'completed'", [created.id]))[0]!.n;
+    let worker = await startWorker({ ...stack.env, WORKER_ID: 'answer-1', WORKER_POOLS: 'answer', WORKER_SLOTS: '1' });
     try {
+      await expect.poll(completed, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(2);
+      await worker.stop('SIGTERM');
+      const early = await topNow();
+      expect(early.length).toBeGreaterThan(0);
+      expect(early.length).toBeLessThan(5);
+      await expect.poll(plotted, { timeout: 15_000 }).toEqual(early);
+      expect(await page.getByTestId('sweep-status').textContent()).not.toBe('completed');
       worker = await startWorker({ ...stack.env, WORKER_ID: 'answer-1', WORKER_POOLS: 'answer', WORKER_SLOTS: '1' });
       await expect.poll(() => page.getByTestId('sweep-status').textContent(), { timeout: 150_000, interval: 500 }).toBe('completed');
     } finally {
-      await worker?.stop();
+      await worker.stop();
     }
     const [results, analysis] = await Promise.all([stack.lrsweep.results(created.id), stack.lrsweep.schedules(created.id)]);
-    const top = results.ranking.filter((r) => r.mean !== null).slice(0, 5).map((r) => `${r.config.schedule.kind === 'constant' ? 'constant' : r.config.schedule.kind}`);
-    expect(top).toHaveLength(5);
-    const topLabels = (await stack.lrsweep.curves(created.id, { configs: results.ranking.filter((r) => r.mean !== null).slice(0, 5).map((r) => r.configId) })).curves.map((c) => c.label);
-    // The curves followed the leaders: several selections while the sweep ran, ending on the final top 5.
-    await expect.poll(async () => (JSON.parse((await page.getByTestId('curves-plot').getAttribute('data-series'))!) as Shown[]).map((x) => x.label), { timeout: 10_000 }).toEqual(topLabels);
-    watching = false;
-    await watch;
-    expect(seen.length).toBeGreaterThan(1);
-    expect(seen.at(-1)).toBe(topLabels.join('|'));
+    const topLabels = await topNow();
+    expect(topLabels).toHaveLength(5);
+    // The page moved on to the final leaders by itself: no reload, no pick.
+    await expect.poll(plotted, { timeout: 15_000 }).toEqual(topLabels);
 
     // The verdict rows, recomputed from the raw evaluation rows: each schedule's best config, its
     // mean of final val_loss, and Holm's adjustment of the paired p against the winner.

@@ -58,6 +58,25 @@ describe('extending a sweep', () => {
     expect(await stack.lrsweep.extendSweep(created.id, { baseLr: [0.01], seeds: [1, 2] })).toMatchObject({ addedTrials: 0, trialCount: 18 });
   }, 120_000);
 
+  it('extends a running sweep from two requests at once: every new trial exactly once', async () => {
+    const created = await stack.lrsweep.submitSweep({ ...spec, name: 'concurrent-growth' } as never);
+    // Overlapping growths at the same moment, while the sweep runs.
+    const [a, b] = await Promise.all([stack.lrsweep.extendSweep(created.id, { seeds: 3, baseLr: [0.03] }), stack.lrsweep.extendSweep(created.id, { seeds: [1, 2, 3], baseLr: [0.03, 0.3] })]);
+    const trials = await trialsOf(created.id);
+    // The union: 4 LRs × 4 seeds, each once, whichever request went first.
+    expect(trials).toHaveLength(16);
+    expect(new Set(trials.map((t) => `${t.config.baseLr}/${t.config.seed}`)).size).toBe(16);
+    expect(new Set(trials.map((t) => t.ordinal)).size).toBe(16);
+    expect(a.addedTrials + b.addedTrials).toBe(12);
+    expect(Math.max(a.trialCount, b.trialCount)).toBe(16);
+    await stack.lrsweep.follow(created.id, () => {}, 200);
+    const done = await trialsOf(created.id);
+    // Each ran once (Adam at 0.3 may diverge: that is an outcome too).
+    expect(done.every((t) => ['completed', 'diverged'].includes(t.status) && t.attempt === 1), JSON.stringify(done.map((t) => [t.status, t.attempt]))).toBe(true);
+    const rows = await query<{ n: number }>(stack.db.url, 'SELECT count(*)::int AS n FROM sweep_configs WHERE sweep_id = $1', [created.id]);
+    expect(rows[0]!.n).toBe(4);
+  }, 120_000);
+
   it('answers a repeated Idempotency-Key with the first answer, and 409 for another body', async () => {
     const created = await stack.lrsweep.submitSweep({ ...spec, name: 'keyed-growth' } as never);
     const first = await stack.lrsweep.extendSweep(created.id, { seeds: 4 }, { idempotencyKey: 'grow-1' });

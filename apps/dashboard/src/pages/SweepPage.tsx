@@ -25,7 +25,9 @@ function download(name: string, text: string, type = 'text/csv') {
 
 export function SweepPage({ id }: { id: string }) {
   const api = useApi();
-  const sweep = usePolling(() => api.getSweep(id), [api, id], { everyMs: 1000, live: running });
+  // Bumped when the page itself makes the sweep run again (an extension): polling restarts.
+  const [generation, setGeneration] = useState(0);
+  const sweep = usePolling(() => api.getSweep(id), [api, id, generation], { everyMs: 1000, live: running });
   // Everything else reloads whenever the trial counts move.
   const version = JSON.stringify(sweep.data?.counts ?? null);
   const [results, setResults] = useState<Results>();
@@ -38,6 +40,7 @@ export function SweepPage({ id }: { id: string }) {
   // null: follow the current top configurations; a set once the user picks.
   const [picked, setPicked] = useState<Set<string> | null>(null);
   const [error, setError] = useState<string>();
+  const [notice, setNotice] = useState<string>();
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
@@ -126,6 +129,18 @@ export function SweepPage({ id }: { id: string }) {
       setBusy(false);
     }
   };
+  /** Adds a base LR to the grid (every schedule, every seed): only the new trials run. */
+  const extend = async (baseLr: number) => {
+    if (!confirm(`Add base LR ${baseLr} to the grid? Every schedule runs at it with the sweep's seeds; existing trials stay as they are.`)) return;
+    try {
+      const r = await api.extendSweep(id, { baseLr: [baseLr] }, { idempotencyKey: crypto.randomUUID() });
+      setError(undefined);
+      setNotice(`Added ${r.addedTrials} trials (base LR ${baseLr}); the sweep now has ${r.trialCount}.`);
+      setGeneration((g) => g + 1);
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
   const csv = async () => {
     try {
       download(`trials-${id}.csv`, await api.trialsCsv(id));
@@ -184,12 +199,13 @@ export function SweepPage({ id }: { id: string }) {
           <button className="danger" disabled={busy} onClick={() => act('delete')}>Delete sweep</button>
         </div>
         {(error || sweep.error) && <p className="error">{error ?? sweep.error}</p>}
+        {notice && <p className="muted" data-testid="notice">{notice}</p>}
       </section>
       <section className="card">
         <h3>Verdict {analysis?.provisional && <span className="badge">provisional</span>}</h3>
         {analysis && (
           <>
-            <VerdictTable analysis={analysis} ranking={results?.ranking ?? []} colorOf={colorOf} />
+            <VerdictTable analysis={analysis} ranking={results?.ranking ?? []} colorOf={colorOf} onExtend={s.status === 'cancelled' ? undefined : extend} />
             <p className="verdict" data-testid="verdict">{analysis.provisional ? '(provisional) ' : ''}{analysis.verdict}</p>
           </>
         )}

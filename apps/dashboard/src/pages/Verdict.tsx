@@ -10,7 +10,24 @@ const half = (ci: [number, number] | null) => (ci ? (ci[1] - ci[0]) / 2 : null);
  * the CI of the paired difference, p adjusted by Holm over the comparisons with the winner, a
  * "≈ winner" marker, the basin width and the warnings that qualify it.
  */
-export function VerdictTable({ analysis, ranking, colorOf }: { analysis: ScheduleAnalysis; ranking: RankingRow[]; colorOf: (key: string) => string }) {
+/**
+ * Base LRs one grid step beyond the edges where some schedule's best LR sits (the step is the
+ * grid's own ratio at that edge), to offer as an extension of the grid.
+ */
+export function edgeExtensions(analysis: ScheduleAnalysis, ranking: RankingRow[]): number[] {
+  const lrs = [...new Set(ranking.map((r) => r.config.baseLr))].sort((a, b) => a - b);
+  if (lrs.length < 2) return [];
+  const out = new Set<number>();
+  const round = (v: number) => Number(v.toPrecision(3));
+  for (const r of analysis.rows) {
+    if (!r.warnings.some((w) => w.code === 'best_lr_at_edge')) continue;
+    if (r.baseLr === lrs.at(-1)) out.add(round(r.baseLr * (r.baseLr / lrs.at(-2)!)));
+    else if (r.baseLr === lrs[0]) out.add(round(r.baseLr / (lrs[1]! / r.baseLr)));
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+export function VerdictTable({ analysis, ranking, colorOf, onExtend }: { analysis: ScheduleAnalysis; ranking: RankingRow[]; colorOf: (key: string) => string; onExtend?: (baseLr: number) => void }) {
   const rows = analysis.rows;
   const metric = analysis.objective.metric;
   const testMetric = metric.startsWith('val_') ? `test_${metric.slice(4)}` : null;
@@ -64,6 +81,16 @@ export function VerdictTable({ analysis, ranking, colorOf }: { analysis: Schedul
           ))}
         </tbody>
       </table>
+      {onExtend && edgeExtensions(analysis, ranking).length > 0 && (
+        <div className="toolbar" data-testid="extend-grid">
+          <span className="muted">The best LR sits at the grid's edge:</span>
+          {edgeExtensions(analysis, ranking).map((lr) => (
+            <button key={lr} className="secondary" onClick={() => onExtend(lr)}>
+              Extend the grid to {tickLabel(lr)}
+            </button>
+          ))}
+        </div>
+      )}
       {warnings.length > 0 && (
         <ul className="warnings" data-testid="verdict-warnings">
           {warnings.map((w) => (
