@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { duration } from '../apps/dashboard/src/format';
-import { bootstrapToken, pairedTTest, query, requirement, type RunningProcess, type Stack, startStack, startWorker } from '@lrsweep/testkit';
+import { bootstrapToken, pairedTTest, query, requirement, type Stack, startStack, startWorker } from '@lrsweep/testkit';
 
 const root = resolve(import.meta.dirname, '..');
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -1,6 +1,7 @@
 import type { Curves, MetricName, Results, ScheduleAnalysis, SweepDetail, TrialPage } from '@lrsweep/client';
 import { useEffect, useMemo, useState } from 'react';
 import { errorText, useApi, usePolling } from '../api';
+import { AppliedLrCard } from '../charts/AppliedLrCard';
 import { LinePlot, type PlotMarker, type PlotSeries } from '../charts/LinePlot';
 import { band, type BandKind, bandLabels, dashes, metricBounds, scheduleColors } from '../charts/scales';
 import { Progress } from './Progress';
@@ -36,7 +37,6 @@ export function SweepPage({ id }: { id: string }) {
   const [curves, setCurves] = useState<Curves>();
   const [metric, setMetric] = useState<MetricName | null>(null);
   const [bandKind, setBandKind] = useState<BandKind>('ci');
-  const [logLr, setLogLr] = useState(false);
   // null: follow the current top configurations; a set once the user picks.
   const [picked, setPicked] = useState<Set<string> | null>(null);
   const [error, setError] = useState<string>();
@@ -263,13 +263,7 @@ export function SweepPage({ id }: { id: string }) {
           </div>
           <LinePlot testId="curves-plot" series={learning} xLabel="update" yLabel={shownMetric} />
         </section>
-        <section className="card">
-          <h3>Applied learning rate</h3>
-          <div className="toolbar">
-            <label><input type="checkbox" aria-label="log LR" checked={logLr} onChange={(e) => setLogLr(e.target.checked)} /> log LR axis</label>
-          </div>
-          <LinePlot testId="lr-plot" series={lrs} logY={logLr} xLabel="update" yLabel="lr" />
-        </section>
+        <AppliedLrCard testId="lr-plot" series={lrs} />
       </div>
       <section className="card">
         <h3>Trials</h3>

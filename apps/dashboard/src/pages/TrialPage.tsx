@@ -2,6 +2,7 @@ import type { Trial, TrialAttempts, TrialMetrics } from '@lrsweep/client';
 import { describeSchedule } from '@lrsweep/schedules';
 import { useEffect, useMemo, useState } from 'react';
 import { errorText, useApi, usePolling } from '../api';
+import { AppliedLrCard } from '../charts/AppliedLrCard';
 import { LinePlot, type PlotSeries } from '../charts/LinePlot';
 import { tickLabel } from '../charts/scales';
 import { duration } from '../format';
@@ -18,7 +19,6 @@ export function TrialPage({ id }: { id: string }) {
   const [metrics, setMetrics] = useState<TrialMetrics>();
   const [attempts, setAttempts] = useState<TrialAttempts>();
   const [error, setError] = useState<string>();
-  const [logLr, setLogLr] = useState(false);
   useEffect(() => {
     if (!trial.data) return;
     Promise.all([api.allTrialMetrics(id), api.trialAttempts(id)]).then(([m, a]) => (setMetrics(m), setAttempts(a)), (e) => setError(errorText(e)));
@@ -90,13 +90,7 @@ export function TrialPage({ id }: { id: string }) {
           </div>
           <LinePlot testId="trial-curve" series={curves} xLabel="update" yLabel={shown} />
         </section>
-        <section className="card">
-          <h3>Applied learning rate</h3>
-          <div className="toolbar">
-            <label><input type="checkbox" aria-label="log LR" checked={logLr} onChange={(e) => setLogLr(e.target.checked)} /> log LR axis</label>
-          </div>
-          <LinePlot testId="trial-lr" series={lr} logY={logLr} xLabel="update" yLabel="lr" />
-        </section>
+        <AppliedLrCard testId="trial-lr" series={lr} />
       </div>
       <section className="card">
         <h3>Attempts</h3>
