@@ -171,8 +171,9 @@ async function trainOnSlot(
     if (d.shuttingDown()) stopRun?.();
   }, Math.max(100, Math.floor(d.leaseMs / 3)));
   const startedMs = Date.now();
+  let running: RunningTrial | null = null;
   try {
-    const running = await slot.run(
+    running = await slot.run(
       trainConfigOf(claimed.config as BuiltinTrialConfig),
       dataset,
       { onUpdates: (rows) => sink.addUpdates(rows), onEval: (row) => sink.addEval(row), onCheckpoint: checkpoints.record },
@@ -180,8 +181,9 @@ async function trainOnSlot(
     );
     stopRun = running.stop;
     if (d.shuttingDown() || lostOwnership) running.stop();
+    const run = running;
     // The backend this trial trains on (the thread chooses per trial: spec, environment or probe).
-    const chosen = await running.backend;
+    const chosen = await run.backend;
     const backend = chosen?.backend ?? slot.backend;
     if (chosen) log.info({ backend: chosen.backend.name, why: chosen.reason }, 'trial backend');
     await recordRunInfo(d.db, trialId, attempt, {
@@ -193,15 +195,30 @@ async function trainOnSlot(
       modelPath,
       hardware: { cpuModel: cpus()[0]?.model ?? arch(), cpuCount: cpus().length, gpu: backend?.gpu ? 'cuda' : null },
     });
-    const outcome = await running.done;
+    const outcome = await run.done;
     await checkpoints.settled();
     const { fenced } = await sink.close();
     return { outcome, superseded: fenced || lostOwnership, dataset, startedMs };
   } catch (err) {
+    // The attempt cannot be accounted for (e.g. Postgres went away as it started): its training
+    // must not go on. Left running, the slot's thread would take the next trial while still
+    // sending this one's rows, and both runs' listeners would hear them. Stop it and wait for
+    // it to end; a thread that does not end in time is replaced.
+    if (running) await stopOrReplace(slot, running, log);
     await sink.close().catch(() => {});
     throw err;
   } finally {
     clearInterval(renew);
+  }
+}
+
+/** Stops a run and waits (a bounded time) for its thread to finish it; otherwise ends the thread. */
+async function stopOrReplace(slot: TrainingSlot, running: RunningTrial, log: Logger) {
+  running.stop();
+  const ended = await Promise.race([running.done.then(() => true, () => true), new Promise<false>((r) => setTimeout(() => r(false), 10_000).unref())]);
+  if (!ended) {
+    log.warn('the training thread did not stop in time; replacing it');
+    await slot.close().catch(() => {});
   }
 }
 
