@@ -4,7 +4,7 @@
 // always), and says so.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { userInfo } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -14,7 +14,7 @@ import { createRedis, defaultRedisUrl } from '@lrsweep/queue';
 import { progressLine, rankingTable, verdictTable } from '@lrsweep/cli';
 import { createClient } from '@lrsweep/client';
 import { describeSchedule } from '@lrsweep/schedules';
-import { freePort, type RunningProcess, startApi, startWorker } from '@lrsweep/testkit';
+import { freePort, type RunningProcess, startApi, startOwnRedis, startWorker } from '@lrsweep/testkit';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -58,16 +58,13 @@ async function startEmbeddedPostgres(): Promise<string | null> {
   return `postgresql://lrsweep:${password}@127.0.0.1:${port}/lrsweep`;
 }
 
-/** A redis-server of the demo's own, without persistence, when the binary is on PATH. */
-async function startOwnRedis(): Promise<string | null> {
+/** A redis-server of the demo's own (testkit's, without persistence), when the binary is on PATH. */
+async function startDemoRedis(): Promise<string | null> {
   if (spawnSync('redis-server', ['--version']).status !== 0) return null;
-  const port = await freePort();
-  const proc: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  cleanups.push(async () => void proc.kill('SIGTERM'));
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 50 && !(await redisAnswers(url, 200)); i++) await new Promise((r) => setTimeout(r, 100));
-  say(`• ${forceEmbedded ? '--embedded' : `no Redis is reachable at ${new URL(redisUrl).host}`}: started redis-server on port ${port} (no persistence); it stops with the demo`);
-  return url;
+  const own = await startOwnRedis();
+  cleanups.push(() => own.stop());
+  say(`• ${forceEmbedded ? '--embedded' : `no Redis is reachable at ${new URL(redisUrl).host}`}: started redis-server on port ${own.port} (no persistence); it stops with the demo`);
+  return own.url;
 }
 
 async function redisAnswers(url: string, timeoutMs: number) {
@@ -104,7 +101,7 @@ async function checkServices() {
     await migrate({ url: databaseUrl });
   }
   if (forceEmbedded || !(await redisAnswers(redisUrl, 3000))) {
-    const own = mayEmbedRedis ? await startOwnRedis() : null;
+    const own = mayEmbedRedis ? await startDemoRedis() : null;
     if (!own) {
       say(`\n✗ Redis is not reachable at ${new URL(redisUrl).host}.`);
       say('  Start it (redis-server --daemonize yes), or set REDIS_URL=redis://host:port.');

@@ -4,10 +4,8 @@
 import { type Db, liveQueues, poolBacklog, trialCountsByPool } from '@lrsweep/db';
 import type { TrialQueue } from '@lrsweep/queue';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { within } from './services/sweep-service';
 
-/** `p`, or a rejection after `ms` (a frozen Redis must not hang a scrape). */
-const within = <T>(p: Promise<T>, ms: number) =>
-  Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms).unref())]);
 
 export function createApiMetrics(deps: { db: Db; queue: TrialQueue }) {
   const registry = new Registry();
@@ -53,7 +51,8 @@ export function createApiMetrics(deps: { db: Db; queue: TrialQueue }) {
       this.reset();
       try {
         const queues = await liveQueues(deps.db);
-        const counts = await within(Promise.all(queues.map((q) => deps.queue.jobCounts(q))), 1500);
+        // A frozen Redis must not hang a scrape.
+        const counts = await within(Promise.all(queues.map((q) => deps.queue.jobCounts(q))), 1500, 'reading the queues');
         const sum = new Map<string, Record<string, number>>();
         queues.forEach((q, i) => {
           const acc = sum.get(q.pool) ?? {};

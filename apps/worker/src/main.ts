@@ -44,14 +44,15 @@ async function connect(db: Db, r: Redis, logger: Logger) {
 }
 
 await slots.start();
-const metrics = createWorkerMetrics({
-  workerId: env.WORKER_ID,
+/** What this worker is, as its metrics and the registry report it. */
+const identity = {
   pools: [...new Set(env.WORKER_POOLS.map((p) => p.pool))],
   backend: slots.backend?.name ?? env.LRSWEEP_BACKEND,
   device: slots.backend?.gpu ? 'gpu' : 'cpu',
   slots: env.WORKER_SLOTS,
   version: lrsweepVersion,
-});
+};
+const metrics = createWorkerMetrics({ workerId: env.WORKER_ID, ...identity });
 await connect(prisma, redis, log);
 log.info('connected to Postgres and Redis');
 const consumers = createConsumers({
@@ -89,16 +90,7 @@ sweeper.unref();
 await consumers.start();
 // The fleet's registry (GET /v1/workers): this process, its heartbeat, and a clean stop.
 const registryId = randomUUID();
-await registerBuiltinWorker(prisma, {
-  id: registryId,
-  name: env.WORKER_ID,
-  pools: [...new Set(env.WORKER_POOLS.map((p) => p.pool))],
-  host: hostname(),
-  backend: slots.backend?.name ?? env.LRSWEEP_BACKEND,
-  device: slots.backend?.gpu ? 'gpu' : 'cpu',
-  slots: env.WORKER_SLOTS,
-  version: lrsweepVersion,
-}).catch((err) => log.warn({ err }, 'could not register in the worker registry; training goes on'));
+await registerBuiltinWorker(prisma, { id: registryId, name: env.WORKER_ID, host: hostname(), ...identity }).catch((err) => log.warn({ err }, 'could not register in the worker registry; training goes on'));
 const heartbeat = setInterval(() => void heartbeatBuiltinWorker(prisma, registryId).catch((err) => log.debug({ err }, 'registry heartbeat failed')), env.WORKER_HEARTBEAT_MS);
 heartbeat.unref();
 if (env.WORKER_HEALTH_PORT !== undefined) {

@@ -4,6 +4,7 @@ import { errorText, useApi, usePolling } from '../api';
 import { AppliedLrCard } from '../charts/AppliedLrCard';
 import { LinePlot, type PlotMarker, type PlotSeries } from '../charts/LinePlot';
 import { band, type BandKind, bandLabels, dashes, metricBounds, scheduleColors } from '../charts/scales';
+import { testMetricOf } from '../format';
 import { Progress } from './Progress';
 import { RankingTable } from './RankingTable';
 import { TrialsTable } from './TrialsTable';
@@ -13,8 +14,6 @@ const running = (s: SweepDetail) => s.status === 'queued' || s.status === 'runni
 /** How many of the best configurations the curves follow until the user picks some. */
 const followTop = 5;
 
-/** The test split's name for a validation metric (val_acc → test_acc); null when there is none. */
-export const testMetricOf = (metric: string) => (metric.startsWith('val_') ? `test_${metric.slice(4)}` : null);
 
 /** Saves text as a file the browser downloads (the token stays in a header, never in a link). */
 function download(name: string, text: string, type = 'text/csv') {

@@ -5,11 +5,10 @@ import { errorText, useApi, usePolling } from '../api';
 import { AppliedLrCard } from '../charts/AppliedLrCard';
 import { LinePlot, type PlotSeries } from '../charts/LinePlot';
 import { tickLabel } from '../charts/scales';
-import { duration } from '../format';
+import { duration, metricText as fmt } from '../format';
 import { valuesLabel } from './TrialsTable';
 
 const live = (t: Trial) => t.status === 'queued' || t.status === 'running';
-const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '–' : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(3) : v.toFixed(4));
 
 /** One trial: its config, outcome (validation and test side by side), provenance, attempts and curves. */
 export function TrialPage({ id }: { id: string }) {

@@ -3,20 +3,19 @@ import { trialStatuses } from '@lrsweep/client';
 import { describeSchedule } from '@lrsweep/schedules';
 import { useState } from 'react';
 import { tickLabel } from '../charts/scales';
-import { duration } from '../format';
+import { duration, metricText as fmt, testMetricOf } from '../format';
 
 /** A trainer's own axes (grid.config) of a configuration: `weight_decay=0.01, width=64`. */
 export const valuesLabel = (v: Record<string, unknown> | undefined) =>
   v ? Object.entries(v).map(([k, x]) => `${k}=${String(x)}`).join(', ') : '';
 
-const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(4));
 
 /** The trials, with the objective's final validation value and its test counterpart; filter by text and status. */
 export function TrialsTable({ trials, total, metric }: { trials: Trial[]; total: number; metric: string }) {
   const [query, setQuery] = useState('');
   const [status, setStatus] = useState<string>('');
   const withValues = trials.some((t) => t.config.values);
-  const testMetric = metric.startsWith('val_') ? `test_${metric.slice(4)}` : null;
+  const testMetric = testMetricOf(metric);
   const withTest = testMetric !== null && trials.some((t) => t.test[testMetric] != null);
   const words = query.toLowerCase().split(/\s+/).filter(Boolean);
   const text = (t: Trial) => `${describeSchedule(t.config.schedule)} ${t.config.baseLr} ${tickLabel(t.config.baseLr)} seed ${t.config.seed} ${t.status} ${t.workerId ?? ''} ${t.error ?? ''} ${valuesLabel(t.config.values)}`.toLowerCase();

@@ -1,8 +1,8 @@
 import type { RankingRow, ScheduleAnalysis } from '@lrsweep/client';
 import { useState } from 'react';
 import { tickLabel } from '../charts/scales';
+import { metricText as fmt, testMetricOf } from '../format';
 
-const fmt = (v: number | null | undefined, digits = 4) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : Math.abs(v) !== 0 && Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toFixed(digits));
 const half = (ci: [number, number] | null) => (ci ? (ci[1] - ci[0]) / 2 : null);
 
 /**
@@ -30,9 +30,10 @@ export function edgeExtensions(analysis: ScheduleAnalysis, ranking: RankingRow[]
 export function VerdictTable({ analysis, ranking, colorOf, onExtend }: { analysis: ScheduleAnalysis; ranking: RankingRow[]; colorOf: (key: string) => string; onExtend?: (baseLr: number) => void }) {
   const rows = analysis.rows;
   const metric = analysis.objective.metric;
-  const testMetric = metric.startsWith('val_') ? `test_${metric.slice(4)}` : null;
+  const testMetric = testMetricOf(metric);
   const testOf = (configId: string) => (testMetric ? (ranking.find((r) => r.configId === configId)?.test[testMetric] ?? null) : null);
   const withTest = rows.some((r) => testOf(r.configId)?.mean != null);
+  const extensions = onExtend ? edgeExtensions(analysis, ranking) : [];
   if (!rows.length) return <p className="empty">No schedule has a completed seed yet.</p>;
   const k = rows.length;
   const warnings = rows.flatMap((r) => r.warnings.map((w) => ({ ...w, label: r.label, key: r.scheduleKey })));
@@ -81,10 +82,10 @@ export function VerdictTable({ analysis, ranking, colorOf, onExtend }: { analysi
           ))}
         </tbody>
       </table>
-      {onExtend && edgeExtensions(analysis, ranking).length > 0 && (
+      {onExtend && extensions.length > 0 && (
         <div className="toolbar" data-testid="extend-grid">
           <span className="muted">The best LR sits at the grid's edge:</span>
-          {edgeExtensions(analysis, ranking).map((lr) => (
+          {extensions.map((lr) => (
             <button key={lr} className="secondary" onClick={() => onExtend(lr)}>
               Extend the grid to {tickLabel(lr)}
             </button>
