@@ -48,8 +48,11 @@ describe('worker faults', () => {
       LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken,
       CHECKPOINT_DIR: checkpointDir,
       CHECKPOINT_EVERY: '20',
-      LEASE_MS: '1500',
-      LOCK_DURATION_MS: '1500',
+      // Short enough that a killed worker's trial moves on within seconds, long enough that a
+      // live worker's renewals (every third of it) survive the event-loop stalls of a loaded CI
+      // machine: at 1.5 s a busy successor once lost a lease it held.
+      LEASE_MS: '3000',
+      LOCK_DURATION_MS: '3000',
       STALLED_INTERVAL_MS: '1000',
       METRICS_FLUSH_MS: '100',
       RECONCILE_INTERVAL_MS: '1000',
