@@ -1,4 +1,4 @@
-import { type Db, newDelivery, trialsAwaitingDelivery } from '@lrsweep/db';
+import { admitHeldTrials, type Db, newDelivery, sweepsWithHeldTrials, trialsAwaitingDelivery } from '@lrsweep/db';
 import type { TrialQueue } from '@lrsweep/queue';
 import type { Logger } from 'pino';
 
@@ -31,6 +31,11 @@ export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Log
   if (redelivered) {
     deps.log?.warn({ redelivered }, 'reconciler re-enqueued trials Redis had lost');
     deps.onRedelivered?.(redelivered);
+  }
+  // Held trials (maxParallel) whose turn came while no worker said so (one died as a trial ended).
+  for (const sweepId of await sweepsWithHeldTrials(deps.db)) {
+    const admitted = await admitHeldTrials(deps.db, sweepId);
+    if (admitted.length) await deps.queue.enqueueTrials(admitted);
   }
   return redelivered;
 }

@@ -1,6 +1,7 @@
 import { arch, cpus } from 'node:os';
 import { isRetryable, type TrialFailure, toTrialFailure, TrialError } from '@lrsweep/contract';
 import {
+  admitHeldTrials,
   type ClaimedTrial,
   claimTrial,
   type Db,
@@ -80,8 +81,22 @@ export function createTrialRunner(d: TrialRunnerDeps) {
       return await failed(d, claimed, { ...failure, message: withoutWorkerPaths(failure.message, [d.dataRoot, d.modelRoot]) }, log);
     } finally {
       d.metrics?.ended(startedMs, outcome);
+      if (claimed.maxParallel !== null && outcome !== 'released') await admitNext(d, claimed.sweepId, log);
     }
   };
+}
+
+/**
+ * A trial of a sweep with maxParallel ended: the next held ones may start now. A failure here
+ * loses nothing (the API's reconciler admits held trials too), so it is only logged.
+ */
+async function admitNext(d: TrialRunnerDeps, sweepId: string, log: Logger) {
+  try {
+    const next = await admitHeldTrials(d.db, sweepId);
+    if (next.length) await d.queue.enqueueTrials(next);
+  } catch (err) {
+    log.warn({ err }, 'could not start the next held trial of the sweep; the reconciler will');
+  }
 }
 
 /**

@@ -21,6 +21,23 @@ export const poolQueueName = (projectId: string, pool: string, runner: 'builtin'
 /** The BullMQ job id of a trial's n-th delivery (the first keeps the plain id). */
 export const deliveryJobId = (trialId: string, delivery: number) => (delivery <= 1 ? `trial-${trialId}` : `trial-${trialId}-d${delivery}`);
 
+/** Sweep priorities: higher runs first; a sweep without one has 0. */
+export const sweepPriorityRange = { min: -10, max: 10 } as const;
+const positionsPerBand = 99_000;
+
+/**
+ * The BullMQ priority of a trial's deliveries (1 runs first; BullMQ takes 1 … 2^21). Fair share
+ * within a pool's queue: every sweep priority is a band (higher bands run first), and inside a
+ * band trials run by their queue position — a sweep's first trial takes the position of the
+ * pool's next queued trial when it is submitted, so a sweep submitted later alternates with the
+ * ones before it instead of waiting behind them (or jumping ahead of them). Positions past the
+ * band's width run in submission order at its end.
+ */
+export function deliveryPriority(sweepPriority: number, position: number): number {
+  const band = sweepPriorityRange.max - Math.max(sweepPriorityRange.min, Math.min(sweepPriorityRange.max, Math.trunc(sweepPriority)));
+  return band * positionsPerBand + Math.max(0, Math.min(positionsPerBand - 1, Math.trunc(position))) + 1;
+}
+
 /**
  * The job catalog shared by producer (API) and consumer (worker): name → payload schema and the
  * delivery options. Payloads are validated when enqueued and again when dequeued. Delivery

@@ -4,7 +4,7 @@
  * them before sending; the worker and trainer types derive from them.
  */
 import { z } from 'zod';
-import { defaultPool, poolNameSchema } from './jobs';
+import { defaultPool, poolNameSchema, sweepPriorityRange } from './jobs';
 import { aggregateSchema, builtinMetrics, naturalModeOf, selectionMetricSchema } from './metrics';
 
 /** How many samples each built-in dataset has (train + test must fit). */
@@ -309,6 +309,10 @@ export type Objective = z.output<typeof objectiveSchema>;
 
 interface SpecCommon {
   name: string;
+  /** Higher runs first (−10 … 10; none: 0). */
+  priority?: number;
+  /** At most this many of the sweep's trials run at once (none: no limit). */
+  maxParallel?: number;
   training: TrainingSpec;
   grid: GridSpec;
   objective: Objective;
@@ -339,6 +343,14 @@ export const sweepSpecSchema = z
   .strictObject({
     name: z.string().trim().min(1).max(200),
     runner: runnerSchema.default({ kind: 'builtin', pool: defaultPool }),
+    priority: z
+      .number()
+      .int()
+      .min(sweepPriorityRange.min)
+      .max(sweepPriorityRange.max)
+      .optional()
+      .meta({ description: 'higher runs first, among the sweeps of a pool (−10 … 10; none: 0); equal priorities share the pool turn by turn' }),
+    maxParallel: z.number().int().positive().max(100_000).optional().meta({ description: "at most this many of the sweep's trials run at once (none: as many as there are free slots)" }),
     dataset: datasetSchema.optional(),
     model: modelSchema.optional(),
     optimizer: optimizerSchema.optional(),

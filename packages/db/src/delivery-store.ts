@@ -7,20 +7,20 @@ import { expireLapsedLease, type Redelivery } from './trial-store';
  * on the job id it had, so concurrent reconcilers hand out one delivery.
  */
 export async function newDelivery(db: Db, trialId: string, onlyIfJob: string | null): Promise<Redelivery | null> {
-  const [t] = await db.$queryRaw<{ deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external' }[]>`
-    SELECT t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.id = ${trialId}::uuid`;
+  const [t] = await db.$queryRaw<{ deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external'; queue_priority: number }[]>`
+    SELECT t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.id = ${trialId}::uuid`;
   if (!t) return null;
   const jobId = deliveryJobId(trialId, t.deliveries + 1);
   const n = await db.$executeRaw`
     UPDATE trials SET deliveries = ${t.deliveries + 1}::int, job_id = ${jobId}
      WHERE id = ${trialId}::uuid AND status = 'queued' AND deliveries = ${t.deliveries}::int AND job_id IS NOT DISTINCT FROM ${onlyIfJob}`;
-  return n === 1 ? { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, runner: t.runner, jobId } : null;
+  return n === 1 ? { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, runner: t.runner, jobId, priority: t.queue_priority } : null;
 }
 
 /**
- * Trials Postgres says should be in the queue: queued ones, and running ones whose lease has
- * lapsed (their worker is gone: `expireLapsedLease` counts the failure first). The reconciler
- * checks each one's job in Redis.
+ * Trials Postgres says should be in the queue: queued ones (not those held back by their sweep's
+ * `maxParallel`), and running ones whose lease has lapsed (their worker is gone:
+ * `expireLapsedLease` counts the failure first). The reconciler checks each one's job in Redis.
  */
 export async function trialsAwaitingDelivery(db: Db, limit: number) {
   const lapsed = await db.$queryRaw<{ id: string }[]>`
@@ -28,8 +28,45 @@ export async function trialsAwaitingDelivery(db: Db, limit: number) {
   for (const r of lapsed) await expireLapsedLease(db, r.id);
   return db.$queryRaw<{ id: string; sweep_id: string; job_id: string | null; project_id: string; pool: string; runner: 'builtin' | 'external' }[]>`
     SELECT t.id, t.sweep_id, t.job_id, s.project_id, t.pool, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-     WHERE t.status = 'queued' AND s.cancelled_at IS NULL
+     WHERE t.status = 'queued' AND s.cancelled_at IS NULL AND NOT (t.job_id IS NULL AND s.max_parallel IS NOT NULL)
      ORDER BY t.queued_at LIMIT ${limit}`;
+}
+
+/**
+ * Starts held trials of a sweep with `maxParallel`, lowest ordinal first, while fewer than that
+ * many are under way (running, or queued with a delivery): each gets a delivery (job id recorded
+ * here, for the caller to enqueue). Under the sweep's row lock, so concurrent callers (workers
+ * ending trials, the reconciler) never start more than the limit. Nothing for a sweep without one.
+ */
+export async function admitHeldTrials(db: Db, sweepId: string): Promise<Redelivery[]> {
+  return db.$transaction(async (tx) => {
+    const [s] = await tx.$queryRaw<{ max_parallel: number | null; project_id: string; runner: 'builtin' | 'external' }[]>`
+      SELECT max_parallel, project_id, runner_kind AS runner FROM sweeps WHERE id = ${sweepId}::uuid AND cancelled_at IS NULL FOR UPDATE`;
+    if (!s || s.max_parallel === null) return [];
+    const [{ active } = { active: 0 }] = await tx.$queryRaw<{ active: number }[]>`
+      SELECT count(*)::int AS active FROM trials
+       WHERE sweep_id = ${sweepId}::uuid AND (status = 'running' OR (status = 'queued' AND job_id IS NOT NULL))`;
+    const room = s.max_parallel - active;
+    if (room <= 0) return [];
+    const held = await tx.$queryRaw<{ id: string; deliveries: number; pool: string; queue_priority: number }[]>`
+      SELECT id, deliveries, pool, queue_priority FROM trials
+       WHERE sweep_id = ${sweepId}::uuid AND status = 'queued' AND job_id IS NULL ORDER BY ordinal LIMIT ${room}`;
+    if (!held.length) return [];
+    const jobIds = held.map((t) => deliveryJobId(t.id, t.deliveries + 1));
+    await tx.$executeRaw`
+      UPDATE trials t SET deliveries = t.deliveries + 1, job_id = u.job_id
+        FROM unnest(${held.map((t) => t.id)}::uuid[], ${jobIds}::text[]) AS u(id, job_id)
+       WHERE t.id = u.id`;
+    return held.map((t, i) => ({ trialId: t.id, sweepId, projectId: s.project_id, pool: t.pool, runner: s.runner, jobId: jobIds[i]!, priority: t.queue_priority }));
+  });
+}
+
+/** Sweeps with trials held back by `maxParallel` (the reconciler admits what it can of each). */
+export async function sweepsWithHeldTrials(db: Db): Promise<string[]> {
+  const rows = await db.$queryRaw<{ id: string }[]>`
+    SELECT DISTINCT t.sweep_id AS id FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+     WHERE t.status = 'queued' AND t.job_id IS NULL AND s.max_parallel IS NOT NULL AND s.cancelled_at IS NULL`;
+  return rows.map((r) => r.id);
 }
 
 /** Marks a sweep cancelled and its queued and running trials with it. */
@@ -48,20 +85,26 @@ export async function cancelSweep(db: Db, sweepId: string): Promise<{ cancelled:
  * Puts a sweep's failed trials back in the queue with new deliveries and a fresh failure budget
  * (a user's retry); none failed, nothing happens.
  */
-export async function retryFailedTrials(db: Db, sweepId: string): Promise<Redelivery[]> {
+export async function retryFailedTrials(db: Db, sweepId: string): Promise<{ retried: number; deliveries: Redelivery[] }> {
   return db.$transaction(async (tx) => {
-    const rows = await tx.$queryRaw<{ id: string; deliveries: number; pool: string; project_id: string; runner: 'builtin' | 'external' }[]>`
-      SELECT t.id, t.deliveries, t.pool, s.project_id, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+    const rows = await tx.$queryRaw<{ id: string; deliveries: number; pool: string; project_id: string; runner: 'builtin' | 'external'; queue_priority: number; max_parallel: number | null }[]>`
+      SELECT t.id, t.deliveries, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority, s.max_parallel FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.sweep_id = ${sweepId}::uuid AND t.status = 'failed' FOR UPDATE OF t`;
-    if (!rows.length) return [];
-    const jobIds = rows.map((r) => deliveryJobId(r.id, r.deliveries + 1));
+    if (!rows.length) return { retried: 0, deliveries: [] };
+    // A sweep with maxParallel: they wait, held, for admitHeldTrials (the caller's next step).
+    const held = rows[0]!.max_parallel !== null;
+    const jobIds = rows.map((r) => (held ? null : deliveryJobId(r.id, r.deliveries + 1)));
     await tx.$executeRaw`
       UPDATE trials t SET status = 'queued', error = NULL, error_code = NULL, finished_at = NULL, worker_id = NULL,
-             failures = 0, deliveries = t.deliveries + 1, job_id = u.job_id
+             failures = 0, deliveries = t.deliveries + (CASE WHEN u.job_id IS NULL THEN 0 ELSE 1 END), job_id = u.job_id
         FROM unnest(${rows.map((r) => r.id)}::uuid[], ${jobIds}::text[]) AS u(id, job_id)
        WHERE t.id = u.id`;
-    return rows.map((r, i) => ({ trialId: r.id, sweepId, projectId: r.project_id, pool: r.pool, runner: r.runner, jobId: jobIds[i]! }));
-  });
+    if (held) return { retried: rows.length, deliveries: [] };
+    return {
+      retried: rows.length,
+      deliveries: rows.map((r, i) => ({ trialId: r.id, sweepId, projectId: r.project_id, pool: r.pool, runner: r.runner, jobId: jobIds[i]!, priority: r.queue_priority })),
+    };
+  }).then(async (r) => (r.retried && !r.deliveries.length ? { ...r, deliveries: await admitHeldTrials(db, sweepId) } : r));
 }
 
 /**

@@ -1,7 +1,8 @@
-import { deliveryJobId, emptyCounts, type SelectedOn, selectedOnOf, type StatusCounts, type SweepStatus, sweepStatusOf, trialRetryPolicy } from '@lrsweep/contract';
+import { deliveryJobId, deliveryPriority, emptyCounts, type SelectedOn, selectedOnOf, type StatusCounts, type SweepStatus, sweepStatusOf, trialRetryPolicy } from '@lrsweep/contract';
 import type { Db } from './create-db';
 import { Prisma } from './generated/prisma/client.ts';
-import type { TrialStatus } from './trial-store';
+import { admitHeldTrials } from './delivery-store';
+import type { Redelivery, TrialStatus } from './trial-store';
 
 export interface NewTrial {
   identity: string;
@@ -19,6 +20,9 @@ export interface NewSweep {
   totalSteps: number;
   runnerKind: 'builtin' | 'external';
   pool: string;
+  /** Higher runs first (none: 0); at most `maxParallel` trials run at once (none: no limit). */
+  priority?: number;
+  maxParallel?: number;
   /** Failed attempts each trial may spend (default: the contract's retry policy). */
   failureBudget?: number;
   trials: readonly (NewTrial & { id: string })[];
@@ -28,8 +32,31 @@ export interface NewSweep {
   idempotency?: { key: string; requestHash: string };
 }
 
-/** Stores a sweep and all its trials (queued) in one transaction. */
-export async function createSweep(db: Db, s: NewSweep): Promise<void> {
+type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0] | Db;
+
+/**
+ * The queue position a sweep submitted now starts from: that of the pool's next queued trial in
+ * the same priority band (0 when none waits), so the newcomer alternates with the sweeps already
+ * queued (contract deliveryPriority).
+ */
+async function queuePositionBase(tx: Tx, pool: string, priority: number): Promise<number> {
+  const lo = deliveryPriority(priority, 0);
+  const hi = deliveryPriority(priority, Number.MAX_SAFE_INTEGER);
+  const [r] = await (tx as Db).$queryRaw<{ min: number | null }[]>`
+    SELECT min(queue_priority)::int AS min FROM trials WHERE pool = ${pool} AND status = 'queued' AND queue_priority BETWEEN ${lo} AND ${hi}`;
+  return r?.min == null ? 0 : r.min - lo;
+}
+
+/**
+ * Stores a sweep and all its trials (queued) in one transaction, each with its queue priority,
+ * and answers their deliveries, to enqueue. A sweep with `maxParallel` stores them held (no
+ * delivery): its deliveries are the first `admitHeldTrials`.
+ */
+export async function createSweep(db: Db, s: NewSweep): Promise<Redelivery[]> {
+  const priority = s.priority ?? 0;
+  const base = await queuePositionBase(db, s.pool, priority);
+  const held = s.maxParallel !== undefined;
+  const queuePriority = (t: { ordinal: number }) => deliveryPriority(priority, base + t.ordinal);
   await db.$transaction([
     ...(s.idempotency
       ? [db.idempotencyKey.create({ data: { projectId: s.projectId, key: s.idempotency.key, requestHash: s.idempotency.requestHash, sweepId: s.id } })]
@@ -44,6 +71,8 @@ export async function createSweep(db: Db, s: NewSweep): Promise<void> {
         trialCount: s.trials.length,
         runnerKind: s.runnerKind,
         pool: s.pool,
+        priority,
+        maxParallel: s.maxParallel ?? null,
       },
     }),
     db.trial.createMany({
@@ -57,7 +86,8 @@ export async function createSweep(db: Db, s: NewSweep): Promise<void> {
         totalSteps: s.totalSteps,
         pool: s.pool,
         failureBudget: s.failureBudget ?? trialRetryPolicy.failureBudget,
-        jobId: deliveryJobId(t.id, 1),
+        queuePriority: queuePriority(t),
+        jobId: held ? null : deliveryJobId(t.id, 1),
       })),
     }),
     db.sweepConfig.createMany({
@@ -71,6 +101,8 @@ export async function createSweep(db: Db, s: NewSweep): Promise<void> {
       })),
     }),
   ]);
+  if (held) return admitHeldTrials(db, s.id);
+  return s.trials.map((t) => ({ trialId: t.id, sweepId: s.id, projectId: s.projectId, pool: s.pool, runner: s.runnerKind, jobId: deliveryJobId(t.id, 1), priority: queuePriority(t) }));
 }
 
 export type { StatusCounts, SweepStatus };
@@ -227,9 +259,16 @@ export async function trialCountsByPool(db: Db): Promise<{ pool: string; status:
  * whatever Redis holds, and when fair share holds trials back). `pool` narrows to one pool.
  */
 export async function poolBacklog(db: Db, pool?: string): Promise<{ pool: string; queued: number; running: number }[]> {
+  // Per sweep: its running trials, and of its queued ones only as many as its maxParallel lets
+  // run beside them (held-back trials are demand only once they may start).
   return db.$queryRaw`
-    SELECT pool, (count(*) FILTER (WHERE status = 'queued'))::int AS queued, (count(*) FILTER (WHERE status = 'running'))::int AS running
-      FROM trials WHERE status IN ('queued', 'running') AND (${pool ?? null}::text IS NULL OR pool = ${pool ?? null}::text)
+    SELECT pool, sum(queued)::int AS queued, sum(running)::int AS running FROM (
+      SELECT t.pool, t.sweep_id, count(*) FILTER (WHERE t.status = 'running') AS running,
+             least(count(*) FILTER (WHERE t.status = 'queued'),
+                   greatest(coalesce(min(s.max_parallel), 2147483647) - count(*) FILTER (WHERE t.status = 'running'), 0)) AS queued
+        FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+       WHERE t.status IN ('queued', 'running') AND s.cancelled_at IS NULL AND (${pool ?? null}::text IS NULL OR t.pool = ${pool ?? null}::text)
+       GROUP BY t.pool, t.sweep_id) per_sweep
      GROUP BY pool`;
 }
 
@@ -261,16 +300,19 @@ export async function extendSweep(
   projectId: string,
   plan: (current: { spec: unknown; cancelled: boolean; runnerKind: string; pool: string }) => SweepGrowth,
   opts: { failureBudget: number; idempotency?: { key: string; requestHash: string; answer: (added: number, trialCount: number) => unknown } },
-): Promise<{ added: { id: string }[]; trialCount: number; pool: string; runnerKind: 'builtin' | 'external' } | null> {
+): Promise<{ added: { id: string; queuePriority: number }[]; held: boolean; trialCount: number; pool: string; runnerKind: 'builtin' | 'external' } | null> {
   return db.$transaction(
     async (tx) => {
-      const [row] = await tx.$queryRaw<{ spec: unknown; cancelled_at: Date | null; runner_kind: string; pool: string }[]>`
-        SELECT spec, cancelled_at, runner_kind, pool FROM sweeps WHERE id = ${sweepId}::uuid AND project_id = ${projectId} FOR UPDATE`;
+      const [row] = await tx.$queryRaw<{ spec: unknown; cancelled_at: Date | null; runner_kind: string; pool: string; priority: number; max_parallel: number | null }[]>`
+        SELECT spec, cancelled_at, runner_kind, pool, priority, max_parallel FROM sweeps WHERE id = ${sweepId}::uuid AND project_id = ${projectId} FOR UPDATE`;
       if (!row) return null;
       const growth = plan({ spec: row.spec, cancelled: row.cancelled_at !== null, runnerKind: row.runner_kind, pool: row.pool });
       const existing = new Set((await tx.trial.findMany({ where: { sweepId }, select: { identity: true } })).map((t) => t.identity));
       const [{ max } = { max: -1 }] = await tx.$queryRaw<{ max: number }[]>`SELECT coalesce(max(ordinal), -1)::int AS max FROM trials WHERE sweep_id = ${sweepId}::uuid`;
-      const added = growth.trials.filter((t) => !existing.has(t.identity)).map((t, i) => ({ ...t, ordinal: max + 1 + i }));
+      const fresh = growth.trials.filter((t) => !existing.has(t.identity));
+      // New trials take their turns from the pool's next position, like a sweep submitted now.
+      const base = fresh.length ? await queuePositionBase(tx, row.pool, row.priority) : 0;
+      const added = fresh.map((t, i) => ({ ...t, ordinal: max + 1 + i, queuePriority: deliveryPriority(row.priority, base + i) }));
       if (added.length) {
         await tx.trial.createMany({
           data: added.map((t) => ({
@@ -283,7 +325,8 @@ export async function extendSweep(
             totalSteps: growth.totalSteps,
             pool: row.pool,
             failureBudget: opts.failureBudget,
-            jobId: deliveryJobId(t.id, 1),
+            queuePriority: t.queuePriority,
+            jobId: row.max_parallel === null ? deliveryJobId(t.id, 1) : null,
           })),
         });
         await tx.sweepConfig.createMany({
@@ -304,7 +347,12 @@ export async function extendSweep(
         const { key, requestHash, answer } = opts.idempotency;
         await tx.idempotencyKey.create({ data: { projectId, key, requestHash, sweepId, answer: answer(added.length, trialCount) as Prisma.InputJsonValue } });
       }
-      return { added: added.map((t) => ({ id: t.id })), trialCount, pool: row.pool, runnerKind: row.runner_kind === 'external' ? ('external' as const) : ('builtin' as const) };
+      return {
+        added: added.map((t) => ({ id: t.id, queuePriority: t.queuePriority })),
+        held: row.max_parallel !== null,
+        trialCount,
+        pool: row.pool,
+        runnerKind: row.runner_kind === 'external' ? ('external' as const) : ('builtin' as const) };
     },
     { timeout: 120_000 },
   );

@@ -16,6 +16,8 @@ export interface ClaimedTrial {
   /** The checkpoint an earlier attempt left, to resume from. */
   checkpointPath: string | null;
   checkpointStep: number | null;
+  /** Its sweep's limit on running trials (null: none): when it ends, a held trial may start. */
+  maxParallel: number | null;
 }
 
 /** A delivery of a trial that went back to the queue: where to enqueue it, with its job id. */
@@ -27,6 +29,8 @@ export interface Redelivery {
   runner: 'builtin' | 'external';
   jobId: string;
   delayMs?: number;
+  /** The delivery's BullMQ priority (the trial's queue_priority). */
+  priority?: number;
 }
 
 /**
@@ -78,6 +82,7 @@ export async function claimTrial(
       pool: string;
       checkpoint_path: string | null;
       checkpoint_step: number | null;
+      max_parallel: number | null;
     }[]
   >`
     UPDATE trials t
@@ -86,7 +91,7 @@ export async function claimTrial(
            started_at = now(), finished_at = NULL, training_started_at = NULL, train_ms = NULL
       FROM sweeps s
      WHERE t.id = ${trialId}::uuid AND s.id = t.sweep_id AND t.status = 'queued' AND s.cancelled_at IS NULL AND s.runner_kind = ${runner}
-    RETURNING t.attempt, t.config, t.total_steps, t.sweep_id, s.project_id, t.pool, t.checkpoint_path, t.checkpoint_step`;
+    RETURNING t.attempt, t.config, t.total_steps, t.sweep_id, s.project_id, t.pool, t.checkpoint_path, t.checkpoint_step, s.max_parallel`;
   const r = rows[0];
   return r
     ? {
@@ -99,6 +104,7 @@ export async function claimTrial(
         totalSteps: r.total_steps,
         checkpointPath: r.checkpoint_path,
         checkpointStep: r.checkpoint_step,
+        maxParallel: r.max_parallel,
       }
     : null;
 }
@@ -203,8 +209,8 @@ export async function failAttempt(
   retryable: boolean,
 ): Promise<{ outcome: 'requeued'; delivery: Redelivery } | { outcome: 'failed' | 'superseded' }> {
   return db.$transaction(async (tx) => {
-    const [t] = await tx.$queryRaw<{ failures: number; failure_budget: number; deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external' }[]>`
-      SELECT t.failures, t.failure_budget, t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+    const [t] = await tx.$queryRaw<{ failures: number; failure_budget: number; deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external'; queue_priority: number }[]>`
+      SELECT t.failures, t.failure_budget, t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running' FOR UPDATE OF t`;
     if (!t) return { outcome: 'superseded' as const };
     const failures = t.failures + (retryable ? 1 : 0);
@@ -225,7 +231,7 @@ export async function failAttempt(
     });
     return {
       outcome: 'requeued' as const,
-      delivery: { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, runner: t.runner, jobId, delayMs: trialRetryPolicy.retryDelayMs(failures) },
+      delivery: { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, runner: t.runner, jobId, delayMs: trialRetryPolicy.retryDelayMs(failures), priority: t.queue_priority },
     };
   });
 }
@@ -236,8 +242,8 @@ export async function failAttempt(
  */
 export async function releaseTrial(db: Db, trialId: string, attempt: number): Promise<Redelivery | null> {
   return db.$transaction(async (tx) => {
-    const [t] = await tx.$queryRaw<{ deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external' }[]>`
-      SELECT t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+    const [t] = await tx.$queryRaw<{ deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external'; queue_priority: number }[]>`
+      SELECT t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running' FOR UPDATE OF t`;
     if (!t) return null;
     const jobId = deliveryJobId(trialId, t.deliveries + 1);
@@ -245,7 +251,7 @@ export async function releaseTrial(db: Db, trialId: string, attempt: number): Pr
       where: { id: trialId },
       data: { status: 'queued', workerId: null, leaseExpiresAt: null, deliveries: t.deliveries + 1, jobId },
     });
-    return { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, runner: t.runner, jobId };
+    return { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, runner: t.runner, jobId, priority: t.queue_priority };
   });
 }
 

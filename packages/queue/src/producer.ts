@@ -20,6 +20,8 @@ export interface Delivery extends RunTrialPayload, PoolRef {
   jobId: string;
   /** Held back this long first (a retry's backoff). */
   delayMs?: number;
+  /** BullMQ priority (1 runs first: the trial's queue priority, contract deliveryPriority); none: plain FIFO. */
+  priority?: number;
 }
 
 const def = jobCatalog.runTrial;
@@ -73,7 +75,7 @@ export function createTrialQueue(opts: TrialQueueOptions) {
           const batch = list.slice(i, i + 1000).map((d) => ({
             name: def.name,
             data: def.payload.parse({ trialId: d.trialId, sweepId: d.sweepId }),
-            opts: { ...deliveryOptions, jobId: d.jobId, ...(d.delayMs ? { delay: d.delayMs } : {}) },
+            opts: { ...deliveryOptions, jobId: d.jobId, ...(d.delayMs ? { delay: d.delayMs } : {}), ...(d.priority ? { priority: d.priority } : {}) },
           }));
           await onQueue(list[0]!, (q) => q.addBulk(batch));
         }

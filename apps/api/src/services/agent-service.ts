@@ -9,6 +9,7 @@ import {
   poolQueueName,
 } from '@lrsweep/contract';
 import {
+  admitHeldTrials,
   claimTrialForAgent,
   countUpdates,
   type Db,
@@ -68,6 +69,16 @@ export function createAgentService(d: AgentServiceDeps) {
   };
 
   /** A running trial of the caller's project and pools, owned by `attempt`; else 404, 403 or 409. */
+  /** A trial ended: held trials of its sweep (maxParallel) may start; the reconciler does it when this cannot. */
+  const admitNext = async (sweepId: string) => {
+    try {
+      const next = await admitHeldTrials(d.db, sweepId);
+      if (next.length) await d.queue.enqueueTrials(next);
+    } catch (err) {
+      d.log?.warn({ err, sweepId }, 'could not start held trials; the reconciler will');
+    }
+  };
+
   const owned = async (caller: Caller, trialId: string, attempt: number) => {
     const t = await trialForReport(d.db, trialId, caller.projectId);
     if (!t) throw notFound('trial', trialId);
@@ -252,13 +263,15 @@ export function createAgentService(d: AgentServiceDeps) {
       const have = await countUpdates(d.db, trialId, t.totalSteps - 1);
       if (have !== t.totalSteps) throw new ApiError('TRIAL_NOT_DONE', `the trial has ${have} of its ${t.totalSteps} updates; send them all before completing`);
       if (!(await finishTrial(d.db, trialId, attempt, 'completed', { stepsDone: t.totalSteps }))) throw new ApiError('STALE_ATTEMPT', `attempt ${attempt} no longer owns the trial`);
+      await admitNext(t.sweepId);
       return { ok: true as const, status: 'completed' };
     },
 
     async fail(caller: Caller, trialId: string, attempt: number, message: string, retryable: boolean) {
-      await owned(caller, trialId, attempt);
+      const t = await owned(caller, trialId, attempt);
       const r = await failAttempt(d.db, trialId, attempt, { code: retryable ? 'TRAINER_RETRYABLE' : 'TRAINER_FAILED', message }, retryable);
       if (r.outcome === 'requeued') await d.queue.enqueueTrials([r.delivery]).catch((err) => d.log?.warn({ err }, 'could not enqueue; the reconciler will'));
+      else await admitNext(t.sweepId);
       return { ok: true as const, status: r.outcome === 'requeued' ? 'queued' : 'failed' };
     },
 

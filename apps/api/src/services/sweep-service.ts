@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { deliveryJobId, type ExtendSweep, type SweepCreated, type SweepExtended, selectedOnOf, type SweepSpec, sweepEnded, sweepSpecSchema } from '@lrsweep/contract';
-import { cancelSweep, createSweep, type Db, deleteSweep, extendSweep, findIdempotentSweep, getSweep, Prisma, retryFailedTrials } from '@lrsweep/db';
+import { admitHeldTrials, cancelSweep, createSweep, type Db, deleteSweep, extendSweep, findIdempotentSweep, getSweep, Prisma, retryFailedTrials } from '@lrsweep/db';
 import { toSpecIssues } from '@lrsweep/schedules';
 import type { Delivery, TrialQueue } from '@lrsweep/queue';
 import { canonicalJson, expandSweep, planTrials, scheduleKeyOf, sha256 } from '@lrsweep/sweep';
@@ -115,8 +115,9 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
       const { plan } = expanded;
       const id = randomUUID();
       const trials = planTrials(plan, id).map((t) => ({ ...t, id: randomUUID() }));
+      let deliveries: Delivery[];
       try {
-        await createSweep(db, {
+        deliveries = await createSweep(db, {
           id,
           projectId,
           configs: plan.configs.map((c) => ({ ...c, scheduleKey: scheduleKeyOf(c.schedule, c.values) })),
@@ -126,6 +127,8 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
           totalSteps: plan.totalSteps,
           runnerKind: spec.runner.kind,
           pool: spec.runner.pool,
+          ...(spec.priority !== undefined ? { priority: spec.priority } : {}),
+          ...(spec.maxParallel !== undefined ? { maxParallel: spec.maxParallel } : {}),
           failureBudget,
           trials,
           ...(idempotencyKey ? { idempotency: { key: idempotencyKey, requestHash } } : {}),
@@ -138,7 +141,7 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
         }
         throw err;
       }
-      const queued = await deliver(trials.map((t) => ({ trialId: t.id, sweepId: id, jobId: deliveryJobId(t.id, 1), projectId, pool: spec.runner.pool, runner: spec.runner.kind })));
+      const queued = await deliver(deliveries);
       return {
         id,
         name: spec.name,
@@ -236,9 +239,10 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
         throw err;
       }
       if (!grown) throw notFound('sweep', sweepId);
-      const queued = grown.added.length
-        ? await deliver(grown.added.map((t) => ({ trialId: t.id, sweepId, jobId: deliveryJobId(t.id, 1), projectId, pool: grown.pool, runner: grown.runnerKind })))
-        : true;
+      const deliveries = grown.held
+        ? await admitHeldTrials(db, sweepId)
+        : grown.added.map((t) => ({ trialId: t.id, sweepId, jobId: deliveryJobId(t.id, 1), projectId, pool: grown.pool, runner: grown.runnerKind, priority: t.queuePriority }));
+      const queued = deliveries.length ? await deliver(deliveries) : true;
       return { id: sweepId, addedTrials: grown.added.length, trialCount: grown.trialCount, delivery: queued ? 'queued' : 'pending' };
     },
 
@@ -246,10 +250,10 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
     async retry(sweepId: string, projectId: string) {
       const sweep = await mustGet(sweepId, projectId);
       if (sweep.cancelledAt) throw new ApiError('SWEEP_CANCELLED', 'a cancelled sweep cannot be retried');
-      const deliveries = await retryFailedTrials(db, sweepId);
-      if (!deliveries.length) throw new ApiError('SWEEP_UNCHANGED', 'no trial of the sweep has failed; there is nothing to retry');
-      await deliver(deliveries);
-      return { retriedTrials: deliveries.length, sweep: await mustGet(sweepId, projectId) };
+      const { retried, deliveries } = await retryFailedTrials(db, sweepId);
+      if (!retried) throw new ApiError('SWEEP_UNCHANGED', 'no trial of the sweep has failed; there is nothing to retry');
+      if (deliveries.length) await deliver(deliveries);
+      return { retriedTrials: retried, sweep: await mustGet(sweepId, projectId) };
     },
   };
 }
