@@ -7,10 +7,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '@lrsweep/db';
-import type { TrialQueue } from '@lrsweep/queue';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import { duplicateRedis, type RedisConnection as Redis, type TrialQueue } from '@lrsweep/queue';
 import { registerAuth } from './auth';
 import { type AppSettings, defaultSettings } from './env';
 import { registerErrorHandler, zodValidatorCompiler } from './errors';
@@ -104,7 +103,7 @@ export async function buildApp(opts: AppOptions) {
   let blocking: Redis | null = null;
   const blockingRedis = () => {
     if (!blocking) {
-      blocking = opts.redis.duplicate({ commandTimeout: undefined, maxRetriesPerRequest: null });
+      blocking = duplicateRedis(opts.redis, { commandTimeout: undefined, maxRetriesPerRequest: null });
       blocking.on('error', () => {});
     }
     return blocking;
@@ -147,7 +146,7 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 async function registerRateLimit(scope: FastifyInstance, redis: Redis, max: number) {
   // Its own connection that fails fast: with Redis down or frozen, requests go unlimited within
   // 300 ms (as skipOnError says), never stuck.
-  const limiterRedis = redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: false, commandTimeout: 300 });
+  const limiterRedis = duplicateRedis(redis, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: false, commandTimeout: 300 });
   limiterRedis.on('error', () => {});
   scope.addHook('onClose', async () => limiterRedis.disconnect());
   await scope.register(rateLimit, {

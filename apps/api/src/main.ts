@@ -1,6 +1,6 @@
 // The API process: builds the clients once from the environment and listens.
 import { checkDatabase, createDb, ensureBootstrapToken, redactUrl } from '@lrsweep/db';
-import { createRedis, createTrialQueue } from '@lrsweep/queue';
+import { createRedis, createTrialQueue, evictionWarning } from '@lrsweep/queue';
 import { buildApp } from './app';
 import { appSettings, readEnv } from './env';
 import { createApiLogger } from './logger';
@@ -21,6 +21,12 @@ if (reachable !== true) {
 const redis = createRedis(env.REDIS_URL, { use: 'requests' });
 redis.on('error', (err) => log.warn({ err }, 'redis connection error'));
 const queue = createTrialQueue({ connection: redis, prefix: env.QUEUE_PREFIX });
+// Checked once Redis answers (it may start after the API); a warning, since managed Redis may hide CONFIG.
+void redis
+  .ping()
+  .then(() => evictionWarning(redis))
+  .then((w) => w && log.warn(w))
+  .catch(() => {});
 
 if (env.LRSWEEP_BOOTSTRAP_TOKEN) {
   await ensureBootstrapToken(prisma, env.LRSWEEP_BOOTSTRAP_TOKEN);

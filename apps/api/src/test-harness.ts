@@ -3,7 +3,7 @@ import { createDb, createToken, type DbHandle, ensureBootstrapToken } from '@lrs
 import { createRedis, createTrialQueue, type TrialQueue } from '@lrsweep/queue';
 import { createTestDatabase, deletePrefix, redisUrl, type TestDatabase, uniquePrefix } from '@lrsweep/testkit';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from '@lrsweep/queue';
 import { type App, type AppOptions, buildApp } from './app';
 
 

@@ -1,6 +1,6 @@
 import { poolQueueName, type RunTrialPayload } from '@lrsweep/contract';
 import { createTrialWorker, DelayedError, type Job, type Worker } from '@lrsweep/queue';
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from '@lrsweep/queue';
 import type { Logger } from 'pino';
 import type { PoolSubscription } from './env';
 import type { SlotPool } from './slot-pool';

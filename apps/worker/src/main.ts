@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createDb, type Db, heartbeatBuiltinWorker, registerBuiltinWorker, stopBuiltinWorker } from '@lrsweep/db';
-import { createRedis, createTrialQueue } from '@lrsweep/queue';
-import type { Redis } from 'ioredis';
+import { createRedis, createTrialQueue, evictionWarning } from '@lrsweep/queue';
+import type { RedisConnection as Redis } from '@lrsweep/queue';
 import pino, { type Logger } from 'pino';
 import { createCheckpointFiles } from './checkpoint-files';
 import { sweepCheckpoints } from './checkpoint-sweeper';
@@ -55,6 +55,8 @@ const identity = {
 const metrics = createWorkerMetrics({ workerId: env.WORKER_ID, ...identity });
 await connect(prisma, redis, log);
 log.info('connected to Postgres and Redis');
+const eviction = await evictionWarning(redis).catch(() => null);
+if (eviction) log.warn(eviction);
 const consumers = createConsumers({
   connection: redis,
   prefix: env.QUEUE_PREFIX,

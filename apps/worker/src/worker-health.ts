@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Db } from '@lrsweep/db';
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from '@lrsweep/queue';
 import type { Registry } from 'prom-client';
 
 export interface HealthReport {

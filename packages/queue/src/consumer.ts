@@ -1,11 +1,11 @@
 import { jobCatalog, type RunTrialPayload } from '@lrsweep/contract';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { queuePrefix, type RedisConnection } from './connection';
 
 export interface TrialWorkerOptions {
   /** The queue to consume (`poolQueueName(projectId, pool)`). */
   queueName: string;
-  connection: Redis;
+  connection: RedisConnection;
   prefix?: string;
   /** Deliveries handled at once by this consumer. */
   concurrency: number;
@@ -27,7 +27,7 @@ export function createTrialWorker(opts: TrialWorkerOptions): Worker {
     },
     {
       connection: opts.connection,
-      prefix: opts.prefix ?? 'lrsweep',
+      prefix: queuePrefix(opts.connection, opts.prefix ?? 'lrsweep'),
       concurrency: opts.concurrency,
       lockDuration: opts.lockDuration ?? 30_000,
       stalledInterval: opts.stalledInterval ?? 30_000,
@@ -44,8 +44,8 @@ export function createTrialWorker(opts: TrialWorkerOptions): Worker {
  * poll: `next` blocks up to a second for a job; the caller then completes, fails or delays it
  * with the same token. Its blocking Redis connection is its own (BullMQ duplicates `connection`).
  */
-export function createTrialFetcher(o: { queueName: string; connection: Redis; prefix?: string; onError?: (err: Error) => void }) {
-  const w = new Worker(o.queueName, null, { connection: o.connection, prefix: o.prefix ?? 'lrsweep', autorun: false, drainDelay: 1, lockDuration: 30_000 });
+export function createTrialFetcher(o: { queueName: string; connection: RedisConnection; prefix?: string; onError?: (err: Error) => void }) {
+  const w = new Worker(o.queueName, null, { connection: o.connection, prefix: queuePrefix(o.connection, o.prefix ?? 'lrsweep'), autorun: false, drainDelay: 1, lockDuration: 30_000 });
   w.on('error', (err) => o.onError?.(err));
   return {
     next: (token: string) => w.getNextJob(token, { block: true }) as Promise<Job | undefined>,

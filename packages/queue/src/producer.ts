@@ -1,9 +1,9 @@
 import { jobCatalog, poolQueueName, type RunTrialPayload } from '@lrsweep/contract';
 import { type JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { queuePrefix, type RedisConnection } from './connection';
 
 export interface TrialQueueOptions {
-  connection: Redis;
+  connection: RedisConnection;
   /** Redis key prefix: tests and deployments keep their queues apart with it. */
   prefix?: string;
 }
@@ -29,7 +29,7 @@ const deliveryOptions: JobsOptions = { ...def.delivery };
 
 /** The producer side: typed enqueueing over the catalog, one BullMQ queue per project and pool. */
 export function createTrialQueue(opts: TrialQueueOptions) {
-  const prefix = opts.prefix ?? 'lrsweep';
+  const prefix = queuePrefix(opts.connection, opts.prefix ?? 'lrsweep');
   const queues = new Map<string, Queue>();
   const queueOf = (ref: PoolRef) => {
     const name = poolQueueName(ref.projectId, ref.pool, ref.runner);

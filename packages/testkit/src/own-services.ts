@@ -1,7 +1,7 @@
 // Services of a test's own, for fault tests that stop, flush or restart them: other tests keep
 // using the machine's Postgres and Redis undisturbed.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +126,78 @@ export async function startOwnPostgres() {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    },
+  };
+}
+
+/**
+ * A real Redis Cluster of its own on loopback: three masters, one replica each (redis-server
+ * --cluster-enabled, `redis-cli --cluster create`), nothing persisted. `failOver(key)` kills the
+ * master that serves `key`'s slot with SIGKILL and waits until its replica has taken the slot over.
+ */
+export async function startOwnRedisCluster() {
+  const dir = mkdtempSync(join(tmpdir(), 'lrsweep-redis-cluster-'));
+  const ports: number[] = [];
+  while (ports.length < 6) {
+    const p = await freePort();
+    // The cluster bus listens on port + 10000: both must be free and below 65 536.
+    if (p < 55_000 && !ports.includes(p)) ports.push(p);
+  }
+  const cli = (port: number, ...args: string[]) => execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).trim();
+  for (const port of ports) {
+    const r = spawnSync(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '1500',
+        '--save', '', '--appendonly', 'no', '--daemonize', 'yes', '--dir', dir, '--logfile', join(dir, `${port}.log`), '--pidfile', join(dir, `${port}.pid`)],
+      { encoding: 'utf8' },
+    );
+    if (r.status !== 0) throw new Error(`redis-server on ${port}: ${r.stderr}`);
+  }
+  const alive = new Set(ports);
+  await waitUntil('the cluster nodes', () => ports.every((p) => spawnSync('redis-cli', ['-p', String(p), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG'));
+  execFileSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { stdio: 'ignore' });
+  const clusterOk = (p: number) => /cluster_state:ok/.test(cli(p, 'cluster', 'info'));
+  await waitUntil('cluster_state ok', () => ports.every(clusterOk), 30_000);
+
+  /** `cluster nodes` as seen from a live node: id, port, role, master id, slots. */
+  const nodes = () =>
+    cli([...alive][0]!, 'cluster', 'nodes')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .map((f) => ({ id: f[0]!, port: Number(f[1]!.split(':')[1]!.split('@')[0]), flags: f[2]!, master: f[3]!, slots: f.slice(8) }));
+  const ownerOf = (slot: number) =>
+    nodes().find((n) => n.flags.includes('master') && !n.flags.includes('fail') && n.slots.some((r) => {
+      const [a, b] = r.split('-').map(Number);
+      return slot >= a! && slot <= (b ?? a)!;
+    }));
+
+  return {
+    url: `redis-cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
+    ports,
+    slotOf: (key: string) => Number(cli(ports[0]!, 'cluster', 'keyslot', key)),
+    /** The port of the master serving `key`'s slot now. */
+    masterOf(key: string) {
+      const owner = ownerOf(this.slotOf(key));
+      if (!owner) throw new Error(`no master serves ${key}`);
+      return owner.port;
+    },
+    cli,
+    /** SIGKILLs the master of `key`'s slot; resolves once a replica serves the slot and the cluster is ok. */
+    async failOver(key: string) {
+      const slot = this.slotOf(key);
+      const old = this.masterOf(key);
+      const pid = Number(readFileSync(join(dir, `${old}.pid`), 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      alive.delete(old);
+      await waitUntil(`a replica to take slot ${slot} over`, () => {
+        const owner = ownerOf(slot);
+        return owner !== undefined && owner.port !== old && [...alive].every(clusterOk);
+      }, 30_000);
+      return { killed: old, promoted: this.masterOf(key) };
+    },
+    async destroy() {
+      for (const p of ports) spawnSync('redis-cli', ['-p', String(p), 'shutdown', 'nosave'], { stdio: 'ignore' });
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,7 +1,7 @@
 import { poolNameSchema } from '@lrsweep/contract';
 import type { Db } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from '@lrsweep/queue';
 import { z } from 'zod';
 import type { ApiMetrics } from '../metrics';
 

@@ -30,7 +30,7 @@ import {
 } from '@lrsweep/db';
 import { createTrialFetcher, type TrialQueue } from '@lrsweep/queue';
 import type { TrialConfig } from '@lrsweep/sweep';
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from '@lrsweep/queue';
 import type { Logger } from 'pino';
 import { ApiError, notFound } from '../errors';
 import { replayedSchedule } from './trial-schedule';
