@@ -179,10 +179,19 @@ async function trainOnSlot(
   };
   const sink = createMetricSink({ db: d.db, trialId, attempt, flushMs: d.flushMs, log, onFenced: lose, onWritten: d.metrics?.written });
   const checkpoints = checkpointRecorder(d, claimed, sink, log);
+  // When the lease was last known to hold: the start of the last renewal Postgres confirmed.
+  let heldSince = Date.now();
   const renew = setInterval(() => {
+    const asked = Date.now();
     renewLease(d.db, trialId, attempt, d.leaseMs)
-      .then((ok) => ok || lose())
+      .then((ok) => (ok ? (heldSince = Math.max(heldSince, asked)) : lose()))
       .catch((err) => log.warn({ err }, 'lease renewal failed'));
+    // Cut off from Postgres (a partition, a frozen database) for a whole lease: the lease has
+    // lapsed and another worker may own the trial already, so this one stops training it.
+    if (!lostOwnership && Date.now() - heldSince > d.leaseMs) {
+      log.warn({ sinceMs: Date.now() - heldSince }, 'the lease could not be renewed for a whole lease; stopping this attempt (another worker takes the trial over)');
+      lose();
+    }
     if (d.shuttingDown()) stopRun?.();
   }, Math.max(100, Math.floor(d.leaseMs / 3)));
   const startedMs = Date.now();

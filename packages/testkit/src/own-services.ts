@@ -1,7 +1,7 @@
 // Services of a test's own, for fault tests that stop, flush or restart them: other tests keep
 // using the machine's Postgres and Redis undisturbed.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,8 +26,11 @@ const waitUntil = async (what: string, ok: () => boolean | Promise<boolean>, tim
   }
 };
 
-/** A redis-server on a port of its own, without persistence: a restart loses every key. */
-export async function startOwnRedis() {
+/**
+ * A redis-server on a port of its own, without persistence: a restart loses every key. `bind`
+ * adds addresses to listen on besides loopback (the host side of a test's veth links).
+ */
+export async function startOwnRedis(opts: { bind?: string[] } = {}) {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   const ping = async () => {
@@ -43,7 +46,7 @@ export async function startOwnRedis() {
     }
   };
   const start = async () => {
-    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes', '--dir', tmpdir()], {
+    spawn('redis-server', ['--port', String(port), '--bind', ['127.0.0.1', ...(opts.bind ?? [])].join(' '), ...(opts.bind?.length ? ['--protected-mode', 'no'] : []), '--save', '', '--appendonly', 'no', '--daemonize', 'yes', '--dir', tmpdir()], {
       stdio: 'ignore',
     });
     await waitUntil(`redis on ${port}`, ping);
@@ -98,18 +101,23 @@ const asPostgres = (tool: string, args: string[]) => {
   return r.stdout;
 };
 
-/** A Postgres cluster of its own (initdb in a temporary directory), trust auth, on its own port. */
-export async function startOwnPostgres() {
+/**
+ * A Postgres cluster of its own (initdb in a temporary directory), trust auth, on its own port.
+ * `listen` adds addresses besides loopback, `trustFrom` a network (CIDR) whose clients it trusts.
+ */
+export async function startOwnPostgres(opts: { listen?: string[]; trustFrom?: string } = {}) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'lrsweep-pg-'));
   chmodSync(dir, 0o777);
   const data = join(dir, 'data');
   if (process.getuid?.() === 0) spawnSync('chown', ['postgres', dir]);
   asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
+  if (opts.trustFrom) appendFileSync(join(data, 'pg_hba.conf'), `host all all ${opts.trustFrom} trust\n`);
+  const listen = ['127.0.0.1', ...(opts.listen ?? [])].join(',');
+  const serverOpts = `-p ${port} -k ${dir} -c listen_addresses=${listen} -c fsync=off -c max_connections=100`;
   const ready = () => spawnSync(join(pgBin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-q']).status === 0;
   const start = async () => {
-    asPostgres('pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', 'start']);
+    asPostgres('pg_ctl', ['-D', data, '-o', serverOpts, '-l', join(dir, 'log'), '-w', 'start']);
     await waitUntil(`postgres on ${port}`, ready);
   };
   await start();
@@ -198,6 +206,50 @@ export async function startOwnRedisCluster() {
     async destroy() {
       for (const p of ports) spawnSync('redis-cli', ['-p', String(p), 'shutdown', 'nosave'], { stdio: 'ignore' });
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Whether this process may make network namespaces (root, `ip netns`); else why not. */
+export function netnsSupport(): true | string {
+  if (process.getuid?.() !== 0) return 'network namespaces need root';
+  const name = `lrsprobe${process.pid % 100000}`;
+  const add = spawnSync('ip', ['netns', 'add', name], { encoding: 'utf8' });
+  if (add.status !== 0) return `ip netns add failed: ${add.stderr || add.error?.message}`;
+  spawnSync('ip', ['netns', 'del', name]);
+  return true;
+}
+
+/**
+ * A "host" of its own: a network namespace joined to this one by a veth pair,
+ * `10.<net>.<i>.1` on this side (where the test's own services listen) and `10.<net>.<i>.2`
+ * inside. `cut()` takes this side's end down, a partition: packets are dropped, connections
+ * hang without a reset, as when a node drops off the network; `heal()` brings it back.
+ */
+export function createNetnsHost(tag: string, net: number, i: number) {
+  const ns = `lrs-${tag}-${i}`;
+  const outer = `lrs${tag}${i}h`.slice(0, 15);
+  const inner = `lrs${tag}${i}n`.slice(0, 15);
+  const hostIp = `10.${net}.${i}.1`;
+  const innerIp = `10.${net}.${i}.2`;
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+  ip('netns', 'add', ns);
+  ip('link', 'add', outer, 'type', 'veth', 'peer', 'name', inner);
+  ip('link', 'set', inner, 'netns', ns);
+  ip('addr', 'add', `${hostIp}/24`, 'dev', outer);
+  ip('link', 'set', outer, 'up');
+  ip('netns', 'exec', ns, 'ip', 'addr', 'add', `${innerIp}/24`, 'dev', inner);
+  ip('netns', 'exec', ns, 'ip', 'link', 'set', inner, 'up');
+  ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
+  return {
+    ns,
+    hostIp,
+    innerIp,
+    cut: () => ip('link', 'set', outer, 'down'),
+    heal: () => ip('link', 'set', outer, 'up'),
+    destroy() {
+      spawnSync('ip', ['link', 'del', outer]);
+      spawnSync('ip', ['netns', 'del', ns]);
     },
   };
 }

@@ -15,10 +15,18 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+export interface StartOptions {
+  logFile?: string;
+  /** Runs the process in this network namespace (`ip netns exec`: it becomes the process). */
+  netns?: string;
+}
+
 /** Starts one of the apps as a real process (`node --import tsx`), capturing its log lines. */
-export function startApp(app: 'api' | 'worker', env: Record<string, string>, opts: { logFile?: string } = {}): RunningProcess {
+export function startApp(app: 'api' | 'worker', env: Record<string, string>, opts: StartOptions = {}): RunningProcess {
   const entry = resolve(root, `apps/${app}/src/main.ts`);
-  const proc = spawn(process.execPath, ['--import', tsxLoader, entry], {
+  const argv = [process.execPath, '--import', tsxLoader, entry];
+  const [cmd, ...args] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv;
+  const proc = spawn(cmd!, args, {
     cwd: resolve(root, `apps/${app}`),
     // Workers train on wasm unless a test asks for another backend: results stay the same
     // whether or not the native one is built here (the parity suite compares the two).
@@ -71,14 +79,14 @@ export function startApp(app: 'api' | 'worker', env: Record<string, string>, opt
 }
 
 /** Starts the API on a free port and resolves once it listens; `url` is its base address. */
-export async function startApi(env: Record<string, string>, opts: { logFile?: string } = {}) {
+export async function startApi(env: Record<string, string>, opts: StartOptions = {}) {
   const p = startApp('api', { PORT: '0', ...env }, opts);
   const line = await p.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening at'));
   const url = String(line.msg).replace('Server listening at ', '');
   return { ...p, url };
 }
 
-export async function startWorker(env: Record<string, string>, opts: { logFile?: string } = {}) {
+export async function startWorker(env: Record<string, string>, opts: StartOptions = {}) {
   const p = startApp('worker', env, opts);
   await p.waitFor((l) => l.msg === 'worker started', 60_000);
   return p;
