@@ -10,7 +10,18 @@
 //   trainer), as a share of the trial's wall time (queued → finished); target: under 2%.
 //   Each trial also runs bare in this process right before (same config, data and backend, no
 //   orchestrator), for the loop's speed in the worker beside it.
+// - fleet: 500 tiny trials (20 updates each), two at a time (one worker, WORKER_SLOTS=2): slot time
+//   per trial not spent in the training loop — (2 × makespan − Σ trainMs) / 500: claim, set-up,
+//   checkpoint bookkeeping, metric writes, completion, ranking upkeep — with Postgres
+//   transactions and row writes per trial; then Ray Tune and Optuna (on this Postgres) on the
+//   same trials in the same run (scripts/bench_orchestrators.py, from .venv-bench, made here
+//   with pip on first use), and the ratios. Target (PERFORMANCE.md): ≤ 10 ms per trial.
+//   `--fleet` runs this phase alone.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defaultDatabaseUrl, migrate } from '@lrsweep/db';
 import { createClient, type LrsweepClient } from '@lrsweep/client';
 import { createRedis, defaultRedisUrl } from '@lrsweep/queue';
@@ -22,7 +33,10 @@ import { trainConfigOf } from '../apps/worker/src/train-config';
 import { type RunningProcess, startApi, startWorker } from '@lrsweep/testkit';
 import { median, percentile } from './lib/stats';
 
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
+const fleetOnly = process.argv.includes('--fleet');
+const FLEET_TRIALS = quick ? 100 : 500;
 const LATENCY_TRIALS = quick ? 5 : 15;
 const OVERHEAD_ROUNDS = quick ? 1 : 3;
 
@@ -86,6 +100,103 @@ function bareMs(spec: SweepSpecInput): number {
   return performance.now() - t0;
 }
 
+/** 500 tiny trials: 50 base LRs × 10 seeds, 20 updates each, an evaluation every 10. */
+const fleetSpec = (n: number): SweepSpecInput => ({
+  name: 'fleet',
+  dataset: { name: 'synthetic', trainSize: 640, testSize: 64 },
+  model: { kind: 'mlp', hidden: [16] },
+  optimizer: { kind: 'sgd' },
+  training: { epochs: 1, batchSize: 32, evalEvery: 10 },
+  grid: { baseLr: Array.from({ length: n / 10 }, (_, i) => Number((1e-4 * 1000 ** (i / Math.max(1, n / 10 - 1))).toPrecision(4))), schedule: [{ kind: 'constant' }], seeds: 10 },
+});
+
+const venv = join(root, '.venv-bench');
+/** .venv-bench with Ray Tune and Optuna (pip serves both here); null, with why, when it cannot be made. */
+function benchPython(): { py: string } | { why: string } {
+  const py = join(venv, 'bin/python');
+  const has = () => spawnSync(py, ['-c', 'import ray, optuna, psycopg2'], { stdio: 'ignore' }).status === 0;
+  if (existsSync(py) && has()) return { py };
+  log('• making .venv-bench with Ray Tune and Optuna (first run only)');
+  if (!existsSync(py) && spawnSync('python3.11', ['-m', 'venv', venv], { stdio: 'inherit' }).status !== 0) return { why: 'python3.11 -m venv failed' };
+  const pip = spawnSync(join(venv, 'bin/pip'), ['install', '-q', '--retries', '0', '--timeout', '10', 'ray[tune]==2.58.0', 'optuna==5.0.0', 'psycopg2-binary', 'numpy'], { stdio: 'inherit' });
+  return pip.status === 0 && has() ? { py } : { why: 'pip could not install ray[tune], optuna and psycopg2-binary' };
+}
+
+async function pgCounters() {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  const { rows } = await c.query<{ xact: string; writes: string }>(
+    'SELECT xact_commit::text AS xact, (tup_inserted + tup_updated + tup_deleted)::text AS writes FROM pg_stat_database WHERE datname = current_database()',
+  );
+  await c.end();
+  return { xact: Number(rows[0]!.xact), writes: Number(rows[0]!.writes) };
+}
+
+async function fleetPhase(env: Record<string, string>, client: LrsweepClient) {
+  log(`• fleet: ${FLEET_TRIALS} tiny trials, two at a time (one worker, WORKER_SLOTS=2)`);
+  const worker = await startWorker({ ...env, WORKER_ID: 'bench-fleet', WORKER_SLOTS: '2' });
+  started.push(worker);
+  // Warm-up: both slots' threads and the dataset.
+  await client.follow((await client.submitSweep({ ...fleetSpec(10), name: 'fleet-warmup', grid: { ...fleetSpec(10).grid, seeds: 4 } })).id, () => {}, 200);
+  await sleep(1000); // pg_stat counters are flushed about every second
+  const before = await pgCounters();
+  const created = await client.submitSweep(fleetSpec(FLEET_TRIALS));
+  const done = await client.follow(created.id, () => {}, 500);
+  if (done.counts.completed !== FLEET_TRIALS) throw new Error(`fleet sweep did not complete: ${JSON.stringify(done.counts)}`);
+  await sleep(1500);
+  const after = await pgCounters();
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  const { rows } = await c.query<{ first: Date; last: Date; train_ms: number }>(
+    'SELECT min(started_at) AS first, max(finished_at) AS last, sum(train_ms)::float8 AS train_ms FROM trials WHERE sweep_id = $1',
+    [created.id],
+  );
+  await c.end();
+  await worker.stop();
+  const makespanMs = rows[0]!.last.getTime() - rows[0]!.first.getTime();
+  const lrsweep = {
+    framework: 'lrsweep',
+    trials: FLEET_TRIALS,
+    concurrency: 2,
+    makespanS: makespanMs / 1000,
+    trainS: rows[0]!.train_ms / 1000,
+    trialsPerS: FLEET_TRIALS / (makespanMs / 1000),
+    slotMsPerTrialNotTraining: (2 * makespanMs - rows[0]!.train_ms) / FLEET_TRIALS,
+    // The whole database's, the API's reads included (the ranking, the follow polls).
+    pgTransactionsPerTrial: (after.xact - before.xact) / FLEET_TRIALS,
+    rowWritesPerTrial: (after.writes - before.writes) / FLEET_TRIALS,
+  };
+  log(`  lrsweep: ${lrsweep.trialsPerS.toFixed(1)} trials/s, ${lrsweep.slotMsPerTrialNotTraining.toFixed(1)} ms of slot time per trial not training, ${lrsweep.pgTransactionsPerTrial.toFixed(1)} Postgres transactions and ${lrsweep.rowWritesPerTrial.toFixed(1)} row writes per trial`);
+
+  const others: Record<string, unknown>[] = [];
+  const python = benchPython();
+  if ('why' in python) log(`  Ray Tune and Optuna not run: ${python.why}`);
+  else {
+    const optunaDb = new URL(databaseUrl);
+    optunaDb.pathname = '/lrsweep_bench_optuna';
+    for (const framework of ['ray', 'optuna']) {
+      const r = spawnSync(python.py, [join(root, 'scripts/bench_orchestrators.py'), '--framework', framework, '--trials', String(FLEET_TRIALS), '--pg', optunaDb.toString().replace(/^postgresql:/, 'postgresql+psycopg2:')], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 2 ** 20,
+        env: { ...process.env, RAY_DEDUP_LOGS: '0', PYTHONWARNINGS: 'ignore' },
+      });
+      const line = r.stdout.split('\n').find((l) => l.startsWith('{"framework"'));
+      if (!line) {
+        log(`  ${framework}: did not run (${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')})`);
+        continue;
+      }
+      const x = JSON.parse(line) as { version: string; trialsPerS: number; slotMsPerTrialNotTraining: number };
+      others.push(x);
+      log(`  ${x.version}: ${x.trialsPerS.toFixed(1)} trials/s, ${x.slotMsPerTrialNotTraining.toFixed(1)} ms of slot time per trial not training`);
+    }
+  }
+  const ratio = (f: string) => {
+    const o = others.find((x) => x.framework === f) as { slotMsPerTrialNotTraining: number } | undefined;
+    return o ? lrsweep.slotMsPerTrialNotTraining / o.slotMsPerTrialNotTraining : null;
+  };
+  return { lrsweep, others, vsRayTune: ratio('ray'), vsOptuna: ratio('optuna') };
+}
+
 async function main() {
   await freshDatabase();
   const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: token, WORKER_SLOTS: '1', LRSWEEP_BACKEND: 'wasm', LOG_LEVEL: 'info' };
@@ -95,6 +206,13 @@ async function main() {
   started.push(worker);
   const client = createClient({ baseUrl: api.url, token });
   await selectBackend('wasm');
+  if (fleetOnly) {
+    await worker.stop();
+    const fleet = await fleetPhase(env, client);
+    printFleet(fleet);
+    log(JSON.stringify({ bench: 'orchestration', fleet }));
+    return;
+  }
 
   // Warm-up: the worker's training thread, its dataset cache (both specs' datasets) and the API.
   await runOne(client, tinySpec(1000));
@@ -134,7 +252,17 @@ async function main() {
   log(`| … outside the training loop (queue, claim, set-up, final writes) | ${(100 * median(outside)).toFixed(2)}% | |`);
   log(`| … inside it (metric hand-off, checkpoint snapshots) | ${(100 * median(inLoop)).toFixed(2)}% | |`);
   log(`| training loop in the worker ÷ the same training bare in this process (identical runs differ by up to ~15% here) | ${median(slowdown).toFixed(3)}× | |`);
-  log(JSON.stringify({ bench: 'orchestration', startLatencyMs: { p50: median(latencies), p95, max: Math.max(...latencies) }, trialSeconds: median(rounds.map((x) => x.wall)) / 1000, ownShare: median(own), outsideLoopShare: median(outside), inLoopShare: median(inLoop), loopVsBare: median(slowdown), rounds }));
+  await worker.stop();
+  const fleet = await fleetPhase(env, client);
+  printFleet(fleet);
+  log(JSON.stringify({ bench: 'orchestration', fleet, startLatencyMs: { p50: median(latencies), p95, max: Math.max(...latencies) }, trialSeconds: median(rounds.map((x) => x.wall)) / 1000, ownShare: median(own), outsideLoopShare: median(outside), inLoopShare: median(inLoop), loopVsBare: median(slowdown), rounds }));
+}
+
+function printFleet(f: Awaited<ReturnType<typeof fleetPhase>>) {
+  const x = (r: number | null) => (r === null ? 'not run' : `${r.toFixed(2)}×`);
+  log(`| slot time per trial not training, ${f.lrsweep.trials} tiny trials, 2 at a time | ${f.lrsweep.slotMsPerTrialNotTraining.toFixed(1)} ms | ≤ 10 ms |`);
+  log(`| … ÷ Ray Tune's (same trials, same run) | ${x(f.vsRayTune)} | ≤ 0.25× |`);
+  log(`| … ÷ Optuna's on Postgres (same trials, same run) | ${x(f.vsOptuna)} | ≤ 0.125× |`);
 }
 
 async function stopAll() {
