@@ -54,14 +54,15 @@ describe('a slot reused after an attempt failed as it started', () => {
 
   it('stops the failed attempt’s thread: the next trial on the slot, and the retry, have every row, equal to a clean run', async () => {
     const prisma = handle.prisma;
-    // Fails the first run-info write (recordRunInfo: the step right after the thread starts).
+    // Fails the first run-info write of one trial (recordRunInfo: the step right after its thread starts).
+    let failFor: string | null = null;
     let injected = 0;
     const trial = new Proxy(prisma.trial, {
       get(target, key) {
         const v = Reflect.get(target, key);
         if (key !== 'updateMany') return typeof v === 'function' ? v.bind(target) : v;
-        return (args: { data?: Record<string, unknown> }) => {
-          if (injected === 0 && args.data && 'lrsweepVersion' in args.data) {
+        return (args: { where?: { id?: string }; data?: Record<string, unknown> }) => {
+          if (injected === 0 && args.where?.id === failFor && args.data && 'lrsweepVersion' in args.data) {
             injected++;
             return Promise.reject(new Error("Can't reach database server (injected)"));
           }
@@ -103,6 +104,7 @@ describe('a slot reused after an attempt failed as it started', () => {
 
     expect(await run({ trialId: reference.id, sweepId: reference.sweepId }, job, undefined, slot)).toEqual({ status: 'completed' });
     // The first attempt of the faulty sweep's first trial fails as it starts…
+    failFor = first!.id;
     expect(await run({ trialId: first!.id, sweepId: first!.sweepId }, job, undefined, slot)).toEqual({ retried: true });
     expect(injected).toBe(1);
     // …and the slot goes straight on to the next trial, then to the retry.
