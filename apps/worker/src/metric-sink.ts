@@ -1,4 +1,4 @@
-import { type Db, type EvalRow, refreshTrialSummary, type UpdateRow, writeEvaluations, writeUpdates } from '@lrsweep/db';
+import { type Db, type EvalRow, refreshTrialSummary, type UpdateRow, writeEvaluations, writeMetrics, writeUpdates } from '@lrsweep/db';
 import type { Logger } from 'pino';
 
 export interface MetricSinkOptions {
@@ -32,6 +32,8 @@ export function createMetricSink(o: MetricSinkOptions) {
   let fenced = false;
   let error: Error | null = null;
   let inflight: Promise<void> | null = null;
+  // Closing for a finish: the finishing statement computes the summaries itself.
+  let summarize = true;
   const retryForMs = o.retryForMs ?? 120_000;
 
   const withRetry = async (write: () => Promise<boolean>): Promise<boolean> => {
@@ -54,7 +56,21 @@ export function createMetricSink(o: MetricSinkOptions) {
 
   const drain = async () => {
     while (!fenced && (updates.length || evals.length)) {
-      if (updates.length) {
+      if (updates.length && evals.length && updates.length <= BATCH && evals.length <= BATCH) {
+        // Both kinds at once (a trial's last batch, mostly): one round trip.
+        const u = updates.length;
+        const e = evals.length;
+        if (!(await withRetry(() => writeMetrics(o.db, o.trialId, o.attempt, updates.slice(0, u), evals.slice(0, e))))) fence();
+        else {
+          o.onWritten?.('updates', u, updateTimes[0] ?? Date.now());
+          o.onWritten?.('evaluations', e, evalTimes[0] ?? Date.now());
+          if (summarize) await withRetry(() => refreshTrialSummary(o.db, o.trialId, o.attempt));
+        }
+        updates.splice(0, u);
+        updateTimes.splice(0, u);
+        evals.splice(0, e);
+        evalTimes.splice(0, e);
+      } else if (updates.length) {
         const batch = updates.slice(0, BATCH);
         if (!(await withRetry(() => writeUpdates(o.db, o.trialId, o.attempt, batch)))) fence();
         else o.onWritten?.('updates', batch.length, updateTimes[0] ?? Date.now());
@@ -66,7 +82,7 @@ export function createMetricSink(o: MetricSinkOptions) {
         // The trial's summaries follow its evaluations as they arrive (provisional rankings).
         else {
           o.onWritten?.('evaluations', batch.length, evalTimes[0] ?? Date.now());
-          await withRetry(() => refreshTrialSummary(o.db, o.trialId, o.attempt));
+          if (summarize) await withRetry(() => refreshTrialSummary(o.db, o.trialId, o.attempt));
         }
         evals.splice(0, batch.length);
         evalTimes.splice(0, batch.length);
@@ -108,9 +124,13 @@ export function createMetricSink(o: MetricSinkOptions) {
       while (inflight || (!fenced && !error && (updates.length || evals.length))) await flush();
       if (error) throw error;
     },
-    /** Writes everything still buffered; throws when Postgres stayed unreachable. */
-    async close(): Promise<{ fenced: boolean }> {
+    /**
+     * Writes everything still buffered; throws when Postgres stayed unreachable. `summarize:
+     * false` when the trial's end is recorded next (that computes its summaries).
+     */
+    async close(opts: { summarize?: boolean } = {}): Promise<{ fenced: boolean }> {
       clearInterval(timer);
+      summarize = opts.summarize ?? true;
       await this.flushAll();
       return { fenced };
     },

@@ -221,7 +221,8 @@ async function trainOnSlot(
     });
     const outcome = await run.done;
     await checkpoints.settled();
-    const { fenced } = await sink.close();
+    // A completed or diverged run is recorded next, summaries and all; a stopped one is not.
+    const { fenced } = await sink.close({ summarize: outcome.result.status === 'stopped' });
     return { outcome, superseded: fenced || lostOwnership, dataset, startedMs };
   } catch (err) {
     // The attempt cannot be accounted for (e.g. Postgres went away as it started): its training

@@ -56,3 +56,37 @@ export async function writeEvaluations(db: Db, trialId: string, attempt: number,
      WHERE evaluations.attempt <= EXCLUDED.attempt`;
   return n === rows.length;
 }
+
+/**
+ * `writeUpdates` and `writeEvaluations` in one statement (one round trip: a trial's last batch
+ * usually holds both). Both or neither are written: false when a newer attempt owns the trial.
+ */
+export async function writeMetrics(db: Db, trialId: string, attempt: number, updates: readonly UpdateRow[], evals: readonly EvalRow[]): Promise<boolean> {
+  const rows = await db.$queryRaw<{ owned: boolean; u: number; e: number }[]>`
+    WITH owner AS (SELECT EXISTS (SELECT 1 FROM trials WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running') AS owned),
+    u AS (
+      INSERT INTO update_metrics (trial_id, step, lr, train_loss, attempt)
+      SELECT ${trialId}::uuid, u.step, u.lr, u.loss, ${attempt}::int
+        FROM unnest(${updates.map((r) => r.step)}::int[], ${updates.map((r) => r.lr)}::float8[],
+                    ${updates.map((r) => orNull(r.trainLoss))}::float8[]) AS u(step, lr, loss)
+       WHERE (SELECT owned FROM owner)
+      ON CONFLICT (trial_id, step) DO UPDATE
+         SET lr = EXCLUDED.lr, train_loss = EXCLUDED.train_loss, attempt = EXCLUDED.attempt
+       WHERE update_metrics.attempt <= EXCLUDED.attempt
+      RETURNING 1),
+    e AS (
+      INSERT INTO evaluations (trial_id, step, val_loss, val_acc, train_loss, metrics, attempt)
+      SELECT ${trialId}::uuid, u.step, u.loss, u.acc, u.train, u.metrics::jsonb, ${attempt}::int
+        FROM unnest(${evals.map((r) => r.step)}::int[], ${evals.map((r) => orNull(r.valLoss))}::float8[],
+                    ${evals.map((r) => orNull(r.valAcc))}::float8[], ${evals.map((r) => orNull(r.trainLoss))}::float8[],
+                    ${evals.map((r) => metricsJson(r.metrics))}::text[]) AS u(step, loss, acc, train, metrics)
+       WHERE (SELECT owned FROM owner)
+      ON CONFLICT (trial_id, step) DO UPDATE
+         SET val_loss = EXCLUDED.val_loss, val_acc = EXCLUDED.val_acc, train_loss = EXCLUDED.train_loss,
+             metrics = EXCLUDED.metrics, attempt = EXCLUDED.attempt
+       WHERE evaluations.attempt <= EXCLUDED.attempt
+      RETURNING 1)
+    SELECT (SELECT owned FROM owner) AS owned, (SELECT count(*) FROM u)::int AS u, (SELECT count(*) FROM e)::int AS e`;
+  const r = rows[0]!;
+  return r.owned && r.u === updates.length && r.e === evals.length;
+}

@@ -24,43 +24,54 @@ function objectiveExpr(metric: string, aggregate: Aggregate, mode: 'min' | 'max'
 }
 
 /**
+ * A trial's summaries from its evaluation rows, as one row (`SELECT`): fvl, fva, ftl (final), bvl,
+ * bva, btl (best), avl, ava, atl (mean over evaluation points), and `summaries`, every other
+ * metric's { final, min, max, mean }.
+ */
+const summaryOf = (trialId: string) => Prisma.sql`
+  SELECT (array_agg(val_loss ORDER BY step DESC))[1] AS fvl,
+         (array_agg(val_acc ORDER BY step DESC))[1] AS fva,
+         (array_agg(train_loss ORDER BY step DESC))[1] AS ftl,
+         min(val_loss) AS bvl, max(val_acc) AS bva, min(train_loss) AS btl,
+         avg(val_loss) AS avl, avg(val_acc) AS ava, avg(train_loss) AS atl,
+         (SELECT jsonb_object_agg(k, jsonb_build_object('final', fin, 'min', mn, 'max', mx, 'mean', av))
+            FROM (SELECT m.key AS k, (array_agg(m.value::text::float8 ORDER BY e.step DESC))[1] AS fin,
+                         min(m.value::text::float8) AS mn, max(m.value::text::float8) AS mx, avg(m.value::text::float8) AS av
+                    FROM evaluations e CROSS JOIN LATERAL jsonb_each(e.metrics) m
+                   WHERE e.trial_id = ${trialId}::uuid AND jsonb_typeof(m.value) = 'number'
+                   GROUP BY m.key) per_metric) AS summaries
+    FROM evaluations WHERE trial_id = ${trialId}::uuid`;
+
+/** The SET list that stores `summaryOf`'s row (alias `s`) on a trial. */
+const summarySet = Prisma.sql`
+  final_val_loss = s.fvl, final_val_acc = s.fva, final_train_loss = s.ftl,
+  best_val_loss = s.bvl, best_val_acc = s.bva, best_train_loss = s.btl,
+  auc_val_loss = s.avl, auc_val_acc = s.ava, auc_train_loss = s.atl, summaries = s.summaries`;
+
+/**
  * Recomputes a trial's summaries (final, best and mean over evaluation points, for every metric)
  * from its evaluation rows. The worker calls it as evaluations arrive, fenced by attempt.
  */
 export async function refreshTrialSummary(db: Db, trialId: string, attempt?: number): Promise<boolean> {
   const n = await db.$executeRaw`
-    UPDATE trials t SET
-      final_val_loss = s.fvl, final_val_acc = s.fva, final_train_loss = s.ftl,
-      best_val_loss = s.bvl, best_val_acc = s.bva, best_train_loss = s.btl,
-      auc_val_loss = s.avl, auc_val_acc = s.ava, auc_train_loss = s.atl,
-      summaries = (SELECT jsonb_object_agg(k, jsonb_build_object('final', fin, 'min', mn, 'max', mx, 'mean', av))
-                     FROM (SELECT m.key AS k, (array_agg(m.value::text::float8 ORDER BY e.step DESC))[1] AS fin,
-                                  min(m.value::text::float8) AS mn, max(m.value::text::float8) AS mx, avg(m.value::text::float8) AS av
-                             FROM evaluations e CROSS JOIN LATERAL jsonb_each(e.metrics) m
-                            WHERE e.trial_id = ${trialId}::uuid AND jsonb_typeof(m.value) = 'number'
-                            GROUP BY m.key) per_metric)
-    FROM (SELECT (array_agg(val_loss ORDER BY step DESC))[1] AS fvl,
-                 (array_agg(val_acc ORDER BY step DESC))[1] AS fva,
-                 (array_agg(train_loss ORDER BY step DESC))[1] AS ftl,
-                 min(val_loss) AS bvl, max(val_acc) AS bva, min(train_loss) AS btl,
-                 avg(val_loss) AS avl, avg(val_acc) AS ava, avg(train_loss) AS atl
-            FROM evaluations WHERE trial_id = ${trialId}::uuid) s
-    WHERE t.id = ${trialId}::uuid
-      AND (${attempt === undefined} OR (t.attempt = ${attempt ?? 0} AND t.status = 'running'))`;
+    UPDATE trials t SET ${summarySet}
+      FROM (${summaryOf(trialId)}) s
+     WHERE t.id = ${trialId}::uuid
+       AND (${attempt === undefined} OR (t.attempt = ${attempt ?? 0} AND t.status = 'running'))`;
   return n === 1;
 }
 
 /**
- * Adds a completed trial's series to its configuration's (training loss and applied LR per
- * update, validation metrics per evaluation): per step, count, sum and sum of squares, merged by
- * step. Called once, in the transaction that completes the trial.
+ * The statement that adds a completed trial's series to its configuration's (training loss and
+ * applied LR per update, validation metrics per evaluation): per step, count, sum and sum of
+ * squares, merged by step. `source` is a relation (alias `t`) of the trials to add: id,
+ * sweep_id, config_id.
  */
-export async function mergeConfigCurves(db: Db, trialId: string): Promise<void> {
-  await db.$executeRaw`
+const mergeCurvesFrom = (source: Prisma.Sql) => Prisma.sql`
     INSERT INTO config_series (sweep_id, config_id, metric, steps, n, sum, sumsq, lo, hi)
     SELECT t.sweep_id, t.config_id, m.metric, array_agg(m.step ORDER BY m.step), array_agg(1 ORDER BY m.step),
            array_agg(m.v ORDER BY m.step), array_agg(m.v * m.v ORDER BY m.step), array_agg(m.v ORDER BY m.step), array_agg(m.v ORDER BY m.step)
-      FROM trials t CROSS JOIN LATERAL (
+      FROM ${source} CROSS JOIN LATERAL (
         SELECT 'train_loss' AS metric, step, train_loss AS v FROM update_metrics WHERE trial_id = t.id AND train_loss IS NOT NULL
         UNION ALL SELECT 'lr', step, lr FROM update_metrics WHERE trial_id = t.id
         UNION ALL SELECT 'val_loss', step, val_loss FROM evaluations WHERE trial_id = t.id AND val_loss IS NOT NULL
@@ -68,7 +79,6 @@ export async function mergeConfigCurves(db: Db, trialId: string): Promise<void> 
         UNION ALL SELECT x.key, e.step, x.value::text::float8 FROM evaluations e CROSS JOIN LATERAL jsonb_each(e.metrics) x
                    WHERE e.trial_id = t.id AND jsonb_typeof(x.value) = 'number' AND NOT starts_with(x.key, 'test_')
       ) m
-     WHERE t.id = ${trialId}::uuid
      GROUP BY t.sweep_id, t.config_id, m.metric
     ON CONFLICT (sweep_id, config_id, metric) DO UPDATE SET (steps, n, sum, sumsq, lo, hi) = (
       SELECT array_agg(step ORDER BY step), array_agg(n ORDER BY step), array_agg(sum ORDER BY step), array_agg(sumsq ORDER BY step),
@@ -80,6 +90,27 @@ export async function mergeConfigCurves(db: Db, trialId: string): Promise<void> 
                      least(a.l, b.l) AS lo, greatest(a.h, b.h) AS hi
                 FROM unnest(config_series.steps, config_series.n, config_series.sum, config_series.sumsq, config_series.lo, config_series.hi) AS a(step, n, s, q, l, h)
                 FULL JOIN unnest(EXCLUDED.steps, EXCLUDED.n, EXCLUDED.sum, EXCLUDED.sumsq, EXCLUDED.lo, EXCLUDED.hi) AS b(step, n, s, q, l, h) ON a.step = b.step) merged)`;
+
+/** Adds a completed trial's series to its configuration's. Called once, in the transaction that completes the trial. */
+export async function mergeConfigCurves(db: Db, trialId: string): Promise<void> {
+  await db.$executeRaw`${mergeCurvesFrom(Prisma.sql`(SELECT id, sweep_id, config_id FROM trials WHERE id = ${trialId}::uuid) t`)}`;
+}
+
+/**
+ * Ends a running attempt in one statement: its status and outcome columns, its summaries from
+ * its evaluations, and (completed) its series merged into its configuration's, only when the
+ * attempt still owns the trial. For attempts with no earlier rows to trim (see `finishTrial`).
+ * Returns whether it ended it.
+ */
+export async function finishInOneStatement(db: Db, trialId: string, attempt: number, status: 'completed' | 'failed' | 'diverged', set: Prisma.Sql): Promise<boolean> {
+  const rows = await db.$queryRaw<{ n: number }[]>`
+    WITH s AS (${summaryOf(trialId)}),
+         f AS (UPDATE trials t SET ${set}, ${summarySet}
+                 FROM s WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running'
+               RETURNING t.id, t.sweep_id, t.config_id),
+         m AS (${mergeCurvesFrom(Prisma.sql`(SELECT * FROM f WHERE ${status === 'completed'}) t`)} RETURNING 1)
+    SELECT (SELECT count(*) FROM f)::int AS n, (SELECT count(*) FROM m)::int AS merged`;
+  return rows[0]?.n === 1;
 }
 
 export interface ConfigStatsRow {

@@ -1,7 +1,7 @@
 import { deliveryJobId, type TrialErrorCode, type TrialFailure, trialRetryPolicy, type TrialStatus } from '@lrsweep/contract';
 import type { Db } from './create-db';
 import { Prisma } from './generated/prisma/client.ts';
-import { mergeConfigCurves, refreshTrialSummary } from './results-store';
+import { finishInOneStatement, mergeConfigCurves, refreshTrialSummary } from './results-store';
 
 export type { TrialStatus };
 
@@ -71,7 +71,12 @@ export async function claimTrial(
   /** Who claims: built-in workers train only built-in trials, agents only external ones (on any pool name). */
   runner: 'builtin' | 'external' = 'builtin',
 ): Promise<ClaimedTrial | null> {
-  await expireLapsedLease(db, trialId);
+  // The common case, a queued trial, in one statement; only when that fails may a lapsed lease
+  // (a dead worker's) stand in the way: counted as a failure, then the claim is tried again.
+  return (await claimQueued(db, trialId, workerId, leaseMs, runner)) ?? ((await expireLapsedLease(db, trialId)) ? claimQueued(db, trialId, workerId, leaseMs, runner) : null);
+}
+
+async function claimQueued(db: Db, trialId: string, workerId: string, leaseMs: number, runner: 'builtin' | 'external'): Promise<ClaimedTrial | null> {
   const rows = await db.$queryRaw<
     {
       attempt: number;
@@ -160,38 +165,24 @@ export async function finishTrial(
   status: 'completed' | 'failed' | 'diverged',
   summary: TrialOutcomeInfo,
 ): Promise<boolean> {
+  const set = Prisma.sql`
+    status = ${status}::"TrialStatus", finished_at = now(), lease_expires_at = NULL, checkpoint_path = NULL, checkpoint_step = NULL,
+    diverged_at_step = ${summary.divergedAtStep ?? null}::int, error = ${summary.error ?? null}::text, error_code = ${summary.errorCode ?? null}::text,
+    training_started_at = ${summary.trainingStartedAt ?? null}::timestamptz,
+    train_ms = ${summary.trainMs === undefined ? null : Math.round(summary.trainMs)}::int`;
+  // A first attempt has no earlier attempt's rows to trim: one statement (the common case).
+  if (attempt <= 1 || summary.stepsDone === undefined) return finishInOneStatement(db, trialId, attempt, status, set);
   return db.$transaction(async (tx) => {
     const t = tx as unknown as Db;
-    const done = await finishRow(t, trialId, attempt, status, summary);
-    if (!done) return false;
-    if (summary.stepsDone !== undefined) {
-      await tx.$executeRaw`DELETE FROM update_metrics WHERE trial_id = ${trialId}::uuid AND step >= ${summary.stepsDone}`;
-      await tx.$executeRaw`DELETE FROM evaluations WHERE trial_id = ${trialId}::uuid AND step > ${summary.stepsDone}`;
-    }
+    const done = await t.$executeRaw`UPDATE trials SET ${set} WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running'`;
+    if (done !== 1) return false;
+    await tx.$executeRaw`DELETE FROM update_metrics WHERE trial_id = ${trialId}::uuid AND step >= ${summary.stepsDone}`;
+    await tx.$executeRaw`DELETE FROM evaluations WHERE trial_id = ${trialId}::uuid AND step > ${summary.stepsDone}`;
     // Summaries come from the stored evaluations, so they always agree with them.
     await refreshTrialSummary(t, trialId);
     if (status === 'completed') await mergeConfigCurves(t, trialId);
     return true;
   });
-}
-
-async function finishRow(db: Db, trialId: string, attempt: number, status: 'completed' | 'failed' | 'diverged', summary: TrialOutcomeInfo) {
-  const r = await db.trial.updateMany({
-    where: { id: trialId, attempt, status: 'running' },
-    data: {
-      status,
-      finishedAt: new Date(),
-      leaseExpiresAt: null,
-      checkpointPath: null,
-      checkpointStep: null,
-      divergedAtStep: summary.divergedAtStep ?? null,
-      error: summary.error ?? null,
-      errorCode: summary.errorCode ?? null,
-      trainingStartedAt: summary.trainingStartedAt ?? null,
-      trainMs: summary.trainMs === undefined ? null : Math.round(summary.trainMs),
-    },
-  });
-  return r.count === 1;
 }
 
 /**
