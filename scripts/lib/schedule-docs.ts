@@ -65,6 +65,7 @@ const lengthParams: Record<ScheduleKind, string[]> = {
   cyclic: ['stepSizeUp', 'stepSizeDown'],
   one_cycle: ['steps'],
   inverse_sqrt: ['timescale'],
+  lr_range: ['steps'],
   wsd: ['decaySteps'],
   reduce_on_plateau: [],
   sequential: ['milestones'],

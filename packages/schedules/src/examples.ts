@@ -48,6 +48,11 @@ export const scheduleExamples: Record<ScheduleKind, { spec: ScheduleInput; about
     about: '`η/√((t+τ)/τ)`, τ the warmup length (the Transformer schedule).',
     reference: 'HF inverse_sqrt',
   },
+  lr_range: {
+    spec: { kind: 'lr_range', startFactor: 0.001 },
+    about: 'The LR range test\'s ramp: geometric from `η·startFactor` up to `η` over the horizon (lrsweep\'s own; `search: { kind: "range_test" }` makes it).',
+    reference: 'Smith 2017; fastai lr_find',
+  },
   wsd: {
     spec: { kind: 'wsd', decayFraction: 0.2, decayShape: '1-sqrt', warmup: { steps: 10 } },
     about: 'Warmup, stable at `η`, then a short decay (`linear`, `cosine` or `1-sqrt`) at the end.',

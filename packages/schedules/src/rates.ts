@@ -87,6 +87,12 @@ function buildCore(spec: ScheduleSpec, eta: number, horizon: number, warmupSteps
       const ts = spec.timescale ?? (warmupSteps > 0 ? warmupSteps : 10_000);
       return stateless((t) => eta * (1 / Math.sqrt((t + ts) / ts)));
     }
+    case 'lr_range': {
+      // η·s^(1 − t/(n−1)): geometric from η·s to η over n updates.
+      const n = spec.steps ?? horizon;
+      const s = spec.startFactor;
+      return stateless((t) => (n <= 1 ? eta : eta * s ** (1 - Math.min(t, n - 1) / (n - 1))));
+    }
     case 'wsd':
       return stateless(wsd(spec, eta, horizon));
     case 'reduce_on_plateau':

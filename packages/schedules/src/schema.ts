@@ -91,6 +91,12 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
       ...base,
     }),
     z.strictObject({ kind: z.literal('inverse_sqrt'), timescale: length.optional(), ...base }),
+    /**
+     * lrsweep's own (not in SCHEDULES.md): the LR range test's exponential ramp (Smith 2017;
+     * fastai's lr_find), from `η·startFactor` at update 0 up to `η` at update `steps − 1`
+     * (default: the horizon), then held.
+     */
+    z.strictObject({ kind: z.literal('lr_range'), startFactor: z.number().gt(0).max(1), steps: length.optional(), ...base }),
     z
       .strictObject({
         kind: z.literal('wsd'),
