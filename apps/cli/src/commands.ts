@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiRequestError, createClient, type SweepDetail } from '@lrsweep/client';
-import { sweepSpecSchema } from '@lrsweep/contract';
+import { type RangeTestView, sweepSpecSchema } from '@lrsweep/contract';
 import { describeSchedule, toSpecIssues } from '@lrsweep/schedules';
 import { expandSweep } from '@lrsweep/sweep';
 import { parse as parseYaml } from 'yaml';
@@ -28,7 +28,8 @@ export const exitCodes = {
 export const usage = `lrsweep — learning-rate schedule sweeps
 
 usage:
-  lrsweep submit <spec.json|spec.yaml> [--dry-run] [--follow] [--idempotency-key <key>]
+  lrsweep submit <spec.json|spec.yaml> [--dry-run] [--follow] [--idempotency-key <key>] [--lr-from <range-test-id>]
+  lrsweep range-test <sweep-id> [--json]
   lrsweep list [--limit <n>]
   lrsweep status <sweep-id>
   lrsweep follow <sweep-id>
@@ -99,6 +100,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         limit: { type: 'string' },
         seeds: { type: 'string' },
         lr: { type: 'string' },
+        'lr-from': { type: 'string' },
         yes: { type: 'boolean', short: 'y', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -140,6 +142,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
       }
       case 'follow':
         return await followSweep(await sweepId(), client, io);
+      case 'range-test': {
+        const r = await client.rangeTest(await sweepId());
+        if (o.json) io.out(JSON.stringify(r, null, 2));
+        else io.out(rangeTestLines(r).join('\n'));
+        return exitCodes.ok;
+      }
       case 'results': {
         const id = await sweepId();
         const q = { metric: o.metric as never, aggregate: o.aggregate as never, rankBy: o['rank-by'] as never };
@@ -232,6 +240,21 @@ class UsageError extends Error {}
 type Opts = Record<string, string | boolean | undefined>;
 type Client = ReturnType<typeof createClient>;
 
+/** What a range test found, for people: where the loss fell fastest, its low, divergence, the grid to run. */
+export function rangeTestLines(r: RangeTestView): string[] {
+  if (!r.points.length) return [`range test ${r.id}: no updates recorded yet${r.provisional ? ' (running)' : ''}`];
+  const lr = (x: number | null) => (x === null ? '–' : x.toPrecision(2));
+  const out = [
+    `range test ${r.id}${r.provisional ? ' (provisional: still running)' : ''}: ${r.seeds} seed(s), ${r.points.length} points`,
+    `  steepest descent at lr ${lr(r.steepestLr)} · lowest loss at ${lr(r.minLossLr)} · ${r.divergedAtLr === null ? 'no divergence within the ramp' : `diverged at ${lr(r.divergedAtLr)}`}`,
+    `  suggested grid.baseLr: [${r.suggested.baseLr.join(', ')}]`,
+    `  run it: lrsweep submit <spec without grid.baseLr> --lr-from ${r.id}`,
+  ];
+  const step = Math.max(1, Math.floor(r.points.length / 12));
+  const rows = r.points.filter((_, i) => i % step === 0).map((p) => [lr(p.lr), p.loss.toFixed(4), p.smoothed.toFixed(4)]);
+  return [...out, '', formatTable(['lr', 'loss (seed mean)', 'smoothed'], rows, { alignRight: [0, 1, 2] })];
+}
+
 async function submit(file: string, o: Opts, client: Client, io: Io): Promise<number> {
   let raw: unknown;
   try {
@@ -239,6 +262,16 @@ async function submit(file: string, o: Opts, client: Client, io: Io): Promise<nu
   } catch (err) {
     io.err(`${file}: ${(err as Error).message}`);
     return exitCodes.invalid;
+  }
+  if (typeof o['lr-from'] === 'string') {
+    // The grid's base LRs from a range test's suggestion, in one step.
+    const from = await resolveSweepId(client, o['lr-from']);
+    const r = await client.rangeTest(from);
+    if (!r.suggested.baseLr.length) throw new UsageError(`range test ${from} has no suggestion yet (no updates recorded)`);
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${file}: a spec is a JSON or YAML object`);
+    const spec = raw as { grid?: Record<string, unknown> };
+    raw = { ...spec, grid: { ...spec.grid, baseLr: r.suggested.baseLr } };
+    io.out(`grid.baseLr from range test ${from}: [${r.suggested.baseLr.join(', ')}]`);
   }
   // The same schema and expansion as the API: problems are found before anything is sent.
   const parsed = sweepSpecSchema.safeParse(raw);

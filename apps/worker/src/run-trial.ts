@@ -289,7 +289,9 @@ async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun
     log.info({ step: result.stepsDone }, 'trial checkpointed and released for another worker');
     return { released: true };
   }
-  const status = result.status === 'diverged' ? 'diverged' : 'completed';
+  // A range test's ramp ends where the loss diverges: that is its answer, not a failure.
+  const rangeTest = (claimed.config as BuiltinTrialConfig).rangeTest === true;
+  const status = result.status === 'diverged' && !rangeTest ? 'diverged' : 'completed';
   await finishTrial(d.db, claimed.trialId, claimed.attempt, status, { ...result, trainingStartedAt: new Date(timing.startedAt), trainMs: timing.ms });
   await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
   log.info(

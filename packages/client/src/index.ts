@@ -15,6 +15,7 @@ import type {
   MetricName,
   Preview,
   PreviewRequest,
+  RangeTestView,
   Results,
   RetryAnswer,
   ScheduleAnalysis,
@@ -131,6 +132,8 @@ export function createClient(opts: ClientOptions) {
       }
       return out;
     },
+    /** An LR range test's curve and the base-LR grid it suggests (409 for a grid sweep). */
+    rangeTest: (id: string) => call<RangeTestView>('GET', `/v1/sweeps/${id}/range-test`),
     results: (id: string, q: { metric?: MetricName; aggregate?: Aggregate; rankBy?: 'mean' | 'ci' } = {}) => call<Results>('GET', `/v1/sweeps/${id}/results${qs(q)}`),
     resultsCsv: (id: string, q: { metric?: MetricName; aggregate?: Aggregate } = {}) => call<string>('GET', `/v1/sweeps/${id}/results${qs({ ...q, format: 'csv' })}`),
     schedules: (id: string, q: { metric?: MetricName; aggregate?: Aggregate; tolerance?: number; alpha?: number } = {}) =>

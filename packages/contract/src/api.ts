@@ -395,3 +395,19 @@ export const createTokenBody = z
     if (role !== 'agent' && b.pools) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'only agent tokens are limited to pools' });
   })
   .transform((b) => ({ projectId: b.projectId, name: b.name, role: b.role ?? (b.admin ? ('admin' as const) : ('member' as const)), pools: b.pools ?? [] }));
+
+/** GET /v1/sweeps/:id/range-test: the LR range test's curve and the base-LR grid it suggests. */
+export const rangeTestAnswerSchema = z
+  .object({
+    id: z.uuid(),
+    /** queued or running: the curve so far (provisional); else final. */
+    provisional: z.boolean(),
+    seeds: z.number().int(),
+    points: z.array(z.object({ lr: z.number(), loss: z.number(), smoothed: z.number() })),
+    suggested: z.object({ baseLr: z.array(z.number()) }),
+    steepestLr: z.number().nullable(),
+    minLossLr: z.number().nullable(),
+    divergedAtLr: z.number().nullable(),
+  })
+  .meta({ id: 'RangeTest' });
+export type RangeTestView = z.output<typeof rangeTestAnswerSchema>;

@@ -19,6 +19,7 @@ export const apiErrors = {
   IDEMPOTENCY_CONFLICT: { status: 409, description: 'this Idempotency-Key was used with another body' },
   SWEEP_UNCHANGED: { status: 409, description: 'cancel or retry would change nothing (already ended, cancelled, or nothing failed)' },
   SWEEP_CANCELLED: { status: 409, description: 'the sweep is cancelled' },
+  NOT_A_RANGE_TEST: { status: 409, description: 'the sweep is a grid search, not an LR range test (or the other way round)' },
   STALE_ATTEMPT: { status: 409, description: 'a newer attempt owns the trial (or it ended): this write is refused' },
   TRIAL_NOT_DONE: { status: 409, description: 'the trial has not reached its horizon' },
   CHECKPOINT_INCOMPLETE: { status: 409, description: 'a checkpoint marker was sent before the update rows it covers' },

@@ -289,6 +289,25 @@ export const gridSchema = z.strictObject({
     .meta({ description: "external runners: axes of the trainer's own, key → values; they expand like the others" }),
 });
 
+/**
+ * How the sweep searches: `grid` (the default: every configuration of the grid) or `range_test`
+ * (Smith 2017: one exponential LR ramp from `minLr` to `maxLr` over `steps` updates per seed, no
+ * `grid.baseLr`; its answer suggests a base-LR grid).
+ */
+export const searchSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('grid') }),
+  z.strictObject({
+    kind: z.literal('range_test'),
+    minLr: z.number().positive().max(1e3),
+    maxLr: z.number().positive().max(1e3),
+    steps: z.number().int().min(10).max(100_000).default(200).meta({ description: 'updates of the ramp (its horizon; epochs are not used)' }),
+  }),
+]);
+export type SearchSpec = z.output<typeof searchSchema>;
+
+/** The grid as a spec may give it: a range test leaves out baseLr and schedule (the ramp is both). */
+const gridInputSchema = gridSchema.extend({ baseLr: gridSchema.shape.baseLr.optional(), schedule: gridSchema.shape.schedule.optional() });
+
 export const runnerSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('builtin'), pool: poolNameSchema.default(defaultPool) }),
   z.strictObject({
@@ -309,6 +328,8 @@ export type Objective = z.output<typeof objectiveSchema>;
 
 interface SpecCommon {
   name: string;
+  /** Absent: a grid search. */
+  search?: SearchSpec;
   /** Higher runs first (−10 … 10; none: 0). */
   priority?: number;
   /** At most this many of the sweep's trials run at once (none: no limit). */
@@ -351,15 +372,26 @@ export const sweepSpecSchema = z
       .optional()
       .meta({ description: 'higher runs first, among the sweeps of a pool (−10 … 10; none: 0); equal priorities share the pool turn by turn' }),
     maxParallel: z.number().int().positive().max(100_000).optional().meta({ description: "at most this many of the sweep's trials run at once (none: as many as there are free slots)" }),
+    search: searchSchema.optional(),
     dataset: datasetSchema.optional(),
     model: modelSchema.optional(),
     optimizer: optimizerSchema.optional(),
     training: trainingSchema.default({ epochs: 1, batchSize: 64, evalEvery: 50 }),
-    grid: gridSchema,
+    grid: gridInputSchema,
     objective: objectiveSchema.default({ metric: 'val_loss', mode: 'min', aggregate: 'final' }),
   })
   .superRefine((s, ctx) => {
     const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (s.search?.kind === 'range_test') {
+      const r = s.search;
+      if (s.runner.kind === 'external') issue(['search', 'kind'], 'a range test runs on the built-in workers only this round (external runners: a grid)');
+      if (s.grid.baseLr !== undefined) issue(['grid', 'baseLr'], `a range test sweeps the learning rate itself, from search.minLr to search.maxLr: leave grid.baseLr out`);
+      if (s.grid.schedule !== undefined) issue(['grid', 'schedule'], 'a range test ramps the rate itself (lr_range): leave grid.schedule out');
+      if (r.minLr >= r.maxLr) issue(['search', 'maxLr'], `maxLr must be above minLr (${r.minLr})`);
+    } else {
+      if (s.grid.baseLr === undefined) issue(['grid', 'baseLr'], 'required: the base learning rates to sweep (or search: { kind: "range_test" } to find them)');
+      if (s.grid.schedule === undefined) issue(['grid', 'schedule'], 'required: the schedules to sweep');
+    }
     if (s.runner.kind === 'builtin') {
       if (s.training.totalSteps !== undefined) issue(['training', 'totalSteps'], 'the built-in trainer takes its horizon from epochs (totalSteps is for external runners)');
       if (s.training.stepsPerEpoch !== undefined) issue(['training', 'stepsPerEpoch'], 'the built-in trainer derives its updates per epoch from the dataset');
@@ -372,9 +404,15 @@ export const sweepSpecSchema = z
     }
   })
   .transform((s): SweepSpec => {
-    if (s.runner.kind === 'external') return s as ExternalSweepSpec;
+    // A range test's grid: the ramp at maxLr, starting minLr/maxLr below it (the horizon is search.steps).
+    const grid =
+      s.search?.kind === 'range_test'
+        ? { ...s.grid, baseLr: [s.search.maxLr], schedule: [{ kind: 'lr_range' as const, startFactor: s.search.minLr / s.search.maxLr }] }
+        : (s.grid as GridSpec);
+    if (s.runner.kind === 'external') return { ...s, grid } as ExternalSweepSpec;
     return {
       ...s,
+      grid: grid as GridSpec,
       runner: s.runner,
       dataset: s.dataset ?? datasetSchema.parse(defaults.dataset),
       model: s.model ?? modelSchema.parse(defaults.model),

@@ -205,3 +205,12 @@ export async function curveSeries(db: Db, sweepId: string, configIds: string[], 
 export async function sweepConfigsByIds(db: Db, sweepId: string, configIds: string[]) {
   return db.sweepConfig.findMany({ where: { sweepId, configId: { in: configIds } } });
 }
+
+/** A range test's series: per trial that completed or runs, its applied rates and training losses in step order. */
+export async function rangeTestSeries(db: Db, sweepId: string): Promise<{ lr: number[]; loss: (number | null)[]; divergedAtStep: number | null }[]> {
+  return db.$queryRaw<{ lr: number[]; loss: (number | null)[]; divergedAtStep: number | null }[]>`
+    SELECT array_agg(u.lr ORDER BY u.step) AS lr, array_agg(u.train_loss ORDER BY u.step) AS loss, min(t.diverged_at_step) AS "divergedAtStep"
+      FROM trials t JOIN update_metrics u ON u.trial_id = t.id
+     WHERE t.sweep_id = ${sweepId}::uuid AND t.status IN ('completed', 'running')
+     GROUP BY t.id`;
+}

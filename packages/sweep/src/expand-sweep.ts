@@ -36,6 +36,8 @@ export interface TrialConfig {
   model?: ModelSpec;
   optimizer?: OptimizerSpec;
   training: TrainingSpec;
+  /** A range test's trial: it ends `completed` when its loss diverges (that ends the ramp). */
+  rangeTest?: true;
 }
 
 /** A built-in trial's config: the parts the TF.js trainer needs are there. */
@@ -67,7 +69,8 @@ export function stepsPerEpochOf(spec: Pick<SweepSpec, 'training' | 'dataset' | '
 }
 
 /** The horizon `T = epochs × S` (built-in) or `training.totalSteps` (external), SWEEP_API.md v1.1. */
-export function horizonOf(spec: Pick<SweepSpec, 'training' | 'dataset' | 'runner'>): number {
+export function horizonOf(spec: Pick<SweepSpec, 'training' | 'dataset' | 'runner' | 'search'>): number {
+  if (spec.search?.kind === 'range_test') return spec.search.steps;
   if (spec.runner.kind === 'external') return spec.training.totalSteps!;
   return spec.training.epochs * stepsPerEpochOf(spec)!;
 }
@@ -105,7 +108,7 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
   const T = horizonOf(spec);
   const S = stepsPerEpochOf(spec);
   if (opts.maxTrialSteps !== undefined && T > opts.maxTrialSteps) {
-    add(spec.runner.kind === 'external' ? ['training', 'totalSteps'] : ['training', 'epochs'], `a trial of ${T} updates is longer than the limit of ${opts.maxTrialSteps} (MAX_TRIAL_STEPS)`);
+    add(spec.search?.kind === 'range_test' ? ['search', 'steps'] : spec.runner.kind === 'external' ? ['training', 'totalSteps'] : ['training', 'epochs'], `a trial of ${T} updates is longer than the limit of ${opts.maxTrialSteps} (MAX_TRIAL_STEPS)`);
   }
   if (isBuiltin(spec)) modelFitsData(spec).forEach((i) => add(i.path, i.message));
   const seeds = typeof spec.grid.seeds === 'number' ? [...Array(spec.grid.seeds).keys()] : spec.grid.seeds;
@@ -247,8 +250,12 @@ function joinPath(a: string, b: string): string {
 
 /** The trials of a plan for one sweep, in grid order (schedule, base LR, config values, seed). */
 export function planTrials(plan: SweepPlan, sweepId: string): TrialPlan[] {
-  const { runner, dataset, model, optimizer, training } = plan.spec;
-  const parts = { runner, training, ...(dataset ? { dataset } : {}), ...(model ? { model } : {}), ...(optimizer ? { optimizer } : {}) };
+  const { runner, dataset, model, optimizer } = plan.spec;
+  const rangeTest = plan.spec.search?.kind === 'range_test';
+  // A range test's horizon is its ramp's length: the trainer runs that many updates, the data
+  // order continuing across epochs.
+  const training = rangeTest ? { ...plan.spec.training, totalSteps: plan.totalSteps } : plan.spec.training;
+  const parts = { runner, training, ...(rangeTest ? { rangeTest: true as const } : {}), ...(dataset ? { dataset } : {}), ...(model ? { model } : {}), ...(optimizer ? { optimizer } : {}) };
   const out: TrialPlan[] = [];
   for (const c of plan.configs) {
     for (const seed of plan.seeds) {

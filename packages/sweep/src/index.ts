@@ -5,3 +5,4 @@ export * from './statistics';
 export { canonicalJson, sha256 } from './canonical';
 export { downsampleSeries } from './downsample';
 export * from './schedule-analysis';
+export * from './range-test';

@@ -10,7 +10,8 @@ import { createRng, type Rng } from './rng';
 export interface TrainConfig {
   model: ModelSpec;
   optimizer: OptimizerSpec;
-  training: Pick<TrainingSpec, 'epochs' | 'batchSize' | 'evalEvery' | 'gradClipNorm' | 'swaFraction'>;
+  /** `totalSteps` (a range test's ramp): the horizon in updates, whatever `epochs` says. */
+  training: Pick<TrainingSpec, 'epochs' | 'batchSize' | 'evalEvery' | 'gradClipNorm' | 'swaFraction' | 'totalSteps'>;
   baseLr: number;
   schedule: ScheduleInput;
   seed: number;
@@ -110,7 +111,7 @@ export interface TrainResult {
 }
 
 /** `T = epochs × ceil(training samples / batchSize)` (the training split, validation held out). */
-export const horizon = (c: Pick<TrainConfig, 'training'>, trainSize: number) => c.training.epochs * Math.ceil(trainSize / c.training.batchSize);
+export const horizon = (c: Pick<TrainConfig, 'training'>, trainSize: number) => c.training.totalSteps ?? c.training.epochs * Math.ceil(trainSize / c.training.batchSize);
 
 const freshSummary = (): Summary => ({
   firstLoss: null,
@@ -179,7 +180,9 @@ function setUp(cfg: TrainConfig, data: Dataset, resume: TrainerState | undefined
  */
 function* batches(run: Run, batchSize: number, resume: TrainerState | undefined) {
   const n = run.n;
-  for (let epoch = resume?.epoch ?? 0; epoch < run.cfg.training.epochs; epoch++) {
+  // A horizon in updates (totalSteps) runs on through epochs until it is reached (train stops it).
+  const endless = run.cfg.training.totalSteps !== undefined;
+  for (let epoch = resume?.epoch ?? 0; endless || epoch < run.cfg.training.epochs; epoch++) {
     // At an epoch boundary (batchStart 0) the next order is drawn from the restored RNG.
     const resuming = resume !== undefined && epoch === resume.epoch && resume.batchStart > 0;
     if (!resuming) run.perm = run.rng.permutation(n);

@@ -1,4 +1,4 @@
-import { curvesAnswer, curvesQuery, errorBodySchema, idParamsSchema, resultQuery, resultsAnswer, schedulesAnswer } from '@lrsweep/contract';
+import { curvesAnswer, curvesQuery, errorBodySchema, idParamsSchema, rangeTestAnswerSchema, resultQuery, resultsAnswer, schedulesAnswer } from '@lrsweep/contract';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireSweepAccess } from '../auth';
@@ -76,6 +76,19 @@ export const resultsRoutes =
         },
       },
       async (req) => results.schedules(req.params.id, req.auth.projectId, req.query),
+    );
+
+    app.get(
+      '/sweeps/:id/range-test',
+      {
+        schema: {
+          tags: ['results'],
+          summary: "An LR range test's answer: loss against LR (seeds averaged, smoothed) and the base-LR grid it suggests",
+          params: idParamsSchema,
+          response: { 200: rangeTestAnswerSchema, ...errors, 409: errorBodySchema },
+        },
+      },
+      async (req) => results.rangeTest(req.params.id, req.auth.projectId),
     );
 
     app.get(

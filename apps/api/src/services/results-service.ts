@@ -1,7 +1,7 @@
-import { type Aggregate, type MetricName, modeUnder, type Objective } from '@lrsweep/contract';
-import { configStats, configTestStats, curveSeries, type Db, getSweep, seedValues, sweepConfigsByIds } from '@lrsweep/db';
+import { type Aggregate, type MetricName, modeUnder, type Objective, type RangeTestView } from '@lrsweep/contract';
+import { configStats, configTestStats, curveSeries, type Db, getSweep, rangeTestSeries, seedValues, sweepConfigsByIds } from '@lrsweep/db';
 import { describeSchedule, type ScheduleSpec } from '@lrsweep/schedules';
-import { analyzeSchedules, downsampleSeries, type RankBy, rankStats, type SeedValue, summaryFrom } from '@lrsweep/sweep';
+import { analyzeSchedules, downsampleSeries, rangeTestAnswer, type RankBy, rankStats, type SeedValue, summaryFrom } from '@lrsweep/sweep';
 import { ApiError, notFound } from '../errors';
 
 export interface ResultQuery {
@@ -52,6 +52,17 @@ export function createResultsService({ db }: { db: Db }) {
 
   return {
     ranking,
+
+    /** An LR range test's curve (seeds averaged, smoothed, cut at divergence) and the base LRs it suggests. */
+    async rangeTest(sweepId: string, projectId: string): Promise<RangeTestView> {
+      const sweep = await sweepOf(sweepId, projectId);
+      const spec = sweep.spec as { search?: { kind: string } };
+      if (spec.search?.kind !== 'range_test') throw new ApiError('NOT_A_RANGE_TEST', 'this sweep is a grid search; its answer is GET /v1/sweeps/:id/results');
+      const a = rangeTestAnswer(await rangeTestSeries(db, sweepId));
+      const provisional = sweep.status === 'queued' || sweep.status === 'running';
+      if (!a) return { id: sweepId, provisional, seeds: 0, points: [], suggested: { baseLr: [] }, steepestLr: null, minLossLr: null, divergedAtLr: null };
+      return { id: sweepId, provisional, ...a };
+    },
 
     /** Per schedule: best LR, LR sensitivity, basin width, and pairwise tests at each best LR. */
     async schedules(sweepId: string, projectId: string, q: ResultQuery & { tolerance: number; alpha: number }) {

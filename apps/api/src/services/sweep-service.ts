@@ -210,6 +210,7 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
           (current) => {
             if (current.cancelled) throw new ApiError('SWEEP_CANCELLED', 'a cancelled sweep cannot be extended');
             const spec = current.spec as SweepSpec;
+            if (spec.search?.kind === 'range_test') throw new ApiError('NOT_A_RANGE_TEST', 'a range test cannot be extended: submit another with the range (search.minLr, search.maxLr) or seeds you want');
             const merged = mergeGrid(spec.grid, body);
             const parsed = sweepSpecSchema.safeParse({ ...spec, grid: merged });
             if (!parsed.success) {
