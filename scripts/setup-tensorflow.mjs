@@ -67,7 +67,7 @@ if (!findWheel()) {
   const python = ['python3.11', 'python3', 'python'].find((p) => spawnSync(p, ['-m', 'pip', '--version']).status === 0);
   if (!python) fail('no python with pip to fetch the wheel with');
   say(`fetching ${wheelName}==${tfVersion} with pip (about 270 MB${cuda ? ', plus nothing else: its CUDA 12 runtime comes from the nvidia-* wheels or the image' : ''})`);
-  const r = spawnSync(python, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--python-version', '3.11', '--platform', 'manylinux_2_27_x86_64', `${wheelName}==${tfVersion}`, '-d', cache], {
+  const r = spawnSync(python, ['-m', 'pip', 'download', '--retries', '1', '--timeout', '15', '--no-deps', '--only-binary=:all:', '--python-version', '3.11', '--platform', 'manylinux_2_27_x86_64', `${wheelName}==${tfVersion}`, '-d', cache], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (r.status !== 0 || !findWheel()) fail(`pip could not fetch ${wheelName}==${tfVersion}: the native backend is not built (wasm stays in use)`);

@@ -2,6 +2,7 @@ import { ApiRequestError, type Preview } from '@lrsweep/client';
 import { useEffect, useMemo, useState } from 'react';
 import { errorText, useApi } from '../api';
 import { LinePlot } from '../charts/LinePlot';
+import { draftKey } from './RangeTestCard';
 
 const starter = {
   name: 'my-sweep',
@@ -40,7 +41,12 @@ function firstVariant(entry: unknown): unknown {
 /** A JSON editor with live validation, the trial count before submitting, and a schedule preview. */
 export function NewSweep() {
   const api = useApi();
-  const [text, setText] = useState(JSON.stringify(starter, null, 2));
+  // A draft handed over by another page (a range test's suggested grid), else the starter.
+  const [text, setText] = useState(() => {
+    const draft = sessionStorage.getItem(draftKey);
+    if (draft) sessionStorage.removeItem(draftKey);
+    return draft ?? JSON.stringify(starter, null, 2);
+  });
   const [check, setCheck] = useState<Check>({ state: 'idle' });
   const [entry, setEntry] = useState(0);
   const [preview, setPreview] = useState<Preview>();
@@ -109,7 +115,7 @@ export function NewSweep() {
           )}
           {check.state === 'valid' && (
             <p data-testid="trial-count">
-              <b>{check.trialCount}</b> trials ({check.configCount} configurations × seeds), {check.totalSteps} updates each, {check.totalUpdates} in all.
+              <b>{check.trialCount}</b> trials ({check.configCount} configurations × seeds), {check.totalUpdates === check.trialCount * check.totalSteps ? `${check.totalSteps} updates each` : `up to ${check.totalSteps} updates each`}, {check.totalUpdates} in all.
             </p>
           )}
         </div>

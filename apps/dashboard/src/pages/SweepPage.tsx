@@ -6,6 +6,7 @@ import { LinePlot, type PlotMarker, type PlotSeries } from '../charts/LinePlot';
 import { band, type BandKind, bandLabels, dashes, metricBounds, scheduleColors } from '../charts/scales';
 import { testMetricOf } from '../format';
 import { Progress } from './Progress';
+import { RangeTestCard } from './RangeTestCard';
 import { RankingTable } from './RankingTable';
 import { TrialsTable } from './TrialsTable';
 import { Heatmap, VerdictTable } from './Verdict';
@@ -200,6 +201,7 @@ export function SweepPage({ id }: { id: string }) {
         {(error || sweep.error) && <p className="error">{error ?? sweep.error}</p>}
         {notice && <p className="muted" data-testid="notice">{notice}</p>}
       </section>
+      {(s.spec as { search?: { kind?: string } } | undefined)?.search?.kind === 'range_test' && <RangeTestCard id={id} spec={s.spec as Record<string, unknown>} version={version} />}
       <section className="card">
         <h3>Verdict {analysis?.provisional && <span className="badge">provisional</span>}</h3>
         {analysis && (
