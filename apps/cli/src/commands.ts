@@ -285,7 +285,7 @@ async function submit(file: string, o: Opts, client: Client, io: Io): Promise<nu
   }
   const { plan } = expanded;
   if (o['dry-run']) {
-    io.out(`${plan.spec.name}: ${plan.trialCount} trials = ${plan.configs.length} configurations × ${plan.seeds.length} seeds; ${plan.totalSteps} updates each, ${plan.trialCount * plan.totalSteps} in all`);
+    io.out(`${plan.spec.name}: ${plan.trialCount} trials = ${plan.configs.length} configurations × ${plan.seeds.length} seeds; ${plan.spec.grid.horizon ? `horizons ${plan.spec.grid.horizon.join(', ')} updates` : `${plan.totalSteps} updates each`}, ${plan.totalUpdates} in all`);
     io.out(
       formatTable(
         ['#', 'schedule', 'base LR', 'seeds'],

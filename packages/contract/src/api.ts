@@ -60,7 +60,7 @@ export const extendSweepBody = z
     baseLr: gridSchema.shape.baseLr.optional(),
     schedule: gridSchema.shape.schedule.optional(),
     seeds: z.union([z.number().int().positive().max(maxGridValues), z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(maxGridValues)]).optional(),
-    horizon: z.array(z.number().int().positive()).min(1).max(maxGridValues).optional().meta({ description: 'horizon axes come with schedule-aware search; not accepted yet' }),
+    horizon: z.array(z.number().int().positive()).min(1).max(maxGridValues).optional().meta({ description: 'more horizons (updates), for a sweep with a horizon axis' }),
     config: gridSchema.shape.config,
   })
   .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'name at least one of baseLr, schedule, seeds, config' })
@@ -100,7 +100,13 @@ export const pageQuerySchema = z.strictObject({
 export const idParamsSchema = z.strictObject({ id: z.uuid() });
 
 /** A configuration: base LR × schedule, and the values of a trainer's own axes (grid.config). */
-const configView = z.object({ baseLr: num, schedule: scheduleSchema, values: z.record(z.string(), z.unknown()).optional() });
+const configView = z.object({
+  baseLr: num,
+  schedule: scheduleSchema,
+  values: z.record(z.string(), z.unknown()).optional(),
+  /** Its horizon T in updates, when the sweep has a horizon axis. */
+  horizon: z.number().int().optional(),
+});
 
 export const trialSchema = z
   .object({
@@ -251,6 +257,7 @@ export const schedulesAnswer = z
     schedules: z.array(
       z.object({
         scheduleKey: z.string(),
+        horizon: z.number().int().optional(),
         label: z.string(),
         schedule: scheduleSchema,
         best: z.object({ configId: z.string(), baseLr: z.number(), mean: z.number(), ci95: ci, n: z.number().int() }).nullable(),
@@ -275,6 +282,7 @@ export const schedulesAnswer = z
       z
         .object({
           scheduleKey: z.string(),
+          horizon: z.number().int().optional(),
           label: z.string(),
           schedule: scheduleSchema,
           configId: z.string(),

@@ -282,6 +282,14 @@ export const gridSchema = z.strictObject({
   schedule: gridList(gridScheduleSchema),
   /** A list of seeds, or a count `n` meaning `[0 … n−1]`. */
   seeds: z.union([z.number().int().positive().max(maxGridValues), gridList(z.number().int().min(0).max(2 ** 31 - 1))]).default(1),
+  /**
+   * Horizons in updates (SWEEP_API.md v1.1): each value sets a trial's `T`, overriding `epochs`,
+   * the data order continuing across epoch boundaries; every schedule is laid out over its own
+   * horizon. Built-in runners only this round.
+   */
+  horizon: gridList(z.number().int().positive().max(10_000_000))
+    .optional()
+    .meta({ description: "horizons T in updates: each overrides epochs (the data order runs on across epochs); a schedule's lengths resolve against its trial's horizon" }),
   /** External runners: axes of the trainer's own (weight decay, width …), expanded like the others. */
   config: z
     .record(configKeySchema, gridList(configValue))
@@ -382,6 +390,8 @@ export const sweepSpecSchema = z
   })
   .superRefine((s, ctx) => {
     const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (s.grid.horizon !== undefined && s.runner.kind === 'external') issue(['grid', 'horizon'], 'horizon axes run on the built-in workers only this round (an external trainer has training.totalSteps)');
+    if (s.grid.horizon !== undefined && s.search?.kind === 'range_test') issue(['grid', 'horizon'], 'a range test has one horizon: search.steps');
     if (s.search?.kind === 'range_test') {
       const r = s.search;
       if (s.runner.kind === 'external') issue(['search', 'kind'], 'a range test runs on the built-in workers only this round (external runners: a grid)');

@@ -9,6 +9,8 @@ export interface NewTrial {
   configId: string;
   ordinal: number;
   config: unknown;
+  /** Its own horizon, on a horizon axis (else the sweep's `totalSteps`). */
+  totalSteps?: number;
 }
 
 export interface NewSweep {
@@ -27,7 +29,7 @@ export interface NewSweep {
   failureBudget?: number;
   trials: readonly (NewTrial & { id: string })[];
   /** Its configurations (base LR × schedule × grid.config values) and the key of each one's schedule. */
-  configs: readonly { configId: string; baseLr: number; schedule: unknown; values?: unknown; scheduleKey: string }[];
+  configs: readonly { configId: string; baseLr: number; schedule: unknown; values?: unknown; horizon?: number; scheduleKey: string }[];
   /** Records the Idempotency-Key in the same transaction; a repeated key fails it (P2002). */
   idempotency?: { key: string; requestHash: string };
 }
@@ -83,7 +85,7 @@ export async function createSweep(db: Db, s: NewSweep): Promise<Redelivery[]> {
         configId: t.configId,
         ordinal: t.ordinal,
         config: t.config as Prisma.InputJsonValue,
-        totalSteps: s.totalSteps,
+        totalSteps: t.totalSteps ?? s.totalSteps,
         pool: s.pool,
         failureBudget: s.failureBudget ?? trialRetryPolicy.failureBudget,
         queuePriority: queuePriority(t),
@@ -97,6 +99,7 @@ export async function createSweep(db: Db, s: NewSweep): Promise<Redelivery[]> {
         baseLr: c.baseLr,
         schedule: c.schedule as Prisma.InputJsonValue,
         ...(c.values ? { values: c.values as Prisma.InputJsonValue } : {}),
+        ...(c.horizon !== undefined ? { horizon: c.horizon } : {}),
         scheduleKey: c.scheduleKey,
       })),
     }),
@@ -283,7 +286,7 @@ export async function liveQueues(db: Db): Promise<{ projectId: string; pool: str
 export interface SweepGrowth {
   /** The merged spec, or a reason to refuse (the sweep's state decides it under the lock). */
   spec: unknown;
-  configs: readonly { configId: string; baseLr: number; schedule: unknown; values?: unknown; scheduleKey: string }[];
+  configs: readonly { configId: string; baseLr: number; schedule: unknown; values?: unknown; horizon?: number; scheduleKey: string }[];
   /** Every trial of the merged grid (existing identities are skipped). */
   trials: readonly (NewTrial & { id: string })[];
   totalSteps: number;
@@ -322,7 +325,7 @@ export async function extendSweep(
             configId: t.configId,
             ordinal: t.ordinal,
             config: t.config as Prisma.InputJsonValue,
-            totalSteps: growth.totalSteps,
+            totalSteps: t.totalSteps ?? growth.totalSteps,
             pool: row.pool,
             failureBudget: opts.failureBudget,
             queuePriority: t.queuePriority,
@@ -336,6 +339,7 @@ export async function extendSweep(
             baseLr: c.baseLr,
             schedule: c.schedule as Prisma.InputJsonValue,
             ...(c.values ? { values: c.values as Prisma.InputJsonValue } : {}),
+            ...(c.horizon !== undefined ? { horizon: c.horizon } : {}),
             scheduleKey: c.scheduleKey,
           })),
           skipDuplicates: true,

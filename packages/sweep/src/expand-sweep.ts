@@ -23,6 +23,8 @@ export interface ConfigPlan {
   baseLr: number;
   schedule: ScheduleSpec;
   values?: ConfigValues;
+  /** Its horizon T, when the sweep has a horizon axis (grid.horizon). */
+  horizon?: number;
 }
 
 /** What a trial trains: everything a worker or agent needs, with defaults filled in. */
@@ -38,6 +40,8 @@ export interface TrialConfig {
   training: TrainingSpec;
   /** A range test's trial: it ends `completed` when its loss diverges (that ends the ramp). */
   rangeTest?: true;
+  /** Its configuration's horizon, on a horizon axis (training.totalSteps holds it for the trainer). */
+  horizon?: number;
 }
 
 /** A built-in trial's config: the parts the TF.js trainer needs are there. */
@@ -48,12 +52,16 @@ export interface TrialPlan {
   configId: string;
   ordinal: number;
   config: TrialConfig;
+  /** Its horizon T (the sweep's, or its configuration's on a horizon axis). */
+  totalSteps: number;
 }
 
 export interface SweepPlan {
   spec: SweepSpec;
-  /** Every trial's horizon `T` (SWEEP_API.md v1.1). */
+  /** The longest trial's horizon `T` (SWEEP_API.md v1.1; every trial's, without a horizon axis). */
   totalSteps: number;
+  /** Updates over all trials (Σ of their horizons). */
+  totalUpdates: number;
   seeds: number[];
   configs: ConfigPlan[];
   trialCount: number;
@@ -75,18 +83,22 @@ export function horizonOf(spec: Pick<SweepSpec, 'training' | 'dataset' | 'runner
   return spec.training.epochs * stepsPerEpochOf(spec)!;
 }
 
-const withValues = (base: Record<string, unknown>, values?: ConfigValues) => (values && Object.keys(values).length ? { ...base, values } : base);
+/** `base` with the trainer's axis values and the horizon, each only when given (v1 hashes stay the same). */
+const withValues = (base: Record<string, unknown>, values?: ConfigValues, horizon?: number) => {
+  const v = values && Object.keys(values).length ? { ...base, values } : base;
+  return horizon === undefined ? v : { ...v, horizon };
+};
 
-export function configIdOf(baseLr: number, schedule: ScheduleSpec, values?: ConfigValues): string {
-  return sha256(canonicalJson(withValues({ baseLr, schedule: canonicalSchedule(schedule) }, values))).slice(0, 16);
+export function configIdOf(baseLr: number, schedule: ScheduleSpec, values?: ConfigValues, horizon?: number): string {
+  return sha256(canonicalJson(withValues({ baseLr, schedule: canonicalSchedule(schedule) }, values, horizon))).slice(0, 16);
 }
 
 /**
  * A trial's identity: a hash of its sweep and its canonical config (base LR, schedule, seed, and
  * grid.config values only when the sweep has them: v1 identities stay the same).
  */
-export function trialIdentity(sweepId: string, baseLr: number, schedule: ScheduleSpec, seed: number, values?: ConfigValues): string {
-  return sha256(`${sweepId}\n${canonicalJson(withValues({ baseLr, schedule: canonicalSchedule(schedule), seed }, values))}`);
+export function trialIdentity(sweepId: string, baseLr: number, schedule: ScheduleSpec, seed: number, values?: ConfigValues, horizon?: number): string {
+  return sha256(`${sweepId}\n${canonicalJson(withValues({ baseLr, schedule: canonicalSchedule(schedule), seed }, values, horizon))}`);
 }
 
 export interface ExpandOptions {
@@ -105,15 +117,18 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
     const p = joinPath(formatPath(path), sub);
     if (!issues.some((i) => i.path === p && i.message === message)) issues.push({ path: p, message });
   };
-  const T = horizonOf(spec);
+  // A horizon axis gives each configuration its own T; without one every trial has the sweep's.
+  const horizons: (number | undefined)[] = spec.grid.horizon ?? [undefined];
+  const T = Math.max(...horizons.map((h) => h ?? horizonOf(spec)));
   const S = stepsPerEpochOf(spec);
   if (opts.maxTrialSteps !== undefined && T > opts.maxTrialSteps) {
-    add(spec.search?.kind === 'range_test' ? ['search', 'steps'] : spec.runner.kind === 'external' ? ['training', 'totalSteps'] : ['training', 'epochs'], `a trial of ${T} updates is longer than the limit of ${opts.maxTrialSteps} (MAX_TRIAL_STEPS)`);
+    const at = spec.grid.horizon ? ['grid', 'horizon'] : spec.search?.kind === 'range_test' ? ['search', 'steps'] : spec.runner.kind === 'external' ? ['training', 'totalSteps'] : ['training', 'epochs'];
+    add(at, `a trial of ${T} updates is longer than the limit of ${opts.maxTrialSteps} (MAX_TRIAL_STEPS)`);
   }
   if (isBuiltin(spec)) modelFitsData(spec).forEach((i) => add(i.path, i.message));
   const seeds = typeof spec.grid.seeds === 'number' ? [...Array(spec.grid.seeds).keys()] : spec.grid.seeds;
   const valueSets = configValueSets(spec.grid.config);
-  const perSchedule = spec.grid.baseLr.length * seeds.length * valueSets.length;
+  const perSchedule = spec.grid.baseLr.length * seeds.length * valueSets.length * horizons.length;
   // Scan before expanding: a grid far over the limit is refused without being built in memory.
   let planned = 0;
   spec.grid.schedule.forEach((entry, i) => {
@@ -124,38 +139,42 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
   if (planned > opts.maxTrials) add(['grid'], `the grid makes ${planned} trials, more than the limit of ${opts.maxTrials}`);
   if (issues.length > 0) return { ok: false, issues };
 
-  const schedules: ScheduleSpec[] = [];
-  const seen = new Map<string, number>();
-  spec.grid.schedule.forEach((entry, i) => {
-    const at = ['grid', 'schedule', i];
-    for (const variant of expandScheduleEntry(entry)) {
-      const parsed = parseSchedule(variant);
-      // Lengths in fractions and epochs become steps here, once: trials record them resolved.
-      const r = parsed.ok ? resolveSchedule(parsed.spec, { horizon: T, ...(S ? { stepsPerEpoch: S } : {}) }) : parsed;
-      if (!r.ok) {
-        r.issues.forEach((x) => add(at, x.message, x.path));
-        continue;
-      }
-      const schedule = withObjectiveDefaults(r.spec, spec.objective);
-      horizonIssues(schedule, T).forEach((x) => add(at, x.message, x.path));
-      const key = canonicalJson(canonicalSchedule(schedule));
-      const prior = seen.get(key);
-      if (prior !== undefined) add(at, `repeats a schedule of grid.schedule[${prior}]`);
-      else seen.set(key, i);
-      schedules.push(schedule);
-    }
-  });
-  if (issues.length > 0) return { ok: false, issues };
-
   const configs: ConfigPlan[] = [];
-  for (const schedule of schedules) {
-    for (const baseLr of spec.grid.baseLr) {
-      for (const values of valueSets) {
-        configs.push({ configId: configIdOf(baseLr, schedule, values), baseLr, schedule, ...(values ? { values } : {}) });
+  for (const horizon of horizons) {
+    // Each schedule is laid out over its own horizon: fractions and epochs resolve against it.
+    const H = horizon ?? T;
+    const schedules: ScheduleSpec[] = [];
+    const seen = new Map<string, number>();
+    spec.grid.schedule.forEach((entry, i) => {
+      const at = ['grid', 'schedule', i];
+      for (const variant of expandScheduleEntry(entry)) {
+        const parsed = parseSchedule(variant);
+        // Lengths in fractions and epochs become steps here, once: trials record them resolved.
+        const r = parsed.ok ? resolveSchedule(parsed.spec, { horizon: H, ...(S ? { stepsPerEpoch: S } : {}) }) : parsed;
+        if (!r.ok) {
+          r.issues.forEach((x) => add(at, horizon === undefined ? x.message : `${x.message} (horizon ${H})`, x.path));
+          continue;
+        }
+        const schedule = withObjectiveDefaults(r.spec, spec.objective);
+        horizonIssues(schedule, H).forEach((x) => add(at, horizon === undefined ? x.message : `${x.message} (horizon ${H})`, x.path));
+        const key = canonicalJson(canonicalSchedule(schedule));
+        const prior = seen.get(key);
+        if (prior !== undefined) add(at, `repeats a schedule of grid.schedule[${prior}]`);
+        else seen.set(key, i);
+        schedules.push(schedule);
+      }
+    });
+    for (const schedule of schedules) {
+      for (const baseLr of spec.grid.baseLr) {
+        for (const values of valueSets) {
+          configs.push({ configId: configIdOf(baseLr, schedule, values, horizon), baseLr, schedule, ...(values ? { values } : {}), ...(horizon !== undefined ? { horizon } : {}) });
+        }
       }
     }
   }
-  return { ok: true, plan: { spec, totalSteps: T, seeds, configs, trialCount: configs.length * seeds.length } };
+  if (issues.length > 0) return { ok: false, issues };
+  const totalUpdates = configs.reduce((n, c) => n + (c.horizon ?? T) * seeds.length, 0);
+  return { ok: true, plan: { spec, totalSteps: T, totalUpdates, seeds, configs, trialCount: configs.length * seeds.length } };
 }
 
 /** Every combination of the grid.config axes (keys in sorted order), or `[undefined]` without any. */
@@ -258,12 +277,15 @@ export function planTrials(plan: SweepPlan, sweepId: string): TrialPlan[] {
   const parts = { runner, training, ...(rangeTest ? { rangeTest: true as const } : {}), ...(dataset ? { dataset } : {}), ...(model ? { model } : {}), ...(optimizer ? { optimizer } : {}) };
   const out: TrialPlan[] = [];
   for (const c of plan.configs) {
+    // On a horizon axis the trainer runs the configuration's T updates, whatever epochs says.
+    const own = c.horizon === undefined ? parts : { ...parts, training: { ...parts.training, totalSteps: c.horizon } };
     for (const seed of plan.seeds) {
       out.push({
-        identity: trialIdentity(sweepId, c.baseLr, c.schedule, seed, c.values),
+        identity: trialIdentity(sweepId, c.baseLr, c.schedule, seed, c.values, c.horizon),
         configId: c.configId,
         ordinal: out.length,
-        config: { baseLr: c.baseLr, schedule: canonicalSchedule(c.schedule), seed, ...(c.values ? { values: c.values } : {}), ...parts },
+        config: { baseLr: c.baseLr, schedule: canonicalSchedule(c.schedule), seed, ...(c.values ? { values: c.values } : {}), ...(c.horizon !== undefined ? { horizon: c.horizon } : {}), ...own },
+        totalSteps: c.horizon ?? plan.totalSteps,
       });
     }
   }

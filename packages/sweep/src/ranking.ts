@@ -15,7 +15,7 @@ export interface TrialOutcome {
 /** One configuration's pooled seeds, before ranking. */
 export interface ConfigStats {
   configId: string;
-  config: { baseLr: number; schedule: ScheduleSpec; values?: Record<string, unknown> };
+  config: { baseLr: number; schedule: ScheduleSpec; values?: Record<string, unknown>; horizon?: number };
   /** Completed, non-diverged seeds with a finite objective, and their mean and sample std. */
   n: number;
   mean: number | null;
@@ -31,7 +31,7 @@ export interface ConfigStats {
 export interface RankingRow extends Summary {
   rank: number;
   configId: string;
-  config: { baseLr: number; schedule: ScheduleSpec; values?: Record<string, unknown> };
+  config: { baseLr: number; schedule: ScheduleSpec; values?: Record<string, unknown>; horizon?: number };
   diverged: number;
   seeds: number;
   /** Some seeds have not finished (or failed): the row may still change. */

@@ -6,10 +6,14 @@ import { holm, pairedTest, seedsToResolve, summarize, type TestResult, welchTest
 
 /**
  * One schedule across base LRs: configurations with the same canonical schedule (and the same
- * values of a trainer's own axes, when the sweep has them: v1 keys stay the same).
+ * values of a trainer's own axes, and the same horizon, when the sweep has them: v1 keys stay
+ * the same). On a horizon axis each (schedule, horizon) is a line of its own: the verdict answers
+ * per horizon.
  */
-export const scheduleKeyOf = (s: ScheduleSpec, values?: Record<string, unknown>) =>
-  sha256(canonicalJson(values && Object.keys(values).length ? { schedule: canonicalSchedule(s), values } : canonicalSchedule(s))).slice(0, 16);
+export const scheduleKeyOf = (s: ScheduleSpec, values?: Record<string, unknown>, horizon?: number) => {
+  const base = values && Object.keys(values).length ? { schedule: canonicalSchedule(s), values } : canonicalSchedule(s);
+  return sha256(canonicalJson(horizon === undefined ? base : { of: base, horizon })).slice(0, 16);
+};
 
 export interface SeedValue {
   seed: number;
@@ -33,6 +37,8 @@ export interface SensitivityPoint {
 export interface ScheduleView {
   scheduleKey: string;
   schedule: ScheduleSpec;
+  /** Its horizon, on a horizon axis (each schedule × horizon is a view of its own). */
+  horizon?: number;
   /** Its best base LR (the best-ranked of its configurations), or null if none has a result. */
   best: { configId: string; baseLr: number; mean: number; ci95: [number, number] | null; n: number } | null;
   /** Objective against base LR, ascending LR. */
@@ -67,6 +73,7 @@ export interface VerdictWarning {
 export interface VerdictRow {
   scheduleKey: string;
   schedule: ScheduleSpec;
+  horizon?: number;
   configId: string;
   baseLr: number;
   n: number;
@@ -118,9 +125,11 @@ export function analyzeSchedules(
     const sensitivity = [...rows]
       .sort((a, b) => a.config.baseLr - b.config.baseLr)
       .map((r) => ({ configId: r.configId, baseLr: r.config.baseLr, n: r.n, mean: r.mean, ci95: r.ci95, sem: r.sem, range: r.range, diverged: r.diverged, partial: r.partial }));
+    const horizon = rows[0]!.config.horizon;
     return {
       scheduleKey,
       schedule: rows[0]!.config.schedule,
+      ...(horizon !== undefined ? { horizon } : {}),
       best: bestRow ? { configId: bestRow.configId, baseLr: bestRow.config.baseLr, mean: bestRow.mean!, ci95: bestRow.ci95, n: bestRow.n } : null,
       sensitivity,
       basin: bestRow ? basinOf(sensitivity, bestRow.configId, opts.mode, opts.tolerance) : null,
@@ -191,6 +200,7 @@ function verdictRows(ranked: ScheduleView[], withWinner: Comparison[], needed: n
     return {
       scheduleKey: v.scheduleKey,
       schedule: v.schedule,
+      ...(v.horizon !== undefined ? { horizon: v.horizon } : {}),
       configId: best.configId,
       baseLr: best.baseLr,
       n: row.n,
@@ -238,7 +248,7 @@ function compare(a: ScheduleView, b: ScheduleView, seedValues: (configId: string
 function verdictOf(ranked: ScheduleView[], comparisons: Comparison[], opts: { alpha: number; describe: (s: ScheduleSpec) => string }): string {
   const [w, ...rest] = ranked;
   if (!w) return 'No schedule has a result yet.';
-  const name = (v: ScheduleView) => `${opts.describe(v.schedule)} (base LR ${v.best!.baseLr})`;
+  const name = (v: ScheduleView) => `${opts.describe(v.schedule)}${v.horizon !== undefined ? ` over ${v.horizon} updates` : ''} (base LR ${v.best!.baseLr})`;
   if (!rest.length) return `${name(w)} is the only schedule with a result.`;
   const parts = rest.map((o) => {
     const c = comparisons.find((x) => x.a === w.scheduleKey && x.b === o.scheduleKey)!;

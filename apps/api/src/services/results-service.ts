@@ -11,6 +11,9 @@ export interface ResultQuery {
 }
 
 
+/** A schedule's name, with its horizon on a horizon axis ("cosine · T=500"). */
+const labelOf = (v: { schedule: ScheduleSpec; horizon?: number }) => `${describeSchedule(v.schedule)}${v.horizon !== undefined ? ` · T=${v.horizon}` : ''}`;
+
 export function createResultsService({ db }: { db: Db }) {
   const sweepOf = async (sweepId: string, projectId: string) => {
     const s = await getSweep(db, sweepId, projectId);
@@ -34,7 +37,12 @@ export function createResultsService({ db }: { db: Db }) {
     const ranked = rankStats(
       rows.map((r) => ({
         configId: r.config_id,
-        config: { baseLr: r.base_lr, schedule: r.schedule as ScheduleSpec, ...(r.values ? { values: r.values as Record<string, unknown> } : {}) },
+        config: {
+          baseLr: r.base_lr,
+          schedule: r.schedule as ScheduleSpec,
+          ...(r.values ? { values: r.values as Record<string, unknown> } : {}),
+          ...(r.horizon !== null ? { horizon: r.horizon } : {}),
+        },
         n: r.n,
         mean: r.mean,
         std: r.std,
@@ -89,8 +97,8 @@ export function createResultsService({ db }: { db: Db }) {
         provisional: r.provisional,
         selectedOn: r.selectedOn,
         ...analysis,
-        schedules: analysis.schedules.map((s) => ({ ...s, label: describeSchedule(s.schedule) })),
-        rows: analysis.rows.map((row) => ({ ...row, label: describeSchedule(row.schedule) })),
+        schedules: analysis.schedules.map((s) => ({ ...s, label: labelOf(s) })),
+        rows: analysis.rows.map((row) => ({ ...row, label: labelOf(row) })),
       };
     },
 

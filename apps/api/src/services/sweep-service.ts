@@ -92,7 +92,7 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
         trialCount: plan.trialCount,
         configCount: plan.configs.length,
         totalSteps: plan.totalSteps,
-        totalUpdates: plan.trialCount * plan.totalSteps,
+        totalUpdates: plan.totalUpdates,
       };
     },
 
@@ -120,7 +120,7 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
         deliveries = await createSweep(db, {
           id,
           projectId,
-          configs: plan.configs.map((c) => ({ ...c, scheduleKey: scheduleKeyOf(c.schedule, c.values) })),
+          configs: plan.configs.map((c) => ({ ...c, scheduleKey: scheduleKeyOf(c.schedule, c.values, c.horizon) })),
           name: spec.name,
           spec,
           objective: spec.objective,
@@ -189,9 +189,6 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
      * change. 409 for a cancelled sweep or an Idempotency-Key reused with another body.
      */
     async extend(sweepId: string, projectId: string, body: ExtendSweep, idempotencyKey?: string): Promise<SweepExtended> {
-      if (body.horizon) {
-        throw new ApiError('SPEC_INVALID', 'horizon: horizon axes come with schedule-aware search and are not accepted yet', [{ path: 'horizon', message: 'not accepted yet (horizon axes come with schedule-aware search)' }]);
-      }
       const requestHash = sha256(canonicalJson({ extend: sweepId, body }));
       const replayed = async () => {
         const prior = idempotencyKey ? await findIdempotentSweep(db, projectId, idempotencyKey, idempotencyTtlMs) : null;
@@ -222,7 +219,7 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
             const { plan } = expanded;
             return {
               spec: parsed.data,
-              configs: plan.configs.map((c) => ({ ...c, scheduleKey: scheduleKeyOf(c.schedule, c.values) })),
+              configs: plan.configs.map((c) => ({ ...c, scheduleKey: scheduleKeyOf(c.schedule, c.values, c.horizon) })),
               trials: planTrials(plan, sweepId).map((t) => ({ ...t, id: randomUUID() })),
               totalSteps: plan.totalSteps,
             };
@@ -280,8 +277,13 @@ function mergeGrid(grid: SweepSpec['grid'], body: ExtendSweep): SweepSpec['grid'
     }
     config[key] = union(config[key]!, values as never[]);
   }
+  if (body.horizon && !grid.horizon) {
+    const message = "not an axis of this sweep: its horizon comes from its epochs (adding a horizon axis would change its existing trials); submit a sweep with grid.horizon to compare budgets";
+    throw new ApiError('SPEC_INVALID', `horizon: ${message}`, [{ path: 'horizon', message }]);
+  }
   return {
     ...grid,
+    ...(grid.horizon ? { horizon: union(grid.horizon, body.horizon ?? []) } : {}),
     baseLr: union(grid.baseLr, body.baseLr ?? []),
     schedule: union(grid.schedule, (body.schedule ?? []) as SweepSpec['grid']['schedule']),
     seeds: body.seeds === undefined ? grid.seeds : union(seedList(grid.seeds), seedList(body.seeds)),
