@@ -424,4 +424,19 @@ describe.skipIf(chromiumNeeded.skip)(`dashboard in ${chromiumPath}`, () => {
     await expect.poll(() => page.getByTestId('trial-count').textContent(), { timeout: 10_000 }).toContain(`${answer.suggested.baseLr.length * 2} trials`);
     expect(problems).toEqual([]);
   }, 120_000);
+  it('plots the objective against horizon for a sweep with a horizon axis, one line per grid schedule', async () => {
+    const created = await stack.lrsweep.submitSweep({
+      ...spec,
+      name: 'horizons-in-browser',
+      grid: { horizon: [12, 24], baseLr: [0.003], schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: { fraction: 0.25 } } }], seeds: 1 },
+    } as never);
+    await stack.lrsweep.follow(created.id, () => {}, 250);
+    const { page, problems } = await openWithToken(`#/sweeps/${created.id}`);
+    const plot = page.getByTestId('horizon-plot');
+    await expect.poll(async () => (await plot.getAttribute('data-series')) !== null, { timeout: 20_000 }).toBe(true);
+    const shown = JSON.parse((await plot.getAttribute('data-series'))!) as Shown[];
+    expect(shown.map((x) => x.points)).toEqual([2, 2]);
+    expect(shown.map((x) => x.label).sort()).toEqual(['constant', 'cosine + warmup 3']);
+    expect(problems).toEqual([]);
+  }, 120_000);
 });

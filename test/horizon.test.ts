@@ -74,6 +74,20 @@ describe('a horizon axis', () => {
     const analysis = await stack.lrsweep.schedules(created.id);
     expect(analysis.schedules.map((s) => s.label).sort()).toEqual(['constant · T=20', 'constant · T=40', 'cosine + warmup 2 · T=20', 'cosine + warmup 4 · T=40'].sort());
     expect(analysis.schedules.every((s) => s.sensitivity.length === 2 && s.horizon === Number(s.label.split('T=')[1]))).toBe(true);
+    // Loss against horizon: each grid schedule followed across budgets at its best LR (the cosine
+    // family though its warmup resolved to 2 and 4 updates).
+    expect(analysis.horizons).toHaveLength(2);
+    for (const h of analysis.horizons) {
+      expect(h.points.map((p) => p.horizon)).toEqual([20, 40]);
+      for (const p of h.points) {
+        const view = analysis.schedules.find((s) => s.scheduleKey === p.scheduleKey)!;
+        expect(view.horizon).toBe(p.horizon);
+        expect({ baseLr: p.baseLr, mean: p.mean }).toEqual({ baseLr: view.best!.baseLr, mean: view.best!.mean });
+      }
+    }
+    // A sweep without the axis has no horizon view, and its ranking rows no horizon.
+    expect((await stack.lrsweep.schedules(plain.id)).horizons).toEqual([]);
+    expect((await stack.lrsweep.results(plain.id)).ranking[0]!.config.horizon).toBeUndefined();
 
     // Growing the budget: one more horizon, only its trials are new.
     const grown = await stack.lrsweep.extendSweep(created.id, { horizon: [40, 60] });

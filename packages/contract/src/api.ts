@@ -278,6 +278,14 @@ export const schedulesAnswer = z
         significant: z.boolean().meta({ description: 'with the winner: pHolm < alpha; between two others: p < alpha' }),
       }),
     ),
+    /** On a horizon axis: each schedule (as the grid gave it) at its best base LR, per horizon ("loss vs horizon"). */
+    horizons: z.array(
+      z.object({
+        family: z.string(),
+        label: z.string(),
+        points: z.array(z.object({ horizon: z.number().int(), scheduleKey: z.string(), baseLr: z.number().nullable(), mean: nullableNum, ci95: ci, n: z.number().int() })),
+      }),
+    ),
     rows: z.array(
       z
         .object({

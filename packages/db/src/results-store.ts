@@ -119,6 +119,7 @@ export interface ConfigStatsRow {
   schedule: unknown;
   values: unknown;
   horizon: number | null;
+  schedule_family: string | null;
   schedule_key: string;
   seeds: number;
   diverged: number;
@@ -133,7 +134,7 @@ export interface ConfigStatsRow {
 export async function configStats(db: Db, sweepId: string, metric: MetricName, aggregate: Aggregate, mode: 'min' | 'max'): Promise<ConfigStatsRow[]> {
   const v = objectiveExpr(metric, aggregate, mode);
   return db.$queryRaw<ConfigStatsRow[]>`
-    SELECT c.config_id, c.base_lr, c.schedule, c.values, c.horizon, c.schedule_key,
+    SELECT c.config_id, c.base_lr, c.schedule, c.values, c.horizon, c.schedule_family, c.schedule_key,
            count(t.id)::int AS seeds,
            (count(*) FILTER (WHERE t.status = 'diverged'))::int AS diverged,
            (count(${v}) FILTER (WHERE t.status = 'completed'))::int AS n,

@@ -29,7 +29,7 @@ export interface NewSweep {
   failureBudget?: number;
   trials: readonly (NewTrial & { id: string })[];
   /** Its configurations (base LR × schedule × grid.config values) and the key of each one's schedule. */
-  configs: readonly { configId: string; baseLr: number; schedule: unknown; values?: unknown; horizon?: number; scheduleKey: string }[];
+  configs: readonly { configId: string; baseLr: number; schedule: unknown; values?: unknown; horizon?: number; family?: string; scheduleKey: string }[];
   /** Records the Idempotency-Key in the same transaction; a repeated key fails it (P2002). */
   idempotency?: { key: string; requestHash: string };
 }
@@ -100,6 +100,7 @@ export async function createSweep(db: Db, s: NewSweep): Promise<Redelivery[]> {
         schedule: c.schedule as Prisma.InputJsonValue,
         ...(c.values ? { values: c.values as Prisma.InputJsonValue } : {}),
         ...(c.horizon !== undefined ? { horizon: c.horizon } : {}),
+        ...(c.family !== undefined ? { scheduleFamily: c.family } : {}),
         scheduleKey: c.scheduleKey,
       })),
     }),
@@ -286,7 +287,7 @@ export async function liveQueues(db: Db): Promise<{ projectId: string; pool: str
 export interface SweepGrowth {
   /** The merged spec, or a reason to refuse (the sweep's state decides it under the lock). */
   spec: unknown;
-  configs: readonly { configId: string; baseLr: number; schedule: unknown; values?: unknown; horizon?: number; scheduleKey: string }[];
+  configs: readonly { configId: string; baseLr: number; schedule: unknown; values?: unknown; horizon?: number; family?: string; scheduleKey: string }[];
   /** Every trial of the merged grid (existing identities are skipped). */
   trials: readonly (NewTrial & { id: string })[];
   totalSteps: number;
@@ -340,6 +341,7 @@ export async function extendSweep(
             schedule: c.schedule as Prisma.InputJsonValue,
             ...(c.values ? { values: c.values as Prisma.InputJsonValue } : {}),
             ...(c.horizon !== undefined ? { horizon: c.horizon } : {}),
+        ...(c.family !== undefined ? { scheduleFamily: c.family } : {}),
             scheduleKey: c.scheduleKey,
           })),
           skipDuplicates: true,

@@ -25,6 +25,8 @@ export interface ConfigPlan {
   values?: ConfigValues;
   /** Its horizon T, when the sweep has a horizon axis (grid.horizon). */
   horizon?: number;
+  /** The schedule as the grid gave it (before its lengths resolved) and the axis values: one schedule across horizons. */
+  family?: string;
 }
 
 /** What a trial trains: everything a worker or agent needs, with defaults filled in. */
@@ -144,6 +146,8 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
     // Each schedule is laid out over its own horizon: fractions and epochs resolve against it.
     const H = horizon ?? T;
     const schedules: ScheduleSpec[] = [];
+    // Each schedule's variant as the grid wrote it (lengths unresolved): its family across horizons.
+    const variants: unknown[] = [];
     const seen = new Map<string, number>();
     spec.grid.schedule.forEach((entry, i) => {
       const at = ['grid', 'schedule', i];
@@ -162,15 +166,23 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
         if (prior !== undefined) add(at, `repeats a schedule of grid.schedule[${prior}]`);
         else seen.set(key, i);
         schedules.push(schedule);
+        variants.push(variant);
       }
     });
-    for (const schedule of schedules) {
+    schedules.forEach((schedule, k) => {
       for (const baseLr of spec.grid.baseLr) {
         for (const values of valueSets) {
-          configs.push({ configId: configIdOf(baseLr, schedule, values, horizon), baseLr, schedule, ...(values ? { values } : {}), ...(horizon !== undefined ? { horizon } : {}) });
+          const family = horizon === undefined ? undefined : sha256(canonicalJson({ schedule: variants[k], ...(values ? { values } : {}) })).slice(0, 16);
+          configs.push({
+            configId: configIdOf(baseLr, schedule, values, horizon),
+            baseLr,
+            schedule,
+            ...(values ? { values } : {}),
+            ...(horizon !== undefined ? { horizon, family } : {}),
+          });
         }
       }
-    }
+    });
   }
   if (issues.length > 0) return { ok: false, issues };
   const totalUpdates = configs.reduce((n, c) => n + (c.horizon ?? T) * seeds.length, 0);

@@ -34,6 +34,7 @@ export function createResultsService({ db }: { db: Db }) {
       const { n, mean, ci95 } = summaryFrom(t.n, t.mean, t.std);
       testOf.set(t.config_id, { ...testOf.get(t.config_id), [t.metric]: { n, mean, ci95 } });
     }
+    const familyOf = new Map(rows.flatMap((r) => (r.schedule_family ? [[r.config_id, r.schedule_family] as const] : [])));
     const ranked = rankStats(
       rows.map((r) => ({
         configId: r.config_id,
@@ -55,11 +56,15 @@ export function createResultsService({ db }: { db: Db }) {
       q.rankBy ?? 'mean',
     ).map((r) => ({ ...r, scheduleKey: keyOf.get(r.configId)!, test: testOf.get(r.configId) ?? {} }));
     const provisional = sweep.status === 'queued' || sweep.status === 'running';
-    return { objective, rankBy: q.rankBy ?? 'mean', provisional, selectedOn: sweep.selectedOn, ranking: ranked };
+    return { objective, rankBy: q.rankBy ?? 'mean', provisional, selectedOn: sweep.selectedOn, ranking: ranked, familyOf };
   }
 
   return {
-    ranking,
+    /** The ranking as GET /results answers it. */
+    async ranking(sweepId: string, projectId: string, q: ResultQuery) {
+      const { familyOf: _families, ...answer } = await ranking(sweepId, projectId, q);
+      return answer;
+    },
 
     /** An LR range test's curve (seeds averaged, smoothed, cut at divergence) and the base LRs it suggests. */
     async rangeTest(sweepId: string, projectId: string): Promise<RangeTestView> {
@@ -92,11 +97,26 @@ export function createResultsService({ db }: { db: Db }) {
         alpha: q.alpha,
         describe: describeSchedule,
       });
+      // On a horizon axis: each schedule (as the grid gave it) at its best LR, against the horizon.
+      const families = new Map<string, typeof analysis.schedules>();
+      for (const s of analysis.schedules) {
+        const family = s.best ? r.familyOf.get(s.best.configId) : s.sensitivity[0] ? r.familyOf.get(s.sensitivity[0].configId) : undefined;
+        if (family && s.horizon !== undefined) families.set(family, [...(families.get(family) ?? []), s]);
+      }
+      const horizons = [...families.entries()].map(([family, members]) => {
+        const sorted = [...members].sort((a, b) => a.horizon! - b.horizon!);
+        return {
+          family,
+          label: describeSchedule(sorted[0]!.schedule),
+          points: sorted.map((m) => ({ horizon: m.horizon!, scheduleKey: m.scheduleKey, baseLr: m.best?.baseLr ?? null, mean: m.best?.mean ?? null, ci95: m.best?.ci95 ?? null, n: m.best?.n ?? 0 })),
+        };
+      });
       return {
         objective: r.objective,
         provisional: r.provisional,
         selectedOn: r.selectedOn,
         ...analysis,
+        horizons,
         schedules: analysis.schedules.map((s) => ({ ...s, label: labelOf(s) })),
         rows: analysis.rows.map((row) => ({ ...row, label: labelOf(row) })),
       };
@@ -112,7 +132,7 @@ export function createResultsService({ db }: { db: Db }) {
       const sweep = await sweepOf(sweepId, projectId);
       const ids = q.configs ?? (await ranking(sweepId, projectId, {})).ranking.slice(0, 20).map((row) => row.configId);
       const known = new Map(
-        (await sweepConfigsByIds(db, sweepId, ids)).map((c) => [c.configId, { config: { baseLr: c.baseLr, schedule: c.schedule as ScheduleSpec } }]),
+        (await sweepConfigsByIds(db, sweepId, ids)).map((c) => [c.configId, { config: { baseLr: c.baseLr, schedule: c.schedule as ScheduleSpec, ...(c.horizon !== null ? { horizon: c.horizon } : {}) } }]),
       );
       const unknown = ids.filter((id) => !known.has(id));
       if (unknown.length) {
@@ -165,7 +185,7 @@ export function createResultsService({ db }: { db: Db }) {
             configId: id,
             baseLr: row.config.baseLr,
             schedule: row.config.schedule,
-            label: `${describeSchedule(row.config.schedule)} @ ${row.config.baseLr}`,
+            label: `${labelOf(row.config)} @ ${row.config.baseLr}`,
             ...curveOf(id, q.metric),
             lr: { steps: lr.steps, mean: lr.mean },
           };

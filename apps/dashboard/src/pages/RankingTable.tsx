@@ -42,6 +42,7 @@ export function RankingTable({
   });
   const withTest = testMetric !== null && rows.some((r) => testOf(r)?.mean != null);
   const withValues = rows.some((r) => r.config.values);
+  const withHorizon = rows.some((r) => r.config.horizon !== undefined);
   const th = (key: Key, label: string, num = false, title?: string) => (
     <th className={`sortable${num ? ' num' : ''}`} title={title} onClick={() => setSort((s) => ({ key, dir: s.key === key ? (-s.dir as 1 | -1) : 1 }))}>
       {label}
@@ -64,6 +65,7 @@ export function RankingTable({
             {th('schedule', 'schedule')}
             {th('baseLr', 'base LR', true)}
             {withValues && <th>config</th>}
+            {withHorizon && <th className="num" title="the trial's horizon T in updates">horizon</th>}
             {th('n', 'seeds', true)}
             {th('mean', `validation ${metric} ± 95% CI`, true, 'the split the ranking selects on')}
             {withTest && th('test', `${testMetric} ± 95% CI`, true, 'the test split, measured once after training: it never selects')}
@@ -81,6 +83,7 @@ export function RankingTable({
               </td>
               <td className="num">{tickLabel(r.config.baseLr)}</td>
               {withValues && <td>{valuesLabel(r.config.values)}</td>}
+              {withHorizon && <td className="num">{r.config.horizon ?? ''}</td>}
               <td className="num">
                 {r.n}/{r.seeds}
                 {r.partial && <span className="badge">partial</span>}

@@ -226,6 +226,27 @@ export function SweepPage({ id }: { id: string }) {
         </section>
       </div>
       {bandNote && <p className="muted note" data-testid="band-note">{bandNote}</p>}
+      {analysis && analysis.horizons.length > 0 && (
+        <section className="card">
+          <h3>{objective} against horizon, each schedule at its best base LR</h3>
+          <p className="muted">How the verdict changes with the budget: one line per schedule of the grid, one point per horizon (updates).</p>
+          <LinePlot
+            testId="horizon-plot"
+            logX={Math.max(...analysis.horizons.flatMap((h) => h.points.map((p) => p.horizon))) / Math.min(...analysis.horizons.flatMap((h) => h.points.map((p) => p.horizon))) > 4}
+            xLabel="horizon (updates)"
+            yLabel={objective}
+            series={analysis.horizons.map((h, i) => ({
+              label: h.label,
+              color: colorOf(h.points[0]!.scheduleKey),
+              dash: dashes[i % dashes.length],
+              x: h.points.map((p) => p.horizon),
+              y: h.points.map((p) => p.mean),
+              lo: h.points.map((p) => p.ci95?.[0] ?? null),
+              hi: h.points.map((p) => p.ci95?.[1] ?? null),
+            }))}
+          />
+        </section>
+      )}
       <section className="card">
         <h3>Ranking {results?.provisional && <span className="badge">provisional</span>}</h3>
         {results && (
