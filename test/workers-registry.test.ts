@@ -2,6 +2,7 @@
 // their pools, backend, slots and version, heartbeat, show what they run (another project's trials
 // only as a count), are shown lost once silent for longer than the lease, and stopped after SIGTERM.
 import { execFile } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -38,6 +39,11 @@ describe('the worker registry', () => {
     const byName = async (client = stack.lrsweep) => new Map((await client.listWorkers()).workers.map((w) => [w.name, w]));
     const fleet = await byName();
     expect(fleet.get('reg-a')).toMatchObject({ kind: 'worker', state: 'alive', pools: ['alpha'], slots: 2, backend: 'wasm', device: 'cpu', version: expect.any(String), runningTrials: [] });
+    // The device itself: on a CPU worker its CPU model and the machine's memory (nvidia-smi's GPU, memory and driver on a GPU worker).
+    const regA = fleet.get('reg-a')!;
+    expect(regA.deviceName).toContain(cpus()[0]!.model.trim());
+    expect(regA.deviceMemoryMiB).toBe(Math.round(totalmem() / 2 ** 20));
+    expect(regA.driver).toBeNull();
     expect(fleet.get('reg-b')).toMatchObject({ kind: 'worker', state: 'alive', pools: ['beta', 'gamma'], slots: 1 });
     expect(fleet.get('torch-1')).toMatchObject({ kind: 'agent', state: 'alive', pools: ['torch'], framework: 'pytorch 2.13' });
 
@@ -64,7 +70,8 @@ describe('the worker registry', () => {
 
     // The CLI shows the same.
     const cli = await promisify(execFile)(process.execPath, ['--import', tsx, join(root, 'apps/cli/src/main.ts'), 'workers'], { env: { ...process.env, LRSWEEP_API_URL: stack.api.url, LRSWEEP_TOKEN: bootstrapToken } });
-    expect(cli.stdout).toMatch(/reg-a\s+worker\s+alive\s+alpha\s+wasm\s+2\s+1/);
+    // name, kind, state, pools, backend, device (the CPU model here), slots, running.
+    expect(cli.stdout).toMatch(new RegExp(`reg-a\\s+worker\\s+alive\\s+alpha\\s+wasm\\s+${regA.deviceName!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s+2\\s+1`));
 
     // kill -9: silent, so lost within the lease time; SIGTERM: stopped.
     b.proc.kill('SIGKILL');

@@ -199,8 +199,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
           const ago = (iso: string) => `${Math.round((Date.now() - Date.parse(iso)) / 1000)} s ago`;
           io.out(
             formatTable(
-              ['name', 'kind', 'state', 'pools', 'backend', 'slots', 'running', 'heartbeat', 'version'],
-              workers.map((w) => [w.name, w.kind, w.state, w.pools.join(','), w.backend ?? w.framework ?? '', w.slots === null ? '' : String(w.slots), String(w.runningTrials.length + w.otherProjectTrials), ago(w.lastHeartbeatAt), w.version ?? '']),
+              ['name', 'kind', 'state', 'pools', 'backend', 'device', 'slots', 'running', 'heartbeat', 'version'],
+              workers.map((w) => [w.name, w.kind, w.state, w.pools.join(','), w.backend ?? w.framework ?? '', w.deviceName ?? w.device ?? '', w.slots === null ? '' : String(w.slots), String(w.runningTrials.length + w.otherProjectTrials), ago(w.lastHeartbeatAt), w.version ?? '']),
             ),
           );
         }

@@ -14,6 +14,7 @@ import { createTrialRunner } from './run-trial';
 import { createSlotPool } from './slot-pool';
 import { serveHealth, workerHealth } from './worker-health';
 import { createWorkerMetrics } from './worker-metrics';
+import { describeDevice } from './device';
 
 const env = readEnv();
 const log = pino({ level: env.LOG_LEVEL, base: { app: 'worker', workerId: env.WORKER_ID } });
@@ -53,6 +54,8 @@ const identity = {
   version: lrsweepVersion,
 };
 const metrics = createWorkerMetrics({ workerId: env.WORKER_ID, ...identity });
+// The device itself (nvidia-smi on a GPU worker): registered, and recorded with every trial.
+const device = describeDevice(Boolean(slots.backend?.gpu));
 await connect(prisma, redis, log);
 log.info('connected to Postgres and Redis');
 const eviction = await evictionWarning(redis).catch(() => null);
@@ -81,6 +84,7 @@ const consumers = createConsumers({
     dataRoot: env.DATA_ROOT,
     modelRoot: env.MODEL_ROOT,
     shuttingDown: () => shuttingDown,
+    device,
     metrics,
   }),
 });
@@ -92,7 +96,7 @@ sweeper.unref();
 await consumers.start();
 // The fleet's registry (GET /v1/workers): this process, its heartbeat, and a clean stop.
 const registryId = randomUUID();
-await registerBuiltinWorker(prisma, { id: registryId, name: env.WORKER_ID, host: hostname(), ...identity }).catch((err) => log.warn({ err }, 'could not register in the worker registry; training goes on'));
+await registerBuiltinWorker(prisma, { id: registryId, name: env.WORKER_ID, host: hostname(), ...identity, deviceName: device.name, deviceMemoryMiB: device.memoryMiB, driver: device.driver }).catch((err) => log.warn({ err }, 'could not register in the worker registry; training goes on'));
 const heartbeat = setInterval(() => void heartbeatBuiltinWorker(prisma, registryId).catch((err) => log.debug({ err }, 'registry heartbeat failed')), env.WORKER_HEARTBEAT_MS);
 heartbeat.unref();
 if (env.WORKER_HEALTH_PORT !== undefined) {

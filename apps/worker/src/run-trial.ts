@@ -22,6 +22,7 @@ import { createMetricSink, type MetricSink } from './metric-sink';
 import { relativeToRoot, resolveDataset, resolveModelFiles, withoutWorkerPaths } from './data-root';
 import { trainConfigOf } from './train-config';
 import type { RunningTrial, TrainingSlot } from './training-slot';
+import type { DeviceInfo } from './device';
 import type { WorkerMetrics } from './worker-metrics';
 
 export interface TrialRunnerDeps {
@@ -42,6 +43,8 @@ export interface TrialRunnerDeps {
   modelRoot: string;
   /** True once the process is shutting down: running trials checkpoint, stop and go back to the queue. */
   shuttingDown(): boolean;
+  /** What the worker trains on (device.ts): each trial records it. */
+  device?: DeviceInfo;
   /** Prometheus metrics of the worker (optional: tests of the runner alone leave it out). */
   metrics?: WorkerMetrics;
 }
@@ -217,7 +220,12 @@ async function trainOnSlot(
       datasetChecksum: dataset.checksum,
       datasetPath,
       modelPath,
-      hardware: { cpuModel: cpus()[0]?.model ?? arch(), cpuCount: cpus().length, gpu: backend?.gpu ? 'cuda' : null },
+      hardware: {
+        cpuModel: cpus()[0]?.model ?? arch(),
+        cpuCount: cpus().length,
+        gpu: backend?.gpu ? (d.device?.kind === 'gpu' ? d.device.name : 'cuda') : null,
+        ...(backend?.gpu && d.device?.kind === 'gpu' ? { gpuMemoryMiB: d.device.memoryMiB, driver: d.device.driver } : {}),
+      },
     });
     const outcome = await run.done;
     await checkpoints.settled();

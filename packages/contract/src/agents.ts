@@ -135,6 +135,10 @@ export const workerView = z
     pools: z.array(z.string()),
     backend: z.string().nullable(),
     device: z.string().nullable(),
+    /** Built-in workers: the device's name (GPU model from nvidia-smi, or the CPU), memory, NVIDIA driver. */
+    deviceName: z.string().nullable(),
+    deviceMemoryMiB: z.number().int().nullable(),
+    driver: z.string().nullable(),
     framework: z.string().nullable(),
     slots: z.number().int().nullable(),
     version: z.string().nullable(),

@@ -151,7 +151,17 @@ export const trialSchema = z
         backend: z.string().nullable(),
         lrsweepVersion: z.string().nullable(),
         tfjsVersion: z.string().nullable(),
-        hardware: z.object({ cpuModel: z.string(), cpuCount: z.number().int(), gpu: z.string().nullable() }).nullable(),
+        hardware: z
+          .object({
+            cpuModel: z.string(),
+            cpuCount: z.number().int(),
+            /** The GPU's model (nvidia-smi), or null on a CPU worker. */
+            gpu: z.string().nullable(),
+            /** GPU workers: its memory and the NVIDIA driver (absent for trials recorded before). */
+            gpuMemoryMiB: z.number().int().nullable().optional(),
+            driver: z.string().nullable().optional(),
+          })
+          .nullable(),
       })
       .nullable(),
   })

@@ -129,13 +129,17 @@ export interface BuiltinWorkerInfo {
   host: string;
   backend: string;
   device: string;
+  /** The device's name, memory and driver (see the worker's device.ts). */
+  deviceName?: string | null;
+  deviceMemoryMiB?: number | null;
+  driver?: string | null;
   slots: number;
   version: string;
 }
 
 export async function registerBuiltinWorker(db: Db, w: BuiltinWorkerInfo): Promise<void> {
   await db.worker.create({
-    data: { id: w.id, kind: 'worker', projectId: null, name: w.name, pool: w.pools.join(','), host: w.host, backend: w.backend, device: w.device, slots: w.slots, version: w.version, framework: `TF.js ${w.backend}` },
+    data: { id: w.id, kind: 'worker', projectId: null, name: w.name, pool: w.pools.join(','), host: w.host, backend: w.backend, device: w.device, deviceName: w.deviceName ?? null, deviceMemoryMiB: w.deviceMemoryMiB ?? null, driver: w.driver ?? null, slots: w.slots, version: w.version, framework: `TF.js ${w.backend}` },
   });
 }
 

@@ -131,7 +131,7 @@ export interface RunInfo {
   /** The files read, relative to the worker's DATA_ROOT and MODEL_ROOT (null: none, or a built-in dataset). */
   datasetPath: string | null;
   modelPath: string | null;
-  hardware: { cpuModel: string; cpuCount: number; gpu: string | null };
+  hardware: { cpuModel: string; cpuCount: number; gpu: string | null; gpuMemoryMiB?: number | null; driver?: string | null };
 }
 
 export async function recordRunInfo(db: Db, trialId: string, attempt: number, info: RunInfo): Promise<void> {

@@ -31,7 +31,7 @@ function provenanceOf(t: TrialRow) {
     backend: t.backend,
     lrsweepVersion: t.lrsweepVersion,
     tfjsVersion: t.tfjsVersion,
-    hardware: (t.hardware as { cpuModel: string; cpuCount: number; gpu: string | null } | null) ?? null,
+    hardware: (t.hardware as { cpuModel: string; cpuCount: number; gpu: string | null; gpuMemoryMiB?: number | null; driver?: string | null } | null) ?? null,
   };
 }
 

@@ -27,7 +27,10 @@ export function WorkersPage() {
                 <td>{w.pools.join(', ')}</td>
                 <td>{w.host ?? '–'}</td>
                 <td>{w.backend ?? w.framework ?? '–'}</td>
-                <td>{w.device ?? '–'}</td>
+                <td title={w.driver ? `NVIDIA driver ${w.driver}` : undefined}>
+                  {w.deviceName ?? w.device ?? '–'}
+                  {w.deviceMemoryMiB !== null && <span className="muted"> · {Math.round(w.deviceMemoryMiB / 1024)} GiB</span>}
+                </td>
                 <td className="num">{w.slots ?? '–'}</td>
                 <td>
                   {w.runningTrials.map((t) => (
