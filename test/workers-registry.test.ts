@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '@lrsweep/client';
-import { bootstrapToken, eventually, type RunningProcess, type Stack, startStack, startWorker } from '@lrsweep/testkit';
+import { bootstrapToken, eventually, query, type RunningProcess, type Stack, startStack, startWorker } from '@lrsweep/testkit';
 
 const root = resolve(import.meta.dirname, '..');
 const tsx = createRequire(join(root, 'apps/cli/package.json')).resolve('tsx');
@@ -17,7 +17,7 @@ describe('the worker registry', () => {
   let stack: Stack;
   const procs: RunningProcess[] = [];
   beforeAll(async () => {
-    stack = await startStack('registry', { workers: 0, env: { WORKER_LOST_AFTER_MS: '2000', WORKER_HEARTBEAT_MS: '200' } });
+    stack = await startStack('registry', { workers: 0, env: { WORKER_LOST_AFTER_MS: '2000', WORKER_HEARTBEAT_MS: '200', RECONCILE_INTERVAL_MS: '500' } });
   }, 60_000);
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));
@@ -82,4 +82,12 @@ describe('the worker registry', () => {
     await a.stop('SIGTERM');
     expect((await byName()).get('reg-a')!.state).toBe('stopped');
   }, 120_000);
+  it('leaves registrations silent for a day out of the list, and the reconciler deletes them (a read writes nothing)', async () => {
+    await query(
+      stack.db.url,
+      "INSERT INTO workers (id, kind, name, pool, last_heartbeat_at, registered_at) VALUES (gen_random_uuid(), 'worker', 'long-gone', 'default', now() - interval '2 days', now() - interval '3 days')",
+    );
+    expect((await stack.lrsweep.listWorkers()).workers.map((w) => w.name)).not.toContain('long-gone');
+    await eventually('the stale registration deleted', async () => (await query<{ n: number }>(stack.db.url, "SELECT count(*)::int AS n FROM workers WHERE name = 'long-gone'"))[0]!.n === 0, 10_000, 100);
+  });
 });

@@ -153,16 +153,25 @@ export async function stopBuiltinWorker(db: Db, id: string): Promise<void> {
   await db.worker.updateMany({ where: { id, kind: 'worker' }, data: { stoppedAt: new Date() } });
 }
 
+/** Deletes registrations that stopped or went silent more than a day ago (the reconciler's chore). */
+export async function pruneFleetRegistry(db: Db): Promise<number> {
+  const dayAgo = new Date(Date.now() - 24 * 3600 * 1000);
+  const r = await db.worker.deleteMany({ where: { OR: [{ stoppedAt: { lt: dayAgo } }, { lastHeartbeatAt: { lt: dayAgo } }] } });
+  return r.count;
+}
+
 /**
  * The fleet a project sees: every built-in worker (they serve all projects) and the project's
  * agents (an operator's call: every project's), with the trials each runs now. Registrations
- * that stopped or went silent more than a day ago are dropped first.
+ * that stopped or went silent more than a day ago are left out (the reconciler deletes them).
  */
 export async function listFleet(db: Db, projectId: string | null) {
   const dayAgo = new Date(Date.now() - 24 * 3600 * 1000);
-  await db.worker.deleteMany({ where: { OR: [{ stoppedAt: { lt: dayAgo } }, { lastHeartbeatAt: { lt: dayAgo } }] } });
+  // Registrations stopped or silent for a day are left out here and deleted by the reconciler
+  // (pruneFleetRegistry): a read writes nothing.
+  const recent = { lastHeartbeatAt: { gte: dayAgo }, OR: [{ stoppedAt: null }, { stoppedAt: { gte: dayAgo } }] };
   const workers = await db.worker.findMany({
-    where: projectId === null ? {} : { OR: [{ kind: 'worker' }, { kind: 'agent', projectId }] },
+    where: projectId === null ? recent : { AND: [recent, { OR: [{ kind: 'worker' }, { kind: 'agent', projectId }] }] },
     orderBy: [{ kind: 'desc' }, { lastHeartbeatAt: 'desc' }],
     take: 1000,
   });
