@@ -57,24 +57,17 @@ describe('a slot reused after an attempt failed as it started', () => {
     // Fails the first run-info write of one trial (recordRunInfo: the step right after its thread starts).
     let failFor: string | null = null;
     let injected = 0;
-    const trial = new Proxy(prisma.trial, {
+    const db = new Proxy(prisma, {
       get(target, key) {
         const v = Reflect.get(target, key);
-        if (key !== 'updateMany') return typeof v === 'function' ? v.bind(target) : v;
-        return (args: { where?: { id?: string }; data?: Record<string, unknown> }) => {
-          if (injected === 0 && args.where?.id === failFor && args.data && 'lrsweepVersion' in args.data) {
+        if (key !== '$executeRaw') return typeof v === 'function' ? v.bind(target) : v;
+        return (strings: TemplateStringsArray, ...values: unknown[]) => {
+          if (injected === 0 && failFor !== null && strings.join('?').includes('lrsweep_version') && values.includes(failFor)) {
             injected++;
             return Promise.reject(new Error("Can't reach database server (injected)"));
           }
-          return target.updateMany(args as never);
+          return target.$executeRaw(strings, ...values);
         };
-      },
-    });
-    const db = new Proxy(prisma, {
-      get(target, key) {
-        if (key === 'trial') return trial;
-        const v = Reflect.get(target, key);
-        return typeof v === 'function' ? v.bind(target) : v;
       },
     }) as typeof prisma;
     const run = createTrialRunner({

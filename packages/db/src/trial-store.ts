@@ -134,11 +134,13 @@ export interface RunInfo {
   hardware: { cpuModel: string; cpuCount: number; gpu: string | null; gpuMemoryMiB?: number | null; driver?: string | null };
 }
 
+/** Records where an attempt runs (raw SQL: once per trial, beside training, it should cost little CPU). */
 export async function recordRunInfo(db: Db, trialId: string, attempt: number, info: RunInfo): Promise<void> {
-  await db.trial.updateMany({
-    where: { id: trialId, attempt, status: 'running' },
-    data: { ...info, hardware: info.hardware as unknown as Prisma.InputJsonValue },
-  });
+  await db.$executeRaw`
+    UPDATE trials SET lrsweep_version = ${info.lrsweepVersion}, tfjs_version = ${info.tfjsVersion}, backend = ${info.backend},
+           dataset_checksum = ${info.datasetChecksum}, dataset_path = ${info.datasetPath}::text, model_path = ${info.modelPath}::text,
+           hardware = ${JSON.stringify(info.hardware)}::jsonb
+     WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running'`;
 }
 
 /** What a finished attempt records beyond its status; its metric summaries come from its evaluations. */

@@ -23,7 +23,7 @@ export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
   const name = `lrsweep_${prefix}_${randomBytes(5).toString('hex')}`;
   for (let i = 0; ; i++) {
     try {
-      await admin((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${templateDatabase}"`));
+      await admin((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${templateDatabase()}"`));
       break;
     } catch (err) {
       // Two clones at once: "source database is being accessed by other users". Retry.

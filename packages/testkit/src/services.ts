@@ -7,8 +7,12 @@ export const pgBaseUrl = (() => {
 
 export const redisUrl = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** The migrated database every test database is cloned from (made by global-setup). */
-export const templateDatabase = 'lrsweep_test_template';
+/**
+ * The migrated database every test database is cloned from: one per test run (global-setup names
+ * it in LRSWEEP_TEST_TEMPLATE and drops it at the end), so two runs against one Postgres never
+ * drop each other's.
+ */
+export const templateDatabase = () => process.env.LRSWEEP_TEST_TEMPLATE ?? 'lrsweep_test_template';
 
 export function databaseUrl(name: string): string {
   const u = new URL(pgBaseUrl);
