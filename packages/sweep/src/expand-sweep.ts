@@ -44,6 +44,8 @@ export interface TrialConfig {
   rangeTest?: true;
   /** Its configuration's horizon, on a horizon axis (training.totalSteps holds it for the trainer). */
   horizon?: number;
+  /** A trunk's forks (forks.ts): at each `atStep` it hands the trial `identity` its checkpoint. */
+  forks?: { identity: string; atStep: number }[];
 }
 
 /** A built-in trial's config: the parts the TF.js trainer needs are there. */
@@ -56,6 +58,8 @@ export interface TrialPlan {
   config: TrialConfig;
   /** Its horizon T (the sweep's, or its configuration's on a horizon axis). */
   totalSteps: number;
+  /** A forked cooldown (forks.ts): it waits for its trunk (a trial's identity) to reach `atStep`. */
+  fork?: { trunk: string; atStep: number };
 }
 
 export interface SweepPlan {

@@ -6,3 +6,4 @@ export { canonicalJson, sha256 } from './canonical';
 export { downsampleSeries } from './downsample';
 export * from './schedule-analysis';
 export * from './range-test';
+export * from './forks';
