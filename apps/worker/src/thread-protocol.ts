@@ -19,6 +19,7 @@ export type ToThread =
       stop: SharedArrayBuffer;
       resume?: TrainerState;
       checkpointEvery?: number;
+      checkpointAt?: readonly number[];
       layers?: LayersArtifacts;
     };
 

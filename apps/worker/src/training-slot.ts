@@ -13,6 +13,8 @@ export interface RunHandlers {
 export interface RunOptions {
   resume?: TrainerState;
   checkpointEvery?: number;
+  /** A trunk's fork points: a checkpoint after exactly these updates. */
+  checkpointAt?: readonly number[];
   /** A Layers model's files, built on the thread. */
   layers?: LayersArtifacts;
 }

@@ -88,6 +88,8 @@ export interface TrainOptions {
   resume?: TrainerState;
   /** Take a checkpoint every this many updates (none when absent). */
   checkpointEvery?: number;
+  /** And after exactly these updates (a trunk's fork points: forks.ts), whatever `checkpointEvery` says. */
+  checkpointAt?: readonly number[];
   /**
    * Adds to `ms` the time spent on the caller's behalf inside the training loop: the callbacks
    * and the checkpoint snapshots (how the worker tells its own cost from training's).
@@ -313,7 +315,8 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
       }
       if (run.step === run.T) return resultOf(run, 'completed');
       const stopping = cb.shouldStop ? host(cb.shouldStop) : false;
-      if (cb.onCheckpoint && (stopping || (opts.checkpointEvery && run.step % opts.checkpointEvery === 0))) {
+      const due = (opts.checkpointEvery && run.step % opts.checkpointEvery === 0) || opts.checkpointAt?.includes(run.step);
+      if (cb.onCheckpoint && (stopping || due)) {
         host(() => cb.onCheckpoint!(snapshot(run, next.epoch, next.start)));
       }
       if (stopping) return resultOf(run, 'stopped');
