@@ -12,4 +12,5 @@ export * from './token-store';
 export * from './delivery-store';
 export * from './results-store';
 export * from './agent-store';
+export * from './fork-store';
 export { Prisma } from './generated/prisma/client.ts';

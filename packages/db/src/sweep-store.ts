@@ -11,6 +11,8 @@ export interface NewTrial {
   config: unknown;
   /** Its own horizon, on a horizon axis (else the sweep's `totalSteps`). */
   totalSteps?: number;
+  /** A forked cooldown: stored waiting (no delivery) for its trunk to hand it a checkpoint. */
+  fork?: { trunk: string; atStep: number };
 }
 
 export interface NewSweep {
@@ -89,7 +91,8 @@ export async function createSweep(db: Db, s: NewSweep): Promise<Redelivery[]> {
         pool: s.pool,
         failureBudget: s.failureBudget ?? trialRetryPolicy.failureBudget,
         queuePriority: queuePriority(t),
-        jobId: held ? null : deliveryJobId(t.id, 1),
+        jobId: held || t.fork ? null : deliveryJobId(t.id, 1),
+        ...(t.fork ? { forkOf: t.fork.trunk, forkStep: t.fork.atStep, forkWaiting: true } : {}),
       })),
     }),
     db.sweepConfig.createMany({
@@ -106,7 +109,7 @@ export async function createSweep(db: Db, s: NewSweep): Promise<Redelivery[]> {
     }),
   ]);
   if (held) return admitHeldTrials(db, s.id);
-  return s.trials.map((t) => ({ trialId: t.id, sweepId: s.id, projectId: s.projectId, pool: s.pool, runner: s.runnerKind, jobId: deliveryJobId(t.id, 1), priority: queuePriority(t) }));
+  return s.trials.filter((t) => !t.fork).map((t) => ({ trialId: t.id, sweepId: s.id, projectId: s.projectId, pool: s.pool, runner: s.runnerKind, jobId: deliveryJobId(t.id, 1), priority: queuePriority(t) }));
 }
 
 export type { StatusCounts, SweepStatus };
@@ -264,11 +267,12 @@ export async function trialCountsByPool(db: Db): Promise<{ pool: string; status:
  */
 export async function poolBacklog(db: Db, pool?: string): Promise<{ pool: string; queued: number; running: number }[]> {
   // Per sweep: its running trials, and of its queued ones only as many as its maxParallel lets
-  // run beside them (held-back trials are demand only once they may start).
+  // run beside them (held-back trials are demand only once they may start; a forked cooldown
+  // only once its trunk has handed it its checkpoint).
   return db.$queryRaw`
     SELECT pool, sum(queued)::int AS queued, sum(running)::int AS running FROM (
       SELECT t.pool, t.sweep_id, count(*) FILTER (WHERE t.status = 'running') AS running,
-             least(count(*) FILTER (WHERE t.status = 'queued'),
+             least(count(*) FILTER (WHERE t.status = 'queued' AND NOT t.fork_waiting),
                    greatest(coalesce(min(s.max_parallel), 2147483647) - count(*) FILTER (WHERE t.status = 'running'), 0)) AS queued
         FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.status IN ('queued', 'running') AND s.cancelled_at IS NULL AND (${pool ?? null}::text IS NULL OR t.pool = ${pool ?? null}::text)

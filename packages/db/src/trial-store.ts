@@ -7,6 +7,8 @@ export type { TrialStatus };
 
 export interface ClaimedTrial {
   trialId: string;
+  /** Its identity (a trunk's forks name it). */
+  identity: string;
   sweepId: string;
   projectId: string;
   pool: string;
@@ -88,6 +90,7 @@ async function claimQueued(db: Db, trialId: string, workerId: string, leaseMs: n
       checkpoint_path: string | null;
       checkpoint_step: number | null;
       max_parallel: number | null;
+      identity: string;
     }[]
   >`
     UPDATE trials t
@@ -96,11 +99,12 @@ async function claimQueued(db: Db, trialId: string, workerId: string, leaseMs: n
            started_at = now(), finished_at = NULL, training_started_at = NULL, train_ms = NULL
       FROM sweeps s
      WHERE t.id = ${trialId}::uuid AND s.id = t.sweep_id AND t.status = 'queued' AND s.cancelled_at IS NULL AND s.runner_kind = ${runner}
-    RETURNING t.attempt, t.config, t.total_steps, t.sweep_id, s.project_id, t.pool, t.checkpoint_path, t.checkpoint_step, s.max_parallel`;
+    RETURNING t.attempt, t.config, t.total_steps, t.sweep_id, s.project_id, t.pool, t.checkpoint_path, t.checkpoint_step, s.max_parallel, t.identity`;
   const r = rows[0];
   return r
     ? {
         trialId,
+        identity: r.identity,
         sweepId: r.sweep_id,
         projectId: r.project_id,
         pool: r.pool,
