@@ -1,4 +1,4 @@
-import { admitHeldTrials, type Db, newDelivery, pruneFleetRegistry, sweepsWithHeldTrials, trialsAwaitingDelivery } from '@lrsweep/db';
+import { admitHeldTrials, type Db, newDelivery, pruneFleetRegistry, releaseOrphanForks, sweepsWithHeldTrials, trialsAwaitingDelivery } from '@lrsweep/db';
 import type { TrialQueue } from '@lrsweep/queue';
 import type { Logger } from 'pino';
 
@@ -37,6 +37,9 @@ export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Log
     const admitted = await admitHeldTrials(deps.db, sweepId);
     if (admitted.length) await deps.queue.enqueueTrials(admitted);
   }
+  // Forks whose trunk ended without handing them a checkpoint (its worker died as it ended).
+  const orphans = await releaseOrphanForks(deps.db);
+  if (orphans.length) await deps.queue.enqueueTrials(orphans);
   await pruneFleetRegistry(deps.db);
   return redelivered;
 }

@@ -7,11 +7,14 @@ import {
   type Db,
   failAttempt,
   finishTrial,
+  handOffFork,
   recordCheckpoint,
+  releaseOrphanForks,
   recordRunInfo,
   releaseTrial,
   renewLease,
   trialState,
+  waitingFork,
 } from '@lrsweep/db';
 import { DelayedError, type Job, type TrialQueue } from '@lrsweep/queue';
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
@@ -85,6 +88,7 @@ export function createTrialRunner(d: TrialRunnerDeps) {
     } finally {
       d.metrics?.ended(startedMs, outcome);
       if (claimed.maxParallel !== null && outcome !== 'released') await admitNext(d, claimed.sweepId, log);
+      if (forksOf(claimed).length && outcome !== 'released') await releaseForks(d, claimed, log);
     }
   };
 }
@@ -99,6 +103,22 @@ async function admitNext(d: TrialRunnerDeps, sweepId: string, log: Logger) {
     if (next.length) await d.queue.enqueueTrials(next);
   } catch (err) {
     log.warn({ err }, 'could not start the next held trial of the sweep; the reconciler will');
+  }
+}
+
+/**
+ * A trunk ended (or its attempt did): any fork it did not hand a checkpoint to (it diverged or
+ * failed first) runs independently now. Only logged on failure: the reconciler releases them too.
+ */
+async function releaseForks(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger) {
+  try {
+    const released = await releaseOrphanForks(d.db, claimed.identity);
+    if (released.length) {
+      await d.queue.enqueueTrials(released);
+      log.info({ forks: released.length }, 'forks the trunk did not reach run independently');
+    }
+  } catch (err) {
+    log.warn({ err }, "could not release the trunk's waiting forks; the reconciler will");
   }
 }
 
@@ -181,7 +201,9 @@ async function trainOnSlot(
     stopRun?.();
   };
   const sink = createMetricSink({ db: d.db, trialId, attempt, flushMs: d.flushMs, log, onFenced: lose, onWritten: d.metrics?.written });
-  const checkpoints = checkpointRecorder(d, claimed, sink, log);
+  // Set once the thread has chosen: a fork trains on its trunk's backend (bit-identical results).
+  let backendName: 'wasm' | 'tensorflow' | null = null;
+  const checkpoints = checkpointRecorder(d, claimed, sink, log, () => backendName);
   // When the lease was last known to hold: the start of the last renewal Postgres confirmed.
   let heldSince = Date.now();
   const renew = setInterval(() => {
@@ -204,7 +226,7 @@ async function trainOnSlot(
       trainConfigOf(claimed.config as BuiltinTrialConfig),
       dataset,
       { onUpdates: (rows) => sink.addUpdates(rows), onEval: (row) => sink.addEval(row), onCheckpoint: checkpoints.record },
-      { resume, checkpointEvery: d.checkpointEvery, layers },
+      { resume, checkpointEvery: d.checkpointEvery, layers, ...(forksOf(claimed).length ? { checkpointAt: forksOf(claimed).map((f) => f.atStep) } : {}) },
     );
     stopRun = running.stop;
     if (d.shuttingDown() || lostOwnership) running.stop();
@@ -212,6 +234,7 @@ async function trainOnSlot(
     // The backend this trial trains on (the thread chooses per trial: spec, environment or probe).
     const chosen = await run.backend;
     const backend = chosen?.backend ?? slot.backend;
+    backendName = backend?.name === 'tensorflow' || backend?.name === 'wasm' ? backend.name : null;
     if (chosen) log.info({ backend: chosen.backend.name, why: chosen.reason }, 'trial backend');
     await recordRunInfo(d.db, trialId, attempt, {
       lrsweepVersion: d.lrsweepVersion,
@@ -255,17 +278,25 @@ async function stopOrReplace(slot: TrainingSlot, running: RunningTrial, log: Log
   }
 }
 
-/** Checkpoints are recorded one after another, each once the rows before it are stored. */
-function checkpointRecorder(d: TrialRunnerDeps, claimed: ClaimedTrial, sink: MetricSink, log: Logger) {
+/** A trunk's forks (forks.ts in @lrsweep/sweep): the trials it hands a checkpoint, and where. */
+const forksOf = (claimed: ClaimedTrial) => (claimed.config as BuiltinTrialConfig).forks ?? [];
+
+/**
+ * Checkpoints are recorded one after another, each once the rows before it are stored. At a
+ * trunk's fork point the checkpoint is handed to the fork waiting there (handOffFork) as well.
+ */
+function checkpointRecorder(d: TrialRunnerDeps, claimed: ClaimedTrial, sink: MetricSink, log: Logger, backend: () => 'wasm' | 'tensorflow' | null) {
   const { trialId, attempt } = claimed;
   let chain: Promise<void> = Promise.resolve();
   let last = claimed.checkpointPath;
+  const forks = forksOf(claimed);
   return {
     record(state: TrainerState) {
       chain = chain.then(async () => {
         try {
           await sink.flushAll();
           if (sink.fenced) return;
+          for (const f of forks.filter((f) => f.atStep === state.step)) await handOff(d, claimed, f.identity, state, backend(), log);
           const path = await d.checkpoints.write(trialId, attempt, state);
           if (await recordCheckpoint(d.db, trialId, attempt, path, state.step)) {
             if (last && last !== path) await d.checkpoints.remove(last);
@@ -279,6 +310,28 @@ function checkpointRecorder(d: TrialRunnerDeps, claimed: ClaimedTrial, sink: Met
     },
     settled: () => chain,
   };
+}
+
+/**
+ * Hands the fork waiting at this checkpoint's update its own copy of it (the trunk goes on and
+ * replaces its own). A failed handoff loses nothing: the fork waits until the trunk ends, then
+ * runs independently (releaseOrphanForks).
+ */
+async function handOff(d: TrialRunnerDeps, claimed: ClaimedTrial, identity: string, state: TrainerState, backend: 'wasm' | 'tensorflow' | null, log: Logger) {
+  try {
+    const fork = await waitingFork(d.db, identity, claimed.identity);
+    if (!fork) return;
+    const path = await d.checkpoints.write(fork.id, 0, state);
+    const r = await handOffFork(d.db, { trunkId: claimed.trialId, trunkAttempt: claimed.attempt, forkId: fork.id, checkpointPath: path, step: state.step, backend });
+    if (!r.handedOff) {
+      await d.checkpoints.remove(path);
+      return;
+    }
+    if (r.deliveries.length) await d.queue.enqueueTrials(r.deliveries);
+    log.info({ forkId: fork.id, step: state.step }, 'fork handed its checkpoint');
+  } catch (err) {
+    log.warn({ err, step: state.step }, 'could not hand a fork its checkpoint; it runs independently once this trunk ends');
+  }
 }
 
 /** Stores what the run came to: completed or diverged, or released (shutdown), or nothing (superseded). */

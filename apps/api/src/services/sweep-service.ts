@@ -3,7 +3,7 @@ import { deliveryJobId, type ExtendSweep, type SweepCreated, type SweepExtended,
 import { admitHeldTrials, cancelSweep, createSweep, type Db, deleteSweep, extendSweep, findIdempotentSweep, getSweep, Prisma, retryFailedTrials } from '@lrsweep/db';
 import { toSpecIssues } from '@lrsweep/schedules';
 import type { Delivery, TrialQueue } from '@lrsweep/queue';
-import { canonicalJson, expandSweep, planTrials, scheduleKeyOf, sha256 } from '@lrsweep/sweep';
+import { canonicalJson, expandSweep, planForks, planTrials, scheduleKeyOf, sha256 } from '@lrsweep/sweep';
 import type { Logger } from 'pino';
 import { ApiError, notFound } from '../errors';
 
@@ -87,12 +87,15 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
       const expanded = expandSweep(spec, { maxTrials, maxTrialSteps });
       if (!expanded.ok) return { valid: false as const, issues: expanded.issues };
       const { plan } = expanded;
+      // The forking plan needs the trials' identities, which need a sweep id: any stands in.
+      const { summary } = planForks(plan, planTrials(plan, '00000000-0000-0000-0000-000000000000'));
       return {
         valid: true as const,
         trialCount: plan.trialCount,
         configCount: plan.configs.length,
         totalSteps: plan.totalSteps,
         totalUpdates: plan.totalUpdates,
+        ...(summary.forks ? { forks: summary } : {}),
       };
     },
 
@@ -114,7 +117,8 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
       }
       const { plan } = expanded;
       const id = randomUUID();
-      const trials = planTrials(plan, id).map((t) => ({ ...t, id: randomUUID() }));
+      // Forked cooldowns where a horizon axis allows them (new sweeps only: extensions run independently).
+      const trials = planForks(plan, planTrials(plan, id)).trials.map((t) => ({ ...t, id: randomUUID() }));
       let deliveries: Delivery[];
       try {
         deliveries = await createSweep(db, {
