@@ -75,6 +75,18 @@ describe('lrsweep CLI', () => {
     expect(r.stdout).toContain('cosine + warmup 2');
   });
 
+  it('--dry-run shows the forked cooldowns of a wsd sweep over horizons, as the API plans them', async () => {
+    const forked = { ...spec, name: 'forked', grid: { horizon: [40, 80], baseLr: [0.001], schedule: [{ kind: 'wsd', decaySteps: 10 }], seeds: 2 } };
+    const file = join(dir, 'forked.json');
+    writeFileSync(file, JSON.stringify(forked));
+    const r = await cli('submit', file, '--dry-run');
+    expect(r.code).toBe(0);
+    const api = (await stack.client.post('/v1/sweeps/validate', forked)).body as { forks: { updates: number } };
+    // Per seed: the trunk's 80 updates and the T=40 fork's 10-update cooldown, against 120.
+    expect(api.forks).toEqual({ trunks: 2, forks: 2, updates: 180, independentUpdates: 240 });
+    expect(r.stdout).toContain('forked cooldowns: 2 trunks carry 2 forks: 180 updates instead of 240 (75%)');
+  });
+
   it('submit --follow shows progress, ends with the ranking table and exit code 0', async () => {
     const file = join(dir, 'follow.json');
     writeFileSync(file, JSON.stringify({ ...spec, name: 'followed' }));

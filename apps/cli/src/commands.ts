@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { ApiRequestError, createClient, type SweepDetail } from '@lrsweep/client';
 import { type RangeTestView, sweepSpecSchema } from '@lrsweep/contract';
 import { describeSchedule, toSpecIssues } from '@lrsweep/schedules';
-import { expandSweep } from '@lrsweep/sweep';
+import { expandSweep, type ForkSummary, planForks, planTrials } from '@lrsweep/sweep';
 import { parse as parseYaml } from 'yaml';
 import { failureLines, progressLine, rankingTable, sweepTable, verdictTable } from './render';
 import { formatTable } from './table';
@@ -137,6 +137,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case 'status': {
         const s = await client.getSweep(await sweepId());
         io.out(`${s.name} (${s.id}): ${s.status}\n${progressLine(s, elapsedOf(s))}`);
+        if (s.forks) io.out(forkLine(s.forks));
         for (const l of failureLines(s.failures)) io.out(l);
         return exitCodes.ok;
       }
@@ -241,6 +242,10 @@ type Opts = Record<string, string | boolean | undefined>;
 type Client = ReturnType<typeof createClient>;
 
 /** What a range test found, for people: where the loss fell fastest, its low, divergence, the grid to run. */
+/** A sweep's forked cooldowns in one line: what they save against the independent grid. */
+export const forkLine = (f: ForkSummary) =>
+  `forked cooldowns: ${f.trunks} trunk${f.trunks === 1 ? '' : 's'} carry ${f.forks} fork${f.forks === 1 ? '' : 's'}: ${f.updates} updates instead of ${f.independentUpdates} (${Math.round((100 * f.updates) / f.independentUpdates)}%)`;
+
 export function rangeTestLines(r: RangeTestView): string[] {
   if (!r.points.length) return [`range test ${r.id}: no updates recorded yet${r.provisional ? ' (running)' : ''}`];
   const lr = (x: number | null) => (x === null ? '–' : x.toPrecision(2));
@@ -294,6 +299,8 @@ async function submit(file: string, o: Opts, client: Client, io: Io): Promise<nu
       ),
     );
     if (plan.configs.length > 30) io.out(`… and ${plan.configs.length - 30} more configurations`);
+    const { summary: f } = planForks(plan, planTrials(plan, 'dry-run'));
+    if (f.forks) io.out(forkLine(f));
     return exitCodes.ok;
   }
   // Every submission carries an Idempotency-Key (the user's, or a fresh one), so the retries below,

@@ -42,8 +42,19 @@ export const sweepSummarySchema = z
   })
   .meta({ id: 'SweepSummary' });
 
+/** Forked cooldowns on a horizon axis: what they save (absent when nothing forks). */
+export const forkPlanSchema = z
+  .object({
+    trunks: z.number().int().meta({ description: 'trials that carry forks: the longest horizon of a schedule, base LR and seed' }),
+    forks: z.number().int().meta({ description: "trials that start from their trunk's checkpoint at their decay start" }),
+    updates: z.number().int().meta({ description: 'updates the sweep trains, with forks' }),
+    independentUpdates: z.number().int().meta({ description: 'updates without forks (Σ of the horizons)' }),
+  })
+  .meta({ id: 'ForkPlan' });
+
 export const sweepDetailSchema = sweepSummarySchema
   .extend({
+    forks: forkPlanSchema.optional(),
     objective: z.unknown(),
     spec: z.unknown(),
     /** Why trials failed: each reason with the number of trials it ended, most first. */
@@ -88,7 +99,7 @@ export const sweepCreatedSchema = z
   .meta({ id: 'SweepCreated' });
 
 export const validateAnswer = z.union([
-  z.object({ valid: z.literal(true), trialCount: z.number().int(), configCount: z.number().int(), totalSteps: z.number().int(), totalUpdates: z.number().int() }),
+  z.object({ valid: z.literal(true), trialCount: z.number().int(), configCount: z.number().int(), totalSteps: z.number().int(), totalUpdates: z.number().int(), forks: forkPlanSchema.optional() }),
   z.object({ valid: z.literal(false), issues: z.array(z.object({ path: z.string(), message: z.string() })) }),
 ]);
 

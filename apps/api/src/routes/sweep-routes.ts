@@ -14,7 +14,7 @@ import {
   trialSchema,
   validateAnswer,
 } from '@lrsweep/contract';
-import { type Db, failureSummary, getSweep, listSweeps, listTrials, type SweepView } from '@lrsweep/db';
+import { type Db, failureSummary, forkPlanOf, getSweep, listSweeps, listTrials, type SweepView } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireSweepAccess } from '../auth';
@@ -159,7 +159,8 @@ export const sweepRoutes =
       async (req) => {
         const s = await getSweep(db, req.params.id, req.auth.projectId);
         if (!s) throw notFound('sweep', req.params.id);
-        return { ...summary(s), objective: s.objective, spec: s.spec, failures: s.counts.failed ? await failureSummary(db, s.id) : [] };
+        const forks = await forkPlanOf(db, s.id);
+        return { ...summary(s), ...(forks.forks ? { forks } : {}), objective: s.objective, spec: s.spec, failures: s.counts.failed ? await failureSummary(db, s.id) : [] };
       },
     );
 

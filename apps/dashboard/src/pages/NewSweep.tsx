@@ -1,8 +1,9 @@
-import { ApiRequestError, type Preview } from '@lrsweep/client';
+import { ApiRequestError, type Preview, type SweepDetail } from '@lrsweep/client';
 import { useEffect, useMemo, useState } from 'react';
 import { errorText, useApi } from '../api';
 import { LinePlot } from '../charts/LinePlot';
 import { draftKey } from './RangeTestCard';
+import { ForkPlan } from './ForkPlan';
 
 const starter = {
   name: 'my-sweep',
@@ -22,7 +23,7 @@ type Check =
   | { state: 'idle' | 'checking' }
   | { state: 'json'; message: string }
   | { state: 'invalid'; issues: { path: string; message: string }[] }
-  | { state: 'valid'; trialCount: number; configCount: number; totalSteps: number; totalUpdates: number };
+  | { state: 'valid'; trialCount: number; configCount: number; totalSteps: number; totalUpdates: number; forks?: NonNullable<SweepDetail['forks']> };
 
 /** The first schedule a grid entry expands into (the first value of each list). */
 function firstVariant(entry: unknown): unknown {
@@ -118,6 +119,7 @@ export function NewSweep() {
               <b>{check.trialCount}</b> trials ({check.configCount} configurations × seeds), {check.totalUpdates === check.trialCount * check.totalSteps ? `${check.totalSteps} updates each` : `up to ${check.totalSteps} updates each`}, {check.totalUpdates} in all.
             </p>
           )}
+          {check.state === 'valid' && check.forks && <ForkPlan forks={check.forks} />}
         </div>
         <button disabled={check.state !== 'valid'} onClick={submit}>Submit sweep</button>
         {submitError && <p className="error">{submitError}</p>}

@@ -5,6 +5,7 @@ import { AppliedLrCard } from '../charts/AppliedLrCard';
 import { LinePlot, type PlotMarker, type PlotSeries } from '../charts/LinePlot';
 import { band, type BandKind, bandLabels, dashes, metricBounds, scheduleColors } from '../charts/scales';
 import { testMetricOf } from '../format';
+import { ForkPlan } from './ForkPlan';
 import { Progress } from './Progress';
 import { RangeTestCard } from './RangeTestCard';
 import { RankingTable } from './RankingTable';
@@ -179,6 +180,7 @@ export function SweepPage({ id }: { id: string }) {
           </div>
         )}
         <Progress counts={s.counts} />
+        {s.forks && <ForkPlan forks={s.forks} />}
         <p className="muted" data-testid="counts">
           {s.counts.completed} completed · {s.counts.running} running · {s.counts.queued} queued · {s.counts.failed} failed · {s.counts.diverged} diverged · {s.counts.cancelled} cancelled
         </p>
