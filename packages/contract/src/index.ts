@@ -10,6 +10,8 @@ export * from './errors';
 export * from './jobs';
 export * from './metrics';
 export * from './roles';
+export * from './search';
+export * from './search-views';
 export * from './spec';
 export * from './states';
 export type * from './types';

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { defaultPool, poolNameSchema, sweepPriorityRange } from './jobs';
 import { aggregateSchema, builtinMetrics, naturalModeOf, selectionMetricSchema } from './metrics';
+import { type SearchSpec, searchSchema } from './search';
 
 /** How many samples each built-in dataset has (train + test must fit). */
 export const datasetSizes = { mnist: 10_000, synthetic: 1_000_000 } as const;
@@ -297,21 +298,6 @@ export const gridSchema = z.strictObject({
     .meta({ description: "external runners: axes of the trainer's own, key → values; they expand like the others" }),
 });
 
-/**
- * How the sweep searches: `grid` (the default: every configuration of the grid) or `range_test`
- * (Smith 2017: one exponential LR ramp from `minLr` to `maxLr` over `steps` updates per seed, no
- * `grid.baseLr`; its answer suggests a base-LR grid).
- */
-export const searchSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('grid') }),
-  z.strictObject({
-    kind: z.literal('range_test'),
-    minLr: z.number().positive().max(1e3),
-    maxLr: z.number().positive().max(1e3),
-    steps: z.number().int().min(10).max(100_000).default(200).meta({ description: 'updates of the ramp (its horizon; epochs are not used)' }),
-  }),
-]);
-export type SearchSpec = z.output<typeof searchSchema>;
 
 /** The grid as a spec may give it: a range test leaves out baseLr and schedule (the ramp is both). */
 const gridInputSchema = gridSchema.extend({ baseLr: gridSchema.shape.baseLr.optional(), schedule: gridSchema.shape.schedule.optional() });
@@ -392,6 +378,12 @@ export const sweepSpecSchema = z
     const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
     if (s.grid.horizon !== undefined && s.runner.kind === 'external') issue(['grid', 'horizon'], 'horizon axes run on the built-in workers only this round (an external trainer has training.totalSteps)');
     if (s.grid.horizon !== undefined && s.search?.kind === 'range_test') issue(['grid', 'horizon'], 'a range test has one horizon: search.steps');
+    if (s.search?.kind === 'asha') {
+      const a = s.search;
+      if (s.runner.kind === 'external') issue(['search', 'kind'], 'ASHA runs on the built-in workers only this round (external runners: a grid)');
+      if (s.grid.horizon !== undefined) issue(['grid', 'horizon'], 'ASHA sets the budgets itself (search.minBudget … search.maxBudget): leave grid.horizon out');
+      if (a.maxBudget !== undefined && a.minBudget >= a.maxBudget) issue(['search', 'minBudget'], `minBudget must be below maxBudget (${a.maxBudget})`);
+    }
     if (s.search?.kind === 'range_test') {
       const r = s.search;
       if (s.runner.kind === 'external') issue(['search', 'kind'], 'a range test runs on the built-in workers only this round (external runners: a grid)');

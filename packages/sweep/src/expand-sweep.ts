@@ -1,5 +1,6 @@
 import {
   type BuiltinSweepSpec,
+  type CooldownShape,
   isBuiltin,
   type DatasetSpec,
   type ModelSpec,
@@ -11,6 +12,7 @@ import {
   type TrainingSpec,
 } from '@lrsweep/contract';
 import { canonicalSchedule, formatPath, horizonIssues, parseSchedule, resolveSchedule, type ScheduleSpec, type SpecIssue } from '@lrsweep/schedules';
+import { ashaIssues, ashaTrialConfig } from './asha';
 import { canonicalJson, sha256 } from './canonical';
 import { expandScheduleEntry, scanScheduleEntry } from './grid-expansion';
 
@@ -46,6 +48,19 @@ export interface TrialConfig {
   horizon?: number;
   /** A trunk's forks (forks.ts): at each `atStep` it hands the trial `identity` its checkpoint. */
   forks?: { identity: string; atStep: number }[];
+  /** An ASHA search's trial (asha.ts): where it pauses to be judged, and how. */
+  asha?: AshaTrialConfig;
+}
+
+/** What a worker needs to run an ASHA trial: its rungs below T, and how a rung judges it. */
+export interface AshaTrialConfig {
+  /** The rungs' budgets in updates, below the trial's horizon (which is the last rung). */
+  rungs: number[];
+  rungMetric: 'annealed' | 'raw';
+  cooldown: { fraction: number; shape: CooldownShape };
+  /** The validation metric a rung compares (the objective's when it is a val_* one, else val_loss). */
+  metric: string;
+  mode: 'min' | 'max';
 }
 
 /** A built-in trial's config: the parts the TF.js trainer needs are there. */
@@ -85,6 +100,7 @@ export function stepsPerEpochOf(spec: Pick<SweepSpec, 'training' | 'dataset' | '
 /** The horizon `T = epochs × S` (built-in) or `training.totalSteps` (external), SWEEP_API.md v1.1. */
 export function horizonOf(spec: Pick<SweepSpec, 'training' | 'dataset' | 'runner' | 'search'>): number {
   if (spec.search?.kind === 'range_test') return spec.search.steps;
+  if (spec.search?.kind === 'asha' && spec.search.maxBudget !== undefined) return spec.search.maxBudget;
   if (spec.runner.kind === 'external') return spec.training.totalSteps!;
   return spec.training.epochs * stepsPerEpochOf(spec)!;
 }
@@ -128,7 +144,15 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
   const T = Math.max(...horizons.map((h) => h ?? horizonOf(spec)));
   const S = stepsPerEpochOf(spec);
   if (opts.maxTrialSteps !== undefined && T > opts.maxTrialSteps) {
-    const at = spec.grid.horizon ? ['grid', 'horizon'] : spec.search?.kind === 'range_test' ? ['search', 'steps'] : spec.runner.kind === 'external' ? ['training', 'totalSteps'] : ['training', 'epochs'];
+    const at = spec.grid.horizon
+      ? ['grid', 'horizon']
+      : spec.search?.kind === 'range_test'
+        ? ['search', 'steps']
+        : spec.search?.kind === 'asha' && spec.search.maxBudget !== undefined
+          ? ['search', 'maxBudget']
+          : spec.runner.kind === 'external'
+            ? ['training', 'totalSteps']
+            : ['training', 'epochs'];
     add(at, `a trial of ${T} updates is longer than the limit of ${opts.maxTrialSteps} (MAX_TRIAL_STEPS)`);
   }
   if (isBuiltin(spec)) modelFitsData(spec).forEach((i) => add(i.path, i.message));
@@ -169,6 +193,7 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
         const prior = seen.get(key);
         if (prior !== undefined) add(at, `repeats a schedule of grid.schedule[${prior}]`);
         else seen.set(key, i);
+        if (spec.search?.kind === 'asha') ashaIssues(spec.search, schedule, T).forEach((x) => add(x.path, x.message));
         schedules.push(schedule);
         variants.push(variant);
       }
@@ -286,11 +311,22 @@ function joinPath(a: string, b: string): string {
 /** The trials of a plan for one sweep, in grid order (schedule, base LR, config values, seed). */
 export function planTrials(plan: SweepPlan, sweepId: string): TrialPlan[] {
   const { runner, dataset, model, optimizer } = plan.spec;
-  const rangeTest = plan.spec.search?.kind === 'range_test';
-  // A range test's horizon is its ramp's length: the trainer runs that many updates, the data
-  // order continuing across epochs.
-  const training = rangeTest ? { ...plan.spec.training, totalSteps: plan.totalSteps } : plan.spec.training;
-  const parts = { runner, training, ...(rangeTest ? { rangeTest: true as const } : {}), ...(dataset ? { dataset } : {}), ...(model ? { model } : {}), ...(optimizer ? { optimizer } : {}) };
+  const { search } = plan.spec;
+  const rangeTest = search?.kind === 'range_test';
+  // A range test's horizon is its ramp's length, an ASHA search's its maxBudget: the trainer runs
+  // that many updates, the data order continuing across epochs.
+  const ownHorizon = rangeTest || (search?.kind === 'asha' && search.maxBudget !== undefined);
+  const training = ownHorizon ? { ...plan.spec.training, totalSteps: plan.totalSteps } : plan.spec.training;
+  const asha = search?.kind === 'asha' ? ashaTrialConfig(search, plan.spec.objective, plan.totalSteps) : undefined;
+  const parts = {
+    runner,
+    training,
+    ...(rangeTest ? { rangeTest: true as const } : {}),
+    ...(asha ? { asha } : {}),
+    ...(dataset ? { dataset } : {}),
+    ...(model ? { model } : {}),
+    ...(optimizer ? { optimizer } : {}),
+  };
   const out: TrialPlan[] = [];
   for (const c of plan.configs) {
     // On a horizon axis the trainer runs the configuration's T updates, whatever epochs says.

@@ -7,3 +7,4 @@ export { downsampleSeries } from './downsample';
 export * from './schedule-analysis';
 export * from './range-test';
 export * from './forks';
+export * from './asha';
