@@ -12,6 +12,7 @@ import { type ScheduleDraft, type ScheduleDraftInput, scheduleDraftSchema, type 
 export * from './schema';
 export { formatPath, toSpecIssues, type SpecIssue } from './issues';
 export { horizonIssues } from './horizon';
+export { decayShapeFactor } from './rates';
 export { resolveSchedule, type ResolveContext, type ResolveResult } from './resolve';
 
 export type ParseResult = { ok: true; spec: ScheduleDraft } | { ok: false; issues: SpecIssue[] };

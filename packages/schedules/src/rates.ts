@@ -205,16 +205,18 @@ function oneCycle(spec: Of<'one_cycle'>, eta: number, n: number): Stateless {
   };
 }
 
+/** A cooldown's factor `p` of the way through it (1 at its start, 0 at its end): wsd's decay shapes. */
+export function decayShapeFactor(shape: 'linear' | 'cosine' | '1-sqrt', p: number): number {
+  if (shape === 'linear') return 1 - p;
+  if (shape === 'cosine') return 0.5 * (1 + Math.cos(Math.PI * p));
+  return 1 - Math.sqrt(p);
+}
+
 function wsd(spec: Of<'wsd'>, eta: number, horizon: number): Stateless {
   const decay = wsdDecaySteps(spec, horizon);
   const stableEnd = horizon - decay;
   const m = spec.minFactor;
-  const shape =
-    spec.decayShape === 'linear'
-      ? (p: number) => 1 - p
-      : spec.decayShape === 'cosine'
-        ? (p: number) => 0.5 * (1 + Math.cos(Math.PI * p))
-        : (p: number) => 1 - Math.sqrt(p);
+  const shape = (p: number) => decayShapeFactor(spec.decayShape, p);
   return (t) => {
     if (t < stableEnd) return eta;
     if (t >= horizon) return eta * m;

@@ -5,6 +5,7 @@
 export * from './backend';
 export * from './datasets';
 export * from './train';
+export * from './asha-rung';
 export { classifyTrainingError } from './errors';
 export { createRng } from './rng';
 export { createModel, type InputShape, type Model, type ModelData, type ModelSpec } from './models';

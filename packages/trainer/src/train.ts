@@ -6,6 +6,7 @@ import { createModel, type Model } from './models';
 import { evaluateOn, lossOn, metricNames, rowsTensor, samplesIn } from './task';
 import { clipByGlobalNorm, createOptimizer, type Optimizer, type OptimizerState, withSwa } from './optimizers';
 import { createRng, type Rng } from './rng';
+import { judgeAtRung, type RungEstimate, type RungOptions } from './asha-rung';
 
 export interface TrainConfig {
   model: ModelSpec;
@@ -90,6 +91,8 @@ export interface TrainOptions {
   checkpointEvery?: number;
   /** And after exactly these updates (a trunk's fork points: forks.ts), whatever `checkpointEvery` says. */
   checkpointAt?: readonly number[];
+  /** An ASHA rung: pause after exactly `step` updates (checkpointed there) and judge the run (asha-rung.ts). */
+  rung?: RungOptions;
   /**
    * Adds to `ms` the time spent on the caller's behalf inside the training loop: the callbacks
    * and the checkpoint snapshots (how the worker tells its own cost from training's).
@@ -98,7 +101,8 @@ export interface TrainOptions {
 }
 
 export interface TrainResult {
-  status: 'completed' | 'diverged' | 'stopped';
+  /** `paused`: at an ASHA rung (TrainOptions.rung), checkpointed there; `rung` holds its estimate. */
+  status: 'completed' | 'diverged' | 'stopped' | 'paused';
   totalSteps: number;
   stepsDone: number;
   divergedAtStep: number | null;
@@ -110,6 +114,7 @@ export interface TrainResult {
   finalMetrics: Record<string, number>;
   /** On the test split, once, after the last update (not for diverged or stopped trials): test_loss and the task's other. */
   test: Record<string, number> | null;
+  rung?: RungEstimate;
 }
 
 /** `T = epochs × ceil(training samples / batchSize)` (the training split, validation held out). */
@@ -195,8 +200,8 @@ function* batches(run: Run, batchSize: number, resume: TrainerState | undefined)
   }
 }
 
-/** One optimizer update on the batch at `start`, at the schedule's rate: its loss and rate. */
-function update(run: Run, start: number, size: number): { loss: number; lr: number } {
+/** One optimizer update on the batch at `start`, at the schedule's rate (or `rate`): its loss and rate. */
+function update(run: Run, start: number, size: number, rate?: number): { loss: number; lr: number } {
   const { data, cfg } = run;
   const d = data.inputDim;
   const t = data.targetDim;
@@ -207,7 +212,7 @@ function update(run: Run, start: number, size: number): { loss: number; lr: numb
     xb.set(data.trainX.subarray(k * d, (k + 1) * d), i * d);
     yb.set(data.trainY.subarray(k * t, (k + 1) * t), i * t);
   }
-  const lr = run.schedule.lrAt(run.step);
+  const lr = rate ?? run.schedule.lrAt(run.step);
   // Dropout masks are drawn from the seed and the update: a resumed run draws the same ones.
   const forward = { training: true, seed: `${cfg.seed}/${run.step}` };
   const lossT = tf.tidy(() => {
@@ -249,6 +254,16 @@ function evaluateAt(run: Run): EvalRecord {
   const { val_loss: valLoss, val_acc: valAcc, ...other } = e;
   const metrics = { ...other, ...test };
   return { step: run.step, valLoss: valLoss!, valAcc: valAcc ?? null, trainLoss: sum.finalTrainLoss, ...(Object.keys(metrics).length ? { metrics } : {}) };
+}
+
+/** The validation metrics of the point a run evaluates (schedule-free and SWA: not the one trained). */
+function evaluateForRung(run: Run): Record<string, number> {
+  const restore = run.opt.swapForEval?.();
+  try {
+    return evaluateOn(run.model, run.data.valX, run.data.valY, run.data, 'val');
+  } finally {
+    restore?.();
+  }
 }
 
 function snapshot(run: Run, epoch: number, batchStart: number): TrainerState {
@@ -300,7 +315,8 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
   };
   const run = setUp(cfg, data, opts.resume, opts.layers);
   try {
-    for (const { start, size, next } of batches(run, cfg.training.batchSize, opts.resume)) {
+    const order = batches(run, cfg.training.batchSize, opts.resume);
+    for (const { start, size, next } of order) {
       const { loss, lr } = update(run, start, size);
       if (cb.onUpdate) host(() => cb.onUpdate!({ step: run.step, lr, trainLoss: loss }));
       run.sum.firstLoss ??= loss;
@@ -314,6 +330,25 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
         if (cb.onEval) host(() => cb.onEval!(row));
       }
       if (run.step === run.T) return resultOf(run, 'completed');
+      if (opts.rung?.step === run.step) {
+        if (cb.onCheckpoint) host(() => cb.onCheckpoint!(snapshot(run, next.epoch, next.start)));
+        // The trial's result stands at the rung; the estimate's updates are its own.
+        const paused = resultOf(run, 'paused');
+        const rung = judgeAtRung(opts.rung, {
+          lr: run.schedule.lrAt(run.step),
+          train: (rate) => {
+            const b = order.next();
+            if (b.done) return Number.NaN;
+            const { loss } = update(run, b.value.start, b.value.size, rate);
+            // Dropout masks are drawn per update, as the run would have drawn them.
+            run.step += 1;
+            // The run's own divergence rule: an exploding cooldown has no estimate.
+            return cfg.divergenceFactor !== undefined && loss > cfg.divergenceFactor * run.sum.firstLoss! ? Number.NaN : loss;
+          },
+          evaluate: () => evaluateForRung(run),
+        });
+        return { ...paused, rung };
+      }
       const stopping = cb.shouldStop ? host(cb.shouldStop) : false;
       const due = (opts.checkpointEvery && run.step % opts.checkpointEvery === 0) || opts.checkpointAt?.includes(run.step);
       if (cb.onCheckpoint && (stopping || due)) {
