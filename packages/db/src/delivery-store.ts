@@ -28,7 +28,7 @@ export async function trialsAwaitingDelivery(db: Db, limit: number) {
   for (const r of lapsed) await expireLapsedLease(db, r.id);
   return db.$queryRaw<{ id: string; sweep_id: string; job_id: string | null; project_id: string; pool: string; runner: 'builtin' | 'external' }[]>`
     SELECT t.id, t.sweep_id, t.job_id, s.project_id, t.pool, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-     WHERE t.status = 'queued' AND s.cancelled_at IS NULL AND NOT t.fork_waiting AND NOT (t.job_id IS NULL AND s.max_parallel IS NOT NULL)
+     WHERE t.status = 'queued' AND s.cancelled_at IS NULL AND NOT t.fork_waiting AND NOT t.rung_waiting AND NOT (t.job_id IS NULL AND s.max_parallel IS NOT NULL)
      ORDER BY t.queued_at LIMIT ${limit}`;
 }
 
@@ -50,7 +50,7 @@ export async function admitHeldTrials(db: Db, sweepId: string): Promise<Redelive
     if (room <= 0) return [];
     const held = await tx.$queryRaw<{ id: string; deliveries: number; pool: string; queue_priority: number }[]>`
       SELECT id, deliveries, pool, queue_priority FROM trials
-       WHERE sweep_id = ${sweepId}::uuid AND status = 'queued' AND job_id IS NULL AND NOT fork_waiting ORDER BY ordinal LIMIT ${room}`;
+       WHERE sweep_id = ${sweepId}::uuid AND status = 'queued' AND job_id IS NULL AND NOT fork_waiting AND NOT rung_waiting ORDER BY ordinal LIMIT ${room}`;
     if (!held.length) return [];
     const jobIds = held.map((t) => deliveryJobId(t.id, t.deliveries + 1));
     await tx.$executeRaw`
@@ -65,7 +65,7 @@ export async function admitHeldTrials(db: Db, sweepId: string): Promise<Redelive
 export async function sweepsWithHeldTrials(db: Db): Promise<string[]> {
   const rows = await db.$queryRaw<{ id: string }[]>`
     SELECT DISTINCT t.sweep_id AS id FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-     WHERE t.status = 'queued' AND t.job_id IS NULL AND NOT t.fork_waiting AND s.max_parallel IS NOT NULL AND s.cancelled_at IS NULL`;
+     WHERE t.status = 'queued' AND t.job_id IS NULL AND NOT t.fork_waiting AND NOT t.rung_waiting AND s.max_parallel IS NOT NULL AND s.cancelled_at IS NULL`;
   return rows.map((r) => r.id);
 }
 

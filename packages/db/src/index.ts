@@ -14,3 +14,4 @@ export * from './results-store';
 export * from './agent-store';
 export * from './fork-store';
 export { Prisma } from './generated/prisma/client.ts';
+export * from './asha-store';

@@ -268,11 +268,11 @@ export async function trialCountsByPool(db: Db): Promise<{ pool: string; status:
 export async function poolBacklog(db: Db, pool?: string): Promise<{ pool: string; queued: number; running: number }[]> {
   // Per sweep: its running trials, and of its queued ones only as many as its maxParallel lets
   // run beside them (held-back trials are demand only once they may start; a forked cooldown
-  // only once its trunk has handed it its checkpoint).
+  // only once its trunk has handed it its checkpoint; an ASHA trial at a rung once promoted).
   return db.$queryRaw`
     SELECT pool, sum(queued)::int AS queued, sum(running)::int AS running FROM (
       SELECT t.pool, t.sweep_id, count(*) FILTER (WHERE t.status = 'running') AS running,
-             least(count(*) FILTER (WHERE t.status = 'queued' AND NOT t.fork_waiting),
+             least(count(*) FILTER (WHERE t.status = 'queued' AND NOT t.fork_waiting AND NOT t.rung_waiting),
                    greatest(coalesce(min(s.max_parallel), 2147483647) - count(*) FILTER (WHERE t.status = 'running'), 0)) AS queued
         FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.status IN ('queued', 'running') AND s.cancelled_at IS NULL AND (${pool ?? null}::text IS NULL OR t.pool = ${pool ?? null}::text)

@@ -20,6 +20,8 @@ export interface ClaimedTrial {
   checkpointStep: number | null;
   /** Its sweep's limit on running trials (null: none): when it ends, a held trial may start. */
   maxParallel: number | null;
+  /** ASHA: the rungs it has been judged at (it trains on to the next one). */
+  rungsReached: number;
 }
 
 /** A delivery of a trial that went back to the queue: where to enqueue it, with its job id. */
@@ -91,6 +93,7 @@ async function claimQueued(db: Db, trialId: string, workerId: string, leaseMs: n
       checkpoint_step: number | null;
       max_parallel: number | null;
       identity: string;
+      rungs_reached: number;
     }[]
   >`
     UPDATE trials t
@@ -98,8 +101,9 @@ async function claimQueued(db: Db, trialId: string, workerId: string, leaseMs: n
            lease_expires_at = now() + ${leaseMs} * interval '1 millisecond',
            started_at = now(), finished_at = NULL, training_started_at = NULL, train_ms = NULL
       FROM sweeps s
-     WHERE t.id = ${trialId}::uuid AND s.id = t.sweep_id AND t.status = 'queued' AND s.cancelled_at IS NULL AND s.runner_kind = ${runner}
-    RETURNING t.attempt, t.config, t.total_steps, t.sweep_id, s.project_id, t.pool, t.checkpoint_path, t.checkpoint_step, s.max_parallel, t.identity`;
+     WHERE t.id = ${trialId}::uuid AND s.id = t.sweep_id AND t.status = 'queued' AND NOT t.rung_waiting AND s.cancelled_at IS NULL AND s.runner_kind = ${runner}
+    RETURNING t.attempt, t.config, t.total_steps, t.sweep_id, s.project_id, t.pool, t.checkpoint_path, t.checkpoint_step, s.max_parallel, t.identity,
+              (SELECT count(*)::int FROM rung_results r WHERE r.trial_id = t.id) AS rungs_reached`;
   const r = rows[0];
   return r
     ? {
@@ -113,6 +117,7 @@ async function claimQueued(db: Db, trialId: string, workerId: string, leaseMs: n
         totalSteps: r.total_steps,
         checkpointPath: r.checkpoint_path,
         checkpointStep: r.checkpoint_step,
+        rungsReached: r.rungs_reached,
         maxParallel: r.max_parallel,
       }
     : null;
