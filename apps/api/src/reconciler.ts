@@ -1,4 +1,4 @@
-import { admitHeldTrials, type Db, newDelivery, pruneFleetRegistry, releaseOrphanForks, sweepsWithHeldTrials, trialsAwaitingDelivery } from '@lrsweep/db';
+import { admitHeldTrials, type Db, decideRungs, newDelivery, pruneFleetRegistry, releaseOrphanForks, sweepsWaitingAtRungs, sweepsWithHeldTrials, trialsAwaitingDelivery } from '@lrsweep/db';
 import type { TrialQueue } from '@lrsweep/queue';
 import type { Logger } from 'pino';
 
@@ -40,6 +40,11 @@ export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Log
   // Forks whose trunk ended without handing them a checkpoint (its worker died as it ended).
   const orphans = await releaseOrphanForks(deps.db);
   if (orphans.length) await deps.queue.enqueueTrials(orphans);
+  // ASHA rungs whose decision is due but was not taken (a trial failed by a lapsed lease, a worker that died deciding).
+  for (const sweepId of await sweepsWaitingAtRungs(deps.db)) {
+    const { deliveries } = await decideRungs(deps.db, sweepId);
+    if (deliveries.length) await deps.queue.enqueueTrials(deliveries);
+  }
   await pruneFleetRegistry(deps.db);
   return redelivered;
 }

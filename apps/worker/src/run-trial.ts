@@ -5,20 +5,22 @@ import {
   type ClaimedTrial,
   claimTrial,
   type Db,
+  decideRungs,
   failAttempt,
   finishTrial,
   handOffFork,
   recordCheckpoint,
   releaseOrphanForks,
   recordRunInfo,
+  reachRung,
   releaseTrial,
   renewLease,
   trialState,
   waitingFork,
 } from '@lrsweep/db';
 import { DelayedError, type Job, type TrialQueue } from '@lrsweep/queue';
-import type { BuiltinTrialConfig } from '@lrsweep/sweep';
-import { type Dataset, type DatasetRequest, type LayersArtifacts, readLayersModel, type TrainerState } from '@lrsweep/trainer';
+import { type BuiltinTrialConfig, rungCooldownSteps } from '@lrsweep/sweep';
+import { type Dataset, type DatasetRequest, type LayersArtifacts, readLayersModel, type RungOptions, type TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { CheckpointFiles } from './checkpoint-files';
 import { createMetricSink, type MetricSink } from './metric-sink';
@@ -89,6 +91,8 @@ export function createTrialRunner(d: TrialRunnerDeps) {
       d.metrics?.ended(startedMs, outcome);
       if (claimed.maxParallel !== null && outcome !== 'released') await admitNext(d, claimed.sweepId, log);
       if (forksOf(claimed).length && outcome !== 'released') await releaseForks(d, claimed, log);
+      // An ASHA trial that ended (not paused) may settle its rung: pending configurations are fewer.
+      if (config(claimed).asha && outcome !== 'released' && outcome !== 'paused') await settleRungs(d, claimed, log);
     }
   };
 }
@@ -120,6 +124,30 @@ async function releaseForks(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logg
   } catch (err) {
     log.warn({ err }, "could not release the trunk's waiting forks; the reconciler will");
   }
+}
+
+/** An ASHA trial ended: decide what its ending makes certain. Only logged on failure: the reconciler decides too. */
+async function settleRungs(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger) {
+  try {
+    const r = await decideRungs(d.db, claimed.sweepId);
+    for (const id of r.pruned) await d.checkpoints.removeTrial(id).catch(() => {});
+    if (r.deliveries.length) await d.queue.enqueueTrials(r.deliveries);
+  } catch (err) {
+    log.warn({ err }, "could not take the sweep's rung decisions; the reconciler will");
+  }
+}
+
+const config = (claimed: ClaimedTrial) => claimed.config as BuiltinTrialConfig;
+
+/**
+ * The ASHA rung an attempt trains to (none past the last: it runs to its horizon), and how it is
+ * judged there: the rungs it has not been judged at yet, whatever checkpoint it resumes from.
+ */
+function nextRung(claimed: ClaimedTrial): RungOptions | undefined {
+  const a = config(claimed).asha;
+  const step = a?.rungs[claimed.rungsReached];
+  if (!a || step === undefined) return undefined;
+  return { step, metric: a.metric, estimate: a.rungMetric === 'raw' ? 'raw' : { steps: rungCooldownSteps(step, a.cooldown.fraction), shape: a.cooldown.shape } };
 }
 
 /**
@@ -226,7 +254,13 @@ async function trainOnSlot(
       trainConfigOf(claimed.config as BuiltinTrialConfig),
       dataset,
       { onUpdates: (rows) => sink.addUpdates(rows), onEval: (row) => sink.addEval(row), onCheckpoint: checkpoints.record },
-      { resume, checkpointEvery: d.checkpointEvery, layers, ...(forksOf(claimed).length ? { checkpointAt: forksOf(claimed).map((f) => f.atStep) } : {}) },
+      {
+        resume,
+        checkpointEvery: d.checkpointEvery,
+        layers,
+        ...(forksOf(claimed).length ? { checkpointAt: forksOf(claimed).map((f) => f.atStep) } : {}),
+        ...(nextRung(claimed) ? { rung: nextRung(claimed) } : {}),
+      },
     );
     stopRun = running.stop;
     if (d.shuttingDown() || lostOwnership) running.stop();
@@ -253,7 +287,7 @@ async function trainOnSlot(
     const outcome = await run.done;
     await checkpoints.settled();
     // A completed or diverged run is recorded next, summaries and all; a stopped one is not.
-    const { fenced } = await sink.close({ summarize: outcome.result.status === 'stopped' });
+    const { fenced } = await sink.close({ summarize: outcome.result.status === 'stopped' || outcome.result.status === 'paused' });
     return { outcome, superseded: fenced || lostOwnership, dataset, startedMs };
   } catch (err) {
     // The attempt cannot be accounted for (e.g. Postgres went away as it started): its training
@@ -344,6 +378,7 @@ async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun
     if (state && state.status !== 'running' && state.status !== 'queued') await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
     return { superseded: true };
   }
+  if (result.status === 'paused') return paused(d, claimed, run, log);
   if (result.status === 'stopped') {
     // Shutting down: hand the trial back with a new delivery (a release spends no budget).
     await release(d, claimed, log);
@@ -371,6 +406,23 @@ async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun
     'trial finished',
   );
   return { status };
+}
+
+/**
+ * Paused at an ASHA rung, checkpointed there: the estimate is stored and the trial waits for its
+ * configuration's decision, which this report may settle (for it and for others).
+ */
+async function paused(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun, log: Logger) {
+  const rung = run.outcome.result.rung!;
+  const r = await reachRung(d.db, { trialId: claimed.trialId, attempt: claimed.attempt, rung: claimed.rungsReached, step: rung.step, value: rung.value, cooldownSteps: rung.cooldownSteps });
+  if (!r.recorded) {
+    log.warn('the trial was no longer this attempt\'s at its rung; nothing recorded');
+    return { superseded: true };
+  }
+  for (const id of r.pruned) await d.checkpoints.removeTrial(id).catch(() => {});
+  if (r.deliveries.length) await d.queue.enqueueTrials(r.deliveries);
+  log.info({ rung: claimed.rungsReached, step: rung.step, value: rung.value, cooldownSteps: rung.cooldownSteps, promoted: r.deliveries.length, pruned: r.pruned.length }, 'trial judged at a rung');
+  return { status: 'paused' as const };
 }
 
 async function release(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger) {

@@ -1,5 +1,5 @@
 import type { TrialFailure } from '@lrsweep/contract';
-import type { BackendChoice, Dataset, EvalRecord, LayersArtifacts, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
+import type { BackendChoice, Dataset, EvalRecord, LayersArtifacts, RungOptions, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
 
 /** When the training loop started (epoch ms) and how long it ran, on the thread's clock. */
 export interface TrainTiming {
@@ -20,6 +20,7 @@ export type ToThread =
       resume?: TrainerState;
       checkpointEvery?: number;
       checkpointAt?: readonly number[];
+      rung?: RungOptions;
       layers?: LayersArtifacts;
     };
 

@@ -59,7 +59,7 @@ port.on('message', async (msg: ToThread) => {
         flush();
         send({ type: 'checkpoint', state });
       },
-    }, { resume: msg.resume, checkpointEvery: msg.checkpointEvery, checkpointAt: msg.checkpointAt, hostTime, layers });
+    }, { resume: msg.resume, checkpointEvery: msg.checkpointEvery, checkpointAt: msg.checkpointAt, rung: msg.rung, hostTime, layers });
     flush();
     send({ type: 'done', result, numTensors: liveTensorCount(), timing: { startedAt, ms: performance.now() - t0, hostMs: hostTime.ms } });
   } catch (err) {

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { fromTrialFailure, TrialError } from '@lrsweep/contract';
-import type { BackendChoice, Dataset, EvalRecord, LayersArtifacts, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
+import type { BackendChoice, Dataset, EvalRecord, LayersArtifacts, RungOptions, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { FromThread, ToThread, TrainTiming } from './thread-protocol';
 
@@ -15,6 +15,8 @@ export interface RunOptions {
   checkpointEvery?: number;
   /** A trunk's fork points: a checkpoint after exactly these updates. */
   checkpointAt?: readonly number[];
+  /** An ASHA rung: pause there, checkpointed, and judge the run. */
+  rung?: RungOptions;
   /** A Layers model's files, built on the thread. */
   layers?: LayersArtifacts;
 }

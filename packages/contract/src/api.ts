@@ -8,6 +8,7 @@ import { poolNameSchema, projectIdSchema } from './jobs';
 import { aggregateSchema, metricNameSchema, selectionMetricSchema } from './metrics';
 import { tokenRoleSchema } from './roles';
 import { sweepStatusSchema, trialStatusSchema } from './states';
+import { ashaPlanSchema, configView, forkPlanSchema, prunedRowSchema } from './search-views';
 import { gridSchema, maxGridValues } from './spec';
 
 const num = z.number();
@@ -41,16 +42,6 @@ export const sweepSummarySchema = z
     endedAt: z.iso.datetime().nullable().meta({ description: 'when its last trial ended or it was cancelled; null while it runs' }),
   })
   .meta({ id: 'SweepSummary' });
-
-/** Forked cooldowns on a horizon axis: what they save (absent when nothing forks). */
-export const forkPlanSchema = z
-  .object({
-    trunks: z.number().int().meta({ description: 'trials that carry forks: the longest horizon of a schedule, base LR and seed' }),
-    forks: z.number().int().meta({ description: "trials that start from their trunk's checkpoint at their decay start" }),
-    updates: z.number().int().meta({ description: 'updates the sweep trains, with forks' }),
-    independentUpdates: z.number().int().meta({ description: 'updates without forks (Σ of the horizons)' }),
-  })
-  .meta({ id: 'ForkPlan' });
 
 export const sweepDetailSchema = sweepSummarySchema
   .extend({
@@ -99,7 +90,15 @@ export const sweepCreatedSchema = z
   .meta({ id: 'SweepCreated' });
 
 export const validateAnswer = z.union([
-  z.object({ valid: z.literal(true), trialCount: z.number().int(), configCount: z.number().int(), totalSteps: z.number().int(), totalUpdates: z.number().int(), forks: forkPlanSchema.optional() }),
+  z.object({
+    valid: z.literal(true),
+    trialCount: z.number().int(),
+    configCount: z.number().int(),
+    totalSteps: z.number().int(),
+    totalUpdates: z.number().int(),
+    forks: forkPlanSchema.optional(),
+    asha: ashaPlanSchema.optional(),
+  }),
   z.object({ valid: z.literal(false), issues: z.array(z.object({ path: z.string(), message: z.string() })) }),
 ]);
 
@@ -111,13 +110,6 @@ export const pageQuerySchema = z.strictObject({
 export const idParamsSchema = z.strictObject({ id: z.uuid() });
 
 /** A configuration: base LR × schedule, and the values of a trainer's own axes (grid.config). */
-const configView = z.object({
-  baseLr: num,
-  schedule: scheduleSchema,
-  values: z.record(z.string(), z.unknown()).optional(),
-  /** Its horizon T in updates, when the sweep has a horizon axis. */
-  horizon: z.number().int().optional(),
-});
 
 export const trialSchema = z
   .object({
@@ -261,7 +253,15 @@ export const resultQuery = z.strictObject({
 });
 
 export const resultsAnswer = z
-  .object({ objective: objectiveView, rankBy: z.enum(['mean', 'ci']), provisional: z.boolean(), selectedOn, ranking: z.array(rankingRowSchema) })
+  .object({
+    objective: objectiveView,
+    rankBy: z.enum(['mean', 'ci']),
+    provisional: z.boolean(),
+    selectedOn,
+    ranking: z.array(rankingRowSchema),
+    /** An ASHA search's configurations stopped at a rung: apart from the ranking, which has those that reached the horizon. */
+    pruned: z.array(prunedRowSchema).optional(),
+  })
   .meta({ id: 'Results' });
 
 const testResult = z.object({ t: z.number(), df: z.number(), p: z.number(), meanDiff: z.number(), diffCi95: z.tuple([z.number(), z.number()]) }).nullable();

@@ -1,5 +1,5 @@
 import { type Aggregate, type MetricName, modeUnder, type Objective, type RangeTestView } from '@lrsweep/contract';
-import { configStats, configTestStats, curveSeries, type Db, getSweep, rangeTestSeries, seedValues, sweepConfigsByIds } from '@lrsweep/db';
+import { configStats, configTestStats, curveSeries, type Db, getSweep, prunedTrials, rangeTestSeries, seedValues, sweepConfigsByIds } from '@lrsweep/db';
 import { describeSchedule, type ScheduleSpec } from '@lrsweep/schedules';
 import { analyzeSchedules, downsampleSeries, rangeTestAnswer, type RankBy, rankStats, type SeedValue, summaryFrom } from '@lrsweep/sweep';
 import { ApiError, notFound } from '../errors';
@@ -13,6 +13,25 @@ export interface ResultQuery {
 
 /** A schedule's name, with its horizon on a horizon axis ("cosine · T=500"). */
 const labelOf = (v: { schedule: ScheduleSpec; horizon?: number }) => `${describeSchedule(v.schedule)}${v.horizon !== undefined ? ` · T=${v.horizon}` : ''}`;
+
+interface PrunedConfig {
+  rung: number;
+  budget: number | null;
+  seeds: number;
+  estimate: number | null;
+}
+
+/** Pruned trials by configuration: the rung its seeds stopped at, and their mean estimate there. */
+function prunedByConfig(trials: Awaited<ReturnType<typeof prunedTrials>>): Map<string, PrunedConfig> {
+  const out = new Map<string, PrunedConfig & { sum: number | null }>();
+  for (const t of trials) {
+    const c = out.get(t.configId) ?? { rung: t.rung, budget: t.step, seeds: 0, estimate: null, sum: 0 };
+    c.seeds += 1;
+    c.sum = c.sum === null || t.value === null ? null : c.sum + t.value;
+    out.set(t.configId, c);
+  }
+  return new Map([...out].map(([id, { sum, ...c }]) => [id, { ...c, estimate: sum === null ? null : sum / c.seeds }]));
+}
 
 export function createResultsService({ db }: { db: Db }) {
   const sweepOf = async (sweepId: string, projectId: string) => {
@@ -35,15 +54,19 @@ export function createResultsService({ db }: { db: Db }) {
       testOf.set(t.config_id, { ...testOf.get(t.config_id), [t.metric]: { n, mean, ci95 } });
     }
     const familyOf = new Map(rows.flatMap((r) => (r.schedule_family ? [[r.config_id, r.schedule_family] as const] : [])));
+    // An ASHA search ranks the configurations that reached the horizon (or may still): those it stopped at a rung are listed apart.
+    const asha = (sweep.spec as { search?: { kind: string } }).search?.kind === 'asha';
+    const pruned = asha ? prunedByConfig(await prunedTrials(db, sweepId)) : new Map<string, PrunedConfig>();
+    const viewOf = (r: (typeof rows)[number]) => ({
+      baseLr: r.base_lr,
+      schedule: r.schedule as ScheduleSpec,
+      ...(r.values ? { values: r.values as Record<string, unknown> } : {}),
+      ...(r.horizon !== null ? { horizon: r.horizon } : {}),
+    });
     const ranked = rankStats(
-      rows.map((r) => ({
+      rows.filter((r) => !pruned.has(r.config_id)).map((r) => ({
         configId: r.config_id,
-        config: {
-          baseLr: r.base_lr,
-          schedule: r.schedule as ScheduleSpec,
-          ...(r.values ? { values: r.values as Record<string, unknown> } : {}),
-          ...(r.horizon !== null ? { horizon: r.horizon } : {}),
-        },
+        config: viewOf(r),
         n: r.n,
         mean: r.mean,
         std: r.std,
@@ -56,7 +79,11 @@ export function createResultsService({ db }: { db: Db }) {
       q.rankBy ?? 'mean',
     ).map((r) => ({ ...r, scheduleKey: keyOf.get(r.configId)!, test: testOf.get(r.configId) ?? {} }));
     const provisional = sweep.status === 'queued' || sweep.status === 'running';
-    return { objective, rankBy: q.rankBy ?? 'mean', provisional, selectedOn: sweep.selectedOn, ranking: ranked, familyOf };
+    const prunedRows = rows.flatMap((r) => {
+      const p = pruned.get(r.config_id);
+      return p ? [{ configId: r.config_id, config: viewOf(r), ...p }] : [];
+    });
+    return { objective, rankBy: q.rankBy ?? 'mean', provisional, selectedOn: sweep.selectedOn, ranking: ranked, ...(asha ? { pruned: prunedRows } : {}), familyOf };
   }
 
   return {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { deliveryJobId, type ExtendSweep, type SweepCreated, type SweepExtended, selectedOnOf, type SweepSpec, sweepEnded, sweepSpecSchema } from '@lrsweep/contract';
+import { type AshaSearch, ashaRungs, deliveryJobId, type ExtendSweep, type SweepCreated, type SweepExtended, selectedOnOf, type SweepSpec, sweepEnded, sweepSpecSchema } from '@lrsweep/contract';
 import { admitHeldTrials, cancelSweep, createSweep, type Db, deleteSweep, extendSweep, findIdempotentSweep, getSweep, Prisma, retryFailedTrials } from '@lrsweep/db';
 import { toSpecIssues } from '@lrsweep/schedules';
 import type { Delivery, TrialQueue } from '@lrsweep/queue';
-import { canonicalJson, expandSweep, planForks, planTrials, scheduleKeyOf, sha256 } from '@lrsweep/sweep';
+import { ashaBudget, canonicalJson, expandSweep, planForks, planTrials, scheduleKeyOf, sha256, type SweepPlan } from '@lrsweep/sweep';
 import type { Logger } from 'pino';
 import { ApiError, notFound } from '../errors';
 
@@ -34,6 +34,13 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
       timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
     }),
   ]);
+}
+
+/** An ASHA search's rungs and the updates it trains at most (every rung decided as planned), against the grid's. */
+function ashaPlanOf(search: AshaSearch, plan: SweepPlan) {
+  const rungs = ashaRungs(search.minBudget, plan.totalSteps, search.reduction);
+  const updates = ashaBudget(plan.configs.length, plan.seeds.length, rungs, search.reduction, search.cooldown.fraction, search.rungMetric);
+  return { rungs, reduction: search.reduction, updates, gridUpdates: plan.totalUpdates };
 }
 
 export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failureBudget, enqueueTimeoutMs = 3000, log }: SweepServiceDeps) {
@@ -96,6 +103,7 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
         totalSteps: plan.totalSteps,
         totalUpdates: plan.totalUpdates,
         ...(summary.forks ? { forks: summary } : {}),
+        ...(spec.search?.kind === 'asha' ? { asha: ashaPlanOf(spec.search, plan) } : {}),
       };
     },
 
@@ -212,6 +220,8 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
             if (current.cancelled) throw new ApiError('SWEEP_CANCELLED', 'a cancelled sweep cannot be extended');
             const spec = current.spec as SweepSpec;
             if (spec.search?.kind === 'range_test') throw new ApiError('NOT_A_RANGE_TEST', 'a range test cannot be extended: submit another with the range (search.minLr, search.maxLr) or seeds you want');
+            // New configurations would enter rungs already decided: the halving would not be the one planned.
+            if (spec.search?.kind === 'asha') throw new ApiError('SPEC_INVALID', 'an ASHA search cannot be extended (its rungs are decided on the configurations it started with): submit another sweep', [{ path: 'search.kind', message: 'asha sweeps cannot be extended' }]);
             const merged = mergeGrid(spec.grid, body);
             const parsed = sweepSpecSchema.safeParse({ ...spec, grid: merged });
             if (!parsed.success) {
