@@ -19,7 +19,7 @@ import {
   waitingFork,
 } from '@lrsweep/db';
 import { DelayedError, type Job, type TrialQueue } from '@lrsweep/queue';
-import { type BuiltinTrialConfig, rungCooldownSteps } from '@lrsweep/sweep';
+import { type BuiltinTrialConfig, nextRungOf } from '@lrsweep/sweep';
 import { type Dataset, type DatasetRequest, type LayersArtifacts, readLayersModel, type RungOptions, type TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { CheckpointFiles } from './checkpoint-files';
@@ -145,9 +145,7 @@ const config = (claimed: ClaimedTrial) => claimed.config as BuiltinTrialConfig;
  */
 function nextRung(claimed: ClaimedTrial): RungOptions | undefined {
   const a = config(claimed).asha;
-  const step = a?.rungs[claimed.rungsReached];
-  if (!a || step === undefined) return undefined;
-  return { step, metric: a.metric, estimate: a.rungMetric === 'raw' ? 'raw' : { steps: rungCooldownSteps(step, a.cooldown.fraction), shape: a.cooldown.shape } };
+  return a ? nextRungOf(a, claimed.rungsReached) : undefined;
 }
 
 /**

@@ -39,6 +39,17 @@ export function ashaTrialConfig(search: AshaSearch, objective: Objective, T: num
 /** Updates an estimate at a rung of `budget` updates trains (at least one). */
 export const rungCooldownSteps = (budget: number, fraction: number) => Math.max(1, Math.round(fraction * budget));
 
+/**
+ * Where a trial that has been judged at `reached` rungs pauses next, and how it is judged there
+ * (the trainer's RungOptions); undefined past the last rung: it runs to its horizon.
+ */
+export function nextRungOf(a: AshaTrialConfig, reached: number) {
+  const step = a.rungs[reached];
+  if (step === undefined) return undefined;
+  const estimate = a.rungMetric === 'raw' ? ('raw' as const) : { steps: rungCooldownSteps(step, a.cooldown.fraction), shape: a.cooldown.shape };
+  return { step, metric: a.metric, estimate };
+}
+
 /** A trial as a rung decision sees it. */
 export interface AshaTrial {
   id: string;
