@@ -87,6 +87,26 @@ describe('lrsweep CLI', () => {
     expect(r.stdout).toContain('forked cooldowns: 2 trunks carry 2 forks: 180 updates instead of 240 (75%)');
   });
 
+  it('ASHA: --dry-run shows the rungs and budget as the API plans them; --follow lists the pruned apart from the ranking', async () => {
+    // T = 8 (400 samples, batch 50): rungs at 2 and 6; 6 configurations × 2 seeds → 2 → 1.
+    const asha = { ...spec, name: 'asha', training: { epochs: 1, batchSize: 50, evalEvery: 2 }, grid: { baseLr: [0.001, 0.01, 0.03], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 }, search: { kind: 'asha', minBudget: 2 } };
+    const file = join(dir, 'asha.json');
+    writeFileSync(file, JSON.stringify(asha));
+    const dry = await cli('submit', file, '--dry-run');
+    expect(dry.code).toBe(0);
+    const api = (await stack.client.post('/v1/sweeps/validate', asha)).body as { asha: { rungs: number[]; updates: number; gridUpdates: number } };
+    // 12 trials × 2 + 4 × 4 + 2 × 2 updates, and the estimates' 1-update cooldowns at both rungs (12 + 4).
+    expect(api.asha).toEqual({ rungs: [2, 6, 8], reduction: 3, updates: 24 + 16 + 4 + 16, gridUpdates: 96 });
+    expect(dry.stdout).toContain('ASHA: rungs at 2, 6, 8 updates, keeping 1/3 at each: at most 60 updates instead of 96 (63%)');
+    const r = await cli('submit', file, '--follow');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/12\/12 done .* 10 pruned/);
+    expect(r.stdout).toContain('Stopped early by ASHA (not ranked):');
+    // The ranking has the one configuration that reached T; the table below it the other five.
+    const pruned = r.stdout.split('Stopped early by ASHA (not ranked):')[1]!;
+    expect(pruned.split('\n').filter((l) => /^\s+(constant|cosine)/.test(l))).toHaveLength(5);
+  });
+
   it('submit --follow shows progress, ends with the ranking table and exit code 0', async () => {
     const file = join(dir, 'follow.json');
     writeFileSync(file, JSON.stringify({ ...spec, name: 'followed' }));

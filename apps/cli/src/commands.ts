@@ -5,9 +5,9 @@ import { parseArgs } from 'node:util';
 import { ApiRequestError, createClient, type SweepDetail } from '@lrsweep/client';
 import { type RangeTestView, sweepSpecSchema } from '@lrsweep/contract';
 import { describeSchedule, toSpecIssues } from '@lrsweep/schedules';
-import { expandSweep, type ForkSummary, planForks, planTrials } from '@lrsweep/sweep';
+import { ashaPlanOf, expandSweep, type ForkSummary, planForks, planTrials } from '@lrsweep/sweep';
 import { parse as parseYaml } from 'yaml';
-import { failureLines, progressLine, rankingTable, sweepTable, verdictTable } from './render';
+import { ashaLine, failureLines, progressLine, prunedTable, rankingTable, sweepTable, verdictTable } from './render';
 import { formatTable } from './table';
 
 /** Exit codes scripts can rely on. */
@@ -301,6 +301,7 @@ async function submit(file: string, o: Opts, client: Client, io: Io): Promise<nu
     if (plan.configs.length > 30) io.out(`… and ${plan.configs.length - 30} more configurations`);
     const { summary: f } = planForks(plan, planTrials(plan, 'dry-run'));
     if (f.forks) io.out(forkLine(f));
+    if (plan.spec.search?.kind === 'asha') io.out(ashaLine(ashaPlanOf(plan.spec.search, plan)));
     return exitCodes.ok;
   }
   // Every submission carries an Idempotency-Key (the user's, or a fresh one), so the retries below,
@@ -361,6 +362,7 @@ async function followSweep(id: string, client: Client, io: Io): Promise<number> 
 async function printAnswer(id: string, client: Client, io: Io, q: { metric?: never; aggregate?: never; rankBy?: never }) {
   const [r, a] = await Promise.all([client.results(id, q), client.schedules(id, { metric: q.metric, aggregate: q.aggregate })]);
   io.out(`${r.provisional ? '(provisional: the sweep is still running)\n' : ''}${rankingTable(r.ranking, r.objective.metric)}`);
+  if (r.pruned?.length) io.out(`\nStopped early by ASHA (not ranked):\n${prunedTable(r.pruned)}`);
   io.out('');
   io.out(verdictTable(a));
 }

@@ -1,4 +1,4 @@
-import type { RankingRow, ScheduleAnalysis, SweepDetail, SweepSummary } from '@lrsweep/client';
+import type { PrunedRow, RankingRow, ScheduleAnalysis, SweepDetail, SweepSummary } from '@lrsweep/client';
 import { describeSchedule } from '@lrsweep/schedules';
 import { formatTable } from './table';
 
@@ -20,12 +20,25 @@ export function rankingTable(rows: readonly RankingRow[], metric: string): strin
   );
 }
 
+/** An ASHA search's configurations stopped at a rung, apart from the ranking: where each stopped and its estimate there. */
+export function prunedTable(rows: readonly PrunedRow[]): string {
+  return formatTable(
+    ['pruned', 'schedule', 'base LR', 'seeds', 'at rung', 'after updates', 'estimate'],
+    rows.map((r) => ['', describeSchedule(r.config.schedule), String(r.config.baseLr), String(r.seeds), String(r.rung + 1), r.budget === null ? '–' : String(r.budget), r.estimate === null ? 'diverged' : r.estimate.toFixed(4)]),
+    { alignRight: [2, 3, 4, 5, 6] },
+  );
+}
+
+/** An ASHA plan in one line: its rungs and what it trains at most against the grid. */
+export const ashaLine = (a: { rungs: number[]; reduction: number; updates: number; gridUpdates: number }) =>
+  `ASHA: rungs at ${a.rungs.join(', ')} updates, keeping 1/${a.reduction} at each: at most ${a.updates} updates instead of ${a.gridUpdates} (${Math.round((100 * a.updates) / a.gridUpdates)}%)`;
+
 /** `[████░░░░] 12/24 done · 2 running · 0 failed · 0 diverged · 31s` */
 export function progressLine(s: SweepDetail, elapsedS: number, width = 30): string {
   const c = s.counts;
-  const done = c.completed + c.failed + c.diverged + c.cancelled;
+  const done = c.completed + c.failed + c.diverged + c.cancelled + c.pruned;
   const filled = Math.round((done / Math.max(1, c.total)) * width);
-  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${c.total} done · ${c.running} running · ${c.failed} failed · ${c.diverged} diverged · ${elapsedS.toFixed(0)}s`;
+  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${c.total} done · ${c.running} running · ${c.failed} failed · ${c.diverged} diverged${c.pruned ? ` · ${c.pruned} pruned` : ''} · ${elapsedS.toFixed(0)}s`;
 }
 
 /** A number as people read it in a table: 4 significant digits, scientific when tiny or huge. */

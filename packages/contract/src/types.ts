@@ -39,6 +39,7 @@ export type TrialAttempts = z.output<typeof trialAttemptsAnswer>;
 export type TrialMetrics = z.output<typeof metricsSchema>;
 export type Results = z.output<typeof resultsAnswer>;
 export type RankingRow = Results['ranking'][number];
+export type PrunedRow = NonNullable<Results['pruned']>[number];
 export type ScheduleAnalysis = z.output<typeof schedulesAnswer>;
 export type Curves = z.output<typeof curvesAnswer>;
 export type PreviewRequest = z.input<typeof previewBody>;

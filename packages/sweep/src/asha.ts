@@ -15,7 +15,7 @@
  */
 import { ashaRungs, type AshaSearch, type Objective, type TrialStatus } from '@lrsweep/contract';
 import type { ScheduleSpec, SpecIssue } from '@lrsweep/schedules';
-import type { AshaTrialConfig } from './expand-sweep';
+import type { AshaTrialConfig, SweepPlan } from './expand-sweep';
 
 /** What the spec can only be checked for once its horizon and schedules are known. */
 export function ashaIssues(search: AshaSearch, schedule: ScheduleSpec, T: number): { path: PropertyKey[]; message: string }[] {
@@ -137,4 +137,11 @@ export function ashaBudget(configs: number, seeds: number, rungs: readonly numbe
     }
   });
   return updates;
+}
+
+/** An ASHA search's rungs and the updates it trains at most (every rung decided as planned), against the grid's: dry-runs and validate show it. */
+export function ashaPlanOf(search: AshaSearch, plan: Pick<SweepPlan, 'totalSteps' | 'totalUpdates' | 'configs' | 'seeds'>) {
+  const rungs = ashaRungs(search.minBudget, plan.totalSteps, search.reduction);
+  const updates = ashaBudget(plan.configs.length, plan.seeds.length, rungs, search.reduction, search.cooldown.fraction, search.rungMetric);
+  return { rungs, reduction: search.reduction, updates, gridUpdates: plan.totalUpdates };
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type AshaSearch, ashaRungs, deliveryJobId, type ExtendSweep, type SweepCreated, type SweepExtended, selectedOnOf, type SweepSpec, sweepEnded, sweepSpecSchema } from '@lrsweep/contract';
+import { deliveryJobId, type ExtendSweep, type SweepCreated, type SweepExtended, selectedOnOf, type SweepSpec, sweepEnded, sweepSpecSchema } from '@lrsweep/contract';
 import { admitHeldTrials, cancelSweep, createSweep, type Db, deleteSweep, extendSweep, findIdempotentSweep, getSweep, Prisma, retryFailedTrials } from '@lrsweep/db';
 import { toSpecIssues } from '@lrsweep/schedules';
 import type { Delivery, TrialQueue } from '@lrsweep/queue';
-import { ashaBudget, canonicalJson, expandSweep, planForks, planTrials, scheduleKeyOf, sha256, type SweepPlan } from '@lrsweep/sweep';
+import { ashaPlanOf, canonicalJson, expandSweep, planForks, planTrials, scheduleKeyOf, sha256 } from '@lrsweep/sweep';
 import type { Logger } from 'pino';
 import { ApiError, notFound } from '../errors';
 
@@ -34,13 +34,6 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
       timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
     }),
   ]);
-}
-
-/** An ASHA search's rungs and the updates it trains at most (every rung decided as planned), against the grid's. */
-function ashaPlanOf(search: AshaSearch, plan: SweepPlan) {
-  const rungs = ashaRungs(search.minBudget, plan.totalSteps, search.reduction);
-  const updates = ashaBudget(plan.configs.length, plan.seeds.length, rungs, search.reduction, search.cooldown.fraction, search.rungMetric);
-  return { rungs, reduction: search.reduction, updates, gridUpdates: plan.totalUpdates };
 }
 
 export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failureBudget, enqueueTimeoutMs = 3000, log }: SweepServiceDeps) {
