@@ -1,8 +1,9 @@
-import { ApiRequestError, type Preview, type SweepDetail } from '@lrsweep/client';
+import { ApiRequestError, type Preview, type ValidateAnswer } from '@lrsweep/client';
 import { useEffect, useMemo, useState } from 'react';
 import { errorText, useApi } from '../api';
 import { LinePlot } from '../charts/LinePlot';
 import { draftKey } from './RangeTestCard';
+import { AshaPlan } from './AshaViews';
 import { ForkPlan } from './ForkPlan';
 
 const starter = {
@@ -23,7 +24,7 @@ type Check =
   | { state: 'idle' | 'checking' }
   | { state: 'json'; message: string }
   | { state: 'invalid'; issues: { path: string; message: string }[] }
-  | { state: 'valid'; trialCount: number; configCount: number; totalSteps: number; totalUpdates: number; forks?: NonNullable<SweepDetail['forks']> };
+  | ({ state: 'valid' } & Omit<Extract<ValidateAnswer, { valid: true }>, 'valid'>);
 
 /** The first schedule a grid entry expands into (the first value of each list). */
 function firstVariant(entry: unknown): unknown {
@@ -120,6 +121,7 @@ export function NewSweep() {
             </p>
           )}
           {check.state === 'valid' && check.forks && <ForkPlan forks={check.forks} />}
+          {check.state === 'valid' && check.asha && <AshaPlan asha={check.asha} />}
         </div>
         <button disabled={check.state !== 'valid'} onClick={submit}>Submit sweep</button>
         {submitError && <p className="error">{submitError}</p>}

@@ -1,6 +1,6 @@
 import type { SweepSummary } from '@lrsweep/client';
 
-const parts = ['completed', 'diverged', 'failed', 'cancelled', 'running', 'queued'] as const;
+const parts = ['completed', 'pruned', 'diverged', 'failed', 'cancelled', 'running', 'queued'] as const;
 
 /** A stacked bar of trial states. */
 export function Progress({ counts }: { counts: SweepSummary['counts'] }) {

@@ -5,6 +5,7 @@ import { AppliedLrCard } from '../charts/AppliedLrCard';
 import { LinePlot, type PlotMarker, type PlotSeries } from '../charts/LinePlot';
 import { band, type BandKind, bandLabels, dashes, metricBounds, scheduleColors } from '../charts/scales';
 import { testMetricOf } from '../format';
+import { PrunedTable } from './AshaViews';
 import { ForkPlan } from './ForkPlan';
 import { Progress } from './Progress';
 import { RangeTestCard } from './RangeTestCard';
@@ -268,6 +269,7 @@ export function SweepPage({ id }: { id: string }) {
             }
           />
         )}
+        {results?.pruned && results.pruned.length > 0 && <PrunedTable rows={results.pruned} />}
       </section>
       <div className="grid2">
         <section className="card">

@@ -1,0 +1,85 @@
+// The dashboard's views of searches that are not a plain grid, in a real browser (Debian's
+// Chromium, headless) against the real API and workers: the new-sweep form shows a horizon
+// sweep's forked cooldowns and an ASHA search's rungs and budget as the API plans them, and an
+// ASHA sweep's page marks its pruned trials in the progress bar and lists the pruned
+// configurations apart from the ranking, as the results endpoint does.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootstrapToken, requirement, type Stack, startStack } from '@lrsweep/testkit';
+
+const root = resolve(import.meta.dirname, '..');
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+const base = {
+  dataset: { name: 'mnist', trainSize: 460, validationSize: 60, testSize: 100 },
+  model: { kind: 'mlp', hidden: [16] },
+  optimizer: { kind: 'adam' },
+  training: { epochs: 2, batchSize: 50, evalEvery: 4 },
+};
+// T = 16: rungs at 4 and 12; 6 configurations → 2 → 1.
+const ashaSpec = { ...base, name: 'asha-view', grid: { baseLr: [0.001, 0.01, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 }, search: { kind: 'asha', minBudget: 4 } };
+const forkSpec = { ...base, name: 'fork-view', grid: { horizon: [20, 40], baseLr: [0.003], schedule: [{ kind: 'wsd', decaySteps: 8 }], seeds: 1 } };
+
+const chromiumNeeded = requirement('chromium', existsSync(chromiumPath), `install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
+
+describe.skipIf(chromiumNeeded.skip)(`search views in ${chromiumPath}`, () => {
+  let stack: Stack;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    chromiumNeeded.assert();
+    const vite = join(dirname(createRequire(join(root, 'apps/dashboard/package.json')).resolve('vite/package.json')), 'bin/vite.js');
+    execFileSync(process.execPath, [vite, 'build', '--logLevel', 'error'], { cwd: join(root, 'apps/dashboard') });
+    stack = await startStack('search-views', { workers: 2 });
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  const open = async (path: string) => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(String(e)));
+    await page.addInitScript((t) => localStorage.setItem('lrsweep.token', t), bootstrapToken);
+    await page.goto(`${stack.api.url}/${path}`);
+    return { page, problems };
+  };
+
+  it('the new-sweep form shows the fork plan and the ASHA plan the API computes', async () => {
+    const { page, problems } = await open('#/new');
+    const spec = page.getByLabel('sweep spec (JSON)');
+    await spec.waitFor();
+    await spec.fill(JSON.stringify(forkSpec));
+    const forks = (await stack.client.post('/v1/sweeps/validate', forkSpec)).body.forks;
+    expect(forks).toEqual({ trunks: 1, forks: 1, updates: 48, independentUpdates: 60 });
+    await expect.poll(() => page.getByTestId('fork-plan').textContent(), { timeout: 10_000 }).toContain('48 updates instead of 60 (80%)');
+    await spec.fill(JSON.stringify(ashaSpec));
+    const asha = (await stack.client.post('/v1/sweeps/validate', ashaSpec)).body.asha;
+    await expect.poll(() => page.getByTestId('asha-plan').textContent(), { timeout: 10_000 }).toContain(`rungs at ${asha.rungs.join(', ')} updates`);
+    expect(await page.getByTestId('asha-plan').textContent()).toContain(`${asha.updates} updates instead of ${asha.gridUpdates}`);
+    expect(problems).toEqual([]);
+  });
+
+  it('an ASHA sweep marks its pruned trials and lists the pruned configurations apart from the ranking', async () => {
+    const created = await stack.lrsweep.submitSweep(ashaSpec as never);
+    await stack.client.waitForSweep(created.id, 120_000);
+    const results = (await stack.client.get(`/v1/sweeps/${created.id}/results`)).body;
+    expect(results.pruned).toHaveLength(5);
+    const { page, problems } = await open(`#/sweeps/${created.id}`);
+    const table = page.getByTestId('pruned-table');
+    await table.waitFor();
+    expect(await table.locator('tbody tr').count()).toBe(5);
+    const shown = await table.locator('tbody tr').allTextContents();
+    for (const p of results.pruned) expect(shown.some((row) => row.includes(String(p.config.baseLr)) && row.includes(String(p.budget)))).toBe(true);
+    // The progress bar has a segment for the 10 pruned trials beside the 2 completed.
+    expect(await page.locator('.progress .pruned').count()).toBe(1);
+    expect(await page.locator('.progress').getAttribute('title')).toContain('10 pruned');
+    expect(problems).toEqual([]);
+  });
+});
