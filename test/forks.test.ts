@@ -174,4 +174,24 @@ describe('forked cooldowns', () => {
     expect(detail.trialCount).toBe(3);
     expect(detail.forks).toEqual(plan);
   }, 300_000);
+
+  it('forks a schedule given a cooldown the same way, bit for bit', async () => {
+    // constant + a 1-sqrt cooldown over the last 15% (ceil: 9 and 18 updates): forks at 51 from the T=120 trunk.
+    const cooled = (name: string, horizon: number[]) => ({ ...spec(name, horizon), grid: { ...spec(name, horizon).grid, schedule: [{ kind: 'constant', cooldown: { fraction: 0.15, shape: '1-sqrt' } }] } });
+    expect((await api.post('/v1/sweeps/validate', cooled('cooled', [60, 120]))).body.forks).toEqual({ trunks: 1, forks: 1, updates: 120 + 9, independentUpdates: 180 });
+    const created = await api.post('/v1/sweeps', cooled('cooled', [60, 120]));
+    await api.waitForSweep(created.body.id, 120_000);
+    const mine = await trialsOf(created.body.id);
+    expect(mine.map((t) => [t.total_steps, t.status, t.fork_step])).toEqual([
+      [60, 'completed', 51],
+      [120, 'completed', null],
+    ]);
+    const alone = await api.post('/v1/sweeps', cooled('cooled-alone', [60]));
+    await api.waitForSweep(alone.body.id, 120_000);
+    const [theirs] = await trialsOf(alone.body.id);
+    const [a, b] = await Promise.all([trialSeries(db.url, mine[0]!.id), trialSeries(db.url, theirs!.id)]);
+    const pick = (s: typeof a) => ({ u: s.updates.map(({ step, lr, train_loss }) => ({ step, lr, train_loss })), e: s.evals.map(({ step, val_loss, val_acc }) => ({ step, val_loss, val_acc })) });
+    expect(pick(a)).toEqual(pick(b));
+    expect(mine[0]!.final_val_loss).toBe(theirs!.final_val_loss);
+  }, 180_000);
 });

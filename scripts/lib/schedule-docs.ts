@@ -47,7 +47,7 @@ function parameters(kind: ScheduleKind): string {
   const js = z.toJSONSchema(option, { io: 'input', unrepresentable: 'any', cycles: 'ref' }) as JsonSchemaObject;
   const required = new Set(js.required ?? []);
   return Object.entries(js.properties ?? {})
-    .filter(([k]) => k !== 'kind' && k !== 'warmup')
+    .filter(([k]) => k !== 'kind' && k !== 'warmup' && !(k === 'cooldown' && kind !== 'reduce_on_plateau'))
     .map(([k, p]) => (required.has(k) ? `**${k}**` : p.default !== undefined ? `${k} ${JSON.stringify(p.default)}` : k))
     .join(', ') || '–';
 }
@@ -89,6 +89,12 @@ export function schedulesMarkdown(): string {
     `the plateau example reacts to a loss that stops improving, evaluated every ${EVAL_EVERY} updates).`,
     'Any schedule may also carry `warmup: { steps, startFactor }`. The exact semantics, shared with',
     "PyTorch and Hugging Face, are in the project's SCHEDULES.md; `POST /v1/schedules/preview` draws any spec.",
+    'Any schedule but `reduce_on_plateau` and `lr_range` may end in a cooldown, `cooldown: { steps | fraction,',
+    'shape }` (lrsweep\'s own, Hägele et al. 2024): its last `steps` updates (or `ceil(fraction·T)`, `T` the',
+    'trial\'s horizon) go from the rate at the cooldown\'s start down to zero, `linear` (the default),',
+    '`cosine` or `1-sqrt` as wsd\'s decays, whatever the schedule would have done there: `constant` with a',
+    'cooldown is `wsd`. On a horizon axis a sweep forks the cooldowns of a schedule whose rates before them do',
+    'not depend on the horizon (README, "Forked cooldowns").',
     '',
     '| kind | parameters | lengths (and where they count from) | what it does | example | curve | reference |',
     '|---|---|---|---|---|---|---|',

@@ -3,11 +3,8 @@
  * (successive halving over rungs of budget, each trial judged at a rung by an annealed estimate)
  * or `range_test` (Smith 2017).
  */
+import { cooldownShapes } from '@lrsweep/schedules';
 import { z } from 'zod';
-
-/** Shapes a cooldown may take from the rate it starts at down to zero (Hägele et al. 2024). */
-export const cooldownShapes = ['linear', 'cosine', '1-sqrt'] as const;
-export type CooldownShape = (typeof cooldownShapes)[number];
 
 /**
  * The annealed estimate at a rung: from the trial's checkpoint at the rung, `fraction` of the rung's

@@ -1,7 +1,7 @@
 import type { SpecIssue } from './issues';
 import { formatPath } from './issues';
 import { wsdDecaySteps } from './rates';
-import type { ScheduleSpec } from './schema';
+import { cooldownOf, type ScheduleSpec } from './schema';
 
 /**
  * Problems that appear only once the trial's horizon `T` is known: a warmup or milestone that
@@ -20,6 +20,10 @@ export function horizonIssues(spec: ScheduleSpec, horizon: number, path: Propert
       });
       return out;
     }
+  }
+  const cooldown = cooldownOf(spec);
+  if (cooldown && cooldown.steps > own) {
+    out.push({ path: at('cooldown', 'steps'), message: `a cooldown of ${cooldown.steps} steps is longer than the schedule after its warmup (${own})` });
   }
   if (spec.kind === 'wsd') {
     const d = wsdDecaySteps(spec, own);

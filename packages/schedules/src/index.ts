@@ -7,7 +7,7 @@ import { horizonIssues } from './horizon';
 import { type SpecIssue, toSpecIssues } from './issues';
 import { buildSchedule } from './rates';
 import { resolveSchedule } from './resolve';
-import { type ScheduleDraft, type ScheduleDraftInput, scheduleDraftSchema, type ScheduleInput, type ScheduleSpec } from './schema';
+import { cooldownOf, type ScheduleDraft, type ScheduleDraftInput, scheduleDraftSchema, type ScheduleInput, type ScheduleSpec } from './schema';
 
 export * from './schema';
 export { formatPath, toSpecIssues, type SpecIssue } from './issues';
@@ -171,7 +171,8 @@ const REQUIRED: Partial<Record<ScheduleSpec['kind'], string[]>> = {
 
 /** A short human label, defaults left out: `cosine(minFactor=0.1) + warmup 100`. */
 export function describeSchedule(spec: ScheduleSpec): string {
-  const warm = `${spec.warmup && spec.warmup.steps > 0 ? ` + warmup ${spec.warmup.steps}` : ''}${spec.interval === 'epoch' ? ' per epoch' : ''}`;
+  const cool = cooldownOf(spec);
+  const warm = `${spec.warmup && spec.warmup.steps > 0 ? ` + warmup ${spec.warmup.steps}` : ''}${cool ? ` + cooldown ${cool.steps} ${cool.shape}` : ''}${spec.interval === 'epoch' ? ' per epoch' : ''}`;
   if (spec.kind === 'sequential') {
     return `sequential(${spec.parts.map(describeSchedule).join(' → ')} @ ${spec.milestones.join(',')})${warm}`;
   }
@@ -180,7 +181,7 @@ export function describeSchedule(spec: ScheduleSpec): string {
   const r = parseSchedule(minimal);
   const defaults: Record<string, unknown> = r.ok ? { ...r.spec } : {};
   const params = Object.entries(spec)
-    .filter(([k, v]) => k !== 'kind' && k !== 'warmup' && k !== 'interval' && (required.includes(k) || JSON.stringify(defaults[k]) !== JSON.stringify(v)))
+    .filter(([k, v]) => k !== 'kind' && k !== 'warmup' && k !== 'interval' && !(k === 'cooldown' && cool) && (required.includes(k) || JSON.stringify(defaults[k]) !== JSON.stringify(v)))
     .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : String(v)}`);
   return `${spec.kind}${params.length ? `(${params.join(', ')})` : ''}${warm}`;
 }

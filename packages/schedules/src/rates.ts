@@ -1,4 +1,4 @@
-import type { ScheduleSpec, Warmup } from './schema';
+import { cooldownOf, type ScheduleSpec, type Warmup } from './schema';
 
 /** A schedule running on its own clock: `lrAt(t)` for update `t`, `observe` for evaluations. */
 export interface ScheduleState {
@@ -30,8 +30,22 @@ export function buildSchedule(spec: ScheduleSpec, eta: number, horizon: number, 
 
 function buildUnclamped(spec: ScheduleSpec, eta: number, horizon: number): ScheduleState {
   const w = spec.warmup;
-  if (!w || w.steps === 0) return buildCore(spec, eta, horizon, 0);
-  return withWarmup(w, eta, buildCore(spec, eta, horizon - w.steps, w.steps));
+  const warmed = !w || w.steps === 0 ? buildCore(spec, eta, horizon, 0) : withWarmup(w, eta, buildCore(spec, eta, horizon - w.steps, w.steps));
+  const c = cooldownOf(spec);
+  return c ? withCooldown(c.steps, c.shape, horizon, warmed) : warmed;
+}
+
+/**
+ * The last `steps` updates of the horizon cool the rate from `r(s)`, the rate at the cooldown's
+ * start `s = T − steps`, to zero: update `t ≥ s` at `r(s)·f((t − s)/steps)` with wsd's shapes, so a
+ * constant schedule with a cooldown is exactly wsd with `minFactor` 0.
+ */
+function withCooldown(steps: number, shape: 'linear' | 'cosine' | '1-sqrt', horizon: number, inner: ScheduleState): ScheduleState {
+  const start = horizon - steps;
+  return {
+    lrAt: (t) => (t < start ? inner.lrAt(t) : inner.lrAt(start) * decayShapeFactor(shape, Math.min(1, (t - start) / steps))),
+    observe: inner.observe,
+  };
 }
 
 function withWarmup(w: Warmup, eta: number, inner: ScheduleState): ScheduleState {

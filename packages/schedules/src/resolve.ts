@@ -52,6 +52,12 @@ function resolveIn(spec: Record<string, unknown>, H: number, ctx: ResolveContext
     out.warmup = { ...warmup, steps };
     if (typeof steps === 'number') own = H - steps;
   }
+  // A cooldown ends the whole run: its length lives in the horizon T, warmup included.
+  const cooldown = spec.kind === 'reduce_on_plateau' ? undefined : (spec.cooldown as { steps?: unknown; fraction?: number; shape?: string } | undefined);
+  if (cooldown && typeof cooldown === 'object') {
+    const { fraction, ...rest } = cooldown;
+    out.cooldown = { ...rest, steps: fraction !== undefined ? Math.ceil(fraction * H) : lengthOf(cooldown.steps, H, ctx, [...path, 'cooldown', 'steps'], issues) };
+  }
   for (const key of Object.keys(spec)) {
     if (lengthKeys.has(key)) out[key] = lengthOf(spec[key], own, ctx, [...path, key], issues);
   }

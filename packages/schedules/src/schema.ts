@@ -1,5 +1,9 @@
 import { z } from 'zod';
 
+/** The shapes a decay to zero takes (wsd's `decayShape`, a cooldown's `shape`): f(p) = 1 − p, (1 + cos πp)/2, 1 − √p. */
+export const cooldownShapes = ['linear', 'cosine', '1-sqrt'] as const;
+export type CooldownShape = (typeof cooldownShapes)[number];
+
 /** A level relative to the base LR. */
 const factor = z.number().min(0).max(1);
 /** A multiplicative decay. */
@@ -29,15 +33,34 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
   const warmup = z.strictObject({ steps: count, startFactor: factor.default(0) });
   const interval = z.enum(['update', 'epoch']).optional().meta({ description: "'epoch': the rate changes only at epoch boundaries (PyTorch's once-per-epoch step)" });
   const base = { warmup: warmup.optional(), interval };
+  /**
+   * A cooldown ending the schedule (Hägele et al. 2024): its last `steps` updates (or `fraction`
+   * of the trial's T, `ceil(f·T)`) go from the rate the schedule has where the cooldown starts down
+   * to zero in `shape` (wsd's shapes), whatever the schedule would have done there. `constant` with
+   * a cooldown is wsd; on a horizon axis a cooldown makes any schedule whose rates before it do not
+   * depend on the horizon forkable.
+   */
+  const cooldown = z
+    .strictObject({
+      steps: length.optional(),
+      fraction: z.number().gt(0).lt(1).optional(),
+      shape: z.enum(cooldownShapes).default('linear'),
+    })
+    .superRefine((c, ctx) => {
+      if ((c.steps === undefined) === (c.fraction === undefined)) ctx.addIssue({ code: 'custom', path: ['steps'], message: 'give exactly one of steps or fraction' });
+    })
+    .optional()
+    .meta({ description: "the schedule's last updates cool the rate from where it stands to zero" });
+  const ending = { ...base, cooldown };
 
   const leaves = [
-    z.strictObject({ kind: z.literal('constant'), ...base }),
-    z.strictObject({ kind: z.literal('step'), stepSize: length, gamma: gamma.default(0.1), ...base }),
+    z.strictObject({ kind: z.literal('constant'), ...ending }),
+    z.strictObject({ kind: z.literal('step'), stepSize: length, gamma: gamma.default(0.1), ...ending }),
     z.strictObject({
       kind: z.literal('multistep'),
       milestones: z.array(count).max(10_000).refine(ordered, 'milestones must be non-decreasing'),
       gamma: gamma.default(0.1),
-      ...base,
+      ...ending,
     }),
     z
       .strictObject({
@@ -49,15 +72,15 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
         steps: length.optional(),
         /** The rate never drops below η·minFactor (D2L's stop_factor_lr); absent, 0 (a v1 spec keeps its identity). */
         minFactor: factor.optional(),
-        ...base,
+        ...ending,
       })
       .superRefine((s, ctx) => {
         if ((s.gamma === undefined) === (s.endFactor === undefined)) ctx.addIssue({ code: 'custom', path: ['gamma'], message: 'give exactly one of gamma or endFactor' });
         if (s.steps !== undefined && s.endFactor === undefined) ctx.addIssue({ code: 'custom', path: ['steps'], message: 'steps goes with endFactor (gamma decays for ever)' });
       }),
-    z.strictObject({ kind: z.literal('linear'), startFactor: factor.default(1), endFactor: factor.default(0), steps: length.optional(), ...base }),
-    z.strictObject({ kind: z.literal('polynomial'), power: z.number().positive().max(1000).default(1), endFactor: factor.default(0), steps: length.optional(), ...base }),
-    z.strictObject({ kind: z.literal('cosine'), minFactor: factor.default(0), steps: length.optional(), ...base }),
+    z.strictObject({ kind: z.literal('linear'), startFactor: factor.default(1), endFactor: factor.default(0), steps: length.optional(), ...ending }),
+    z.strictObject({ kind: z.literal('polynomial'), power: z.number().positive().max(1000).default(1), endFactor: factor.default(0), steps: length.optional(), ...ending }),
+    z.strictObject({ kind: z.literal('cosine'), minFactor: factor.default(0), steps: length.optional(), ...ending }),
     z
       .strictObject({
         kind: z.literal('cosine_restarts'),
@@ -65,7 +88,7 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
         periodMult: z.number().int().min(1).max(1000).optional(),
         cycles: z.number().positive().max(1e6).optional(),
         minFactor: factor.default(0),
-        ...base,
+        ...ending,
       })
       .superRefine((s, ctx) => {
         if ((s.period === undefined) === (s.cycles === undefined)) ctx.addIssue({ code: 'custom', path: ['period'], message: 'give exactly one of period or cycles' });
@@ -78,7 +101,7 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
       stepSizeDown: length.optional(),
       mode: z.enum(['triangular', 'triangular2', 'exp_range']).default('triangular'),
       gamma: gamma.default(1),
-      ...base,
+      ...ending,
     }),
     z.strictObject({
       kind: z.literal('one_cycle'),
@@ -88,9 +111,9 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
       finalDivFactor: z.number().min(1).max(1e12).default(1e4),
       threePhase: z.boolean().default(false),
       steps: length.optional(),
-      ...base,
+      ...ending,
     }),
-    z.strictObject({ kind: z.literal('inverse_sqrt'), timescale: length.optional(), ...base }),
+    z.strictObject({ kind: z.literal('inverse_sqrt'), timescale: length.optional(), ...ending }),
     /**
      * lrsweep's own (not in SCHEDULES.md): the LR range test's exponential ramp (Smith 2017;
      * fastai's lr_find), from `η·startFactor` at update 0 up to `η` at update `steps − 1`
@@ -104,7 +127,7 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
         decayFraction: z.number().gt(0).max(1).optional(),
         decayShape: z.enum(['cosine', 'linear', '1-sqrt']).default('cosine'),
         minFactor: factor.default(0),
-        ...base,
+        ...ending,
       })
       .superRefine((s, ctx) => {
         if ((s.decaySteps === undefined) === (s.decayFraction === undefined)) ctx.addIssue({ code: 'custom', path: ['decaySteps'], message: 'give exactly one of decaySteps or decayFraction' });
@@ -196,6 +219,7 @@ const sequentialRules = (s: { parts: unknown[]; milestones: unknown[]; interval?
   });
   s.parts.forEach((p, i) => {
     if ((p as { interval?: Interval }).interval === 'epoch') ctx.addIssue({ code: 'custom', path: ['parts', i, 'interval'], message: 'interval: epoch applies to a whole schedule, not to a sequential part' });
+    if ((p as { cooldown?: unknown }).cooldown !== undefined) ctx.addIssue({ code: 'custom', path: ['parts', i, 'cooldown'], message: 'a cooldown ends a whole schedule, not a sequential part' });
   });
 };
 
@@ -228,3 +252,11 @@ export const scheduleSchema: z.ZodType<ScheduleSpec, ScheduleInput> = z.discrimi
 
 /** A schedule as a spec may write it (lengths also as `{ fraction }` or `{ epochs }`). */
 export const scheduleDraftSchema: z.ZodType<ScheduleDraft, ScheduleDraftInput> = z.discriminatedUnion('kind', [...draftParts.leaves, sequentialDraftSchema]);
+
+
+/** A resolved schedule's cooldown (its `steps` resolved), if it has one (reduce_on_plateau's `cooldown` is PyTorch's, not this). */
+export function cooldownOf(spec: ScheduleSpec): { steps: number; shape: CooldownShape } | undefined {
+  if (spec.kind === 'reduce_on_plateau' || spec.kind === 'sequential' || !('cooldown' in spec) || !spec.cooldown) return undefined;
+  const c = spec.cooldown as { steps?: number; shape: CooldownShape };
+  return c.steps === undefined ? undefined : { steps: c.steps, shape: c.shape };
+}

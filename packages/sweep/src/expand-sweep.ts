@@ -1,6 +1,5 @@
 import {
   type BuiltinSweepSpec,
-  type CooldownShape,
   isBuiltin,
   type DatasetSpec,
   type ModelSpec,
@@ -11,7 +10,7 @@ import {
   type SweepSpec,
   type TrainingSpec,
 } from '@lrsweep/contract';
-import { canonicalSchedule, formatPath, horizonIssues, parseSchedule, resolveSchedule, type ScheduleSpec, type SpecIssue } from '@lrsweep/schedules';
+import { canonicalSchedule, type CooldownShape, formatPath, horizonIssues, parseSchedule, resolveSchedule, type ScheduleSpec, type SpecIssue } from '@lrsweep/schedules';
 import { ashaIssues, ashaTrialConfig } from './asha';
 import { canonicalJson, sha256 } from './canonical';
 import { expandScheduleEntry, scanScheduleEntry } from './grid-expansion';

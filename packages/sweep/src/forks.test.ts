@@ -45,6 +45,26 @@ describe('forked cooldowns', () => {
     }
   });
 
+  it('forks any schedule given a cooldown whose rates before it do not depend on the horizon', () => {
+    // constant + a 20-update cooldown: forks at 80 (T=100) and 180 (T=200) from the T=400 trunk.
+    const constant = forksOf(spec({ baseLr: [0.001], seeds: 1, schedule: [{ kind: 'constant', cooldown: { steps: 20 } }] }));
+    expect(constant.trials.filter((t) => t.fork).map((t) => [t.totalSteps, t.fork!.atStep])).toEqual([
+      [100, 80],
+      [200, 180],
+    ]);
+    // A cosine over a fixed 400 updates with a 10% cooldown (10, 20, 40 updates): the same rates before each cooldown.
+    const fixed = forksOf(spec({ baseLr: [0.001], seeds: 1, schedule: [{ kind: 'cosine', steps: 400, cooldown: { fraction: 0.1, shape: '1-sqrt' } }] }));
+    expect(fixed.summary).toMatchObject({ trunks: 1, forks: 2, updates: 400 + 10 + 20 });
+    for (const f of fixed.trials.filter((t) => t.fork)) {
+      const trunk = fixed.trials.find((t) => t.identity === f.fork!.trunk)!;
+      const own = lrSequence(f.config.schedule, { baseLr: 0.001, totalSteps: f.totalSteps });
+      const long = lrSequence(trunk.config.schedule, { baseLr: 0.001, totalSteps: trunk.totalSteps });
+      expect(own.slice(0, f.fork!.atStep)).toEqual(long.slice(0, f.fork!.atStep));
+    }
+    // A cosine laid out over each horizon decays differently from the first update: nothing forks.
+    expect(forksOf(spec({ schedule: [{ kind: 'cosine', cooldown: { steps: 20 } }] })).summary).toMatchObject({ trunks: 0, forks: 0 });
+  });
+
   it('runs independently what cannot fork: a fraction warmup, SWA, other schedules, one horizon', () => {
     const none = (s: SweepSpecInput) => expect(forksOf(s).summary).toMatchObject({ trunks: 0, forks: 0 });
     // A 10% warmup is 10, 20 and 40 updates: the prefixes differ.

@@ -1,12 +1,13 @@
-import { canonicalSchedule, type ScheduleSpec } from '@lrsweep/schedules';
+import { cooldownOf, createSchedule, type ScheduleSpec } from '@lrsweep/schedules';
 import { isBuiltin } from '@lrsweep/contract';
 import { canonicalJson } from './canonical';
-import type { SweepPlan, TrialPlan } from './expand-sweep';
+import { type SweepPlan, stepsPerEpochOf, type TrialPlan } from './expand-sweep';
 
 /**
  * Forked cooldowns (the schedule-aware search issue): on a horizon axis, the horizons of one
- * warmup-stable-decay schedule (one base LR, seed and grid.config values) share every update
- * before their decays start. The longest horizon's trial is the trunk: as it passes each shorter
+ * warmup-stable-decay schedule, or of any schedule given a `cooldown` (one base LR, seed and
+ * grid.config values), share every update before their decays start when their rates there do
+ * not depend on the horizon. The longest horizon's trial is the trunk: as it passes each shorter
  * horizon's decay start it hands that trial its checkpoint (and its rows so far), and the shorter
  * one runs only its cooldown. The sweep then costs the longest horizon plus the shorter ones'
  * cooldowns instead of the sum of the horizons, and every result is bit-identical to an
@@ -23,27 +24,37 @@ export interface ForkSummary {
   independentUpdates: number;
 }
 
-/** Where a warmup-stable-decay schedule's decay starts over `horizon` updates; null for other kinds. */
+/**
+ * Where a schedule's decay to its end starts over `horizon` updates: a wsd schedule's decay, or a
+ * cooldown's start (the earlier of the two); null for schedules without either.
+ */
 export function decayStart(schedule: ScheduleSpec, horizon: number): number | null {
-  if (schedule.kind !== 'wsd') return null;
-  const warmup = schedule.warmup?.steps ?? 0;
-  // The decay is measured on the part after the warmup (schedules' horizon rules), as the rates are.
-  const decay = schedule.decaySteps ?? Math.round((schedule.decayFraction ?? 0) * (horizon - warmup));
-  return horizon - decay;
+  const cooldown = cooldownOf(schedule);
+  const starts: number[] = cooldown ? [horizon - cooldown.steps] : [];
+  if (schedule.kind === 'wsd') {
+    const warmup = schedule.warmup?.steps ?? 0;
+    // The decay is measured on the part after the warmup (schedules' horizon rules), as the rates are.
+    starts.push(horizon - (schedule.decaySteps ?? Math.round((schedule.decayFraction ?? 0) * (horizon - warmup))));
+  }
+  return starts.length ? Math.min(...starts) : null;
 }
 
-/** The schedule with its decay length left out: equal for two horizons iff their rates agree before both decays. */
-const stableKey = (s: ScheduleSpec) => {
-  const { decaySteps: _d, decayFraction: _f, ...rest } = canonicalSchedule(s) as ScheduleSpec & { decaySteps?: number; decayFraction?: number };
-  return canonicalJson(rest);
-};
+/** Whether two schedules give bit-identical rates to every update before `until` (each over its own horizon). */
+function sameRatesBefore(a: { schedule: ScheduleSpec; horizon: number }, b: { schedule: ScheduleSpec; horizon: number }, until: number, baseLr: number, stepsPerEpoch?: number): boolean {
+  const opts = (horizon: number) => ({ baseLr, totalSteps: horizon, ...(stepsPerEpoch ? { stepsPerEpoch } : {}) });
+  const ra = createSchedule(a.schedule, opts(a.horizon));
+  const rb = createSchedule(b.schedule, opts(b.horizon));
+  for (let t = 0; t < until; t++) if (ra.lrAt(t) !== rb.lrAt(t)) return false;
+  return true;
+}
 
 /**
  * Marks the forks of a new sweep's trials: each fork names its trunk and its fork point; each
  * trunk's config lists its forks (the worker hands them off). Only where the prefixes are truly
  * identical: built-in runners, grid search, no SWA (its window depends on the horizon), a `wsd`
- * schedule whose warmup and stable phase (resolved) are the same at both horizons, and a decay
- * start inside the trunk's stable phase. Anything else runs independently. Extensions never fork.
+ * schedule or one with a cooldown whose rates before the fork point are bit-identical at both
+ * horizons (a fraction-length warmup or a cosine over the horizon are not), and a fork point before
+ * the trunk's own decay. Anything else runs independently. Extensions never fork.
  */
 export function planForks(plan: SweepPlan, trials: readonly TrialPlan[]): { trials: TrialPlan[]; summary: ForkSummary } {
   const independentUpdates = trials.reduce((n, t) => n + t.totalSteps, 0);
@@ -51,6 +62,9 @@ export function planForks(plan: SweepPlan, trials: readonly TrialPlan[]): { tria
   const { spec } = plan;
   if (!isBuiltin(spec) || (spec.search && spec.search.kind !== 'grid') || !spec.grid.horizon || spec.grid.horizon.length < 2 || spec.training.swaFraction) return none;
   const configs = new Map(plan.configs.map((c) => [c.configId, c]));
+  const S = stepsPerEpochOf(spec);
+  // Per pair of configurations (seeds share their schedules): whether their rates agree before the fork point.
+  const agree = new Map<string, boolean>();
   // One group per schedule family, base LR, axis values and seed: its trials differ only in horizon.
   const groups = new Map<string, TrialPlan[]>();
   for (const t of trials) {
@@ -72,7 +86,10 @@ export function planForks(plan: SweepPlan, trials: readonly TrialPlan[]): { tria
     for (const t of byHorizon.slice(0, -1)) {
       const schedule = configs.get(t.configId)!.schedule;
       const at = decayStart(schedule, t.totalSteps)!;
-      if (at < 1 || at >= trunkDecay || t.totalSteps === trunk.totalSteps || stableKey(schedule) !== stableKey(trunkSchedule)) continue;
+      if (at < 1 || at >= trunkDecay || t.totalSteps === trunk.totalSteps) continue;
+      const pair = `${t.configId}/${trunk.configId}`;
+      if (!agree.has(pair)) agree.set(pair, sameRatesBefore({ schedule, horizon: t.totalSteps }, { schedule: trunkSchedule, horizon: trunk.totalSteps }, at, configs.get(t.configId)!.baseLr, S));
+      if (!agree.get(pair)) continue;
       handoffs.push({ identity: t.identity, atStep: at });
       out.set(t.identity, { ...t, fork: { trunk: trunk.identity, atStep: at } });
       saved += at;

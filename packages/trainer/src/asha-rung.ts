@@ -1,4 +1,4 @@
-import type { CooldownShape } from '@lrsweep/contract';
+import type { CooldownShape } from '@lrsweep/schedules';
 import { decayShapeFactor } from '@lrsweep/schedules';
 
 /** How a run is judged at an ASHA rung (asha.ts in @lrsweep/sweep). */
