@@ -77,6 +77,13 @@ describe.skipIf(chromiumNeeded.skip)(`search views in ${chromiumPath}`, () => {
     expect(await table.locator('tbody tr').count()).toBe(5);
     const shown = await table.locator('tbody tr').allTextContents();
     for (const p of results.pruned) expect(shown.some((row) => row.includes(String(p.config.baseLr)) && row.includes(String(p.budget)))).toBe(true);
+    // The heatmap marks each pruned configuration's cell with its rung.
+    await page.getByTestId('heatmap').waitFor();
+    for (const p of results.pruned) {
+      const cell = page.locator(`.heatmap td.pruned[data-config="${p.configId}"]`);
+      expect(await cell.textContent()).toContain(`rung ${p.rung + 1}`);
+      expect(await cell.getAttribute('title')).toContain(`after ${p.budget} updates`);
+    }
     // The progress bar has a segment for the 10 pruned trials beside the 2 completed.
     expect(await page.locator('.progress .pruned').count()).toBe(1);
     expect(await page.locator('.progress').getAttribute('title')).toContain('10 pruned');

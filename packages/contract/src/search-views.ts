@@ -35,6 +35,7 @@ export const ashaPlanSchema = z
 export const prunedRowSchema = z.object({
   configId: z.string(),
   config: configView,
+  scheduleKey: z.string(),
   /** The rung it stopped at (0 the first) and that rung's budget in updates. */
   rung: z.number().int(),
   budget: z.number().int().nullable(),

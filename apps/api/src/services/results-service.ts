@@ -81,7 +81,7 @@ export function createResultsService({ db }: { db: Db }) {
     const provisional = sweep.status === 'queued' || sweep.status === 'running';
     const prunedRows = rows.flatMap((r) => {
       const p = pruned.get(r.config_id);
-      return p ? [{ configId: r.config_id, config: viewOf(r), ...p }] : [];
+      return p ? [{ configId: r.config_id, config: viewOf(r), scheduleKey: r.schedule_key, ...p }] : [];
     });
     return { objective, rankBy: q.rankBy ?? 'mean', provisional, selectedOn: sweep.selectedOn, ranking: ranked, ...(asha ? { pruned: prunedRows } : {}), familyOf };
   }

@@ -217,7 +217,7 @@ export function SweepPage({ id }: { id: string }) {
       <div className="grid2">
         <section className="card">
           <h3>{objective} by base LR × schedule</h3>
-          {results && analysis && <Heatmap ranking={results.ranking} analysis={analysis} mode={mode} colorOf={colorOf} />}
+          {results && analysis && <Heatmap ranking={results.ranking} analysis={analysis} mode={mode} colorOf={colorOf} pruned={results.pruned ?? []} />}
         </section>
         <section className="card">
           <h3>LR sensitivity</h3>

@@ -1,4 +1,5 @@
-import type { RankingRow, ScheduleAnalysis } from '@lrsweep/client';
+import type { PrunedRow, RankingRow, ScheduleAnalysis } from '@lrsweep/client';
+import { describeSchedule } from '@lrsweep/schedules';
 import { useState } from 'react';
 import { tickLabel } from '../charts/scales';
 import { metricText as fmt, testMetricOf } from '../format';
@@ -114,9 +115,28 @@ export function VerdictTable({ analysis, ranking, colorOf, onExtend }: { analysi
  * The objective over base LR (columns) × schedule (rows), each cell the configuration's mean across
  * seeds, shaded from best to worst; hover a cell for its CI and seeds.
  */
-export function Heatmap({ ranking, analysis, mode, colorOf }: { ranking: RankingRow[]; analysis: ScheduleAnalysis; mode: 'min' | 'max'; colorOf: (key: string) => string }) {
+export function Heatmap({
+  ranking,
+  analysis,
+  mode,
+  colorOf,
+  pruned = [],
+}: {
+  ranking: RankingRow[];
+  analysis: ScheduleAnalysis;
+  mode: 'min' | 'max';
+  colorOf: (key: string) => string;
+  /** An ASHA search's pruned configurations: their cells say where they stopped. */
+  pruned?: readonly PrunedRow[];
+}) {
   const [hover, setHover] = useState<string>('hover over a cell for its CI');
-  const lrs = [...new Set(ranking.map((r) => r.config.baseLr))].sort((a, b) => a - b);
+  const lrs = [...new Set([...ranking, ...pruned].map((r) => r.config.baseLr))].sort((a, b) => a - b);
+  const prunedAt = new Map(pruned.map((p) => [`${p.scheduleKey}\u0000${p.config.baseLr}`, p]));
+  // Schedules every configuration of which was pruned have no analysis row: they get one of their own.
+  const rows = [
+    ...analysis.schedules.map((s) => ({ scheduleKey: s.scheduleKey, label: s.label })),
+    ...[...new Map(pruned.filter((p) => !analysis.schedules.some((s) => s.scheduleKey === p.scheduleKey)).map((p) => [p.scheduleKey, describeSchedule(p.config.schedule)])).entries()].map(([scheduleKey, label]) => ({ scheduleKey, label })),
+  ];
   const byCell = new Map(ranking.map((r) => [`${r.scheduleKey}\u0000${r.config.baseLr}`, r]));
   const means = ranking.map((r) => r.mean).filter((m): m is number => m !== null);
   const best = mode === 'min' ? Math.min(...means) : Math.max(...means);
@@ -125,7 +145,7 @@ export function Heatmap({ ranking, analysis, mode, colorOf }: { ranking: Ranking
   const goodness = (m: number) => (best === worst ? 1 : (m - worst) / (best - worst));
   const describe = (r: RankingRow) =>
     `${r.mean === null ? 'no completed seed' : `${r.mean.toFixed(4)}${r.ci95 ? ` [${r.ci95[0].toFixed(4)}, ${r.ci95[1].toFixed(4)}] 95% CI` : ''}`} · ${r.n}/${r.seeds} seeds${r.diverged ? ` · ${r.diverged} diverged` : ''} · rank ${r.rank}`;
-  if (!ranking.length) return <p className="empty">No configurations yet.</p>;
+  if (!ranking.length && !pruned.length) return <p className="empty">No configurations yet.</p>;
   return (
     <>
       <table className="heatmap" data-testid="heatmap">
@@ -138,7 +158,7 @@ export function Heatmap({ ranking, analysis, mode, colorOf }: { ranking: Ranking
           </tr>
         </thead>
         <tbody>
-          {analysis.schedules.map((s) => (
+          {rows.map((s) => (
             <tr key={s.scheduleKey}>
               <th>
                 <span className="swatch" style={{ background: colorOf(s.scheduleKey) }} />
@@ -146,6 +166,15 @@ export function Heatmap({ ranking, analysis, mode, colorOf }: { ranking: Ranking
               </th>
               {lrs.map((lr) => {
                 const r = byCell.get(`${s.scheduleKey}\u0000${lr}`);
+                const p = prunedAt.get(`${s.scheduleKey}\u0000${lr}`);
+                if (!r && p) {
+                  const why = `pruned by ASHA at rung ${p.rung + 1} (after ${p.budget ?? '?'} updates): estimate ${p.estimate === null ? 'diverged' : p.estimate.toFixed(4)} over ${p.seeds} seeds`;
+                  return (
+                    <td key={lr} className="cell pruned" data-config={p.configId} title={why} onMouseEnter={() => setHover(`${s.label} @ ${tickLabel(lr)}: ${why}`)}>
+                      ✂ rung {p.rung + 1}
+                    </td>
+                  );
+                }
                 if (!r) return <td key={lr} className="cell none" />;
                 const g = r.mean === null ? null : goodness(r.mean);
                 const style = g === null ? undefined : { background: `hsl(210 70% ${88 - 55 * g}%)`, color: g > 0.55 ? '#fff' : '#111827' };
