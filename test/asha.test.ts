@@ -13,8 +13,9 @@ import {
   createTestDatabase,
   deletePrefix,
   eventually,
+  faultTestEnv,
+  learningSeries,
   query,
-  redisUrl,
   type RunningProcess,
   startApi,
   startWorker,
@@ -73,20 +74,7 @@ describe('ASHA with annealed rungs', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('asha');
-    const env = {
-      DATABASE_URL: db.url,
-      REDIS_URL: redisUrl,
-      QUEUE_PREFIX: prefix,
-      LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken,
-      CHECKPOINT_DIR: checkpointDir,
-      CHECKPOINT_EVERY: '10',
-      LEASE_MS: '3000',
-      LOCK_DURATION_MS: '3000',
-      STALLED_INTERVAL_MS: '1000',
-      METRICS_FLUSH_MS: '100',
-      RECONCILE_INTERVAL_MS: '1000',
-      WORKER_SLOTS: '1',
-    };
+    const env = faultTestEnv({ databaseUrl: db.url, prefix, checkpointDir, checkpointEvery: 10 }, { WORKER_SLOTS: '1' });
     const a = await startApi(env);
     procs.push(a);
     api = apiClient(a.url, bootstrapToken);
@@ -153,8 +141,7 @@ describe('ASHA with annealed rungs', () => {
     await api.waitForSweep(plain.body.id, 120_000);
     const [ref] = await trialsOf(plain.body.id);
     const [mine, theirs] = await Promise.all([trialSeries(db.url, best.id), trialSeries(db.url, ref!.id)]);
-    const pick = (s: typeof mine) => ({ u: s.updates.map(({ step, lr, train_loss }) => ({ step, lr, train_loss })), e: s.evals.map(({ step, val_loss, val_acc }) => ({ step, val_loss, val_acc })) });
-    expect(pick(mine)).toEqual(pick(theirs));
+    expect(learningSeries(mine)).toEqual(learningSeries(theirs));
 
     // The ranking has the configuration that reached the horizon; the pruned ones are listed apart with their rung.
     const results = (await api.get(`/v1/sweeps/${sweepId}/results`)).body;

@@ -13,8 +13,9 @@ import {
   createTestDatabase,
   deletePrefix,
   eventually,
+  faultTestEnv,
+  learningSeries,
   query,
-  redisUrl,
   type RunningProcess,
   startApi,
   startWorker,
@@ -71,20 +72,7 @@ describe('forked cooldowns', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('forks');
-    env = {
-      DATABASE_URL: db.url,
-      REDIS_URL: redisUrl,
-      QUEUE_PREFIX: prefix,
-      LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken,
-      CHECKPOINT_DIR: checkpointDir,
-      CHECKPOINT_EVERY: '20',
-      LEASE_MS: '3000',
-      LOCK_DURATION_MS: '3000',
-      STALLED_INTERVAL_MS: '1000',
-      METRICS_FLUSH_MS: '100',
-      RECONCILE_INTERVAL_MS: '1000',
-      WORKER_SLOTS: '1',
-    };
+    env = faultTestEnv({ databaseUrl: db.url, prefix, checkpointDir }, { WORKER_SLOTS: '1' });
     const a = await startApi(env);
     procs.push(a);
     api = apiClient(a.url, bootstrapToken);
@@ -142,15 +130,11 @@ describe('forked cooldowns', () => {
     expect(after.map((t) => t.status)).toEqual(['completed', 'completed', 'completed']);
     // The trunk's lost attempt was resumed from its checkpoint by another worker.
     expect(after.find((t) => t.id === trunk.id)!.attempt).toBe(2);
-    const pick = (s: Awaited<ReturnType<typeof trialSeries>>) => ({
-      updates: s.updates.map(({ step, lr, train_loss }) => ({ step, lr, train_loss })),
-      evals: s.evals.map(({ step, val_loss, val_acc }) => ({ step, val_loss, val_acc })),
-    });
     for (const t of after) {
       const [mine, theirs] = await Promise.all([trialSeries(db.url, t.id), trialSeries(db.url, independent.get(t.total_steps)!.id)]);
       expect(mine.updates).toHaveLength(t.total_steps);
       // Bit-identical: every update's rate and loss, every evaluation, and the summaries.
-      expect(pick(mine)).toEqual(pick(theirs));
+      expect(learningSeries(mine)).toEqual(learningSeries(theirs));
       const { final_val_loss, best_val_loss, final_train_loss, auc_val_loss } = independent.get(t.total_steps)!;
       expect({ final_val_loss: t.final_val_loss, best_val_loss: t.best_val_loss, final_train_loss: t.final_train_loss, auc_val_loss: t.auc_val_loss }).toEqual({
         final_val_loss,
@@ -190,8 +174,7 @@ describe('forked cooldowns', () => {
     await api.waitForSweep(alone.body.id, 120_000);
     const [theirs] = await trialsOf(alone.body.id);
     const [a, b] = await Promise.all([trialSeries(db.url, mine[0]!.id), trialSeries(db.url, theirs!.id)]);
-    const pick = (s: typeof a) => ({ u: s.updates.map(({ step, lr, train_loss }) => ({ step, lr, train_loss })), e: s.evals.map(({ step, val_loss, val_acc }) => ({ step, val_loss, val_acc })) });
-    expect(pick(a)).toEqual(pick(b));
+    expect(learningSeries(a)).toEqual(learningSeries(b));
     expect(mine[0]!.final_val_loss).toBe(theirs!.final_val_loss);
   }, 180_000);
 });

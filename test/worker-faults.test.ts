@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, query, type TestDatabase, apiClient, type RunningProcess, startApi, startWorker, deletePrefix, uniquePrefix, bootstrapToken, redisUrl, eventually, trialSeries } from '@lrsweep/testkit';
+import { createTestDatabase, query, type TestDatabase, apiClient, type RunningProcess, startApi, startWorker, deletePrefix, uniquePrefix, bootstrapToken, eventually, faultTestEnv, trialSeries } from '@lrsweep/testkit';
 
 const spec = (name: string) => ({
   name,
@@ -41,22 +41,7 @@ describe('worker faults', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('wfault');
-    env = {
-      DATABASE_URL: db.url,
-      REDIS_URL: redisUrl,
-      QUEUE_PREFIX: prefix,
-      LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken,
-      CHECKPOINT_DIR: checkpointDir,
-      CHECKPOINT_EVERY: '20',
-      // Short enough that a killed worker's trial moves on within seconds, long enough that a
-      // live worker's renewals (every third of it) survive the event-loop stalls of a loaded CI
-      // machine: at 1.5 s a busy successor once lost a lease it held.
-      LEASE_MS: '3000',
-      LOCK_DURATION_MS: '3000',
-      STALLED_INTERVAL_MS: '1000',
-      METRICS_FLUSH_MS: '100',
-      RECONCILE_INTERVAL_MS: '1000',
-    };
+    env = faultTestEnv({ databaseUrl: db.url, prefix, checkpointDir });
     const a = await startApi(env);
     procs.push(a);
     api = apiClient(a.url, bootstrapToken);

@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bootstrapToken, redisUrl } from './services';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const tsxLoader = createRequire(import.meta.url).resolve('tsx');
@@ -90,4 +91,27 @@ export async function startWorker(env: Record<string, string>, opts: StartOption
   const p = startApp('worker', env, opts);
   await p.waitFor((l) => l.msg === 'worker started', 60_000);
   return p;
+}
+
+/**
+ * The environment of an API and workers for fault tests: a database and queue prefix of their
+ * own, and leases short enough that a killed worker's trial moves on within seconds, long enough
+ * that a live worker's renewals (every third of it) survive the event-loop stalls of a loaded CI
+ * machine (at 1.5 s a busy successor once lost a lease it held).
+ */
+export function faultTestEnv(o: { databaseUrl: string; prefix: string; checkpointDir: string; checkpointEvery?: number }, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: o.databaseUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: o.prefix,
+    LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken,
+    CHECKPOINT_DIR: o.checkpointDir,
+    CHECKPOINT_EVERY: String(o.checkpointEvery ?? 20),
+    LEASE_MS: '3000',
+    LOCK_DURATION_MS: '3000',
+    STALLED_INTERVAL_MS: '1000',
+    METRICS_FLUSH_MS: '100',
+    RECONCILE_INTERVAL_MS: '1000',
+    ...extra,
+  };
 }

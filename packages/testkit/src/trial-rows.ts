@@ -30,6 +30,15 @@ export async function trialSeries(url: string, trialId: string) {
   return { updates, evals, trial: trial! };
 }
 
+/**
+ * What two runs of the same spec must share bit for bit: every update's rate and loss, every
+ * evaluation (which attempt wrote a row is left out).
+ */
+export const learningSeries = (s: Awaited<ReturnType<typeof trialSeries>>) => ({
+  updates: s.updates.map(({ step, lr, train_loss }) => ({ step, lr, train_loss })),
+  evals: s.evals.map(({ step, val_loss, val_acc }) => ({ step, val_loss, val_acc })),
+});
+
 /** Polls until `f` returns something truthy. */
 export async function eventually<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
