@@ -125,8 +125,9 @@ describe.skipIf(chromiumNeeded.skip)(`dashboard in ${chromiumPath}`, () => {
     expect(sens).toHaveLength(2);
     for (const s of sens) expect(s.points).toBe(2);
     // Learning curves: one line per configuration, one point per evaluation (val_loss).
+    // The curves follow the ranking: fetched again once the last configurations have results.
+    await expect.poll(async () => (await seriesOf('curves-plot')).length, { timeout: 20_000 }).toBe(4);
     const curves = await seriesOf('curves-plot');
-    expect(curves).toHaveLength(4);
     for (const c of curves) expect(c.points).toBe(T / 6);
     // Applied LR: every update.
     const lr = await seriesOf('lr-plot');
