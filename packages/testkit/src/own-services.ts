@@ -182,7 +182,8 @@ export async function startOwnRedisCluster() {
   return {
     url: `redis-cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
     ports,
-    slotOf: (key: string) => Number(cli(ports[0]!, 'cluster', 'keyslot', key)),
+    // Any live node computes a key's slot (the first port may be the master failOver killed).
+    slotOf: (key: string) => Number(cli([...alive][0]!, 'cluster', 'keyslot', key)),
     /** The port of the master serving `key`'s slot now. */
     masterOf(key: string) {
       const owner = ownerOf(this.slotOf(key));
