@@ -3,6 +3,7 @@ import { isRetryable, type TrialFailure, toTrialFailure, TrialError } from '@lrs
 import {
   admitHeldTrials,
   type ClaimedTrial,
+  type Redelivery,
   claimTrial,
   type Db,
   decideRungs,
@@ -98,44 +99,33 @@ export function createTrialRunner(d: TrialRunnerDeps) {
 }
 
 /**
- * A trial of a sweep with maxParallel ended: the next held ones may start now. A failure here
- * loses nothing (the API's reconciler admits held trials too), so it is only logged.
+ * Work a trial's end makes due for others, which the API's reconciler also does: its deliveries
+ * are enqueued here, and a failure loses nothing, so it is only logged.
  */
-async function admitNext(d: TrialRunnerDeps, sweepId: string, log: Logger) {
+async function alsoReconciled(d: TrialRunnerDeps, log: Logger, what: string, work: () => Promise<{ deliveries: Redelivery[]; pruned?: string[] }>) {
   try {
-    const next = await admitHeldTrials(d.db, sweepId);
-    if (next.length) await d.queue.enqueueTrials(next);
-  } catch (err) {
-    log.warn({ err }, 'could not start the next held trial of the sweep; the reconciler will');
-  }
-}
-
-/**
- * A trunk ended (or its attempt did): any fork it did not hand a checkpoint to (it diverged or
- * failed first) runs independently now. Only logged on failure: the reconciler releases them too.
- */
-async function releaseForks(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger) {
-  try {
-    const released = await releaseOrphanForks(d.db, claimed.identity);
-    if (released.length) {
-      await d.queue.enqueueTrials(released);
-      log.info({ forks: released.length }, 'forks the trunk did not reach run independently');
-    }
-  } catch (err) {
-    log.warn({ err }, "could not release the trunk's waiting forks; the reconciler will");
-  }
-}
-
-/** An ASHA trial ended: decide what its ending makes certain. Only logged on failure: the reconciler decides too. */
-async function settleRungs(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger) {
-  try {
-    const r = await decideRungs(d.db, claimed.sweepId);
-    for (const id of r.pruned) await d.checkpoints.removeTrial(id).catch(() => {});
+    const r = await work();
+    for (const id of r.pruned ?? []) await d.checkpoints.removeTrial(id).catch(() => {});
     if (r.deliveries.length) await d.queue.enqueueTrials(r.deliveries);
+    return r.deliveries.length;
   } catch (err) {
-    log.warn({ err }, "could not take the sweep's rung decisions; the reconciler will");
+    log.warn({ err }, `could not ${what}; the reconciler will`);
+    return 0;
   }
 }
+
+/** A trial of a sweep with maxParallel ended: the next held ones may start now. */
+const admitNext = (d: TrialRunnerDeps, sweepId: string, log: Logger) =>
+  alsoReconciled(d, log, 'start the next held trial of the sweep', async () => ({ deliveries: await admitHeldTrials(d.db, sweepId) }));
+
+/** A trunk ended (or its attempt did): any fork it did not hand a checkpoint to (it diverged or failed first) runs independently now. */
+async function releaseForks(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger) {
+  const n = await alsoReconciled(d, log, "release the trunk's waiting forks", async () => ({ deliveries: await releaseOrphanForks(d.db, claimed.identity) }));
+  if (n) log.info({ forks: n }, 'forks the trunk did not reach run independently');
+}
+
+/** An ASHA trial ended: decide what its ending makes certain (its pruned trials' checkpoints go). */
+const settleRungs = (d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger) => alsoReconciled(d, log, "take the sweep's rung decisions", () => decideRungs(d.db, claimed.sweepId));
 
 const config = (claimed: ClaimedTrial) => claimed.config as BuiltinTrialConfig;
 
@@ -311,7 +301,7 @@ async function stopOrReplace(slot: TrainingSlot, running: RunningTrial, log: Log
 }
 
 /** A trunk's forks (forks.ts in @lrsweep/sweep): the trials it hands a checkpoint, and where. */
-const forksOf = (claimed: ClaimedTrial) => (claimed.config as BuiltinTrialConfig).forks ?? [];
+const forksOf = (claimed: ClaimedTrial) => config(claimed).forks ?? [];
 
 /**
  * Checkpoints are recorded one after another, each once the rows before it are stored. At a
