@@ -96,3 +96,24 @@ export function createTrialQueue(opts: TrialQueueOptions) {
   };
 }
 export type TrialQueue = ReturnType<typeof createTrialQueue>;
+
+/**
+ * Work a trial's end makes due for others (held trials of a sweep with maxParallel, a trunk's
+ * orphaned forks, rung decisions), which the API's reconciler also does: runs it and enqueues the
+ * deliveries it returns. A failure loses nothing (the reconciler finds the same trials), so it is
+ * handed to `onError` and the result is null. Shared by the worker and the agents' API.
+ */
+export async function enqueueDue<R extends { deliveries: readonly Delivery[] }>(
+  queue: Pick<TrialQueue, 'enqueueTrials'>,
+  work: () => Promise<R>,
+  onError: (err: unknown) => void,
+): Promise<R | null> {
+  try {
+    const r = await work();
+    if (r.deliveries.length) await queue.enqueueTrials(r.deliveries);
+    return r;
+  } catch (err) {
+    onError(err);
+    return null;
+  }
+}

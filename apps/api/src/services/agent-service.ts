@@ -28,7 +28,7 @@ import {
   writeEvaluations,
   writeUpdates,
 } from '@lrsweep/db';
-import { createTrialFetcher, type TrialQueue } from '@lrsweep/queue';
+import { createTrialFetcher, enqueueDue, type TrialQueue } from '@lrsweep/queue';
 import type { TrialConfig } from '@lrsweep/sweep';
 import type { RedisConnection as Redis } from '@lrsweep/queue';
 import type { Logger } from 'pino';
@@ -70,14 +70,8 @@ export function createAgentService(d: AgentServiceDeps) {
 
   /** A running trial of the caller's project and pools, owned by `attempt`; else 404, 403 or 409. */
   /** A trial ended: held trials of its sweep (maxParallel) may start; the reconciler does it when this cannot. */
-  const admitNext = async (sweepId: string) => {
-    try {
-      const next = await admitHeldTrials(d.db, sweepId);
-      if (next.length) await d.queue.enqueueTrials(next);
-    } catch (err) {
-      d.log?.warn({ err, sweepId }, 'could not start held trials; the reconciler will');
-    }
-  };
+  const admitNext = (sweepId: string) =>
+    enqueueDue(d.queue, async () => ({ deliveries: await admitHeldTrials(d.db, sweepId) }), (err) => d.log?.warn({ err, sweepId }, 'could not start held trials; the reconciler will'));
 
   const owned = async (caller: Caller, trialId: string, attempt: number) => {
     const t = await trialForReport(d.db, trialId, caller.projectId);
