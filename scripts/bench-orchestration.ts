@@ -167,6 +167,13 @@ async function fleetPhase(env: Record<string, string>, client: LrsweepClient) {
     rowWritesPerTrial: (after.writes - before.writes) / FLEET_TRIALS,
   };
   log(`  lrsweep: ${lrsweep.trialsPerS.toFixed(1)} trials/s, ${lrsweep.slotMsPerTrialNotTraining.toFixed(1)} ms of slot time per trial not training, ${lrsweep.pgTransactionsPerTrial.toFixed(1)} Postgres transactions and ${lrsweep.rowWritesPerTrial.toFixed(1)} row writes per trial`);
+  // Where it went, from the worker's own account of each attempt ('trial finished', phasesMs):
+  // on the slot, the queue's hand-off, the claim and the preparation; beside the slot's next
+  // trial, the last metric rows and the trial's end. (The first two trials hand off from warm-up.)
+  const finished = worker.lines.filter((l) => l.msg === 'trial finished' && l.sweepId === created.id);
+  const phase = (k: string) => median(finished.map((l) => (l.phasesMs as Record<string, number> | undefined)?.[k]).filter((v): v is number => v !== undefined));
+  const breakdown = Object.fromEntries(['handOff', 'claim', 'prepare', 'close', 'finish'].map((k) => [k, phase(k)]));
+  log(`  per trial (medians, ms): on the slot: queue hand-off ${breakdown.handOff!.toFixed(1)} · claim ${breakdown.claim!.toFixed(1)} · prepare ${breakdown.prepare!.toFixed(1)}; beside the next trial: last metric rows ${breakdown.close!.toFixed(1)} · end recorded ${breakdown.finish!.toFixed(1)}`);
 
   const others: Record<string, unknown>[] = [];
   const python = benchPython();
@@ -194,7 +201,7 @@ async function fleetPhase(env: Record<string, string>, client: LrsweepClient) {
     const o = others.find((x) => x.framework === f) as { slotMsPerTrialNotTraining: number } | undefined;
     return o ? lrsweep.slotMsPerTrialNotTraining / o.slotMsPerTrialNotTraining : null;
   };
-  return { lrsweep, others, vsRayTune: ratio('ray'), vsOptuna: ratio('optuna') };
+  return { lrsweep, breakdown, others, vsRayTune: ratio('ray'), vsOptuna: ratio('optuna') };
 }
 
 async function main() {

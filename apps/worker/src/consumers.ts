@@ -17,8 +17,8 @@ export interface ConsumersOptions {
   /** Every project (their pools' queues are consumed for subscriptions without a project). */
   listProjects(): Promise<string[]>;
   refreshMs: number;
-  /** Handles one delivery on a reserved slot. */
-  run(payload: RunTrialPayload, job: Job, token: string | undefined, slot: TrainingSlot): Promise<unknown>;
+  /** Handles one delivery on a reserved slot; resolves once the slot is free again (its `delivery` is the job's result). */
+  run(payload: RunTrialPayload, job: Job, token: string | undefined, slot: TrainingSlot): Promise<{ delivery: unknown }>;
 }
 
 /**
@@ -40,7 +40,7 @@ export function createConsumers(o: ConsumersOptions) {
       throw new DelayedError();
     }
     try {
-      return await o.run(payload, job, token, slot);
+      return (await o.run(payload, job, token, slot)).delivery;
     } finally {
       o.slots.release(slot);
     }
@@ -61,7 +61,7 @@ export function createConsumers(o: ConsumersOptions) {
     w.on('error', (err) => o.log.warn({ err, queue: name }, 'queue connection error'));
     w.on('failed', (job, err) => o.log.warn({ jobId: job?.id, err, queue: name }, 'delivery failed'));
     consumers.set(name, w);
-    if (o.slots.free === 0) void w.pause(true);
+    if (o.slots.free === 0 && consumers.size > 1) for (const c of consumers.values()) if (!c.isPaused()) void c.pause(true);
     void w.run().catch((err) => o.log.error({ err, queue: name }, 'consumer stopped'));
     o.log.info({ queue: name, projectId, pool }, 'consuming');
   };
@@ -74,7 +74,11 @@ export function createConsumers(o: ConsumersOptions) {
     }
   };
 
+  // One consumer never holds more deliveries than there are slots (its concurrency is their
+  // number), so it is left running: a delivery's completion then fetches the next in the same
+  // Redis call. Several consumers share the slots: while every slot is busy they all pause.
   o.slots.onChange((free) => {
+    if (consumers.size < 2) return;
     for (const w of consumers.values()) {
       if (free === 0 && !w.isPaused()) void w.pause(true);
       else if (free > 0 && w.isPaused()) void w.resume();

@@ -60,6 +60,23 @@ await connect(prisma, redis, log);
 log.info('connected to Postgres and Redis');
 const eviction = await evictionWarning(redis).catch(() => null);
 if (eviction) log.warn(eviction);
+const runTrial = createTrialRunner({
+  db: prisma,
+  queue,
+  log,
+  workerId: env.WORKER_ID,
+  leaseMs: env.LEASE_MS,
+  flushMs: env.METRICS_FLUSH_MS,
+  checkpointEvery: env.CHECKPOINT_EVERY,
+  checkpoints,
+  lrsweepVersion,
+  datasets: createDatasetCache(log),
+  dataRoot: env.DATA_ROOT,
+  modelRoot: env.MODEL_ROOT,
+  shuttingDown: () => shuttingDown,
+  device,
+  metrics,
+});
 const consumers = createConsumers({
   connection: redis,
   prefix: env.QUEUE_PREFIX,
@@ -70,23 +87,7 @@ const consumers = createConsumers({
   log,
   refreshMs: env.PROJECT_REFRESH_MS,
   listProjects: async () => (await prisma.project.findMany({ select: { id: true } })).map((p) => p.id),
-  run: createTrialRunner({
-    db: prisma,
-    queue,
-    log,
-    workerId: env.WORKER_ID,
-    leaseMs: env.LEASE_MS,
-    flushMs: env.METRICS_FLUSH_MS,
-    checkpointEvery: env.CHECKPOINT_EVERY,
-    checkpoints,
-    lrsweepVersion,
-    datasets: createDatasetCache(log),
-    dataRoot: env.DATA_ROOT,
-    modelRoot: env.MODEL_ROOT,
-    shuttingDown: () => shuttingDown,
-    device,
-    metrics,
-  }),
+  run: runTrial,
 });
 // What a crash between a trial's end and its clean-up left, now and from time to time.
 const sweepNow = () => sweepCheckpoints(prisma, checkpoints, log).catch((err) => log.warn({ err }, 'checkpoint sweep failed'));
@@ -118,6 +119,8 @@ async function shutdown(signal: string) {
   clearInterval(heartbeat);
   try {
     await consumers.close();
+    // Trials whose threads are done may still be recording their ends (and releases).
+    await runTrial.settled();
     await Promise.all([slots.close(), queue.close()]);
     await stopBuiltinWorker(prisma, registryId).catch(() => {});
     await Promise.all([closeDb(), redis.quit().catch(() => {}), producerRedis.quit().catch(() => {})]);

@@ -1,31 +1,14 @@
 import { arch, cpus } from 'node:os';
 import { isRetryable, type TrialFailure, toTrialFailure, TrialError } from '@lrsweep/contract';
-import {
-  admitHeldTrials,
-  type ClaimedTrial,
-  type Redelivery,
-  claimTrial,
-  type Db,
-  decideRungs,
-  failAttempt,
-  finishTrial,
-  handOffFork,
-  recordCheckpoint,
-  releaseOrphanForks,
-  recordRunInfo,
-  reachRung,
-  releaseTrial,
-  renewLease,
-  trialState,
-  waitingFork,
-} from '@lrsweep/db';
+import { type ClaimedTrial, claimTrial, type Db, failAttempt, finishTrial, recordCheckpoint, recordRunInfo, releaseTrial, renewLease, trialState } from '@lrsweep/db';
 import { DelayedError, type Job, type TrialQueue } from '@lrsweep/queue';
-import { type BuiltinTrialConfig, nextRungOf } from '@lrsweep/sweep';
-import { type Dataset, type DatasetRequest, type LayersArtifacts, readLayersModel, type RungOptions, type TrainerState } from '@lrsweep/trainer';
+import type { BuiltinTrialConfig } from '@lrsweep/sweep';
+import { type Dataset, type DatasetRequest, type LayersArtifacts, readLayersModel, type TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { CheckpointFiles } from './checkpoint-files';
 import { createMetricSink, type MetricSink } from './metric-sink';
 import { relativeToRoot, resolveDataset, resolveModelFiles, withoutWorkerPaths } from './data-root';
+import { afterTrial, forksOf, handOff, nextRung, paused } from './search-steps';
 import { trainConfigOf } from './train-config';
 import type { RunningTrial, TrainingSlot } from './training-slot';
 import type { DeviceInfo } from './device';
@@ -58,84 +41,96 @@ export interface TrialRunnerDeps {
 type Outcome = Awaited<RunningTrial['done']>;
 
 /** The process's resident memory in MB (a trial's backend memory is part of it). */
-export const rssMb = () => Math.round(process.memoryUsage().rss / 2 ** 20);
+export const rssMb = () => Math.round(process.memoryUsage.rss() / 2 ** 20);
+
+/** The machine's CPU, as each trial records it (read once: os.cpus() costs a system call per core). */
+const cpu = (() => {
+  let c: { cpuModel: string; cpuCount: number } | null = null;
+  return () => (c ??= { cpuModel: cpus()[0]?.model ?? arch(), cpuCount: cpus().length });
+})();
+
+/** What an attempt came to, once its end is recorded. */
+export interface TrialOutcome {
+  skipped?: boolean;
+  status?: string;
+  released?: boolean;
+  superseded?: boolean;
+  retried?: boolean;
+  failed?: boolean;
+}
+
+/**
+ * A delivery ends when the slot's thread is free (the trial trained, or never started): the
+ * slot takes its next trial while this one's end is recorded beside it (`settled`). Nothing
+ * waits on Redis for that: Postgres holds the trial, and a worker that dies before recording
+ * leaves a lease that lapses, so the trial is delivered again (the reconciler).
+ */
+export interface Delivered {
+  delivery: { skipped: true } | { trained: true; trialId: string; attempt: number };
+  settled: Promise<TrialOutcome>;
+}
 
 /**
  * Handles one delivery of a trial on a reserved slot, in five steps: claim it in Postgres
  * (compare-and-set), prepare its data and resume point, train it on the slot's thread (lease
  * renewed, metrics streamed, checkpoints recorded), record the outcome, or classify the failure
- * and let the retry policy decide (see `failAttempt`).
+ * and let the retry policy decide (see `failAttempt`). The slot is handed back once the thread
+ * is done with the trial; `settled()` waits for every attempt's end to be recorded (shutdown).
  */
 export function createTrialRunner(d: TrialRunnerDeps) {
-  return async function runTrial(payload: { trialId: string; sweepId: string }, job: Job, token: string | undefined, slot: TrainingSlot) {
+  const recording = new Set<Promise<unknown>>();
+  const runTrial = async (payload: { trialId: string; sweepId: string }, job: Job, token: string | undefined, slot: TrainingSlot): Promise<Delivered> => {
+    const t0 = performance.now();
+    // From the slot's last trial handing it back to this delivery (the queue's hand-off).
+    const handOff = slot.idleSince === null ? null : t0 - slot.idleSince;
     const claimed = await claim(d, payload.trialId, job, token);
-    if (!claimed) return { skipped: true };
-    const startedMs = Date.now();
-    d.metrics?.claimed(job.timestamp);
-    let outcome = 'failed';
-    const log = d.log.child({ sweepId: claimed.sweepId, trialId: claimed.trialId, attempt: claimed.attempt, rssMbBefore: rssMb() });
-    try {
-      if (d.shuttingDown()) {
-        outcome = 'released';
-        return await release(d, claimed, log);
-      }
-      const prepared = await prepare(d, claimed, log);
-      const run = await trainOnSlot(d, claimed, slot, prepared, log);
-      const r = await record(d, claimed, run, prepared.resume, log);
-      outcome = 'status' in r && r.status ? r.status : 'released' in r ? 'released' : 'superseded';
-      return r;
-    } catch (err) {
-      const failure = toTrialFailure(err, 'INFRASTRUCTURE');
-      // What users read names no path of the worker's (data paths are shown relative to DATA_ROOT).
-      return await failed(d, claimed, { ...failure, message: withoutWorkerPaths(failure.message, [d.dataRoot, d.modelRoot]) }, log);
-    } finally {
-      d.metrics?.ended(startedMs, outcome);
-      if (claimed.maxParallel !== null && outcome !== 'released') await admitNext(d, claimed.sweepId, log);
-      if (forksOf(claimed).length && outcome !== 'released') await releaseForks(d, claimed, log);
-      // An ASHA trial that ended (not paused) may settle its rung: pending configurations are fewer.
-      if (config(claimed).asha && outcome !== 'released' && outcome !== 'paused') await settleRungs(d, claimed, log);
-    }
+    if (!claimed) return { delivery: { skipped: true }, settled: Promise.resolve({ skipped: true }) };
+    const phases: Phases = { claim: performance.now() - t0, ...(handOff !== null ? { handOff } : {}) };
+    let threadFree!: () => void;
+    const freed = new Promise<void>((r) => (threadFree = r));
+    const settled = attempt(d, claimed, job, slot, phases, threadFree);
+    const tracked = settled.catch((err) => d.log.error({ err, trialId: claimed.trialId, attempt: claimed.attempt }, "could not record the attempt's end; its lease lapses and the trial is delivered again"));
+    recording.add(tracked);
+    void tracked.finally(() => recording.delete(tracked));
+    await freed;
+    return { delivery: { trained: true, trialId: claimed.trialId, attempt: claimed.attempt }, settled };
   };
+  return Object.assign(runTrial, {
+    /** Resolves once every attempt handed back so far has its end recorded. */
+    settled: async () => {
+      while (recording.size) await Promise.all([...recording]);
+    },
+  });
 }
+export type TrialRunner = ReturnType<typeof createTrialRunner>;
 
-/**
- * Work a trial's end makes due for others, which the API's reconciler also does: its deliveries
- * are enqueued here, and a failure loses nothing, so it is only logged.
- */
-async function alsoReconciled(d: TrialRunnerDeps, log: Logger, what: string, work: () => Promise<{ deliveries: Redelivery[]; pruned?: string[] }>) {
+/** One claimed attempt, from preparation to its recorded end; `threadFree` once the slot's thread is done with it. */
+async function attempt(d: TrialRunnerDeps, claimed: ClaimedTrial, job: Job, slot: TrainingSlot, phases: Phases, threadFree: () => void): Promise<TrialOutcome> {
+  const startedMs = Date.now();
+  d.metrics?.claimed(job.timestamp);
+  let outcome = 'failed';
+  const log = d.log.child({ sweepId: claimed.sweepId, trialId: claimed.trialId, attempt: claimed.attempt, rssMbBefore: rssMb() });
   try {
-    const r = await work();
-    for (const id of r.pruned ?? []) await d.checkpoints.removeTrial(id).catch(() => {});
-    if (r.deliveries.length) await d.queue.enqueueTrials(r.deliveries);
-    return r.deliveries.length;
+    if (d.shuttingDown()) {
+      outcome = 'released';
+      threadFree();
+      return await release(d, claimed, log);
+    }
+    const prepared = await timed(phases, 'prepare', () => prepare(d, claimed, log));
+    const run = await trainOnSlot(d, claimed, slot, prepared, log, phases, threadFree);
+    const r = await record(d, claimed, run, prepared.resume, log, phases);
+    outcome = 'status' in r && r.status ? r.status : 'released' in r ? 'released' : 'superseded';
+    return r;
   } catch (err) {
-    log.warn({ err }, `could not ${what}; the reconciler will`);
-    return 0;
+    const failure = toTrialFailure(err, 'INFRASTRUCTURE');
+    // What users read names no path of the worker's (data paths are shown relative to DATA_ROOT).
+    return await failed(d, claimed, { ...failure, message: withoutWorkerPaths(failure.message, [d.dataRoot, d.modelRoot]) }, log);
+  } finally {
+    // A failure before the thread was done with the trial: recorded (or not) first, then the slot goes on.
+    threadFree();
+    d.metrics?.ended(startedMs, outcome);
+    await afterTrial(d, claimed, outcome, log);
   }
-}
-
-/** A trial of a sweep with maxParallel ended: the next held ones may start now. */
-const admitNext = (d: TrialRunnerDeps, sweepId: string, log: Logger) =>
-  alsoReconciled(d, log, 'start the next held trial of the sweep', async () => ({ deliveries: await admitHeldTrials(d.db, sweepId) }));
-
-/** A trunk ended (or its attempt did): any fork it did not hand a checkpoint to (it diverged or failed first) runs independently now. */
-async function releaseForks(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger) {
-  const n = await alsoReconciled(d, log, "release the trunk's waiting forks", async () => ({ deliveries: await releaseOrphanForks(d.db, claimed.identity) }));
-  if (n) log.info({ forks: n }, 'forks the trunk did not reach run independently');
-}
-
-/** An ASHA trial ended: decide what its ending makes certain (its pruned trials' checkpoints go). */
-const settleRungs = (d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger) => alsoReconciled(d, log, "take the sweep's rung decisions", () => decideRungs(d.db, claimed.sweepId));
-
-const config = (claimed: ClaimedTrial) => claimed.config as BuiltinTrialConfig;
-
-/**
- * The ASHA rung an attempt trains to (none past the last: it runs to its horizon), and how it is
- * judged there: the rungs it has not been judged at yet, whatever checkpoint it resumes from.
- */
-function nextRung(claimed: ClaimedTrial): RungOptions | undefined {
-  const a = config(claimed).asha;
-  return a ? nextRungOf(a, claimed.rungsReached) : undefined;
 }
 
 /**
@@ -201,6 +196,24 @@ interface TrainedRun {
   startedMs: number;
 }
 
+/**
+ * Where an attempt's time went, in ms (the 'trial finished' log line carries it): handOff (from
+ * the slot's previous trial handing it back to this delivery: the queue), claim, prepare (data,
+ * model files, checkpoint), start (until the thread chose its backend), runInfo (beside
+ * training), train (until the thread's result arrived); then, beside the slot's next trial,
+ * close (the last metric rows) and finish (the trial's end recorded).
+ */
+type Phases = Record<string, number>;
+async function timed<T>(phases: Phases, name: string, f: () => Promise<T>): Promise<T> {
+  const t = performance.now();
+  try {
+    return await f();
+  } finally {
+    phases[name] = (phases[name] ?? 0) + performance.now() - t;
+  }
+}
+const rounded = (phases: Phases) => Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+
 /** Trains on the slot's thread while the lease is renewed, metrics stream and checkpoints are recorded. */
 async function trainOnSlot(
   d: TrialRunnerDeps,
@@ -208,6 +221,8 @@ async function trainOnSlot(
   slot: TrainingSlot,
   { dataset, layers, resume, datasetPath, modelPath }: Prepared,
   log: Logger,
+  phases: Phases,
+  threadFree: () => void,
 ): Promise<TrainedRun> {
   const { trialId, attempt } = claimed;
   let stopRun: (() => void) | null = null;
@@ -238,6 +253,7 @@ async function trainOnSlot(
   const startedMs = Date.now();
   let running: RunningTrial | null = null;
   try {
+    const tStart = performance.now();
     running = await slot.run(
       trainConfigOf(claimed.config as BuiltinTrialConfig),
       dataset,
@@ -255,10 +271,11 @@ async function trainOnSlot(
     const run = running;
     // The backend this trial trains on (the thread chooses per trial: spec, environment or probe).
     const chosen = await run.backend;
+    phases.start = performance.now() - tStart;
     const backend = chosen?.backend ?? slot.backend;
     backendName = backend?.name === 'tensorflow' || backend?.name === 'wasm' ? backend.name : null;
     if (chosen) log.info({ backend: chosen.backend.name, why: chosen.reason }, 'trial backend');
-    await recordRunInfo(d.db, trialId, attempt, {
+    await timed(phases, 'runInfo', () => recordRunInfo(d.db, trialId, attempt, {
       lrsweepVersion: d.lrsweepVersion,
       tfjsVersion: slot.tfjsVersion,
       backend: backend?.name ?? 'unknown',
@@ -266,16 +283,19 @@ async function trainOnSlot(
       datasetPath,
       modelPath,
       hardware: {
-        cpuModel: cpus()[0]?.model ?? arch(),
-        cpuCount: cpus().length,
+        ...cpu(),
         gpu: backend?.gpu ? (d.device?.kind === 'gpu' ? d.device.name : 'cuda') : null,
         ...(backend?.gpu && d.device?.kind === 'gpu' ? { gpuMemoryMiB: d.device.memoryMiB, driver: d.device.driver } : {}),
       },
-    });
-    const outcome = await run.done;
+    }));
+    const outcome = await timed(phases, 'train', () => run.done);
+    // The thread is done with this trial: the slot may take its next while the rest is recorded.
+    threadFree();
+    const tClose = performance.now();
     await checkpoints.settled();
     // A completed or diverged run is recorded next, summaries and all; a stopped one is not.
     const { fenced } = await sink.close({ summarize: outcome.result.status === 'stopped' || outcome.result.status === 'paused' });
+    phases.close = performance.now() - tClose;
     return { outcome, superseded: fenced || lostOwnership, dataset, startedMs };
   } catch (err) {
     // The attempt cannot be accounted for (e.g. Postgres went away as it started): its training
@@ -299,9 +319,6 @@ async function stopOrReplace(slot: TrainingSlot, running: RunningTrial, log: Log
     await slot.close().catch(() => {});
   }
 }
-
-/** A trunk's forks (forks.ts in @lrsweep/sweep): the trials it hands a checkpoint, and where. */
-const forksOf = (claimed: ClaimedTrial) => config(claimed).forks ?? [];
 
 /**
  * Checkpoints are recorded one after another, each once the rows before it are stored. At a
@@ -334,30 +351,8 @@ function checkpointRecorder(d: TrialRunnerDeps, claimed: ClaimedTrial, sink: Met
   };
 }
 
-/**
- * Hands the fork waiting at this checkpoint's update its own copy of it (the trunk goes on and
- * replaces its own). A failed handoff loses nothing: the fork waits until the trunk ends, then
- * runs independently (releaseOrphanForks).
- */
-async function handOff(d: TrialRunnerDeps, claimed: ClaimedTrial, identity: string, state: TrainerState, backend: 'wasm' | 'tensorflow' | null, log: Logger) {
-  try {
-    const fork = await waitingFork(d.db, identity, claimed.identity);
-    if (!fork) return;
-    const path = await d.checkpoints.write(fork.id, 0, state);
-    const r = await handOffFork(d.db, { trunkId: claimed.trialId, trunkAttempt: claimed.attempt, forkId: fork.id, checkpointPath: path, step: state.step, backend });
-    if (!r.handedOff) {
-      await d.checkpoints.remove(path);
-      return;
-    }
-    if (r.deliveries.length) await d.queue.enqueueTrials(r.deliveries);
-    log.info({ forkId: fork.id, step: state.step }, 'fork handed its checkpoint');
-  } catch (err) {
-    log.warn({ err, step: state.step }, 'could not hand a fork its checkpoint; it runs independently once this trunk ends');
-  }
-}
-
 /** Stores what the run came to: completed or diverged, or released (shutdown), or nothing (superseded). */
-async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun, resume: TrainerState | undefined, log: Logger) {
+async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun, resume: TrainerState | undefined, log: Logger, phases: Phases) {
   const { result, numTensors, timing } = run.outcome;
   if (run.superseded) {
     log.warn("the trial is no longer this attempt's (cancelled, or a newer attempt owns it); stopping without recording");
@@ -366,7 +361,7 @@ async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun
     if (state && state.status !== 'running' && state.status !== 'queued') await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
     return { superseded: true };
   }
-  if (result.status === 'paused') return paused(d, claimed, run, log);
+  if (result.status === 'paused') return paused(d, claimed, result.rung!, log);
   if (result.status === 'stopped') {
     // Shutting down: hand the trial back with a new delivery (a release spends no budget).
     await release(d, claimed, log);
@@ -376,8 +371,10 @@ async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun
   // A range test's ramp ends where the loss diverges: that is its answer, not a failure.
   const rangeTest = (claimed.config as BuiltinTrialConfig).rangeTest === true;
   const status = result.status === 'diverged' && !rangeTest ? 'diverged' : 'completed';
-  await finishTrial(d.db, claimed.trialId, claimed.attempt, status, { ...result, trainingStartedAt: new Date(timing.startedAt), trainMs: timing.ms });
-  await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
+  await timed(phases, 'finish', async () => {
+    await finishTrial(d.db, claimed.trialId, claimed.attempt, status, { ...result, trainingStartedAt: new Date(timing.startedAt), trainMs: timing.ms });
+    await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
+  });
   log.info(
     {
       status,
@@ -390,27 +387,11 @@ async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun
       hostMs: Math.round(timing.hostMs),
       numTensors,
       rssMbAfter: rssMb(),
+      phasesMs: rounded(phases),
     },
     'trial finished',
   );
   return { status };
-}
-
-/**
- * Paused at an ASHA rung, checkpointed there: the estimate is stored and the trial waits for its
- * configuration's decision, which this report may settle (for it and for others).
- */
-async function paused(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun, log: Logger) {
-  const rung = run.outcome.result.rung!;
-  const r = await reachRung(d.db, { trialId: claimed.trialId, attempt: claimed.attempt, rung: claimed.rungsReached, step: rung.step, value: rung.value, cooldownSteps: rung.cooldownSteps });
-  if (!r.recorded) {
-    log.warn('the trial was no longer this attempt\'s at its rung; nothing recorded');
-    return { superseded: true };
-  }
-  for (const id of r.pruned) await d.checkpoints.removeTrial(id).catch(() => {});
-  if (r.deliveries.length) await d.queue.enqueueTrials(r.deliveries);
-  log.info({ rung: claimed.rungsReached, step: rung.step, value: rung.value, cooldownSteps: rung.cooldownSteps, promoted: r.deliveries.length, pruned: r.pruned.length }, 'trial judged at a rung');
-  return { status: 'paused' as const };
 }
 
 async function release(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger) {

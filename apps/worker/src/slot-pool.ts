@@ -20,6 +20,7 @@ export function createSlotPool(size: number, backend: string, log: Logger) {
       return s;
     },
     release(s: TrainingSlot) {
+      s.idleSince = performance.now();
       free.push(s);
       changed();
     },

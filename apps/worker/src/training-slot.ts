@@ -40,6 +40,8 @@ export class TrainingSlot {
   private worker: Worker | null = null;
   backend: BackendChoice | null = null;
   tfjsVersion = '';
+  /** When (performance.now()) the slot was last handed back; null until its first trial. */
+  idleSince: number | null = null;
   /** Why the slot's thread could not be started, while it cannot (a dead slot). */
   startError: Error | null = null;
 
