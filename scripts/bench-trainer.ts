@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { createModel, createRng, selectBackend, train } from '@lrsweep/trainer';
+import { createModel, createRng, selectBackend, setNativeThreads, train } from '@lrsweep/trainer';
 import { adamConfig, BATCH, benchModels as models, modelDataOf, randomDataset } from './bench-models';
 import { median } from './lib/stats';
 
@@ -93,6 +93,9 @@ async function main() {
   type Row = { model: string; backend: string; samplesPerSec: number; samplesPerCpuSec: number; tokensPerSec: number | null; gflops: number; matmul: number; ratio: number; lo: number; hi: number; rounds: number };
   const rows: Row[] = [];
   const only = process.argv.find((a) => a.startsWith('--models='))?.slice('--models='.length).split(',');
+  // The native backend on one intra-op thread, like the PyTorch it is set against (and like a
+  // worker with a slot per core); TF_NUM_INTRAOP_THREADS chooses another.
+  const threads = setNativeThreads(1);
   // wasm always; the native backend when it loads (say so when it does not).
   const backends: ('wasm' | 'tensorflow')[] = ['wasm'];
   const native = await selectBackend('tensorflow').then(() => null, (err: Error) => err.message);
@@ -126,6 +129,7 @@ async function main() {
   }
   await selectBackend('wasm');
   const target: Record<string, number> = { mlp: 0.8, vit: 0.4, lenet: 0.3, cnn: 0.3, gpt: 0.4 };
+  if (backends.includes('tensorflow')) console.log(`native backend: ${threads.intraOp} intra-op thread(s), ${threads.interOp} inter-op (TF_NUM_INTRAOP_THREADS, TF_NUM_INTEROP_THREADS)\n`);
   console.log(`batch ${BATCH}, Adam; per model and backend ${ROUNDS} timed rounds of ≥ ${ROUND_MS} ms, each set against that backend's plain matMul rate (512³, fresh operands) measured around it; medians over rounds\n`);
   console.log('| model | backend | samples/s | samples per CPU-s | tokens/s | effective GFLOP/s | matMul GFLOP/s | ratio (median) | ratio range over rounds | wasm target |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');

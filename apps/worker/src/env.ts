@@ -34,6 +34,8 @@ const schema = z.object({
   /** How often the worker looks for projects whose pools it serves. */
   PROJECT_REFRESH_MS: int(5_000),
   LRSWEEP_BACKEND: z.enum(['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu']).default('auto'),
+  /** The native backend's intra-op CPU threads per slot (TF_NUM_INTRAOP_THREADS wins); default: cores ÷ WORKER_SLOTS. */
+  TF_THREADS: z.coerce.number().int().min(1).max(1024).optional(),
   QUEUE_PREFIX: z.string().default('lrsweep'),
   /** A running trial's lease in Postgres; renewed every third of it. */
   LEASE_MS: int(30_000),

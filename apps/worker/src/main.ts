@@ -1,9 +1,10 @@
 // The worker process: consumes its pools' queues and trains trials, WORKER_SLOTS at a time.
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { createDb, type Db, heartbeatBuiltinWorker, registerBuiltinWorker, stopBuiltinWorker } from '@lrsweep/db';
 import { createRedis, createTrialQueue, evictionWarning } from '@lrsweep/queue';
 import type { RedisConnection as Redis } from '@lrsweep/queue';
+import { setNativeThreads } from '@lrsweep/trainer';
 import pino, { type Logger } from 'pino';
 import { createCheckpointFiles } from './checkpoint-files';
 import { sweepCheckpoints } from './checkpoint-sweeper';
@@ -25,6 +26,8 @@ const redis = createRedis(env.REDIS_URL);
 const producerRedis = createRedis(env.REDIS_URL);
 for (const r of [redis, producerRedis]) r.on('error', (err) => log.debug({ err }, 'redis connection error'));
 const queue = createTrialQueue({ connection: producerRedis, prefix: env.QUEUE_PREFIX });
+// The native backend's CPU threads, shared out among the slots (before any thread loads it).
+const nativeThreads = setNativeThreads(env.TF_THREADS ?? Math.max(1, Math.floor(availableParallelism() / env.WORKER_SLOTS)));
 const slots = createSlotPool(env.WORKER_SLOTS, env.LRSWEEP_BACKEND, log);
 const checkpoints = createCheckpointFiles(env.CHECKPOINT_DIR);
 let shuttingDown = false;
@@ -105,7 +108,7 @@ if (env.WORKER_HEALTH_PORT !== undefined) {
   const { port } = await serveHealth(env.WORKER_HEALTH_PORT, health, { host: env.WORKER_HEALTH_HOST, metrics: metrics.registry });
   log.info({ port }, `worker health at http://127.0.0.1:${port}/healthz`);
 }
-log.info({ slots: env.WORKER_SLOTS, backend: slots.backend, pools: env.WORKER_POOLS, queues: consumers.queues, checkpointDir: env.CHECKPOINT_DIR }, 'worker started');
+log.info({ slots: env.WORKER_SLOTS, nativeThreads, backend: slots.backend, pools: env.WORKER_POOLS, queues: consumers.queues, checkpointDir: env.CHECKPOINT_DIR }, 'worker started');
 
 async function shutdown(signal: string) {
   if (shuttingDown) return;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from './backend';
+import { selectBackend, setNativeThreads } from './backend';
 
 /** An importer that knows only some packages (the native ones cannot be installed here). */
 const only = (installed: string[], loaded: string[] = []) => async (name: string) => {
@@ -30,5 +30,26 @@ describe('backend selection', () => {
   it('cpu only when asked', async () => {
     expect((await selectBackend('cpu', { load: only(['@tensorflow/tfjs-backend-cpu']) })).name).toBe('cpu');
     expect((await selectBackend('wasm', { load: only(['@tensorflow/tfjs-backend-wasm']) })).name).toBe('wasm');
+  });
+});
+
+describe('setNativeThreads', () => {
+  it('sizes the native thread pools unless the environment already does, and says what holds', () => {
+    const saved = { intra: process.env.TF_NUM_INTRAOP_THREADS, inter: process.env.TF_NUM_INTEROP_THREADS };
+    try {
+      delete process.env.TF_NUM_INTRAOP_THREADS;
+      delete process.env.TF_NUM_INTEROP_THREADS;
+      expect(setNativeThreads(2.7)).toEqual({ intraOp: 2, interOp: 1 });
+      expect(process.env.TF_NUM_INTRAOP_THREADS).toBe('2');
+      // A value already set (an operator's) wins over the default.
+      expect(setNativeThreads(0)).toEqual({ intraOp: 2, interOp: 1 });
+      delete process.env.TF_NUM_INTRAOP_THREADS;
+      expect(setNativeThreads(0)).toEqual({ intraOp: 1, interOp: 1 });
+    } finally {
+      for (const [k, v] of [['TF_NUM_INTRAOP_THREADS', saved.intra], ['TF_NUM_INTEROP_THREADS', saved.inter]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });

@@ -59,6 +59,21 @@ export async function selectBackend(
   return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false };
 }
 
+/**
+ * Sizes TensorFlow's CPU thread pools for the native backend: `threads` for each op's own work
+ * (intra-op) and one to run ops on (TF.js executes them one at a time). TF reads both once, from
+ * the process environment, when the backend first loads, so this runs in the main thread before
+ * any training thread starts; values already in the environment win. Several slots in one
+ * process each get their own pools: `threads` = cores ÷ slots keeps them from oversubscribing
+ * the machine, and on the small models TF.js dispatches op by op, one thread per slot does more
+ * work per CPU-second than two (`pnpm bench:trainer`).
+ */
+export function setNativeThreads(threads: number): { intraOp: number; interOp: number } {
+  process.env.TF_NUM_INTRAOP_THREADS ??= String(Math.max(1, Math.floor(threads)));
+  process.env.TF_NUM_INTEROP_THREADS ??= '1';
+  return { intraOp: Number(process.env.TF_NUM_INTRAOP_THREADS), interOp: Number(process.env.TF_NUM_INTEROP_THREADS) };
+}
+
 /** Whether the NVIDIA driver reports a GPU (what tfjs-node-gpu needs). */
 export function nvidiaGpuPresent(): boolean {
   try {
