@@ -1,5 +1,5 @@
-// `pnpm exec tsx scripts/profile-kernels.ts [mlp|lenet|cnn|vit] [rows]`: times every wasm kernel
-// call during training steps of one benchmark model (batch 128, Adam) and lists the costliest
+// `pnpm exec tsx scripts/profile-kernels.ts [mlp|lenet|cnn|vit|gpt] [rows] [--backend=tensorflow]`:
+// times every kernel call of the backend (wasm unless asked) during training steps of one benchmark model (batch 128, Adam) and lists the costliest
 // kernels by shape. A kernel that calls others through the registry (the patched products call
 // Transpose) is timed whole and its callees again on their own rows.
 import * as tf from '@tensorflow/tfjs';
@@ -20,10 +20,11 @@ async function main() {
   const which = process.argv[2] ?? 'vit';
   const m = benchModels.find((x) => x.name === which);
   if (!m) throw new Error(`unknown model ${which}: one of ${benchModels.map((x) => x.name).join(', ')}`);
-  await selectBackend('wasm');
+  const backend = process.argv.find((a) => a.startsWith('--backend='))?.slice('--backend='.length) === 'tensorflow' ? 'tensorflow' : 'wasm';
+  await selectBackend(backend);
   const stats = new Map<string, { n: number; ms: number }>();
   let timing = false;
-  for (const k of tf.getKernelsForBackend('wasm')) {
+  for (const k of tf.getKernelsForBackend(backend)) {
     const original = k.kernelFunc;
     (k as { kernelFunc: typeof original }).kernelFunc = (args) => {
       if (!timing) return original(args);
@@ -49,7 +50,9 @@ async function main() {
   const rows = [...stats].map(([k, s]) => ({ k, n: s.n / steps, ms: s.ms / steps })).sort((a, b) => b.ms - a.ms);
   const calls = rows.reduce((a, r) => a + r.n, 0);
   console.log(`${m.name}: ${wall.toFixed(1)} ms per update (wall), ${calls.toFixed(0)} kernel calls per update`);
-  for (const r of rows.slice(0, Number(process.argv[3] ?? 40))) console.log(`${r.ms.toFixed(2).padStart(8)} ms ${r.n.toFixed(0).padStart(5)}×  ${r.k}`);
+  const inKernels = rows.reduce((a, r) => a + r.ms, 0);
+  console.log(`${inKernels.toFixed(1)} ms of it in kernels (${((100 * inKernels) / wall).toFixed(0)}%), the rest in tfjs-core (dispatch, autodiff, tidy) and the trainer`);
+  for (const r of rows.slice(0, Number(process.argv.slice(3).find((a) => /^\d+$/.test(a)) ?? 40))) console.log(`${r.ms.toFixed(2).padStart(8)} ms ${r.n.toFixed(0).padStart(5)}×  ${r.k}`);
 }
 
 main().catch((err) => {

@@ -100,3 +100,44 @@ describe('optimizers match their published update rules', () => {
     });
   });
 });
+
+describe('Adam over several variables at once (the native backend’s flat moments)', () => {
+  // Two variables of different shapes: one optimizer over both (flat moments, on a backend with
+  // no fused kernel, as here), and one per variable (a single variable updates on its own).
+  const shapes: [number[], number[]] = [[2, 3], [4]];
+  const init = (k: number) => shapes.map((sh, i) => tf.variable(tf.tensor(Array.from({ length: sh.reduce((a, b) => a * b, 1) }, (_, j) => Math.sin(7 * i + j + k)), sh), true, `v${i}-${k}-${Math.random()}`));
+  const grad = (v: tf.Variable, step: number) => tf.mul(tf.cos(tf.add(v, step)), 0.5);
+
+  for (const spec of [
+    { kind: 'adam', beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.01 },
+    { kind: 'adamw', beta1: 0.8, beta2: 0.999, epsilon: 1e-6, weightDecay: 0.05 },
+  ] as OptimizerSpec[]) {
+    it(`${spec.kind}: every value as one variable at a time gives, and checkpoints that resume either way`, () => {
+      const together = init(0);
+      const apart = init(0);
+      const flat = createOptimizer(spec, together);
+      const single = apart.map((v) => createOptimizer(spec, [v]));
+      for (const [k, lr] of lrs.entries()) {
+        tf.tidy(() => flat.apply(Object.fromEntries(together.map((v) => [v.name, grad(v, k)])), lr));
+        apart.forEach((v, i) => tf.tidy(() => single[i]!.apply({ [v.name]: grad(v, k) }, lr)));
+      }
+      together.forEach((v, i) => expect(Array.from(v.dataSync())).toEqual(Array.from(apart[i]!.dataSync())));
+      // Its checkpoint holds per-variable slots, m of each then s of each, as the per-variable form's.
+      const state = flat.exportState();
+      expect(state.t).toBe(lrs.length);
+      const [m0, s0] = single[0]!.exportState().slots;
+      const [m1, s1] = single[1]!.exportState().slots;
+      expect(state.slots.map((x) => Array.from(x))).toEqual([m0, m1, s0, s1].map((x) => Array.from(x!)));
+      // Resumed from it, a new flat optimizer goes on exactly as the first one does.
+      const resumed = init(1);
+      resumed.forEach((v, i) => v.assign(together[i]!));
+      const again = createOptimizer(spec, resumed);
+      again.importState(state);
+      tf.tidy(() => flat.apply(Object.fromEntries(together.map((v) => [v.name, grad(v, 9)])), 0.03));
+      tf.tidy(() => again.apply(Object.fromEntries(resumed.map((v) => [v.name, grad(v, 9)])), 0.03));
+      resumed.forEach((v, i) => expect(Array.from(v.dataSync())).toEqual(Array.from(together[i]!.dataSync())));
+      for (const o of [flat, again, ...single]) o.dispose();
+      for (const v of [...together, ...apart, ...resumed]) v.dispose();
+    });
+  }
+});
