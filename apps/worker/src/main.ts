@@ -120,6 +120,8 @@ async function shutdown(signal: string) {
   }, env.SHUTDOWN_TIMEOUT_MS);
   hardStop.unref();
   clearInterval(heartbeat);
+  // Running trials stop after their current update, checkpoint, and are released below.
+  runTrial.stopRunning();
   try {
     await consumers.close();
     // Trials whose threads are done may still be recording their ends (and releases).

@@ -79,6 +79,8 @@ export interface Delivered {
  */
 export function createTrialRunner(d: TrialRunnerDeps) {
   const recording = new Set<Promise<unknown>>();
+  /** How to stop each trial training now (after its current update). */
+  const stoppers = new Set<() => void>();
   const runTrial = async (payload: { trialId: string; sweepId: string }, job: Job, token: string | undefined, slot: TrainingSlot): Promise<Delivered> => {
     const t0 = performance.now();
     // From the slot's last trial handing it back to this delivery (the queue's hand-off).
@@ -88,7 +90,7 @@ export function createTrialRunner(d: TrialRunnerDeps) {
     const phases: Phases = { claim: performance.now() - t0, ...(handOff !== null ? { handOff } : {}) };
     let threadFree!: () => void;
     const freed = new Promise<void>((r) => (threadFree = r));
-    const settled = attempt(d, claimed, job, slot, phases, threadFree);
+    const settled = attempt(d, claimed, job, slot, phases, { threadFree, stoppers });
     const tracked = settled.catch((err) => d.log.error({ err, trialId: claimed.trialId, attempt: claimed.attempt }, "could not record the attempt's end; its lease lapses and the trial is delivered again"));
     recording.add(tracked);
     void tracked.finally(() => recording.delete(tracked));
@@ -96,6 +98,8 @@ export function createTrialRunner(d: TrialRunnerDeps) {
     return { delivery: { trained: true, trialId: claimed.trialId, attempt: claimed.attempt }, settled };
   };
   return Object.assign(runTrial, {
+    /** Stops every trial training now, after its current update (a shutdown: they checkpoint and are released). */
+    stopRunning: () => stoppers.forEach((stop) => stop()),
     /** Resolves once every attempt handed back so far has its end recorded. */
     settled: async () => {
       while (recording.size) await Promise.all([...recording]);
@@ -105,7 +109,14 @@ export function createTrialRunner(d: TrialRunnerDeps) {
 export type TrialRunner = ReturnType<typeof createTrialRunner>;
 
 /** One claimed attempt, from preparation to its recorded end; `threadFree` once the slot's thread is done with it. */
-async function attempt(d: TrialRunnerDeps, claimed: ClaimedTrial, job: Job, slot: TrainingSlot, phases: Phases, threadFree: () => void): Promise<TrialOutcome> {
+/** What an attempt tells its runner: when its thread is free, and how to stop it. */
+interface AttemptHooks {
+  threadFree: () => void;
+  stoppers: Set<() => void>;
+}
+
+async function attempt(d: TrialRunnerDeps, claimed: ClaimedTrial, job: Job, slot: TrainingSlot, phases: Phases, hooks: AttemptHooks): Promise<TrialOutcome> {
+  const { threadFree } = hooks;
   const startedMs = Date.now();
   d.metrics?.claimed(job.timestamp);
   let outcome = 'failed';
@@ -117,7 +128,7 @@ async function attempt(d: TrialRunnerDeps, claimed: ClaimedTrial, job: Job, slot
       return await release(d, claimed, log);
     }
     const prepared = await timed(phases, 'prepare', () => prepare(d, claimed, log));
-    const run = await trainOnSlot(d, claimed, slot, prepared, log, phases, threadFree);
+    const run = await trainOnSlot(d, claimed, slot, prepared, log, phases, hooks);
     const r = await record(d, claimed, run, prepared.resume, log, phases);
     outcome = 'status' in r && r.status ? r.status : 'released' in r ? 'released' : 'superseded';
     return r;
@@ -222,7 +233,7 @@ async function trainOnSlot(
   { dataset, layers, resume, datasetPath, modelPath }: Prepared,
   log: Logger,
   phases: Phases,
-  threadFree: () => void,
+  { threadFree, stoppers }: AttemptHooks,
 ): Promise<TrainedRun> {
   const { trialId, attempt } = claimed;
   let stopRun: (() => void) | null = null;
@@ -267,6 +278,7 @@ async function trainOnSlot(
       },
     );
     stopRun = running.stop;
+    stoppers.add(stopRun);
     if (d.shuttingDown() || lostOwnership) running.stop();
     const run = running;
     // The backend this trial trains on (the thread chooses per trial: spec, environment or probe).
@@ -307,6 +319,7 @@ async function trainOnSlot(
     throw err;
   } finally {
     clearInterval(renew);
+    if (stopRun) stoppers.delete(stopRun);
   }
 }
 
