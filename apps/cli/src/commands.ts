@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiRequestError, createClient, type SweepDetail } from '@lrsweep/client';
-import { type RangeTestView, sweepSpecSchema } from '@lrsweep/contract';
+import { sweepSpecSchema } from '@lrsweep/contract';
 import { describeSchedule, toSpecIssues } from '@lrsweep/schedules';
-import { ashaPlanOf, expandSweep, type ForkSummary, planForks, planTrials } from '@lrsweep/sweep';
+import { ashaPlanOf, expandSweep, planForks, planTrials } from '@lrsweep/sweep';
 import { parse as parseYaml } from 'yaml';
-import { ashaLine, failureLines, progressLine, prunedTable, rankingTable, sweepTable, verdictTable } from './render';
+import { ashaLine, failureLines, forkLine, progressLine, prunedTable, rangeTestLines, rankingTable, sweepTable, verdictTable } from './render';
 import { formatTable } from './table';
 
 /** Exit codes scripts can rely on. */
@@ -240,25 +240,6 @@ class UsageError extends Error {}
 
 type Opts = Record<string, string | boolean | undefined>;
 type Client = ReturnType<typeof createClient>;
-
-/** What a range test found, for people: where the loss fell fastest, its low, divergence, the grid to run. */
-/** A sweep's forked cooldowns in one line: what they save against the independent grid. */
-export const forkLine = (f: ForkSummary) =>
-  `forked cooldowns: ${f.trunks} trunk${f.trunks === 1 ? '' : 's'} carry ${f.forks} fork${f.forks === 1 ? '' : 's'}: ${f.updates} updates instead of ${f.independentUpdates} (${Math.round((100 * f.updates) / f.independentUpdates)}%)`;
-
-export function rangeTestLines(r: RangeTestView): string[] {
-  if (!r.points.length) return [`range test ${r.id}: no updates recorded yet${r.provisional ? ' (running)' : ''}`];
-  const lr = (x: number | null) => (x === null ? '–' : x.toPrecision(2));
-  const out = [
-    `range test ${r.id}${r.provisional ? ' (provisional: still running)' : ''}: ${r.seeds} seed(s), ${r.points.length} points`,
-    `  steepest descent at lr ${lr(r.steepestLr)} · lowest loss at ${lr(r.minLossLr)} · ${r.divergedAtLr === null ? 'no divergence within the ramp' : `diverged at ${lr(r.divergedAtLr)}`}`,
-    `  suggested grid.baseLr: [${r.suggested.baseLr.join(', ')}]`,
-    `  run it: lrsweep submit <spec without grid.baseLr> --lr-from ${r.id}`,
-  ];
-  const step = Math.max(1, Math.floor(r.points.length / 12));
-  const rows = r.points.filter((_, i) => i % step === 0).map((p) => [lr(p.lr), p.loss.toFixed(4), p.smoothed.toFixed(4)]);
-  return [...out, '', formatTable(['lr', 'loss (seed mean)', 'smoothed'], rows, { alignRight: [0, 1, 2] })];
-}
 
 async function submit(file: string, o: Opts, client: Client, io: Io): Promise<number> {
   let raw: unknown;

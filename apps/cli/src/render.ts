@@ -1,5 +1,7 @@
 import type { PrunedRow, RankingRow, ScheduleAnalysis, SweepDetail, SweepSummary } from '@lrsweep/client';
+import type { RangeTestView } from '@lrsweep/contract';
 import { describeSchedule } from '@lrsweep/schedules';
+import type { ForkSummary } from '@lrsweep/sweep';
 import { formatTable } from './table';
 
 /** The ranking as a plain-text table. */
@@ -93,4 +95,23 @@ export function verdictTable(a: ScheduleAnalysis): string {
   const warnings = a.rows.flatMap((r) => r.warnings.map((w) => `  ! ${r.label}: ${w.message}`));
   const seeds = a.seedsToResolve !== null && a.rows.length > 1 && a.rows[1]!.indistinguishable && !a.rows.some((r) => r.warnings.some((w) => w.code === 'few_seeds')) ? [`  about ${a.seedsToResolve} seeds per configuration would resolve the top two (α = ${a.alpha}, power 0.8)`] : [];
   return [head, table, ...(warnings.length || seeds.length ? ['warnings:', ...warnings, ...seeds] : []), a.verdict].join('\n');
+}
+
+/** A sweep's forked cooldowns in one line: what they save against the independent grid. */
+export const forkLine = (f: ForkSummary) =>
+  `forked cooldowns: ${f.trunks} trunk${f.trunks === 1 ? '' : 's'} carry ${f.forks} fork${f.forks === 1 ? '' : 's'}: ${f.updates} updates instead of ${f.independentUpdates} (${Math.round((100 * f.updates) / f.independentUpdates)}%)`;
+
+/** What a range test found, for people: where the loss fell fastest, its low, divergence, the grid to run. */
+export function rangeTestLines(r: RangeTestView): string[] {
+  if (!r.points.length) return [`range test ${r.id}: no updates recorded yet${r.provisional ? ' (running)' : ''}`];
+  const lr = (x: number | null) => (x === null ? '–' : x.toPrecision(2));
+  const out = [
+    `range test ${r.id}${r.provisional ? ' (provisional: still running)' : ''}: ${r.seeds} seed(s), ${r.points.length} points`,
+    `  steepest descent at lr ${lr(r.steepestLr)} · lowest loss at ${lr(r.minLossLr)} · ${r.divergedAtLr === null ? 'no divergence within the ramp' : `diverged at ${lr(r.divergedAtLr)}`}`,
+    `  suggested grid.baseLr: [${r.suggested.baseLr.join(', ')}]`,
+    `  run it: lrsweep submit <spec without grid.baseLr> --lr-from ${r.id}`,
+  ];
+  const step = Math.max(1, Math.floor(r.points.length / 12));
+  const rows = r.points.filter((_, i) => i % step === 0).map((p) => [lr(p.lr), p.loss.toFixed(4), p.smoothed.toFixed(4)]);
+  return [...out, '', formatTable(['lr', 'loss (seed mean)', 'smoothed'], rows, { alignRight: [0, 1, 2] })];
 }
