@@ -57,8 +57,9 @@ function inProcess(name: string) {
     await h.stack?.stop();
     rmSync(checkpointDir, { recursive: true, force: true });
   });
-  const runner = (db: typeof h.handle.prisma, leaseMs = 30_000) =>
+  const runner = (db: typeof h.handle.prisma, leaseMs = 30_000, extra: { maxRecording?: number } = {}) =>
     createTrialRunner({
+      ...extra,
       db,
       queue: h.queue,
       log,
@@ -177,6 +178,37 @@ describe('a slot handed back once its thread is done with a trial', () => {
     const series = await trialSeries(h.stack.db.url, first!.id);
     expect(series.trial).toMatchObject({ status: 'completed', attempt: 1 });
     expect(series.updates.map((u) => u.step)).toEqual([...Array(first!.total_steps).keys()]);
+  }, 120_000);
+});
+
+describe('ends that cannot be recorded', () => {
+  const { h, slots, runner, intercept, job } = inProcess('endsfrozen');
+
+  it('hold the slot once more than maxRecording wait, and let it go as they are recorded', async () => {
+    const { sweepId, trials } = await shortSweep(h.stack, 'frozen', [1, 2]);
+    const [first, second] = trials;
+    let letGo!: () => void;
+    const gate = new Promise<void>((r) => (letGo = r));
+    const run = runner(intercept('$queryRaw', (strings, _values, go) => (isFinish(strings) ? gate.then(go) : go())), 30_000, { maxRecording: 1 });
+    const slot = slots.tryAcquire()!;
+    // One end may wait: the first delivery ends with its thread.
+    const a = await run({ trialId: first!.id, sweepId }, job, undefined, slot);
+    // A second may not: its delivery holds the slot even once every row of it is stored.
+    let bDone = false;
+    const b = run({ trialId: second!.id, sweepId }, job, undefined, slot).then((r) => ((bDone = true), r));
+    for (let i = 0; ; i++) {
+      const [{ n }] = (await query<{ n: number }>(h.stack.db.url, 'SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = $1', [second!.id])) as [{ n: number }];
+      if (n === second!.total_steps) break;
+      if (i > 300) throw new Error(`the second trial stored ${n} of ${second!.total_steps} rows`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bDone).toBe(false);
+    letGo();
+    expect(await (await b).settled).toEqual({ status: 'completed' });
+    expect(await a.settled).toEqual({ status: 'completed' });
+    slots.release(slot);
+    expect(await statusOf(h.stack, first!.id)).toBe('completed');
   }, 120_000);
 });
 

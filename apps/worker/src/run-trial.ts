@@ -34,6 +34,8 @@ export interface TrialRunnerDeps {
   shuttingDown(): boolean;
   /** What the worker trains on (device.ts): each trial records it. */
   device?: DeviceInfo;
+  /** How many trials' ends may wait to be recorded before the slot waits with them (default 4). */
+  maxRecording?: number;
   /** Prometheus metrics of the worker (optional: tests of the runner alone leave it out). */
   metrics?: WorkerMetrics;
 }
@@ -95,6 +97,9 @@ export function createTrialRunner(d: TrialRunnerDeps) {
     recording.add(tracked);
     void tracked.finally(() => recording.delete(tracked));
     await freed;
+    // Ends that cannot be recorded (a statement that hangs) hold the slot once too many wait:
+    // the worker stops taking trials rather than piling them up.
+    while (recording.size > (d.maxRecording ?? 4)) await Promise.race(recording);
     return { delivery: { trained: true, trialId: claimed.trialId, attempt: claimed.attempt }, settled };
   };
   return Object.assign(runTrial, {
