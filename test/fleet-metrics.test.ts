@@ -63,7 +63,9 @@ describe('fleet metrics and the scaling backlog', () => {
     }
     expect(seen.at(-1)!.backlog).toBe(0);
     expect(seen.some((b) => b.running === 1 && b.queued < 6)).toBe(true);
-    expect(seen.every((b) => b.running <= 1 && b.backlog === b.queued + b.running)).toBe(true);
+    // Running: the trial on the slot, and any whose end is still being recorded beside it (the
+    // slot is handed back once its thread is done; at most 4 ends wait before it holds).
+    expect(seen.every((b) => b.running <= 1 + 4 && b.backlog === b.queued + b.running), JSON.stringify(seen)).toBe(true);
     // Backlog never grows while the sweep drains.
     for (let i = 1; i < seen.length; i++) expect(seen[i]!.backlog).toBeLessThanOrEqual(seen[i - 1]!.backlog);
 
