@@ -2,7 +2,9 @@
 // Chromium, headless) against the real API and workers: the new-sweep form shows a horizon
 // sweep's forked cooldowns and an ASHA search's rungs and budget as the API plans them, and an
 // ASHA sweep's page marks its pruned trials in the progress bar and lists the pruned
-// configurations apart from the ranking, as the results endpoint does.
+// configurations apart from the ranking, as the results endpoint does; a range test's page plots
+// loss against LR and hands its suggested grid to the form, and a horizon sweep's plots the
+// objective against horizon.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,6 +25,15 @@ const base = {
 // T = 16: rungs at 4 and 12; 6 configurations → 2 → 1.
 const ashaSpec = { ...base, name: 'asha-view', grid: { baseLr: [0.001, 0.01, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 }, search: { kind: 'asha', minBudget: 4 } };
 const forkSpec = { ...base, name: 'fork-view', grid: { horizon: [20, 40], baseLr: [0.003], schedule: [{ kind: 'wsd', decaySteps: 8 }], seeds: 1 } };
+
+/** What a series plot shows, from its data-series attribute. */
+type Shown = { label: string; points: number };
+const horizonBase = {
+  dataset: { name: 'mnist', trainSize: 660, validationSize: 60, testSize: 200 },
+  model: { kind: 'mlp', hidden: [32] },
+  optimizer: { kind: 'adam' },
+  training: { epochs: 2, batchSize: 50, evalEvery: 6 },
+};
 
 const chromiumNeeded = requirement('chromium', existsSync(chromiumPath), `install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
 
@@ -45,6 +56,7 @@ describe.skipIf(chromiumNeeded.skip)(`search views in ${chromiumPath}`, () => {
   const open = async (path: string) => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const problems: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
     page.on('pageerror', (e) => problems.push(String(e)));
     await page.addInitScript((t) => localStorage.setItem('lrsweep.token', t), bootstrapToken);
     await page.goto(`${stack.api.url}/${path}`);
@@ -89,4 +101,50 @@ describe.skipIf(chromiumNeeded.skip)(`search views in ${chromiumPath}`, () => {
     expect(await page.locator('.progress').getAttribute('title')).toContain('10 pruned');
     expect(problems).toEqual([]);
   });
+
+  it('plots a range test’s loss against LR and hands its suggested grid to the new-sweep form in one click', async () => {
+    const created = await stack.lrsweep.submitSweep({
+      name: 'ramp-in-browser',
+      dataset: { name: 'mnist', trainSize: 660, validationSize: 60, testSize: 100 },
+      model: { kind: 'mlp', hidden: [16] },
+      optimizer: { kind: 'adam' },
+      search: { kind: 'range_test', minLr: 1e-5, maxLr: 3, steps: 120 },
+      training: { batchSize: 30, evalEvery: 60 },
+      grid: { seeds: 1 },
+    } as never);
+    await stack.lrsweep.follow(created.id, () => {}, 250);
+    const answer = await stack.lrsweep.rangeTest(created.id);
+    const { page, problems } = await open(`#/sweeps/${created.id}`);
+    const plot = page.getByTestId('range-test-plot');
+    await expect.poll(async () => (await plot.getAttribute('data-series')) !== null, { timeout: 20_000 }).toBe(true);
+    const shown = JSON.parse((await plot.getAttribute('data-series'))!) as Shown[];
+    expect(shown.map((x) => [x.label, x.points])).toEqual([
+      ['loss (seed mean)', answer.points.length],
+      ['smoothed', answer.points.length],
+    ]);
+    expect(await page.getByTestId('range-test-suggested').textContent()).toContain(`[${answer.suggested.baseLr.join(', ')}]`);
+    await page.getByRole('button', { name: 'New sweep over these LRs' }).click();
+    await page.waitForURL(/#\/new$/);
+    const draft = JSON.parse(await page.getByLabel('sweep spec (JSON)').inputValue()) as { search?: unknown; grid: { baseLr: number[] } };
+    expect(draft.search).toBeUndefined();
+    expect(draft.grid.baseLr).toEqual(answer.suggested.baseLr);
+    // It is a valid grid as it stands: its trial count shows (suggested LRs × 2 schedules × 1 seed).
+    await expect.poll(() => page.getByTestId('trial-count').textContent(), { timeout: 10_000 }).toContain(`${answer.suggested.baseLr.length * 2} trials`);
+    expect(problems).toEqual([]);
+  }, 120_000);
+  it('plots the objective against horizon for a sweep with a horizon axis, one line per grid schedule', async () => {
+    const created = await stack.lrsweep.submitSweep({
+      ...horizonBase,
+      name: 'horizons-in-browser',
+      grid: { horizon: [12, 24], baseLr: [0.003], schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: { fraction: 0.25 } } }], seeds: 1 },
+    } as never);
+    await stack.lrsweep.follow(created.id, () => {}, 250);
+    const { page, problems } = await open(`#/sweeps/${created.id}`);
+    const plot = page.getByTestId('horizon-plot');
+    await expect.poll(async () => (await plot.getAttribute('data-series')) !== null, { timeout: 20_000 }).toBe(true);
+    const shown = JSON.parse((await plot.getAttribute('data-series'))!) as Shown[];
+    expect(shown.map((x) => x.points)).toEqual([2, 2]);
+    expect(shown.map((x) => x.label).sort()).toEqual(['constant', 'cosine + warmup 3']);
+    expect(problems).toEqual([]);
+  }, 120_000);
 });

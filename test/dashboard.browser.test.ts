@@ -395,49 +395,4 @@ describe.skipIf(chromiumNeeded.skip)(`dashboard in ${chromiumPath}`, () => {
     await expect(stack.lrsweep.getSweep(created.id)).rejects.toMatchObject({ status: 404 });
     expect(problems).toEqual([]);
   }, 120_000);
-  it('plots a range test’s loss against LR and hands its suggested grid to the new-sweep form in one click', async () => {
-    const created = await stack.lrsweep.submitSweep({
-      name: 'ramp-in-browser',
-      dataset: { name: 'mnist', trainSize: 660, validationSize: 60, testSize: 100 },
-      model: { kind: 'mlp', hidden: [16] },
-      optimizer: { kind: 'adam' },
-      search: { kind: 'range_test', minLr: 1e-5, maxLr: 3, steps: 120 },
-      training: { batchSize: 30, evalEvery: 60 },
-      grid: { seeds: 1 },
-    } as never);
-    await stack.lrsweep.follow(created.id, () => {}, 250);
-    const answer = await stack.lrsweep.rangeTest(created.id);
-    const { page, problems } = await openWithToken(`#/sweeps/${created.id}`);
-    const plot = page.getByTestId('range-test-plot');
-    await expect.poll(async () => (await plot.getAttribute('data-series')) !== null, { timeout: 20_000 }).toBe(true);
-    const shown = JSON.parse((await plot.getAttribute('data-series'))!) as Shown[];
-    expect(shown.map((x) => [x.label, x.points])).toEqual([
-      ['loss (seed mean)', answer.points.length],
-      ['smoothed', answer.points.length],
-    ]);
-    expect(await page.getByTestId('range-test-suggested').textContent()).toContain(`[${answer.suggested.baseLr.join(', ')}]`);
-    await page.getByRole('button', { name: 'New sweep over these LRs' }).click();
-    await page.waitForURL(/#\/new$/);
-    const draft = JSON.parse(await page.getByLabel('sweep spec (JSON)').inputValue()) as { search?: unknown; grid: { baseLr: number[] } };
-    expect(draft.search).toBeUndefined();
-    expect(draft.grid.baseLr).toEqual(answer.suggested.baseLr);
-    // It is a valid grid as it stands: its trial count shows (suggested LRs × 2 schedules × 1 seed).
-    await expect.poll(() => page.getByTestId('trial-count').textContent(), { timeout: 10_000 }).toContain(`${answer.suggested.baseLr.length * 2} trials`);
-    expect(problems).toEqual([]);
-  }, 120_000);
-  it('plots the objective against horizon for a sweep with a horizon axis, one line per grid schedule', async () => {
-    const created = await stack.lrsweep.submitSweep({
-      ...spec,
-      name: 'horizons-in-browser',
-      grid: { horizon: [12, 24], baseLr: [0.003], schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: { fraction: 0.25 } } }], seeds: 1 },
-    } as never);
-    await stack.lrsweep.follow(created.id, () => {}, 250);
-    const { page, problems } = await openWithToken(`#/sweeps/${created.id}`);
-    const plot = page.getByTestId('horizon-plot');
-    await expect.poll(async () => (await plot.getAttribute('data-series')) !== null, { timeout: 20_000 }).toBe(true);
-    const shown = JSON.parse((await plot.getAttribute('data-series'))!) as Shown[];
-    expect(shown.map((x) => x.points)).toEqual([2, 2]);
-    expect(shown.map((x) => x.label).sort()).toEqual(['constant', 'cosine + warmup 3']);
-    expect(problems).toEqual([]);
-  }, 120_000);
 });
