@@ -84,6 +84,16 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
     }
   });
 
+  it("sizes each worker's native threads by its pod's CPU request, not the node's cores", () => {
+    for (const w of workers) {
+      const c = w.spec.template.spec.containers[0];
+      const env = envOf(w);
+      expect(env.WORKER_SLOTS, w.metadata.name).toBe('1');
+      expect(c.env.find((e: any) => e.name === 'TF_THREADS')?.valueFrom, w.metadata.name).toEqual({ resourceFieldRef: { resource: 'requests.cpu', divisor: '1' } });
+      expect(Number(c.resources.requests.cpu), w.metadata.name).toBeGreaterThanOrEqual(1);
+    }
+  });
+
   it('runs migrations in a Job, not in every API pod; budgets select their pods', () => {
     expect(of('Job')[0]!.spec.template.spec.containers[0].command).toEqual(['pnpm', 'db:migrate']);
     const api = deployments.find((d) => d.metadata.name === 'lrsweep-api')!;
