@@ -46,9 +46,26 @@ export const activate = (a: Activation, x: tf.Tensor): tf.Tensor => {
       // GELU in its tanh form (Hendrycks & Gimpel; GPT-2, PyTorch's approximate='tanh'), written
       // with the identity ½(1 + tanh z) = σ(2z): x·σ(2√(2/π)(x + 0.044715x³)). Within 1e-3 of the
       // erf form, and on wasm ~8× faster (sigmoid is an XNNPACK kernel; erf and tanh are scalar).
-      return tf.mul(x, tf.sigmoid(tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), 0.044715)), GELU_SCALE)));
+      return gelu(x);
   }
 };
+
+/**
+ * GELU with its derivative written out: d/dx x·σ(z) = σ + x·σ(1 − σ)·z′, z′ = c(1 + 3·0.044715·x²)
+ * (automatic differentiation of the composed ops takes half again as many kernel calls).
+ */
+const gelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const s = tf.sigmoid(tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), 0.044715)), GELU_SCALE));
+  save([x, s]);
+  return {
+    value: tf.mul(x, s),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], [xs, ss]: tf.Tensor[]) => {
+      const zPrime = tf.add(tf.mul(tf.square(xs!), GELU_SCALE * 3 * 0.044715), GELU_SCALE);
+      return [tf.mul(dy as tf.Tensor, tf.add(ss!, tf.mul(tf.mul(xs!, tf.mul(ss!, tf.sub(1, ss!))), zPrime)))];
+    },
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 /** A fully connected layer: He-uniform for ReLU-like activations, Glorot-uniform otherwise. */
 export function dense(p: Params, fanIn: number, fanOut: number, act: Activation | 'none' = 'none') {

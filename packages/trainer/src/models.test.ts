@@ -239,6 +239,21 @@ it('gelu (tanh form, via sigmoid) stays within 1e-3 of the erf form', () => {
   tf.dispose([x, fast!, exact!]);
 });
 
+it('gelu’s written-out gradient is the composed ops’ gradient (PyTorch’s tanh form)', () => {
+  const x = tf.linspace(-6, 6, 1201);
+  const composed = (v: tf.Tensor) => tf.mul(v, tf.sigmoid(tf.mul(tf.add(v, tf.mul(tf.mul(tf.square(v), v), 0.044715)), 2 * Math.sqrt(2 / Math.PI))));
+  const [want, got, value, wantValue] = tf.tidy(() => [tf.grad(composed)(x), tf.grad((v: tf.Tensor) => activate('gelu', v))(x), activate('gelu', x), composed(x)]);
+  const gradGap = tf.tidy(() => tf.max(tf.abs(tf.sub(got!, want!))).dataSync()[0]!);
+  expect(gradGap).toBeLessThan(1e-5);
+  expect(Array.from(value!.dataSync())).toEqual(Array.from(wantValue!.dataSync()));
+  // And it is GELU's slope: ~0 far left, 1 far right, ½ at 0.
+  const slope = got!.dataSync();
+  expect(slope[0]).toBeCloseTo(0, 5);
+  expect(slope[1200]).toBeCloseTo(1, 5);
+  expect(slope[600]).toBeCloseTo(0.5, 3); // (linspace's middle point is 0 only to float32 rounding)
+  tf.dispose([x, want!, got!, value!, wantValue!]);
+});
+
 describe('the SIMD kernels on their own memory', () => {
   it('bmm and colsum compute what their loops say', async () => {
     const { simdKernels } = await import('./simd');
