@@ -1,6 +1,6 @@
 import { arch, cpus } from 'node:os';
-import { isRetryable, type TrialFailure, toTrialFailure, TrialError } from '@lrsweep/contract';
-import { type ClaimedTrial, claimTrial, type Db, failAttempt, finishTrial, recordCheckpoint, recordRunInfo, releaseTrial, renewLease, trialState } from '@lrsweep/db';
+import { toTrialFailure } from '@lrsweep/contract';
+import { type ClaimedTrial, claimTrial, type Db, recordCheckpoint, recordRunInfo, renewLease, trialState } from '@lrsweep/db';
 import { DelayedError, type Job, type TrialQueue } from '@lrsweep/queue';
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
 import { type Dataset, type DatasetRequest, type LayersArtifacts, readLayersModel, type TrainerState } from '@lrsweep/trainer';
@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import type { CheckpointFiles } from './checkpoint-files';
 import { createMetricSink, type MetricSink } from './metric-sink';
 import { relativeToRoot, resolveDataset, resolveModelFiles, withoutWorkerPaths } from './data-root';
-import { afterTrial, forksOf, handOff, nextRung, paused } from './search-steps';
+import { failed, record, release, rssMb, type TrainedRun, type TrialOutcome } from './attempt-end';
+import { type Phases, timed } from './phases';
+import { afterTrial, forksOf, handOff, nextRung } from './search-steps';
 import { trainConfigOf } from './train-config';
 import type { RunningTrial, TrainingSlot } from './training-slot';
 import type { DeviceInfo } from './device';
@@ -40,32 +42,18 @@ export interface TrialRunnerDeps {
   metrics?: WorkerMetrics;
 }
 
-type Outcome = Awaited<RunningTrial['done']>;
-
-/** The process's resident memory in MB (a trial's backend memory is part of it). */
-export const rssMb = () => Math.round(process.memoryUsage.rss() / 2 ** 20);
-
 /** The machine's CPU, as each trial records it (read once: os.cpus() costs a system call per core). */
 const cpu = (() => {
   let c: { cpuModel: string; cpuCount: number } | null = null;
   return () => (c ??= { cpuModel: cpus()[0]?.model ?? arch(), cpuCount: cpus().length });
 })();
 
-/** What an attempt came to, once its end is recorded. */
-export interface TrialOutcome {
-  skipped?: boolean;
-  status?: string;
-  released?: boolean;
-  superseded?: boolean;
-  retried?: boolean;
-  failed?: boolean;
-}
-
 /**
  * A delivery ends when the slot's thread is free (the trial trained, or never started): the
  * slot takes its next trial while this one's end is recorded beside it (`settled`). Nothing
  * waits on Redis for that: Postgres holds the trial, and a worker that dies before recording
- * leaves a lease that lapses, so the trial is delivered again (the reconciler).
+ * leaves a lease that lapses, so the trial is delivered again (the reconciler). `trained`: this
+ * delivery claimed the trial and ran its attempt (whatever the attempt came to: see `settled`).
  */
 export interface Delivered {
   delivery: { skipped: true } | { trained: true; trialId: string; attempt: number };
@@ -203,32 +191,6 @@ async function prepare(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger): 
   }
   return out;
 }
-
-interface TrainedRun {
-  outcome: Outcome;
-  /** A newer attempt or a cancel took the trial while it trained: nothing is recorded. */
-  superseded: boolean;
-  dataset: Dataset;
-  startedMs: number;
-}
-
-/**
- * Where an attempt's time went, in ms (the 'trial finished' log line carries it): handOff (from
- * the slot's previous trial handing it back to this delivery: the queue), claim, prepare (data,
- * model files, checkpoint), start (until the thread chose its backend), runInfo (beside
- * training), train (until the thread's result arrived); then, beside the slot's next trial,
- * close (the last metric rows) and finish (the trial's end recorded).
- */
-type Phases = Record<string, number>;
-async function timed<T>(phases: Phases, name: string, f: () => Promise<T>): Promise<T> {
-  const t = performance.now();
-  try {
-    return await f();
-  } finally {
-    phases[name] = (phases[name] ?? 0) + performance.now() - t;
-  }
-}
-const rounded = (phases: Phases) => Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v * 10) / 10]));
 
 /** Trains on the slot's thread while the lease is renewed, metrics stream and checkpoints are recorded. */
 async function trainOnSlot(
@@ -369,75 +331,3 @@ function checkpointRecorder(d: TrialRunnerDeps, claimed: ClaimedTrial, sink: Met
   };
 }
 
-/** Stores what the run came to: completed or diverged, or released (shutdown), or nothing (superseded). */
-async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun, resume: TrainerState | undefined, log: Logger, phases: Phases) {
-  const { result, numTensors, timing } = run.outcome;
-  if (run.superseded) {
-    log.warn("the trial is no longer this attempt's (cancelled, or a newer attempt owns it); stopping without recording");
-    // A cancelled (ended) trial needs its checkpoints no more; a newer attempt's are its own.
-    const state = await trialState(d.db, claimed.trialId);
-    if (state && state.status !== 'running' && state.status !== 'queued') await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
-    return { superseded: true };
-  }
-  if (result.status === 'paused') return paused(d, claimed, result.rung!, log);
-  if (result.status === 'stopped') {
-    // Shutting down: hand the trial back with a new delivery (a release spends no budget).
-    await release(d, claimed, log);
-    log.info({ step: result.stepsDone }, 'trial checkpointed and released for another worker');
-    return { released: true };
-  }
-  // A range test's ramp ends where the loss diverges: that is its answer, not a failure.
-  const rangeTest = (claimed.config as BuiltinTrialConfig).rangeTest === true;
-  const status = result.status === 'diverged' && !rangeTest ? 'diverged' : 'completed';
-  await timed(phases, 'finish', async () => {
-    await finishTrial(d.db, claimed.trialId, claimed.attempt, status, { ...result, trainingStartedAt: new Date(timing.startedAt), trainMs: timing.ms });
-    await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
-  });
-  log.info(
-    {
-      status,
-      steps: result.stepsDone,
-      resumedFrom: resume?.step ?? 0,
-      finalValLoss: result.finalValLoss,
-      testLoss: result.test?.test_loss ?? null,
-      ms: Date.now() - run.startedMs,
-      trainMs: Math.round(timing.ms),
-      hostMs: Math.round(timing.hostMs),
-      numTensors,
-      rssMbAfter: rssMb(),
-      phasesMs: rounded(phases),
-    },
-    'trial finished',
-  );
-  return { status };
-}
-
-async function release(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger) {
-  const delivery = await releaseTrial(d.db, claimed.trialId, claimed.attempt);
-  if (delivery) await d.queue.enqueueTrials([delivery]);
-  else log.info('the trial was no longer this attempt\'s to release');
-  return { released: true };
-}
-
-/**
- * A failed attempt, classified once: terminal failures fail the trial; retryable ones spend a
- * failure of its budget and run again after a backoff, or fail it once the budget is spent. When
- * Postgres itself is unreachable nothing can be recorded: the delivery fails (BullMQ retries it)
- * and the lapsed lease is counted by whoever claims the trial next.
- */
-async function failed(d: TrialRunnerDeps, claimed: ClaimedTrial, failure: TrialFailure, log: Logger) {
-  const retryable = isRetryable(failure.code);
-  const err = new TrialError(failure.code, failure.message);
-  if (failure.stack) err.stack = failure.stack;
-  const r = await failAttempt(d.db, claimed.trialId, claimed.attempt, failure, retryable);
-  if (r.outcome === 'requeued') {
-    await d.queue.enqueueTrials([r.delivery]);
-    log.warn({ err, code: failure.code, retryInMs: r.delivery.delayMs }, 'trial attempt failed; it will be retried');
-    return { retried: true };
-  }
-  if (r.outcome === 'failed') {
-    await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
-    log.error({ err, code: failure.code, rssMbAfter: rssMb() }, 'trial failed');
-  }
-  return { failed: r.outcome === 'failed' };
-}

@@ -13,7 +13,6 @@ import { nullableNum, selectedOn } from './api-shared';
 
 export * from './results-api';
 
-
 export const statusCountsSchema = z.object({
   total: z.number().int(),
   queued: z.number().int(),

@@ -68,11 +68,11 @@ export function createAgentService(d: AgentServiceDeps) {
     return a;
   };
 
-  /** A running trial of the caller's project and pools, owned by `attempt`; else 404, 403 or 409. */
   /** A trial ended: held trials of its sweep (maxParallel) may start; the reconciler does it when this cannot. */
   const admitNext = (sweepId: string) =>
     enqueueDue(d.queue, async () => ({ deliveries: await admitHeldTrials(d.db, sweepId) }), (err) => d.log?.warn({ err, sweepId }, 'could not start held trials; the reconciler will'));
 
+  /** A running trial of the caller's project and pools, owned by `attempt`; else 404, 403 or 409. */
   const owned = async (caller: Caller, trialId: string, attempt: number) => {
     const t = await trialForReport(d.db, trialId, caller.projectId);
     if (!t) throw notFound('trial', trialId);
