@@ -146,6 +146,12 @@ async function shortSweep(stack: Stack, name: string, seeds: number[]) {
 const statusOf = async (stack: Stack, id: string) => (await query<{ status: string }>(stack.db.url, 'SELECT status FROM trials WHERE id = $1', [id]))[0]!.status;
 /** The statement that records a trial's end (finishTrial). */
 const isFinish = (strings: TemplateStringsArray) => strings.join('?').includes('AS merged');
+/** A promise that stays pending until `letGo()`. */
+function gate() {
+  let letGo!: () => void;
+  const passed = new Promise<void>((r) => (letGo = r));
+  return { passed, letGo };
+}
 
 describe('a slot handed back once its thread is done with a trial', () => {
   const { h, slots, runner, intercept, job } = inProcess('slothandback');
@@ -154,9 +160,8 @@ describe('a slot handed back once its thread is done with a trial', () => {
     const { sweepId, trials } = await shortSweep(h.stack, 'handback', [1, 2]);
     const [first, second] = trials;
     // The first trial's end freezes until let go.
-    let letGo!: () => void;
-    const gate = new Promise<void>((r) => (letGo = r));
-    const run = runner(intercept('$queryRaw', (strings, values, go) => (isFinish(strings) && values.includes(first!.id) ? gate.then(go) : go())));
+    const { passed, letGo } = gate();
+    const run = runner(intercept('$queryRaw', (strings, values, go) => (isFinish(strings) && values.includes(first!.id) ? passed.then(go) : go())));
 
     const slot = slots.tryAcquire()!;
     const a = await run({ trialId: first!.id, sweepId }, job, undefined, slot);
@@ -179,17 +184,12 @@ describe('a slot handed back once its thread is done with a trial', () => {
     expect(series.trial).toMatchObject({ status: 'completed', attempt: 1 });
     expect(series.updates.map((u) => u.step)).toEqual([...Array(first!.total_steps).keys()]);
   }, 120_000);
-});
 
-describe('ends that cannot be recorded', () => {
-  const { h, slots, runner, intercept, job } = inProcess('endsfrozen');
-
-  it('hold the slot once more than maxRecording wait, and let it go as they are recorded', async () => {
+  it('ends that cannot be recorded hold the slot once more than maxRecording wait, and let it go as they are recorded', async () => {
     const { sweepId, trials } = await shortSweep(h.stack, 'frozen', [1, 2]);
     const [first, second] = trials;
-    let letGo!: () => void;
-    const gate = new Promise<void>((r) => (letGo = r));
-    const run = runner(intercept('$queryRaw', (strings, _values, go) => (isFinish(strings) ? gate.then(go) : go())), 30_000, { maxRecording: 1 });
+    const { passed, letGo } = gate();
+    const run = runner(intercept('$queryRaw', (strings, _values, go) => (isFinish(strings) ? passed.then(go) : go())), 30_000, { maxRecording: 1 });
     const slot = slots.tryAcquire()!;
     // One end may wait: the first delivery ends with its thread.
     const a = await run({ trialId: first!.id, sweepId }, job, undefined, slot);
