@@ -101,12 +101,13 @@ export function createTrialRunner(d: TrialRunnerDeps) {
 }
 export type TrialRunner = ReturnType<typeof createTrialRunner>;
 
-/** One claimed attempt, from preparation to its recorded end; `threadFree` once the slot's thread is done with it. */
 /** What an attempt tells its runner: when its thread is free, and how to stop it. */
 interface AttemptHooks {
   threadFree: () => void;
   stoppers: Set<() => void>;
 }
+
+/** One claimed attempt, from preparation to its recorded end; `threadFree` once the slot's thread is done with it. */
 
 async function attempt(d: TrialRunnerDeps, claimed: ClaimedTrial, job: Job, slot: TrainingSlot, phases: Phases, hooks: AttemptHooks): Promise<TrialOutcome> {
   const { threadFree } = hooks;
