@@ -109,7 +109,7 @@ describe('forked cooldowns', () => {
       const [t] = await query<{ checkpoint_step: number | null; status: string }>(db.url, 'SELECT checkpoint_step, status::text AS status FROM trials WHERE id = $1', [trunk.id]);
       return t!.checkpoint_step !== null && t!.status === 'running';
     }, 60_000, 20);
-    victim.proc.kill('SIGKILL');
+    await victim.stop('SIGKILL');
     const [killedAt] = await query<{ status: string; checkpoint_step: number; attempt: number }>(db.url, 'SELECT status::text AS status, checkpoint_step, attempt FROM trials WHERE id = $1', [trunk.id]);
     // Mid-trial: not ended. On a loaded machine the victim's lease may have lapsed just before the
     // kill (its trial then queued again, or re-claimed by it); either way the rescuer takes over.
