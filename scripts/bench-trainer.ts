@@ -98,7 +98,11 @@ async function main() {
   const threads = setNativeThreads(1);
   // wasm always; the native backend when it loads (say so when it does not).
   const backends: ('wasm' | 'tensorflow')[] = ['wasm'];
-  const native = await selectBackend('tensorflow').then(() => null, (err: Error) => err.message);
+  let fused = '';
+  const native = await selectBackend('tensorflow').then(
+    (c) => ((fused = c.fusedOps?.loaded ? 'fused layer-norm and GELU kernels on' : `fused kernels off: ${c.fusedOps?.reason}`), null),
+    (err: Error) => err.message,
+  );
   if (native) console.log(`(native backend not measured: ${native}; \`pnpm setup:tensorflow\` builds it)\n`);
   else if (!process.argv.includes('--wasm-only')) backends.push('tensorflow');
   for (const name of backends) {
@@ -129,7 +133,7 @@ async function main() {
   }
   await selectBackend('wasm');
   const target: Record<string, number> = { mlp: 0.8, vit: 0.4, lenet: 0.3, cnn: 0.3, gpt: 0.4 };
-  if (backends.includes('tensorflow')) console.log(`native backend: ${threads.intraOp} intra-op thread(s), ${threads.interOp} inter-op (TF_NUM_INTRAOP_THREADS, TF_NUM_INTEROP_THREADS)\n`);
+  if (backends.includes('tensorflow')) console.log(`native backend: ${threads.intraOp} intra-op thread(s), ${threads.interOp} inter-op (TF_NUM_INTRAOP_THREADS, TF_NUM_INTEROP_THREADS); ${fused} (LRSWEEP_FUSED_OPS=0 turns them off)\n`);
   console.log(`batch ${BATCH}, Adam; per model and backend ${ROUNDS} timed rounds of ≥ ${ROUND_MS} ms, each set against that backend's plain matMul rate (512³, fresh operands) measured around it; medians over rounds\n`);
   console.log('| model | backend | samples/s | samples per CPU-s | tokens/s | effective GFLOP/s | matMul GFLOP/s | ratio (median) | ratio range over rounds | wasm target |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');

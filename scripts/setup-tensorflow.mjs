@@ -11,8 +11,11 @@
 //      the TF/TFE C API) and the one its install checks (libtensorflow.so.2.9.1)
 //   3. node-gyp rebuild against Node's own headers (npm_config_nodedir), into lib/napi-v8
 //   4. load it in a fresh process: backend "tensorflow", TF's version
+//   5. compile lrsweep's fused kernels (packages/trainer/native/fused_ops.c: layer norm and GELU,
+//      through TF's C API for custom ops) into deps/lib/lrsweep_fused_ops.node, and check that
+//      they load; rebuilt whenever the source is newer
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,13 +53,42 @@ function probe() {
   }
 }
 
+const nodedir = process.env.npm_config_nodedir ?? resolve(dirname(process.execPath), '..');
+const deps = join(pkgDir, 'deps');
+
+/**
+ * Step 5: the fused kernels, compiled against the wheel's C headers and Node's (a Node-API
+ * module whose init registers the ops), unless they are built from this source already.
+ * `-fno-trapping-math` lets GCC keep the clamps branch-free; both an AVX2 and a baseline x86-64
+ * copy are built (target_clones), chosen when the library loads.
+ */
+function buildFusedOps() {
+  // The kernels are CPU ones: on a GPU they would cost a copy of every activation to the host and back.
+  if (cuda) return say('fused kernels: not built for the GPU binding (its backend runs its own GPU kernels)');
+  const src = join(root, 'packages/trainer/native/fused_ops.c');
+  const out = join(deps, 'lib', 'lrsweep_fused_ops.node');
+  if (!force && existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return say(`fused kernels up to date: ${out}`);
+  const cc = process.env.CC ?? 'cc';
+  const t0 = Date.now();
+  const r = spawnSync(cc, ['-O3', '-fno-trapping-math', '-fno-math-errno', '-std=gnu11', '-Wall', '-Wno-psabi', '-fPIC', '-shared', `-I${join(nodedir, 'include/node')}`, `-I${join(deps, 'include')}`, src, `-L${join(deps, 'lib')}`, '-l:libtensorflow_framework.so.2', '-Wl,-rpath,$ORIGIN', '-o', out], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) fail(`${cc} could not compile the fused kernels (output above)`);
+  const code = `const tf = require(${JSON.stringify(pkgName)}); tf.setBackend('tensorflow').then(() => { const ops = require(${JSON.stringify(out)}).ops; process.stdout.write(JSON.stringify(ops)); });`;
+  const p = spawnSync(process.execPath, ['-e', code], { cwd: join(root, 'packages/trainer'), encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+  if (p.status !== 0) fail(`the fused kernels were built but do not load: ${(p.stderr || p.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+  say(`✓ fused kernels ${p.stdout.trim()} built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${out}`);
+}
+
 if (!force && existsSync(join(bindingDir, 'tfjs_binding.node'))) {
   const p = probe();
-  if (p.ok && p.backend === 'tensorflow') {
+  // An older setup unpacked only the headers the binding needs, not all the fused kernels include.
+  const kernelHeaders = existsSync(join(deps, 'include/tensorflow/core/common_runtime/next_pluggable_device/c/tf_rendezvous_c_api.h'));
+  if (p.ok && p.backend === 'tensorflow' && kernelHeaders) {
     say(`already built: ${pkgName} ${p.lib} loads (backend ${p.backend}) from ${bindingDir}; --force rebuilds`);
+    buildFusedOps();
     process.exit(0);
   }
-  say(`a binding exists but does not load (${p.error}); rebuilding`);
+  if (p.ok && p.backend === 'tensorflow') say('the fused kernels need headers this build did not unpack; setting up again');
+  else say(`a binding exists but does not load (${p.error}); rebuilding`);
 }
 
 // 1. The wheel (pip serves it by name; cached).
@@ -76,7 +108,6 @@ const wheel = join(cache, findWheel());
 say(`wheel ${wheel}`);
 
 // 2. Libraries and headers into deps/.
-const deps = join(pkgDir, 'deps');
 rmSync(deps, { recursive: true, force: true });
 mkdirSync(join(deps, 'lib'), { recursive: true });
 mkdirSync(join(deps, 'include'), { recursive: true });
@@ -85,7 +116,7 @@ import sys, zipfile, os, shutil
 wheel, deps = sys.argv[1], sys.argv[2]
 z = zipfile.ZipFile(wheel)
 libs = {'tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2'}
-heads = ('tensorflow/include/tensorflow/c/', 'tensorflow/include/tsl/', 'tensorflow/include/xla/tsl/', 'tensorflow/include/tensorflow/tsl/', 'tensorflow/include/tensorflow/core/platform/ctstring')
+heads = ('tensorflow/include/tensorflow/c/', 'tensorflow/include/tensorflow/core/common_runtime/next_pluggable_device/c/', 'tensorflow/include/tsl/', 'tensorflow/include/xla/tsl/', 'tensorflow/include/tensorflow/tsl/', 'tensorflow/include/tensorflow/core/platform/ctstring')
 n = 0
 for m in z.infolist():
     if m.is_dir(): continue
@@ -112,7 +143,6 @@ say(`unpacked ${extracted} files into ${deps}`);
 // 3. The binding, against Node's own headers (no download of them either).
 const nodeGyp = [join(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'), join(dirname(process.execPath), 'node_modules/npm/node_modules/node-gyp/bin/node-gyp.js')].find(existsSync);
 if (!nodeGyp) fail("node-gyp not found (it ships with npm); install it: npm i -g node-gyp");
-const nodedir = process.env.npm_config_nodedir ?? resolve(dirname(process.execPath), '..');
 if (!existsSync(join(nodedir, 'include/node/node_api.h'))) fail(`Node's headers are not under ${nodedir}/include/node: set npm_config_nodedir`);
 say(`building the binding with node-gyp (nodedir ${nodedir})`);
 const t0 = Date.now();
@@ -128,3 +158,6 @@ say(`built ${join(bindingDir, 'tfjs_binding.node')} in ${((Date.now() - t0) / 10
 const p = probe();
 if (!p.ok || p.backend !== 'tensorflow') fail(`the binding was built but does not load: ${p.error ?? p.backend}`);
 say(`✓ ${pkgName} ${p.lib} loads with backend ${p.backend}, on TensorFlow ${tfVersion}'s C API (${wheelName} wheel). LRSWEEP_BACKEND=auto now prefers it.`);
+
+// 5. The fused kernels.
+buildFusedOps();

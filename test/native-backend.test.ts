@@ -30,6 +30,8 @@ describe.skipIf(why !== null)('a sweep on the native backend', () => {
     const { trials } = await stack.lrsweep.listTrials(created.id);
     expect(trials.map((t) => t.backend)).toEqual(['tensorflow', 'tensorflow', 'tensorflow', 'tensorflow']);
     expect(trials.every((t) => t.provenance?.backend === 'tensorflow')).toBe(true);
+    // setup:tensorflow builds the fused kernels with the binding: the worker loads them, and says so.
+    expect(trials.map((t) => t.provenance?.hardware?.fusedKernels)).toEqual([true, true, true, true]);
     const r = await stack.lrsweep.results(created.id);
     expect(r.ranking.every((x) => x.mean !== null && Number.isFinite(x.mean))).toBe(true);
     expect(stack.workers[0]!.lines.some((l) => (l.backend as { name?: string } | undefined)?.name === 'tensorflow')).toBe(true);

@@ -254,7 +254,7 @@ async function trainOnSlot(
     phases.start = performance.now() - tStart;
     const backend = chosen?.backend ?? slot.backend;
     backendName = backend?.name === 'tensorflow' || backend?.name === 'wasm' ? backend.name : null;
-    if (chosen) log.info({ backend: chosen.backend.name, why: chosen.reason }, 'trial backend');
+    if (chosen) log.info({ backend: chosen.backend.name, why: chosen.reason, fusedKernels: chosen.backend.fusedOps?.loaded }, 'trial backend');
     await timed(phases, 'runInfo', () => recordRunInfo(d.db, trialId, attempt, {
       lrsweepVersion: d.lrsweepVersion,
       tfjsVersion: slot.tfjsVersion,
@@ -266,6 +266,8 @@ async function trainOnSlot(
         ...cpu(),
         gpu: backend?.gpu ? (d.device?.kind === 'gpu' ? d.device.name : 'cuda') : null,
         ...(backend?.gpu && d.device?.kind === 'gpu' ? { gpuMemoryMiB: d.device.memoryMiB, driver: d.device.driver } : {}),
+        // The native CPU backend's fused layer-norm and GELU kernels (bit-level provenance).
+        ...(backend?.name === 'tensorflow' && !backend.gpu ? { fusedKernels: backend.fusedOps?.loaded === true } : {}),
       },
     }));
     const outcome = await timed(phases, 'train', () => run.done);

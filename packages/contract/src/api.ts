@@ -160,6 +160,8 @@ export const trialSchema = z
             /** GPU workers: its memory and the NVIDIA driver (absent for trials recorded before). */
             gpuMemoryMiB: z.number().int().nullable().optional(),
             driver: z.string().nullable().optional(),
+            /** Native CPU trials: whether lrsweep's fused layer-norm and GELU kernels ran (absent elsewhere). */
+            fusedKernels: z.boolean().optional(),
           })
           .nullable(),
       })

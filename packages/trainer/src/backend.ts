@@ -1,5 +1,6 @@
 import { execSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
+import { loadFusedOps } from './native-ops';
 import { patchWasmKernels } from './wasm-kernels';
 
 export type BackendPreference = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu';
@@ -10,6 +11,8 @@ export interface BackendChoice {
   /** The package that provides it. */
   package: string;
   gpu: boolean;
+  /** The native CPU backend's fused kernels (native-ops.ts): in use, or why not. */
+  fusedOps?: { loaded: boolean; reason: string };
 }
 
 /** Imports a module only if it is installed; native TF.js packages are optional here. */
@@ -32,7 +35,7 @@ export async function selectBackend(
       if (gpu && !detectGpu()) return null;
       await load(pkg);
       if (!(await tf.setBackend('tensorflow'))) return null;
-      return { name: 'tensorflow', package: pkg, gpu };
+      return { name: 'tensorflow', package: pkg, gpu, fusedOps: loadFusedOps({ gpu, pkg }) };
     } catch {
       return null;
     }

@@ -10,6 +10,7 @@ export { classifyTrainingError } from './errors';
 export { createRng } from './rng';
 export { createModel, type InputShape, type Model, type ModelData, type ModelSpec } from './models';
 export { patchWasmKernels } from './wasm-kernels';
+export { fusedOpsActive, fusedOpsPath, loadFusedOps, setFusedOps } from './native-ops';
 export { createOptimizer, type OptimizerSpec } from './optimizers';
 export { version_core as tfjsVersion } from '@tensorflow/tfjs';
 export { loadCifar10, loadIdx } from './dataset-files';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fusedGelu, fusedLayerNorm, fusedOpsActive } from './native-ops';
 import type { Rng } from './rng';
 
 /** Variable names are global to TF.js: a counter keeps them unique across the models alive at once. */
@@ -46,7 +47,8 @@ export const activate = (a: Activation, x: tf.Tensor): tf.Tensor => {
       // GELU in its tanh form (Hendrycks & Gimpel; GPT-2, PyTorch's approximate='tanh'), written
       // with the identity ½(1 + tanh z) = σ(2z): x·σ(2√(2/π)(x + 0.044715x³)). Within 1e-3 of the
       // erf form, and on wasm ~8× faster (sigmoid is an XNNPACK kernel; erf and tanh are scalar).
-      return gelu(x);
+      // On the native CPU backend, one fused kernel computes the same (native-ops.ts).
+      return fusedOpsActive() ? fusedGelu(x) : gelu(x);
   }
 };
 
@@ -108,7 +110,7 @@ export function layerNorm(p: Params, dim: number) {
       },
     };
   });
-  return (x: tf.Tensor) => norm(x, gamma, beta);
+  return (x: tf.Tensor) => (fusedOpsActive() ? fusedLayerNorm(x, gamma, beta, 1e-5) : norm(x, gamma, beta));
 }
 
 /** How a forward pass runs: training (dropout on, its masks drawn from `seed`) or evaluating. */
