@@ -39,8 +39,9 @@ function msPerUpdate(cfg: TrainConfig, data: Dataset): number {
  * Chooses each trial's backend. The spec's `training.backend` wins; a worker started with an
  * explicit LRSWEEP_BACKEND uses that one; with `auto` and the native backend present, a quick
  * probe (a few updates of the trial's own model and batch on each backend, once per model shape)
- * picks the faster: native TF is not faster for everything (small MLPs and ViTs train faster on
- * lrsweep's SIMD-patched wasm on 2 cores; convnets and the gpt several times faster natively).
+ * picks the faster: native TF is not faster for everything (a small MLP can train faster on
+ * lrsweep's SIMD-patched wasm when TF has more threads than work; convnets, the ViT and the gpt
+ * train 2–4× faster natively, `pnpm bench:trainer`).
  */
 export function createBackendChooser(opts: { pref: BackendPreference; initial: BackendChoice; log?: (msg: string, fields: object) => void }) {
   const probed = new Map<string, BackendPlan>();
