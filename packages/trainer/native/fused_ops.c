@@ -11,7 +11,8 @@
 //   LrsweepGelu(x) -> x·σ(c(x + 0.044715x³)), c = 2√(2/π)       (GELU's tanh form)
 //   LrsweepGeluGrad(dy, x) -> dy·(σ + x·σ(1−σ)·c(1 + 3·0.044715x²))
 // Each kernel is single-threaded (a worker gives each slot one intra-op thread) and deterministic
-// (a fixed order of summation), so forks and resumed runs stay bit-identical on this backend.
+// on a given CPU (a fixed order of summation), so forks and resumed runs stay bit-identical there
+// (as with TF's own kernels, an AVX2 machine and an older one round differently).
 // Built by scripts/setup-tensorflow.mjs against the wheel's headers; nothing of it is committed
 // but this file.
 #include <math.h>
