@@ -41,9 +41,13 @@ try {
 }
 const bindingDir = join(pkgDir, 'lib', 'napi-v8');
 
-/** Loads the package in a fresh process; the backend and TF version, or the error. */
-function probe() {
-  const code = `const tf = require(${JSON.stringify(pkgName)}); tf.setBackend('tensorflow').then(() => { process.stdout.write(JSON.stringify({ backend: tf.getBackend(), tf: tf.version['tfjs-node'] ?? null, lib: require(${JSON.stringify(join(pkgDir, 'package.json'))}).version })); });`;
+/**
+ * Loads the package in a fresh process; the backend and TF version, or the error. With `ops`,
+ * also loads that fused-kernel library once the backend runs, and reports the ops it registered.
+ */
+function probe(ops) {
+  const extra = ops ? `, ops: require(${JSON.stringify(ops)}).ops` : '';
+  const code = `const tf = require(${JSON.stringify(pkgName)}); tf.setBackend('tensorflow').then(() => { process.stdout.write(JSON.stringify({ backend: tf.getBackend(), tf: tf.version['tfjs-node'] ?? null, lib: require(${JSON.stringify(join(pkgDir, 'package.json'))}).version${extra} })); });`;
   const r = spawnSync(process.execPath, ['-e', code], { cwd: join(root, 'packages/trainer'), encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
   if (r.status !== 0) return { ok: false, error: (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ') };
   try {
@@ -72,16 +76,16 @@ function buildFusedOps() {
   const t0 = Date.now();
   const r = spawnSync(cc, ['-O3', '-fno-trapping-math', '-fno-math-errno', '-std=gnu11', '-Wall', '-Wno-psabi', '-fPIC', '-shared', `-I${join(nodedir, 'include/node')}`, `-I${join(deps, 'include')}`, src, `-L${join(deps, 'lib')}`, '-l:libtensorflow_framework.so.2', '-Wl,-rpath,$ORIGIN', '-o', out], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) fail(`${cc} could not compile the fused kernels (output above)`);
-  const code = `const tf = require(${JSON.stringify(pkgName)}); tf.setBackend('tensorflow').then(() => { const ops = require(${JSON.stringify(out)}).ops; process.stdout.write(JSON.stringify(ops)); });`;
-  const p = spawnSync(process.execPath, ['-e', code], { cwd: join(root, 'packages/trainer'), encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
-  if (p.status !== 0) fail(`the fused kernels were built but do not load: ${(p.stderr || p.stdout).trim().split('\n').slice(-3).join(' | ')}`);
-  say(`✓ fused kernels ${p.stdout.trim()} built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${out}`);
+  const p = probe(out);
+  if (!p.ok || !p.ops) fail(`the fused kernels were built but do not load: ${p.error ?? 'no ops registered'}`);
+  say(`✓ fused kernels ${p.ops.join(', ')} built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${out}`);
 }
 
 if (!force && existsSync(join(bindingDir, 'tfjs_binding.node'))) {
   const p = probe();
-  // An older setup unpacked only the headers the binding needs, not all the fused kernels include.
-  const kernelHeaders = existsSync(join(deps, 'include/tensorflow/core/common_runtime/next_pluggable_device/c/tf_rendezvous_c_api.h'));
+  // An older setup unpacked only the headers the binding needs, not all the fused kernels include
+  // (the GPU build has no fused kernels).
+  const kernelHeaders = cuda || existsSync(join(deps, 'include/tensorflow/core/common_runtime/next_pluggable_device/c/tf_rendezvous_c_api.h'));
   if (p.ok && p.backend === 'tensorflow' && kernelHeaders) {
     say(`already built: ${pkgName} ${p.lib} loads (backend ${p.backend}) from ${bindingDir}; --force rebuilds`);
     buildFusedOps();

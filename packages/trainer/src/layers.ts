@@ -84,6 +84,9 @@ export function conv(p: Params, k: number, cin: number, cout: number, pad: 'same
   return (x: tf.Tensor4D) => tf.add(tf.conv2d(x, w as tf.Tensor4D, 1, pad), b) as tf.Tensor4D;
 }
 
+/** Added to the variance before its square root (PyTorch's default), on both paths. */
+const LAYER_NORM_EPSILON = 1e-5;
+
 /**
  * Layer normalisation over the last axis, with a learned scale and shift. Its gradient is written
  * out (dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ): automatic differentiation of the
@@ -95,7 +98,7 @@ export function layerNorm(p: Params, dim: number) {
   const norm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const xc = tf.sub(x, tf.mean(x, -1, true));
-    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), 1e-5));
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), LAYER_NORM_EPSILON));
     const xhat = tf.mul(xc, rstd);
     save([xhat, rstd, g]);
     return {
@@ -110,7 +113,7 @@ export function layerNorm(p: Params, dim: number) {
       },
     };
   });
-  return (x: tf.Tensor) => (fusedOpsActive() ? fusedLayerNorm(x, gamma, beta, 1e-5) : norm(x, gamma, beta));
+  return (x: tf.Tensor) => (fusedOpsActive() ? fusedLayerNorm(x, gamma, beta, LAYER_NORM_EPSILON) : norm(x, gamma, beta));
 }
 
 /** How a forward pass runs: training (dropout on, its masks drawn from `seed`) or evaluating. */

@@ -71,8 +71,8 @@ const GELU = 'LrsweepGelu';
 const GELU_GRAD = 'LrsweepGeluGrad';
 
 function registerKernels() {
+  // Once per thread (each has its own TF.js registry): loadFusedOps keeps its answer.
   const kernel = (kernelName: string, run: (b: NativeBackend, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.TensorInfo | tf.TensorInfo[]) => {
-    if (tf.getKernel(kernelName, 'tensorflow')) return;
     tf.registerKernel({ kernelName, backendName: 'tensorflow', kernelFunc: ({ inputs, backend, attrs }) => run(backend as unknown as NativeBackend, inputs, attrs ?? {}) });
   };
   kernel(LAYER_NORM, (b, { x, gamma, beta }, { epsilon }) =>
@@ -81,27 +81,23 @@ function registerKernels() {
   kernel(LAYER_NORM_GRAD, (b, { dy, x, gamma, mean, rstd }) => b.executeMultipleOutputs(LAYER_NORM_GRAD, [], [dy!, x!, gamma!, mean!, rstd!], 3));
   kernel(GELU, (b, { x }) => b.executeSingleOutput(GELU, [], [x!]));
   kernel(GELU_GRAD, (b, { dy, x }) => b.executeSingleOutput(GELU_GRAD, [], [dy!, x!]));
-  if (!tf.getGradient(LAYER_NORM)) {
-    tf.registerGradient({
-      kernelName: LAYER_NORM,
-      inputsToSave: ['x', 'gamma'],
-      outputsToSave: [false, true, true],
-      gradFunc: (dys, saved) => {
-        // Only y reaches the loss: mean and rstd are saved for this gradient, not used downstream.
-        const dy = (dys as tf.Tensor[])[0]!;
-        const [x, gamma, mean, rstd] = saved;
-        const [dx, dgamma, dbeta] = tf.engine().runKernel(LAYER_NORM_GRAD, { dy, x: x!, gamma: gamma!, mean: mean!, rstd: rstd! }) as tf.Tensor[];
-        return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
-      },
-    });
-  }
-  if (!tf.getGradient(GELU)) {
-    tf.registerGradient({
-      kernelName: GELU,
-      inputsToSave: ['x'],
-      gradFunc: (dy, [x]) => ({ x: () => tf.engine().runKernel(GELU_GRAD, { dy: dy as tf.Tensor, x: x! }) as tf.Tensor }),
-    });
-  }
+  tf.registerGradient({
+    kernelName: LAYER_NORM,
+    inputsToSave: ['x', 'gamma'],
+    outputsToSave: [false, true, true],
+    gradFunc: (dys, saved) => {
+      // Only y reaches the loss: mean and rstd are saved for this gradient, not used downstream.
+      const dy = (dys as tf.Tensor[])[0]!;
+      const [x, gamma, mean, rstd] = saved;
+      const [dx, dgamma, dbeta] = tf.engine().runKernel(LAYER_NORM_GRAD, { dy, x: x!, gamma: gamma!, mean: mean!, rstd: rstd! }) as tf.Tensor[];
+      return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
+    },
+  });
+  tf.registerGradient({
+    kernelName: GELU,
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]) => ({ x: () => tf.engine().runKernel(GELU_GRAD, { dy: dy as tf.Tensor, x: x! }) as tf.Tensor }),
+  });
 }
 
 /** Layer norm over the last axis in one kernel: y (x's shape), and each row's mean and 1/σ. */
