@@ -13,9 +13,10 @@
 //   4. load it in a fresh process: backend "tensorflow", TF's version
 //   5. compile lrsweep's fused kernels (packages/trainer/native/fused_ops.c: layer norm and GELU,
 //      through TF's C API for custom ops) into deps/lib/lrsweep_fused_ops.node, and check that
-//      they load; rebuilt whenever the source is newer
+//      they load; linked -z nodelete (a replaced training thread must not unload them); rebuilt
+//      whenever the source is newer or the flags changed
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,11 +72,21 @@ function buildFusedOps() {
   if (cuda) return say('fused kernels: not built for the GPU binding (its backend runs its own GPU kernels)');
   const src = join(root, 'packages/trainer/native/fused_ops.c');
   const out = join(deps, 'lib', 'lrsweep_fused_ops.node');
-  if (!force && existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return say(`fused kernels up to date: ${out}`);
+  // -z nodelete: the library stays loaded once a thread has loaded it. A worker replaces a failed
+  // trial's thread, and Node then unloads that thread's add-ons; loaded again, this library would
+  // register its ops a second time into TensorFlow's process-wide op registry (which outlives
+  // the thread), and TensorFlow aborts the process on the duplicate (op.cc: ALREADY_EXISTS).
   const cc = process.env.CC ?? 'cc';
+  const args = ['-O3', '-fno-trapping-math', '-fno-math-errno', '-std=gnu11', '-Wall', '-Wno-psabi', '-fPIC', '-shared', `-I${join(nodedir, 'include/node')}`, `-I${join(deps, 'include')}`, src, `-L${join(deps, 'lib')}`, '-l:libtensorflow_framework.so.2', '-Wl,-rpath,$ORIGIN', '-Wl,-z,nodelete', '-o', out];
+  // Rebuilt when the source is newer or the build's flags changed (a library built by an older setup).
+  const stamp = `${out}.flags`;
+  const flags = [cc, ...args].join(' ');
+  const current = existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs && existsSync(stamp) && readFileSync(stamp, 'utf8') === flags;
+  if (!force && current) return say(`fused kernels up to date: ${out}`);
   const t0 = Date.now();
-  const r = spawnSync(cc, ['-O3', '-fno-trapping-math', '-fno-math-errno', '-std=gnu11', '-Wall', '-Wno-psabi', '-fPIC', '-shared', `-I${join(nodedir, 'include/node')}`, `-I${join(deps, 'include')}`, src, `-L${join(deps, 'lib')}`, '-l:libtensorflow_framework.so.2', '-Wl,-rpath,$ORIGIN', '-o', out], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const r = spawnSync(cc, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) fail(`${cc} could not compile the fused kernels (output above)`);
+  writeFileSync(stamp, flags);
   const p = probe(out);
   if (!p.ok || !p.ops) fail(`the fused kernels were built but do not load: ${p.error ?? 'no ops registered'}`);
   say(`✓ fused kernels ${p.ops.join(', ')} built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${out}`);

@@ -51,3 +51,44 @@ describe.skipIf(why !== null)('a sweep on the native backend', () => {
     expect(t).toMatchObject({ status: 'completed', backend: 'wasm' });
   }, 60_000);
 });
+
+// A failed trial's training thread is replaced; Node unloads the old thread's add-ons. The fused
+// kernels must survive that (they are linked -z nodelete): re-registering them in TensorFlow's
+// process-wide op registry would abort the whole worker (`Check failed … ALREADY_EXISTS`).
+describe.skipIf(why !== null)('a failed trial on the native backend, with the fused kernels loaded', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack('native-fail', { workers: 1, env: { LRSWEEP_BACKEND: 'tensorflow', WORKER_SLOTS: '1', LRSWEEP_FAULT_FAIL_SEED: '77', TRIAL_FAILURE_BUDGET: '1' } });
+  }, 120_000);
+  afterAll(async () => stack?.stop());
+
+  it('fails only that trial: three trials after it complete on the same worker process', async () => {
+    const spec = (name: string, seeds: number[]) =>
+      ({
+        name,
+        dataset: { name: 'mnist', trainSize: 200, testSize: 50 },
+        model: { kind: 'mlp', hidden: [16], activation: 'gelu' },
+        training: { epochs: 1, batchSize: 50, evalEvery: 2 },
+        grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds },
+      }) as never;
+    const worker = stack.workers[0]!;
+    const pid = worker.proc.pid;
+    // A worker that aborts never finishes the sweep: say so at once rather than time out.
+    const died = new Promise<string>((r) => worker.proc.once('exit', (code, signal) => r(`the worker exited (${code ?? signal})`)));
+    const finish = async (id: string) => expect(await Promise.race([stack.lrsweep.follow(id, () => {}, 250).then(() => 'finished'), died])).toBe('finished');
+    const failing = await stack.lrsweep.submitSweep(spec('fails', [77]));
+    await finish(failing.id);
+    const [failed] = (await stack.lrsweep.listTrials(failing.id)).trials;
+    expect(failed).toMatchObject({ status: 'failed', backend: 'tensorflow', provenance: { hardware: { fusedKernels: true } } });
+    expect(failed!.error).toMatch(/fault injection/);
+    const after = await stack.lrsweep.submitSweep(spec('after', [1, 2, 3]));
+    await finish(after.id);
+    const { trials } = await stack.lrsweep.listTrials(after.id);
+    expect(trials.map((t) => [t.status, t.backend])).toEqual(Array(3).fill(['completed', 'tensorflow']));
+    // The same process trained them all: it never exited, and it restarted its thread for them.
+    expect(worker.proc.exitCode).toBeNull();
+    expect(worker.proc.signalCode).toBeNull();
+    expect(worker.proc.pid).toBe(pid);
+    expect(worker.lines.filter((l) => l.msg === 'training thread ready').length).toBeGreaterThanOrEqual(2);
+  }, 120_000);
+});

@@ -2,7 +2,7 @@
 // Postgres writes, signals) never waits on a training step.
 import { parentPort } from 'node:worker_threads';
 import { toTrialFailure } from '@lrsweep/contract';
-import { type BackendPreference, buildLayersModel, classifyTrainingError, createBackendChooser, liveTensorCount, selectBackend, tfjsVersion, train, type UpdateRecord } from '@lrsweep/trainer';
+import { activeBackend, type BackendPreference, buildLayersModel, classifyTrainingError, createBackendChooser, liveTensorCount, selectBackend, tfjsVersion, train, type UpdateRecord } from '@lrsweep/trainer';
 import type { FromThread, ToThread } from './thread-protocol';
 
 const port = parentPort!;
@@ -14,6 +14,8 @@ const send = (m: FromThread) => port.postMessage(m);
  * update of every trial, as a native crash in a backend would take it down.
  */
 const exitAtStep = process.env.LRSWEEP_FAULT_THREAD_EXIT_AT_STEP ? Number(process.env.LRSWEEP_FAULT_THREAD_EXIT_AT_STEP) : null;
+/** Fault injection for the fault tests: trials of this seed throw inside the trainer, at their third update. */
+const failSeed = process.env.LRSWEEP_FAULT_FAIL_SEED ? Number(process.env.LRSWEEP_FAULT_FAIL_SEED) : null;
 
 port.on('message', async (msg: ToThread) => {
   if (msg.type === 'init') {
@@ -46,6 +48,7 @@ port.on('message', async (msg: ToThread) => {
     const result = train(msg.config, msg.dataset, {
       onUpdate: (u) => {
         if (u.step === exitAtStep) process.exit(70);
+        if (u.step === 2 && msg.config.seed === failSeed) throw new Error(`fault injection: trials of seed ${failSeed} fail (LRSWEEP_FAULT_FAIL_SEED)`);
         pending.push(u);
         if (pending.length >= 200 || Date.now() - lastSent > 100) flush();
       },
@@ -66,6 +69,9 @@ port.on('message', async (msg: ToThread) => {
     flush();
     // Classified here, where the error is seen: its name, code and stack cross to the worker.
     const failure = toTrialFailure(err, classifyTrainingError(err));
+    // The backend active when it failed: a probe trains on each backend in turn, so the one
+    // chosen for the previous trial (or this one's plan) may not be the one that ran out.
+    backendName = activeBackend() ?? backendName;
     if (failure.code === 'RESOURCE_EXHAUSTED') {
       failure.message = `the trial needs more memory than the ${backendName} backend has (smaller batches or model): ${failure.message}`;
     }

@@ -2,15 +2,18 @@
 // backward, each one TensorFlow op where TF.js would dispatch 7 to 12 elementwise ops (each
 // ~15 µs of dispatch and a pass over memory). Registered through TensorFlow's stable C API for
 // custom ops (tensorflow/c/ops.h, kernels.h) into the process's op and kernel registries, which
-// the tfjs-node binding's eager ops read; loaded as a Node-API module so `require` loads it once
-// per process (its init registers the ops once, whatever the number of threads that require it).
+// the tfjs-node binding's eager ops read; loaded as a Node-API module by each training thread.
+// Those registries are process-wide and outlive the thread, so the ops are registered once per
+// process: `pthread_once` below, and the library is linked -z nodelete (setup-tensorflow.mjs) so
+// that Node, unloading a replaced thread's add-ons, cannot unload it and reset that guard (a
+// second registration makes TensorFlow abort the process: op.cc, ALREADY_EXISTS).
 //
 // Semantics match the composed TF.js ops in layers.ts (the wasm path) to float32 rounding:
 //   LrsweepLayerNorm(x, gamma, beta; epsilon) -> y, mean, rstd   (over the last axis, biased variance)
 //   LrsweepLayerNormGrad(dy, x, gamma, mean, rstd) -> dx, dgamma, dbeta
 //   LrsweepGelu(x) -> x·σ(c(x + 0.044715x³)), c = 2√(2/π)       (GELU's tanh form)
 //   LrsweepGeluGrad(dy, x) -> dy·(σ + x·σ(1−σ)·c(1 + 3·0.044715x²))
-// Each kernel is single-threaded (a worker gives each slot one intra-op thread) and deterministic
+// Each kernel is single-threaded (TF's intra-op pool is process-wide, shared by a worker's slots) and deterministic
 // on a given CPU (a fixed order of summation), so forks and resumed runs stay bit-identical there
 // (as with TF's own kernels, an AVX2 machine and an older one round differently).
 // Built by scripts/setup-tensorflow.mjs against the wheel's headers; nothing of it is committed

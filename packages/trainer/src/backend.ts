@@ -66,10 +66,11 @@ export async function selectBackend(
  * Sizes TensorFlow's CPU thread pools for the native backend: `threads` for each op's own work
  * (intra-op) and one to run ops on (TF.js executes them one at a time). TF reads both once, from
  * the process environment, when the backend first loads, so this runs in the main thread before
- * any training thread starts; values already in the environment win. Several slots in one
- * process each get their own pools: `threads` = cores ÷ slots keeps them from oversubscribing
- * the machine, and on the small models TF.js dispatches op by op, one thread per slot does more
- * work per CPU-second than two (`pnpm bench:trainer`).
+ * any training thread starts; values already in the environment win. The pools are TensorFlow's
+ * own, one per process, shared by every slot of a worker (not one per slot): `threads` = cores ÷
+ * slots sizes each op's share so that slots running at once do not oversubscribe the machine, and
+ * on the small models TF.js dispatches op by op, one thread per slot does more work per
+ * CPU-second than two (`pnpm bench:trainer`).
  */
 export function setNativeThreads(threads: number): { intraOp: number; interOp: number } {
   process.env.TF_NUM_INTRAOP_THREADS ??= String(Math.max(1, Math.floor(threads)));
@@ -85,6 +86,15 @@ export function nvidiaGpuPresent(): boolean {
     return false;
   }
 }
+
+/** The TF.js backend active now (null before one is set): what an error that happens now ran on. */
+export const activeBackend = (): string | null => {
+  try {
+    return tf.getBackend() ?? null;
+  } catch {
+    return null;
+  }
+};
 
 /** Tensors alive in the TF.js engine (a leak shows as growth across trials). */
 export const liveTensorCount = (): number => tf.memory().numTensors;

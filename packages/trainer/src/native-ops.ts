@@ -34,7 +34,9 @@ interface NativeBackend {
 let state: { loaded: boolean; reason: string } | null = null;
 
 /**
- * Loads the fused ops into TensorFlow's registries (once per process) and registers their
+ * Loads the fused ops into TensorFlow's process-wide registries (the library registers them once
+ * per process and, linked -z nodelete, stays loaded when a replaced thread's add-ons are
+ * unloaded) and registers their
  * TF.js kernels and gradients for the `tensorflow` backend. Says whether they are in use, and why
  * not. Only for the CPU build: the kernels are CPU ones, and on a GPU TensorFlow would copy every
  * activation to the host and back to run them.
