@@ -84,14 +84,14 @@ async function main() {
   log('• per update batch: 500 rows a batch, 20 batches, by hand');
   const batch = await client.submitSweep({ ...external(99), name: 'batches', training: { totalSteps: 10_000, evalEvery: 10_000 } });
   const agent = apiClient(api.url, agentToken);
-  const me = (await agent.post('/v1/agents', { name: 'batch-bench', pool: 'bench', protocolVersion: 1 })).body.agentId;
+  const me = (await agent.post('/v1/agents', { name: 'batch-bench', pool: 'bench', protocolVersion: 2 })).body.agentId;
   const claim = (await agent.post(`/v1/agents/${me}/claim`, { waitMs: 5000 })).body.trial;
-  const lr = (await agent.get(`/v1/trials/${claim.id}/lr?attempt=1&from=0&count=10000`)).body.lr as number[];
+  const lr = (await agent.get(`/v1/trials/${claim.id}/lr?attempt=1&from=0&count=10000&leaseToken=${encodeURIComponent(claim.leaseToken)}`)).body.lr as number[];
   const batchMs: number[] = [];
   for (let b = 0; b < 20; b++) {
     const updates = Array.from({ length: 500 }, (_, i) => ({ step: b * 500 + i, lr: lr[b * 500 + i]!, loss: 0.5 }));
     const t0 = performance.now();
-    const r = await agent.post(`/v1/trials/${claim.id}/updates`, { attempt: 1, updates });
+    const r = await agent.post(`/v1/trials/${claim.id}/updates`, { attempt: 1, leaseToken: claim.leaseToken, updates });
     batchMs.push(performance.now() - t0);
     if (r.status !== 200) throw new Error(`batch ${b}: ${r.status} ${JSON.stringify(r.body)}`);
   }

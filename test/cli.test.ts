@@ -279,7 +279,7 @@ describe('lrsweep agents and agent tokens', () => {
     const agent = await fetch(`${stack.api.url}/v1/agents`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'gpu-node-7', pool: 'torch-gpu', framework: 'pytorch 2.13', protocolVersion: 1 }),
+      body: JSON.stringify({ name: 'gpu-node-7', pool: 'torch-gpu', framework: 'pytorch 2.13', protocolVersion: 2 }),
     });
     expect(agent.status).toBe(201);
     const listed = (await cli(stack.api.url, 'agents')).stdout;

@@ -32,7 +32,7 @@ describe('the worker registry', () => {
     const agent = await fetch(`${stack.api.url}/v1/agents`, {
       method: 'POST',
       headers: { authorization: `Bearer ${agentToken.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'torch-1', pool: 'torch', framework: 'pytorch 2.13', protocolVersion: 1 }),
+      body: JSON.stringify({ name: 'torch-1', pool: 'torch', framework: 'pytorch 2.13', protocolVersion: 2 }),
     });
     expect(agent.status).toBe(201);
 

@@ -174,6 +174,24 @@ export function describeAgentFlows(label: string, startTrainer: StartTrainer | n
       expect(await trialOf(trialIds[0]!)).toMatchObject({ status: 'cancelled' });
     });
 
+    it('delete mid-trial: the agent stops that trial within 10 s, does not exit, and completes a trial of another sweep', async () => {
+      const doomed = await submit(one('agents-delete', pool, { kind: 'constant' }));
+      const busy = trainer({ LOGREG_STEP_SLEEP: '0.2', LOGREG_NAME: 'busy', LOGREG_IDLE: '6' });
+      await eventually('training under way', async () => (await series(stack.db.url, doomed.trialIds[0]!)).updates.length >= 3, 30_000, 50);
+      const t0 = Date.now();
+      expect((await stack.client.delete(`/v1/sweeps/${doomed.sweepId}`)).status).toBe(200);
+      await busy.waitFor((l) => l.startsWith(`stopped ${doomed.trialIds[0]}`), 15_000);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      // Still running: the stop ended that trial, not the agent, and raised nothing out of its loop.
+      const next = await submit(one('agents-after-delete', pool, { kind: 'constant' }));
+      await stack.client.waitForSweep(next.sweepId, 60_000);
+      expect(await trialOf(next.trialIds[0]!)).toMatchObject({ status: 'completed', attempt: 1 });
+      expect(busy.lines.some((l) => l.startsWith(`claimed ${next.trialIds[0]}`))).toBe(true);
+      expect(busy.lines.filter((l) => / ended: /.test(l))).toEqual([]);
+      expect(await busy.exited).toBe(0);
+      expect(busy.lines.at(-1)).toBe('agent done');
+    });
+
     it('a trainer that reports a wrong lr fails as a schedule mismatch, without a retry', async () => {
       const { sweepId, trialIds } = await submit(one('agents-wrong-lr', pool, { kind: 'constant' }));
       trainer({ LOGREG_WRONG_LR: '1', LOGREG_NAME: 'wrong', LOGREG_IDLE: '1' });
@@ -192,37 +210,43 @@ export function describeAgentFlows(label: string, startTrainer: StartTrainer | n
       expect((await agent.get(`/v1/sweeps/${sweepId}/results`)).status).toBe(403);
       expect((await agent.get(`/v1/trials/${trialIds[0]}/metrics`)).status).toBe(403);
       expect((await agent.post('/v1/admin/tokens', { projectId: 'default', name: 'x' })).status).toBe(403);
-      expect((await agent.post('/v1/agents', { name: 'other', pool: 'not-mine', protocolVersion: 1 })).status).toBe(403);
+      expect((await agent.post('/v1/agents', { name: 'other', pool: 'not-mine', protocolVersion: 2 })).status).toBe(403);
       expect(await agent.post('/v1/agents', { name: 'old', pool, protocolVersion: 99 })).toMatchObject({ status: 426, body: { code: 'PROTOCOL_INCOMPATIBLE' } });
+      // Protocol 1 (no lease tokens) is refused, naming the SDK releases to upgrade to.
+      const v1 = await agent.post('/v1/agents', { name: 'old', pool, protocolVersion: 1 });
+      expect(v1).toMatchObject({ status: 426, body: { code: 'PROTOCOL_INCOMPATIBLE' } });
+      expect(v1.body.message).toMatch(/lrsweep-python ≥ 0\.2\.0 or @lrsweep\/agent ≥ 0\.2\.0/);
       // Another project's agent, even of a pool of the same name, sees none of this project's trials.
       const other = (await stack.lrsweep.createToken({ projectId: 'elsewhere', name: 'x', role: 'agent', pools: [pool] })).token;
       const them = apiClient(stack.api.url, other);
-      const reg = await them.post('/v1/agents', { name: 'spy', pool, protocolVersion: 1 });
+      const reg = await them.post('/v1/agents', { name: 'spy', pool, protocolVersion: 2 });
       expect(reg.status).toBe(201);
       expect(await them.post(`/v1/agents/${reg.body.agentId}/claim`, { waitMs: 0 })).toMatchObject({ status: 200, body: { trial: null } });
       expect((await them.post(`/v1/trials/${trialIds[0]}/lease`, { attempt: 1 })).status).toBe(404);
       expect((await them.get(`/v1/trials/${trialIds[0]}/lr?attempt=1`)).status).toBe(404);
       // This project's agent token claims it.
-      const mine = await agent.post('/v1/agents', { name: 'mine', pool, protocolVersion: 1 });
+      const mine = await agent.post('/v1/agents', { name: 'mine', pool, protocolVersion: 2 });
       const claim = await agent.post(`/v1/agents/${mine.body.agentId}/claim`, { waitMs: 5000 });
-      expect(claim).toMatchObject({ status: 200, body: { trial: { id: trialIds[0], attempt: 1, totalSteps: T, resumeStep: 0, config: { features: 6 } } } });
-      expect((await agent.post(`/v1/trials/${trialIds[0]}/complete`, { attempt: 1 }))).toMatchObject({ status: 409, body: { code: 'TRIAL_NOT_DONE' } });
-      expect((await agent.post(`/v1/trials/${trialIds[0]}/checkpoints`, { attempt: 1, step: 4, uri: 'x' }))).toMatchObject({ status: 409, body: { code: 'CHECKPOINT_INCOMPLETE' } });
-      expect((await agent.post(`/v1/trials/${trialIds[0]}/release`, { attempt: 1 })).status).toBe(200);
-      expect((await agent.post(`/v1/trials/${trialIds[0]}/lease`, { attempt: 1 }))).toMatchObject({ status: 409, body: { code: 'STALE_ATTEMPT' } });
+      expect(claim).toMatchObject({ status: 200, body: { trial: { id: trialIds[0], attempt: 1, totalSteps: T, resumeStep: 0, config: { features: 6 }, leaseToken: expect.any(String) } } });
+      const leaseToken = claim.body.trial.leaseToken as string;
+      expect(leaseToken.length).toBeGreaterThanOrEqual(22);
+      expect((await agent.post(`/v1/trials/${trialIds[0]}/complete`, { attempt: 1, leaseToken }))).toMatchObject({ status: 409, body: { code: 'TRIAL_NOT_DONE' } });
+      expect((await agent.post(`/v1/trials/${trialIds[0]}/checkpoints`, { attempt: 1, leaseToken, step: 4, uri: 'x' }))).toMatchObject({ status: 409, body: { code: 'CHECKPOINT_INCOMPLETE' } });
+      expect((await agent.post(`/v1/trials/${trialIds[0]}/release`, { attempt: 1, leaseToken })).status).toBe(200);
+      expect((await agent.post(`/v1/trials/${trialIds[0]}/lease`, { attempt: 1, leaseToken }))).toMatchObject({ status: 409, body: { code: 'STALE_ATTEMPT', reason: 'lease_lost' } });
       expect((await agent.get('/v1/agents')).body.agents.map((a: { name: string }) => a.name)).toContain('mine');
       await stack.client.post(`/v1/sweeps/${sweepId}/cancel`);
     });
 
     it('by hand: test_* only at the horizon, a non-finite loss marks the trial diverged, and an agent that trains nothing loses its trial', async () => {
       const agent = apiClient(stack.api.url, token);
-      const me = (await agent.post('/v1/agents', { name: 'by-hand', pool, protocolVersion: 1 })).body.agentId;
+      const me = (await agent.post('/v1/agents', { name: 'by-hand', pool, protocolVersion: 2 })).body.agentId;
       const claim = async () => (await agent.post(`/v1/agents/${me}/claim`, { waitMs: 10_000 })).body.trial;
       const nan = await submit(one('agents-nan', pool, { kind: 'constant' }));
       let t = await claim();
       expect(t.id).toBe(nan.trialIds[0]);
-      expect((await agent.post(`/v1/trials/${t.id}/evals`, { attempt: 1, step: 10, metrics: { test_loss: 1 } })).status).toBe(400);
-      expect((await agent.post(`/v1/trials/${t.id}/updates`, { attempt: 1, updates: [{ step: 0, lr: 0.1, loss: 0.7 }, { step: 1, lr: 0.1, loss: null }] })).body).toMatchObject({ shouldStop: true, status: 'diverged' });
+      expect((await agent.post(`/v1/trials/${t.id}/evals`, { attempt: 1, leaseToken: t.leaseToken, step: 10, metrics: { test_loss: 1 } })).status).toBe(400);
+      expect((await agent.post(`/v1/trials/${t.id}/updates`, { attempt: 1, leaseToken: t.leaseToken, updates: [{ step: 0, lr: 0.1, loss: 0.7 }, { step: 1, lr: 0.1, loss: null }] })).body).toMatchObject({ shouldStop: true, status: 'diverged' });
       expect(await trialOf(t.id)).toMatchObject({ status: 'diverged', divergedAtStep: 1 });
 
       const stall = await submit(one('agents-stall', pool, { kind: 'constant' }));
@@ -230,7 +254,7 @@ export function describeAgentFlows(label: string, startTrainer: StartTrainer | n
       expect(t.id).toBe(stall.trialIds[0]);
       // Renewing the lease without posting progress: past AGENT_STALL_MS the renewal says stop, and the lease lapses.
       const stopped = await eventually('told to stop', async () => {
-        const r = await agent.post(`/v1/trials/${t.id}/lease`, { attempt: 1 });
+        const r = await agent.post(`/v1/trials/${t.id}/lease`, { attempt: 1, leaseToken: t.leaseToken });
         return r.body.shouldStop ? r : null;
       }, 20_000, 300);
       expect(stopped.body).toMatchObject({ shouldStop: true, leaseExpiresAt: null });

@@ -10,6 +10,8 @@ import type { Db } from '@lrsweep/db';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { duplicateRedis, type RedisConnection as Redis, type TrialQueue } from '@lrsweep/queue';
+import type { Logger } from 'pino';
+import { createAgentLimits } from './agent-limits';
 import { registerAuth } from './auth';
 import { type AppSettings, defaultSettings } from './env';
 import { registerErrorHandler, zodValidatorCompiler } from './errors';
@@ -25,6 +27,7 @@ import { createAgentService } from './services/agent-service';
 import { createResultsService } from './services/results-service';
 import { createSweepService } from './services/sweep-service';
 import { type ApiMetrics, createApiMetrics } from './metrics';
+import { createRevocations } from './revocations';
 import { registerStrictJson } from './strict-json';
 
 /** What the API is built from: its clients, and settings that default as the environment's do (env.ts). */
@@ -109,6 +112,13 @@ export async function buildApp(opts: AppOptions) {
     return blocking;
   };
   app.addHook('onClose', async () => blocking?.disconnect());
+  // Revocations reach every API process at once (the cache drops the token, open claims end with 401).
+  const revocations = createRevocations(opts.redis, opts.queue.prefix, typeof opts.logger === 'object' ? (opts.logger as Logger) : undefined);
+  const agentLimits = createAgentLimits(opts.redis, opts.queue.prefix, s.agentRate);
+  app.addHook('onClose', async () => {
+    revocations.close();
+    agentLimits.close();
+  });
   const agents = createAgentService({
     db: opts.db,
     queue: opts.queue,
@@ -122,14 +132,19 @@ export async function buildApp(opts: AppOptions) {
   // applies it to whatever the router reaches here, whatever the spelling of the path.
   await app.register(
     async (v1: FastifyInstance) => {
-      registerAuth(v1, opts.db, { failuresPerMinute: s.authFailuresPerMinute, tokenCacheMs: s.tokenCacheMs });
+      registerAuth(v1, opts.db, { failuresPerMinute: s.authFailuresPerMinute, globalFailuresPerMinute: s.authGlobalFailuresPerMinute, tokenCacheMs: s.tokenCacheMs, revocations });
       await registerRateLimit(v1, opts.redis, s.rateLimitPerMinute);
+      // Agent routes draw from the agent buckets instead, whatever the token's role.
+      v1.addHook('preHandler', async (req) => {
+        const kind = req.routeOptions.config?.agentLimit;
+        if (kind) await agentLimits.check(kind, req);
+      });
       await v1.register(sweepRoutes({ db: opts.db, sweeps }));
       await v1.register(resultsRoutes({ results }));
       await v1.register(trialRoutes({ db: opts.db }));
       await v1.register(scheduleRoutes);
-      await v1.register(adminRoutes({ db: opts.db }));
-      await v1.register(agentRoutes({ db: opts.db, agents, aliveMs: 3 * s.agentHeartbeatMs }));
+      await v1.register(adminRoutes({ db: opts.db, revocations }));
+      await v1.register(agentRoutes({ db: opts.db, agents, revocations, aliveMs: 3 * s.agentHeartbeatMs }));
       await v1.register(fleetRoutes({ db: opts.db, agentAliveMs: 3 * s.agentHeartbeatMs, workerLostAfterMs: s.workerLostAfterMs }));
     },
     { prefix: '/v1' },
@@ -150,10 +165,11 @@ async function registerRateLimit(scope: FastifyInstance, redis: Redis, max: numb
   limiterRedis.on('error', () => {});
   scope.addHook('onClose', async () => limiterRedis.disconnect());
   await scope.register(rateLimit, {
-    // After authentication, so the limit is per token. Agents post metric batches and renew
-    // leases all the time: a fleet of them shares a token, so theirs is a hundred times higher.
+    // After authentication, so the limit is per token. The agent routes have buckets of their
+    // own (agent-limits.ts): a fleet of agents shares a token, whatever its role.
     hook: 'preHandler',
-    max: (req) => (req.auth?.role === 'agent' ? max * 100 : max),
+    max,
+    allowList: (req) => req.routeOptions.config?.agentLimit !== undefined,
     timeWindow: 60_000,
     redis: limiterRedis,
     nameSpace: 'lrsweep-rate:',

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { trialRetryPolicy } from '@lrsweep/contract';
+import { type AgentRateLimits, agentRateDefaults, trialRetryPolicy } from '@lrsweep/contract';
 import { defaultDatabaseUrl } from '@lrsweep/db';
 import { defaultRedisUrl } from '@lrsweep/queue';
 import { z } from 'zod';
@@ -18,8 +18,10 @@ const schema = z.object({
   BODY_LIMIT: int(262_144),
   /** Requests per token per minute. */
   RATE_LIMIT_PER_MINUTE: int(600),
-  /** Failed authentications per client address per minute; past that, 429 without a lookup. */
+  /** Failed token lookups per client address per minute; past that, its failing requests answer 429 (valid tokens are still served). */
   AUTH_FAILURES_PER_MINUTE: int(30),
+  /** Failed token lookups from all addresses together per minute; past that, every failing request answers 429. */
+  AUTH_GLOBAL_FAILURES_PER_MINUTE: int(3_000),
   /** How long a valid token is trusted without a lookup: a revocation takes effect within it. */
   TOKEN_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   /**
@@ -34,6 +36,14 @@ const schema = z.object({
   AGENT_LEASE_MS: int(30_000),
   AGENT_HEARTBEAT_MS: int(10_000),
   AGENT_STALL_MS: int(600_000),
+  /** Agent calls per window, whatever the token's role (see the contract's agentRateDefaults). */
+  AGENT_RATE_WINDOW_S: int(agentRateDefaults.windowMs / 1000),
+  AGENT_REGISTRATIONS_PER_WINDOW: int(agentRateDefaults.registrationsPerToken),
+  AGENT_CLAIMS_PER_WINDOW: int(agentRateDefaults.claimsPerAgent),
+  AGENT_REPORTS_PER_WINDOW: int(agentRateDefaults.reportsPerTrial),
+  AGENT_TOKEN_REPORTS_PER_WINDOW: int(agentRateDefaults.reportsPerToken),
+  AGENT_CONTROL_PER_WINDOW: int(agentRateDefaults.controlPerTrial),
+  AGENT_TOKEN_CONTROL_PER_WINDOW: int(agentRateDefaults.controlPerToken),
   /** A built-in worker silent this long is shown lost (its trials' leases lapse by then too: LEASE_MS's default). */
   WORKER_LOST_AFTER_MS: int(30_000),
   /** The longest horizon a trial may have, in updates. */
@@ -73,6 +83,16 @@ export function appSettings(env: ApiEnv) {
     bodyLimit: env.BODY_LIMIT,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
+    authGlobalFailuresPerMinute: env.AUTH_GLOBAL_FAILURES_PER_MINUTE,
+    agentRate: {
+      windowMs: env.AGENT_RATE_WINDOW_S * 1000,
+      registrationsPerToken: env.AGENT_REGISTRATIONS_PER_WINDOW,
+      claimsPerAgent: env.AGENT_CLAIMS_PER_WINDOW,
+      reportsPerTrial: env.AGENT_REPORTS_PER_WINDOW,
+      reportsPerToken: env.AGENT_TOKEN_REPORTS_PER_WINDOW,
+      controlPerTrial: env.AGENT_CONTROL_PER_WINDOW,
+      controlPerToken: env.AGENT_TOKEN_CONTROL_PER_WINDOW,
+    } satisfies AgentRateLimits as AgentRateLimits,
     tokenCacheMs: env.TOKEN_CACHE_MS,
     trustProxy: env.TRUST_PROXY,
     maxTrialSteps: env.MAX_TRIAL_STEPS,

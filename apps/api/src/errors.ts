@@ -1,4 +1,4 @@
-import { type ApiErrorCode, apiErrors } from '@lrsweep/contract';
+import { type ApiErrorCode, apiErrors, type StaleReason } from '@lrsweep/contract';
 import { type SpecIssue, toSpecIssues } from '@lrsweep/schedules';
 import type { FastifyError, FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import type { z } from 'zod';
@@ -13,11 +13,16 @@ export class ApiError extends Error {
     readonly issues?: SpecIssue[],
     /** Extra headers (Retry-After). */
     readonly headers?: Record<string, string>,
+    /** STALE_ATTEMPT: why the attempt must stop. */
+    readonly reason?: StaleReason,
   ) {
     super(message);
     this.statusCode = apiErrors[code].status;
   }
 }
+
+/** 409 STALE_ATTEMPT: the attempt may no longer write, and why (the agent stops that trial and goes on). */
+export const staleAttempt = (reason: StaleReason, message: string) => new ApiError('STALE_ATTEMPT', message, undefined, undefined, reason);
 
 export const notFound = (what: 'sweep' | 'trial' | 'token' | 'agent', id: string) =>
   new ApiError(`${what.toUpperCase() as Uppercase<typeof what>}_NOT_FOUND`, `${what} ${id} does not exist`);
@@ -47,7 +52,7 @@ export function registerErrorHandler(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof ApiError) {
       if (err.headers) reply.headers(err.headers);
-      return reply.status(err.statusCode).send({ code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) });
+      return reply.status(err.statusCode).send({ code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}), ...(err.reason ? { reason: err.reason } : {}) });
     }
     const cause = (err as { cause?: unknown }).cause ?? err;
     if (cause instanceof RequestValidationError) {

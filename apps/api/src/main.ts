@@ -5,7 +5,7 @@ import { buildApp } from './app';
 import { appSettings, readEnv } from './env';
 import { createApiLogger } from './logger';
 import { createApiMetrics } from './metrics';
-import { startReconciler } from './reconciler';
+import { startReconciler, tombstoneDefaultMs } from './reconciler';
 
 const env = readEnv();
 const log = createApiLogger(env.LOG_LEVEL);
@@ -35,7 +35,14 @@ if (env.LRSWEEP_BOOTSTRAP_TOKEN) {
 const metrics = createApiMetrics({ db: prisma, queue });
 const app = await buildApp({ db: prisma, redis, queue, logger: log, metrics, ...appSettings(env) });
 await app.listen({ port: env.PORT, host: env.HOST });
-const reconciler = startReconciler({ db: prisma, queue, log, intervalMs: env.RECONCILE_INTERVAL_MS, onRedelivered: (n) => metrics.reenqueued.inc(n) });
+const reconciler = startReconciler({
+  db: prisma,
+  queue,
+  log,
+  intervalMs: env.RECONCILE_INTERVAL_MS,
+  onRedelivered: (n) => metrics.reenqueued.inc(n),
+  tombstoneMs: Math.max(tombstoneDefaultMs, 2 * env.AGENT_STALL_MS),
+});
 
 async function shutdown(signal: string) {
   log.info({ signal }, 'shutting down');

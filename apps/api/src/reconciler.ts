@@ -1,6 +1,9 @@
-import { admitHeldTrials, type Db, decideRungs, newDelivery, pruneFleetRegistry, releaseOrphanForks, sweepsWaitingAtRungs, sweepsWithHeldTrials, trialsAwaitingDelivery } from '@lrsweep/db';
+import { admitHeldTrials, type Db, decideRungs, newDelivery, pruneFleetRegistry, pruneTombstones, releaseOrphanForks, sweepsWaitingAtRungs, sweepsWithHeldTrials, trialsAwaitingDelivery } from '@lrsweep/db';
 import type { TrialQueue } from '@lrsweep/queue';
 import type { Logger } from 'pino';
+
+/** How long a deleted sweep's trials keep their tombstones, unless AGENT_STALL_MS is longer. */
+export const tombstoneDefaultMs = 24 * 3600 * 1000;
 
 /** Job states in which a delivery is still on its way to a worker. */
 const alive = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
@@ -12,7 +15,7 @@ const alive = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-c
  * Redis, an enqueue that never happened) gets a fresh delivery. Safe to run from several API
  * processes: a delivery is handed out by compare-and-set.
  */
-export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Logger; batch?: number; onRedelivered?: (n: number) => void }): Promise<number> {
+export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Logger; batch?: number; onRedelivered?: (n: number) => void; tombstoneMs?: number }): Promise<number> {
   const rows = await trialsAwaitingDelivery(deps.db, deps.batch ?? 10_000);
   let redelivered = 0;
   for (let i = 0; i < rows.length; i += 200) {
@@ -46,11 +49,13 @@ export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Log
     if (deliveries.length) await deps.queue.enqueueTrials(deliveries);
   }
   await pruneFleetRegistry(deps.db);
+  // A deleted sweep's trials answer agents "deleted" for a day (longer than AGENT_STALL_MS: an agent reports within it or loses the trial).
+  await pruneTombstones(deps.db, deps.tombstoneMs ?? tombstoneDefaultMs);
   return redelivered;
 }
 
 /** Runs the reconciler now and every `intervalMs`; errors are logged and retried next time. */
-export function startReconciler(deps: { db: Db; queue: TrialQueue; log: Logger; intervalMs: number; onRedelivered?: (n: number) => void }) {
+export function startReconciler(deps: { db: Db; queue: TrialQueue; log: Logger; intervalMs: number; onRedelivered?: (n: number) => void; tombstoneMs?: number }) {
   let running: Promise<unknown> = Promise.resolve();
   const tick = () => {
     running = reconcileOnce(deps).catch((err) => deps.log.warn({ err }, 'reconcile failed'));

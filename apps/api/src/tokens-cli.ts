@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { createTokenBody } from '@lrsweep/contract';
 import { createDb, createToken, defaultDatabaseUrl, listTokens, revokeToken } from '@lrsweep/db';
+import { createRedis, defaultRedisUrl } from '@lrsweep/queue';
 import { toSpecIssues } from '@lrsweep/schedules';
 
 const usage = `usage:
@@ -20,6 +21,23 @@ const { values, positionals } = parseArgs({
   },
 });
 const [command, arg] = positionals;
+
+/**
+ * Tells the running API processes (through Redis, as the API's own revoke route does) so they
+ * drop the token at once and end its open claims; where Redis cannot be reached they learn of it
+ * within TOKEN_CACHE_MS, and claims check Postgres before handing out a trial anyway.
+ */
+async function tellApis(tokenId: string) {
+  const redis = createRedis(process.env.REDIS_URL ?? defaultRedisUrl, { use: 'requests' });
+  redis.on('error', () => {});
+  try {
+    await Promise.race([redis.publish(`${process.env.QUEUE_PREFIX ?? 'lrsweep'}:tokens:revoked`, tokenId), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 3000))]);
+  } catch (err) {
+    console.error(`(Redis did not answer: ${(err as Error).message}; the API processes stop accepting the token within TOKEN_CACHE_MS)`);
+  } finally {
+    redis.disconnect();
+  }
+}
 const { prisma, close } = createDb({ url: process.env.DATABASE_URL ?? defaultDatabaseUrl, poolSize: 1 });
 const fail = (msg: string) => {
   console.error(msg);
@@ -44,8 +62,10 @@ try {
       console.log(`${t.id}  ${t.projectId.padEnd(16)} ${t.name.padEnd(20)} ${t.role.padEnd(8)} ${t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : 'active'}`);
     }
   } else if (command === 'revoke' && arg) {
-    if (await revokeToken(prisma, arg)) console.log(`revoked ${arg}`);
-    else fail(`no token ${arg}`);
+    if (await revokeToken(prisma, arg)) {
+      console.log(`revoked ${arg}`);
+      await tellApis(arg);
+    } else fail(`no token ${arg}`);
   } else fail(usage);
 } finally {
   await close();

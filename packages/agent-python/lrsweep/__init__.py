@@ -5,11 +5,17 @@ at a time and yields them; a ``Trial`` gives its seed, base LR, schedule, horizo
 resume point, the rate for every update (computed by lrsweep: there is no second schedule
 implementation here), and reports updates, evaluations and checkpoint markers. Standard library
 only. See docs/agents.md.
+
+Agent protocol 2: every write of a trial carries the lease token its claim returned; a trial that
+must stop (cancelled, deleted, superseded, its lease lost) answers 409 STALE_ATTEMPT with a
+reason, which this SDK turns into ``should_stop`` and ``stop_reason``: that trial ends without an
+exception out of the agent loop, and the agent goes on to claim the next.
 """
 
 import json
 import math
 import os
+import random
 import signal
 import socket
 import sys
@@ -18,9 +24,9 @@ import time
 import urllib.parse
 from http.client import HTTPConnection, HTTPSConnection
 
-__all__ = ["Agent", "Trial", "LrsweepError", "TerminalError", "ScheduleMismatch"]
-__version__ = "0.1.0"
-PROTOCOL_VERSION = 1
+__all__ = ["Agent", "Trial", "LrsweepError", "TerminalError", "ScheduleMismatch", "StaleAttempt"]
+__version__ = "0.2.0"
+PROTOCOL_VERSION = 2
 
 
 class LrsweepError(Exception):
@@ -39,6 +45,20 @@ class TerminalError(Exception):
 
 class ScheduleMismatch(LrsweepError):
     """The server found a reported ``lr`` that is not the schedule's: the trial failed."""
+
+
+class StaleAttempt(LrsweepError):
+    """The trial must stop (409 STALE_ATTEMPT): ``reason`` is ``cancelled``, ``deleted``,
+    ``superseded``, ``lease_lost`` or ``ended``. ``with trial:`` ends the trial quietly on it."""
+
+    def __init__(self, status, code, message, reason=None):
+        super().__init__(status, code, message)
+        self.reason = reason or "ended"
+
+
+def _jittered(seconds):
+    """A wait of ``seconds`` spread over ±50%, so agents throttled together do not retry together."""
+    return seconds * (0.5 + random.random())
 
 
 _RETRYABLE = (ConnectionError, socket.timeout, TimeoutError, OSError)
@@ -67,20 +87,24 @@ class _Api:
         cls = HTTPSConnection if self.scheme == "https" else HTTPConnection
         return cls(self.host, self.port, timeout=timeout)
 
-    def call(self, method, path, body=None, timeout=None, retry_for=None, on_connection=None):
+    def call(self, method, path, body=None, timeout=None, retry_for=None, on_connection=None, retry_throttled=True):
+        """One call, retried on network errors and 5xx (and on 429 unless ``retry_throttled`` is
+        False: the caller then decides, e.g. to send a bigger batch later) with jittered backoff,
+        honouring Retry-After, for up to ``retry_for`` seconds."""
         deadline = time.monotonic() + (self.retry_for if retry_for is None else retry_for)
         delay = 0.2
         while True:
             try:
                 return self._once(method, path, body, timeout or self.timeout, on_connection)
             except LrsweepError as e:
-                if not (e.status >= 500 or e.status == 429) or time.monotonic() + delay > deadline:
+                retryable = e.status >= 500 or (e.status == 429 and retry_throttled)
+                wait = _jittered(getattr(e, "retry_after", None) or delay)
+                if not retryable or time.monotonic() + wait > deadline:
                     raise
-                wait = getattr(e, "retry_after", None) or delay
             except _RETRYABLE:
-                if time.monotonic() + delay > deadline:
+                wait = _jittered(delay)
+                if time.monotonic() + wait > deadline:
                     raise
-                wait = delay
             time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 5.0)
 
@@ -101,9 +125,15 @@ class _Api:
                 return data
             code = (data or {}).get("code", "HTTP_ERROR") if isinstance(data, dict) else "HTTP_ERROR"
             message = (data or {}).get("message", text[:200]) if isinstance(data, dict) else text[:200]
-            err = (ScheduleMismatch if code == "SCHEDULE_MISMATCH" else LrsweepError)(res.status, code, message)
+            if code == "STALE_ATTEMPT":
+                err = StaleAttempt(res.status, code, message, (data or {}).get("reason") if isinstance(data, dict) else None)
+            else:
+                err = (ScheduleMismatch if code == "SCHEDULE_MISMATCH" else LrsweepError)(res.status, code, message)
             retry_after = res.getheader("retry-after")
-            err.retry_after = float(retry_after) if retry_after and retry_after.isdigit() else None
+            try:
+                err.retry_after = float(retry_after) if retry_after else None
+            except ValueError:
+                err.retry_after = None
             raise err
         finally:
             conn.close()
@@ -118,10 +148,13 @@ def _finite_or_none(v):
 
 class Trial:
     """A claimed trial. Use it as ``with trial:`` (completes on a normal exit, releases if it was
-    told to stop, fails on an exception), or call ``complete()``, ``fail()`` yourself."""
+    told to stop, fails on an exception, ends quietly on a ``StaleAttempt``), or call
+    ``complete()``, ``fail()`` yourself."""
 
     _FLUSH_EVERY = 0.5
     _BATCH = 2000
+    # Once throttled, reports go out in batches this big (the protocol's most rows a batch).
+    _BATCH_THROTTLED = 10000
 
     def __init__(self, agent, data):
         self._agent = agent
@@ -139,7 +172,13 @@ class Trial:
         self.resume_step = data["resumeStep"]
         self.checkpoint_uri = data["checkpointUri"]
         self.lease_ms = data["leaseMs"]
+        self.lease_token = data["leaseToken"]
         self.error = None
+        # Why the server said stop (cancelled, deleted, superseded, lease_lost, ended), once it did.
+        self.stop_reason = None
+        self._batch = self._BATCH
+        # When the lease lapses unless renewed (monotonic): a renewal's retries stop before then.
+        self._lease_until = time.monotonic() + self.lease_ms / 1000.0
         self._stop = threading.Event()
         self._ended = False
         self._lock = threading.Lock()
@@ -174,7 +213,7 @@ class Trial:
         chunk = step // 1000 * 1000
         rates = self._lr_chunks.get(chunk)
         if rates is None:
-            q = "?attempt=%d&from=%d&count=1000" % (self.attempt, chunk)
+            q = "?attempt=%d&from=%d&count=1000&leaseToken=%s" % (self.attempt, chunk, urllib.parse.quote(self.lease_token))
             rates = self._call("GET", self._path("lr") + q)["lr"]
             self._lr_chunks[chunk] = rates
         return rates[step - chunk]
@@ -203,7 +242,7 @@ class Trial:
         """An evaluation after ``step`` updates, e.g. ``evaluate(500, val_loss=0.3, val_acc=0.9)``;
         ``test_*`` metrics only at ``total_steps``. Sent in the background after the updates before
         it (at once, waiting for it, under a plateau schedule: its next rates depend on it)."""
-        body = {"attempt": self.attempt, "step": int(step), "metrics": {k: _finite_or_none(v) for k, v in metrics.items()}}
+        body = self._fenced({"step": int(step), "metrics": {k: _finite_or_none(v) for k, v in metrics.items()}})
         with self._lock:
             self._outbox.append(("evals", body))
         if self._plateau:
@@ -211,34 +250,45 @@ class Trial:
             self._lr_chunks.clear()
 
     def checkpointed(self, step, uri):
-        """State covering updates 0 … ``step`` is saved at ``uri``: a retry resumes at step + 1."""
+        """State covering updates 0 … ``step`` is saved at ``uri``: a retry resumes at step + 1.
+        When the trial must stop, this only sets ``should_stop``."""
         self._flush()
-        self._report(self._call("POST", self._path("checkpoints"), {"attempt": self.attempt, "step": int(step), "uri": str(uri)}))
+        if self.should_stop and self.stop_reason:
+            return
+        try:
+            self._report(self._call("POST", self._path("checkpoints"), self._fenced({"step": int(step), "uri": str(uri)})))
+        except StaleAttempt:
+            pass
 
     def complete(self):
-        """Every update was trained and logged: the trial is done (409 before the horizon)."""
+        """Every update was trained and logged: the trial is done (409 before the horizon). A
+        trial that must stop (cancelled, deleted, …) ends without an exception: see ``stop_reason``."""
         self._flush()
-        self._call("POST", self._path("complete"), {"attempt": self.attempt})
+        try:
+            if not self.stop_reason:
+                self._call("POST", self._path("complete"), self._fenced({}))
+        except StaleAttempt:
+            pass
         self._end()
 
     def fail(self, message, retryable=True):
         """The trial failed; with ``retryable`` another attempt may run it (within its budget)."""
         self._flush(ignore_errors=True)
         try:
-            self._call("POST", self._path("fail"), {"attempt": self.attempt, "message": str(message)[:4000] or "failed", "retryable": bool(retryable)})
-        except LrsweepError as e:
-            if e.code != "STALE_ATTEMPT":
-                raise
+            if not self.stop_reason:
+                self._call("POST", self._path("fail"), self._fenced({"message": str(message)[:4000] or "failed", "retryable": bool(retryable)}))
+        except StaleAttempt:
+            pass
         self._end()
 
     def release(self):
         """Gives the trial back for another agent (it resumes from the last marker): no failure."""
         self._flush(ignore_errors=True)
         try:
-            self._call("POST", self._path("release"), {"attempt": self.attempt})
-        except LrsweepError as e:
-            if e.code != "STALE_ATTEMPT":
-                raise
+            if not self.stop_reason:
+                self._call("POST", self._path("release"), self._fenced({}))
+        except StaleAttempt:
+            pass
         self._end()
 
     def __enter__(self):
@@ -246,7 +296,11 @@ class Trial:
 
     def __exit__(self, exc_type, exc, tb):
         if self._ended:
-            return False
+            # A stop the server asked for ends the trial, not the agent's loop.
+            return isinstance(exc, StaleAttempt)
+        if isinstance(exc, StaleAttempt):
+            self._end()
+            return True
         if exc is not None:
             self.fail("%s: %s" % (exc_type.__name__, exc), retryable=not isinstance(exc, TerminalError))
         elif self.should_stop:
@@ -257,14 +311,33 @@ class Trial:
 
     # Internals
 
-    def _call(self, method, path, body=None):
+    def _fenced(self, body):
+        """A write's body, with what fences it: the attempt and its lease token."""
+        body["attempt"] = self.attempt
+        body["leaseToken"] = self.lease_token
+        return body
+
+    def _call(self, method, path, body=None, renewal=False, retry_throttled=True):
+        """A call about this trial. A lease renewal retries only while the lease lasts: past that
+        another agent may hold the trial, and the next renewal (a third of a lease later) tries anew."""
+        retry_for = max(0.5, self._lease_until - time.monotonic() - 1.0) if renewal else None
         try:
-            return self._api.call(method, path, body)
+            answer = self._api.call(method, path, body, retry_for=retry_for, retry_throttled=retry_throttled)
+        except StaleAttempt as e:
+            self.error = e
+            self.stop_reason = e.reason
+            self._stop.set()
+            raise
         except LrsweepError as e:
-            if e.code in ("STALE_ATTEMPT", "SCHEDULE_MISMATCH"):
+            # SCHEDULE_MISMATCH ended the trial; LEASE_MISMATCH means this client does not send
+            # the lease token it was given: stop writing either way, and say why.
+            if e.code in ("SCHEDULE_MISMATCH", "LEASE_MISMATCH"):
                 self.error = e
                 self._stop.set()
             raise
+        if method == "POST":  # every write renews the lease
+            self._lease_until = time.monotonic() + self.lease_ms / 1000.0
+        return answer
 
     def _report(self, answer):
         if answer and answer.get("shouldStop"):
@@ -280,10 +353,10 @@ class Trial:
                 return kind, self._outbox[0][1], 1
             rows = []
             for k, row in self._outbox:
-                if k != "updates" or len(rows) == self._BATCH:
+                if k != "updates" or len(rows) == self._batch:
                     break
                 rows.append(row)
-            return kind, {"attempt": self.attempt, "updates": rows}, len(rows)
+            return kind, self._fenced({"updates": rows}), len(rows)
 
     def _flush(self, ignore_errors=False):
         """Sends the outbox in order; a report leaves it only once the server has taken it."""
@@ -293,9 +366,14 @@ class Trial:
                 if kind is None:
                     return
                 try:
-                    self._report(self._call("POST", self._path(kind), body))
+                    # Throttled (429): wait as told, then send what piled up meanwhile in one bigger batch.
+                    self._report(self._call("POST", self._path(kind), body, retry_throttled=False))
                 except LrsweepError as e:
-                    if e.code in ("STALE_ATTEMPT", "SCHEDULE_MISMATCH"):
+                    if e.status == 429 and not ignore_errors:
+                        self._batch = self._BATCH_THROTTLED
+                        time.sleep(_jittered(getattr(e, "retry_after", None) or 1.0))
+                        continue
+                    if e.code in ("STALE_ATTEMPT", "SCHEDULE_MISMATCH", "LEASE_MISMATCH"):
                         with self._lock:
                             self._outbox = []
                         if ignore_errors or e.code == "STALE_ATTEMPT":
@@ -327,7 +405,7 @@ class Trial:
             if self._ended:
                 return
             try:
-                self._report(self._call("POST", self._path("lease"), {"attempt": self.attempt}))
+                self._report(self._call("POST", self._path("lease"), self._fenced({}), renewal=True))
             except Exception:
                 pass
 
@@ -339,10 +417,12 @@ class Trial:
 class Agent:
     """An agent of a pool: ``for trial in agent.trials(): ...`` claims one trial at a time."""
 
-    def __init__(self, url=None, token=None, pool="default", name=None):
+    def __init__(self, url=None, token=None, pool="default", name=None, labels=None):
         self._api = _Api(url or os.environ.get("LRSWEEP_API_URL", "http://127.0.0.1:3000"), token or os.environ.get("LRSWEEP_TOKEN", ""))
         self.pool = pool
         self.name = name or "%s-%d" % (socket.gethostname(), os.getpid())
+        # At most 32, 4 096 characters in all (keys and values): shown in GET /v1/agents.
+        self.labels = labels or {}
         self.id = None
         self._stopping = threading.Event()
         self._claiming = None
@@ -356,6 +436,8 @@ class Agent:
             framework = "pytorch %s" % torch.__version__
             device = "cuda:%s" % torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
         body = {"name": self.name, "pool": self.pool, "framework": framework, "host": socket.gethostname(), "sdk": "lrsweep-python/%s" % __version__, "protocolVersion": PROTOCOL_VERSION}
+        if self.labels:
+            body["labels"] = dict(self.labels)
         if device:
             body["device"] = device
         r = self._api.call("POST", "/v1/agents", body)

@@ -5,8 +5,9 @@
  */
 import type { ApiErrorBody, ClaimedTrial, ReportAnswer } from '@lrsweep/contract';
 
-export const protocolVersion = 1;
-const sdk = 'lrsweep-node/0.1.0';
+/** Agent protocol 2: writes carry the claim's lease token; every stop is 409 STALE_ATTEMPT with a reason. */
+export const protocolVersion = 2;
+const sdk = 'lrsweep-node/0.2.0';
 
 /** An answer of the lrsweep API other than 2xx. */
 export class LrsweepError extends Error {
@@ -18,6 +19,23 @@ export class LrsweepError extends Error {
     super(`${status} ${code}: ${message}`);
   }
 }
+/**
+ * The trial must stop (409 STALE_ATTEMPT): `reason` is cancelled, deleted, superseded,
+ * lease_lost or ended. `trial.run()` ends the trial quietly on it; the agent goes on.
+ */
+export class StaleAttempt extends LrsweepError {
+  constructor(
+    status: number,
+    message: string,
+    readonly reason: string,
+  ) {
+    super(status, 'STALE_ATTEMPT', message);
+  }
+}
+
+/** A wait spread over ±50%, so agents throttled together do not retry together. */
+const jittered = (ms: number) => ms * (0.5 + Math.random());
+
 /** Throw it from `trial.run()` for a failure no retry can mend: the trial fails for good. */
 export class TerminalError extends Error {
   override readonly name = 'TerminalError';
@@ -32,6 +50,8 @@ export interface AgentOptions {
   name?: string;
   framework?: string;
   device?: string;
+  /** At most 32, 4 096 characters in all (keys and values): shown in GET /v1/agents. */
+  labels?: Record<string, string>;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -49,11 +69,14 @@ class Api {
     this.base = url.replace(/\/+$/, '').replace(/\/v1$/, '');
   }
 
-  /** A call, retried with backoff on network errors, 5xx and 429 (Retry-After) for up to `retryForMs`. */
-  async call<T>(method: string, path: string, body?: unknown, o: { retryForMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+  /**
+   * A call, retried with jittered backoff on network errors, 5xx and 429 (honouring Retry-After;
+   * not 429 with `retryThrottled: false`: the caller decides) for up to `retryForMs`.
+   */
+  async call<T>(method: string, path: string, body?: unknown, o: { retryForMs?: number; signal?: AbortSignal; retryThrottled?: boolean } = {}): Promise<T> {
     const deadline = Date.now() + (o.retryForMs ?? 60_000);
     for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
-      let wait = delay;
+      let wait = jittered(delay);
       try {
         const res = await fetch(`${this.base}${path}`, {
           method,
@@ -65,9 +88,11 @@ class Api {
         const data = text ? JSON.parse(text) : null;
         if (res.ok) return data as T;
         const e = (data ?? {}) as Partial<ApiErrorBody>;
-        const err = new LrsweepError(res.status, e.code ?? 'HTTP_ERROR', e.message ?? text.slice(0, 200));
-        if (!(res.status >= 500 || res.status === 429)) throw err;
-        wait = Number(res.headers.get('retry-after')) * 1000 || delay;
+        const message = e.message ?? text.slice(0, 200);
+        const err = e.code === 'STALE_ATTEMPT' ? new StaleAttempt(res.status, message, e.reason ?? 'ended') : new LrsweepError(res.status, e.code ?? 'HTTP_ERROR', message);
+        (err as LrsweepError & { retryAfterMs?: number }).retryAfterMs = Number(res.headers.get('retry-after')) * 1000 || undefined;
+        if (!(res.status >= 500 || (res.status === 429 && o.retryThrottled !== false))) throw err;
+        wait = jittered(Number(res.headers.get('retry-after')) * 1000 || delay);
         if (Date.now() + wait > deadline) throw err;
       } catch (err) {
         if (err instanceof LrsweepError) throw err;
@@ -80,7 +105,7 @@ class Api {
 
 type UpdateRow = { step: number; lr: number; loss: number | null };
 /** A report waiting to be sent, in the order the trainer made it. */
-type Report = { kind: 'updates'; row: UpdateRow } | { kind: 'evals'; body: { attempt: number; step: number; metrics: Record<string, number | null> } };
+type Report = { kind: 'updates'; row: UpdateRow } | { kind: 'evals'; body: { step: number; metrics: Record<string, number | null> } };
 const finiteOrNull = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? null : v);
 
 /** A claimed trial. `await trial.run(async () => …)` completes, releases or fails it for you. */
@@ -97,8 +122,16 @@ export class Trial {
   readonly config: Record<string, unknown>;
   readonly resumeStep: number;
   readonly checkpointUri: string | null;
+  /** The attempt's secret from the claim: every write carries it. */
+  readonly leaseToken: string;
   /** Why the trial stopped on the server's side (a stale attempt, a schedule mismatch), if it did. */
   error: LrsweepError | null = null;
+  /** Why the server said stop (cancelled, deleted, superseded, lease_lost, ended), once it did. */
+  stopReason: string | null = null;
+  private batch = 2000;
+  /** When the lease lapses unless renewed: a renewal's retries stop before then. */
+  private leaseUntil: number;
+  private readonly leaseMs: number;
   private stopped = false;
   private ended = false;
   private outbox: Report[] = [];
@@ -124,12 +157,21 @@ export class Trial {
     this.config = t.config;
     this.resumeStep = t.resumeStep;
     this.checkpointUri = t.checkpointUri;
+    this.leaseToken = t.leaseToken;
+    this.leaseMs = t.leaseMs;
+    this.leaseUntil = Date.now() + t.leaseMs;
     this.plateau = JSON.stringify(t.schedule).includes('reduce_on_plateau');
     // The claim brought the first chunk of rates (from the resume step's thousand on).
     this.chunks.set(t.lr.from, t.lr.lr);
     this.timers = [
       setInterval(() => void this.flush().catch(() => {}), 500),
-      setInterval(() => void this.call<ReportAnswer>('POST', 'lease', { attempt: this.attempt }).then((a) => this.report(a)).catch(() => {}), Math.max(200, t.leaseMs / 3)),
+      setInterval(
+        () =>
+          void this.call<ReportAnswer>('POST', 'lease', this.fenced({}), { retryForMs: Math.max(500, this.leaseUntil - Date.now() - 1000) })
+            .then((a) => this.report(a))
+            .catch(() => {}),
+        Math.max(200, t.leaseMs / 3),
+      ),
     ];
   }
 
@@ -144,7 +186,7 @@ export class Trial {
     const from = Math.floor(step / 1000) * 1000;
     let rates = this.chunks.get(from);
     if (!rates) {
-      rates = (await this.call<{ lr: number[] }>('GET', `lr?attempt=${this.attempt}&from=${from}&count=1000`)).lr;
+      rates = (await this.call<{ lr: number[] }>('GET', `lr?attempt=${this.attempt}&from=${from}&count=1000&leaseToken=${encodeURIComponent(this.leaseToken)}`)).lr;
       this.chunks.set(from, rates);
     }
     return rates[step - from]!;
@@ -161,41 +203,44 @@ export class Trial {
    */
   async evaluate(step: number, metrics: Record<string, number | null>): Promise<void> {
     const m = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, finiteOrNull(v)]));
-    this.outbox.push({ kind: 'evals', body: { attempt: this.attempt, step, metrics: m } });
+    this.outbox.push({ kind: 'evals', body: { step, metrics: m } });
     if (this.plateau) {
       await this.flush(true);
       this.chunks.clear();
     }
   }
 
-  /** State covering updates 0 … `step` is saved at `uri`: a retry resumes at `step + 1`. */
+  /** State covering updates 0 … `step` is saved at `uri`: a retry resumes at `step + 1` (when the trial must stop, this only sets `shouldStop`). */
   async checkpointed(step: number, uri: string): Promise<void> {
     await this.flush(true);
-    this.report(await this.call<ReportAnswer>('POST', 'checkpoints', { attempt: this.attempt, step, uri }));
+    if (this.stopReason) return;
+    this.report(await this.call<ReportAnswer>('POST', 'checkpoints', this.fenced({ step, uri })).catch((e) => this.staleIsFine(e)));
   }
 
+  /** Every update was sent: the trial is done. A trial that must stop ends without an error (see `stopReason`). */
   async complete(): Promise<void> {
     await this.flush(true);
-    await this.call('POST', 'complete', { attempt: this.attempt });
+    if (!this.stopReason) await this.call('POST', 'complete', this.fenced({})).catch((e) => this.staleIsFine(e));
     this.end();
   }
 
   async fail(message: string, o: { retryable?: boolean } = {}): Promise<void> {
     await this.flush().catch(() => {});
-    await this.call('POST', 'fail', { attempt: this.attempt, message: message.slice(0, 4000) || 'failed', retryable: o.retryable ?? true }).catch((e) => this.staleIsFine(e));
+    if (!this.stopReason) await this.call('POST', 'fail', this.fenced({ message: message.slice(0, 4000) || 'failed', retryable: o.retryable ?? true })).catch((e) => this.staleIsFine(e));
     this.end();
   }
 
   /** Gives the trial back for another agent (it resumes from the last marker); no failure. */
   async release(): Promise<void> {
     await this.flush().catch(() => {});
-    await this.call('POST', 'release', { attempt: this.attempt }).catch((e) => this.staleIsFine(e));
+    if (!this.stopReason) await this.call('POST', 'release', this.fenced({})).catch((e) => this.staleIsFine(e));
     this.end();
   }
 
   /**
    * Runs the trainer: completes on a normal return, unless `shouldStop` was set (then it only
-   * releases); fails on a throw (not retryable for a `TerminalError`).
+   * releases); fails on a throw (not retryable for a `TerminalError`). A stop the server asked
+   * for (a `StaleAttempt`, e.g. from `lr()`) ends the trial quietly: undefined is returned.
    */
   async run<T>(train: (trial: Trial) => Promise<T>): Promise<T | undefined> {
     try {
@@ -203,6 +248,10 @@ export class Trial {
       if (!this.ended) await (this.shouldStop ? this.release() : this.complete());
       return out;
     } catch (err) {
+      if (err instanceof StaleAttempt) {
+        this.end();
+        return undefined;
+      }
       if (!this.ended) await this.fail(`${(err as Error).name}: ${(err as Error).message}`, { retryable: !(err instanceof TerminalError) });
       throw err;
     }
@@ -212,19 +261,29 @@ export class Trial {
     return this.ended;
   }
 
-  private staleIsFine(e: unknown) {
-    if (!(e instanceof LrsweepError && e.code === 'STALE_ATTEMPT')) throw e;
+  private staleIsFine(e: unknown): null {
+    if (!(e instanceof StaleAttempt)) throw e;
+    return null;
+  }
+
+  /** A write's body with what fences it: the attempt and its lease token. */
+  private fenced<B extends object>(body: B): B & { attempt: number; leaseToken: string } {
+    return { ...body, attempt: this.attempt, leaseToken: this.leaseToken };
   }
 
   private report(a: ReportAnswer | null) {
     if (a?.shouldStop) this.stopped = true;
   }
 
-  private async call<T>(method: string, what: string, body?: unknown): Promise<T> {
+  private async call<T>(method: string, what: string, body?: unknown, o: { retryForMs?: number; retryThrottled?: boolean } = {}): Promise<T> {
     try {
-      return await this.api.call<T>(method, `/v1/trials/${this.id}/${what}`, body);
+      const answer = await this.api.call<T>(method, `/v1/trials/${this.id}/${what}`, body, o);
+      if (method === 'POST') this.leaseUntil = Date.now() + this.leaseMs;
+      return answer;
     } catch (err) {
-      if (err instanceof LrsweepError && (err.code === 'STALE_ATTEMPT' || err.code === 'SCHEDULE_MISMATCH')) {
+      if (err instanceof StaleAttempt) this.stopReason = err.reason;
+      // SCHEDULE_MISMATCH ended the trial; LEASE_MISMATCH means this client does not send the lease token it was given.
+      if (err instanceof LrsweepError && (err.code === 'STALE_ATTEMPT' || err.code === 'SCHEDULE_MISMATCH' || err.code === 'LEASE_MISMATCH')) {
         this.error = err;
         this.stopped = true;
       }
@@ -236,13 +295,13 @@ export class Trial {
   private nextReport(): { kind: 'updates' | 'evals'; body: unknown; n: number } | null {
     const first = this.outbox[0];
     if (!first) return null;
-    if (first.kind === 'evals') return { kind: 'evals', body: first.body, n: 1 };
+    if (first.kind === 'evals') return { kind: 'evals', body: this.fenced(first.body), n: 1 };
     const rows: UpdateRow[] = [];
     for (const r of this.outbox) {
-      if (r.kind !== 'updates' || rows.length === 2000) break;
+      if (r.kind !== 'updates' || rows.length === this.batch) break;
       rows.push(r.row);
     }
-    return { kind: 'updates', body: { attempt: this.attempt, updates: rows }, n: rows.length };
+    return { kind: 'updates', body: this.fenced({ updates: rows }), n: rows.length };
   }
 
   /** Sends the outbox in order, a report leaving it once taken (`strict`: a schedule mismatch is thrown). */
@@ -251,10 +310,16 @@ export class Trial {
     this.flushing = (async () => {
       for (let next = this.nextReport(); next; next = this.nextReport()) {
         try {
-          this.report(await this.call<ReportAnswer>('POST', next.kind, next.body));
+          this.report(await this.call<ReportAnswer>('POST', next.kind, next.body, { retryThrottled: false }));
           this.outbox.splice(0, next.n);
         } catch (err) {
-          if (err instanceof LrsweepError && (err.code === 'STALE_ATTEMPT' || err.code === 'SCHEDULE_MISMATCH')) {
+          // Throttled: wait as told, then send what piled up meanwhile in bigger batches (the protocol's most).
+          if (err instanceof LrsweepError && err.status === 429) {
+            this.batch = 10_000;
+            await new Promise((r) => setTimeout(r, jittered((err as LrsweepError & { retryAfterMs?: number }).retryAfterMs ?? 1000)));
+            continue;
+          }
+          if (err instanceof LrsweepError && (err.code === 'STALE_ATTEMPT' || err.code === 'SCHEDULE_MISMATCH' || err.code === 'LEASE_MISMATCH')) {
             this.outbox = [];
             if (strict && err.code === 'SCHEDULE_MISMATCH') throw err;
             return;
@@ -303,6 +368,7 @@ export class Agent {
       pool: this.pool,
       framework: this.o.framework ?? `node ${process.version}`,
       ...(this.o.device ? { device: this.o.device } : {}),
+      ...(this.o.labels ? { labels: this.o.labels } : {}),
       sdk,
       protocolVersion,
     });

@@ -66,6 +66,19 @@ const qs = (q: Query = {}) => {
   return p.length ? `?${p.join('&')}` : '';
 };
 
+/** Every row of a cursor-paged listing, page after page (at most `maxPages`, 100 rows each). */
+async function allPages<T>(page: (cursor: string | undefined) => Promise<{ rows: T[]; next: string | null }>, maxPages = 100): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < maxPages; i++) {
+    const p = await page(cursor);
+    out.push(...p.rows);
+    if (!p.next) break;
+    cursor = p.next;
+  }
+  return out;
+}
+
 /** The API's origin from what a user may write: with or without a trailing slash or `/v1`. */
 export function apiOrigin(url: string): string {
   return url.trim().replace(/\/+$/, '').replace(/\/v1$/, '');
@@ -114,8 +127,14 @@ export function createClient(opts: ClientOptions) {
     /** Every trial as CSV: config, outcome, test metrics and provenance. */
     trialsCsv: (id: string) => call<string>('GET', `/v1/sweeps/${id}/trials${qs({ format: 'csv' })}`),
     getTrial: (id: string) => call<Trial>('GET', `/v1/trials/${id}`),
-    /** The fleet: built-in workers and agents, with their state and running trials. */
-    listWorkers: () => call<WorkersAnswer>('GET', '/v1/workers'),
+    /** One page of the fleet (≤ 100; follow `nextCursor`, or use `listWorkers`). */
+    workersPage: (q: { limit?: number; cursor?: string } = {}) => call<WorkersAnswer>('GET', `/v1/workers${qs(q)}`),
+    /** The whole fleet, every page joined (up to `maxPages`): built-in workers first, then agents, most recently seen first. */
+    async listWorkers(o: { maxPages?: number } = {}): Promise<WorkersAnswer> {
+      const workers = await allPages((cursor) => call<WorkersAnswer>('GET', `/v1/workers${qs({ cursor })}`).then((p) => ({ rows: p.workers, next: p.nextCursor })), o.maxPages);
+      workers.sort((a, b) => b.kind.localeCompare(a.kind) || b.lastHeartbeatAt.localeCompare(a.lastHeartbeatAt));
+      return { workers, nextCursor: null };
+    },
     /** A trial's attempts: who ran each, on what backend, from when to when, how it ended. */
     trialAttempts: (id: string) => call<TrialAttempts>('GET', `/v1/trials/${id}/attempts`),
     listTrials: (id: string, q: { limit?: number; offset?: number; status?: Trial['status'] } = {}) => call<TrialPage>('GET', `/v1/sweeps/${id}/trials${qs(q)}`),
@@ -140,8 +159,11 @@ export function createClient(opts: ClientOptions) {
       call<ScheduleAnalysis>('GET', `/v1/sweeps/${id}/schedules${qs(q)}`),
     curves: (id: string, q: { metric?: MetricName; configs?: string[]; points?: number } = {}) =>
       call<Curves>('GET', `/v1/sweeps/${id}/curves${qs({ ...q, configs: q.configs?.join(',') })}`),
-    /** The project's agents (external trainers): last heartbeat, alive, the trial each holds. */
-    listAgents: () => call<{ agents: AgentView[] }>('GET', '/v1/agents'),
+    /** The project's agents (external trainers), every page joined, most recently seen first: last heartbeat, alive, the trial each holds. */
+    async listAgents(o: { maxPages?: number } = {}): Promise<{ agents: AgentView[] }> {
+      const agents = await allPages((cursor) => call<{ agents: AgentView[]; nextCursor: string | null }>('GET', `/v1/agents${qs({ cursor })}`).then((p) => ({ rows: p.agents, next: p.nextCursor })), o.maxPages);
+      return { agents: agents.sort((a, b) => b.lastHeartbeatAt.localeCompare(a.lastHeartbeatAt)) };
+    },
     previewSchedule: (req: PreviewRequest) => call<Preview>('POST', '/v1/schedules/preview', req),
     createToken: (req: CreateTokenRequest) => call<CreatedToken>('POST', '/v1/admin/tokens', req),
     listTokens: (projectId?: string) => call<{ tokens: TokenView[] }>('GET', `/v1/admin/tokens${qs({ projectId })}`),

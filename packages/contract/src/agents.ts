@@ -7,11 +7,59 @@ import { z } from 'zod';
 import { poolNameSchema } from './jobs';
 import { metricNameSchema } from './metrics';
 
-/** Protocol versions this server speaks; an SDK that speaks another is refused (426). */
-export const agentProtocol = { version: 1, supported: [1] } as const;
+/**
+ * Protocol versions this server speaks; an SDK that speaks another is refused (426), naming the
+ * SDK releases that speak this one. Version 2: a claim hands out a lease token that every write
+ * of the attempt carries (409 LEASE_MISMATCH without it); every stop is 409 STALE_ATTEMPT with a
+ * reason.
+ */
+export const agentProtocol = { version: 2, supported: [2], sdks: 'lrsweep-python ≥ 0.2.0 or @lrsweep/agent ≥ 0.2.0' } as const;
 
-/** The most long-poll a claim may ask for, and the most rows one batch may carry. */
-export const agentLimits = { maxClaimWaitMs: 20_000, maxBatchRows: 10_000, maxLrChunk: 10_000 } as const;
+/**
+ * What one request may carry: the longest claim long poll, the most rows one update batch may
+ * carry (the updates route's body limit fits that many worst-case rows), the most rates one
+ * `lr` call returns, and an agent's labels (how many, and their keys' and values' characters in
+ * all).
+ */
+export const agentLimits = {
+  maxClaimWaitMs: 20_000,
+  maxBatchRows: 10_000,
+  maxLrChunk: 10_000,
+  maxLabels: 32,
+  maxLabelChars: 4_096,
+  /** One update row at its longest in compact JSON (a 7-digit step, 17-digit floats with exponents), with its comma. */
+  updateRowBytes: 100,
+} as const;
+/** The updates route's body limit (bytes): `maxBatchRows` rows at their longest, and the envelope. */
+export const updatesBodyLimit = agentLimits.maxBatchRows * agentLimits.updateRowBytes + 16_384;
+
+/**
+ * How often agents may call, per window (`AGENT_RATE_WINDOW_MS`, a minute), whatever the token's
+ * role. Each bucket is its own, so bulk reports can never starve the calls that keep a trial:
+ * - registrations per token;
+ * - claims and heartbeats per (token, agent);
+ * - reports (updates, evaluations, checkpoint markers, rate chunks) per (token, trial the agent
+ *   holds), under a ceiling per token (1 000 agents reporting every 2 s fit under it);
+ * - control (lease renewals, complete, fail, release) per (token, trial), under a ceiling of its own.
+ * 429 answers carry Retry-After.
+ */
+export const agentRateDefaults = {
+  windowMs: 60_000,
+  registrationsPerToken: 60,
+  claimsPerAgent: 300,
+  reportsPerTrial: 300,
+  reportsPerToken: 120_000,
+  controlPerTrial: 120,
+  controlPerToken: 120_000,
+} as const;
+export type AgentRateLimits = { -readonly [K in keyof typeof agentRateDefaults]: number };
+
+/** GET /v1/agents and GET /v1/workers: at most this many a page (a cursor gives the next). */
+export const fleetPageLimit = 100;
+
+/** Why an attempt may no longer write (409 STALE_ATTEMPT's `reason`): the agent stops that trial and claims the next. */
+export const staleReasons = ['cancelled', 'deleted', 'superseded', 'lease_lost', 'ended'] as const;
+export type StaleReason = (typeof staleReasons)[number];
 
 /** |lr − want| ≤ relative·|want| + absolute: what "the schedule's rate" means for a reported `lr`. */
 export const lrTolerance = { relative: 1e-9, absolute: 1e-15 } as const;
@@ -22,7 +70,11 @@ const shortText = z.string().min(1).max(200);
 export const registerAgentBody = z.strictObject({
   name: shortText.regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$/, 'letters, digits and . _ : @ -'),
   pool: poolNameSchema,
-  labels: z.record(z.string().max(64), z.string().max(200)).optional(),
+  labels: z
+    .record(z.string().min(1).max(64), z.string().max(200))
+    .refine((l) => Object.keys(l).length <= agentLimits.maxLabels, `at most ${agentLimits.maxLabels} labels`)
+    .refine((l) => Object.entries(l).reduce((n, [k, v]) => n + k.length + v.length, 0) <= agentLimits.maxLabelChars, `at most ${agentLimits.maxLabelChars} characters of labels in all (keys and values)`)
+    .optional(),
   framework: z.string().max(100).optional(),
   device: z.string().max(200).optional(),
   host: z.string().max(200).optional(),
@@ -55,6 +107,8 @@ export const claimedTrialSchema = z.object({
   totalSteps: z.number().int(),
   evalEvery: z.number().int(),
   stepsPerEpoch: z.number().int().nullable(),
+  /** The attempt's secret: every write of this attempt carries it (409 LEASE_MISMATCH without it). */
+  leaseToken: z.string(),
   /** runner.config merged with this trial's grid.config values. */
   config: z.record(z.string(), z.unknown()),
   /** 0 on a first attempt, else the step after the last checkpoint marker, whose uri this is. */
@@ -65,7 +119,11 @@ export const claimedTrialSchema = z.object({
 });
 export const claimAnswer = z.object({ trial: claimedTrialSchema.nullable() });
 
-const attemptField = { attempt: z.number().int().positive() };
+/**
+ * What fences every write: the attempt, and its lease token from the claim. The token is not
+ * required by the schema: a write without it (or with another) answers 409 LEASE_MISMATCH.
+ */
+const attemptField = { attempt: z.number().int().positive(), leaseToken: z.string().max(200).optional() };
 const finite = z.number().refine(Number.isFinite, 'a finite number (send null for NaN or ±Infinity)');
 
 export const updatesBody = z.strictObject({
@@ -73,7 +131,7 @@ export const updatesBody = z.strictObject({
   updates: z
     .array(z.strictObject({ step: z.number().int().min(0), lr: finite, loss: finite.nullable() }))
     .min(1)
-    .max(agentLimits.maxBatchRows),
+    .max(agentLimits.maxBatchRows, `at most ${agentLimits.maxBatchRows} rows a batch`),
 });
 
 export const evalBody = z.strictObject({
@@ -104,10 +162,18 @@ export const reportAnswer = z.object({
 
 export const lrQuery = z.strictObject({
   attempt: z.coerce.number().int().positive(),
+  leaseToken: z.string().max(200).optional(),
   from: z.coerce.number().int().min(0).default(0),
   count: z.coerce.number().int().min(1).max(agentLimits.maxLrChunk).default(1000),
 });
 export const lrAnswer = z.object({ from: z.number().int(), lr: z.array(z.number()) });
+
+/** A page of the fleet: `?limit` (≤ 100) and the `cursor` the previous page gave. */
+export const fleetPageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(fleetPageLimit).default(fleetPageLimit),
+  /** The previous page's `nextCursor`. */
+  cursor: z.uuid().optional(),
+});
 
 export const agentView = z.object({
   id: z.uuid(),
@@ -152,4 +218,5 @@ export const workerView = z
     otherProjectTrials: z.number().int(),
   })
   .meta({ id: 'Worker' });
-export const workersAnswer = z.object({ workers: z.array(workerView) });
+export const workersAnswer = z.object({ workers: z.array(workerView), nextCursor: z.string().nullable() });
+export const agentsAnswer = z.object({ agents: z.array(agentView), nextCursor: z.string().nullable() });

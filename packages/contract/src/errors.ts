@@ -20,7 +20,8 @@ export const apiErrors = {
   SWEEP_UNCHANGED: { status: 409, description: 'cancel or retry would change nothing (already ended, cancelled, or nothing failed)' },
   SWEEP_CANCELLED: { status: 409, description: 'the sweep is cancelled' },
   NOT_A_RANGE_TEST: { status: 409, description: 'the sweep is a grid search, not an LR range test (or the other way round)' },
-  STALE_ATTEMPT: { status: 409, description: 'a newer attempt owns the trial (or it ended): this write is refused' },
+  STALE_ATTEMPT: { status: 409, description: 'the attempt may no longer write (reason: cancelled, deleted, superseded, lease_lost or ended): stop that trial' },
+  LEASE_MISMATCH: { status: 409, description: "the write does not carry the attempt's lease token from its claim: nothing was written" },
   TRIAL_NOT_DONE: { status: 409, description: 'the trial has not reached its horizon' },
   CHECKPOINT_INCOMPLETE: { status: 409, description: 'a checkpoint marker was sent before the update rows it covers' },
   SCHEDULE_MISMATCH: { status: 422, description: "a reported lr is not the schedule's: the trial failed (no retry)" },
@@ -39,9 +40,11 @@ export const errorBodySchema = z
     code: z.string(),
     message: z.string(),
     issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    /** STALE_ATTEMPT: why the attempt must stop (cancelled, deleted, superseded, lease_lost, ended). */
+    reason: z.string().optional(),
   })
   .meta({ id: 'Error' });
-export type ApiErrorBody = { code: ApiErrorCode | (string & {}); message: string; issues?: { path: string; message: string }[] };
+export type ApiErrorBody = { code: ApiErrorCode | (string & {}); message: string; issues?: { path: string; message: string }[]; reason?: string };
 
 /**
  * Why a trial attempt failed, classified once. Retryable failures spend the trial's attempt budget

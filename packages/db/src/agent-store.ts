@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from './create-db';
 import { Prisma } from './generated/prisma/client.ts';
 import { refreshTrialSummary } from './results-store';
@@ -42,13 +42,30 @@ export async function heartbeatAgent(db: Db, id: string, projectId: string): Pro
   return r.count === 1;
 }
 
-/** The project's agents, most recently seen first, with the trial each holds now. */
-export async function listAgents(db: Db, projectId: string) {
-  const agents = await db.worker.findMany({ where: { projectId, kind: 'agent' }, orderBy: { lastHeartbeatAt: 'desc' }, take: 1000 });
-  const running = await db.trial.findMany({ where: { agentId: { in: agents.map((a) => a.id) }, status: 'running' }, select: { id: true, agentId: true } });
-  const current = new Map(running.map((t) => [t.agentId, t.id]));
-  return agents.map((a) => ({ ...a, currentTrialId: current.get(a.id) ?? null }));
+/** A page of a listing: at most `limit` rows after the row whose id is `after` (ids ascending). */
+export interface Page {
+  limit: number;
+  after?: string;
 }
+
+/**
+ * A page of the project's agents (of `pools` only, when given: a pool-scoped token's view), in
+ * id order, with the trial each holds now; `next` is the id to continue after, or null.
+ */
+export async function listAgents(db: Db, projectId: string, page: Page, pools?: readonly string[]) {
+  const agents = await db.worker.findMany({
+    where: { projectId, kind: 'agent', ...(pools ? { pool: { in: [...pools] } } : {}), ...(page.after ? { id: { gt: page.after } } : {}) },
+    orderBy: { id: 'asc' },
+    take: page.limit + 1,
+  });
+  const shown = agents.slice(0, page.limit);
+  const running = await db.trial.findMany({ where: { agentId: { in: shown.map((a) => a.id) }, status: 'running' }, select: { id: true, agentId: true } });
+  const current = new Map(running.map((t) => [t.agentId, t.id]));
+  return { agents: shown.map((a) => ({ ...a, currentTrialId: current.get(a.id) ?? null })), next: agents.length > page.limit ? shown.at(-1)!.id : null };
+}
+
+/** A new lease token: 192 random bits, url-safe. */
+const newLeaseToken = () => randomBytes(24).toString('base64url');
 
 /**
  * Claims a trial for an agent (the same compare-and-set as a built-in worker's), and rolls back
@@ -56,25 +73,58 @@ export async function listAgents(db: Db, projectId: string) {
  * marker's next step, so the series stays gap-free and duplicate-free. Without a marker it starts
  * over and every row goes.
  */
-export async function claimTrialForAgent(db: Db, trialId: string, agent: { id: string; name: string }, leaseMs: number): Promise<ClaimedTrial | null> {
+export async function claimTrialForAgent(db: Db, trialId: string, agent: { id: string; name: string }, leaseMs: number): Promise<(ClaimedTrial & { leaseToken: string }) | null> {
   const claimed = await claimTrial(db, trialId, agent.name, leaseMs, 'external');
   if (!claimed) return null;
   const resumeStep = claimed.checkpointStep ?? 0;
+  // The attempt's secret: every write of this attempt must carry it (agent protocol 2).
+  const leaseToken = newLeaseToken();
   await db.$transaction([
-    db.$executeRaw`UPDATE trials SET agent_id = ${agent.id}::uuid, last_progress_at = now() WHERE id = ${trialId}::uuid AND attempt = ${claimed.attempt}`,
+    db.$executeRaw`UPDATE trials SET agent_id = ${agent.id}::uuid, lease_token = ${leaseToken}, last_progress_at = now() WHERE id = ${trialId}::uuid AND attempt = ${claimed.attempt}`,
     db.$executeRaw`DELETE FROM update_metrics WHERE trial_id = ${trialId}::uuid AND step >= ${resumeStep}`,
     db.$executeRaw`DELETE FROM evaluations WHERE trial_id = ${trialId}::uuid AND step > ${resumeStep}`,
   ]);
   await refreshTrialSummary(db, trialId);
-  return claimed;
+  return { ...claimed, leaseToken };
 }
 
-/** What a report about a trial needs: who owns it, its config, and how far it has got. */
+/**
+ * What a report about a trial needs: who owns it (attempt, lease token), its config, how far it
+ * has got, and why it ended (its status, error code, whether its sweep was cancelled).
+ */
 export async function trialForReport(db: Db, trialId: string, projectId: string) {
-  return db.trial.findFirst({
+  const t = await db.trial.findFirst({
     where: { id: trialId, sweep: { projectId } },
-    select: { id: true, sweepId: true, status: true, attempt: true, pool: true, config: true, totalSteps: true, agentId: true, leaseExpiresAt: true, lastProgressAt: true },
+    select: {
+      id: true,
+      sweepId: true,
+      status: true,
+      attempt: true,
+      pool: true,
+      config: true,
+      totalSteps: true,
+      agentId: true,
+      leaseToken: true,
+      errorCode: true,
+      leaseExpiresAt: true,
+      lastProgressAt: true,
+      sweep: { select: { cancelledAt: true } },
+    },
   });
+  if (!t) return null;
+  const { sweep, ...rest } = t;
+  return { ...rest, sweepCancelled: sweep.cancelledAt !== null };
+}
+
+/** A trial of a deleted sweep, while its tombstone lasts (pool: who may be told so). */
+export async function trialTombstone(db: Db, trialId: string, projectId: string): Promise<{ pool: string } | null> {
+  return db.trialTombstone.findFirst({ where: { trialId, projectId }, select: { pool: true } });
+}
+
+/** Deletes tombstones older than `olderThanMs` (the reconciler's chore). */
+export async function pruneTombstones(db: Db, olderThanMs: number): Promise<number> {
+  const r = await db.trialTombstone.deleteMany({ where: { deletedAt: { lt: new Date(Date.now() - olderThanMs) } } });
+  return r.count;
 }
 
 /**
@@ -165,23 +215,30 @@ export async function pruneFleetRegistry(db: Db): Promise<number> {
  * agents (an operator's call: every project's), with the trials each runs now. Registrations
  * that stopped or went silent more than a day ago are left out (the reconciler deletes them).
  */
-export async function listFleet(db: Db, projectId: string | null) {
+export async function listFleet(db: Db, projectId: string | null, page: Page, pools?: readonly string[]) {
   const dayAgo = new Date(Date.now() - 24 * 3600 * 1000);
   // Registrations stopped or silent for a day are left out here and deleted by the reconciler
   // (pruneFleetRegistry): a read writes nothing.
   const recent = { lastHeartbeatAt: { gte: dayAgo }, OR: [{ stoppedAt: null }, { stoppedAt: { gte: dayAgo } }] };
-  const workers = await db.worker.findMany({
-    where: projectId === null ? recent : { AND: [recent, { OR: [{ kind: 'worker' }, { kind: 'agent', projectId }] }] },
-    orderBy: [{ kind: 'desc' }, { lastHeartbeatAt: 'desc' }],
-    take: 1000,
+  // A pool-scoped caller sees the agents of its pools only (built-in workers run no external pool's trials).
+  const scope = pools ? { kind: 'agent', projectId: projectId ?? undefined, pool: { in: [...pools] } } : projectId === null ? {} : { OR: [{ kind: 'worker' }, { kind: 'agent', projectId }] };
+  const rows = await db.worker.findMany({
+    where: { AND: [recent, scope, page.after ? { id: { gt: page.after } } : {}] },
+    orderBy: { id: 'asc' },
+    take: page.limit + 1,
   });
+  const workers = rows.slice(0, page.limit);
+  const next = rows.length > page.limit ? workers.at(-1)!.id : null;
   const builtin = workers.filter((w) => w.kind === 'worker').map((w) => w.name);
   const agents = workers.filter((w) => w.kind === 'agent').map((w) => w.id);
   const running = await db.$queryRaw<{ id: string; sweep_id: string; project_id: string; worker_id: string | null; agent_id: string | null }[]>`
     SELECT t.id, t.sweep_id, s.project_id, t.worker_id, t.agent_id FROM trials t JOIN sweeps s ON s.id = t.sweep_id
      WHERE t.status = 'running' AND (t.worker_id = ANY(${builtin}::text[]) OR t.agent_id = ANY(${agents}::uuid[]))`;
-  return workers.map((w) => ({
-    ...w,
-    running: running.filter((t) => (w.kind === 'agent' ? t.agent_id === w.id : t.agent_id === null && t.worker_id === w.name)).map((t) => ({ trialId: t.id, sweepId: t.sweep_id, projectId: t.project_id })),
-  }));
+  return {
+    next,
+    workers: workers.map((w) => ({
+      ...w,
+      running: running.filter((t) => (w.kind === 'agent' ? t.agent_id === w.id : t.agent_id === null && t.worker_id === w.name)).map((t) => ({ trialId: t.id, sweepId: t.sweep_id, projectId: t.project_id })),
+    })),
+  };
 }

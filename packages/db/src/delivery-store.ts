@@ -111,13 +111,18 @@ export async function retryFailedTrials(db: Db, sweepId: string): Promise<{ retr
  * Deletes a sweep with its trials, metrics, configurations and series (the foreign keys
  * cascade), and its idempotency keys (a replayed key then creates the sweep anew). Running
  * trials are fenced like cancelled ones: their workers' next write or renewal fails and they
- * stop. Returns the deleted trials' count and the jobs that were still to run.
+ * stop; each trial leaves a tombstone, so an agent's next write is told why (deleted). Returns the deleted trials' count and the jobs that were still to run.
  */
 export async function deleteSweep(db: Db, sweepId: string): Promise<{ trials: number; jobIds: string[] }> {
   return db.$transaction(async (tx) => {
     const live = await tx.$queryRaw<{ job_id: string | null }[]>`
       SELECT job_id FROM trials WHERE sweep_id = ${sweepId}::uuid AND status IN ('queued', 'running') FOR UPDATE`;
     const [count] = await tx.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM trials WHERE sweep_id = ${sweepId}::uuid`;
+    // Agents still training one of them are told "deleted" (409 STALE_ATTEMPT), not 404, while these last.
+    await tx.$executeRaw`
+      INSERT INTO trial_tombstones (trial_id, project_id, pool)
+      SELECT t.id, s.project_id, t.pool FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.sweep_id = ${sweepId}::uuid
+      ON CONFLICT (trial_id) DO NOTHING`;
     await tx.$executeRaw`DELETE FROM idempotency_keys WHERE sweep_id = ${sweepId}::uuid`;
     await tx.$executeRaw`DELETE FROM sweeps WHERE id = ${sweepId}::uuid`;
     return { trials: count?.n ?? 0, jobIds: live.flatMap((r) => (r.job_id ? [r.job_id] : [])) };

@@ -58,6 +58,13 @@ export async function authenticate(db: Db, token: string): Promise<Caller | null
   return { tokenId: t.id, projectId: t.projectId, role: t.role, pools: t.pools };
 }
 
+/** Who a token (by id) is now, read from Postgres (no cache), or null when it is unknown or revoked. */
+export async function callerById(db: Db, tokenId: string): Promise<Caller | null> {
+  const t = await db.apiToken.findUnique({ where: { id: tokenId }, select: { id: true, projectId: true, role: true, pools: true, revokedAt: true } });
+  if (!t || t.revokedAt) return null;
+  return { tokenId: t.id, projectId: t.projectId, role: t.role, pools: t.pools };
+}
+
 /** Revokes a token (of `projectId`, when given); revoking twice changes nothing. False when no such token exists. */
 export async function revokeToken(db: Db, id: string, projectId?: string): Promise<boolean> {
   const t = await db.apiToken.findFirst({ where: { id, ...(projectId ? { projectId } : {}) }, select: { revokedAt: true } });

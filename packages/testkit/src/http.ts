@@ -1,6 +1,6 @@
 /** A small JSON client for the API under test. */
 export function apiClient(base: string, token?: string) {
-  const call = async <T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
+  const call = async <T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }> => {
     const res = await fetch(base + path, {
       method,
       headers: {
@@ -10,11 +10,18 @@ export function apiClient(base: string, token?: string) {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, body: parsed as T, headers: res.headers };
   };
   return {
     get: <T = any>(path: string) => call<T>('GET', path),
     post: <T = any>(path: string, body?: unknown) => call<T>('POST', path, body),
+    delete: <T = any>(path: string) => call<T>('DELETE', path),
     /** Polls a sweep until it has ended (completed, failed or cancelled). */
     async waitForSweep(id: string, timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;

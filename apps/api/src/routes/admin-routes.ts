@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireRole } from '../auth';
 import { ApiError, notFound } from '../errors';
+import type { Revocations } from '../revocations';
 
 const view = (t: { createdAt: Date; revokedAt: Date | null } & Omit<z.output<typeof tokenView>, 'createdAt' | 'revokedAt'>) => ({
   id: t.id,
@@ -27,7 +28,7 @@ function projectScope(caller: Caller, asked: string | undefined): string | undef
  * any. A token is shown once, when created.
  */
 export const adminRoutes =
-  (deps: { db: Db }): FastifyPluginAsyncZod =>
+  (deps: { db: Db; revocations: Revocations }): FastifyPluginAsyncZod =>
   async (app) => {
     const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
     app.addHook('preHandler', async (req) => requireRole(req, can.manageTokens, 'manage tokens'));
@@ -72,6 +73,8 @@ export const adminRoutes =
       },
       async (req) => {
         if (!(await revokeToken(deps.db, req.params.id, projectScope(req.auth, undefined)))) throw notFound('token', req.params.id);
+        // Every API process drops it from its cache and ends its open claims (401) at once.
+        await deps.revocations.publish(req.params.id);
         return { id: req.params.id, revoked: true as const };
       },
     );

@@ -1,9 +1,9 @@
-import { can, errorBodySchema, workersAnswer } from '@lrsweep/contract';
+import { can, errorBodySchema, fleetPageQuery, workersAnswer } from '@lrsweep/contract';
 import { type Db, listFleet } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { requireRole } from '../auth';
 
-const errors = { 401: errorBodySchema, 403: errorBodySchema };
+const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema };
 
 /**
  * GET /v1/workers: built-in workers and external agents in one list, with what each runs now.
@@ -15,14 +15,22 @@ export const fleetRoutes =
   async (app) => {
     app.get(
       '/workers',
-      { schema: { tags: ['agents'], summary: 'The fleet: built-in workers and agents, their pools, backend, slots, heartbeat, state and running trials', response: { 200: workersAnswer, ...errors } } },
+      {
+        schema: {
+          tags: ['agents'],
+          summary: 'The fleet, a page at a time (≤ 100, in id order; follow nextCursor): built-in workers and agents, their pools, backend, slots, heartbeat, state and running trials',
+          querystring: fleetPageQuery,
+          response: { 200: workersAnswer, ...errors },
+        },
+      },
       async (req) => {
         requireRole(req, (c) => can.useSweeps(c), 'list workers');
         const all = can.crossProject(req.auth);
         const now = Date.now();
-        const fleet = await listFleet(deps.db, all ? null : req.auth.projectId);
+        const fleet = await listFleet(deps.db, all ? null : req.auth.projectId, { limit: req.query.limit, after: req.query.cursor });
         return {
-          workers: fleet.map((w) => {
+          nextCursor: fleet.next,
+          workers: fleet.workers.map((w) => {
             const mine = w.running.filter((t) => all || t.projectId === req.auth.projectId);
             const silentFor = now - w.lastHeartbeatAt.getTime();
             const lostAfter = w.kind === 'agent' ? deps.agentAliveMs : deps.workerLostAfterMs;
