@@ -3,7 +3,8 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 RUN npm install -g pnpm@12.4.2
 COPY . .
-RUN pnpm install --frozen-lockfile && node scripts/prisma-generate.mjs \
+# Installing generates the Prisma client (@lrsweep/db's postinstall).
+RUN pnpm install --frozen-lockfile \
  && pnpm --filter @lrsweep/dashboard build
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 EXPOSE 3000

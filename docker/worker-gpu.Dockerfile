@@ -18,7 +18,8 @@ RUN npm install -g pnpm@12.4.2
 COPY . .
 # tfjs-node-gpu's own install script stays denied (it would download libtensorflow 2.9); the
 # setup script builds its binding instead, the same way as the CPU one (`pnpm setup:tensorflow`).
-RUN pnpm install --frozen-lockfile && node scripts/prisma-generate.mjs \
+# Installing generates the Prisma client (@lrsweep/db's postinstall).
+RUN pnpm install --frozen-lockfile \
  && pnpm --filter @lrsweep/trainer add @tensorflow/tfjs-node-gpu@4.22.0 \
  && node scripts/setup-tensorflow.mjs --cuda
 ENV NODE_ENV=production LRSWEEP_BACKEND=tensorflow-gpu WORKER_SLOTS=1 TF_FORCE_GPU_ALLOW_GROWTH=true

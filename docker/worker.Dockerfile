@@ -4,7 +4,8 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 RUN npm install -g pnpm@12.4.2
 COPY . .
-RUN pnpm install --frozen-lockfile && node scripts/prisma-generate.mjs
+# Installing generates the Prisma client (@lrsweep/db's postinstall).
+RUN pnpm install --frozen-lockfile
 ENV NODE_ENV=production LRSWEEP_BACKEND=wasm
 STOPSIGNAL SIGTERM
 CMD ["pnpm", "--filter", "@lrsweep/worker", "start"]

@@ -1,5 +1,5 @@
-// Makes a fresh clone runnable: pnpm (the pinned version), the dependencies from the lockfile,
-// and the generated Prisma client. Plain Node, no dependencies; quick when all is in place.
+// Makes a fresh clone runnable: pnpm (the pinned version), the dependencies from the lockfile
+// (installing them generates the Prisma client), and a client current with the schema. Plain Node, no dependencies; quick when all is in place.
 import { execSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -43,12 +43,9 @@ if (!existsSync(stamp) || statSync(stamp).mtimeMs < statSync(lock).mtimeMs) {
   run(...pnpmArgs(['install', '--frozen-lockfile']));
 }
 
-const client = join(root, 'packages/db/src/generated/prisma/client.ts');
-const schema = join(root, 'prisma/schema.prisma');
-if (!existsSync(client) || statSync(client).mtimeMs < statSync(schema).mtimeMs) {
-  console.log('• generating the Prisma client');
-  run(process.execPath, [join(root, 'scripts/prisma-generate.mjs')]);
-}
+// Installing generates the Prisma client (@lrsweep/db's postinstall); a schema pulled since the
+// last install is caught here by the same script (it does nothing while the client is current).
+run(process.execPath, [join(root, 'packages/db/scripts/generate.mjs')]);
 
 // The dashboard's browser test drives Debian's Chromium; install it where we can (root on Debian).
 if (!existsSync('/usr/bin/chromium') && !process.env.CHROMIUM_PATH) {

@@ -82,7 +82,24 @@ describe('model sweeps end to end', () => {
     expect(sweep).toMatchObject({ status: 'failed', counts: { failed: 1 } });
     const [t] = (await api.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
     expect(t).toMatchObject({ attempt: 1, errorCode: 'DATASET_INVALID', failures: 0 });
-    expect(t.error).toContain("dataset path 'nonexistent/cifar' does not exist under DATA_ROOT");
+    expect(t.error).toContain("dataset path 'nonexistent/cifar' does not exist under DATA_ROOT: put CIFAR-10's binary version");
     expect(t.error).not.toContain(dataRoot);
+  });
+
+  it('a missing Fashion-MNIST path fails its trial with how to get the data set', async () => {
+    const created = await api.post('/v1/sweeps', {
+      name: 'missing-fashion',
+      dataset: { name: 'fashion-mnist', path: 'no-such-fashion', trainSize: 64, testSize: 16 },
+      model: { kind: 'mlp', hidden: [8] },
+      training: { epochs: 1, batchSize: 32, evalEvery: 2 },
+      grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 },
+    });
+    expect(created.status).toBe(201);
+    expect(await api.waitForSweep(created.body.id, 60_000)).toMatchObject({ status: 'failed' });
+    const [t] = (await api.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
+    expect(t).toMatchObject({ attempt: 1, errorCode: 'DATASET_INVALID', failures: 0 });
+    expect(t.error).toBe(
+      "dataset path 'no-such-fashion' does not exist under DATA_ROOT: install Debian's dataset-fashion-mnist package on every worker (apt-get install dataset-fashion-mnist; it is read when dataset.path is not given), or put Fashion-MNIST's four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gzipped or not) in a directory under the workers' DATA_ROOT and name it in dataset.path (relative to DATA_ROOT)",
+    );
   });
 });

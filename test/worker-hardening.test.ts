@@ -128,7 +128,9 @@ describe('workers under attack', () => {
     // Same dataset name and sizes, a directory that does not exist: the trial fails, never served a's samples.
     const gone = await run(cifar('dir-gone', 'gone'));
     expect(gone.trials[0]).toMatchObject({ status: 'failed', errorCode: 'DATASET_INVALID' });
-    expect(gone.trials[0].error).toBe("dataset path 'gone' does not exist under DATA_ROOT");
+    expect(gone.trials[0].error).toBe(
+      "dataset path 'gone' does not exist under DATA_ROOT: put CIFAR-10's binary version (data_batch_1.bin … data_batch_5.bin and test_batch.bin) in a directory under the workers' DATA_ROOT and name it in dataset.path (relative to DATA_ROOT)",
+    );
   });
 
   it('keeps every path inside DATA_ROOT: the API refuses absolute and climbing paths, the worker symlinks out of it, and no answer shows a worker path', async () => {

@@ -11,6 +11,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** An agent route: limited by the agent buckets (whatever the token's role), not by RATE_LIMIT_PER_MINUTE. */
     agentLimit?: AgentLimitKind;
+    /** What a 413 says on this route (its body limit, and the field that makes a body large). */
+    tooLarge?: string;
   }
 }
 

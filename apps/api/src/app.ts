@@ -6,6 +6,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { can, type RouteRuleName, routeRules, ruleWords } from '@lrsweep/contract';
 import type { Db } from '@lrsweep/db';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -14,7 +15,7 @@ import type { Logger } from 'pino';
 import { createAgentLimits } from './agent-limits';
 import { registerAuth } from './auth';
 import { type AppSettings, defaultSettings } from './env';
-import { registerErrorHandler, zodValidatorCompiler } from './errors';
+import { ApiError, registerErrorHandler, zodValidatorCompiler } from './errors';
 import { adminRoutes } from './routes/admin-routes';
 import { agentRoutes } from './routes/agent-routes';
 import { fleetRoutes } from './routes/fleet-routes';
@@ -134,6 +135,16 @@ export async function buildApp(opts: AppOptions) {
     async (v1: FastifyInstance) => {
       registerAuth(v1, opts.db, { failuresPerMinute: s.authFailuresPerMinute, globalFailuresPerMinute: s.authGlobalFailuresPerMinute, tokenCacheMs: s.tokenCacheMs, revocations });
       await registerRateLimit(v1, opts.redis, s.rateLimitPerMinute);
+      // Each route's access rule, declared in the contract (routeRules): checked before its body
+      // is validated, so a role that may not call a route learns so first. A route without a
+      // rule is refused: a new route must declare one.
+      v1.addHook('preValidation', async (req) => {
+        if (req.routeOptions.url === undefined) return;
+        const key = `${req.method === 'HEAD' ? 'GET' : req.method} ${req.routeOptions.url}`;
+        const rule = (routeRules as Record<string, { may: RouteRuleName }>)[key];
+        if (!rule) throw new ApiError('FORBIDDEN', `${key} declares no access rule`);
+        if (!can[rule.may](req.auth)) throw new ApiError('FORBIDDEN', `a ${req.auth.role} token cannot ${ruleWords[rule.may]}`);
+      });
       // Agent routes draw from the agent buckets instead, whatever the token's role.
       v1.addHook('preHandler', async (req) => {
         const kind = req.routeOptions.config?.agentLimit;

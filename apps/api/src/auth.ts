@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { type Caller, can } from '@lrsweep/contract';
+import type { Caller } from '@lrsweep/contract';
 import { authenticate, type Db } from '@lrsweep/db';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import { ApiError } from './errors';
 import type { Revocations } from './revocations';
@@ -80,10 +80,3 @@ export function registerAuth(scope: FastifyInstance, db: Db, opts: AuthOptions) 
     req.auth = who;
   });
 }
-
-/** 403 unless the caller's role may do `what` (see the contract's `can`). */
-export function requireRole(req: FastifyRequest, allowed: (c: Caller) => boolean, what: string) {
-  if (!allowed(req.auth)) throw new ApiError('FORBIDDEN', `a ${req.auth.role} token cannot ${what}`);
-}
-
-export const requireSweepAccess = (req: FastifyRequest) => requireRole(req, can.useSweeps, 'read or change sweeps');

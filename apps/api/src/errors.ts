@@ -61,7 +61,8 @@ export function registerErrorHandler(app: FastifyInstance) {
       return reply.status(400).send({ code, message, issues: cause.issues });
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.status(413).send({ code: 'BODY_TOO_LARGE', message: 'the request body is larger than the limit' });
+      const says = req.routeOptions.config?.tooLarge;
+      return reply.status(413).send({ code: 'BODY_TOO_LARGE', message: says ? `the request body is too large: ${says}` : 'the request body is larger than the limit' });
     }
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return reply.status(415).send({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send JSON (Content-Type: application/json)' });

@@ -1,7 +1,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { type TrialErrorCode, TrialError } from '@lrsweep/contract';
-import type { DatasetRequest } from '@lrsweep/trainer';
+import { type DatasetRequest, missingDataset } from '@lrsweep/trainer';
 
 /** A root the worker is configured with: its name (for messages) and the error a bad path is. */
 export interface Root {
@@ -50,7 +50,13 @@ export function resolveModelFiles(modelRoot: string, path: string) {
  */
 export function resolveDataset(req: DatasetRequest, dataRoot: string): DatasetRequest {
   if (req.path === undefined) return req;
-  return { ...req, path: resolveUnderRoot(dataRoot, req.path, 'dataset path') };
+  try {
+    return { ...req, path: resolveUnderRoot(dataRoot, req.path, 'dataset path') };
+  } catch (err) {
+    // Not there: say how to get it (Debian's package, or files of your own under DATA_ROOT).
+    if (err instanceof TrialError && err.code === 'DATASET_INVALID' && / does not exist under /.test(err.message)) throw missingDataset(req.name, err.message);
+    throw err;
+  }
 }
 
 /**

@@ -30,6 +30,12 @@ export const agentLimits = {
   /** One update row at its longest in compact JSON (a 7-digit step, 17-digit floats with exponents), with its comma. */
   updateRowBytes: 100,
 } as const;
+/**
+ * A registration's body limit (bytes): the labels at their most (32, 4 096 characters, even all
+ * escaped as \uXXXX) and the other fields at their longest fit under it, so a larger body is
+ * refused (413, naming the labels' limits) as it arrives, before it is parsed.
+ */
+export const registerBodyLimit = 32_768;
 /** The updates route's body limit (bytes): `maxBatchRows` rows at their longest, and the envelope. */
 export const updatesBodyLimit = agentLimits.maxBatchRows * agentLimits.updateRowBytes + 16_384;
 

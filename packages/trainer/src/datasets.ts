@@ -56,7 +56,52 @@ export class DatasetError extends TrialError {
   }
 }
 
+/**
+ * How to get a data set that is not there, for the error a trial fails with: Fashion-MNIST from
+ * Debian's package, or (it and every other file-based set) files of your own in a directory
+ * under the workers' DATA_ROOT, named by `dataset.path`. Null for the sets that ship with lrsweep.
+ */
+export function datasetAdvice(name: DatasetRequest['name']): string | null {
+  const own = (files: string) => `put ${files} in a directory under the workers' DATA_ROOT and name it in dataset.path (relative to DATA_ROOT)`;
+  const idx = 'four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gzipped or not)';
+  switch (name) {
+    case 'fashion-mnist':
+      return `install Debian's dataset-fashion-mnist package on every worker (apt-get install dataset-fashion-mnist; it is read when dataset.path is not given), or ${own(`Fashion-MNIST's ${idx}`)}`;
+    case 'mnist-idx':
+      return own(`the ${idx}`);
+    case 'cifar10':
+      return own("CIFAR-10's binary version (data_batch_1.bin … data_batch_5.bin and test_batch.bin)");
+    case 'npy':
+      return own('your .npy files (or one .npz)');
+    case 'csv':
+      return own('your CSV table');
+    case 'text':
+      return own('your text files');
+    default:
+      return null;
+  }
+}
+
+/** A data set that is not there fails with what it is and how to get it. */
+export function missingDataset(name: DatasetRequest['name'], what: string): DatasetError {
+  const advice = datasetAdvice(name);
+  return new DatasetError(`${what}${advice ? `: ${advice}` : ''}`);
+}
+
 export function loadDataset(req: DatasetRequest): Dataset {
+  try {
+    return loadFrom(req);
+  } catch (err) {
+    // A file that is not there: say how to get the data set (corrupt files keep their message).
+    if (err instanceof DatasetError && /^missing /.test(err.message)) {
+      const what = req.name === 'fashion-mnist' && req.path === undefined ? "fashion-mnist: this worker does not have Debian's Fashion-MNIST files (no dataset.path was given)" : `${req.name}: ${err.message}`;
+      throw missingDataset(req.name, what);
+    }
+    throw err;
+  }
+}
+
+function loadFrom(req: DatasetRequest): Dataset {
   switch (req.name) {
     case 'mnist':
       return loadMnist(req);

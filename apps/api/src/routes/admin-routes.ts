@@ -2,7 +2,6 @@ import { type Caller, can, createTokenBody, errorBodySchema, projectIdSchema, to
 import { createToken, type Db, listTokens, revokeToken } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireRole } from '../auth';
 import { ApiError, notFound } from '../errors';
 import type { Revocations } from '../revocations';
 
@@ -31,7 +30,6 @@ export const adminRoutes =
   (deps: { db: Db; revocations: Revocations }): FastifyPluginAsyncZod =>
   async (app) => {
     const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
-    app.addHook('preHandler', async (req) => requireRole(req, can.manageTokens, 'manage tokens'));
     app.post(
       '/admin/tokens',
       {

@@ -3,7 +3,6 @@ import {
   agentRegistered,
   agentsAnswer,
   attemptBody,
-  can,
   checkpointBody,
   claimAnswer,
   claimBody,
@@ -17,12 +16,12 @@ import {
   registerAgentBody,
   reportAnswer,
   updatesBody,
+  registerBodyLimit,
   updatesBodyLimit,
 } from '@lrsweep/contract';
 import { type Db, listAgents } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireRole } from '../auth';
 import type { Revocations } from '../revocations';
 import type { AgentService } from '../services/agent-service';
 
@@ -45,7 +44,12 @@ export const agentRoutes =
     const control = { agentLimit: 'control' as const };
     app.post(
       '/agents',
-      { config: register, schema: { tags, summary: 'Register an agent of a pool', body: registerAgentBody, response: { 201: agentRegistered, 426: errorBodySchema, ...errors } } },
+      {
+        config: { ...register, tooLarge: `a registration is at most ${registerBodyLimit} bytes: labels: at most ${agentLimits.maxLabels} labels, ${agentLimits.maxLabelChars} characters in all` },
+        // Refused as it arrives: a flood of huge registrations is never parsed.
+        bodyLimit: registerBodyLimit,
+        schema: { tags, summary: 'Register an agent of a pool', body: registerAgentBody, response: { 201: agentRegistered, 413: errorBodySchema, 426: errorBodySchema, ...errors } },
+      },
       async (req, reply) => reply.status(201).send(await agents.register(req.auth, req.body)),
     );
     app.get(
@@ -59,7 +63,6 @@ export const agentRoutes =
         },
       },
       async (req) => {
-        requireRole(req, (c) => can.useSweeps(c) || c.role === 'agent', 'list agents');
         const now = Date.now();
         const pools = req.auth.role === 'agent' ? req.auth.pools : undefined;
         const page = await listAgents(deps.db, req.auth.projectId, { limit: req.query.limit, after: req.query.cursor }, pools);
@@ -122,7 +125,7 @@ export const agentRoutes =
     app.post(
       '/trials/:id/updates',
       {
-        config: report,
+        config: { ...report, tooLarge: `an update batch is at most ${updatesBodyLimit} bytes (updates: at most ${agentLimits.maxBatchRows} rows)` },
         // Sized for the documented batch: 10 000 rows at their longest; every other route keeps BODY_LIMIT.
         bodyLimit: updatesBodyLimit,
         schema: {

@@ -1,7 +1,6 @@
 import { can, errorBodySchema, fleetPageQuery, workersAnswer } from '@lrsweep/contract';
 import { type Db, listFleet } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { requireRole } from '../auth';
 
 const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema };
 
@@ -24,7 +23,6 @@ export const fleetRoutes =
         },
       },
       async (req) => {
-        requireRole(req, (c) => can.useSweeps(c), 'list workers');
         const all = can.crossProject(req.auth);
         const now = Date.now();
         const fleet = await listFleet(deps.db, all ? null : req.auth.projectId, { limit: req.query.limit, after: req.query.cursor });

@@ -1,7 +1,6 @@
 import { curvesAnswer, curvesQuery, errorBodySchema, idParamsSchema, rangeTestAnswerSchema, resultQuery, resultsAnswer, schedulesAnswer } from '@lrsweep/contract';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireSweepAccess } from '../auth';
 import { toCsv } from '../csv';
 import type { ResultsService } from '../services/results-service';
 
@@ -16,7 +15,6 @@ export const resultsRoutes =
   async (app) => {
     const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
     const { results } = deps;
-    app.addHook('preHandler', async (req) => requireSweepAccess(req));
 
     app.get(
       '/sweeps/:id/results',

@@ -17,7 +17,6 @@ import {
 import { type Db, failureSummary, forkPlanOf, getSweep, listSweeps, listTrials, type SweepView } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireSweepAccess } from '../auth';
 import { notFound } from '../errors';
 import type { createSweepService } from '../services/sweep-service';
 import { toCsv } from '../csv';
@@ -42,7 +41,6 @@ export const sweepRoutes =
   async (app) => {
     const { db, sweeps } = deps;
     const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
-    app.addHook('preHandler', async (req) => requireSweepAccess(req));
 
     app.post(
       '/sweeps',

@@ -1,7 +1,6 @@
 import { errorBodySchema, idParamsSchema, metricsQuerySchema, metricsSchema, trialAttemptsAnswer, trialSchema } from '@lrsweep/contract';
 import { type Db, getTrial, trialAttempts, trialMetrics } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { requireSweepAccess } from '../auth';
 import { notFound } from '../errors';
 import { trialView } from './trial-view';
 
@@ -9,7 +8,6 @@ export const trialRoutes =
   (deps: { db: Db }): FastifyPluginAsyncZod =>
   async (app) => {
     const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
-    app.addHook('preHandler', async (req) => requireSweepAccess(req));
     app.get(
       '/trials/:id',
       { schema: { tags: ['trials'], summary: 'One trial', params: idParamsSchema, response: { 200: trialSchema, ...errors } } },
