@@ -212,7 +212,7 @@ describe.skipIf(needed.skip)('agent protocol 2', () => {
     const claim = (await client.post(`/v1/agents/${me}/claim`, { waitMs: 5000 })).body.trial as { id: string; leaseToken: string };
     expect(claim.id).toBe(trialIds[0]);
     const lr = (await client.get(`/v1/trials/${claim.id}/lr?attempt=1&from=0&count=10000&leaseToken=${encodeURIComponent(claim.leaseToken)}`)).body.lr as number[];
-    const rows = lr.map((rate, step) => ({ step, lr: rate, loss: -1.2345678901234567e-300 * (step + 1) }));
+    const rows = lr.map((rate, step) => ({ step, lr: rate, loss: -Math.PI * 1e-300 * (step + 1) }));
     const body = JSON.stringify({ attempt: 1, leaseToken: claim.leaseToken, updates: rows });
     expect(body.length).toBeGreaterThan(262_144);
     const ok = await client.post(`/v1/trials/${claim.id}/updates`, body);

@@ -315,9 +315,9 @@ describe.skipIf(chromiumNeeded.skip)(`dashboard in ${chromiumPath}`, () => {
 
     // The CSV button downloads every trial.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download trials CSV' }).click()]);
-    const csvText = await new Promise<string>(async (res) => {
+    const stream = await download.createReadStream();
+    const csvText = await new Promise<string>((res) => {
       let text = '';
-      const stream = await download.createReadStream();
       stream.on('data', (d: Buffer) => (text += d.toString()));
       stream.on('end', () => res(text));
     });

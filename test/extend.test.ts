@@ -2,7 +2,7 @@
 // worker: new values are merged, overlaps ignored, existing trials never change, the new trials
 // run and join the ranking; a cancelled sweep and a reused Idempotency-Key with another body are 409.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiRequestError } from '@lrsweep/client';
+import type { ApiRequestError } from '@lrsweep/client';
 import { query, type Stack, startStack } from '@lrsweep/testkit';
 
 const spec = {

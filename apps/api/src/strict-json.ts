@@ -89,6 +89,7 @@ function keyProblems(node: Node, path: PropertyKey[], out: SpecIssue[]) {
 }
 
 /** A NUL or a lone UTF-16 surrogate: no text column can hold them, and no name needs them. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a NUL is what it looks for.
 const badText = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Strings (keys too) holding a NUL or a lone surrogate, with their paths. */

@@ -76,6 +76,7 @@ function readSpec(path: string): unknown {
 
 /** Runs one command line; resolves to the exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {
+  // biome-ignore lint/suspicious/noImplicitAnyLet: TypeScript types it from the parseArgs call below (its options' literal type).
   let parsed;
   try {
     parsed = parseArgs({

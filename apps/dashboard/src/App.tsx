@@ -35,6 +35,7 @@ function TokenForm({ onToken, error }: { onToken: (t: string) => void; error?: s
         one); an admin mints others with <code>pnpm lrsweep tokens create --project &lt;project&gt; --name &lt;you&gt;</code> or{' '}
         <code>pnpm --filter @lrsweep/api tokens create …</code> on the API's machine.
       </p>
+      {/* biome-ignore lint/a11y/noAutofocus: the token is the page's only field, shown alone until it is given. */}
       <input aria-label="API token" type="password" value={value} onChange={(e) => setValue(e.target.value)} placeholder="lrs_…" autoFocus />
       <button type="submit">Use token</button>
       {error && <p className="error">{error}</p>}
@@ -68,7 +69,7 @@ export function App() {
           <a href="#/workers">Workers</a>
           <a href="#/agents">Agents</a>
           {token && (
-            <button className="link" onClick={() => (storeToken(null), setToken(null))}>
+            <button type="button" className="link" onClick={() => (storeToken(null), setToken(null))}>
               Forget token
             </button>
           )}

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from './create-db';
-import { Prisma } from './generated/prisma/client.ts';
+import type { Prisma } from './generated/prisma/client.ts';
 import { refreshTrialSummary } from './results-store';
 import { type ClaimedTrial, claimTrial } from './trial-store';
 

@@ -1,6 +1,6 @@
 import { deliveryJobId, deliveryPriority, emptyCounts, type SelectedOn, selectedOnOf, type StatusCounts, type SweepStatus, sweepStatusOf, trialRetryPolicy } from '@lrsweep/contract';
 import type { Db } from './create-db';
-import { Prisma } from './generated/prisma/client.ts';
+import type { Prisma } from './generated/prisma/client.ts';
 import { admitHeldTrials } from './delivery-store';
 import type { Redelivery, TrialStatus } from './trial-store';
 

@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { type AshaTrial, ashaBudget, ashaDecide } from './asha';
 
 /** A rung's value of a configuration's seed: fixed per (config, seed, rung), so any order sees the same ones. */
-const valueOf = (c: number, seed: number, k: number) => ((c * 7919 + k * 104729) % 97) / 10 + seed * 0.01 + (k === 1 && c === 4 ? -50 : 0);
+const rungValue = (c: number, seed: number, k: number) => ((c * 7919 + k * 104729) % 97) / 10 + seed * 0.01 + (k === 1 && c === 4 ? -50 : 0);
 
 /** Successive halving computed directly: the configurations that reach the horizon. */
 function synchronous(configs: number, seeds: number, rungs: number, reduction: number): number[] {
   let alive = [...Array(configs).keys()];
   for (let k = 0; k < rungs; k++) {
-    const mean = (c: number) => [...Array(seeds).keys()].reduce((a, s) => a + valueOf(c, s, k), 0) / seeds;
+    const mean = (c: number) => [...Array(seeds).keys()].reduce((a, s) => a + rungValue(c, s, k), 0) / seeds;
     alive = alive.sort((a, b) => mean(a) - mean(b) || (`c${a}` < `c${b}` ? -1 : 1)).slice(0, Math.max(1, Math.floor(alive.length / reduction)));
   }
   return alive.sort((a, b) => a - b);
@@ -30,7 +30,7 @@ function simulate(configs: number, seeds: number, rungs: number, reduction: numb
     const [c, s] = t.id.split('/').map(Number) as [number, number];
     if (t.values.length === rungs) t.status = 'completed';
     else {
-      t.values.push(valueOf(c, s, t.values.length));
+      t.values.push(rungValue(c, s, t.values.length));
       t.waiting = true;
       reports += 1;
     }

@@ -14,7 +14,7 @@
  * on worker timing and can promote more than 1/η.)
  */
 import { ashaRungs, type AshaSearch, type Objective, type TrialStatus } from '@lrsweep/contract';
-import type { ScheduleSpec, SpecIssue } from '@lrsweep/schedules';
+import type { ScheduleSpec } from '@lrsweep/schedules';
 import type { AshaTrialConfig, SweepPlan } from './expand-sweep';
 
 /** What the spec can only be checked for once its horizon and schedules are known. */

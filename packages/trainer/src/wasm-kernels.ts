@@ -97,7 +97,7 @@ const conv2dBackpropInput: tf.KernelConfig = {
     if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropInput on wasm supports NHWC only');
     const [kh, kw] = filter.shape as [number, number, number, number];
     const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-    const [b, h, w, ci] = inputShape;
+    const [b, h, w] = inputShape;
     const co = dy.shape[3]!;
     const [sh, sw] = [info.strideHeight, info.strideWidth];
     return withScratch(backend as Backend, (keep) => {

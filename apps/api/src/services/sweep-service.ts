@@ -203,7 +203,7 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
       };
       const prior = await replayed();
       if (prior) return prior;
-      let grown;
+      let grown: Awaited<ReturnType<typeof extendSweep>>;
       try {
         grown = await extendSweep(
           db,

@@ -123,12 +123,13 @@ export function NewSweep() {
           {check.state === 'valid' && check.forks && <ForkPlan forks={check.forks} />}
           {check.state === 'valid' && check.asha && <AshaPlan asha={check.asha} />}
         </div>
-        <button disabled={check.state !== 'valid'} onClick={submit}>Submit sweep</button>
+        <button type="button" disabled={check.state !== 'valid'} onClick={submit}>Submit sweep</button>
         {submitError && <p className="error">{submitError}</p>}
         <h3>Schedule preview</h3>
         <div className="toolbar">
           <select aria-label="schedule to preview" value={entry} onChange={(e) => setEntry(Number(e.target.value))}>
             {schedules.map((s, i) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: the index is the option's identity (grid.schedule[i]).
               <option key={i} value={i}>
                 grid.schedule[{i}] {(s as { kind?: string })?.kind ?? ''}
               </option>

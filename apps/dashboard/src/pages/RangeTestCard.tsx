@@ -22,7 +22,7 @@ export function RangeTestCard({ id, spec, version }: { id: string; spec: Record<
   useEffect(() => {
     api.rangeTest(id).then(setR, (e) => setError(errorText(e)));
   }, [api, id, version]);
-  const useGrid = () => {
+  const openGridForm = () => {
     if (!r) return;
     // The same data, model, optimizer and seeds; a grid over the suggestion, two schedules to compare.
     const { search: _search, grid, training, name, ...rest } = spec as { search?: unknown; grid?: Record<string, unknown>; training?: Record<string, unknown>; name?: string };
@@ -53,7 +53,7 @@ export function RangeTestCard({ id, spec, version }: { id: string; spec: Record<
           />
           <div className="toolbar">
             <span data-testid="range-test-suggested">suggested base LRs: [{r.suggested.baseLr.join(', ')}]</span>
-            <button disabled={!r.suggested.baseLr.length} onClick={useGrid}>New sweep over these LRs</button>
+            <button type="button" disabled={!r.suggested.baseLr.length} onClick={openGridForm}>New sweep over these LRs</button>
           </div>
         </>
       )}

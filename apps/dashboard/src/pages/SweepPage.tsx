@@ -196,10 +196,10 @@ export function SweepPage({ id }: { id: string }) {
           {s.selectedOn === 'test' && ' This sweep has no validation split (validationSize 0): its ranking and verdict are chosen on the test data and are optimistic.'}
         </p>
         <div className="toolbar">
-          <button className="secondary" disabled={busy || !running(s)} onClick={() => act('cancel')}>Cancel sweep</button>
-          <button className="secondary" disabled={busy || s.counts.failed === 0 || s.status === 'cancelled'} onClick={() => act('retry')}>Retry failed trials</button>
-          <button className="secondary" onClick={csv}>Download trials CSV</button>
-          <button className="danger" disabled={busy} onClick={() => act('delete')}>Delete sweep</button>
+          <button type="button" className="secondary" disabled={busy || !running(s)} onClick={() => act('cancel')}>Cancel sweep</button>
+          <button type="button" className="secondary" disabled={busy || s.counts.failed === 0 || s.status === 'cancelled'} onClick={() => act('retry')}>Retry failed trials</button>
+          <button type="button" className="secondary" onClick={csv}>Download trials CSV</button>
+          <button type="button" className="danger" disabled={busy} onClick={() => act('delete')}>Delete sweep</button>
         </div>
         {(error || sweep.error) && <p className="error">{error ?? sweep.error}</p>}
         {notice && <p className="muted" data-testid="notice">{notice}</p>}
@@ -282,7 +282,7 @@ export function SweepPage({ id }: { id: string }) {
             </select>
             {bandPicker}
             {picked ? (
-              <button className="link" onClick={() => setPicked(null)}>follow the top {followTop}</button>
+              <button type="button" className="link" onClick={() => setPicked(null)}>follow the top {followTop}</button>
             ) : (
               <span className="muted" data-testid="following">following the top {followTop}; tick rows in the ranking to pick</span>
             )}

@@ -35,11 +35,11 @@ export function TrialPage({ id }: { id: string }) {
   }, [metrics]);
   const [metric, setMetric] = useState<string>();
   const shown = metric ?? evalNames[0] ?? 'val_loss';
-  const valueOf = (e: TrialMetrics['evals'][number], m: string) => (m === 'val_loss' ? e.valLoss : m === 'val_acc' ? e.valAcc : (e.metrics?.[m] ?? null));
+  const metricValue = (e: TrialMetrics['evals'][number], m: string) => (m === 'val_loss' ? e.valLoss : m === 'val_acc' ? e.valAcc : (e.metrics?.[m] ?? null));
   const curves: PlotSeries[] = useMemo(() => {
     if (!metrics) return [];
-    const evals = metrics.evals.filter((e) => valueOf(e, shown) !== null);
-    const out: PlotSeries[] = [{ label: shown, color: '#0072b2', x: evals.map((e) => e.step), y: evals.map((e) => valueOf(e, shown)) }];
+    const evals = metrics.evals.filter((e) => metricValue(e, shown) !== null);
+    const out: PlotSeries[] = [{ label: shown, color: '#0072b2', x: evals.map((e) => e.step), y: evals.map((e) => metricValue(e, shown)) }];
     const train = metrics.updates.filter((u) => u.trainLoss !== null);
     if (shown.endsWith('_loss') && train.length) out.push({ label: 'train_loss (per update)', color: '#d55e00', x: train.map((u) => u.step), y: train.map((u) => u.trainLoss) });
     return out;

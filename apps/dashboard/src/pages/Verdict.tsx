@@ -87,7 +87,7 @@ export function VerdictTable({ analysis, ranking, colorOf, onExtend }: { analysi
         <div className="toolbar" data-testid="extend-grid">
           <span className="muted">The best LR sits at the grid's edge:</span>
           {extensions.map((lr) => (
-            <button key={lr} className="secondary" onClick={() => onExtend(lr)}>
+            <button type="button" key={lr} className="secondary" onClick={() => onExtend(lr)}>
               Extend the grid to {tickLabel(lr)}
             </button>
           ))}
