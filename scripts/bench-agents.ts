@@ -51,20 +51,43 @@ const builtin = (seed: number) => ({
 
 async function main() {
   await freshDatabase();
-  const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: token, LRSWEEP_BACKEND: 'wasm', LOG_LEVEL: 'warn' };
+  const env = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    LRSWEEP_BOOTSTRAP_TOKEN: token,
+    LRSWEEP_BACKEND: 'wasm',
+    LOG_LEVEL: 'warn',
+  };
   const api = await startApi({ ...env, LOG_LEVEL: 'info' });
   started.push(api);
   const client = createClient({ baseUrl: api.url, token });
-  const agentToken = (await client.createToken({ projectId: 'default', name: 'bench', role: 'agent', pools: ['bench'] })).token;
+  const agentToken = (
+    await client.createToken({ projectId: 'default', name: 'bench', role: 'agent', pools: ['bench'] })
+  ).token;
   const python = process.env.LRSWEEP_PYTHON ?? 'python3';
 
-  log(`• per trial: ${ROUNDS} external trial(s) of ${STEPS} updates × ${STEP_SECONDS * 1000} ms of compute, through the Python SDK`);
-  const rounds: { wall: number; compute: number; share: number; claimToFirstMs: number; completeToRankedMs: number }[] = [];
+  log(
+    `• per trial: ${ROUNDS} external trial(s) of ${STEPS} updates × ${STEP_SECONDS * 1000} ms of compute, through the Python SDK`,
+  );
+  const rounds: { wall: number; compute: number; share: number; claimToFirstMs: number; completeToRankedMs: number }[] =
+    [];
   for (let r = 0; r < ROUNDS; r++) {
     const created = await client.submitSweep(external(r));
-    const trainer = startAgentProcess(python, ['scripts/lib/agent-bench-trainer.py'], { LRSWEEP_API_URL: api.url, LRSWEEP_TOKEN: agentToken, BENCH_STEP_SECONDS: String(STEP_SECONDS), BENCH_IDLE: '2' });
+    const trainer = startAgentProcess(python, ['scripts/lib/agent-bench-trainer.py'], {
+      LRSWEEP_API_URL: api.url,
+      LRSWEEP_TOKEN: agentToken,
+      BENCH_STEP_SECONDS: String(STEP_SECONDS),
+      BENCH_IDLE: '2',
+    });
     const line = await trainer.waitFor((l) => l.startsWith('{"trial"'), 120_000);
-    const t = JSON.parse(line) as { trial: string; claimed: number; firstUpdate: number; completed: number; computeSeconds: number };
+    const t = JSON.parse(line) as {
+      trial: string;
+      claimed: number;
+      firstUpdate: number;
+      completed: number;
+      computeSeconds: number;
+    };
     // Ranked: the completed trial counts in the ranking.
     let ranked = Date.now();
     for (;;) {
@@ -77,16 +100,32 @@ async function main() {
     const [trial] = (await client.listTrials(created.id)).trials;
     const wall = (Date.parse(trial!.finishedAt!) - Date.parse(trial!.startedAt!)) / 1000;
     const share = (wall - t.computeSeconds) / wall;
-    rounds.push({ wall, compute: t.computeSeconds, share, claimToFirstMs: (t.firstUpdate - t.claimed) * 1000, completeToRankedMs: Math.max(0, ranked - t.completed * 1000) });
-    log(`  round ${r + 1}: ${wall.toFixed(2)} s claimed → completed, ${t.computeSeconds.toFixed(2)} s of it the trainer's compute: ${(100 * share).toFixed(2)}%`);
+    rounds.push({
+      wall,
+      compute: t.computeSeconds,
+      share,
+      claimToFirstMs: (t.firstUpdate - t.claimed) * 1000,
+      completeToRankedMs: Math.max(0, ranked - t.completed * 1000),
+    });
+    log(
+      `  round ${r + 1}: ${wall.toFixed(2)} s claimed → completed, ${t.computeSeconds.toFixed(2)} s of it the trainer's compute: ${(100 * share).toFixed(2)}%`,
+    );
   }
 
   log('• per update batch: 500 rows a batch, 20 batches, by hand');
-  const batch = await client.submitSweep({ ...external(99), name: 'batches', training: { totalSteps: 10_000, evalEvery: 10_000 } });
+  const batch = await client.submitSweep({
+    ...external(99),
+    name: 'batches',
+    training: { totalSteps: 10_000, evalEvery: 10_000 },
+  });
   const agent = apiClient(api.url, agentToken);
   const me = (await agent.post('/v1/agents', { name: 'batch-bench', pool: 'bench', protocolVersion: 2 })).body.agentId;
   const claim = (await agent.post(`/v1/agents/${me}/claim`, { waitMs: 5000 })).body.trial;
-  const lr = (await agent.get(`/v1/trials/${claim.id}/lr?attempt=1&from=0&count=10000&leaseToken=${encodeURIComponent(claim.leaseToken)}`)).body.lr as number[];
+  const lr = (
+    await agent.get(
+      `/v1/trials/${claim.id}/lr?attempt=1&from=0&count=10000&leaseToken=${encodeURIComponent(claim.leaseToken)}`,
+    )
+  ).body.lr as number[];
   const batchMs: number[] = [];
   for (let b = 0; b < 20; b++) {
     const updates = Array.from({ length: 500 }, (_, i) => ({ step: b * 500 + i, lr: lr[b * 500 + i]!, loss: 0.5 }));
@@ -113,12 +152,26 @@ async function main() {
   log('');
   log('| measure | value | target |');
   log('|---|---|---|');
-  log(`| an agent's protocol time in a ${median(rounds.map((r) => r.wall)).toFixed(1)} s trial (claim → completed, median of ${rounds.length}) | ${(100 * share).toFixed(2)}% | < 2% |`);
+  log(
+    `| an agent's protocol time in a ${median(rounds.map((r) => r.wall)).toFixed(1)} s trial (claim → completed, median of ${rounds.length}) | ${(100 * share).toFixed(2)}% | < 2% |`,
+  );
   log(`| claim answered → first update logged | ${median(rounds.map((r) => r.claimToFirstMs)).toFixed(0)} ms | |`);
   log(`| completed → counted in the ranking | ${median(rounds.map((r) => r.completeToRankedMs)).toFixed(0)} ms | |`);
-  log(`| one batch of 500 update rows (checked, stored), p50 / max | ${median(batchMs).toFixed(1)} / ${Math.max(...batchMs).toFixed(1)} ms | |`);
-  log(`| the built-in worker's own time in a trivial ${STEPS}-update trial (wall − training loop) | ${(100 * median(builtinShares)).toFixed(2)}% | |`);
-  log(JSON.stringify({ bench: 'agents', agentShare: share, rounds, batchMs: { p50: median(batchMs), max: Math.max(...batchMs) }, builtinShare: median(builtinShares) }));
+  log(
+    `| one batch of 500 update rows (checked, stored), p50 / max | ${median(batchMs).toFixed(1)} / ${Math.max(...batchMs).toFixed(1)} ms | |`,
+  );
+  log(
+    `| the built-in worker's own time in a trivial ${STEPS}-update trial (wall − training loop) | ${(100 * median(builtinShares)).toFixed(2)}% | |`,
+  );
+  log(
+    JSON.stringify({
+      bench: 'agents',
+      agentShare: share,
+      rounds,
+      batchMs: { p50: median(batchMs), max: Math.max(...batchMs) },
+      builtinShare: median(builtinShares),
+    }),
+  );
 }
 
 async function stopAll() {

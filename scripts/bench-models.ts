@@ -14,8 +14,18 @@ export interface BenchModel {
 export const benchModels: BenchModel[] = [
   { name: 'mlp', spec: { kind: 'mlp', hidden: [256], activation: 'relu' }, shape: [28, 28, 1], task: 'classification' },
   { name: 'lenet', spec: { kind: 'lenet', activation: 'sigmoid' }, shape: [28, 28, 1], task: 'classification' },
-  { name: 'cnn', spec: { kind: 'cnn', channels: [32, 64], batchNorm: false }, shape: [32, 32, 3], task: 'classification' },
-  { name: 'vit', spec: { kind: 'vit', patchSize: 7, width: 64, depth: 2, heads: 4, mlpRatio: 2 }, shape: [28, 28, 1], task: 'classification' },
+  {
+    name: 'cnn',
+    spec: { kind: 'cnn', channels: [32, 64], batchNorm: false },
+    shape: [32, 32, 3],
+    task: 'classification',
+  },
+  {
+    name: 'vit',
+    spec: { kind: 'vit', patchSize: 7, width: 64, depth: 2, heads: 4, mlpRatio: 2 },
+    shape: [28, 28, 1],
+    task: 'classification',
+  },
   { name: 'gpt', spec: { kind: 'gpt', width: 64, depth: 2, heads: 4, mlpRatio: 4 }, shape: [64], task: 'lm' },
 ];
 
@@ -34,9 +44,25 @@ export function randomDataset(m: Pick<BenchModel, 'shape' | 'task'>, samples: nu
   const d = info.inputDim;
   const t = info.targetDim;
   const rng = createRng(3);
-  const x = m.task === 'lm' ? Int32Array.from({ length: samples * d }, () => Math.floor(rng.next() * 256)) : Float32Array.from({ length: samples * d }, () => rng.next());
-  const y = m.task === 'lm' ? Int32Array.from({ length: samples * t }, () => Math.floor(rng.next() * 256)) : Int32Array.from({ length: samples }, (_, i) => i % 10);
-  return { name: 'bench', ...info, trainX: x, trainY: y, valX: x.subarray(0, BATCH * d), valY: y.subarray(0, BATCH * t), testX: x.subarray(0, BATCH * d), testY: y.subarray(0, BATCH * t), checksum: '' };
+  const x =
+    m.task === 'lm'
+      ? Int32Array.from({ length: samples * d }, () => Math.floor(rng.next() * 256))
+      : Float32Array.from({ length: samples * d }, () => rng.next());
+  const y =
+    m.task === 'lm'
+      ? Int32Array.from({ length: samples * t }, () => Math.floor(rng.next() * 256))
+      : Int32Array.from({ length: samples }, (_, i) => i % 10);
+  return {
+    name: 'bench',
+    ...info,
+    trainX: x,
+    trainY: y,
+    valX: x.subarray(0, BATCH * d),
+    valY: y.subarray(0, BATCH * t),
+    testX: x.subarray(0, BATCH * d),
+    testY: y.subarray(0, BATCH * t),
+    checksum: '',
+  };
 }
 
 export const adamConfig = (spec: ModelSpec, epochs: number) => ({

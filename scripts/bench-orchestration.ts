@@ -84,7 +84,8 @@ async function runOne(client: LrsweepClient, spec: SweepSpecInput) {
   const created = await client.submitSweep(spec);
   // Polling is light (the latencies come from the trial's own timestamps, not from polling).
   const sweep = await client.follow(created.id, () => {}, 500);
-  if (sweep.counts.completed !== 1) throw new Error(`sweep ${created.id} did not complete: ${JSON.stringify(sweep.counts)}`);
+  if (sweep.counts.completed !== 1)
+    throw new Error(`sweep ${created.id} did not complete: ${JSON.stringify(sweep.counts)}`);
   const [trial] = (await client.listTrials(created.id)).trials;
   return trial!;
 }
@@ -107,7 +108,13 @@ const fleetSpec = (n: number): SweepSpecInput => ({
   model: { kind: 'mlp', hidden: [16] },
   optimizer: { kind: 'sgd' },
   training: { epochs: 1, batchSize: 32, evalEvery: 10 },
-  grid: { baseLr: Array.from({ length: n / 10 }, (_, i) => Number((1e-4 * 1000 ** (i / Math.max(1, n / 10 - 1))).toPrecision(4))), schedule: [{ kind: 'constant' }], seeds: 10 },
+  grid: {
+    baseLr: Array.from({ length: n / 10 }, (_, i) =>
+      Number((1e-4 * 1000 ** (i / Math.max(1, n / 10 - 1))).toPrecision(4)),
+    ),
+    schedule: [{ kind: 'constant' }],
+    seeds: 10,
+  },
 });
 
 const venv = join(root, '.venv-bench');
@@ -117,8 +124,24 @@ function benchPython(): { py: string } | { why: string } {
   const has = () => spawnSync(py, ['-c', 'import ray, optuna, psycopg2'], { stdio: 'ignore' }).status === 0;
   if (existsSync(py) && has()) return { py };
   log('• making .venv-bench with Ray Tune and Optuna (first run only)');
-  if (!existsSync(py) && spawnSync('python3.11', ['-m', 'venv', venv], { stdio: 'inherit' }).status !== 0) return { why: 'python3.11 -m venv failed' };
-  const pip = spawnSync(join(venv, 'bin/pip'), ['install', '-q', '--retries', '0', '--timeout', '10', 'ray[tune]==2.58.0', 'optuna==5.0.0', 'psycopg2-binary', 'numpy'], { stdio: 'inherit' });
+  if (!existsSync(py) && spawnSync('python3.11', ['-m', 'venv', venv], { stdio: 'inherit' }).status !== 0)
+    return { why: 'python3.11 -m venv failed' };
+  const pip = spawnSync(
+    join(venv, 'bin/pip'),
+    [
+      'install',
+      '-q',
+      '--retries',
+      '0',
+      '--timeout',
+      '10',
+      'ray[tune]==2.58.0',
+      'optuna==5.0.0',
+      'psycopg2-binary',
+      'numpy',
+    ],
+    { stdio: 'inherit' },
+  );
   return pip.status === 0 && has() ? { py } : { why: 'pip could not install ray[tune], optuna and psycopg2-binary' };
 }
 
@@ -137,12 +160,18 @@ async function fleetPhase(env: Record<string, string>, client: LrsweepClient) {
   const worker = await startWorker({ ...env, WORKER_ID: 'bench-fleet', WORKER_SLOTS: '2' });
   started.push(worker);
   // Warm-up: both slots' threads and the dataset.
-  await client.follow((await client.submitSweep({ ...fleetSpec(10), name: 'fleet-warmup', grid: { ...fleetSpec(10).grid, seeds: 4 } })).id, () => {}, 200);
+  await client.follow(
+    (await client.submitSweep({ ...fleetSpec(10), name: 'fleet-warmup', grid: { ...fleetSpec(10).grid, seeds: 4 } }))
+      .id,
+    () => {},
+    200,
+  );
   await sleep(1000); // pg_stat counters are flushed about every second
   const before = await pgCounters();
   const created = await client.submitSweep(fleetSpec(FLEET_TRIALS));
   const done = await client.follow(created.id, () => {}, 500);
-  if (done.counts.completed !== FLEET_TRIALS) throw new Error(`fleet sweep did not complete: ${JSON.stringify(done.counts)}`);
+  if (done.counts.completed !== FLEET_TRIALS)
+    throw new Error(`fleet sweep did not complete: ${JSON.stringify(done.counts)}`);
   await sleep(1500);
   const after = await pgCounters();
   const c = new pg.Client({ connectionString: databaseUrl });
@@ -166,14 +195,23 @@ async function fleetPhase(env: Record<string, string>, client: LrsweepClient) {
     pgTransactionsPerTrial: (after.xact - before.xact) / FLEET_TRIALS,
     rowWritesPerTrial: (after.writes - before.writes) / FLEET_TRIALS,
   };
-  log(`  lrsweep: ${lrsweep.trialsPerS.toFixed(1)} trials/s, ${lrsweep.slotMsPerTrialNotTraining.toFixed(1)} ms of slot time per trial not training, ${lrsweep.pgTransactionsPerTrial.toFixed(1)} Postgres transactions and ${lrsweep.rowWritesPerTrial.toFixed(1)} row writes per trial`);
+  log(
+    `  lrsweep: ${lrsweep.trialsPerS.toFixed(1)} trials/s, ${lrsweep.slotMsPerTrialNotTraining.toFixed(1)} ms of slot time per trial not training, ${lrsweep.pgTransactionsPerTrial.toFixed(1)} Postgres transactions and ${lrsweep.rowWritesPerTrial.toFixed(1)} row writes per trial`,
+  );
   // Where it went, from the worker's own account of each attempt ('trial finished', phasesMs):
   // on the slot, the queue's hand-off, the claim and the preparation; beside the slot's next
   // trial, the last metric rows and the trial's end. (The first two trials hand off from warm-up.)
   const finished = worker.lines.filter((l) => l.msg === 'trial finished' && l.sweepId === created.id);
-  const phase = (k: string) => median(finished.map((l) => (l.phasesMs as Record<string, number> | undefined)?.[k]).filter((v): v is number => v !== undefined));
+  const phase = (k: string) =>
+    median(
+      finished
+        .map((l) => (l.phasesMs as Record<string, number> | undefined)?.[k])
+        .filter((v): v is number => v !== undefined),
+    );
   const breakdown = Object.fromEntries(['handOff', 'claim', 'prepare', 'close', 'finish'].map((k) => [k, phase(k)]));
-  log(`  per trial (medians, ms): on the slot: queue hand-off ${breakdown.handOff!.toFixed(1)} · claim ${breakdown.claim!.toFixed(1)} · prepare ${breakdown.prepare!.toFixed(1)}; beside the next trial: last metric rows ${breakdown.close!.toFixed(1)} · end recorded ${breakdown.finish!.toFixed(1)}`);
+  log(
+    `  per trial (medians, ms): on the slot: queue hand-off ${breakdown.handOff!.toFixed(1)} · claim ${breakdown.claim!.toFixed(1)} · prepare ${breakdown.prepare!.toFixed(1)}; beside the next trial: last metric rows ${breakdown.close!.toFixed(1)} · end recorded ${breakdown.finish!.toFixed(1)}`,
+  );
 
   const others: Record<string, unknown>[] = [];
   const python = benchPython();
@@ -182,11 +220,23 @@ async function fleetPhase(env: Record<string, string>, client: LrsweepClient) {
     const optunaDb = new URL(databaseUrl);
     optunaDb.pathname = '/lrsweep_bench_optuna';
     for (const framework of ['ray', 'optuna']) {
-      const r = spawnSync(python.py, [join(root, 'scripts/bench_orchestrators.py'), '--framework', framework, '--trials', String(FLEET_TRIALS), '--pg', optunaDb.toString().replace(/^postgresql:/, 'postgresql+psycopg2:')], {
-        encoding: 'utf8',
-        maxBuffer: 64 * 2 ** 20,
-        env: { ...process.env, RAY_DEDUP_LOGS: '0', PYTHONWARNINGS: 'ignore' },
-      });
+      const r = spawnSync(
+        python.py,
+        [
+          join(root, 'scripts/bench_orchestrators.py'),
+          '--framework',
+          framework,
+          '--trials',
+          String(FLEET_TRIALS),
+          '--pg',
+          optunaDb.toString().replace(/^postgresql:/, 'postgresql+psycopg2:'),
+        ],
+        {
+          encoding: 'utf8',
+          maxBuffer: 64 * 2 ** 20,
+          env: { ...process.env, RAY_DEDUP_LOGS: '0', PYTHONWARNINGS: 'ignore' },
+        },
+      );
       const line = r.stdout.split('\n').find((l) => l.startsWith('{"framework"'));
       if (!line) {
         log(`  ${framework}: did not run (${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')})`);
@@ -194,7 +244,9 @@ async function fleetPhase(env: Record<string, string>, client: LrsweepClient) {
       }
       const x = JSON.parse(line) as { version: string; trialsPerS: number; slotMsPerTrialNotTraining: number };
       others.push(x);
-      log(`  ${x.version}: ${x.trialsPerS.toFixed(1)} trials/s, ${x.slotMsPerTrialNotTraining.toFixed(1)} ms of slot time per trial not training`);
+      log(
+        `  ${x.version}: ${x.trialsPerS.toFixed(1)} trials/s, ${x.slotMsPerTrialNotTraining.toFixed(1)} ms of slot time per trial not training`,
+      );
     }
   }
   const ratio = (f: string) => {
@@ -206,7 +258,15 @@ async function fleetPhase(env: Record<string, string>, client: LrsweepClient) {
 
 async function main() {
   await freshDatabase();
-  const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: token, WORKER_SLOTS: '1', LRSWEEP_BACKEND: 'wasm', LOG_LEVEL: 'info' };
+  const env = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    LRSWEEP_BOOTSTRAP_TOKEN: token,
+    WORKER_SLOTS: '1',
+    LRSWEEP_BACKEND: 'wasm',
+    LOG_LEVEL: 'info',
+  };
   const api = await startApi(env);
   started.push(api);
   const worker = await startWorker({ ...env, WORKER_ID: 'bench-worker' });
@@ -243,7 +303,9 @@ async function main() {
     const wall = Date.parse(t.finishedAt!) - Date.parse(t.queuedAt);
     const finished = await worker.waitFor((l) => l.msg === 'trial finished' && l.trialId === t.id);
     rounds.push({ bare, wall, trainMs: t.trainMs!, hostMs: Number(finished.hostMs) });
-    log(`  round ${r + 1}: trial ${(wall / 1000).toFixed(2)} s (training loop ${(t.trainMs! / 1000).toFixed(2)} s, of it for the worker ${Number(finished.hostMs)} ms) · bare ${(bare / 1000).toFixed(2)} s`);
+    log(
+      `  round ${r + 1}: trial ${(wall / 1000).toFixed(2)} s (training loop ${(t.trainMs! / 1000).toFixed(2)} s, of it for the worker ${Number(finished.hostMs)} ms) · bare ${(bare / 1000).toFixed(2)} s`,
+    );
   }
 
   const own = rounds.map((x) => (x.wall - x.trainMs + x.hostMs) / x.wall);
@@ -254,20 +316,42 @@ async function main() {
   log('');
   log('| measure | value | target |');
   log('|---|---|---|');
-  log(`| start latency, queued → training (p50 / p95 / max over ${latencies.length}) | ${median(latencies).toFixed(0)} / ${p95.toFixed(0)} / ${Math.max(...latencies).toFixed(0)} ms | p95 ≤ 200 ms |`);
-  log(`| orchestrator's own time in a ${(median(rounds.map((x) => x.wall)) / 1000).toFixed(1)} s trial (median of ${rounds.length}) | ${(100 * median(own)).toFixed(2)}% | < 2% |`);
-  log(`| … outside the training loop (queue, claim, set-up, final writes) | ${(100 * median(outside)).toFixed(2)}% | |`);
+  log(
+    `| start latency, queued → training (p50 / p95 / max over ${latencies.length}) | ${median(latencies).toFixed(0)} / ${p95.toFixed(0)} / ${Math.max(...latencies).toFixed(0)} ms | p95 ≤ 200 ms |`,
+  );
+  log(
+    `| orchestrator's own time in a ${(median(rounds.map((x) => x.wall)) / 1000).toFixed(1)} s trial (median of ${rounds.length}) | ${(100 * median(own)).toFixed(2)}% | < 2% |`,
+  );
+  log(
+    `| … outside the training loop (queue, claim, set-up, final writes) | ${(100 * median(outside)).toFixed(2)}% | |`,
+  );
   log(`| … inside it (metric hand-off, checkpoint snapshots) | ${(100 * median(inLoop)).toFixed(2)}% | |`);
-  log(`| training loop in the worker ÷ the same training bare in this process (identical runs differ by up to ~15% here) | ${median(slowdown).toFixed(3)}× | |`);
+  log(
+    `| training loop in the worker ÷ the same training bare in this process (identical runs differ by up to ~15% here) | ${median(slowdown).toFixed(3)}× | |`,
+  );
   await worker.stop();
   const fleet = await fleetPhase(env, client);
   printFleet(fleet);
-  log(JSON.stringify({ bench: 'orchestration', fleet, startLatencyMs: { p50: median(latencies), p95, max: Math.max(...latencies) }, trialSeconds: median(rounds.map((x) => x.wall)) / 1000, ownShare: median(own), outsideLoopShare: median(outside), inLoopShare: median(inLoop), loopVsBare: median(slowdown), rounds }));
+  log(
+    JSON.stringify({
+      bench: 'orchestration',
+      fleet,
+      startLatencyMs: { p50: median(latencies), p95, max: Math.max(...latencies) },
+      trialSeconds: median(rounds.map((x) => x.wall)) / 1000,
+      ownShare: median(own),
+      outsideLoopShare: median(outside),
+      inLoopShare: median(inLoop),
+      loopVsBare: median(slowdown),
+      rounds,
+    }),
+  );
 }
 
 function printFleet(f: Awaited<ReturnType<typeof fleetPhase>>) {
   const x = (r: number | null) => (r === null ? 'not run' : `${r.toFixed(2)}×`);
-  log(`| slot time per trial not training, ${f.lrsweep.trials} tiny trials, 2 at a time | ${f.lrsweep.slotMsPerTrialNotTraining.toFixed(1)} ms | ≤ 10 ms |`);
+  log(
+    `| slot time per trial not training, ${f.lrsweep.trials} tiny trials, 2 at a time | ${f.lrsweep.slotMsPerTrialNotTraining.toFixed(1)} ms | ≤ 10 ms |`,
+  );
   log(`| … ÷ Ray Tune's (same trials, same run) | ${x(f.vsRayTune)} | ≤ 0.25× |`);
   log(`| … ÷ Optuna's on Postgres (same trials, same run) | ${x(f.vsOptuna)} | ≤ 0.125× |`);
 }

@@ -40,7 +40,11 @@ async function seed(): Promise<string> {
   await sql(c, 'SET synchronous_commit = off');
   const sweepId = randomUUID();
   const t0 = Date.now();
-  await sql(c, `INSERT INTO sweeps (id, name, spec, objective, trial_count) VALUES ($1, 'bench', '{}', '{"metric":"val_loss","mode":"min","aggregate":"final"}', $2)`, [sweepId, CONFIGS * SEEDS]);
+  await sql(
+    c,
+    `INSERT INTO sweeps (id, name, spec, objective, trial_count) VALUES ($1, 'bench', '{}', '{"metric":"val_loss","mode":"min","aggregate":"final"}', $2)`,
+    [sweepId, CONFIGS * SEEDS],
+  );
   // 10 schedules × CONFIGS/10 base LRs (log-spaced).
   await sql(
     c,
@@ -58,7 +62,9 @@ async function seed(): Promise<string> {
        FROM sweep_configs c CROSS JOIN generate_series(0, $2::int - 1) s WHERE c.sweep_id = $1::uuid`,
     [sweepId, SEEDS, STEPS],
   );
-  log(`• seeded ${CONFIGS} configurations and ${CONFIGS * SEEDS} trials (${Date.now() - t0} ms); writing ${CONFIGS * SEEDS * STEPS} update rows…`);
+  log(
+    `• seeded ${CONFIGS} configurations and ${CONFIGS * SEEDS} trials (${Date.now() - t0} ms); writing ${CONFIGS * SEEDS * STEPS} update rows…`,
+  );
   const t1 = Date.now();
   // A decaying loss with per-seed noise, and a cosine LR: realistic values, generated server-side.
   await sql(
@@ -77,7 +83,9 @@ async function seed(): Promise<string> {
        FROM trials t CROSS JOIN generate_series($3::int, $2::int, $3::int) s WHERE t.sweep_id = $1::uuid`,
     [sweepId, STEPS, EVAL_EVERY],
   );
-  log(`• metric rows written (${((Date.now() - t1) / 1000).toFixed(0)} s); building summaries and curves the way completions do…`);
+  log(
+    `• metric rows written (${((Date.now() - t1) / 1000).toFixed(0)} s); building summaries and curves the way completions do…`,
+  );
   // The same aggregates refreshTrialSummary and mergeConfigCurves maintain, in bulk.
   await sql(
     c,
@@ -117,7 +125,6 @@ async function existingSweep(): Promise<string> {
   return r.rows[0].id as string;
 }
 
-
 async function timeRequests(get: () => Promise<Response>): Promise<{ p50: number; p95: number }> {
   for (let i = 0; i < 5; i++) await (await get()).arrayBuffer(); // warm the database and the JIT
   const ms: number[] = [];
@@ -145,7 +152,8 @@ async function ingest(sweepId: string) {
     return ids;
   };
   const batches = INGEST_ROWS / 1000;
-  const rowsOf = (b: number) => Array.from({ length: 1000 }, (_, i) => ({ step: b * 1000 + i, lr: 0.001, trainLoss: 1 / (i + 1) }));
+  const rowsOf = (b: number) =>
+    Array.from({ length: 1000 }, (_, i) => ({ step: b * 1000 + i, lr: 0.001, trainLoss: 1 / (i + 1) }));
   // The project's path: the worker's writeUpdates (Prisma $executeRaw, unnest, attempt-fenced upsert).
   const [tp] = await trialsFor(1);
   let t = performance.now();
@@ -192,7 +200,9 @@ async function explain(sweepId: string, configIds: string[]) {
 }
 
 async function main() {
-  log(`lrsweep results benchmark${small ? ' (--small)' : ''}: ${CONFIGS} configurations × ${SEEDS} seeds × ${STEPS} updates`);
+  log(
+    `lrsweep results benchmark${small ? ' (--small)' : ''}: ${CONFIGS} configurations × ${SEEDS} seeds × ${STEPS} updates`,
+  );
   const sweepId = reuse ? await existingSweep() : await seed();
   const { prisma, close } = createDb({ url, poolSize: 10 });
   const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -203,8 +213,14 @@ async function main() {
   const get = (path: string) => () => fetch(`${address}${path}`, { headers: { authorization: `Bearer ${token}` } });
 
   const ranking = await timeRequests(get(`/v1/sweeps/${sweepId}/results`));
-  const top = ((await (await get(`/v1/sweeps/${sweepId}/results`)()).json()) as { ranking: { configId: string }[] }).ranking.slice(0, 20).map((r) => r.configId);
-  const curves = await timeRequests(get(`/v1/sweeps/${sweepId}/curves?metric=train_loss&configs=${top.join(',')}&points=500`));
+  const top = (
+    (await (await get(`/v1/sweeps/${sweepId}/results`)()).json()) as { ranking: { configId: string }[] }
+  ).ranking
+    .slice(0, 20)
+    .map((r) => r.configId);
+  const curves = await timeRequests(
+    get(`/v1/sweeps/${sweepId}/curves?metric=train_loss&configs=${top.join(',')}&points=500`),
+  );
   await app.close();
   await queue.close();
   redis.disconnect();
@@ -216,8 +232,12 @@ async function main() {
   const metricRows = trials * STEPS;
   log('\n| measure | value |\n|---|---|');
   log(`| data | ${trials} trials, ${metricRows} update rows, ${trials * 10} evaluations |`);
-  log(`| ranking (${CONFIGS} rows), p50 / p95 | ${ranking.p50.toFixed(1)} / ${ranking.p95.toFixed(1)} ms (target p95 < 100) |`);
-  log(`| curves (20 configs × ${STEPS} steps), p50 / p95 | ${curves.p50.toFixed(1)} / ${curves.p95.toFixed(1)} ms (target p95 < 150) |`);
+  log(
+    `| ranking (${CONFIGS} rows), p50 / p95 | ${ranking.p50.toFixed(1)} / ${ranking.p95.toFixed(1)} ms (target p95 < 100) |`,
+  );
+  log(
+    `| curves (20 configs × ${STEPS} steps), p50 / p95 | ${curves.p50.toFixed(1)} / ${curves.p95.toFixed(1)} ms (target p95 < 150) |`,
+  );
   log(`| ingest, project write path | ${Math.round(ing.ingestRowsPerSec)} rows/s |`);
   log(`| ingest, raw unnest insert | ${Math.round(ing.rawRowsPerSec)} rows/s |`);
   log(`| ratio | ${(ing.ingestRowsPerSec / ing.rawRowsPerSec).toFixed(2)} (target ≥ 0.5) |`);

@@ -17,7 +17,15 @@
 // function the store calls) on those values, and its cost the updates its trials would train
 // (to the rung each stopped at, or T, plus every annealed estimate's cooldown).
 import { ashaRungs, type SweepSpecInput, sweepSpecSchema } from '@lrsweep/contract';
-import { type AshaTrial, ashaDecide, type BuiltinTrialConfig, expandSweep, nextRungOf, pairedTest, planTrials } from '@lrsweep/sweep';
+import {
+  type AshaTrial,
+  ashaDecide,
+  type BuiltinTrialConfig,
+  expandSweep,
+  nextRungOf,
+  pairedTest,
+  planTrials,
+} from '@lrsweep/sweep';
 import { loadDataset, selectBackend, train, type TrainerState } from '@lrsweep/trainer';
 import { trainConfigOf } from '../apps/worker/src/train-config';
 
@@ -35,7 +43,12 @@ const spec: SweepSpecInput = {
   training: { epochs: 10, batchSize: 50, evalEvery: 30 },
   grid: {
     baseLr: [0.0003, 0.001, 0.003, 0.01, 0.03],
-    schedule: [{ kind: 'constant' }, { kind: 'cosine' }, { kind: 'linear' }, { kind: 'wsd', decayFraction: 0.2, decayShape: '1-sqrt' }],
+    schedule: [
+      { kind: 'constant' },
+      { kind: 'cosine' },
+      { kind: 'linear' },
+      { kind: 'wsd', decayFraction: 0.2, decayShape: '1-sqrt' },
+    ],
     seeds: SEEDS,
   },
   search: { kind: 'asha', reduction: 3, minBudget: 30 },
@@ -56,15 +69,29 @@ interface TrialRun {
 }
 
 /** Trains one (configuration, seed) the way an ASHA trial that is always promoted would: pause at each rung, be judged, resume. */
-function runTrial(c: BuiltinTrialConfig, data: ReturnType<typeof loadDataset>): Omit<TrialRun, 'configId' | 'label' | 'seed'> {
+function runTrial(
+  c: BuiltinTrialConfig,
+  data: ReturnType<typeof loadDataset>,
+): Omit<TrialRun, 'configId' | 'label' | 'seed'> {
   const cfg = trainConfigOf(c);
-  const out = { final: null as number | null, divergedAt: null as number | null, annealed: [] as (number | null)[], raw: [] as (number | null)[], cooldown: [] as number[] };
+  const out = {
+    final: null as number | null,
+    divergedAt: null as number | null,
+    annealed: [] as (number | null)[],
+    raw: [] as (number | null)[],
+    cooldown: [] as number[],
+  };
   const evals = new Map<number, number>();
   let resume: TrainerState | undefined;
   for (let k = 0; ; k++) {
     const rung = nextRungOf(c.asha!, k);
     let last: TrainerState | undefined;
-    const r = train(cfg, data, { onEval: (e) => evals.set(e.step, e.valLoss), onCheckpoint: (s) => (last = s) }, { ...(resume ? { resume } : {}), ...(rung ? { rung } : {}) });
+    const r = train(
+      cfg,
+      data,
+      { onEval: (e) => evals.set(e.step, e.valLoss), onCheckpoint: (s) => (last = s) },
+      { ...(resume ? { resume } : {}), ...(rung ? { rung } : {}) },
+    );
     if (r.status === 'diverged') {
       out.divergedAt = r.divergedAtStep;
       return out;
@@ -86,7 +113,14 @@ function ashaRun(runs: TrialRun[], seeds: number[], metric: 'annealed' | 'raw', 
   const T = rungs.at(-1)!;
   const below = rungs.length - 1;
   const mine = runs.filter((r) => seeds.includes(r.seed));
-  const trials: (AshaTrial & { run: TrialRun })[] = mine.map((run, i) => ({ id: String(i), config: run.configId, status: 'running', waiting: false, values: [], run }));
+  const trials: (AshaTrial & { run: TrialRun })[] = mine.map((run, i) => ({
+    id: String(i),
+    config: run.configId,
+    status: 'running',
+    waiting: false,
+    values: [],
+    run,
+  }));
   for (let changed = true; changed; ) {
     changed = false;
     for (const t of trials.filter((t) => t.status === 'running' && !t.waiting)) {
@@ -115,7 +149,8 @@ function ashaRun(runs: TrialRun[], seeds: number[], metric: 'annealed' | 'raw', 
     if (metric === 'annealed') updates += t.run.cooldown.slice(0, reached).reduce((a, b) => a + b, 0);
   }
   const finals = new Map<string, number[]>();
-  for (const t of trials.filter((t) => t.status === 'completed')) finals.set(t.config, [...(finals.get(t.config) ?? []), t.run.final!]);
+  for (const t of trials.filter((t) => t.status === 'completed'))
+    finals.set(t.config, [...(finals.get(t.config) ?? []), t.run.final!]);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const pick = [...finals].sort((a, b) => mean(a[1]) - mean(b[1]))[0]?.[0] ?? null;
   return { pick, updates };
@@ -135,7 +170,10 @@ async function main() {
   for (const [i, t] of trials.entries()) {
     const c = t.config as BuiltinTrialConfig;
     runs.push({ configId: t.configId, label: labels.get(t.configId)!, seed: c.seed, ...runTrial(c, data) });
-    if ((i + 1) % 20 === 0) process.stderr.write(`bench:search: trained ${i + 1}/${trials.length} (configuration, seed) runs in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+    if ((i + 1) % 20 === 0)
+      process.stderr.write(
+        `bench:search: trained ${i + 1}/${trials.length} (configuration, seed) runs in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+      );
   }
   const T = plan.totalSteps;
   const search = parsed.search as Extract<typeof parsed.search, { kind: 'asha' }>;
@@ -144,7 +182,11 @@ async function main() {
   // The full grid's answer, over all seeds.
   const byConfig = new Map<string, TrialRun[]>();
   for (const r of runs) byConfig.set(r.configId, [...(byConfig.get(r.configId) ?? []), r]);
-  const finalsOf = (id: string) => byConfig.get(id)!.sort((a, b) => a.seed - b.seed).map((r) => r.final ?? Infinity);
+  const finalsOf = (id: string) =>
+    byConfig
+      .get(id)!
+      .sort((a, b) => a.seed - b.seed)
+      .map((r) => r.final ?? Infinity);
   const meanOf = (id: string) => finalsOf(id).reduce((a, b) => a + b, 0) / SEEDS;
   const ranked = [...byConfig.keys()].sort((a, b) => meanOf(a) - meanOf(b));
   const winner = ranked[0]!;
@@ -157,7 +199,12 @@ async function main() {
   const gridUpdates = plan.totalUpdates;
 
   // ASHA on every subset of PER_RUN seeds, annealed and raw.
-  const subsets = (from: number, k: number): number[][] => (k === 0 ? [[]] : from >= SEEDS ? [] : [...subsets(from + 1, k - 1).map((s) => [from, ...s]), ...subsets(from + 1, k)]);
+  const subsets = (from: number, k: number): number[][] =>
+    k === 0
+      ? [[]]
+      : from >= SEEDS
+        ? []
+        : [...subsets(from + 1, k - 1).map((s) => [from, ...s]), ...subsets(from + 1, k)];
   const pairs = subsets(0, PER_RUN);
   const report = (metric: 'annealed' | 'raw') => {
     const rs = pairs.map((seeds) => ashaRun(runs, seeds, metric, rungs, search.reduction));
@@ -171,7 +218,9 @@ async function main() {
       pickedWinner: picks.filter((p) => p === winner).length,
       pickedNotSignificantlyWorse: picks.filter((p) => p !== null && !worse(p)).length,
       pickedSignificantlyWorse: picks.filter((p) => p === null || worse(p)).length,
-      picks: Object.fromEntries([...new Set(picks)].map((p) => [p === null ? 'none' : labels.get(p)!, picks.filter((x) => x === p).length])),
+      picks: Object.fromEntries(
+        [...new Set(picks)].map((p) => [p === null ? 'none' : labels.get(p)!, picks.filter((x) => x === p).length]),
+      ),
     };
   };
   const annealed = report('annealed');

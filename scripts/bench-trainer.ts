@@ -22,7 +22,10 @@ const ROUND_MS = quick ? 400 : 1000;
 
 function matmulGflops(): number {
   const n = 512;
-  const pairs = Array.from({ length: quick ? 6 : 16 }, () => [tf.randomNormal([n, n]), tf.randomNormal([n, n])] as const);
+  const pairs = Array.from(
+    { length: quick ? 6 : 16 },
+    () => [tf.randomNormal([n, n]), tf.randomNormal([n, n])] as const,
+  );
   tf.tidy(() => tf.matMul(pairs[0]![0], pairs[0]![1]).dataSync()); // warm-up
   const t = performance.now();
   for (const [a, b] of pairs) {
@@ -31,10 +34,9 @@ function matmulGflops(): number {
     c.dispose();
   }
   const s = (performance.now() - t) / 1000;
-  for (const [a, b] of pairs) (a.dispose(), b.dispose());
+  for (const [a, b] of pairs) a.dispose(), b.dispose();
   return (pairs.length * 2 * n ** 3) / s / 1e9;
 }
-
 
 interface Round {
   samplesPerSec: number;
@@ -61,38 +63,54 @@ function measure(m: (typeof models)[number], forwardFlops: number): Round[] {
   let start = 0;
   let cpuStart = 0;
   let steps = 0;
-  train(
-    adamConfig(m.spec, 1000),
-    data,
-    {
-      onUpdate: ({ step }) => {
-        const now = performance.now();
-        if (step + 1 === WARMUP) {
-          before = matmulGflops();
-          start = performance.now();
-          cpuStart = cpuSeconds();
-          return;
-        }
-        if (step + 1 < WARMUP) return;
-        steps += 1;
-        if (steps < 3 || now - start < ROUND_MS) return;
-        const cpu = cpuSeconds() - cpuStart;
-        const after = matmulGflops();
-        const samplesPerSec = (steps * BATCH) / ((now - start) / 1000);
-        const matmul = (before + after) / 2;
-        rounds.push({ samplesPerSec, samplesPerCpuSec: (steps * BATCH) / cpu, matmul, ratio: (3 * forwardFlops * samplesPerSec) / 1e9 / matmul });
-        [before, steps, start, cpuStart] = [after, 0, performance.now(), cpuSeconds()];
-      },
-      shouldStop: () => rounds.length >= ROUNDS,
+  train(adamConfig(m.spec, 1000), data, {
+    onUpdate: ({ step }) => {
+      const now = performance.now();
+      if (step + 1 === WARMUP) {
+        before = matmulGflops();
+        start = performance.now();
+        cpuStart = cpuSeconds();
+        return;
+      }
+      if (step + 1 < WARMUP) return;
+      steps += 1;
+      if (steps < 3 || now - start < ROUND_MS) return;
+      const cpu = cpuSeconds() - cpuStart;
+      const after = matmulGflops();
+      const samplesPerSec = (steps * BATCH) / ((now - start) / 1000);
+      const matmul = (before + after) / 2;
+      rounds.push({
+        samplesPerSec,
+        samplesPerCpuSec: (steps * BATCH) / cpu,
+        matmul,
+        ratio: (3 * forwardFlops * samplesPerSec) / 1e9 / matmul,
+      });
+      [before, steps, start, cpuStart] = [after, 0, performance.now(), cpuSeconds()];
     },
-  );
+    shouldStop: () => rounds.length >= ROUNDS,
+  });
   return rounds;
 }
 
 async function main() {
-  type Row = { model: string; backend: string; samplesPerSec: number; samplesPerCpuSec: number; tokensPerSec: number | null; gflops: number; matmul: number; ratio: number; lo: number; hi: number; rounds: number };
+  type Row = {
+    model: string;
+    backend: string;
+    samplesPerSec: number;
+    samplesPerCpuSec: number;
+    tokensPerSec: number | null;
+    gflops: number;
+    matmul: number;
+    ratio: number;
+    lo: number;
+    hi: number;
+    rounds: number;
+  };
   const rows: Row[] = [];
-  const only = process.argv.find((a) => a.startsWith('--models='))?.slice('--models='.length).split(',');
+  const only = process.argv
+    .find((a) => a.startsWith('--models='))
+    ?.slice('--models='.length)
+    .split(',');
   // The native backend on one intra-op thread, like the PyTorch it is set against (and like a
   // worker with a slot per core); TF_NUM_INTRAOP_THREADS chooses another.
   const threads = setNativeThreads(1);
@@ -100,7 +118,12 @@ async function main() {
   const backends: ('wasm' | 'tensorflow')[] = ['wasm'];
   let fused = '';
   const native = await selectBackend('tensorflow').then(
-    (c) => ((fused = c.fusedOps?.loaded ? 'fused layer-norm and GELU kernels on' : `fused kernels off: ${c.fusedOps?.reason}`), null),
+    (c) => (
+      (fused = c.fusedOps?.loaded
+        ? 'fused layer-norm and GELU kernels on'
+        : `fused kernels off: ${c.fusedOps?.reason}`),
+      null
+    ),
     (err: Error) => err.message,
   );
   if (native) console.log(`(native backend not measured: ${native}; \`pnpm setup:tensorflow\` builds it)\n`);
@@ -133,39 +156,81 @@ async function main() {
   }
   await selectBackend('wasm');
   const target: Record<string, number> = { mlp: 0.8, vit: 0.4, lenet: 0.3, cnn: 0.3, gpt: 0.4 };
-  if (backends.includes('tensorflow')) console.log(`native backend: ${threads.intraOp} intra-op thread(s), ${threads.interOp} inter-op (TF_NUM_INTRAOP_THREADS, TF_NUM_INTEROP_THREADS); ${fused} (LRSWEEP_FUSED_OPS=0 turns them off)\n`);
-  console.log(`batch ${BATCH}, Adam; per model and backend ${ROUNDS} timed rounds of ≥ ${ROUND_MS} ms, each set against that backend's plain matMul rate (512³, fresh operands) measured around it; medians over rounds\n`);
-  console.log('| model | backend | samples/s | samples per CPU-s | tokens/s | effective GFLOP/s | matMul GFLOP/s | ratio (median) | ratio range over rounds | wasm target |');
+  if (backends.includes('tensorflow'))
+    console.log(
+      `native backend: ${threads.intraOp} intra-op thread(s), ${threads.interOp} inter-op (TF_NUM_INTRAOP_THREADS, TF_NUM_INTEROP_THREADS); ${fused} (LRSWEEP_FUSED_OPS=0 turns them off)\n`,
+    );
+  console.log(
+    `batch ${BATCH}, Adam; per model and backend ${ROUNDS} timed rounds of ≥ ${ROUND_MS} ms, each set against that backend's plain matMul rate (512³, fresh operands) measured around it; medians over rounds\n`,
+  );
+  console.log(
+    '| model | backend | samples/s | samples per CPU-s | tokens/s | effective GFLOP/s | matMul GFLOP/s | ratio (median) | ratio range over rounds | wasm target |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.model} | ${r.backend} | ${r.samplesPerSec.toFixed(0)} | ${r.samplesPerCpuSec.toFixed(0)} | ${r.tokensPerSec === null ? '–' : r.tokensPerSec.toFixed(0)} | ${r.gflops.toFixed(2)} | ${r.matmul.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.lo.toFixed(2)}–${r.hi.toFixed(2)} | ${r.backend === 'wasm' ? `≥ ${target[r.model]}` : '–'} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.model} | ${r.backend} | ${r.samplesPerSec.toFixed(0)} | ${r.samplesPerCpuSec.toFixed(0)} | ${r.tokensPerSec === null ? '–' : r.tokensPerSec.toFixed(0)} | ${r.gflops.toFixed(2)} | ${r.matmul.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.lo.toFixed(2)}–${r.hi.toFixed(2)} | ${r.backend === 'wasm' ? `≥ ${target[r.model]}` : '–'} |`,
+    );
   if (backends.length > 1) {
     console.log('\n| model | tensorflow ÷ wasm, samples/s | per CPU-second | faster here |');
     console.log('|---|---|---|---|');
     for (const w of rows.filter((r) => r.backend === 'wasm')) {
       const t = rows.find((r) => r.backend === 'tensorflow' && r.model === w.model);
-      if (t) console.log(`| ${w.model} | ${(t.samplesPerSec / w.samplesPerSec).toFixed(2)}× | ${(t.samplesPerCpuSec / w.samplesPerCpuSec).toFixed(2)}× | ${t.samplesPerSec > w.samplesPerSec ? 'tensorflow' : 'wasm'} |`);
+      if (t)
+        console.log(
+          `| ${w.model} | ${(t.samplesPerSec / w.samplesPerSec).toFixed(2)}× | ${(t.samplesPerCpuSec / w.samplesPerCpuSec).toFixed(2)}× | ${t.samplesPerSec > w.samplesPerSec ? 'tensorflow' : 'wasm'} |`,
+        );
     }
   }
   // PyTorch with one thread on the same models, where torch can be imported: per CPU-second, which
   // stays steady on a loaded machine and is fair to TF's thread pool.
-  const python = [process.env.LRSWEEP_TORCH_PYTHON, resolve(root, '.venv-torch/bin/python')].find((p): p is string => !!p && existsSync(p));
+  const python = [process.env.LRSWEEP_TORCH_PYTHON, resolve(root, '.venv-torch/bin/python')].find(
+    (p): p is string => !!p && existsSync(p),
+  );
   const torch = python
-    ? spawnSync(python, [resolve(root, 'scripts/bench_torch.py'), ...(quick ? ['--quick'] : []), ...(only ? [`--models=${only.join(',')}`] : [])], { encoding: 'utf8' })
+    ? spawnSync(
+        python,
+        [
+          resolve(root, 'scripts/bench_torch.py'),
+          ...(quick ? ['--quick'] : []),
+          ...(only ? [`--models=${only.join(',')}`] : []),
+        ],
+        { encoding: 'utf8' },
+      )
     : null;
-  const torchRows = (torch?.status === 0 ? torch.stdout.trim().split('\n') : []).map((l) => JSON.parse(l) as { model: string; samplesPerSec: number; samplesPerCpuSec: number; torch: string });
-  if (!torchRows.length) console.log(`\n(PyTorch not measured: ${python ? (torch?.stderr ?? '').trim().split('\n').at(-1) : 'no python with torch (.venv-torch, made by npm test, or LRSWEEP_TORCH_PYTHON)'})`);
+  const torchRows = (torch?.status === 0 ? torch.stdout.trim().split('\n') : []).map(
+    (l) => JSON.parse(l) as { model: string; samplesPerSec: number; samplesPerCpuSec: number; torch: string },
+  );
+  if (!torchRows.length)
+    console.log(
+      `\n(PyTorch not measured: ${python ? (torch?.stderr ?? '').trim().split('\n').at(-1) : 'no python with torch (.venv-torch, made by npm test, or LRSWEEP_TORCH_PYTHON)'})`,
+    );
   else {
     const ptTarget: Record<string, number> = { lenet: 0.5, cnn: 0.5, vit: 0.5 };
-    console.log(`\nagainst PyTorch ${torchRows[0]!.torch}, 1 thread, samples per CPU-second (the faster backend is the one auto picks by its probe):\n`);
-    console.log('| model | PyTorch 1-thread per CPU-s | wasm ÷ PyTorch | tensorflow ÷ PyTorch | best ÷ PyTorch | target (native) |');
+    console.log(
+      `\nagainst PyTorch ${torchRows[0]!.torch}, 1 thread, samples per CPU-second (the faster backend is the one auto picks by its probe):\n`,
+    );
+    console.log(
+      '| model | PyTorch 1-thread per CPU-s | wasm ÷ PyTorch | tensorflow ÷ PyTorch | best ÷ PyTorch | target (native) |',
+    );
     console.log('|---|---|---|---|---|---|');
     for (const t of torchRows) {
       const w = rows.find((r) => r.backend === 'wasm' && r.model === t.model);
       const n = rows.find((r) => r.backend === 'tensorflow' && r.model === t.model);
       const ratio = (r?: Row) => (r ? r.samplesPerCpuSec / t.samplesPerCpuSec : null);
       const best = Math.max(ratio(w) ?? 0, ratio(n) ?? 0);
-      console.log(`| ${t.model} | ${t.samplesPerCpuSec} | ${ratio(w)?.toFixed(2) ?? '–'}× | ${ratio(n)?.toFixed(2) ?? '–'}× | ${best.toFixed(2)}× | ${ptTarget[t.model] ? `≥ ${ptTarget[t.model]}×` : '–'} |`);
-      console.log(JSON.stringify({ bench: 'trainer-vs-torch', model: t.model, torchPerCpuSec: t.samplesPerCpuSec, wasmRatio: ratio(w), tensorflowRatio: ratio(n) }));
+      console.log(
+        `| ${t.model} | ${t.samplesPerCpuSec} | ${ratio(w)?.toFixed(2) ?? '–'}× | ${ratio(n)?.toFixed(2) ?? '–'}× | ${best.toFixed(2)}× | ${ptTarget[t.model] ? `≥ ${ptTarget[t.model]}×` : '–'} |`,
+      );
+      console.log(
+        JSON.stringify({
+          bench: 'trainer-vs-torch',
+          model: t.model,
+          torchPerCpuSec: t.samplesPerCpuSec,
+          wasmRatio: ratio(w),
+          tensorflowRatio: ratio(n),
+        }),
+      );
     }
   }
   // Memory: tensors and RSS across 100 consecutive trials (the worker's pattern: one model after another).
@@ -173,17 +238,48 @@ async function main() {
   const probe: { trial: number; tensors: number; rssMb: number }[] = [];
   for (let i = 1; i <= (quick ? 20 : 100); i++) {
     train(
-      { model: { kind: 'mlp', hidden: [64], activation: 'relu' }, optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }, training: { epochs: 1, batchSize: 64, evalEvery: 2 }, baseLr: 1e-3, schedule: { kind: 'cosine' }, seed: i },
+      {
+        model: { kind: 'mlp', hidden: [64], activation: 'relu' },
+        optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
+        training: { epochs: 1, batchSize: 64, evalEvery: 2 },
+        baseLr: 1e-3,
+        schedule: { kind: 'cosine' },
+        seed: i,
+      },
       small,
     );
-    if (i === 10 || i % 50 === 0 || i === (quick ? 20 : 100)) probe.push({ trial: i, tensors: tf.memory().numTensors, rssMb: process.memoryUsage().rss / 2 ** 20 });
+    if (i === 10 || i % 50 === 0 || i === (quick ? 20 : 100))
+      probe.push({ trial: i, tensors: tf.memory().numTensors, rssMb: process.memoryUsage().rss / 2 ** 20 });
   }
   const [first, last] = [probe[0]!, probe.at(-1)!];
-  console.log(`\nmemory over ${last.trial} trials: tensors ${first.tensors} → ${last.tensors}; RSS ${first.rssMb.toFixed(0)} → ${last.rssMb.toFixed(0)} MB (trial ${first.trial} → ${last.trial})`);
+  console.log(
+    `\nmemory over ${last.trial} trials: tensors ${first.tensors} → ${last.tensors}; RSS ${first.rssMb.toFixed(0)} → ${last.rssMb.toFixed(0)} MB (trial ${first.trial} → ${last.trial})`,
+  );
   for (const r of rows) {
-    console.log(JSON.stringify({ bench: 'trainer', model: r.model, backend: r.backend, samplesPerSec: Math.round(r.samplesPerSec), samplesPerCpuSec: Math.round(r.samplesPerCpuSec), ...(r.tokensPerSec === null ? {} : { tokensPerSec: Math.round(r.tokensPerSec) }), gflops: Number(r.gflops.toFixed(3)), matmulGflops: Number(r.matmul.toFixed(3)), ratio: Number(r.ratio.toFixed(3)) }));
+    console.log(
+      JSON.stringify({
+        bench: 'trainer',
+        model: r.model,
+        backend: r.backend,
+        samplesPerSec: Math.round(r.samplesPerSec),
+        samplesPerCpuSec: Math.round(r.samplesPerCpuSec),
+        ...(r.tokensPerSec === null ? {} : { tokensPerSec: Math.round(r.tokensPerSec) }),
+        gflops: Number(r.gflops.toFixed(3)),
+        matmulGflops: Number(r.matmul.toFixed(3)),
+        ratio: Number(r.ratio.toFixed(3)),
+      }),
+    );
   }
-  console.log(JSON.stringify({ bench: 'trainer-memory', trials: last.trial, tensorsAt10: first.tensors, tensorsAtEnd: last.tensors, rssMbAt10: Math.round(first.rssMb), rssMbAtEnd: Math.round(last.rssMb) }));
+  console.log(
+    JSON.stringify({
+      bench: 'trainer-memory',
+      trials: last.trial,
+      tensorsAt10: first.tensors,
+      tensorsAtEnd: last.tensors,
+      rssMbAt10: Math.round(first.rssMb),
+      rssMbAtEnd: Math.round(last.rssMb),
+    }),
+  );
 }
 
 main().catch((err) => {

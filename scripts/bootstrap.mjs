@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const pinned = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager.split('@')[1];
 const run = (cmd, args) => {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' } });
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+  });
   if (r.status !== 0) {
     console.error(`✗ ${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal}).`);
     process.exit(r.status ?? 1);
@@ -16,7 +20,9 @@ const run = (cmd, args) => {
 };
 const version = (cmd) => {
   try {
-    return execSync(`${cmd} --version`, { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execSync(`${cmd} --version`, { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return null;
   }
@@ -53,9 +59,15 @@ if (!existsSync('/usr/bin/chromium') && !process.env.CHROMIUM_PATH) {
   const apt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
   if (root && apt) {
     console.log("• installing Debian's chromium (for the dashboard's browser test)");
-    spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null'], { stdio: 'inherit' });
+    spawnSync(
+      'sh',
+      ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null'],
+      { stdio: 'inherit' },
+    );
   } else {
-    console.log('• no /usr/bin/chromium: the dashboard browser test will fail until it is installed (apt-get install chromium, or set CHROMIUM_PATH; LRSWEEP_SKIP=chromium skips it)');
+    console.log(
+      '• no /usr/bin/chromium: the dashboard browser test will fail until it is installed (apt-get install chromium, or set CHROMIUM_PATH; LRSWEEP_SKIP=chromium skips it)',
+    );
   }
 }
 
@@ -68,9 +80,15 @@ if (process.argv.includes('--tests')) {
   if (!process.env.LRSWEEP_TORCH_PYTHON && !hasTorch()) {
     console.log('• making .venv-torch with PyTorch (CPU) for the PyTorch example test');
     const made = spawnSync('python3.11', ['-m', 'venv', venv], { stdio: 'inherit' }).status === 0;
-    const installed = made && spawnSync(join(venv, 'bin/pip'), ['install', '-q', '--retries', '0', '--timeout', '10', 'torch', 'numpy'], { stdio: 'inherit' }).status === 0;
+    const installed =
+      made &&
+      spawnSync(join(venv, 'bin/pip'), ['install', '-q', '--retries', '0', '--timeout', '10', 'torch', 'numpy'], {
+        stdio: 'inherit',
+      }).status === 0;
     if (!installed || !hasTorch()) {
-      console.log('• PyTorch could not be installed: the PyTorch example test will fail and say so (LRSWEEP_SKIP=torch skips it)');
+      console.log(
+        '• PyTorch could not be installed: the PyTorch example test will fail and say so (LRSWEEP_SKIP=torch skips it)',
+      );
     }
   }
 }
@@ -80,5 +98,8 @@ if (process.argv.includes('--tests')) {
 // parity suite says it did not run, and why.
 if (process.argv.includes('--tests') && !process.env.LRSWEEP_NO_NATIVE) {
   const r = spawnSync(process.execPath, [join(root, 'scripts/setup-tensorflow.mjs')], { stdio: 'inherit' });
-  if (r.status !== 0) console.log('• the native TensorFlow backend could not be built (above): its parity tests will say they did not run');
+  if (r.status !== 0)
+    console.log(
+      '• the native TensorFlow backend could not be built (above): its parity tests will say they did not run',
+    );
 }

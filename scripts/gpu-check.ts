@@ -1,7 +1,14 @@
 // See gpu-check.sh. Trains each model kind for 200 updates on the GPU backend (tfjs-node-gpu,
 // built by `node scripts/setup-tensorflow.mjs --cuda`) and on wasm from the same seed.
 import { cpus } from 'node:os';
-import { type BackendPreference, loadDataset, selectBackend, synthetic, type TrainConfig, train } from '@lrsweep/trainer';
+import {
+  type BackendPreference,
+  loadDataset,
+  selectBackend,
+  synthetic,
+  type TrainConfig,
+  train,
+} from '@lrsweep/trainer';
 
 const backend = (process.env.LRSWEEP_GPU_CHECK_BACKEND ?? 'tensorflow-gpu') as BackendPreference;
 const updates = Number(process.env.LRSWEEP_GPU_CHECK_UPDATES ?? 200);
@@ -24,7 +31,9 @@ try {
   console.error(`✗ the ${backend} backend does not load: ${(err as Error).message}`);
   process.exit(1);
 }
-console.log(`${'model'.padEnd(6)}  ${`${backend} samples/s`.padStart(24)}  ${'wasm samples/s'.padStart(14)}  ${'ratio'.padStart(6)}  parity (first 20 losses)`);
+console.log(
+  `${'model'.padEnd(6)}  ${`${backend} samples/s`.padStart(24)}  ${'wasm samples/s'.padStart(14)}  ${'ratio'.padStart(6)}  parity (first 20 losses)`,
+);
 for (const model of kinds) {
   const cfg: TrainConfig = {
     model,
@@ -44,9 +53,13 @@ for (const model of kinds) {
   };
   const a = await run(backend);
   const w = await run('wasm');
-  const worst = Math.max(...a.losses.slice(0, 20).map((x, i) => Math.abs(x - w.losses[i]!) / Math.max(Math.abs(w.losses[i]!), 1e-12)));
+  const worst = Math.max(
+    ...a.losses.slice(0, 20).map((x, i) => Math.abs(x - w.losses[i]!) / Math.max(Math.abs(w.losses[i]!), 1e-12)),
+  );
   const ok = worst <= rtol && a.losses.every(Number.isFinite);
   failed ||= !ok;
-  console.log(`${model.kind.padEnd(6)}  ${a.samplesPerS.toFixed(0).padStart(24)}  ${w.samplesPerS.toFixed(0).padStart(14)}  ${(a.samplesPerS / w.samplesPerS).toFixed(2).padStart(5)}×  ${ok ? '✓' : '✗'} worst relative difference ${worst.toExponential(1)} (tolerance ${rtol})`);
+  console.log(
+    `${model.kind.padEnd(6)}  ${a.samplesPerS.toFixed(0).padStart(24)}  ${w.samplesPerS.toFixed(0).padStart(14)}  ${(a.samplesPerS / w.samplesPerS).toFixed(2).padStart(5)}×  ${ok ? '✓' : '✗'} worst relative difference ${worst.toExponential(1)} (tolerance ${rtol})`,
+  );
 }
 process.exit(failed ? 1 : 0);

@@ -12,7 +12,12 @@ const WARMUP = 3;
 const describe = (name: string, args: { inputs: object; attrs?: Record<string, unknown> }) => {
   const shapes = JSON.stringify(Object.values(args.inputs).map((i: tf.TensorInfo) => i.shape));
   const a = args.attrs ?? {};
-  const flags = [a.transposeA ? 'tA' : '', a.transposeB ? 'tB' : '', a.perm ? `perm${JSON.stringify(a.perm)}` : '', a.axis !== undefined ? `axis${JSON.stringify(a.axis)}` : ''];
+  const flags = [
+    a.transposeA ? 'tA' : '',
+    a.transposeB ? 'tB' : '',
+    a.perm ? `perm${JSON.stringify(a.perm)}` : '',
+    a.axis !== undefined ? `axis${JSON.stringify(a.axis)}` : '',
+  ];
   return [name, shapes, ...flags].filter(Boolean).join(' ');
 };
 
@@ -20,7 +25,10 @@ async function main() {
   const which = process.argv[2] ?? 'vit';
   const m = benchModels.find((x) => x.name === which);
   if (!m) throw new Error(`unknown model ${which}: one of ${benchModels.map((x) => x.name).join(', ')}`);
-  const backend = process.argv.find((a) => a.startsWith('--backend='))?.slice('--backend='.length) === 'tensorflow' ? 'tensorflow' : 'wasm';
+  const backend =
+    process.argv.find((a) => a.startsWith('--backend='))?.slice('--backend='.length) === 'tensorflow'
+      ? 'tensorflow'
+      : 'wasm';
   await selectBackend(backend);
   const stats = new Map<string, { n: number; ms: number }>();
   let timing = false;
@@ -51,8 +59,11 @@ async function main() {
   const calls = rows.reduce((a, r) => a + r.n, 0);
   console.log(`${m.name}: ${wall.toFixed(1)} ms per update (wall), ${calls.toFixed(0)} kernel calls per update`);
   const inKernels = rows.reduce((a, r) => a + r.ms, 0);
-  console.log(`${inKernels.toFixed(1)} ms of it in kernels (${((100 * inKernels) / wall).toFixed(0)}%), the rest in tfjs-core (dispatch, autodiff, tidy) and the trainer`);
-  for (const r of rows.slice(0, Number(process.argv.slice(3).find((a) => /^\d+$/.test(a)) ?? 40))) console.log(`${r.ms.toFixed(2).padStart(8)} ms ${r.n.toFixed(0).padStart(5)}×  ${r.k}`);
+  console.log(
+    `${inKernels.toFixed(1)} ms of it in kernels (${((100 * inKernels) / wall).toFixed(0)}%), the rest in tfjs-core (dispatch, autodiff, tidy) and the trainer`,
+  );
+  for (const r of rows.slice(0, Number(process.argv.slice(3).find((a) => /^\d+$/.test(a)) ?? 40)))
+    console.log(`${r.ms.toFixed(2).padStart(8)} ms ${r.n.toFixed(0).padStart(5)}×  ${r.k}`);
 }
 
 main().catch((err) => {

@@ -8,5 +8,6 @@ import { curveSvg, schedulesMarkdown } from './lib/schedule-docs';
 const docs = resolve(dirname(fileURLToPath(import.meta.url)), '../docs');
 mkdirSync(resolve(docs, 'schedules'), { recursive: true });
 writeFileSync(resolve(docs, 'schedules.md'), schedulesMarkdown());
-for (const kind of Object.keys(scheduleExamples) as ScheduleKind[]) writeFileSync(resolve(docs, 'schedules', `${kind}.svg`), curveSvg(kind));
+for (const kind of Object.keys(scheduleExamples) as ScheduleKind[])
+  writeFileSync(resolve(docs, 'schedules', `${kind}.svg`), curveSvg(kind));
 console.log(`wrote ${resolve(docs, 'schedules.md')} and ${Object.keys(scheduleExamples).length} curves`);

@@ -16,7 +16,16 @@
 //      they load; linked -z nodelete (a replaced training thread must not unload them); rebuilt
 //      whenever the source is newer or the flags changed
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +47,9 @@ let pkgDir;
 try {
   pkgDir = dirname(createRequire(join(root, 'packages/trainer/package.json')).resolve(`${pkgName}/package.json`));
 } catch {
-  fail(`${pkgName} is not installed (it is an optional dependency of @lrsweep/trainer${cuda ? '; add it with pnpm --filter @lrsweep/trainer add @tensorflow/tfjs-node-gpu@4.22.0' : ': run pnpm install'})`);
+  fail(
+    `${pkgName} is not installed (it is an optional dependency of @lrsweep/trainer${cuda ? '; add it with pnpm --filter @lrsweep/trainer add @tensorflow/tfjs-node-gpu@4.22.0' : ': run pnpm install'})`,
+  );
 }
 const bindingDir = join(pkgDir, 'lib', 'napi-v8');
 
@@ -49,7 +60,11 @@ const bindingDir = join(pkgDir, 'lib', 'napi-v8');
 function probe(ops) {
   const extra = ops ? `, ops: require(${JSON.stringify(ops)}).ops` : '';
   const code = `const tf = require(${JSON.stringify(pkgName)}); tf.setBackend('tensorflow').then(() => { process.stdout.write(JSON.stringify({ backend: tf.getBackend(), tf: tf.version['tfjs-node'] ?? null, lib: require(${JSON.stringify(join(pkgDir, 'package.json'))}).version${extra} })); });`;
-  const r = spawnSync(process.execPath, ['-e', code], { cwd: join(root, 'packages/trainer'), encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+  const r = spawnSync(process.execPath, ['-e', code], {
+    cwd: join(root, 'packages/trainer'),
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+  });
   if (r.status !== 0) return { ok: false, error: (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ') };
   try {
     return { ok: true, ...JSON.parse(r.stdout.trim().split('\n').at(-1)) };
@@ -77,11 +92,33 @@ function buildFusedOps() {
   // register its ops a second time into TensorFlow's process-wide op registry (which outlives
   // the thread), and TensorFlow aborts the process on the duplicate (op.cc: ALREADY_EXISTS).
   const cc = process.env.CC ?? 'cc';
-  const args = ['-O3', '-fno-trapping-math', '-fno-math-errno', '-std=gnu11', '-Wall', '-Wno-psabi', '-fPIC', '-shared', `-I${join(nodedir, 'include/node')}`, `-I${join(deps, 'include')}`, src, `-L${join(deps, 'lib')}`, '-l:libtensorflow_framework.so.2', '-Wl,-rpath,$ORIGIN', '-Wl,-z,nodelete', '-o', out];
+  const args = [
+    '-O3',
+    '-fno-trapping-math',
+    '-fno-math-errno',
+    '-std=gnu11',
+    '-Wall',
+    '-Wno-psabi',
+    '-fPIC',
+    '-shared',
+    `-I${join(nodedir, 'include/node')}`,
+    `-I${join(deps, 'include')}`,
+    src,
+    `-L${join(deps, 'lib')}`,
+    '-l:libtensorflow_framework.so.2',
+    '-Wl,-rpath,$ORIGIN',
+    '-Wl,-z,nodelete',
+    '-o',
+    out,
+  ];
   // Rebuilt when the source is newer or the build's flags changed (a library built by an older setup).
   const stamp = `${out}.flags`;
   const flags = [cc, ...args].join(' ');
-  const current = existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs && existsSync(stamp) && readFileSync(stamp, 'utf8') === flags;
+  const current =
+    existsSync(out) &&
+    statSync(out).mtimeMs >= statSync(src).mtimeMs &&
+    existsSync(stamp) &&
+    readFileSync(stamp, 'utf8') === flags;
   if (!force && current) return say(`fused kernels up to date: ${out}`);
   const t0 = Date.now();
   const r = spawnSync(cc, args, { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -96,28 +133,56 @@ if (!force && existsSync(join(bindingDir, 'tfjs_binding.node'))) {
   const p = probe();
   // An older setup unpacked only the headers the binding needs, not all the fused kernels include
   // (the GPU build has no fused kernels).
-  const kernelHeaders = cuda || existsSync(join(deps, 'include/tensorflow/core/common_runtime/next_pluggable_device/c/tf_rendezvous_c_api.h'));
+  const kernelHeaders =
+    cuda ||
+    existsSync(join(deps, 'include/tensorflow/core/common_runtime/next_pluggable_device/c/tf_rendezvous_c_api.h'));
   if (p.ok && p.backend === 'tensorflow' && kernelHeaders) {
     say(`already built: ${pkgName} ${p.lib} loads (backend ${p.backend}) from ${bindingDir}; --force rebuilds`);
     buildFusedOps();
     process.exit(0);
   }
-  if (p.ok && p.backend === 'tensorflow') say('the fused kernels need headers this build did not unpack; setting up again');
+  if (p.ok && p.backend === 'tensorflow')
+    say('the fused kernels need headers this build did not unpack; setting up again');
   else say(`a binding exists but does not load (${p.error}); rebuilding`);
 }
 
 // 1. The wheel (pip serves it by name; cached).
 const cache = join(root, '.cache', 'tensorflow');
 mkdirSync(cache, { recursive: true });
-const findWheel = () => readdirSync(cache).find((f) => f.startsWith(`${wheelName.replace('-', '_')}-${tfVersion}-`) && f.endsWith('.whl'));
+const findWheel = () =>
+  readdirSync(cache).find((f) => f.startsWith(`${wheelName.replace('-', '_')}-${tfVersion}-`) && f.endsWith('.whl'));
 if (!findWheel()) {
   const python = ['python3.11', 'python3', 'python'].find((p) => spawnSync(p, ['-m', 'pip', '--version']).status === 0);
   if (!python) fail('no python with pip to fetch the wheel with');
-  say(`fetching ${wheelName}==${tfVersion} with pip (about 270 MB${cuda ? ', plus nothing else: its CUDA 12 runtime comes from the nvidia-* wheels or the image' : ''})`);
-  const r = spawnSync(python, ['-m', 'pip', 'download', '--retries', '1', '--timeout', '15', '--no-deps', '--only-binary=:all:', '--python-version', '3.11', '--platform', 'manylinux_2_27_x86_64', `${wheelName}==${tfVersion}`, '-d', cache], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  if (r.status !== 0 || !findWheel()) fail(`pip could not fetch ${wheelName}==${tfVersion}: the native backend is not built (wasm stays in use)`);
+  say(
+    `fetching ${wheelName}==${tfVersion} with pip (about 270 MB${cuda ? ', plus nothing else: its CUDA 12 runtime comes from the nvidia-* wheels or the image' : ''})`,
+  );
+  const r = spawnSync(
+    python,
+    [
+      '-m',
+      'pip',
+      'download',
+      '--retries',
+      '1',
+      '--timeout',
+      '15',
+      '--no-deps',
+      '--only-binary=:all:',
+      '--python-version',
+      '3.11',
+      '--platform',
+      'manylinux_2_27_x86_64',
+      `${wheelName}==${tfVersion}`,
+      '-d',
+      cache,
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  if (r.status !== 0 || !findWheel())
+    fail(`pip could not fetch ${wheelName}==${tfVersion}: the native backend is not built (wasm stays in use)`);
 }
 const wheel = join(cache, findWheel());
 say(`wheel ${wheel}`);
@@ -156,23 +221,42 @@ for (const [link, target] of [
 say(`unpacked ${extracted} files into ${deps}`);
 
 // 3. The binding, against Node's own headers (no download of them either).
-const nodeGyp = [join(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'), join(dirname(process.execPath), 'node_modules/npm/node_modules/node-gyp/bin/node-gyp.js')].find(existsSync);
-if (!nodeGyp) fail("node-gyp not found (it ships with npm); install it: npm i -g node-gyp");
-if (!existsSync(join(nodedir, 'include/node/node_api.h'))) fail(`Node's headers are not under ${nodedir}/include/node: set npm_config_nodedir`);
+const nodeGyp = [
+  join(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
+  join(dirname(process.execPath), 'node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
+].find(existsSync);
+if (!nodeGyp) fail('node-gyp not found (it ships with npm); install it: npm i -g node-gyp');
+if (!existsSync(join(nodedir, 'include/node/node_api.h')))
+  fail(`Node's headers are not under ${nodedir}/include/node: set npm_config_nodedir`);
 say(`building the binding with node-gyp (nodedir ${nodedir})`);
 const t0 = Date.now();
-const build = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodedir}`, '--module_name=tfjs_binding', `--module_path=${bindingDir}`, '--napi_build_version=8', '-j', 'max'], {
-  cwd: pkgDir,
-  stdio: ['ignore', 'ignore', 'inherit'],
-  env: { ...process.env, npm_config_nodedir: nodedir },
-});
+const build = spawnSync(
+  process.execPath,
+  [
+    nodeGyp,
+    'rebuild',
+    `--nodedir=${nodedir}`,
+    '--module_name=tfjs_binding',
+    `--module_path=${bindingDir}`,
+    '--napi_build_version=8',
+    '-j',
+    'max',
+  ],
+  {
+    cwd: pkgDir,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, npm_config_nodedir: nodedir },
+  },
+);
 if (build.status !== 0) fail('node-gyp failed (output above)');
 say(`built ${join(bindingDir, 'tfjs_binding.node')} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
 // 4. It loads.
 const p = probe();
 if (!p.ok || p.backend !== 'tensorflow') fail(`the binding was built but does not load: ${p.error ?? p.backend}`);
-say(`✓ ${pkgName} ${p.lib} loads with backend ${p.backend}, on TensorFlow ${tfVersion}'s C API (${wheelName} wheel). LRSWEEP_BACKEND=auto now prefers it.`);
+say(
+  `✓ ${pkgName} ${p.lib} loads with backend ${p.backend}, on TensorFlow ${tfVersion}'s C API (${wheelName} wheel). LRSWEEP_BACKEND=auto now prefers it.`,
+);
 
 // 5. The fused kernels.
 buildFusedOps();

@@ -8,6 +8,9 @@ for (const minor of [11, 9] as const) {
   describeAgentFlows(
     `python 3.${minor}`,
     python ? (env) => startAgentProcess(python, ['test/fixtures/agents/logreg.py'], env) : null,
-    { name: `python3.${minor}`, how: `install Python 3.${minor} (pyenv install 3.${minor}, or Debian's python3.${minor})` },
+    {
+      name: `python3.${minor}`,
+      how: `install Python 3.${minor} (pyenv install 3.${minor}, or Debian's python3.${minor})`,
+    },
   );
 }

@@ -11,7 +11,11 @@ import { type AgentProcess, startAgentProcess } from '@lrsweep/testkit';
 
 const root = resolve(import.meta.dirname, '..');
 const python = process.env.LRSWEEP_TORCH_PYTHON ?? join(root, '.venv-torch/bin/python');
-const torch = requirement('torch', existsSync(python), `PyTorch in ${python}: python3.11 -m venv .venv-torch && .venv-torch/bin/pip install torch (npm test does it), or set LRSWEEP_TORCH_PYTHON`);
+const torch = requirement(
+  'torch',
+  existsSync(python),
+  `PyTorch in ${python}: python3.11 -m venv .venv-torch && .venv-torch/bin/pip install torch (npm test does it), or set LRSWEEP_TORCH_PYTHON`,
+);
 
 describe.skipIf(torch.skip)('the PyTorch example', () => {
   let stack: Stack;
@@ -19,26 +23,39 @@ describe.skipIf(torch.skip)('the PyTorch example', () => {
   const ckpt = mkdtempSync(join(tmpdir(), 'lrsweep-torch-'));
   const procs: AgentProcess[] = [];
   const example = (env: Record<string, string> = {}) => {
-    const p = startAgentProcess(python, ['examples/pytorch/train.py'], { LRSWEEP_API_URL: stack.api.url, LRSWEEP_TOKEN: token, CHECKPOINT_DIR: ckpt, IDLE_TIMEOUT: '3', ...env });
+    const p = startAgentProcess(python, ['examples/pytorch/train.py'], {
+      LRSWEEP_API_URL: stack.api.url,
+      LRSWEEP_TOKEN: token,
+      CHECKPOINT_DIR: ckpt,
+      IDLE_TIMEOUT: '3',
+      ...env,
+    });
     procs.push(p);
     return p;
   };
   beforeAll(async () => {
     torch.assert();
     stack = await startStack('torch', { workers: 0, env: { AGENT_LEASE_MS: '5000', RECONCILE_INTERVAL_MS: '1000' } });
-    token = (await stack.lrsweep.createToken({ projectId: 'default', name: 'torch', role: 'agent', pools: ['torch-cpu'] })).token;
+    token = (
+      await stack.lrsweep.createToken({ projectId: 'default', name: 'torch', role: 'agent', pools: ['torch-cpu'] })
+    ).token;
   }, 120_000);
   afterAll(async () => {
     for (const p of procs) p.signal('SIGKILL');
     await stack?.stop();
   });
 
-  it('trains a sweep to a ranking at exactly the schedule\'s rates', async () => {
+  it("trains a sweep to a ranking at exactly the schedule's rates", async () => {
     const created = await stack.client.post('/v1/sweeps', {
       name: 'torch-mlp',
       runner: { kind: 'external', pool: 'torch-cpu', config: { width: 32 } },
       training: { totalSteps: 150, evalEvery: 50 },
-      grid: { baseLr: [0.003, 0.03], schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: 15 } }], seeds: 1, config: { weight_decay: [0, 0.01] } },
+      grid: {
+        baseLr: [0.003, 0.03],
+        schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: 15 } }],
+        seeds: 1,
+        config: { weight_decay: [0, 0.01] },
+      },
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const p = example();
@@ -50,8 +67,14 @@ describe.skipIf(torch.skip)('the PyTorch example', () => {
     expect(results.ranking[0].mean).toBeLessThan(Math.log(3));
     const { trials } = (await stack.client.get(`/v1/sweeps/${created.body.id}/trials`)).body;
     for (const t of trials) {
-      const rows = await query<{ lr: number }>(stack.db.url, 'SELECT lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
-      expect(rows.map((r) => r.lr)).toEqual(lrSequence(t.config.schedule, { baseLr: t.config.baseLr, totalSteps: 150 }).map((x) => expect.closeTo(x, 12)));
+      const rows = await query<{ lr: number }>(
+        stack.db.url,
+        'SELECT lr FROM update_metrics WHERE trial_id = $1 ORDER BY step',
+        [t.id],
+      );
+      expect(rows.map((r) => r.lr)).toEqual(
+        lrSequence(t.config.schedule, { baseLr: t.config.baseLr, totalSteps: 150 }).map((x) => expect.closeTo(x, 12)),
+      );
     }
   }, 300_000);
 
@@ -64,7 +87,17 @@ describe.skipIf(torch.skip)('the PyTorch example', () => {
     });
     const [trial] = (await stack.client.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
     const first = example({ CHECKPOINT_EVERY: '100' });
-    await eventually('a checkpoint marker', async () => (await query<{ n: number | null }>(stack.db.url, 'SELECT checkpoint_step AS n FROM trials WHERE id = $1', [trial.id]))[0]!.n, 120_000, 100);
+    await eventually(
+      'a checkpoint marker',
+      async () =>
+        (
+          await query<{ n: number | null }>(stack.db.url, 'SELECT checkpoint_step AS n FROM trials WHERE id = $1', [
+            trial.id,
+          ])
+        )[0]!.n,
+      120_000,
+      100,
+    );
     first.signal('SIGTERM');
     expect(await first.exited).toBe(0);
     const second = example({ CHECKPOINT_EVERY: '100' });
@@ -73,7 +106,11 @@ describe.skipIf(torch.skip)('the PyTorch example', () => {
     expect(Number(/from update (\d+)/.exec(line)![1])).toBeGreaterThan(0);
     const t = (await stack.client.get(`/v1/trials/${trial.id}`)).body;
     expect(t).toMatchObject({ status: 'completed', attempt: 2, failures: 0 });
-    const steps = await query<{ step: number }>(stack.db.url, 'SELECT step FROM update_metrics WHERE trial_id = $1 ORDER BY step', [trial.id]);
+    const steps = await query<{ step: number }>(
+      stack.db.url,
+      'SELECT step FROM update_metrics WHERE trial_id = $1 ORDER BY step',
+      [trial.id],
+    );
     expect(steps.map((s) => s.step)).toEqual([...Array(3000).keys()]);
   }, 300_000);
 });

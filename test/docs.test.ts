@@ -9,7 +9,8 @@ const read = (p: string) => readFileSync(new URL(`../docs/${p}`, import.meta.url
 describe('docs/schedules.md', () => {
   it('is current (run `pnpm docs:schedules` after changing a schedule)', () => {
     expect(read('schedules.md')).toBe(schedulesMarkdown());
-    for (const kind of Object.keys(scheduleExamples) as ScheduleKind[]) expect(read(`schedules/${kind}.svg`)).toBe(curveSvg(kind));
+    for (const kind of Object.keys(scheduleExamples) as ScheduleKind[])
+      expect(read(`schedules/${kind}.svg`)).toBe(curveSvg(kind));
   });
 
   it('has a row, an example and a plot for every kind', () => {

@@ -3,7 +3,18 @@
 import { deliveryJobId } from '@lrsweep/contract';
 import { createRedis, createTrialQueue } from '@lrsweep/queue';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, query, apiClient, type RunningProcess, startApi, startWorker, deletePrefix, uniquePrefix, bootstrapToken, redisUrl } from '@lrsweep/testkit';
+import {
+  createTestDatabase,
+  query,
+  apiClient,
+  type RunningProcess,
+  startApi,
+  startWorker,
+  deletePrefix,
+  uniquePrefix,
+  bootstrapToken,
+  redisUrl,
+} from '@lrsweep/testkit';
 
 describe('exactly-once training', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -14,8 +25,17 @@ describe('exactly-once training', () => {
   it('trains a trial once however many deliveries it gets', async () => {
     const db = await createTestDatabase('once');
     const prefix = uniquePrefix();
-    cleanups.push(() => db.drop(), () => deletePrefix(prefix));
-    const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken, LEASE_MS: '2000' };
+    cleanups.push(
+      () => db.drop(),
+      () => deletePrefix(prefix),
+    );
+    const env = {
+      DATABASE_URL: db.url,
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefix,
+      LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken,
+      LEASE_MS: '2000',
+    };
     const apiProc = await startApi(env);
     cleanups.push(() => apiProc.stop());
     const api = apiClient(apiProc.url, bootstrapToken);
@@ -30,7 +50,12 @@ describe('exactly-once training', () => {
     expect(created.status).toBe(201);
     const T = created.body.totalSteps as number;
     const [trial] = (await api.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
-    const payload = { trialId: trial.id as string, sweepId: created.body.id as string, projectId: 'default', pool: 'default' };
+    const payload = {
+      trialId: trial.id as string,
+      sweepId: created.body.id as string,
+      projectId: 'default',
+      pool: 'default',
+    };
 
     const conn = createRedis(redisUrl);
     const producer = createTrialQueue({ connection: conn, prefix });
@@ -67,7 +92,11 @@ describe('exactly-once training', () => {
     expect(outcomes.filter((o) => o.trained === true && o.trialId === trial.id && o.attempt === 1)).toHaveLength(1);
     expect(outcomes.filter((o) => o.skipped === true)).toHaveLength(2);
 
-    const [row] = await query<{ attempt: number; status: string }>(db.url, 'SELECT attempt, status FROM trials WHERE id = $1', [trial.id]);
+    const [row] = await query<{ attempt: number; status: string }>(
+      db.url,
+      'SELECT attempt, status FROM trials WHERE id = $1',
+      [trial.id],
+    );
     expect(row).toEqual({ attempt: 1, status: 'completed' });
     const steps = await query<{ n: number; distinct_steps: number; min: number; max: number; attempts: number }>(
       db.url,

@@ -68,13 +68,21 @@ describe('fair share on one pool (one worker, one slot)', () => {
     // more on a slow machine) may end before the high ones; every low trial claimed after waits
     // for all three.
     const lowsBefore = rows.filter((t) => t.sweep_id === low.id && t.started_at.getTime() < highQueued).length;
-    expect(who.lastIndexOf('H'), `${who}, ${lowsBefore} low trials started before the high sweep's deliveries were queued`).toBeLessThanOrEqual(lowsBefore + 2);
+    expect(
+      who.lastIndexOf('H'),
+      `${who}, ${lowsBefore} low trials started before the high sweep's deliveries were queued`,
+    ).toBeLessThanOrEqual(lowsBefore + 2);
     // And the priority showed: low trials ran after every high one.
     expect(who.endsWith('l'), who).toBe(true);
   }, 120_000);
 
   it('refuses a priority out of range and a maxParallel that is not a positive integer, naming the field', async () => {
-    for (const [field, value] of [['priority', 11], ['priority', 1.5], ['maxParallel', 0], ['maxParallel', -2]] as const) {
+    for (const [field, value] of [
+      ['priority', 11],
+      ['priority', 1.5],
+      ['maxParallel', 0],
+      ['maxParallel', -2],
+    ] as const) {
       const r = await stack.client.post('/v1/sweeps', tiny('bad', 1, { [field]: value }));
       expect(r.status, `${field}=${value}`).toBe(400);
       expect(JSON.stringify(r.body)).toContain(field);
@@ -96,10 +104,12 @@ describe('maxParallel (one worker, three slots)', () => {
       'SELECT a.started_at, a.ended_at FROM trial_attempts a JOIN trials t ON t.id = a.trial_id WHERE t.sweep_id = $1',
       [sweepId],
     );
-    const events = spans.flatMap((s) => [
-      [s.started_at.getTime(), 1],
-      [s.ended_at.getTime(), -1],
-    ]).sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
+    const events = spans
+      .flatMap((s) => [
+        [s.started_at.getTime(), 1],
+        [s.ended_at.getTime(), -1],
+      ])
+      .sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
     let now = 0;
     let peak = 0;
     for (const [, d] of events) peak = Math.max(peak, (now += d!));
@@ -110,15 +120,26 @@ describe('maxParallel (one worker, three slots)', () => {
     const spec = tiny('limited', 6, { maxParallel: 2, training: { epochs: 6, batchSize: 32, evalEvery: 8 } });
     const s = await stack.lrsweep.submitSweep(spec as never);
     // Held trials have no delivery: Postgres keeps them; the scaler sees only what may run.
-    const jobs = await query<{ n: number }>(stack.db.url, "SELECT count(*)::int AS n FROM trials WHERE sweep_id = $1 AND job_id IS NOT NULL AND status = 'queued'", [s.id]);
+    const jobs = await query<{ n: number }>(
+      stack.db.url,
+      "SELECT count(*)::int AS n FROM trials WHERE sweep_id = $1 AND job_id IS NOT NULL AND status = 'queued'",
+      [s.id],
+    );
     expect(jobs[0]!.n).toBeLessThanOrEqual(2);
-    const backlog = (await stack.client.get('/scaling/backlog?pool=default')).body as { backlog: number; queued: number };
+    const backlog = (await stack.client.get('/scaling/backlog?pool=default')).body as {
+      backlog: number;
+      queued: number;
+    };
     expect(backlog.backlog).toBeLessThanOrEqual(2);
     // Grown while it runs: the new trials wait their turn like the others.
     const grown = await stack.lrsweep.extendSweep(s.id, { seeds: 8 });
     expect(grown.addedTrials).toBe(2);
     await stack.lrsweep.follow(s.id, () => {}, 200);
-    const trials = await query<{ status: string; attempt: number }>(stack.db.url, 'SELECT status::text AS status, attempt FROM trials WHERE sweep_id = $1', [s.id]);
+    const trials = await query<{ status: string; attempt: number }>(
+      stack.db.url,
+      'SELECT status::text AS status, attempt FROM trials WHERE sweep_id = $1',
+      [s.id],
+    );
     expect(trials).toHaveLength(8);
     expect(trials.every((t) => t.status === 'completed' && t.attempt === 1)).toBe(true);
     const { peak, attempts } = await peakParallel(s.id);
@@ -127,8 +148,12 @@ describe('maxParallel (one worker, three slots)', () => {
   }, 180_000);
 
   it('leaves the other slots to other sweeps', async () => {
-    const limited = await stack.lrsweep.submitSweep(tiny('limited-1', 4, { maxParallel: 1, training: { epochs: 6, batchSize: 32, evalEvery: 8 } }) as never);
-    const free = await stack.lrsweep.submitSweep(tiny('unlimited', 4, { training: { epochs: 6, batchSize: 32, evalEvery: 8 } }) as never);
+    const limited = await stack.lrsweep.submitSweep(
+      tiny('limited-1', 4, { maxParallel: 1, training: { epochs: 6, batchSize: 32, evalEvery: 8 } }) as never,
+    );
+    const free = await stack.lrsweep.submitSweep(
+      tiny('unlimited', 4, { training: { epochs: 6, batchSize: 32, evalEvery: 8 } }) as never,
+    );
     await stack.lrsweep.follow(limited.id, () => {}, 200);
     await stack.lrsweep.follow(free.id, () => {}, 200);
     expect((await peakParallel(limited.id)).peak).toBe(1);

@@ -17,7 +17,9 @@ function parse(text: string) {
   return out;
 }
 const value = (samples: ReturnType<typeof parse>, name: string, labels: Record<string, string> = {}) =>
-  samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+  samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((a, s) => a + s.value, 0);
 
 describe('fleet metrics and the scaling backlog', () => {
   let stack: Stack;
@@ -31,7 +33,12 @@ describe('fleet metrics and the scaling backlog', () => {
   });
 
   it('serves the pool backlog through a sweep, and metrics that agree with Postgres', async () => {
-    const backlog = async () => (await fetch(`${stack.api.url}/scaling/backlog?pool=scale`)).json() as Promise<{ queued: number; running: number; backlog: number }>;
+    const backlog = async () =>
+      (await fetch(`${stack.api.url}/scaling/backlog?pool=scale`)).json() as Promise<{
+        queued: number;
+        running: number;
+        backlog: number;
+      }>;
     const scrape = async (url: string) => parse(await (await fetch(url)).text());
     expect(await backlog()).toEqual({ pool: 'scale', queued: 0, running: 0, backlog: 0 });
     const created = await stack.lrsweep.submitSweep({
@@ -48,10 +55,19 @@ describe('fleet metrics and the scaling backlog', () => {
     expect(value(api, 'lrsweep_pool_backlog', { pool: 'scale' })).toBe(6);
     expect(value(api, 'lrsweep_trials', { pool: 'scale', status: 'queued' })).toBe(6);
     // BullMQ holds the six deliveries (waiting or prioritized: a wait-list LLEN alone could read 0).
-    expect(value(api, 'lrsweep_queue_jobs', { pool: 'scale', state: 'waiting' }) + value(api, 'lrsweep_queue_jobs', { pool: 'scale', state: 'prioritized' })).toBe(6);
+    expect(
+      value(api, 'lrsweep_queue_jobs', { pool: 'scale', state: 'waiting' }) +
+        value(api, 'lrsweep_queue_jobs', { pool: 'scale', state: 'prioritized' }),
+    ).toBe(6);
 
     // Running: a worker of the pool takes them one at a time; drained: nothing left.
-    worker = await startWorker({ ...stack.env, WORKER_ID: 'scale-1', WORKER_POOLS: 'scale', WORKER_SLOTS: '1', WORKER_HEALTH_PORT: '0' });
+    worker = await startWorker({
+      ...stack.env,
+      WORKER_ID: 'scale-1',
+      WORKER_POOLS: 'scale',
+      WORKER_SLOTS: '1',
+      WORKER_HEALTH_PORT: '0',
+    });
     const line = await worker.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('worker health at'));
     const workerMetrics = String(line.msg).replace('worker health at ', '').replace('/healthz', '/metrics');
     const seen: { queued: number; running: number; backlog: number }[] = [];
@@ -65,7 +81,10 @@ describe('fleet metrics and the scaling backlog', () => {
     expect(seen.some((b) => b.running === 1 && b.queued < 6)).toBe(true);
     // Running: the trial on the slot, and any whose end is still being recorded beside it (the
     // slot is handed back once its thread is done; at most 4 ends wait before it holds).
-    expect(seen.every((b) => b.running <= 1 + 4 && b.backlog === b.queued + b.running), JSON.stringify(seen)).toBe(true);
+    expect(
+      seen.every((b) => b.running <= 1 + 4 && b.backlog === b.queued + b.running),
+      JSON.stringify(seen),
+    ).toBe(true);
     // Backlog never grows while the sweep drains.
     for (let i = 1; i < seen.length; i++) expect(seen[i]!.backlog).toBeLessThanOrEqual(seen[i - 1]!.backlog);
 
@@ -81,8 +100,20 @@ describe('fleet metrics and the scaling backlog', () => {
     expect(pg!.completed).toBe(6);
     expect(value(api, 'lrsweep_trials', { pool: 'scale', status: 'completed' })).toBe(pg!.completed);
     expect(value(api, 'lrsweep_pool_backlog', { pool: 'scale' })).toBe(0);
-    expect(value(api, 'lrsweep_http_request_duration_seconds_count', { method: 'GET', route: '/v1/sweeps/:id', status_code: '200' })).toBeGreaterThanOrEqual(1);
-    expect(value(api, 'lrsweep_http_request_duration_seconds_count', { method: 'POST', route: '/v1/sweeps', status_code: '201' })).toBe(1);
+    expect(
+      value(api, 'lrsweep_http_request_duration_seconds_count', {
+        method: 'GET',
+        route: '/v1/sweeps/:id',
+        status_code: '200',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      value(api, 'lrsweep_http_request_duration_seconds_count', {
+        method: 'POST',
+        route: '/v1/sweeps',
+        status_code: '201',
+      }),
+    ).toBe(1);
     const w = await scrape(workerMetrics);
     expect(value(w, 'lrsweep_metric_rows_written_total', { kind: 'updates' })).toBe(pg!.updates);
     expect(value(w, 'lrsweep_metric_rows_written_total', { kind: 'evaluations' })).toBe(pg!.evals);
@@ -90,7 +121,11 @@ describe('fleet metrics and the scaling backlog', () => {
     expect(value(w, 'lrsweep_trial_claim_latency_seconds_count')).toBe(6);
     expect(value(w, 'lrsweep_worker_running_trials')).toBe(0);
     expect(value(w, 'lrsweep_worker_slots')).toBe(1);
-    expect(w.find((s) => s.name === 'lrsweep_worker_info')?.labels).toMatchObject({ pool: 'scale', backend: 'wasm', device: 'cpu' });
+    expect(w.find((s) => s.name === 'lrsweep_worker_info')?.labels).toMatchObject({
+      pool: 'scale',
+      backend: 'wasm',
+      device: 'cpu',
+    });
     // No label names a project.
     for (const s of [...api, ...w]) expect(Object.keys(s.labels)).not.toContain('project');
     expect(JSON.stringify([...api, ...w].map((s) => s.labels))).not.toContain('default"');

@@ -34,7 +34,12 @@ const spec = (name: string, horizon: number[]) => ({
   model: { kind: 'mlp', hidden: [256], dropout: 0.1 },
   optimizer: { kind: 'adam' },
   training: { epochs: 1, batchSize: 50, evalEvery: 10 },
-  grid: { horizon, baseLr: [0.002], schedule: [{ kind: 'wsd', decayFraction: 0.2, decayShape: '1-sqrt', warmup: { steps: 5 } }], seeds: [3] },
+  grid: {
+    horizon,
+    baseLr: [0.002],
+    schedule: [{ kind: 'wsd', decayFraction: 0.2, decayShape: '1-sqrt', warmup: { steps: 5 } }],
+    seeds: [3],
+  },
 });
 const forkAt: Record<number, number> = { 60: 49, 150: 121 };
 
@@ -105,16 +110,35 @@ describe('forked cooldowns', () => {
     expect(before.slice(0, 2).map((t) => t.status)).toEqual(['queued', 'queued']);
 
     // Kill the trunk's worker once it has a checkpoint, while it still trains.
-    await eventually('the trunk checkpointed', async () => {
-      const [t] = await query<{ checkpoint_step: number | null; status: string }>(db.url, 'SELECT checkpoint_step, status::text AS status FROM trials WHERE id = $1', [trunk.id]);
-      return t!.checkpoint_step !== null && t!.status === 'running';
-    }, 60_000, 20);
+    await eventually(
+      'the trunk checkpointed',
+      async () => {
+        const [t] = await query<{ checkpoint_step: number | null; status: string }>(
+          db.url,
+          'SELECT checkpoint_step, status::text AS status FROM trials WHERE id = $1',
+          [trunk.id],
+        );
+        return t!.checkpoint_step !== null && t!.status === 'running';
+      },
+      60_000,
+      20,
+    );
     await victim.stop('SIGKILL');
-    const [killedAt] = await query<{ status: string; checkpoint_step: number; attempt: number }>(db.url, 'SELECT status::text AS status, checkpoint_step, attempt FROM trials WHERE id = $1', [trunk.id]);
+    const [killedAt] = await query<{ status: string; checkpoint_step: number; attempt: number }>(
+      db.url,
+      'SELECT status::text AS status, checkpoint_step, attempt FROM trials WHERE id = $1',
+      [trunk.id],
+    );
     // Mid-trial: not ended. On a loaded machine the victim's lease may have lapsed just before the
     // kill (its trial then queued again, or re-claimed by it); either way the rescuer takes over.
-    const victimSaid = victim.lines.filter((l) => Number(l.level) >= 40).map((l) => JSON.stringify(l)).join('\n');
-    expect(['running', 'queued'], `the trunk at the kill: ${JSON.stringify(killedAt)}; the victim's warnings:\n${victimSaid}`).toContain(killedAt!.status);
+    const victimSaid = victim.lines
+      .filter((l) => Number(l.level) >= 40)
+      .map((l) => JSON.stringify(l))
+      .join('\n');
+    expect(
+      ['running', 'queued'],
+      `the trunk at the kill: ${JSON.stringify(killedAt)}; the victim's warnings:\n${victimSaid}`,
+    ).toContain(killedAt!.status);
     expect(killedAt!.checkpoint_step).toBeLessThan(300);
 
     const rescuer = await worker('rescuer');
@@ -133,17 +157,31 @@ describe('forked cooldowns', () => {
     expect(after.map((t) => t.status)).toEqual(['completed', 'completed', 'completed']);
     // The trunk's lost attempt was resumed from its checkpoint by another worker: the attempt
     // after the victim's last.
-    const [ended] = await query<{ attempt: number; worker_id: string }>(db.url, 'SELECT attempt, worker_id FROM trials WHERE id = $1', [trunk.id]);
+    const [ended] = await query<{ attempt: number; worker_id: string }>(
+      db.url,
+      'SELECT attempt, worker_id FROM trials WHERE id = $1',
+      [trunk.id],
+    );
     expect(ended!.attempt).toBeGreaterThan(killedAt!.attempt);
     expect(ended!.worker_id).toBe('rescuer');
-    expect(rescuer.lines.find((l) => l.msg === 'resuming from checkpoint' && l.trialId === trunk.id)).toMatchObject({ step: killedAt!.checkpoint_step });
+    expect(rescuer.lines.find((l) => l.msg === 'resuming from checkpoint' && l.trialId === trunk.id)).toMatchObject({
+      step: killedAt!.checkpoint_step,
+    });
     for (const t of after) {
-      const [mine, theirs] = await Promise.all([trialSeries(db.url, t.id), trialSeries(db.url, independent.get(t.total_steps)!.id)]);
+      const [mine, theirs] = await Promise.all([
+        trialSeries(db.url, t.id),
+        trialSeries(db.url, independent.get(t.total_steps)!.id),
+      ]);
       expect(mine.updates).toHaveLength(t.total_steps);
       // Bit-identical: every update's rate and loss, every evaluation, and the summaries.
       expect(learningSeries(mine)).toEqual(learningSeries(theirs));
       const { final_val_loss, best_val_loss, final_train_loss, auc_val_loss } = independent.get(t.total_steps)!;
-      expect({ final_val_loss: t.final_val_loss, best_val_loss: t.best_val_loss, final_train_loss: t.final_train_loss, auc_val_loss: t.auc_val_loss }).toEqual({
+      expect({
+        final_val_loss: t.final_val_loss,
+        best_val_loss: t.best_val_loss,
+        final_train_loss: t.final_train_loss,
+        auc_val_loss: t.auc_val_loss,
+      }).toEqual({
         final_val_loss,
         best_val_loss,
         final_train_loss,
@@ -156,7 +194,10 @@ describe('forked cooldowns', () => {
       expect(mine.updates.filter((u) => u.attempt === 0).map((u) => u.step)).toEqual([...Array(t.fork_step!).keys()]);
       expect(mine.updates.slice(t.fork_step!).every((u) => u.attempt >= 1)).toBe(true);
       // Its /metrics begin at update 0 with the trunk's rows.
-      const m = (await api.get(`/v1/trials/${t.id}/metrics?limit=1000`)).body as { updates: { step: number }[]; evals: { step: number }[] };
+      const m = (await api.get(`/v1/trials/${t.id}/metrics?limit=1000`)).body as {
+        updates: { step: number }[];
+        evals: { step: number }[];
+      };
       expect(m.updates.map((u) => u.step)).toEqual([...Array(t.total_steps).keys()]);
       expect(m.evals[0]!.step).toBe(10);
     }
@@ -168,8 +209,19 @@ describe('forked cooldowns', () => {
 
   it('forks a schedule given a cooldown the same way, bit for bit', async () => {
     // constant + a 1-sqrt cooldown over the last 15% (ceil: 9 and 18 updates): forks at 51 from the T=120 trunk.
-    const cooled = (name: string, horizon: number[]) => ({ ...spec(name, horizon), grid: { ...spec(name, horizon).grid, schedule: [{ kind: 'constant', cooldown: { fraction: 0.15, shape: '1-sqrt' } }] } });
-    expect((await api.post('/v1/sweeps/validate', cooled('cooled', [60, 120]))).body.forks).toEqual({ trunks: 1, forks: 1, updates: 120 + 9, independentUpdates: 180 });
+    const cooled = (name: string, horizon: number[]) => ({
+      ...spec(name, horizon),
+      grid: {
+        ...spec(name, horizon).grid,
+        schedule: [{ kind: 'constant', cooldown: { fraction: 0.15, shape: '1-sqrt' } }],
+      },
+    });
+    expect((await api.post('/v1/sweeps/validate', cooled('cooled', [60, 120]))).body.forks).toEqual({
+      trunks: 1,
+      forks: 1,
+      updates: 120 + 9,
+      independentUpdates: 180,
+    });
     const created = await api.post('/v1/sweeps', cooled('cooled', [60, 120]));
     await api.waitForSweep(created.body.id, 120_000);
     const mine = await trialsOf(created.body.id);

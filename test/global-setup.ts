@@ -14,7 +14,9 @@ export default async function setup() {
   try {
     await c.connect();
   } catch (err) {
-    throw new Error(`The tests need PostgreSQL at ${databaseUrl('postgres')}: ${(err as Error).message}. Start it, or set TEST_DATABASE_URL.`);
+    throw new Error(
+      `The tests need PostgreSQL at ${databaseUrl('postgres')}: ${(err as Error).message}. Start it, or set TEST_DATABASE_URL.`,
+    );
   }
   try {
     await c.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);

@@ -15,14 +15,25 @@ const base = {
 const spec = {
   name: 'horizons',
   ...base,
-  grid: { horizon: [20, 40], baseLr: [0.003, 0.01], schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: { fraction: 0.1 } } }], seeds: 2 },
+  grid: {
+    horizon: [20, 40],
+    baseLr: [0.003, 0.01],
+    schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: { fraction: 0.1 } } }],
+    seeds: 2,
+  },
 };
 
 interface Row {
   id: string;
   total_steps: number;
   status: string;
-  config: { baseLr: number; seed: number; horizon?: number; schedule: { kind: string; warmup?: { steps: number } }; training: { totalSteps?: number } };
+  config: {
+    baseLr: number;
+    seed: number;
+    horizon?: number;
+    schedule: { kind: string; warmup?: { steps: number } };
+    training: { totalSteps?: number };
+  };
 }
 
 describe('a horizon axis', () => {
@@ -32,14 +43,28 @@ describe('a horizon axis', () => {
   }, 60_000);
   afterAll(async () => stack?.stop());
 
-  const trialsOf = (id: string) => query<Row>(stack.db.url, 'SELECT id, total_steps, status::text AS status, config FROM trials WHERE sweep_id = $1 ORDER BY ordinal', [id]);
+  const trialsOf = (id: string) =>
+    query<Row>(
+      stack.db.url,
+      'SELECT id, total_steps, status::text AS status, config FROM trials WHERE sweep_id = $1 ORDER BY ordinal',
+      [id],
+    );
 
   it('runs every configuration over its own horizon, across epochs, and answers per horizon; extend adds horizons', async () => {
-    const check = (await stack.client.post('/v1/sweeps/validate', spec)).body as { trialCount: number; totalSteps: number; totalUpdates: number };
+    const check = (await stack.client.post('/v1/sweeps/validate', spec)).body as {
+      trialCount: number;
+      totalSteps: number;
+      totalUpdates: number;
+    };
     expect(check).toMatchObject({ trialCount: 16, totalSteps: 40, totalUpdates: 8 * 20 + 8 * 40 });
     const created = await stack.lrsweep.submitSweep(spec as never);
     // Epochs say 1 (12 updates); the horizons rule. The same trial without the axis, for the data order.
-    const plain = await stack.lrsweep.submitSweep({ name: 'epochs', ...base, training: { ...base.training, epochs: 2 }, grid: { baseLr: [0.003], schedule: [{ kind: 'constant' }], seeds: [0] } } as never);
+    const plain = await stack.lrsweep.submitSweep({
+      name: 'epochs',
+      ...base,
+      training: { ...base.training, epochs: 2 },
+      grid: { baseLr: [0.003], schedule: [{ kind: 'constant' }], seeds: [0] },
+    } as never);
     await stack.lrsweep.follow(created.id, () => {}, 250);
     await stack.lrsweep.follow(plain.id, () => {}, 250);
 
@@ -61,9 +86,21 @@ describe('a horizon axis', () => {
     // constant trial over 40 updates starts with the 24 updates of its 2-epoch twin, bit for bit,
     // and its T=20 sibling is the same again for 20.
     const twin = (await trialsOf(plain.id))[0]!;
-    const at = (h: number) => trials.find((t) => t.config.schedule.kind === 'constant' && t.config.baseLr === 0.003 && t.config.seed === 0 && t.config.horizon === h)!;
-    const [long, short, epochs] = await Promise.all([trialSeries(stack.db.url, at(40).id), trialSeries(stack.db.url, at(20).id), trialSeries(stack.db.url, twin.id)]);
-    const pick = (u: { step: number; lr: number; train_loss: number }[]) => u.map(({ step, lr, train_loss }) => ({ step, lr, train_loss }));
+    const at = (h: number) =>
+      trials.find(
+        (t) =>
+          t.config.schedule.kind === 'constant' &&
+          t.config.baseLr === 0.003 &&
+          t.config.seed === 0 &&
+          t.config.horizon === h,
+      )!;
+    const [long, short, epochs] = await Promise.all([
+      trialSeries(stack.db.url, at(40).id),
+      trialSeries(stack.db.url, at(20).id),
+      trialSeries(stack.db.url, twin.id),
+    ]);
+    const pick = (u: { step: number; lr: number; train_loss: number }[]) =>
+      u.map(({ step, lr, train_loss }) => ({ step, lr, train_loss }));
     expect(pick(long.updates.slice(0, 24))).toEqual(pick(epochs.updates));
     expect(pick(long.updates.slice(0, 20))).toEqual(pick(short.updates));
 
@@ -72,8 +109,12 @@ describe('a horizon axis', () => {
     expect(ranking.ranking).toHaveLength(8);
     expect(new Set(ranking.ranking.map((r) => r.config.horizon))).toEqual(new Set([20, 40]));
     const analysis = await stack.lrsweep.schedules(created.id);
-    expect(analysis.schedules.map((s) => s.label).sort()).toEqual(['constant · T=20', 'constant · T=40', 'cosine + warmup 2 · T=20', 'cosine + warmup 4 · T=40'].sort());
-    expect(analysis.schedules.every((s) => s.sensitivity.length === 2 && s.horizon === Number(s.label.split('T=')[1]))).toBe(true);
+    expect(analysis.schedules.map((s) => s.label).sort()).toEqual(
+      ['constant · T=20', 'constant · T=40', 'cosine + warmup 2 · T=20', 'cosine + warmup 4 · T=40'].sort(),
+    );
+    expect(
+      analysis.schedules.every((s) => s.sensitivity.length === 2 && s.horizon === Number(s.label.split('T=')[1])),
+    ).toBe(true);
     // Loss against horizon: each grid schedule followed across budgets at its best LR (the cosine
     // family though its warmup resolved to 2 and 4 updates).
     expect(analysis.horizons).toHaveLength(2);
@@ -99,7 +140,12 @@ describe('a horizon axis', () => {
   }, 240_000);
 
   it('refuses a horizon axis where it cannot run, naming the field', async () => {
-    const external = await stack.client.post('/v1/sweeps', { name: 'ext', runner: { kind: 'external', pool: 'torch' }, training: { totalSteps: 100 }, grid: { horizon: [50], baseLr: [0.01], schedule: [{ kind: 'constant' }] } });
+    const external = await stack.client.post('/v1/sweeps', {
+      name: 'ext',
+      runner: { kind: 'external', pool: 'torch' },
+      training: { totalSteps: 100 },
+      grid: { horizon: [50], baseLr: [0.01], schedule: [{ kind: 'constant' }] },
+    });
     expect(external.status).toBe(400);
     expect((external.body as { issues: { path: string }[] }).issues.map((i) => i.path)).toContain('grid.horizon');
     const bad = await stack.client.post('/v1/sweeps', { ...spec, grid: { ...spec.grid, horizon: [0] } });

@@ -13,9 +13,17 @@ import * as policy from 'kubernetes-models/policy/v1';
 import * as core from 'kubernetes-models/v1';
 
 const root = resolve(import.meta.dirname, '..');
-type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: any; data?: Record<string, string> };
+type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec?: any;
+  data?: Record<string, string>;
+};
 const render = (overlay: string): Obj[] =>
-  parseAllDocuments(execFileSync('kubectl', ['kustomize', resolve(root, 'infra/k8s/overlays', overlay)], { encoding: 'utf8' })).map((d) => d.toJS() as Obj);
+  parseAllDocuments(
+    execFileSync('kubectl', ['kustomize', resolve(root, 'infra/k8s/overlays', overlay)], { encoding: 'utf8' }),
+  ).map((d) => d.toJS() as Obj);
 
 const models: Record<string, Record<string, new (o: unknown) => { validate(): void }>> = {
   v1: core as never,
@@ -35,7 +43,12 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
   const of = (kind: string) => objs.filter((o) => o.kind === kind);
   const deployments = of('Deployment');
   const workers = deployments.filter((d) => d.metadata.name.startsWith('lrsweep-worker-'));
-  const envOf = (d: Obj) => Object.fromEntries((d.spec.template.spec.containers[0].env ?? []).filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+  const envOf = (d: Obj) =>
+    Object.fromEntries(
+      (d.spec.template.spec.containers[0].env ?? [])
+        .filter((e: any) => 'value' in e)
+        .map((e: any) => [e.name, e.value]),
+    );
   const config = of('ConfigMap')[0]!.data!;
 
   it('renders objects that each validate against their API schema, all in one namespace', () => {
@@ -56,9 +69,14 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
       expect(grace * 1000).toBeGreaterThanOrEqual(Number(config.SHUTDOWN_TIMEOUT_MS) + 2000);
       // Probes and scrapes reach the health server from outside the pod.
       expect(config.WORKER_HEALTH_HOST).toBe('0.0.0.0');
-      expect(w.spec.template.spec.containers[0].readinessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'metrics' });
+      expect(w.spec.template.spec.containers[0].readinessProbe.httpGet).toMatchObject({
+        path: '/healthz',
+        port: 'metrics',
+      });
       expect(w.spec.template.spec.containers[0].ports[0].containerPort).toBe(Number(config.WORKER_HEALTH_PORT));
-      expect(w.spec.template.spec.volumes[0].persistentVolumeClaim.claimName).toBe(of('PersistentVolumeClaim')[0]!.metadata.name);
+      expect(w.spec.template.spec.volumes[0].persistentVolumeClaim.claimName).toBe(
+        of('PersistentVolumeClaim')[0]!.metadata.name,
+      );
     }
     expect(of('PersistentVolumeClaim')[0]!.spec.accessModes).toEqual(['ReadWriteMany']);
   });
@@ -89,7 +107,9 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
       const c = w.spec.template.spec.containers[0];
       const env = envOf(w);
       expect(env.WORKER_SLOTS, w.metadata.name).toBe('1');
-      expect(c.env.find((e: any) => e.name === 'TF_THREADS')?.valueFrom, w.metadata.name).toEqual({ resourceFieldRef: { resource: 'requests.cpu', divisor: '1' } });
+      expect(c.env.find((e: any) => e.name === 'TF_THREADS')?.valueFrom, w.metadata.name).toEqual({
+        resourceFieldRef: { resource: 'requests.cpu', divisor: '1' },
+      });
       expect(Number(c.resources.requests.cpu), w.metadata.name).toBeGreaterThanOrEqual(1);
     }
   });
@@ -100,10 +120,14 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
     expect(api.spec.template.spec.containers[0].command.join(' ')).not.toContain('migrate');
     expect(api.spec.template.spec.containers[0].readinessProbe.httpGet.path).toBe('/readyz');
     for (const pdb of of('PodDisruptionBudget')) {
-      const selected = deployments.filter((d) => Object.entries(pdb.spec.selector.matchLabels).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
+      const selected = deployments.filter((d) =>
+        Object.entries(pdb.spec.selector.matchLabels).every(([k, v]) => d.spec.template.metadata.labels[k] === v),
+      );
       expect(selected, pdb.metadata.name).toHaveLength(1);
     }
-    for (const d of deployments) for (const c of d.spec.template.spec.containers) expect(c.envFrom).toContainEqual({ secretRef: { name: of('Secret')[0]!.metadata.name } });
+    for (const d of deployments)
+      for (const c of d.spec.template.spec.containers)
+        expect(c.envFrom).toContainEqual({ secretRef: { name: of('Secret')[0]!.metadata.name } });
   });
 
   it(overlay === 'gpu' ? 'schedules GPU workers on GPU nodes with one GPU each' : 'has no GPU workers', () => {

@@ -26,7 +26,11 @@ describe('model sweeps end to end', () => {
     const trials = (await api.get(`/v1/sweeps/${sweepId}/trials?limit=100`)).body.trials;
     for (const t of trials) {
       expect(t).toMatchObject({ status: 'completed', backend: 'wasm' });
-      const rows = await query<{ lr: number }>(stack.db.url, 'SELECT lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
+      const rows = await query<{ lr: number }>(
+        stack.db.url,
+        'SELECT lr FROM update_metrics WHERE trial_id = $1 ORDER BY step',
+        [t.id],
+      );
       expect(rows.map((r) => r.lr)).toEqual(lrSequence(t.config.schedule, { baseLr: t.config.baseLr, totalSteps: T }));
       expect(Number.isFinite(t.finalValLoss)).toBe(true);
     }
@@ -46,12 +50,20 @@ describe('model sweeps end to end', () => {
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     await api.waitForSweep(created.body.id, 120_000);
     const trials = await expectTrained(created.body.id, 8);
-    const [checksums] = await query<{ n: number }>(stack.db.url, 'SELECT count(DISTINCT dataset_checksum)::int AS n FROM trials WHERE sweep_id = $1', [created.body.id]);
+    const [checksums] = await query<{ n: number }>(
+      stack.db.url,
+      'SELECT count(DISTINCT dataset_checksum)::int AS n FROM trials WHERE sweep_id = $1',
+      [created.body.id],
+    );
     expect(checksums!.n).toBe(1);
     expect(trials).toHaveLength(2);
   });
 
-  const fashionNeeded = requirement('fashion-mnist', existsSync(join(fashion, 'train-images-idx3-ubyte.gz')), "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)");
+  const fashionNeeded = requirement(
+    'fashion-mnist',
+    existsSync(join(fashion, 'train-images-idx3-ubyte.gz')),
+    "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)",
+  );
   it.skipIf(fashionNeeded.skip)("LeNet on Debian's Fashion-MNIST, SGD with Nesterov momentum and SWA", async () => {
     fashionNeeded.assert();
     const created = await api.post('/v1/sweeps', {
@@ -60,7 +72,11 @@ describe('model sweeps end to end', () => {
       model: { kind: 'lenet', activation: 'sigmoid' },
       optimizer: { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0.0005 },
       training: { epochs: 1, batchSize: 64, evalEvery: 8, swaFraction: 0.5 },
-      grid: { baseLr: [0.05, 0.2], schedule: [{ kind: 'cosine' }, { kind: 'multistep', milestones: [8, 12] }], seeds: 1 },
+      grid: {
+        baseLr: [0.05, 0.2],
+        schedule: [{ kind: 'cosine' }, { kind: 'multistep', milestones: [8, 12] }],
+        seeds: 1,
+      },
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     await api.waitForSweep(created.body.id, 120_000);
@@ -82,7 +98,9 @@ describe('model sweeps end to end', () => {
     expect(sweep).toMatchObject({ status: 'failed', counts: { failed: 1 } });
     const [t] = (await api.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
     expect(t).toMatchObject({ attempt: 1, errorCode: 'DATASET_INVALID', failures: 0 });
-    expect(t.error).toContain("dataset path 'nonexistent/cifar' does not exist under DATA_ROOT: put CIFAR-10's binary version");
+    expect(t.error).toContain(
+      "dataset path 'nonexistent/cifar' does not exist under DATA_ROOT: put CIFAR-10's binary version",
+    );
     expect(t.error).not.toContain(dataRoot);
   });
 

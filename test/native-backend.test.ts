@@ -6,9 +6,21 @@ import { resolve } from 'node:path';
 import { type Stack, startStack } from '@lrsweep/testkit';
 
 const trainer = resolve(import.meta.dirname, '../packages/trainer');
-const probe = spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], { cwd: trainer, encoding: 'utf8' });
-const why = probe.status === 0 ? null : (probe.stderr.trim().split('\n').find((l) => /Error|Cannot/.test(l)) ?? 'it does not load');
-if (why) console.warn(`[lrsweep] the native end-to-end sweep did not run: @tensorflow/tfjs-node does not load here (${why}). Run \`pnpm setup:tensorflow\`.`);
+const probe = spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], {
+  cwd: trainer,
+  encoding: 'utf8',
+});
+const why =
+  probe.status === 0
+    ? null
+    : (probe.stderr
+        .trim()
+        .split('\n')
+        .find((l) => /Error|Cannot/.test(l)) ?? 'it does not load');
+if (why)
+  console.warn(
+    `[lrsweep] the native end-to-end sweep did not run: @tensorflow/tfjs-node does not load here (${why}). Run \`pnpm setup:tensorflow\`.`,
+  );
 
 describe.skipIf(why !== null)('a sweep on the native backend', () => {
   let stack: Stack;
@@ -34,8 +46,12 @@ describe.skipIf(why !== null)('a sweep on the native backend', () => {
     expect(trials.map((t) => t.provenance?.hardware?.fusedKernels)).toEqual([true, true, true, true]);
     const r = await stack.lrsweep.results(created.id);
     expect(r.ranking.every((x) => x.mean !== null && Number.isFinite(x.mean))).toBe(true);
-    expect(stack.workers[0]!.lines.some((l) => (l.backend as { name?: string } | undefined)?.name === 'tensorflow')).toBe(true);
-    expect(stack.workers[0]!.lines.filter((l) => l.msg === 'trial backend').map((l) => l.why)).toEqual(Array(4).fill('LRSWEEP_BACKEND=tensorflow'));
+    expect(
+      stack.workers[0]!.lines.some((l) => (l.backend as { name?: string } | undefined)?.name === 'tensorflow'),
+    ).toBe(true);
+    expect(stack.workers[0]!.lines.filter((l) => l.msg === 'trial backend').map((l) => l.why)).toEqual(
+      Array(4).fill('LRSWEEP_BACKEND=tensorflow'),
+    );
   }, 120_000);
 
   it('lets the spec force wasm on a native worker (training.backend)', async () => {
@@ -58,7 +74,15 @@ describe.skipIf(why !== null)('a sweep on the native backend', () => {
 describe.skipIf(why !== null)('a failed trial on the native backend, with the fused kernels loaded', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack('native-fail', { workers: 1, env: { LRSWEEP_BACKEND: 'tensorflow', WORKER_SLOTS: '1', LRSWEEP_FAULT_FAIL_SEED: '77', TRIAL_FAILURE_BUDGET: '1' } });
+    stack = await startStack('native-fail', {
+      workers: 1,
+      env: {
+        LRSWEEP_BACKEND: 'tensorflow',
+        WORKER_SLOTS: '1',
+        LRSWEEP_FAULT_FAIL_SEED: '77',
+        TRIAL_FAILURE_BUDGET: '1',
+      },
+    });
   }, 120_000);
   afterAll(async () => stack?.stop());
 
@@ -74,12 +98,21 @@ describe.skipIf(why !== null)('a failed trial on the native backend, with the fu
     const worker = stack.workers[0]!;
     const pid = worker.proc.pid;
     // A worker that aborts never finishes the sweep: say so at once rather than time out.
-    const died = new Promise<string>((r) => worker.proc.once('exit', (code, signal) => r(`the worker exited (${code ?? signal})`)));
-    const finish = async (id: string) => expect(await Promise.race([stack.lrsweep.follow(id, () => {}, 250).then(() => 'finished'), died])).toBe('finished');
+    const died = new Promise<string>((r) =>
+      worker.proc.once('exit', (code, signal) => r(`the worker exited (${code ?? signal})`)),
+    );
+    const finish = async (id: string) =>
+      expect(await Promise.race([stack.lrsweep.follow(id, () => {}, 250).then(() => 'finished'), died])).toBe(
+        'finished',
+      );
     const failing = await stack.lrsweep.submitSweep(spec('fails', [77]));
     await finish(failing.id);
     const [failed] = (await stack.lrsweep.listTrials(failing.id)).trials;
-    expect(failed).toMatchObject({ status: 'failed', backend: 'tensorflow', provenance: { hardware: { fusedKernels: true } } });
+    expect(failed).toMatchObject({
+      status: 'failed',
+      backend: 'tensorflow',
+      provenance: { hardware: { fusedKernels: true } },
+    });
     expect(failed!.error).toMatch(/fault injection/);
     const after = await stack.lrsweep.submitSweep(spec('after', [1, 2, 3]));
     await finish(after.id);

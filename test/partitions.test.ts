@@ -73,7 +73,11 @@ describe.skipIf(support !== true)('a partition between hosts', () => {
     procs.push(a);
     api = apiClient(a.url, bootstrapToken);
     // Each worker reaches the services through its own link only.
-    workerEnv = (h) => ({ ...common, DATABASE_URL: `postgresql://postgres@${h.hostIp}:${pg.port}/lrsweep`, REDIS_URL: `redis://${h.hostIp}:${redis.port}` });
+    workerEnv = (h) => ({
+      ...common,
+      DATABASE_URL: `postgresql://postgres@${h.hostIp}:${pg.port}/lrsweep`,
+      REDIS_URL: `redis://${h.hostIp}:${redis.port}`,
+    });
   }, 120_000);
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));
@@ -94,12 +98,20 @@ describe.skipIf(support !== true)('a partition between hosts', () => {
     const trialId = trial!.id;
     // Host A trains it and has checkpointed; then its link goes down.
     await eventually('a checkpoint on host A', async () => {
-      const [t] = await query<{ checkpoint_step: number | null; worker_id: string | null }>(dbUrl, 'SELECT checkpoint_step, worker_id FROM trials WHERE id = $1', [trialId]);
+      const [t] = await query<{ checkpoint_step: number | null; worker_id: string | null }>(
+        dbUrl,
+        'SELECT checkpoint_step, worker_id FROM trials WHERE id = $1',
+        [trialId],
+      );
       return t!.worker_id === 'host-a' && (t!.checkpoint_step ?? 0) >= 60 ? t : null;
     });
     hostA.cut();
     const cutAt = Date.now();
-    const [{ max: lastBeforeCut }] = (await query<{ max: number }>(dbUrl, 'SELECT max(step)::int AS max FROM update_metrics WHERE trial_id = $1', [trialId])) as [{ max: number }];
+    const [{ max: lastBeforeCut }] = (await query<{ max: number }>(
+      dbUrl,
+      'SELECT max(step)::int AS max FROM update_metrics WHERE trial_id = $1',
+      [trialId],
+    )) as [{ max: number }];
 
     // Host B comes up: once A's lease lapses, B takes the trial over and resumes it.
     const b = await startWorker({ ...workerEnv(hostB), WORKER_ID: 'host-b' }, { netns: hostB.ns });
@@ -121,7 +133,11 @@ describe.skipIf(support !== true)('a partition between hosts', () => {
     expect(s.updates.slice(Number(resumed.resumedFrom)).every((u) => u.attempt === 2)).toBe(true);
     expect(s.updates.filter((u) => u.attempt === 1).every((u) => u.step <= lastBeforeCut)).toBe(true);
     expect(s.evals.map((e) => e.step)).toEqual([...Array(T / 25).keys()].map((k) => (k + 1) * 25));
-    const attempts = await query<{ attempt: number; worker_id: string; outcome: string }>(dbUrl, 'SELECT attempt, worker_id, outcome FROM trial_attempts WHERE trial_id = $1 ORDER BY attempt', [trialId]);
+    const attempts = await query<{ attempt: number; worker_id: string; outcome: string }>(
+      dbUrl,
+      'SELECT attempt, worker_id, outcome FROM trial_attempts WHERE trial_id = $1 ORDER BY attempt',
+      [trialId],
+    );
     expect(attempts.map((x) => [x.attempt, x.worker_id])).toEqual([
       [1, 'host-a'],
       [2, 'host-b'],
@@ -129,7 +145,10 @@ describe.skipIf(support !== true)('a partition between hosts', () => {
 
     // Healed, A carries on: with B gone, A alone trains the next sweep.
     await b.stop();
-    const next = await api.post('/v1/sweeps', { ...spec('after-healing', [1]), training: { epochs: 1, batchSize: 50, evalEvery: 20 } });
+    const next = await api.post('/v1/sweeps', {
+      ...spec('after-healing', [1]),
+      training: { epochs: 1, batchSize: 50, evalEvery: 20 },
+    });
     expect(next.status).toBe(201);
     await api.waitForSweep(next.body.id, 120_000);
     const ran = await query<{ worker_id: string; status: string }>(

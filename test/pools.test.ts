@@ -24,7 +24,8 @@ describe('two pools, two workers', () => {
     await stack?.stop();
   });
 
-  const backlog = async (pool: string) => ((await stack.client.get(`/scaling/backlog?pool=${pool}`)).body as { backlog: number }).backlog;
+  const backlog = async (pool: string) =>
+    ((await stack.client.get(`/scaling/backlog?pool=${pool}`)).body as { backlog: number }).backlog;
 
   it('serves each pool from its own workers and scales each on its own backlog', async () => {
     const onCpu = await stack.lrsweep.submitSweep(spec('on-cpu', 'cpu', 3) as never);
@@ -52,8 +53,15 @@ describe('two pools, two workers', () => {
       { pool: 'gpu', worker_id: 'pool-gpu-1', n: 4 },
     ]);
     // The registry shows both workers with their pools.
-    const fleet = (await stack.client.get('/v1/workers')).body as { workers: { kind: string; name: string; pools: string[] }[] };
-    expect(fleet.workers.filter((w) => w.kind === 'worker').map((w) => [w.name, w.pools]).sort()).toEqual([
+    const fleet = (await stack.client.get('/v1/workers')).body as {
+      workers: { kind: string; name: string; pools: string[] }[];
+    };
+    expect(
+      fleet.workers
+        .filter((w) => w.kind === 'worker')
+        .map((w) => [w.name, w.pools])
+        .sort(),
+    ).toEqual([
       ['pool-cpu-1', ['cpu']],
       ['pool-gpu-1', ['gpu']],
     ]);

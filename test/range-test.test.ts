@@ -89,12 +89,19 @@ describe('LR range test', () => {
 
     // The CLI: the answer for people, and the suggestion into a new grid in one step.
     const out: string[] = [];
-    const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(s), env: { LRSWEEP_API_URL: stack.api.url, LRSWEEP_TOKEN: stack.env.LRSWEEP_BOOTSTRAP_TOKEN } };
+    const io = {
+      out: (s: string) => out.push(s),
+      err: (s: string) => out.push(s),
+      env: { LRSWEEP_API_URL: stack.api.url, LRSWEEP_TOKEN: stack.env.LRSWEEP_BOOTSTRAP_TOKEN },
+    };
     expect(await run(['range-test', ramp.id.slice(0, 8)], io as never)).toBe(0);
     expect(out.join('\n')).toContain(`suggested grid.baseLr: [${baseLr.join(', ')}]`);
     const dir = mkdtempSync(join(tmpdir(), 'lrsweep-rt-'));
     const file = join(dir, 'next.json');
-    writeFileSync(file, JSON.stringify({ name: 'from-range-test', ...common, grid: { schedule: [{ kind: 'cosine' }], seeds: 2 } }));
+    writeFileSync(
+      file,
+      JSON.stringify({ name: 'from-range-test', ...common, grid: { schedule: [{ kind: 'cosine' }], seeds: 2 } }),
+    );
     out.length = 0;
     expect(await run(['submit', file, '--lr-from', ramp.id, '--dry-run'], io as never), out.join('\n')).toBe(0);
     expect(out.join('\n')).toContain(`grid.baseLr from range test ${ramp.id}: [${baseLr.join(', ')}]`);

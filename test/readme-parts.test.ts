@@ -45,11 +45,23 @@ describe('the README\'s "Running the parts"', () => {
   it('runs on a fresh clone after pnpm install alone: /readyz answers 200 and a trial trains', async () => {
     const clone = join(dir, 'lrsweep');
     expect(spawnSync('git', ['clone', '--quiet', root, clone], { encoding: 'utf8' }).status).toBe(0);
-    const install = spawnSync('pnpm', ['install', '--frozen-lockfile'], { cwd: clone, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+    const install = spawnSync('pnpm', ['install', '--frozen-lockfile'], {
+      cwd: clone,
+      encoding: 'utf8',
+      env: { ...process.env, CI: 'true' },
+    });
     expect(install.status, install.stderr + install.stdout.slice(-2000)).toBe(0);
 
     const port = await freePort();
-    const env = { ...process.env, PORT: String(port), DATABASE_URL: databaseUrl(dbName), REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn', LRSWEEP_BACKEND: 'wasm' };
+    const env = {
+      ...process.env,
+      PORT: String(port),
+      DATABASE_URL: databaseUrl(dbName),
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
+      LRSWEEP_BACKEND: 'wasm',
+    };
     delete (env as Record<string, string | undefined>).LRSWEEP_BOOTSTRAP_TOKEN;
     // The block as a user pastes it, then the token it made (for this test to call the API), kept alive.
     const script = `set -e\n${partsBlock()}\necho "TOKEN=$LRSWEEP_BOOTSTRAP_TOKEN"\nwait\n`;
@@ -61,8 +73,11 @@ describe('the README\'s "Running the parts"', () => {
     const deadline = Date.now() + 120_000;
     let ready = 0;
     while (Date.now() < deadline && ready !== 200) {
-      if ((await Promise.race([exited, new Promise((r) => setTimeout(r, 500, 'running'))])) !== 'running') throw new Error(`the block exited:\n${out.join('').slice(-3000)}`);
-      ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status).catch(() => 0);
+      if ((await Promise.race([exited, new Promise((r) => setTimeout(r, 500, 'running'))])) !== 'running')
+        throw new Error(`the block exited:\n${out.join('').slice(-3000)}`);
+      ready = await fetch(`http://127.0.0.1:${port}/readyz`)
+        .then((r) => r.status)
+        .catch(() => 0);
     }
     expect(ready, out.join('').slice(-3000)).toBe(200);
     const token = /TOKEN=(\S+)/.exec(out.join(''))?.[1];

@@ -23,7 +23,10 @@ describe('Redis Cluster', () => {
     cluster = await startOwnRedisCluster();
     // One master that would evict keys: the processes must say so when they start.
     cluster.cli(cluster.ports[0]!, 'config', 'set', 'maxmemory-policy', 'allkeys-lru');
-    stack = await startStack('cluster', { workers: 1, env: { REDIS_URL: cluster.url, WORKER_SLOTS: '2', RECONCILE_INTERVAL_MS: '1000' } });
+    stack = await startStack('cluster', {
+      workers: 1,
+      env: { REDIS_URL: cluster.url, WORKER_SLOTS: '2', RECONCILE_INTERVAL_MS: '1000' },
+    });
   }, 90_000);
   afterAll(async () => {
     await stack?.stop();
@@ -31,7 +34,10 @@ describe('Redis Cluster', () => {
   });
 
   it('warns at start when a master may evict queue keys', async () => {
-    const line = await stack.workers[0]!.waitFor((l) => typeof l.msg === 'string' && l.msg.includes('maxmemory-policy'), 20_000);
+    const line = await stack.workers[0]!.waitFor(
+      (l) => typeof l.msg === 'string' && l.msg.includes('maxmemory-policy'),
+      20_000,
+    );
     expect(line.msg).toContain(`127.0.0.1:${cluster.ports[0]} has maxmemory-policy allkeys-lru`);
     cluster.cli(cluster.ports[0]!, 'config', 'set', 'maxmemory-policy', 'noeviction');
   });
@@ -42,18 +48,30 @@ describe('Redis Cluster', () => {
     // Every key the queue wrote carries the hash tag, so BullMQ's multi-key scripts stay on one node.
     const tag = `{${stack.prefix}}`;
     const master = cluster.masterOf(tag);
-    const queueKeys = (port: number) => cluster.cli(port, '--scan', '--pattern', `*${stack.prefix}*`).split('\n').filter(Boolean);
+    const queueKeys = (port: number) =>
+      cluster.cli(port, '--scan', '--pattern', `*${stack.prefix}*`).split('\n').filter(Boolean);
     const keys = queueKeys(master);
     expect(keys.length).toBeGreaterThan(0);
-    expect(keys.every((k) => k.startsWith(`${tag}:`)), keys.join(' ')).toBe(true);
+    expect(
+      keys.every((k) => k.startsWith(`${tag}:`)),
+      keys.join(' '),
+    ).toBe(true);
     // …and no queue key lives on another master.
     for (const port of cluster.ports.filter((p) => p !== master)) {
       if (/role:master/.test(cluster.cli(port, 'info', 'replication'))) expect(queueKeys(port)).toEqual([]);
     }
 
     // Mid-sweep: some trials done, most not.
-    const done = async () => (await query<{ n: number }>(stack.db.url, "SELECT count(*)::int AS n FROM trials WHERE sweep_id = $1 AND status = 'completed'", [created.id]))[0]!.n;
-    for (const deadline = Date.now() + 60_000; (await done()) < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+    const done = async () =>
+      (
+        await query<{ n: number }>(
+          stack.db.url,
+          "SELECT count(*)::int AS n FROM trials WHERE sweep_id = $1 AND status = 'completed'",
+          [created.id],
+        )
+      )[0]!.n;
+    for (const deadline = Date.now() + 60_000; (await done()) < 2 && Date.now() < deadline; )
+      await new Promise((r) => setTimeout(r, 100));
     const before = await done();
     expect(before).toBeGreaterThanOrEqual(2);
     expect(before).toBeLessThan(12);
@@ -61,7 +79,14 @@ describe('Redis Cluster', () => {
     expect(promoted).not.toBe(killed);
 
     await stack.lrsweep.follow(created.id, () => {}, 250);
-    const trials = await query<{ status: string; attempt: number; updates: number; evals: number; attempts: number; total_steps: number }>(
+    const trials = await query<{
+      status: string;
+      attempt: number;
+      updates: number;
+      evals: number;
+      attempts: number;
+      total_steps: number;
+    }>(
       stack.db.url,
       `SELECT t.status::text AS status, t.attempt, t.total_steps,
               (SELECT count(*)::int FROM update_metrics u WHERE u.trial_id = t.id) AS updates,
@@ -81,7 +106,11 @@ describe('Redis Cluster', () => {
       expect(t.evals).toBe(Math.ceil(t.total_steps / 32));
     }
     // The queue lives on, on the promoted master: a new sweep runs through it.
-    const after = await stack.lrsweep.submitSweep({ ...spec, name: 'after-failover', grid: { ...spec.grid, baseLr: [0.01], seeds: 1 } } as never);
+    const after = await stack.lrsweep.submitSweep({
+      ...spec,
+      name: 'after-failover',
+      grid: { ...spec.grid, baseLr: [0.01], seeds: 1 },
+    } as never);
     await stack.lrsweep.follow(after.id, () => {}, 250);
     expect((await stack.lrsweep.getSweep(after.id)).status).toBe('completed');
     expect(cluster.masterOf(tag)).toBe(promoted);

@@ -15,7 +15,15 @@ describe('results of a real sweep', () => {
   let api: LrsweepClient;
   let sweepId: string;
   let apiUrl: string;
-  let evals: { trial_id: string; config_id: string; seed: number; step: number; val_loss: number; val_acc: number; train_loss: number }[];
+  let evals: {
+    trial_id: string;
+    config_id: string;
+    seed: number;
+    step: number;
+    val_loss: number;
+    val_acc: number;
+    train_loss: number;
+  }[];
 
   beforeAll(async () => {
     stack = await startStack('results', { workers: 2 });
@@ -27,7 +35,11 @@ describe('results of a real sweep', () => {
       dataset: { name: 'mnist', trainSize: 1000, testSize: 300 },
       model: { kind: 'mlp', hidden: [32] },
       training: { epochs: 2, batchSize: 50, evalEvery: 10 },
-      grid: { baseLr: [0.001, 0.01, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }, { kind: 'linear' }], seeds: 3 },
+      grid: {
+        baseLr: [0.001, 0.01, 0.1],
+        schedule: [{ kind: 'constant' }, { kind: 'cosine' }, { kind: 'linear' }],
+        seeds: 3,
+      },
     });
     sweepId = created.id;
     await api.follow(sweepId, () => {}, 250);
@@ -46,7 +58,14 @@ describe('results of a real sweep', () => {
     for (const e of evals) byTrial.set(e.trial_id, [...(byTrial.get(e.trial_id) ?? []), e]);
     return [...byTrial.values()].map((rows) => {
       const v = rows.map((r) => r[metric]);
-      const value = aggregate === 'final' ? v.at(-1)! : aggregate === 'auc' ? mean(v) : metric === 'val_acc' ? Math.max(...v) : Math.min(...v);
+      const value =
+        aggregate === 'final'
+          ? v.at(-1)!
+          : aggregate === 'auc'
+            ? mean(v)
+            : metric === 'val_acc'
+              ? Math.max(...v)
+              : Math.min(...v);
       return { configId: rows[0]!.config_id, seed: rows[0]!.seed, value };
     });
   };
@@ -54,7 +73,9 @@ describe('results of a real sweep', () => {
     const by = new Map<string, number[]>();
     for (const t of trialValues(metric, aggregate)) by.set(t.configId, [...(by.get(t.configId) ?? []), t.value]);
     const sign = metric === 'val_acc' ? -1 : 1;
-    return [...by.entries()].map(([configId, v]) => ({ configId, mean: mean(v), n: v.length })).sort((a, b) => sign * (a.mean - b.mean));
+    return [...by.entries()]
+      .map(([configId, v]) => ({ configId, mean: mean(v), n: v.length }))
+      .sort((a, b) => sign * (a.mean - b.mean));
   };
 
   it.each([
@@ -99,7 +120,8 @@ describe('results of a real sweep', () => {
   it('answers in one request which schedule wins at its best LR, and whether it is significant', async () => {
     const s = await api.schedules(sweepId);
     const want = expectedRanking('val_loss', 'final');
-    const kindOf = (configId: string) => s.schedules.find((x) => x.sensitivity.some((p) => p.configId === configId))!.schedule.kind;
+    const kindOf = (configId: string) =>
+      s.schedules.find((x) => x.sensitivity.some((p) => p.configId === configId))!.schedule.kind;
     expect(s.schedules).toHaveLength(3);
     expect(s.schedules[0]!.schedule.kind).toBe(kindOf(want[0]!.configId));
     expect(s.schedules[0]!.best!.configId).toBe(want[0]!.configId);
@@ -114,8 +136,14 @@ describe('results of a real sweep', () => {
     const values = trialValues('val_loss', 'final');
     for (const c of s.comparisons) {
       const [ka, kb] = [c.a, c.b].map((k) => s.schedules.find((x) => x.scheduleKey === k)!.best!.configId);
-      const va = values.filter((v) => v.configId === ka).sort((x, y) => x.seed - y.seed).map((v) => v.value);
-      const vb = values.filter((v) => v.configId === kb).sort((x, y) => x.seed - y.seed).map((v) => v.value);
+      const va = values
+        .filter((v) => v.configId === ka)
+        .sort((x, y) => x.seed - y.seed)
+        .map((v) => v.value);
+      const vb = values
+        .filter((v) => v.configId === kb)
+        .sort((x, y) => x.seed - y.seed)
+        .map((v) => v.value);
       // Written out here (t from the seed differences, p by integrating the t density).
       const p = pairedTTest(va, vb);
       expect(c.paired!.pairs).toBe(3);
@@ -135,7 +163,9 @@ describe('results of a real sweep', () => {
   });
 
   it('gives step-aligned mean and CI per configuration, and the applied LR, as the raw rows say', async () => {
-    const ids = expectedRanking('val_loss', 'final').slice(0, 3).map((w) => w.configId);
+    const ids = expectedRanking('val_loss', 'final')
+      .slice(0, 3)
+      .map((w) => w.configId);
     const c = await api.curves(sweepId, { metric: 'train_loss', configs: ids });
     expect(c.curves.map((x) => x.configId)).toEqual(ids);
     for (const curve of c.curves) {
@@ -148,12 +178,16 @@ describe('results of a real sweep', () => {
       expect(curve.steps).toEqual(raw.map((r) => r.step));
       expect(curve.n).toEqual(raw.map(() => 3));
       curve.mean.forEach((m, i) => expect(m).toBeCloseTo(raw[i]!.mean, 9));
-      curve.ci95Hi.forEach((hi, i) => expect(hi! - curve.mean[i]!).toBeCloseTo((4.302652729911275 * raw[i]!.sd) / Math.sqrt(3), 6));
+      curve.ci95Hi.forEach((hi, i) =>
+        expect(hi! - curve.mean[i]!).toBeCloseTo((4.302652729911275 * raw[i]!.sd) / Math.sqrt(3), 6),
+      );
       // The other bands: standard error, and the seeds' min and max.
       curve.sem.forEach((sem, i) => expect(sem!).toBeCloseTo(raw[i]!.sd / Math.sqrt(3), 6));
       expect(curve.min).toEqual(raw.map((r) => r.lo));
       expect(curve.max).toEqual(raw.map((r) => r.hi));
-      expect(curve.lr.mean).toEqual(lrSequence(curve.schedule, { baseLr: curve.baseLr, totalSteps: T }).map((x) => expect.closeTo(x, 15)));
+      expect(curve.lr.mean).toEqual(
+        lrSequence(curve.schedule, { baseLr: curve.baseLr, totalSteps: T }).map((x) => expect.closeTo(x, 15)),
+      );
     }
     const val = (await api.curves(sweepId, { metric: 'val_acc', configs: [ids[0]!] })).curves[0]!;
     expect(val.steps).toEqual([10, 20, 30, 36]);
@@ -171,7 +205,9 @@ describe('results of a real sweep', () => {
     });
     expect(res.headers.get('content-type')).toContain('text/csv');
     const lines = (await res.text()).trim().split('\r\n');
-    expect(lines[0]).toBe('rank,configId,baseLr,schedule,values,n,seeds,diverged,mean,std,sem,ci95_lo,ci95_hi,partial,selected_on,test_acc_mean,test_loss_mean');
+    expect(lines[0]).toBe(
+      'rank,configId,baseLr,schedule,values,n,seeds,diverged,mean,std,sem,ci95_lo,ci95_hi,partial,selected_on,test_acc_mean,test_loss_mean',
+    );
     expect(lines).toHaveLength(10);
     expect(lines[1]!.startsWith('1,')).toBe(true);
     const curves = await fetch(`${apiUrl}/v1/sweeps/${sweepId}/curves?format=csv&metric=val_loss`, {

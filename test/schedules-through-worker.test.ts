@@ -44,7 +44,11 @@ describe('every schedule kind through the worker', () => {
     for (const t of trials) {
       const s = t.config.schedule as { kind: string; metric?: string } & Parameters<typeof lrSequence>[0];
       kinds.add(s.kind);
-      const stored = await query<{ step: number; lr: number }>(stack.db.url, 'SELECT step, lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
+      const stored = await query<{ step: number; lr: number }>(
+        stack.db.url,
+        'SELECT step, lr FROM update_metrics WHERE trial_id = $1 ORDER BY step',
+        [t.id],
+      );
       const evals = await query<{ val_loss: number; val_acc: number; test_loss: number | null }>(
         stack.db.url,
         "SELECT val_loss, val_acc, (metrics->>'test_loss')::float8 AS test_loss FROM evaluations WHERE trial_id = $1 ORDER BY step",
@@ -57,7 +61,10 @@ describe('every schedule kind through the worker', () => {
       expect(stored.map((r) => r.step)).toEqual([...Array(T).keys()]);
       const metrics = evals.map((e) => (s.metric === 'val_acc' ? e.val_acc : e.val_loss));
       const expected = lrSequence(s, { baseLr: 0.05, totalSteps: T, metrics, evalEvery });
-      expect(stored.map((r) => r.lr), `${s.kind} ${JSON.stringify(s)}`).toEqual(expected);
+      expect(
+        stored.map((r) => r.lr),
+        `${s.kind} ${JSON.stringify(s)}`,
+      ).toEqual(expected);
       if (s.kind === 'reduce_on_plateau') expect(Math.min(...expected)).toBeLessThan(0.05);
     }
     expect(kinds).toEqual(new Set(Object.keys(scheduleExamples)));

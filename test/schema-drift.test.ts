@@ -26,12 +26,28 @@ describe('schema drift', () => {
   });
 
   it.each([
-    ['a column made nullable', 'ALTER TABLE trials ALTER COLUMN total_steps DROP NOT NULL', 'trials.total_steps is nullable, schema.prisma says required'],
-    ['a column made required', 'ALTER TABLE trials ALTER COLUMN error SET NOT NULL', 'trials.error is NOT NULL, schema.prisma says nullable'],
-    ['a column of another type', 'ALTER TABLE evaluations ALTER COLUMN val_acc TYPE real', 'evaluations.val_acc is real, schema.prisma says double precision'],
+    [
+      'a column made nullable',
+      'ALTER TABLE trials ALTER COLUMN total_steps DROP NOT NULL',
+      'trials.total_steps is nullable, schema.prisma says required',
+    ],
+    [
+      'a column made required',
+      'ALTER TABLE trials ALTER COLUMN error SET NOT NULL',
+      'trials.error is NOT NULL, schema.prisma says nullable',
+    ],
+    [
+      'a column of another type',
+      'ALTER TABLE evaluations ALTER COLUMN val_acc TYPE real',
+      'evaluations.val_acc is real, schema.prisma says double precision',
+    ],
     ['a column dropped', 'ALTER TABLE sweeps DROP COLUMN cancelled_at', 'sweeps.cancelled_at is missing'],
     ['a column added', 'ALTER TABLE sweeps ADD COLUMN owner text', 'sweeps.owner is not in schema.prisma'],
-    ['the (trial, step) key dropped', 'ALTER TABLE update_metrics DROP CONSTRAINT update_metrics_pkey', 'missing update_metrics primary key (trial_id, step)'],
+    [
+      'the (trial, step) key dropped',
+      'ALTER TABLE update_metrics DROP CONSTRAINT update_metrics_pkey',
+      'missing update_metrics primary key (trial_id, step)',
+    ],
     ['the identity key dropped', 'DROP INDEX trials_identity_key', 'missing trials unique key (identity)'],
   ])('catches %s', async (_name, sql, expected) => {
     const db = await createTestDatabase('drift');

@@ -6,7 +6,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate } from '@lrsweep/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query, apiClient, startOwnPostgres, startOwnRedis, type RunningProcess, startApi, startWorker, bootstrapToken, eventually } from '@lrsweep/testkit';
+import {
+  query,
+  apiClient,
+  startOwnPostgres,
+  startOwnRedis,
+  type RunningProcess,
+  startApi,
+  startWorker,
+  bootstrapToken,
+  eventually,
+} from '@lrsweep/testkit';
 
 const spec = (name: string, seeds: number) => ({
   name,
@@ -21,7 +31,14 @@ const T = 120;
 
 /** Every trial completed once, with exactly the rows 0…T−1 and an evaluation every 20 updates. */
 async function expectComplete(url: string, sweepId: string, trials: number) {
-  const rows = await query<{ id: string; status: string; n: number; distinct_steps: number; max: number; evals: number }>(
+  const rows = await query<{
+    id: string;
+    status: string;
+    n: number;
+    distinct_steps: number;
+    max: number;
+    evals: number;
+  }>(
     url,
     `SELECT t.id, t.status::text AS status,
             (SELECT count(*)::int FROM update_metrics u WHERE u.trial_id = t.id) AS n,
@@ -32,7 +49,8 @@ async function expectComplete(url: string, sweepId: string, trials: number) {
     [sweepId],
   );
   expect(rows).toHaveLength(trials);
-  for (const r of rows) expect(r).toMatchObject({ status: 'completed', n: T, distinct_steps: T, max: T - 1, evals: T / 20 });
+  for (const r of rows)
+    expect(r).toMatchObject({ status: 'completed', n: T, distinct_steps: T, max: T - 1, evals: T / 20 });
 }
 
 describe('service faults', () => {
@@ -62,7 +80,10 @@ describe('service faults', () => {
       WORKER_HEALTH_PORT: '0',
     };
     const a = await startApi(env);
-    workers = await Promise.all([startWorker({ ...env, WORKER_ID: 'sf-1' }), startWorker({ ...env, WORKER_ID: 'sf-2' })]);
+    workers = await Promise.all([
+      startWorker({ ...env, WORKER_ID: 'sf-1' }),
+      startWorker({ ...env, WORKER_ID: 'sf-2' }),
+    ]);
     procs.push(a, ...workers);
     api = apiClient(a.url, bootstrapToken);
   });
@@ -75,11 +96,17 @@ describe('service faults', () => {
 
   /** Trials the API's reconciler re-enqueued so far. */
   const reconciled = () =>
-    procs[0]!.lines.filter((l) => l.msg === 'reconciler re-enqueued trials Redis had lost').reduce((a, l) => a + Number(l.redelivered), 0);
-  const completedCount = async (sweepId: string) => (await api.get(`/v1/sweeps/${sweepId}`)).body.counts.completed as number;
+    procs[0]!.lines
+      .filter((l) => l.msg === 'reconciler re-enqueued trials Redis had lost')
+      .reduce((a, l) => a + Number(l.redelivered), 0);
+  const completedCount = async (sweepId: string) =>
+    (await api.get(`/v1/sweeps/${sweepId}`)).body.counts.completed as number;
   const healthOf = async (w: RunningProcess) => {
     const line = w.lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('worker health at'))!;
-    return (await fetch(String(line.msg).replace('worker health at ', ''))).json() as Promise<{ status: string; consuming: boolean }>;
+    return (await fetch(String(line.msg).replace('worker health at ', ''))).json() as Promise<{
+      status: string;
+      consuming: boolean;
+    }>;
   };
 
   it('Redis restarted mid-sweep (every job lost): the sweep completes with nothing lost', async () => {
@@ -91,7 +118,10 @@ describe('service faults', () => {
     await expectComplete(dbUrl, created.id, 8);
     expect(reconciled()).toBeGreaterThan(before);
     // The workers came back to consuming, and say so.
-    for (const w of workers) expect(await eventually('a consuming worker', async () => (await healthOf(w)).consuming && healthOf(w))).toMatchObject({ status: 'ok' });
+    for (const w of workers)
+      expect(
+        await eventually('a consuming worker', async () => (await healthOf(w)).consuming && healthOf(w)),
+      ).toMatchObject({ status: 'ok' });
   });
 
   it('Redis flushed mid-sweep: the sweep completes with nothing lost', async () => {
@@ -107,13 +137,19 @@ describe('service faults', () => {
   it('Postgres restarted during metric ingestion: no row lost or duplicated, workers carry on', async () => {
     const created = (await api.post('/v1/sweeps', spec('pg-restart', 4))).body;
     await eventually('metrics flowing', async () => {
-      const [r] = await query<{ n: number }>(dbUrl, 'SELECT count(*)::int AS n FROM update_metrics u JOIN trials t ON t.id = u.trial_id WHERE t.sweep_id = $1', [created.id]);
+      const [r] = await query<{ n: number }>(
+        dbUrl,
+        'SELECT count(*)::int AS n FROM update_metrics u JOIN trials t ON t.id = u.trial_id WHERE t.sweep_id = $1',
+        [created.id],
+      );
       return r!.n > 150;
     });
     await pg.restart();
     await api.waitForSweep(created.id, 180_000);
     await expectComplete(dbUrl, created.id, 8);
-    const retried = workers.flatMap((w) => w.lines).filter((l) => l.msg === 'metric write failed; retrying' || l.msg === 'delivery failed');
+    const retried = workers
+      .flatMap((w) => w.lines)
+      .filter((l) => l.msg === 'metric write failed; retrying' || l.msg === 'delivery failed');
     // The outage was felt (writes were retried or deliveries re-run), yet nothing was lost.
     expect(retried.length).toBeGreaterThan(0);
   });

@@ -42,18 +42,31 @@ describe('a sweep end to end', () => {
     expect(trials).toHaveLength(8);
     for (const t of trials) {
       expect(t).toMatchObject({ status: 'completed', attempt: 1, totalSteps: T, backend: 'wasm' });
-      const rows = await query<{ step: number; lr: number }>(db.url, 'SELECT step, lr FROM update_metrics WHERE trial_id = $1 ORDER BY step', [t.id]);
+      const rows = await query<{ step: number; lr: number }>(
+        db.url,
+        'SELECT step, lr FROM update_metrics WHERE trial_id = $1 ORDER BY step',
+        [t.id],
+      );
       expect(rows.map((r) => r.step)).toEqual([...Array(T).keys()]);
       expect(rows.map((r) => r.lr)).toEqual(lrSequence(t.config.schedule, { baseLr: t.config.baseLr, totalSteps: T }));
       const metrics = await api.trialMetrics(t.id);
       expect(metrics.updates.map((u) => u.lr)).toEqual(rows.map((r) => r.lr));
       expect(metrics.evals.map((e) => e.step)).toEqual([4, 8, 9]);
       // The test split is measured once, after the last update, beside the validation metrics.
-      expect(metrics.evals.map((e) => Object.keys(e.metrics ?? {}).sort())).toEqual([[], [], ['test_acc', 'test_loss']]);
-      expect(t.test).toEqual({ test_loss: metrics.evals.at(-1)!.metrics!.test_loss, test_acc: metrics.evals.at(-1)!.metrics!.test_acc });
+      expect(metrics.evals.map((e) => Object.keys(e.metrics ?? {}).sort())).toEqual([
+        [],
+        [],
+        ['test_acc', 'test_loss'],
+      ]);
+      expect(t.test).toEqual({
+        test_loss: metrics.evals.at(-1)!.metrics!.test_loss,
+        test_acc: metrics.evals.at(-1)!.metrics!.test_acc,
+      });
       // Its timeline: queued, claimed, training, finished, in that order (Postgres's and the
       // worker's clocks are this machine's); the training loop fits inside its own span.
-      const [queued, claimed, training, finished] = [t.queuedAt, t.startedAt!, t.trainingStartedAt!, t.finishedAt!].map((x) => Date.parse(x));
+      const [queued, claimed, training, finished] = [t.queuedAt, t.startedAt!, t.trainingStartedAt!, t.finishedAt!].map(
+        (x) => Date.parse(x),
+      );
       expect(queued).toBeLessThanOrEqual(claimed!);
       expect(claimed).toBeLessThanOrEqual(training! + 1);
       expect(t.trainMs).toBeGreaterThan(0);

@@ -30,7 +30,13 @@ describe('truthful states', () => {
     expect(sweep.status).toBe('failed');
     // This worker has no DATA_ROOT at all: a fault of the worker, retried within its budget, then
     // summarized once for both trials with the reason a person can act on.
-    expect(sweep.failures).toEqual([{ code: 'INFRASTRUCTURE', message: expect.stringContaining("DATA_ROOT does not exist (it was to hold dataset path 'nowhere/cifar')"), count: 2 }]);
+    expect(sweep.failures).toEqual([
+      {
+        code: 'INFRASTRUCTURE',
+        message: expect.stringContaining("DATA_ROOT does not exist (it was to hold dataset path 'nowhere/cifar')"),
+        count: 2,
+      },
+    ]);
     // Each attempt is on record: who ran it, how it ended, why.
     const [t] = (await stack.lrsweep.listTrials(created.id)).trials;
     const { attempts } = await stack.lrsweep.trialAttempts(t!.id);
@@ -70,7 +76,11 @@ describe('truthful states', () => {
     // Without the factor the loss stays finite but huge: the trial is only caught if it overflows.
     expect(['completed', 'diverged']).toContain(loose!.status);
     if (loose!.status === 'diverged') {
-      const [row] = await query<{ train_loss: number | null }>(stack.db.url, `SELECT train_loss FROM update_metrics WHERE trial_id = $1 AND step = $2`, [loose!.id, loose!.divergedAtStep]);
+      const [row] = await query<{ train_loss: number | null }>(
+        stack.db.url,
+        `SELECT train_loss FROM update_metrics WHERE trial_id = $1 AND step = $2`,
+        [loose!.id, loose!.divergedAtStep],
+      );
       expect(row?.train_loss == null || !Number.isFinite(row.train_loss)).toBe(true);
     }
   }, 90_000);
@@ -100,7 +110,10 @@ describe('truthful states', () => {
     expect(answer).toEqual({ deleted: true, id: created.id, trials: 2 });
     await expect(stack.lrsweep.getSweep(created.id)).rejects.toMatchObject({ status: 404 });
     // The running trial's worker is fenced: no row of the sweep reappears, and the worker stops it.
-    await stack.workers[0]!.waitFor((l) => l.trialId === running!.id && /fenced|lost|stopp|cancel/i.test(String(l.msg)), 30_000);
+    await stack.workers[0]!.waitFor(
+      (l) => l.trialId === running!.id && /fenced|lost|stopp|cancel/i.test(String(l.msg)),
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     const left = await query<{ n: number }>(
       stack.db.url,
@@ -125,7 +138,17 @@ describe('truthful states', () => {
     expect((await stack.lrsweep.getSweep(next.id)).status).toBe('completed');
     const [done] = (await stack.lrsweep.listTrials(next.id)).trials;
     expect((await stack.lrsweep.trialAttempts(done!.id)).attempts).toEqual([
-      { attempt: 1, workerId: 'truthful-1', agentId: null, backend: done!.backend, startedAt: done!.startedAt, endedAt: expect.any(String), outcome: 'completed', error: null, errorCode: null },
+      {
+        attempt: 1,
+        workerId: 'truthful-1',
+        agentId: null,
+        backend: done!.backend,
+        startedAt: done!.startedAt,
+        endedAt: expect.any(String),
+        outcome: 'completed',
+        error: null,
+        errorCode: null,
+      },
     ]);
     expect(done!.backend).toMatch(/wasm|tensorflow|cpu/);
   }, 150_000);
@@ -138,7 +161,13 @@ describe('an API without Postgres', () => {
     const proc = spawn(process.execPath, ['--import', tsx, resolve(root, 'apps/api/src/main.ts')], {
       cwd: resolve(root, 'apps/api'),
       // Port 9 (discard) is closed here: the connection is refused at once.
-      env: { ...process.env, DATABASE_URL: 'postgresql://lrsweep:secret@127.0.0.1:9/lrsweep', REDIS_URL: redisUrl, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken, PORT: '0' },
+      env: {
+        ...process.env,
+        DATABASE_URL: 'postgresql://lrsweep:secret@127.0.0.1:9/lrsweep',
+        REDIS_URL: redisUrl,
+        LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken,
+        PORT: '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -5,7 +5,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, query, type TestDatabase, apiClient, type RunningProcess, startApi, startWorker, deletePrefix, uniquePrefix, bootstrapToken, eventually, faultTestEnv, trialSeries } from '@lrsweep/testkit';
+import {
+  createTestDatabase,
+  query,
+  type TestDatabase,
+  apiClient,
+  type RunningProcess,
+  startApi,
+  startWorker,
+  deletePrefix,
+  uniquePrefix,
+  bootstrapToken,
+  eventually,
+  faultTestEnv,
+  trialSeries,
+} from '@lrsweep/testkit';
 
 const spec = (name: string) => ({
   name,
@@ -83,7 +97,11 @@ describe('worker faults', () => {
     const victim = await worker('victim');
     const { sweepId, trialId } = await submit('killed');
     const ckpt = await eventually('a checkpoint', async () => {
-      const [t] = await query<{ checkpoint_step: number | null }>(db.url, 'SELECT checkpoint_step FROM trials WHERE id = $1', [trialId]);
+      const [t] = await query<{ checkpoint_step: number | null }>(
+        db.url,
+        'SELECT checkpoint_step FROM trials WHERE id = $1',
+        [trialId],
+      );
       return t!.checkpoint_step !== null && t!.checkpoint_step >= 40 ? t!.checkpoint_step : null;
     });
     victim.proc.kill('SIGKILL');
@@ -108,7 +126,11 @@ describe('worker faults', () => {
     const leaving = await worker('leaving', { CHECKPOINT_EVERY: '100000' });
     const { sweepId, trialId } = await submit('terminated');
     await eventually('training under way', async () => {
-      const [r] = await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = $1', [trialId]);
+      const [r] = await query<{ n: number }>(
+        db.url,
+        'SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = $1',
+        [trialId],
+      );
       return r!.n >= 30;
     });
     const t0 = Date.now();
@@ -118,7 +140,11 @@ describe('worker faults', () => {
     expect(exitMs).toBeLessThan(15_000);
     const released = leaving.lines.find((l) => l.msg === 'trial checkpointed and released for another worker');
     expect(released?.step).toBeGreaterThan(0);
-    const [t] = await query<{ status: string; checkpoint_step: number }>(db.url, 'SELECT status, checkpoint_step FROM trials WHERE id = $1', [trialId]);
+    const [t] = await query<{ status: string; checkpoint_step: number }>(
+      db.url,
+      'SELECT status, checkpoint_step FROM trials WHERE id = $1',
+      [trialId],
+    );
     expect(t).toEqual({ status: 'queued', checkpoint_step: released!.step });
 
     const successor = await worker('successor');
@@ -142,7 +168,13 @@ describe('worker faults', () => {
     const sweep = await api.waitForSweep(sweepId, 90_000);
     expect(sweep).toMatchObject({ status: 'failed', counts: { failed: 1 } });
     const t = (await api.get(`/v1/trials/${trialId}`)).body;
-    expect(t).toMatchObject({ status: 'failed', attempt: 3, failures: 3, failureBudget: 3, errorCode: 'WORKER_CRASHED' });
+    expect(t).toMatchObject({
+      status: 'failed',
+      attempt: 3,
+      failures: 3,
+      failureBudget: 3,
+      errorCode: 'WORKER_CRASHED',
+    });
     expect(t.error).toBe('failed after 3 failed attempts; the last: the training thread exited with code 70');
     // Each attempt ran on a fresh thread and was retried by the policy, not redelivered by BullMQ.
     expect(crashing.lines.filter((l) => l.msg === 'delivery failed')).toEqual([]);

@@ -30,7 +30,10 @@ const healthOf = async (w: RunningProcess) => {
   const url = String(line.msg).replace('worker health at ', '');
   return async () => {
     const r = await fetch(url);
-    return { status: r.status, body: (await r.json()) as { consuming: boolean; checks: Record<string, string>; rssMb: number } };
+    return {
+      status: r.status,
+      body: (await r.json()) as { consuming: boolean; checks: Record<string, string>; rssMb: number },
+    };
   };
 };
 
@@ -113,7 +116,7 @@ describe('workers under attack', () => {
     expect(h.body.rssMb).toBeLessThan(2000);
   });
 
-  it('reads each directory\'s own samples, never another\'s, and fails a missing one', async () => {
+  it("reads each directory's own samples, never another's, and fails a missing one", async () => {
     writeCifar(join(dataRoot, 'a'), 64, 16, 0);
     writeCifar(join(dataRoot, 'b'), 64, 16, 101);
     const a = await run(cifar('dir-a', 'a'));
@@ -163,12 +166,19 @@ describe('workers under attack', () => {
       grid: { baseLr: [0.001], schedule: [{ kind: 'constant' }], seeds: 1 },
     });
     const [trial] = (await api.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
-    await eventually('a checkpoint on disk', async () => existsSync(join(checkpointDir, trial.id)) && readdirSync(join(checkpointDir, trial.id)).length > 0, 60_000, 100);
+    await eventually(
+      'a checkpoint on disk',
+      async () => existsSync(join(checkpointDir, trial.id)) && readdirSync(join(checkpointDir, trial.id)).length > 0,
+      60_000,
+      100,
+    );
     expect((await api.post(`/v1/sweeps/${created.body.id}/cancel`)).status).toBe(200);
     await eventually('its checkpoints removed', async () => !existsSync(join(checkpointDir, trial.id)), 20_000, 100);
 
     // A crash between a trial's end and its clean-up leaves folders: the next worker to start sweeps them.
-    const finished = (await query<{ id: string }>(db.url, "SELECT id FROM trials WHERE status IN ('completed', 'failed') LIMIT 1"))[0]!.id;
+    const finished = (
+      await query<{ id: string }>(db.url, "SELECT id FROM trials WHERE status IN ('completed', 'failed') LIMIT 1")
+    )[0]!.id;
     for (const id of [finished, randomUUID()]) {
       mkdirSync(join(checkpointDir, id), { recursive: true });
       writeFileSync(join(checkpointDir, id, 'a1-s10.ckpt'), 'left over');
@@ -188,10 +198,15 @@ describe('workers under attack', () => {
       const health = await healthOf(w);
       expect((await health()).status).toBe(200);
       own.freeze();
-      const down = await eventually('unhealthy', async () => {
-        const h = await health();
-        return h.status === 503 ? h : null;
-      }, 15_000, 200);
+      const down = await eventually(
+        'unhealthy',
+        async () => {
+          const h = await health();
+          return h.status === 503 ? h : null;
+        },
+        15_000,
+        200,
+      );
       expect(down.body).toMatchObject({ consuming: false, checks: { redis: 'timeout' } });
       own.thaw();
       await eventually('healthy again', async () => (await health()).status === 200, 30_000, 200);
@@ -209,13 +224,20 @@ describe('workers under attack', () => {
     procs.push(w);
     try {
       // Redis is down: the worker waits, each retry later than the one before, and claims nothing.
-      const waits = await eventually('three waits', async () => {
-        const l = w.lines.filter((x) => x.msg === 'waiting for Redis');
-        return l.length >= 3 ? l : null;
-      }, 20_000, 100);
+      const waits = await eventually(
+        'three waits',
+        async () => {
+          const l = w.lines.filter((x) => x.msg === 'waiting for Redis');
+          return l.length >= 3 ? l : null;
+        },
+        20_000,
+        100,
+      );
       const delays = waits.map((l) => Number(l.retryInMs));
       expect(delays.slice(0, 3)).toEqual([250, 500, 1000]);
-      expect(w.lines.some((l) => l.msg === 'connected to Postgres and Redis' || l.msg === 'worker started')).toBe(false);
+      expect(w.lines.some((l) => l.msg === 'connected to Postgres and Redis' || l.msg === 'worker started')).toBe(
+        false,
+      );
       await own.start();
       await w.waitFor((l) => l.msg === 'connected to Postgres and Redis', 20_000);
       await w.waitFor((l) => l.msg === 'worker started', 20_000);

@@ -38,7 +38,12 @@ const T = 300;
  * test may wrap to fail or freeze one statement.
  */
 function inProcess(name: string) {
-  const h = {} as { stack: Stack; handle: ReturnType<typeof createDb>; redis: ReturnType<typeof createRedis>; queue: ReturnType<typeof createTrialQueue> };
+  const h = {} as {
+    stack: Stack;
+    handle: ReturnType<typeof createDb>;
+    redis: ReturnType<typeof createRedis>;
+    queue: ReturnType<typeof createTrialQueue>;
+  };
   const checkpointDir = mkdtempSync(join(tmpdir(), 'lrsweep-ckpt-'));
   const log = pino({ level: 'warn' });
   const slots = createSlotPool(1, 'wasm', log);
@@ -75,12 +80,18 @@ function inProcess(name: string) {
       shuttingDown: () => false,
     });
   /** The database handle with one tagged-template method wrapped: `wrap` answers for the calls it wants. */
-  const intercept = (key: '$queryRaw' | '$executeRaw', wrap: (strings: TemplateStringsArray, values: unknown[], go: () => Promise<unknown>) => Promise<unknown>) =>
+  const intercept = (
+    key: '$queryRaw' | '$executeRaw',
+    wrap: (strings: TemplateStringsArray, values: unknown[], go: () => Promise<unknown>) => Promise<unknown>,
+  ) =>
     new Proxy(h.handle.prisma, {
       get(target, k) {
         const v = Reflect.get(target, k);
         if (k !== key) return typeof v === 'function' ? v.bind(target) : v;
-        return (strings: TemplateStringsArray, ...values: unknown[]) => wrap(strings, values, () => (target[key] as (s: TemplateStringsArray, ...v: unknown[]) => Promise<unknown>)(strings, ...values));
+        return (strings: TemplateStringsArray, ...values: unknown[]) =>
+          wrap(strings, values, () =>
+            (target[key] as (s: TemplateStringsArray, ...v: unknown[]) => Promise<unknown>)(strings, ...values),
+          );
       },
     }) as typeof h.handle.prisma;
   const job = { timestamp: Date.now(), moveToDelayed: async () => {} } as unknown as Job;
@@ -96,7 +107,12 @@ describe('a slot reused after an attempt failed as it started', () => {
     let injected = 0;
     const run = runner(
       intercept('$executeRaw', (strings, values, go) => {
-        if (injected === 0 && failFor !== null && strings.join('?').includes('lrsweep_version') && values.includes(failFor)) {
+        if (
+          injected === 0 &&
+          failFor !== null &&
+          strings.join('?').includes('lrsweep_version') &&
+          values.includes(failFor)
+        ) {
           injected++;
           return Promise.reject(new Error("Can't reach database server (injected)"));
         }
@@ -105,21 +121,35 @@ describe('a slot reused after an attempt failed as it started', () => {
     );
     const slot = slots.tryAcquire()!;
     const trialsOf = async (sweepId: string) =>
-      (await query<{ id: string; seed: number }>(h.stack.db.url, "SELECT id, (config->>'seed')::int AS seed FROM trials WHERE sweep_id = $1 ORDER BY ordinal", [sweepId])).map((t) => ({
+      (
+        await query<{ id: string; seed: number }>(
+          h.stack.db.url,
+          "SELECT id, (config->>'seed')::int AS seed FROM trials WHERE sweep_id = $1 ORDER BY ordinal",
+          [sweepId],
+        )
+      ).map((t) => ({
         ...t,
         sweepId,
       }));
     const reference = (await trialsOf((await h.stack.lrsweep.submitSweep(spec('reference', [8]) as never)).id))[0]!;
     const [first, second] = await trialsOf((await h.stack.lrsweep.submitSweep(spec('faulty', [7, 8]) as never)).id);
 
-    expect(await (await run({ trialId: reference.id, sweepId: reference.sweepId }, job, undefined, slot)).settled).toEqual({ status: 'completed' });
+    expect(
+      await (await run({ trialId: reference.id, sweepId: reference.sweepId }, job, undefined, slot)).settled,
+    ).toEqual({ status: 'completed' });
     // The first attempt of the faulty sweep's first trial fails as it starts…
     failFor = first!.id;
-    expect(await (await run({ trialId: first!.id, sweepId: first!.sweepId }, job, undefined, slot)).settled).toEqual({ retried: true });
+    expect(await (await run({ trialId: first!.id, sweepId: first!.sweepId }, job, undefined, slot)).settled).toEqual({
+      retried: true,
+    });
     expect(injected).toBe(1);
     // …and the slot goes straight on to the next trial, then to the retry.
-    expect(await (await run({ trialId: second!.id, sweepId: second!.sweepId }, job, undefined, slot)).settled).toEqual({ status: 'completed' });
-    expect(await (await run({ trialId: first!.id, sweepId: first!.sweepId }, job, undefined, slot)).settled).toEqual({ status: 'completed' });
+    expect(await (await run({ trialId: second!.id, sweepId: second!.sweepId }, job, undefined, slot)).settled).toEqual({
+      status: 'completed',
+    });
+    expect(await (await run({ trialId: first!.id, sweepId: first!.sweepId }, job, undefined, slot)).settled).toEqual({
+      status: 'completed',
+    });
     slots.release(slot);
 
     const ref = await trialSeries(h.stack.db.url, reference.id);
@@ -128,8 +158,12 @@ describe('a slot reused after an attempt failed as it started', () => {
     expect(ref.updates).toHaveLength(T);
     // The next trial is the reference's seed: the same series, every row, none of the failed attempt's.
     expect(next.trial).toMatchObject({ status: 'completed', attempt: 1 });
-    expect(next.updates.map(({ step, lr, train_loss }) => ({ step, lr, train_loss }))).toEqual(ref.updates.map(({ step, lr, train_loss }) => ({ step, lr, train_loss })));
-    expect(next.evals.map(({ step, val_loss }) => ({ step, val_loss }))).toEqual(ref.evals.map(({ step, val_loss }) => ({ step, val_loss })));
+    expect(next.updates.map(({ step, lr, train_loss }) => ({ step, lr, train_loss }))).toEqual(
+      ref.updates.map(({ step, lr, train_loss }) => ({ step, lr, train_loss })),
+    );
+    expect(next.evals.map(({ step, val_loss }) => ({ step, val_loss }))).toEqual(
+      ref.evals.map(({ step, val_loss }) => ({ step, val_loss })),
+    );
     // The retried trial: attempt 2 wrote its whole series (the failed attempt left nothing it kept).
     expect(retried.trial).toMatchObject({ status: 'completed', attempt: 2 });
     expect(retried.updates.map((u) => u.step)).toEqual([...Array(T).keys()]);
@@ -139,11 +173,19 @@ describe('a slot reused after an attempt failed as it started', () => {
 
 /** A short sweep of `seeds`: its trials (in order) with their lengths. */
 async function shortSweep(stack: Stack, name: string, seeds: number[]) {
-  const created = await stack.lrsweep.submitSweep({ ...spec(name, seeds), training: { epochs: 1, batchSize: 20, evalEvery: 25 } } as never);
-  const trials = await query<{ id: string; total_steps: number }>(stack.db.url, 'SELECT id, total_steps FROM trials WHERE sweep_id = $1 ORDER BY ordinal', [created.id]);
+  const created = await stack.lrsweep.submitSweep({
+    ...spec(name, seeds),
+    training: { epochs: 1, batchSize: 20, evalEvery: 25 },
+  } as never);
+  const trials = await query<{ id: string; total_steps: number }>(
+    stack.db.url,
+    'SELECT id, total_steps FROM trials WHERE sweep_id = $1 ORDER BY ordinal',
+    [created.id],
+  );
   return { sweepId: created.id, trials };
 }
-const statusOf = async (stack: Stack, id: string) => (await query<{ status: string }>(stack.db.url, 'SELECT status FROM trials WHERE id = $1', [id]))[0]!.status;
+const statusOf = async (stack: Stack, id: string) =>
+  (await query<{ status: string }>(stack.db.url, 'SELECT status FROM trials WHERE id = $1', [id]))[0]!.status;
 /** The statement that records a trial's end (finishTrial). */
 const isFinish = (strings: TemplateStringsArray) => strings.join('?').includes('AS merged');
 /** A promise that stays pending until `letGo()`. */
@@ -161,7 +203,11 @@ describe('a slot handed back once its thread is done with a trial', () => {
     const [first, second] = trials;
     // The first trial's end freezes until let go.
     const { passed, letGo } = gate();
-    const run = runner(intercept('$queryRaw', (strings, values, go) => (isFinish(strings) && values.includes(first!.id) ? passed.then(go) : go())));
+    const run = runner(
+      intercept('$queryRaw', (strings, values, go) =>
+        isFinish(strings) && values.includes(first!.id) ? passed.then(go) : go(),
+      ),
+    );
 
     const slot = slots.tryAcquire()!;
     const a = await run({ trialId: first!.id, sweepId }, job, undefined, slot);
@@ -173,7 +219,10 @@ describe('a slot handed back once its thread is done with a trial', () => {
     expect(await b.settled).toEqual({ status: 'completed' });
     expect(await statusOf(h.stack, first!.id)).toBe('running');
     // settled() (what a shutdown awaits) waits for the frozen end…
-    const early = await Promise.race([run.settled().then(() => 'settled'), new Promise((r) => setTimeout(() => r('waiting'), 500))]);
+    const early = await Promise.race([
+      run.settled().then(() => 'settled'),
+      new Promise((r) => setTimeout(() => r('waiting'), 500)),
+    ]);
     expect(early).toBe('waiting');
     // …which, let go, is recorded with every row.
     letGo();
@@ -189,7 +238,11 @@ describe('a slot handed back once its thread is done with a trial', () => {
     const { sweepId, trials } = await shortSweep(h.stack, 'frozen', [1, 2]);
     const [first, second] = trials;
     const { passed, letGo } = gate();
-    const run = runner(intercept('$queryRaw', (strings, _values, go) => (isFinish(strings) ? passed.then(go) : go())), 30_000, { maxRecording: 1 });
+    const run = runner(
+      intercept('$queryRaw', (strings, _values, go) => (isFinish(strings) ? passed.then(go) : go())),
+      30_000,
+      { maxRecording: 1 },
+    );
     const slot = slots.tryAcquire()!;
     // One end may wait: the first delivery ends with its thread.
     const a = await run({ trialId: first!.id, sweepId }, job, undefined, slot);
@@ -197,7 +250,11 @@ describe('a slot handed back once its thread is done with a trial', () => {
     let bDone = false;
     const b = run({ trialId: second!.id, sweepId }, job, undefined, slot).then((r) => ((bDone = true), r));
     for (let i = 0; ; i++) {
-      const [{ n }] = (await query<{ n: number }>(h.stack.db.url, 'SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = $1', [second!.id])) as [{ n: number }];
+      const [{ n }] = (await query<{ n: number }>(
+        h.stack.db.url,
+        'SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = $1',
+        [second!.id],
+      )) as [{ n: number }];
       if (n === second!.total_steps) break;
       if (i > 300) throw new Error(`the second trial stored ${n} of ${second!.total_steps} rows`);
       await new Promise((r) => setTimeout(r, 50));
@@ -222,7 +279,10 @@ describe('a trial whose worker dies after training, before its end is recorded',
     // The dead worker had taken the delivery and completed it (a delivery ends once the thread
     // is free), and its end-of-trial statement never returns (the process is gone).
     await h.queue.removeJobs(pool, [deliveryJobId(trial!.id, 1)]);
-    const dead = runner(intercept('$queryRaw', (strings, _values, go) => (isFinish(strings) ? new Promise<never>(() => {}) : go())), 1000);
+    const dead = runner(
+      intercept('$queryRaw', (strings, _values, go) => (isFinish(strings) ? new Promise<never>(() => {}) : go())),
+      1000,
+    );
     const slot = slots.tryAcquire()!;
     const a = await dead({ trialId: trial!.id, sweepId }, job, undefined, slot);
     expect(a.delivery).toEqual({ trained: true, trialId: trial!.id, attempt: 1 });
@@ -231,7 +291,11 @@ describe('a trial whose worker dies after training, before its end is recorded',
     // way, one lapse counted and a second delivery).
     await new Promise((r) => setTimeout(r, 1500));
     await reconcileOnce({ db: h.handle.prisma, queue: h.queue });
-    const [row] = await query<{ status: string; failures: number; job_id: string }>(h.stack.db.url, 'SELECT status, failures, job_id FROM trials WHERE id = $1', [trial!.id]);
+    const [row] = await query<{ status: string; failures: number; job_id: string }>(
+      h.stack.db.url,
+      'SELECT status, failures, job_id FROM trials WHERE id = $1',
+      [trial!.id],
+    );
     expect(row).toEqual({ status: 'queued', failures: 1, job_id: deliveryJobId(trial!.id, 2) });
     expect(await h.queue.jobState(pool, deliveryJobId(trial!.id, 2))).toBe('prioritized');
     const b = await runner(h.handle.prisma)({ trialId: trial!.id, sweepId }, job, undefined, slot);

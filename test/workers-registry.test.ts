@@ -8,7 +8,15 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '@lrsweep/client';
-import { bootstrapToken, eventually, query, type RunningProcess, type Stack, startStack, startWorker } from '@lrsweep/testkit';
+import {
+  bootstrapToken,
+  eventually,
+  query,
+  type RunningProcess,
+  type Stack,
+  startStack,
+  startWorker,
+} from '@lrsweep/testkit';
 
 const root = resolve(import.meta.dirname, '..');
 const tsx = createRequire(join(root, 'apps/cli/package.json')).resolve('tsx');
@@ -17,7 +25,10 @@ describe('the worker registry', () => {
   let stack: Stack;
   const procs: RunningProcess[] = [];
   beforeAll(async () => {
-    stack = await startStack('registry', { workers: 0, env: { WORKER_LOST_AFTER_MS: '2000', WORKER_HEARTBEAT_MS: '200', RECONCILE_INTERVAL_MS: '500' } });
+    stack = await startStack('registry', {
+      workers: 0,
+      env: { WORKER_LOST_AFTER_MS: '2000', WORKER_HEARTBEAT_MS: '200', RECONCILE_INTERVAL_MS: '500' },
+    });
   }, 60_000);
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));
@@ -28,7 +39,12 @@ describe('the worker registry', () => {
     const a = await startWorker({ ...stack.env, WORKER_ID: 'reg-a', WORKER_POOLS: 'alpha', WORKER_SLOTS: '2' });
     const b = await startWorker({ ...stack.env, WORKER_ID: 'reg-b', WORKER_POOLS: 'beta,gamma' });
     procs.push(a, b);
-    const agentToken = await stack.lrsweep.createToken({ projectId: 'default', name: 'trainer', role: 'agent', pools: ['torch'] });
+    const agentToken = await stack.lrsweep.createToken({
+      projectId: 'default',
+      name: 'trainer',
+      role: 'agent',
+      pools: ['torch'],
+    });
     const agent = await fetch(`${stack.api.url}/v1/agents`, {
       method: 'POST',
       headers: { authorization: `Bearer ${agentToken.token}`, 'content-type': 'application/json' },
@@ -36,16 +52,31 @@ describe('the worker registry', () => {
     });
     expect(agent.status).toBe(201);
 
-    const byName = async (client = stack.lrsweep) => new Map((await client.listWorkers()).workers.map((w) => [w.name, w]));
+    const byName = async (client = stack.lrsweep) =>
+      new Map((await client.listWorkers()).workers.map((w) => [w.name, w]));
     const fleet = await byName();
-    expect(fleet.get('reg-a')).toMatchObject({ kind: 'worker', state: 'alive', pools: ['alpha'], slots: 2, backend: 'wasm', device: 'cpu', version: expect.any(String), runningTrials: [] });
+    expect(fleet.get('reg-a')).toMatchObject({
+      kind: 'worker',
+      state: 'alive',
+      pools: ['alpha'],
+      slots: 2,
+      backend: 'wasm',
+      device: 'cpu',
+      version: expect.any(String),
+      runningTrials: [],
+    });
     // The device itself: on a CPU worker its CPU model and the machine's memory (nvidia-smi's GPU, memory and driver on a GPU worker).
     const regA = fleet.get('reg-a')!;
     expect(regA.deviceName).toContain(cpus()[0]!.model.trim());
     expect(regA.deviceMemoryMiB).toBe(Math.round(totalmem() / 2 ** 20));
     expect(regA.driver).toBeNull();
     expect(fleet.get('reg-b')).toMatchObject({ kind: 'worker', state: 'alive', pools: ['beta', 'gamma'], slots: 1 });
-    expect(fleet.get('torch-1')).toMatchObject({ kind: 'agent', state: 'alive', pools: ['torch'], framework: 'pytorch 2.13' });
+    expect(fleet.get('torch-1')).toMatchObject({
+      kind: 'agent',
+      state: 'alive',
+      pools: ['torch'],
+      framework: 'pytorch 2.13',
+    });
 
     // A trial running on reg-a: its project sees it by id; another project sees a count only.
     const created = await stack.lrsweep.submitSweep({
@@ -57,10 +88,15 @@ describe('the worker registry', () => {
       grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 },
     } as never);
     const [trial] = (await stack.lrsweep.listTrials(created.id)).trials;
-    const running = await eventually('running on reg-a', async () => {
-      const w = (await byName()).get('reg-a')!;
-      return w.runningTrials.length ? w : null;
-    }, 30_000, 100);
+    const running = await eventually(
+      'running on reg-a',
+      async () => {
+        const w = (await byName()).get('reg-a')!;
+        return w.runningTrials.length ? w : null;
+      },
+      30_000,
+      100,
+    );
     expect(running.runningTrials).toEqual([{ trialId: trial!.id, sweepId: created.id }]);
     const otherToken = await stack.lrsweep.createToken({ projectId: 'elsewhere', name: 'member' });
     const other = createClient({ baseUrl: stack.api.url, token: otherToken.token });
@@ -69,9 +105,17 @@ describe('the worker registry', () => {
     expect((await byName(other)).has('torch-1')).toBe(false);
 
     // The CLI shows the same.
-    const cli = await promisify(execFile)(process.execPath, ['--import', tsx, join(root, 'apps/cli/src/main.ts'), 'workers'], { env: { ...process.env, LRSWEEP_API_URL: stack.api.url, LRSWEEP_TOKEN: bootstrapToken } });
+    const cli = await promisify(execFile)(
+      process.execPath,
+      ['--import', tsx, join(root, 'apps/cli/src/main.ts'), 'workers'],
+      { env: { ...process.env, LRSWEEP_API_URL: stack.api.url, LRSWEEP_TOKEN: bootstrapToken } },
+    );
     // name, kind, state, pools, backend, device (the CPU model here), slots, running.
-    expect(cli.stdout).toMatch(new RegExp(`reg-a\\s+worker\\s+alive\\s+alpha\\s+wasm\\s+${regA.deviceName!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s+2\\s+1`));
+    expect(cli.stdout).toMatch(
+      new RegExp(
+        `reg-a\\s+worker\\s+alive\\s+alpha\\s+wasm\\s+${regA.deviceName!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+2\\s+1`,
+      ),
+    );
 
     // kill -9: silent, so lost within the lease time; SIGTERM: stopped.
     b.proc.kill('SIGKILL');
@@ -88,6 +132,14 @@ describe('the worker registry', () => {
       "INSERT INTO workers (id, kind, name, pool, last_heartbeat_at, registered_at) VALUES (gen_random_uuid(), 'worker', 'long-gone', 'default', now() - interval '2 days', now() - interval '3 days')",
     );
     expect((await stack.lrsweep.listWorkers()).workers.map((w) => w.name)).not.toContain('long-gone');
-    await eventually('the stale registration deleted', async () => (await query<{ n: number }>(stack.db.url, "SELECT count(*)::int AS n FROM workers WHERE name = 'long-gone'"))[0]!.n === 0, 10_000, 100);
+    await eventually(
+      'the stale registration deleted',
+      async () =>
+        (
+          await query<{ n: number }>(stack.db.url, "SELECT count(*)::int AS n FROM workers WHERE name = 'long-gone'")
+        )[0]!.n === 0,
+      10_000,
+      100,
+    );
   });
 });

@@ -31,8 +31,17 @@ function syntheticData() {
 function model(hidden: number, seed: number) {
   return tf.sequential({
     layers: [
-      tf.layers.dense({ inputShape: [10], units: hidden, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }),
-      tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }),
+      tf.layers.dense({
+        inputShape: [10],
+        units: hidden,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed }),
+      }),
+      tf.layers.dense({
+        units: 1,
+        activation: 'sigmoid',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+      }),
     ],
   });
 }
@@ -47,7 +56,12 @@ const evaluate = (m: tf.Sequential, split: { x: tf.Tensor; y: tf.Tensor }) =>
 
 async function train(trial: Trial, data: ReturnType<typeof syntheticData>) {
   const m = model(Number(trial.config.hidden ?? 32), trial.seed);
-  if (trial.checkpointUri) m.setWeights((JSON.parse(readFileSync(trial.checkpointUri, 'utf8')) as number[][][]).map((w, i) => tf.tensor(w.flat(), m.getWeights()[i]!.shape)));
+  if (trial.checkpointUri)
+    m.setWeights(
+      (JSON.parse(readFileSync(trial.checkpointUri, 'utf8')) as number[][][]).map((w, i) =>
+        tf.tensor(w.flat(), m.getWeights()[i]!.shape),
+      ),
+    );
   // Plain SGD, so the rate is an argument of each update: exactly trial.lr(step).
   for (let step = trial.resumeStep; step < trial.totalSteps; step++) {
     if (trial.shouldStop) return;
@@ -55,7 +69,9 @@ async function train(trial: Trial, data: ReturnType<typeof syntheticData>) {
     const loss = tf.tidy(() => {
       const idx = tf.randomUniform([32], 0, 1000, 'int32', trial.seed * 1_000_003 + step);
       const [x, y] = [tf.gather(data.train.x, idx), tf.gather(data.train.y, idx)];
-      const { value, grads } = tf.variableGrads(() => tf.metrics.binaryCrossentropy(y, m.predict(x) as tf.Tensor).mean() as tf.Scalar);
+      const { value, grads } = tf.variableGrads(
+        () => tf.metrics.binaryCrossentropy(y, m.predict(x) as tf.Tensor).mean() as tf.Scalar,
+      );
       for (const [name, g] of Object.entries(grads)) {
         const v = m.trainableWeights.map((w) => w.read() as tf.Variable).find((x) => x.name === name)!;
         v.assign(tf.sub(v, tf.mul(g, lr)));

@@ -9,7 +9,12 @@ const EVAL_EVERY = 10;
 const plateauMetrics = Array.from({ length: T / EVAL_EVERY }, (_, i) => (i < 4 ? 1 / (1 + i) : 0.25 + 0.001 * (i % 2)));
 
 function curveOf(kind: ScheduleKind): number[] {
-  return lrSequence(scheduleExamples[kind].spec, { baseLr: 1, totalSteps: T, metrics: plateauMetrics, evalEvery: EVAL_EVERY });
+  return lrSequence(scheduleExamples[kind].spec, {
+    baseLr: 1,
+    totalSteps: T,
+    metrics: plateauMetrics,
+    evalEvery: EVAL_EVERY,
+  });
 }
 
 /** A small line chart: x = update 0…T−1, y = lr/η from 0 to 1. */
@@ -46,10 +51,14 @@ function parameters(kind: ScheduleKind): string {
   )!;
   const js = z.toJSONSchema(option, { io: 'input', unrepresentable: 'any', cycles: 'ref' }) as JsonSchemaObject;
   const required = new Set(js.required ?? []);
-  return Object.entries(js.properties ?? {})
-    .filter(([k]) => k !== 'kind' && k !== 'warmup' && !(k === 'cooldown' && kind !== 'reduce_on_plateau'))
-    .map(([k, p]) => (required.has(k) ? `**${k}**` : p.default !== undefined ? `${k} ${JSON.stringify(p.default)}` : k))
-    .join(', ') || '–';
+  return (
+    Object.entries(js.properties ?? {})
+      .filter(([k]) => k !== 'kind' && k !== 'warmup' && !(k === 'cooldown' && kind !== 'reduce_on_plateau'))
+      .map(([k, p]) =>
+        required.has(k) ? `**${k}**` : p.default !== undefined ? `${k} ${JSON.stringify(p.default)}` : k,
+      )
+      .join(', ') || '–'
+  );
 }
 
 /** Each kind's length parameters (SCHEDULES.md v1.1: steps, `{ fraction }` or `{ epochs }`). */
@@ -72,7 +81,9 @@ const lengthParams: Record<ScheduleKind, string[]> = {
 };
 
 const lengths = (kind: ScheduleKind) =>
-  lengthParams[kind].length ? `${lengthParams[kind].map((p) => `\`${p}\``).join(', ')}: from the end of the warmup; fractions of T − W` : '–';
+  lengthParams[kind].length
+    ? `${lengthParams[kind].map((p) => `\`${p}\``).join(', ')}: from the end of the warmup; fractions of T − W`
+    : '–';
 
 export function schedulesMarkdown(): string {
   const rows = (Object.keys(scheduleExamples) as ScheduleKind[]).map((kind) => {
@@ -90,9 +101,9 @@ export function schedulesMarkdown(): string {
     'Any schedule may also carry `warmup: { steps, startFactor }`. The exact semantics, shared with',
     "PyTorch and Hugging Face, are in the project's SCHEDULES.md; `POST /v1/schedules/preview` draws any spec.",
     'Any schedule but `reduce_on_plateau` and `lr_range` may end in a cooldown, `cooldown: { steps | fraction,',
-    'shape }` (lrsweep\'s own, Hägele et al. 2024): its last `steps` updates (or `ceil(fraction·T)`, `T` the',
-    'trial\'s horizon) go from the rate at the cooldown\'s start down to zero, `linear` (the default),',
-    '`cosine` or `1-sqrt` as wsd\'s decays, whatever the schedule would have done there: `constant` with a',
+    "shape }` (lrsweep's own, Hägele et al. 2024): its last `steps` updates (or `ceil(fraction·T)`, `T` the",
+    "trial's horizon) go from the rate at the cooldown's start down to zero, `linear` (the default),",
+    "`cosine` or `1-sqrt` as wsd's decays, whatever the schedule would have done there: `constant` with a",
     'cooldown is `wsd`. On a horizon axis a sweep forks the cooldowns of a schedule whose rates before them do',
     'not depend on the horizon (README, "Forked cooldowns").',
     '',
@@ -104,14 +115,14 @@ export function schedulesMarkdown(): string {
     '',
     'Every length (the column above, and `warmup.steps`) may be an integer number of updates,',
     '`{ "fraction": f }` (`ceil(f·H)`, Hugging Face\'s `warmup_ratio` rounding) or `{ "epochs": e }`',
-    '(`ceil(e·S)`, `S` the updates per epoch). `H` is the horizon the length lives in: the trial\'s',
-    '`T` for `warmup.steps` and for a schedule without warmup; `T − W` for a schedule\'s own lengths',
-    'under a warmup of `W` (a schedule runs on its own clock after its warmup); a `sequential` part\'s',
+    "(`ceil(e·S)`, `S` the updates per epoch). `H` is the horizon the length lives in: the trial's",
+    "`T` for `warmup.steps` and for a schedule without warmup; `T − W` for a schedule's own lengths",
+    "under a warmup of `W` (a schedule runs on its own clock after its warmup); a `sequential` part's",
     'span for lengths inside that part. They are resolved when the sweep is expanded, and shown resolved',
     'by the dry-run, the API and the dashboard. `interval: "epoch"` makes a whole schedule change only at',
-    'epoch boundaries, as PyTorch\'s once-per-epoch `scheduler.step()`: update `t` gets the rate at',
+    "epoch boundaries, as PyTorch's once-per-epoch `scheduler.step()`: update `t` gets the rate at",
     '`floor(t/S)·S` (not inside `sequential` parts, not for `reduce_on_plateau`). `exponential` also takes',
-    '`minFactor` (a floor, D2L\'s `stop_factor_lr`) and, instead of `gamma`, `endFactor` with `steps`.',
+    "`minFactor` (a floor, D2L's `stop_factor_lr`) and, instead of `gamma`, `endFactor` with `steps`.",
     '',
     '| what you have | in lrsweep |',
     '|---|---|',

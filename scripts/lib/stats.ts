@@ -6,4 +6,5 @@ export const median = (xs: number[]): number => {
 };
 
 /** The p-th percentile (0–100): the value at index ⌊p/100 · n⌋ of the sorted sample. */
-export const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+export const percentile = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;

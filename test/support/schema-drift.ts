@@ -35,7 +35,13 @@ interface ColumnShape {
 function expectedType(f: DmmfField, enums: Map<string, string>): string {
   if (f.kind === 'enum') return `enum ${enums.get(f.type) ?? f.type}`;
   if (f.isList) {
-    const element: Record<string, string> = { Int: '_int4', Float: '_float8', String: '_text', BigInt: '_int8', Boolean: '_bool' };
+    const element: Record<string, string> = {
+      Int: '_int4',
+      Float: '_float8',
+      String: '_text',
+      BigInt: '_int8',
+      Boolean: '_bool',
+    };
     return `array ${element[f.type] ?? f.type}`;
   }
   const native = f.nativeType?.[0];
@@ -65,7 +71,9 @@ function expectedType(f: DmmfField, enums: Map<string, string>): string {
  * line per difference; none means no drift.
  */
 export async function schemaDrift(url: string, schemaPath: string): Promise<string[]> {
-  const dmmf = JSON.parse(get_dmmf(JSON.stringify({ prismaSchema: [['schema.prisma', readFileSync(schemaPath, 'utf8')]] }))) as Dmmf;
+  const dmmf = JSON.parse(
+    get_dmmf(JSON.stringify({ prismaSchema: [['schema.prisma', readFileSync(schemaPath, 'utf8')]] })),
+  ) as Dmmf;
   const enums = new Map(dmmf.datamodel.enums.map((e) => [e.name, e.dbName ?? e.name]));
   const tableOf = new Map(dmmf.datamodel.models.map((m) => [m.name, m.dbName ?? m.name]));
   const columnOf = (model: string, field: string) => {
@@ -73,7 +81,13 @@ export async function schemaDrift(url: string, schemaPath: string): Promise<stri
     return f.dbName ?? f.name;
   };
 
-  const columns = await query<{ table_name: string; column_name: string; data_type: string; udt_name: string; is_nullable: string }>(
+  const columns = await query<{
+    table_name: string;
+    column_name: string;
+    data_type: string;
+    udt_name: string;
+    is_nullable: string;
+  }>(
     url,
     `SELECT table_name, column_name, data_type, udt_name, is_nullable FROM information_schema.columns
       WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'`,
@@ -81,7 +95,12 @@ export async function schemaDrift(url: string, schemaPath: string): Promise<stri
   const actual = new Map<string, Map<string, ColumnShape>>();
   for (const c of columns) {
     const t = actual.get(c.table_name) ?? new Map<string, ColumnShape>();
-    const type = c.data_type === 'USER-DEFINED' ? `enum ${c.udt_name}` : c.data_type === 'ARRAY' ? `array ${c.udt_name}` : c.data_type;
+    const type =
+      c.data_type === 'USER-DEFINED'
+        ? `enum ${c.udt_name}`
+        : c.data_type === 'ARRAY'
+          ? `array ${c.udt_name}`
+          : c.data_type;
     t.set(c.column_name, { type, nullable: c.is_nullable === 'YES' });
     actual.set(c.table_name, t);
   }
@@ -102,14 +121,18 @@ export async function schemaDrift(url: string, schemaPath: string): Promise<stri
       if (!got) drift.push(`${table}.${col} is missing`);
       else {
         if (got.type !== want.type) drift.push(`${table}.${col} is ${got.type}, schema.prisma says ${want.type}`);
-        if (got.nullable !== want.nullable) drift.push(`${table}.${col} is ${got.nullable ? 'nullable' : 'NOT NULL'}, schema.prisma says ${want.nullable ? 'nullable' : 'required'}`);
+        if (got.nullable !== want.nullable)
+          drift.push(
+            `${table}.${col} is ${got.nullable ? 'nullable' : 'NOT NULL'}, schema.prisma says ${want.nullable ? 'nullable' : 'required'}`,
+          );
       }
     }
     for (const col of cols.keys()) {
       if (!expected.some((f) => (f.dbName ?? f.name) === col)) drift.push(`${table}.${col} is not in schema.prisma`);
     }
   }
-  for (const t of actual.keys()) if (![...tableOf.values()].includes(t)) drift.push(`table ${t} is not in schema.prisma`);
+  for (const t of actual.keys())
+    if (![...tableOf.values()].includes(t)) drift.push(`table ${t} is not in schema.prisma`);
 
   // Keys: primary, unique and plain indexes as column lists.
   const indexes = await query<{ table_name: string; columns: string[]; is_unique: boolean; is_primary: boolean }>(
@@ -124,7 +147,8 @@ export async function schemaDrift(url: string, schemaPath: string): Promise<stri
       WHERE t.relname <> '_prisma_migrations'
       GROUP BY t.relname, i.indexrelid, i.indisunique, i.indisprimary`,
   );
-  const kindOf = (r: { is_primary: boolean; is_unique: boolean }) => (r.is_primary ? 'primary key' : r.is_unique ? 'unique key' : 'index');
+  const kindOf = (r: { is_primary: boolean; is_unique: boolean }) =>
+    r.is_primary ? 'primary key' : r.is_unique ? 'unique key' : 'index';
   const have = new Set(indexes.map((r) => `${r.table_name} ${kindOf(r)} (${r.columns.join(', ')})`));
   const want = new Set(
     dmmf.datamodel.indexes

@@ -19,10 +19,13 @@ describe('agent rate limits', () => {
   const post = (url: string, payload: object, token?: string) => h.inject({ method: 'POST', url, payload }, token);
 
   it('limits registrations per token, with Retry-After; another token has its own', async () => {
-    const a = (await createToken(h.handle.prisma, { projectId: 'default', name: 'reg-a', role: 'agent', pools: ['p'] })).token;
-    const b = (await createToken(h.handle.prisma, { projectId: 'default', name: 'reg-b', role: 'agent', pools: ['p'] })).token;
+    const a = (await createToken(h.handle.prisma, { projectId: 'default', name: 'reg-a', role: 'agent', pools: ['p'] }))
+      .token;
+    const b = (await createToken(h.handle.prisma, { projectId: 'default', name: 'reg-b', role: 'agent', pools: ['p'] }))
+      .token;
     const codes: number[] = [];
-    for (let i = 0; i < 5; i++) codes.push((await post('/v1/agents', { name: `a${i}`, pool: 'p', protocolVersion: 2 }, a)).statusCode);
+    for (let i = 0; i < 5; i++)
+      codes.push((await post('/v1/agents', { name: `a${i}`, pool: 'p', protocolVersion: 2 }, a)).statusCode);
     expect(codes).toEqual([201, 201, 201, 429, 429]);
     const limited = await post('/v1/agents', { name: 'a9', pool: 'p', protocolVersion: 2 }, a);
     expect(limited.json()).toMatchObject({ code: 'RATE_LIMITED' });
@@ -32,8 +35,10 @@ describe('agent rate limits', () => {
   });
 
   it('an admin token on agent routes gets the agent limits, not RATE_LIMIT_PER_MINUTE', async () => {
-    const admin = (await createToken(h.handle.prisma, { projectId: 'default', name: 'admin-agent', role: 'admin' })).token;
-    const me = (await post('/v1/agents', { name: 'admin-as-agent', pool: 'p', protocolVersion: 2 }, admin)).json().agentId as string;
+    const admin = (await createToken(h.handle.prisma, { projectId: 'default', name: 'admin-agent', role: 'admin' }))
+      .token;
+    const me = (await post('/v1/agents', { name: 'admin-as-agent', pool: 'p', protocolVersion: 2 }, admin)).json()
+      .agentId as string;
     const codes: number[] = [];
     for (let i = 0; i < 20; i++) codes.push((await post(`/v1/agents/${me}/heartbeat`, {}, admin)).statusCode);
     expect(codes).toEqual(Array(20).fill(200));
@@ -45,16 +50,38 @@ describe('agent rate limits', () => {
   });
 
   it('reports over their limit answer 429, and lease renewals and completion still go through', async () => {
-    const agent = (await createToken(h.handle.prisma, { projectId: 'default', name: 'reporter', role: 'agent', pools: ['ext'] })).token;
-    const created = await h.inject({ method: 'POST', url: '/v1/sweeps', payload: { name: 'ext', runner: { kind: 'external', pool: 'ext' }, training: { totalSteps: 10, evalEvery: 10 }, grid: { baseLr: [0.1], schedule: [{ kind: 'constant' }] } } });
+    const agent = (
+      await createToken(h.handle.prisma, { projectId: 'default', name: 'reporter', role: 'agent', pools: ['ext'] })
+    ).token;
+    const created = await h.inject({
+      method: 'POST',
+      url: '/v1/sweeps',
+      payload: {
+        name: 'ext',
+        runner: { kind: 'external', pool: 'ext' },
+        training: { totalSteps: 10, evalEvery: 10 },
+        grid: { baseLr: [0.1], schedule: [{ kind: 'constant' }] },
+      },
+    });
     expect(created.statusCode).toBe(201);
-    const me = (await post('/v1/agents', { name: 'reporter', pool: 'ext', protocolVersion: 2 }, agent)).json().agentId as string;
-    const trial = (await post(`/v1/agents/${me}/claim`, { waitMs: 5000 }, agent)).json().trial as { id: string; leaseToken: string };
+    const me = (await post('/v1/agents', { name: 'reporter', pool: 'ext', protocolVersion: 2 }, agent)).json()
+      .agentId as string;
+    const trial = (await post(`/v1/agents/${me}/claim`, { waitMs: 5000 }, agent)).json().trial as {
+      id: string;
+      leaseToken: string;
+    };
     const fence = { attempt: 1, leaseToken: trial.leaseToken };
     const codes: number[] = [];
-    for (let step = 0; step < 5; step++) codes.push((await post(`/v1/trials/${trial.id}/updates`, { ...fence, updates: [{ step, lr: 0.1, loss: 1 }] }, agent)).statusCode);
+    for (let step = 0; step < 5; step++)
+      codes.push(
+        (await post(`/v1/trials/${trial.id}/updates`, { ...fence, updates: [{ step, lr: 0.1, loss: 1 }] }, agent))
+          .statusCode,
+      );
     expect(codes).toEqual([200, 200, 200, 429, 429]);
     for (let i = 0; i < 5; i++) expect((await post(`/v1/trials/${trial.id}/lease`, fence, agent)).statusCode).toBe(200);
-    expect((await post(`/v1/trials/${trial.id}/release`, fence, agent)).json()).toMatchObject({ ok: true, status: 'queued' });
+    expect((await post(`/v1/trials/${trial.id}/release`, fence, agent)).json()).toMatchObject({
+      ok: true,
+      status: 'queued',
+    });
   });
 });

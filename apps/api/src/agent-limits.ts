@@ -30,7 +30,12 @@ declare module 'fastify' {
  * | control | lease, complete, fail, release | per (token, trial) | per token, its own |
  */
 export function createAgentLimits(redis: Redis, prefix: string, limits: AgentRateLimits) {
-  const conn = duplicateRedis(redis, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: false, commandTimeout: 300 });
+  const conn = duplicateRedis(redis, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    lazyConnect: false,
+    commandTimeout: 300,
+  });
   conn.on('error', () => {});
   const duration = Math.max(1, Math.round(limits.windowMs / 1000));
   const bucket = (name: string, points: number) =>
@@ -44,14 +49,24 @@ export function createAgentLimits(redis: Redis, prefix: string, limits: AgentRat
     });
   const buckets = {
     register: [{ limiter: bucket('register', limits.registrationsPerToken), scope: 'token', what: 'registrations' }],
-    claim: [{ limiter: bucket('claim', limits.claimsPerAgent), scope: 'agent', what: 'claims and heartbeats of this agent' }],
+    claim: [
+      { limiter: bucket('claim', limits.claimsPerAgent), scope: 'agent', what: 'claims and heartbeats of this agent' },
+    ],
     report: [
       { limiter: bucket('report', limits.reportsPerTrial), scope: 'trial', what: 'reports for this trial' },
       { limiter: bucket('report-token', limits.reportsPerToken), scope: 'token', what: 'reports by this token' },
     ],
     control: [
-      { limiter: bucket('control', limits.controlPerTrial), scope: 'trial', what: 'lease renewals and endings for this trial' },
-      { limiter: bucket('control-token', limits.controlPerToken), scope: 'token', what: 'lease renewals and endings by this token' },
+      {
+        limiter: bucket('control', limits.controlPerTrial),
+        scope: 'trial',
+        what: 'lease renewals and endings for this trial',
+      },
+      {
+        limiter: bucket('control-token', limits.controlPerToken),
+        scope: 'token',
+        what: 'lease renewals and endings by this token',
+      },
     ],
   } as const;
 
@@ -68,7 +83,12 @@ export function createAgentLimits(redis: Redis, prefix: string, limits: AgentRat
           // Anything but a spent bucket (the insurance limiter failing too): let the request through.
           if (!(res instanceof RateLimiterRes)) continue;
           const retryAfter = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-          throw new ApiError('RATE_LIMITED', `more than ${b.limiter.points} ${b.what} in ${duration} s; retry in ${retryAfter} s`, undefined, { 'retry-after': String(retryAfter) });
+          throw new ApiError(
+            'RATE_LIMITED',
+            `more than ${b.limiter.points} ${b.what} in ${duration} s; retry in ${retryAfter} s`,
+            undefined,
+            { 'retry-after': String(retryAfter) },
+          );
         }
       }
     },

@@ -49,7 +49,13 @@ export async function buildApp(opts: AppOptions) {
     requestTimeout: s.requestTimeoutMs,
     connectionTimeout: s.requestTimeoutMs + 5_000,
     // A number of hops is a trust function (the closest `n` proxies).
-    trustProxy: typeof s.trustProxy === 'number' ? ((hops: number) => (_addr: string, i: number) => i < hops)(s.trustProxy) : s.trustProxy,
+    trustProxy:
+      typeof s.trustProxy === 'number'
+        ? (
+            (hops: number) => (_addr: string, i: number) =>
+              i < hops
+          )(s.trustProxy)
+        : s.trustProxy,
     ...(typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(zodValidatorCompiler);
@@ -59,19 +65,33 @@ export async function buildApp(opts: AppOptions) {
 
   await app.register(helmet, {
     contentSecurityPolicy: {
-      directives: { 'script-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] },
+      directives: {
+        'script-src': ["'self'"],
+        'style-src': ["'self'", "'unsafe-inline'"],
+        'img-src': ["'self'", 'data:'],
+      },
     },
   });
-  if (s.corsOrigins.length) await app.register(cors, { origin: s.corsOrigins, credentials: false, methods: ['GET', 'HEAD', 'POST', 'DELETE'] });
+  if (s.corsOrigins.length)
+    await app.register(cors, { origin: s.corsOrigins, credentials: false, methods: ['GET', 'HEAD', 'POST', 'DELETE'] });
 
   await app.register(swagger, {
     openapi: {
       info: {
         title: 'lrsweep',
         version: '1.1',
-        description: 'Sweeps over base learning rate × schedule × seed, trained by a worker fleet and ranked across seeds.',
+        description:
+          'Sweeps over base learning rate × schedule × seed, trained by a worker fleet and ranked across seeds.',
       },
-      tags: [{ name: 'sweeps' }, { name: 'results' }, { name: 'trials' }, { name: 'schedules' }, { name: 'agents' }, { name: 'admin' }, { name: 'system' }],
+      tags: [
+        { name: 'sweeps' },
+        { name: 'results' },
+        { name: 'trials' },
+        { name: 'schedules' },
+        { name: 'agents' },
+        { name: 'admin' },
+        { name: 'system' },
+      ],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -101,7 +121,13 @@ export async function buildApp(opts: AppOptions) {
   });
   await app.register(systemRoutes({ db: opts.db, redis: opts.redis, metrics }));
 
-  const sweeps = createSweepService({ db: opts.db, queue: opts.queue, maxTrials: s.maxTrials, maxTrialSteps: s.maxTrialSteps, failureBudget: s.failureBudget });
+  const sweeps = createSweepService({
+    db: opts.db,
+    queue: opts.queue,
+    maxTrials: s.maxTrials,
+    maxTrialSteps: s.maxTrialSteps,
+    failureBudget: s.failureBudget,
+  });
   const results = createResultsService({ db: opts.db });
   // Agents' long polls block: on connections that may (the request path's time out in 2 s).
   let blocking: Redis | null = null;
@@ -114,7 +140,11 @@ export async function buildApp(opts: AppOptions) {
   };
   app.addHook('onClose', async () => blocking?.disconnect());
   // Revocations reach every API process at once (the cache drops the token, open claims end with 401).
-  const revocations = createRevocations(opts.redis, opts.queue.prefix, typeof opts.logger === 'object' ? (opts.logger as Logger) : undefined);
+  const revocations = createRevocations(
+    opts.redis,
+    opts.queue.prefix,
+    typeof opts.logger === 'object' ? (opts.logger as Logger) : undefined,
+  );
   const agentLimits = createAgentLimits(opts.redis, opts.queue.prefix, s.agentRate);
   app.addHook('onClose', async () => {
     revocations.close();
@@ -133,7 +163,12 @@ export async function buildApp(opts: AppOptions) {
   // applies it to whatever the router reaches here, whatever the spelling of the path.
   await app.register(
     async (v1: FastifyInstance) => {
-      registerAuth(v1, opts.db, { failuresPerMinute: s.authFailuresPerMinute, globalFailuresPerMinute: s.authGlobalFailuresPerMinute, tokenCacheMs: s.tokenCacheMs, revocations });
+      registerAuth(v1, opts.db, {
+        failuresPerMinute: s.authFailuresPerMinute,
+        globalFailuresPerMinute: s.authGlobalFailuresPerMinute,
+        tokenCacheMs: s.tokenCacheMs,
+        revocations,
+      });
       await registerRateLimit(v1, opts.redis, s.rateLimitPerMinute);
       // Each route's access rule, declared in the contract (routeRules): checked before its body
       // is validated, so a role that may not call a route learns so first. A route without a
@@ -143,7 +178,8 @@ export async function buildApp(opts: AppOptions) {
         const key = `${req.method === 'HEAD' ? 'GET' : req.method} ${req.routeOptions.url}`;
         const rule = (routeRules as Record<string, { may: RouteRuleName }>)[key];
         if (!rule) throw new ApiError('FORBIDDEN', `${key} declares no access rule`);
-        if (!can[rule.may](req.auth)) throw new ApiError('FORBIDDEN', `a ${req.auth.role} token cannot ${ruleWords[rule.may]}`);
+        if (!can[rule.may](req.auth))
+          throw new ApiError('FORBIDDEN', `a ${req.auth.role} token cannot ${ruleWords[rule.may]}`);
       });
       // Agent routes draw from the agent buckets instead, whatever the token's role.
       v1.addHook('preHandler', async (req) => {
@@ -156,7 +192,9 @@ export async function buildApp(opts: AppOptions) {
       await v1.register(scheduleRoutes);
       await v1.register(adminRoutes({ db: opts.db, revocations }));
       await v1.register(agentRoutes({ db: opts.db, agents, revocations, aliveMs: 3 * s.agentHeartbeatMs }));
-      await v1.register(fleetRoutes({ db: opts.db, agentAliveMs: 3 * s.agentHeartbeatMs, workerLostAfterMs: s.workerLostAfterMs }));
+      await v1.register(
+        fleetRoutes({ db: opts.db, agentAliveMs: 3 * s.agentHeartbeatMs, workerLostAfterMs: s.workerLostAfterMs }),
+      );
     },
     { prefix: '/v1' },
   );
@@ -172,7 +210,12 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 async function registerRateLimit(scope: FastifyInstance, redis: Redis, max: number) {
   // Its own connection that fails fast: with Redis down or frozen, requests go unlimited within
   // 300 ms (as skipOnError says), never stuck.
-  const limiterRedis = duplicateRedis(redis, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: false, commandTimeout: 300 });
+  const limiterRedis = duplicateRedis(redis, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    lazyConnect: false,
+    commandTimeout: 300,
+  });
   limiterRedis.on('error', () => {});
   scope.addHook('onClose', async () => limiterRedis.disconnect());
   await scope.register(rateLimit, {

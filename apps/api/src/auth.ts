@@ -57,10 +57,20 @@ export function registerAuth(scope: FastifyInstance, db: Db, opts: AuthOptions) 
     if (global.resetAt <= now) Object.assign(global, { count: 0, resetAt: now + windowMs });
     global.count += 1;
     const mine = failures.get(ip)!;
-    const over = mine.count > opts.failuresPerMinute ? mine.resetAt : global.count > opts.globalFailuresPerMinute ? global.resetAt : null;
+    const over =
+      mine.count > opts.failuresPerMinute
+        ? mine.resetAt
+        : global.count > opts.globalFailuresPerMinute
+          ? global.resetAt
+          : null;
     if (over !== null) {
       const retryAfter = Math.max(1, Math.ceil((over - now) / 1000));
-      throw new ApiError('RATE_LIMITED', `too many failed authentications${over === mine.resetAt ? ' from this address' : ''}; ${message}; retry in ${retryAfter} s`, undefined, { 'retry-after': String(retryAfter) });
+      throw new ApiError(
+        'RATE_LIMITED',
+        `too many failed authentications${over === mine.resetAt ? ' from this address' : ''}; ${message}; retry in ${retryAfter} s`,
+        undefined,
+        { 'retry-after': String(retryAfter) },
+      );
     }
     throw new ApiError('UNAUTHENTICATED', message);
   };

@@ -31,7 +31,15 @@ const schema = z.object({
   TRUST_PROXY: z
     .string()
     .default('false')
-    .transform((v): boolean | number | string[] => (v === 'true' ? true : v === 'false' || v === '' ? false : /^\d+$/.test(v) ? Number(v) : v.split(',').map((x) => x.trim()))),
+    .transform((v): boolean | number | string[] =>
+      v === 'true'
+        ? true
+        : v === 'false' || v === ''
+          ? false
+          : /^\d+$/.test(v)
+            ? Number(v)
+            : v.split(',').map((x) => x.trim()),
+    ),
   /** An agent's claimed trial: its lease, how often agents heartbeat, and how long a trainer may report nothing. */
   AGENT_LEASE_MS: int(30_000),
   AGENT_HEARTBEAT_MS: int(10_000),
@@ -52,7 +60,12 @@ const schema = z.object({
   CORS_ORIGINS: z
     .string()
     .default('')
-    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean)),
+    .transform((s) =>
+      s
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    ),
   REQUEST_TIMEOUT_MS: int(30_000),
   /** How often Postgres and Redis are reconciled (trials Redis lost are re-enqueued). */
   RECONCILE_INTERVAL_MS: int(15_000),
@@ -71,7 +84,9 @@ export type ApiEnv = z.infer<typeof schema>;
 export function readEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
   const r = schema.safeParse(env);
   if (!r.success) {
-    throw new Error(`invalid API environment: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `invalid API environment: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   return r.data;
 }

@@ -3,7 +3,6 @@ import { type SpecIssue, toSpecIssues } from '@lrsweep/schedules';
 import type { FastifyError, FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import type { z } from 'zod';
 
-
 /** An error the API answers with its catalog status and code: `{ code, message, issues? }`. */
 export class ApiError extends Error {
   readonly statusCode: number;
@@ -22,7 +21,8 @@ export class ApiError extends Error {
 }
 
 /** 409 STALE_ATTEMPT: the attempt may no longer write, and why (the agent stops that trial and goes on). */
-export const staleAttempt = (reason: StaleReason, message: string) => new ApiError('STALE_ATTEMPT', message, undefined, undefined, reason);
+export const staleAttempt = (reason: StaleReason, message: string) =>
+  new ApiError('STALE_ATTEMPT', message, undefined, undefined, reason);
 
 export const notFound = (what: 'sweep' | 'trial' | 'token' | 'agent', id: string) =>
   new ApiError(`${what.toUpperCase() as Uppercase<typeof what>}_NOT_FOUND`, `${what} ${id} does not exist`);
@@ -52,7 +52,12 @@ export function registerErrorHandler(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof ApiError) {
       if (err.headers) reply.headers(err.headers);
-      return reply.status(err.statusCode).send({ code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}), ...(err.reason ? { reason: err.reason } : {}) });
+      return reply.status(err.statusCode).send({
+        code: err.code,
+        message: err.message,
+        ...(err.issues ? { issues: err.issues } : {}),
+        ...(err.reason ? { reason: err.reason } : {}),
+      });
     }
     const cause = (err as { cause?: unknown }).cause ?? err;
     if (cause instanceof RequestValidationError) {
@@ -62,10 +67,15 @@ export function registerErrorHandler(app: FastifyInstance) {
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       const says = req.routeOptions.config?.tooLarge;
-      return reply.status(413).send({ code: 'BODY_TOO_LARGE', message: says ? `the request body is too large: ${says}` : 'the request body is larger than the limit' });
+      return reply.status(413).send({
+        code: 'BODY_TOO_LARGE',
+        message: says ? `the request body is too large: ${says}` : 'the request body is larger than the limit',
+      });
     }
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return reply.status(415).send({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send JSON (Content-Type: application/json)' });
+      return reply
+        .status(415)
+        .send({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send JSON (Content-Type: application/json)' });
     }
     if (err.statusCode === 400 && (err instanceof SyntaxError || err.code?.startsWith('FST_ERR_CTP'))) {
       return reply.status(400).send({ code: 'MALFORMED_JSON', message: `the body is not valid JSON: ${err.message}` });
@@ -77,7 +87,10 @@ export function registerErrorHandler(app: FastifyInstance) {
     }
     if (databaseUnavailable(err)) {
       req.log.warn({ err }, 'database unavailable');
-      return reply.status(503).header('retry-after', '5').send({ code: 'DATABASE_UNAVAILABLE', message: 'the database is unavailable or out of connections; retry shortly' });
+      return reply.status(503).header('retry-after', '5').send({
+        code: 'DATABASE_UNAVAILABLE',
+        message: 'the database is unavailable or out of connections; retry shortly',
+      });
     }
     req.log.error({ err }, 'request failed');
     return reply.status(500).send({ code: 'INTERNAL', message: 'internal error' });
@@ -87,7 +100,20 @@ export function registerErrorHandler(app: FastifyInstance) {
   });
 }
 
-const unavailableCodes = new Set(['P1001', 'P1002', 'P1017', 'P2024', '53300', '53400', '57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT']);
+const unavailableCodes = new Set([
+  'P1001',
+  'P1002',
+  'P1017',
+  'P2024',
+  '53300',
+  '53400',
+  '57P01',
+  '57P02',
+  '57P03',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+]);
 const unavailableKinds = new Set(['TooManyConnections', 'DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout']);
 
 /**
@@ -96,9 +122,22 @@ const unavailableKinds = new Set(['TooManyConnections', 'DatabaseNotReachable', 
  */
 function databaseUnavailable(err: unknown, depth = 0): boolean {
   if (!err || typeof err !== 'object' || depth > 6) return false;
-  const e = err as { code?: unknown; originalCode?: unknown; kind?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } };
+  const e = err as {
+    code?: unknown;
+    originalCode?: unknown;
+    kind?: unknown;
+    message?: unknown;
+    cause?: unknown;
+    meta?: { driverAdapterError?: unknown };
+  };
   for (const c of [e.code, e.originalCode]) if (typeof c === 'string' && unavailableCodes.has(c)) return true;
   if (typeof e.kind === 'string' && unavailableKinds.has(e.kind)) return true;
-  if (typeof e.message === 'string' && /too many (clients|connections)|remaining connection slots|Connection terminated|timeout exceeded when trying to connect/i.test(e.message)) return true;
+  if (
+    typeof e.message === 'string' &&
+    /too many (clients|connections)|remaining connection slots|Connection terminated|timeout exceeded when trying to connect/i.test(
+      e.message,
+    )
+  )
+    return true;
   return databaseUnavailable(e.cause, depth + 1) || databaseUnavailable(e.meta?.driverAdapterError, depth + 1);
 }

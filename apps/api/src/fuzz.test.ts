@@ -12,7 +12,11 @@ const valid = {
   training: { epochs: 1, batchSize: 100, evalEvery: 4 },
   grid: {
     baseLr: [0.001, 0.01],
-    schedule: [{ kind: 'constant' }, { kind: 'cosine', minFactor: 0.1, warmup: { steps: [0, 2] } }, { kind: 'step', stepSize: 3, gamma: 0.5 }],
+    schedule: [
+      { kind: 'constant' },
+      { kind: 'cosine', minFactor: 0.1, warmup: { steps: [0, 2] } },
+      { kind: 'step', stepSize: 3, gamma: 0.5 },
+    ],
     seeds: [0, 1],
   },
   objective: { metric: 'val_loss', mode: 'min', aggregate: 'final' },
@@ -61,7 +65,12 @@ const mutations: ((v: Json, r: number[]) => string)[] = [
     const marker = '"__HUGE__"';
     const text = JSON.stringify(setAt(v, p, '__HUGE__'));
     // 1e-400 parses to 0: only hostile where 0 is invalid, so fall back to 1e400 elsewhere.
-    return text.replace(marker, huge === '1e-400' && !/baseLr|stepSize|batchSize|epochs|evalEvery|trainSize|testSize/.test(p.join('.')) ? '1e400' : huge);
+    return text.replace(
+      marker,
+      huge === '1e-400' && !/baseLr|stepSize|batchSize|epochs|evalEvery|trainSize|testSize/.test(p.join('.'))
+        ? '1e400'
+        : huge,
+    );
   },
   // NaN / Infinity as strings where numbers go
   (v, r) => {
@@ -132,7 +141,12 @@ describe('fuzzing POST /v1/sweeps', () => {
       const kind = m % mutations.length;
       counts[kind]++;
       const body = mutations[kind]!(valid as unknown as Json, [a, b, c]);
-      const r = await h.inject({ method: 'POST', url: '/v1/sweeps', headers: { 'content-type': 'application/json' }, payload: body });
+      const r = await h.inject({
+        method: 'POST',
+        url: '/v1/sweeps',
+        headers: { 'content-type': 'application/json' },
+        payload: body,
+      });
       if (r.statusCode !== 400 || !r.json().code) failures.push(`${r.statusCode} for ${body.slice(0, 300)}`);
     }
     expect(failures).toEqual([]);

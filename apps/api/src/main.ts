@@ -13,7 +13,9 @@ const { prisma, close: closeDb } = createDb({ url: env.DATABASE_URL, logger: log
 // Without Postgres nothing can be answered: refuse to start, in one line naming the variable.
 const reachable = await checkDatabase(prisma, 5000);
 if (reachable !== true) {
-  process.stderr.write(`lrsweep api: cannot reach Postgres at DATABASE_URL=${redactUrl(env.DATABASE_URL)} (${reachable}); start it or point DATABASE_URL at it\n`);
+  process.stderr.write(
+    `lrsweep api: cannot reach Postgres at DATABASE_URL=${redactUrl(env.DATABASE_URL)} (${reachable}); start it or point DATABASE_URL at it\n`,
+  );
   await closeDb().catch(() => {});
   process.exit(1);
 }

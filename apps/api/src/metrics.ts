@@ -6,7 +6,6 @@ import type { TrialQueue } from '@lrsweep/queue';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { within } from './services/sweep-service';
 
-
 export function createApiMetrics(deps: { db: Db; queue: TrialQueue }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'lrsweep_api_process_' });
@@ -18,7 +17,11 @@ export function createApiMetrics(deps: { db: Db; queue: TrialQueue }) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 20],
     registers,
   });
-  const reenqueued = new Counter({ name: 'lrsweep_reconciler_reenqueued_total', help: 'Trials the reconciler delivered again because Redis had lost their job', registers });
+  const reenqueued = new Counter({
+    name: 'lrsweep_reconciler_reenqueued_total',
+    help: 'Trials the reconciler delivered again because Redis had lost their job',
+    registers,
+  });
   new Gauge({
     name: 'lrsweep_trials',
     help: 'Trials by pool and status (Postgres)',
@@ -41,7 +44,12 @@ export function createApiMetrics(deps: { db: Db; queue: TrialQueue }) {
       for (const r of rows) this.set({ pool: r.pool }, r.queued + r.running);
     },
   });
-  const scrapeErrors = new Counter({ name: 'lrsweep_metrics_scrape_errors_total', help: 'Parts of a scrape that could not be read (e.g. Redis did not answer)', labelNames: ['source'], registers });
+  const scrapeErrors = new Counter({
+    name: 'lrsweep_metrics_scrape_errors_total',
+    help: 'Parts of a scrape that could not be read (e.g. Redis did not answer)',
+    labelNames: ['source'],
+    registers,
+  });
   new Gauge({
     name: 'lrsweep_queue_jobs',
     help: "BullMQ's jobs by pool and state, summed over the projects' queues of the pool",
@@ -52,14 +60,19 @@ export function createApiMetrics(deps: { db: Db; queue: TrialQueue }) {
       try {
         const queues = await liveQueues(deps.db);
         // A frozen Redis must not hang a scrape.
-        const counts = await within(Promise.all(queues.map((q) => deps.queue.jobCounts(q))), 1500, 'reading the queues');
+        const counts = await within(
+          Promise.all(queues.map((q) => deps.queue.jobCounts(q))),
+          1500,
+          'reading the queues',
+        );
         const sum = new Map<string, Record<string, number>>();
         queues.forEach((q, i) => {
           const acc = sum.get(q.pool) ?? {};
           for (const [state, n] of Object.entries(counts[i]!)) acc[state] = (acc[state] ?? 0) + n;
           sum.set(q.pool, acc);
         });
-        for (const [pool, byState] of sum) for (const [state, n] of Object.entries(byState)) this.set({ pool, state }, n);
+        for (const [pool, byState] of sum)
+          for (const [state, n] of Object.entries(byState)) this.set({ pool, state }, n);
       } catch {
         scrapeErrors.inc({ source: 'redis' });
       }

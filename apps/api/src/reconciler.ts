@@ -1,4 +1,15 @@
-import { admitHeldTrials, type Db, decideRungs, newDelivery, pruneFleetRegistry, pruneTombstones, releaseOrphanForks, sweepsWaitingAtRungs, sweepsWithHeldTrials, trialsAwaitingDelivery } from '@lrsweep/db';
+import {
+  admitHeldTrials,
+  type Db,
+  decideRungs,
+  newDelivery,
+  pruneFleetRegistry,
+  pruneTombstones,
+  releaseOrphanForks,
+  sweepsWaitingAtRungs,
+  sweepsWithHeldTrials,
+  trialsAwaitingDelivery,
+} from '@lrsweep/db';
 import type { TrialQueue } from '@lrsweep/queue';
 import type { Logger } from 'pino';
 
@@ -15,13 +26,24 @@ const alive = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-c
  * Redis, an enqueue that never happened) gets a fresh delivery. Safe to run from several API
  * processes: a delivery is handed out by compare-and-set.
  */
-export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Logger; batch?: number; onRedelivered?: (n: number) => void; tombstoneMs?: number }): Promise<number> {
+export async function reconcileOnce(deps: {
+  db: Db;
+  queue: TrialQueue;
+  log?: Logger;
+  batch?: number;
+  onRedelivered?: (n: number) => void;
+  tombstoneMs?: number;
+}): Promise<number> {
   const rows = await trialsAwaitingDelivery(deps.db, deps.batch ?? 10_000);
   let redelivered = 0;
   for (let i = 0; i < rows.length; i += 200) {
     const chunk = rows.slice(i, i + 200);
     const states = await Promise.all(
-      chunk.map((r) => (r.job_id ? deps.queue.jobState({ projectId: r.project_id, pool: r.pool, runner: r.runner }, r.job_id) : Promise.resolve('unknown'))),
+      chunk.map((r) =>
+        r.job_id
+          ? deps.queue.jobState({ projectId: r.project_id, pool: r.pool, runner: r.runner }, r.job_id)
+          : Promise.resolve('unknown'),
+      ),
     );
     for (const [k, r] of chunk.entries()) {
       if (alive.has(states[k]!)) continue;
@@ -55,7 +77,14 @@ export async function reconcileOnce(deps: { db: Db; queue: TrialQueue; log?: Log
 }
 
 /** Runs the reconciler now and every `intervalMs`; errors are logged and retried next time. */
-export function startReconciler(deps: { db: Db; queue: TrialQueue; log: Logger; intervalMs: number; onRedelivered?: (n: number) => void; tombstoneMs?: number }) {
+export function startReconciler(deps: {
+  db: Db;
+  queue: TrialQueue;
+  log: Logger;
+  intervalMs: number;
+  onRedelivered?: (n: number) => void;
+  tombstoneMs?: number;
+}) {
   let running: Promise<unknown> = Promise.resolve();
   const tick = () => {
     running = reconcileOnce(deps).catch((err) => deps.log.warn({ err }, 'reconcile failed'));

@@ -24,7 +24,14 @@ export function createRevocations(redis: Redis, prefix: string, log?: Logger) {
   sub.on('message', (ch: string, tokenId: string) => {
     if (ch === channel) tell(tokenId);
   });
-  const subscribed = sub.subscribe(channel).catch((err: Error) => log?.warn({ err }, 'could not subscribe to token revocations; other API processes will learn of them within TOKEN_CACHE_MS'));
+  const subscribed = sub
+    .subscribe(channel)
+    .catch((err: Error) =>
+      log?.warn(
+        { err },
+        'could not subscribe to token revocations; other API processes will learn of them within TOKEN_CACHE_MS',
+      ),
+    );
 
   return {
     /** Resolves once this process hears of revocations published elsewhere. */
@@ -32,7 +39,14 @@ export function createRevocations(redis: Redis, prefix: string, log?: Logger) {
     /** Tells this process and every other that `tokenId` was revoked. */
     async publish(tokenId: string) {
       tell(tokenId);
-      await redis.publish(channel, tokenId).catch((err: Error) => log?.warn({ err }, 'could not publish a token revocation; other API processes will learn of it within TOKEN_CACHE_MS'));
+      await redis
+        .publish(channel, tokenId)
+        .catch((err: Error) =>
+          log?.warn(
+            { err },
+            'could not publish a token revocation; other API processes will learn of it within TOKEN_CACHE_MS',
+          ),
+        );
     },
     /** Calls `f` when `tokenId` is revoked, until the returned function is called. */
     onRevoked(tokenId: string, f: () => void): () => void {

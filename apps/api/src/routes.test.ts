@@ -104,14 +104,28 @@ describe('API routes', () => {
     expect(page1.sweeps.map((s: { name: string }) => s.name)).toEqual(['third', 'second']);
     const page2 = (await h.inject('/v1/sweeps?limit=2&offset=2')).json();
     expect(page2.sweeps.map((s: { name: string }) => s.name)).toEqual(['first']);
-    expect(page2.sweeps[0]).toMatchObject({ status: 'queued', counts: { total: 4, queued: 4, running: 0, completed: 0 } });
+    expect(page2.sweeps[0]).toMatchObject({
+      status: 'queued',
+      counts: { total: 4, queued: 4, running: 0, completed: 0 },
+    });
 
     const one = (await h.inject(`/v1/sweeps/${ids[0]}`)).json();
-    expect(one).toMatchObject({ id: ids[0], name: 'first', status: 'queued', trialCount: 4, objective: { metric: 'val_loss', mode: 'min', aggregate: 'final' } });
+    expect(one).toMatchObject({
+      id: ids[0],
+      name: 'first',
+      status: 'queued',
+      trialCount: 4,
+      objective: { metric: 'val_loss', mode: 'min', aggregate: 'final' },
+    });
     const trials = (await h.inject(`/v1/sweeps/${ids[0]}/trials?limit=3`)).json();
     expect(trials.total).toBe(4);
     expect(trials.trials).toHaveLength(3);
-    expect(trials.trials[0]).toMatchObject({ status: 'queued', attempt: 0, totalSteps: 2, config: { baseLr: 0.01, seed: 0, schedule: { kind: 'constant' } } });
+    expect(trials.trials[0]).toMatchObject({
+      status: 'queued',
+      attempt: 0,
+      totalSteps: 2,
+      config: { baseLr: 0.01, seed: 0, schedule: { kind: 'constant' } },
+    });
     const results = (await h.inject(`/v1/sweeps/${ids[0]}/results`)).json();
     expect(results.provisional).toBe(true);
     expect(results.ranking).toHaveLength(2);
@@ -122,7 +136,9 @@ describe('API routes', () => {
     const missing = await h.inject('/v1/sweeps/00000000-0000-4000-8000-000000000000');
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ code: 'SWEEP_NOT_FOUND' });
-    expect((await h.inject('/v1/trials/00000000-0000-4000-8000-000000000000/metrics')).json()).toMatchObject({ code: 'TRIAL_NOT_FOUND' });
+    expect((await h.inject('/v1/trials/00000000-0000-4000-8000-000000000000/metrics')).json()).toMatchObject({
+      code: 'TRIAL_NOT_FOUND',
+    });
     const bad = await h.inject('/v1/sweeps/not-a-uuid');
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ code: 'REQUEST_INVALID', issues: [{ path: 'id' }] });

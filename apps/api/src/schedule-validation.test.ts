@@ -75,10 +75,18 @@ const bad: [ScheduleKind, Record<string, unknown>, string][] = [
   ['reduce_on_plateau', { ...ex('reduce_on_plateau'), minFactor: 2 }, 'minFactor'],
   ['sequential', { ...ex('sequential'), parts: [] }, 'parts'],
   ['sequential', { ...ex('sequential'), milestones: [20, 40] }, 'milestones'],
-  ['sequential', { kind: 'sequential', milestones: [40, 20], parts: [{ kind: 'constant' }, { kind: 'linear' }, { kind: 'cosine' }] }, 'milestones[1]'],
+  [
+    'sequential',
+    { kind: 'sequential', milestones: [40, 20], parts: [{ kind: 'constant' }, { kind: 'linear' }, { kind: 'cosine' }] },
+    'milestones[1]',
+  ],
   ['sequential', { ...ex('sequential'), milestones: [0] }, 'milestones[0]'],
   ['sequential', { ...ex('sequential'), milestones: [100] }, 'milestones[0]'],
-  ['sequential', { ...ex('sequential'), parts: [{ kind: 'linear' }, { kind: 'cosine', minFactor: 3 }] }, 'parts[1].minFactor'],
+  [
+    'sequential',
+    { ...ex('sequential'), parts: [{ kind: 'linear' }, { kind: 'cosine', minFactor: 3 }] },
+    'parts[1].minFactor',
+  ],
   ['sequential', { ...ex('sequential'), parts: [{ kind: 'linear' }, { kind: 'nope' }] }, 'parts[1].kind'],
 ];
 
@@ -104,7 +112,11 @@ describe('invalid schedule values answer 400 naming the path', () => {
     const s = await h.inject({ method: 'POST', url: '/v1/sweeps', payload: sweep(spec) });
     expect(s.statusCode, s.body).toBe(400);
     expect(s.json().issues.map((i: { path: string }) => i.path)).toContain(`grid.schedule[0].${path}`);
-    const p = await h.inject({ method: 'POST', url: '/v1/schedules/preview', payload: { schedule: spec, baseLr: 0.1, totalSteps: 100 } });
+    const p = await h.inject({
+      method: 'POST',
+      url: '/v1/schedules/preview',
+      payload: { schedule: spec, baseLr: 0.1, totalSteps: 100 },
+    });
     expect(p.statusCode, p.body).toBe(400);
     expect(p.json()).toMatchObject({ code: 'SPEC_INVALID' });
     expect(p.json().issues.map((i: { path: string }) => i.path)).toContain(`schedule.${path}`);
@@ -112,7 +124,11 @@ describe('invalid schedule values answer 400 naming the path', () => {
   });
 
   it.each(Object.entries(scheduleExamples))('the %s example is valid in both', async (_kind, { spec }) => {
-    const p = await h.inject({ method: 'POST', url: '/v1/schedules/preview', payload: { schedule: spec, baseLr: 0.1, totalSteps: 100 } });
+    const p = await h.inject({
+      method: 'POST',
+      url: '/v1/schedules/preview',
+      payload: { schedule: spec, baseLr: 0.1, totalSteps: 100 },
+    });
     expect(p.statusCode, p.body).toBe(200);
     expect(p.json().lr).toEqual(lrSequence(spec, { baseLr: 0.1, totalSteps: 100, metrics: undefined, evalEvery: 1 }));
   });
@@ -127,7 +143,9 @@ describe('POST /v1/schedules/preview', () => {
   const preview = (payload: object) => h.inject({ method: 'POST', url: '/v1/schedules/preview', payload });
 
   it('answers the whole curve when it is short', async () => {
-    const r = (await preview({ schedule: { kind: 'cosine', warmup: { steps: 5 } }, baseLr: 0.1, totalSteps: 50 })).json();
+    const r = (
+      await preview({ schedule: { kind: 'cosine', warmup: { steps: 5 } }, baseLr: 0.1, totalSteps: 50 })
+    ).json();
     expect(r.downsampled).toBe(false);
     expect(r.steps).toEqual([...Array(50).keys()]);
     expect(r.lr).toEqual(lrSequence({ kind: 'cosine', warmup: { steps: 5 } }, { baseLr: 0.1, totalSteps: 50 }));
@@ -149,8 +167,20 @@ describe('POST /v1/schedules/preview', () => {
 
   it('feeds evaluation metrics to a plateau schedule', async () => {
     const metrics = [1, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9];
-    const r = (await preview({ schedule: { kind: 'reduce_on_plateau', factor: 0.5, patience: 1 }, baseLr: 0.1, totalSteps: 100, metrics })).json();
-    expect(r.lr).toEqual(lrSequence({ kind: 'reduce_on_plateau', factor: 0.5, patience: 1 }, { baseLr: 0.1, totalSteps: 100, metrics, evalEvery: 10 }));
+    const r = (
+      await preview({
+        schedule: { kind: 'reduce_on_plateau', factor: 0.5, patience: 1 },
+        baseLr: 0.1,
+        totalSteps: 100,
+        metrics,
+      })
+    ).json();
+    expect(r.lr).toEqual(
+      lrSequence(
+        { kind: 'reduce_on_plateau', factor: 0.5, patience: 1 },
+        { baseLr: 0.1, totalSteps: 100, metrics, evalEvery: 10 },
+      ),
+    );
     expect(r.lr[0]).toBe(0.1);
     expect(r.lr[99]).toBeLessThan(0.1);
   });

@@ -41,19 +41,30 @@ describe('security', () => {
   it("hides another project's sweeps and trials (404) and lists only the token's own", async () => {
     const created = (await h.inject({ method: 'POST', url: '/v1/sweeps', payload: spec('mine') })).json();
     const trial = (await h.inject(`/v1/sweeps/${created.id}/trials`)).json().trials[0];
-    for (const url of [`/v1/sweeps/${created.id}`, `/v1/sweeps/${created.id}/results`, `/v1/sweeps/${created.id}/trials`, `/v1/trials/${trial.id}`, `/v1/trials/${trial.id}/metrics`]) {
+    for (const url of [
+      `/v1/sweeps/${created.id}`,
+      `/v1/sweeps/${created.id}/results`,
+      `/v1/sweeps/${created.id}/trials`,
+      `/v1/trials/${trial.id}`,
+      `/v1/trials/${trial.id}/metrics`,
+    ]) {
       const r = await h.inject(url, otherProject);
       expect(r.statusCode, url).toBe(404);
     }
     for (const action of ['cancel', 'retry']) {
-      expect((await h.inject({ method: 'POST', url: `/v1/sweeps/${created.id}/${action}` }, otherProject)).statusCode).toBe(404);
+      expect(
+        (await h.inject({ method: 'POST', url: `/v1/sweeps/${created.id}/${action}` }, otherProject)).statusCode,
+      ).toBe(404);
     }
     expect((await h.inject('/v1/sweeps', otherProject)).json().total).toBe(0);
     expect((await h.inject(`/v1/sweeps/${created.id}`, member)).statusCode).toBe(200);
   });
 
   it('creates and revokes tokens through admin routes; a revoked token gets 401; members cannot administer', async () => {
-    const c = await h.inject({ method: 'POST', url: '/v1/admin/tokens', payload: { projectId: 'team-c', name: 'ci' } }, h.operator);
+    const c = await h.inject(
+      { method: 'POST', url: '/v1/admin/tokens', payload: { projectId: 'team-c', name: 'ci' } },
+      h.operator,
+    );
     expect(c.statusCode).toBe(201);
     const { id, token } = c.json();
     expect(token).toMatch(/^lrs_/);
@@ -65,8 +76,13 @@ describe('security', () => {
     expect((await h.inject({ method: 'POST', url: `/v1/admin/tokens/${id}/revoke` }, h.operator)).statusCode).toBe(200);
     const after = await h.inject('/v1/sweeps', token);
     expect(after.statusCode).toBe(401);
-    expect((await h.inject({ method: 'POST', url: '/v1/admin/tokens', payload: { projectId: 'x', name: 'y' } }, member)).statusCode).toBe(403);
-    const stored = await query<{ token_hash: string }>(h.db.url, 'SELECT token_hash FROM api_tokens WHERE id = $1', [id]);
+    expect(
+      (await h.inject({ method: 'POST', url: '/v1/admin/tokens', payload: { projectId: 'x', name: 'y' } }, member))
+        .statusCode,
+    ).toBe(403);
+    const stored = await query<{ token_hash: string }>(h.db.url, 'SELECT token_hash FROM api_tokens WHERE id = $1', [
+      id,
+    ]);
     expect(stored[0]!.token_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(stored[0]!.token_hash).not.toContain(token);
   });
@@ -75,7 +91,11 @@ describe('security', () => {
     const a = await buildApp({ db: h.handle.prisma, redis: h.redis, queue: h.queue, rateLimitPerMinute: 5 });
     const { token } = await createToken(h.handle.prisma, { projectId: 'rate', name: 'r' });
     const codes: number[] = [];
-    for (let i = 0; i < 7; i++) codes.push((await a.inject({ method: 'GET', url: '/v1/sweeps', headers: { authorization: `Bearer ${token}` } })).statusCode);
+    for (let i = 0; i < 7; i++)
+      codes.push(
+        (await a.inject({ method: 'GET', url: '/v1/sweeps', headers: { authorization: `Bearer ${token}` } }))
+          .statusCode,
+      );
     const other = await a.inject({ method: 'GET', url: '/v1/sweeps', headers: { authorization: `Bearer ${member}` } });
     const limited = await a.inject({ method: 'GET', url: '/v1/sweeps', headers: { authorization: `Bearer ${token}` } });
     await a.close();
@@ -85,14 +105,21 @@ describe('security', () => {
   });
 
   it('answers 413 to an oversized body', async () => {
-    const r = await h.inject({ method: 'POST', url: '/v1/sweeps', payload: { ...spec(), name: 'x'.repeat(2_000_000) } });
+    const r = await h.inject({
+      method: 'POST',
+      url: '/v1/sweeps',
+      payload: { ...spec(), name: 'x'.repeat(2_000_000) },
+    });
     expect(r.statusCode).toBe(413);
   });
 
   it('a forced 500 returns no stack trace, SQL or internals, and logs it with the token redacted', async () => {
     const lines: string[] = [];
     // The API's own logger (main.ts builds it the same way), writing here.
-    const logger = createApiLogger('info', new Writable({ write: (chunk, _e, cb) => (lines.push(chunk.toString()), cb()) }));
+    const logger = createApiLogger(
+      'info',
+      new Writable({ write: (chunk, _e, cb) => (lines.push(chunk.toString()), cb()) }),
+    );
     const a = await buildApp({ db: h.handle.prisma, redis: h.redis, queue: h.queue, logger });
     await query(h.db.url, 'ALTER TABLE sweeps RENAME TO sweeps_gone');
     try {
@@ -109,10 +136,17 @@ describe('security', () => {
     expect(log).not.toContain(h.token);
     // Wherever a token or an Authorization header is logged, the API's logger redacts it.
     lines.length = 0;
-    logger.info({ token: h.token, req: { headers: { authorization: `Bearer ${h.token}` } }, created: { token: h.token } }, 'token minted');
+    logger.info(
+      { token: h.token, req: { headers: { authorization: `Bearer ${h.token}` } }, created: { token: h.token } },
+      'token minted',
+    );
     expect(lines.join('')).toContain('token minted');
     expect(lines.join('')).not.toContain(h.token);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ token: '[redacted]', req: { headers: { authorization: '[redacted]' } }, created: { token: '[redacted]' } });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      token: '[redacted]',
+      req: { headers: { authorization: '[redacted]' } },
+      created: { token: '[redacted]' },
+    });
   });
 
   it('sends security headers and keeps CORS closed unless origins are configured', async () => {
@@ -120,9 +154,22 @@ describe('security', () => {
     expect(r.headers['x-content-type-options']).toBe('nosniff');
     expect(r.headers['content-security-policy']).toContain("default-src 'self'");
     expect(r.headers['access-control-allow-origin']).toBeUndefined();
-    const a = await buildApp({ db: h.handle.prisma, redis: h.redis, queue: h.queue, corsOrigins: ['https://dash.example'] });
-    const ok = await a.inject({ method: 'OPTIONS', url: '/v1/sweeps', headers: { origin: 'https://dash.example', 'access-control-request-method': 'GET' } });
-    const evil = await a.inject({ method: 'OPTIONS', url: '/v1/sweeps', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
+    const a = await buildApp({
+      db: h.handle.prisma,
+      redis: h.redis,
+      queue: h.queue,
+      corsOrigins: ['https://dash.example'],
+    });
+    const ok = await a.inject({
+      method: 'OPTIONS',
+      url: '/v1/sweeps',
+      headers: { origin: 'https://dash.example', 'access-control-request-method': 'GET' },
+    });
+    const evil = await a.inject({
+      method: 'OPTIONS',
+      url: '/v1/sweeps',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+    });
     await a.close();
     expect(ok.headers['access-control-allow-origin']).toBe('https://dash.example');
     expect(evil.headers['access-control-allow-origin']).toBeUndefined();

@@ -57,11 +57,17 @@ export function costProblem(text: string): SpecIssue | null {
     // The start of a value.
     if (top?.array) {
       top.sawValue = true;
-      if (top.count + 1 > jsonLimits.maxArrayLength) return { path: pathOf().replace(/\[\d+\]$/, ''), message: `a list of more than ${jsonLimits.maxArrayLength} values` };
+      if (top.count + 1 > jsonLimits.maxArrayLength)
+        return {
+          path: pathOf().replace(/\[\d+\]$/, ''),
+          message: `a list of more than ${jsonLimits.maxArrayLength} values`,
+        };
     }
-    if (++values > jsonLimits.maxValues) return { path: '', message: `the body has more than ${jsonLimits.maxValues} values` };
+    if (++values > jsonLimits.maxValues)
+      return { path: '', message: `the body has more than ${jsonLimits.maxValues} values` };
     if (c === 123 || c === 91) {
-      if (stack.length >= jsonLimits.maxDepth) return { path: pathOf(), message: `the body nests deeper than ${jsonLimits.maxDepth} levels` };
+      if (stack.length >= jsonLimits.maxDepth)
+        return { path: pathOf(), message: `the body nests deeper than ${jsonLimits.maxDepth} levels` };
       stack.push({ array: c === 91, count: 0, sawValue: false, key: '', expectKey: c === 123 });
     } else if (c !== 34) {
       // A number, true, false or null: skip to its end.
@@ -95,11 +101,16 @@ const badText = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** Strings (keys too) holding a NUL or a lone surrogate, with their paths. */
 export function textProblems(value: unknown, path: PropertyKey[] = [], out: SpecIssue[] = []): SpecIssue[] {
   if (typeof value === 'string') {
-    if (badText.test(value)) out.push({ path: formatPath(path), message: 'contains a NUL character or an unpaired surrogate' });
+    if (badText.test(value))
+      out.push({ path: formatPath(path), message: 'contains a NUL character or an unpaired surrogate' });
   } else if (Array.isArray(value)) value.forEach((v, i) => textProblems(v, [...path, i], out));
   else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      if (badText.test(k)) out.push({ path: formatPath([...path, k]), message: 'the key contains a NUL character or an unpaired surrogate' });
+      if (badText.test(k))
+        out.push({
+          path: formatPath([...path, k]),
+          message: 'the key contains a NUL character or an unpaired surrogate',
+        });
       textProblems(v, [...path, k], out);
     }
   }

@@ -6,7 +6,6 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { RedisConnection as Redis } from '@lrsweep/queue';
 import { type App, type AppOptions, buildApp } from './app';
 
-
 export interface ApiHarness {
   app: App;
   /** An admin token of the project `default`. */
@@ -26,7 +25,10 @@ export interface ApiHarness {
 }
 
 /** `buildApp()` on a database and queue prefix of the test's own, for `app.inject()`. */
-export async function createApiHarness(name: string, opts: Partial<Omit<AppOptions, 'db' | 'redis' | 'queue'>> = {}): Promise<ApiHarness> {
+export async function createApiHarness(
+  name: string,
+  opts: Partial<Omit<AppOptions, 'db' | 'redis' | 'queue'>> = {},
+): Promise<ApiHarness> {
   const db = await createTestDatabase(name);
   const handle = createDb({ url: db.url });
   const redis = createRedis(redisUrl);

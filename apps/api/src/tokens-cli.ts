@@ -31,9 +31,14 @@ async function tellApis(tokenId: string) {
   const redis = createRedis(process.env.REDIS_URL ?? defaultRedisUrl, { use: 'requests' });
   redis.on('error', () => {});
   try {
-    await Promise.race([redis.publish(`${process.env.QUEUE_PREFIX ?? 'lrsweep'}:tokens:revoked`, tokenId), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 3000))]);
+    await Promise.race([
+      redis.publish(`${process.env.QUEUE_PREFIX ?? 'lrsweep'}:tokens:revoked`, tokenId),
+      new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 3000)),
+    ]);
   } catch (err) {
-    console.error(`(Redis did not answer: ${(err as Error).message}; the API processes stop accepting the token within TOKEN_CACHE_MS)`);
+    console.error(
+      `(Redis did not answer: ${(err as Error).message}; the API processes stop accepting the token within TOKEN_CACHE_MS)`,
+    );
   } finally {
     redis.disconnect();
   }
@@ -52,14 +57,23 @@ try {
       ...(values.admin ? { admin: true } : {}),
       ...(values.pools ? { pools: values.pools.split(',').map((p) => p.trim()) } : {}),
     });
-    if (!body.success) fail(`${toSpecIssues(body.error).map((i) => `--${i.path === 'projectId' ? 'project' : i.path}: ${i.message}`).join('\n')}\n${usage}`);
+    if (!body.success)
+      fail(
+        `${toSpecIssues(body.error)
+          .map((i) => `--${i.path === 'projectId' ? 'project' : i.path}: ${i.message}`)
+          .join('\n')}\n${usage}`,
+      );
     else {
       const t = await createToken(prisma, body.data);
-      console.log(`created token ${t.id} (${t.role}${t.pools.length ? ` of pools ${t.pools.join(', ')}` : ''}, project ${t.projectId}); store it now, it is not shown again:\n${t.token}`);
+      console.log(
+        `created token ${t.id} (${t.role}${t.pools.length ? ` of pools ${t.pools.join(', ')}` : ''}, project ${t.projectId}); store it now, it is not shown again:\n${t.token}`,
+      );
     }
   } else if (command === 'list') {
     for (const t of await listTokens(prisma, values.project)) {
-      console.log(`${t.id}  ${t.projectId.padEnd(16)} ${t.name.padEnd(20)} ${t.role.padEnd(8)} ${t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : 'active'}`);
+      console.log(
+        `${t.id}  ${t.projectId.padEnd(16)} ${t.name.padEnd(20)} ${t.role.padEnd(8)} ${t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : 'active'}`,
+      );
     }
   } else if (command === 'revoke' && arg) {
     if (await revokeToken(prisma, arg)) {

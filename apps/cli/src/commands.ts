@@ -7,7 +7,17 @@ import { sweepSpecSchema } from '@lrsweep/contract';
 import { describeSchedule, toSpecIssues } from '@lrsweep/schedules';
 import { ashaPlanOf, expandSweep, planForks, planTrials } from '@lrsweep/sweep';
 import { parse as parseYaml } from 'yaml';
-import { ashaLine, failureLines, forkLine, progressLine, prunedTable, rangeTestLines, rankingTable, sweepTable, verdictTable } from './render';
+import {
+  ashaLine,
+  failureLines,
+  forkLine,
+  progressLine,
+  prunedTable,
+  rangeTestLines,
+  rankingTable,
+  sweepTable,
+  verdictTable,
+} from './render';
 import { formatTable } from './table';
 
 /** Exit codes scripts can rely on. */
@@ -110,7 +120,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.err(`${(err as Error).message}\n\n${usage}`);
     return exitCodes.invalid;
   }
-  const { values: o, positionals: [command, ...args] } = parsed;
+  const {
+    values: o,
+    positionals: [command, ...args],
+  } = parsed;
   if (o.help || !command) {
     (o.help ? io.out : io.err)(usage);
     return o.help ? exitCodes.ok : exitCodes.invalid;
@@ -129,10 +142,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return await submit(need('a spec file'), o, client, io);
       case 'list': {
         const limit = o.limit ? Number(o.limit) : 20;
-        if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit must be an integer from 1 to 500');
+        if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+          throw new UsageError('--limit must be an integer from 1 to 500');
         const page = await client.listSweeps({ limit });
         io.out(page.sweeps.length ? sweepTable(page.sweeps) : 'no sweeps yet: lrsweep submit <spec>');
-        if (page.total > page.sweeps.length) io.out(`(${page.sweeps.length} newest of ${page.total}; --limit for more)`);
+        if (page.total > page.sweeps.length)
+          io.out(`(${page.sweeps.length} newest of ${page.total}; --limit for more)`);
         return exitCodes.ok;
       }
       case 'status': {
@@ -175,14 +190,21 @@ export async function run(argv: string[], io: Io): Promise<number> {
         if (o.lr !== undefined) body.baseLr = (o.lr as string).split(',').map((x) => Number(x.trim()));
         if (!Object.keys(body).length) throw new UsageError('extend needs --seeds or --lr');
         const r = await client.extendSweep(id, body as never, { idempotencyKey: randomUUID() });
-        io.out(`added ${r.addedTrials} trials; sweep ${r.id} now has ${r.trialCount}${r.delivery === 'pending' ? ' (delivery pending)' : ''}`);
+        io.out(
+          `added ${r.addedTrials} trials; sweep ${r.id} now has ${r.trialCount}${r.delivery === 'pending' ? ' (delivery pending)' : ''}`,
+        );
         return exitCodes.ok;
       }
       case 'delete': {
         const s = await client.getSweep(await sweepId());
         if (!o.yes) {
-          const answer = io.ask ? await io.ask(`delete sweep '${s.name}' (${s.id}): ${s.counts.total} trials and all their metrics? type yes: `) : null;
-          if (answer === null) throw new UsageError('delete asks for confirmation: answer on a terminal, or pass --yes');
+          const answer = io.ask
+            ? await io.ask(
+                `delete sweep '${s.name}' (${s.id}): ${s.counts.total} trials and all their metrics? type yes: `,
+              )
+            : null;
+          if (answer === null)
+            throw new UsageError('delete asks for confirmation: answer on a terminal, or pass --yes');
           if (answer.trim().toLowerCase() !== 'yes') {
             io.err('not deleted');
             return exitCodes.invalid;
@@ -202,7 +224,18 @@ export async function run(argv: string[], io: Io): Promise<number> {
           io.out(
             formatTable(
               ['name', 'kind', 'state', 'pools', 'backend', 'device', 'slots', 'running', 'heartbeat', 'version'],
-              workers.map((w) => [w.name, w.kind, w.state, w.pools.join(','), w.backend ?? w.framework ?? '', w.deviceName ?? w.device ?? '', w.slots === null ? '' : String(w.slots), String(w.runningTrials.length + w.otherProjectTrials), ago(w.lastHeartbeatAt), w.version ?? '']),
+              workers.map((w) => [
+                w.name,
+                w.kind,
+                w.state,
+                w.pools.join(','),
+                w.backend ?? w.framework ?? '',
+                w.deviceName ?? w.device ?? '',
+                w.slots === null ? '' : String(w.slots),
+                String(w.runningTrials.length + w.otherProjectTrials),
+                ago(w.lastHeartbeatAt),
+                w.version ?? '',
+              ]),
             ),
           );
         }
@@ -213,7 +246,19 @@ export async function run(argv: string[], io: Io): Promise<number> {
         if (!agents.length) io.out('no agent has registered (see docs/agents.md)');
         else {
           const ago = (iso: string) => `${Math.round((Date.now() - Date.parse(iso)) / 1000)} s ago`;
-          io.out(formatTable(['name', 'pool', 'state', 'heartbeat', 'framework', 'current trial'], agents.map((a) => [a.name, a.pool, a.alive ? 'alive' : 'gone', ago(a.lastHeartbeatAt), a.framework ?? '', a.currentTrialId ?? ''])));
+          io.out(
+            formatTable(
+              ['name', 'pool', 'state', 'heartbeat', 'framework', 'current trial'],
+              agents.map((a) => [
+                a.name,
+                a.pool,
+                a.alive ? 'alive' : 'gone',
+                ago(a.lastHeartbeatAt),
+                a.framework ?? '',
+                a.currentTrialId ?? '',
+              ]),
+            ),
+          );
         }
         return exitCodes.ok;
       }
@@ -232,7 +277,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
       return err.status === 404 ? exitCodes.notFound : err.status === 400 ? exitCodes.invalid : exitCodes.apiError;
     }
     const e = err as { cause?: { code?: string }; message: string };
-    io.err(e.cause?.code === 'ECONNREFUSED' ? `error: the API is not reachable (${e.message}); start it or pass --api` : `error: ${e.message}`);
+    io.err(
+      e.cause?.code === 'ECONNREFUSED'
+        ? `error: the API is not reachable (${e.message}); start it or pass --api`
+        : `error: ${e.message}`,
+    );
     return exitCodes.apiError;
   }
 }
@@ -254,8 +303,10 @@ async function submit(file: string, o: Opts, client: Client, io: Io): Promise<nu
     // The grid's base LRs from a range test's suggestion, in one step.
     const from = await resolveSweepId(client, o['lr-from']);
     const r = await client.rangeTest(from);
-    if (!r.suggested.baseLr.length) throw new UsageError(`range test ${from} has no suggestion yet (no updates recorded)`);
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${file}: a spec is a JSON or YAML object`);
+    if (!r.suggested.baseLr.length)
+      throw new UsageError(`range test ${from} has no suggestion yet (no updates recorded)`);
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+      throw new UsageError(`${file}: a spec is a JSON or YAML object`);
     const spec = raw as { grid?: Record<string, unknown> };
     raw = { ...spec, grid: { ...spec.grid, baseLr: r.suggested.baseLr } };
     io.out(`grid.baseLr from range test ${from}: [${r.suggested.baseLr.join(', ')}]`);
@@ -263,7 +314,9 @@ async function submit(file: string, o: Opts, client: Client, io: Io): Promise<nu
   // The same schema and expansion as the API: problems are found before anything is sent.
   const parsed = sweepSpecSchema.safeParse(raw);
   const issues = parsed.success ? [] : toSpecIssues(parsed.error);
-  const expanded = parsed.success ? expandSweep(parsed.data, { maxTrials: Number(io.env.LRSWEEP_MAX_TRIALS ?? 10_000) }) : null;
+  const expanded = parsed.success
+    ? expandSweep(parsed.data, { maxTrials: Number(io.env.LRSWEEP_MAX_TRIALS ?? 10_000) })
+    : null;
   if (expanded && !expanded.ok) issues.push(...expanded.issues);
   if (issues.length || !expanded?.ok) {
     io.err(`${file} is not a valid sweep:`);
@@ -272,11 +325,15 @@ async function submit(file: string, o: Opts, client: Client, io: Io): Promise<nu
   }
   const { plan } = expanded;
   if (o['dry-run']) {
-    io.out(`${plan.spec.name}: ${plan.trialCount} trials = ${plan.configs.length} configurations × ${plan.seeds.length} seeds; ${plan.spec.grid.horizon ? `horizons ${plan.spec.grid.horizon.join(', ')} updates` : `${plan.totalSteps} updates each`}, ${plan.totalUpdates} in all`);
+    io.out(
+      `${plan.spec.name}: ${plan.trialCount} trials = ${plan.configs.length} configurations × ${plan.seeds.length} seeds; ${plan.spec.grid.horizon ? `horizons ${plan.spec.grid.horizon.join(', ')} updates` : `${plan.totalSteps} updates each`}, ${plan.totalUpdates} in all`,
+    );
     io.out(
       formatTable(
         ['#', 'schedule', 'base LR', 'seeds'],
-        plan.configs.slice(0, 30).map((c, i) => [String(i + 1), describeSchedule(c.schedule), String(c.baseLr), plan.seeds.join(',')]),
+        plan.configs
+          .slice(0, 30)
+          .map((c, i) => [String(i + 1), describeSchedule(c.schedule), String(c.baseLr), plan.seeds.join(',')]),
         { alignRight: [0, 2] },
       ),
     );
@@ -290,9 +347,13 @@ async function submit(file: string, o: Opts, client: Client, io: Io): Promise<nu
   // or the user re-running with the key printed on failure, can never create a twin sweep.
   const key = (o['idempotency-key'] as string | undefined) ?? randomUUID();
   const created = await submitWithRetries(client, raw, key, io);
-  io.out(`submitted ${created.name}: sweep ${created.id}, ${created.trialCount} trials, ${created.totalSteps} updates each`);
+  io.out(
+    `submitted ${created.name}: sweep ${created.id}, ${created.trialCount} trials, ${created.totalSteps} updates each`,
+  );
   if (created.delivery === 'pending') {
-    io.err('delivery pending: the queue (Redis) did not take the trials now; the API delivers them as soon as it can, nothing is lost');
+    io.err(
+      'delivery pending: the queue (Redis) did not take the trials now; the API delivers them as soon as it can, nothing is lost',
+    );
   }
   if (!o.follow) return exitCodes.ok;
   return followSweep(created.id, client, io);
@@ -307,7 +368,9 @@ async function submitWithRetries(client: Client, raw: unknown, key: string, io: 
       const retriable = !(err instanceof ApiRequestError) || err.status === 429 || err.status === 503;
       if (!retriable) throw err;
       if (attempt === 3) {
-        io.err(`the sweep may or may not have been created; re-run with --idempotency-key ${key} to get it without making a second one`);
+        io.err(
+          `the sweep may or may not have been created; re-run with --idempotency-key ${key} to get it without making a second one`,
+        );
         throw err;
       }
       io.err(`submit failed (${(err as Error).message}); retrying with the same Idempotency-Key`);
@@ -341,9 +404,19 @@ async function followSweep(id: string, client: Client, io: Io): Promise<number> 
 }
 
 /** The ranking, then the verdict: each schedule at its own best LR against the winner. */
-async function printAnswer(id: string, client: Client, io: Io, q: { metric?: never; aggregate?: never; rankBy?: never }) {
-  const [r, a] = await Promise.all([client.results(id, q), client.schedules(id, { metric: q.metric, aggregate: q.aggregate })]);
-  io.out(`${r.provisional ? '(provisional: the sweep is still running)\n' : ''}${rankingTable(r.ranking, r.objective.metric)}`);
+async function printAnswer(
+  id: string,
+  client: Client,
+  io: Io,
+  q: { metric?: never; aggregate?: never; rankBy?: never },
+) {
+  const [r, a] = await Promise.all([
+    client.results(id, q),
+    client.schedules(id, { metric: q.metric, aggregate: q.aggregate }),
+  ]);
+  io.out(
+    `${r.provisional ? '(provisional: the sweep is still running)\n' : ''}${rankingTable(r.ranking, r.objective.metric)}`,
+  );
   if (r.pruned?.length) io.out(`\nStopped early by ASHA (not ranked):\n${prunedTable(r.pruned)}`);
   io.out('');
   io.out(verdictTable(a));
@@ -361,8 +434,14 @@ export async function resolveSweepId(client: Client, given: string): Promise<str
     if (page.sweeps.length < 200) break;
   }
   if (matches.length === 1) return matches[0]!.id;
-  if (matches.length === 0) throw new ApiRequestError(404, { code: 'SWEEP_NOT_FOUND', message: `no sweep id starts with '${given}'` });
-  throw new UsageError(`'${given}' names ${matches.length} sweeps: ${matches.slice(0, 5).map((m) => `${m.id} (${m.name})`).join(', ')}${matches.length > 5 ? ', …' : ''}`);
+  if (matches.length === 0)
+    throw new ApiRequestError(404, { code: 'SWEEP_NOT_FOUND', message: `no sweep id starts with '${given}'` });
+  throw new UsageError(
+    `'${given}' names ${matches.length} sweeps: ${matches
+      .slice(0, 5)
+      .map((m) => `${m.id} (${m.name})`)
+      .join(', ')}${matches.length > 5 ? ', …' : ''}`,
+  );
 }
 
 async function tokens(args: string[], o: Opts, client: Client, io: Io): Promise<number> {
@@ -371,11 +450,30 @@ async function tokens(args: string[], o: Opts, client: Client, io: Io): Promise<
     if (!o.project || !o.name) throw new UsageError('tokens create needs --project and --name');
     const role = (o.role as 'admin' | 'member' | 'agent' | undefined) ?? (o.admin ? 'admin' : undefined);
     const pools = o.pools ? (o.pools as string).split(',').map((p) => p.trim()) : undefined;
-    const t = await client.createToken({ projectId: o.project as string, name: o.name as string, ...(role ? { role } : {}), ...(pools ? { pools } : {}) });
-    io.out(`created token ${t.id} (${t.role}${t.pools.length ? ` of pools ${t.pools.join(', ')}` : ''}, project ${t.projectId}); store it now, it is not shown again:\n${t.token}`);
+    const t = await client.createToken({
+      projectId: o.project as string,
+      name: o.name as string,
+      ...(role ? { role } : {}),
+      ...(pools ? { pools } : {}),
+    });
+    io.out(
+      `created token ${t.id} (${t.role}${t.pools.length ? ` of pools ${t.pools.join(', ')}` : ''}, project ${t.projectId}); store it now, it is not shown again:\n${t.token}`,
+    );
   } else if (sub === 'list') {
     const { tokens: list } = await client.listTokens(o.project as string | undefined);
-    io.out(formatTable(['id', 'project', 'name', 'role', 'pools', 'state'], list.map((t) => [t.id, t.projectId, t.name, t.role, t.pools.join(','), t.revokedAt ? `revoked ${t.revokedAt}` : 'active'])));
+    io.out(
+      formatTable(
+        ['id', 'project', 'name', 'role', 'pools', 'state'],
+        list.map((t) => [
+          t.id,
+          t.projectId,
+          t.name,
+          t.role,
+          t.pools.join(','),
+          t.revokedAt ? `revoked ${t.revokedAt}` : 'active',
+        ]),
+      ),
+    );
   } else if (sub === 'revoke' && arg) {
     await client.revokeToken(arg);
     io.out(`revoked ${arg}`);

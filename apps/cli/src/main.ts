@@ -9,7 +9,11 @@ const code = await run(process.argv.slice(2), {
   env: process.env,
   async ask(question) {
     // Read the answer from stdin (a terminal or a pipe); none when stdin ends first.
-    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: Boolean(process.stdin.isTTY) });
+    const rl = createInterface({
+      input: process.stdin,
+      output: process.stderr,
+      terminal: Boolean(process.stdin.isTTY),
+    });
     const closed = new Promise<null>((r) => rl.once('close', () => r(null)));
     try {
       return await Promise.race([rl.question(question), closed]);

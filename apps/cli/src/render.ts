@@ -26,7 +26,15 @@ export function rankingTable(rows: readonly RankingRow[], metric: string): strin
 export function prunedTable(rows: readonly PrunedRow[]): string {
   return formatTable(
     ['pruned', 'schedule', 'base LR', 'seeds', 'at rung', 'after updates', 'estimate'],
-    rows.map((r) => ['', describeSchedule(r.config.schedule), String(r.config.baseLr), String(r.seeds), String(r.rung + 1), r.budget === null ? '–' : String(r.budget), r.estimate === null ? 'diverged' : r.estimate.toFixed(4)]),
+    rows.map((r) => [
+      '',
+      describeSchedule(r.config.schedule),
+      String(r.config.baseLr),
+      String(r.seeds),
+      String(r.rung + 1),
+      r.budget === null ? '–' : String(r.budget),
+      r.estimate === null ? 'diverged' : r.estimate.toFixed(4),
+    ]),
     { alignRight: [2, 3, 4, 5, 6] },
   );
 }
@@ -47,7 +55,9 @@ export function progressLine(s: SweepDetail, elapsedS: number, width = 30): stri
 export function num(v: number | null | undefined, digits = 4): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '–';
   const a = Math.abs(v);
-  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2).replace('e+', 'e') : Number(v.toPrecision(digits)).toString();
+  return a !== 0 && (a < 1e-3 || a >= 1e5)
+    ? v.toExponential(2).replace('e+', 'e')
+    : Number(v.toPrecision(digits)).toString();
 }
 
 /** The project's sweeps, newest first. */
@@ -56,7 +66,15 @@ export function sweepTable(sweeps: readonly SweepSummary[]): string {
     ['id', 'name', 'status', 'done', 'failed', 'diverged', 'created'],
     sweeps.map((s) => {
       const c = s.counts;
-      return [s.id, s.name, s.status, `${c.completed + c.failed + c.diverged + c.cancelled + c.pruned}/${c.total}`, String(c.failed), String(c.diverged), s.createdAt.replace('T', ' ').slice(0, 19)];
+      return [
+        s.id,
+        s.name,
+        s.status,
+        `${c.completed + c.failed + c.diverged + c.cancelled + c.pruned}/${c.total}`,
+        String(c.failed),
+        String(c.diverged),
+        s.createdAt.replace('T', ' ').slice(0, 19),
+      ];
     }),
     { alignRight: [3, 4, 5] },
   );
@@ -75,7 +93,8 @@ export function failureLines(failures: SweepDetail['failures']): string[] {
 export function verdictTable(a: ScheduleAnalysis): string {
   if (!a.rows.length) return `verdict: ${a.verdict}`;
   const k = a.rows.length;
-  const head = `verdict on ${a.objective.metric} (${a.objective.aggregate}, ${a.objective.mode === 'max' ? 'higher' : 'lower'} is better), each schedule at its own best base LR` +
+  const head =
+    `verdict on ${a.objective.metric} (${a.objective.aggregate}, ${a.objective.mode === 'max' ? 'higher' : 'lower'} is better), each schedule at its own best base LR` +
     (k > 1 ? `; p adjusted by Holm over the ${k - 1} comparison${k > 2 ? 's' : ''} with the winner` : '');
   const table = formatTable(
     ['', 'schedule', 'best LR', 'seeds', 'mean ± 95% CI', 'Δ to winner', '95% CI of Δ', 'p (Holm)', 'basin (decades)'],
@@ -93,8 +112,19 @@ export function verdictTable(a: ScheduleAnalysis): string {
     { alignRight: [2, 3, 5, 8] },
   );
   const warnings = a.rows.flatMap((r) => r.warnings.map((w) => `  ! ${r.label}: ${w.message}`));
-  const seeds = a.seedsToResolve !== null && a.rows.length > 1 && a.rows[1]!.indistinguishable && !a.rows.some((r) => r.warnings.some((w) => w.code === 'few_seeds')) ? [`  about ${a.seedsToResolve} seeds per configuration would resolve the top two (α = ${a.alpha}, power 0.8)`] : [];
-  return [head, table, ...(warnings.length || seeds.length ? ['warnings:', ...warnings, ...seeds] : []), a.verdict].join('\n');
+  const seeds =
+    a.seedsToResolve !== null &&
+    a.rows.length > 1 &&
+    a.rows[1]!.indistinguishable &&
+    !a.rows.some((r) => r.warnings.some((w) => w.code === 'few_seeds'))
+      ? [`  about ${a.seedsToResolve} seeds per configuration would resolve the top two (α = ${a.alpha}, power 0.8)`]
+      : [];
+  return [
+    head,
+    table,
+    ...(warnings.length || seeds.length ? ['warnings:', ...warnings, ...seeds] : []),
+    a.verdict,
+  ].join('\n');
 }
 
 /** A sweep's forked cooldowns in one line: what they save against the independent grid. */
@@ -112,6 +142,8 @@ export function rangeTestLines(r: RangeTestView): string[] {
     `  run it: lrsweep submit <spec without grid.baseLr> --lr-from ${r.id}`,
   ];
   const step = Math.max(1, Math.floor(r.points.length / 12));
-  const rows = r.points.filter((_, i) => i % step === 0).map((p) => [lr(p.lr), p.loss.toFixed(4), p.smoothed.toFixed(4)]);
+  const rows = r.points
+    .filter((_, i) => i % step === 0)
+    .map((p) => [lr(p.lr), p.loss.toFixed(4), p.smoothed.toFixed(4)]);
   return [...out, '', formatTable(['lr', 'loss (seed mean)', 'smoothed'], rows, { alignRight: [0, 1, 2] })];
 }

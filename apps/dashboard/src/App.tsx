@@ -31,12 +31,20 @@ function TokenForm({ onToken, error }: { onToken: (t: string) => void; error?: s
       <h2>API token</h2>
       <p>Paste an lrsweep API token. It is kept in this browser and sent only in request headers.</p>
       <p className="muted" data-testid="token-help">
-        Where tokens come from: the operator's token is the API's <code>LRSWEEP_BOOTSTRAP_TOKEN</code> (<code>pnpm demo</code> prints
-        one); an admin mints others with <code>pnpm lrsweep tokens create --project &lt;project&gt; --name &lt;you&gt;</code> or{' '}
+        Where tokens come from: the operator's token is the API's <code>LRSWEEP_BOOTSTRAP_TOKEN</code> (
+        <code>pnpm demo</code> prints one); an admin mints others with{' '}
+        <code>pnpm lrsweep tokens create --project &lt;project&gt; --name &lt;you&gt;</code> or{' '}
         <code>pnpm --filter @lrsweep/api tokens create …</code> on the API's machine.
       </p>
-      {/* biome-ignore lint/a11y/noAutofocus: the token is the page's only field, shown alone until it is given. */}
-      <input aria-label="API token" type="password" value={value} onChange={(e) => setValue(e.target.value)} placeholder="lrs_…" autoFocus />
+      <input
+        aria-label="API token"
+        type="password"
+        value={value}
+        onChange={(e) => setValue(e.target.value)}
+        placeholder="lrs_…"
+        // biome-ignore lint/a11y/noAutofocus: the token is the page's only field, shown alone until it is given.
+        autoFocus
+      />
       <button type="submit">Use token</button>
       {error && <p className="error">{error}</p>}
     </form>
@@ -62,7 +70,9 @@ export function App() {
   return (
     <div className="app">
       <header>
-        <a href="#/" className="brand">lrsweep</a>
+        <a href="#/" className="brand">
+          lrsweep
+        </a>
         <nav>
           <a href="#/">Sweeps</a>
           <a href="#/new">New sweep</a>
@@ -80,7 +90,19 @@ export function App() {
           <TokenForm onToken={(t) => (storeToken(t), setTokenError(undefined), setToken(t))} error={tokenError} />
         ) : (
           <ApiContext.Provider value={client}>
-            {route[0] === 'sweeps' && route[1] ? <SweepPage key={route[1]} id={route[1]} /> : route[0] === 'trials' && route[1] ? <TrialPage key={route[1]} id={route[1]} /> : route[0] === 'new' ? <NewSweep /> : route[0] === 'agents' ? <AgentsPage /> : route[0] === 'workers' ? <WorkersPage /> : <SweepsList />}
+            {route[0] === 'sweeps' && route[1] ? (
+              <SweepPage key={route[1]} id={route[1]} />
+            ) : route[0] === 'trials' && route[1] ? (
+              <TrialPage key={route[1]} id={route[1]} />
+            ) : route[0] === 'new' ? (
+              <NewSweep />
+            ) : route[0] === 'agents' ? (
+              <AgentsPage />
+            ) : route[0] === 'workers' ? (
+              <WorkersPage />
+            ) : (
+              <SweepsList />
+            )}
           </ApiContext.Provider>
         )}
       </main>

@@ -32,13 +32,23 @@ export interface TrainedRun {
 }
 
 /** Stores what the run came to: completed or diverged, or released (shutdown), or nothing (superseded). */
-export async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: TrainedRun, resume: TrainerState | undefined, log: Logger, phases: Phases) {
+export async function record(
+  d: TrialRunnerDeps,
+  claimed: ClaimedTrial,
+  run: TrainedRun,
+  resume: TrainerState | undefined,
+  log: Logger,
+  phases: Phases,
+) {
   const { result, numTensors, timing } = run.outcome;
   if (run.superseded) {
-    log.warn("the trial is no longer this attempt's (cancelled, or a newer attempt owns it); stopping without recording");
+    log.warn(
+      "the trial is no longer this attempt's (cancelled, or a newer attempt owns it); stopping without recording",
+    );
     // A cancelled (ended) trial needs its checkpoints no more; a newer attempt's are its own.
     const state = await trialState(d.db, claimed.trialId);
-    if (state && state.status !== 'running' && state.status !== 'queued') await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
+    if (state && state.status !== 'running' && state.status !== 'queued')
+      await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
     return { superseded: true };
   }
   if (result.status === 'paused') return paused(d, claimed, result.rung!, log);
@@ -52,7 +62,11 @@ export async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: Tra
   const rangeTest = (claimed.config as BuiltinTrialConfig).rangeTest === true;
   const status = result.status === 'diverged' && !rangeTest ? 'diverged' : 'completed';
   await timed(phases, 'finish', async () => {
-    await finishTrial(d.db, claimed.trialId, claimed.attempt, status, { ...result, trainingStartedAt: new Date(timing.startedAt), trainMs: timing.ms });
+    await finishTrial(d.db, claimed.trialId, claimed.attempt, status, {
+      ...result,
+      trainingStartedAt: new Date(timing.startedAt),
+      trainMs: timing.ms,
+    });
     await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
   });
   log.info(
@@ -77,7 +91,7 @@ export async function record(d: TrialRunnerDeps, claimed: ClaimedTrial, run: Tra
 export async function release(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger) {
   const delivery = await releaseTrial(d.db, claimed.trialId, claimed.attempt);
   if (delivery) await d.queue.enqueueTrials([delivery]);
-  else log.info('the trial was no longer this attempt\'s to release');
+  else log.info("the trial was no longer this attempt's to release");
   return { released: true };
 }
 

@@ -14,7 +14,15 @@ const state = {
   weights: [Float32Array.from([1, 2, 3])],
   optimizer: { t: 20, slots: [Float32Array.from([0.1, 0.2, 0.3])] },
   observed: [] as [number, number][],
-  summary: { firstLoss: 2, windowSum: 0, windowN: 0, finalTrainLoss: null, finalValLoss: null, bestValLoss: null, finalMetrics: {} },
+  summary: {
+    firstLoss: 2,
+    windowSum: 0,
+    windowN: 0,
+    finalTrainLoss: null,
+    finalValLoss: null,
+    bestValLoss: null,
+    finalMetrics: {},
+  },
 };
 
 describe('checkpoint files', () => {

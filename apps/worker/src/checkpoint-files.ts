@@ -94,7 +94,10 @@ export function createCheckpointFiles(dir: string) {
             const folder = join(dir, e.name);
             const names = await readdir(folder).catch(() => [] as string[]);
             const files = await Promise.all(
-              names.map(async (n) => ({ path: join(folder, n), ageMs: now - (await stat(join(folder, n)).catch(() => ({ mtimeMs: now }))).mtimeMs })),
+              names.map(async (n) => ({
+                path: join(folder, n),
+                ageMs: now - (await stat(join(folder, n)).catch(() => ({ mtimeMs: now }))).mtimeMs,
+              })),
             );
             return { trialId: e.name, files };
           }),

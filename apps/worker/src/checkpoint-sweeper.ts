@@ -11,7 +11,11 @@ const settleMs = 10 * 60_000;
  * every file older than ten minutes that is not the trial's recorded checkpoint (a superseded
  * attempt's, a partial write a crash left). Any worker may run it: the folder is the fleet's.
  */
-export async function sweepCheckpoints(db: Db, files: CheckpointFiles, log: Logger): Promise<{ removedTrials: number; removedFiles: number }> {
+export async function sweepCheckpoints(
+  db: Db,
+  files: CheckpointFiles,
+  log: Logger,
+): Promise<{ removedTrials: number; removedFiles: number }> {
   const folders = (await files.list()).filter((f) => /^[0-9a-f-]{36}$/.test(f.trialId));
   if (!folders.length) return { removedTrials: 0, removedFiles: 0 };
   const live = await db.trial.findMany({

@@ -18,7 +18,12 @@ export interface ConsumersOptions {
   listProjects(): Promise<string[]>;
   refreshMs: number;
   /** Handles one delivery on a reserved slot; resolves once the slot is free again (its `delivery` is the job's result). */
-  run(payload: RunTrialPayload, job: Job, token: string | undefined, slot: TrainingSlot): Promise<{ delivery: unknown }>;
+  run(
+    payload: RunTrialPayload,
+    job: Job,
+    token: string | undefined,
+    slot: TrainingSlot,
+  ): Promise<{ delivery: unknown }>;
 }
 
 /**
@@ -61,7 +66,8 @@ export function createConsumers(o: ConsumersOptions) {
     w.on('error', (err) => o.log.warn({ err, queue: name }, 'queue connection error'));
     w.on('failed', (job, err) => o.log.warn({ jobId: job?.id, err, queue: name }, 'delivery failed'));
     consumers.set(name, w);
-    if (o.slots.free === 0 && consumers.size > 1) for (const c of consumers.values()) if (!c.isPaused()) void c.pause(true);
+    if (o.slots.free === 0 && consumers.size > 1)
+      for (const c of consumers.values()) if (!c.isPaused()) void c.pause(true);
     void w.run().catch((err) => o.log.error({ err, queue: name }, 'consumer stopped'));
     o.log.info({ queue: name, projectId, pool }, 'consuming');
   };

@@ -20,13 +20,15 @@ export const modelRootOf = (dir: string): Root => ({ dir, name: 'MODEL_ROOT', co
 export function resolveUnderRoot(root: string | Root, path: string, what: string): string {
   const r = typeof root === 'string' ? dataRootOf(root) : root;
   // A worker without its root is misconfigured, not the trial: another worker may have it.
-  if (!existsSync(r.dir)) throw new TrialError('INFRASTRUCTURE', `this worker's ${r.name} does not exist (it was to hold ${what} '${path}')`);
+  if (!existsSync(r.dir))
+    throw new TrialError('INFRASTRUCTURE', `this worker's ${r.name} does not exist (it was to hold ${what} '${path}')`);
   const realRoot = realpathSync(r.dir);
   const candidate = isAbsolute(path) ? path : join(realRoot, path);
   if (!existsSync(candidate)) throw new TrialError(r.code, `${what} '${path}' does not exist under ${r.name}`);
   const real = realpathSync(candidate);
   const rel = relative(realRoot, real);
-  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) throw new TrialError(r.code, `${what} '${path}' leaves ${r.name}`);
+  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))
+    throw new TrialError(r.code, `${what} '${path}' leaves ${r.name}`);
   return real;
 }
 
@@ -40,7 +42,10 @@ export const relativeToRoot = (root: string, real: string) => relative(realpathS
 export function resolveModelFiles(modelRoot: string, path: string) {
   const root = modelRootOf(modelRoot);
   const file = resolveUnderRoot(root, path, 'model path');
-  return { file, shard: (p: string) => resolveUnderRoot(root, isAbsolute(p) ? p : join(dirname(file), p), 'weight shard') };
+  return {
+    file,
+    shard: (p: string) => resolveUnderRoot(root, isAbsolute(p) ? p : join(dirname(file), p), 'weight shard'),
+  };
 }
 
 /**
@@ -54,7 +59,8 @@ export function resolveDataset(req: DatasetRequest, dataRoot: string): DatasetRe
     return { ...req, path: resolveUnderRoot(dataRoot, req.path, 'dataset path') };
   } catch (err) {
     // Not there: say how to get it (Debian's package, or files of your own under DATA_ROOT).
-    if (err instanceof TrialError && err.code === 'DATASET_INVALID' && / does not exist under /.test(err.message)) throw missingDataset(req.name, err.message);
+    if (err instanceof TrialError && err.code === 'DATASET_INVALID' && / does not exist under /.test(err.message))
+      throw missingDataset(req.name, err.message);
     throw err;
   }
 }

@@ -3,7 +3,17 @@ import type { Logger } from 'pino';
 
 /** Everything that changes which samples a dataset request gives (the path among them). */
 const datasetKey = (r: DatasetRequest) =>
-  JSON.stringify([r.name, r.path ?? null, r.trainSize, r.testSize, r.validationSize ?? 0, r.splitSeed ?? null, r.label ?? null, r.task ?? null, r.contextLength ?? null]);
+  JSON.stringify([
+    r.name,
+    r.path ?? null,
+    r.trainSize,
+    r.testSize,
+    r.validationSize ?? 0,
+    r.splitSeed ?? null,
+    r.label ?? null,
+    r.task ?? null,
+    r.contextLength ?? null,
+  ]);
 
 /** Loads each dataset once per process; its arrays live in SharedArrayBuffers every thread reads. */
 export function createDatasetCache(log: Logger) {
@@ -16,7 +26,16 @@ export function createDatasetCache(log: Logger) {
         const t0 = Date.now();
         d = loadDataset(req);
         cache.set(key, d);
-        log.info({ dataset: req.name, trainSize: req.trainSize, validationSize: req.validationSize ?? 0, checksum: d.checksum.slice(0, 12), ms: Date.now() - t0 }, 'dataset loaded');
+        log.info(
+          {
+            dataset: req.name,
+            trainSize: req.trainSize,
+            validationSize: req.validationSize ?? 0,
+            checksum: d.checksum.slice(0, 12),
+            ms: Date.now() - t0,
+          },
+          'dataset loaded',
+        );
       }
       return d;
     },

@@ -27,7 +27,11 @@ const visibleGpu = (env: NodeJS.ProcessEnv) => env.CUDA_VISIBLE_DEVICES?.split('
 export function describeDevice(gpu: boolean, env: NodeJS.ProcessEnv = process.env, smi = 'nvidia-smi'): DeviceInfo {
   if (gpu) {
     try {
-      const out = execFileSync(smi, ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader,nounits', '-i', visibleGpu(env)], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+      const out = execFileSync(
+        smi,
+        ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader,nounits', '-i', visibleGpu(env)],
+        { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] },
+      );
       const parsed = parseNvidiaSmi(out.split('\n')[0] ?? '');
       if (parsed) return { kind: 'gpu', ...parsed };
     } catch {
@@ -36,5 +40,10 @@ export function describeDevice(gpu: boolean, env: NodeJS.ProcessEnv = process.en
     return { kind: 'gpu', name: 'GPU (nvidia-smi did not answer)', memoryMiB: null, driver: null };
   }
   const c = cpus();
-  return { kind: 'cpu', name: `${c[0]?.model?.trim() ?? 'cpu'} ×${c.length}`, memoryMiB: Math.round(totalmem() / 2 ** 20), driver: null };
+  return {
+    kind: 'cpu',
+    name: `${c[0]?.model?.trim() ?? 'cpu'} ×${c.length}`,
+    memoryMiB: Math.round(totalmem() / 2 ** 20),
+    driver: null,
+  };
 }

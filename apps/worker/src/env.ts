@@ -29,7 +29,12 @@ const schema = z.object({
   WORKER_POOLS: z
     .string()
     .default(defaultPool)
-    .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(poolEntry).min(1, 'name at least one pool')),
   /** How often the worker looks for projects whose pools it serves. */
   PROJECT_REFRESH_MS: int(5_000),

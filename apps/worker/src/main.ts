@@ -27,21 +27,28 @@ const producerRedis = createRedis(env.REDIS_URL);
 for (const r of [redis, producerRedis]) r.on('error', (err) => log.debug({ err }, 'redis connection error'));
 const queue = createTrialQueue({ connection: producerRedis, prefix: env.QUEUE_PREFIX });
 // The native backend's CPU threads, shared out among the slots (before any thread loads it).
-const nativeThreads = setNativeThreads(env.TF_THREADS ?? Math.max(1, Math.floor(availableParallelism() / env.WORKER_SLOTS)));
+const nativeThreads = setNativeThreads(
+  env.TF_THREADS ?? Math.max(1, Math.floor(availableParallelism() / env.WORKER_SLOTS)),
+);
 const slots = createSlotPool(env.WORKER_SLOTS, env.LRSWEEP_BACKEND, log);
 const checkpoints = createCheckpointFiles(env.CHECKPOINT_DIR);
 let shuttingDown = false;
 
 /** Rejects when `p` has not settled within `ms` (a queue connection's commands wait for Redis forever). */
 const within = <T>(p: Promise<T>, ms: number): Promise<T> =>
-  Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+  Promise.race([
+    p,
+    new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms).unref()),
+  ]);
 
 /** Waits, with backoff, until Postgres and Redis answer: the worker says it is connected only when it is. */
 async function connect(db: Db, r: Redis, logger: Logger) {
   for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
     const [pg, rd] = await Promise.allSettled([within(db.$queryRaw`SELECT 1`, 3000), within(r.ping(), 2000)]);
     if (pg.status === 'fulfilled' && rd.status === 'fulfilled') return;
-    const down = [pg.status === 'rejected' ? 'Postgres' : null, rd.status === 'rejected' ? 'Redis' : null].filter(Boolean).join(' and ');
+    const down = [pg.status === 'rejected' ? 'Postgres' : null, rd.status === 'rejected' ? 'Redis' : null]
+      .filter(Boolean)
+      .join(' and ');
     logger.warn({ retryInMs: delay }, `waiting for ${down}`);
     await new Promise((res) => setTimeout(res, delay));
   }
@@ -93,22 +100,48 @@ const consumers = createConsumers({
   run: runTrial,
 });
 // What a crash between a trial's end and its clean-up left, now and from time to time.
-const sweepNow = () => sweepCheckpoints(prisma, checkpoints, log).catch((err) => log.warn({ err }, 'checkpoint sweep failed'));
+const sweepNow = () =>
+  sweepCheckpoints(prisma, checkpoints, log).catch((err) => log.warn({ err }, 'checkpoint sweep failed'));
 await sweepNow();
 const sweeper = setInterval(() => void sweepNow(), env.CHECKPOINT_SWEEP_MS);
 sweeper.unref();
 await consumers.start();
 // The fleet's registry (GET /v1/workers): this process, its heartbeat, and a clean stop.
 const registryId = randomUUID();
-await registerBuiltinWorker(prisma, { id: registryId, name: env.WORKER_ID, host: hostname(), ...identity, deviceName: device.name, deviceMemoryMiB: device.memoryMiB, driver: device.driver }).catch((err) => log.warn({ err }, 'could not register in the worker registry; training goes on'));
-const heartbeat = setInterval(() => void heartbeatBuiltinWorker(prisma, registryId).catch((err) => log.debug({ err }, 'registry heartbeat failed')), env.WORKER_HEARTBEAT_MS);
+await registerBuiltinWorker(prisma, {
+  id: registryId,
+  name: env.WORKER_ID,
+  host: hostname(),
+  ...identity,
+  deviceName: device.name,
+  deviceMemoryMiB: device.memoryMiB,
+  driver: device.driver,
+}).catch((err) => log.warn({ err }, 'could not register in the worker registry; training goes on'));
+const heartbeat = setInterval(
+  () => void heartbeatBuiltinWorker(prisma, registryId).catch((err) => log.debug({ err }, 'registry heartbeat failed')),
+  env.WORKER_HEARTBEAT_MS,
+);
 heartbeat.unref();
 if (env.WORKER_HEALTH_PORT !== undefined) {
-  const health = () => workerHealth({ redis, db: prisma, consumersHealthy: consumers.healthy, deadSlots: slots.deadSlots });
-  const { port } = await serveHealth(env.WORKER_HEALTH_PORT, health, { host: env.WORKER_HEALTH_HOST, metrics: metrics.registry });
+  const health = () =>
+    workerHealth({ redis, db: prisma, consumersHealthy: consumers.healthy, deadSlots: slots.deadSlots });
+  const { port } = await serveHealth(env.WORKER_HEALTH_PORT, health, {
+    host: env.WORKER_HEALTH_HOST,
+    metrics: metrics.registry,
+  });
   log.info({ port }, `worker health at http://127.0.0.1:${port}/healthz`);
 }
-log.info({ slots: env.WORKER_SLOTS, nativeThreads, backend: slots.backend, pools: env.WORKER_POOLS, queues: consumers.queues, checkpointDir: env.CHECKPOINT_DIR }, 'worker started');
+log.info(
+  {
+    slots: env.WORKER_SLOTS,
+    nativeThreads,
+    backend: slots.backend,
+    pools: env.WORKER_POOLS,
+    queues: consumers.queues,
+    checkpointDir: env.CHECKPOINT_DIR,
+  },
+  'worker started',
+);
 
 async function shutdown(signal: string) {
   if (shuttingDown) return;

@@ -1,4 +1,12 @@
-import { type Db, type EvalRow, refreshTrialSummary, type UpdateRow, writeEvaluations, writeMetrics, writeUpdates } from '@lrsweep/db';
+import {
+  type Db,
+  type EvalRow,
+  refreshTrialSummary,
+  type UpdateRow,
+  writeEvaluations,
+  writeMetrics,
+  writeUpdates,
+} from '@lrsweep/db';
 import type { Logger } from 'pino';
 
 export interface MetricSinkOptions {
@@ -60,7 +68,8 @@ export function createMetricSink(o: MetricSinkOptions) {
         // Both kinds at once (a trial's last batch, mostly): one round trip.
         const u = updates.length;
         const e = evals.length;
-        if (!(await withRetry(() => writeMetrics(o.db, o.trialId, o.attempt, updates.slice(0, u), evals.slice(0, e))))) fence();
+        if (!(await withRetry(() => writeMetrics(o.db, o.trialId, o.attempt, updates.slice(0, u), evals.slice(0, e)))))
+          fence();
         else {
           o.onWritten?.('updates', u, updateTimes[0] ?? Date.now());
           o.onWritten?.('evaluations', e, evalTimes[0] ?? Date.now());

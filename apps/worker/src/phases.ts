@@ -16,4 +16,5 @@ export async function timed<T>(phases: Phases, name: string, f: () => Promise<T>
     phases[name] = (phases[name] ?? 0) + performance.now() - t;
   }
 }
-export const rounded = (phases: Phases) => Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+export const rounded = (phases: Phases) =>
+  Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v * 10) / 10]));

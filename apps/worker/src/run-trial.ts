@@ -1,9 +1,23 @@
 import { arch, cpus } from 'node:os';
 import { toTrialFailure } from '@lrsweep/contract';
-import { type ClaimedTrial, claimTrial, type Db, recordCheckpoint, recordRunInfo, renewLease, trialState } from '@lrsweep/db';
+import {
+  type ClaimedTrial,
+  claimTrial,
+  type Db,
+  recordCheckpoint,
+  recordRunInfo,
+  renewLease,
+  trialState,
+} from '@lrsweep/db';
 import { DelayedError, type Job, type TrialQueue } from '@lrsweep/queue';
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
-import { type Dataset, type DatasetRequest, type LayersArtifacts, readLayersModel, type TrainerState } from '@lrsweep/trainer';
+import {
+  type Dataset,
+  type DatasetRequest,
+  type LayersArtifacts,
+  readLayersModel,
+  type TrainerState,
+} from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { CheckpointFiles } from './checkpoint-files';
 import { createMetricSink, type MetricSink } from './metric-sink';
@@ -71,7 +85,12 @@ export function createTrialRunner(d: TrialRunnerDeps) {
   const recording = new Set<Promise<unknown>>();
   /** How to stop each trial training now (after its current update). */
   const stoppers = new Set<() => void>();
-  const runTrial = async (payload: { trialId: string; sweepId: string }, job: Job, token: string | undefined, slot: TrainingSlot): Promise<Delivered> => {
+  const runTrial = async (
+    payload: { trialId: string; sweepId: string },
+    job: Job,
+    token: string | undefined,
+    slot: TrainingSlot,
+  ): Promise<Delivered> => {
     const t0 = performance.now();
     // From the slot's last trial handing it back to this delivery (the queue's hand-off).
     const handOff = slot.idleSince === null ? null : t0 - slot.idleSince;
@@ -81,7 +100,12 @@ export function createTrialRunner(d: TrialRunnerDeps) {
     let threadFree!: () => void;
     const freed = new Promise<void>((r) => (threadFree = r));
     const settled = attempt(d, claimed, job, slot, phases, { threadFree, stoppers });
-    const tracked = settled.catch((err) => d.log.error({ err, trialId: claimed.trialId, attempt: claimed.attempt }, "could not record the attempt's end; its lease lapses and the trial is delivered again"));
+    const tracked = settled.catch((err) =>
+      d.log.error(
+        { err, trialId: claimed.trialId, attempt: claimed.attempt },
+        "could not record the attempt's end; its lease lapses and the trial is delivered again",
+      ),
+    );
     recording.add(tracked);
     void tracked.finally(() => recording.delete(tracked));
     await freed;
@@ -109,12 +133,24 @@ interface AttemptHooks {
 
 /** One claimed attempt, from preparation to its recorded end; `threadFree` once the slot's thread is done with it. */
 
-async function attempt(d: TrialRunnerDeps, claimed: ClaimedTrial, job: Job, slot: TrainingSlot, phases: Phases, hooks: AttemptHooks): Promise<TrialOutcome> {
+async function attempt(
+  d: TrialRunnerDeps,
+  claimed: ClaimedTrial,
+  job: Job,
+  slot: TrainingSlot,
+  phases: Phases,
+  hooks: AttemptHooks,
+): Promise<TrialOutcome> {
   const { threadFree } = hooks;
   const startedMs = Date.now();
   d.metrics?.claimed(job.timestamp);
   let outcome = 'failed';
-  const log = d.log.child({ sweepId: claimed.sweepId, trialId: claimed.trialId, attempt: claimed.attempt, rssMbBefore: rssMb() });
+  const log = d.log.child({
+    sweepId: claimed.sweepId,
+    trialId: claimed.trialId,
+    attempt: claimed.attempt,
+    rssMbBefore: rssMb(),
+  });
   try {
     if (d.shuttingDown()) {
       outcome = 'released';
@@ -129,7 +165,12 @@ async function attempt(d: TrialRunnerDeps, claimed: ClaimedTrial, job: Job, slot
   } catch (err) {
     const failure = toTrialFailure(err, 'INFRASTRUCTURE');
     // What users read names no path of the worker's (data paths are shown relative to DATA_ROOT).
-    return await failed(d, claimed, { ...failure, message: withoutWorkerPaths(failure.message, [d.dataRoot, d.modelRoot]) }, log);
+    return await failed(
+      d,
+      claimed,
+      { ...failure, message: withoutWorkerPaths(failure.message, [d.dataRoot, d.modelRoot]) },
+      log,
+    );
   } finally {
     // A failure before the thread was done with the trial: recorded (or not) first, then the slot goes on.
     threadFree();
@@ -143,7 +184,12 @@ async function attempt(d: TrialRunnerDeps, claimed: ClaimedTrial, job: Job, slot
  * if that worker dies this delivery picks the trial up, if it finishes the delivery is dropped),
  * or not claimable (finished, cancelled, gone): the delivery ends.
  */
-async function claim(d: TrialRunnerDeps, trialId: string, job: Job, token: string | undefined): Promise<ClaimedTrial | null> {
+async function claim(
+  d: TrialRunnerDeps,
+  trialId: string,
+  job: Job,
+  token: string | undefined,
+): Promise<ClaimedTrial | null> {
   const claimed = await claimTrial(d.db, trialId, d.workerId, d.leaseMs);
   if (claimed) return claimed;
   const state = await trialState(d.db, trialId);
@@ -175,7 +221,11 @@ async function prepare(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger): 
   const config = claimed.config as BuiltinTrialConfig;
   const req = resolveDataset(config.dataset, d.dataRoot);
   const dataset = d.datasets.get(req);
-  const out: Prepared = { dataset, datasetPath: config.dataset.path === undefined ? null : relativeToRoot(d.dataRoot, req.path!), modelPath: null };
+  const out: Prepared = {
+    dataset,
+    datasetPath: config.dataset.path === undefined ? null : relativeToRoot(d.dataRoot, req.path!),
+    modelPath: null,
+  };
   if (config.model.kind === 'layers') {
     const files = resolveModelFiles(d.modelRoot, config.model.path);
     // Re-initialized weights need no shards: only a pretrained model reads them.
@@ -210,25 +260,39 @@ async function trainOnSlot(
     lostOwnership = true;
     stopRun?.();
   };
-  const sink = createMetricSink({ db: d.db, trialId, attempt, flushMs: d.flushMs, log, onFenced: lose, onWritten: d.metrics?.written });
+  const sink = createMetricSink({
+    db: d.db,
+    trialId,
+    attempt,
+    flushMs: d.flushMs,
+    log,
+    onFenced: lose,
+    onWritten: d.metrics?.written,
+  });
   // Set once the thread has chosen: a fork trains on its trunk's backend (bit-identical results).
   let backendName: 'wasm' | 'tensorflow' | null = null;
   const checkpoints = checkpointRecorder(d, claimed, sink, log, () => backendName);
   // When the lease was last known to hold: the start of the last renewal Postgres confirmed.
   let heldSince = Date.now();
-  const renew = setInterval(() => {
-    const asked = Date.now();
-    renewLease(d.db, trialId, attempt, d.leaseMs)
-      .then((ok) => (ok ? (heldSince = Math.max(heldSince, asked)) : lose()))
-      .catch((err) => log.warn({ err }, 'lease renewal failed'));
-    // Cut off from Postgres (a partition, a frozen database) for a whole lease: the lease has
-    // lapsed and another worker may own the trial already, so this one stops training it.
-    if (!lostOwnership && Date.now() - heldSince > d.leaseMs) {
-      log.warn({ sinceMs: Date.now() - heldSince }, 'the lease could not be renewed for a whole lease; stopping this attempt (another worker takes the trial over)');
-      lose();
-    }
-    if (d.shuttingDown()) stopRun?.();
-  }, Math.max(100, Math.floor(d.leaseMs / 3)));
+  const renew = setInterval(
+    () => {
+      const asked = Date.now();
+      renewLease(d.db, trialId, attempt, d.leaseMs)
+        .then((ok) => (ok ? (heldSince = Math.max(heldSince, asked)) : lose()))
+        .catch((err) => log.warn({ err }, 'lease renewal failed'));
+      // Cut off from Postgres (a partition, a frozen database) for a whole lease: the lease has
+      // lapsed and another worker may own the trial already, so this one stops training it.
+      if (!lostOwnership && Date.now() - heldSince > d.leaseMs) {
+        log.warn(
+          { sinceMs: Date.now() - heldSince },
+          'the lease could not be renewed for a whole lease; stopping this attempt (another worker takes the trial over)',
+        );
+        lose();
+      }
+      if (d.shuttingDown()) stopRun?.();
+    },
+    Math.max(100, Math.floor(d.leaseMs / 3)),
+  );
   const startedMs = Date.now();
   let running: RunningTrial | null = null;
   try {
@@ -236,7 +300,11 @@ async function trainOnSlot(
     running = await slot.run(
       trainConfigOf(claimed.config as BuiltinTrialConfig),
       dataset,
-      { onUpdates: (rows) => sink.addUpdates(rows), onEval: (row) => sink.addEval(row), onCheckpoint: checkpoints.record },
+      {
+        onUpdates: (rows) => sink.addUpdates(rows),
+        onEval: (row) => sink.addEval(row),
+        onCheckpoint: checkpoints.record,
+      },
       {
         resume,
         checkpointEvery: d.checkpointEvery,
@@ -254,29 +322,41 @@ async function trainOnSlot(
     phases.start = performance.now() - tStart;
     const backend = chosen?.backend ?? slot.backend;
     backendName = backend?.name === 'tensorflow' || backend?.name === 'wasm' ? backend.name : null;
-    if (chosen) log.info({ backend: chosen.backend.name, why: chosen.reason, fusedKernels: chosen.backend.fusedOps?.loaded }, 'trial backend');
-    await timed(phases, 'runInfo', () => recordRunInfo(d.db, trialId, attempt, {
-      lrsweepVersion: d.lrsweepVersion,
-      tfjsVersion: slot.tfjsVersion,
-      backend: backend?.name ?? 'unknown',
-      datasetChecksum: dataset.checksum,
-      datasetPath,
-      modelPath,
-      hardware: {
-        ...cpu(),
-        gpu: backend?.gpu ? (d.device?.kind === 'gpu' ? d.device.name : 'cuda') : null,
-        ...(backend?.gpu && d.device?.kind === 'gpu' ? { gpuMemoryMiB: d.device.memoryMiB, driver: d.device.driver } : {}),
-        // The native CPU backend's fused layer-norm and GELU kernels (bit-level provenance).
-        ...(backend?.name === 'tensorflow' && !backend.gpu ? { fusedKernels: backend.fusedOps?.loaded === true } : {}),
-      },
-    }));
+    if (chosen)
+      log.info(
+        { backend: chosen.backend.name, why: chosen.reason, fusedKernels: chosen.backend.fusedOps?.loaded },
+        'trial backend',
+      );
+    await timed(phases, 'runInfo', () =>
+      recordRunInfo(d.db, trialId, attempt, {
+        lrsweepVersion: d.lrsweepVersion,
+        tfjsVersion: slot.tfjsVersion,
+        backend: backend?.name ?? 'unknown',
+        datasetChecksum: dataset.checksum,
+        datasetPath,
+        modelPath,
+        hardware: {
+          ...cpu(),
+          gpu: backend?.gpu ? (d.device?.kind === 'gpu' ? d.device.name : 'cuda') : null,
+          ...(backend?.gpu && d.device?.kind === 'gpu'
+            ? { gpuMemoryMiB: d.device.memoryMiB, driver: d.device.driver }
+            : {}),
+          // The native CPU backend's fused layer-norm and GELU kernels (bit-level provenance).
+          ...(backend?.name === 'tensorflow' && !backend.gpu
+            ? { fusedKernels: backend.fusedOps?.loaded === true }
+            : {}),
+        },
+      }),
+    );
     const outcome = await timed(phases, 'train', () => run.done);
     // The thread is done with this trial: the slot may take its next while the rest is recorded.
     threadFree();
     const tClose = performance.now();
     await checkpoints.settled();
     // A completed or diverged run is recorded next, summaries and all; a stopped one is not.
-    const { fenced } = await sink.close({ summarize: outcome.result.status === 'stopped' || outcome.result.status === 'paused' });
+    const { fenced } = await sink.close({
+      summarize: outcome.result.status === 'stopped' || outcome.result.status === 'paused',
+    });
     phases.close = performance.now() - tClose;
     return { outcome, superseded: fenced || lostOwnership, dataset, startedMs };
   } catch (err) {
@@ -296,7 +376,13 @@ async function trainOnSlot(
 /** Stops a run and waits (a bounded time) for its thread to finish it; otherwise ends the thread. */
 async function stopOrReplace(slot: TrainingSlot, running: RunningTrial, log: Logger) {
   running.stop();
-  const ended = await Promise.race([running.done.then(() => true, () => true), new Promise<false>((r) => setTimeout(() => r(false), 10_000).unref())]);
+  const ended = await Promise.race([
+    running.done.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((r) => setTimeout(() => r(false), 10_000).unref()),
+  ]);
   if (!ended) {
     log.warn('the training thread did not stop in time; replacing it');
     await slot.close().catch(() => {});
@@ -307,7 +393,13 @@ async function stopOrReplace(slot: TrainingSlot, running: RunningTrial, log: Log
  * Checkpoints are recorded one after another, each once the rows before it are stored. At a
  * trunk's fork point the checkpoint is handed to the fork waiting there (handOffFork) as well.
  */
-function checkpointRecorder(d: TrialRunnerDeps, claimed: ClaimedTrial, sink: MetricSink, log: Logger, backend: () => 'wasm' | 'tensorflow' | null) {
+function checkpointRecorder(
+  d: TrialRunnerDeps,
+  claimed: ClaimedTrial,
+  sink: MetricSink,
+  log: Logger,
+  backend: () => 'wasm' | 'tensorflow' | null,
+) {
   const { trialId, attempt } = claimed;
   let chain: Promise<void> = Promise.resolve();
   let last = claimed.checkpointPath;
@@ -318,7 +410,8 @@ function checkpointRecorder(d: TrialRunnerDeps, claimed: ClaimedTrial, sink: Met
         try {
           await sink.flushAll();
           if (sink.fenced) return;
-          for (const f of forks.filter((f) => f.atStep === state.step)) await handOff(d, claimed, f.identity, state, backend(), log);
+          for (const f of forks.filter((f) => f.atStep === state.step))
+            await handOff(d, claimed, f.identity, state, backend(), log);
           const path = await d.checkpoints.write(trialId, attempt, state);
           if (await recordCheckpoint(d.db, trialId, attempt, path, state.step)) {
             if (last && last !== path) await d.checkpoints.remove(last);
@@ -333,4 +426,3 @@ function checkpointRecorder(d: TrialRunnerDeps, claimed: ClaimedTrial, sink: Met
     settled: () => chain,
   };
 }
-

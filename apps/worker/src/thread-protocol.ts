@@ -1,5 +1,15 @@
 import type { TrialFailure } from '@lrsweep/contract';
-import type { BackendChoice, Dataset, EvalRecord, LayersArtifacts, RungOptions, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
+import type {
+  BackendChoice,
+  Dataset,
+  EvalRecord,
+  LayersArtifacts,
+  RungOptions,
+  TrainConfig,
+  TrainerState,
+  TrainResult,
+  UpdateRecord,
+} from '@lrsweep/trainer';
 
 /** When the training loop started (epoch ms) and how long it ran, on the thread's clock. */
 export interface TrainTiming {

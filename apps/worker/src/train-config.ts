@@ -26,6 +26,9 @@ export function trainConfigOf(config: BuiltinTrialConfig): TrainConfig {
     seed: config.seed,
     plateauMetric: plateauMetricOf(config.schedule),
     backend: config.training.backend,
-    divergenceFactor: config.training.divergenceFactor === false ? undefined : (config.training.divergenceFactor ?? defaultDivergenceFactor),
+    divergenceFactor:
+      config.training.divergenceFactor === false
+        ? undefined
+        : (config.training.divergenceFactor ?? defaultDivergenceFactor),
   };
 }

@@ -2,7 +2,18 @@
 // Postgres writes, signals) never waits on a training step.
 import { parentPort } from 'node:worker_threads';
 import { toTrialFailure } from '@lrsweep/contract';
-import { activeBackend, type BackendPreference, buildLayersModel, classifyTrainingError, createBackendChooser, liveTensorCount, selectBackend, tfjsVersion, train, type UpdateRecord } from '@lrsweep/trainer';
+import {
+  activeBackend,
+  type BackendPreference,
+  buildLayersModel,
+  classifyTrainingError,
+  createBackendChooser,
+  liveTensorCount,
+  selectBackend,
+  tfjsVersion,
+  train,
+  type UpdateRecord,
+} from '@lrsweep/trainer';
 import type { FromThread, ToThread } from './thread-protocol';
 
 const port = parentPort!;
@@ -13,7 +24,9 @@ const send = (m: FromThread) => port.postMessage(m);
  * Fault injection for the fault tests (never set in production): the thread dies at this
  * update of every trial, as a native crash in a backend would take it down.
  */
-const exitAtStep = process.env.LRSWEEP_FAULT_THREAD_EXIT_AT_STEP ? Number(process.env.LRSWEEP_FAULT_THREAD_EXIT_AT_STEP) : null;
+const exitAtStep = process.env.LRSWEEP_FAULT_THREAD_EXIT_AT_STEP
+  ? Number(process.env.LRSWEEP_FAULT_THREAD_EXIT_AT_STEP)
+  : null;
 /** Fault injection for the fault tests: trials of this seed throw inside the trainer, at their third update. */
 const failSeed = process.env.LRSWEEP_FAULT_FAIL_SEED ? Number(process.env.LRSWEEP_FAULT_FAIL_SEED) : null;
 
@@ -25,7 +38,10 @@ port.on('message', async (msg: ToThread) => {
       choose = createBackendChooser({ pref: msg.backend as BackendPreference, initial: backend });
       send({ type: 'ready', backend, tfjsVersion });
     } catch (err) {
-      send({ type: 'failed', failure: { ...toTrialFailure(err, 'INFRASTRUCTURE'), message: `backend: ${(err as Error).message}` } });
+      send({
+        type: 'failed',
+        failure: { ...toTrialFailure(err, 'INFRASTRUCTURE'), message: `backend: ${(err as Error).message}` },
+      });
     }
     return;
   }
@@ -45,26 +61,44 @@ port.on('message', async (msg: ToThread) => {
     backendName = plan.choice.name;
     send({ type: 'backend', backend: plan.choice, reason: plan.reason });
     const layers = msg.layers ? await buildLayersModel(msg.layers) : undefined;
-    const result = train(msg.config, msg.dataset, {
-      onUpdate: (u) => {
-        if (u.step === exitAtStep) process.exit(70);
-        if (u.step === 2 && msg.config.seed === failSeed) throw new Error(`fault injection: trials of seed ${failSeed} fail (LRSWEEP_FAULT_FAIL_SEED)`);
-        pending.push(u);
-        if (pending.length >= 200 || Date.now() - lastSent > 100) flush();
+    const result = train(
+      msg.config,
+      msg.dataset,
+      {
+        onUpdate: (u) => {
+          if (u.step === exitAtStep) process.exit(70);
+          if (u.step === 2 && msg.config.seed === failSeed)
+            throw new Error(`fault injection: trials of seed ${failSeed} fail (LRSWEEP_FAULT_FAIL_SEED)`);
+          pending.push(u);
+          if (pending.length >= 200 || Date.now() - lastSent > 100) flush();
+        },
+        onEval: (e) => {
+          flush();
+          send({ type: 'eval', row: e });
+        },
+        shouldStop: () => Atomics.load(stop, 0) !== 0,
+        onCheckpoint: (state) => {
+          // Rows up to the checkpoint go out first: the checkpoint is recorded once they are stored.
+          flush();
+          send({ type: 'checkpoint', state });
+        },
       },
-      onEval: (e) => {
-        flush();
-        send({ type: 'eval', row: e });
+      {
+        resume: msg.resume,
+        checkpointEvery: msg.checkpointEvery,
+        checkpointAt: msg.checkpointAt,
+        rung: msg.rung,
+        hostTime,
+        layers,
       },
-      shouldStop: () => Atomics.load(stop, 0) !== 0,
-      onCheckpoint: (state) => {
-        // Rows up to the checkpoint go out first: the checkpoint is recorded once they are stored.
-        flush();
-        send({ type: 'checkpoint', state });
-      },
-    }, { resume: msg.resume, checkpointEvery: msg.checkpointEvery, checkpointAt: msg.checkpointAt, rung: msg.rung, hostTime, layers });
+    );
     flush();
-    send({ type: 'done', result, numTensors: liveTensorCount(), timing: { startedAt, ms: performance.now() - t0, hostMs: hostTime.ms } });
+    send({
+      type: 'done',
+      result,
+      numTensors: liveTensorCount(),
+      timing: { startedAt, ms: performance.now() - t0, hostMs: hostTime.ms },
+    });
   } catch (err) {
     flush();
     // Classified here, where the error is seen: its name, code and stack cross to the worker.

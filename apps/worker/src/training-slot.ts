@@ -1,6 +1,16 @@
 import { Worker } from 'node:worker_threads';
 import { fromTrialFailure, TrialError } from '@lrsweep/contract';
-import type { BackendChoice, Dataset, EvalRecord, LayersArtifacts, RungOptions, TrainConfig, TrainerState, TrainResult, UpdateRecord } from '@lrsweep/trainer';
+import type {
+  BackendChoice,
+  Dataset,
+  EvalRecord,
+  LayersArtifacts,
+  RungOptions,
+  TrainConfig,
+  TrainerState,
+  TrainResult,
+  UpdateRecord,
+} from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { FromThread, ToThread, TrainTiming } from './thread-protocol';
 
@@ -79,7 +89,9 @@ export class TrainingSlot {
     });
     if (ready.type !== 'ready') {
       await w.terminate();
-      throw ready.type === 'failed' ? fromTrialFailure(ready.failure) : new TrialError('WORKER_CRASHED', 'training thread failed to start');
+      throw ready.type === 'failed'
+        ? fromTrialFailure(ready.failure)
+        : new TrialError('WORKER_CRASHED', 'training thread failed to start');
     }
     this.backend = ready.backend;
     this.tfjsVersion = ready.tfjsVersion;
@@ -108,11 +120,14 @@ export class TrainingSlot {
         else if (m.type === 'updates') h.onUpdates(m.rows);
         else if (m.type === 'eval') h.onEval(m.row);
         else if (m.type === 'checkpoint') h.onCheckpoint(m.state);
-        else if (m.type === 'done') finish(() => resolve({ result: m.result, numTensors: m.numTensors, timing: m.timing }));
+        else if (m.type === 'done')
+          finish(() => resolve({ result: m.result, numTensors: m.numTensors, timing: m.timing }));
         else if (m.type === 'failed') fail(fromTrialFailure(m.failure));
       };
-      const onError = (err: Error) => fail(new TrialError('WORKER_CRASHED', `the training thread crashed: ${err.message}`, { cause: err }));
-      const onExit = (code: number) => fail(new TrialError('WORKER_CRASHED', `the training thread exited with code ${code}`));
+      const onError = (err: Error) =>
+        fail(new TrialError('WORKER_CRASHED', `the training thread crashed: ${err.message}`, { cause: err }));
+      const onExit = (code: number) =>
+        fail(new TrialError('WORKER_CRASHED', `the training thread exited with code ${code}`));
       const finish = (f: () => void) => {
         chosen(null);
         w.off('message', onMessage);

@@ -2,14 +2,31 @@
 // what it is, what it runs, how long trials take and wait, how fast metric rows reach Postgres.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-export function createWorkerMetrics(info: { workerId: string; pools: string[]; backend: string; device: string; slots: number; version: string }) {
+export function createWorkerMetrics(info: {
+  workerId: string;
+  pools: string[];
+  backend: string;
+  device: string;
+  slots: number;
+  version: string;
+}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'lrsweep_worker_process_' });
   const registers = [registry];
-  const workerInfo = new Gauge({ name: 'lrsweep_worker_info', help: 'One per worker process: its pools, backend and device', labelNames: ['pool', 'backend', 'device', 'version'], registers });
-  for (const pool of info.pools) workerInfo.set({ pool, backend: info.backend, device: info.device, version: info.version }, 1);
+  const workerInfo = new Gauge({
+    name: 'lrsweep_worker_info',
+    help: 'One per worker process: its pools, backend and device',
+    labelNames: ['pool', 'backend', 'device', 'version'],
+    registers,
+  });
+  for (const pool of info.pools)
+    workerInfo.set({ pool, backend: info.backend, device: info.device, version: info.version }, 1);
   new Gauge({ name: 'lrsweep_worker_slots', help: 'Training slots of this worker', registers }).set(info.slots);
-  const running = new Gauge({ name: 'lrsweep_worker_running_trials', help: 'Trials this worker is training now', registers });
+  const running = new Gauge({
+    name: 'lrsweep_worker_running_trials',
+    help: 'Trials this worker is training now',
+    registers,
+  });
   const duration = new Histogram({
     name: 'lrsweep_trial_duration_seconds',
     help: 'Wall time of a trial attempt on this worker, from claim to its end, by outcome',
@@ -23,7 +40,12 @@ export function createWorkerMetrics(info: { workerId: string; pools: string[]; b
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600],
     registers,
   });
-  const rows = new Counter({ name: 'lrsweep_metric_rows_written_total', help: 'Metric rows this worker stored in Postgres, by kind', labelNames: ['kind'], registers });
+  const rows = new Counter({
+    name: 'lrsweep_metric_rows_written_total',
+    help: 'Metric rows this worker stored in Postgres, by kind',
+    labelNames: ['kind'],
+    registers,
+  });
   const lag = new Histogram({
     name: 'lrsweep_metric_write_lag_seconds',
     help: 'From a metric row being produced to it being stored in Postgres',

@@ -73,14 +73,22 @@ class Api {
    * A call, retried with jittered backoff on network errors, 5xx and 429 (honouring Retry-After;
    * not 429 with `retryThrottled: false`: the caller decides) for up to `retryForMs`.
    */
-  async call<T>(method: string, path: string, body?: unknown, o: { retryForMs?: number; signal?: AbortSignal; retryThrottled?: boolean } = {}): Promise<T> {
+  async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    o: { retryForMs?: number; signal?: AbortSignal; retryThrottled?: boolean } = {},
+  ): Promise<T> {
     const deadline = Date.now() + (o.retryForMs ?? 60_000);
     for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
       let wait = jittered(delay);
       try {
         const res = await fetch(`${this.base}${path}`, {
           method,
-          headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          headers: {
+            authorization: `Bearer ${this.token}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: o.signal,
         });
@@ -89,8 +97,12 @@ class Api {
         if (res.ok) return data as T;
         const e = (data ?? {}) as Partial<ApiErrorBody>;
         const message = e.message ?? text.slice(0, 200);
-        const err = e.code === 'STALE_ATTEMPT' ? new StaleAttempt(res.status, message, e.reason ?? 'ended') : new LrsweepError(res.status, e.code ?? 'HTTP_ERROR', message);
-        (err as LrsweepError & { retryAfterMs?: number }).retryAfterMs = Number(res.headers.get('retry-after')) * 1000 || undefined;
+        const err =
+          e.code === 'STALE_ATTEMPT'
+            ? new StaleAttempt(res.status, message, e.reason ?? 'ended')
+            : new LrsweepError(res.status, e.code ?? 'HTTP_ERROR', message);
+        (err as LrsweepError & { retryAfterMs?: number }).retryAfterMs =
+          Number(res.headers.get('retry-after')) * 1000 || undefined;
         if (!(res.status >= 500 || (res.status === 429 && o.retryThrottled !== false))) throw err;
         wait = jittered(Number(res.headers.get('retry-after')) * 1000 || delay);
         if (Date.now() + wait > deadline) throw err;
@@ -105,8 +117,11 @@ class Api {
 
 type UpdateRow = { step: number; lr: number; loss: number | null };
 /** A report waiting to be sent, in the order the trainer made it. */
-type Report = { kind: 'updates'; row: UpdateRow } | { kind: 'evals'; body: { step: number; metrics: Record<string, number | null> } };
-const finiteOrNull = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? null : v);
+type Report =
+  | { kind: 'updates'; row: UpdateRow }
+  | { kind: 'evals'; body: { step: number; metrics: Record<string, number | null> } };
+const finiteOrNull = (v: number | null | undefined) =>
+  v === null || v === undefined || !Number.isFinite(v) ? null : v;
 
 /** A claimed trial. `await trial.run(async () => …)` completes, releases or fails it for you. */
 export class Trial {
@@ -167,7 +182,9 @@ export class Trial {
       setInterval(() => void this.flush().catch(() => {}), 500),
       setInterval(
         () =>
-          void this.call<ReportAnswer>('POST', 'lease', this.fenced({}), { retryForMs: Math.max(500, this.leaseUntil - Date.now() - 1000) })
+          void this.call<ReportAnswer>('POST', 'lease', this.fenced({}), {
+            retryForMs: Math.max(500, this.leaseUntil - Date.now() - 1000),
+          })
             .then((a) => this.report(a))
             .catch(() => {}),
         Math.max(200, t.leaseMs / 3),
@@ -186,7 +203,12 @@ export class Trial {
     const from = Math.floor(step / 1000) * 1000;
     let rates = this.chunks.get(from);
     if (!rates) {
-      rates = (await this.call<{ lr: number[] }>('GET', `lr?attempt=${this.attempt}&from=${from}&count=1000&leaseToken=${encodeURIComponent(this.leaseToken)}`)).lr;
+      rates = (
+        await this.call<{ lr: number[] }>(
+          'GET',
+          `lr?attempt=${this.attempt}&from=${from}&count=1000&leaseToken=${encodeURIComponent(this.leaseToken)}`,
+        )
+      ).lr;
       this.chunks.set(from, rates);
     }
     return rates[step - from]!;
@@ -214,7 +236,11 @@ export class Trial {
   async checkpointed(step: number, uri: string): Promise<void> {
     await this.flush(true);
     if (this.stopReason) return;
-    this.report(await this.call<ReportAnswer>('POST', 'checkpoints', this.fenced({ step, uri })).catch((e) => this.staleIsFine(e)));
+    this.report(
+      await this.call<ReportAnswer>('POST', 'checkpoints', this.fenced({ step, uri })).catch((e) =>
+        this.staleIsFine(e),
+      ),
+    );
   }
 
   /** Every update was sent: the trial is done. A trial that must stop ends without an error (see `stopReason`). */
@@ -226,7 +252,12 @@ export class Trial {
 
   async fail(message: string, o: { retryable?: boolean } = {}): Promise<void> {
     await this.flush().catch(() => {});
-    if (!this.stopReason) await this.call('POST', 'fail', this.fenced({ message: message.slice(0, 4000) || 'failed', retryable: o.retryable ?? true })).catch((e) => this.staleIsFine(e));
+    if (!this.stopReason)
+      await this.call(
+        'POST',
+        'fail',
+        this.fenced({ message: message.slice(0, 4000) || 'failed', retryable: o.retryable ?? true }),
+      ).catch((e) => this.staleIsFine(e));
     this.end();
   }
 
@@ -252,7 +283,10 @@ export class Trial {
         this.end();
         return undefined;
       }
-      if (!this.ended) await this.fail(`${(err as Error).name}: ${(err as Error).message}`, { retryable: !(err instanceof TerminalError) });
+      if (!this.ended)
+        await this.fail(`${(err as Error).name}: ${(err as Error).message}`, {
+          retryable: !(err instanceof TerminalError),
+        });
       throw err;
     }
   }
@@ -275,7 +309,12 @@ export class Trial {
     if (a?.shouldStop) this.stopped = true;
   }
 
-  private async call<T>(method: string, what: string, body?: unknown, o: { retryForMs?: number; retryThrottled?: boolean } = {}): Promise<T> {
+  private async call<T>(
+    method: string,
+    what: string,
+    body?: unknown,
+    o: { retryForMs?: number; retryThrottled?: boolean } = {},
+  ): Promise<T> {
     try {
       const answer = await this.api.call<T>(method, `/v1/trials/${this.id}/${what}`, body, o);
       if (method === 'POST') this.leaseUntil = Date.now() + this.leaseMs;
@@ -283,7 +322,10 @@ export class Trial {
     } catch (err) {
       if (err instanceof StaleAttempt) this.stopReason = err.reason;
       // SCHEDULE_MISMATCH ended the trial; LEASE_MISMATCH means this client does not send the lease token it was given.
-      if (err instanceof LrsweepError && (err.code === 'STALE_ATTEMPT' || err.code === 'SCHEDULE_MISMATCH' || err.code === 'LEASE_MISMATCH')) {
+      if (
+        err instanceof LrsweepError &&
+        (err.code === 'STALE_ATTEMPT' || err.code === 'SCHEDULE_MISMATCH' || err.code === 'LEASE_MISMATCH')
+      ) {
         this.error = err;
         this.stopped = true;
       }
@@ -316,10 +358,15 @@ export class Trial {
           // Throttled: wait as told, then send what piled up meanwhile in bigger batches (the protocol's most).
           if (err instanceof LrsweepError && err.status === 429) {
             this.batch = 10_000;
-            await new Promise((r) => setTimeout(r, jittered((err as LrsweepError & { retryAfterMs?: number }).retryAfterMs ?? 1000)));
+            await new Promise((r) =>
+              setTimeout(r, jittered((err as LrsweepError & { retryAfterMs?: number }).retryAfterMs ?? 1000)),
+            );
             continue;
           }
-          if (err instanceof LrsweepError && (err.code === 'STALE_ATTEMPT' || err.code === 'SCHEDULE_MISMATCH' || err.code === 'LEASE_MISMATCH')) {
+          if (
+            err instanceof LrsweepError &&
+            (err.code === 'STALE_ATTEMPT' || err.code === 'SCHEDULE_MISMATCH' || err.code === 'LEASE_MISMATCH')
+          ) {
             this.outbox = [];
             if (strict && err.code === 'SCHEDULE_MISMATCH') throw err;
             return;
@@ -351,7 +398,10 @@ export class Agent {
   private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: AgentOptions = {}) {
-    this.api = new Api(o.url ?? process.env.LRSWEEP_API_URL ?? 'http://127.0.0.1:3000', o.token ?? process.env.LRSWEEP_TOKEN ?? '');
+    this.api = new Api(
+      o.url ?? process.env.LRSWEEP_API_URL ?? 'http://127.0.0.1:3000',
+      o.token ?? process.env.LRSWEEP_TOKEN ?? '',
+    );
     this.pool = o.pool ?? 'default';
     this.name = o.name ?? `node-${process.pid}`;
   }
@@ -373,7 +423,10 @@ export class Agent {
       protocolVersion,
     });
     this.id = r.agentId;
-    this.heartbeat = setInterval(() => void this.api.call('POST', `/v1/agents/${this.id}/heartbeat`, {}, { retryForMs: 5000 }).catch(() => {}), r.heartbeatMs);
+    this.heartbeat = setInterval(
+      () => void this.api.call('POST', `/v1/agents/${this.id}/heartbeat`, {}, { retryForMs: 5000 }).catch(() => {}),
+      r.heartbeatMs,
+    );
     this.heartbeat.unref();
   }
 
@@ -389,10 +442,20 @@ export class Agent {
       let handed = 0;
       let idleSince = Date.now();
       while (!this.stopping && (o.maxTrials === undefined || handed < o.maxTrials)) {
-        const waitMs = o.idleTimeoutMs === undefined ? 20_000 : Math.max(0, Math.min(20_000, o.idleTimeoutMs - (Date.now() - idleSince)));
+        const waitMs =
+          o.idleTimeoutMs === undefined
+            ? 20_000
+            : Math.max(0, Math.min(20_000, o.idleTimeoutMs - (Date.now() - idleSince)));
         let claimed: ClaimedTrial | null = null;
         try {
-          claimed = (await this.api.call<{ trial: ClaimedTrial | null }>('POST', `/v1/agents/${this.id}/claim`, { waitMs }, { signal: this.hangUp.signal })).trial;
+          claimed = (
+            await this.api.call<{ trial: ClaimedTrial | null }>(
+              'POST',
+              `/v1/agents/${this.id}/claim`,
+              { waitMs },
+              { signal: this.hangUp.signal },
+            )
+          ).trial;
         } catch (err) {
           if (this.stopping) break;
           throw err;

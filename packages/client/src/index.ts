@@ -62,12 +62,17 @@ export interface ClientOptions {
 
 type Query = Record<string, string | number | boolean | undefined>;
 const qs = (q: Query = {}) => {
-  const p = Object.entries(q).filter(([, v]) => v !== undefined).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  const p = Object.entries(q)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
   return p.length ? `?${p.join('&')}` : '';
 };
 
 /** Every row of a cursor-paged listing, page after page (at most `maxPages`, 100 rows each). */
-async function allPages<T>(page: (cursor: string | undefined) => Promise<{ rows: T[]; next: string | null }>, maxPages = 100): Promise<T[]> {
+async function allPages<T>(
+  page: (cursor: string | undefined) => Promise<{ rows: T[]; next: string | null }>,
+  maxPages = 100,
+): Promise<T[]> {
   const out: T[] = [];
   let cursor: string | undefined;
   for (let i = 0; i < maxPages; i++) {
@@ -87,7 +92,12 @@ export function apiOrigin(url: string): string {
 export function createClient(opts: ClientOptions) {
   const f = opts.fetch ?? fetch;
   const origin = apiOrigin(opts.baseUrl);
-  async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  async function call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     const res = await f(`${origin}${path}`, {
       method,
       headers: {
@@ -121,7 +131,12 @@ export function createClient(opts: ClientOptions) {
     retrySweep: (id: string) => call<RetryAnswer>('POST', `/v1/sweeps/${id}/retry`),
     /** Grows a sweep: merges base LRs, schedules, seeds or trainer axes into its grid (SWEEP_API v1.1). */
     extendSweep: (id: string, body: ExtendSweep, o: { idempotencyKey?: string } = {}) =>
-      call<SweepExtended>('POST', `/v1/sweeps/${id}/extend`, body, o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {}),
+      call<SweepExtended>(
+        'POST',
+        `/v1/sweeps/${id}/extend`,
+        body,
+        o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {},
+      ),
     /** Deletes a sweep with its trials and metrics (running trials stop as on cancel). */
     deleteSweep: (id: string) => call<{ deleted: true; id: string; trials: number }>('DELETE', `/v1/sweeps/${id}`),
     /** Every trial as CSV: config, outcome, test metrics and provenance. */
@@ -131,15 +146,24 @@ export function createClient(opts: ClientOptions) {
     workersPage: (q: { limit?: number; cursor?: string } = {}) => call<WorkersAnswer>('GET', `/v1/workers${qs(q)}`),
     /** The whole fleet, every page joined (up to `maxPages`): built-in workers first, then agents, most recently seen first. */
     async listWorkers(o: { maxPages?: number } = {}): Promise<WorkersAnswer> {
-      const workers = await allPages((cursor) => call<WorkersAnswer>('GET', `/v1/workers${qs({ cursor })}`).then((p) => ({ rows: p.workers, next: p.nextCursor })), o.maxPages);
+      const workers = await allPages(
+        (cursor) =>
+          call<WorkersAnswer>('GET', `/v1/workers${qs({ cursor })}`).then((p) => ({
+            rows: p.workers,
+            next: p.nextCursor,
+          })),
+        o.maxPages,
+      );
       workers.sort((a, b) => b.kind.localeCompare(a.kind) || b.lastHeartbeatAt.localeCompare(a.lastHeartbeatAt));
       return { workers, nextCursor: null };
     },
     /** A trial's attempts: who ran each, on what backend, from when to when, how it ended. */
     trialAttempts: (id: string) => call<TrialAttempts>('GET', `/v1/trials/${id}/attempts`),
-    listTrials: (id: string, q: { limit?: number; offset?: number; status?: Trial['status'] } = {}) => call<TrialPage>('GET', `/v1/sweeps/${id}/trials${qs(q)}`),
+    listTrials: (id: string, q: { limit?: number; offset?: number; status?: Trial['status'] } = {}) =>
+      call<TrialPage>('GET', `/v1/sweeps/${id}/trials${qs(q)}`),
     /** One page of a trial's metrics (follow `nextFrom`, or use `allTrialMetrics`). */
-    trialMetrics: (id: string, q: { from?: number; to?: number; limit?: number } = {}) => call<TrialMetrics>('GET', `/v1/trials/${id}/metrics${qs(q)}`),
+    trialMetrics: (id: string, q: { from?: number; to?: number; limit?: number } = {}) =>
+      call<TrialMetrics>('GET', `/v1/trials/${id}/metrics${qs(q)}`),
     /** Every page of a trial's metrics, joined. */
     async allTrialMetrics(id: string, q: { from?: number; to?: number } = {}): Promise<TrialMetrics> {
       const out: TrialMetrics = { updates: [], evals: [], nextFrom: null };
@@ -153,15 +177,26 @@ export function createClient(opts: ClientOptions) {
     },
     /** An LR range test's curve and the base-LR grid it suggests (409 for a grid sweep). */
     rangeTest: (id: string) => call<RangeTestView>('GET', `/v1/sweeps/${id}/range-test`),
-    results: (id: string, q: { metric?: MetricName; aggregate?: Aggregate; rankBy?: 'mean' | 'ci' } = {}) => call<Results>('GET', `/v1/sweeps/${id}/results${qs(q)}`),
-    resultsCsv: (id: string, q: { metric?: MetricName; aggregate?: Aggregate } = {}) => call<string>('GET', `/v1/sweeps/${id}/results${qs({ ...q, format: 'csv' })}`),
-    schedules: (id: string, q: { metric?: MetricName; aggregate?: Aggregate; tolerance?: number; alpha?: number } = {}) =>
-      call<ScheduleAnalysis>('GET', `/v1/sweeps/${id}/schedules${qs(q)}`),
+    results: (id: string, q: { metric?: MetricName; aggregate?: Aggregate; rankBy?: 'mean' | 'ci' } = {}) =>
+      call<Results>('GET', `/v1/sweeps/${id}/results${qs(q)}`),
+    resultsCsv: (id: string, q: { metric?: MetricName; aggregate?: Aggregate } = {}) =>
+      call<string>('GET', `/v1/sweeps/${id}/results${qs({ ...q, format: 'csv' })}`),
+    schedules: (
+      id: string,
+      q: { metric?: MetricName; aggregate?: Aggregate; tolerance?: number; alpha?: number } = {},
+    ) => call<ScheduleAnalysis>('GET', `/v1/sweeps/${id}/schedules${qs(q)}`),
     curves: (id: string, q: { metric?: MetricName; configs?: string[]; points?: number } = {}) =>
       call<Curves>('GET', `/v1/sweeps/${id}/curves${qs({ ...q, configs: q.configs?.join(',') })}`),
     /** The project's agents (external trainers), every page joined, most recently seen first: last heartbeat, alive, the trial each holds. */
     async listAgents(o: { maxPages?: number } = {}): Promise<{ agents: AgentView[] }> {
-      const agents = await allPages((cursor) => call<{ agents: AgentView[]; nextCursor: string | null }>('GET', `/v1/agents${qs({ cursor })}`).then((p) => ({ rows: p.agents, next: p.nextCursor })), o.maxPages);
+      const agents = await allPages(
+        (cursor) =>
+          call<{ agents: AgentView[]; nextCursor: string | null }>('GET', `/v1/agents${qs({ cursor })}`).then((p) => ({
+            rows: p.agents,
+            next: p.nextCursor,
+          })),
+        o.maxPages,
+      );
       return { agents: agents.sort((a, b) => b.lastHeartbeatAt.localeCompare(a.lastHeartbeatAt)) };
     },
     previewSchedule: (req: PreviewRequest) => call<Preview>('POST', '/v1/schedules/preview', req),

@@ -13,7 +13,11 @@ import { metricNameSchema } from './metrics';
  * of the attempt carries (409 LEASE_MISMATCH without it); every stop is 409 STALE_ATTEMPT with a
  * reason.
  */
-export const agentProtocol = { version: 2, supported: [2], sdks: 'lrsweep-python ≥ 0.2.0 or @lrsweep/agent ≥ 0.2.0' } as const;
+export const agentProtocol = {
+  version: 2,
+  supported: [2],
+  sdks: 'lrsweep-python ≥ 0.2.0 or @lrsweep/agent ≥ 0.2.0',
+} as const;
 
 /**
  * What one request may carry: the longest claim long poll, the most rows one update batch may
@@ -69,7 +73,8 @@ export type StaleReason = (typeof staleReasons)[number];
 
 /** |lr − want| ≤ relative·|want| + absolute: what "the schedule's rate" means for a reported `lr`. */
 export const lrTolerance = { relative: 1e-9, absolute: 1e-15 } as const;
-export const lrMatches = (lr: number, want: number) => Math.abs(lr - want) <= lrTolerance.relative * Math.abs(want) + lrTolerance.absolute;
+export const lrMatches = (lr: number, want: number) =>
+  Math.abs(lr - want) <= lrTolerance.relative * Math.abs(want) + lrTolerance.absolute;
 
 const shortText = z.string().min(1).max(200);
 
@@ -79,7 +84,10 @@ export const registerAgentBody = z.strictObject({
   labels: z
     .record(z.string().min(1).max(64), z.string().max(200))
     .refine((l) => Object.keys(l).length <= agentLimits.maxLabels, `at most ${agentLimits.maxLabels} labels`)
-    .refine((l) => Object.entries(l).reduce((n, [k, v]) => n + k.length + v.length, 0) <= agentLimits.maxLabelChars, `at most ${agentLimits.maxLabelChars} characters of labels in all (keys and values)`)
+    .refine(
+      (l) => Object.entries(l).reduce((n, [k, v]) => n + k.length + v.length, 0) <= agentLimits.maxLabelChars,
+      `at most ${agentLimits.maxLabelChars} characters of labels in all (keys and values)`,
+    )
     .optional(),
   framework: z.string().max(100).optional(),
   device: z.string().max(200).optional(),
@@ -144,7 +152,9 @@ export const evalBody = z.strictObject({
   ...attemptField,
   /** Updates done when the evaluation ran (1 … totalSteps). */
   step: z.number().int().min(1),
-  metrics: z.record(metricNameSchema, finite.nullable()).refine((m) => Object.keys(m).length > 0, 'at least one metric'),
+  metrics: z
+    .record(metricNameSchema, finite.nullable())
+    .refine((m) => Object.keys(m).length > 0, 'at least one metric'),
 });
 
 export const checkpointBody = z.strictObject({
@@ -155,7 +165,11 @@ export const checkpointBody = z.strictObject({
 });
 
 export const attemptBody = z.strictObject(attemptField);
-export const failBody = z.strictObject({ ...attemptField, message: z.string().min(1).max(4000), retryable: z.boolean().default(true) });
+export const failBody = z.strictObject({
+  ...attemptField,
+  message: z.string().min(1).max(4000),
+  retryable: z.boolean().default(true),
+});
 
 /** What every trial report answers: whether the agent must stop (cancelled, lease lost, diverged). */
 export const reportAnswer = z.object({

@@ -36,7 +36,10 @@ export const sweepSummarySchema = z
     selectedOn,
     createdAt: z.iso.datetime(),
     cancelledAt: z.iso.datetime().nullable(),
-    endedAt: z.iso.datetime().nullable().meta({ description: 'when its last trial ended or it was cancelled; null while it runs' }),
+    endedAt: z.iso
+      .datetime()
+      .nullable()
+      .meta({ description: 'when its last trial ended or it was cancelled; null while it runs' }),
   })
   .meta({ id: 'SweepSummary' });
 
@@ -58,11 +61,32 @@ export const extendSweepBody = z
   .strictObject({
     baseLr: gridSchema.shape.baseLr.optional(),
     schedule: gridSchema.shape.schedule.optional(),
-    seeds: z.union([z.number().int().positive().max(maxGridValues), z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(maxGridValues)]).optional(),
-    horizon: z.array(z.number().int().positive()).min(1).max(maxGridValues).optional().meta({ description: 'more horizons (updates), for a sweep with a horizon axis' }),
+    seeds: z
+      .union([
+        z.number().int().positive().max(maxGridValues),
+        z
+          .array(
+            z
+              .number()
+              .int()
+              .min(0)
+              .max(2 ** 31 - 1),
+          )
+          .min(1)
+          .max(maxGridValues),
+      ])
+      .optional(),
+    horizon: z
+      .array(z.number().int().positive())
+      .min(1)
+      .max(maxGridValues)
+      .optional()
+      .meta({ description: 'more horizons (updates), for a sweep with a horizon axis' }),
     config: gridSchema.shape.config,
   })
-  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'name at least one of baseLr, schedule, seeds, config' })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), {
+    message: 'name at least one of baseLr, schedule, seeds, config',
+  })
   .meta({ id: 'ExtendSweep' });
 export const extendAnswer = z
   .object({
@@ -82,7 +106,9 @@ export const sweepCreatedSchema = z
     configCount: z.number().int(),
     totalSteps: z.number().int(),
     selectedOn,
-    delivery: z.enum(['queued', 'pending']).meta({ description: "pending: the queue could not take the jobs now; the reconciler delivers them" }),
+    delivery: z
+      .enum(['queued', 'pending'])
+      .meta({ description: 'pending: the queue could not take the jobs now; the reconciler delivers them' }),
   })
   .meta({ id: 'SweepCreated' });
 
@@ -125,8 +151,15 @@ export const trialSchema = z
     backend: z.string().nullable(),
     queuedAt: z.iso.datetime().meta({ description: 'When the trial was created (queued).' }),
     startedAt: z.iso.datetime().nullable().meta({ description: 'When a worker claimed its current attempt.' }),
-    trainingStartedAt: z.iso.datetime().nullable().meta({ description: "When the finished attempt's training loop started (worker clock)." }),
-    trainMs: z.number().int().nullable().meta({ description: "How long the finished attempt's training loop ran, in ms." }),
+    trainingStartedAt: z.iso
+      .datetime()
+      .nullable()
+      .meta({ description: "When the finished attempt's training loop started (worker clock)." }),
+    trainMs: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: "How long the finished attempt's training loop ran, in ms." }),
     finishedAt: z.iso.datetime().nullable(),
     error: z.string().nullable(),
     errorCode: z.string().nullable(),
@@ -178,7 +211,10 @@ export const trialAttemptSchema = z
     backend: z.string().nullable(),
     startedAt: z.iso.datetime(),
     endedAt: z.iso.datetime().nullable(),
-    outcome: z.enum(['completed', 'failed', 'diverged', 'cancelled', 'pruned', 'requeued']).nullable().meta({ description: 'null while it runs; requeued: released or timed out, and queued again' }),
+    outcome: z
+      .enum(['completed', 'failed', 'diverged', 'cancelled', 'pruned', 'requeued'])
+      .nullable()
+      .meta({ description: 'null while it runs; requeued: released or timed out, and queued again' }),
     error: z.string().nullable(),
     errorCode: z.string().nullable(),
   })
@@ -188,7 +224,10 @@ export const trialAttemptsAnswer = z.object({ attempts: z.array(trialAttemptSche
 /** A sweep's trials: a page as JSON, or every trial as CSV (provenance included). */
 export const trialListQuerySchema = pageQuerySchema.extend({
   status: trialStatusSchema.optional(),
-  format: z.enum(['json', 'csv']).default('json').meta({ description: 'csv: every trial (limit and offset do not apply), with its provenance' }),
+  format: z
+    .enum(['json', 'csv'])
+    .default('json')
+    .meta({ description: 'csv: every trial (limit and offset do not apply), with its provenance' }),
 });
 
 export const cancelAnswer = z.object({ cancelledTrials: z.number().int(), sweep: sweepSummarySchema });
@@ -244,12 +283,20 @@ export const createTokenBody = z
     pools: z.array(poolNameSchema).min(1).max(100).optional(),
   })
   .superRefine((b, ctx) => {
-    if (b.admin !== undefined && b.role !== undefined) ctx.addIssue({ code: 'custom', path: ['admin'], message: 'give role or admin, not both' });
+    if (b.admin !== undefined && b.role !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['admin'], message: 'give role or admin, not both' });
     const role = b.role ?? (b.admin ? 'admin' : 'member');
-    if (role === 'agent' && !b.pools) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'an agent token needs the pools it serves' });
-    if (role !== 'agent' && b.pools) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'only agent tokens are limited to pools' });
+    if (role === 'agent' && !b.pools)
+      ctx.addIssue({ code: 'custom', path: ['pools'], message: 'an agent token needs the pools it serves' });
+    if (role !== 'agent' && b.pools)
+      ctx.addIssue({ code: 'custom', path: ['pools'], message: 'only agent tokens are limited to pools' });
   })
-  .transform((b) => ({ projectId: b.projectId, name: b.name, role: b.role ?? (b.admin ? ('admin' as const) : ('member' as const)), pools: b.pools ?? [] }));
+  .transform((b) => ({
+    projectId: b.projectId,
+    name: b.name,
+    role: b.role ?? (b.admin ? ('admin' as const) : ('member' as const)),
+    pools: b.pools ?? [],
+  }));
 
 /** GET /v1/sweeps/:id/range-test: the LR range test's curve and the base-LR grid it suggests. */
 export const rangeTestAnswerSchema = z

@@ -7,7 +7,11 @@ import { z } from 'zod';
 /** How many samples each built-in dataset has (train + test must fit). */
 export const datasetSizes = { mnist: 10_000, synthetic: 1_000_000 } as const;
 /** Training and test samples of the datasets read from files (their official splits). */
-export const fileDatasetSizes = { 'fashion-mnist': [60_000, 10_000], 'mnist-idx': [60_000, 10_000], cifar10: [50_000, 10_000] } as const;
+export const fileDatasetSizes = {
+  'fashion-mnist': [60_000, 10_000],
+  'mnist-idx': [60_000, 10_000],
+  cifar10: [50_000, 10_000],
+} as const;
 
 /**
  * Why a path given in a spec cannot be used, checked lexically (the workers check again on the
@@ -48,12 +52,10 @@ export const datasetSchema = z
     /** Samples drawn from the training split: `validationSize` of them validate, the rest train. */
     trainSize: z.number().int().positive().default(8000),
     testSize: z.number().int().positive().default(2000),
-    validationSize: z
-      .number()
-      .int()
-      .min(0)
-      .optional()
-      .meta({ description: 'held out of trainSize for val_* metrics (default ceil(trainSize / 10)); 0 evaluates on the test split (v1)' }),
+    validationSize: z.number().int().min(0).optional().meta({
+      description:
+        'held out of trainSize for val_* metrics (default ceil(trainSize / 10)); 0 evaluates on the test split (v1)',
+    }),
     splitSeed: z
       .number()
       .int()
@@ -62,28 +64,52 @@ export const datasetSchema = z
       .default(defaultSplitSeed)
       .meta({ description: `draws the training and validation samples (default ${defaultSplitSeed})` }),
     /** The directory of the files, relative to the workers' DATA_ROOT (fashion-mnist: Debian's by default). */
-    path: rootedPathSchema.optional().meta({ description: "the files, relative to the workers' DATA_ROOT (fashion-mnist without one: Debian's)" }),
+    path: rootedPathSchema
+      .optional()
+      .meta({ description: "the files, relative to the workers' DATA_ROOT (fashion-mnist without one: Debian's)" }),
     /** csv: the label column (name, or 0-based index; default the last), and what it is. */
     label: z.union([z.string().min(1).max(200), z.number().int().min(0)]).optional(),
-    task: z.enum(['classification', 'regression']).optional().meta({ description: 'csv and npy: classification (class labels, the default) or regression' }),
+    task: z
+      .enum(['classification', 'regression'])
+      .optional()
+      .meta({ description: 'csv and npy: classification (class labels, the default) or regression' }),
     /** text: a sample is a window of contextLength + 1 bytes. */
     contextLength: z.number().int().min(2).max(4096).optional(),
     vocab: z.literal('bytes').optional(),
   })
   .superRefine((d, ctx) => {
     if (d.validationSize !== undefined && d.validationSize >= d.trainSize) {
-      ctx.addIssue({ code: 'custom', path: ['validationSize'], message: `validationSize ${d.validationSize} leaves no training samples of trainSize ${d.trainSize}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['validationSize'],
+        message: `validationSize ${d.validationSize} leaves no training samples of trainSize ${d.trainSize}`,
+      });
     }
     const only = (key: 'label' | 'task' | 'contextLength' | 'vocab', names: string[]) => {
-      if (d[key] !== undefined && !names.includes(d.name)) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is for the ${names.join(' and ')} dataset${names.length > 1 ? 's' : ''}` });
+      if (d[key] !== undefined && !names.includes(d.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${key} is for the ${names.join(' and ')} dataset${names.length > 1 ? 's' : ''}`,
+        });
     };
     only('label', ['csv']);
     only('task', ['csv', 'npy']);
     only('contextLength', ['text']);
     only('vocab', ['text']);
     if ((ownDatasets as readonly string[]).includes(d.name)) {
-      if (d.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: `'${d.name}' needs the path of its files (relative to DATA_ROOT)` });
-      if (d.name === 'text' && d.contextLength === undefined) ctx.addIssue({ code: 'custom', path: ['contextLength'], message: "the text task needs contextLength (each sample is contextLength + 1 bytes)" });
+      if (d.path === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['path'],
+          message: `'${d.name}' needs the path of its files (relative to DATA_ROOT)`,
+        });
+      if (d.name === 'text' && d.contextLength === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['contextLength'],
+          message: 'the text task needs contextLength (each sample is contextLength + 1 bytes)',
+        });
       return;
     }
     if (d.name === 'mnist' || d.name === 'synthetic') {
@@ -95,12 +121,16 @@ export const datasetSchema = z
           message: `trainSize + testSize = ${d.trainSize + d.testSize} is larger than the '${d.name}' dataset (${max} samples)`,
         });
       }
-      if (d.path !== undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: `the '${d.name}' dataset takes no path` });
+      if (d.path !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['path'], message: `the '${d.name}' dataset takes no path` });
       return;
     }
     const [train, test] = fileDatasetSizes[d.name as keyof typeof fileDatasetSizes];
-    if (d.trainSize > train) ctx.addIssue({ code: 'custom', path: ['trainSize'], message: `'${d.name}' has ${train} training samples` });
-    if (d.testSize > test) ctx.addIssue({ code: 'custom', path: ['testSize'], message: `'${d.name}' has ${test} test samples` });
-    if (d.name !== 'fashion-mnist' && d.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: `'${d.name}' needs the directory of its files` });
+    if (d.trainSize > train)
+      ctx.addIssue({ code: 'custom', path: ['trainSize'], message: `'${d.name}' has ${train} training samples` });
+    if (d.testSize > test)
+      ctx.addIssue({ code: 'custom', path: ['testSize'], message: `'${d.name}' has ${test} test samples` });
+    if (d.name !== 'fashion-mnist' && d.path === undefined)
+      ctx.addIssue({ code: 'custom', path: ['path'], message: `'${d.name}' needs the directory of its files` });
   })
   .transform((d) => ({ ...d, validationSize: d.validationSize ?? Math.ceil(d.trainSize / 10) }));

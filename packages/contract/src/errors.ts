@@ -17,11 +17,24 @@ export const apiErrors = {
   TOKEN_NOT_FOUND: { status: 404, description: 'no such token' },
   AGENT_NOT_FOUND: { status: 404, description: 'no such agent in this project' },
   IDEMPOTENCY_CONFLICT: { status: 409, description: 'this Idempotency-Key was used with another body' },
-  SWEEP_UNCHANGED: { status: 409, description: 'cancel or retry would change nothing (already ended, cancelled, or nothing failed)' },
+  SWEEP_UNCHANGED: {
+    status: 409,
+    description: 'cancel or retry would change nothing (already ended, cancelled, or nothing failed)',
+  },
   SWEEP_CANCELLED: { status: 409, description: 'the sweep is cancelled' },
-  NOT_A_RANGE_TEST: { status: 409, description: 'the sweep is a grid search, not an LR range test (or the other way round)' },
-  STALE_ATTEMPT: { status: 409, description: 'the attempt may no longer write (reason: cancelled, deleted, superseded, lease_lost or ended): stop that trial' },
-  LEASE_MISMATCH: { status: 409, description: "the write does not carry the attempt's lease token from its claim: nothing was written" },
+  NOT_A_RANGE_TEST: {
+    status: 409,
+    description: 'the sweep is a grid search, not an LR range test (or the other way round)',
+  },
+  STALE_ATTEMPT: {
+    status: 409,
+    description:
+      'the attempt may no longer write (reason: cancelled, deleted, superseded, lease_lost or ended): stop that trial',
+  },
+  LEASE_MISMATCH: {
+    status: 409,
+    description: "the write does not carry the attempt's lease token from its claim: nothing was written",
+  },
   TRIAL_NOT_DONE: { status: 409, description: 'the trial has not reached its horizon' },
   CHECKPOINT_INCOMPLETE: { status: 409, description: 'a checkpoint marker was sent before the update rows it covers' },
   SCHEDULE_MISMATCH: { status: 422, description: "a reported lr is not the schedule's: the trial failed (no retry)" },
@@ -44,7 +57,12 @@ export const errorBodySchema = z
     reason: z.string().optional(),
   })
   .meta({ id: 'Error' });
-export type ApiErrorBody = { code: ApiErrorCode | (string & {}); message: string; issues?: { path: string; message: string }[]; reason?: string };
+export type ApiErrorBody = {
+  code: ApiErrorCode | (string & {});
+  message: string;
+  issues?: { path: string; message: string }[];
+  reason?: string;
+};
 
 /**
  * Why a trial attempt failed, classified once. Retryable failures spend the trial's attempt budget
@@ -52,15 +70,24 @@ export type ApiErrorBody = { code: ApiErrorCode | (string & {}); message: string
  * once: no retry can mend them.
  */
 export const trialErrors = {
-  CONFIG_INVALID: { retryable: false, description: 'the trial config cannot train (a shape that does not fit, an unknown option)' },
-  DATASET_INVALID: { retryable: false, description: 'the dataset is missing, unreadable, corrupt or outside DATA_ROOT' },
+  CONFIG_INVALID: {
+    retryable: false,
+    description: 'the trial config cannot train (a shape that does not fit, an unknown option)',
+  },
+  DATASET_INVALID: {
+    retryable: false,
+    description: 'the dataset is missing, unreadable, corrupt or outside DATA_ROOT',
+  },
   MODEL_INVALID: { retryable: false, description: 'the model file is missing, unreadable, or does not fit the data' },
   RESOURCE_EXHAUSTED: { retryable: false, description: 'the trial needs more memory than the backend has' },
   TRAINING_ERROR: { retryable: false, description: 'training raised an error (deterministic: it would again)' },
   SCHEDULE_MISMATCH: { retryable: false, description: "the trainer applied a rate other than the schedule's" },
   TRAINER_FAILED: { retryable: false, description: 'an external trainer failed and said a retry cannot help' },
   WORKER_CRASHED: { retryable: true, description: 'the training thread or process died' },
-  LEASE_LOST: { retryable: true, description: 'the worker or agent stopped renewing its lease (gone, partitioned, silent)' },
+  LEASE_LOST: {
+    retryable: true,
+    description: 'the worker or agent stopped renewing its lease (gone, partitioned, silent)',
+  },
   INFRASTRUCTURE: { retryable: true, description: 'Postgres, Redis or the file system failed' },
   TRAINER_RETRYABLE: { retryable: true, description: 'an external trainer failed and said a retry may help' },
 } as const satisfies Record<string, { retryable: boolean; description: string }>;

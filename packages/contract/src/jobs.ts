@@ -19,7 +19,8 @@ export const poolQueueName = (projectId: string, pool: string, runner: 'builtin'
   `${runner === 'external' ? 'agents' : 'trials'}.${projectId}.${pool}`;
 
 /** The BullMQ job id of a trial's n-th delivery (the first keeps the plain id). */
-export const deliveryJobId = (trialId: string, delivery: number) => (delivery <= 1 ? `trial-${trialId}` : `trial-${trialId}-d${delivery}`);
+export const deliveryJobId = (trialId: string, delivery: number) =>
+  delivery <= 1 ? `trial-${trialId}` : `trial-${trialId}-d${delivery}`;
 
 /** Sweep priorities: higher runs first; a sweep without one has 0. */
 export const sweepPriorityRange = { min: -10, max: 10 } as const;
@@ -34,7 +35,9 @@ const positionsPerBand = 99_000;
  * band's width run in submission order at its end.
  */
 export function deliveryPriority(sweepPriority: number, position: number): number {
-  const band = sweepPriorityRange.max - Math.max(sweepPriorityRange.min, Math.min(sweepPriorityRange.max, Math.trunc(sweepPriority)));
+  const band =
+    sweepPriorityRange.max -
+    Math.max(sweepPriorityRange.min, Math.min(sweepPriorityRange.max, Math.trunc(sweepPriority)));
   return band * positionsPerBand + Math.max(0, Math.min(positionsPerBand - 1, Math.trunc(position))) + 1;
 }
 

@@ -18,8 +18,35 @@ export const builtinMetrics = ['val_loss', 'val_acc', 'train_loss', 'val_rmse', 
 /** Reported once, after the last update, on the test split. */
 export const testMetrics = ['test_loss', 'test_acc', 'test_rmse', 'test_ppl'] as const;
 
-const lowerIsBetter = ['loss', 'ppl', 'perplexity', 'rmse', 'mse', 'mae', 'error', 'err', 'wer', 'cer', 'nll', 'bpb', 'bpc'];
-const higherIsBetter = ['acc', 'accuracy', 'f1', 'auc', 'auroc', 'bleu', 'rouge', 'map', 'iou', 'precision', 'recall', 'r2'];
+const lowerIsBetter = [
+  'loss',
+  'ppl',
+  'perplexity',
+  'rmse',
+  'mse',
+  'mae',
+  'error',
+  'err',
+  'wer',
+  'cer',
+  'nll',
+  'bpb',
+  'bpc',
+];
+const higherIsBetter = [
+  'acc',
+  'accuracy',
+  'f1',
+  'auc',
+  'auroc',
+  'bleu',
+  'rouge',
+  'map',
+  'iou',
+  'precision',
+  'recall',
+  'r2',
+];
 
 /**
  * The direction a metric improves in when lrsweep knows it by its last word (`val_loss` down,

@@ -12,15 +12,27 @@ import { ci, nullableNum, num, selectedOn } from './api-shared';
 export const metricsPage = { defaultLimit: 10_000, maxLimit: 100_000 } as const;
 
 export const metricsQuerySchema = z.strictObject({
-  from: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
-  to: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
+  from: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
+  to: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
   limit: z.coerce
     .number()
     .int()
     .min(1)
     .max(metricsPage.maxLimit)
     .default(metricsPage.defaultLimit)
-    .describe(`update rows per page (default ${metricsPage.defaultLimit}, at most ${metricsPage.maxLimit}); follow nextFrom for the rest`),
+    .describe(
+      `update rows per page (default ${metricsPage.defaultLimit}, at most ${metricsPage.maxLimit}); follow nextFrom for the rest`,
+    ),
 });
 
 export const evalRowSchema = z.object({
@@ -60,10 +72,16 @@ export const rankingRowSchema = z.object({
   test: z.record(z.string(), testSummary),
 });
 
-export const objectiveView = z.object({ metric: selectionMetricSchema, mode: z.enum(['min', 'max']), aggregate: aggregateSchema });
+export const objectiveView = z.object({
+  metric: selectionMetricSchema,
+  mode: z.enum(['min', 'max']),
+  aggregate: aggregateSchema,
+});
 export const resultQuery = z.strictObject({
   metric: selectionMetricSchema.optional().describe('the sweep objective’s metric unless given (test_* never ranks)'),
-  aggregate: aggregateSchema.optional().describe('final evaluation, best evaluation, or the mean over evaluations (auc)'),
+  aggregate: aggregateSchema
+    .optional()
+    .describe('final evaluation, best evaluation, or the mean over evaluations (auc)'),
   rankBy: z.enum(['mean', 'ci']).optional().describe('mean, or the pessimistic end of the 95% CI'),
   format: z.enum(['json', 'csv']).default('json'),
 });
@@ -80,7 +98,15 @@ export const resultsAnswer = z
   })
   .meta({ id: 'Results' });
 
-const testResult = z.object({ t: z.number(), df: z.number(), p: z.number(), meanDiff: z.number(), diffCi95: z.tuple([z.number(), z.number()]) }).nullable();
+const testResult = z
+  .object({
+    t: z.number(),
+    df: z.number(),
+    p: z.number(),
+    meanDiff: z.number(),
+    diffCi95: z.tuple([z.number(), z.number()]),
+  })
+  .nullable();
 
 export const schedulesAnswer = z
   .object({
@@ -97,9 +123,25 @@ export const schedulesAnswer = z
         horizon: z.number().int().optional(),
         label: z.string(),
         schedule: scheduleSchema,
-        best: z.object({ configId: z.string(), baseLr: z.number(), mean: z.number(), ci95: ci, n: z.number().int() }).nullable(),
-        sensitivity: z.array(z.object({ configId: z.string(), baseLr: z.number(), n: z.number().int(), mean: nullableNum, ci95: ci, sem: nullableNum, range: ci, diverged: z.number().int(), partial: z.boolean() })),
-        basin: z.object({ lo: z.number(), hi: z.number(), widthDecades: z.number(), points: z.number().int() }).nullable(),
+        best: z
+          .object({ configId: z.string(), baseLr: z.number(), mean: z.number(), ci95: ci, n: z.number().int() })
+          .nullable(),
+        sensitivity: z.array(
+          z.object({
+            configId: z.string(),
+            baseLr: z.number(),
+            n: z.number().int(),
+            mean: nullableNum,
+            ci95: ci,
+            sem: nullableNum,
+            range: ci,
+            diverged: z.number().int(),
+            partial: z.boolean(),
+          }),
+        ),
+        basin: z
+          .object({ lo: z.number(), hi: z.number(), widthDecades: z.number(), points: z.number().int() })
+          .nullable(),
       }),
     ),
     comparisons: z.array(
@@ -108,10 +150,21 @@ export const schedulesAnswer = z
         b: z.string(),
         meanDiff: z.number(),
         welch: testResult,
-        paired: z.object({ t: z.number(), df: z.number(), p: z.number(), meanDiff: z.number(), diffCi95: z.tuple([z.number(), z.number()]), pairs: z.number().int() }).nullable(),
+        paired: z
+          .object({
+            t: z.number(),
+            df: z.number(),
+            p: z.number(),
+            meanDiff: z.number(),
+            diffCi95: z.tuple([z.number(), z.number()]),
+            pairs: z.number().int(),
+          })
+          .nullable(),
         p: nullableNum,
         diffCi95: ci.meta({ description: '95% CI of meanDiff (paired when paired, else Welch)' }),
-        pHolm: nullableNum.meta({ description: "for a comparison with the winner: p adjusted by Holm over the k − 1 comparisons with it" }),
+        pHolm: nullableNum.meta({
+          description: 'for a comparison with the winner: p adjusted by Holm over the k − 1 comparisons with it',
+        }),
         significant: z.boolean().meta({ description: 'with the winner: pHolm < alpha; between two others: p < alpha' }),
       }),
     ),
@@ -120,7 +173,16 @@ export const schedulesAnswer = z
       z.object({
         family: z.string(),
         label: z.string(),
-        points: z.array(z.object({ horizon: z.number().int(), scheduleKey: z.string(), baseLr: z.number().nullable(), mean: nullableNum, ci95: ci, n: z.number().int() })),
+        points: z.array(
+          z.object({
+            horizon: z.number().int(),
+            scheduleKey: z.string(),
+            baseLr: z.number().nullable(),
+            mean: nullableNum,
+            ci95: ci,
+            n: z.number().int(),
+          }),
+        ),
       }),
     ),
     rows: z.array(
@@ -135,18 +197,29 @@ export const schedulesAnswer = z
           n: z.number().int(),
           mean: z.number(),
           ci95: ci,
-          delta: z.number().meta({ description: "mean − the winner's mean at each one's best base LR (0 for the winner)" }),
+          delta: z
+            .number()
+            .meta({ description: "mean − the winner's mean at each one's best base LR (0 for the winner)" }),
           diffCi95: ci,
           p: nullableNum,
           pHolm: nullableNum,
           test: z.enum(['paired', 'welch']).nullable(),
-          indistinguishable: z.boolean().meta({ description: 'not the winner and not distinguishable from it (Holm-adjusted p ≥ alpha, or untestable)' }),
-          basin: z.object({ lo: z.number(), hi: z.number(), widthDecades: z.number(), points: z.number().int() }).nullable(),
-          warnings: z.array(z.object({ code: z.enum(['best_lr_at_edge', 'few_seeds', 'partial', 'diverged']), message: z.string() })),
+          indistinguishable: z.boolean().meta({
+            description: 'not the winner and not distinguishable from it (Holm-adjusted p ≥ alpha, or untestable)',
+          }),
+          basin: z
+            .object({ lo: z.number(), hi: z.number(), widthDecades: z.number(), points: z.number().int() })
+            .nullable(),
+          warnings: z.array(
+            z.object({ code: z.enum(['best_lr_at_edge', 'few_seeds', 'partial', 'diverged']), message: z.string() }),
+          ),
         })
         .meta({ id: 'VerdictRow' }),
     ),
-    seedsToResolve: z.number().int().nullable().meta({ description: 'seeds per configuration that would resolve the top two at alpha with power 0.8 (from the spread seen)' }),
+    seedsToResolve: z.number().int().nullable().meta({
+      description:
+        'seeds per configuration that would resolve the top two at alpha with power 0.8 (from the spread seen)',
+    }),
   })
   .meta({ id: 'ScheduleAnalysis' });
 
@@ -154,7 +227,12 @@ export const curvesQuery = z.strictObject({
   metric: metricNameSchema.default('val_loss'),
   configs: z
     .string()
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().max(64)).min(1).max(50))
     .optional()
     .describe('comma-separated config ids (default: the 20 best)'),

@@ -41,7 +41,8 @@ export const can = {
   /** Register, claim and report as an agent of some pool (which pool: `serve`). */
   actAsAgent: (c: Caller) => c.role !== 'member',
   /** Claim and report trials of `pool`. */
-  serve: (c: Caller, pool: string) => c.role === 'operator' || c.role === 'admin' || (c.role === 'agent' && c.pools.includes(pool)),
+  serve: (c: Caller, pool: string) =>
+    c.role === 'operator' || c.role === 'admin' || (c.role === 'agent' && c.pools.includes(pool)),
 } as const;
 
 /** The rules a route may declare (every one of `can`'s but the per-pool `serve` and the scope rule `crossProject`). */

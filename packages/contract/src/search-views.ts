@@ -14,8 +14,14 @@ export const configView = z.object({
 /** Forked cooldowns on a horizon axis: what they save (absent when nothing forks). */
 export const forkPlanSchema = z
   .object({
-    trunks: z.number().int().meta({ description: 'trials that carry forks: the longest horizon of a schedule, base LR and seed' }),
-    forks: z.number().int().meta({ description: "trials that start from their trunk's checkpoint at their decay start" }),
+    trunks: z
+      .number()
+      .int()
+      .meta({ description: 'trials that carry forks: the longest horizon of a schedule, base LR and seed' }),
+    forks: z
+      .number()
+      .int()
+      .meta({ description: "trials that start from their trunk's checkpoint at their decay start" }),
     updates: z.number().int().meta({ description: 'updates the sweep trains, with forks' }),
     independentUpdates: z.number().int().meta({ description: 'updates without forks (Σ of the horizons)' }),
   })

@@ -11,9 +11,13 @@ import { type SearchSpec, searchSchema } from './search';
 
 export * from './dataset-spec';
 
-
 /** Optional, absent meaning none: a spec without it keeps its v1 identity. */
-const dropout = z.number().min(0).max(0.9).optional().meta({ description: 'dropout rate while training (default 0: none)' });
+const dropout = z
+  .number()
+  .min(0)
+  .max(0.9)
+  .optional()
+  .meta({ description: 'dropout rate while training (default 0: none)' });
 
 /** A transformer's shape (vit, gpt): `mlpRatio` defaults differ (ViT 2, GPT 4). */
 const transformer = (mlpRatio: number) => ({
@@ -23,7 +27,8 @@ const transformer = (mlpRatio: number) => ({
   mlpRatio: z.number().int().positive().max(8).default(mlpRatio),
 });
 const headsDivideWidth = (m: { width: number; heads: number }, ctx: z.RefinementCtx) => {
-  if (m.width % m.heads !== 0) ctx.addIssue({ code: 'custom', path: ['heads'], message: `width ${m.width} is not divisible by ${m.heads} heads` });
+  if (m.width % m.heads !== 0)
+    ctx.addIssue({ code: 'custom', path: ['heads'], message: `width ${m.width} is not divisible by ${m.heads} heads` });
 };
 
 export const modelSchema = z.discriminatedUnion('kind', [
@@ -38,7 +43,14 @@ export const modelSchema = z.discriminatedUnion('kind', [
     dropout,
   }),
   /** D2L's LeNet (sigmoid and average pooling, as in the book; relu and max pooling optional). */
-  z.strictObject({ kind: z.literal('lenet'), activation: z.enum(['sigmoid', 'relu']).default('sigmoid'), pool: z.enum(['avg', 'max']).optional().meta({ description: "2×2 pooling: 'avg' (the book's, the default) or 'max'" }) }),
+  z.strictObject({
+    kind: z.literal('lenet'),
+    activation: z.enum(['sigmoid', 'relu']).default('sigmoid'),
+    pool: z
+      .enum(['avg', 'max'])
+      .optional()
+      .meta({ description: "2×2 pooling: 'avg' (the book's, the default) or 'max'" }),
+  }),
   /** A small convnet: two 3×3 convolutions and a max-pool per stage, global average pooling. */
   z.strictObject({
     kind: z.literal('cnn'),
@@ -113,15 +125,28 @@ export const trainingSchema = z.strictObject({
    * The built-in workers' TF.js backend for this sweep: `auto` (default: the native backend when
    * the worker has it, unless a quick probe finds wasm faster for the model), `wasm` or `tensorflow`.
    */
-  backend: z.enum(['auto', 'wasm', 'tensorflow']).optional().meta({ description: "built-in workers' backend: auto (probe per model), wasm or tensorflow" }),
+  backend: z
+    .enum(['auto', 'wasm', 'tensorflow'])
+    .optional()
+    .meta({ description: "built-in workers' backend: auto (probe per model), wasm or tensorflow" }),
   epochs: z.number().int().positive().max(1000).default(1),
   batchSize: z.number().int().positive().max(65_536).default(64),
   /** Evaluate on the validation split after every `evalEvery` updates, and after the last. */
   evalEvery: z.number().int().positive().default(50),
   /** External runners: the horizon T (required there). */
-  totalSteps: z.number().int().positive().optional().meta({ description: 'external runners: the horizon T in updates (required there)' }),
+  totalSteps: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .meta({ description: 'external runners: the horizon T in updates (required there)' }),
   /** External runners: updates per epoch, for schedule lengths given in epochs. */
-  stepsPerEpoch: z.number().int().positive().optional().meta({ description: 'external runners: updates per epoch (for lengths in epochs)' }),
+  stepsPerEpoch: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .meta({ description: 'external runners: updates per epoch (for lengths in epochs)' }),
   /** Clip gradients to this global L2 norm. */
   gradClipNorm: z.number().positive().max(1e6).optional(),
   /** Stochastic weight averaging over this last fraction of training; evaluations use the average. */
@@ -133,7 +158,9 @@ export const trainingSchema = z.strictObject({
   divergenceFactor: z
     .union([z.number().gt(1).max(1e12), z.literal(false)])
     .optional()
-    .meta({ description: `diverged when the training loss exceeds this multiple of the first update's (default ${defaultDivergenceFactor}; false: only NaN/Inf)` }),
+    .meta({
+      description: `diverged when the training loss exceeds this multiple of the first update's (default ${defaultDivergenceFactor}; false: only NaN/Inf)`,
+    }),
 });
 
 /** The most values one grid list may hold. */
@@ -163,7 +190,11 @@ export const objectiveSchema = z
   })
   .superRefine((o, ctx) => {
     if (o.mode === undefined && naturalModeOf(o.metric) === null) {
-      ctx.addIssue({ code: 'custom', path: ['mode'], message: `say whether '${o.metric}' is better low or high (mode: min or max)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mode'],
+        message: `say whether '${o.metric}' is better low or high (mode: min or max)`,
+      });
     }
   })
   .transform((o) => ({ ...o, mode: o.mode ?? naturalModeOf(o.metric) ?? 'min' }));
@@ -179,21 +210,35 @@ export const gridScheduleSchema = z
 
 /** A value of a trainer's own axis (`grid.config`): any JSON scalar. */
 const configValue = z.union([z.number(), z.string().max(1000), z.boolean(), z.null()]);
-export const configKeySchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'a config key is a letter or _ then up to 63 letters, digits, _ . -');
+export const configKeySchema = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'a config key is a letter or _ then up to 63 letters, digits, _ . -');
 
 export const gridSchema = z.strictObject({
   baseLr: gridList(z.number().positive().max(1e3)),
   schedule: gridList(gridScheduleSchema),
   /** A list of seeds, or a count `n` meaning `[0 … n−1]`. */
-  seeds: z.union([z.number().int().positive().max(maxGridValues), gridList(z.number().int().min(0).max(2 ** 31 - 1))]).default(1),
+  seeds: z
+    .union([
+      z.number().int().positive().max(maxGridValues),
+      gridList(
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 31 - 1),
+      ),
+    ])
+    .default(1),
   /**
    * Horizons in updates (SWEEP_API.md v1.1): each value sets a trial's `T`, overriding `epochs`,
    * the data order continuing across epoch boundaries; every schedule is laid out over its own
    * horizon. Built-in runners only this round.
    */
-  horizon: gridList(z.number().int().positive().max(10_000_000))
-    .optional()
-    .meta({ description: "horizons T in updates: each overrides epochs (the data order runs on across epochs); a schedule's lengths resolve against its trial's horizon" }),
+  horizon: gridList(z.number().int().positive().max(10_000_000)).optional().meta({
+    description:
+      "horizons T in updates: each overrides epochs (the data order runs on across epochs); a schedule's lengths resolve against its trial's horizon",
+  }),
   /** External runners: axes of the trainer's own (weight decay, width …), expanded like the others. */
   config: z
     .record(configKeySchema, gridList(configValue))
@@ -201,9 +246,11 @@ export const gridSchema = z.strictObject({
     .meta({ description: "external runners: axes of the trainer's own, key → values; they expand like the others" }),
 });
 
-
 /** The grid as a spec may give it: a range test leaves out baseLr and schedule (the ramp is both). */
-const gridInputSchema = gridSchema.extend({ baseLr: gridSchema.shape.baseLr.optional(), schedule: gridSchema.shape.schedule.optional() });
+const gridInputSchema = gridSchema.extend({
+  baseLr: gridSchema.shape.baseLr.optional(),
+  schedule: gridSchema.shape.schedule.optional(),
+});
 
 export const runnerSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('builtin'), pool: poolNameSchema.default(defaultPool) }),
@@ -261,14 +308,13 @@ export const sweepSpecSchema = z
   .strictObject({
     name: z.string().trim().min(1).max(200),
     runner: runnerSchema.default({ kind: 'builtin', pool: defaultPool }),
-    priority: z
-      .number()
-      .int()
-      .min(sweepPriorityRange.min)
-      .max(sweepPriorityRange.max)
-      .optional()
-      .meta({ description: 'higher runs first, among the sweeps of a pool (−10 … 10; none: 0); equal priorities share the pool turn by turn' }),
-    maxParallel: z.number().int().positive().max(100_000).optional().meta({ description: "at most this many of the sweep's trials run at once (none: as many as there are free slots)" }),
+    priority: z.number().int().min(sweepPriorityRange.min).max(sweepPriorityRange.max).optional().meta({
+      description:
+        'higher runs first, among the sweeps of a pool (−10 … 10; none: 0); equal priorities share the pool turn by turn',
+    }),
+    maxParallel: z.number().int().positive().max(100_000).optional().meta({
+      description: "at most this many of the sweep's trials run at once (none: as many as there are free slots)",
+    }),
     search: searchSchema.optional(),
     dataset: datasetSchema.optional(),
     model: modelSchema.optional(),
@@ -279,30 +325,66 @@ export const sweepSpecSchema = z
   })
   .superRefine((s, ctx) => {
     const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
-    if (s.grid.horizon !== undefined && s.runner.kind === 'external') issue(['grid', 'horizon'], 'horizon axes run on the built-in workers only this round (an external trainer has training.totalSteps)');
-    if (s.grid.horizon !== undefined && s.search?.kind === 'range_test') issue(['grid', 'horizon'], 'a range test has one horizon: search.steps');
+    if (s.grid.horizon !== undefined && s.runner.kind === 'external')
+      issue(
+        ['grid', 'horizon'],
+        'horizon axes run on the built-in workers only this round (an external trainer has training.totalSteps)',
+      );
+    if (s.grid.horizon !== undefined && s.search?.kind === 'range_test')
+      issue(['grid', 'horizon'], 'a range test has one horizon: search.steps');
     if (s.search?.kind === 'asha') {
       const a = s.search;
-      if (s.runner.kind === 'external') issue(['search', 'kind'], 'ASHA runs on the built-in workers only this round (external runners: a grid)');
-      if (s.grid.horizon !== undefined) issue(['grid', 'horizon'], 'ASHA sets the budgets itself (search.minBudget … search.maxBudget): leave grid.horizon out');
-      if (a.maxBudget !== undefined && a.minBudget >= a.maxBudget) issue(['search', 'minBudget'], `minBudget must be below maxBudget (${a.maxBudget})`);
+      if (s.runner.kind === 'external')
+        issue(['search', 'kind'], 'ASHA runs on the built-in workers only this round (external runners: a grid)');
+      if (s.grid.horizon !== undefined)
+        issue(
+          ['grid', 'horizon'],
+          'ASHA sets the budgets itself (search.minBudget … search.maxBudget): leave grid.horizon out',
+        );
+      if (a.maxBudget !== undefined && a.minBudget >= a.maxBudget)
+        issue(['search', 'minBudget'], `minBudget must be below maxBudget (${a.maxBudget})`);
     }
     if (s.search?.kind === 'range_test') {
       const r = s.search;
-      if (s.runner.kind === 'external') issue(['search', 'kind'], 'a range test runs on the built-in workers only this round (external runners: a grid)');
-      if (s.grid.baseLr !== undefined) issue(['grid', 'baseLr'], `a range test sweeps the learning rate itself, from search.minLr to search.maxLr: leave grid.baseLr out`);
-      if (s.grid.schedule !== undefined) issue(['grid', 'schedule'], 'a range test ramps the rate itself (lr_range): leave grid.schedule out');
+      if (s.runner.kind === 'external')
+        issue(
+          ['search', 'kind'],
+          'a range test runs on the built-in workers only this round (external runners: a grid)',
+        );
+      if (s.grid.baseLr !== undefined)
+        issue(
+          ['grid', 'baseLr'],
+          `a range test sweeps the learning rate itself, from search.minLr to search.maxLr: leave grid.baseLr out`,
+        );
+      if (s.grid.schedule !== undefined)
+        issue(['grid', 'schedule'], 'a range test ramps the rate itself (lr_range): leave grid.schedule out');
       if (r.minLr >= r.maxLr) issue(['search', 'maxLr'], `maxLr must be above minLr (${r.minLr})`);
     } else {
-      if (s.grid.baseLr === undefined) issue(['grid', 'baseLr'], 'required: the base learning rates to sweep (or search: { kind: "range_test" } to find them)');
+      if (s.grid.baseLr === undefined)
+        issue(
+          ['grid', 'baseLr'],
+          'required: the base learning rates to sweep (or search: { kind: "range_test" } to find them)',
+        );
       if (s.grid.schedule === undefined) issue(['grid', 'schedule'], 'required: the schedules to sweep');
     }
     if (s.runner.kind === 'builtin') {
-      if (s.training.totalSteps !== undefined) issue(['training', 'totalSteps'], 'the built-in trainer takes its horizon from epochs (totalSteps is for external runners)');
-      if (s.training.stepsPerEpoch !== undefined) issue(['training', 'stepsPerEpoch'], 'the built-in trainer derives its updates per epoch from the dataset');
-      if (s.grid.config !== undefined) issue(['grid', 'config'], "grid.config sweeps an external trainer's own settings; the built-in trainer has none");
+      if (s.training.totalSteps !== undefined)
+        issue(
+          ['training', 'totalSteps'],
+          'the built-in trainer takes its horizon from epochs (totalSteps is for external runners)',
+        );
+      if (s.training.stepsPerEpoch !== undefined)
+        issue(['training', 'stepsPerEpoch'], 'the built-in trainer derives its updates per epoch from the dataset');
+      if (s.grid.config !== undefined)
+        issue(
+          ['grid', 'config'],
+          "grid.config sweeps an external trainer's own settings; the built-in trainer has none",
+        );
       if (!(builtinMetrics as readonly string[]).includes(s.objective.metric)) {
-        issue(['objective', 'metric'], `the built-in trainer reports ${builtinMetrics.join(', ')}, not '${s.objective.metric}'`);
+        issue(
+          ['objective', 'metric'],
+          `the built-in trainer reports ${builtinMetrics.join(', ')}, not '${s.objective.metric}'`,
+        );
       }
     } else if (s.training.totalSteps === undefined) {
       issue(['training', 'totalSteps'], 'an external runner needs the horizon: training.totalSteps');
@@ -312,7 +394,11 @@ export const sweepSpecSchema = z
     // A range test's grid: the ramp at maxLr, starting minLr/maxLr below it (the horizon is search.steps).
     const grid =
       s.search?.kind === 'range_test'
-        ? { ...s.grid, baseLr: [s.search.maxLr], schedule: [{ kind: 'lr_range' as const, startFactor: s.search.minLr / s.search.maxLr }] }
+        ? {
+            ...s.grid,
+            baseLr: [s.search.maxLr],
+            schedule: [{ kind: 'lr_range' as const, startFactor: s.search.minLr / s.search.maxLr }],
+          }
         : (s.grid as GridSpec);
     if (s.runner.kind === 'external') return { ...s, grid } as ExternalSweepSpec;
     return {

@@ -19,7 +19,16 @@ export type SweepStatus = (typeof sweepStatuses)[number];
 export const sweepStatusSchema = z.enum(sweepStatuses);
 
 export type StatusCounts = Record<TrialStatus, number> & { total: number };
-export const emptyCounts = (): StatusCounts => ({ total: 0, queued: 0, running: 0, completed: 0, failed: 0, diverged: 0, cancelled: 0, pruned: 0 });
+export const emptyCounts = (): StatusCounts => ({
+  total: 0,
+  queued: 0,
+  running: 0,
+  completed: 0,
+  failed: 0,
+  diverged: 0,
+  cancelled: 0,
+  pruned: 0,
+});
 
 export function sweepStatusOf(counts: StatusCounts, cancelledAt: Date | string | null): SweepStatus {
   if (cancelledAt) return 'cancelled';

@@ -3,7 +3,15 @@
  * with: a changed route breaks the build of every caller (client, CLI, dashboard, tests).
  */
 import type { z } from 'zod';
-import type { agentRegistered, agentView, claimedTrialSchema, registerAgentBody, reportAnswer, workersAnswer, workerView } from './agents';
+import type {
+  agentRegistered,
+  agentView,
+  claimedTrialSchema,
+  registerAgentBody,
+  reportAnswer,
+  workersAnswer,
+  workerView,
+} from './agents';
 import type {
   cancelAnswer,
   createTokenBody,

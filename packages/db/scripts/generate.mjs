@@ -34,7 +34,11 @@ const env = { ...process.env, PRISMA_HIDE_UPDATE_MESSAGE: '1', CHECKPOINT_DISABL
 if (!env.PRISMA_SCHEMA_ENGINE_BINARY || !existsSync(env.PRISMA_SCHEMA_ENGINE_BINARY)) {
   env.PRISMA_SCHEMA_ENGINE_BINARY = fileURLToPath(import.meta.url);
 }
-const r = spawnSync(process.execPath, [join(prismaDir, 'build/index.js'), 'generate', '--config', join(pkg, 'prisma.config.ts')], { cwd: pkg, env, stdio: 'inherit' });
+const r = spawnSync(
+  process.execPath,
+  [join(prismaDir, 'build/index.js'), 'generate', '--config', join(pkg, 'prisma.config.ts')],
+  { cwd: pkg, env, stdio: 'inherit' },
+);
 if (r.status !== 0) {
   console.error(`@lrsweep/db: prisma generate failed (exit ${r.status ?? r.signal})`);
   process.exit(r.status ?? 1);

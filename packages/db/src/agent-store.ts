@@ -35,10 +35,14 @@ export async function registerAgent(db: Db, a: NewAgent) {
 }
 
 /** An agent of the project, or null. */
-export const getAgent = (db: Db, id: string, projectId: string) => db.worker.findFirst({ where: { id, projectId, kind: 'agent' } });
+export const getAgent = (db: Db, id: string, projectId: string) =>
+  db.worker.findFirst({ where: { id, projectId, kind: 'agent' } });
 
 export async function heartbeatAgent(db: Db, id: string, projectId: string): Promise<boolean> {
-  const r = await db.worker.updateMany({ where: { id, projectId, kind: 'agent' }, data: { lastHeartbeatAt: new Date() } });
+  const r = await db.worker.updateMany({
+    where: { id, projectId, kind: 'agent' },
+    data: { lastHeartbeatAt: new Date() },
+  });
   return r.count === 1;
 }
 
@@ -54,14 +58,25 @@ export interface Page {
  */
 export async function listAgents(db: Db, projectId: string, page: Page, pools?: readonly string[]) {
   const agents = await db.worker.findMany({
-    where: { projectId, kind: 'agent', ...(pools ? { pool: { in: [...pools] } } : {}), ...(page.after ? { id: { gt: page.after } } : {}) },
+    where: {
+      projectId,
+      kind: 'agent',
+      ...(pools ? { pool: { in: [...pools] } } : {}),
+      ...(page.after ? { id: { gt: page.after } } : {}),
+    },
     orderBy: { id: 'asc' },
     take: page.limit + 1,
   });
   const shown = agents.slice(0, page.limit);
-  const running = await db.trial.findMany({ where: { agentId: { in: shown.map((a) => a.id) }, status: 'running' }, select: { id: true, agentId: true } });
+  const running = await db.trial.findMany({
+    where: { agentId: { in: shown.map((a) => a.id) }, status: 'running' },
+    select: { id: true, agentId: true },
+  });
   const current = new Map(running.map((t) => [t.agentId, t.id]));
-  return { agents: shown.map((a) => ({ ...a, currentTrialId: current.get(a.id) ?? null })), next: agents.length > page.limit ? shown.at(-1)!.id : null };
+  return {
+    agents: shown.map((a) => ({ ...a, currentTrialId: current.get(a.id) ?? null })),
+    next: agents.length > page.limit ? shown.at(-1)!.id : null,
+  };
 }
 
 /** A new lease token: 192 random bits, url-safe. */
@@ -73,7 +88,12 @@ const newLeaseToken = () => randomBytes(24).toString('base64url');
  * marker's next step, so the series stays gap-free and duplicate-free. Without a marker it starts
  * over and every row goes.
  */
-export async function claimTrialForAgent(db: Db, trialId: string, agent: { id: string; name: string }, leaseMs: number): Promise<(ClaimedTrial & { leaseToken: string }) | null> {
+export async function claimTrialForAgent(
+  db: Db,
+  trialId: string,
+  agent: { id: string; name: string },
+  leaseMs: number,
+): Promise<(ClaimedTrial & { leaseToken: string }) | null> {
   const claimed = await claimTrial(db, trialId, agent.name, leaseMs, 'external');
   if (!claimed) return null;
   const resumeStep = claimed.checkpointStep ?? 0;
@@ -152,13 +172,24 @@ export async function renewAgentLease(
 
 /** How many update rows the trial has at steps 0 … `upTo` (a marker or completion needs them all). */
 export async function countUpdates(db: Db, trialId: string, upTo: number): Promise<number> {
-  const [r] = await db.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = ${trialId}::uuid AND step <= ${upTo}`;
+  const [r] = await db.$queryRaw<
+    { n: number }[]
+  >`SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = ${trialId}::uuid AND step <= ${upTo}`;
   return r?.n ?? 0;
 }
 
 /** Records an agent's checkpoint marker covering updates 0 … `step`: the resume point is `step + 1`. */
-export async function recordAgentCheckpoint(db: Db, trialId: string, attempt: number, step: number, uri: string): Promise<boolean> {
-  const r = await db.trial.updateMany({ where: { id: trialId, attempt, status: 'running' }, data: { checkpointPath: uri, checkpointStep: step + 1 } });
+export async function recordAgentCheckpoint(
+  db: Db,
+  trialId: string,
+  attempt: number,
+  step: number,
+  uri: string,
+): Promise<boolean> {
+  const r = await db.trial.updateMany({
+    where: { id: trialId, attempt, status: 'running' },
+    data: { checkpointPath: uri, checkpointStep: step + 1 },
+  });
   return r.count === 1;
 }
 
@@ -189,13 +220,31 @@ export interface BuiltinWorkerInfo {
 
 export async function registerBuiltinWorker(db: Db, w: BuiltinWorkerInfo): Promise<void> {
   await db.worker.create({
-    data: { id: w.id, kind: 'worker', projectId: null, name: w.name, pool: w.pools.join(','), host: w.host, backend: w.backend, device: w.device, deviceName: w.deviceName ?? null, deviceMemoryMiB: w.deviceMemoryMiB ?? null, driver: w.driver ?? null, slots: w.slots, version: w.version, framework: `TF.js ${w.backend}` },
+    data: {
+      id: w.id,
+      kind: 'worker',
+      projectId: null,
+      name: w.name,
+      pool: w.pools.join(','),
+      host: w.host,
+      backend: w.backend,
+      device: w.device,
+      deviceName: w.deviceName ?? null,
+      deviceMemoryMiB: w.deviceMemoryMiB ?? null,
+      driver: w.driver ?? null,
+      slots: w.slots,
+      version: w.version,
+      framework: `TF.js ${w.backend}`,
+    },
   });
 }
 
 /** A built-in worker's heartbeat; false once it is no longer registered (or stopped). */
 export async function heartbeatBuiltinWorker(db: Db, id: string): Promise<boolean> {
-  const r = await db.worker.updateMany({ where: { id, kind: 'worker', stoppedAt: null }, data: { lastHeartbeatAt: new Date() } });
+  const r = await db.worker.updateMany({
+    where: { id, kind: 'worker', stoppedAt: null },
+    data: { lastHeartbeatAt: new Date() },
+  });
   return r.count === 1;
 }
 
@@ -206,7 +255,9 @@ export async function stopBuiltinWorker(db: Db, id: string): Promise<void> {
 /** Deletes registrations that stopped or went silent more than a day ago (the reconciler's chore). */
 export async function pruneFleetRegistry(db: Db): Promise<number> {
   const dayAgo = new Date(Date.now() - 24 * 3600 * 1000);
-  const r = await db.worker.deleteMany({ where: { OR: [{ stoppedAt: { lt: dayAgo } }, { lastHeartbeatAt: { lt: dayAgo } }] } });
+  const r = await db.worker.deleteMany({
+    where: { OR: [{ stoppedAt: { lt: dayAgo } }, { lastHeartbeatAt: { lt: dayAgo } }] },
+  });
   return r.count;
 }
 
@@ -221,7 +272,11 @@ export async function listFleet(db: Db, projectId: string | null, page: Page, po
   // (pruneFleetRegistry): a read writes nothing.
   const recent = { lastHeartbeatAt: { gte: dayAgo }, OR: [{ stoppedAt: null }, { stoppedAt: { gte: dayAgo } }] };
   // A pool-scoped caller sees the agents of its pools only (built-in workers run no external pool's trials).
-  const scope = pools ? { kind: 'agent', projectId: projectId ?? undefined, pool: { in: [...pools] } } : projectId === null ? {} : { OR: [{ kind: 'worker' }, { kind: 'agent', projectId }] };
+  const scope = pools
+    ? { kind: 'agent', projectId: projectId ?? undefined, pool: { in: [...pools] } }
+    : projectId === null
+      ? {}
+      : { OR: [{ kind: 'worker' }, { kind: 'agent', projectId }] };
   const rows = await db.worker.findMany({
     where: { AND: [recent, scope, page.after ? { id: { gt: page.after } } : {}] },
     orderBy: { id: 'asc' },
@@ -231,14 +286,18 @@ export async function listFleet(db: Db, projectId: string | null, page: Page, po
   const next = rows.length > page.limit ? workers.at(-1)!.id : null;
   const builtin = workers.filter((w) => w.kind === 'worker').map((w) => w.name);
   const agents = workers.filter((w) => w.kind === 'agent').map((w) => w.id);
-  const running = await db.$queryRaw<{ id: string; sweep_id: string; project_id: string; worker_id: string | null; agent_id: string | null }[]>`
+  const running = await db.$queryRaw<
+    { id: string; sweep_id: string; project_id: string; worker_id: string | null; agent_id: string | null }[]
+  >`
     SELECT t.id, t.sweep_id, s.project_id, t.worker_id, t.agent_id FROM trials t JOIN sweeps s ON s.id = t.sweep_id
      WHERE t.status = 'running' AND (t.worker_id = ANY(${builtin}::text[]) OR t.agent_id = ANY(${agents}::uuid[]))`;
   return {
     next,
     workers: workers.map((w) => ({
       ...w,
-      running: running.filter((t) => (w.kind === 'agent' ? t.agent_id === w.id : t.agent_id === null && t.worker_id === w.name)).map((t) => ({ trialId: t.id, sweepId: t.sweep_id, projectId: t.project_id })),
+      running: running
+        .filter((t) => (w.kind === 'agent' ? t.agent_id === w.id : t.agent_id === null && t.worker_id === w.name))
+        .map((t) => ({ trialId: t.id, sweepId: t.sweep_id, projectId: t.project_id })),
     })),
   };
 }

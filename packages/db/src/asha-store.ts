@@ -72,7 +72,8 @@ export async function sweepsWaitingAtRungs(db: Db): Promise<string[]> {
 }
 
 /** A sweep's rung decisions serialize on one advisory lock (the sweep row stays free for others). */
-const lockSweep = (tx: Tx, sweepId: string) => tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`asha:${sweepId}`}, 0))`;
+const lockSweep = (tx: Tx, sweepId: string) =>
+  tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`asha:${sweepId}`}, 0))`;
 
 interface Decided extends RungOutcome {
   /** Promoted trials left for maxParallel admission (no delivery yet). */
@@ -81,7 +82,15 @@ interface Decided extends RungOutcome {
 
 async function decideLocked(tx: Tx, sweepId: string): Promise<Decided> {
   const rows = await tx.$queryRaw<
-    { id: string; config_id: string; status: TrialStatus; rung_waiting: boolean; asha: AshaTrialConfig | null; values: (number | null)[] | null; rungs: number[] | null }[]
+    {
+      id: string;
+      config_id: string;
+      status: TrialStatus;
+      rung_waiting: boolean;
+      asha: AshaTrialConfig | null;
+      values: (number | null)[] | null;
+      rungs: number[] | null;
+    }[]
   >`
     SELECT t.id, t.config_id, t.status, t.rung_waiting, t.config -> 'asha' AS asha,
            array_agg(r.value ORDER BY r.rung) FILTER (WHERE r.rung IS NOT NULL) AS values,
@@ -90,7 +99,15 @@ async function decideLocked(tx: Tx, sweepId: string): Promise<Decided> {
      WHERE t.sweep_id = ${sweepId}::uuid
      GROUP BY t.id`;
   const asha = rows[0]?.asha;
-  const [s] = await tx.$queryRaw<{ search: { reduction: number } | null; cancelled: boolean; max_parallel: number | null; project_id: string; runner: 'builtin' | 'external' }[]>`
+  const [s] = await tx.$queryRaw<
+    {
+      search: { reduction: number } | null;
+      cancelled: boolean;
+      max_parallel: number | null;
+      project_id: string;
+      runner: 'builtin' | 'external';
+    }[]
+  >`
     SELECT spec -> 'search' AS search, cancelled_at IS NOT NULL AS cancelled, max_parallel, project_id, runner_kind AS runner FROM sweeps WHERE id = ${sweepId}::uuid`;
   if (!asha || !s?.search || s.cancelled) return { deliveries: [], pruned: [], held: false };
   const trials: AshaTrial[] = rows.map((r) => {
@@ -119,7 +136,15 @@ async function decideLocked(tx: Tx, sweepId: string): Promise<Decided> {
     UPDATE trials t SET deliveries = t.deliveries + 1, job_id = u.job_id
       FROM unnest(${promoted.map((p) => p.id)}::uuid[], ${jobIds}::text[]) AS u(id, job_id) WHERE t.id = u.id`;
   return {
-    deliveries: promoted.map((p, i) => ({ trialId: p.id, sweepId, projectId: s.project_id, pool: p.pool, runner: s.runner, jobId: jobIds[i]!, priority: p.queue_priority })),
+    deliveries: promoted.map((p, i) => ({
+      trialId: p.id,
+      sweepId,
+      projectId: s.project_id,
+      pool: p.pool,
+      runner: s.runner,
+      jobId: jobIds[i]!,
+      priority: p.queue_priority,
+    })),
     pruned,
     held: false,
   };
@@ -131,10 +156,24 @@ const withAdmitted = async (db: Db, sweepId: string, d: Decided): Promise<RungOu
 });
 
 /** A sweep's pruned trials: each with its configuration, seed, the rung it stopped at (and its budget) and its estimate there. */
-export async function prunedTrials(db: Db, sweepId: string): Promise<{ trialId: string; configId: string; seed: number; rung: number; step: number | null; value: number | null }[]> {
-  const rows = await db.$queryRaw<{ id: string; config_id: string; seed: number; rung: number; step: number | null; value: number | null }[]>`
+export async function prunedTrials(
+  db: Db,
+  sweepId: string,
+): Promise<
+  { trialId: string; configId: string; seed: number; rung: number; step: number | null; value: number | null }[]
+> {
+  const rows = await db.$queryRaw<
+    { id: string; config_id: string; seed: number; rung: number; step: number | null; value: number | null }[]
+  >`
     SELECT t.id, t.config_id, (t.config ->> 'seed')::int AS seed, t.pruned_rung AS rung, (t.config -> 'asha' -> 'rungs' ->> t.pruned_rung)::int AS step, r.value
       FROM trials t LEFT JOIN rung_results r ON r.trial_id = t.id AND r.rung = t.pruned_rung
      WHERE t.sweep_id = ${sweepId}::uuid AND t.status = 'pruned' ORDER BY t.ordinal`;
-  return rows.map((r) => ({ trialId: r.id, configId: r.config_id, seed: r.seed, rung: r.rung, step: r.step, value: r.value }));
+  return rows.map((r) => ({
+    trialId: r.id,
+    configId: r.config_id,
+    seed: r.seed,
+    rung: r.rung,
+    step: r.step,
+    value: r.value,
+  }));
 }

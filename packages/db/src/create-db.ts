@@ -54,13 +54,20 @@ export async function checkDatabase(db: Db, timeoutMs: number): Promise<true | s
   try {
     await Promise.race([
       db.$queryRaw`SELECT 1`,
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
+      new Promise(
+        (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)),
+      ),
     ]);
     return true;
   } catch (err) {
     const e = err as { message?: string; cause?: { code?: string; message?: string } };
     const msg = e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
-    const line = msg.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? 'unknown error';
+    const line =
+      msg
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .at(-1) ?? 'unknown error';
     // Prisma's driver errors wrap the reason: "Raw query failed. Code: `N/A`. Message: `<reason>`".
     return (/Message: `([^`]+)`/.exec(line)?.[1] ?? line).slice(0, 200);
   } finally {

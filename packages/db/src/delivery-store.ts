@@ -7,14 +7,33 @@ import { expireLapsedLease, type Redelivery } from './trial-store';
  * on the job id it had, so concurrent reconcilers hand out one delivery.
  */
 export async function newDelivery(db: Db, trialId: string, onlyIfJob: string | null): Promise<Redelivery | null> {
-  const [t] = await db.$queryRaw<{ deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external'; queue_priority: number }[]>`
+  const [t] = await db.$queryRaw<
+    {
+      deliveries: number;
+      sweep_id: string;
+      pool: string;
+      project_id: string;
+      runner: 'builtin' | 'external';
+      queue_priority: number;
+    }[]
+  >`
     SELECT t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.id = ${trialId}::uuid`;
   if (!t) return null;
   const jobId = deliveryJobId(trialId, t.deliveries + 1);
   const n = await db.$executeRaw`
     UPDATE trials SET deliveries = ${t.deliveries + 1}::int, job_id = ${jobId}
      WHERE id = ${trialId}::uuid AND status = 'queued' AND deliveries = ${t.deliveries}::int AND job_id IS NOT DISTINCT FROM ${onlyIfJob}`;
-  return n === 1 ? { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, runner: t.runner, jobId, priority: t.queue_priority } : null;
+  return n === 1
+    ? {
+        trialId,
+        sweepId: t.sweep_id,
+        projectId: t.project_id,
+        pool: t.pool,
+        runner: t.runner,
+        jobId,
+        priority: t.queue_priority,
+      }
+    : null;
 }
 
 /**
@@ -26,7 +45,16 @@ export async function trialsAwaitingDelivery(db: Db, limit: number) {
   const lapsed = await db.$queryRaw<{ id: string }[]>`
     SELECT id FROM trials WHERE status = 'running' AND lease_expires_at < now() ORDER BY queued_at LIMIT ${limit}`;
   for (const r of lapsed) await expireLapsedLease(db, r.id);
-  return db.$queryRaw<{ id: string; sweep_id: string; job_id: string | null; project_id: string; pool: string; runner: 'builtin' | 'external' }[]>`
+  return db.$queryRaw<
+    {
+      id: string;
+      sweep_id: string;
+      job_id: string | null;
+      project_id: string;
+      pool: string;
+      runner: 'builtin' | 'external';
+    }[]
+  >`
     SELECT t.id, t.sweep_id, t.job_id, s.project_id, t.pool, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id
      WHERE t.status = 'queued' AND s.cancelled_at IS NULL AND NOT t.fork_waiting AND NOT t.rung_waiting AND NOT (t.job_id IS NULL AND s.max_parallel IS NOT NULL)
      ORDER BY t.queued_at LIMIT ${limit}`;
@@ -40,7 +68,9 @@ export async function trialsAwaitingDelivery(db: Db, limit: number) {
  */
 export async function admitHeldTrials(db: Db, sweepId: string): Promise<Redelivery[]> {
   return db.$transaction(async (tx) => {
-    const [s] = await tx.$queryRaw<{ max_parallel: number | null; project_id: string; runner: 'builtin' | 'external' }[]>`
+    const [s] = await tx.$queryRaw<
+      { max_parallel: number | null; project_id: string; runner: 'builtin' | 'external' }[]
+    >`
       SELECT max_parallel, project_id, runner_kind AS runner FROM sweeps WHERE id = ${sweepId}::uuid AND cancelled_at IS NULL FOR UPDATE`;
     if (!s || s.max_parallel === null) return [];
     const [{ active } = { active: 0 }] = await tx.$queryRaw<{ active: number }[]>`
@@ -57,7 +87,15 @@ export async function admitHeldTrials(db: Db, sweepId: string): Promise<Redelive
       UPDATE trials t SET deliveries = t.deliveries + 1, job_id = u.job_id
         FROM unnest(${held.map((t) => t.id)}::uuid[], ${jobIds}::text[]) AS u(id, job_id)
        WHERE t.id = u.id`;
-    return held.map((t, i) => ({ trialId: t.id, sweepId, projectId: s.project_id, pool: t.pool, runner: s.runner, jobId: jobIds[i]!, priority: t.queue_priority }));
+    return held.map((t, i) => ({
+      trialId: t.id,
+      sweepId,
+      projectId: s.project_id,
+      pool: t.pool,
+      runner: s.runner,
+      jobId: jobIds[i]!,
+      priority: t.queue_priority,
+    }));
   });
 }
 
@@ -70,7 +108,10 @@ export async function sweepsWithHeldTrials(db: Db): Promise<string[]> {
 }
 
 /** Marks a sweep cancelled and its queued and running trials with it. */
-export async function cancelSweep(db: Db, sweepId: string): Promise<{ cancelled: { id: string; job_id: string | null }[] }> {
+export async function cancelSweep(
+  db: Db,
+  sweepId: string,
+): Promise<{ cancelled: { id: string; job_id: string | null }[] }> {
   return db.$transaction(async (tx) => {
     await tx.$executeRaw`UPDATE sweeps SET cancelled_at = coalesce(cancelled_at, now()) WHERE id = ${sweepId}::uuid`;
     const cancelled = await tx.$queryRaw<{ id: string; job_id: string | null }[]>`
@@ -85,26 +126,51 @@ export async function cancelSweep(db: Db, sweepId: string): Promise<{ cancelled:
  * Puts a sweep's failed trials back in the queue with new deliveries and a fresh failure budget
  * (a user's retry); none failed, nothing happens.
  */
-export async function retryFailedTrials(db: Db, sweepId: string): Promise<{ retried: number; deliveries: Redelivery[] }> {
-  return db.$transaction(async (tx) => {
-    const rows = await tx.$queryRaw<{ id: string; deliveries: number; pool: string; project_id: string; runner: 'builtin' | 'external'; queue_priority: number; max_parallel: number | null }[]>`
+export async function retryFailedTrials(
+  db: Db,
+  sweepId: string,
+): Promise<{ retried: number; deliveries: Redelivery[] }> {
+  return db
+    .$transaction(async (tx) => {
+      const rows = await tx.$queryRaw<
+        {
+          id: string;
+          deliveries: number;
+          pool: string;
+          project_id: string;
+          runner: 'builtin' | 'external';
+          queue_priority: number;
+          max_parallel: number | null;
+        }[]
+      >`
       SELECT t.id, t.deliveries, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority, s.max_parallel FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.sweep_id = ${sweepId}::uuid AND t.status = 'failed' FOR UPDATE OF t`;
-    if (!rows.length) return { retried: 0, deliveries: [] };
-    // A sweep with maxParallel: they wait, held, for admitHeldTrials (the caller's next step).
-    const held = rows[0]!.max_parallel !== null;
-    const jobIds = rows.map((r) => (held ? null : deliveryJobId(r.id, r.deliveries + 1)));
-    await tx.$executeRaw`
+      if (!rows.length) return { retried: 0, deliveries: [] };
+      // A sweep with maxParallel: they wait, held, for admitHeldTrials (the caller's next step).
+      const held = rows[0]!.max_parallel !== null;
+      const jobIds = rows.map((r) => (held ? null : deliveryJobId(r.id, r.deliveries + 1)));
+      await tx.$executeRaw`
       UPDATE trials t SET status = 'queued', error = NULL, error_code = NULL, finished_at = NULL, worker_id = NULL,
              failures = 0, deliveries = t.deliveries + (CASE WHEN u.job_id IS NULL THEN 0 ELSE 1 END), job_id = u.job_id
         FROM unnest(${rows.map((r) => r.id)}::uuid[], ${jobIds}::text[]) AS u(id, job_id)
        WHERE t.id = u.id`;
-    if (held) return { retried: rows.length, deliveries: [] };
-    return {
-      retried: rows.length,
-      deliveries: rows.map((r, i) => ({ trialId: r.id, sweepId, projectId: r.project_id, pool: r.pool, runner: r.runner, jobId: jobIds[i]!, priority: r.queue_priority })),
-    };
-  }).then(async (r) => (r.retried && !r.deliveries.length ? { ...r, deliveries: await admitHeldTrials(db, sweepId) } : r));
+      if (held) return { retried: rows.length, deliveries: [] };
+      return {
+        retried: rows.length,
+        deliveries: rows.map((r, i) => ({
+          trialId: r.id,
+          sweepId,
+          projectId: r.project_id,
+          pool: r.pool,
+          runner: r.runner,
+          jobId: jobIds[i]!,
+          priority: r.queue_priority,
+        })),
+      };
+    })
+    .then(async (r) =>
+      r.retried && !r.deliveries.length ? { ...r, deliveries: await admitHeldTrials(db, sweepId) } : r,
+    );
 }
 
 /**
@@ -114,17 +180,22 @@ export async function retryFailedTrials(db: Db, sweepId: string): Promise<{ retr
  * stop; each trial leaves a tombstone, so an agent's next write is told why (deleted). Returns the deleted trials' count and the jobs that were still to run.
  */
 export async function deleteSweep(db: Db, sweepId: string): Promise<{ trials: number; jobIds: string[] }> {
-  return db.$transaction(async (tx) => {
-    const live = await tx.$queryRaw<{ job_id: string | null }[]>`
+  return db.$transaction(
+    async (tx) => {
+      const live = await tx.$queryRaw<{ job_id: string | null }[]>`
       SELECT job_id FROM trials WHERE sweep_id = ${sweepId}::uuid AND status IN ('queued', 'running') FOR UPDATE`;
-    const [count] = await tx.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM trials WHERE sweep_id = ${sweepId}::uuid`;
-    // Agents still training one of them are told "deleted" (409 STALE_ATTEMPT), not 404, while these last.
-    await tx.$executeRaw`
+      const [count] = await tx.$queryRaw<
+        { n: number }[]
+      >`SELECT count(*)::int AS n FROM trials WHERE sweep_id = ${sweepId}::uuid`;
+      // Agents still training one of them are told "deleted" (409 STALE_ATTEMPT), not 404, while these last.
+      await tx.$executeRaw`
       INSERT INTO trial_tombstones (trial_id, project_id, pool)
       SELECT t.id, s.project_id, t.pool FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.sweep_id = ${sweepId}::uuid
       ON CONFLICT (trial_id) DO NOTHING`;
-    await tx.$executeRaw`DELETE FROM idempotency_keys WHERE sweep_id = ${sweepId}::uuid`;
-    await tx.$executeRaw`DELETE FROM sweeps WHERE id = ${sweepId}::uuid`;
-    return { trials: count?.n ?? 0, jobIds: live.flatMap((r) => (r.job_id ? [r.job_id] : [])) };
-  }, { timeout: 120_000 });
+      await tx.$executeRaw`DELETE FROM idempotency_keys WHERE sweep_id = ${sweepId}::uuid`;
+      await tx.$executeRaw`DELETE FROM sweeps WHERE id = ${sweepId}::uuid`;
+      return { trials: count?.n ?? 0, jobIds: live.flatMap((r) => (r.job_id ? [r.job_id] : [])) };
+    },
+    { timeout: 120_000 },
+  );
 }

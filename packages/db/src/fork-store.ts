@@ -42,7 +42,17 @@ export async function handOffFork(db: Db, h: Handoff): Promise<{ handedOff: bool
     const [owner] = await tx.$queryRaw<{ identity: string }[]>`
       SELECT identity FROM trials WHERE id = ${h.trunkId}::uuid AND attempt = ${h.trunkAttempt} AND status = 'running' FOR SHARE`;
     if (!owner) return null;
-    const [f] = await tx.$queryRaw<{ deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external'; queue_priority: number; max_parallel: number | null }[]>`
+    const [f] = await tx.$queryRaw<
+      {
+        deliveries: number;
+        sweep_id: string;
+        pool: string;
+        project_id: string;
+        runner: 'builtin' | 'external';
+        queue_priority: number;
+        max_parallel: number | null;
+      }[]
+    >`
       SELECT t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority, s.max_parallel
         FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.id = ${h.forkId}::uuid AND t.fork_of = ${owner.identity} AND t.fork_waiting AND t.status = 'queued' AND s.cancelled_at IS NULL FOR UPDATE OF t`;
@@ -62,7 +72,15 @@ export async function handOffFork(db: Db, h: Handoff): Promise<{ handedOff: bool
       SELECT ${h.forkId}::uuid, step, val_loss, val_acc, train_loss, metrics, 0 FROM evaluations WHERE trial_id = ${h.trunkId}::uuid AND step <= ${h.step}
       ON CONFLICT (trial_id, step) DO NOTHING`;
     const delivery: Redelivery | null = jobId
-      ? { trialId: h.forkId, sweepId: f.sweep_id, projectId: f.project_id, pool: f.pool, runner: f.runner, jobId, priority: f.queue_priority }
+      ? {
+          trialId: h.forkId,
+          sweepId: f.sweep_id,
+          projectId: f.project_id,
+          pool: f.pool,
+          runner: f.runner,
+          jobId,
+          priority: f.queue_priority,
+        }
       : null;
     return { sweepId: f.sweep_id, delivery };
   });
@@ -76,7 +94,18 @@ export async function handOffFork(db: Db, h: Handoff): Promise<{ handedOff: bool
  * deliveries, to enqueue. The worker calls it as a trunk ends; the reconciler as a backstop.
  */
 export async function releaseOrphanForks(db: Db, trunk?: string): Promise<Redelivery[]> {
-  const orphans = await db.$queryRaw<{ id: string; deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external'; queue_priority: number; max_parallel: number | null }[]>`
+  const orphans = await db.$queryRaw<
+    {
+      id: string;
+      deliveries: number;
+      sweep_id: string;
+      pool: string;
+      project_id: string;
+      runner: 'builtin' | 'external';
+      queue_priority: number;
+      max_parallel: number | null;
+    }[]
+  >`
     SELECT f.id, f.deliveries, f.sweep_id, f.pool, s.project_id, s.runner_kind AS runner, f.queue_priority, s.max_parallel
       FROM trials f JOIN sweeps s ON s.id = f.sweep_id
      WHERE f.fork_waiting AND f.status = 'queued' AND (${trunk ?? null}::text IS NULL OR f.fork_of = ${trunk ?? null}::text)
@@ -92,17 +121,35 @@ export async function releaseOrphanForks(db: Db, trunk?: string): Promise<Redeli
   const done = new Set(released.map((r) => r.id));
   const out: Redelivery[] = [];
   orphans.forEach((o, i) => {
-    if (done.has(o.id) && jobIds[i]) out.push({ trialId: o.id, sweepId: o.sweep_id, projectId: o.project_id, pool: o.pool, runner: o.runner, jobId: jobIds[i]!, priority: o.queue_priority });
+    if (done.has(o.id) && jobIds[i])
+      out.push({
+        trialId: o.id,
+        sweepId: o.sweep_id,
+        projectId: o.project_id,
+        pool: o.pool,
+        runner: o.runner,
+        jobId: jobIds[i]!,
+        priority: o.queue_priority,
+      });
   });
-  for (const sweepId of new Set(orphans.filter((o, i) => done.has(o.id) && !jobIds[i]).map((o) => o.sweep_id))) out.push(...(await admitHeldTrials(db, sweepId)));
+  for (const sweepId of new Set(orphans.filter((o, i) => done.has(o.id) && !jobIds[i]).map((o) => o.sweep_id)))
+    out.push(...(await admitHeldTrials(db, sweepId)));
   return out;
 }
 
 /** A sweep's forking plan as stored: trunks, forks, and updates trained with forks against without. */
-export async function forkPlanOf(db: Db, sweepId: string): Promise<{ trunks: number; forks: number; updates: number; independentUpdates: number }> {
+export async function forkPlanOf(
+  db: Db,
+  sweepId: string,
+): Promise<{ trunks: number; forks: number; updates: number; independentUpdates: number }> {
   const [r] = await db.$queryRaw<{ trunks: number; forks: number; updates: number; independent: number }[]>`
     SELECT count(DISTINCT fork_of)::int AS trunks, count(fork_of)::int AS forks,
            coalesce(sum(total_steps - coalesce(fork_step, 0)), 0)::int AS updates, coalesce(sum(total_steps), 0)::int AS independent
       FROM trials WHERE sweep_id = ${sweepId}::uuid`;
-  return { trunks: r?.trunks ?? 0, forks: r?.forks ?? 0, updates: r?.updates ?? 0, independentUpdates: r?.independent ?? 0 };
+  return {
+    trunks: r?.trunks ?? 0,
+    forks: r?.forks ?? 0,
+    updates: r?.updates ?? 0,
+    independentUpdates: r?.independent ?? 0,
+  };
 }

@@ -2,7 +2,15 @@
  * The only package that runs Prisma generation or imports the generated client. Apps create the
  * client with `createDb` and pass it down; the helpers here are the typed queries they share.
  */
-export { checkDatabase, createDb, type Db, type DbHandle, type CreateDbOptions, type MinimalLogger, redactUrl } from './create-db';
+export {
+  checkDatabase,
+  createDb,
+  type Db,
+  type DbHandle,
+  type CreateDbOptions,
+  type MinimalLogger,
+  redactUrl,
+} from './create-db';
 export { migrate, ensureDatabase, defaultMigrationsDir, type MigrateResult } from './migrate';
 export { defaultDatabaseUrl } from './defaults';
 export * from './trial-store';

@@ -18,7 +18,9 @@ export interface EvalRow {
 
 const orNull = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? null : v);
 const metricsJson = (m: EvalRow['metrics']) =>
-  m && Object.keys(m).length ? JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, orNull(v)]))) : null;
+  m && Object.keys(m).length
+    ? JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, orNull(v)])))
+    : null;
 
 /**
  * Writes a batch of per-update rows for one attempt in one statement (`unnest`, ~90 k rows/s
@@ -26,7 +28,12 @@ const metricsJson = (m: EvalRow['metrics']) =>
  * an older one wrote, and nothing is written once a newer attempt owns the trial. Returns false
  * when the write was refused for that reason.
  */
-export async function writeUpdates(db: Db, trialId: string, attempt: number, rows: readonly UpdateRow[]): Promise<boolean> {
+export async function writeUpdates(
+  db: Db,
+  trialId: string,
+  attempt: number,
+  rows: readonly UpdateRow[],
+): Promise<boolean> {
   if (rows.length === 0) return true;
   const n = await db.$executeRaw`
     INSERT INTO update_metrics (trial_id, step, lr, train_loss, attempt)
@@ -41,7 +48,12 @@ export async function writeUpdates(db: Db, trialId: string, attempt: number, row
 }
 
 /** Like `writeUpdates`, for evaluation rows. */
-export async function writeEvaluations(db: Db, trialId: string, attempt: number, rows: readonly EvalRow[]): Promise<boolean> {
+export async function writeEvaluations(
+  db: Db,
+  trialId: string,
+  attempt: number,
+  rows: readonly EvalRow[],
+): Promise<boolean> {
   if (rows.length === 0) return true;
   const n = await db.$executeRaw`
     INSERT INTO evaluations (trial_id, step, val_loss, val_acc, train_loss, metrics, attempt)
@@ -61,7 +73,13 @@ export async function writeEvaluations(db: Db, trialId: string, attempt: number,
  * `writeUpdates` and `writeEvaluations` in one statement (one round trip: a trial's last batch
  * usually holds both). Both or neither are written: false when a newer attempt owns the trial.
  */
-export async function writeMetrics(db: Db, trialId: string, attempt: number, updates: readonly UpdateRow[], evals: readonly EvalRow[]): Promise<boolean> {
+export async function writeMetrics(
+  db: Db,
+  trialId: string,
+  attempt: number,
+  updates: readonly UpdateRow[],
+  evals: readonly EvalRow[],
+): Promise<boolean> {
   const rows = await db.$queryRaw<{ owned: boolean; u: number; e: number }[]>`
     WITH owner AS (SELECT EXISTS (SELECT 1 FROM trials WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running') AS owned),
     u AS (

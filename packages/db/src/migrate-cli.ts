@@ -10,7 +10,9 @@ const log = {
 };
 try {
   const r = await migrate({ url, logger: log });
-  console.log(`database ${new URL(url).pathname.slice(1)}: ${r.applied.length} applied, ${r.alreadyApplied.length} already applied`);
+  console.log(
+    `database ${new URL(url).pathname.slice(1)}: ${r.applied.length} applied, ${r.alreadyApplied.length} already applied`,
+  );
 } catch (err) {
   const code = (err as { code?: string }).code;
   if (code === 'ECONNREFUSED') {

@@ -108,10 +108,9 @@ export async function migrate(opts: MigrateOptions): Promise<MigrateResult> {
         await client.query('UPDATE "_prisma_migrations" SET logs = $2 WHERE id = $1', [id, String(err)]);
         throw new Error(`migration ${name} failed: ${(err as Error).message}`);
       }
-      await client.query(
-        'UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1',
-        [id],
-      );
+      await client.query('UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [
+        id,
+      ]);
       opts.logger?.info({ migration: name }, 'applied migration');
       result.applied.push(name);
     }

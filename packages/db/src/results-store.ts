@@ -102,7 +102,13 @@ export async function mergeConfigCurves(db: Db, trialId: string): Promise<void> 
  * attempt still owns the trial. For attempts with no earlier rows to trim (see `finishTrial`).
  * Returns whether it ended it.
  */
-export async function finishInOneStatement(db: Db, trialId: string, attempt: number, status: 'completed' | 'failed' | 'diverged', set: Prisma.Sql): Promise<boolean> {
+export async function finishInOneStatement(
+  db: Db,
+  trialId: string,
+  attempt: number,
+  status: 'completed' | 'failed' | 'diverged',
+  set: Prisma.Sql,
+): Promise<boolean> {
   const rows = await db.$queryRaw<{ n: number }[]>`
     WITH s AS (${summaryOf(trialId)}),
          f AS (UPDATE trials t SET ${set}, ${summarySet}
@@ -131,7 +137,13 @@ export interface ConfigStatsRow {
 }
 
 /** Per configuration: seeds, diverged seeds, and count, mean and sample std of the objective. */
-export async function configStats(db: Db, sweepId: string, metric: MetricName, aggregate: Aggregate, mode: 'min' | 'max'): Promise<ConfigStatsRow[]> {
+export async function configStats(
+  db: Db,
+  sweepId: string,
+  metric: MetricName,
+  aggregate: Aggregate,
+  mode: 'min' | 'max',
+): Promise<ConfigStatsRow[]> {
   const v = objectiveExpr(metric, aggregate, mode);
   return db.$queryRaw<ConfigStatsRow[]>`
     SELECT c.config_id, c.base_lr, c.schedule, c.values, c.horizon, c.schedule_family, c.schedule_key,
@@ -148,7 +160,14 @@ export async function configStats(db: Db, sweepId: string, metric: MetricName, a
 }
 
 /** The objective of each completed seed of some configurations. */
-export async function seedValues(db: Db, sweepId: string, configIds: string[], metric: MetricName, aggregate: Aggregate, mode: 'min' | 'max') {
+export async function seedValues(
+  db: Db,
+  sweepId: string,
+  configIds: string[],
+  metric: MetricName,
+  aggregate: Aggregate,
+  mode: 'min' | 'max',
+) {
   if (!configIds.length) return [];
   const v = objectiveExpr(metric, aggregate, mode);
   return db.$queryRaw<{ config_id: string; seed: number; value: number }[]>`
@@ -184,8 +203,24 @@ export interface CurveSeries {
  * The series of `metrics` for some configurations: a few dozen rows, arrays in step order. The
  * arrays travel as JSON text (JSON.parse is several times faster than decoding Postgres arrays).
  */
-export async function curveSeries(db: Db, sweepId: string, configIds: string[], metrics: string[]): Promise<CurveSeries[]> {
-  const rows = await db.$queryRaw<{ config_id: string; metric: string; steps: string; n: string; sum: string; sumsq: string; lo: string | null; hi: string | null }[]>`
+export async function curveSeries(
+  db: Db,
+  sweepId: string,
+  configIds: string[],
+  metrics: string[],
+): Promise<CurveSeries[]> {
+  const rows = await db.$queryRaw<
+    {
+      config_id: string;
+      metric: string;
+      steps: string;
+      n: string;
+      sum: string;
+      sumsq: string;
+      lo: string | null;
+      hi: string | null;
+    }[]
+  >`
     SELECT config_id, metric, array_to_json(steps)::text AS steps, array_to_json(n)::text AS n,
            array_to_json(sum)::text AS sum, array_to_json(sumsq)::text AS sumsq,
            array_to_json(lo)::text AS lo, array_to_json(hi)::text AS hi
@@ -209,7 +244,10 @@ export async function sweepConfigsByIds(db: Db, sweepId: string, configIds: stri
 }
 
 /** A range test's series: per trial that completed or runs, its applied rates and training losses in step order. */
-export async function rangeTestSeries(db: Db, sweepId: string): Promise<{ lr: number[]; loss: (number | null)[]; divergedAtStep: number | null }[]> {
+export async function rangeTestSeries(
+  db: Db,
+  sweepId: string,
+): Promise<{ lr: number[]; loss: (number | null)[]; divergedAtStep: number | null }[]> {
   return db.$queryRaw<{ lr: number[]; loss: (number | null)[]; divergedAtStep: number | null }[]>`
     SELECT array_agg(u.lr ORDER BY u.step) AS lr, array_agg(u.train_loss ORDER BY u.step) AS loss, min(t.diverged_at_step) AS "divergedAtStep"
       FROM trials t JOIN update_metrics u ON u.trial_id = t.id

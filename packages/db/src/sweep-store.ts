@@ -1,4 +1,14 @@
-import { deliveryJobId, deliveryPriority, emptyCounts, type SelectedOn, selectedOnOf, type StatusCounts, type SweepStatus, sweepStatusOf, trialRetryPolicy } from '@lrsweep/contract';
+import {
+  deliveryJobId,
+  deliveryPriority,
+  emptyCounts,
+  type SelectedOn,
+  selectedOnOf,
+  type StatusCounts,
+  type SweepStatus,
+  sweepStatusOf,
+  trialRetryPolicy,
+} from '@lrsweep/contract';
 import type { Db } from './create-db';
 import type { Prisma } from './generated/prisma/client.ts';
 import { admitHeldTrials } from './delivery-store';
@@ -31,7 +41,15 @@ export interface NewSweep {
   failureBudget?: number;
   trials: readonly (NewTrial & { id: string })[];
   /** Its configurations (base LR × schedule × grid.config values) and the key of each one's schedule. */
-  configs: readonly { configId: string; baseLr: number; schedule: unknown; values?: unknown; horizon?: number; family?: string; scheduleKey: string }[];
+  configs: readonly {
+    configId: string;
+    baseLr: number;
+    schedule: unknown;
+    values?: unknown;
+    horizon?: number;
+    family?: string;
+    scheduleKey: string;
+  }[];
   /** Records the Idempotency-Key in the same transaction; a repeated key fails it (P2002). */
   idempotency?: { key: string; requestHash: string };
 }
@@ -63,7 +81,16 @@ export async function createSweep(db: Db, s: NewSweep): Promise<Redelivery[]> {
   const queuePriority = (t: { ordinal: number }) => deliveryPriority(priority, base + t.ordinal);
   await db.$transaction([
     ...(s.idempotency
-      ? [db.idempotencyKey.create({ data: { projectId: s.projectId, key: s.idempotency.key, requestHash: s.idempotency.requestHash, sweepId: s.id } })]
+      ? [
+          db.idempotencyKey.create({
+            data: {
+              projectId: s.projectId,
+              key: s.idempotency.key,
+              requestHash: s.idempotency.requestHash,
+              sweepId: s.id,
+            },
+          }),
+        ]
       : []),
     db.sweep.create({
       data: {
@@ -109,7 +136,17 @@ export async function createSweep(db: Db, s: NewSweep): Promise<Redelivery[]> {
     }),
   ]);
   if (held) return admitHeldTrials(db, s.id);
-  return s.trials.filter((t) => !t.fork).map((t) => ({ trialId: t.id, sweepId: s.id, projectId: s.projectId, pool: s.pool, runner: s.runnerKind, jobId: deliveryJobId(t.id, 1), priority: queuePriority(t) }));
+  return s.trials
+    .filter((t) => !t.fork)
+    .map((t) => ({
+      trialId: t.id,
+      sweepId: s.id,
+      projectId: s.projectId,
+      pool: s.pool,
+      runner: s.runnerKind,
+      jobId: deliveryJobId(t.id, 1),
+      priority: queuePriority(t),
+    }));
 }
 
 export type { StatusCounts, SweepStatus };
@@ -123,7 +160,12 @@ interface SweepTally {
 async function countsBySweep(db: Db, ids: string[]): Promise<Map<string, SweepTally>> {
   const out = new Map(ids.map((id): [string, SweepTally] => [id, { counts: emptyCounts(), lastFinishedAt: null }]));
   if (ids.length === 0) return out;
-  const rows = await db.trial.groupBy({ by: ['sweepId', 'status'], where: { sweepId: { in: ids } }, _count: { _all: true }, _max: { finishedAt: true } });
+  const rows = await db.trial.groupBy({
+    by: ['sweepId', 'status'],
+    where: { sweepId: { in: ids } },
+    _count: { _all: true },
+    _max: { finishedAt: true },
+  });
   for (const r of rows) {
     const t = out.get(r.sweepId)!;
     t.counts[r.status] = r._count._all;
@@ -169,7 +211,11 @@ const view = (s: SweepRow, { counts, lastFinishedAt }: SweepTally): SweepView =>
     selectedOn: selectedOnOf(s.spec as Parameters<typeof selectedOnOf>[0]),
     createdAt: s.createdAt,
     cancelledAt: s.cancelledAt,
-    endedAt: ended ? ([lastFinishedAt, s.cancelledAt].filter((d): d is Date => d !== null).sort((a, b) => b.getTime() - a.getTime())[0] ?? s.createdAt) : null,
+    endedAt: ended
+      ? ([lastFinishedAt, s.cancelledAt]
+          .filter((d): d is Date => d !== null)
+          .sort((a, b) => b.getTime() - a.getTime())[0] ?? s.createdAt)
+      : null,
   };
 };
 
@@ -189,13 +235,25 @@ export async function listSweeps(
 ): Promise<{ total: number; sweeps: SweepView[] }> {
   const [total, rows] = await Promise.all([
     db.sweep.count({ where: { projectId } }),
-    db.sweep.findMany({ where: { projectId }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], skip: page.offset, take: page.limit }),
+    db.sweep.findMany({
+      where: { projectId },
+      orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
+      skip: page.offset,
+      take: page.limit,
+    }),
   ]);
-  const counts = await countsBySweep(db, rows.map((r) => r.id));
+  const counts = await countsBySweep(
+    db,
+    rows.map((r) => r.id),
+  );
   return { total, sweeps: rows.map((r) => view(r, counts.get(r.id)!)) };
 }
 
-export async function listTrials(db: Db, sweepId: string, page: { offset: number; limit: number; status?: TrialStatus }) {
+export async function listTrials(
+  db: Db,
+  sweepId: string,
+  page: { offset: number; limit: number; status?: TrialStatus },
+) {
   const where = { sweepId, ...(page.status ? { status: page.status } : {}) };
   const [total, trials] = await Promise.all([
     db.trial.count({ where }),
@@ -218,15 +276,26 @@ export async function getTrial(db: Db, id: string, projectId: string) {
 export async function trialMetrics(db: Db, trialId: string, range: { from?: number; to?: number; limit: number }) {
   const from = range.from ?? 0;
   const step = { gte: from, ...(range.to !== undefined ? { lte: range.to } : {}) };
-  const rows = await db.updateMetric.findMany({ where: { trialId, step }, orderBy: { step: 'asc' }, take: range.limit + 1, select: { step: true, lr: true, trainLoss: true } });
+  const rows = await db.updateMetric.findMany({
+    where: { trialId, step },
+    orderBy: { step: 'asc' },
+    take: range.limit + 1,
+    select: { step: true, lr: true, trainLoss: true },
+  });
   const more = rows.length > range.limit;
   const updates = more ? rows.slice(0, range.limit) : rows;
   const last = updates.at(-1)?.step;
   const evalStep = more && last !== undefined ? { gte: from, lte: last } : step;
-  const evals = await db.evaluation.findMany({ where: { trialId, step: evalStep }, orderBy: { step: 'asc' }, select: { step: true, valLoss: true, valAcc: true, metrics: true } });
+  const evals = await db.evaluation.findMany({
+    where: { trialId, step: evalStep },
+    orderBy: { step: 'asc' },
+    select: { step: true, valLoss: true, valAcc: true, metrics: true },
+  });
   return {
     updates,
-    evals: evals.map(({ metrics, ...e }) => (metrics && typeof metrics === 'object' ? { ...e, metrics: metrics as Record<string, number | null> } : e)),
+    evals: evals.map(({ metrics, ...e }) =>
+      metrics && typeof metrics === 'object' ? { ...e, metrics: metrics as Record<string, number | null> } : e,
+    ),
     nextFrom: more && last !== undefined ? last + 1 : null,
   };
 }
@@ -243,12 +312,19 @@ export async function findIdempotentSweep(db: Db, projectId: string, key: string
 }
 
 /** Why a sweep's trials failed: each reason (code and message) with how many trials it ended, most first. */
-export async function failureSummary(db: Db, sweepId: string): Promise<{ code: string; message: string; count: number }[]> {
+export async function failureSummary(
+  db: Db,
+  sweepId: string,
+): Promise<{ code: string; message: string; count: number }[]> {
   const rows = await db.$queryRaw<{ code: string | null; message: string | null; count: number }[]>`
     SELECT error_code AS code, error AS message, count(*)::int AS count
       FROM trials WHERE sweep_id = ${sweepId}::uuid AND status = 'failed'
      GROUP BY error_code, error ORDER BY count(*) DESC, error_code LIMIT 20`;
-  return rows.map((r) => ({ code: r.code ?? 'UNKNOWN', message: r.message ?? '(no message recorded)', count: r.count }));
+  return rows.map((r) => ({
+    code: r.code ?? 'UNKNOWN',
+    message: r.message ?? '(no message recorded)',
+    count: r.count,
+  }));
 }
 
 /** A trial's attempts, first to last (kept by the trials_record_attempt trigger). */
@@ -281,17 +357,31 @@ export async function poolBacklog(db: Db, pool?: string): Promise<{ pool: string
 }
 
 /** The queues that hold live trials now: project, pool and runner of each. */
-export async function liveQueues(db: Db): Promise<{ projectId: string; pool: string; runner: 'builtin' | 'external' }[]> {
+export async function liveQueues(
+  db: Db,
+): Promise<{ projectId: string; pool: string; runner: 'builtin' | 'external' }[]> {
   const rows = await db.$queryRaw<{ project_id: string; pool: string; runner: string }[]>`
     SELECT DISTINCT s.project_id, t.pool, s.runner_kind AS runner FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.status IN ('queued', 'running')`;
-  return rows.map((r) => ({ projectId: r.project_id, pool: r.pool, runner: r.runner === 'external' ? 'external' : 'builtin' }));
+  return rows.map((r) => ({
+    projectId: r.project_id,
+    pool: r.pool,
+    runner: r.runner === 'external' ? 'external' : 'builtin',
+  }));
 }
 
 /** What `extendSweep` is given: how to grow the sweep, decided on the spec it locked. */
 export interface SweepGrowth {
   /** The merged spec, or a reason to refuse (the sweep's state decides it under the lock). */
   spec: unknown;
-  configs: readonly { configId: string; baseLr: number; schedule: unknown; values?: unknown; horizon?: number; family?: string; scheduleKey: string }[];
+  configs: readonly {
+    configId: string;
+    baseLr: number;
+    schedule: unknown;
+    values?: unknown;
+    horizon?: number;
+    family?: string;
+    scheduleKey: string;
+  }[];
   /** Every trial of the merged grid (existing identities are skipped). */
   trials: readonly (NewTrial & { id: string })[];
   totalSteps: number;
@@ -307,20 +397,51 @@ export async function extendSweep(
   sweepId: string,
   projectId: string,
   plan: (current: { spec: unknown; cancelled: boolean; runnerKind: string; pool: string }) => SweepGrowth,
-  opts: { failureBudget: number; idempotency?: { key: string; requestHash: string; answer: (added: number, trialCount: number) => unknown } },
-): Promise<{ added: { id: string; queuePriority: number }[]; held: boolean; trialCount: number; pool: string; runnerKind: 'builtin' | 'external' } | null> {
+  opts: {
+    failureBudget: number;
+    idempotency?: { key: string; requestHash: string; answer: (added: number, trialCount: number) => unknown };
+  },
+): Promise<{
+  added: { id: string; queuePriority: number }[];
+  held: boolean;
+  trialCount: number;
+  pool: string;
+  runnerKind: 'builtin' | 'external';
+} | null> {
   return db.$transaction(
     async (tx) => {
-      const [row] = await tx.$queryRaw<{ spec: unknown; cancelled_at: Date | null; runner_kind: string; pool: string; priority: number; max_parallel: number | null }[]>`
+      const [row] = await tx.$queryRaw<
+        {
+          spec: unknown;
+          cancelled_at: Date | null;
+          runner_kind: string;
+          pool: string;
+          priority: number;
+          max_parallel: number | null;
+        }[]
+      >`
         SELECT spec, cancelled_at, runner_kind, pool, priority, max_parallel FROM sweeps WHERE id = ${sweepId}::uuid AND project_id = ${projectId} FOR UPDATE`;
       if (!row) return null;
-      const growth = plan({ spec: row.spec, cancelled: row.cancelled_at !== null, runnerKind: row.runner_kind, pool: row.pool });
-      const existing = new Set((await tx.trial.findMany({ where: { sweepId }, select: { identity: true } })).map((t) => t.identity));
-      const [{ max } = { max: -1 }] = await tx.$queryRaw<{ max: number }[]>`SELECT coalesce(max(ordinal), -1)::int AS max FROM trials WHERE sweep_id = ${sweepId}::uuid`;
+      const growth = plan({
+        spec: row.spec,
+        cancelled: row.cancelled_at !== null,
+        runnerKind: row.runner_kind,
+        pool: row.pool,
+      });
+      const existing = new Set(
+        (await tx.trial.findMany({ where: { sweepId }, select: { identity: true } })).map((t) => t.identity),
+      );
+      const [{ max } = { max: -1 }] = await tx.$queryRaw<
+        { max: number }[]
+      >`SELECT coalesce(max(ordinal), -1)::int AS max FROM trials WHERE sweep_id = ${sweepId}::uuid`;
       const fresh = growth.trials.filter((t) => !existing.has(t.identity));
       // New trials take their turns from the pool's next position, like a sweep submitted now.
       const base = fresh.length ? await queuePositionBase(tx, row.pool, row.priority) : 0;
-      const added = fresh.map((t, i) => ({ ...t, ordinal: max + 1 + i, queuePriority: deliveryPriority(row.priority, base + i) }));
+      const added = fresh.map((t, i) => ({
+        ...t,
+        ordinal: max + 1 + i,
+        queuePriority: deliveryPriority(row.priority, base + i),
+      }));
       if (added.length) {
         await tx.trial.createMany({
           data: added.map((t) => ({
@@ -345,24 +466,36 @@ export async function extendSweep(
             schedule: c.schedule as Prisma.InputJsonValue,
             ...(c.values ? { values: c.values as Prisma.InputJsonValue } : {}),
             ...(c.horizon !== undefined ? { horizon: c.horizon } : {}),
-        ...(c.family !== undefined ? { scheduleFamily: c.family } : {}),
+            ...(c.family !== undefined ? { scheduleFamily: c.family } : {}),
             scheduleKey: c.scheduleKey,
           })),
           skipDuplicates: true,
         });
       }
       const trialCount = existing.size + added.length;
-      await tx.sweep.update({ where: { id: sweepId }, data: { spec: growth.spec as Prisma.InputJsonValue, trialCount } });
+      await tx.sweep.update({
+        where: { id: sweepId },
+        data: { spec: growth.spec as Prisma.InputJsonValue, trialCount },
+      });
       if (opts.idempotency) {
         const { key, requestHash, answer } = opts.idempotency;
-        await tx.idempotencyKey.create({ data: { projectId, key, requestHash, sweepId, answer: answer(added.length, trialCount) as Prisma.InputJsonValue } });
+        await tx.idempotencyKey.create({
+          data: {
+            projectId,
+            key,
+            requestHash,
+            sweepId,
+            answer: answer(added.length, trialCount) as Prisma.InputJsonValue,
+          },
+        });
       }
       return {
         added: added.map((t) => ({ id: t.id, queuePriority: t.queuePriority })),
         held: row.max_parallel !== null,
         trialCount,
         pool: row.pool,
-        runnerKind: row.runner_kind === 'external' ? ('external' as const) : ('builtin' as const) };
+        runnerKind: row.runner_kind === 'external' ? ('external' as const) : ('builtin' as const),
+      };
     },
     { timeout: 120_000 },
   );

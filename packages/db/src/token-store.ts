@@ -22,14 +22,29 @@ export interface NewToken {
   token?: string;
 }
 
-const tokenSelect = { id: true, projectId: true, name: true, role: true, pools: true, createdAt: true, revokedAt: true } as const;
+const tokenSelect = {
+  id: true,
+  projectId: true,
+  name: true,
+  role: true,
+  pools: true,
+  createdAt: true,
+  revokedAt: true,
+} as const;
 
 /** Creates a token for a project (made if missing); the token is returned once and never stored. */
 export async function createToken(db: Db, opts: NewToken) {
   await ensureProject(db, opts.projectId);
   const token = opts.token ?? newToken();
   const row = await db.apiToken.create({
-    data: { id: randomUUID(), projectId: opts.projectId, name: opts.name, role: opts.role ?? 'member', pools: opts.pools ?? [], tokenHash: hashToken(token) },
+    data: {
+      id: randomUUID(),
+      projectId: opts.projectId,
+      name: opts.name,
+      role: opts.role ?? 'member',
+      pools: opts.pools ?? [],
+      tokenHash: hashToken(token),
+    },
     select: tokenSelect,
   });
   return { ...row, token };
@@ -43,7 +58,13 @@ export async function ensureBootstrapToken(db: Db, token: string): Promise<void>
   await ensureProject(db, 'default');
   await db.apiToken.upsert({
     where: { tokenHash: hashToken(token) },
-    create: { id: randomUUID(), projectId: 'default', name: 'bootstrap', role: 'operator', tokenHash: hashToken(token) },
+    create: {
+      id: randomUUID(),
+      projectId: 'default',
+      name: 'bootstrap',
+      role: 'operator',
+      tokenHash: hashToken(token),
+    },
     update: { role: 'operator' },
   });
 }
@@ -60,19 +81,29 @@ export async function authenticate(db: Db, token: string): Promise<Caller | null
 
 /** Who a token (by id) is now, read from Postgres (no cache), or null when it is unknown or revoked. */
 export async function callerById(db: Db, tokenId: string): Promise<Caller | null> {
-  const t = await db.apiToken.findUnique({ where: { id: tokenId }, select: { id: true, projectId: true, role: true, pools: true, revokedAt: true } });
+  const t = await db.apiToken.findUnique({
+    where: { id: tokenId },
+    select: { id: true, projectId: true, role: true, pools: true, revokedAt: true },
+  });
   if (!t || t.revokedAt) return null;
   return { tokenId: t.id, projectId: t.projectId, role: t.role, pools: t.pools };
 }
 
 /** Revokes a token (of `projectId`, when given); revoking twice changes nothing. False when no such token exists. */
 export async function revokeToken(db: Db, id: string, projectId?: string): Promise<boolean> {
-  const t = await db.apiToken.findFirst({ where: { id, ...(projectId ? { projectId } : {}) }, select: { revokedAt: true } });
+  const t = await db.apiToken.findFirst({
+    where: { id, ...(projectId ? { projectId } : {}) },
+    select: { revokedAt: true },
+  });
   if (!t) return false;
   if (!t.revokedAt) await db.apiToken.update({ where: { id }, data: { revokedAt: new Date() } });
   return true;
 }
 
 export async function listTokens(db: Db, projectId?: string) {
-  return db.apiToken.findMany({ where: projectId ? { projectId } : {}, orderBy: { createdAt: 'asc' }, select: tokenSelect });
+  return db.apiToken.findMany({
+    where: projectId ? { projectId } : {},
+    orderBy: { createdAt: 'asc' },
+    select: tokenSelect,
+  });
 }

@@ -1,4 +1,10 @@
-import { deliveryJobId, type TrialErrorCode, type TrialFailure, trialRetryPolicy, type TrialStatus } from '@lrsweep/contract';
+import {
+  deliveryJobId,
+  type TrialErrorCode,
+  type TrialFailure,
+  trialRetryPolicy,
+  type TrialStatus,
+} from '@lrsweep/contract';
 import type { Db } from './create-db';
 import { Prisma } from './generated/prisma/client.ts';
 import { finishInOneStatement, mergeConfigCurves, refreshTrialSummary } from './results-store';
@@ -43,7 +49,10 @@ export interface Redelivery {
  * budget is spent. A compare-and-set: concurrent callers count it once. Returns the new status,
  * or null when the trial was not running under a lapsed lease.
  */
-export async function expireLapsedLease(db: Db, trialId: string): Promise<{ status: 'queued' | 'failed'; sweepId: string } | null> {
+export async function expireLapsedLease(
+  db: Db,
+  trialId: string,
+): Promise<{ status: 'queued' | 'failed'; sweepId: string } | null> {
   const rows = await db.$queryRaw<{ status: 'queued' | 'failed'; sweep_id: string }[]>`
     UPDATE trials t SET
            failures = t.failures + 1,
@@ -77,10 +86,19 @@ export async function claimTrial(
 ): Promise<ClaimedTrial | null> {
   // The common case, a queued trial, in one statement; only when that fails may a lapsed lease
   // (a dead worker's) stand in the way: counted as a failure, then the claim is tried again.
-  return (await claimQueued(db, trialId, workerId, leaseMs, runner)) ?? ((await expireLapsedLease(db, trialId)) ? claimQueued(db, trialId, workerId, leaseMs, runner) : null);
+  return (
+    (await claimQueued(db, trialId, workerId, leaseMs, runner)) ??
+    ((await expireLapsedLease(db, trialId)) ? claimQueued(db, trialId, workerId, leaseMs, runner) : null)
+  );
 }
 
-async function claimQueued(db: Db, trialId: string, workerId: string, leaseMs: number, runner: 'builtin' | 'external'): Promise<ClaimedTrial | null> {
+async function claimQueued(
+  db: Db,
+  trialId: string,
+  workerId: string,
+  leaseMs: number,
+  runner: 'builtin' | 'external',
+): Promise<ClaimedTrial | null> {
   const rows = await db.$queryRaw<
     {
       attempt: number;
@@ -140,7 +158,13 @@ export interface RunInfo {
   /** The files read, relative to the worker's DATA_ROOT and MODEL_ROOT (null: none, or a built-in dataset). */
   datasetPath: string | null;
   modelPath: string | null;
-  hardware: { cpuModel: string; cpuCount: number; gpu: string | null; gpuMemoryMiB?: number | null; driver?: string | null };
+  hardware: {
+    cpuModel: string;
+    cpuCount: number;
+    gpu: string | null;
+    gpuMemoryMiB?: number | null;
+    driver?: string | null;
+  };
 }
 
 /** Records where an attempt runs (raw SQL: once per trial, beside training, it should cost little CPU). */
@@ -185,7 +209,8 @@ export async function finishTrial(
   if (attempt <= 1 || summary.stepsDone === undefined) return finishInOneStatement(db, trialId, attempt, status, set);
   return db.$transaction(async (tx) => {
     const t = tx as unknown as Db;
-    const done = await t.$executeRaw`UPDATE trials SET ${set} WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running'`;
+    const done =
+      await t.$executeRaw`UPDATE trials SET ${set} WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running'`;
     if (done !== 1) return false;
     await tx.$executeRaw`DELETE FROM update_metrics WHERE trial_id = ${trialId}::uuid AND step >= ${summary.stepsDone}`;
     await tx.$executeRaw`DELETE FROM evaluations WHERE trial_id = ${trialId}::uuid AND step > ${summary.stepsDone}`;
@@ -211,17 +236,39 @@ export async function failAttempt(
   retryable: boolean,
 ): Promise<{ outcome: 'requeued'; delivery: Redelivery } | { outcome: 'failed' | 'superseded' }> {
   return db.$transaction(async (tx) => {
-    const [t] = await tx.$queryRaw<{ failures: number; failure_budget: number; deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external'; queue_priority: number }[]>`
+    const [t] = await tx.$queryRaw<
+      {
+        failures: number;
+        failure_budget: number;
+        deliveries: number;
+        sweep_id: string;
+        pool: string;
+        project_id: string;
+        runner: 'builtin' | 'external';
+        queue_priority: number;
+      }[]
+    >`
       SELECT t.failures, t.failure_budget, t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running' FOR UPDATE OF t`;
     if (!t) return { outcome: 'superseded' as const };
     const failures = t.failures + (retryable ? 1 : 0);
     const exhausted = !retryable || failures >= t.failure_budget;
-    const error = retryable && exhausted ? `failed after ${failures} failed attempts; the last: ${failure.message}` : failure.message;
+    const error =
+      retryable && exhausted
+        ? `failed after ${failures} failed attempts; the last: ${failure.message}`
+        : failure.message;
     if (exhausted) {
       await tx.trial.update({
         where: { id: trialId },
-        data: { status: 'failed', failures, error, errorCode: failure.code, finishedAt: new Date(), leaseExpiresAt: null, workerId: null },
+        data: {
+          status: 'failed',
+          failures,
+          error,
+          errorCode: failure.code,
+          finishedAt: new Date(),
+          leaseExpiresAt: null,
+          workerId: null,
+        },
       });
       await refreshTrialSummary(tx as unknown as Db, trialId);
       return { outcome: 'failed' as const };
@@ -229,11 +276,29 @@ export async function failAttempt(
     const jobId = deliveryJobId(trialId, t.deliveries + 1);
     await tx.trial.update({
       where: { id: trialId },
-      data: { status: 'queued', failures, error, errorCode: failure.code, leaseExpiresAt: null, workerId: null, deliveries: t.deliveries + 1, jobId },
+      data: {
+        status: 'queued',
+        failures,
+        error,
+        errorCode: failure.code,
+        leaseExpiresAt: null,
+        workerId: null,
+        deliveries: t.deliveries + 1,
+        jobId,
+      },
     });
     return {
       outcome: 'requeued' as const,
-      delivery: { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, runner: t.runner, jobId, delayMs: trialRetryPolicy.retryDelayMs(failures), priority: t.queue_priority },
+      delivery: {
+        trialId,
+        sweepId: t.sweep_id,
+        projectId: t.project_id,
+        pool: t.pool,
+        runner: t.runner,
+        jobId,
+        delayMs: trialRetryPolicy.retryDelayMs(failures),
+        priority: t.queue_priority,
+      },
     };
   });
 }
@@ -244,7 +309,16 @@ export async function failAttempt(
  */
 export async function releaseTrial(db: Db, trialId: string, attempt: number): Promise<Redelivery | null> {
   return db.$transaction(async (tx) => {
-    const [t] = await tx.$queryRaw<{ deliveries: number; sweep_id: string; pool: string; project_id: string; runner: 'builtin' | 'external'; queue_priority: number }[]>`
+    const [t] = await tx.$queryRaw<
+      {
+        deliveries: number;
+        sweep_id: string;
+        pool: string;
+        project_id: string;
+        runner: 'builtin' | 'external';
+        queue_priority: number;
+      }[]
+    >`
       SELECT t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running' FOR UPDATE OF t`;
     if (!t) return null;
@@ -253,12 +327,26 @@ export async function releaseTrial(db: Db, trialId: string, attempt: number): Pr
       where: { id: trialId },
       data: { status: 'queued', workerId: null, leaseExpiresAt: null, deliveries: t.deliveries + 1, jobId },
     });
-    return { trialId, sweepId: t.sweep_id, projectId: t.project_id, pool: t.pool, runner: t.runner, jobId, priority: t.queue_priority };
+    return {
+      trialId,
+      sweepId: t.sweep_id,
+      projectId: t.project_id,
+      pool: t.pool,
+      runner: t.runner,
+      jobId,
+      priority: t.queue_priority,
+    };
   });
 }
 
 /** Records a checkpoint taken by a running attempt; false when the attempt no longer owns the trial. */
-export async function recordCheckpoint(db: Db, trialId: string, attempt: number, path: string, step: number): Promise<boolean> {
+export async function recordCheckpoint(
+  db: Db,
+  trialId: string,
+  attempt: number,
+  path: string,
+  step: number,
+): Promise<boolean> {
   const r = await db.trial.updateMany({
     where: { id: trialId, attempt, status: 'running' },
     data: { checkpointPath: path, checkpointStep: step },
@@ -272,5 +360,12 @@ export async function trialState(db: Db, trialId: string) {
     where: { id: trialId },
     select: { status: true, leaseExpiresAt: true, attempt: true, sweep: { select: { cancelledAt: true } } },
   });
-  return t ? { status: t.status as TrialStatus, leaseExpiresAt: t.leaseExpiresAt, attempt: t.attempt, sweepCancelled: t.sweep.cancelledAt !== null } : null;
+  return t
+    ? {
+        status: t.status as TrialStatus,
+        leaseExpiresAt: t.leaseExpiresAt,
+        attempt: t.attempt,
+        sweepCancelled: t.sweep.cancelledAt !== null,
+      }
+    : null;
 }

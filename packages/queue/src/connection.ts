@@ -22,7 +22,9 @@ const clusterScheme = /^rediss?-cluster:\/\//;
  * A Redis Cluster's address: `redis-cluster://[user:password@]host:port,host:port…` (seed
  * nodes; the rest are discovered), `rediss-cluster://` for TLS. Null for a plain `redis://` URL.
  */
-export function parseClusterUrl(url: string): { nodes: { host: string; port: number }[]; username?: string; password?: string; tls: boolean } | null {
+export function parseClusterUrl(
+  url: string,
+): { nodes: { host: string; port: number }[]; username?: string; password?: string; tls: boolean } | null {
   if (!clusterScheme.test(url)) return null;
   const tls = url.startsWith('rediss');
   const rest = url.replace(clusterScheme, '');
@@ -31,7 +33,8 @@ export function parseClusterUrl(url: string): { nodes: { host: string; port: num
   const hosts = (at >= 0 ? rest.slice(at + 1) : rest).replace(/\/.*$/, '');
   const nodes = hosts.split(',').map((h) => {
     const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(h.trim());
-    if (!m) throw new Error(`REDIS_URL: '${h}' is not host:port (a cluster URL lists its seed nodes as host:port,host:port)`);
+    if (!m)
+      throw new Error(`REDIS_URL: '${h}' is not host:port (a cluster URL lists its seed nodes as host:port,host:port)`);
     return { host: m[1]!, port: Number(m[2]) };
   });
   const [user, password] = auth.includes(':') ? auth.split(':', 2) : [undefined, auth || undefined];
@@ -49,7 +52,9 @@ export function createRedis(url: string, opts: RedisOptions = {}): RedisConnecti
   const options: IORedisOptions = {
     // Commands wait for a (re)connection in the offline queue, but never longer than the timeout.
     maxRetriesPerRequest: failFast ? 1 : null,
-    ...(failFast ? { commandTimeout: opts.commandTimeoutMs ?? 2000, connectTimeout: opts.commandTimeoutMs ?? 2000 } : {}),
+    ...(failFast
+      ? { commandTimeout: opts.commandTimeoutMs ?? 2000, connectTimeout: opts.commandTimeoutMs ?? 2000 }
+      : {}),
     enableReadyCheck: true,
     retryStrategy: (times) => Math.min(100 * times, 2000),
   };
@@ -107,7 +112,8 @@ export async function evictionWarning(conn: RedisConnection): Promise<string | n
     try {
       const answer = (await n.config('GET', 'maxmemory-policy')) as string[];
       const policy = answer[1];
-      if (policy && policy !== 'noeviction') bad.push(`${n.options.host}:${n.options.port} has maxmemory-policy ${policy}`);
+      if (policy && policy !== 'noeviction')
+        bad.push(`${n.options.host}:${n.options.port} has maxmemory-policy ${policy}`);
     } catch {
       // CONFIG may be disabled; nothing to check then.
     }

@@ -44,8 +44,19 @@ export function createTrialWorker(opts: TrialWorkerOptions): Worker {
  * poll: `next` blocks up to a second for a job; the caller then completes, fails or delays it
  * with the same token. Its blocking Redis connection is its own (BullMQ duplicates `connection`).
  */
-export function createTrialFetcher(o: { queueName: string; connection: RedisConnection; prefix?: string; onError?: (err: Error) => void }) {
-  const w = new Worker(o.queueName, null, { connection: o.connection, prefix: queuePrefix(o.connection, o.prefix ?? 'lrsweep'), autorun: false, drainDelay: 1, lockDuration: 30_000 });
+export function createTrialFetcher(o: {
+  queueName: string;
+  connection: RedisConnection;
+  prefix?: string;
+  onError?: (err: Error) => void;
+}) {
+  const w = new Worker(o.queueName, null, {
+    connection: o.connection,
+    prefix: queuePrefix(o.connection, o.prefix ?? 'lrsweep'),
+    autorun: false,
+    drainDelay: 1,
+    lockDuration: 30_000,
+  });
   w.on('error', (err) => o.onError?.(err));
   return {
     next: (token: string) => w.getNextJob(token, { block: true }) as Promise<Job | undefined>,

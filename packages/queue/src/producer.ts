@@ -75,7 +75,12 @@ export function createTrialQueue(opts: TrialQueueOptions) {
           const batch = list.slice(i, i + 1000).map((d) => ({
             name: def.name,
             data: def.payload.parse({ trialId: d.trialId, sweepId: d.sweepId }),
-            opts: { ...deliveryOptions, jobId: d.jobId, ...(d.delayMs ? { delay: d.delayMs } : {}), ...(d.priority ? { priority: d.priority } : {}) },
+            opts: {
+              ...deliveryOptions,
+              jobId: d.jobId,
+              ...(d.delayMs ? { delay: d.delayMs } : {}),
+              ...(d.priority ? { priority: d.priority } : {}),
+            },
           }));
           await onQueue(list[0]!, (q) => q.addBulk(batch));
         }
@@ -86,7 +91,8 @@ export function createTrialQueue(opts: TrialQueueOptions) {
       await onQueue(ref, (q) => Promise.all(jobIds.map((id) => q.remove(id))));
     },
     /** How many jobs the pool's queue holds in each state (prioritized jobs sit in a sorted set, not the wait list). */
-    jobCounts: (ref: PoolRef) => onQueue(ref, (q) => q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed')),
+    jobCounts: (ref: PoolRef) =>
+      onQueue(ref, (q) => q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed')),
     /** `waiting`, `active`, `delayed`, `completed`, `failed`, … or `unknown` when Redis does not hold it. */
     jobState: (ref: PoolRef, jobId: string) => onQueue(ref, (q) => q.getJobState(jobId)),
     async close() {

@@ -21,14 +21,34 @@ export const leafArb: fc.Arbitrary<ScheduleInput> = fc.oneof(
     gamma,
   }),
   fc.record({ kind: fc.constant('exponential' as const), gamma }),
-  fc.record({ kind: fc.constant('linear' as const), startFactor: factor, endFactor: factor, steps: opt(len(3000)) }, { requiredKeys: ['kind'] }),
   fc.record(
-    { kind: fc.constant('polynomial' as const), power: fc.double({ min: 0.1, max: 5, noNaN: true }), endFactor: factor, steps: opt(len(3000)) },
+    { kind: fc.constant('linear' as const), startFactor: factor, endFactor: factor, steps: opt(len(3000)) },
     { requiredKeys: ['kind'] },
   ),
-  fc.record({ kind: fc.constant('cosine' as const), minFactor: factor, steps: opt(len(3000)) }, { requiredKeys: ['kind'] }),
-  fc.record({ kind: fc.constant('cosine_restarts' as const), period: len(300), periodMult: fc.integer({ min: 1, max: 3 }), minFactor: factor }),
-  fc.record({ kind: fc.constant('cosine_restarts' as const), cycles: fc.double({ min: 0.5, max: 10, noNaN: true }), minFactor: factor }),
+  fc.record(
+    {
+      kind: fc.constant('polynomial' as const),
+      power: fc.double({ min: 0.1, max: 5, noNaN: true }),
+      endFactor: factor,
+      steps: opt(len(3000)),
+    },
+    { requiredKeys: ['kind'] },
+  ),
+  fc.record(
+    { kind: fc.constant('cosine' as const), minFactor: factor, steps: opt(len(3000)) },
+    { requiredKeys: ['kind'] },
+  ),
+  fc.record({
+    kind: fc.constant('cosine_restarts' as const),
+    period: len(300),
+    periodMult: fc.integer({ min: 1, max: 3 }),
+    minFactor: factor,
+  }),
+  fc.record({
+    kind: fc.constant('cosine_restarts' as const),
+    cycles: fc.double({ min: 0.5, max: 10, noNaN: true }),
+    minFactor: factor,
+  }),
   fc.record({
     kind: fc.constant('cyclic' as const),
     minFactor: factor,

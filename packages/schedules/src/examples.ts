@@ -5,14 +5,26 @@ import type { ScheduleInput, ScheduleKind } from './schema';
  * them, and the dashboard offers them as starting points. Each fits a horizon of 100+ updates.
  */
 export const scheduleExamples: Record<ScheduleKind, { spec: ScheduleInput; about: string; reference: string }> = {
-  constant: { spec: { kind: 'constant' }, about: 'The base LR throughout: the baseline every schedule must beat.', reference: '–' },
-  step: { spec: { kind: 'step', stepSize: 30, gamma: 0.5 }, about: 'Multiply by `gamma` every `stepSize` updates.', reference: 'StepLR' },
+  constant: {
+    spec: { kind: 'constant' },
+    about: 'The base LR throughout: the baseline every schedule must beat.',
+    reference: '–',
+  },
+  step: {
+    spec: { kind: 'step', stepSize: 30, gamma: 0.5 },
+    about: 'Multiply by `gamma` every `stepSize` updates.',
+    reference: 'StepLR',
+  },
   multistep: {
     spec: { kind: 'multistep', milestones: [50, 80], gamma: 0.1 },
     about: 'Multiply by `gamma` at each milestone (the classic ResNet recipe).',
     reference: 'MultiStepLR',
   },
-  exponential: { spec: { kind: 'exponential', gamma: 0.97 }, about: 'Multiply by `gamma` every update.', reference: 'ExponentialLR' },
+  exponential: {
+    spec: { kind: 'exponential', gamma: 0.97 },
+    about: 'Multiply by `gamma` every update.',
+    reference: 'ExponentialLR',
+  },
   linear: {
     spec: { kind: 'linear', endFactor: 0 },
     about: 'Straight line from `η·startFactor` to `η·endFactor` over `steps` (default: the horizon).',
@@ -50,7 +62,8 @@ export const scheduleExamples: Record<ScheduleKind, { spec: ScheduleInput; about
   },
   lr_range: {
     spec: { kind: 'lr_range', startFactor: 0.001 },
-    about: 'The LR range test\'s ramp: geometric from `η·startFactor` up to `η` over the horizon (lrsweep\'s own; `search: { kind: "range_test" }` makes it).',
+    about:
+      'The LR range test\'s ramp: geometric from `η·startFactor` up to `η` over the horizon (lrsweep\'s own; `search: { kind: "range_test" }` makes it).',
     reference: 'Smith 2017; fastai lr_find',
   },
   wsd: {
@@ -64,7 +77,11 @@ export const scheduleExamples: Record<ScheduleKind, { spec: ScheduleInput; about
     reference: 'ReduceLROnPlateau',
   },
   sequential: {
-    spec: { kind: 'sequential', milestones: [20], parts: [{ kind: 'linear', startFactor: 0.1, endFactor: 1 }, { kind: 'cosine' }] },
+    spec: {
+      kind: 'sequential',
+      milestones: [20],
+      parts: [{ kind: 'linear', startFactor: 0.1, endFactor: 1 }, { kind: 'cosine' }],
+    },
     about: 'Parts one after another, each on its own clock from its milestone.',
     reference: 'SequentialLR',
   },

@@ -23,11 +23,15 @@ export function horizonIssues(spec: ScheduleSpec, horizon: number, path: Propert
   }
   const cooldown = cooldownOf(spec);
   if (cooldown && cooldown.steps > own) {
-    out.push({ path: at('cooldown', 'steps'), message: `a cooldown of ${cooldown.steps} steps is longer than the schedule after its warmup (${own})` });
+    out.push({
+      path: at('cooldown', 'steps'),
+      message: `a cooldown of ${cooldown.steps} steps is longer than the schedule after its warmup (${own})`,
+    });
   }
   if (spec.kind === 'wsd') {
     const d = wsdDecaySteps(spec, own);
-    if (d > own) out.push({ path: at('decaySteps'), message: `decay of ${d} steps is longer than the schedule's ${own}` });
+    if (d > own)
+      out.push({ path: at('decaySteps'), message: `decay of ${d} steps is longer than the schedule's ${own}` });
     if (d < 1) out.push({ path: at('decayFraction'), message: `decayFraction rounds to 0 decay steps over ${own}` });
   }
   if (spec.kind === 'sequential') {

@@ -7,7 +7,14 @@ import { horizonIssues } from './horizon';
 import { type SpecIssue, toSpecIssues } from './issues';
 import { buildSchedule } from './rates';
 import { resolveSchedule } from './resolve';
-import { cooldownOf, type ScheduleDraft, type ScheduleDraftInput, scheduleDraftSchema, type ScheduleInput, type ScheduleSpec } from './schema';
+import {
+  cooldownOf,
+  type ScheduleDraft,
+  type ScheduleDraftInput,
+  scheduleDraftSchema,
+  type ScheduleInput,
+  type ScheduleSpec,
+} from './schema';
 
 export * from './schema';
 export { formatPath, toSpecIssues, type SpecIssue } from './issues';
@@ -27,7 +34,10 @@ export function parseSchedule(input: unknown): ParseResult {
 }
 
 /** Validates a spec and resolves its lengths for a horizon (and updates per epoch): steps only. */
-export function parseScheduleFor(input: unknown, ctx: { horizon: number; stepsPerEpoch?: number }): { ok: true; spec: ScheduleSpec } | { ok: false; issues: SpecIssue[] } {
+export function parseScheduleFor(
+  input: unknown,
+  ctx: { horizon: number; stepsPerEpoch?: number },
+): { ok: true; spec: ScheduleSpec } | { ok: false; issues: SpecIssue[] } {
   const r = parseSchedule(input);
   return r.ok ? resolveSchedule(r.spec, ctx) : r;
 }
@@ -40,10 +50,16 @@ export class ScheduleSpecError extends Error {
   }
 }
 
-function resolve(spec: ScheduleInput | ScheduleSpec | ScheduleDraftInput, opts: Pick<ScheduleOptions, 'totalSteps' | 'stepsPerEpoch'>): ScheduleSpec {
+function resolve(
+  spec: ScheduleInput | ScheduleSpec | ScheduleDraftInput,
+  opts: Pick<ScheduleOptions, 'totalSteps' | 'stepsPerEpoch'>,
+): ScheduleSpec {
   const r = parseSchedule(spec);
   if (!r.ok) throw new ScheduleSpecError(r.issues);
-  const resolved = resolveSchedule(r.spec, { horizon: opts.totalSteps, ...(opts.stepsPerEpoch ? { stepsPerEpoch: opts.stepsPerEpoch } : {}) });
+  const resolved = resolveSchedule(r.spec, {
+    horizon: opts.totalSteps,
+    ...(opts.stepsPerEpoch ? { stepsPerEpoch: opts.stepsPerEpoch } : {}),
+  });
   if (!resolved.ok) throw new ScheduleSpecError(resolved.issues);
   const late = horizonIssues(resolved.spec, opts.totalSteps);
   if (late.length > 0) throw new ScheduleSpecError(late);
@@ -66,7 +82,10 @@ export interface Schedule {
   observe(metric: number, step?: number): void;
 }
 
-export function createSchedule(spec: ScheduleInput | ScheduleSpec | ScheduleDraftInput, opts: ScheduleOptions): Schedule {
+export function createSchedule(
+  spec: ScheduleInput | ScheduleSpec | ScheduleDraftInput,
+  opts: ScheduleOptions,
+): Schedule {
   const s = buildSchedule(resolve(spec, opts), opts.baseLr, opts.totalSteps, opts.stepsPerEpoch);
   let lastStep = 0;
   return {
@@ -124,13 +143,19 @@ export interface PreviewOptions extends SequenceOptions {
  * schedule observes every metric at its evaluation step on the way. Its cost is bounded by
  * `maxSteps` and the number of metrics, whatever the horizon.
  */
-export function previewSequence(spec: ScheduleInput | ScheduleSpec | ScheduleDraftInput, opts: PreviewOptions): { steps: number[]; lr: number[] } {
+export function previewSequence(
+  spec: ScheduleInput | ScheduleSpec | ScheduleDraftInput,
+  opts: PreviewOptions,
+): { steps: number[]; lr: number[] } {
   const resolved = resolve(spec, opts);
   const { baseLr, totalSteps: T, metrics = [], maxSteps } = opts;
   const evalEvery = opts.evalEvery ?? T;
   const s = buildSchedule(resolved, baseLr, T, opts.stepsPerEpoch);
   const n = Math.min(T, Math.max(2, maxSteps));
-  const steps = T <= maxSteps ? Array.from({ length: T }, (_, t) => t) : Array.from({ length: n }, (_, i) => Math.round((i * (T - 1)) / (n - 1)));
+  const steps =
+    T <= maxSteps
+      ? Array.from({ length: T }, (_, t) => t)
+      : Array.from({ length: n }, (_, i) => Math.round((i * (T - 1)) / (n - 1)));
   const lr = new Array<number>(steps.length);
   // The evaluation after `done` updates is observed before the rate of update `done`.
   let next = 0;
@@ -181,7 +206,14 @@ export function describeSchedule(spec: ScheduleSpec): string {
   const r = parseSchedule(minimal);
   const defaults: Record<string, unknown> = r.ok ? { ...r.spec } : {};
   const params = Object.entries(spec)
-    .filter(([k, v]) => k !== 'kind' && k !== 'warmup' && k !== 'interval' && !(k === 'cooldown' && cool) && (required.includes(k) || JSON.stringify(defaults[k]) !== JSON.stringify(v)))
+    .filter(
+      ([k, v]) =>
+        k !== 'kind' &&
+        k !== 'warmup' &&
+        k !== 'interval' &&
+        !(k === 'cooldown' && cool) &&
+        (required.includes(k) || JSON.stringify(defaults[k]) !== JSON.stringify(v)),
+    )
     .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : String(v)}`);
   return `${spec.kind}${params.length ? `(${params.join(', ')})` : ''}${warm}`;
 }

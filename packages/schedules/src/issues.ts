@@ -23,7 +23,12 @@ export function toSpecIssues(error: z.ZodError, prefix: readonly PropertyKey[] =
     const path = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push({ path: formatPath([...path, key]), message: `unknown key '${key}'` });
-    } else if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator && path.at(-1) !== issue.discriminator) {
+    } else if (
+      issue.code === 'invalid_union' &&
+      'discriminator' in issue &&
+      issue.discriminator &&
+      path.at(-1) !== issue.discriminator
+    ) {
       out.push({ path: formatPath([...path, issue.discriminator]), message: issue.message });
     } else {
       out.push({ path: formatPath(path), message: issue.message });

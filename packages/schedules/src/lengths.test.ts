@@ -7,12 +7,20 @@ import { canonicalSchedule, lrSequence, parseScheduleFor, type ScheduleDraftInpu
 
 const close = (got: number[], want: number[]) => {
   expect(got).toHaveLength(want.length);
-  got.forEach((g, i) => expect(Math.abs(g - want[i]!), `update ${i}: ${g} vs ${want[i]}`).toBeLessThanOrEqual(Math.max(1e-12 * Math.abs(want[i]!), 1e-15)));
+  got.forEach((g, i) =>
+    expect(Math.abs(g - want[i]!), `update ${i}: ${g} vs ${want[i]}`).toBeLessThanOrEqual(
+      Math.max(1e-12 * Math.abs(want[i]!), 1e-15),
+    ),
+  );
 };
 
 describe('lengths in the units people use, against PyTorch', () => {
   it.each(fixture.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
-    const lr = lrSequence(c.schedule as ScheduleDraftInput, { baseLr: c.baseLr, totalSteps: c.totalSteps, ...(c.stepsPerEpoch ? { stepsPerEpoch: c.stepsPerEpoch } : {}) });
+    const lr = lrSequence(c.schedule as ScheduleDraftInput, {
+      baseLr: c.baseLr,
+      totalSteps: c.totalSteps,
+      ...(c.stepsPerEpoch ? { stepsPerEpoch: c.stepsPerEpoch } : {}),
+    });
     close(lr, c.lr);
   });
 });
@@ -20,7 +28,15 @@ describe('lengths in the units people use, against PyTorch', () => {
 describe('resolution', () => {
   it('resolves each length in the horizon it lives in, rounding up as Hugging Face does', () => {
     const r = parseScheduleFor(
-      { kind: 'sequential', warmup: { steps: { fraction: 0.1 } }, milestones: [{ fraction: 0.5 }], parts: [{ kind: 'step', stepSize: { fraction: 0.25 } }, { kind: 'cosine', steps: { epochs: 1.5 } }] },
+      {
+        kind: 'sequential',
+        warmup: { steps: { fraction: 0.1 } },
+        milestones: [{ fraction: 0.5 }],
+        parts: [
+          { kind: 'step', stepSize: { fraction: 0.25 } },
+          { kind: 'cosine', steps: { epochs: 1.5 } },
+        ],
+      },
       { horizon: 200, stepsPerEpoch: 30 },
     );
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
@@ -36,9 +52,18 @@ describe('resolution', () => {
     expect(bad({ kind: 'step', stepSize: { epochs: 2 } }, { horizon: 100 })).toEqual(['stepSize']);
     expect(bad({ kind: 'cosine', interval: 'epoch' }, { horizon: 100 })).toEqual(['interval']);
     expect(bad({ kind: 'step', stepSize: { fraction: 1.5 } }, { horizon: 100 })).toEqual(['stepSize.fraction']);
-    expect(bad({ kind: 'multistep', milestones: [{ fraction: 0.6 }, { fraction: 0.3 }] }, { horizon: 100 })).toEqual(['milestones']);
-    expect(bad({ kind: 'reduce_on_plateau', interval: 'epoch' }, { horizon: 100, stepsPerEpoch: 10 })).toEqual(['interval']);
-    expect(bad({ kind: 'sequential', parts: [{ kind: 'constant', interval: 'epoch' }, { kind: 'cosine' }], milestones: [10] }, { horizon: 100, stepsPerEpoch: 10 })).toEqual(['parts[0].interval']);
+    expect(bad({ kind: 'multistep', milestones: [{ fraction: 0.6 }, { fraction: 0.3 }] }, { horizon: 100 })).toEqual([
+      'milestones',
+    ]);
+    expect(bad({ kind: 'reduce_on_plateau', interval: 'epoch' }, { horizon: 100, stepsPerEpoch: 10 })).toEqual([
+      'interval',
+    ]);
+    expect(
+      bad(
+        { kind: 'sequential', parts: [{ kind: 'constant', interval: 'epoch' }, { kind: 'cosine' }], milestones: [10] },
+        { horizon: 100, stepsPerEpoch: 10 },
+      ),
+    ).toEqual(['parts[0].interval']);
     expect(bad({ kind: 'exponential', gamma: 0.9, endFactor: 0.1 }, { horizon: 100 })).toEqual(['gamma']);
     expect(bad({ kind: 'exponential', gamma: 0.9, steps: 10 }, { horizon: 100 })).toEqual(['steps']);
   });

@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { leafArb, scheduleArb, warmupArb } from './arbitraries';
-import { createSchedule, horizonIssues, lrSequence, parseScheduleFor, previewSequence, type ScheduleInput } from './index';
+import {
+  createSchedule,
+  horizonIssues,
+  lrSequence,
+  parseScheduleFor,
+  previewSequence,
+  type ScheduleInput,
+} from './index';
 
 const baseLrArb = fc.double({ min: 1e-6, max: 10, noNaN: true });
 const horizonArb = fc.integer({ min: 1, max: 3000 });
@@ -12,7 +19,8 @@ const fits = (s: ScheduleInput, T: number) => {
   const r = parseScheduleFor(s, { horizon: T });
   return r.ok && horizonIssues(r.spec, T).length === 0;
 };
-const metricsFor = (seed: number, n: number) => Array.from({ length: n }, (_, i) => Math.abs(Math.sin(seed + i)) + 1 / (i + 1));
+const metricsFor = (seed: number, n: number) =>
+  Array.from({ length: n }, (_, i) => Math.abs(Math.sin(seed + i)) + 1 / (i + 1));
 
 describe('schedule properties (random valid specs)', () => {
   it('every rate is finite, ≥ 0 and ≤ baseLr', () => {
@@ -80,7 +88,10 @@ describe('schedule properties (random valid specs)', () => {
       fc.property(leafArb, fc.double({ min: 0, max: 1, noNaN: true }), baseLrArb, horizonArb, (s, sf, eta, T) => {
         fc.pre(fits(s, T));
         const a = lrSequence(s, { baseLr: eta, totalSteps: T });
-        const b = lrSequence({ ...s, warmup: { steps: 0, startFactor: sf } } as ScheduleInput, { baseLr: eta, totalSteps: T });
+        const b = lrSequence({ ...s, warmup: { steps: 0, startFactor: sf } } as ScheduleInput, {
+          baseLr: eta,
+          totalSteps: T,
+        });
         expect(b).toEqual(a);
       }),
       runs,
@@ -89,16 +100,21 @@ describe('schedule properties (random valid specs)', () => {
 
   it('a plateau schedule only ever lowers its rate, never below lo', () => {
     fc.assert(
-      fc.property(leafArb, fc.array(fc.double({ min: 0, max: 10, noNaN: true }), { minLength: 1, maxLength: 60 }), baseLrArb, (s, metrics, eta) => {
-        fc.pre(s.kind === 'reduce_on_plateau');
-        const lrs = lrSequence(s, { baseLr: eta, totalSteps: 10, metrics });
-        expect(lrs).toHaveLength(metrics.length);
-        const lo = eta * ((s as { minFactor?: number }).minFactor ?? 0);
-        lrs.forEach((lr, i) => {
-          expect(lr).toBeLessThanOrEqual(i === 0 ? eta : lrs[i - 1]!);
-          expect(lr).toBeGreaterThanOrEqual(lo);
-        });
-      }),
+      fc.property(
+        leafArb,
+        fc.array(fc.double({ min: 0, max: 10, noNaN: true }), { minLength: 1, maxLength: 60 }),
+        baseLrArb,
+        (s, metrics, eta) => {
+          fc.pre(s.kind === 'reduce_on_plateau');
+          const lrs = lrSequence(s, { baseLr: eta, totalSteps: 10, metrics });
+          expect(lrs).toHaveLength(metrics.length);
+          const lo = eta * ((s as { minFactor?: number }).minFactor ?? 0);
+          lrs.forEach((lr, i) => {
+            expect(lr).toBeLessThanOrEqual(i === 0 ? eta : lrs[i - 1]!);
+            expect(lr).toBeGreaterThanOrEqual(lo);
+          });
+        },
+      ),
       runs,
     );
   });
@@ -109,7 +125,10 @@ describe('previewSequence', () => {
     const spec = { kind: 'reduce_on_plateau', factor: 0.5, patience: 1, warmup: { steps: 7 } } as const;
     const metrics = Array.from({ length: 40 }, (_, i) => 1 + Math.sin(i) * 0.01);
     const full = lrSequence(spec, { baseLr: 0.1, totalSteps: 400, metrics, evalEvery: 10 });
-    expect(previewSequence(spec, { baseLr: 0.1, totalSteps: 400, metrics, evalEvery: 10, maxSteps: 1000 })).toEqual({ steps: [...full.keys()], lr: full });
+    expect(previewSequence(spec, { baseLr: 0.1, totalSteps: 400, metrics, evalEvery: 10, maxSteps: 1000 })).toEqual({
+      steps: [...full.keys()],
+      lr: full,
+    });
     const sampled = previewSequence(spec, { baseLr: 0.1, totalSteps: 400, metrics, evalEvery: 10, maxSteps: 37 });
     expect(sampled.steps).toHaveLength(37);
     expect([sampled.steps[0], sampled.steps.at(-1)]).toEqual([0, 399]);

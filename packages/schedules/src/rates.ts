@@ -30,7 +30,10 @@ export function buildSchedule(spec: ScheduleSpec, eta: number, horizon: number, 
 
 function buildUnclamped(spec: ScheduleSpec, eta: number, horizon: number): ScheduleState {
   const w = spec.warmup;
-  const warmed = !w || w.steps === 0 ? buildCore(spec, eta, horizon, 0) : withWarmup(w, eta, buildCore(spec, eta, horizon - w.steps, w.steps));
+  const warmed =
+    !w || w.steps === 0
+      ? buildCore(spec, eta, horizon, 0)
+      : withWarmup(w, eta, buildCore(spec, eta, horizon - w.steps, w.steps));
   const c = cooldownOf(spec);
   return c ? withCooldown(c.steps, c.shape, horizon, warmed) : warmed;
 }
@@ -40,10 +43,16 @@ function buildUnclamped(spec: ScheduleSpec, eta: number, horizon: number): Sched
  * start `s = T − steps`, to zero: update `t ≥ s` at `r(s)·f((t − s)/steps)` with wsd's shapes, so a
  * constant schedule with a cooldown is exactly wsd with `minFactor` 0.
  */
-function withCooldown(steps: number, shape: 'linear' | 'cosine' | '1-sqrt', horizon: number, inner: ScheduleState): ScheduleState {
+function withCooldown(
+  steps: number,
+  shape: 'linear' | 'cosine' | '1-sqrt',
+  horizon: number,
+  inner: ScheduleState,
+): ScheduleState {
   const start = horizon - steps;
   return {
-    lrAt: (t) => (t < start ? inner.lrAt(t) : inner.lrAt(start) * decayShapeFactor(shape, Math.min(1, (t - start) / steps))),
+    lrAt: (t) =>
+      t < start ? inner.lrAt(t) : inner.lrAt(start) * decayShapeFactor(shape, Math.min(1, (t - start) / steps)),
     observe: inner.observe,
   };
 }

@@ -24,7 +24,10 @@ export function resolveSchedule(draft: ScheduleDraft, ctx: ResolveContext, path:
   const issues: SpecIssue[] = [];
   const raw = resolveIn(draft as unknown as Record<string, unknown>, ctx.horizon, ctx, path, issues);
   if (draft.interval === 'epoch' && ctx.stepsPerEpoch === undefined) {
-    issues.push({ path: formatPath([...path, 'interval']), message: 'interval: epoch needs the updates per epoch (training.stepsPerEpoch for external runners)' });
+    issues.push({
+      path: formatPath([...path, 'interval']),
+      message: 'interval: epoch needs the updates per epoch (training.stepsPerEpoch for external runners)',
+    });
   }
   if (issues.length) return { ok: false, issues };
   const r = scheduleSchema.safeParse(raw);
@@ -37,13 +40,22 @@ function lengthOf(v: unknown, H: number, ctx: ResolveContext, path: PropertyKey[
   if (!isLengthObject(v)) return v;
   if ('fraction' in v) return Math.ceil(v.fraction * H);
   if (ctx.stepsPerEpoch === undefined) {
-    issues.push({ path: formatPath(path), message: 'a length in epochs needs the updates per epoch (training.stepsPerEpoch for external runners)' });
+    issues.push({
+      path: formatPath(path),
+      message: 'a length in epochs needs the updates per epoch (training.stepsPerEpoch for external runners)',
+    });
     return 1;
   }
   return Math.ceil(v.epochs * ctx.stepsPerEpoch);
 }
 
-function resolveIn(spec: Record<string, unknown>, H: number, ctx: ResolveContext, path: PropertyKey[], issues: SpecIssue[]): Record<string, unknown> {
+function resolveIn(
+  spec: Record<string, unknown>,
+  H: number,
+  ctx: ResolveContext,
+  path: PropertyKey[],
+  issues: SpecIssue[],
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...spec };
   let own = H;
   const warmup = spec.warmup as { steps: unknown; startFactor?: number } | undefined;
@@ -53,18 +65,30 @@ function resolveIn(spec: Record<string, unknown>, H: number, ctx: ResolveContext
     if (typeof steps === 'number') own = H - steps;
   }
   // A cooldown ends the whole run: its length lives in the horizon T, warmup included.
-  const cooldown = spec.kind === 'reduce_on_plateau' ? undefined : (spec.cooldown as { steps?: unknown; fraction?: number; shape?: string } | undefined);
+  const cooldown =
+    spec.kind === 'reduce_on_plateau'
+      ? undefined
+      : (spec.cooldown as { steps?: unknown; fraction?: number; shape?: string } | undefined);
   if (cooldown && typeof cooldown === 'object') {
     const { fraction, ...rest } = cooldown;
-    out.cooldown = { ...rest, steps: fraction !== undefined ? Math.ceil(fraction * H) : lengthOf(cooldown.steps, H, ctx, [...path, 'cooldown', 'steps'], issues) };
+    out.cooldown = {
+      ...rest,
+      steps:
+        fraction !== undefined
+          ? Math.ceil(fraction * H)
+          : lengthOf(cooldown.steps, H, ctx, [...path, 'cooldown', 'steps'], issues),
+    };
   }
   for (const key of Object.keys(spec)) {
     if (lengthKeys.has(key)) out[key] = lengthOf(spec[key], own, ctx, [...path, key], issues);
   }
-  if (Array.isArray(spec.milestones)) out.milestones = spec.milestones.map((m, i) => lengthOf(m, own, ctx, [...path, 'milestones', i], issues));
+  if (Array.isArray(spec.milestones))
+    out.milestones = spec.milestones.map((m, i) => lengthOf(m, own, ctx, [...path, 'milestones', i], issues));
   if (spec.kind === 'sequential' && Array.isArray(spec.parts)) {
     const starts = [0, ...(out.milestones as number[])];
-    out.parts = (spec.parts as Record<string, unknown>[]).map((p, k) => resolveIn(p, (starts[k + 1] ?? own) - (starts[k] ?? 0), ctx, [...path, 'parts', k], issues));
+    out.parts = (spec.parts as Record<string, unknown>[]).map((p, k) =>
+      resolveIn(p, (starts[k + 1] ?? own) - (starts[k] ?? 0), ctx, [...path, 'parts', k], issues),
+    );
   }
   return out;
 }

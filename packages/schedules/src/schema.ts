@@ -21,8 +21,10 @@ export type LengthObject = z.output<typeof lengthObjectSchema>;
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
-const ordered = (m: readonly unknown[]) => m.every((v, i) => i === 0 || typeof v !== 'number' || typeof m[i - 1] !== 'number' || v >= (m[i - 1] as number));
-const increasing = (m: readonly unknown[]) => m.every((v, i) => i === 0 || typeof v !== 'number' || typeof m[i - 1] !== 'number' || v > (m[i - 1] as number));
+const ordered = (m: readonly unknown[]) =>
+  m.every((v, i) => i === 0 || typeof v !== 'number' || typeof m[i - 1] !== 'number' || v >= (m[i - 1] as number));
+const increasing = (m: readonly unknown[]) =>
+  m.every((v, i) => i === 0 || typeof v !== 'number' || typeof m[i - 1] !== 'number' || v > (m[i - 1] as number));
 
 /**
  * Every schedule kind's schema, built for a kind of length: integers (`resolved`: what the rates
@@ -31,7 +33,10 @@ const increasing = (m: readonly unknown[]) => m.every((v, i) => i === 0 || typeo
  */
 function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: C) {
   const warmup = z.strictObject({ steps: count, startFactor: factor.default(0) });
-  const interval = z.enum(['update', 'epoch']).optional().meta({ description: "'epoch': the rate changes only at epoch boundaries (PyTorch's once-per-epoch step)" });
+  const interval = z
+    .enum(['update', 'epoch'])
+    .optional()
+    .meta({ description: "'epoch': the rate changes only at epoch boundaries (PyTorch's once-per-epoch step)" });
   const base = { warmup: warmup.optional(), interval };
   /**
    * A cooldown ending the schedule (Hägele et al. 2024): its last `steps` updates (or `fraction`
@@ -47,7 +52,8 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
       shape: z.enum(cooldownShapes).default('linear'),
     })
     .superRefine((c, ctx) => {
-      if ((c.steps === undefined) === (c.fraction === undefined)) ctx.addIssue({ code: 'custom', path: ['steps'], message: 'give exactly one of steps or fraction' });
+      if ((c.steps === undefined) === (c.fraction === undefined))
+        ctx.addIssue({ code: 'custom', path: ['steps'], message: 'give exactly one of steps or fraction' });
     })
     .optional()
     .meta({ description: "the schedule's last updates cool the rate from where it stands to zero" });
@@ -75,11 +81,29 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
         ...ending,
       })
       .superRefine((s, ctx) => {
-        if ((s.gamma === undefined) === (s.endFactor === undefined)) ctx.addIssue({ code: 'custom', path: ['gamma'], message: 'give exactly one of gamma or endFactor' });
-        if (s.steps !== undefined && s.endFactor === undefined) ctx.addIssue({ code: 'custom', path: ['steps'], message: 'steps goes with endFactor (gamma decays for ever)' });
+        if ((s.gamma === undefined) === (s.endFactor === undefined))
+          ctx.addIssue({ code: 'custom', path: ['gamma'], message: 'give exactly one of gamma or endFactor' });
+        if (s.steps !== undefined && s.endFactor === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['steps'],
+            message: 'steps goes with endFactor (gamma decays for ever)',
+          });
       }),
-    z.strictObject({ kind: z.literal('linear'), startFactor: factor.default(1), endFactor: factor.default(0), steps: length.optional(), ...ending }),
-    z.strictObject({ kind: z.literal('polynomial'), power: z.number().positive().max(1000).default(1), endFactor: factor.default(0), steps: length.optional(), ...ending }),
+    z.strictObject({
+      kind: z.literal('linear'),
+      startFactor: factor.default(1),
+      endFactor: factor.default(0),
+      steps: length.optional(),
+      ...ending,
+    }),
+    z.strictObject({
+      kind: z.literal('polynomial'),
+      power: z.number().positive().max(1000).default(1),
+      endFactor: factor.default(0),
+      steps: length.optional(),
+      ...ending,
+    }),
     z.strictObject({ kind: z.literal('cosine'), minFactor: factor.default(0), steps: length.optional(), ...ending }),
     z
       .strictObject({
@@ -91,8 +115,10 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
         ...ending,
       })
       .superRefine((s, ctx) => {
-        if ((s.period === undefined) === (s.cycles === undefined)) ctx.addIssue({ code: 'custom', path: ['period'], message: 'give exactly one of period or cycles' });
-        if (s.cycles !== undefined && s.periodMult !== undefined) ctx.addIssue({ code: 'custom', path: ['periodMult'], message: 'periodMult goes with period, not cycles' });
+        if ((s.period === undefined) === (s.cycles === undefined))
+          ctx.addIssue({ code: 'custom', path: ['period'], message: 'give exactly one of period or cycles' });
+        if (s.cycles !== undefined && s.periodMult !== undefined)
+          ctx.addIssue({ code: 'custom', path: ['periodMult'], message: 'periodMult goes with period, not cycles' });
       }),
     z.strictObject({
       kind: z.literal('cyclic'),
@@ -119,7 +145,12 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
      * fastai's lr_find), from `η·startFactor` at update 0 up to `η` at update `steps − 1`
      * (default: the horizon), then held.
      */
-    z.strictObject({ kind: z.literal('lr_range'), startFactor: z.number().gt(0).max(1), steps: length.optional(), ...base }),
+    z.strictObject({
+      kind: z.literal('lr_range'),
+      startFactor: z.number().gt(0).max(1),
+      steps: length.optional(),
+      ...base,
+    }),
     z
       .strictObject({
         kind: z.literal('wsd'),
@@ -130,7 +161,12 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
         ...ending,
       })
       .superRefine((s, ctx) => {
-        if ((s.decaySteps === undefined) === (s.decayFraction === undefined)) ctx.addIssue({ code: 'custom', path: ['decaySteps'], message: 'give exactly one of decaySteps or decayFraction' });
+        if ((s.decaySteps === undefined) === (s.decayFraction === undefined))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['decaySteps'],
+            message: 'give exactly one of decaySteps or decayFraction',
+          });
       }),
     z
       .strictObject({
@@ -146,17 +182,28 @@ function schemasFor<L extends z.ZodType, C extends z.ZodType>(length: L, count: 
         ...base,
       })
       .superRefine((s, ctx) => {
-        if (s.interval === 'epoch') ctx.addIssue({ code: 'custom', path: ['interval'], message: 'a plateau schedule changes at evaluations; interval does not apply to it' });
+        if (s.interval === 'epoch')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['interval'],
+            message: 'a plateau schedule changes at evaluations; interval does not apply to it',
+          });
       }),
   ] as const;
   return { warmup, leaves, length, count };
 }
 
 /** The metric a plateau watches: a `val_*` or `train_*` the trainer reports (never `test_*`). */
-export const plateauMetricSchema = z.string().max(64).regex(/^(train|val)_[a-z0-9_]+$/, 'a val_* or train_* metric');
+export const plateauMetricSchema = z
+  .string()
+  .max(64)
+  .regex(/^(train|val)_[a-z0-9_]+$/, 'a val_* or train_* metric');
 
 const resolvedParts = schemasFor(positiveInt, nonNegativeInt);
-const draftParts = schemasFor(z.union([positiveInt, lengthObjectSchema]), z.union([nonNegativeInt, lengthObjectSchema]));
+const draftParts = schemasFor(
+  z.union([positiveInt, lengthObjectSchema]),
+  z.union([nonNegativeInt, lengthObjectSchema]),
+);
 
 /** `warmup: { steps, startFactor }`: a linear ramp from `η·startFactor` to `η` over `steps` updates. */
 export const warmupSchema = resolvedParts.warmup;
@@ -212,14 +259,29 @@ export type ScheduleDraftInput = LeafDraftInput | SequentialDraftInput;
 
 const sequentialRules = (s: { parts: unknown[]; milestones: unknown[]; interval?: Interval }, ctx: z.RefinementCtx) => {
   if (s.milestones.length !== s.parts.length - 1) {
-    ctx.addIssue({ code: 'custom', path: ['milestones'], message: `expected ${s.parts.length - 1} milestones (one fewer than parts), got ${s.milestones.length}` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['milestones'],
+      message: `expected ${s.parts.length - 1} milestones (one fewer than parts), got ${s.milestones.length}`,
+    });
   }
   s.milestones.forEach((m, i) => {
-    if (i > 0 && !increasing([s.milestones[i - 1], m])) ctx.addIssue({ code: 'custom', path: ['milestones', i], message: 'milestones must be strictly increasing' });
+    if (i > 0 && !increasing([s.milestones[i - 1], m]))
+      ctx.addIssue({ code: 'custom', path: ['milestones', i], message: 'milestones must be strictly increasing' });
   });
   s.parts.forEach((p, i) => {
-    if ((p as { interval?: Interval }).interval === 'epoch') ctx.addIssue({ code: 'custom', path: ['parts', i, 'interval'], message: 'interval: epoch applies to a whole schedule, not to a sequential part' });
-    if ((p as { cooldown?: unknown }).cooldown !== undefined) ctx.addIssue({ code: 'custom', path: ['parts', i, 'cooldown'], message: 'a cooldown ends a whole schedule, not a sequential part' });
+    if ((p as { interval?: Interval }).interval === 'epoch')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['parts', i, 'interval'],
+        message: 'interval: epoch applies to a whole schedule, not to a sequential part',
+      });
+    if ((p as { cooldown?: unknown }).cooldown !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['parts', i, 'cooldown'],
+        message: 'a cooldown ends a whole schedule, not a sequential part',
+      });
   });
 };
 
@@ -248,15 +310,21 @@ const sequentialDraftSchema = z
   .superRefine(sequentialRules);
 
 /** Every schedule kind lrsweep knows, lengths in steps, discriminated by `kind`. Defaults are filled on parse. */
-export const scheduleSchema: z.ZodType<ScheduleSpec, ScheduleInput> = z.discriminatedUnion('kind', [...resolvedParts.leaves, sequentialSchema]);
+export const scheduleSchema: z.ZodType<ScheduleSpec, ScheduleInput> = z.discriminatedUnion('kind', [
+  ...resolvedParts.leaves,
+  sequentialSchema,
+]);
 
 /** A schedule as a spec may write it (lengths also as `{ fraction }` or `{ epochs }`). */
-export const scheduleDraftSchema: z.ZodType<ScheduleDraft, ScheduleDraftInput> = z.discriminatedUnion('kind', [...draftParts.leaves, sequentialDraftSchema]);
-
+export const scheduleDraftSchema: z.ZodType<ScheduleDraft, ScheduleDraftInput> = z.discriminatedUnion('kind', [
+  ...draftParts.leaves,
+  sequentialDraftSchema,
+]);
 
 /** A resolved schedule's cooldown (its `steps` resolved), if it has one (reduce_on_plateau's `cooldown` is PyTorch's, not this). */
 export function cooldownOf(spec: ScheduleSpec): { steps: number; shape: CooldownShape } | undefined {
-  if (spec.kind === 'reduce_on_plateau' || spec.kind === 'sequential' || !('cooldown' in spec) || !spec.cooldown) return undefined;
+  if (spec.kind === 'reduce_on_plateau' || spec.kind === 'sequential' || !('cooldown' in spec) || !spec.cooldown)
+    return undefined;
   const c = spec.cooldown as { steps?: number; shape: CooldownShape };
   return c.steps === undefined ? undefined : { steps: c.steps, shape: c.shape };
 }

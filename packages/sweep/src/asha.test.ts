@@ -3,14 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { type AshaTrial, ashaBudget, ashaDecide } from './asha';
 
 /** A rung's value of a configuration's seed: fixed per (config, seed, rung), so any order sees the same ones. */
-const rungValue = (c: number, seed: number, k: number) => ((c * 7919 + k * 104729) % 97) / 10 + seed * 0.01 + (k === 1 && c === 4 ? -50 : 0);
+const rungValue = (c: number, seed: number, k: number) =>
+  ((c * 7919 + k * 104729) % 97) / 10 + seed * 0.01 + (k === 1 && c === 4 ? -50 : 0);
 
 /** Successive halving computed directly: the configurations that reach the horizon. */
 function synchronous(configs: number, seeds: number, rungs: number, reduction: number): number[] {
   let alive = [...Array(configs).keys()];
   for (let k = 0; k < rungs; k++) {
     const mean = (c: number) => [...Array(seeds).keys()].reduce((a, s) => a + rungValue(c, s, k), 0) / seeds;
-    alive = alive.sort((a, b) => mean(a) - mean(b) || (`c${a}` < `c${b}` ? -1 : 1)).slice(0, Math.max(1, Math.floor(alive.length / reduction)));
+    alive = alive
+      .sort((a, b) => mean(a) - mean(b) || (`c${a}` < `c${b}` ? -1 : 1))
+      .slice(0, Math.max(1, Math.floor(alive.length / reduction)));
   }
   return alive.sort((a, b) => a - b);
 }
@@ -18,9 +21,11 @@ function synchronous(configs: number, seeds: number, rungs: number, reduction: n
 /** Runs an ASHA search event by event: a random running trial reaches its next rung; decisions follow. */
 function simulate(configs: number, seeds: number, rungs: number, reduction: number, order: number) {
   let r = order;
-  const rand = () => ((r = (r * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (r = (r * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const trials: AshaTrial[] = [];
-  for (let c = 0; c < configs; c++) for (let s = 0; s < seeds; s++) trials.push({ id: `${c}/${s}`, config: `c${c}`, status: 'running', waiting: false, values: [] });
+  for (let c = 0; c < configs; c++)
+    for (let s = 0; s < seeds; s++)
+      trials.push({ id: `${c}/${s}`, config: `c${c}`, status: 'running', waiting: false, values: [] });
   let reports = 0;
   let decisionsBeforeFull = 0;
   for (let guard = 0; guard < 10_000; guard++) {
@@ -37,7 +42,8 @@ function simulate(configs: number, seeds: number, rungs: number, reduction: numb
     const d = ashaDecide(trials, { reduction, rungs, mode: 'min' });
     for (const id of d.promote) trials.find((x) => x.id === id)!.waiting = false;
     for (const p of d.prune) trials.find((x) => x.id === p.id)!.status = 'pruned';
-    if (d.promote.length && trials.some((x) => x.status === 'running' && x.values.length === 0)) decisionsBeforeFull += 1;
+    if (d.promote.length && trials.some((x) => x.status === 'running' && x.values.length === 0))
+      decisionsBeforeFull += 1;
   }
   return { trials, reports, decisionsBeforeFull };
 }
@@ -50,16 +56,24 @@ describe('ASHA rung decisions', () => {
   });
 
   it('reaches successive halving’s answer in any arrival order, leaving nothing live or undecided', () => {
-    for (const [configs, seeds, reduction] of [[9, 2, 3], [12, 1, 3], [10, 3, 2], [4, 2, 4]] as const) {
+    for (const [configs, seeds, reduction] of [
+      [9, 2, 3],
+      [12, 1, 3],
+      [10, 3, 2],
+      [4, 2, 4],
+    ] as const) {
       const rungs = 2;
       const expected = synchronous(configs, seeds, rungs, reduction);
       for (let order = 1; order <= 12; order++) {
         const { trials } = simulate(configs, seeds, rungs, reduction, order);
-        const completed = [...new Set(trials.filter((t) => t.status === 'completed').map((t) => Number(t.config.slice(1))))].sort((a, b) => a - b);
+        const completed = [
+          ...new Set(trials.filter((t) => t.status === 'completed').map((t) => Number(t.config.slice(1)))),
+        ].sort((a, b) => a - b);
         expect(completed, `${configs} configs, η ${reduction}, order ${order}`).toEqual(expected);
         expect(trials.every((t) => t.status === 'completed' || t.status === 'pruned')).toBe(true);
         // Seeds share their configuration's fate.
-        for (let c = 0; c < configs; c++) expect(new Set(trials.filter((t) => t.config === `c${c}`).map((t) => t.status)).size).toBe(1);
+        for (let c = 0; c < configs; c++)
+          expect(new Set(trials.filter((t) => t.config === `c${c}`).map((t) => t.status)).size).toBe(1);
       }
     }
   });
@@ -70,19 +84,43 @@ describe('ASHA rung decisions', () => {
   });
 
   it('judges a configuration on its seed mean, and prunes one whose seed diverged', () => {
-    const t = (id: string, config: string, values: number[], status: AshaTrial['status'] = 'queued'): AshaTrial => ({ id, config, status, waiting: status === 'queued', values });
+    const t = (id: string, config: string, values: number[], status: AshaTrial['status'] = 'queued'): AshaTrial => ({
+      id,
+      config,
+      status,
+      waiting: status === 'queued',
+      values,
+    });
     // a: seeds 1 and 5 (mean 3); b: 2 and 2 (mean 2); c: diverged seed; η 3 keeps one of three.
-    const d = ashaDecide([t('a0', 'a', [1]), t('a1', 'a', [5]), t('b0', 'b', [2]), t('b1', 'b', [2]), t('c0', 'c', [], 'diverged'), t('c1', 'c', [0.5])], { reduction: 3, rungs: 1, mode: 'min' });
+    const d = ashaDecide(
+      [
+        t('a0', 'a', [1]),
+        t('a1', 'a', [5]),
+        t('b0', 'b', [2]),
+        t('b1', 'b', [2]),
+        t('c0', 'c', [], 'diverged'),
+        t('c1', 'c', [0.5]),
+      ],
+      { reduction: 3, rungs: 1, mode: 'min' },
+    );
     expect(d.promote.sort()).toEqual(['b0', 'b1']);
     expect(d.prune.map((p) => p.id).sort()).toEqual(['a0', 'a1', 'c1']);
     // With mode max the larger mean wins.
-    const m = ashaDecide([t('a0', 'a', [1]), t('a1', 'a', [5]), t('b0', 'b', [2]), t('b1', 'b', [2])], { reduction: 2, rungs: 1, mode: 'max' });
+    const m = ashaDecide([t('a0', 'a', [1]), t('a1', 'a', [5]), t('b0', 'b', [2]), t('b1', 'b', [2])], {
+      reduction: 2,
+      rungs: 1,
+      mode: 'max',
+    });
     expect(m.promote.sort()).toEqual(['a0', 'a1']);
   });
 
   it('waits while the outcome could still change', () => {
     const d = ashaDecide(
-      [{ id: 'a', config: 'a', status: 'queued', waiting: true, values: [1] }, { id: 'b', config: 'b', status: 'running', waiting: false, values: [] }, { id: 'c', config: 'c', status: 'running', waiting: false, values: [] }],
+      [
+        { id: 'a', config: 'a', status: 'queued', waiting: true, values: [1] },
+        { id: 'b', config: 'b', status: 'running', waiting: false, values: [] },
+        { id: 'c', config: 'c', status: 'running', waiting: false, values: [] },
+      ],
       { reduction: 3, rungs: 1, mode: 'min' },
     );
     expect(d).toEqual({ promote: [], prune: [] });

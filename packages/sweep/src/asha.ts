@@ -18,22 +18,41 @@ import type { ScheduleSpec } from '@lrsweep/schedules';
 import type { AshaTrialConfig, SweepPlan } from './expand-sweep';
 
 /** What the spec can only be checked for once its horizon and schedules are known. */
-export function ashaIssues(search: AshaSearch, schedule: ScheduleSpec, T: number): { path: PropertyKey[]; message: string }[] {
+export function ashaIssues(
+  search: AshaSearch,
+  schedule: ScheduleSpec,
+  T: number,
+): { path: PropertyKey[]; message: string }[] {
   const out: { path: PropertyKey[]; message: string }[] = [];
-  if (search.minBudget >= T) out.push({ path: ['search', 'minBudget'], message: `minBudget must be below the horizon (${T} updates): ASHA needs at least two rungs` });
+  if (search.minBudget >= T)
+    out.push({
+      path: ['search', 'minBudget'],
+      message: `minBudget must be below the horizon (${T} updates): ASHA needs at least two rungs`,
+    });
   const warmup = schedule.warmup?.steps ?? 0;
   // A trial is never judged inside its warmup: the first rung comes after every warmup.
-  if (warmup >= search.minBudget) out.push({ path: ['search', 'minBudget'], message: `the first rung (${search.minBudget} updates) falls inside a ${schedule.kind} schedule's warmup of ${warmup}: a rung must come after every warmup` });
+  if (warmup >= search.minBudget)
+    out.push({
+      path: ['search', 'minBudget'],
+      message: `the first rung (${search.minBudget} updates) falls inside a ${schedule.kind} schedule's warmup of ${warmup}: a rung must come after every warmup`,
+    });
   return out;
 }
 
 /** The metric a rung compares: the objective's when it is measured on the validation split. */
 export function rungMetricOf(objective: Objective): { metric: string; mode: 'min' | 'max' } {
-  return objective.metric.startsWith('val_') ? { metric: objective.metric, mode: objective.mode } : { metric: 'val_loss', mode: 'min' };
+  return objective.metric.startsWith('val_')
+    ? { metric: objective.metric, mode: objective.mode }
+    : { metric: 'val_loss', mode: 'min' };
 }
 
 export function ashaTrialConfig(search: AshaSearch, objective: Objective, T: number): AshaTrialConfig {
-  return { rungs: ashaRungs(search.minBudget, T, search.reduction).slice(0, -1), rungMetric: search.rungMetric, cooldown: search.cooldown, ...rungMetricOf(objective) };
+  return {
+    rungs: ashaRungs(search.minBudget, T, search.reduction).slice(0, -1),
+    rungMetric: search.rungMetric,
+    cooldown: search.cooldown,
+    ...rungMetricOf(objective),
+  };
 }
 
 /** Updates an estimate at a rung of `budget` updates trains (at least one). */
@@ -46,7 +65,10 @@ export const rungCooldownSteps = (budget: number, fraction: number) => Math.max(
 export function nextRungOf(a: AshaTrialConfig, reached: number) {
   const step = a.rungs[reached];
   if (step === undefined) return undefined;
-  const estimate = a.rungMetric === 'raw' ? ('raw' as const) : { steps: rungCooldownSteps(step, a.cooldown.fraction), shape: a.cooldown.shape };
+  const estimate =
+    a.rungMetric === 'raw'
+      ? ('raw' as const)
+      : { steps: rungCooldownSteps(step, a.cooldown.fraction), shape: a.cooldown.shape };
   return { step, metric: a.metric, estimate };
 }
 
@@ -76,7 +98,10 @@ const ended = (s: TrialStatus) => s !== 'queued' && s !== 'running';
  * `rungs`: how many rungs there are below the horizon. Pure: the store calls it under the sweep's
  * lock with what Postgres holds, and the benchmark with what it trained.
  */
-export function ashaDecide(trials: readonly AshaTrial[], opts: { reduction: number; rungs: number; mode: 'min' | 'max' }): AshaDecision {
+export function ashaDecide(
+  trials: readonly AshaTrial[],
+  opts: { reduction: number; rungs: number; mode: 'min' | 'max' },
+): AshaDecision {
   const byConfig = new Map<string, AshaTrial[]>();
   for (const t of trials) byConfig.set(t.config, [...(byConfig.get(t.config) ?? []), t]);
   const sign = opts.mode === 'min' ? 1 : -1;
@@ -92,27 +117,42 @@ export function ashaDecide(trials: readonly AshaTrial[], opts: { reduction: numb
     for (const c of entrants) {
       const ts = byConfig.get(c)!;
       const vs = ts.map((t) => t.values[k]);
-      if (ts.some((t, i) => (vs[i] === undefined && ended(t.status)) || (vs[i] !== undefined && !Number.isFinite(vs[i]!)))) value.set(c, Infinity);
-      else value.set(c, vs.every((v) => v !== undefined) ? (sign * vs.reduce((a, b) => a! + b!, 0)!) / vs.length : undefined);
+      if (
+        ts.some((t, i) => (vs[i] === undefined && ended(t.status)) || (vs[i] !== undefined && !Number.isFinite(vs[i]!)))
+      )
+        value.set(c, Infinity);
+      else
+        value.set(
+          c,
+          vs.every((v) => v !== undefined) ? (sign * vs.reduce((a, b) => a! + b!, 0)!) / vs.length : undefined,
+        );
     }
     // Still to report: entrants on their way, and those rung k − 1 has yet to promote.
     const pending = entrants.filter((c) => value.get(c) === undefined).length + (eventually - entrants.length);
     // Promote only if certain to be among the best of however few enter; prune only if certain not to be among however many.
     const keepSure = keepOf(entrants.length);
     const keepAtMost = keepOf(eventually);
-    const reported = entrants.filter((c) => value.get(c) !== undefined).sort((a, b) => value.get(a)! - value.get(b)! || (a < b ? -1 : 1));
+    const reported = entrants
+      .filter((c) => value.get(c) !== undefined)
+      .sort((a, b) => value.get(a)! - value.get(b)! || (a < b ? -1 : 1));
     const promoted: string[] = [];
     let pruned = 0;
     reported.forEach((c, better) => {
       const v = value.get(c)!;
-      const decided = Number.isFinite(v) && better + pending < keepSure ? 'promote' : better >= keepAtMost || !Number.isFinite(v) ? 'prune' : null;
+      const decided =
+        Number.isFinite(v) && better + pending < keepSure
+          ? 'promote'
+          : better >= keepAtMost || !Number.isFinite(v)
+            ? 'prune'
+            : null;
       if (decided === 'promote') promoted.push(c);
       if (decided === 'prune') pruned += 1;
       for (const t of byConfig.get(c)!) {
         const atRung = t.waiting && t.values[k] !== undefined && t.values[k + 1] === undefined;
         if (decided === 'promote' && atRung) out.promote.push(t.id);
         // A pruned configuration's seeds end at this rung: those waiting here, and any still on its way to it.
-        if (decided === 'prune' && !ended(t.status) && (atRung || t.values[k] === undefined)) out.prune.push({ id: t.id, rung: k });
+        if (decided === 'prune' && !ended(t.status) && (atRung || t.values[k] === undefined))
+          out.prune.push({ id: t.id, rung: k });
       }
     });
     // Rung k + 1 gets at most keepAtMost, and no more than those not pruned here; exactly the promoted once rung k is decided.
@@ -126,7 +166,14 @@ export function ashaDecide(trials: readonly AshaTrial[], opts: { reduction: numb
  * Updates an ASHA search trains at most (every rung's decision as planned, the estimates' cooldowns
  * included), against the full grid's: what a dry-run shows.
  */
-export function ashaBudget(configs: number, seeds: number, rungs: readonly number[], reduction: number, cooldownFraction: number, rungMetric: 'annealed' | 'raw'): number {
+export function ashaBudget(
+  configs: number,
+  seeds: number,
+  rungs: readonly number[],
+  reduction: number,
+  cooldownFraction: number,
+  rungMetric: 'annealed' | 'raw',
+): number {
   let n = configs;
   let updates = 0;
   rungs.forEach((b, k) => {
@@ -140,8 +187,18 @@ export function ashaBudget(configs: number, seeds: number, rungs: readonly numbe
 }
 
 /** An ASHA search's rungs and the updates it trains at most (every rung decided as planned), against the grid's: dry-runs and validate show it. */
-export function ashaPlanOf(search: AshaSearch, plan: Pick<SweepPlan, 'totalSteps' | 'totalUpdates' | 'configs' | 'seeds'>) {
+export function ashaPlanOf(
+  search: AshaSearch,
+  plan: Pick<SweepPlan, 'totalSteps' | 'totalUpdates' | 'configs' | 'seeds'>,
+) {
   const rungs = ashaRungs(search.minBudget, plan.totalSteps, search.reduction);
-  const updates = ashaBudget(plan.configs.length, plan.seeds.length, rungs, search.reduction, search.cooldown.fraction, search.rungMetric);
+  const updates = ashaBudget(
+    plan.configs.length,
+    plan.seeds.length,
+    rungs,
+    search.reduction,
+    search.cooldown.fraction,
+    search.rungMetric,
+  );
   return { rungs, reduction: search.reduction, updates, gridUpdates: plan.totalUpdates };
 }

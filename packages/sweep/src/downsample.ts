@@ -5,7 +5,11 @@ import { LTTB } from 'downsample';
  * `downsample` package), which keeps the curve's shape and returns points of the series itself:
  * every kept value is exact. First and last points are always kept.
  */
-export function downsampleSeries(xs: readonly number[], ys: readonly number[], maxPoints: number): { x: number[]; y: number[] } {
+export function downsampleSeries(
+  xs: readonly number[],
+  ys: readonly number[],
+  maxPoints: number,
+): { x: number[]; y: number[] } {
   if (xs.length <= maxPoints) return { x: [...xs], y: [...ys] };
   const points = xs.map((x, i) => [x, ys[i]!] as [number, number]);
   const kept = LTTB(points, Math.max(3, maxPoints)) as [number, number][];

@@ -41,7 +41,10 @@ describe('grid expansion (SWEEP_API.md)', () => {
           {
             kind: 'sequential',
             milestones: [[50], [100]],
-            parts: [{ kind: 'linear', startFactor: [0.1, 0.5], endFactor: 1 }, { kind: 'cosine', minFactor: [0, 0.1] }],
+            parts: [
+              { kind: 'linear', startFactor: [0.1, 0.5], endFactor: 1 },
+              { kind: 'cosine', minFactor: [0, 0.1] },
+            ],
           },
           { kind: 'multistep', milestones: [[100, 200], [150]], gamma: [0.1, 0.5] },
           { kind: 'cyclic', minFactor: 0.1, stepSizeUp: 20, mode: ['triangular', 'triangular2'] },
@@ -55,9 +58,14 @@ describe('grid expansion (SWEEP_API.md)', () => {
   });
 
   it('treats warmup {steps: 0} as no warmup: the two are the same schedule', () => {
-    const r = expand({ ...base, grid: { ...base.grid, schedule: [{ kind: 'cosine' }, { kind: 'cosine', warmup: { steps: 0 } }] } });
+    const r = expand({
+      ...base,
+      grid: { ...base.grid, schedule: [{ kind: 'cosine' }, { kind: 'cosine', warmup: { steps: 0 } }] },
+    });
     expect(r.ok).toBe(false);
-    expect(!r.ok && r.issues).toEqual([{ path: 'grid.schedule[1]', message: 'repeats a schedule of grid.schedule[0]' }]);
+    expect(!r.ok && r.issues).toEqual([
+      { path: 'grid.schedule[1]', message: 'repeats a schedule of grid.schedule[0]' },
+    ]);
   });
 
   it('gives each trial an identity from its sweep and canonical config', () => {
@@ -79,7 +87,11 @@ describe('grid expansion (SWEEP_API.md)', () => {
     const r = expand({
       ...base,
       objective: { metric: 'val_acc' },
-      grid: { baseLr: [0.001], seeds: 1, schedule: [{ kind: 'reduce_on_plateau' }, { kind: 'reduce_on_plateau', metric: 'val_loss' }] },
+      grid: {
+        baseLr: [0.001],
+        seeds: 1,
+        schedule: [{ kind: 'reduce_on_plateau' }, { kind: 'reduce_on_plateau', metric: 'val_loss' }],
+      },
     });
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
     expect(r.plan.configs.map((c) => c.schedule)).toMatchObject([
@@ -89,14 +101,23 @@ describe('grid expansion (SWEEP_API.md)', () => {
   });
 
   it('refuses a grid over the limit before building it', () => {
-    const huge = { kind: 'cosine', minFactor: Array.from({ length: 1000 }, (_, i) => i / 1000), steps: Array.from({ length: 1000 }, (_, i) => i + 1) };
+    const huge = {
+      kind: 'cosine',
+      minFactor: Array.from({ length: 1000 }, (_, i) => i / 1000),
+      steps: Array.from({ length: 1000 }, (_, i) => i + 1),
+    };
     const r = expand({ ...base, grid: { ...base.grid, schedule: [huge] } });
-    expect(!r.ok && r.issues).toEqual([{ path: 'grid', message: 'the grid makes 6000000 trials, more than the limit of 10000' }]);
+    expect(!r.ok && r.issues).toEqual([
+      { path: 'grid', message: 'the grid makes 6000000 trials, more than the limit of 10000' },
+    ]);
   });
 
   it('names every problem of an expanded schedule with its grid path', () => {
     const r = expand({ ...base, grid: { ...base.grid, schedule: [{ kind: 'step', stepSize: [10, 0], gamma: 2 }] } });
-    expect(!r.ok && r.issues.map((i) => i.path).sort()).toEqual(['grid.schedule[0].gamma', 'grid.schedule[0].stepSize']);
+    expect(!r.ok && r.issues.map((i) => i.path).sort()).toEqual([
+      'grid.schedule[0].gamma',
+      'grid.schedule[0].stepSize',
+    ]);
   });
 });
 
@@ -110,7 +131,11 @@ describe('v1 identities (SWEEP_API.md v1.1: unchanged for v1 specs)', () => {
       training: { epochs: 3, batchSize: 64, evalEvery: 50 },
       grid: {
         baseLr: [0.001, 0.003],
-        schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: [0, 100] } }, { kind: 'reduce_on_plateau', patience: 2 }],
+        schedule: [
+          { kind: 'constant' },
+          { kind: 'cosine', warmup: { steps: [0, 100] } },
+          { kind: 'reduce_on_plateau', patience: 2 },
+        ],
         seeds: [0, 1],
       },
     });
@@ -122,21 +147,36 @@ describe('v1 identities (SWEEP_API.md v1.1: unchanged for v1 specs)', () => {
 });
 
 describe('lengths in fractions and epochs (SCHEDULES.md v1.1)', () => {
-  const withSchedules = (schedule: unknown[]) => ({ ...base, grid: { ...base.grid, baseLr: [0.001], seeds: 1, schedule } }) as SweepSpecInput;
+  const withSchedules = (schedule: unknown[]) =>
+    ({ ...base, grid: { ...base.grid, baseLr: [0.001], seeds: 1, schedule } }) as SweepSpecInput;
   it('resolves them at expansion: trials record steps, and a fraction and its steps are the same schedule', () => {
     // T = 3 epochs × 113 updates = 339; S = 113.
-    const r = expand(withSchedules([{ kind: 'cosine', warmup: { steps: { fraction: 0.1 } } }, { kind: 'step', stepSize: { epochs: 1 } }]));
+    const r = expand(
+      withSchedules([
+        { kind: 'cosine', warmup: { steps: { fraction: 0.1 } } },
+        { kind: 'step', stepSize: { epochs: 1 } },
+      ]),
+    );
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
     const trials = planTrials(r.plan, 's1');
     expect(trials.map((t) => t.config.schedule)).toEqual([
       { kind: 'cosine', minFactor: 0, warmup: { steps: 34, startFactor: 0 } },
       { kind: 'step', stepSize: 113, gamma: 0.1 },
     ]);
-    const twice = expand(withSchedules([{ kind: 'cosine', warmup: { steps: { fraction: 0.1 } } }, { kind: 'cosine', warmup: { steps: 34 } }]));
-    expect(!twice.ok && twice.issues).toEqual([{ path: 'grid.schedule[1]', message: 'repeats a schedule of grid.schedule[0]' }]);
+    const twice = expand(
+      withSchedules([
+        { kind: 'cosine', warmup: { steps: { fraction: 0.1 } } },
+        { kind: 'cosine', warmup: { steps: 34 } },
+      ]),
+    );
+    expect(!twice.ok && twice.issues).toEqual([
+      { path: 'grid.schedule[1]', message: 'repeats a schedule of grid.schedule[0]' },
+    ]);
   });
   it('expands a list of length objects like any list', () => {
-    const r = expand(withSchedules([{ kind: 'cosine', warmup: { steps: [{ fraction: 0.05 }, { fraction: 0.1 }, { epochs: 1 }] } }]));
+    const r = expand(
+      withSchedules([{ kind: 'cosine', warmup: { steps: [{ fraction: 0.05 }, { fraction: 0.1 }, { epochs: 1 }] } }]),
+    );
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
     expect(r.plan.configs.map((c) => c.schedule.warmup!.steps)).toEqual([17, 34, 113]);
   });

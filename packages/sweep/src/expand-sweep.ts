@@ -10,7 +10,16 @@ import {
   type SweepSpec,
   type TrainingSpec,
 } from '@lrsweep/contract';
-import { canonicalSchedule, type CooldownShape, formatPath, horizonIssues, parseSchedule, resolveSchedule, type ScheduleSpec, type SpecIssue } from '@lrsweep/schedules';
+import {
+  canonicalSchedule,
+  type CooldownShape,
+  formatPath,
+  horizonIssues,
+  parseSchedule,
+  resolveSchedule,
+  type ScheduleSpec,
+  type SpecIssue,
+} from '@lrsweep/schedules';
 import { ashaIssues, ashaTrialConfig } from './asha';
 import { canonicalJson, sha256 } from './canonical';
 import { expandScheduleEntry, scanScheduleEntry } from './grid-expansion';
@@ -111,15 +120,27 @@ const withValues = (base: Record<string, unknown>, values?: ConfigValues, horizo
 };
 
 export function configIdOf(baseLr: number, schedule: ScheduleSpec, values?: ConfigValues, horizon?: number): string {
-  return sha256(canonicalJson(withValues({ baseLr, schedule: canonicalSchedule(schedule) }, values, horizon))).slice(0, 16);
+  return sha256(canonicalJson(withValues({ baseLr, schedule: canonicalSchedule(schedule) }, values, horizon))).slice(
+    0,
+    16,
+  );
 }
 
 /**
  * A trial's identity: a hash of its sweep and its canonical config (base LR, schedule, seed, and
  * grid.config values only when the sweep has them: v1 identities stay the same).
  */
-export function trialIdentity(sweepId: string, baseLr: number, schedule: ScheduleSpec, seed: number, values?: ConfigValues, horizon?: number): string {
-  return sha256(`${sweepId}\n${canonicalJson(withValues({ baseLr, schedule: canonicalSchedule(schedule), seed }, values, horizon))}`);
+export function trialIdentity(
+  sweepId: string,
+  baseLr: number,
+  schedule: ScheduleSpec,
+  seed: number,
+  values?: ConfigValues,
+  horizon?: number,
+): string {
+  return sha256(
+    `${sweepId}\n${canonicalJson(withValues({ baseLr, schedule: canonicalSchedule(schedule), seed }, values, horizon))}`,
+  );
 }
 
 export interface ExpandOptions {
@@ -165,7 +186,8 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
     scan.issues.forEach((r) => add(r.path, r.message));
     planned += scan.count * perSchedule;
   });
-  if (planned > opts.maxTrials) add(['grid'], `the grid makes ${planned} trials, more than the limit of ${opts.maxTrials}`);
+  if (planned > opts.maxTrials)
+    add(['grid'], `the grid makes ${planned} trials, more than the limit of ${opts.maxTrials}`);
   if (issues.length > 0) return { ok: false, issues };
 
   const configs: ConfigPlan[] = [];
@@ -187,7 +209,9 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
           continue;
         }
         const schedule = withObjectiveDefaults(r.spec, spec.objective);
-        horizonIssues(schedule, H).forEach((x) => add(at, horizon === undefined ? x.message : `${x.message} (horizon ${H})`, x.path));
+        horizonIssues(schedule, H).forEach((x) =>
+          add(at, horizon === undefined ? x.message : `${x.message} (horizon ${H})`, x.path),
+        );
         const key = canonicalJson(canonicalSchedule(schedule));
         const prior = seen.get(key);
         if (prior !== undefined) add(at, `repeats a schedule of grid.schedule[${prior}]`);
@@ -200,7 +224,10 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
     schedules.forEach((schedule, k) => {
       for (const baseLr of spec.grid.baseLr) {
         for (const values of valueSets) {
-          const family = horizon === undefined ? undefined : sha256(canonicalJson({ schedule: variants[k], ...(values ? { values } : {}) })).slice(0, 16);
+          const family =
+            horizon === undefined
+              ? undefined
+              : sha256(canonicalJson({ schedule: variants[k], ...(values ? { values } : {}) })).slice(0, 16);
           configs.push({
             configId: configIdOf(baseLr, schedule, values, horizon),
             baseLr,
@@ -214,7 +241,10 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
   }
   if (issues.length > 0) return { ok: false, issues };
   const totalUpdates = configs.reduce((n, c) => n + (c.horizon ?? T) * seeds.length, 0);
-  return { ok: true, plan: { spec, totalSteps: T, totalUpdates, seeds, configs, trialCount: configs.length * seeds.length } };
+  return {
+    ok: true,
+    plan: { spec, totalSteps: T, totalUpdates, seeds, configs, trialCount: configs.length * seeds.length },
+  };
 }
 
 /** Every combination of the grid.config axes (keys in sorted order), or `[undefined]` without any. */
@@ -272,30 +302,61 @@ function modelFitsData(spec: BuiltinSweepSpec): { path: PropertyKey[]; message: 
   const d = spec.dataset;
   const m = spec.model;
   const task = taskOf(spec);
-  if (m.kind === 'gpt' && d.name !== 'text') out.push({ path: ['model', 'kind'], message: 'a gpt trains on the text task (dataset.name "text")' });
-  if (d.name === 'text' && m.kind !== 'gpt' && m.kind !== 'layers') out.push({ path: ['model', 'kind'], message: 'the text task trains a gpt, or a layers model of your own' });
-  if (m.kind === 'gpt' && m.contextLength !== undefined && d.contextLength !== undefined && m.contextLength !== d.contextLength) {
-    out.push({ path: ['model', 'contextLength'], message: `the model's context (${m.contextLength}) differs from the dataset's (${d.contextLength})` });
+  if (m.kind === 'gpt' && d.name !== 'text')
+    out.push({ path: ['model', 'kind'], message: 'a gpt trains on the text task (dataset.name "text")' });
+  if (d.name === 'text' && m.kind !== 'gpt' && m.kind !== 'layers')
+    out.push({ path: ['model', 'kind'], message: 'the text task trains a gpt, or a layers model of your own' });
+  if (
+    m.kind === 'gpt' &&
+    m.contextLength !== undefined &&
+    d.contextLength !== undefined &&
+    m.contextLength !== d.contextLength
+  ) {
+    out.push({
+      path: ['model', 'contextLength'],
+      message: `the model's context (${m.contextLength}) differs from the dataset's (${d.contextLength})`,
+    });
   }
-  if (task === 'regression' && !['mlp', 'layers'].includes(m.kind)) out.push({ path: ['model', 'kind'], message: `a ${m.kind} classifies; a regression trains an mlp or a layers model` });
+  if (task === 'regression' && !['mlp', 'layers'].includes(m.kind))
+    out.push({
+      path: ['model', 'kind'],
+      message: `a ${m.kind} classifies; a regression trains an mlp or a layers model`,
+    });
   if (m.kind === 'layers') {
-    if (d.task === 'regression' && m.loss !== 'mse') out.push({ path: ['model', 'loss'], message: 'a regression dataset needs loss mse' });
+    if (d.task === 'regression' && m.loss !== 'mse')
+      out.push({ path: ['model', 'loss'], message: 'a regression dataset needs loss mse' });
     if (d.task !== 'regression' && m.loss === 'mse') {
-      out.push({ path: ['model', 'loss'], message: d.name === 'csv' || d.name === 'npy' ? "loss mse is for regression: set dataset.task to 'regression'" : `'${d.name}' has class labels: use a cross-entropy loss` });
+      out.push({
+        path: ['model', 'loss'],
+        message:
+          d.name === 'csv' || d.name === 'npy'
+            ? "loss mse is for regression: set dataset.task to 'regression'"
+            : `'${d.name}' has class labels: use a cross-entropy loss`,
+      });
     }
   }
   if (!metricsOfTask[task].includes(spec.objective.metric)) {
-    out.push({ path: ['objective', 'metric'], message: `this ${task === 'lm' ? 'text' : task} task reports ${metricsOfTask[task].join(', ')}, not '${spec.objective.metric}'` });
+    out.push({
+      path: ['objective', 'metric'],
+      message: `this ${task === 'lm' ? 'text' : task} task reports ${metricsOfTask[task].join(', ')}, not '${spec.objective.metric}'`,
+    });
   }
   const shape = (imageShapes as Record<string, readonly number[]>)[d.name];
   if (!shape) return out;
   const [h, w] = shape as [number, number];
   if (m.kind === 'vit' && (h % m.patchSize || w % m.patchSize)) {
-    out.push({ path: ['model', 'patchSize'], message: `a patch of ${m.patchSize} does not tile ${h}×${w} '${d.name}' images` });
+    out.push({
+      path: ['model', 'patchSize'],
+      message: `a patch of ${m.patchSize} does not tile ${h}×${w} '${d.name}' images`,
+    });
   }
-  if (m.kind === 'lenet' && (h < 14 || w < 14)) out.push({ path: ['model', 'kind'], message: `lenet needs images of at least 14×14 ('${d.name}' is ${h}×${w})` });
+  if (m.kind === 'lenet' && (h < 14 || w < 14))
+    out.push({ path: ['model', 'kind'], message: `lenet needs images of at least 14×14 ('${d.name}' is ${h}×${w})` });
   if (m.kind === 'cnn' && (h >> m.channels.length < 1 || w >> m.channels.length < 1)) {
-    out.push({ path: ['model', 'channels'], message: `${m.channels.length} stages of 2×2 pooling are too many for ${h}×${w} images` });
+    out.push({
+      path: ['model', 'channels'],
+      message: `${m.channels.length} stages of 2×2 pooling are too many for ${h}×${w} images`,
+    });
   }
   return out;
 }
@@ -335,7 +396,14 @@ export function planTrials(plan: SweepPlan, sweepId: string): TrialPlan[] {
         identity: trialIdentity(sweepId, c.baseLr, c.schedule, seed, c.values, c.horizon),
         configId: c.configId,
         ordinal: out.length,
-        config: { baseLr: c.baseLr, schedule: canonicalSchedule(c.schedule), seed, ...(c.values ? { values: c.values } : {}), ...(c.horizon !== undefined ? { horizon: c.horizon } : {}), ...own },
+        config: {
+          baseLr: c.baseLr,
+          schedule: canonicalSchedule(c.schedule),
+          seed,
+          ...(c.values ? { values: c.values } : {}),
+          ...(c.horizon !== undefined ? { horizon: c.horizon } : {}),
+          ...own,
+        },
         totalSteps: c.horizon ?? plan.totalSteps,
       });
     }

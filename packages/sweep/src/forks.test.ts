@@ -3,11 +3,20 @@ import { type SweepSpecInput, sweepSpecSchema } from '@lrsweep/contract';
 import { lrSequence } from '@lrsweep/schedules';
 import { decayStart, expandSweep, planForks, planTrials } from './index';
 
-const spec = (over: Partial<SweepSpecInput['grid']> = {}, training: Partial<SweepSpecInput['training']> = {}): SweepSpecInput => ({
+const spec = (
+  over: Partial<SweepSpecInput['grid']> = {},
+  training: Partial<SweepSpecInput['training']> = {},
+): SweepSpecInput => ({
   name: 'forks',
   dataset: { name: 'mnist', trainSize: 1100, validationSize: 100, testSize: 100 },
   training: { epochs: 1, batchSize: 50, evalEvery: 10, ...training },
-  grid: { horizon: [100, 200, 400], baseLr: [0.001, 0.003], schedule: [{ kind: 'wsd', decayFraction: 0.2, warmup: { steps: 10 } }], seeds: 2, ...over },
+  grid: {
+    horizon: [100, 200, 400],
+    baseLr: [0.001, 0.003],
+    schedule: [{ kind: 'wsd', decayFraction: 0.2, warmup: { steps: 10 } }],
+    seeds: 2,
+    ...over,
+  },
 });
 const forksOf = (s: SweepSpecInput) => {
   const r = expandSweep(sweepSpecSchema.parse(s), { maxTrials: 1000 });
@@ -32,9 +41,16 @@ describe('forked cooldowns', () => {
   });
 
   it('forks only where the rates agree before the fork point, and decay after it', () => {
-    const { plan, trials } = forksOf(spec({ baseLr: [0.001], seeds: 1, schedule: [{ kind: 'wsd', decaySteps: 30, decayShape: 'linear', warmup: { steps: 10, startFactor: 0.1 } }] }));
+    const { plan, trials } = forksOf(
+      spec({
+        baseLr: [0.001],
+        seeds: 1,
+        schedule: [{ kind: 'wsd', decaySteps: 30, decayShape: 'linear', warmup: { steps: 10, startFactor: 0.1 } }],
+      }),
+    );
     const trunk = trials.find((t) => t.config.forks)!;
-    const rates = (t: (typeof trials)[number]) => lrSequence(t.config.schedule, { baseLr: 0.001, totalSteps: t.totalSteps });
+    const rates = (t: (typeof trials)[number]) =>
+      lrSequence(t.config.schedule, { baseLr: 0.001, totalSteps: t.totalSteps });
     const long = rates(trunk);
     for (const f of trials.filter((t) => t.fork)) {
       const own = rates(f);
@@ -47,13 +63,21 @@ describe('forked cooldowns', () => {
 
   it('forks any schedule given a cooldown whose rates before it do not depend on the horizon', () => {
     // constant + a 20-update cooldown: forks at 80 (T=100) and 180 (T=200) from the T=400 trunk.
-    const constant = forksOf(spec({ baseLr: [0.001], seeds: 1, schedule: [{ kind: 'constant', cooldown: { steps: 20 } }] }));
+    const constant = forksOf(
+      spec({ baseLr: [0.001], seeds: 1, schedule: [{ kind: 'constant', cooldown: { steps: 20 } }] }),
+    );
     expect(constant.trials.filter((t) => t.fork).map((t) => [t.totalSteps, t.fork!.atStep])).toEqual([
       [100, 80],
       [200, 180],
     ]);
     // A cosine over a fixed 400 updates with a 10% cooldown (10, 20, 40 updates): the same rates before each cooldown.
-    const fixed = forksOf(spec({ baseLr: [0.001], seeds: 1, schedule: [{ kind: 'cosine', steps: 400, cooldown: { fraction: 0.1, shape: '1-sqrt' } }] }));
+    const fixed = forksOf(
+      spec({
+        baseLr: [0.001],
+        seeds: 1,
+        schedule: [{ kind: 'cosine', steps: 400, cooldown: { fraction: 0.1, shape: '1-sqrt' } }],
+      }),
+    );
     expect(fixed.summary).toMatchObject({ trunks: 1, forks: 2, updates: 400 + 10 + 20 });
     for (const f of fixed.trials.filter((t) => t.fork)) {
       const trunk = fixed.trials.find((t) => t.identity === f.fork!.trunk)!;
@@ -62,7 +86,10 @@ describe('forked cooldowns', () => {
       expect(own.slice(0, f.fork!.atStep)).toEqual(long.slice(0, f.fork!.atStep));
     }
     // A cosine laid out over each horizon decays differently from the first update: nothing forks.
-    expect(forksOf(spec({ schedule: [{ kind: 'cosine', cooldown: { steps: 20 } }] })).summary).toMatchObject({ trunks: 0, forks: 0 });
+    expect(forksOf(spec({ schedule: [{ kind: 'cosine', cooldown: { steps: 20 } }] })).summary).toMatchObject({
+      trunks: 0,
+      forks: 0,
+    });
   });
 
   it('runs independently what cannot fork: a fraction warmup, SWA, other schedules, one horizon', () => {

@@ -40,7 +40,13 @@ export function decayStart(schedule: ScheduleSpec, horizon: number): number | nu
 }
 
 /** Whether two schedules give bit-identical rates to every update before `until` (each over its own horizon). */
-function sameRatesBefore(a: { schedule: ScheduleSpec; horizon: number }, b: { schedule: ScheduleSpec; horizon: number }, until: number, baseLr: number, stepsPerEpoch?: number): boolean {
+function sameRatesBefore(
+  a: { schedule: ScheduleSpec; horizon: number },
+  b: { schedule: ScheduleSpec; horizon: number },
+  until: number,
+  baseLr: number,
+  stepsPerEpoch?: number,
+): boolean {
   const opts = (horizon: number) => ({ baseLr, totalSteps: horizon, ...(stepsPerEpoch ? { stepsPerEpoch } : {}) });
   const ra = createSchedule(a.schedule, opts(a.horizon));
   const rb = createSchedule(b.schedule, opts(b.horizon));
@@ -56,11 +62,24 @@ function sameRatesBefore(a: { schedule: ScheduleSpec; horizon: number }, b: { sc
  * horizons (a fraction-length warmup or a cosine over the horizon are not), and a fork point before
  * the trunk's own decay. Anything else runs independently. Extensions never fork.
  */
-export function planForks(plan: SweepPlan, trials: readonly TrialPlan[]): { trials: TrialPlan[]; summary: ForkSummary } {
+export function planForks(
+  plan: SweepPlan,
+  trials: readonly TrialPlan[],
+): { trials: TrialPlan[]; summary: ForkSummary } {
   const independentUpdates = trials.reduce((n, t) => n + t.totalSteps, 0);
-  const none = { trials: [...trials], summary: { trunks: 0, forks: 0, updates: independentUpdates, independentUpdates } };
+  const none = {
+    trials: [...trials],
+    summary: { trunks: 0, forks: 0, updates: independentUpdates, independentUpdates },
+  };
   const { spec } = plan;
-  if (!isBuiltin(spec) || (spec.search && spec.search.kind !== 'grid') || !spec.grid.horizon || spec.grid.horizon.length < 2 || spec.training.swaFraction) return none;
+  if (
+    !isBuiltin(spec) ||
+    (spec.search && spec.search.kind !== 'grid') ||
+    !spec.grid.horizon ||
+    spec.grid.horizon.length < 2 ||
+    spec.training.swaFraction
+  )
+    return none;
   const configs = new Map(plan.configs.map((c) => [c.configId, c]));
   const S = stepsPerEpochOf(spec);
   // Per pair of configurations (seeds share their schedules): whether their rates agree before the fork point.
@@ -88,7 +107,17 @@ export function planForks(plan: SweepPlan, trials: readonly TrialPlan[]): { tria
       const at = decayStart(schedule, t.totalSteps)!;
       if (at < 1 || at >= trunkDecay || t.totalSteps === trunk.totalSteps) continue;
       const pair = `${t.configId}/${trunk.configId}`;
-      if (!agree.has(pair)) agree.set(pair, sameRatesBefore({ schedule, horizon: t.totalSteps }, { schedule: trunkSchedule, horizon: trunk.totalSteps }, at, configs.get(t.configId)!.baseLr, S));
+      if (!agree.has(pair))
+        agree.set(
+          pair,
+          sameRatesBefore(
+            { schedule, horizon: t.totalSteps },
+            { schedule: trunkSchedule, horizon: trunk.totalSteps },
+            at,
+            configs.get(t.configId)!.baseLr,
+            S,
+          ),
+        );
       if (!agree.get(pair)) continue;
       handoffs.push({ identity: t.identity, atStep: at });
       out.set(t.identity, { ...t, fork: { trunk: trunk.identity, atStep: at } });
@@ -99,5 +128,8 @@ export function planForks(plan: SweepPlan, trials: readonly TrialPlan[]): { tria
     trunks += 1;
     forks += handoffs.length;
   }
-  return { trials: [...out.values()], summary: { trunks, forks, updates: independentUpdates - saved, independentUpdates } };
+  return {
+    trials: [...out.values()],
+    summary: { trunks, forks, updates: independentUpdates - saved, independentUpdates },
+  };
 }

@@ -89,10 +89,16 @@ export function rangeTestAnswer(series: readonly RangeTestSeries[], maxPoints = 
   const stride = Math.max(1, Math.ceil(kept / maxPoints));
   const points: RangeTestAnswer['points'] = [];
   for (let i = 0; i < kept; i += stride) points.push({ lr: lr[i]!, loss: mean[i]!, smoothed: smoothed[i]! });
-  if ((kept - 1) % stride !== 0) points.push({ lr: lr[kept - 1]!, loss: mean[kept - 1]!, smoothed: smoothed[kept - 1]! });
+  if ((kept - 1) % stride !== 0)
+    points.push({ lr: lr[kept - 1]!, loss: mean[kept - 1]!, smoothed: smoothed[kept - 1]! });
   // Divergence: where the smoothed loss passed 4× its low, or else where the trainer stopped a seed.
   const stopped = usable.map((s) => s.divergedAtStep).filter((v): v is number => typeof v === 'number');
   const trainerStop = stopped.length ? Math.min(...stopped) : null;
-  const divergedAtLr = divergedAt !== null ? lr[divergedAt]! : trainerStop !== null ? usable[0]!.lr[Math.min(trainerStop, usable[0]!.lr.length - 1)]! : null;
+  const divergedAtLr =
+    divergedAt !== null
+      ? lr[divergedAt]!
+      : trainerStop !== null
+        ? usable[0]!.lr[Math.min(trainerStop, usable[0]!.lr.length - 1)]!
+        : null;
   return { points, suggested: { baseLr }, steepestLr, minLossLr, divergedAtLr, seeds: usable.length };
 }

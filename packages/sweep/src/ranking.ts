@@ -2,7 +2,6 @@ import type { TrialStatus } from '@lrsweep/contract';
 import type { ScheduleSpec } from '@lrsweep/schedules';
 import { type Summary, summarize, summaryFrom } from './statistics';
 
-
 /** What the ranking needs of one trial. `value` is its objective, for a completed trial. */
 export interface TrialOutcome {
   configId: string;
@@ -69,13 +68,19 @@ export function rankStats(stats: readonly ConfigStats[], mode: 'min' | 'max', ra
       const byCi = Number(pa === null) - Number(pb === null) || sign * ((pa ?? 0) - (pb ?? 0));
       if (byCi) return byCi;
     }
-    return sign * ((a.mean ?? 0) - (b.mean ?? 0)) || a.config.baseLr - b.config.baseLr || (a.configId < b.configId ? -1 : 1);
+    return (
+      sign * ((a.mean ?? 0) - (b.mean ?? 0)) || a.config.baseLr - b.config.baseLr || (a.configId < b.configId ? -1 : 1)
+    );
   });
   return rows.map((r, i) => ({ rank: i + 1, ...r }));
 }
 
 /** `rankStats` from individual trials (seeds pooled here). */
-export function rankConfigurations(outcomes: readonly TrialOutcome[], mode: 'min' | 'max', rankBy: RankBy = 'mean'): RankingRow[] {
+export function rankConfigurations(
+  outcomes: readonly TrialOutcome[],
+  mode: 'min' | 'max',
+  rankBy: RankBy = 'mean',
+): RankingRow[] {
   const groups = new Map<string, TrialOutcome[]>();
   for (const o of outcomes) {
     const g = groups.get(o.configId);
@@ -83,7 +88,9 @@ export function rankConfigurations(outcomes: readonly TrialOutcome[], mode: 'min
     else groups.set(o.configId, [o]);
   }
   const stats = [...groups.entries()].map(([configId, trials]): ConfigStats => {
-    const values = trials.filter((t) => t.status === 'completed' && t.value !== null && Number.isFinite(t.value)).map((t) => t.value as number);
+    const values = trials
+      .filter((t) => t.status === 'completed' && t.value !== null && Number.isFinite(t.value))
+      .map((t) => t.value as number);
     const s = summarize(values);
     return {
       configId,

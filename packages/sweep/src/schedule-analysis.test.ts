@@ -20,7 +20,15 @@ const stats = Object.entries(seeds).map(([configId, v]) => {
   const [kind, lr] = configId.split('@');
   const mean = v.reduce((a, b) => a + b, 0) / v.length;
   const std = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1));
-  return { configId, config: { baseLr: Number(lr), schedule: kind === 'cos' ? cosine : constant }, n: v.length, mean, std, diverged: 0, seeds: v.length };
+  return {
+    configId,
+    config: { baseLr: Number(lr), schedule: kind === 'cos' ? cosine : constant },
+    n: v.length,
+    mean,
+    std,
+    diverged: 0,
+    seeds: v.length,
+  };
 });
 const ranking = rankStats(stats, 'min').map((r) => ({ ...r, scheduleKey: r.configId.split('@')[0]! }));
 const values = (id: string): SeedValue[] => seeds[id]!.map((value, seed) => ({ seed, value }));
@@ -56,8 +64,14 @@ describe('analyzeSchedules', () => {
   });
 
   it('falls back to Welch without shared seeds, and calls identical results not significant', () => {
-    const shiftedSeeds = (id: string): SeedValue[] => values(id).map((v) => ({ ...v, seed: v.seed + (id.startsWith('const') ? 100 : 0) }));
-    const b = analyzeSchedules(ranking, shiftedSeeds, { mode: 'min', tolerance: 0.05, alpha: 0.05, describe: (s) => s.kind });
+    const shiftedSeeds = (id: string): SeedValue[] =>
+      values(id).map((v) => ({ ...v, seed: v.seed + (id.startsWith('const') ? 100 : 0) }));
+    const b = analyzeSchedules(ranking, shiftedSeeds, {
+      mode: 'min',
+      tolerance: 0.05,
+      alpha: 0.05,
+      describe: (s) => s.kind,
+    });
     expect(b.comparisons[0]!.paired).toBeNull();
     expect(b.comparisons[0]!.p).toBe(b.comparisons[0]!.welch!.p);
     const same = (id: string): SeedValue[] => (id.startsWith('const') ? values('cos@0.01') : values(id));
@@ -76,19 +90,35 @@ describe('the verdict table', () => {
     'const@0.003': [0.5, 0.52, 0.51, 0.5],
     'const@0.01': [0.35, 0.36, 0.37, 0.355],
   };
-  const kinds: Record<string, ScheduleSpec> = { cos: cosine, lin: { kind: 'linear', startFactor: 1, endFactor: 0 }, const: constant };
+  const kinds: Record<string, ScheduleSpec> = {
+    cos: cosine,
+    lin: { kind: 'linear', startFactor: 1, endFactor: 0 },
+    const: constant,
+  };
   const st = Object.entries(planted).map(([configId, v]) => {
     const [k, lr] = configId.split('@');
     const m = v.reduce((a, b) => a + b, 0) / v.length;
     const sd = Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1));
-    return { configId, config: { baseLr: Number(lr), schedule: kinds[k!]! }, n: v.length, mean: m, std: sd, diverged: 0, seeds: v.length };
+    return {
+      configId,
+      config: { baseLr: Number(lr), schedule: kinds[k!]! },
+      n: v.length,
+      mean: m,
+      std: sd,
+      diverged: 0,
+      seeds: v.length,
+    };
   });
   const rk = rankStats(st, 'min').map((r) => ({ ...r, scheduleKey: r.configId.split('@')[0]! }));
   const vals = (id: string): SeedValue[] => planted[id]!.map((value, seed) => ({ seed, value }));
   const a = analyzeSchedules(rk, vals, { mode: 'min', tolerance: 0.05, alpha: 0.05, describe: (s) => s.kind });
 
   it('has one row per schedule at its best LR, the winner first, Δ to the winner', () => {
-    expect(a.rows.map((r) => [r.scheduleKey, r.baseLr])).toEqual([['cos', 0.01], ['lin', 0.01], ['const', 0.01]]);
+    expect(a.rows.map((r) => [r.scheduleKey, r.baseLr])).toEqual([
+      ['cos', 0.01],
+      ['lin', 0.01],
+      ['const', 0.01],
+    ]);
     expect(a.rows[0]).toMatchObject({ delta: 0, p: null, pHolm: null, indistinguishable: false, test: null });
     expect(a.rows[1]!.delta).toBeCloseTo(0.33025 - 0.30875, 12);
     expect(a.rows[2]!.delta).toBeCloseTo(0.35875 - 0.30875, 12);
@@ -98,7 +128,10 @@ describe('the verdict table', () => {
     const [p1, p2] = [a.rows[1]!.p!, a.rows[2]!.p!];
     // Holm by hand: the smaller p is doubled, the larger kept (but never below the first).
     const [lo, hi] = p1 < p2 ? [p1, p2] : [p2, p1];
-    const adj = new Map([[lo, Math.min(1, 2 * lo)], [hi, Math.max(Math.min(1, 2 * lo), hi)]]);
+    const adj = new Map([
+      [lo, Math.min(1, 2 * lo)],
+      [hi, Math.max(Math.min(1, 2 * lo), hi)],
+    ]);
     expect(a.rows[1]!.pHolm).toBeCloseTo(adj.get(p1)!, 12);
     expect(a.rows[2]!.pHolm).toBeCloseTo(adj.get(p2)!, 12);
     for (const r of a.rows.slice(1)) expect(r.indistinguishable).toBe(!(r.pHolm! < 0.05));
@@ -132,11 +165,21 @@ describe('the verdict table', () => {
     expect(a.rows[0]!.warnings.map((w) => w.code)).toContain('best_lr_at_edge');
     expect(a.rows[0]!.warnings[0]!.message).toContain('the best base LR 0.01 is the smallest in the grid');
     expect(a.rows[2]!.warnings.map((w) => w.code)).toContain('best_lr_at_edge');
-    const two = rankStats(st.map((s) => ({ ...s, n: 2, seeds: 3, diverged: s.configId === 'cos@0.03' ? 1 : 0 })), 'min').map((r) => ({ ...r, scheduleKey: r.configId.split('@')[0]! }));
-    const b = analyzeSchedules(two, (id) => vals(id).slice(0, 2), { mode: 'min', tolerance: 0.05, alpha: 0.05, describe: (s) => s.kind });
+    const two = rankStats(
+      st.map((s) => ({ ...s, n: 2, seeds: 3, diverged: s.configId === 'cos@0.03' ? 1 : 0 })),
+      'min',
+    ).map((r) => ({ ...r, scheduleKey: r.configId.split('@')[0]! }));
+    const b = analyzeSchedules(two, (id) => vals(id).slice(0, 2), {
+      mode: 'min',
+      tolerance: 0.05,
+      alpha: 0.05,
+      describe: (s) => s.kind,
+    });
     const codes = b.rows.find((r) => r.scheduleKey === 'cos')!.warnings.map((w) => w.code);
     expect(codes).toEqual(expect.arrayContaining(['few_seeds', 'diverged']));
     expect(b.rows.find((r) => r.scheduleKey === 'lin')!.warnings.map((w) => w.code)).toContain('partial');
-    expect(b.rows[0]!.warnings.find((w) => w.code === 'few_seeds')!.message).toMatch(/about \d+ per configuration would resolve the top two/);
+    expect(b.rows[0]!.warnings.find((w) => w.code === 'few_seeds')!.message).toMatch(
+      /about \d+ per configuration would resolve the top two/,
+    );
   });
 });

@@ -124,20 +124,40 @@ export function analyzeSchedules(
     const bestRow = rows.find((r) => r.mean !== null && r.diverged === 0) ?? rows.find((r) => r.mean !== null) ?? null;
     const sensitivity = [...rows]
       .sort((a, b) => a.config.baseLr - b.config.baseLr)
-      .map((r) => ({ configId: r.configId, baseLr: r.config.baseLr, n: r.n, mean: r.mean, ci95: r.ci95, sem: r.sem, range: r.range, diverged: r.diverged, partial: r.partial }));
+      .map((r) => ({
+        configId: r.configId,
+        baseLr: r.config.baseLr,
+        n: r.n,
+        mean: r.mean,
+        ci95: r.ci95,
+        sem: r.sem,
+        range: r.range,
+        diverged: r.diverged,
+        partial: r.partial,
+      }));
     const horizon = rows[0]!.config.horizon;
     return {
       scheduleKey,
       schedule: rows[0]!.config.schedule,
       ...(horizon !== undefined ? { horizon } : {}),
-      best: bestRow ? { configId: bestRow.configId, baseLr: bestRow.config.baseLr, mean: bestRow.mean!, ci95: bestRow.ci95, n: bestRow.n } : null,
+      best: bestRow
+        ? {
+            configId: bestRow.configId,
+            baseLr: bestRow.config.baseLr,
+            mean: bestRow.mean!,
+            ci95: bestRow.ci95,
+            n: bestRow.n,
+          }
+        : null,
       sensitivity,
       basin: bestRow ? basinOf(sensitivity, bestRow.configId, opts.mode, opts.tolerance) : null,
     };
   });
   // Schedules in the order of their best configuration in the ranking.
   const order = new Map(ranking.map((r, i) => [r.configId, i]));
-  views.sort((a, b) => (a.best ? order.get(a.best.configId)! : Infinity) - (b.best ? order.get(b.best.configId)! : Infinity));
+  views.sort(
+    (a, b) => (a.best ? order.get(a.best.configId)! : Infinity) - (b.best ? order.get(b.best.configId)! : Infinity),
+  );
   const ranked = views.filter((v) => v.best);
   const comparisons: Comparison[] = [];
   for (let i = 0; i < ranked.length; i++) {
@@ -163,7 +183,11 @@ export function analyzeSchedules(
 }
 
 /** Seeds that would resolve the winner against the runner-up, from the spread their seeds show. */
-function resolveEstimate(ranked: ScheduleView[], seedValues: (configId: string) => SeedValue[], alpha: number): number | null {
+function resolveEstimate(
+  ranked: ScheduleView[],
+  seedValues: (configId: string) => SeedValue[],
+  alpha: number,
+): number | null {
   const [w, r] = ranked;
   if (!w || !r) return null;
   const va = seedValues(w.best!.configId);
@@ -180,7 +204,12 @@ function resolveEstimate(ranked: ScheduleView[], seedValues: (configId: string) 
   return seedsToResolve(sa.mean! - sb.mean!, Math.sqrt((sa.std ** 2 + sb.std ** 2) / 2), { alpha, paired: false });
 }
 
-function verdictRows(ranked: ScheduleView[], withWinner: Comparison[], needed: number | null, alpha: number): VerdictRow[] {
+function verdictRows(
+  ranked: ScheduleView[],
+  withWinner: Comparison[],
+  needed: number | null,
+  alpha: number,
+): VerdictRow[] {
   return ranked.map((v, i) => {
     const c = i === 0 ? null : withWinner[i - 1]!;
     const best = v.best!;
@@ -188,15 +217,26 @@ function verdictRows(ranked: ScheduleView[], withWinner: Comparison[], needed: n
     const warnings: VerdictWarning[] = [];
     const lrs = v.sensitivity.map((p) => p.baseLr);
     if (lrs.length > 1 && (best.baseLr === lrs[0] || best.baseLr === lrs.at(-1))) {
-      warnings.push({ code: 'best_lr_at_edge', message: `the best base LR ${best.baseLr} is the ${best.baseLr === lrs[0] ? 'smallest' : 'largest'} in the grid: the optimum may lie beyond it` });
+      warnings.push({
+        code: 'best_lr_at_edge',
+        message: `the best base LR ${best.baseLr} is the ${best.baseLr === lrs[0] ? 'smallest' : 'largest'} in the grid: the optimum may lie beyond it`,
+      });
     }
     if (best.n < 3) {
-      warnings.push({ code: 'few_seeds', message: `${best.n} seed${best.n === 1 ? '' : 's'}: too few for a reliable interval${needed ? `; about ${needed} per configuration would resolve the top two (α ${alpha}, power 0.8)` : ''}` });
+      warnings.push({
+        code: 'few_seeds',
+        message: `${best.n} seed${best.n === 1 ? '' : 's'}: too few for a reliable interval${needed ? `; about ${needed} per configuration would resolve the top two (α ${alpha}, power 0.8)` : ''}`,
+      });
     }
     const partial = v.sensitivity.filter((p) => p.partial);
-    if (partial.length) warnings.push({ code: 'partial', message: `${partial.length} of its configurations have seeds still running or failed: the row may change` });
+    if (partial.length)
+      warnings.push({
+        code: 'partial',
+        message: `${partial.length} of its configurations have seeds still running or failed: the row may change`,
+      });
     const diverged = v.sensitivity.filter((p) => p.diverged > 0);
-    if (diverged.length) warnings.push({ code: 'diverged', message: `diverged at base LR ${diverged.map((p) => p.baseLr).join(', ')}` });
+    if (diverged.length)
+      warnings.push({ code: 'diverged', message: `diverged at base LR ${diverged.map((p) => p.baseLr).join(', ')}` });
     return {
       scheduleKey: v.scheduleKey,
       schedule: v.schedule,
@@ -222,7 +262,10 @@ function basinOf(points: SensitivityPoint[], bestId: string, mode: 'min' | 'max'
   const i = points.findIndex((p) => p.configId === bestId);
   const best = points[i]!.mean!;
   const good = (p: SensitivityPoint | undefined) =>
-    p !== undefined && p.mean !== null && p.diverged === 0 && (mode === 'min' ? p.mean <= best + tol * Math.abs(best) : p.mean >= best - tol * Math.abs(best));
+    p !== undefined &&
+    p.mean !== null &&
+    p.diverged === 0 &&
+    (mode === 'min' ? p.mean <= best + tol * Math.abs(best) : p.mean >= best - tol * Math.abs(best));
   let lo = i;
   let hi = i;
   while (good(points[lo - 1])) lo--;
@@ -232,27 +275,60 @@ function basinOf(points: SensitivityPoint[], bestId: string, mode: 'min' | 'max'
   return { lo: a, hi: b, widthDecades: Math.log10(b / a), points: hi - lo + 1 };
 }
 
-function compare(a: ScheduleView, b: ScheduleView, seedValues: (configId: string) => SeedValue[], alpha: number): Comparison {
+function compare(
+  a: ScheduleView,
+  b: ScheduleView,
+  seedValues: (configId: string) => SeedValue[],
+  alpha: number,
+): Comparison {
   const va = seedValues(a.best!.configId);
   const vb = seedValues(b.best!.configId);
-  const welch = welchTest(va.map((v) => v.value), vb.map((v) => v.value));
+  const welch = welchTest(
+    va.map((v) => v.value),
+    vb.map((v) => v.value),
+  );
   const bySeed = new Map(vb.map((v) => [v.seed, v.value]));
   const shared = va.filter((v) => bySeed.has(v.seed));
-  const pt = shared.length >= 2 ? pairedTest(shared.map((v) => v.value), shared.map((v) => bySeed.get(v.seed)!)) : null;
+  const pt =
+    shared.length >= 2
+      ? pairedTest(
+          shared.map((v) => v.value),
+          shared.map((v) => bySeed.get(v.seed)!),
+        )
+      : null;
   const paired = pt ? { ...pt, pairs: shared.length } : null;
   const p = paired?.p ?? welch?.p ?? null;
   const diffCi95 = paired?.diffCi95 ?? welch?.diffCi95 ?? null;
-  return { a: a.scheduleKey, b: b.scheduleKey, meanDiff: a.best!.mean - b.best!.mean, welch, paired, p, diffCi95, pHolm: null, significant: p !== null && p < alpha };
+  return {
+    a: a.scheduleKey,
+    b: b.scheduleKey,
+    meanDiff: a.best!.mean - b.best!.mean,
+    welch,
+    paired,
+    p,
+    diffCi95,
+    pHolm: null,
+    significant: p !== null && p < alpha,
+  };
 }
 
-function verdictOf(ranked: ScheduleView[], comparisons: Comparison[], opts: { alpha: number; describe: (s: ScheduleSpec) => string }): string {
+function verdictOf(
+  ranked: ScheduleView[],
+  comparisons: Comparison[],
+  opts: { alpha: number; describe: (s: ScheduleSpec) => string },
+): string {
   const [w, ...rest] = ranked;
   if (!w) return 'No schedule has a result yet.';
-  const name = (v: ScheduleView) => `${opts.describe(v.schedule)}${v.horizon !== undefined ? ` over ${v.horizon} updates` : ''} (base LR ${v.best!.baseLr})`;
+  const name = (v: ScheduleView) =>
+    `${opts.describe(v.schedule)}${v.horizon !== undefined ? ` over ${v.horizon} updates` : ''} (base LR ${v.best!.baseLr})`;
   if (!rest.length) return `${name(w)} is the only schedule with a result.`;
   const parts = rest.map((o) => {
     const c = comparisons.find((x) => x.a === w.scheduleKey && x.b === o.scheduleKey)!;
-    const test = c.paired ? `paired t-test over ${c.paired.pairs} seeds` : c.welch ? "Welch's t-test" : 'too few seeds to test';
+    const test = c.paired
+      ? `paired t-test over ${c.paired.pairs} seeds`
+      : c.welch
+        ? "Welch's t-test"
+        : 'too few seeds to test';
     if (c.p === null) return `ahead of ${name(o)} (${test})`;
     const holmNote = rest.length > 1 ? `, Holm-adjusted p = ${c.pHolm!.toPrecision(2)}` : '';
     return `${c.significant ? 'significantly better than' : 'not significantly different from'} ${name(o)} (p = ${c.p.toPrecision(2)}${holmNote}, ${test})`;

@@ -57,7 +57,10 @@ describe('rankConfigurations', () => {
   });
 
   it('ranks higher first for max objectives and flags partial groups', () => {
-    const rows = rankConfigurations([t('a', 0.1, 'completed', 0.9), t('b', 0.2, 'completed', 0.95), t('b', 0.2, 'running', null)], 'max');
+    const rows = rankConfigurations(
+      [t('a', 0.1, 'completed', 0.9), t('b', 0.2, 'completed', 0.95), t('b', 0.2, 'running', null)],
+      'max',
+    );
     expect(rows.map((r) => r.configId)).toEqual(['b', 'a']);
     expect(rows[0]!.partial).toBe(true);
     expect(rows[1]!.partial).toBe(false);

@@ -66,7 +66,14 @@ export function welchTest(a: readonly number[], b: readonly number[]): TestResul
   const va = sa.std! ** 2 / a.length;
   const vb = sb.std! ** 2 / b.length;
   const meanDiff = sa.mean! - sb.mean!;
-  if (va + vb === 0) return { t: meanDiff === 0 ? 0 : Math.sign(meanDiff) * Infinity, df: a.length + b.length - 2, p: meanDiff === 0 ? 1 : 0, meanDiff, diffCi95: [meanDiff, meanDiff] };
+  if (va + vb === 0)
+    return {
+      t: meanDiff === 0 ? 0 : Math.sign(meanDiff) * Infinity,
+      df: a.length + b.length - 2,
+      p: meanDiff === 0 ? 1 : 0,
+      meanDiff,
+      diffCi95: [meanDiff, meanDiff],
+    };
   const se = Math.sqrt(va + vb);
   const t = meanDiff / se;
   const df = (va + vb) ** 2 / (va ** 2 / (a.length - 1) + vb ** 2 / (b.length - 1));
@@ -81,7 +88,14 @@ export function pairedTest(a: readonly number[], b: readonly number[]): TestResu
   const d = summarize(a.map((x, i) => x - b[i]!));
   const meanDiff = d.mean!;
   const df = a.length - 1;
-  if (d.std === 0) return { t: meanDiff === 0 ? 0 : Math.sign(meanDiff) * Infinity, df, p: meanDiff === 0 ? 1 : 0, meanDiff, diffCi95: [meanDiff, meanDiff] };
+  if (d.std === 0)
+    return {
+      t: meanDiff === 0 ? 0 : Math.sign(meanDiff) * Infinity,
+      df,
+      p: meanDiff === 0 ? 1 : 0,
+      meanDiff,
+      diffCi95: [meanDiff, meanDiff],
+    };
   const t = meanDiff / d.sem!;
   return { t, df, p: twoSided(t, df), meanDiff, diffCi95: d.ci95! };
 }
@@ -91,7 +105,10 @@ export function pairedTest(a: readonly number[], b: readonly number[]): TestResu
  * and not counted): the i-th smallest of m becomes max over j ≤ i of min(1, (m − j + 1)·p(j)).
  */
 export function holm(ps: readonly (number | null)[]): (number | null)[] {
-  const tested = ps.map((p, i) => ({ p, i })).filter((x): x is { p: number; i: number } => x.p !== null).sort((a, b) => a.p - b.p);
+  const tested = ps
+    .map((p, i) => ({ p, i }))
+    .filter((x): x is { p: number; i: number } => x.p !== null)
+    .sort((a, b) => a.p - b.p);
   const m = tested.length;
   const out: (number | null)[] = ps.map(() => null);
   let running = 0;
@@ -109,17 +126,26 @@ export function holm(ps: readonly (number | null)[]): (number | null)[] {
  * (n = ((t₁₋α/₂ + t_power) · sd / δ)², times 2 for independent groups). At least 2; null when the
  * difference is 0 or the spread unknown.
  */
-export function seedsToResolve(delta: number, sd: number, opts: { alpha?: number; power?: number; paired: boolean }): number | null {
+export function seedsToResolve(
+  delta: number,
+  sd: number,
+  opts: { alpha?: number; power?: number; paired: boolean },
+): number | null {
   const alpha = opts.alpha ?? 0.05;
   const power = opts.power ?? 0.8;
   if (!(Math.abs(delta) > 0) || !Number.isFinite(sd)) return null;
   if (sd === 0) return 2;
   const k = opts.paired ? 1 : 2;
   // The seeds a t-test needs, for n seeds (more seeds: smaller t quantiles, so fewer needed).
-  const needs = (n: number) => k * ((tQuantile(1 - alpha / 2, opts.paired ? n - 1 : 2 * n - 2) + tQuantile(power, opts.paired ? n - 1 : 2 * n - 2)) * sd / delta) ** 2;
+  const needs = (n: number) =>
+    k *
+    (((tQuantile(1 - alpha / 2, opts.paired ? n - 1 : 2 * n - 2) + tQuantile(power, opts.paired ? n - 1 : 2 * n - 2)) *
+      sd) /
+      delta) **
+      2;
   // The normal approximation never asks for more than the t-test, so start there and step up to
   // the smallest n that suffices (a fixed-point iteration can oscillate between two values).
-  let n = Math.max(2, Math.ceil(k * ((1.959964 + 0.841621) * sd / delta) ** 2));
+  let n = Math.max(2, Math.ceil(k * (((1.959964 + 0.841621) * sd) / delta) ** 2));
   while (n < 100_000 && needs(n) > n) n = n < 1000 ? n + 1 : Math.ceil(n * 1.01);
   return Math.min(n, 100_000);
 }

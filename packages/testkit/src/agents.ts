@@ -9,7 +9,10 @@ const root = resolve(import.meta.dirname, '../../..');
 export function findPython(minor: 9 | 11): string | null {
   const pyenv = join(process.env.PYENV_ROOT ?? join(homedir(), '.pyenv'), 'versions');
   if (existsSync(pyenv)) {
-    const v = readdirSync(pyenv).filter((d) => d.startsWith(`3.${minor}.`)).sort().at(-1);
+    const v = readdirSync(pyenv)
+      .filter((d) => d.startsWith(`3.${minor}.`))
+      .sort()
+      .at(-1);
     if (v && existsSync(join(pyenv, v, 'bin', `python3.${minor}`))) return join(pyenv, v, 'bin', `python3.${minor}`);
   }
   for (const dir of (process.env.PATH ?? '').split(':')) {
@@ -40,7 +43,7 @@ export function startAgentProcess(cmd: string, args: string[], env: Record<strin
     for (const line of chunk.toString().split('\n')) {
       if (!line.trim()) continue;
       lines.push(line);
-      for (const w of [...waiters]) if (w.pred(line)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(line));
+      for (const w of [...waiters]) if (w.pred(line)) waiters.splice(waiters.indexOf(w), 1), w.resolve(line);
     }
   };
   proc.stdout!.on('data', onData);
@@ -55,7 +58,10 @@ export function startAgentProcess(cmd: string, args: string[], env: Record<strin
       const found = lines.find(pred);
       if (found) return Promise.resolve(found);
       return new Promise((res, rej) => {
-        const t = setTimeout(() => rej(new Error(`agent: timed out; last lines:\n${lines.slice(-15).join('\n')}`)), timeoutMs);
+        const t = setTimeout(
+          () => rej(new Error(`agent: timed out; last lines:\n${lines.slice(-15).join('\n')}`)),
+          timeoutMs,
+        );
         waiters.push({ pred, resolve: (l) => (clearTimeout(t), res(l)) });
       });
     },

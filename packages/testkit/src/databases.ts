@@ -42,11 +42,19 @@ export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
 export async function createEmptyDatabase(prefix = 'e'): Promise<TestDatabase> {
   const name = `lrsweep_${prefix}_${randomBytes(5).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE "${name}"`));
-  return { name, url: databaseUrl(name), drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => {}) };
+  return {
+    name,
+    url: databaseUrl(name),
+    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => {}),
+  };
 }
 
 /** Runs one query on a database with a short-lived connection. */
-export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []) {
+export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+) {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {

@@ -13,7 +13,9 @@ export function writeCifar(dir: string, n: number, testN: number, shift = 0): st
         const label = (i + offset) % 10;
         const r = Buffer.alloc(3073);
         r[0] = label;
-        for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) r[1 + c * 1024 + p] = (label * 25 + c * 40 + (p % 32) * 2 + ((i * 7 + p) % 13) + shift) % 256;
+        for (let p = 0; p < 1024; p++)
+          for (let c = 0; c < 3; c++)
+            r[1 + c * 1024 + p] = (label * 25 + c * 40 + (p % 32) * 2 + ((i * 7 + p) % 13) + shift) % 256;
         return r;
       }),
     );
@@ -23,7 +25,12 @@ export function writeCifar(dir: string, n: number, testN: number, shift = 0): st
 }
 
 /** An .npy file as numpy writes it (format 1.0: magic, header dict padded to 64 bytes, little-endian data). */
-export function npyBytes(descr: string, shape: number[], values: ArrayLike<number>, opts: { fortran?: boolean } = {}): Uint8Array {
+export function npyBytes(
+  descr: string,
+  shape: number[],
+  values: ArrayLike<number>,
+  opts: { fortran?: boolean } = {},
+): Uint8Array {
   const dict = `{'descr': '${descr}', 'fortran_order': ${opts.fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   const pad = 64 - ((10 + dict.length + 1) % 64);
   const header = `${dict}${' '.repeat(pad % 64)}\n`;

@@ -1,6 +1,10 @@
 /** A small JSON client for the API under test. */
 export function apiClient(base: string, token?: string) {
-  const call = async <T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }> => {
+  const call = async <T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T; headers: Headers }> => {
     const res = await fetch(base + path, {
       method,
       headers: {

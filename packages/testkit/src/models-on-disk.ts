@@ -26,18 +26,52 @@ const dense = (name: string, units: number, activation: string) => ({
  * weights are a fixed pattern, so a test can compute the model by hand. Returns model.json's
  * path and the weights by name.
  */
-export function writeKerasModel(dir: string, o: { inputs: number; hidden: number; outputs: number; activation: 'softmax' | 'linear' | 'sigmoid'; batchNorm?: boolean }) {
+export function writeKerasModel(
+  dir: string,
+  o: {
+    inputs: number;
+    hidden: number;
+    outputs: number;
+    activation: 'softmax' | 'linear' | 'sigmoid';
+    batchNorm?: boolean;
+  },
+) {
   const layers: object[] = [
-    { class_name: 'InputLayer', config: { batch_input_shape: [null, o.inputs], dtype: 'float32', sparse: false, ragged: false, name: 'input_1' } },
+    {
+      class_name: 'InputLayer',
+      config: { batch_input_shape: [null, o.inputs], dtype: 'float32', sparse: false, ragged: false, name: 'input_1' },
+    },
     dense('dense_in', o.hidden, 'relu'),
     ...(o.batchNorm
-      ? [{ class_name: 'BatchNormalization', config: { name: 'bn', trainable: true, dtype: 'float32', axis: -1, momentum: 0.9, epsilon: 0.001, center: true, scale: true, beta_initializer: { class_name: 'Zeros', config: {} }, gamma_initializer: { class_name: 'Ones', config: {} }, moving_mean_initializer: { class_name: 'Zeros', config: {} }, moving_variance_initializer: { class_name: 'Ones', config: {} } } }]
+      ? [
+          {
+            class_name: 'BatchNormalization',
+            config: {
+              name: 'bn',
+              trainable: true,
+              dtype: 'float32',
+              axis: -1,
+              momentum: 0.9,
+              epsilon: 0.001,
+              center: true,
+              scale: true,
+              beta_initializer: { class_name: 'Zeros', config: {} },
+              gamma_initializer: { class_name: 'Ones', config: {} },
+              moving_mean_initializer: { class_name: 'Zeros', config: {} },
+              moving_variance_initializer: { class_name: 'Ones', config: {} },
+            },
+          },
+        ]
       : []),
-    { class_name: 'Dropout', config: { name: 'dropout', trainable: true, dtype: 'float32', rate: 0.1, noise_shape: null, seed: null } },
+    {
+      class_name: 'Dropout',
+      config: { name: 'dropout', trainable: true, dtype: 'float32', rate: 0.1, noise_shape: null, seed: null },
+    },
     dense('dense_out', o.outputs, o.activation),
   ];
   mkdirSync(dir, { recursive: true });
-  const kernel = (r: number, c: number, k: number) => Float32Array.from({ length: r * c }, (_, i) => 0.3 * Math.sin(k * (i + 1)));
+  const kernel = (r: number, c: number, k: number) =>
+    Float32Array.from({ length: r * c }, (_, i) => 0.3 * Math.sin(k * (i + 1)));
   const weights: [string, number[], Float32Array][] = [
     ['dense_in/kernel', [o.inputs, o.hidden], kernel(o.inputs, o.hidden, 0.37)],
     ['dense_in/bias', [o.hidden], new Float32Array(o.hidden).fill(0.01)],
@@ -58,10 +92,15 @@ export function writeKerasModel(dir: string, o: { inputs: number; hidden: number
     format: 'layers-model',
     generatedBy: 'keras v2.15.0',
     convertedBy: 'TensorFlow.js Converter v4.22.0',
-    modelTopology: { keras_version: '2.15.0', backend: 'tensorflow', model_config: { class_name: 'Sequential', config: { name: 'sequential', layers } } },
-    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: weights.map(([name, shape]) => ({ name, shape, dtype: 'float32' })) }],
+    modelTopology: {
+      keras_version: '2.15.0',
+      backend: 'tensorflow',
+      model_config: { class_name: 'Sequential', config: { name: 'sequential', layers } },
+    },
+    weightsManifest: [
+      { paths: ['group1-shard1of1.bin'], weights: weights.map(([name, shape]) => ({ name, shape, dtype: 'float32' })) },
+    ],
   };
   writeFileSync(join(dir, 'model.json'), JSON.stringify(modelJson));
   return { file: join(dir, 'model.json'), weights: Object.fromEntries(weights.map(([n, , v]) => [n, v])) };
 }
-

@@ -46,9 +46,27 @@ export async function startOwnRedis(opts: { bind?: string[] } = {}) {
     }
   };
   const start = async () => {
-    spawn('redis-server', ['--port', String(port), '--bind', ['127.0.0.1', ...(opts.bind ?? [])].join(' '), ...(opts.bind?.length ? ['--protected-mode', 'no'] : []), '--save', '', '--appendonly', 'no', '--daemonize', 'yes', '--dir', tmpdir()], {
-      stdio: 'ignore',
-    });
+    spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        ['127.0.0.1', ...(opts.bind ?? [])].join(' '),
+        ...(opts.bind?.length ? ['--protected-mode', 'no'] : []),
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'yes',
+        '--dir',
+        tmpdir(),
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
     await waitUntil(`redis on ${port}`, ping);
   };
   const stop = async () => {
@@ -58,7 +76,9 @@ export async function startOwnRedis(opts: { bind?: string[] } = {}) {
   await start();
   let pid: number | null = null;
   const pidOf = () => {
-    pid ??= Number(/process_id:(\d+)/.exec(execFileSync('redis-cli', ['-p', String(port), 'info', 'server']).toString())![1]);
+    pid ??= Number(
+      /process_id:(\d+)/.exec(execFileSync('redis-cli', ['-p', String(port), 'info', 'server']).toString())![1],
+    );
     return pid;
   };
   return {
@@ -95,7 +115,10 @@ const pgBin = (() => {
 
 /** Runs a Postgres tool as the postgres user (initdb refuses root). */
 const asPostgres = (tool: string, args: string[]) => {
-  const cmd = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', join(pgBin, tool), ...args]] : [join(pgBin, tool), args];
+  const cmd =
+    process.getuid?.() === 0
+      ? ['runuser', ['-u', 'postgres', '--', join(pgBin, tool), ...args]]
+      : [join(pgBin, tool), args];
   const r = spawnSync(cmd[0] as string, cmd[1] as string[], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${tool} failed: ${r.stderr || r.stdout}`);
   return r.stdout;
@@ -151,19 +174,50 @@ export async function startOwnRedisCluster() {
     // The cluster bus listens on port + 10000: both must be free and below 65 536.
     if (p < 55_000 && !ports.includes(p)) ports.push(p);
   }
-  const cli = (port: number, ...args: string[]) => execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).trim();
+  const cli = (port: number, ...args: string[]) =>
+    execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).trim();
   for (const port of ports) {
     const r = spawnSync(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '1500',
-        '--save', '', '--appendonly', 'no', '--daemonize', 'yes', '--dir', dir, '--logfile', join(dir, `${port}.log`), '--pidfile', join(dir, `${port}.pid`)],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout',
+        '1500',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'yes',
+        '--dir',
+        dir,
+        '--logfile',
+        join(dir, `${port}.log`),
+        '--pidfile',
+        join(dir, `${port}.pid`),
+      ],
       { encoding: 'utf8' },
     );
     if (r.status !== 0) throw new Error(`redis-server on ${port}: ${r.stderr}`);
   }
   const alive = new Set(ports);
-  await waitUntil('the cluster nodes', () => ports.every((p) => spawnSync('redis-cli', ['-p', String(p), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG'));
-  execFileSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { stdio: 'ignore' });
+  await waitUntil('the cluster nodes', () =>
+    ports.every(
+      (p) => spawnSync('redis-cli', ['-p', String(p), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG',
+    ),
+  );
+  execFileSync(
+    'redis-cli',
+    ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'],
+    { stdio: 'ignore' },
+  );
   const clusterOk = (p: number) => /cluster_state:ok/.test(cli(p, 'cluster', 'info'));
   await waitUntil('cluster_state ok', () => ports.every(clusterOk), 30_000);
 
@@ -172,12 +226,23 @@ export async function startOwnRedisCluster() {
     cli([...alive][0]!, 'cluster', 'nodes')
       .split('\n')
       .map((l) => l.split(' '))
-      .map((f) => ({ id: f[0]!, port: Number(f[1]!.split(':')[1]!.split('@')[0]), flags: f[2]!, master: f[3]!, slots: f.slice(8) }));
+      .map((f) => ({
+        id: f[0]!,
+        port: Number(f[1]!.split(':')[1]!.split('@')[0]),
+        flags: f[2]!,
+        master: f[3]!,
+        slots: f.slice(8),
+      }));
   const ownerOf = (slot: number) =>
-    nodes().find((n) => n.flags.includes('master') && !n.flags.includes('fail') && n.slots.some((r) => {
-      const [a, b] = r.split('-').map(Number);
-      return slot >= a! && slot <= (b ?? a)!;
-    }));
+    nodes().find(
+      (n) =>
+        n.flags.includes('master') &&
+        !n.flags.includes('fail') &&
+        n.slots.some((r) => {
+          const [a, b] = r.split('-').map(Number);
+          return slot >= a! && slot <= (b ?? a)!;
+        }),
+    );
 
   return {
     url: `redis-cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
@@ -198,10 +263,14 @@ export async function startOwnRedisCluster() {
       const pid = Number(readFileSync(join(dir, `${old}.pid`), 'utf8'));
       process.kill(pid, 'SIGKILL');
       alive.delete(old);
-      await waitUntil(`a replica to take slot ${slot} over`, () => {
-        const owner = ownerOf(slot);
-        return owner !== undefined && owner.port !== old && [...alive].every(clusterOk);
-      }, 30_000);
+      await waitUntil(
+        `a replica to take slot ${slot} over`,
+        () => {
+          const owner = ownerOf(slot);
+          return owner !== undefined && owner.port !== old && [...alive].every(clusterOk);
+        },
+        30_000,
+      );
       return { killed: old, promoted: this.masterOf(key) };
     },
     async destroy() {

@@ -35,7 +35,8 @@ export function startApp(app: 'api' | 'worker', env: Record<string, string>, opt
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
-  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] =
+    [];
   const logStream = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : null;
   const onText = (chunk: Buffer) => {
     logStream?.write(chunk);
@@ -66,9 +67,29 @@ export function startApp(app: 'api' | 'worker', env: Record<string, string>, opt
       const found = lines.find(pred);
       if (found) return Promise.resolve(found);
       return new Promise((res, rej) => {
-        const t = setTimeout(() => rej(new Error(`${app}: timed out waiting; last lines:\n${lines.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`)), timeoutMs);
+        const t = setTimeout(
+          () =>
+            rej(
+              new Error(
+                `${app}: timed out waiting; last lines:\n${lines
+                  .slice(-10)
+                  .map((l) => JSON.stringify(l))
+                  .join('\n')}`,
+              ),
+            ),
+          timeoutMs,
+        );
         waiters.push({ pred, resolve: (l) => (clearTimeout(t), res(l)) });
-        exited.then((code) => rej(new Error(`${app} exited (${code}) while waiting; last lines:\n${lines.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`)));
+        exited.then((code) =>
+          rej(
+            new Error(
+              `${app} exited (${code}) while waiting; last lines:\n${lines
+                .slice(-10)
+                .map((l) => JSON.stringify(l))
+                .join('\n')}`,
+            ),
+          ),
+        );
       });
     },
     async stop(signal = 'SIGTERM') {
@@ -99,7 +120,10 @@ export async function startWorker(env: Record<string, string>, opts: StartOption
  * that a live worker's renewals (every third of it) survive the event-loop stalls of a loaded CI
  * machine (at 1.5 s a busy successor once lost a lease it held).
  */
-export function faultTestEnv(o: { databaseUrl: string; prefix: string; checkpointDir: string; checkpointEvery?: number }, extra: Record<string, string> = {}): Record<string, string> {
+export function faultTestEnv(
+  o: { databaseUrl: string; prefix: string; checkpointDir: string; checkpointEvery?: number },
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     DATABASE_URL: o.databaseUrl,
     REDIS_URL: redisUrl,

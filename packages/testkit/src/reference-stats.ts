@@ -7,7 +7,10 @@
 export function pTwoSided(t: number, df: number): number {
   const lgamma = (x: number): number => {
     // Lanczos approximation (g = 7, n = 9).
-    const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+    const c = [
+      0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+      12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+    ];
     if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lgamma(1 - x);
     x -= 1;
     let a = c[0]!;
@@ -25,7 +28,6 @@ export function pTwoSided(t: number, df: number): number {
   for (let i = 1; i < n; i++) s += (i % 2 ? 4 : 2) * pdf(a + i * h);
   return 1 - 2 * ((s * h) / 3);
 }
-
 
 /** The paired t-test of a − b (two-sided), written out: t, df and p by `pTwoSided`. */
 export function pairedTTest(a: readonly number[], b: readonly number[]): { t: number; df: number; p: number } {

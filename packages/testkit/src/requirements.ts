@@ -5,7 +5,12 @@
  * silent skip.
  */
 export function requirement(name: string, present: boolean, how: string) {
-  const skip = !present && (process.env.LRSWEEP_SKIP ?? '').split(',').map((s) => s.trim()).includes(name);
+  const skip =
+    !present &&
+    (process.env.LRSWEEP_SKIP ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .includes(name);
   if (skip) console.warn(`[lrsweep] skipping the tests that need ${name} (LRSWEEP_SKIP=${name}): ${how}`);
   return {
     skip,

@@ -1,6 +1,8 @@
 /** Where the tests find Postgres and Redis: TEST_* or the usual variables, else the local services. */
 export const pgBaseUrl = (() => {
-  const u = new URL(process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
+  const u = new URL(
+    process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+  );
   u.pathname = '/';
   return u;
 })();

@@ -23,12 +23,23 @@ export interface Stack {
  * Everything an end-to-end test runs against: a database of its own, a queue prefix of its own,
  * the API and `workers` worker processes; `stop()` ends and removes all of it.
  */
-export async function startStack(name: string, opts: { workers?: number; env?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(
+  name: string,
+  opts: { workers?: number; env?: Record<string, string> } = {},
+): Promise<Stack> {
   const db = await createTestDatabase(name);
   const prefix = uniquePrefix();
-  const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken, ...opts.env };
+  const env = {
+    DATABASE_URL: db.url,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken,
+    ...opts.env,
+  };
   const api = await startApi(env);
-  const workers = await Promise.all(Array.from({ length: opts.workers ?? 1 }, (_, i) => startWorker({ ...env, WORKER_ID: `${name}-${i + 1}` })));
+  const workers = await Promise.all(
+    Array.from({ length: opts.workers ?? 1 }, (_, i) => startWorker({ ...env, WORKER_ID: `${name}-${i + 1}` })),
+  );
   return {
     db,
     prefix,

@@ -40,7 +40,12 @@ export const learningSeries = (s: Awaited<ReturnType<typeof trialSeries>>) => ({
 });
 
 /** Polls until `f` returns something truthy. */
-export async function eventually<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 50): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  f: () => Promise<T | null | undefined | false>,
+  timeoutMs = 60_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await f();

@@ -48,5 +48,9 @@ export function judgeAtRung(opts: RungOptions, run: RungRun): RungEstimate {
     }
   }
   const value = run.evaluate()[opts.metric];
-  return { step: opts.step, value: value === undefined || !Number.isFinite(value) ? null : value, cooldownSteps: steps };
+  return {
+    step: opts.step,
+    value: value === undefined || !Number.isFinite(value) ? null : value,
+    cooldownSteps: steps,
+  };
 }

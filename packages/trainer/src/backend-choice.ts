@@ -21,7 +21,11 @@ function msPerUpdate(cfg: TrainConfig, data: Dataset): number {
   const times: number[] = [];
   let last = 0;
   train(
-    { ...cfg, training: { ...cfg.training, epochs: 1, evalEvery: 1_000_000, swaFraction: undefined }, divergenceFactor: undefined },
+    {
+      ...cfg,
+      training: { ...cfg.training, epochs: 1, evalEvery: 1_000_000, swaFraction: undefined },
+      divergenceFactor: undefined,
+    },
     data,
     {
       onUpdate: ({ step }) => {
@@ -43,22 +47,32 @@ function msPerUpdate(cfg: TrainConfig, data: Dataset): number {
  * lrsweep's SIMD-patched wasm when TF has more threads than work; convnets, the ViT and the gpt
  * train 2–4× faster natively, `pnpm bench:trainer`).
  */
-export function createBackendChooser(opts: { pref: BackendPreference; initial: BackendChoice; log?: (msg: string, fields: object) => void }) {
+export function createBackendChooser(opts: {
+  pref: BackendPreference;
+  initial: BackendChoice;
+  log?: (msg: string, fields: object) => void;
+}) {
   const probed = new Map<string, BackendPlan>();
   const nativePref: BackendPreference = opts.initial.gpu ? 'tensorflow-gpu' : 'tensorflow';
-  const activate = (c: BackendChoice) => selectBackend(c.name === 'tensorflow' ? nativePref : (c.name as BackendPreference));
+  const activate = (c: BackendChoice) =>
+    selectBackend(c.name === 'tensorflow' ? nativePref : (c.name as BackendPreference));
   return async function choose(cfg: TrainConfig, data: Dataset, asked: TrialBackend = 'auto'): Promise<BackendPlan> {
-    if (asked === 'wasm') return { choice: await selectBackend('wasm'), reason: 'the spec asks for wasm (training.backend)' };
+    if (asked === 'wasm')
+      return { choice: await selectBackend('wasm'), reason: 'the spec asks for wasm (training.backend)' };
     if (asked === 'tensorflow') {
       if (opts.initial.name !== 'tensorflow') {
-        throw new Error('the spec asks for the native backend (training.backend: tensorflow), which this worker does not have: run `pnpm setup:tensorflow` on it, or use a worker that has it');
+        throw new Error(
+          'the spec asks for the native backend (training.backend: tensorflow), which this worker does not have: run `pnpm setup:tensorflow` on it, or use a worker that has it',
+        );
       }
       return { choice: await activate(opts.initial), reason: 'the spec asks for tensorflow (training.backend)' };
     }
     if (opts.pref !== 'auto') return { choice: await activate(opts.initial), reason: `LRSWEEP_BACKEND=${opts.pref}` };
-    if (opts.initial.name !== 'tensorflow') return { choice: await activate(opts.initial), reason: 'the only backend this worker has' };
+    if (opts.initial.name !== 'tensorflow')
+      return { choice: await activate(opts.initial), reason: 'the only backend this worker has' };
     // A Layers model is built from its files per trial: not probed, it trains natively.
-    if (cfg.model.kind === 'layers') return { choice: await activate(opts.initial), reason: 'a Layers model: the native backend (not probed)' };
+    if (cfg.model.kind === 'layers')
+      return { choice: await activate(opts.initial), reason: 'a Layers model: the native backend (not probed)' };
     const key = JSON.stringify([cfg.model, data.shape, data.numClasses, cfg.training.batchSize, cfg.optimizer.kind]);
     const known = probed.get(key);
     if (known) return { ...known, choice: await activate(known.choice) };
@@ -75,7 +89,12 @@ export function createBackendChooser(opts: { pref: BackendPreference; initial: B
       probe,
     };
     probed.set(key, plan);
-    opts.log?.('backend chosen by probe', { model: cfg.model.kind, batchSize: cfg.training.batchSize, ...probe, chosen: best.name });
+    opts.log?.('backend chosen by probe', {
+      model: cfg.model.kind,
+      batchSize: cfg.training.batchSize,
+      ...probe,
+      chosen: best.name,
+    });
     return { ...plan, choice: await activate(best) };
   };
 }

@@ -12,20 +12,34 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createBackendChooser, liveTensorCount, loadDataset, selectBackend, synthetic, type TrainConfig, type TrainerState, train, type UpdateRecord } from './index';
+import {
+  createBackendChooser,
+  liveTensorCount,
+  loadDataset,
+  selectBackend,
+  synthetic,
+  type TrainConfig,
+  type TrainerState,
+  train,
+  type UpdateRecord,
+} from './index';
 
 /** Whether the native backend loads here; why not, printed, when it does not. */
 const native = await selectBackend('tensorflow').then(
   () => null,
   (err: Error) => err.message,
 );
-if (native) console.warn(`[lrsweep] backend parity did not run: the native backend does not load here (${native}). Run \`pnpm setup:tensorflow\` to build it.`);
+if (native)
+  console.warn(
+    `[lrsweep] backend parity did not run: the native backend does not load here (${native}). Run \`pnpm setup:tensorflow\` to build it.`,
+  );
 await selectBackend('wasm');
 
 const rtol = 2e-3;
 const atol = 1e-5;
 const close = (a: number, b: number) => Math.abs(a - b) <= atol + rtol * Math.abs(b);
-const worst = (a: number[], b: number[]) => Math.max(...a.map((x, i) => Math.abs(x - b[i]!) / Math.max(Math.abs(b[i]!), 1e-12)));
+const worst = (a: number[], b: number[]) =>
+  Math.max(...a.map((x, i) => Math.abs(x - b[i]!) / Math.max(Math.abs(b[i]!), 1e-12)));
 
 const adam = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
 const models: [string, TrainConfig['model']][] = [
@@ -45,7 +59,11 @@ const datasets = {
   // LeNet needs 28×28 digits.
   digits: loadDataset({ name: 'mnist', trainSize: 20 * 16, testSize: 64 }),
 };
-const config = (model: TrainConfig['model'], optimizer: TrainConfig['optimizer'], over: Partial<TrainConfig> = {}): TrainConfig => ({
+const config = (
+  model: TrainConfig['model'],
+  optimizer: TrainConfig['optimizer'],
+  over: Partial<TrainConfig> = {},
+): TrainConfig => ({
   model,
   optimizer,
   training: { epochs: 1, batchSize: 16, evalEvery: 10 },
@@ -60,7 +78,12 @@ async function on(backend: 'tensorflow' | 'wasm', c: TrainConfig, opts: Paramete
   const updates: UpdateRecord[] = [];
   const checkpoints: TrainerState[] = [];
   const before = liveTensorCount();
-  const result = train(c, c.model.kind === 'lenet' ? datasets.digits : datasets.small, { onUpdate: (u) => updates.push(u), onCheckpoint: (s) => checkpoints.push(s) }, opts);
+  const result = train(
+    c,
+    c.model.kind === 'lenet' ? datasets.digits : datasets.small,
+    { onUpdate: (u) => updates.push(u), onCheckpoint: (s) => checkpoints.push(s) },
+    opts,
+  );
   return { result, losses: updates.map((u) => u.trainLoss), checkpoints, leaked: liveTensorCount() - before };
 }
 
@@ -69,27 +92,34 @@ afterAll(async () => {
 });
 
 describe.skipIf(native !== null)('the native backend against wasm', () => {
-  it.each(models.flatMap(([m, model]) => optimizers.map(([o, optimizer]) => [`${m} + ${o}`, model, optimizer] as const)))(
-    '%s: the same losses over 20 updates, and evaluations alike',
-    async (_name, model, optimizer) => {
-      const c = config(model, optimizer);
-      const a = await on('tensorflow', c);
-      const b = await on('wasm', c);
-      expect(a.losses).toHaveLength(20);
-      expect(a.losses.every(Number.isFinite)).toBe(true);
-      expect(a.losses.every((x, i) => close(x, b.losses[i]!)), `worst relative difference ${worst(a.losses, b.losses)}`).toBe(true);
-      expect(close(a.result.finalValLoss!, b.result.finalValLoss!)).toBe(true);
-      // No tensor outlives the trial on either backend.
-      expect(a.leaked).toBe(0);
-      expect(b.leaked).toBe(0);
-    },
-  );
-
-  it('with SWA and gradient clipping too', async () => {
-    const c = config(models[0]![1], optimizers[1]![1], { training: { epochs: 1, batchSize: 16, evalEvery: 10, swaFraction: 0.5, gradClipNorm: 0.5 } });
+  it.each(
+    models.flatMap(([m, model]) => optimizers.map(([o, optimizer]) => [`${m} + ${o}`, model, optimizer] as const)),
+  )('%s: the same losses over 20 updates, and evaluations alike', async (_name, model, optimizer) => {
+    const c = config(model, optimizer);
     const a = await on('tensorflow', c);
     const b = await on('wasm', c);
-    expect(a.losses.every((x, i) => close(x, b.losses[i]!)), `worst ${worst(a.losses, b.losses)}`).toBe(true);
+    expect(a.losses).toHaveLength(20);
+    expect(a.losses.every(Number.isFinite)).toBe(true);
+    expect(
+      a.losses.every((x, i) => close(x, b.losses[i]!)),
+      `worst relative difference ${worst(a.losses, b.losses)}`,
+    ).toBe(true);
+    expect(close(a.result.finalValLoss!, b.result.finalValLoss!)).toBe(true);
+    // No tensor outlives the trial on either backend.
+    expect(a.leaked).toBe(0);
+    expect(b.leaked).toBe(0);
+  });
+
+  it('with SWA and gradient clipping too', async () => {
+    const c = config(models[0]![1], optimizers[1]![1], {
+      training: { epochs: 1, batchSize: 16, evalEvery: 10, swaFraction: 0.5, gradClipNorm: 0.5 },
+    });
+    const a = await on('tensorflow', c);
+    const b = await on('wasm', c);
+    expect(
+      a.losses.every((x, i) => close(x, b.losses[i]!)),
+      `worst ${worst(a.losses, b.losses)}`,
+    ).toBe(true);
     expect(close(a.result.finalValLoss!, b.result.finalValLoss!)).toBe(true);
   });
 
@@ -97,32 +127,65 @@ describe.skipIf(native !== null)('the native backend against wasm', () => {
     const grads = async (backend: 'tensorflow' | 'wasm') => {
       await selectBackend(backend);
       return tf.tidy(() => {
-        const x = tf.tensor4d(Array.from({ length: 2 * 6 * 6 * 3 }, (_, i) => Math.sin(i)), [2, 6, 6, 3]);
-        const w = tf.tensor4d(Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i) / 3), [3, 3, 3, 4]);
-        const m = tf.tensor2d(Array.from({ length: 4 * 5 }, (_, i) => (i % 7) / 7 - 0.5), [4, 5]);
-        const f = (xx: tf.Tensor, ww: tf.Tensor, mm: tf.Tensor) => tf.sum(tf.square(tf.matMul(tf.mean(tf.relu(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same')), [1, 2]) as tf.Tensor2D, mm as tf.Tensor2D)));
-        return tf.grads(f)([x, w, m]).map((g) => [...g.dataSync()]);
+        const x = tf.tensor4d(
+          Array.from({ length: 2 * 6 * 6 * 3 }, (_, i) => Math.sin(i)),
+          [2, 6, 6, 3],
+        );
+        const w = tf.tensor4d(
+          Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i) / 3),
+          [3, 3, 3, 4],
+        );
+        const m = tf.tensor2d(
+          Array.from({ length: 4 * 5 }, (_, i) => (i % 7) / 7 - 0.5),
+          [4, 5],
+        );
+        const f = (xx: tf.Tensor, ww: tf.Tensor, mm: tf.Tensor) =>
+          tf.sum(
+            tf.square(
+              tf.matMul(
+                tf.mean(tf.relu(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same')), [1, 2]) as tf.Tensor2D,
+                mm as tf.Tensor2D,
+              ),
+            ),
+          );
+        return tf
+          .grads(f)([x, w, m])
+          .map((g) => [...g.dataSync()]);
       });
     };
     const a = await grads('tensorflow');
     const b = await grads('wasm');
-    for (let i = 0; i < a.length; i++) expect(a[i]!.every((v, j) => close(v, b[i]![j]!)), `gradient ${i}: worst ${worst(a[i]!, b[i]!)}`).toBe(true);
+    for (let i = 0; i < a.length; i++)
+      expect(
+        a[i]!.every((v, j) => close(v, b[i]![j]!)),
+        `gradient ${i}: worst ${worst(a[i]!, b[i]!)}`,
+      ).toBe(true);
   });
 
   it('resumes on one backend from a checkpoint written on the other (a fleet mixes CPU and GPU workers)', async () => {
     const c = config(models[2]![1], optimizers[1]![1]);
-    for (const [first, second] of [['tensorflow', 'wasm'], ['wasm', 'tensorflow']] as const) {
+    for (const [first, second] of [
+      ['tensorflow', 'wasm'],
+      ['wasm', 'tensorflow'],
+    ] as const) {
       const whole = await on(second, c);
       const part = await on(first, c, { checkpointEvery: 10 });
       const resumed = await on(second, c, { resume: part.checkpoints[0]! });
       expect(part.checkpoints[0]!.step).toBe(10);
       expect(resumed.losses).toHaveLength(10);
-      expect(resumed.losses.every((x, i) => close(x, whole.losses[10 + i]!)), `${first} → ${second}: worst ${worst(resumed.losses, whole.losses.slice(10))}`).toBe(true);
+      expect(
+        resumed.losses.every((x, i) => close(x, whole.losses[10 + i]!)),
+        `${first} → ${second}: worst ${worst(resumed.losses, whole.losses.slice(10))}`,
+      ).toBe(true);
     }
   });
 
   it('catches divergence at the same update', async () => {
-    const c = config(models[0]![1], { kind: 'sgd', momentum: 0, nesterov: false, weightDecay: 0 }, { baseLr: 500, schedule: { kind: 'constant' }, divergenceFactor: 10 });
+    const c = config(
+      models[0]![1],
+      { kind: 'sgd', momentum: 0, nesterov: false, weightDecay: 0 },
+      { baseLr: 500, schedule: { kind: 'constant' }, divergenceFactor: 10 },
+    );
     const a = await on('tensorflow', c);
     const b = await on('wasm', c);
     expect(a.result.status).toBe('diverged');
@@ -190,7 +253,10 @@ describe.skipIf(native !== null)('the native backend against wasm', () => {
     expect(logged).toHaveLength(2);
     // An explicit LRSWEEP_BACKEND is obeyed without probing.
     const fixed = createBackendChooser({ pref: 'tensorflow', initial });
-    expect(await fixed(c, datasets.small)).toMatchObject({ choice: { name: 'tensorflow' }, reason: 'LRSWEEP_BACKEND=tensorflow' });
+    expect(await fixed(c, datasets.small)).toMatchObject({
+      choice: { name: 'tensorflow' },
+      reason: 'LRSWEEP_BACKEND=tensorflow',
+    });
     // A worker without the native backend says so when a spec asks for it.
     const wasmOnly = createBackendChooser({ pref: 'auto', initial: await selectBackend('wasm') });
     await expect(wasmOnly(c, datasets.small, 'tensorflow')).rejects.toThrow(/does not have/);

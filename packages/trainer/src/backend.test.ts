@@ -2,16 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { selectBackend, setNativeThreads } from './backend';
 
 /** An importer that knows only some packages (the native ones cannot be installed here). */
-const only = (installed: string[], loaded: string[] = []) => async (name: string) => {
-  loaded.push(name);
-  if (!installed.includes(name)) throw new Error(`Cannot find package '${name}'`);
-  return import(/* @vite-ignore */ name);
-};
+const only =
+  (installed: string[], loaded: string[] = []) =>
+  async (name: string) => {
+    loaded.push(name);
+    if (!installed.includes(name)) throw new Error(`Cannot find package '${name}'`);
+    return import(/* @vite-ignore */ name);
+  };
 
 describe('backend selection', () => {
   it('auto falls back to wasm when neither native package is installed, trying GPU, then CPU native, first', async () => {
     const loaded: string[] = [];
-    const r = await selectBackend('auto', { load: only(['@tensorflow/tfjs-backend-wasm'], loaded), detectGpu: () => true });
+    const r = await selectBackend('auto', {
+      load: only(['@tensorflow/tfjs-backend-wasm'], loaded),
+      detectGpu: () => true,
+    });
     expect(r).toEqual({ name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false });
     expect(loaded).toEqual(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-backend-wasm']);
   });
@@ -23,7 +28,9 @@ describe('backend selection', () => {
   });
 
   it('an explicit native choice that is not installed is an error that says so', async () => {
-    await expect(selectBackend('tensorflow-gpu', { load: only([]), detectGpu: () => true })).rejects.toThrow(/tfjs-node-gpu is not installed or sees no GPU/);
+    await expect(selectBackend('tensorflow-gpu', { load: only([]), detectGpu: () => true })).rejects.toThrow(
+      /tfjs-node-gpu is not installed or sees no GPU/,
+    );
     await expect(selectBackend('tensorflow', { load: only([]) })).rejects.toThrow(/tfjs-node is not installed/);
   });
 
@@ -46,7 +53,10 @@ describe('setNativeThreads', () => {
       delete process.env.TF_NUM_INTRAOP_THREADS;
       expect(setNativeThreads(0)).toEqual({ intraOp: 1, interOp: 1 });
     } finally {
-      for (const [k, v] of [['TF_NUM_INTRAOP_THREADS', saved.intra], ['TF_NUM_INTEROP_THREADS', saved.inter]] as const) {
+      for (const [k, v] of [
+        ['TF_NUM_INTRAOP_THREADS', saved.intra],
+        ['TF_NUM_INTEROP_THREADS', saved.inter],
+      ] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }

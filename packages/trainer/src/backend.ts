@@ -81,7 +81,9 @@ export function setNativeThreads(threads: number): { intraOp: number; interOp: n
 /** Whether the NVIDIA driver reports a GPU (what tfjs-node-gpu needs). */
 export function nvidiaGpuPresent(): boolean {
   try {
-    return execSync('nvidia-smi -L', { stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString().includes('GPU');
+    return execSync('nvidia-smi -L', { stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 })
+      .toString()
+      .includes('GPU');
   } catch {
     return false;
   }

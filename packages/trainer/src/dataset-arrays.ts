@@ -3,7 +3,17 @@ import { basename, join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { unzipSync } from 'fflate';
 import { parse as parseNpyBuffer } from 'npyjs';
-import { type Dataset, DatasetError, type DatasetInfo, type DatasetRequest, enough, fromParts, fromPool, type Samples, type Task } from './datasets';
+import {
+  type Dataset,
+  DatasetError,
+  type DatasetInfo,
+  type DatasetRequest,
+  enough,
+  fromParts,
+  fromPool,
+  type Samples,
+  type Task,
+} from './datasets';
 
 type Req = Omit<DatasetRequest, 'name'>;
 
@@ -24,7 +34,8 @@ export function readNpy(bytes: Uint8Array, file: string): NpyArray {
   let a: ReturnType<typeof parseNpyBuffer>;
   let descr: string;
   try {
-    if (bytes.length < 10 || String.fromCharCode(...bytes.subarray(1, 6)) !== 'NUMPY') throw new Error('not an .npy file (no \\x93NUMPY magic)');
+    if (bytes.length < 10 || String.fromCharCode(...bytes.subarray(1, 6)) !== 'NUMPY')
+      throw new Error('not an .npy file (no \\x93NUMPY magic)');
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const v1 = bytes[6]! <= 1;
     const start = v1 ? 10 : 12;
@@ -32,26 +43,39 @@ export function readNpy(bytes: Uint8Array, file: string): NpyArray {
     if (bytes.length < end) throw new Error(`truncated inside its header (${bytes.length} of ${end} bytes)`);
     const header = new TextDecoder('latin1').decode(bytes.subarray(start, end));
     descr = /'descr'\s*:\s*'([^']+)'/.exec(header)?.[1] ?? '';
-    const shape = (/'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').map((d) => d.trim()).filter(Boolean).map(Number);
+    const shape = (/'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1] ?? '')
+      .split(',')
+      .map((d) => d.trim())
+      .filter(Boolean)
+      .map(Number);
     const item = Number(/(\d+)$/.exec(descr)?.[1] ?? 0);
     const need = shape.reduce((p, d) => p * d, 1);
-    if (item > 0 && bytes.length - end < need * item) throw new Error(`truncated: its shape [${shape}] needs ${need} values, it has ${Math.floor((bytes.length - end) / item)}`);
+    if (item > 0 && bytes.length - end < need * item)
+      throw new Error(
+        `truncated: its shape [${shape}] needs ${need} values, it has ${Math.floor((bytes.length - end) / item)}`,
+      );
   } catch (err) {
-    throw new DatasetError(`${file} ${(err as Error).message.startsWith('truncated') ? 'is ' : ': '}${(err as Error).message}`);
+    throw new DatasetError(
+      `${file} ${(err as Error).message.startsWith('truncated') ? 'is ' : ': '}${(err as Error).message}`,
+    );
   }
-  if (descr.startsWith('>') && !/^>[iub]1$/.test(descr)) throw new DatasetError(`${file} is big-endian (${descr}); save it little-endian (numpy's default)`);
+  if (descr.startsWith('>') && !/^>[iub]1$/.test(descr))
+    throw new DatasetError(`${file} is big-endian (${descr}); save it little-endian (numpy's default)`);
   try {
     a = parseNpyBuffer(copy);
   } catch (err) {
     throw new DatasetError(`${file}: ${(err as Error).message}`);
   }
   if (a.fortranOrder) throw new DatasetError(`${file} is in Fortran order; save np.ascontiguousarray(x)`);
-  if (!/^[iufb]\d+$/.test(a.dtype)) throw new DatasetError(`${file} holds ${a.dtype} values; datasets take numbers (float, int, uint8 or bool)`);
+  if (!/^[iufb]\d+$/.test(a.dtype))
+    throw new DatasetError(`${file} holds ${a.dtype} values; datasets take numbers (float, int, uint8 or bool)`);
   const size = a.shape.reduce((p, d) => p * d, 1);
   const data = a.data as unknown as ArrayLike<number | bigint | boolean>;
-  if (data.length < size) throw new DatasetError(`${file} is truncated: its shape [${a.shape}] needs ${size} values, it has ${data.length}`);
+  if (data.length < size)
+    throw new DatasetError(`${file} is truncated: its shape [${a.shape}] needs ${size} values, it has ${data.length}`);
   let values: ArrayLike<number>;
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array) values = Float64Array.from(data.subarray(0, size), Number);
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array)
+    values = Float64Array.from(data.subarray(0, size), Number);
   else if (Array.isArray(data)) values = Uint8Array.from(data.slice(0, size) as boolean[], (b) => (b ? 1 : 0));
   else values = (data as unknown as Float64Array).subarray(0, size);
   return { values, shape: a.shape, dtype: a.dtype };
@@ -76,7 +100,9 @@ function readNpyArrays(path: string): Record<ArrayName, NpyArray> {
       try {
         bytes = readFileSync(file);
       } catch {
-        throw new DatasetError(`missing ${file} (an npy dataset is a directory of x_train.npy, y_train.npy, x_test.npy and y_test.npy, or one .npz)`);
+        throw new DatasetError(
+          `missing ${file} (an npy dataset is a directory of x_train.npy, y_train.npy, x_test.npy and y_test.npy, or one .npz)`,
+        );
       }
       out[name] = readNpy(bytes, file);
     }
@@ -90,7 +116,14 @@ function readNpyArrays(path: string): Record<ArrayName, NpyArray> {
   }
   for (const name of arrayNames) {
     const bytes = entries[`${name}.npy`] ?? entries[name];
-    if (!bytes) throw new DatasetError(`${basename(path)} has no '${name}' array (it has ${Object.keys(entries).map((k) => `'${k.replace(/\.npy$/, '')}'`).join(', ') || 'none'})`);
+    if (!bytes)
+      throw new DatasetError(
+        `${basename(path)} has no '${name}' array (it has ${
+          Object.keys(entries)
+            .map((k) => `'${k.replace(/\.npy$/, '')}'`)
+            .join(', ') || 'none'
+        })`,
+      );
     out[name] = readNpy(bytes, `${basename(path)}:${name}`);
   }
   return out;
@@ -100,7 +133,10 @@ function readNpyArrays(path: string): Record<ArrayName, NpyArray> {
 function checkLabels(labels: ArrayLike<number>, where: string) {
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i]!;
-    if (!Number.isInteger(v) || v < 0) throw new DatasetError(`${where}: label ${v} at sample ${i} is not a class index (an integer ≥ 0); for numbers to predict, set task "regression"`);
+    if (!Number.isInteger(v) || v < 0)
+      throw new DatasetError(
+        `${where}: label ${v} at sample ${i} is not a class index (an integer ≥ 0); for numbers to predict, set task "regression"`,
+      );
   }
 }
 
@@ -114,11 +150,15 @@ function samplesOf(x: NpyArray, y: NpyArray, part: 'train' | 'test', task: Task)
   const scale = x.dtype === 'u1' ? 1 / 255 : 1;
   const xs = new Float32Array(n * xLen);
   for (let i = 0; i < xs.length; i++) xs[i] = x.values[i]! * scale;
-  for (let i = 0; i < xs.length; i++) if (!Number.isFinite(xs[i]!)) throw new DatasetError(`x_${part} has a non-finite value at sample ${Math.floor(i / xLen)}`);
+  for (let i = 0; i < xs.length; i++)
+    if (!Number.isFinite(xs[i]!))
+      throw new DatasetError(`x_${part} has a non-finite value at sample ${Math.floor(i / xLen)}`);
   const yCols = y.shape.slice(1).reduce((p, d) => p * d, 1);
   if (task === 'regression') {
     const ys = Float32Array.from({ length: n * yCols }, (_, i) => y.values[i]!);
-    for (let i = 0; i < ys.length; i++) if (!Number.isFinite(ys[i]!)) throw new DatasetError(`y_${part} has a non-finite target at sample ${Math.floor(i / yCols)}`);
+    for (let i = 0; i < ys.length; i++)
+      if (!Number.isFinite(ys[i]!))
+        throw new DatasetError(`y_${part} has a non-finite target at sample ${Math.floor(i / yCols)}`);
     return { x: xs, y: ys, n, xLen, yLen: yCols, featureShape };
   }
   const ys = new Int32Array(n);
@@ -134,7 +174,10 @@ function samplesOf(x: NpyArray, y: NpyArray, part: 'train' | 'test', task: Task)
         if (v === 1 && hot < 0) hot = j;
         else if (v !== 0) hot = -2;
       }
-      if (hot < 0) throw new DatasetError(`y_${part} has ${yCols} columns but row ${i} is not one-hot; give class indices, or set task "regression"`);
+      if (hot < 0)
+        throw new DatasetError(
+          `y_${part} has ${yCols} columns but row ${i} is not one-hot; give class indices, or set task "regression"`,
+        );
       ys[i] = hot;
     }
   }
@@ -159,10 +202,17 @@ export function loadNpy(path: string, req: Req): Dataset {
   const task: Task = req.task === 'regression' ? 'regression' : 'classification';
   const train = samplesOf(a.x_train, a.y_train, 'train', task);
   const test = samplesOf(a.x_test, a.y_test, 'test', task);
-  if (train.featureShape.join() !== test.featureShape.join()) throw new DatasetError(`x_train's samples are [${train.featureShape}] but x_test's are [${test.featureShape}]`);
-  if (train.yLen !== test.yLen) throw new DatasetError(`y_train has ${train.yLen} targets per sample but y_test has ${test.yLen}`);
+  if (train.featureShape.join() !== test.featureShape.join())
+    throw new DatasetError(`x_train's samples are [${train.featureShape}] but x_test's are [${test.featureShape}]`);
+  if (train.yLen !== test.yLen)
+    throw new DatasetError(`y_train has ${train.yLen} targets per sample but y_test has ${test.yLen}`);
   enough(basename(path), train.n, test.n, req);
-  const info: DatasetInfo = { name: 'npy', task, shape: train.featureShape, numClasses: task === 'regression' ? 0 : classesOf(train, test) };
+  const info: DatasetInfo = {
+    name: 'npy',
+    task,
+    shape: train.featureShape,
+    numClasses: task === 'regression' ? 0 : classesOf(train, test),
+  };
   return fromParts(info, train, test, req);
 }
 
@@ -170,7 +220,12 @@ export function loadNpy(path: string, req: Req): Dataset {
 function readCsv(file: string): { header: string[] | null; rows: string[][] } {
   let records: string[][];
   try {
-    records = parseCsv(readFileSync(file), { skip_empty_lines: true, trim: true, bom: true, relax_column_count: false }) as string[][];
+    records = parseCsv(readFileSync(file), {
+      skip_empty_lines: true,
+      trim: true,
+      bom: true,
+      relax_column_count: false,
+    }) as string[][];
   } catch (err) {
     throw new DatasetError(`${basename(file)}: ${(err as Error).message}`);
   }
@@ -188,12 +243,16 @@ function readCsv(file: string): { header: string[] | null; rows: string[][] } {
 function labelColumn(header: string[] | null, width: number, label: DatasetRequest['label'], file: string): number {
   if (label === undefined) return width - 1;
   if (typeof label === 'number') {
-    if (label >= width) throw new DatasetError(`label column ${label} is past the ${width} columns of ${basename(file)}`);
+    if (label >= width)
+      throw new DatasetError(`label column ${label} is past the ${width} columns of ${basename(file)}`);
     return label;
   }
   if (!header) throw new DatasetError(`label '${label}' names a column, but ${basename(file)} has no header row`);
   const k = header.indexOf(label);
-  if (k < 0) throw new DatasetError(`${basename(file)} has no column '${label}' (its columns: ${header.map((h) => `'${h}'`).join(', ')})`);
+  if (k < 0)
+    throw new DatasetError(
+      `${basename(file)} has no column '${label}' (its columns: ${header.map((h) => `'${h}'`).join(', ')})`,
+    );
   return k;
 }
 
@@ -215,7 +274,8 @@ export function loadCsv(path: string, req: Req): Dataset {
   if (width < 2) throw new DatasetError(`${basename(files[0]!)} needs at least one feature column and a label column`);
   for (const p of parsed) {
     const w = p.header?.length ?? p.rows[0]?.length ?? width;
-    if (w !== width) throw new DatasetError(`${basename(p.file)} has ${w} columns; ${basename(files[0]!)} has ${width}`);
+    if (w !== width)
+      throw new DatasetError(`${basename(p.file)} has ${w} columns; ${basename(files[0]!)} has ${width}`);
   }
   const k = labelColumn(parsed[0]!.header, width, req.label, files[0]!);
   const task: Task = req.task === 'regression' ? 'regression' : 'classification';
@@ -235,20 +295,30 @@ export function loadCsv(path: string, req: Req): Dataset {
         const cell = r[j]!;
         if (j === k) {
           const v = classNames ? classNames.indexOf(cell) : Number(cell);
-          if (cell === '' || !Number.isFinite(v)) throw new DatasetError(`${basename(p.file)} row ${i + 1 + (p.header ? 1 : 0)}: label '${cell}' is not a number`);
+          if (cell === '' || !Number.isFinite(v))
+            throw new DatasetError(
+              `${basename(p.file)} row ${i + 1 + (p.header ? 1 : 0)}: label '${cell}' is not a number`,
+            );
           y[i] = v;
           continue;
         }
         const v = Number(cell);
         if (cell === '' || !Number.isFinite(v)) {
-          throw new DatasetError(`${basename(p.file)} row ${i + 1 + (p.header ? 1 : 0)}, column ${colName(p, j)}: '${cell.slice(0, 40)}' is not a number (features must be numeric, with no missing values)`);
+          throw new DatasetError(
+            `${basename(p.file)} row ${i + 1 + (p.header ? 1 : 0)}, column ${colName(p, j)}: '${cell.slice(0, 40)}' is not a number (features must be numeric, with no missing values)`,
+          );
         }
         x[o++] = v;
       }
     });
     return { x, y, n, xLen, yLen: 1 };
   });
-  const info: DatasetInfo = { name: 'csv', task, shape: [width - 1], numClasses: task === 'regression' ? 0 : classesOf(...parts) };
+  const info: DatasetInfo = {
+    name: 'csv',
+    task,
+    shape: [width - 1],
+    numClasses: task === 'regression' ? 0 : classesOf(...parts),
+  };
   if (parts.length === 2) {
     enough(basename(path), parts[0]!.n, parts[1]!.n, req);
     return fromParts(info, parts[0]!, parts[1]!, req);

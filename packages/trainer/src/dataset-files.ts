@@ -26,7 +26,8 @@ function parseIdx(bytes: Uint8Array, file: string, rank: number): { dims: number
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
   const size = dims.reduce((a, b) => a * b, 1);
   const offset = 4 + 4 * rank;
-  if (bytes.length !== offset + size) throw new DatasetError(`${file} is truncated or corrupt (expected ${offset + size} bytes, found ${bytes.length})`);
+  if (bytes.length !== offset + size)
+    throw new DatasetError(`${file} is truncated or corrupt (expected ${offset + size} bytes, found ${bytes.length})`);
   return { dims, data: bytes.subarray(offset) };
 }
 
@@ -40,7 +41,8 @@ export function loadIdx(name: string, dir: string, req: Omit<DatasetRequest, 'na
     const lab = readBytes(dir, `${prefix}-labels-idx1-ubyte`);
     const images = parseIdx(img.bytes, img.file, 3);
     const labels = parseIdx(lab.bytes, lab.file, 1);
-    if (images.dims[0] !== labels.dims[0]) throw new DatasetError(`${img.file} and ${lab.file} disagree on the number of samples`);
+    if (images.dims[0] !== labels.dims[0])
+      throw new DatasetError(`${img.file} and ${lab.file} disagree on the number of samples`);
     const [n, h, w] = images.dims as [number, number, number];
     const x = new Float32Array(n * h * w);
     for (let i = 0; i < x.length; i++) x[i] = images.data[i]! / 255;
@@ -61,7 +63,8 @@ export function loadCifar10(dir: string, req: Omit<DatasetRequest, 'name'>): Dat
   const read = (files: string[]): Samples => {
     const parts = files.map((f) => {
       const { bytes, file } = readBytes(dir, f);
-      if (bytes.length % record !== 0) throw new DatasetError(`${file} is not CIFAR-10 binary (its size is not a multiple of ${record})`);
+      if (bytes.length % record !== 0)
+        throw new DatasetError(`${file} is not CIFAR-10 binary (its size is not a multiple of ${record})`);
       return bytes;
     });
     const n = parts.reduce((a, p) => a + p.length / record, 0);
@@ -73,13 +76,19 @@ export function loadCifar10(dir: string, req: Omit<DatasetRequest, 'name'>): Dat
         const o = r * record;
         if (bytes[o]! > 9) throw new DatasetError(`a CIFAR-10 label is ${bytes[o]} (expected 0–9) in ${dir}`);
         y[k] = bytes[o]!;
-        for (let pix = 0; pix < 1024; pix++) for (let ch = 0; ch < 3; ch++) x[k * 3072 + pix * 3 + ch] = bytes[o + 1 + ch * 1024 + pix]! / 255;
+        for (let pix = 0; pix < 1024; pix++)
+          for (let ch = 0; ch < 3; ch++) x[k * 3072 + pix * 3 + ch] = bytes[o + 1 + ch * 1024 + pix]! / 255;
       }
     }
     return { x, y, n, xLen: 3072, yLen: 1 };
   };
-  const present = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`).filter((f) => existsSync(join(dir, f)) || existsSync(join(dir, `${f}.gz`)));
-  if (!present.length) throw new DatasetError(`missing ${join(dir, 'data_batch_1.bin')}: point the dataset's path at CIFAR-10's binary version`);
+  const present = [1, 2, 3, 4, 5]
+    .map((i) => `data_batch_${i}.bin`)
+    .filter((f) => existsSync(join(dir, f)) || existsSync(join(dir, `${f}.gz`)));
+  if (!present.length)
+    throw new DatasetError(
+      `missing ${join(dir, 'data_batch_1.bin')}: point the dataset's path at CIFAR-10's binary version`,
+    );
   const train = read(present);
   const test = read(['test_batch.bin']);
   enough(dir, train.n, test.n, req);

@@ -6,8 +6,16 @@ import { describe, expect, it } from 'vitest';
 import { type Dataset, loadDataset } from './datasets';
 
 const rowsOf = (x: Float32Array | Int32Array, d: number) =>
-  Array.from({ length: x.length / d }, (_, i) => createHash('sha1').update(new Uint8Array(x.buffer, x.byteOffset + i * d * 4, d * 4)).digest('hex'));
-const splits = (ds: Dataset) => ({ train: rowsOf(ds.trainX, ds.inputDim), val: rowsOf(ds.valX, ds.inputDim), test: rowsOf(ds.testX, ds.inputDim) });
+  Array.from({ length: x.length / d }, (_, i) =>
+    createHash('sha1')
+      .update(new Uint8Array(x.buffer, x.byteOffset + i * d * 4, d * 4))
+      .digest('hex'),
+  );
+const splits = (ds: Dataset) => ({
+  train: rowsOf(ds.trainX, ds.inputDim),
+  val: rowsOf(ds.valX, ds.inputDim),
+  test: rowsOf(ds.testX, ds.inputDim),
+});
 const disjoint = (a: string[], b: string[]) => {
   const s = new Set(a);
   return b.every((x) => !s.has(x));
@@ -42,7 +50,9 @@ describe('validationSize 0 (v1, and every sweep stored before v1.1)', () => {
     expect(m.valX).toBe(m.testX);
     // Checksums the code before v1.1 (commit 4771e4d) gave the same requests.
     expect(m.checksum).toBe('9e7715124eef3ba85ae603f0adf693f59e7dfa2c77a1bebfc1f1a026e1395fc1');
-    expect(loadDataset({ name: 'synthetic', trainSize: 500, testSize: 100 }).checksum).toBe('e69bbd563bf80fdac9d7b3028779ad34b38b1771948bb456ff3a7c3eac94d3cb');
+    expect(loadDataset({ name: 'synthetic', trainSize: 500, testSize: 100 }).checksum).toBe(
+      'e69bbd563bf80fdac9d7b3028779ad34b38b1771948bb456ff3a7c3eac94d3cb',
+    );
   });
 
   it('with a validation split, the training samples are the v1 ones less those held out', () => {

@@ -62,8 +62,10 @@ export class DatasetError extends TrialError {
  * under the workers' DATA_ROOT, named by `dataset.path`. Null for the sets that ship with lrsweep.
  */
 export function datasetAdvice(name: DatasetRequest['name']): string | null {
-  const own = (files: string) => `put ${files} in a directory under the workers' DATA_ROOT and name it in dataset.path (relative to DATA_ROOT)`;
-  const idx = 'four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gzipped or not)';
+  const own = (files: string) =>
+    `put ${files} in a directory under the workers' DATA_ROOT and name it in dataset.path (relative to DATA_ROOT)`;
+  const idx =
+    'four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gzipped or not)';
   switch (name) {
     case 'fashion-mnist':
       return `install Debian's dataset-fashion-mnist package on every worker (apt-get install dataset-fashion-mnist; it is read when dataset.path is not given), or ${own(`Fashion-MNIST's ${idx}`)}`;
@@ -94,7 +96,10 @@ export function loadDataset(req: DatasetRequest): Dataset {
   } catch (err) {
     // A file that is not there: say how to get the data set (corrupt files keep their message).
     if (err instanceof DatasetError && /^missing /.test(err.message)) {
-      const what = req.name === 'fashion-mnist' && req.path === undefined ? "fashion-mnist: this worker does not have Debian's Fashion-MNIST files (no dataset.path was given)" : `${req.name}: ${err.message}`;
+      const what =
+        req.name === 'fashion-mnist' && req.path === undefined
+          ? "fashion-mnist: this worker does not have Debian's Fashion-MNIST files (no dataset.path was given)"
+          : `${req.name}: ${err.message}`;
       throw missingDataset(req.name, what);
     }
     throw err;
@@ -140,7 +145,9 @@ export interface DatasetInfo {
 }
 
 const sharedLike = <T extends Float32Array | Int32Array>(a: T, length: number): T =>
-  (a instanceof Int32Array ? new Int32Array(new SharedArrayBuffer(length * 4)) : new Float32Array(new SharedArrayBuffer(length * 4))) as T;
+  (a instanceof Int32Array
+    ? new Int32Array(new SharedArrayBuffer(length * 4))
+    : new Float32Array(new SharedArrayBuffer(length * 4))) as T;
 
 /** The samples at `rows`, copied into SharedArrayBuffers every training thread can read. */
 export function gatherRows(s: Samples, rows: ArrayLike<number>): Samples {
@@ -156,13 +163,24 @@ export function gatherRows(s: Samples, rows: ArrayLike<number>): Samples {
 
 /** The drawn training samples: the first `validationSize` validate, the rest train. */
 function splitTraining(s: Samples, drawn: Int32Array, validationSize: number) {
-  return { train: gatherRows(s, drawn.subarray(validationSize)), val: validationSize > 0 ? gatherRows(s, drawn.subarray(0, validationSize)) : null };
+  return {
+    train: gatherRows(s, drawn.subarray(validationSize)),
+    val: validationSize > 0 ? gatherRows(s, drawn.subarray(0, validationSize)) : null,
+  };
 }
 
 /** Refuses sizes the files cannot give, naming both. */
-export function enough(where: string, train: number, test: number, req: Omit<DatasetRequest, 'name'>, unit = 'samples') {
+export function enough(
+  where: string,
+  train: number,
+  test: number,
+  req: Omit<DatasetRequest, 'name'>,
+  unit = 'samples',
+) {
   if (req.trainSize > train || req.testSize > test) {
-    throw new DatasetError(`${where} has ${train} training and ${test} test ${unit}; asked for ${req.trainSize} and ${req.testSize}`);
+    throw new DatasetError(
+      `${where} has ${train} training and ${test} test ${unit}; asked for ${req.trainSize} and ${req.testSize}`,
+    );
   }
 }
 
@@ -171,9 +189,21 @@ export function enough(where: string, train: number, test: number, req: Omit<Dat
  * samples are the first `trainSize` of the splitSeed's permutation of the training part, the test
  * samples the first `testSize` of a fixed permutation of the test part.
  */
-export function fromParts(info: DatasetInfo, trainPart: Samples, testPart: Samples, req: Omit<DatasetRequest, 'name'>): Dataset {
-  const drawn = createRng(req.splitSeed ?? defaultSplitSeed).permutation(trainPart.n).subarray(0, req.trainSize);
-  const test = gatherRows(testPart, createRng(TEST_SEED + 1).permutation(testPart.n).subarray(0, req.testSize));
+export function fromParts(
+  info: DatasetInfo,
+  trainPart: Samples,
+  testPart: Samples,
+  req: Omit<DatasetRequest, 'name'>,
+): Dataset {
+  const drawn = createRng(req.splitSeed ?? defaultSplitSeed)
+    .permutation(trainPart.n)
+    .subarray(0, req.trainSize);
+  const test = gatherRows(
+    testPart,
+    createRng(TEST_SEED + 1)
+      .permutation(testPart.n)
+      .subarray(0, req.testSize),
+  );
   return finish(info, splitTraining(trainPart, drawn, req.validationSize ?? 0), test);
 }
 
@@ -184,7 +214,8 @@ export function fromParts(info: DatasetInfo, trainPart: Samples, testPart: Sampl
  * exactly v1's training samples in v1's order).
  */
 export function fromPool(info: DatasetInfo, all: Samples, req: Omit<DatasetRequest, 'name'>): Dataset {
-  if (req.trainSize + req.testSize > all.n) throw new DatasetError(`${info.name} has ${all.n} samples; trainSize + testSize = ${req.trainSize + req.testSize}`);
+  if (req.trainSize + req.testSize > all.n)
+    throw new DatasetError(`${info.name} has ${all.n} samples; trainSize + testSize = ${req.trainSize + req.testSize}`);
   const testRows = createRng(TEST_SEED).permutation(all.n).subarray(0, req.testSize);
   const isTest = new Uint8Array(all.n);
   for (const k of testRows) isTest[k] = 1;
@@ -197,7 +228,8 @@ export function fromPool(info: DatasetInfo, all: Samples, req: Omit<DatasetReque
 function finish(info: DatasetInfo, { train, val }: { train: Samples; val: Samples | null }, test: Samples): Dataset {
   const h = createHash('sha256');
   // Without a validation split the checksum is v1's (training and test samples).
-  for (const a of [train.x, train.y, ...(val ? [val.x, val.y] : []), test.x, test.y]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  for (const a of [train.x, train.y, ...(val ? [val.x, val.y] : []), test.x, test.y])
+    h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   const v = val ?? test;
   return {
     ...info,
@@ -236,7 +268,11 @@ export function loadMnist(req: Omit<DatasetRequest, 'name'>): Dataset {
     y.fill(digit, n, n + data.length / inputDim);
     n += data.length / inputDim;
   });
-  return fromPool({ name: 'mnist', task: 'classification', shape: [28, 28, 1], numClasses: 10 }, { x, y, n: total, xLen: inputDim, yLen: 1 }, req);
+  return fromPool(
+    { name: 'mnist', task: 'classification', shape: [28, 28, 1], numClasses: 10 },
+    { x, y, n: total, xLen: inputDim, yLen: 1 },
+    req,
+  );
 }
 
 /** Seeded Gaussian blobs (10 classes, 64 features): learnable, tiny, for tests. */
@@ -253,5 +289,9 @@ export function synthetic(req: Omit<DatasetRequest, 'name'>): Dataset {
     y[i] = c;
     for (let j = 0; j < inputDim; j++) x[i * inputDim + j] = centers[c]![j]! + 1.5 * rng.normal();
   }
-  return fromPool({ name: 'synthetic', task: 'classification', shape: [8, 8, 1], numClasses: classes }, { x, y, n: total, xLen: inputDim, yLen: 1 }, req);
+  return fromPool(
+    { name: 'synthetic', task: 'classification', shape: [8, 8, 1], numClasses: classes },
+    { x, y, n: total, xLen: inputDim, yLen: 1 },
+    req,
+  );
 }

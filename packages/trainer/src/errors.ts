@@ -10,7 +10,11 @@ export function classifyTrainingError(err: unknown): TrialErrorCode {
   // An invalid schedule or option that slipped past validation (a stored config edited by hand).
   if ((err as { code?: unknown } | null)?.code === 'SPEC_INVALID') return 'CONFIG_INVALID';
   const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  if (/Aborted\(|memory access out of bounds|out of memory|Maximum memory size|Array buffer allocation failed|Cannot allocate|Invalid typed array length|WebAssembly\.Memory|OOM|unreachable/i.test(message)) {
+  if (
+    /Aborted\(|memory access out of bounds|out of memory|Maximum memory size|Array buffer allocation failed|Cannot allocate|Invalid typed array length|WebAssembly\.Memory|OOM|unreachable/i.test(
+      message,
+    )
+  ) {
     return 'RESOURCE_EXHAUSTED';
   }
   return 'TRAINING_ERROR';

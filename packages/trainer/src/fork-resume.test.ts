@@ -6,7 +6,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Dataset, type EvalRecord, loadDataset, selectBackend, synthetic, type TrainConfig, type TrainerState, train, type UpdateRecord } from './index';
+import {
+  type Dataset,
+  type EvalRecord,
+  loadDataset,
+  selectBackend,
+  synthetic,
+  type TrainConfig,
+  type TrainerState,
+  train,
+  type UpdateRecord,
+} from './index';
 
 beforeAll(async () => {
   await selectBackend('wasm');
@@ -23,11 +33,35 @@ const text = (() => {
 
 // 128 training samples, batch 16: 8 updates an epoch, so every horizon crosses epoch boundaries.
 const kinds: [string, TrainConfig['model'], () => Dataset][] = [
-  ['mlp (dropout)', { kind: 'mlp', hidden: [16], activation: 'relu', dropout: 0.2 }, () => synthetic({ trainSize: 128, testSize: 32 })],
-  ['lenet', { kind: 'lenet', activation: 'sigmoid', pool: 'avg' }, () => loadDataset({ name: 'mnist', trainSize: 128 + 32, validationSize: 32, testSize: 32 })],
+  [
+    'mlp (dropout)',
+    { kind: 'mlp', hidden: [16], activation: 'relu', dropout: 0.2 },
+    () => synthetic({ trainSize: 128, testSize: 32 }),
+  ],
+  [
+    'lenet',
+    { kind: 'lenet', activation: 'sigmoid', pool: 'avg' },
+    () => loadDataset({ name: 'mnist', trainSize: 128 + 32, validationSize: 32, testSize: 32 }),
+  ],
   ['cnn', { kind: 'cnn', channels: [4], batchNorm: true }, () => synthetic({ trainSize: 128, testSize: 32 })],
-  ['vit', { kind: 'vit', patchSize: 2, width: 8, depth: 1, heads: 2, mlpRatio: 2 }, () => synthetic({ trainSize: 128, testSize: 32 })],
-  ['gpt', { kind: 'gpt', width: 8, depth: 1, heads: 2, mlpRatio: 2 }, () => loadDataset({ name: 'text', path: text, contextLength: 8, trainSize: 128 + 16, validationSize: 16, testSize: 16 })],
+  [
+    'vit',
+    { kind: 'vit', patchSize: 2, width: 8, depth: 1, heads: 2, mlpRatio: 2 },
+    () => synthetic({ trainSize: 128, testSize: 32 }),
+  ],
+  [
+    'gpt',
+    { kind: 'gpt', width: 8, depth: 1, heads: 2, mlpRatio: 2 },
+    () =>
+      loadDataset({
+        name: 'text',
+        path: text,
+        contextLength: 8,
+        trainSize: 128 + 16,
+        validationSize: 16,
+        testSize: 16,
+      }),
+  ],
 ];
 
 const cfg = (model: TrainConfig['model'], horizon: number): TrainConfig => ({
@@ -36,7 +70,13 @@ const cfg = (model: TrainConfig['model'], horizon: number): TrainConfig => ({
   training: { epochs: 1, batchSize: 16, evalEvery: 5, gradClipNorm: 1, totalSteps: horizon },
   baseLr: 0.003,
   // Decay over the last 20% of the part after a 3-update warmup: at T=20 from update 17, at T=30 from 25.
-  schedule: { kind: 'wsd', decayFraction: 0.2, decayShape: '1-sqrt', minFactor: 0, warmup: { steps: 3, startFactor: 0.1 } },
+  schedule: {
+    kind: 'wsd',
+    decayFraction: 0.2,
+    decayShape: '1-sqrt',
+    minFactor: 0,
+    warmup: { steps: 3, startFactor: 0.1 },
+  },
   seed: 11,
 });
 
@@ -44,7 +84,12 @@ function run(c: TrainConfig, d: Dataset, opts: Parameters<typeof train>[3] = {})
   const updates: UpdateRecord[] = [];
   const evals: EvalRecord[] = [];
   const checkpoints: TrainerState[] = [];
-  const result = train(c, d, { onUpdate: (u) => updates.push(u), onEval: (e) => evals.push(e), onCheckpoint: (s) => checkpoints.push(s) }, opts);
+  const result = train(
+    c,
+    d,
+    { onUpdate: (u) => updates.push(u), onEval: (e) => evals.push(e), onCheckpoint: (s) => checkpoints.push(s) },
+    opts,
+  );
   return { updates, evals, checkpoints, result };
 }
 

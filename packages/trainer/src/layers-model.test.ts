@@ -5,7 +5,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeKerasModel } from '@lrsweep/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildLayersModel, createModel, createRng, type Dataset, evaluate, liveTensorCount, readLayersModel, selectBackend, synthetic, type TrainConfig, type TrainerState, train, type UpdateRecord } from './index';
+import {
+  buildLayersModel,
+  createModel,
+  createRng,
+  type Dataset,
+  evaluate,
+  liveTensorCount,
+  readLayersModel,
+  selectBackend,
+  synthetic,
+  type TrainConfig,
+  type TrainerState,
+  train,
+  type UpdateRecord,
+} from './index';
 
 beforeAll(async () => {
   expect((await selectBackend('wasm')).name).toBe('wasm');
@@ -32,7 +46,12 @@ async function trainFiles(file: string, c: TrainConfig, d: Dataset = data, weigh
 describe('Layers models (Keras format)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lrsweep-layers-'));
   const model = writeKerasModel(dir, { inputs: 64, hidden: 32, outputs: 10, activation: 'softmax', batchNorm: true });
-  const spec = { kind: 'layers', path: 'model.json', loss: 'sparse_categorical_crossentropy', weights: 'initial' } as const;
+  const spec = {
+    kind: 'layers',
+    path: 'model.json',
+    loss: 'sparse_categorical_crossentropy',
+    weights: 'initial',
+  } as const;
 
   it("trains with lrsweep's optimizer and schedule: the loss falls, the same seed repeats, another differs", async () => {
     const before = liveTensorCount();
@@ -57,7 +76,10 @@ describe('Layers models (Keras format)', () => {
     const kernel = (m: typeof pretrained) => Array.from(m.variables[0]!.dataSync());
     expect(kernel(pretrained)).toEqual(Array.from(model.weights['dense_in/kernel']!));
     pretrained.dispose();
-    const fresh = (seed: number) => buildLayersModel(readLayersModel(model.file, undefined, { weights: false })).then((l) => createModel(spec, data, createRng(seed), l));
+    const fresh = (seed: number) =>
+      buildLayersModel(readLayersModel(model.file, undefined, { weights: false })).then((l) =>
+        createModel(spec, data, createRng(seed), l),
+      );
     const [x, y, z] = await Promise.all([fresh(1), fresh(1), fresh(2)]);
     expect(kernel(x)).not.toEqual(Array.from(model.weights['dense_in/kernel']!));
     expect(kernel(y)).toEqual(kernel(x));
@@ -86,15 +108,24 @@ describe('Layers models (Keras format)', () => {
     const wrong = writeKerasModel(d2, { inputs: 10, hidden: 8, outputs: 10, activation: 'softmax' });
     await expect(trainFiles(wrong.file, cfg({ model: spec }))).rejects.toMatchObject({
       code: 'MODEL_INVALID',
-      message: expect.stringMatching(/layer 'dense_in' takes inputs of shape \[10\].*samples are \[8, 8, 1\] \(64 values\)/),
+      message: expect.stringMatching(
+        /layer 'dense_in' takes inputs of shape \[10\].*samples are \[8, 8, 1\] \(64 values\)/,
+      ),
     });
   });
 
   it('fails naming the output layer when it is too narrow for the classes, or the loss does not fit', async () => {
     const d2 = mkdtempSync(join(tmpdir(), 'lrsweep-layers-'));
     const narrow = writeKerasModel(d2, { inputs: 64, hidden: 8, outputs: 3, activation: 'softmax' });
-    await expect(trainFiles(narrow.file, cfg({ model: spec }))).rejects.toMatchObject({ code: 'MODEL_INVALID', message: expect.stringContaining("layer 'dense_out' gives 3 values per sample; the dataset has 10 classes") });
-    await expect(trainFiles(narrow.file, cfg({ model: { ...spec, loss: 'binary_crossentropy' } }))).rejects.toMatchObject({ message: expect.stringContaining("binary_crossentropy needs one output per sample; layer 'dense_out' gives 3") });
+    await expect(trainFiles(narrow.file, cfg({ model: spec }))).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+      message: expect.stringContaining("layer 'dense_out' gives 3 values per sample; the dataset has 10 classes"),
+    });
+    await expect(
+      trainFiles(narrow.file, cfg({ model: { ...spec, loss: 'binary_crossentropy' } })),
+    ).rejects.toMatchObject({
+      message: expect.stringContaining("binary_crossentropy needs one output per sample; layer 'dense_out' gives 3"),
+    });
   });
 
   it('computes the loss Keras does: cross-entropy on probabilities for a softmax output, on logits for a linear one', async () => {
@@ -103,7 +134,12 @@ describe('Layers models (Keras format)', () => {
     const d3 = mkdtempSync(join(tmpdir(), 'lrsweep-layers-'));
     const linear = writeKerasModel(d3, { inputs: 64, hidden: 16, outputs: 10, activation: 'linear' });
     const valLoss = async (file: string) => {
-      const m = createModel({ ...spec, weights: 'pretrained' }, data, createRng(0), await buildLayersModel(readLayersModel(file)));
+      const m = createModel(
+        { ...spec, weights: 'pretrained' },
+        data,
+        createRng(0),
+        await buildLayersModel(readLayersModel(file)),
+      );
       const e = evaluate(m, data);
       m.dispose();
       return e.val_loss!;
@@ -114,8 +150,12 @@ describe('Layers models (Keras format)', () => {
     const n = data.valY.length;
     for (let s = 0; s < n; s++) {
       const x = Array.from(data.valX.subarray(s * 64, (s + 1) * 64));
-      const h = Array.from({ length: 16 }, (_, j) => Math.max(0, x.reduce((a, v, i) => a + v * w['dense_in/kernel']![i * 16 + j]!, 0) + w['dense_in/bias']![j]!));
-      const z = Array.from({ length: 10 }, (_, k) => h.reduce((a, v, j) => a + v * w['dense_out/kernel']![j * 10 + k]!, 0));
+      const h = Array.from({ length: 16 }, (_, j) =>
+        Math.max(0, x.reduce((a, v, i) => a + v * w['dense_in/kernel']![i * 16 + j]!, 0) + w['dense_in/bias']![j]!),
+      );
+      const z = Array.from({ length: 10 }, (_, k) =>
+        h.reduce((a, v, j) => a + v * w['dense_out/kernel']![j * 10 + k]!, 0),
+      );
       const top = Math.max(...z);
       sum += top + Math.log(z.reduce((a, v) => a + Math.exp(v - top), 0)) - z[data.valY[s]!]!;
     }

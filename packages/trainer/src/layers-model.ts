@@ -28,7 +28,11 @@ export interface LayersArtifacts {
  * Reads a model.json and its shards. `resolve` maps a shard path (relative to model.json, as the
  * manifest gives it) to a file, refusing one outside the model root.
  */
-export function readLayersModel(file: string, resolve: (shard: string) => string = (s) => join(dirname(file), s), opts: { weights: boolean } = { weights: true }): LayersArtifacts {
+export function readLayersModel(
+  file: string,
+  resolve: (shard: string) => string = (s) => join(dirname(file), s),
+  opts: { weights: boolean } = { weights: true },
+): LayersArtifacts {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
@@ -37,14 +41,19 @@ export function readLayersModel(file: string, resolve: (shard: string) => string
   }
   const m = json as { format?: unknown; modelTopology?: unknown; weightsManifest?: unknown };
   if (!m || typeof m !== 'object') throw invalid('the model file is not a JSON object');
-  if (m.format === 'graph-model') throw invalid('this is a graph model (a converted SavedModel), which cannot be trained: convert the Keras model (tensorflowjs_converter --input_format keras) or save a TF.js Layers model');
-  if (!m.modelTopology || typeof m.modelTopology !== 'object') throw invalid("the model file has no 'modelTopology' (is it a TF.js Layers model.json?)");
+  if (m.format === 'graph-model')
+    throw invalid(
+      'this is a graph model (a converted SavedModel), which cannot be trained: convert the Keras model (tensorflowjs_converter --input_format keras) or save a TF.js Layers model',
+    );
+  if (!m.modelTopology || typeof m.modelTopology !== 'object')
+    throw invalid("the model file has no 'modelTopology' (is it a TF.js Layers model.json?)");
   const manifest = m.weightsManifest ?? [];
   if (!Array.isArray(manifest)) throw invalid("the model file's 'weightsManifest' is not a list");
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const shards: Uint8Array[] = [];
   manifest.forEach((group: { paths?: unknown; weights?: unknown }, g) => {
-    if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights)) throw invalid(`weightsManifest[${g}] needs 'paths' and 'weights'`);
+    if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights))
+      throw invalid(`weightsManifest[${g}] needs 'paths' and 'weights'`);
     weightSpecs.push(...(group.weights as tf.io.WeightsManifestEntry[]));
     if (!opts.weights) return;
     for (const p of group.paths) {
@@ -52,7 +61,9 @@ export function readLayersModel(file: string, resolve: (shard: string) => string
       try {
         shards.push(readFileSync(resolve(p)));
       } catch (err) {
-        throw err instanceof TrialError ? err : invalid(`cannot read the weight shard '${p}': ${(err as Error).message}`);
+        throw err instanceof TrialError
+          ? err
+          : invalid(`cannot read the weight shard '${p}': ${(err as Error).message}`);
       }
     }
   });
@@ -65,7 +76,11 @@ export function readLayersModel(file: string, resolve: (shard: string) => string
 /** Builds the model (its layers, and its file's weights when there are any): on the training thread. */
 export async function buildLayersModel(a: LayersArtifacts): Promise<tf.LayersModel> {
   try {
-    const handler = tf.io.fromMemory(a.weightData ? { modelTopology: a.modelTopology, weightSpecs: a.weightSpecs, weightData: a.weightData } : { modelTopology: a.modelTopology });
+    const handler = tf.io.fromMemory(
+      a.weightData
+        ? { modelTopology: a.modelTopology, weightSpecs: a.weightSpecs, weightData: a.weightData }
+        : { modelTopology: a.modelTopology },
+    );
     return await tf.loadLayersModel(handler);
   } catch (err) {
     throw invalid(`the model cannot be built: ${(err as Error).message}`);
@@ -74,7 +89,9 @@ export async function buildLayersModel(a: LayersArtifacts): Promise<tf.LayersMod
 
 /** Every layer, nested models' included. */
 function allLayers(model: tf.LayersModel): tf.layers.Layer[] {
-  return model.layers.flatMap((l) => ('layers' in l && Array.isArray((l as tf.LayersModel).layers) ? allLayers(l as tf.LayersModel) : [l]));
+  return model.layers.flatMap((l) =>
+    'layers' in l && Array.isArray((l as tf.LayersModel).layers) ? allLayers(l as tf.LayersModel) : [l],
+  );
 }
 
 /** Layers that draw noise without a seed: their runs could not be repeated or resumed. */
@@ -96,7 +113,11 @@ function initializerOf(layer: tf.layers.Layer, weightName: string): Initializer 
   const suffix = weightName.split('/').pop()!.replace(/_\d+$/, '');
   const camel = suffix.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   const names = [`${camel}Initializer`, `${camel.replace(/Kernel$/, '')}Initializer`];
-  const owners = [layer, (layer as unknown as { cell?: object }).cell, ...((layer as unknown as { cell?: { cells?: object[] } }).cell?.cells ?? [])];
+  const owners = [
+    layer,
+    (layer as unknown as { cell?: object }).cell,
+    ...((layer as unknown as { cell?: { cells?: object[] } }).cell?.cells ?? []),
+  ];
   for (const owner of owners) {
     if (!owner) continue;
     for (const n of names) {
@@ -117,7 +138,10 @@ function reinitialize(layers: tf.layers.Layer[], rng: Rng) {
   for (const layer of layers) {
     for (const w of layer.weights) {
       const init = initializerOf(layer, w.originalName);
-      if (!init) throw invalid(`layer '${layer.name}' (${layer.getClassName()}): no initializer is known for its weight '${w.originalName}'; use weights: "pretrained"`);
+      if (!init)
+        throw invalid(
+          `layer '${layer.name}' (${layer.getClassName()}): no initializer is known for its weight '${w.originalName}'; use weights: "pretrained"`,
+        );
       const seeded = init as unknown as { seed?: number };
       const had = 'seed' in seeded;
       const before = seeded.seed;
@@ -137,7 +161,8 @@ function lossOf(spec: LayersSpec, model: tf.LayersModel): { loss: LossKind; outp
   const last = model.outputs[0]!.sourceLayer;
   const config = last.getConfig() as { activation?: string };
   const activation = last.getClassName() === 'Softmax' ? 'softmax' : config.activation;
-  const probabilities = loss === 'softmax' ? activation === 'softmax' : loss === 'binary' ? activation === 'sigmoid' : false;
+  const probabilities =
+    loss === 'softmax' ? activation === 'softmax' : loss === 'binary' ? activation === 'sigmoid' : false;
   return { loss, outputs: probabilities ? 'probabilities' : 'logits' };
 }
 
@@ -147,10 +172,16 @@ function lossOf(spec: LayersSpec, model: tf.LayersModel): { loss: LossKind; outp
  * update, its batch-norm statistics kept in checkpoints.
  */
 export function layersModel(spec: LayersSpec, model: tf.LayersModel, data: ModelData, rng: Rng): Model {
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) throw invalid(`the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; lrsweep trains models of one input and one output`);
+  if (model.inputs.length !== 1 || model.outputs.length !== 1)
+    throw invalid(
+      `the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; lrsweep trains models of one input and one output`,
+    );
   const layers = allLayers(model);
   const noisy = layers.find((l) => unseeded.has(l.getClassName()));
-  if (noisy) throw invalid(`layer '${noisy.name}' (${noisy.getClassName()}) draws unseeded noise, so its runs could not be repeated or resumed; use Dropout`);
+  if (noisy)
+    throw invalid(
+      `layer '${noisy.name}' (${noisy.getClassName()}) draws unseeded noise, so its runs could not be repeated or resumed; use Dropout`,
+    );
   const firstLayer = layers.find((l) => l.getClassName() !== 'InputLayer') ?? layers[0]!;
   const lastLayer = model.outputs[0]!.sourceLayer;
 
@@ -159,27 +190,44 @@ export function layersModel(spec: LayersSpec, model: tf.LayersModel, data: Model
   const dataShape = data.shape;
   const dims = inShape.map((d, i) => (d === null ? (inShape.length === dataShape.length ? dataShape[i]! : null) : d));
   if (dims.some((d) => d === null) || product(dims as number[]) !== data.inputDim) {
-    throw invalid(`layer '${firstLayer.name}' takes inputs of shape ${shapeText(inShape)}${dims.some((d) => d === null) ? '' : ` (${product(dims as number[])} values)`}; the dataset's samples are [${dataShape.join(', ')}] (${data.inputDim} values)`);
+    throw invalid(
+      `layer '${firstLayer.name}' takes inputs of shape ${shapeText(inShape)}${dims.some((d) => d === null) ? '' : ` (${product(dims as number[])} values)`}; the dataset's samples are [${dataShape.join(', ')}] (${data.inputDim} values)`,
+    );
   }
 
   // The output: one row per target, as wide as the loss needs.
   const { loss, outputs } = lossOf(spec, model);
   const outShape = model.outputs[0]!.shape.slice(1);
-  if (outShape.some((d) => d === null)) throw invalid(`layer '${lastLayer.name}' gives outputs of shape ${shapeText(outShape)}; lrsweep needs a fixed output shape`);
+  if (outShape.some((d) => d === null))
+    throw invalid(
+      `layer '${lastLayer.name}' gives outputs of shape ${shapeText(outShape)}; lrsweep needs a fixed output shape`,
+    );
   const width = outShape[outShape.length - 1] as number;
   const rowsPerSample = product(outShape.slice(0, -1) as number[]);
   const targets = loss === 'mse' ? 1 : data.targetDim;
   if (rowsPerSample !== targets) {
-    throw invalid(`layer '${lastLayer.name}' gives outputs of shape ${shapeText(outShape)}; the dataset has ${data.targetDim} target${data.targetDim === 1 ? '' : 's'} per sample`);
+    throw invalid(
+      `layer '${lastLayer.name}' gives outputs of shape ${shapeText(outShape)}; the dataset has ${data.targetDim} target${data.targetDim === 1 ? '' : 's'} per sample`,
+    );
   }
-  if (loss === 'softmax' && width < data.numClasses) throw invalid(`layer '${lastLayer.name}' gives ${width} values per sample; the dataset has ${data.numClasses} classes (labels 0–${data.numClasses - 1})`);
+  if (loss === 'softmax' && width < data.numClasses)
+    throw invalid(
+      `layer '${lastLayer.name}' gives ${width} values per sample; the dataset has ${data.numClasses} classes (labels 0–${data.numClasses - 1})`,
+    );
   if (loss === 'binary') {
-    if (width !== 1) throw invalid(`binary_crossentropy needs one output per sample; layer '${lastLayer.name}' gives ${width}`);
-    if (data.numClasses > 2) throw invalid(`binary_crossentropy needs labels 0 and 1; the dataset has ${data.numClasses} classes`);
+    if (width !== 1)
+      throw invalid(`binary_crossentropy needs one output per sample; layer '${lastLayer.name}' gives ${width}`);
+    if (data.numClasses > 2)
+      throw invalid(`binary_crossentropy needs labels 0 and 1; the dataset has ${data.numClasses} classes`);
   }
-  if (loss === 'mse' && width !== data.targetDim) throw invalid(`layer '${lastLayer.name}' gives ${width} values per sample; the dataset has ${data.targetDim} target${data.targetDim === 1 ? '' : 's'}`);
-  if (loss !== 'mse' && data.task === 'regression') throw invalid(`a regression dataset trains with loss "mse", not "${spec.loss}"`);
-  if (loss === 'mse' && data.task !== 'regression') throw invalid('loss "mse" is for regression datasets (csv or npy with task "regression")');
+  if (loss === 'mse' && width !== data.targetDim)
+    throw invalid(
+      `layer '${lastLayer.name}' gives ${width} values per sample; the dataset has ${data.targetDim} target${data.targetDim === 1 ? '' : 's'}`,
+    );
+  if (loss !== 'mse' && data.task === 'regression')
+    throw invalid(`a regression dataset trains with loss "mse", not "${spec.loss}"`);
+  if (loss === 'mse' && data.task !== 'regression')
+    throw invalid('loss "mse" is for regression datasets (csv or npy with task "regression")');
 
   if (spec.weights !== 'pretrained') reinitialize(layers, rng);
   else if (!model.weights.length) throw invalid('weights: "pretrained", but the model has no weights');

@@ -113,7 +113,8 @@ export function layerNorm(p: Params, dim: number) {
       },
     };
   });
-  return (x: tf.Tensor) => (fusedOpsActive() ? fusedLayerNorm(x, gamma, beta, LAYER_NORM_EPSILON) : norm(x, gamma, beta));
+  return (x: tf.Tensor) =>
+    fusedOpsActive() ? fusedLayerNorm(x, gamma, beta, LAYER_NORM_EPSILON) : norm(x, gamma, beta);
 }
 
 /** How a forward pass runs: training (dropout on, its masks drawn from `seed`) or evaluating. */

@@ -7,7 +7,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { activate, layerNorm, Params } from './layers';
 import { createRng } from './rng';
 import { ADAM_KERNEL, createOptimizer, type OptimizerSpec } from './optimizers';
-import { DatasetError, loadCifar10, loadDataset, loadIdx, type ModelSpec, selectBackend, synthetic, train, type UpdateRecord } from './index';
+import {
+  DatasetError,
+  loadCifar10,
+  loadDataset,
+  loadIdx,
+  type ModelSpec,
+  selectBackend,
+  synthetic,
+  train,
+  type UpdateRecord,
+} from './index';
 
 beforeAll(async () => {
   expect((await selectBackend('wasm')).name).toBe('wasm');
@@ -18,7 +28,14 @@ const fit = (model: ModelSpec, data: ReturnType<typeof synthetic>, steps: number
   const batch = 32;
   const epochs = Math.ceil((steps * batch) / data.trainY.length);
   const r = train(
-    { model, optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }, training: { epochs, batchSize: batch, evalEvery: 1000 }, baseLr: lr, schedule: { kind: 'constant' }, seed: 1 },
+    {
+      model,
+      optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
+      training: { epochs, batchSize: batch, evalEvery: 1000 },
+      baseLr: lr,
+      schedule: { kind: 'constant' },
+      seed: 1,
+    },
     data,
     { onUpdate: (u) => losses.push(u) },
   );
@@ -48,7 +65,11 @@ describe('models train on wasm (the loss falls on a learnable set)', () => {
   it('counts forward FLOPs as 2 per multiply-add', async () => {
     const { createModel } = await import('./models');
     const { createRng } = await import('./rng');
-    const m = createModel({ kind: 'mlp', hidden: [256], activation: 'relu' }, { task: 'classification', shape: [28, 28, 1], inputDim: 784, numClasses: 10, targetDim: 1 }, createRng(0));
+    const m = createModel(
+      { kind: 'mlp', hidden: [256], activation: 'relu' },
+      { task: 'classification', shape: [28, 28, 1], inputDim: 784, numClasses: 10, targetDim: 1 },
+      createRng(0),
+    );
     expect(m.forwardFlops).toBe(2 * (784 * 256 + 256 * 10));
     m.dispose();
   });
@@ -76,9 +97,28 @@ describe('wasm kernels against the cpu backend', () => {
     ['stride 3, valid', [1, 10, 10, 1], [4, 4, 1, 2], 3, 'valid'],
   ] as const)('convolution gradients match to 1e-4 relative (%s)', async (_n, xs, ws, s, pad) => {
     const f = () => {
-      const x = tf.variable(tf.tensor4d(values((xs as readonly number[]).reduce((a, b) => a * b), 1), [...xs]));
-      const w = tf.variable(tf.tensor4d(values((ws as readonly number[]).reduce((a, b) => a * b), 0.7), [...ws]));
-      const { grads } = tf.variableGrads(() => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad))) as tf.Scalar, [x, w]);
+      const x = tf.variable(
+        tf.tensor4d(
+          values(
+            (xs as readonly number[]).reduce((a, b) => a * b),
+            1,
+          ),
+          [...xs],
+        ),
+      );
+      const w = tf.variable(
+        tf.tensor4d(
+          values(
+            (ws as readonly number[]).reduce((a, b) => a * b),
+            0.7,
+          ),
+          [...ws],
+        ),
+      );
+      const { grads } = tf.variableGrads(
+        () => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad))) as tf.Scalar,
+        [x, w],
+      );
       const out = [grads[x.name]!, grads[w.name]!];
       x.dispose();
       w.dispose();
@@ -93,7 +133,11 @@ describe('wasm kernels against the cpu backend', () => {
     const f = () => {
       const a = tf.tensor3d(values(2 * 5 * 7, 0.3), [2, 5, 7]);
       const b = tf.tensor3d(values(2 * 6 * 7, 0.9), [2, 6, 7]);
-      return [tf.matMul(a, b, false, true), tf.matMul(b, a, false, true), tf.matMul(tf.transpose(a, [0, 2, 1]), tf.transpose(b, [0, 2, 1]), true, false)];
+      return [
+        tf.matMul(a, b, false, true),
+        tf.matMul(b, a, false, true),
+        tf.matMul(tf.transpose(a, [0, 2, 1]), tf.transpose(b, [0, 2, 1]), true, false),
+      ];
     };
     expect(close(await run('cpu', f), await run('wasm', f))).toBeLessThan(1e-5);
   });
@@ -106,7 +150,10 @@ describe('wasm kernels against the cpu backend', () => {
       const d = tf.tensor4d(values(2 * 3 * 8 * 4, 0.2), [2, 3, 8, 4]);
       const odd = tf.tensor3d(values(6 * 12 * 6, 0.5), [6, 12, 6]); // n = 6: the backend's own loop
       const shared = tf.tensor3d(values(12 * 8, 0.6), [1, 12, 8]); // broadcast batch: the backend's own loop
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(tf.matMul(tf.matMul(a, b), b, false, true))) as tf.Scalar, [a, b]);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.square(tf.matMul(tf.matMul(a, b), b, false, true))) as tf.Scalar,
+        [a, b],
+      );
       const out = [
         tf.matMul(a, b),
         tf.matMul(tf.transpose(a, [0, 2, 1]), b, true, false),
@@ -130,32 +177,47 @@ describe('wasm kernels against the cpu backend', () => {
     ['adam', { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }],
     ['adam + L2', { kind: 'adam', beta1: 0.8, beta2: 0.99, epsilon: 1e-6, weightDecay: 0.1 }],
     ['adamw', { kind: 'adamw', beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.05 }],
-  ] as [string, OptimizerSpec][])('the fused Adam step on wasm follows the composed one on cpu (%s)', async (_n, spec) => {
-    const f = () => {
-      const w = tf.variable(tf.tensor2d(values(35, 0.37), [7, 5]), true, `adam_${Math.random()}`);
-      const opt = createOptimizer(spec, [w]);
-      const out: tf.Tensor[] = [];
-      [0.1, 0.03, 0.2, 0.05, 0.1].forEach((lr, k) => {
-        tf.tidy(() => opt.apply({ [w.name]: tf.mul(tf.sin(tf.add(w, k)), 2) }, lr));
-        out.push(w.clone());
-      });
-      const slots = opt.exportState().slots.map((x) => tf.tensor(x));
-      opt.dispose();
-      w.dispose();
-      return [...out, ...slots];
-    };
-    const cpu = await run('cpu', f);
-    const wasm = await run('wasm', f);
-    expect(tf.getKernel(ADAM_KERNEL, 'wasm')).toBeDefined();
-    expect(close(cpu, wasm)).toBeLessThan(1e-6);
-  });
+  ] as [string, OptimizerSpec][])(
+    'the fused Adam step on wasm follows the composed one on cpu (%s)',
+    async (_n, spec) => {
+      const f = () => {
+        const w = tf.variable(tf.tensor2d(values(35, 0.37), [7, 5]), true, `adam_${Math.random()}`);
+        const opt = createOptimizer(spec, [w]);
+        const out: tf.Tensor[] = [];
+        [0.1, 0.03, 0.2, 0.05, 0.1].forEach((lr, k) => {
+          tf.tidy(() => opt.apply({ [w.name]: tf.mul(tf.sin(tf.add(w, k)), 2) }, lr));
+          out.push(w.clone());
+        });
+        const slots = opt.exportState().slots.map((x) => tf.tensor(x));
+        opt.dispose();
+        w.dispose();
+        return [...out, ...slots];
+      };
+      const cpu = await run('cpu', f);
+      const wasm = await run('wasm', f);
+      expect(tf.getKernel(ADAM_KERNEL, 'wasm')).toBeDefined();
+      expect(close(cpu, wasm)).toBeLessThan(1e-6);
+    },
+  );
 
   it('splits, concatenations and average-pool gradients (SIMD copies) match', async () => {
     const f = () => {
       const x = tf.tensor3d(values(4 * 6 * 8, 0.3), [4, 6, 8]);
-      const n = tf.tensor2d(Int32Array.from({ length: 5 * 7 }, (_, i) => i - 9), [5, 7], 'int32');
+      const n = tf.tensor2d(
+        Int32Array.from({ length: 5 * 7 }, (_, i) => i - 9),
+        [5, 7],
+        'int32',
+      );
       const img = tf.tensor4d(values(2 * 8 * 6 * 3, 0.6), [2, 8, 6, 3]);
-      const grad = (size: number, stride: number, pad: 'valid' | 'same') => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(v as tf.Tensor4D, size, stride, pad), tf.sin(tf.avgPool(v as tf.Tensor4D, size, stride, pad)))))(img);
+      const grad = (size: number, stride: number, pad: 'valid' | 'same') =>
+        tf.grad((v: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              tf.avgPool(v as tf.Tensor4D, size, stride, pad),
+              tf.sin(tf.avgPool(v as tf.Tensor4D, size, stride, pad)),
+            ),
+          ),
+        )(img);
       return [
         ...tf.split(x, [1, 3, 2], 1),
         ...tf.split(x, 2, 2),
@@ -207,7 +269,10 @@ describe('wasm kernels against the cpu backend', () => {
 });
 
 it("layer norm's written-out gradient equals automatic differentiation of its formula", async () => {
-  const x = tf.tensor3d(Float32Array.from({ length: 4 * 5 * 8 }, (_, i) => Math.sin(i * 0.7) * 3 + (i % 5)), [4, 5, 8]);
+  const x = tf.tensor3d(
+    Float32Array.from({ length: 4 * 5 * 8 }, (_, i) => Math.sin(i * 0.7) * 3 + (i % 5)),
+    [4, 5, 8],
+  );
   const p = new Params(createRng(1));
   const ln = layerNorm(p, 8);
   const [g, b] = p.variables as [tf.Variable, tf.Variable];
@@ -232,7 +297,10 @@ it("layer norm's written-out gradient equals automatic differentiation of its fo
 
 it('gelu (tanh form, via sigmoid) stays within 1e-3 of the erf form', () => {
   const x = tf.linspace(-8, 8, 1601);
-  const [fast, exact] = tf.tidy(() => [activate('gelu', x), tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))))]);
+  const [fast, exact] = tf.tidy(() => [
+    activate('gelu', x),
+    tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2)))),
+  ]);
   const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(fast!, exact!))).dataSync()[0]!);
   expect(gap).toBeLessThan(1e-3);
   expect(gap).toBeGreaterThan(0); // it is the approximation, not erf
@@ -241,8 +309,14 @@ it('gelu (tanh form, via sigmoid) stays within 1e-3 of the erf form', () => {
 
 it('gelu’s written-out gradient is the composed ops’ gradient (PyTorch’s tanh form)', () => {
   const x = tf.linspace(-6, 6, 1201);
-  const composed = (v: tf.Tensor) => tf.mul(v, tf.sigmoid(tf.mul(tf.add(v, tf.mul(tf.mul(tf.square(v), v), 0.044715)), 2 * Math.sqrt(2 / Math.PI))));
-  const [want, got, value, wantValue] = tf.tidy(() => [tf.grad(composed)(x), tf.grad((v: tf.Tensor) => activate('gelu', v))(x), activate('gelu', x), composed(x)]);
+  const composed = (v: tf.Tensor) =>
+    tf.mul(v, tf.sigmoid(tf.mul(tf.add(v, tf.mul(tf.mul(tf.square(v), v), 0.044715)), 2 * Math.sqrt(2 / Math.PI))));
+  const [want, got, value, wantValue] = tf.tidy(() => [
+    tf.grad(composed)(x),
+    tf.grad((v: tf.Tensor) => activate('gelu', v))(x),
+    activate('gelu', x),
+    composed(x),
+  ]);
   const gradGap = tf.tidy(() => tf.max(tf.abs(tf.sub(got!, want!))).dataSync()[0]!);
   expect(gradGap).toBeLessThan(1e-5);
   expect(Array.from(value!.dataSync())).toEqual(Array.from(wantValue!.dataSync()));
@@ -302,10 +376,14 @@ describe('dataset files', () => {
     // Each sample keeps its label: find the sample labelled 3 and check its first pixel.
     const k = [...d.trainY].indexOf(3);
     expect(d.trainX[k * 16]).toBeCloseTo(((3 * 16 * 7) % 256) / 255, 6);
-    expect(() => loadIdx('mnist-idx', join(dir, 'nope'), { trainSize: 1, testSize: 1 })).toThrow(/missing .*nope\/train-images-idx3-ubyte/);
+    expect(() => loadIdx('mnist-idx', join(dir, 'nope'), { trainSize: 1, testSize: 1 })).toThrow(
+      /missing .*nope\/train-images-idx3-ubyte/,
+    );
     writeFileSync(join(dir, 't10k-labels-idx1-ubyte.gz'), gzipSync(Buffer.from([1, 2, 3])));
     expect(() => loadIdx('mnist-idx', dir, { trainSize: 6, testSize: 3 })).toThrow(DatasetError);
-    expect(() => loadIdx('mnist-idx', dir, { trainSize: 6, testSize: 3 })).toThrow(/t10k-labels-idx1-ubyte.gz is not an IDX file/);
+    expect(() => loadIdx('mnist-idx', dir, { trainSize: 6, testSize: 3 })).toThrow(
+      /t10k-labels-idx1-ubyte.gz is not an IDX file/,
+    );
   });
 
   it('reads CIFAR-10 binary batches as HWC images in [0, 1]', () => {
@@ -317,10 +395,14 @@ describe('dataset files', () => {
     const d = loadCifar10(cdir, { trainSize: 2, testSize: 1 });
     expect(d.shape).toEqual([32, 32, 3]);
     const k = [...d.trainY].indexOf(3);
-    expect([...d.trainX.subarray(k * 3072, k * 3072 + 6)].map((v) => Math.round(v * 255))).toEqual([255, 0, 51, 255, 0, 51]);
+    expect([...d.trainX.subarray(k * 3072, k * 3072 + 6)].map((v) => Math.round(v * 255))).toEqual([
+      255, 0, 51, 255, 0, 51,
+    ]);
     expect([...d.testY]).toEqual([1]);
     writeFileSync(join(cdir, 'test_batch.bin'), Buffer.alloc(10));
     expect(() => loadCifar10(cdir, { trainSize: 2, testSize: 1 })).toThrow(/test_batch.bin is not CIFAR-10 binary/);
-    expect(() => loadCifar10(join(cdir, 'none'), { trainSize: 2, testSize: 1 })).toThrow(/missing .*none\/data_batch_1.bin/);
+    expect(() => loadCifar10(join(cdir, 'none'), { trainSize: 2, testSize: 1 })).toThrow(
+      /missing .*none\/data_batch_1.bin/,
+    );
   });
 });

@@ -43,7 +43,10 @@ export type LossKind = 'softmax' | 'binary' | 'mse';
 export function imageShape(shape: readonly number[], kind: string): InputShape {
   if (shape.length === 2) return [shape[0]!, shape[1]!, 1];
   if (shape.length === 3) return shape as InputShape;
-  throw new TrialError('CONFIG_INVALID', `a ${kind} takes images ([height, width] or [height, width, channels] samples); this dataset's samples are [${shape.join(', ')}]`);
+  throw new TrialError(
+    'CONFIG_INVALID',
+    `a ${kind} takes images ([height, width] or [height, width, channels] samples); this dataset's samples are [${shape.join(', ')}]`,
+  );
 }
 
 /**
@@ -53,14 +56,21 @@ export function imageShape(shape: readonly number[], kind: string): InputShape {
 export function createModel(spec: ModelSpec, data: ModelData, rng: Rng, layers?: tf.LayersModel): Model {
   if (spec.kind === 'gpt' || data.task === 'lm') {
     if (spec.kind === 'gpt' && data.task === 'lm') return gpt(spec, data.shape[0]!, data.numClasses, rng);
-    if (spec.kind !== 'layers') throw new TrialError('CONFIG_INVALID', spec.kind === 'gpt' ? 'a gpt trains on the text task' : `the text task trains a gpt or a layers model, not a ${spec.kind}`);
+    if (spec.kind !== 'layers')
+      throw new TrialError(
+        'CONFIG_INVALID',
+        spec.kind === 'gpt'
+          ? 'a gpt trains on the text task'
+          : `the text task trains a gpt or a layers model, not a ${spec.kind}`,
+      );
   }
   if (spec.kind === 'layers') {
     if (!layers) throw new TrialError('MODEL_INVALID', `the model at '${spec.path}' was not loaded`);
     return layersModel(spec, layers, data, rng);
   }
   const regression = data.task === 'regression';
-  if (regression && spec.kind !== 'mlp') throw new TrialError('CONFIG_INVALID', `a ${spec.kind} classifies; a regression trains an mlp or a layers model`);
+  if (regression && spec.kind !== 'mlp')
+    throw new TrialError('CONFIG_INVALID', `a ${spec.kind} classifies; a regression trains an mlp or a layers model`);
   const width = regression ? data.targetDim : data.numClasses;
   const built = (() => {
     switch (spec.kind) {
@@ -92,13 +102,18 @@ const model = (p: Params, forward: Model['forward'], forwardFlops: number): Buil
 function mlp(spec: Extract<ModelSpec, { kind: 'mlp' }>, inputDim: number, classes: number, rng: Rng): Built {
   const p = new Params(rng);
   const sizes = [inputDim, ...spec.hidden, classes];
-  const layers = sizes.slice(1).map((out, i) => dense(p, sizes[i]!, out, i + 2 < sizes.length ? spec.activation : 'none'));
+  const layers = sizes
+    .slice(1)
+    .map((out, i) => dense(p, sizes[i]!, out, i + 2 < sizes.length ? spec.activation : 'none'));
   const flops = sizes.slice(1).reduce((a, out, i) => a + 2 * sizes[i]! * out, 0);
   return model(
     p,
     (x, opts) => {
       const drop = dropper(spec.dropout ?? 0, opts);
-      return layers.reduce((h, layer, i) => (i + 1 < layers.length ? drop(activate(spec.activation, layer(h)) as tf.Tensor2D) : layer(h)), x);
+      return layers.reduce(
+        (h, layer, i) => (i + 1 < layers.length ? drop(activate(spec.activation, layer(h)) as tf.Tensor2D) : layer(h)),
+        x,
+      );
     },
     flops,
   );
@@ -144,7 +159,9 @@ function cnn(spec: Extract<ModelSpec, { kind: 'cnn' }>, [h, w, c]: InputShape, c
   const stages = spec.channels.map((cout) => {
     const a = conv(p, 3, cin, cout, 'same');
     const b = conv(p, 3, cout, cout, 'same');
-    const norms = spec.batchNorm ? [0, 1].map(() => ({ g: p.constant([cout], 1, 'bn_g'), b: p.constant([cout], 0, 'bn_b') })) : null;
+    const norms = spec.batchNorm
+      ? [0, 1].map(() => ({ g: p.constant([cout], 1, 'bn_g'), b: p.constant([cout], 0, 'bn_b') }))
+      : null;
     flops += 2 * 9 * (cin * cout + cout * cout) * hh * ww;
     hh = Math.floor(hh / 2);
     ww = Math.floor(ww / 2);
@@ -197,7 +214,10 @@ function vit(spec: Extract<ModelSpec, { kind: 'vit' }>, [h, w, c]: InputShape, c
     (x, opts) => {
       const b = x.shape[0];
       const drop = dropper(spec.dropout ?? 0, opts);
-      const patches = tf.reshape(tf.transpose(tf.reshape(x, [b, gh, ps, gw, ps, c]), [0, 1, 3, 2, 4, 5]), [b * n, pd]) as tf.Tensor2D;
+      const patches = tf.reshape(tf.transpose(tf.reshape(x, [b, gh, ps, gw, ps, c]), [0, 1, 3, 2, 4, 5]), [
+        b * n,
+        pd,
+      ]) as tf.Tensor2D;
       const t = blocks.apply(drop(tf.add(tf.reshape(embed(patches), [b, n, d]), pos) as tf.Tensor3D), null, drop);
       return head(tf.mean(lnf(t), 1) as tf.Tensor2D);
     },

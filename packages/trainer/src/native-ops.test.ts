@@ -13,7 +13,8 @@ const native = await selectBackend('tensorflow').then(
   (c) => (c.fusedOps?.loaded ? null : `the fused kernels are not in use (${c.fusedOps?.reason})`),
   (err: Error) => `the native backend does not load here (${err.message})`,
 );
-if (native) console.warn(`[lrsweep] fused-kernel tests did not run: ${native}. Run \`pnpm setup:tensorflow\` to build them.`);
+if (native)
+  console.warn(`[lrsweep] fused-kernel tests did not run: ${native}. Run \`pnpm setup:tensorflow\` to build them.`);
 await selectBackend('wasm');
 
 afterAll(async () => {
@@ -36,9 +37,16 @@ function run(fused: boolean, layer: (x: tf.Tensor) => tf.Tensor, params: tf.Vari
   try {
     return tf.tidy(() => {
       const f = (xx: tf.Tensor) => tf.sum(tf.mul(layer(xx), dy));
-      const { value, grads } = params.length ? tf.variableGrads(() => f(x) as tf.Scalar, params) : { value: f(x), grads: {} as tf.NamedTensorMap };
+      const { value, grads } = params.length
+        ? tf.variableGrads(() => f(x) as tf.Scalar, params)
+        : { value: f(x), grads: {} as tf.NamedTensorMap };
       const dx = tf.grad(f)(x);
-      return { y: layer(x).dataSync(), loss: value.dataSync()[0]!, dx: dx.dataSync(), dparams: params.map((p) => grads[p.name]!.dataSync()) };
+      return {
+        y: layer(x).dataSync(),
+        loss: value.dataSync()[0]!,
+        dx: dx.dataSync(),
+        dparams: params.map((p) => grads[p.name]!.dataSync()),
+      };
     });
   } finally {
     setFusedOps(true);
@@ -49,7 +57,11 @@ describe.skipIf(native !== null)('fused kernels on the native backend', () => {
   it('layer norm: the same output and gradients (x, γ, β) as the composed ops, on rows of any width', async () => {
     await selectBackend('tensorflow');
     expect(fusedOpsPath()).not.toBeNull();
-    for (const shape of [[4, 3, 64], [5, 13], [2, 1]] as const) {
+    for (const shape of [
+      [4, 3, 64],
+      [5, 13],
+      [2, 1],
+    ] as const) {
       const d = shape.at(-1)!;
       const p = new Params(createRng(3));
       const ln = layerNorm(p, d);
@@ -57,8 +69,14 @@ describe.skipIf(native !== null)('fused kernels on the native backend', () => {
       p.variables[0]!.assign(tf.tensor(values(d, (i) => 1 + Math.sin(i) / 2)));
       p.variables[1]!.assign(tf.tensor(values(d, (i) => Math.cos(i) / 4)));
       const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
-      const x = tf.tensor(values(n, (i) => Math.sin(i * 1.3) * 3 + (i % d) / d), [...shape]);
-      const dy = tf.tensor(values(n, (i) => Math.cos(i * 0.7)), [...shape]);
+      const x = tf.tensor(
+        values(n, (i) => Math.sin(i * 1.3) * 3 + (i % d) / d),
+        [...shape],
+      );
+      const dy = tf.tensor(
+        values(n, (i) => Math.cos(i * 0.7)),
+        [...shape],
+      );
       const a = run(true, ln, p.variables, x, dy);
       const b = run(false, ln, p.variables, x, dy);
       expect(worst(a.y, b.y), `y ${shape}`).toBeLessThan(1e-5);
@@ -115,7 +133,9 @@ describe.skipIf(native !== null)('fused kernels on the native backend', () => {
     }
     expect(tf.memory().numTensors).toBe(before);
     // x's last axis is 8; a norm over 6 values cannot take it.
-    expect(() => tf.tidy(() => layerNorm(new Params(createRng(2)), 6)(x))).toThrow(/gamma and beta must have x's last dimension/);
+    expect(() => tf.tidy(() => layerNorm(new Params(createRng(2)), 6)(x))).toThrow(
+      /gamma and beta must have x's last dimension/,
+    );
     x.dispose();
     p.dispose();
   });
@@ -127,7 +147,9 @@ describe.skipIf(native !== null)('fused kernels on the native backend', () => {
     const x = tf.randomNormal([64, 32]);
     const count = async (fused: boolean) => {
       setFusedOps(fused);
-      const info = await tf.profile(() => tf.tidy(() => tf.grads((a: tf.Tensor) => tf.sum(activate('gelu', ln(a))))([x])));
+      const info = await tf.profile(() =>
+        tf.tidy(() => tf.grads((a: tf.Tensor) => tf.sum(activate('gelu', ln(a))))([x])),
+      );
       setFusedOps(true);
       return info.kernels.length;
     };

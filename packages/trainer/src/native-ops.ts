@@ -46,7 +46,8 @@ export function loadFusedOps(opts: { gpu: boolean; pkg?: string }): { loaded: bo
   if (state) return state;
   if (process.env.LRSWEEP_FUSED_OPS === '0') return (state = { loaded: false, reason: 'LRSWEEP_FUSED_OPS=0' });
   const file = fusedOpsPath(opts.pkg);
-  if (!file) return (state = { loaded: false, reason: `${FUSED_OPS_FILE} is not built (pnpm setup:tensorflow builds it)` });
+  if (!file)
+    return (state = { loaded: false, reason: `${FUSED_OPS_FILE} is not built (pnpm setup:tensorflow builds it)` });
   try {
     const lib = require(file) as { ops?: string[] };
     if (!lib.ops?.includes('LrsweepLayerNorm')) throw new Error(`${file} registers no LrsweepLayerNorm`);
@@ -74,13 +75,27 @@ const GELU_GRAD = 'LrsweepGeluGrad';
 
 function registerKernels() {
   // Once per thread (each has its own TF.js registry): loadFusedOps keeps its answer.
-  const kernel = (kernelName: string, run: (b: NativeBackend, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.TensorInfo | tf.TensorInfo[]) => {
-    tf.registerKernel({ kernelName, backendName: 'tensorflow', kernelFunc: ({ inputs, backend, attrs }) => run(backend as unknown as NativeBackend, inputs, attrs ?? {}) });
+  const kernel = (
+    kernelName: string,
+    run: (b: NativeBackend, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.TensorInfo | tf.TensorInfo[],
+  ) => {
+    tf.registerKernel({
+      kernelName,
+      backendName: 'tensorflow',
+      kernelFunc: ({ inputs, backend, attrs }) => run(backend as unknown as NativeBackend, inputs, attrs ?? {}),
+    });
   };
   kernel(LAYER_NORM, (b, { x, gamma, beta }, { epsilon }) =>
-    b.executeMultipleOutputs(LAYER_NORM, [{ name: 'epsilon', type: b.binding.TF_ATTR_FLOAT, value: epsilon }], [x!, gamma!, beta!], 3),
+    b.executeMultipleOutputs(
+      LAYER_NORM,
+      [{ name: 'epsilon', type: b.binding.TF_ATTR_FLOAT, value: epsilon }],
+      [x!, gamma!, beta!],
+      3,
+    ),
   );
-  kernel(LAYER_NORM_GRAD, (b, { dy, x, gamma, mean, rstd }) => b.executeMultipleOutputs(LAYER_NORM_GRAD, [], [dy!, x!, gamma!, mean!, rstd!], 3));
+  kernel(LAYER_NORM_GRAD, (b, { dy, x, gamma, mean, rstd }) =>
+    b.executeMultipleOutputs(LAYER_NORM_GRAD, [], [dy!, x!, gamma!, mean!, rstd!], 3),
+  );
   kernel(GELU, (b, { x }) => b.executeSingleOutput(GELU, [], [x!]));
   kernel(GELU_GRAD, (b, { dy, x }) => b.executeSingleOutput(GELU_GRAD, [], [dy!, x!]));
   tf.registerGradient({
@@ -91,7 +106,9 @@ function registerKernels() {
       // Only y reaches the loss: mean and rstd are saved for this gradient, not used downstream.
       const dy = (dys as tf.Tensor[])[0]!;
       const [x, gamma, mean, rstd] = saved;
-      const [dx, dgamma, dbeta] = tf.engine().runKernel(LAYER_NORM_GRAD, { dy, x: x!, gamma: gamma!, mean: mean!, rstd: rstd! }) as tf.Tensor[];
+      const [dx, dgamma, dbeta] = tf
+        .engine()
+        .runKernel(LAYER_NORM_GRAD, { dy, x: x!, gamma: gamma!, mean: mean!, rstd: rstd! }) as tf.Tensor[];
       return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
     },
   });

@@ -12,7 +12,10 @@ const start = [0.5, 0.25];
 const lrs = [0.1, 0.05, 0.2, 0.1];
 
 /** Runs an optimizer on f(w) = ½‖w − target‖² (gradient w − target); returns w after each step. */
-function trajectory(spec: OptimizerSpec, wrap?: (o: ReturnType<typeof createOptimizer>, vars: tf.Variable[]) => ReturnType<typeof createOptimizer>) {
+function trajectory(
+  spec: OptimizerSpec,
+  wrap?: (o: ReturnType<typeof createOptimizer>, vars: tf.Variable[]) => ReturnType<typeof createOptimizer>,
+) {
   const w = tf.variable(tf.tensor1d(start), true, `w${Math.random()}`);
   let opt = createOptimizer(spec, [w]);
   if (wrap) opt = wrap(opt, [w]);
@@ -21,7 +24,14 @@ function trajectory(spec: OptimizerSpec, wrap?: (o: ReturnType<typeof createOpti
     tf.tidy(() => opt.apply({ [w.name]: tf.sub(w, tf.tensor1d(target)) }, lr));
     out.push(Array.from(w.dataSync()));
   }
-  const evalPoint = opt.swapForEval ? (() => { const restore = opt.swapForEval!(); const p = Array.from(w.dataSync()); restore(); return p; })() : null;
+  const evalPoint = opt.swapForEval
+    ? (() => {
+        const restore = opt.swapForEval!();
+        const p = Array.from(w.dataSync());
+        restore();
+        return p;
+      })()
+    : null;
   opt.dispose();
   w.dispose();
   return { out, evalPoint };
@@ -36,7 +46,8 @@ function byHand(step: (w: number, g: number, lr: number, s: Record<string, numbe
   });
 }
 const transpose = (m: number[][]) => m[0]!.map((_, i) => m.map((r) => r[i]!));
-const expectClose = (a: number[][], b: number[][]) => a.forEach((r, i) => r.forEach((v, j) => expect(v).toBeCloseTo(b[i]![j]!, 5)));
+const expectClose = (a: number[][], b: number[][]) =>
+  a.forEach((r, i) => r.forEach((v, j) => expect(v).toBeCloseTo(b[i]![j]!, 5)));
 
 describe('optimizers match their published update rules', () => {
   it('SGD with momentum, Nesterov and weight decay (PyTorch)', () => {
@@ -52,15 +63,22 @@ describe('optimizers match their published update rules', () => {
 
   it('Adam with L2 weight decay, and AdamW with decoupled decay', () => {
     const [b1, b2, eps, wd] = [0.9, 0.999, 1e-8, 0.1];
-    const adamStep = (decoupled: boolean) => (w: number, g0: number, lr: number, s: Record<string, number>, k: number) => {
-      const g = decoupled ? g0 : g0 + wd * w;
-      s.m = b1 * (s.m ?? 0) + (1 - b1) * g;
-      s.v = b2 * (s.v ?? 0) + (1 - b2) * g * g;
-      const base = decoupled ? w * (1 - lr * wd) : w;
-      return base - (lr * s.m) / (1 - b1 ** k) / (Math.sqrt(s.v) / Math.sqrt(1 - b2 ** k) + eps);
-    };
-    expectClose(trajectory({ kind: 'adam', beta1: b1, beta2: b2, epsilon: eps, weightDecay: wd }).out, transpose(byHand(adamStep(false))));
-    expectClose(trajectory({ kind: 'adamw', beta1: b1, beta2: b2, epsilon: eps, weightDecay: wd }).out, transpose(byHand(adamStep(true))));
+    const adamStep =
+      (decoupled: boolean) => (w: number, g0: number, lr: number, s: Record<string, number>, k: number) => {
+        const g = decoupled ? g0 : g0 + wd * w;
+        s.m = b1 * (s.m ?? 0) + (1 - b1) * g;
+        s.v = b2 * (s.v ?? 0) + (1 - b2) * g * g;
+        const base = decoupled ? w * (1 - lr * wd) : w;
+        return base - (lr * s.m) / (1 - b1 ** k) / (Math.sqrt(s.v) / Math.sqrt(1 - b2 ** k) + eps);
+      };
+    expectClose(
+      trajectory({ kind: 'adam', beta1: b1, beta2: b2, epsilon: eps, weightDecay: wd }).out,
+      transpose(byHand(adamStep(false))),
+    );
+    expectClose(
+      trajectory({ kind: 'adamw', beta1: b1, beta2: b2, epsilon: eps, weightDecay: wd }).out,
+      transpose(byHand(adamStep(true))),
+    );
   });
 
   it('schedule-free AdamW follows Defazio et al. (2024) and evaluates at the average x', () => {
@@ -84,7 +102,9 @@ describe('optimizers match their published update rules', () => {
   });
 
   it('SWA averages the weights after its start and evaluates the average', () => {
-    const r = trajectory({ kind: 'sgd', momentum: 0, nesterov: false, weightDecay: 0 }, (o, vars) => withSwa(o, vars, 2));
+    const r = trajectory({ kind: 'sgd', momentum: 0, nesterov: false, weightDecay: 0 }, (o, vars) =>
+      withSwa(o, vars, 2),
+    );
     const mean = r.out.slice(2).reduce((a, w) => a.map((v, i) => v + w[i]! / 2), [0, 0]);
     expectClose([r.evalPoint!], [mean]);
   });
@@ -105,7 +125,17 @@ describe('Adam over several variables at once (the native backend’s flat momen
   // Two variables of different shapes: one optimizer over both (flat moments, on a backend with
   // no fused kernel, as here), and one per variable (a single variable updates on its own).
   const shapes: [number[], number[]] = [[2, 3], [4]];
-  const init = (k: number) => shapes.map((sh, i) => tf.variable(tf.tensor(Array.from({ length: sh.reduce((a, b) => a * b, 1) }, (_, j) => Math.sin(7 * i + j + k)), sh), true, `v${i}-${k}-${Math.random()}`));
+  const init = (k: number) =>
+    shapes.map((sh, i) =>
+      tf.variable(
+        tf.tensor(
+          Array.from({ length: sh.reduce((a, b) => a * b, 1) }, (_, j) => Math.sin(7 * i + j + k)),
+          sh,
+        ),
+        true,
+        `v${i}-${k}-${Math.random()}`,
+      ),
+    );
   const grad = (v: tf.Variable, step: number) => tf.mul(tf.cos(tf.add(v, step)), 0.5);
 
   for (const spec of [

@@ -48,7 +48,8 @@ export interface AdamAttrs {
 const slotLike = (v: tf.Variable) => tf.tidy(() => tf.variable(tf.zerosLike(v), false));
 const copyOf = (v: tf.Variable) => tf.tidy(() => tf.variable(v.clone(), false));
 const readSlots = (vs: tf.Variable[]) => vs.map((v) => Float32Array.from(v.dataSync() as Float32Array));
-const writeSlots = (vs: tf.Variable[], data: Float32Array[]) => vs.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(data[i]!, v.shape))));
+const writeSlots = (vs: tf.Variable[], data: Float32Array[]) =>
+  vs.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(data[i]!, v.shape))));
 
 export function createOptimizer(spec: OptimizerSpec, variables: tf.Variable[]): Optimizer {
   switch (spec.kind) {
@@ -70,7 +71,9 @@ type AdamSpec = Extract<OptimizerSpec, { kind: 'adam' | 'adamw' }>;
  * variables at once (adamFlat).
  */
 function adam(spec: AdamSpec, vars: tf.Variable[]): Optimizer {
-  return tf.getKernel(ADAM_KERNEL, tf.getBackend()) !== undefined || vars.length < 2 ? adamPerVariable(spec, vars) : adamFlat(spec, vars);
+  return tf.getKernel(ADAM_KERNEL, tf.getBackend()) !== undefined || vars.length < 2
+    ? adamPerVariable(spec, vars)
+    : adamFlat(spec, vars);
 }
 
 /**
@@ -98,7 +101,7 @@ function adamFlat(spec: AdamSpec, vars: tf.Variable[]): Optimizer {
   const fill = (flat: tf.Variable, parts: Float32Array[]) => {
     const data = new Float32Array(total);
     let at = 0;
-    for (const part of parts) (data.set(part, at), (at += part.length));
+    for (const part of parts) data.set(part, at), (at += part.length);
     tf.tidy(() => flat.assign(tf.tensor1d(data)));
   };
   return {
@@ -109,7 +112,9 @@ function adamFlat(spec: AdamSpec, vars: tf.Variable[]): Optimizer {
       // Adam's weight decay is L2 in the gradient; AdamW's shrinks the weights directly.
       // (A reshape is a kernel call too: vectors, the biases and norms, skip it.)
       const flat = (x: tf.Tensor) => (x.rank === 1 ? x : tf.reshape(x, [-1]));
-      const g = tf.concat(vars.map((v) => flat(wd && !decoupled ? tf.add(grads[v.name]!, tf.mul(v, wd)) : grads[v.name]!)));
+      const g = tf.concat(
+        vars.map((v) => flat(wd && !decoupled ? tf.add(grads[v.name]!, tf.mul(v, wd)) : grads[v.name]!)),
+      );
       const mi = tf.add(tf.mul(m, spec.beta1), tf.mul(g, 1 - spec.beta1));
       const si = tf.add(tf.mul(s, spec.beta2), tf.mul(tf.square(g), 1 - spec.beta2));
       m.assign(mi);
@@ -117,7 +122,11 @@ function adamFlat(spec: AdamSpec, vars: tf.Variable[]): Optimizer {
       const denom = tf.add(tf.div(tf.sqrt(si), Math.sqrt(bc2)), spec.epsilon);
       const steps = tf.split(tf.mul(tf.div(mi, denom), lr / bc1), sizes);
       const shrink = decoupled && wd ? 1 - lr * wd : 1;
-      vars.forEach((v, i) => v.assign(tf.sub(shrink !== 1 ? tf.mul(v, shrink) : v, v.rank === 1 ? steps[i]! : tf.reshape(steps[i]!, v.shape))));
+      vars.forEach((v, i) =>
+        v.assign(
+          tf.sub(shrink !== 1 ? tf.mul(v, shrink) : v, v.rank === 1 ? steps[i]! : tf.reshape(steps[i]!, v.shape)),
+        ),
+      );
     },
     exportState: () => ({ t, slots: [...perVariable(m), ...perVariable(s)] }),
     importState(state) {
@@ -151,8 +160,21 @@ function adamPerVariable(spec: AdamSpec, vars: tf.Variable[]): Optimizer {
         const shrink = decoupled && wd ? 1 - lr * wd : 1;
         if (fused) {
           // One fused pass (wasm): the same arithmetic as below, in the same order.
-          const attrs: AdamAttrs = { beta1: spec.beta1, beta2: spec.beta2, epsilon: spec.epsilon, step: lr / bc1, sqrtBc2: Math.sqrt(bc2), shrink };
-          const [mi, si, wi] = tf.engine().runKernel(ADAM_KERNEL, { g, m: m[i]!, s: s[i]!, w: v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+          const attrs: AdamAttrs = {
+            beta1: spec.beta1,
+            beta2: spec.beta2,
+            epsilon: spec.epsilon,
+            step: lr / bc1,
+            sqrtBc2: Math.sqrt(bc2),
+            shrink,
+          };
+          const [mi, si, wi] = tf
+            .engine()
+            .runKernel(
+              ADAM_KERNEL,
+              { g, m: m[i]!, s: s[i]!, w: v },
+              attrs as unknown as tf.NamedAttrMap,
+            ) as tf.Tensor[];
           m[i]!.assign(mi!);
           s[i]!.assign(si!);
           v.assign(wi!);
@@ -286,7 +308,11 @@ export function withSwa(inner: Optimizer, vars: tf.Variable[], start: number): O
     },
     importState(state) {
       const own = avg.length;
-      inner.importState({ t: state.t, slots: state.slots.slice(0, state.slots.length - own), scalars: state.scalars?.slice(0, -2) });
+      inner.importState({
+        t: state.t,
+        slots: state.slots.slice(0, state.slots.length - own),
+        scalars: state.scalars?.slice(0, -2),
+      });
       writeSlots(avg, state.slots.slice(state.slots.length - own));
       [count, t] = state.scalars!.slice(-2) as [number, number];
     },

@@ -6,7 +6,16 @@ import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { npyBytes as npy } from '@lrsweep/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRng, type Dataset, type DatasetRequest, loadDataset, selectBackend, type TrainConfig, train, type UpdateRecord } from './index';
+import {
+  createRng,
+  type Dataset,
+  type DatasetRequest,
+  loadDataset,
+  selectBackend,
+  type TrainConfig,
+  train,
+  type UpdateRecord,
+} from './index';
 
 beforeAll(async () => {
   expect((await selectBackend('wasm')).name).toBe('wasm');
@@ -20,7 +29,8 @@ function blobs(n: number, features: number, classes: number, seed: number) {
   const centers = Array.from({ length: classes }, () => Array.from({ length: features }, () => 2 * rng.normal()));
   const x = new Float64Array(n * features);
   const y = Array.from({ length: n }, (_, i) => i % classes);
-  for (let i = 0; i < n; i++) for (let j = 0; j < features; j++) x[i * features + j] = centers[y[i]!]![j]! + rng.normal();
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < features; j++) x[i * features + j] = centers[y[i]!]![j]! + rng.normal();
   return { x, y };
 }
 
@@ -29,7 +39,10 @@ function linear(n: number, features: number, seed: number) {
   const rng = createRng(seed);
   const w = Array.from({ length: features }, () => rng.normal());
   const x = Float64Array.from({ length: n * features }, () => rng.normal());
-  const y = Array.from({ length: n }, (_, i) => w.reduce((a, wj, j) => a + wj * x[i * features + j]!, 0) + 0.1 * rng.normal());
+  const y = Array.from(
+    { length: n },
+    (_, i) => w.reduce((a, wj, j) => a + wj * x[i * features + j]!, 0) + 0.1 * rng.normal(),
+  );
   return { x, y };
 }
 
@@ -37,10 +50,22 @@ const adam = { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDeca
 function fit(d: Dataset, model: TrainConfig['model'], over: Partial<TrainConfig> = {}) {
   const updates: UpdateRecord[] = [];
   const evals: { step: number; valLoss: number; valAcc: number | null; metrics?: Record<string, number> }[] = [];
-  const result = train({ model, optimizer: adam, training: { epochs: 4, batchSize: 32, evalEvery: 10 }, baseLr: 0.01, schedule: { kind: 'cosine' }, seed: 1, ...over }, d, {
-    onUpdate: (u) => updates.push(u),
-    onEval: (e) => evals.push(e),
-  });
+  const result = train(
+    {
+      model,
+      optimizer: adam,
+      training: { epochs: 4, batchSize: 32, evalEvery: 10 },
+      baseLr: 0.01,
+      schedule: { kind: 'cosine' },
+      seed: 1,
+      ...over,
+    },
+    d,
+    {
+      onUpdate: (u) => updates.push(u),
+      onEval: (e) => evals.push(e),
+    },
+  );
   return { result, updates, evals };
 }
 const std = (xs: ArrayLike<number>) => {
@@ -50,7 +75,14 @@ const std = (xs: ArrayLike<number>) => {
 };
 
 describe('npy and npz datasets', () => {
-  const req = (path: string, over: Partial<DatasetRequest> = {}): DatasetRequest => ({ name: 'npy', path, trainSize: 300, validationSize: 60, testSize: 100, ...over });
+  const req = (path: string, over: Partial<DatasetRequest> = {}): DatasetRequest => ({
+    name: 'npy',
+    path,
+    trainSize: 300,
+    validationSize: 60,
+    testSize: 100,
+    ...over,
+  });
 
   it('a directory of float64 [n, 4, 4] features and int64 labels: split, shaped, and learnt', () => {
     const dir = tmp();
@@ -65,7 +97,9 @@ describe('npy and npz datasets', () => {
     expect([d.trainY.length, d.valY.length, d.testY.length]).toEqual([240, 60, 100]);
     // The values as written, in float32: the first test sample is one of the test file's rows.
     const row = Array.from(d.testX.subarray(0, 16));
-    const rows = Array.from({ length: 150 }, (_, i) => Array.from(Float32Array.from(test_.x.subarray(i * 16, (i + 1) * 16))));
+    const rows = Array.from({ length: 150 }, (_, i) =>
+      Array.from(Float32Array.from(test_.x.subarray(i * 16, (i + 1) * 16))),
+    );
     expect(rows).toContainEqual(row);
     const { result } = fit(d, { kind: 'mlp', hidden: [16], activation: 'relu' });
     expect(result.finalMetrics.val_acc).toBeGreaterThan(0.8);
@@ -78,7 +112,15 @@ describe('npy and npz datasets', () => {
     const x = Uint8Array.from({ length: n * 6 }, (_, i) => (i * 37) % 256);
     const y = Array.from({ length: n }, (_, i) => i % 2);
     const file = join(dir, 'data.npz');
-    writeFileSync(file, zipSync({ 'x_train.npy': npy('|u1', [n, 6], x), 'y_train.npy': npy('|u1', [n], y), 'x_test.npy': npy('|u1', [n, 6], x), 'y_test.npy': npy('|u1', [n], y) }));
+    writeFileSync(
+      file,
+      zipSync({
+        'x_train.npy': npy('|u1', [n, 6], x),
+        'y_train.npy': npy('|u1', [n], y),
+        'x_test.npy': npy('|u1', [n, 6], x),
+        'y_test.npy': npy('|u1', [n], y),
+      }),
+    );
     const d = loadDataset(req(file, { trainSize: 100, validationSize: 20, testSize: 50 }));
     expect(d).toMatchObject({ shape: [6], numClasses: 2 });
     expect(Math.max(...d.trainX)).toBeLessThanOrEqual(1);
@@ -96,7 +138,11 @@ describe('npy and npz datasets', () => {
     writeFileSync(join(dir, 'y_test.npy'), npy('<f8', [150], all.y.slice(400)));
     const d = loadDataset(req(dir, { task: 'regression' }));
     expect(d).toMatchObject({ task: 'regression', numClasses: 0, targetDim: 1 });
-    const { result, evals } = fit(d, { kind: 'mlp', hidden: [32], activation: 'relu' }, { training: { epochs: 8, batchSize: 32, evalEvery: 10 } });
+    const { result, evals } = fit(
+      d,
+      { kind: 'mlp', hidden: [32], activation: 'relu' },
+      { training: { epochs: 8, batchSize: 32, evalEvery: 10 } },
+    );
     expect(evals[0]!.valAcc).toBeNull();
     expect(evals[0]!.metrics!.val_rmse).toBeCloseTo(Math.sqrt(evals[0]!.valLoss), 9);
     expect(result.finalMetrics.val_rmse).toBeLessThan(0.5 * std(d.valY));
@@ -126,15 +172,31 @@ describe('npy and npz datasets', () => {
     write('x_train', npy('<f4', [20, 2], new Float32Array(40)).subarray(0, 40));
     expect(load).toThrow(/x_train\.npy is truncated inside its header/);
     good();
-    write('y_train', npy('<f4', [20], Float32Array.from({ length: 20 }, () => 0.5)));
+    write(
+      'y_train',
+      npy(
+        '<f4',
+        [20],
+        Float32Array.from({ length: 20 }, () => 0.5),
+      ),
+    );
     expect(load).toThrow(/y_train: label 0\.5 at sample 0 is not a class index.*task "regression"/);
     good();
     write('y_test', npy('<i4', [19], new Int32Array(19)));
     expect(load).toThrow(/x_test has 20 samples but y_test has 19/);
     expect(() => loadDataset(req(join(dir, 'missing.npz')))).toThrow(/cannot read/);
     const npz = join(dir, 'three.npz');
-    writeFileSync(npz, zipSync({ 'x_train.npy': npy('<f4', [2, 1], [1, 2]), 'y_train.npy': npy('<i4', [2], [0, 1]), 'x_test.npy': npy('<f4', [2, 1], [1, 2]) }));
-    expect(() => loadDataset(req(npz))).toThrow(/three\.npz has no 'y_test' array \(it has 'x_train', 'y_train', 'x_test'\)/);
+    writeFileSync(
+      npz,
+      zipSync({
+        'x_train.npy': npy('<f4', [2, 1], [1, 2]),
+        'y_train.npy': npy('<i4', [2], [0, 1]),
+        'x_test.npy': npy('<f4', [2, 1], [1, 2]),
+      }),
+    );
+    expect(() => loadDataset(req(npz))).toThrow(
+      /three\.npz has no 'y_test' array \(it has 'x_train', 'y_train', 'x_test'\)/,
+    );
   });
 });
 
@@ -143,9 +205,19 @@ describe('csv datasets', () => {
     const dir = tmp();
     const { x, y } = blobs(300, 4, 3, 5);
     const names = ['setosa', 'versicolor', 'virginica'];
-    const lines = ['species,a,b,c,d', ...y.map((c, i) => [names[c], ...Array.from(x.subarray(i * 4, i * 4 + 4), (v) => v.toFixed(4))].join(','))];
+    const lines = [
+      'species,a,b,c,d',
+      ...y.map((c, i) => [names[c], ...Array.from(x.subarray(i * 4, i * 4 + 4), (v) => v.toFixed(4))].join(',')),
+    ];
     writeFileSync(join(dir, 'iris.csv'), `${lines.join('\n')}\n`);
-    const d = loadDataset({ name: 'csv', path: join(dir, 'iris.csv'), label: 'species', trainSize: 200, validationSize: 40, testSize: 80 });
+    const d = loadDataset({
+      name: 'csv',
+      path: join(dir, 'iris.csv'),
+      label: 'species',
+      trainSize: 200,
+      validationSize: 40,
+      testSize: 80,
+    });
     expect(d).toMatchObject({ task: 'classification', shape: [4], numClasses: 3 });
     expect([d.trainY.length, d.valY.length, d.testY.length]).toEqual([160, 40, 80]);
     const { result } = fit(d, { kind: 'mlp', hidden: [16], activation: 'relu' });
@@ -156,12 +228,25 @@ describe('csv datasets', () => {
     const dir = tmp();
     // One linear relation: 300 rows train, 100 test.
     const { x, y } = linear(400, 3, 7);
-    const rows = y.map((t, i) => [...Array.from(x.subarray(i * 3, i * 3 + 3), (v) => v.toFixed(5)), t.toFixed(5)].join(','));
+    const rows = y.map((t, i) =>
+      [...Array.from(x.subarray(i * 3, i * 3 + 3), (v) => v.toFixed(5)), t.toFixed(5)].join(','),
+    );
     writeFileSync(join(dir, 'train.csv'), rows.slice(0, 300).join('\n'));
     writeFileSync(join(dir, 'test.csv'), rows.slice(300).join('\n'));
-    const d = loadDataset({ name: 'csv', path: dir, task: 'regression', trainSize: 300, validationSize: 60, testSize: 100 });
+    const d = loadDataset({
+      name: 'csv',
+      path: dir,
+      task: 'regression',
+      trainSize: 300,
+      validationSize: 60,
+      testSize: 100,
+    });
     expect(d).toMatchObject({ task: 'regression', shape: [3], targetDim: 1 });
-    const { result } = fit(d, { kind: 'mlp', hidden: [32], activation: 'relu' }, { training: { epochs: 10, batchSize: 32, evalEvery: 20 } });
+    const { result } = fit(
+      d,
+      { kind: 'mlp', hidden: [32], activation: 'relu' },
+      { training: { epochs: 10, batchSize: 32, evalEvery: 20 } },
+    );
     expect(result.finalMetrics.val_rmse).toBeLessThan(0.5 * std(d.valY));
     expect(result.test!.test_rmse).toBeLessThan(0.5 * std(d.testY));
   });
@@ -170,11 +255,17 @@ describe('csv datasets', () => {
     const dir = tmp();
     const file = join(dir, 'bad.csv');
     writeFileSync(file, 'a,b,label\n1,2,0\n3,x,1\n');
-    expect(() => loadDataset({ name: 'csv', path: file, trainSize: 1, testSize: 1 })).toThrow("bad.csv row 3, column 'b': 'x' is not a number");
+    expect(() => loadDataset({ name: 'csv', path: file, trainSize: 1, testSize: 1 })).toThrow(
+      "bad.csv row 3, column 'b': 'x' is not a number",
+    );
     writeFileSync(file, 'a,b,label\n1,2,0\n3,4,1\n');
-    expect(() => loadDataset({ name: 'csv', path: file, label: 'class', trainSize: 1, testSize: 1 })).toThrow("bad.csv has no column 'class' (its columns: 'a', 'b', 'label')");
+    expect(() => loadDataset({ name: 'csv', path: file, label: 'class', trainSize: 1, testSize: 1 })).toThrow(
+      "bad.csv has no column 'class' (its columns: 'a', 'b', 'label')",
+    );
     writeFileSync(file, 'a,b,label\n1,2,0\n3,4\n');
-    expect(() => loadDataset({ name: 'csv', path: file, trainSize: 1, testSize: 1 })).toThrow(/bad\.csv: Invalid Record Length: expect 3, got 2 on line 3/);
+    expect(() => loadDataset({ name: 'csv', path: file, trainSize: 1, testSize: 1 })).toThrow(
+      /bad\.csv: Invalid Record Length: expect 3, got 2 on line 3/,
+    );
   });
 });
 
@@ -184,7 +275,8 @@ describe('the text task', () => {
     const rng = createRng(seed);
     const pick = (xs: string[]) => xs[Math.floor(rng.next() * xs.length)]!;
     let s = '';
-    while (s.length < bytes) s += `${pick(['the', 'a'])} ${pick(['cat', 'dog', 'bird'])} ${pick(['sat on', 'ran to', 'saw'])} ${pick(['the', 'a'])} ${pick(['mat', 'tree', 'house'])}. `;
+    while (s.length < bytes)
+      s += `${pick(['the', 'a'])} ${pick(['cat', 'dog', 'bird'])} ${pick(['sat on', 'ran to', 'saw'])} ${pick(['the', 'a'])} ${pick(['mat', 'tree', 'house'])}. `;
     return s.slice(0, bytes);
   }
   /** Entropy of the bytes' frequencies, in nats: the loss of the best model that ignores context. */
@@ -199,27 +291,58 @@ describe('the text task', () => {
     const dir = tmp();
     const text = corpus(11_000, 1);
     writeFileSync(join(dir, 'tiny.txt'), text);
-    const d = loadDataset({ name: 'text', path: join(dir, 'tiny.txt'), contextLength: 16, trainSize: 400, validationSize: 50, testSize: 40 });
+    const d = loadDataset({
+      name: 'text',
+      path: join(dir, 'tiny.txt'),
+      contextLength: 16,
+      trainSize: 400,
+      validationSize: 50,
+      testSize: 40,
+    });
     expect(d).toMatchObject({ task: 'lm', shape: [16], numClasses: 256, targetDim: 16 });
     expect([d.trainX.length / 16, d.valX.length / 16, d.testX.length / 16]).toEqual([350, 50, 40]);
     // Each window: the targets are the inputs shifted by one byte.
-    for (const [x, y] of [[d.trainX, d.trainY], [d.testX, d.testY]] as const) {
-      for (let i = 0; i < 5; i++) expect(Array.from(x.subarray(i * 16 + 1, i * 16 + 16))).toEqual(Array.from(y.subarray(i * 16, i * 16 + 15)));
+    for (const [x, y] of [
+      [d.trainX, d.trainY],
+      [d.testX, d.testY],
+    ] as const) {
+      for (let i = 0; i < 5; i++)
+        expect(Array.from(x.subarray(i * 16 + 1, i * 16 + 16))).toEqual(Array.from(y.subarray(i * 16, i * 16 + 15)));
     }
     const tail = text.slice(Math.floor(text.length * 0.9));
     const head = text.slice(0, Math.floor(text.length * 0.9));
-    const str = (a: ArrayLike<number>, i: number) => Buffer.from(Array.from({ length: 16 }, (_, j) => a[i * 16 + j]!)).toString('latin1');
+    const str = (a: ArrayLike<number>, i: number) =>
+      Buffer.from(Array.from({ length: 16 }, (_, j) => a[i * 16 + j]!)).toString('latin1');
     for (let i = 0; i < 40; i++) expect(tail).toContain(str(d.testX, i));
     for (let i = 0; i < 20; i++) expect(head).toContain(str(d.trainX, i));
-    expect(() => loadDataset({ name: 'text', path: join(dir, 'tiny.txt'), contextLength: 16, trainSize: 1000, testSize: 40 })).toThrow(/tiny\.txt \(11000 bytes, contextLength 16\) has 618 training and 68 test windows; asked for 1000 and 40/);
+    expect(() =>
+      loadDataset({ name: 'text', path: join(dir, 'tiny.txt'), contextLength: 16, trainSize: 1000, testSize: 40 }),
+    ).toThrow(
+      /tiny\.txt \(11000 bytes, contextLength 16\) has 618 training and 68 test windows; asked for 1000 and 40/,
+    );
   });
 
   it('a gpt learns it: validation loss (nats per byte) falls below the unigram entropy of the text', () => {
     const dir = tmp();
     const text = corpus(40_000, 2);
     writeFileSync(join(dir, 'grammar.txt'), text);
-    const d = loadDataset({ name: 'text', path: join(dir, 'grammar.txt'), contextLength: 32, trainSize: 1000, validationSize: 100, testSize: 100 });
-    const { result, evals } = fit(d, { kind: 'gpt', width: 32, depth: 1, heads: 2, mlpRatio: 2 }, { training: { epochs: 3, batchSize: 32, evalEvery: 30 }, baseLr: 0.01, schedule: { kind: 'cosine', warmup: { steps: 10 } } });
+    const d = loadDataset({
+      name: 'text',
+      path: join(dir, 'grammar.txt'),
+      contextLength: 32,
+      trainSize: 1000,
+      validationSize: 100,
+      testSize: 100,
+    });
+    const { result, evals } = fit(
+      d,
+      { kind: 'gpt', width: 32, depth: 1, heads: 2, mlpRatio: 2 },
+      {
+        training: { epochs: 3, batchSize: 32, evalEvery: 30 },
+        baseLr: 0.01,
+        schedule: { kind: 'cosine', warmup: { steps: 10 } },
+      },
+    );
     const h = unigramEntropy(text);
     expect(result.status).toBe('completed');
     expect(evals[0]!.metrics!.val_ppl).toBeCloseTo(Math.exp(evals[0]!.valLoss), 6);
@@ -233,12 +356,24 @@ describe('lenet pooling', () => {
     const { createModel } = await import('./models');
     const tf = await import('@tensorflow/tfjs');
     const H = 16;
-    const m = createModel({ kind: 'lenet', activation: 'sigmoid', pool: 'max' }, { task: 'classification', shape: [H, H, 1], inputDim: H * H, numClasses: 10, targetDim: 1 }, createRng(4));
+    const m = createModel(
+      { kind: 'lenet', activation: 'sigmoid', pool: 'max' },
+      { task: 'classification', shape: [H, H, 1], inputDim: H * H, numClasses: 10, targetDim: 1 },
+      createRng(4),
+    );
     const [k1, b1, k2, b2, w1, c1, w2, c2, w3, c3] = m.variables.map((v) => v.dataSync() as Float32Array);
     const x = Float32Array.from({ length: H * H }, (_, i) => Math.sin(i * 0.7) * 0.5 + 0.5);
     const sig = (v: number) => 1 / (1 + Math.exp(-v));
     /** conv (kernel [5,5,cin,cout], HWC) + bias + sigmoid; padding 2 ('same') or 0 ('valid'). */
-    const conv = (inp: Float32Array, h: number, cin: number, k: Float32Array, b: Float32Array, cout: number, pad: number) => {
+    const conv = (
+      inp: Float32Array,
+      h: number,
+      cin: number,
+      k: Float32Array,
+      b: Float32Array,
+      cout: number,
+      pad: number,
+    ) => {
       const oh = h + 2 * pad - 4;
       const out = new Float32Array(oh * oh * cout);
       for (let i = 0; i < oh; i++)
@@ -250,7 +385,8 @@ describe('lenet pooling', () => {
                 const ii = i + di - pad;
                 const jj = j + dj - pad;
                 if (ii < 0 || jj < 0 || ii >= h || jj >= h) continue;
-                for (let c = 0; c < cin; c++) s += inp[(ii * h + jj) * cin + c]! * k[((di * 5 + dj) * cin + c) * cout + o]!;
+                for (let c = 0; c < cin; c++)
+                  s += inp[(ii * h + jj) * cin + c]! * k[((di * 5 + dj) * cin + c) * cout + o]!;
               }
             out[(i * oh + j) * cout + o] = sig(s);
           }
@@ -262,7 +398,9 @@ describe('lenet pooling', () => {
       for (let i = 0; i < oh; i++)
         for (let j = 0; j < oh; j++)
           for (let c = 0; c < ch; c++)
-            out[(i * oh + j) * ch + c] = Math.max(...[0, 1].flatMap((a) => [0, 1].map((bb) => inp[((2 * i + a) * h + 2 * j + bb) * ch + c]!)));
+            out[(i * oh + j) * ch + c] = Math.max(
+              ...[0, 1].flatMap((a) => [0, 1].map((bb) => inp[((2 * i + a) * h + 2 * j + bb) * ch + c]!)),
+            );
       return { out, h: oh };
     };
     const fc = (inp: Float32Array, w: Float32Array, b: Float32Array, n: number, act: boolean) =>
@@ -278,7 +416,11 @@ describe('lenet pooling', () => {
     const got = tf.tidy(() => Array.from(m.forward(tf.tensor2d(x, [1, H * H])).dataSync()));
     got.forEach((v, i) => expect(v).toBeCloseTo(logits[i]!, 4));
     // Average pooling gives another answer: the option is not ignored.
-    const avg = createModel({ kind: 'lenet', activation: 'sigmoid', pool: 'avg' }, { task: 'classification', shape: [H, H, 1], inputDim: H * H, numClasses: 10, targetDim: 1 }, createRng(4));
+    const avg = createModel(
+      { kind: 'lenet', activation: 'sigmoid', pool: 'avg' },
+      { task: 'classification', shape: [H, H, 1], inputDim: H * H, numClasses: 10, targetDim: 1 },
+      createRng(4),
+    );
     const other = tf.tidy(() => Array.from(avg.forward(tf.tensor2d(x, [1, H * H])).dataSync()));
     expect(Math.max(...other.map((v, i) => Math.abs(v - logits[i]!)))).toBeGreaterThan(1e-3);
     m.dispose();
@@ -289,7 +431,12 @@ describe('lenet pooling', () => {
 describe('dropout', () => {
   it('changes training, not evaluation, and repeats exactly for a seed', async () => {
     const d = loadDataset({ name: 'synthetic', trainSize: 256, testSize: 64 });
-    const run = (dropout: number, seed = 1) => fit(d, { kind: 'mlp', hidden: [32], activation: 'relu', dropout }, { seed, training: { epochs: 1, batchSize: 32, evalEvery: 4 } });
+    const run = (dropout: number, seed = 1) =>
+      fit(
+        d,
+        { kind: 'mlp', hidden: [32], activation: 'relu', dropout },
+        { seed, training: { epochs: 1, batchSize: 32, evalEvery: 4 } },
+      );
     const none = run(0);
     const some = run(0.5);
     expect(some.updates[0]!.trainLoss).not.toBe(none.updates[0]!.trainLoss);

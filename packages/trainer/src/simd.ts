@@ -14,8 +14,22 @@ export interface SimdKernels {
   avgPoolGrad(dy: number, o: number, rows: number, ph: number, ow: number, pw: number, c: number, scale: number): void;
   /** One Adam step over n floats into new buffers mo, so, wo (see kernels.wat). */
   adam(
-    g: number, m: number, s: number, w: number, mo: number, so: number, wo: number, n: number,
-    b1: number, c1: number, b2: number, c2: number, sqrtBc2: number, eps: number, step: number, shrink: number,
+    g: number,
+    m: number,
+    s: number,
+    w: number,
+    mo: number,
+    so: number,
+    wo: number,
+    n: number,
+    b1: number,
+    c1: number,
+    b2: number,
+    c2: number,
+    sqrtBc2: number,
+    eps: number,
+    step: number,
+    shrink: number,
   ): void;
 }
 

@@ -12,7 +12,12 @@ const second: Record<Task, 'acc' | 'rmse' | 'ppl'> = { classification: 'acc', re
 export const metricNames = (task: Task) => ['val_loss', `val_${second[task]}`];
 
 /** A batch's targets as the loss takes them: class indices per row, or a `[n, targets]` matrix for squared error. */
-export function rowsTensor(model: Pick<Model, 'loss'>, y: Int32Array | Float32Array, n: number, perSample: number): tf.Tensor {
+export function rowsTensor(
+  model: Pick<Model, 'loss'>,
+  y: Int32Array | Float32Array,
+  n: number,
+  perSample: number,
+): tf.Tensor {
   return model.loss === 'mse' ? tf.tensor2d(y, [n, perSample], 'float32') : tf.tensor1d(y, 'int32');
 }
 
@@ -24,22 +29,27 @@ function lossesOf(model: Pick<Model, 'loss' | 'outputs' | 'width'>, out: tf.Tens
   if (model.loss === 'mse') return tf.squaredDifference(out, y);
   if (model.loss === 'binary') {
     const t = tf.reshape(tf.cast(y, 'float32'), [-1, 1]);
-    if (model.outputs === 'logits') return tf.losses.sigmoidCrossEntropy(t, out, undefined, undefined, tf.Reduction.NONE);
+    if (model.outputs === 'logits')
+      return tf.losses.sigmoidCrossEntropy(t, out, undefined, undefined, tf.Reduction.NONE);
     const p = tf.clipByValue(out, EPSILON, 1 - EPSILON);
     return tf.neg(tf.add(tf.mul(t, tf.log(p)), tf.mul(tf.sub(1, t), tf.log(tf.sub(1, p)))));
   }
   const hot = tf.oneHot(y as tf.Tensor1D, model.width);
-  if (model.outputs === 'logits') return tf.losses.softmaxCrossEntropy(hot, out, undefined, undefined, tf.Reduction.NONE);
+  if (model.outputs === 'logits')
+    return tf.losses.softmaxCrossEntropy(hot, out, undefined, undefined, tf.Reduction.NONE);
   return tf.neg(tf.sum(tf.mul(hot, tf.log(tf.clipByValue(out, EPSILON, 1 - EPSILON))), -1));
 }
 
 /** The mean loss of a batch: what an update minimizes. */
-export const lossOn = (model: Pick<Model, 'loss' | 'outputs' | 'width'>, out: tf.Tensor2D, y: tf.Tensor) => tf.mean(lossesOf(model, out, y)) as tf.Scalar;
+export const lossOn = (model: Pick<Model, 'loss' | 'outputs' | 'width'>, out: tf.Tensor2D, y: tf.Tensor) =>
+  tf.mean(lossesOf(model, out, y)) as tf.Scalar;
 
 /** Rows predicted right: argmax for softmax, the 0.5 line for a sigmoid. */
 function hitsOf(model: Pick<Model, 'loss' | 'outputs'>, out: tf.Tensor2D, y: tf.Tensor): tf.Scalar {
   const predicted =
-    model.loss === 'binary' ? tf.cast(tf.greater(tf.reshape(out, [-1]), model.outputs === 'logits' ? 0 : 0.5), 'int32') : tf.argMax(out, 1);
+    model.loss === 'binary'
+      ? tf.cast(tf.greater(tf.reshape(out, [-1]), model.outputs === 'logits' ? 0 : 0.5), 'int32')
+      : tf.argMax(out, 1);
   return tf.sum(tf.cast(tf.equal(predicted, y), 'int32'));
 }
 
@@ -64,10 +74,17 @@ export function evaluateOn(
   for (let start = 0; start < n; start += chunk) {
     const m = Math.min(chunk, n - start);
     const [l, h] = tf.tidy(() => {
-      const x = tf.tensor2d(xs.subarray(start * d, (start + m) * d), [m, d], xs instanceof Int32Array ? 'int32' : 'float32');
+      const x = tf.tensor2d(
+        xs.subarray(start * d, (start + m) * d),
+        [m, d],
+        xs instanceof Int32Array ? 'int32' : 'float32',
+      );
       const y = rowsTensor(model, ys.subarray(start * t, (start + m) * t), m, t);
       const out = model.forward(x);
-      return [tf.sum(lossesOf(model, out, y)).dataSync()[0]!, model.loss === 'mse' ? 0 : hitsOf(model, out, y).dataSync()[0]!];
+      return [
+        tf.sum(lossesOf(model, out, y)).dataSync()[0]!,
+        model.loss === 'mse' ? 0 : hitsOf(model, out, y).dataSync()[0]!,
+      ];
     });
     lossSum += l;
     hits += h;

@@ -1,6 +1,14 @@
 import { lrSequence } from '@lrsweep/schedules';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { liveTensorCount, loadDataset, selectBackend, synthetic, type TrainConfig, train, type UpdateRecord } from './index';
+import {
+  liveTensorCount,
+  loadDataset,
+  selectBackend,
+  synthetic,
+  type TrainConfig,
+  train,
+  type UpdateRecord,
+} from './index';
 
 const data = synthetic({ trainSize: 512, testSize: 256 });
 const config = (over: Partial<TrainConfig> = {}): TrainConfig => ({
@@ -34,23 +42,36 @@ describe('train (wasm)', () => {
   });
 
   it('applies the schedule to every update and evaluates every evalEvery updates and after the last', () => {
-    const { updates, evals, result } = run(config({ schedule: { kind: 'linear', warmup: { steps: 5, startFactor: 0 } } }));
+    const { updates, evals, result } = run(
+      config({ schedule: { kind: 'linear', warmup: { steps: 5, startFactor: 0 } } }),
+    );
     expect(result.totalSteps).toBe(32);
     expect(updates.map((u) => u.step)).toEqual([...Array(32).keys()]);
-    expect(updates.map((u) => u.lr)).toEqual(lrSequence({ kind: 'linear', warmup: { steps: 5 } }, { baseLr: 0.01, totalSteps: 32 }));
+    expect(updates.map((u) => u.lr)).toEqual(
+      lrSequence({ kind: 'linear', warmup: { steps: 5 } }, { baseLr: 0.01, totalSteps: 32 }),
+    );
     expect(evals).toEqual([8, 16, 24, 32]);
   });
 
   it('is deterministic for a seed and differs across seeds', () => {
-    const a = run(config({ optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 } })).updates.map((u) => u.trainLoss);
-    const b = run(config({ optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 } })).updates.map((u) => u.trainLoss);
-    const c = run(config({ optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 }, seed: 4 })).updates.map((u) => u.trainLoss);
+    const a = run(config({ optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 } })).updates.map(
+      (u) => u.trainLoss,
+    );
+    const b = run(config({ optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 } })).updates.map(
+      (u) => u.trainLoss,
+    );
+    const c = run(
+      config({ optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 }, seed: 4 }),
+    ).updates.map((u) => u.trainLoss);
     expect(b).toEqual(a);
     expect(c).not.toEqual(a);
   });
 
   it('is deterministic for a ViT with Adam too (attention, splits, bias sums and Adam run in the SIMD kernels)', () => {
-    const vit = config({ model: { kind: 'vit', patchSize: 2, width: 16, depth: 1, heads: 2, mlpRatio: 2 }, training: { epochs: 1, batchSize: 32, evalEvery: 8 } });
+    const vit = config({
+      model: { kind: 'vit', patchSize: 2, width: 16, depth: 1, heads: 2, mlpRatio: 2 },
+      training: { epochs: 1, batchSize: 32, evalEvery: 8 },
+    });
     const a = run(vit).updates.map((u) => u.trainLoss);
     const b = run(vit).updates.map((u) => u.trainLoss);
     expect(a.every(Number.isFinite)).toBe(true);
@@ -59,7 +80,14 @@ describe('train (wasm)', () => {
   });
 
   it('stops as diverged at the first non-finite or exploding loss', () => {
-    const { result, updates } = run(config({ optimizer: { kind: 'sgd', momentum: 0, nesterov: false, weightDecay: 0 }, baseLr: 500, schedule: { kind: 'constant' }, divergenceFactor: 10 }));
+    const { result, updates } = run(
+      config({
+        optimizer: { kind: 'sgd', momentum: 0, nesterov: false, weightDecay: 0 },
+        baseLr: 500,
+        schedule: { kind: 'constant' },
+        divergenceFactor: 10,
+      }),
+    );
     expect(result.status).toBe('diverged');
     const first = updates[0]!.trainLoss;
     const expected = updates.findIndex((u) => !Number.isFinite(u.trainLoss) || u.trainLoss > 10 * first);
@@ -69,20 +97,47 @@ describe('train (wasm)', () => {
   });
 
   it.each([
-    ['mlp + adam', { kind: 'mlp', hidden: [32], activation: 'gelu' }, { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }],
-    ['cnn + batch norm + sgd', { kind: 'cnn', channels: [4, 8], batchNorm: true }, { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0 }],
-    ['lenet + adamw', { kind: 'lenet', activation: 'sigmoid' }, { kind: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 }],
-    ['vit + schedule-free adamw', { kind: 'vit', patchSize: 2, width: 16, depth: 1, heads: 2, mlpRatio: 2 }, { kind: 'schedule_free_adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }],
-  ] as [string, TrainConfig['model'], TrainConfig['optimizer']][])('no tensor survives an update over 50 updates (%s)', (_n, model, optimizer) => {
-    // LeNet needs 28×28 images (the MNIST package's); the rest train on the 8×8 synthetic set.
-    const images = (model.kind === 'lenet' ? loadDataset : synthetic)({ name: 'mnist', trainSize: 50 * 16, testSize: 32 });
-    const before = liveTensorCount();
-    const counts: number[] = [];
-    const r = train({ ...config({ model, optimizer }), training: { epochs: 1, batchSize: 16, evalEvery: 10 } }, images, { onUpdate: () => counts.push(liveTensorCount()) });
-    expect(r.stepsDone).toBe(50);
-    expect(new Set(counts).size).toBe(1); // the same tensors (weights, optimizer state) after every update
-    expect(liveTensorCount()).toBe(before);
-  });
+    [
+      'mlp + adam',
+      { kind: 'mlp', hidden: [32], activation: 'gelu' },
+      { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
+    ],
+    [
+      'cnn + batch norm + sgd',
+      { kind: 'cnn', channels: [4, 8], batchNorm: true },
+      { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0 },
+    ],
+    [
+      'lenet + adamw',
+      { kind: 'lenet', activation: 'sigmoid' },
+      { kind: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 },
+    ],
+    [
+      'vit + schedule-free adamw',
+      { kind: 'vit', patchSize: 2, width: 16, depth: 1, heads: 2, mlpRatio: 2 },
+      { kind: 'schedule_free_adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
+    ],
+  ] as [string, TrainConfig['model'], TrainConfig['optimizer']][])(
+    'no tensor survives an update over 50 updates (%s)',
+    (_n, model, optimizer) => {
+      // LeNet needs 28×28 images (the MNIST package's); the rest train on the 8×8 synthetic set.
+      const images = (model.kind === 'lenet' ? loadDataset : synthetic)({
+        name: 'mnist',
+        trainSize: 50 * 16,
+        testSize: 32,
+      });
+      const before = liveTensorCount();
+      const counts: number[] = [];
+      const r = train(
+        { ...config({ model, optimizer }), training: { epochs: 1, batchSize: 16, evalEvery: 10 } },
+        images,
+        { onUpdate: () => counts.push(liveTensorCount()) },
+      );
+      expect(r.stepsDone).toBe(50);
+      expect(new Set(counts).size).toBe(1); // the same tensors (weights, optimizer state) after every update
+      expect(liveTensorCount()).toBe(before);
+    },
+  );
 
   it("counts the time spent in the caller's callbacks and checkpoints as host time", () => {
     const busy = (ms: number) => {
@@ -92,7 +147,12 @@ describe('train (wasm)', () => {
     const hostTime = { ms: 0 };
     let checkpoints = 0;
     const t0 = performance.now();
-    train(config(), data, { onUpdate: () => busy(2), onEval: () => busy(5), onCheckpoint: () => (checkpoints++, busy(5)) }, { checkpointEvery: 8, hostTime });
+    train(
+      config(),
+      data,
+      { onUpdate: () => busy(2), onEval: () => busy(5), onCheckpoint: () => (checkpoints++, busy(5)) },
+      { checkpointEvery: 8, hostTime },
+    );
     const total = performance.now() - t0;
     expect(checkpoints).toBe(3); // after updates 8, 16 and 24 (not after the last)
     expect(hostTime.ms).toBeGreaterThanOrEqual(32 * 2 + 4 * 5 + 3 * 5);
@@ -138,7 +198,11 @@ describe('checkpoints', () => {
       { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
       { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 },
     ] as const) {
-      const c = config({ optimizer, training: { epochs: 3, batchSize: 32, evalEvery: 6 }, schedule: { kind: 'reduce_on_plateau', factor: 0.5, patience: 0 } });
+      const c = config({
+        optimizer,
+        training: { epochs: 3, batchSize: 32, evalEvery: 6 },
+        schedule: { kind: 'reduce_on_plateau', factor: 0.5, patience: 0 },
+      });
       const full = run(c);
       const states: import('./train').TrainerState[] = [];
       train(c, data, { onCheckpoint: (s) => states.push(s) }, { checkpointEvery: 8 });

@@ -118,7 +118,8 @@ export interface TrainResult {
 }
 
 /** `T = epochs × ceil(training samples / batchSize)` (the training split, validation held out). */
-export const horizon = (c: Pick<TrainConfig, 'training'>, trainSize: number) => c.training.totalSteps ?? c.training.epochs * Math.ceil(trainSize / c.training.batchSize);
+export const horizon = (c: Pick<TrainConfig, 'training'>, trainSize: number) =>
+  c.training.totalSteps ?? c.training.epochs * Math.ceil(trainSize / c.training.batchSize);
 
 const freshSummary = (): Summary => ({
   firstLoss: null,
@@ -149,7 +150,12 @@ interface Run {
 }
 
 /** Builds the model, optimizer and schedule from the seed, and restores a checkpoint over them. */
-function setUp(cfg: TrainConfig, data: Dataset, resume: TrainerState | undefined, layers: tf.LayersModel | undefined): Run {
+function setUp(
+  cfg: TrainConfig,
+  data: Dataset,
+  resume: TrainerState | undefined,
+  layers: tf.LayersModel | undefined,
+): Run {
   const n = samplesIn(data.trainX, data);
   const T = horizon(cfg, n);
   const stepsPerEpoch = Math.ceil(n / cfg.training.batchSize);
@@ -159,15 +165,36 @@ function setUp(cfg: TrainConfig, data: Dataset, resume: TrainerState | undefined
   const plateau = cfg.plateauMetric;
   if (plateau && plateau !== 'train_loss' && !metricNames(data.task).includes(plateau)) {
     model.dispose();
-    throw new TrialError('CONFIG_INVALID', `reduce_on_plateau watches '${plateau}', which this ${data.task === 'lm' ? 'text' : data.task} task does not report (it reports ${metricNames(data.task).join(', ')}, train_loss)`);
+    throw new TrialError(
+      'CONFIG_INVALID',
+      `reduce_on_plateau watches '${plateau}', which this ${data.task === 'lm' ? 'text' : data.task} task does not report (it reports ${metricNames(data.task).join(', ')}, train_loss)`,
+    );
   }
   const base = createOptimizer(cfg.optimizer, model.variables);
   const swa = cfg.training.swaFraction;
   const opt = swa ? withSwa(base, model.variables, Math.floor((1 - swa) * T)) : base;
-  const run: Run = { cfg, data, T, schedule, rng, model, opt, sum: freshSummary(), observed: [], step: 0, perm: null, test: null, n };
+  const run: Run = {
+    cfg,
+    data,
+    T,
+    schedule,
+    rng,
+    model,
+    opt,
+    sum: freshSummary(),
+    observed: [],
+    step: 0,
+    perm: null,
+    test: null,
+    n,
+  };
   if (resume) {
     const saved = [...model.variables, ...model.state];
-    if (resume.weights.length !== saved.length) throw new TrialError('CONFIG_INVALID', `the checkpoint holds ${resume.weights.length} tensors; the model has ${saved.length}`);
+    if (resume.weights.length !== saved.length)
+      throw new TrialError(
+        'CONFIG_INVALID',
+        `the checkpoint holds ${resume.weights.length} tensors; the model has ${saved.length}`,
+      );
     saved.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(resume.weights[i]!, v.shape))));
     opt.importState(resume.optimizer);
     rng.setState(resume.rngState);
@@ -218,7 +245,10 @@ function update(run: Run, start: number, size: number, rate?: number): { loss: n
   const lossT = tf.tidy(() => {
     const x = tf.tensor2d(xb, [size, d], xb instanceof Int32Array ? 'int32' : 'float32');
     const y = rowsTensor(run.model, yb, size, t);
-    const { value, grads } = tf.variableGrads(() => lossOn(run.model, run.model.forward(x, forward), y), run.model.variables);
+    const { value, grads } = tf.variableGrads(
+      () => lossOn(run.model, run.model.forward(x, forward), y),
+      run.model.variables,
+    );
     const clip = cfg.training.gradClipNorm;
     run.opt.apply(clip ? clipByGlobalNorm(grads, clip) : grads, lr);
     return value;
@@ -238,7 +268,12 @@ function evaluateAt(run: Run): EvalRecord {
   const restore = run.opt.swapForEval?.();
   const e = evaluateOn(run.model, data.valX, data.valY, data, 'val');
   // Without a validation split (v1) the validation arrays are the test arrays: measured once.
-  const test = run.step !== run.T ? null : data.testX === data.valX ? renamed(e, 'test') : evaluateOn(run.model, data.testX, data.testY, data, 'test');
+  const test =
+    run.step !== run.T
+      ? null
+      : data.testX === data.valX
+        ? renamed(e, 'test')
+        : evaluateOn(run.model, data.testX, data.testY, data, 'test');
   restore?.();
   sum.finalTrainLoss = sum.windowSum / sum.windowN;
   sum.windowSum = 0;
@@ -253,7 +288,13 @@ function evaluateAt(run: Run): EvalRecord {
   run.observed.push([metric, run.step]);
   const { val_loss: valLoss, val_acc: valAcc, ...other } = e;
   const metrics = { ...other, ...test };
-  return { step: run.step, valLoss: valLoss!, valAcc: valAcc ?? null, trainLoss: sum.finalTrainLoss, ...(Object.keys(metrics).length ? { metrics } : {}) };
+  return {
+    step: run.step,
+    valLoss: valLoss!,
+    valAcc: valAcc ?? null,
+    trainLoss: sum.finalTrainLoss,
+    ...(Object.keys(metrics).length ? { metrics } : {}),
+  };
 }
 
 /** The validation metrics of the point a run evaluates (schedule-free and SWA: not the one trained). */
@@ -343,14 +384,17 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
             // Dropout masks are drawn per update, as the run would have drawn them.
             run.step += 1;
             // The run's own divergence rule: an exploding cooldown has no estimate.
-            return cfg.divergenceFactor !== undefined && loss > cfg.divergenceFactor * run.sum.firstLoss! ? Number.NaN : loss;
+            return cfg.divergenceFactor !== undefined && loss > cfg.divergenceFactor * run.sum.firstLoss!
+              ? Number.NaN
+              : loss;
           },
           evaluate: () => evaluateForRung(run),
         });
         return { ...paused, rung };
       }
       const stopping = cb.shouldStop ? host(cb.shouldStop) : false;
-      const due = (opts.checkpointEvery && run.step % opts.checkpointEvery === 0) || opts.checkpointAt?.includes(run.step);
+      const due =
+        (opts.checkpointEvery && run.step % opts.checkpointEvery === 0) || opts.checkpointAt?.includes(run.step);
       if (cb.onCheckpoint && (stopping || due)) {
         host(() => cb.onCheckpoint!(snapshot(run, next.epoch, next.start)));
       }
@@ -363,7 +407,8 @@ export function train(cfg: TrainConfig, data: Dataset, cb: TrainCallbacks = {}, 
   }
 }
 
-const renamed = (m: Record<string, number>, split: string) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k.replace(/^val_/, `${split}_`), v]));
+const renamed = (m: Record<string, number>, split: string) =>
+  Object.fromEntries(Object.entries(m).map(([k, v]) => [k.replace(/^val_/, `${split}_`), v]));
 
 /** The validation split's metrics by name (val_loss and val_acc, val_rmse or val_ppl). */
 export const evaluate = (model: Model, data: Dataset) => evaluateOn(model, data.valX, data.valY, data, 'val');

@@ -8,7 +8,10 @@ import type { Rng } from './rng';
  * Pre-norm transformer blocks (multi-head attention, then a GELU MLP, each a residual branch)
  * over tokens `[b, n, width]`. `mask` (added to the attention scores) makes attention causal.
  */
-export function transformerBlocks(p: Params, { width: d, depth, heads, mlpRatio }: { width: number; depth: number; heads: number; mlpRatio: number }) {
+export function transformerBlocks(
+  p: Params,
+  { width: d, depth, heads, mlpRatio }: { width: number; depth: number; heads: number; mlpRatio: number },
+) {
   const hd = d / heads;
   const blocks = Array.from({ length: depth }, () => ({
     ln1: layerNorm(p, d),
@@ -26,13 +29,17 @@ export function transformerBlocks(p: Params, { width: d, depth, heads, mlpRatio 
       const tokens = (x: tf.Tensor) => tf.reshape(x, [b, n, d]);
       const flat = (y: tf.Tensor) => tf.reshape(y, [b * n, -1]) as tf.Tensor2D;
       // Split q, k, v first: a rank-5 transpose takes wasm's generic path, ~300× slower than rank 4.
-      const headsFirst = (z: tf.Tensor) => tf.reshape(tf.transpose(tf.reshape(z, [b, n, heads, hd]), [0, 2, 1, 3]), [b * heads, n, hd]) as tf.Tensor3D;
+      const headsFirst = (z: tf.Tensor) =>
+        tf.reshape(tf.transpose(tf.reshape(z, [b, n, heads, hd]), [0, 2, 1, 3]), [b * heads, n, hd]) as tf.Tensor3D;
       let t: tf.Tensor = t0;
       for (const k of blocks) {
         const [q, kk, v] = tf.split(k.qkv(flat(k.ln1(t))), 3, 1).map(headsFirst);
         let scores = tf.div(tf.matMul(q!, kk!, false, true), Math.sqrt(hd));
         if (mask) scores = tf.add(scores, mask);
-        const mixed = tf.reshape(tf.transpose(tf.reshape(tf.matMul(tf.softmax(scores), v!), [b, heads, n, hd]), [0, 2, 1, 3]), [b * n, d]) as tf.Tensor2D;
+        const mixed = tf.reshape(
+          tf.transpose(tf.reshape(tf.matMul(tf.softmax(scores), v!), [b, heads, n, hd]), [0, 2, 1, 3]),
+          [b * n, d],
+        ) as tf.Tensor2D;
         t = tf.add(t, drop(tokens(k.out(mixed))));
         t = tf.add(t, drop(tokens(k.fc2(activate('gelu', k.fc1(flat(k.ln2(t)))) as tf.Tensor2D))));
       }
@@ -47,10 +54,19 @@ export function transformerBlocks(p: Params, { width: d, depth, heads, mlpRatio 
  * learned positions, pre-norm causal blocks, a final norm and a linear head over the vocabulary.
  * A row of its output is one position's next-token logits.
  */
-export function gpt(spec: Extract<ModelSpec, { kind: 'gpt' }>, contextLength: number, vocab: number, rng: Rng): Omit<Model, never> {
+export function gpt(
+  spec: Extract<ModelSpec, { kind: 'gpt' }>,
+  contextLength: number,
+  vocab: number,
+  rng: Rng,
+): Omit<Model, never> {
   const { width: d, depth, heads, mlpRatio } = spec;
   const n = spec.contextLength ?? contextLength;
-  if (n !== contextLength) throw new TrialError('CONFIG_INVALID', `the gpt's contextLength (${n}) differs from the dataset's (${contextLength})`);
+  if (n !== contextLength)
+    throw new TrialError(
+      'CONFIG_INVALID',
+      `the gpt's contextLength (${n}) differs from the dataset's (${contextLength})`,
+    );
   const p = new Params(rng);
   const embed = p.uniform([vocab, d], 0.02 * Math.sqrt(3), 'tok');
   const pos = p.uniform([n, d], 0.02 * Math.sqrt(3), 'pos');
@@ -70,7 +86,11 @@ export function gpt(spec: Extract<ModelSpec, { kind: 'gpt' }>, contextLength: nu
       const b = x.shape[0];
       const drop = dropper(spec.dropout ?? 0, opts);
       const oneHot = tf.cast(tf.oneHot(tf.reshape(x, [b * n]) as tf.Tensor1D, vocab), 'float32') as tf.Tensor2D;
-      const t = blocks.apply(drop(tf.add(tf.reshape(tf.matMul(oneHot, embed as tf.Tensor2D), [b, n, d]), pos) as tf.Tensor3D), mask, drop);
+      const t = blocks.apply(
+        drop(tf.add(tf.reshape(tf.matMul(oneHot, embed as tf.Tensor2D), [b, n, d]), pos) as tf.Tensor3D),
+        mask,
+        drop,
+      );
       return head(tf.reshape(lnf(t), [b * n, d]) as tf.Tensor2D);
     },
     dispose() {

@@ -2,7 +2,7 @@
 /// <reference path="./webassembly.d.ts" />
 import * as tf from '@tensorflow/tfjs';
 
-export type KernelArgs = Parameters<tf.KernelConfig["kernelFunc"]>[0];
+export type KernelArgs = Parameters<tf.KernelConfig['kernelFunc']>[0];
 export type Backend = tf.KernelBackend;
 export type Info = tf.TensorInfo;
 export type WasmBackend = tf.KernelBackend & {
@@ -14,7 +14,8 @@ export type WasmBackend = tf.KernelBackend & {
 };
 
 /** Byte offset of a tensor's data in the wasm backend's memory. */
-export const offsetOf = (backend: tf.KernelBackend, i: Info) => (backend as WasmBackend).dataIdMap.get(i.dataId).memoryOffset;
+export const offsetOf = (backend: tf.KernelBackend, i: Info) =>
+  (backend as WasmBackend).dataIdMap.get(i.dataId).memoryOffset;
 
 export const run = (kernel: string, args: KernelArgs): Info => tf.getKernel(kernel, 'wasm')!.kernelFunc(args) as Info;
 
@@ -29,7 +30,10 @@ export function withScratch<T>(backend: tf.KernelBackend, f: (keep: (i: Info) =>
 }
 
 /** A wasm kernel replaced by `f`, which may hand cases it does not cover to the original. */
-export function override(name: string, f: (args: KernelArgs, original: tf.KernelConfig) => Info | Info[]): tf.KernelConfig {
+export function override(
+  name: string,
+  f: (args: KernelArgs, original: tf.KernelConfig) => Info | Info[],
+): tf.KernelConfig {
   const original = tf.getKernel(name, 'wasm')!;
   return { ...original, kernelFunc: (args) => f(args, original) };
 }

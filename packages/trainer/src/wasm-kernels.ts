@@ -22,7 +22,11 @@ function transposeFirst(name: 'BatchMatMul' | '_FusedMatMul', simd: SimdKernels 
       const b = args.inputs.b as Info;
       return original.kernelFunc({
         ...args,
-        inputs: { ...args.inputs, a: transposeA ? keep(swapLast(a, args.backend as Backend)) : a, b: transposeB ? keep(swapLast(b, args.backend as Backend)) : b },
+        inputs: {
+          ...args.inputs,
+          a: transposeA ? keep(swapLast(a, args.backend as Backend)) : a,
+          b: transposeB ? keep(swapLast(b, args.backend as Backend)) : b,
+        },
         attrs: { ...args.attrs, transposeA: false, transposeB: false },
       }) as Info;
     });
@@ -47,7 +51,16 @@ const conv2dBackpropFilter: tf.KernelConfig = {
       filterShape: [number, number, number, number];
     };
     if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
-    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filterShape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      'channelsLast',
+    );
     const [kh, kw, ci, co] = filterShape;
     return withScratch(backend as Backend, (keep) => {
       let xt = keep(run('Transpose', { inputs: { x }, backend, attrs: { perm: [3, 1, 2, 0] } }));
@@ -58,14 +71,33 @@ const conv2dBackpropFilter: tf.KernelConfig = {
       const bottom = Math.max(0, needH - (x.shape[1]! + p.top));
       const right = Math.max(0, needW - (x.shape[2]! + p.left));
       if (p.top || bottom || p.left || right) {
-        xt = keep(run('PadV2', { inputs: { x: xt }, backend, attrs: { paddings: [[0, 0], [p.top, bottom], [p.left, right], [0, 0]], constantValue: 0 } }));
+        xt = keep(
+          run('PadV2', {
+            inputs: { x: xt },
+            backend,
+            attrs: {
+              paddings: [
+                [0, 0],
+                [p.top, bottom],
+                [p.left, right],
+                [0, 0],
+              ],
+              constantValue: 0,
+            },
+          }),
+        );
       }
       const filter = keep(run('Transpose', { inputs: { x: dy }, backend, attrs: { perm: [1, 2, 0, 3] } }));
       let r = keep(
         run('Conv2D', {
           inputs: { x: xt, filter },
           backend,
-          attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] },
+          attrs: {
+            strides: [1, 1],
+            pad: 'valid',
+            dataFormat: 'NHWC',
+            dilations: [info.strideHeight, info.strideWidth],
+          },
         }),
       );
       if (r.shape[1] !== kh || r.shape[2] !== kw) {
@@ -96,7 +128,16 @@ const conv2dBackpropInput: tf.KernelConfig = {
     };
     if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropInput on wasm supports NHWC only');
     const [kh, kw] = filter.shape as [number, number, number, number];
-    const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    const info = tf.backend_util.computeConv2DInfo(
+      inputShape,
+      filter.shape as [number, number, number, number],
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      'channelsLast',
+    );
     const [b, h, w] = inputShape;
     const co = dy.shape[3]!;
     const [sh, sw] = [info.strideHeight, info.strideWidth];
@@ -107,23 +148,70 @@ const conv2dBackpropInput: tf.KernelConfig = {
         const oh = dy.shape[1]!;
         const ow = dy.shape[2]!;
         g = keep(run('Reshape', { inputs: { x: g }, backend, attrs: { shape: [b, oh, 1, ow, 1, co] } }));
-        g = keep(run('PadV2', { inputs: { x: g }, backend, attrs: { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 } }));
+        g = keep(
+          run('PadV2', {
+            inputs: { x: g },
+            backend,
+            attrs: {
+              paddings: [
+                [0, 0],
+                [0, 0],
+                [0, sh - 1],
+                [0, 0],
+                [0, sw - 1],
+                [0, 0],
+              ],
+              constantValue: 0,
+            },
+          }),
+        );
         g = keep(run('Reshape', { inputs: { x: g }, backend, attrs: { shape: [b, oh * sh, ow * sw, co] } }));
-        g = keep(run('Slice', { inputs: { x: g }, backend, attrs: { begin: [0, 0, 0, 0], size: [b, (oh - 1) * sh + 1, (ow - 1) * sw + 1, co] } }));
+        g = keep(
+          run('Slice', {
+            inputs: { x: g },
+            backend,
+            attrs: { begin: [0, 0, 0, 0], size: [b, (oh - 1) * sh + 1, (ow - 1) * sw + 1, co] },
+          }),
+        );
       }
       const top = kh - 1 - info.padInfo.top;
       const left = kw - 1 - info.padInfo.left;
       const bottom = h + kh - 1 - top - g.shape[1]!;
       const right = w + kw - 1 - left - g.shape[2]!;
-      if (top < 0 || left < 0) throw new Error('Conv2DBackpropInput on wasm: padding larger than the filter is not supported');
+      if (top < 0 || left < 0)
+        throw new Error('Conv2DBackpropInput on wasm: padding larger than the filter is not supported');
       // Rows and columns past the last window get no gradient: pad them, or crop what overhangs.
-      g = keep(run('PadV2', { inputs: { x: g }, backend, attrs: { paddings: [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]], constantValue: 0 } }));
+      g = keep(
+        run('PadV2', {
+          inputs: { x: g },
+          backend,
+          attrs: {
+            paddings: [
+              [0, 0],
+              [top, Math.max(0, bottom)],
+              [left, Math.max(0, right)],
+              [0, 0],
+            ],
+            constantValue: 0,
+          },
+        }),
+      );
       if (bottom < 0 || right < 0) {
-        g = keep(run('Slice', { inputs: { x: g }, backend, attrs: { begin: [0, 0, 0, 0], size: [b, h + kh - 1, w + kw - 1, co] } }));
+        g = keep(
+          run('Slice', {
+            inputs: { x: g },
+            backend,
+            attrs: { begin: [0, 0, 0, 0], size: [b, h + kh - 1, w + kw - 1, co] },
+          }),
+        );
       }
       const flipped = keep(run('Reverse', { inputs: { x: filter }, backend, attrs: { dims: [0, 1] } }));
       const swapped = keep(run('Transpose', { inputs: { x: flipped }, backend, attrs: { perm: [0, 1, 3, 2] } }));
-      return run('Conv2D', { inputs: { x: g, filter: swapped }, backend, attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] } });
+      return run('Conv2D', {
+        inputs: { x: g, filter: swapped },
+        backend,
+        attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] },
+      });
     });
   },
 };
@@ -193,7 +281,14 @@ export function patchWasmKernels(): Promise<void> {
   patching ??= (async () => {
     const memory = (tf.backend() as WasmBackend).wasm.asm?.memory;
     const simd = memory instanceof WebAssembly.Memory ? await simdKernels(memory) : null;
-    const configs = [transposeFirst('BatchMatMul', simd), transposeFirst('_FusedMatMul', simd), conv2dBackpropInput, identity, tiledTranspose(), sharingCast()];
+    const configs = [
+      transposeFirst('BatchMatMul', simd),
+      transposeFirst('_FusedMatMul', simd),
+      conv2dBackpropInput,
+      identity,
+      tiledTranspose(),
+      sharingCast(),
+    ];
     if (simd) configs.push(...simdKernelConfigs(simd));
     for (const config of configs) {
       if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');

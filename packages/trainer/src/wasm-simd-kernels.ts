@@ -4,7 +4,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_KERNEL, type AdamAttrs } from './optimizers';
 import type { SimdKernels } from './simd';
-import { type Info, type KernelArgs, offsetOf, override, swapLast, type WasmBackend, withScratch } from './wasm-kernel-util';
+import {
+  type Info,
+  type KernelArgs,
+  offsetOf,
+  override,
+  swapLast,
+  type WasmBackend,
+  withScratch,
+} from './wasm-kernel-util';
 
 /**
  * wasm runs every batched product (batch > 1: attention's [B·heads, n, n] scores and mixes) as a
@@ -22,7 +30,8 @@ export function batchedProduct(args: KernelArgs, simd: SimdKernels): Info | null
   const [m, k] = transposeA ? [a.shape.at(-1)!, a.shape.at(-2)!] : [a.shape.at(-2)!, a.shape.at(-1)!];
   const [kb, n] = transposeB ? [b.shape.at(-1)!, b.shape.at(-2)!] : [b.shape.at(-2)!, b.shape.at(-1)!];
   if (kb !== k) return null; // the backend's kernel reports the mismatch
-  if (batch < 2 || !sameBatch || n % 4 !== 0 || a.dtype !== 'float32' || b.dtype !== 'float32' || m * n * k === 0) return null;
+  if (batch < 2 || !sameBatch || n % 4 !== 0 || a.dtype !== 'float32' || b.dtype !== 'float32' || m * n * k === 0)
+    return null;
   return withScratch(backend, (keep) => {
     const left = transposeA ? keep(swapLast(a, backend)) : a;
     const right = transposeB ? keep(swapLast(b, backend)) : b;
@@ -47,7 +56,10 @@ function leadingSum(simd: SimdKernels): tf.KernelConfig {
     const cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
     if (!leading || x.dtype !== 'float32' || rows < 2 || cols === 0) return original.kernelFunc(args);
     const backend = args.backend as WasmBackend;
-    const out = backend.makeOutput(keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length), 'float32');
+    const out = backend.makeOutput(
+      keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length),
+      'float32',
+    );
     simd.colsum(offsetOf(backend, x), rows, cols, offsetOf(backend, out));
     return out;
   });
@@ -68,12 +80,16 @@ function blockSplit(simd: SimdKernels): tf.KernelConfig {
     const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
     const outer = tf.util.sizeFromShape(x.shape.slice(0, ax));
     const inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
-    if (!fourBytes(x.dtype) || outer === 0 || inner === 0 || sizes.some((n) => n === 0)) return original.kernelFunc(args);
+    if (!fourBytes(x.dtype) || outer === 0 || inner === 0 || sizes.some((n) => n === 0))
+      return original.kernelFunc(args);
     const backend = args.backend as WasmBackend;
     const rowBytes = x.shape[ax]! * inner * 4;
     let offset = 0;
     return sizes.map((n) => {
-      const out = backend.makeOutput(x.shape.map((d, i) => (i === ax ? n : d)), x.dtype);
+      const out = backend.makeOutput(
+        x.shape.map((d, i) => (i === ax ? n : d)),
+        x.dtype,
+      );
       const bytes = n * inner * 4;
       simd.copyRows(offsetOf(backend, x) + offset, offsetOf(backend, out), outer, bytes, rowBytes, bytes);
       offset += bytes;
@@ -87,9 +103,13 @@ function blockConcat(simd: SimdKernels): tf.KernelConfig {
   return override('Concat', (args, original) => {
     const parts = (args.inputs as unknown as Info[]).filter((t) => tf.util.sizeFromShape(t.shape) > 0);
     const first = parts[0];
-    if (!first || parts.length < 2 || !fourBytes(first.dtype) || parts.some((t) => t.dtype !== first.dtype)) return original.kernelFunc(args);
+    if (!first || parts.length < 2 || !fourBytes(first.dtype) || parts.some((t) => t.dtype !== first.dtype))
+      return original.kernelFunc(args);
     const ax = tf.util.parseAxisParam((args.attrs as { axis: number }).axis, first.shape)[0]!;
-    const shape = tf.backend_util.computeOutShape(parts.map((t) => t.shape), ax);
+    const shape = tf.backend_util.computeOutShape(
+      parts.map((t) => t.shape),
+      ax,
+    );
     const outer = tf.util.sizeFromShape(shape.slice(0, ax));
     const inner = tf.util.sizeFromShape(shape.slice(ax + 1));
     const backend = args.backend as WasmBackend;
@@ -119,15 +139,38 @@ function tilingAvgPoolGrad(simd: SimdKernels): tf.KernelConfig {
       pad: 'valid' | 'same' | number;
       dimRoundingMode?: 'floor' | 'round' | 'ceil';
     };
-    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      filterSize,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+    );
     const p = info.padInfo;
     const tiles =
-      info.strideHeight === info.filterHeight && info.strideWidth === info.filterWidth && !p.top && !p.bottom && !p.left && !p.right &&
-      info.inHeight === info.outHeight * info.filterHeight && info.inWidth === info.outWidth * info.filterWidth;
-    if (!tiles || dy.dtype !== 'float32' || info.batchSize * info.outHeight * info.outWidth * info.inChannels === 0) return original.kernelFunc(args);
+      info.strideHeight === info.filterHeight &&
+      info.strideWidth === info.filterWidth &&
+      !p.top &&
+      !p.bottom &&
+      !p.left &&
+      !p.right &&
+      info.inHeight === info.outHeight * info.filterHeight &&
+      info.inWidth === info.outWidth * info.filterWidth;
+    if (!tiles || dy.dtype !== 'float32' || info.batchSize * info.outHeight * info.outWidth * info.inChannels === 0)
+      return original.kernelFunc(args);
     const backend = args.backend as WasmBackend;
     const out = backend.makeOutput(input.shape, 'float32');
-    simd.avgPoolGrad(offsetOf(backend, dy), offsetOf(backend, out), info.batchSize * info.outHeight, info.filterHeight, info.outWidth, info.filterWidth, info.inChannels, 1 / (info.filterHeight * info.filterWidth));
+    simd.avgPoolGrad(
+      offsetOf(backend, dy),
+      offsetOf(backend, out),
+      info.batchSize * info.outHeight,
+      info.filterHeight,
+      info.outWidth,
+      info.filterWidth,
+      info.inChannels,
+      1 / (info.filterHeight * info.filterWidth),
+    );
     return out;
   });
 }
@@ -144,14 +187,40 @@ function fusedAdam(simd: SimdKernels): tf.KernelConfig {
       const { g, m, s, w } = inputs as { g: Info; m: Info; s: Info; w: Info };
       const a = attrs as unknown as AdamAttrs;
       const be = backend as WasmBackend;
-      const outs = [be.makeOutput(m.shape, 'float32'), be.makeOutput(s.shape, 'float32'), be.makeOutput(w.shape, 'float32')] as const;
+      const outs = [
+        be.makeOutput(m.shape, 'float32'),
+        be.makeOutput(s.shape, 'float32'),
+        be.makeOutput(w.shape, 'float32'),
+      ] as const;
       const at = (i: Info) => offsetOf(be, i);
-      simd.adam(at(g), at(m), at(s), at(w), at(outs[0]), at(outs[1]), at(outs[2]), tf.util.sizeFromShape(w.shape),
-        a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.sqrtBc2, a.epsilon, a.step, a.shrink);
+      simd.adam(
+        at(g),
+        at(m),
+        at(s),
+        at(w),
+        at(outs[0]),
+        at(outs[1]),
+        at(outs[2]),
+        tf.util.sizeFromShape(w.shape),
+        a.beta1,
+        1 - a.beta1,
+        a.beta2,
+        1 - a.beta2,
+        a.sqrtBc2,
+        a.epsilon,
+        a.step,
+        a.shrink,
+      );
       return [...outs];
     },
   };
 }
 
 /** The SIMD-backed replacements and additions, for patchWasmKernels to register. */
-export const simdKernelConfigs = (simd: SimdKernels): tf.KernelConfig[] => [leadingSum(simd), fusedAdam(simd), blockSplit(simd), blockConcat(simd), tilingAvgPoolGrad(simd)];
+export const simdKernelConfigs = (simd: SimdKernels): tf.KernelConfig[] => [
+  leadingSum(simd),
+  fusedAdam(simd),
+  blockSplit(simd),
+  blockConcat(simd),
+  tilingAvgPoolGrad(simd),
+];

@@ -5,7 +5,9 @@ import { z } from 'zod';
 import { ApiError, notFound } from '../errors';
 import type { Revocations } from '../revocations';
 
-const view = (t: { createdAt: Date; revokedAt: Date | null } & Omit<z.output<typeof tokenView>, 'createdAt' | 'revokedAt'>) => ({
+const view = (
+  t: { createdAt: Date; revokedAt: Date | null } & Omit<z.output<typeof tokenView>, 'createdAt' | 'revokedAt'>,
+) => ({
   id: t.id,
   projectId: t.projectId,
   name: t.name,
@@ -18,7 +20,8 @@ const view = (t: { createdAt: Date; revokedAt: Date | null } & Omit<z.output<typ
 /** The project a token route acts on: an admin's own only; an operator's any. */
 function projectScope(caller: Caller, asked: string | undefined): string | undefined {
   if (can.crossProject(caller)) return asked;
-  if (asked !== undefined && asked !== caller.projectId) throw new ApiError('FORBIDDEN', `an ${caller.role} token acts on its own project (${caller.projectId}) only`);
+  if (asked !== undefined && asked !== caller.projectId)
+    throw new ApiError('FORBIDDEN', `an ${caller.role} token acts on its own project (${caller.projectId}) only`);
   return caller.projectId;
 }
 
@@ -36,7 +39,8 @@ export const adminRoutes =
         schema: {
           tags: ['admin'],
           summary: 'Create an API token for a project (the project is made if new)',
-          description: 'role admin, member (default) or agent (with the pools it serves); admin tokens create tokens of their own project only.',
+          description:
+            'role admin, member (default) or agent (with the pools it serves); admin tokens create tokens of their own project only.',
           body: createTokenBody,
           response: { 201: tokenView.extend({ token: z.string() }), ...errors },
         },
@@ -70,7 +74,8 @@ export const adminRoutes =
         },
       },
       async (req) => {
-        if (!(await revokeToken(deps.db, req.params.id, projectScope(req.auth, undefined)))) throw notFound('token', req.params.id);
+        if (!(await revokeToken(deps.db, req.params.id, projectScope(req.auth, undefined))))
+          throw notFound('token', req.params.id);
         // Every API process drops it from its cache and ends its open claims (401) at once.
         await deps.revocations.publish(req.params.id);
         return { id: req.params.id, revoked: true as const };

@@ -25,7 +25,14 @@ import { z } from 'zod';
 import type { Revocations } from '../revocations';
 import type { AgentService } from '../services/agent-service';
 
-const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema, 429: errorBodySchema };
+const errors = {
+  400: errorBodySchema,
+  401: errorBodySchema,
+  403: errorBodySchema,
+  404: errorBodySchema,
+  409: errorBodySchema,
+  429: errorBodySchema,
+};
 const done = z.object({ ok: z.literal(true), status: z.string() });
 
 /**
@@ -45,10 +52,18 @@ export const agentRoutes =
     app.post(
       '/agents',
       {
-        config: { ...register, tooLarge: `a registration is at most ${registerBodyLimit} bytes: labels: at most ${agentLimits.maxLabels} labels, ${agentLimits.maxLabelChars} characters in all` },
+        config: {
+          ...register,
+          tooLarge: `a registration is at most ${registerBodyLimit} bytes: labels: at most ${agentLimits.maxLabels} labels, ${agentLimits.maxLabelChars} characters in all`,
+        },
         // Refused as it arrives: a flood of huge registrations is never parsed.
         bodyLimit: registerBodyLimit,
-        schema: { tags, summary: 'Register an agent of a pool', body: registerAgentBody, response: { 201: agentRegistered, 413: errorBodySchema, 426: errorBodySchema, ...errors } },
+        schema: {
+          tags,
+          summary: 'Register an agent of a pool',
+          body: registerAgentBody,
+          response: { 201: agentRegistered, 413: errorBodySchema, 426: errorBodySchema, ...errors },
+        },
       },
       async (req, reply) => reply.status(201).send(await agents.register(req.auth, req.body)),
     );
@@ -57,7 +72,8 @@ export const agentRoutes =
       {
         schema: {
           tags,
-          summary: "A page of the project's agents (≤ 100, in id order; follow nextCursor): last heartbeat, alive, current trial. A pool-scoped token sees its pools' agents only.",
+          summary:
+            "A page of the project's agents (≤ 100, in id order; follow nextCursor): last heartbeat, alive, current trial. A pool-scoped token sees its pools' agents only.",
           querystring: fleetPageQuery,
           response: { 200: agentsAnswer, ...errors },
         },
@@ -65,7 +81,12 @@ export const agentRoutes =
       async (req) => {
         const now = Date.now();
         const pools = req.auth.role === 'agent' ? req.auth.pools : undefined;
-        const page = await listAgents(deps.db, req.auth.projectId, { limit: req.query.limit, after: req.query.cursor }, pools);
+        const page = await listAgents(
+          deps.db,
+          req.auth.projectId,
+          { limit: req.query.limit, after: req.query.cursor },
+          pools,
+        );
         return {
           nextCursor: page.next,
           agents: page.agents.map((a) => ({
@@ -87,7 +108,15 @@ export const agentRoutes =
     );
     app.post(
       '/agents/:id/heartbeat',
-      { config: claim, schema: { tags, summary: 'The agent is alive', params: idParamsSchema, response: { 200: z.object({ ok: z.literal(true) }), ...errors } } },
+      {
+        config: claim,
+        schema: {
+          tags,
+          summary: 'The agent is alive',
+          params: idParamsSchema,
+          response: { 200: z.object({ ok: z.literal(true) }), ...errors },
+        },
+      },
       async (req) => agents.heartbeat(req.auth, req.params.id),
     );
     app.post(
@@ -96,7 +125,8 @@ export const agentRoutes =
         config: claim,
         schema: {
           tags,
-          summary: "Claim the next trial of the agent's pool (waits up to waitMs, at most 20 s; trial null when none came). The trial carries its attempt's leaseToken.",
+          summary:
+            "Claim the next trial of the agent's pool (waits up to waitMs, at most 20 s; trial null when none came). The trial carries its attempt's leaseToken.",
           params: idParamsSchema,
           body: claimBody,
           response: { 200: claimAnswer, ...errors },
@@ -119,13 +149,25 @@ export const agentRoutes =
     );
     app.post(
       '/trials/:id/lease',
-      { config: control, schema: { tags, summary: "Renew a claimed trial's lease", params: idParamsSchema, body: attemptBody, response: { 200: reportAnswer, ...errors } } },
+      {
+        config: control,
+        schema: {
+          tags,
+          summary: "Renew a claimed trial's lease",
+          params: idParamsSchema,
+          body: attemptBody,
+          response: { 200: reportAnswer, ...errors },
+        },
+      },
       async (req) => agents.lease(req.auth, req.params.id, req.body.attempt, req.body.leaseToken),
     );
     app.post(
       '/trials/:id/updates',
       {
-        config: { ...report, tooLarge: `an update batch is at most ${updatesBodyLimit} bytes (updates: at most ${agentLimits.maxBatchRows} rows)` },
+        config: {
+          ...report,
+          tooLarge: `an update batch is at most ${updatesBodyLimit} bytes (updates: at most ${agentLimits.maxBatchRows} rows)`,
+        },
         // Sized for the documented batch: 10 000 rows at their longest; every other route keeps BODY_LIMIT.
         bodyLimit: updatesBodyLimit,
         schema: {
@@ -140,35 +182,104 @@ export const agentRoutes =
     );
     app.post(
       '/trials/:id/evals',
-      { config: report, schema: { tags, summary: 'An evaluation after `step` updates', params: idParamsSchema, body: evalBody, response: { 200: reportAnswer, ...errors } } },
-      async (req) => agents.evaluation(req.auth, req.params.id, req.body.attempt, req.body.leaseToken, req.body.step, req.body.metrics),
+      {
+        config: report,
+        schema: {
+          tags,
+          summary: 'An evaluation after `step` updates',
+          params: idParamsSchema,
+          body: evalBody,
+          response: { 200: reportAnswer, ...errors },
+        },
+      },
+      async (req) =>
+        agents.evaluation(
+          req.auth,
+          req.params.id,
+          req.body.attempt,
+          req.body.leaseToken,
+          req.body.step,
+          req.body.metrics,
+        ),
     );
     app.post(
       '/trials/:id/checkpoints',
       {
         config: report,
-        schema: { tags, summary: 'A checkpoint marker covering updates 0 … step (its rows must all be sent)', params: idParamsSchema, body: checkpointBody, response: { 200: reportAnswer, ...errors } },
+        schema: {
+          tags,
+          summary: 'A checkpoint marker covering updates 0 … step (its rows must all be sent)',
+          params: idParamsSchema,
+          body: checkpointBody,
+          response: { 200: reportAnswer, ...errors },
+        },
       },
-      async (req) => agents.checkpoint(req.auth, req.params.id, req.body.attempt, req.body.leaseToken, req.body.step, req.body.uri),
+      async (req) =>
+        agents.checkpoint(req.auth, req.params.id, req.body.attempt, req.body.leaseToken, req.body.step, req.body.uri),
     );
     app.post(
       '/trials/:id/complete',
-      { config: control, schema: { tags, summary: 'Complete (every update sent)', params: idParamsSchema, body: attemptBody, response: { 200: done, ...errors } } },
+      {
+        config: control,
+        schema: {
+          tags,
+          summary: 'Complete (every update sent)',
+          params: idParamsSchema,
+          body: attemptBody,
+          response: { 200: done, ...errors },
+        },
+      },
       async (req) => agents.complete(req.auth, req.params.id, req.body.attempt, req.body.leaseToken),
     );
     app.post(
       '/trials/:id/fail',
-      { config: control, schema: { tags, summary: 'Fail, saying whether a retry can help', params: idParamsSchema, body: failBody, response: { 200: done, ...errors } } },
-      async (req) => agents.fail(req.auth, req.params.id, req.body.attempt, req.body.leaseToken, req.body.message, req.body.retryable),
+      {
+        config: control,
+        schema: {
+          tags,
+          summary: 'Fail, saying whether a retry can help',
+          params: idParamsSchema,
+          body: failBody,
+          response: { 200: done, ...errors },
+        },
+      },
+      async (req) =>
+        agents.fail(
+          req.auth,
+          req.params.id,
+          req.body.attempt,
+          req.body.leaseToken,
+          req.body.message,
+          req.body.retryable,
+        ),
     );
     app.post(
       '/trials/:id/release',
-      { config: control, schema: { tags, summary: 'Give the trial back (the agent stops); another agent resumes it', params: idParamsSchema, body: attemptBody, response: { 200: done, ...errors } } },
+      {
+        config: control,
+        schema: {
+          tags,
+          summary: 'Give the trial back (the agent stops); another agent resumes it',
+          params: idParamsSchema,
+          body: attemptBody,
+          response: { 200: done, ...errors },
+        },
+      },
       async (req) => agents.release(req.auth, req.params.id, req.body.attempt, req.body.leaseToken),
     );
     app.get(
       '/trials/:id/lr',
-      { config: report, schema: { tags, summary: "The schedule's rates for a range of updates", params: idParamsSchema, querystring: lrQuery, response: { 200: lrAnswer, ...errors } } },
-      async (req) => agents.lr(req.auth, req.params.id, req.query.attempt, req.query.leaseToken, req.query.from, req.query.count),
+      {
+        config: report,
+        schema: {
+          tags,
+          summary: "The schedule's rates for a range of updates",
+          params: idParamsSchema,
+          querystring: lrQuery,
+          response: { 200: lrAnswer, ...errors },
+        },
+      },
+      async (req) =>
+        agents.lr(req.auth, req.params.id, req.query.attempt, req.query.leaseToken, req.query.from, req.query.count),
     );
   };

@@ -17,7 +17,8 @@ export const fleetRoutes =
       {
         schema: {
           tags: ['agents'],
-          summary: 'The fleet, a page at a time (≤ 100, in id order; follow nextCursor): built-in workers and agents, their pools, backend, slots, heartbeat, state and running trials',
+          summary:
+            'The fleet, a page at a time (≤ 100, in id order; follow nextCursor): built-in workers and agents, their pools, backend, slots, heartbeat, state and running trials',
           querystring: fleetPageQuery,
           response: { 200: workersAnswer, ...errors },
         },
@@ -25,7 +26,10 @@ export const fleetRoutes =
       async (req) => {
         const all = can.crossProject(req.auth);
         const now = Date.now();
-        const fleet = await listFleet(deps.db, all ? null : req.auth.projectId, { limit: req.query.limit, after: req.query.cursor });
+        const fleet = await listFleet(deps.db, all ? null : req.auth.projectId, {
+          limit: req.query.limit,
+          after: req.query.cursor,
+        });
         return {
           nextCursor: fleet.next,
           workers: fleet.workers.map((w) => {
@@ -48,7 +52,11 @@ export const fleetRoutes =
               version: w.version ?? w.sdk,
               startedAt: w.registeredAt.toISOString(),
               lastHeartbeatAt: w.lastHeartbeatAt.toISOString(),
-              state: w.stoppedAt ? ('stopped' as const) : silentFor > lostAfter ? ('lost' as const) : ('alive' as const),
+              state: w.stoppedAt
+                ? ('stopped' as const)
+                : silentFor > lostAfter
+                  ? ('lost' as const)
+                  : ('alive' as const),
               runningTrials: mine.map((t) => ({ trialId: t.trialId, sweepId: t.sweepId })),
               otherProjectTrials: w.running.length - mine.length,
             };

@@ -1,4 +1,13 @@
-import { curvesAnswer, curvesQuery, errorBodySchema, idParamsSchema, rangeTestAnswerSchema, resultQuery, resultsAnswer, schedulesAnswer } from '@lrsweep/contract';
+import {
+  curvesAnswer,
+  curvesQuery,
+  errorBodySchema,
+  idParamsSchema,
+  rangeTestAnswerSchema,
+  resultQuery,
+  resultsAnswer,
+  schedulesAnswer,
+} from '@lrsweep/contract';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { toCsv } from '../csv';
@@ -34,7 +43,24 @@ export const resultsRoutes =
         // The test split's means ride beside the ranking, one column per test_* metric.
         const tests = [...new Set(r.ranking.flatMap((x) => Object.keys(x.test)))].sort();
         const csv = toCsv(
-          ['rank', 'configId', 'baseLr', 'schedule', 'values', 'n', 'seeds', 'diverged', 'mean', 'std', 'sem', 'ci95_lo', 'ci95_hi', 'partial', 'selected_on', ...tests.map((t) => `${t}_mean`)],
+          [
+            'rank',
+            'configId',
+            'baseLr',
+            'schedule',
+            'values',
+            'n',
+            'seeds',
+            'diverged',
+            'mean',
+            'std',
+            'sem',
+            'ci95_lo',
+            'ci95_hi',
+            'partial',
+            'selected_on',
+            ...tests.map((t) => `${t}_mean`),
+          ],
           r.ranking.map((x) => [
             x.rank,
             x.configId,
@@ -54,7 +80,10 @@ export const resultsRoutes =
             ...tests.map((t) => x.test[t]?.mean),
           ]),
         );
-        return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="results-${req.params.id}.csv"`).send(csv as never);
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="results-${req.params.id}.csv"`)
+          .send(csv as never);
       },
     );
 
@@ -67,7 +96,12 @@ export const resultsRoutes =
           summary: "Per schedule: its best base LR, LR sensitivity, good basin; is the winner's lead significant?",
           params: idParamsSchema,
           querystring: resultQuery.omit({ format: true }).extend({
-            tolerance: z.coerce.number().gt(0).max(1).default(0.05).describe('the basin: base LRs within this relative distance of the best'),
+            tolerance: z.coerce
+              .number()
+              .gt(0)
+              .max(1)
+              .default(0.05)
+              .describe('the basin: base LRs within this relative distance of the best'),
             alpha: z.coerce.number().gt(0).max(0.5).default(0.05),
           }),
           response: { 200: schedulesAnswer, ...errors },
@@ -81,7 +115,8 @@ export const resultsRoutes =
       {
         schema: {
           tags: ['results'],
-          summary: "An LR range test's answer: loss against LR (seeds averaged, smoothed) and the base-LR grid it suggests",
+          summary:
+            "An LR range test's answer: loss against LR (seeds averaged, smoothed) and the base-LR grid it suggests",
           params: idParamsSchema,
           response: { 200: rangeTestAnswerSchema, ...errors, 409: errorBodySchema },
         },
@@ -104,9 +139,23 @@ export const resultsRoutes =
       async (req, reply) => {
         const c = await results.curves(req.params.id, req.auth.projectId, req.query);
         if (req.query.format === 'json') return c;
-        const rows = c.curves.flatMap((cv) => cv.steps.map((step, i) => [cv.configId, cv.baseLr, cv.label, step, cv.n[i], cv.mean[i], cv.ci95Lo[i], cv.ci95Hi[i]]));
+        const rows = c.curves.flatMap((cv) =>
+          cv.steps.map((step, i) => [
+            cv.configId,
+            cv.baseLr,
+            cv.label,
+            step,
+            cv.n[i],
+            cv.mean[i],
+            cv.ci95Lo[i],
+            cv.ci95Hi[i],
+          ]),
+        );
         const csv = toCsv(['configId', 'baseLr', 'label', 'step', 'n', `mean_${c.metric}`, 'ci95_lo', 'ci95_hi'], rows);
-        return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="curves-${req.params.id}.csv"`).send(csv as never);
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="curves-${req.params.id}.csv"`)
+          .send(csv as never);
       },
     );
   };

@@ -18,16 +18,28 @@ export const scheduleRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req) => {
       const { baseLr, totalSteps, metrics, stepsPerEpoch } = req.body;
-      const resolved = parseScheduleFor(req.body.schedule, { horizon: totalSteps, ...(stepsPerEpoch ? { stepsPerEpoch } : {}) });
+      const resolved = parseScheduleFor(req.body.schedule, {
+        horizon: totalSteps,
+        ...(stepsPerEpoch ? { stepsPerEpoch } : {}),
+      });
       const issues = resolved.ok ? horizonIssues(resolved.spec, totalSteps) : resolved.issues;
       if (!resolved.ok || issues.length) {
         const located = issues.map((i) => ({ path: i.path ? `schedule.${i.path}` : 'schedule', message: i.message }));
         throw new ApiError('SPEC_INVALID', located.map((i) => `${i.path}: ${i.message}`).join('; '), located);
       }
       const schedule = resolved.spec;
-      const evalEvery = metrics?.length ? (req.body.evalEvery ?? Math.max(1, Math.floor(totalSteps / metrics.length))) : undefined;
+      const evalEvery = metrics?.length
+        ? (req.body.evalEvery ?? Math.max(1, Math.floor(totalSteps / metrics.length)))
+        : undefined;
       // Bounded work whatever the horizon: at most maxPreviewSteps rates, then LTTB.
-      const full = previewSequence(schedule, { baseLr, totalSteps, metrics, evalEvery, maxSteps: maxPreviewSteps, ...(stepsPerEpoch ? { stepsPerEpoch } : {}) });
+      const full = previewSequence(schedule, {
+        baseLr,
+        totalSteps,
+        metrics,
+        evalEvery,
+        maxSteps: maxPreviewSteps,
+        ...(stepsPerEpoch ? { stepsPerEpoch } : {}),
+      });
       const d = downsampleSeries(full.steps, full.lr, maxPreviewPoints);
       return { totalSteps, schedule, downsampled: d.x.length < totalSteps, steps: d.x, lr: d.y };
     },

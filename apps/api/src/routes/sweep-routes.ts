@@ -56,7 +56,11 @@ export const sweepRoutes =
         },
       },
       async (req, reply) => {
-        const { replayed, ...created } = await sweeps.submit(req.body, req.auth.projectId, req.headers['idempotency-key']);
+        const { replayed, ...created } = await sweeps.submit(
+          req.body,
+          req.auth.projectId,
+          req.headers['idempotency-key'],
+        );
         if (replayed) reply.header('idempotent-replayed', 'true');
         return reply.status(201).send(created);
       },
@@ -77,7 +81,8 @@ export const sweepRoutes =
       },
       async (req) => {
         const problem = req.validationError as (Error & { issues?: { path: string; message: string }[] }) | undefined;
-        if (problem) return { valid: false as const, issues: problem.issues ?? [{ path: '', message: problem.message }] };
+        if (problem)
+          return { valid: false as const, issues: problem.issues ?? [{ path: '', message: problem.message }] };
         return sweeps.validate(req.body);
       },
     );
@@ -116,7 +121,8 @@ export const sweepRoutes =
       {
         schema: {
           tags: ['sweeps'],
-          summary: 'Grow a sweep: merge base LRs, schedules, seeds or trainer axes into its grid; the new trials are queued, existing ones never change',
+          summary:
+            'Grow a sweep: merge base LRs, schedules, seeds or trainer axes into its grid; the new trials are queued, existing ones never change',
           params: idParamsSchema,
           headers: z.looseObject({ 'idempotency-key': z.string().min(1).max(200).optional() }),
           body: extendSweepBody,
@@ -144,7 +150,22 @@ export const sweepRoutes =
 
     app.get(
       '/sweeps',
-      { schema: { tags: ['sweeps'], summary: 'List sweeps, newest first', querystring: pageQuerySchema, response: { 200: z.object({ sweeps: z.array(sweepSummarySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }), 400: errorBodySchema } } },
+      {
+        schema: {
+          tags: ['sweeps'],
+          summary: 'List sweeps, newest first',
+          querystring: pageQuerySchema,
+          response: {
+            200: z.object({
+              sweeps: z.array(sweepSummarySchema),
+              total: z.number().int(),
+              limit: z.number().int(),
+              offset: z.number().int(),
+            }),
+            400: errorBodySchema,
+          },
+        },
+      },
       async (req) => {
         const { total, sweeps: rows } = await listSweeps(db, req.auth.projectId, req.query);
         return { sweeps: rows.map(summary), total, ...req.query };
@@ -153,12 +174,25 @@ export const sweepRoutes =
 
     app.get(
       '/sweeps/:id',
-      { schema: { tags: ['sweeps'], summary: 'One sweep with its trial counts', params: idParamsSchema, response: { 200: sweepDetailSchema, ...errors } } },
+      {
+        schema: {
+          tags: ['sweeps'],
+          summary: 'One sweep with its trial counts',
+          params: idParamsSchema,
+          response: { 200: sweepDetailSchema, ...errors },
+        },
+      },
       async (req) => {
         const s = await getSweep(db, req.params.id, req.auth.projectId);
         if (!s) throw notFound('sweep', req.params.id);
         const forks = await forkPlanOf(db, s.id);
-        return { ...summary(s), ...(forks.forks ? { forks } : {}), objective: s.objective, spec: s.spec, failures: s.counts.failed ? await failureSummary(db, s.id) : [] };
+        return {
+          ...summary(s),
+          ...(forks.forks ? { forks } : {}),
+          objective: s.objective,
+          spec: s.spec,
+          failures: s.counts.failed ? await failureSummary(db, s.id) : [],
+        };
       },
     );
 
@@ -170,7 +204,15 @@ export const sweepRoutes =
           summary: "A sweep's trials, in grid order",
           params: idParamsSchema,
           querystring: trialListQuerySchema,
-          response: { 200: z.object({ trials: z.array(trialSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }), ...errors },
+          response: {
+            200: z.object({
+              trials: z.array(trialSchema),
+              total: z.number().int(),
+              limit: z.number().int(),
+              offset: z.number().int(),
+            }),
+            ...errors,
+          },
         },
       },
       async (req, reply) => {
@@ -184,7 +226,10 @@ export const sweepRoutes =
             if (page.trials.length < 1000) break;
           }
           const { header, rows } = trialsCsvRows(all);
-          return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="trials-${req.params.id}.csv"`).send(toCsv(header, rows) as never);
+          return reply
+            .type('text/csv; charset=utf-8')
+            .header('content-disposition', `attachment; filename="trials-${req.params.id}.csv"`)
+            .send(toCsv(header, rows) as never);
         }
         const { total, trials } = await listTrials(db, req.params.id, req.query);
         return { trials: trials.map(trialView), total, limit: req.query.limit, offset: req.query.offset };

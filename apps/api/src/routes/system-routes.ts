@@ -10,10 +10,20 @@ const health = z.object({ status: z.enum(['ok', 'unavailable']), checks: z.recor
 export const systemRoutes =
   (deps: { db: Db; redis: Redis; metrics: ApiMetrics }): FastifyPluginAsyncZod =>
   async (app) => {
-    app.get('/healthz', { config: { rateLimit: false }, schema: { tags: ['system'], summary: 'The process is up', response: { 200: health } } }, async () => ({ status: 'ok' as const }));
+    app.get(
+      '/healthz',
+      {
+        config: { rateLimit: false },
+        schema: { tags: ['system'], summary: 'The process is up', response: { 200: health } },
+      },
+      async () => ({ status: 'ok' as const }),
+    );
     app.get(
       '/readyz',
-      { config: { rateLimit: false }, schema: { tags: ['system'], summary: 'Postgres and Redis answer', response: { 200: health, 503: health } } },
+      {
+        config: { rateLimit: false },
+        schema: { tags: ['system'], summary: 'Postgres and Redis answer', response: { 200: health, 503: health } },
+      },
       async (_req, reply) => {
         const timeout = <T>(p: Promise<T>) =>
           Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000))]);
@@ -26,17 +36,30 @@ export const systemRoutes =
         return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
       },
     );
-    app.get('/metrics', { config: { rateLimit: false }, schema: { tags: ['system'], summary: 'Prometheus metrics (no token; no project names in labels)' } }, async (_req, reply) =>
-      reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+    app.get(
+      '/metrics',
+      {
+        config: { rateLimit: false },
+        schema: { tags: ['system'], summary: 'Prometheus metrics (no token; no project names in labels)' },
+      },
+      async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
     );
     app.get(
       '/scaling/backlog',
       {
         schema: {
           tags: ['system'],
-          summary: "A pool's backlog (queued + running trials, from Postgres): KEDA's metrics-api trigger scales the pool's workers on `backlog`",
+          summary:
+            "A pool's backlog (queued + running trials, from Postgres): KEDA's metrics-api trigger scales the pool's workers on `backlog`",
           querystring: z.strictObject({ pool: poolNameSchema }),
-          response: { 200: z.object({ pool: z.string(), queued: z.number().int(), running: z.number().int(), backlog: z.number().int() }) },
+          response: {
+            200: z.object({
+              pool: z.string(),
+              queued: z.number().int(),
+              running: z.number().int(),
+              backlog: z.number().int(),
+            }),
+          },
         },
       },
       async (req) => deps.metrics.backlog(req.query.pool),

@@ -1,4 +1,11 @@
-import { errorBodySchema, idParamsSchema, metricsQuerySchema, metricsSchema, trialAttemptsAnswer, trialSchema } from '@lrsweep/contract';
+import {
+  errorBodySchema,
+  idParamsSchema,
+  metricsQuerySchema,
+  metricsSchema,
+  trialAttemptsAnswer,
+  trialSchema,
+} from '@lrsweep/contract';
 import { type Db, getTrial, trialAttempts, trialMetrics } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { notFound } from '../errors';
@@ -10,7 +17,14 @@ export const trialRoutes =
     const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
     app.get(
       '/trials/:id',
-      { schema: { tags: ['trials'], summary: 'One trial', params: idParamsSchema, response: { 200: trialSchema, ...errors } } },
+      {
+        schema: {
+          tags: ['trials'],
+          summary: 'One trial',
+          params: idParamsSchema,
+          response: { 200: trialSchema, ...errors },
+        },
+      },
       async (req) => {
         const t = await getTrial(deps.db, req.params.id, req.auth.projectId);
         if (!t) throw notFound('trial', req.params.id);
@@ -19,7 +33,14 @@ export const trialRoutes =
     );
     app.get(
       '/trials/:id/attempts',
-      { schema: { tags: ['trials'], summary: "A trial's attempts: worker or agent, backend, start, end, outcome and error", params: idParamsSchema, response: { 200: trialAttemptsAnswer, ...errors } } },
+      {
+        schema: {
+          tags: ['trials'],
+          summary: "A trial's attempts: worker or agent, backend, start, end, outcome and error",
+          params: idParamsSchema,
+          response: { 200: trialAttemptsAnswer, ...errors },
+        },
+      },
       async (req) => {
         if (!(await getTrial(deps.db, req.params.id, req.auth.projectId))) throw notFound('trial', req.params.id);
         const rows = await trialAttempts(deps.db, req.params.id);

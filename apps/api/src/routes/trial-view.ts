@@ -31,7 +31,14 @@ function provenanceOf(t: TrialRow) {
     backend: t.backend,
     lrsweepVersion: t.lrsweepVersion,
     tfjsVersion: t.tfjsVersion,
-    hardware: (t.hardware as { cpuModel: string; cpuCount: number; gpu: string | null; gpuMemoryMiB?: number | null; driver?: string | null } | null) ?? null,
+    hardware:
+      (t.hardware as {
+        cpuModel: string;
+        cpuCount: number;
+        gpu: string | null;
+        gpuMemoryMiB?: number | null;
+        driver?: string | null;
+      } | null) ?? null,
   };
 }
 
@@ -68,22 +75,66 @@ export function trialView(t: TrialRow) {
 }
 
 /** The trials CSV: one row per trial, its outcome, test metrics and provenance. */
-export function trialsCsvRows(trials: TrialRow[]): { header: string[]; rows: (string | number | boolean | null | undefined)[][] } {
+export function trialsCsvRows(trials: TrialRow[]): {
+  header: string[];
+  rows: (string | number | boolean | null | undefined)[][];
+} {
   const views = trials.map(trialView);
   const finals = [...new Set(views.flatMap((v) => Object.keys(v.final)))].sort();
   const tests = [...new Set(views.flatMap((v) => Object.keys(v.test)))].sort();
   const header = [
-    'trialId', 'configId', 'baseLr', 'schedule', 'seed', 'values', 'status', 'attempt', 'errorCode', 'divergedAtStep', 'totalSteps', 'trainMs',
-    ...finals.map((k) => `final_${k}`), ...tests,
-    'datasetChecksum', 'datasetPath', 'modelPath', 'backend', 'lrsweepVersion', 'tfjsVersion', 'cpuModel', 'cpuCount', 'gpu', 'workerId',
+    'trialId',
+    'configId',
+    'baseLr',
+    'schedule',
+    'seed',
+    'values',
+    'status',
+    'attempt',
+    'errorCode',
+    'divergedAtStep',
+    'totalSteps',
+    'trainMs',
+    ...finals.map((k) => `final_${k}`),
+    ...tests,
+    'datasetChecksum',
+    'datasetPath',
+    'modelPath',
+    'backend',
+    'lrsweepVersion',
+    'tfjsVersion',
+    'cpuModel',
+    'cpuCount',
+    'gpu',
+    'workerId',
   ];
   const rows = views.map((v) => {
     const p = v.provenance;
     return [
-      v.id, v.configId, v.config.baseLr, JSON.stringify(v.config.schedule), v.config.seed, v.config.values ? JSON.stringify(v.config.values) : '', v.status, v.attempt,
-      v.errorCode, v.divergedAtStep, v.totalSteps, v.trainMs,
-      ...finals.map((k) => v.final[k]), ...tests.map((k) => v.test[k]),
-      p?.datasetChecksum, p?.datasetPath, p?.modelPath, p?.backend, p?.lrsweepVersion, p?.tfjsVersion, p?.hardware?.cpuModel, p?.hardware?.cpuCount, p?.hardware?.gpu, v.workerId,
+      v.id,
+      v.configId,
+      v.config.baseLr,
+      JSON.stringify(v.config.schedule),
+      v.config.seed,
+      v.config.values ? JSON.stringify(v.config.values) : '',
+      v.status,
+      v.attempt,
+      v.errorCode,
+      v.divergedAtStep,
+      v.totalSteps,
+      v.trainMs,
+      ...finals.map((k) => v.final[k]),
+      ...tests.map((k) => v.test[k]),
+      p?.datasetChecksum,
+      p?.datasetPath,
+      p?.modelPath,
+      p?.backend,
+      p?.lrsweepVersion,
+      p?.tfjsVersion,
+      p?.hardware?.cpuModel,
+      p?.hardware?.cpuCount,
+      p?.hardware?.gpu,
+      v.workerId,
     ];
   });
   return { header, rows };

@@ -73,7 +73,11 @@ export function createAgentService(d: AgentServiceDeps) {
 
   /** A trial ended: held trials of its sweep (maxParallel) may start; the reconciler does it when this cannot. */
   const admitNext = (sweepId: string) =>
-    enqueueDue(d.queue, async () => ({ deliveries: await admitHeldTrials(d.db, sweepId) }), (err) => d.log?.warn({ err, sweepId }, 'could not start held trials; the reconciler will'));
+    enqueueDue(
+      d.queue,
+      async () => ({ deliveries: await admitHeldTrials(d.db, sweepId) }),
+      (err) => d.log?.warn({ err, sweepId }, 'could not start held trials; the reconciler will'),
+    );
 
   /**
    * A running trial of the caller's project and pools, held by `attempt` with its lease token:
@@ -85,26 +89,45 @@ export function createAgentService(d: AgentServiceDeps) {
     const t = await trialForReport(d.db, trialId, caller.projectId);
     if (!t) {
       const tomb = await trialTombstone(d.db, trialId, caller.projectId);
-      if (tomb && can.serve(caller, tomb.pool)) throw staleAttempt('deleted', `the sweep of trial ${trialId} was deleted: stop this trial without completing it`);
+      if (tomb && can.serve(caller, tomb.pool))
+        throw staleAttempt(
+          'deleted',
+          `the sweep of trial ${trialId} was deleted: stop this trial without completing it`,
+        );
       throw notFound('trial', trialId);
     }
     if (!can.serve(caller, t.pool)) throw new ApiError('FORBIDDEN', `this token may not serve pool '${t.pool}'`);
     // An older attempt's token is gone with it: it is told to stop, and can write nothing.
-    if (attempt < t.attempt) throw stale(t.status === 'cancelled' || t.sweepCancelled ? 'cancelled' : 'superseded', attempt, t);
+    if (attempt < t.attempt)
+      throw stale(t.status === 'cancelled' || t.sweepCancelled ? 'cancelled' : 'superseded', attempt, t);
     if (attempt !== t.attempt || !sameSecret(leaseToken, t.leaseToken)) {
-      throw new ApiError('LEASE_MISMATCH', `the write does not carry attempt ${attempt}'s lease token (the leaseToken its claim returned): nothing was written`);
+      throw new ApiError(
+        'LEASE_MISMATCH',
+        `the write does not carry attempt ${attempt}'s lease token (the leaseToken its claim returned): nothing was written`,
+      );
     }
     if (t.status !== 'running') throw stale(reasonOf(t), attempt, t);
     return { ...t, config: t.config as unknown as TrialConfig };
   };
 
   /** After a write the attempt's SQL fence refused: the trial moved on in between; why. */
-  const staleNow = async (caller: Caller, trialId: string, attempt: number, leaseToken: string | undefined): Promise<never> => {
+  const staleNow = async (
+    caller: Caller,
+    trialId: string,
+    attempt: number,
+    leaseToken: string | undefined,
+  ): Promise<never> => {
     await owned(caller, trialId, attempt, leaseToken);
     throw staleAttempt('lease_lost', `attempt ${attempt} no longer holds the trial: stop without completing`);
   };
 
-  const renewed = async (caller: Caller, trialId: string, attempt: number, leaseToken: string | undefined, progress: boolean): Promise<Report> => {
+  const renewed = async (
+    caller: Caller,
+    trialId: string,
+    attempt: number,
+    leaseToken: string | undefined,
+    progress: boolean,
+  ): Promise<Report> => {
     const r = await renewAgentLease(d.db, trialId, attempt, d.leaseMs, { stallMs: d.stallMs, progress });
     if (r.renewed) return { ok: true, shouldStop: false, leaseExpiresAt: r.leaseExpiresAt.toISOString() };
     if (r.reason === 'stale') return staleNow(caller, trialId, attempt, leaseToken);
@@ -120,7 +143,13 @@ export function createAgentService(d: AgentServiceDeps) {
   /** The schedule's rates for `count` updates from `from`, given the evaluations stored so far. */
   const ratesOf = async (trialId: string, cfg: TrialConfig, totalSteps: number, from: number, count: number) => {
     const to = Math.min(totalSteps, from + count);
-    const schedule = replayedSchedule(cfg.schedule, cfg.baseLr, totalSteps, await trialEvaluations(d.db, trialId), cfg.training.stepsPerEpoch);
+    const schedule = replayedSchedule(
+      cfg.schedule,
+      cfg.baseLr,
+      totalSteps,
+      await trialEvaluations(d.db, trialId),
+      cfg.training.stepsPerEpoch,
+    );
     const lr: number[] = [];
     for (let s = from; s < to; s++) lr.push(schedule.lrAt(s));
     return { from, lr };
@@ -151,14 +180,27 @@ export function createAgentService(d: AgentServiceDeps) {
   };
 
   return {
-    async register(caller: Caller, body: { name: string; pool: string; protocolVersion: number; labels?: Record<string, string>; framework?: string; device?: string; host?: string; sdk?: string }) {
+    async register(
+      caller: Caller,
+      body: {
+        name: string;
+        pool: string;
+        protocolVersion: number;
+        labels?: Record<string, string>;
+        framework?: string;
+        device?: string;
+        host?: string;
+        sdk?: string;
+      },
+    ) {
       if (!(agentProtocol.supported as readonly number[]).includes(body.protocolVersion)) {
         throw new ApiError(
           'PROTOCOL_INCOMPATIBLE',
           `this server speaks agent protocol ${agentProtocol.supported.join(', ')}, not ${body.protocolVersion}: upgrade the agent's SDK to ${agentProtocol.sdks} (docs/agents.md, "Migrating from protocol 1")`,
         );
       }
-      if (!can.serve(caller, body.pool)) throw new ApiError('FORBIDDEN', `this token may not serve pool '${body.pool}'`);
+      if (!can.serve(caller, body.pool))
+        throw new ApiError('FORBIDDEN', `this token may not serve pool '${body.pool}'`);
       const a = await registerAgent(d.db, { ...body, projectId: caller.projectId });
       return { agentId: a.id, protocolVersion: agentProtocol.version, heartbeatMs: d.heartbeatMs, leaseMs: d.leaseMs };
     },
@@ -177,7 +219,13 @@ export function createAgentService(d: AgentServiceDeps) {
      * `revoked` (the token was revoked meanwhile) ends the poll at once with 401. Either way a
      * delivery fetched but not handed out goes back to the queue, no attempt spent.
      */
-    async claim(caller: Caller, agentId: string, waitMs: number, gone: AbortSignal, revoked: AbortSignal): Promise<ClaimedTrial | null> {
+    async claim(
+      caller: Caller,
+      agentId: string,
+      waitMs: number,
+      gone: AbortSignal,
+      revoked: AbortSignal,
+    ): Promise<ClaimedTrial | null> {
       const agent = await mustAgent(caller, agentId);
       await heartbeatAgent(d.db, agentId, caller.projectId);
       const fetcher = createTrialFetcher({
@@ -189,8 +237,13 @@ export function createAgentService(d: AgentServiceDeps) {
       const token = randomUUID();
       const deadline = Date.now() + waitMs;
       const stop = AbortSignal.any([gone, revoked]);
-      const stopped = new Promise<'stopped'>((resolve) => (stop.aborted ? resolve('stopped') : stop.addEventListener('abort', () => resolve('stopped'), { once: true })));
-      const putBack = (job: Job) => job.moveToDelayed(Date.now(), token).catch((err) => d.log?.warn({ err }, 'agent claim: could not put a delivery back; the reconciler will'));
+      const stopped = new Promise<'stopped'>((resolve) =>
+        stop.aborted ? resolve('stopped') : stop.addEventListener('abort', () => resolve('stopped'), { once: true }),
+      );
+      const putBack = (job: Job) =>
+        job
+          .moveToDelayed(Date.now(), token)
+          .catch((err) => d.log?.warn({ err }, 'agent claim: could not put a delivery back; the reconciler will'));
       const refused = () => new ApiError('UNAUTHENTICATED', 'the API token was revoked while the claim waited');
       // A fetch still blocked when the poll ends: whatever it brings goes back, then the fetcher closes.
       let pending: Promise<Job | undefined> | null = null;
@@ -220,13 +273,19 @@ export function createAgentService(d: AgentServiceDeps) {
             await putBack(job);
             throw now ? new ApiError('FORBIDDEN', `this token may no longer serve pool '${agent.pool}'`) : refused();
           }
-          const claimed = await claimTrialForAgent(d.db, payload.data.trialId, { id: agent.id, name: agent.name }, d.leaseMs);
+          const claimed = await claimTrialForAgent(
+            d.db,
+            payload.data.trialId,
+            { id: agent.id, name: agent.name },
+            d.leaseMs,
+          );
           if (claimed) {
             await job.moveToCompleted({ claimedBy: agent.id, attempt: claimed.attempt }, token, false);
             return await claimView(claimed);
           }
           const state = await trialState(d.db, payload.data.trialId);
-          if (state?.status === 'running' && state.leaseExpiresAt && !state.sweepCancelled) await job.moveToDelayed(state.leaseExpiresAt.getTime() + 1000, token);
+          if (state?.status === 'running' && state.leaseExpiresAt && !state.sweepCancelled)
+            await job.moveToDelayed(state.leaseExpiresAt.getTime() + 1000, token);
           else await job.moveToCompleted({ skipped: true }, token, false);
         }
         if (revoked.aborted) throw refused();
@@ -249,15 +308,35 @@ export function createAgentService(d: AgentServiceDeps) {
     },
 
     /** Update rows: checked against the schedule, stored (fenced by attempt), the lease renewed. */
-    async updates(caller: Caller, trialId: string, attempt: number, leaseToken: string | undefined, rows: { step: number; lr: number; loss: number | null }[]): Promise<Report> {
+    async updates(
+      caller: Caller,
+      trialId: string,
+      attempt: number,
+      leaseToken: string | undefined,
+      rows: { step: number; lr: number; loss: number | null }[],
+    ): Promise<Report> {
       const t = await owned(caller, trialId, attempt, leaseToken);
       const sorted = [...rows].sort((a, b) => a.step - b.step);
       for (let i = 1; i < sorted.length; i++) {
-        if (sorted[i]!.step === sorted[i - 1]!.step) throw new ApiError('SPEC_INVALID', `update ${sorted[i]!.step} is in the batch twice`, [{ path: 'updates', message: `step ${sorted[i]!.step} twice` }]);
+        if (sorted[i]!.step === sorted[i - 1]!.step)
+          throw new ApiError('SPEC_INVALID', `update ${sorted[i]!.step} is in the batch twice`, [
+            { path: 'updates', message: `step ${sorted[i]!.step} twice` },
+          ]);
       }
       const over = sorted.find((r) => r.step >= t.totalSteps);
-      if (over) throw new ApiError('SPEC_INVALID', `update ${over.step} is past the horizon (${t.totalSteps} updates: 0 … ${t.totalSteps - 1})`, [{ path: 'updates', message: 'step past the horizon' }]);
-      const schedule = replayedSchedule(t.config.schedule, t.config.baseLr, t.totalSteps, await trialEvaluations(d.db, trialId), t.config.training.stepsPerEpoch);
+      if (over)
+        throw new ApiError(
+          'SPEC_INVALID',
+          `update ${over.step} is past the horizon (${t.totalSteps} updates: 0 … ${t.totalSteps - 1})`,
+          [{ path: 'updates', message: 'step past the horizon' }],
+        );
+      const schedule = replayedSchedule(
+        t.config.schedule,
+        t.config.baseLr,
+        t.totalSteps,
+        await trialEvaluations(d.db, trialId),
+        t.config.training.stepsPerEpoch,
+      );
       for (const r of sorted) {
         const want = schedule.lrAt(r.step);
         if (!lrMatches(r.lr, want)) {
@@ -268,24 +347,50 @@ export function createAgentService(d: AgentServiceDeps) {
       }
       const bad = sorted.findIndex((r) => r.loss === null);
       const kept = bad >= 0 ? sorted.slice(0, bad + 1) : sorted;
-      if (!(await writeUpdates(d.db, trialId, attempt, kept.map((r) => ({ step: r.step, lr: r.lr, trainLoss: r.loss }))))) return staleNow(caller, trialId, attempt, leaseToken);
+      if (
+        !(await writeUpdates(
+          d.db,
+          trialId,
+          attempt,
+          kept.map((r) => ({ step: r.step, lr: r.lr, trainLoss: r.loss })),
+        ))
+      )
+        return staleNow(caller, trialId, attempt, leaseToken);
       // NaN or ±Infinity (sent as null): the trial diverged at that update.
       if (bad >= 0) return diverge(trialId, attempt, sorted[bad]!.step);
       return renewed(caller, trialId, attempt, leaseToken, true);
     },
 
     /** An evaluation after `step` updates: val_*, train_*, and test_* at the last step only. */
-    async evaluation(caller: Caller, trialId: string, attempt: number, leaseToken: string | undefined, step: number, metrics: Record<string, number | null>): Promise<Report> {
+    async evaluation(
+      caller: Caller,
+      trialId: string,
+      attempt: number,
+      leaseToken: string | undefined,
+      step: number,
+      metrics: Record<string, number | null>,
+    ): Promise<Report> {
       const t = await owned(caller, trialId, attempt, leaseToken);
-      if (step > t.totalSteps) throw new ApiError('SPEC_INVALID', `an evaluation after ${step} updates is past the horizon (${t.totalSteps})`, [{ path: 'step', message: 'past the horizon' }]);
+      if (step > t.totalSteps)
+        throw new ApiError(
+          'SPEC_INVALID',
+          `an evaluation after ${step} updates is past the horizon (${t.totalSteps})`,
+          [{ path: 'step', message: 'past the horizon' }],
+        );
       const tests = Object.keys(metrics).filter((m) => m.startsWith('test_'));
       if (tests.length && step !== t.totalSteps) {
-        throw new ApiError('SPEC_INVALID', `${tests.join(', ')} may be reported only after the last update (step ${t.totalSteps})`, [{ path: 'metrics', message: 'test_* only at the horizon' }]);
+        throw new ApiError(
+          'SPEC_INVALID',
+          `${tests.join(', ')} may be reported only after the last update (step ${t.totalSteps})`,
+          [{ path: 'metrics', message: 'test_* only at the horizon' }],
+        );
       }
       const { val_loss: valLoss, val_acc: valAcc, train_loss: trainLoss, ...rest } = metrics;
       // train_loss not reported: the mean loss of the updates since the previous evaluation.
       const meanLoss = trainLoss === undefined ? await meanTrainLoss(d.db, trialId, step) : trainLoss;
-      const ok = await writeEvaluations(d.db, trialId, attempt, [{ step, valLoss: valLoss ?? null, valAcc: valAcc ?? null, trainLoss: meanLoss, metrics: rest }]);
+      const ok = await writeEvaluations(d.db, trialId, attempt, [
+        { step, valLoss: valLoss ?? null, valAcc: valAcc ?? null, trainLoss: meanLoss, metrics: rest },
+      ]);
       if (!ok) return staleNow(caller, trialId, attempt, leaseToken);
       await refreshTrialSummary(d.db, trialId, attempt);
       // A non-finite metric (sent as null): the trial diverged at the update before this evaluation.
@@ -294,12 +399,27 @@ export function createAgentService(d: AgentServiceDeps) {
     },
 
     /** A checkpoint marker covering updates 0 … step: refused while any of those rows is missing. */
-    async checkpoint(caller: Caller, trialId: string, attempt: number, leaseToken: string | undefined, step: number, uri: string): Promise<Report> {
+    async checkpoint(
+      caller: Caller,
+      trialId: string,
+      attempt: number,
+      leaseToken: string | undefined,
+      step: number,
+      uri: string,
+    ): Promise<Report> {
       const t = await owned(caller, trialId, attempt, leaseToken);
-      if (step >= t.totalSteps) throw new ApiError('SPEC_INVALID', `a marker after update ${step} is past the horizon`, [{ path: 'step', message: 'past the horizon' }]);
+      if (step >= t.totalSteps)
+        throw new ApiError('SPEC_INVALID', `a marker after update ${step} is past the horizon`, [
+          { path: 'step', message: 'past the horizon' },
+        ]);
       const have = await countUpdates(d.db, trialId, step);
-      if (have !== step + 1) throw new ApiError('CHECKPOINT_INCOMPLETE', `the marker covers updates 0 … ${step}, but ${step + 1 - have} of their rows have not been sent`);
-      if (!(await recordAgentCheckpoint(d.db, trialId, attempt, step, uri))) return staleNow(caller, trialId, attempt, leaseToken);
+      if (have !== step + 1)
+        throw new ApiError(
+          'CHECKPOINT_INCOMPLETE',
+          `the marker covers updates 0 … ${step}, but ${step + 1 - have} of their rows have not been sent`,
+        );
+      if (!(await recordAgentCheckpoint(d.db, trialId, attempt, step, uri)))
+        return staleNow(caller, trialId, attempt, leaseToken);
       return renewed(caller, trialId, attempt, leaseToken, true);
     },
 
@@ -314,17 +434,38 @@ export function createAgentService(d: AgentServiceDeps) {
       });
       if (!t) return { ok: true as const, status: 'completed' };
       const have = await countUpdates(d.db, trialId, t.totalSteps - 1);
-      if (have !== t.totalSteps) throw new ApiError('TRIAL_NOT_DONE', `the trial has ${have} of its ${t.totalSteps} updates; send them all before completing`);
-      if (!(await finishTrial(d.db, trialId, attempt, 'completed', { stepsDone: t.totalSteps }))) return staleNow(caller, trialId, attempt, leaseToken);
+      if (have !== t.totalSteps)
+        throw new ApiError(
+          'TRIAL_NOT_DONE',
+          `the trial has ${have} of its ${t.totalSteps} updates; send them all before completing`,
+        );
+      if (!(await finishTrial(d.db, trialId, attempt, 'completed', { stepsDone: t.totalSteps })))
+        return staleNow(caller, trialId, attempt, leaseToken);
       await admitNext(t.sweepId);
       return { ok: true as const, status: 'completed' };
     },
 
-    async fail(caller: Caller, trialId: string, attempt: number, leaseToken: string | undefined, message: string, retryable: boolean) {
+    async fail(
+      caller: Caller,
+      trialId: string,
+      attempt: number,
+      leaseToken: string | undefined,
+      message: string,
+      retryable: boolean,
+    ) {
       const t = await owned(caller, trialId, attempt, leaseToken);
-      const r = await failAttempt(d.db, trialId, attempt, { code: retryable ? 'TRAINER_RETRYABLE' : 'TRAINER_FAILED', message }, retryable);
+      const r = await failAttempt(
+        d.db,
+        trialId,
+        attempt,
+        { code: retryable ? 'TRAINER_RETRYABLE' : 'TRAINER_FAILED', message },
+        retryable,
+      );
       if (r.outcome === 'superseded') return staleNow(caller, trialId, attempt, leaseToken);
-      if (r.outcome === 'requeued') await d.queue.enqueueTrials([r.delivery]).catch((err) => d.log?.warn({ err }, 'could not enqueue; the reconciler will'));
+      if (r.outcome === 'requeued')
+        await d.queue
+          .enqueueTrials([r.delivery])
+          .catch((err) => d.log?.warn({ err }, 'could not enqueue; the reconciler will'));
       else await admitNext(t.sweepId);
       return { ok: true as const, status: r.outcome === 'requeued' ? 'queued' : 'failed' };
     },
@@ -334,12 +475,21 @@ export function createAgentService(d: AgentServiceDeps) {
       await owned(caller, trialId, attempt, leaseToken);
       const delivery = await releaseTrial(d.db, trialId, attempt);
       if (!delivery) return staleNow(caller, trialId, attempt, leaseToken);
-      await d.queue.enqueueTrials([delivery]).catch((err) => d.log?.warn({ err }, 'could not enqueue; the reconciler will'));
+      await d.queue
+        .enqueueTrials([delivery])
+        .catch((err) => d.log?.warn({ err }, 'could not enqueue; the reconciler will'));
       return { ok: true as const, status: 'queued' };
     },
 
     /** The schedule's rates for `count` updates from `from`, given the evaluations reported so far. */
-    async lr(caller: Caller, trialId: string, attempt: number, leaseToken: string | undefined, from: number, count: number) {
+    async lr(
+      caller: Caller,
+      trialId: string,
+      attempt: number,
+      leaseToken: string | undefined,
+      from: number,
+      count: number,
+    ) {
       const t = await owned(caller, trialId, attempt, leaseToken);
       return ratesOf(trialId, t.config, t.totalSteps, from, count);
     },
@@ -371,7 +521,10 @@ const stopWhy: Record<StaleReason, string> = {
   ended: 'the trial has ended',
 };
 const stale = (reason: StaleReason, attempt: number, t: { attempt: number; status: string }) =>
-  staleAttempt(reason, `attempt ${attempt} may no longer write: ${stopWhy[reason]} (attempt ${t.attempt}, ${t.status}); stop this trial without completing it`);
+  staleAttempt(
+    reason,
+    `attempt ${attempt} may no longer write: ${stopWhy[reason]} (attempt ${t.attempt}, ${t.status}); stop this trial without completing it`,
+  );
 
 /** The mean loss of the updates after the previous evaluation, up to `step` updates. */
 async function meanTrainLoss(db: Db, trialId: string, step: number): Promise<number | null> {

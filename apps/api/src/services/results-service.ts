@@ -1,7 +1,25 @@
 import { type Aggregate, type MetricName, modeUnder, type Objective, type RangeTestView } from '@lrsweep/contract';
-import { configStats, configTestStats, curveSeries, type Db, getSweep, prunedTrials, rangeTestSeries, seedValues, sweepConfigsByIds } from '@lrsweep/db';
+import {
+  configStats,
+  configTestStats,
+  curveSeries,
+  type Db,
+  getSweep,
+  prunedTrials,
+  rangeTestSeries,
+  seedValues,
+  sweepConfigsByIds,
+} from '@lrsweep/db';
 import { describeSchedule, type ScheduleSpec } from '@lrsweep/schedules';
-import { analyzeSchedules, downsampleSeries, rangeTestAnswer, type RankBy, rankStats, type SeedValue, summaryFrom } from '@lrsweep/sweep';
+import {
+  analyzeSchedules,
+  downsampleSeries,
+  rangeTestAnswer,
+  type RankBy,
+  rankStats,
+  type SeedValue,
+  summaryFrom,
+} from '@lrsweep/sweep';
 import { ApiError, notFound } from '../errors';
 
 export interface ResultQuery {
@@ -10,9 +28,9 @@ export interface ResultQuery {
   rankBy?: RankBy;
 }
 
-
 /** A schedule's name, with its horizon on a horizon axis ("cosine · T=500"). */
-const labelOf = (v: { schedule: ScheduleSpec; horizon?: number }) => `${describeSchedule(v.schedule)}${v.horizon !== undefined ? ` · T=${v.horizon}` : ''}`;
+const labelOf = (v: { schedule: ScheduleSpec; horizon?: number }) =>
+  `${describeSchedule(v.schedule)}${v.horizon !== undefined ? ` · T=${v.horizon}` : ''}`;
 
 interface PrunedConfig {
   rung: number;
@@ -46,14 +64,19 @@ export function createResultsService({ db }: { db: Db }) {
     const own = sweep.objective as Objective;
     const metric = q.metric ?? own.metric;
     const objective = { metric, mode: modeUnder(metric, own), aggregate: q.aggregate ?? own.aggregate };
-    const [rows, tests] = await Promise.all([configStats(db, sweepId, objective.metric, objective.aggregate, objective.mode), configTestStats(db, sweepId)]);
+    const [rows, tests] = await Promise.all([
+      configStats(db, sweepId, objective.metric, objective.aggregate, objective.mode),
+      configTestStats(db, sweepId),
+    ]);
     const keyOf = new Map(rows.map((r) => [r.config_id, r.schedule_key]));
     const testOf = new Map<string, Record<string, { n: number; mean: number | null; ci95: [number, number] | null }>>();
     for (const t of tests) {
       const { n, mean, ci95 } = summaryFrom(t.n, t.mean, t.std);
       testOf.set(t.config_id, { ...testOf.get(t.config_id), [t.metric]: { n, mean, ci95 } });
     }
-    const familyOf = new Map(rows.flatMap((r) => (r.schedule_family ? [[r.config_id, r.schedule_family] as const] : [])));
+    const familyOf = new Map(
+      rows.flatMap((r) => (r.schedule_family ? [[r.config_id, r.schedule_family] as const] : [])),
+    );
     // An ASHA search ranks the configurations that reached the horizon (or may still): those it stopped at a rung are listed apart.
     const asha = (sweep.spec as { search?: { kind: string } }).search?.kind === 'asha';
     const pruned = asha ? prunedByConfig(await prunedTrials(db, sweepId)) : new Map<string, PrunedConfig>();
@@ -64,17 +87,19 @@ export function createResultsService({ db }: { db: Db }) {
       ...(r.horizon !== null ? { horizon: r.horizon } : {}),
     });
     const ranked = rankStats(
-      rows.filter((r) => !pruned.has(r.config_id)).map((r) => ({
-        configId: r.config_id,
-        config: viewOf(r),
-        n: r.n,
-        mean: r.mean,
-        std: r.std,
-        min: r.min,
-        max: r.max,
-        diverged: r.diverged,
-        seeds: r.seeds,
-      })),
+      rows
+        .filter((r) => !pruned.has(r.config_id))
+        .map((r) => ({
+          configId: r.config_id,
+          config: viewOf(r),
+          n: r.n,
+          mean: r.mean,
+          std: r.std,
+          min: r.min,
+          max: r.max,
+          diverged: r.diverged,
+          seeds: r.seeds,
+        })),
       objective.mode,
       q.rankBy ?? 'mean',
     ).map((r) => ({ ...r, scheduleKey: keyOf.get(r.configId)!, test: testOf.get(r.configId) ?? {} }));
@@ -83,7 +108,15 @@ export function createResultsService({ db }: { db: Db }) {
       const p = pruned.get(r.config_id);
       return p ? [{ configId: r.config_id, config: viewOf(r), scheduleKey: r.schedule_key, ...p }] : [];
     });
-    return { objective, rankBy: q.rankBy ?? 'mean', provisional, selectedOn: sweep.selectedOn, ranking: ranked, ...(asha ? { pruned: prunedRows } : {}), familyOf };
+    return {
+      objective,
+      rankBy: q.rankBy ?? 'mean',
+      provisional,
+      selectedOn: sweep.selectedOn,
+      ranking: ranked,
+      ...(asha ? { pruned: prunedRows } : {}),
+      familyOf,
+    };
   }
 
   return {
@@ -97,10 +130,21 @@ export function createResultsService({ db }: { db: Db }) {
     async rangeTest(sweepId: string, projectId: string): Promise<RangeTestView> {
       const sweep = await sweepOf(sweepId, projectId);
       const spec = sweep.spec as { search?: { kind: string } };
-      if (spec.search?.kind !== 'range_test') throw new ApiError('NOT_A_RANGE_TEST', 'this sweep is a grid search; its answer is GET /v1/sweeps/:id/results');
+      if (spec.search?.kind !== 'range_test')
+        throw new ApiError('NOT_A_RANGE_TEST', 'this sweep is a grid search; its answer is GET /v1/sweeps/:id/results');
       const a = rangeTestAnswer(await rangeTestSeries(db, sweepId));
       const provisional = sweep.status === 'queued' || sweep.status === 'running';
-      if (!a) return { id: sweepId, provisional, seeds: 0, points: [], suggested: { baseLr: [] }, steepestLr: null, minLossLr: null, divergedAtLr: null };
+      if (!a)
+        return {
+          id: sweepId,
+          provisional,
+          seeds: 0,
+          points: [],
+          suggested: { baseLr: [] },
+          steepestLr: null,
+          minLossLr: null,
+          divergedAtLr: null,
+        };
       return { id: sweepId, provisional, ...a };
     },
 
@@ -115,9 +159,17 @@ export function createResultsService({ db }: { db: Db }) {
           bestIds.add(row.configId);
         }
       }
-      const values = await seedValues(db, sweepId, [...bestIds], r.objective.metric, r.objective.aggregate, r.objective.mode);
+      const values = await seedValues(
+        db,
+        sweepId,
+        [...bestIds],
+        r.objective.metric,
+        r.objective.aggregate,
+        r.objective.mode,
+      );
       const byConfig = new Map<string, SeedValue[]>();
-      for (const v of values) byConfig.set(v.config_id, [...(byConfig.get(v.config_id) ?? []), { seed: v.seed, value: v.value }]);
+      for (const v of values)
+        byConfig.set(v.config_id, [...(byConfig.get(v.config_id) ?? []), { seed: v.seed, value: v.value }]);
       const analysis = analyzeSchedules(r.ranking, (id) => byConfig.get(id) ?? [], {
         mode: r.objective.mode,
         tolerance: q.tolerance,
@@ -127,7 +179,11 @@ export function createResultsService({ db }: { db: Db }) {
       // On a horizon axis: each schedule (as the grid gave it) at its best LR, against the horizon.
       const families = new Map<string, typeof analysis.schedules>();
       for (const s of analysis.schedules) {
-        const family = s.best ? r.familyOf.get(s.best.configId) : s.sensitivity[0] ? r.familyOf.get(s.sensitivity[0].configId) : undefined;
+        const family = s.best
+          ? r.familyOf.get(s.best.configId)
+          : s.sensitivity[0]
+            ? r.familyOf.get(s.sensitivity[0].configId)
+            : undefined;
         if (family && s.horizon !== undefined) families.set(family, [...(families.get(family) ?? []), s]);
       }
       const horizons = [...families.entries()].map(([family, members]) => {
@@ -135,7 +191,14 @@ export function createResultsService({ db }: { db: Db }) {
         return {
           family,
           label: describeSchedule(sorted[0]!.schedule),
-          points: sorted.map((m) => ({ horizon: m.horizon!, scheduleKey: m.scheduleKey, baseLr: m.best?.baseLr ?? null, mean: m.best?.mean ?? null, ci95: m.best?.ci95 ?? null, n: m.best?.n ?? 0 })),
+          points: sorted.map((m) => ({
+            horizon: m.horizon!,
+            scheduleKey: m.scheduleKey,
+            baseLr: m.best?.baseLr ?? null,
+            mean: m.best?.mean ?? null,
+            ci95: m.best?.ci95 ?? null,
+            n: m.best?.n ?? 0,
+          })),
         };
       });
       return {
@@ -159,7 +222,16 @@ export function createResultsService({ db }: { db: Db }) {
       const sweep = await sweepOf(sweepId, projectId);
       const ids = q.configs ?? (await ranking(sweepId, projectId, {})).ranking.slice(0, 20).map((row) => row.configId);
       const known = new Map(
-        (await sweepConfigsByIds(db, sweepId, ids)).map((c) => [c.configId, { config: { baseLr: c.baseLr, schedule: c.schedule as ScheduleSpec, ...(c.horizon !== null ? { horizon: c.horizon } : {}) } }]),
+        (await sweepConfigsByIds(db, sweepId, ids)).map((c) => [
+          c.configId,
+          {
+            config: {
+              baseLr: c.baseLr,
+              schedule: c.schedule as ScheduleSpec,
+              ...(c.horizon !== null ? { horizon: c.horizon } : {}),
+            },
+          },
+        ]),
       );
       const unknown = ids.filter((id) => !known.has(id));
       if (unknown.length) {

@@ -1,6 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import { deliveryJobId, type ExtendSweep, type SweepCreated, type SweepExtended, selectedOnOf, type SweepSpec, sweepEnded, sweepSpecSchema } from '@lrsweep/contract';
-import { admitHeldTrials, cancelSweep, createSweep, type Db, deleteSweep, extendSweep, findIdempotentSweep, getSweep, Prisma, retryFailedTrials } from '@lrsweep/db';
+import {
+  deliveryJobId,
+  type ExtendSweep,
+  type SweepCreated,
+  type SweepExtended,
+  selectedOnOf,
+  type SweepSpec,
+  sweepEnded,
+  sweepSpecSchema,
+} from '@lrsweep/contract';
+import {
+  admitHeldTrials,
+  cancelSweep,
+  createSweep,
+  type Db,
+  deleteSweep,
+  extendSweep,
+  findIdempotentSweep,
+  getSweep,
+  Prisma,
+  retryFailedTrials,
+} from '@lrsweep/db';
 import { toSpecIssues } from '@lrsweep/schedules';
 import type { Delivery, TrialQueue } from '@lrsweep/queue';
 import { ashaPlanOf, canonicalJson, expandSweep, planForks, planTrials, scheduleKeyOf, sha256 } from '@lrsweep/sweep';
@@ -36,7 +56,15 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
-export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failureBudget, enqueueTimeoutMs = 3000, log }: SweepServiceDeps) {
+export function createSweepService({
+  db,
+  queue,
+  maxTrials,
+  maxTrialSteps,
+  failureBudget,
+  enqueueTimeoutMs = 3000,
+  log,
+}: SweepServiceDeps) {
   const mustGet = async (sweepId: string, projectId: string) => {
     const s = await getSweep(db, sweepId, projectId);
     if (!s) throw notFound('sweep', sweepId);
@@ -47,7 +75,8 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
   const replay = async (projectId: string, key: string, requestHash: string): Promise<SweepCreated | null> => {
     const prior = await findIdempotentSweep(db, projectId, key, idempotencyTtlMs);
     if (!prior) return null;
-    if (prior.requestHash !== requestHash) throw new ApiError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with a different body');
+    if (prior.requestHash !== requestHash)
+      throw new ApiError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with a different body');
     const s = await mustGet(prior.sweepId, projectId);
     const expanded = expandSweep(s.spec as SweepSpec, { maxTrials: Number.MAX_SAFE_INTEGER });
     return {
@@ -64,9 +93,17 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
 
   /** Whether the queue holds (or held) the first trial's job: a replayed submit's delivery. */
   const firstJobQueued = async (sweepId: string, projectId: string, pool: string, runner: 'builtin' | 'external') => {
-    const first = await db.trial.findFirst({ where: { sweepId }, orderBy: { ordinal: 'asc' }, select: { jobId: true, status: true } });
+    const first = await db.trial.findFirst({
+      where: { sweepId },
+      orderBy: { ordinal: 'asc' },
+      select: { jobId: true, status: true },
+    });
     if (!first?.jobId || first.status !== 'queued') return true;
-    const state = await within(queue.jobState({ projectId, pool, runner }, first.jobId), enqueueTimeoutMs, 'reading the queue').catch(() => 'unknown');
+    const state = await within(
+      queue.jobState({ projectId, pool, runner }, first.jobId),
+      enqueueTimeoutMs,
+      'reading the queue',
+    ).catch(() => 'unknown');
     return state !== 'unknown';
   };
 
@@ -76,7 +113,10 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
       await within(queue.enqueueTrials(deliveries), enqueueTimeoutMs, 'enqueueing');
       return true;
     } catch (err) {
-      log?.warn({ err, trials: deliveries.length }, 'the trial queue is unavailable; the reconciler will deliver the sweep');
+      log?.warn(
+        { err, trials: deliveries.length },
+        'the trial queue is unavailable; the reconciler will deliver the sweep',
+      );
       return false;
     }
   };
@@ -105,7 +145,11 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
      * within seconds whatever Redis does: when the queue cannot take the jobs the sweep is stored
      * with `delivery: "pending"` and the reconciler delivers it.
      */
-    async submit(spec: SweepSpec, projectId: string, idempotencyKey?: string): Promise<SweepCreated & { replayed: boolean }> {
+    async submit(
+      spec: SweepSpec,
+      projectId: string,
+      idempotencyKey?: string,
+    ): Promise<SweepCreated & { replayed: boolean }> {
       const requestHash = sha256(canonicalJson(spec));
       if (idempotencyKey) {
         const prior = await replay(projectId, idempotencyKey, requestHash);
@@ -163,9 +207,17 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
     /** Cancels queued and running trials (workers stop within a metric flush); 409 once it has ended. */
     async cancel(sweepId: string, projectId: string) {
       const sweep = await mustGet(sweepId, projectId);
-      if (sweepEnded(sweep.status)) throw new ApiError('SWEEP_UNCHANGED', `the sweep has ended (${sweep.status}); there is nothing to cancel`);
+      if (sweepEnded(sweep.status))
+        throw new ApiError('SWEEP_UNCHANGED', `the sweep has ended (${sweep.status}); there is nothing to cancel`);
       const { cancelled } = await cancelSweep(db, sweepId);
-      await within(queue.removeJobs({ projectId, pool: sweep.pool, runner: sweep.runnerKind }, cancelled.flatMap((t) => (t.job_id ? [t.job_id] : []))), enqueueTimeoutMs, 'removing jobs').catch(
+      await within(
+        queue.removeJobs(
+          { projectId, pool: sweep.pool, runner: sweep.runnerKind },
+          cancelled.flatMap((t) => (t.job_id ? [t.job_id] : [])),
+        ),
+        enqueueTimeoutMs,
+        'removing jobs',
+      ).catch(
         // Workers drop a cancelled trial's delivery themselves: a job Redis keeps is harmless.
         (err) => log?.warn({ err }, 'could not remove the cancelled jobs from the queue'),
       );
@@ -180,9 +232,13 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
       const sweep = await mustGet(sweepId, projectId);
       const { trials, jobIds } = await deleteSweep(db, sweepId);
       if (jobIds.length) {
-        await within(queue.removeJobs({ projectId, pool: sweep.pool, runner: sweep.runnerKind }, jobIds), enqueueTimeoutMs, 'removing jobs').catch(
+        await within(
+          queue.removeJobs({ projectId, pool: sweep.pool, runner: sweep.runnerKind }, jobIds),
+          enqueueTimeoutMs,
+          'removing jobs',
+        ).catch(
           // A job of a deleted trial finds nothing to claim: one Redis keeps is harmless.
-          (err) => log?.warn({ err }, 'could not remove the deleted sweep\'s jobs from the queue'),
+          (err) => log?.warn({ err }, "could not remove the deleted sweep's jobs from the queue"),
         );
       }
       return { deleted: true as const, id: sweepId, trials };
@@ -193,12 +249,20 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
      * are ignored, a seed count n means [0 … n−1]; the new trials are queued, existing ones never
      * change. 409 for a cancelled sweep or an Idempotency-Key reused with another body.
      */
-    async extend(sweepId: string, projectId: string, body: ExtendSweep, idempotencyKey?: string): Promise<SweepExtended> {
+    async extend(
+      sweepId: string,
+      projectId: string,
+      body: ExtendSweep,
+      idempotencyKey?: string,
+    ): Promise<SweepExtended> {
       const requestHash = sha256(canonicalJson({ extend: sweepId, body }));
       const replayed = async () => {
-        const prior = idempotencyKey ? await findIdempotentSweep(db, projectId, idempotencyKey, idempotencyTtlMs) : null;
+        const prior = idempotencyKey
+          ? await findIdempotentSweep(db, projectId, idempotencyKey, idempotencyTtlMs)
+          : null;
         if (!prior) return null;
-        if (prior.requestHash !== requestHash || prior.sweepId !== sweepId) throw new ApiError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with a different body');
+        if (prior.requestHash !== requestHash || prior.sweepId !== sweepId)
+          throw new ApiError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with a different body');
         return prior.answer as SweepExtended;
       };
       const prior = await replayed();
@@ -212,9 +276,18 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
           (current) => {
             if (current.cancelled) throw new ApiError('SWEEP_CANCELLED', 'a cancelled sweep cannot be extended');
             const spec = current.spec as SweepSpec;
-            if (spec.search?.kind === 'range_test') throw new ApiError('NOT_A_RANGE_TEST', 'a range test cannot be extended: submit another with the range (search.minLr, search.maxLr) or seeds you want');
+            if (spec.search?.kind === 'range_test')
+              throw new ApiError(
+                'NOT_A_RANGE_TEST',
+                'a range test cannot be extended: submit another with the range (search.minLr, search.maxLr) or seeds you want',
+              );
             // New configurations would enter rungs already decided: the halving would not be the one planned.
-            if (spec.search?.kind === 'asha') throw new ApiError('SPEC_INVALID', 'an ASHA search cannot be extended (its rungs are decided on the configurations it started with): submit another sweep', [{ path: 'search.kind', message: 'asha sweeps cannot be extended' }]);
+            if (spec.search?.kind === 'asha')
+              throw new ApiError(
+                'SPEC_INVALID',
+                'an ASHA search cannot be extended (its rungs are decided on the configurations it started with): submit another sweep',
+                [{ path: 'search.kind', message: 'asha sweeps cannot be extended' }],
+              );
             const merged = mergeGrid(spec.grid, body);
             const parsed = sweepSpecSchema.safeParse({ ...spec, grid: merged });
             if (!parsed.success) {
@@ -222,7 +295,12 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
               throw new ApiError('SPEC_INVALID', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
             }
             const expanded = expandSweep(parsed.data, { maxTrials, maxTrialSteps });
-            if (!expanded.ok) throw new ApiError('SPEC_INVALID', expanded.issues.map((i) => `${i.path}: ${i.message}`).join('; '), expanded.issues);
+            if (!expanded.ok)
+              throw new ApiError(
+                'SPEC_INVALID',
+                expanded.issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+                expanded.issues,
+              );
             const { plan } = expanded;
             return {
               spec: parsed.data,
@@ -233,7 +311,20 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
           },
           {
             failureBudget,
-            ...(idempotencyKey ? { idempotency: { key: idempotencyKey, requestHash, answer: (addedTrials: number, trialCount: number) => ({ id: sweepId, addedTrials, trialCount, delivery: 'queued' }) } } : {}),
+            ...(idempotencyKey
+              ? {
+                  idempotency: {
+                    key: idempotencyKey,
+                    requestHash,
+                    answer: (addedTrials: number, trialCount: number) => ({
+                      id: sweepId,
+                      addedTrials,
+                      trialCount,
+                      delivery: 'queued',
+                    }),
+                  },
+                }
+              : {}),
           },
         );
       } catch (err) {
@@ -246,9 +337,22 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
       if (!grown) throw notFound('sweep', sweepId);
       const deliveries = grown.held
         ? await admitHeldTrials(db, sweepId)
-        : grown.added.map((t) => ({ trialId: t.id, sweepId, jobId: deliveryJobId(t.id, 1), projectId, pool: grown.pool, runner: grown.runnerKind, priority: t.queuePriority }));
+        : grown.added.map((t) => ({
+            trialId: t.id,
+            sweepId,
+            jobId: deliveryJobId(t.id, 1),
+            projectId,
+            pool: grown.pool,
+            runner: grown.runnerKind,
+            priority: t.queuePriority,
+          }));
       const queued = deliveries.length ? await deliver(deliveries) : true;
-      return { id: sweepId, addedTrials: grown.added.length, trialCount: grown.trialCount, delivery: queued ? 'queued' : 'pending' };
+      return {
+        id: sweepId,
+        addedTrials: grown.added.length,
+        trialCount: grown.trialCount,
+        delivery: queued ? 'queued' : 'pending',
+      };
     },
 
     /** Re-runs the sweep's failed trials, and only those, with a fresh failure budget; 409 when none failed. */
@@ -256,7 +360,8 @@ export function createSweepService({ db, queue, maxTrials, maxTrialSteps, failur
       const sweep = await mustGet(sweepId, projectId);
       if (sweep.cancelledAt) throw new ApiError('SWEEP_CANCELLED', 'a cancelled sweep cannot be retried');
       const { retried, deliveries } = await retryFailedTrials(db, sweepId);
-      if (!retried) throw new ApiError('SWEEP_UNCHANGED', 'no trial of the sweep has failed; there is nothing to retry');
+      if (!retried)
+        throw new ApiError('SWEEP_UNCHANGED', 'no trial of the sweep has failed; there is nothing to retry');
       if (deliveries.length) await deliver(deliveries);
       return { retriedTrials: retried, sweep: await mustGet(sweepId, projectId) };
     },
@@ -268,7 +373,8 @@ function union<T>(a: readonly T[], b: readonly T[]): T[] {
   const seen = new Set(a.map((x) => canonicalJson(x)));
   return [...a, ...b.filter((x) => !seen.has(canonicalJson(x)) && (seen.add(canonicalJson(x)), true))];
 }
-const seedList = (s: number | readonly number[]) => (typeof s === 'number' ? Array.from({ length: s }, (_, i) => i) : [...s]);
+const seedList = (s: number | readonly number[]) =>
+  typeof s === 'number' ? Array.from({ length: s }, (_, i) => i) : [...s];
 
 /**
  * The sweep's grid grown by `body`: each list merged, overlaps ignored. A trainer axis the sweep
@@ -278,14 +384,22 @@ function mergeGrid(grid: SweepSpec['grid'], body: ExtendSweep): SweepSpec['grid'
   const config = grid.config ? { ...grid.config } : undefined;
   for (const [key, values] of Object.entries(body.config ?? {})) {
     if (!config?.[key]) {
-      throw new ApiError('SPEC_INVALID', `config.${key}: not an axis of this sweep (adding an axis would change its existing trials)`, [
-        { path: `config.${key}`, message: 'not an axis of this sweep (adding an axis would change its existing trials)' },
-      ]);
+      throw new ApiError(
+        'SPEC_INVALID',
+        `config.${key}: not an axis of this sweep (adding an axis would change its existing trials)`,
+        [
+          {
+            path: `config.${key}`,
+            message: 'not an axis of this sweep (adding an axis would change its existing trials)',
+          },
+        ],
+      );
     }
     config[key] = union(config[key]!, values as never[]);
   }
   if (body.horizon && !grid.horizon) {
-    const message = "not an axis of this sweep: its horizon comes from its epochs (adding a horizon axis would change its existing trials); submit a sweep with grid.horizon to compare budgets";
+    const message =
+      'not an axis of this sweep: its horizon comes from its epochs (adding a horizon axis would change its existing trials); submit a sweep with grid.horizon to compare budgets';
     throw new ApiError('SPEC_INVALID', `horizon: ${message}`, [{ path: 'horizon', message }]);
   }
   return {

@@ -30,7 +30,13 @@ export function plateauMetricOf(s: ScheduleSpec): string | undefined {
  * the trial's stored evaluations as they come due: `lrAt(t)` observes every evaluation recorded at
  * a step ≤ t first, as the trainer's schedule would have. Ask for steps in increasing order.
  */
-export function replayedSchedule(spec: ScheduleSpec, baseLr: number, totalSteps: number, evals: readonly StoredEval[], stepsPerEpoch?: number) {
+export function replayedSchedule(
+  spec: ScheduleSpec,
+  baseLr: number,
+  totalSteps: number,
+  evals: readonly StoredEval[],
+  stepsPerEpoch?: number,
+) {
   const schedule: Schedule = createSchedule(spec, { baseLr, totalSteps, ...(stepsPerEpoch ? { stepsPerEpoch } : {}) });
   const metric = plateauMetricOf(spec);
   let next = 0;

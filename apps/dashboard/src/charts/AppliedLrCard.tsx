@@ -8,7 +8,10 @@ export function AppliedLrCard({ series, testId }: { series: PlotSeries[]; testId
     <section className="card">
       <h3>Applied learning rate</h3>
       <div className="toolbar">
-        <label><input type="checkbox" aria-label="log LR" checked={logLr} onChange={(e) => setLogLr(e.target.checked)} /> log LR axis</label>
+        <label>
+          <input type="checkbox" aria-label="log LR" checked={logLr} onChange={(e) => setLogLr(e.target.checked)} /> log
+          LR axis
+        </label>
       </div>
       <LinePlot testId={testId} series={series} logY={logLr} xLabel="update" yLabel="lr" />
     </section>

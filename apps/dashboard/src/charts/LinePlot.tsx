@@ -33,7 +33,8 @@ function align(series: PlotSeries[], markerXs: number[]) {
   return data;
 }
 
-const cssVar = (name: string, fallback: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+const cssVar = (name: string, fallback: string) =>
+  getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
 
 /** Re-renders when the colour scheme changes, so the axes follow dark mode. */
 function useColorScheme() {
@@ -83,10 +84,21 @@ export function LinePlot(props: {
     const node = el.current;
     if (!node || props.series.length === 0) return;
     const logY = Boolean(props.logY);
-    const series0 = props.series.map((s) => ({ ...s, y: s.y.map((v) => onLog(v, logY)), lo: s.lo?.map((v) => onLog(v, logY)), hi: s.hi?.map((v) => onLog(v, logY)) }));
-    const data = align(series0, markers.map((m) => m.x));
+    const series0 = props.series.map((s) => ({
+      ...s,
+      y: s.y.map((v) => onLog(v, logY)),
+      lo: s.lo?.map((v) => onLog(v, logY)),
+      hi: s.hi?.map((v) => onLog(v, logY)),
+    }));
+    const data = align(
+      series0,
+      markers.map((m) => m.x),
+    );
     // Diverged markers sit at the worst edge of what is plotted.
-    const finite = data.slice(1).flat().filter((v): v is number => v !== null && Number.isFinite(v));
+    const finite = data
+      .slice(1)
+      .flat()
+      .filter((v): v is number => v !== null && Number.isFinite(v));
     const edge = finite.length ? (props.worst === 'bottom' ? Math.min(...finite) : Math.max(...finite)) : 1;
     const markerSeries = [...new Set(markers.map((m) => m.label))].map((label) => {
       const mine = markers.filter((m) => m.label === label);
@@ -100,13 +112,26 @@ export function LinePlot(props: {
     const bands: uPlot.Band[] = [];
     series0.forEach((s) => {
       const base = series.length;
-      series.push({ label: s.label, stroke: s.color, width: 2, dash: s.dash, spanGaps: true, points: { show: s.x.length < 40, size: 5 } });
+      series.push({
+        label: s.label,
+        stroke: s.color,
+        width: 2,
+        dash: s.dash,
+        spanGaps: true,
+        points: { show: s.x.length < 40, size: 5 },
+      });
       series.push({ label: `${s.label} (band hi)`, stroke: 'transparent', spanGaps: true, points: { show: false } });
       series.push({ label: `${s.label} (band lo)`, stroke: 'transparent', spanGaps: true, points: { show: false } });
       if (s.lo && s.hi) bands.push({ series: [base + 1, base + 2], fill: `${s.color}26` });
     });
     for (const m of markerSeries) {
-      series.push({ label: `${m.label} (diverged)`, stroke: m.color, width: 0, paths: () => null, points: { show: true, size: 11, fill: m.color, stroke: m.color } });
+      series.push({
+        label: `${m.label} (diverged)`,
+        stroke: m.color,
+        width: 0,
+        paths: () => null,
+        points: { show: true, size: 11, fill: m.color, stroke: m.color },
+      });
     }
     const ticks: Record<'x' | 'y', string[]> = { x: [], y: [] };
     const axis = (which: 'x' | 'y', label: string): uPlot.Axis => ({
@@ -133,14 +158,22 @@ export function LinePlot(props: {
       }
       const x = u.data[0]![idx]!;
       const values = series0
-        .map((s, i) => ({ label: s.label, y: u.data[1 + 3 * i]![idx] ?? null, hi: u.data[2 + 3 * i]![idx] ?? null, lo: u.data[3 + 3 * i]![idx] ?? null }))
+        .map((s, i) => ({
+          label: s.label,
+          y: u.data[1 + 3 * i]![idx] ?? null,
+          hi: u.data[2 + 3 * i]![idx] ?? null,
+          lo: u.data[3 + 3 * i]![idx] ?? null,
+        }))
         .filter((v) => v.y !== null && !hiddenRef.current.has(v.label));
       const diverged = markers.filter((m) => m.x === x).map((m) => m.label);
       box.dataset.readout = JSON.stringify({ x, values, diverged });
       box.textContent =
         `${props.xLabel} ${tickLabel(x)}: ` +
         [
-          ...values.map((v) => `${v.label} ${tickLabel(v.y)}${v.lo !== null && v.hi !== null ? ` [${tickLabel(v.lo)}, ${tickLabel(v.hi)}]` : ''}`),
+          ...values.map(
+            (v) =>
+              `${v.label} ${tickLabel(v.y)}${v.lo !== null && v.hi !== null ? ` [${tickLabel(v.lo)}, ${tickLabel(v.hi)}]` : ''}`,
+          ),
           ...diverged.map((l) => `${l} diverged`),
         ].join(' · ');
     };
@@ -192,7 +225,17 @@ export function LinePlot(props: {
       delete node.dataset.series;
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [props.series, props.markers, props.logX, props.logY, props.xLabel, props.yLabel, props.height, props.worst, dark]);
+  }, [
+    props.series,
+    props.markers,
+    props.logX,
+    props.logY,
+    props.xLabel,
+    props.yLabel,
+    props.height,
+    props.worst,
+    dark,
+  ]);
 
   const toggle = (label: string) => {
     const next = new Set(hidden);
@@ -212,9 +255,23 @@ export function LinePlot(props: {
       <ul className="legend" data-testid={`${props.testId}-legend`}>
         {props.series.map((s) => (
           <li key={s.label}>
-            <button type="button" className={`legend-item${hidden.has(s.label) ? ' off' : ''}`} data-hidden={hidden.has(s.label)} onClick={() => toggle(s.label)} title="show or hide">
+            <button
+              type="button"
+              className={`legend-item${hidden.has(s.label) ? ' off' : ''}`}
+              data-hidden={hidden.has(s.label)}
+              onClick={() => toggle(s.label)}
+              title="show or hide"
+            >
               <svg width="20" height="10" aria-hidden="true">
-                <line x1="0" y1="5" x2="20" y2="5" stroke={s.color} strokeWidth="3" strokeDasharray={s.dash?.join(' ')} />
+                <line
+                  x1="0"
+                  y1="5"
+                  x2="20"
+                  y2="5"
+                  stroke={s.color}
+                  strokeWidth="3"
+                  strokeDasharray={s.dash?.join(' ')}
+                />
               </svg>
               {s.label}
             </button>

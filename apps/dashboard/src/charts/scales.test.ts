@@ -3,7 +3,17 @@ import { band, metricBounds, scheduleColors, tickLabel } from './scales';
 
 describe('chart scales', () => {
   it('labels small and large ticks in scientific notation, never as 0', () => {
-    expect([1e-4, 2.5e-4, 0.001, 0.01, 0.25, 12, 3e5, 0, -1e-5].map(tickLabel)).toEqual(['1e-4', '2.5e-4', '0.001', '0.01', '0.25', '12', '3e5', '0', '-1e-5']);
+    expect([1e-4, 2.5e-4, 0.001, 0.01, 0.25, 12, 3e5, 0, -1e-5].map(tickLabel)).toEqual([
+      '1e-4',
+      '2.5e-4',
+      '0.001',
+      '0.01',
+      '0.25',
+      '12',
+      '3e5',
+      '0',
+      '-1e-5',
+    ]);
   });
   it('gives each schedule one colour whatever subset is shown', () => {
     const all = scheduleColors(['b', 'a', 'c']);

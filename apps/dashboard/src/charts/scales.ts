@@ -14,7 +14,20 @@ export function tickLabel(v: number | null | undefined): string {
 }
 
 /** Colour-blind-friendly (Okabe–Ito, then Tableau), distinct on light and dark backgrounds. */
-const palette = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#8c564b', '#7f7f7f', '#bcbd22', '#9467bd', '#17becf', '#f0e442'];
+const palette = [
+  '#0072b2',
+  '#d55e00',
+  '#009e73',
+  '#cc79a7',
+  '#e69f00',
+  '#56b4e9',
+  '#8c564b',
+  '#7f7f7f',
+  '#bcbd22',
+  '#9467bd',
+  '#17becf',
+  '#f0e442',
+];
 
 /**
  * One colour per schedule, the same in every chart of the page: schedules are numbered in a fixed
@@ -47,7 +60,14 @@ export function band(
   bounds: [number, number],
 ): [number, number] | null {
   if (p.mean === null) return null;
-  const raw = kind === 'ci' ? p.ci95 : kind === 'sem' ? (p.sem === null ? null : ([p.mean - p.sem, p.mean + p.sem] as [number, number])) : p.range;
+  const raw =
+    kind === 'ci'
+      ? p.ci95
+      : kind === 'sem'
+        ? p.sem === null
+          ? null
+          : ([p.mean - p.sem, p.mean + p.sem] as [number, number])
+        : p.range;
   if (!raw) return null;
   return [Math.min(Math.max(raw[0], bounds[0]), bounds[1]), Math.min(Math.max(raw[1], bounds[0]), bounds[1])];
 }

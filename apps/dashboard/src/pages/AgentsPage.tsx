@@ -18,14 +18,24 @@ export function AgentsPage() {
       {data && data.agents.length > 0 && (
         <table data-testid="agents">
           <thead>
-            <tr><th>name</th><th>pool</th><th>state</th><th>last heartbeat</th><th>framework</th><th>device</th><th>current trial</th></tr>
+            <tr>
+              <th>name</th>
+              <th>pool</th>
+              <th>state</th>
+              <th>last heartbeat</th>
+              <th>framework</th>
+              <th>device</th>
+              <th>current trial</th>
+            </tr>
           </thead>
           <tbody>
             {data.agents.map((a) => (
               <tr key={a.id}>
                 <td>{a.name}</td>
                 <td>{a.pool}</td>
-                <td><span className={`status ${a.alive ? 'running' : 'cancelled'}`}>{a.alive ? 'alive' : 'gone'}</span></td>
+                <td>
+                  <span className={`status ${a.alive ? 'running' : 'cancelled'}`}>{a.alive ? 'alive' : 'gone'}</span>
+                </td>
                 <td>{age(a.lastHeartbeatAt)} ago</td>
                 <td>{a.framework ?? '–'}</td>
                 <td>{a.device ?? '–'}</td>

@@ -7,8 +7,13 @@ type Plan = NonNullable<Extract<ValidateAnswer, { valid: true }>['asha']>;
 export function AshaPlan({ asha }: { asha: Plan }) {
   const pct = Math.round((100 * asha.updates) / asha.gridUpdates);
   return (
-    <p className="muted" data-testid="asha-plan" title="Each rung judges a trial by a short cooldown from its checkpoint there (an annealed estimate), on its seeds' mean; the best 1/η go on, the rest end pruned.">
-      ASHA: rungs at {asha.rungs.join(', ')} updates, keeping 1/{asha.reduction} at each: at most <b>{asha.updates}</b> updates instead of {asha.gridUpdates} ({pct}%).
+    <p
+      className="muted"
+      data-testid="asha-plan"
+      title="Each rung judges a trial by a short cooldown from its checkpoint there (an annealed estimate), on its seeds' mean; the best 1/η go on, the rest end pruned."
+    >
+      ASHA: rungs at {asha.rungs.join(', ')} updates, keeping 1/{asha.reduction} at each: at most <b>{asha.updates}</b>{' '}
+      updates instead of {asha.gridUpdates} ({pct}%).
     </p>
   );
 }
@@ -17,7 +22,9 @@ export function AshaPlan({ asha }: { asha: Plan }) {
 export function PrunedTable({ rows }: { rows: readonly PrunedRow[] }) {
   return (
     <table data-testid="pruned-table">
-      <caption className="muted">Stopped early by ASHA (not ranked): each at its rung, with its seeds' annealed estimate there.</caption>
+      <caption className="muted">
+        Stopped early by ASHA (not ranked): each at its rung, with its seeds' annealed estimate there.
+      </caption>
       <thead>
         <tr>
           <th>schedule</th>

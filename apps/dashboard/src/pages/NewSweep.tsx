@@ -53,7 +53,10 @@ export function NewSweep() {
   const [entry, setEntry] = useState(0);
   const [preview, setPreview] = useState<Preview>();
   const [logLr, setLogLr] = useState(false);
-  const previewSeries = useMemo(() => (preview ? [{ label: 'lr', x: preview.steps, y: preview.lr, color: '#0072b2' }] : []), [preview]);
+  const previewSeries = useMemo(
+    () => (preview ? [{ label: 'lr', x: preview.steps, y: preview.lr, color: '#0072b2' }] : []),
+    [preview],
+  );
   const [submitError, setSubmitError] = useState<string>();
   const parsed = useMemo(() => {
     try {
@@ -70,17 +73,26 @@ export function NewSweep() {
       api
         .validateSweep(parsed.value as never)
         .then((r) => setCheck(r.valid ? { state: 'valid', ...r } : { state: 'invalid', issues: r.issues }))
-        .catch((e) => setCheck(e instanceof ApiRequestError && e.issues.length ? { state: 'invalid', issues: e.issues } : { state: 'json', message: errorText(e) }));
+        .catch((e) =>
+          setCheck(
+            e instanceof ApiRequestError && e.issues.length
+              ? { state: 'invalid', issues: e.issues }
+              : { state: 'json', message: errorText(e) },
+          ),
+        );
     }, 350);
     return () => clearTimeout(t);
   }, [api, parsed]);
 
-  const schedules: unknown[] = parsed.ok && Array.isArray(parsed.value.grid?.schedule) ? parsed.value.grid.schedule : [];
+  const schedules: unknown[] =
+    parsed.ok && Array.isArray(parsed.value.grid?.schedule) ? parsed.value.grid.schedule : [];
   useEffect(() => {
     const raw = schedules[entry];
     const baseLr = parsed.ok && Array.isArray(parsed.value.grid?.baseLr) ? Number(parsed.value.grid.baseLr[0]) : NaN;
     if (!raw || check.state !== 'valid' || !(baseLr > 0)) return setPreview(undefined);
-    api.previewSchedule({ schedule: firstVariant(raw) as never, baseLr, totalSteps: check.totalSteps }).then(setPreview, () => setPreview(undefined));
+    api
+      .previewSchedule({ schedule: firstVariant(raw) as never, baseLr, totalSteps: check.totalSteps })
+      .then(setPreview, () => setPreview(undefined));
   }, [api, entry, check, text]);
 
   const submit = async () => {
@@ -99,7 +111,12 @@ export function NewSweep() {
     <div className="grid2">
       <section className="card">
         <h2>New sweep</h2>
-        <textarea aria-label="sweep spec (JSON)" spellCheck={false} value={text} onChange={(e) => setText(e.target.value)} />
+        <textarea
+          aria-label="sweep spec (JSON)"
+          spellCheck={false}
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+        />
       </section>
       <section className="card">
         <h3>Check</h3>
@@ -117,13 +134,19 @@ export function NewSweep() {
           )}
           {check.state === 'valid' && (
             <p data-testid="trial-count">
-              <b>{check.trialCount}</b> trials ({check.configCount} configurations × seeds), {check.totalUpdates === check.trialCount * check.totalSteps ? `${check.totalSteps} updates each` : `up to ${check.totalSteps} updates each`}, {check.totalUpdates} in all.
+              <b>{check.trialCount}</b> trials ({check.configCount} configurations × seeds),{' '}
+              {check.totalUpdates === check.trialCount * check.totalSteps
+                ? `${check.totalSteps} updates each`
+                : `up to ${check.totalSteps} updates each`}
+              , {check.totalUpdates} in all.
             </p>
           )}
           {check.state === 'valid' && check.forks && <ForkPlan forks={check.forks} />}
           {check.state === 'valid' && check.asha && <AshaPlan asha={check.asha} />}
         </div>
-        <button type="button" disabled={check.state !== 'valid'} onClick={submit}>Submit sweep</button>
+        <button type="button" disabled={check.state !== 'valid'} onClick={submit}>
+          Submit sweep
+        </button>
         {submitError && <p className="error">{submitError}</p>}
         <h3>Schedule preview</h3>
         <div className="toolbar">
@@ -136,10 +159,19 @@ export function NewSweep() {
             ))}
           </select>
           <span className="muted">at the first base LR, over the trial's horizon</span>
-          <label><input type="checkbox" checked={logLr} onChange={(e) => setLogLr(e.target.checked)} /> log LR</label>
+          <label>
+            <input type="checkbox" checked={logLr} onChange={(e) => setLogLr(e.target.checked)} /> log LR
+          </label>
         </div>
         {preview ? (
-          <LinePlot testId="preview-plot" series={previewSeries} logY={logLr} xLabel="update" yLabel="lr" height={200} />
+          <LinePlot
+            testId="preview-plot"
+            series={previewSeries}
+            logY={logLr}
+            xLabel="update"
+            yLabel="lr"
+            height={200}
+          />
         ) : (
           <p className="empty">A valid spec shows its schedules here.</p>
         )}

@@ -25,10 +25,21 @@ export function RangeTestCard({ id, spec, version }: { id: string; spec: Record<
   const openGridForm = () => {
     if (!r) return;
     // The same data, model, optimizer and seeds; a grid over the suggestion, two schedules to compare.
-    const { search: _search, grid, training, name, ...rest } = spec as { search?: unknown; grid?: Record<string, unknown>; training?: Record<string, unknown>; name?: string };
+    const {
+      search: _search,
+      grid,
+      training,
+      name,
+      ...rest
+    } = spec as { search?: unknown; grid?: Record<string, unknown>; training?: Record<string, unknown>; name?: string };
     // The ramp's horizon was its own; the grid trains for the spec's epochs.
     const { totalSteps: _t, ...ownTraining } = training ?? {};
-    const draft = { name: `${name ?? 'sweep'}-grid`, ...rest, training: ownTraining, grid: { ...grid, baseLr: r.suggested.baseLr, schedule: [{ kind: 'constant' }, { kind: 'cosine' }] } };
+    const draft = {
+      name: `${name ?? 'sweep'}-grid`,
+      ...rest,
+      training: ownTraining,
+      grid: { ...grid, baseLr: r.suggested.baseLr, schedule: [{ kind: 'constant' }, { kind: 'cosine' }] },
+    };
     sessionStorage.setItem(draftKey, JSON.stringify(draft, null, 2));
     location.hash = '#/new';
   };
@@ -39,7 +50,8 @@ export function RangeTestCard({ id, spec, version }: { id: string; spec: Record<
       {r && (
         <>
           <p className="muted" data-testid="range-test-summary">
-            {r.seeds} seed(s): steepest descent at {lr(r.steepestLr)} · lowest loss at {lr(r.minLossLr)} · {r.divergedAtLr === null ? 'no divergence within the ramp' : `diverged at ${lr(r.divergedAtLr)}`}
+            {r.seeds} seed(s): steepest descent at {lr(r.steepestLr)} · lowest loss at {lr(r.minLossLr)} ·{' '}
+            {r.divergedAtLr === null ? 'no divergence within the ramp' : `diverged at ${lr(r.divergedAtLr)}`}
           </p>
           <LinePlot
             testId="range-test-plot"
@@ -47,13 +59,20 @@ export function RangeTestCard({ id, spec, version }: { id: string; spec: Record<
             xLabel="learning rate"
             yLabel="training loss"
             series={[
-              { label: 'loss (seed mean)', color: '#9ca3af', x: r.points.map((p) => p.lr), y: r.points.map((p) => p.loss) },
+              {
+                label: 'loss (seed mean)',
+                color: '#9ca3af',
+                x: r.points.map((p) => p.lr),
+                y: r.points.map((p) => p.loss),
+              },
               { label: 'smoothed', color: '#0072b2', x: r.points.map((p) => p.lr), y: r.points.map((p) => p.smoothed) },
             ]}
           />
           <div className="toolbar">
             <span data-testid="range-test-suggested">suggested base LRs: [{r.suggested.baseLr.join(', ')}]</span>
-            <button type="button" disabled={!r.suggested.baseLr.length} onClick={openGridForm}>New sweep over these LRs</button>
+            <button type="button" disabled={!r.suggested.baseLr.length} onClick={openGridForm}>
+              New sweep over these LRs
+            </button>
           </div>
         </>
       )}

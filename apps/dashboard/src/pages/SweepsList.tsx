@@ -4,7 +4,13 @@ import { Progress } from './Progress';
 
 export const age = (iso: string) => {
   const s = (Date.now() - Date.parse(iso)) / 1000;
-  return s < 60 ? `${Math.round(s)} s` : s < 3600 ? `${Math.round(s / 60)} min` : s < 86_400 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86_400)} d`;
+  return s < 60
+    ? `${Math.round(s)} s`
+    : s < 3600
+      ? `${Math.round(s / 60)} min`
+      : s < 86_400
+        ? `${Math.round(s / 3600)} h`
+        : `${Math.round(s / 86_400)} d`;
 };
 
 export function SweepsList() {
@@ -22,16 +28,32 @@ export function SweepsList() {
       {data && data.sweeps.length > 0 && (
         <table data-testid="sweeps">
           <thead>
-            <tr><th>name</th><th>status</th><th>progress</th><th className="num">trials</th><th className="num">failed</th><th className="num">diverged</th><th>age</th></tr>
+            <tr>
+              <th>name</th>
+              <th>status</th>
+              <th>progress</th>
+              <th className="num">trials</th>
+              <th className="num">failed</th>
+              <th className="num">diverged</th>
+              <th>age</th>
+            </tr>
           </thead>
           <tbody>
             {data.sweeps.map((s) => (
               <tr key={s.id}>
-                <td><a href={`#/sweeps/${s.id}`}>{s.name}</a></td>
-                <td><span className={`status ${s.status}`}>{s.status}</span></td>
-                <td><Progress counts={s.counts} /></td>
+                <td>
+                  <a href={`#/sweeps/${s.id}`}>{s.name}</a>
+                </td>
+                <td>
+                  <span className={`status ${s.status}`}>{s.status}</span>
+                </td>
+                <td>
+                  <Progress counts={s.counts} />
+                </td>
                 <td className="num">{s.trialCount}</td>
-                <td className="num" data-testid="failed-count">{s.counts.failed ? <span className="status failed">{s.counts.failed} failed</span> : 0}</td>
+                <td className="num" data-testid="failed-count">
+                  {s.counts.failed ? <span className="status failed">{s.counts.failed} failed</span> : 0}
+                </td>
                 <td className="num">{s.counts.diverged}</td>
                 <td>{age(s.createdAt)}</td>
               </tr>

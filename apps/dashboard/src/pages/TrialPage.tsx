@@ -20,7 +20,10 @@ export function TrialPage({ id }: { id: string }) {
   const [error, setError] = useState<string>();
   useEffect(() => {
     if (!trial.data) return;
-    Promise.all([api.allTrialMetrics(id), api.trialAttempts(id)]).then(([m, a]) => (setMetrics(m), setAttempts(a)), (e) => setError(errorText(e)));
+    Promise.all([api.allTrialMetrics(id), api.trialAttempts(id)]).then(
+      ([m, a]) => (setMetrics(m), setAttempts(a)),
+      (e) => setError(errorText(e)),
+    );
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [api, id, version]);
 
@@ -35,43 +38,88 @@ export function TrialPage({ id }: { id: string }) {
   }, [metrics]);
   const [metric, setMetric] = useState<string>();
   const shown = metric ?? evalNames[0] ?? 'val_loss';
-  const metricValue = (e: TrialMetrics['evals'][number], m: string) => (m === 'val_loss' ? e.valLoss : m === 'val_acc' ? e.valAcc : (e.metrics?.[m] ?? null));
+  const metricValue = (e: TrialMetrics['evals'][number], m: string) =>
+    m === 'val_loss' ? e.valLoss : m === 'val_acc' ? e.valAcc : (e.metrics?.[m] ?? null);
   const curves: PlotSeries[] = useMemo(() => {
     if (!metrics) return [];
     const evals = metrics.evals.filter((e) => metricValue(e, shown) !== null);
-    const out: PlotSeries[] = [{ label: shown, color: '#0072b2', x: evals.map((e) => e.step), y: evals.map((e) => metricValue(e, shown)) }];
+    const out: PlotSeries[] = [
+      { label: shown, color: '#0072b2', x: evals.map((e) => e.step), y: evals.map((e) => metricValue(e, shown)) },
+    ];
     const train = metrics.updates.filter((u) => u.trainLoss !== null);
-    if (shown.endsWith('_loss') && train.length) out.push({ label: 'train_loss (per update)', color: '#d55e00', x: train.map((u) => u.step), y: train.map((u) => u.trainLoss) });
+    if (shown.endsWith('_loss') && train.length)
+      out.push({
+        label: 'train_loss (per update)',
+        color: '#d55e00',
+        x: train.map((u) => u.step),
+        y: train.map((u) => u.trainLoss),
+      });
     return out;
   }, [metrics, shown]);
-  const lr: PlotSeries[] = useMemo(() => (metrics ? [{ label: 'applied LR', color: '#009e73', x: metrics.updates.map((u) => u.step), y: metrics.updates.map((u) => u.lr) }] : []), [metrics]);
+  const lr: PlotSeries[] = useMemo(
+    () =>
+      metrics
+        ? [
+            {
+              label: 'applied LR',
+              color: '#009e73',
+              x: metrics.updates.map((u) => u.step),
+              y: metrics.updates.map((u) => u.lr),
+            },
+          ]
+        : [],
+    [metrics],
+  );
 
   const t = trial.data;
-  if (!t) return <section className="card">{trial.error ? <p className="error">{trial.error}</p> : <p className="muted">Loading…</p>}</section>;
+  if (!t)
+    return (
+      <section className="card">
+        {trial.error ? <p className="error">{trial.error}</p> : <p className="muted">Loading…</p>}
+      </section>
+    );
   const finals = Object.entries(t.final);
   return (
     <>
       <section className="card">
         <p className="muted">
-          <a href={`#/sweeps/${t.sweepId}`} data-testid="back-to-sweep">← the sweep</a>
+          <a href={`#/sweeps/${t.sweepId}`} data-testid="back-to-sweep">
+            ← the sweep
+          </a>
         </p>
         <h2>
-          {describeSchedule(t.config.schedule)} @ {tickLabel(t.config.baseLr)}, seed {t.config.seed} <span className={`status ${t.status}`} data-testid="trial-status">{t.status}</span>
+          {describeSchedule(t.config.schedule)} @ {tickLabel(t.config.baseLr)}, seed {t.config.seed}{' '}
+          <span className={`status ${t.status}`} data-testid="trial-status">
+            {t.status}
+          </span>
         </h2>
-        {t.error && <p className="error" data-testid="trial-error">{t.errorCode ? <code>{t.errorCode}</code> : null} {t.error}</p>}
+        {t.error && (
+          <p className="error" data-testid="trial-error">
+            {t.errorCode ? <code>{t.errorCode}</code> : null} {t.error}
+          </p>
+        )}
         {error && <p className="error">{error}</p>}
         <table className="kv" data-testid="trial-outcome">
           <thead>
-            <tr><th>metric</th><th className="num">validation (selects)</th><th className="num">test (reported)</th></tr>
+            <tr>
+              <th>metric</th>
+              <th className="num">validation (selects)</th>
+              <th className="num">test (reported)</th>
+            </tr>
           </thead>
           <tbody>
             {finals.map(([k, v]) => (
-              <tr key={k}><td>{k.replace(/^val_/, '')}</td><td className="num">{fmt(v)}</td><td className="num test-split">{fmt(t.test[`test_${k.replace(/^val_/, '')}`])}</td></tr>
+              <tr key={k}>
+                <td>{k.replace(/^val_/, '')}</td>
+                <td className="num">{fmt(v)}</td>
+                <td className="num test-split">{fmt(t.test[`test_${k.replace(/^val_/, '')}`])}</td>
+              </tr>
             ))}
           </tbody>
         </table>
         <p className="muted">
-          {t.totalSteps} updates · attempt {t.attempt} · {t.failures}/{t.failureBudget} failed attempts spent · pool {t.pool}
+          {t.totalSteps} updates · attempt {t.attempt} · {t.failures}/{t.failureBudget} failed attempts spent · pool{' '}
+          {t.pool}
           {t.trainMs !== null && ` · trained in ${duration(t.trainMs)}`}
           {t.divergedAtStep !== null && ` · diverged at update ${t.divergedAtStep}`}
           {t.config.values && ` · ${valuesLabel(t.config.values)}`}
@@ -83,7 +131,9 @@ export function TrialPage({ id }: { id: string }) {
           <div className="toolbar">
             <select aria-label="trial metric" value={shown} onChange={(e) => setMetric(e.target.value)}>
               {evalNames.map((m) => (
-                <option key={m} value={m}>{m}</option>
+                <option key={m} value={m}>
+                  {m}
+                </option>
               ))}
             </select>
           </div>
@@ -95,7 +145,16 @@ export function TrialPage({ id }: { id: string }) {
         <h3>Attempts</h3>
         <table data-testid="attempts">
           <thead>
-            <tr><th className="num">attempt</th><th>worker or agent</th><th>backend</th><th>started</th><th>ended</th><th className="num">took</th><th>outcome</th><th>error</th></tr>
+            <tr>
+              <th className="num">attempt</th>
+              <th>worker or agent</th>
+              <th>backend</th>
+              <th>started</th>
+              <th>ended</th>
+              <th className="num">took</th>
+              <th>outcome</th>
+              <th>error</th>
+            </tr>
           </thead>
           <tbody>
             {(attempts?.attempts ?? []).map((a) => (
@@ -106,8 +165,12 @@ export function TrialPage({ id }: { id: string }) {
                 <td>{new Date(a.startedAt).toLocaleString()}</td>
                 <td>{a.endedAt ? new Date(a.endedAt).toLocaleString() : 'running'}</td>
                 <td className="num">{a.endedAt ? duration(Date.parse(a.endedAt) - Date.parse(a.startedAt)) : '–'}</td>
-                <td><span className={`status ${a.outcome ?? 'running'}`}>{a.outcome ?? 'running'}</span></td>
-                <td className="error">{a.errorCode ? <code>{a.errorCode}</code> : null} {a.error ?? ''}</td>
+                <td>
+                  <span className={`status ${a.outcome ?? 'running'}`}>{a.outcome ?? 'running'}</span>
+                </td>
+                <td className="error">
+                  {a.errorCode ? <code>{a.errorCode}</code> : null} {a.error ?? ''}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -115,7 +178,9 @@ export function TrialPage({ id }: { id: string }) {
       </section>
       <section className="card">
         <h3>Configuration and provenance</h3>
-        <pre className="json" data-testid="trial-config">{JSON.stringify({ config: t.config, provenance: t.provenance }, null, 2)}</pre>
+        <pre className="json" data-testid="trial-config">
+          {JSON.stringify({ config: t.config, provenance: t.provenance }, null, 2)}
+        </pre>
       </section>
     </>
   );

@@ -28,11 +28,22 @@ export function edgeExtensions(analysis: ScheduleAnalysis, ranking: RankingRow[]
   return [...out].sort((a, b) => a - b);
 }
 
-export function VerdictTable({ analysis, ranking, colorOf, onExtend }: { analysis: ScheduleAnalysis; ranking: RankingRow[]; colorOf: (key: string) => string; onExtend?: (baseLr: number) => void }) {
+export function VerdictTable({
+  analysis,
+  ranking,
+  colorOf,
+  onExtend,
+}: {
+  analysis: ScheduleAnalysis;
+  ranking: RankingRow[];
+  colorOf: (key: string) => string;
+  onExtend?: (baseLr: number) => void;
+}) {
   const rows = analysis.rows;
   const metric = analysis.objective.metric;
   const testMetric = testMetricOf(metric);
-  const testOf = (configId: string) => (testMetric ? (ranking.find((r) => r.configId === configId)?.test[testMetric] ?? null) : null);
+  const testOf = (configId: string) =>
+    testMetric ? (ranking.find((r) => r.configId === configId)?.test[testMetric] ?? null) : null;
   const withTest = rows.some((r) => testOf(r.configId)?.mean != null);
   const extensions = onExtend ? edgeExtensions(analysis, ranking) : [];
   if (!rows.length) return <p className="empty">No schedule has a completed seed yet.</p>;
@@ -47,18 +58,53 @@ export function VerdictTable({ analysis, ranking, colorOf, onExtend }: { analysi
             <th>schedule</th>
             <th className="num">best LR</th>
             <th className="num">seeds</th>
-            <th className="num" title="the split that selects">validation {metric} ± 95% CI</th>
-            <th className="num" title="mean minus the winner's mean, each at its own best LR">Δ to winner</th>
-            <th className="num" title="95% CI of the difference (paired over shared seeds)">95% CI of Δ</th>
-            <th className="num" title={`p of the paired test, adjusted by Holm over the ${k - 1} comparisons with the winner`}>p (Holm)</th>
-            <th className="num" title="width, in decades, of the base LRs within tolerance of the best">basin</th>
-            {withTest && <th className="num" title="the test split of the same seeds, measured once after training: it never selects">{testMetric} ± 95% CI</th>}
+            <th className="num" title="the split that selects">
+              validation {metric} ± 95% CI
+            </th>
+            <th className="num" title="mean minus the winner's mean, each at its own best LR">
+              Δ to winner
+            </th>
+            <th className="num" title="95% CI of the difference (paired over shared seeds)">
+              95% CI of Δ
+            </th>
+            <th
+              className="num"
+              title={`p of the paired test, adjusted by Holm over the ${k - 1} comparisons with the winner`}
+            >
+              p (Holm)
+            </th>
+            <th className="num" title="width, in decades, of the base LRs within tolerance of the best">
+              basin
+            </th>
+            {withTest && (
+              <th
+                className="num"
+                title="the test split of the same seeds, measured once after training: it never selects"
+              >
+                {testMetric} ± 95% CI
+              </th>
+            )}
           </tr>
         </thead>
         <tbody>
           {rows.map((r, i) => (
-            <tr key={r.scheduleKey} data-schedule={r.scheduleKey} data-config={r.configId} className={i === 0 ? 'winner' : r.indistinguishable ? 'tie' : ''}>
-              <td>{i === 0 ? <span className="badge win">winner</span> : r.indistinguishable ? <span className="badge" title="not distinguishable from the winner at this alpha">≈ winner</span> : ''}</td>
+            <tr
+              key={r.scheduleKey}
+              data-schedule={r.scheduleKey}
+              data-config={r.configId}
+              className={i === 0 ? 'winner' : r.indistinguishable ? 'tie' : ''}
+            >
+              <td>
+                {i === 0 ? (
+                  <span className="badge win">winner</span>
+                ) : r.indistinguishable ? (
+                  <span className="badge" title="not distinguishable from the winner at this alpha">
+                    ≈ winner
+                  </span>
+                ) : (
+                  ''
+                )}
+              </td>
               <td>
                 <span className="swatch" style={{ background: colorOf(r.scheduleKey) }} />
                 {r.label}
@@ -69,9 +115,13 @@ export function VerdictTable({ analysis, ranking, colorOf, onExtend }: { analysi
                 {fmt(r.mean)}
                 {r.ci95 ? ` ± ${fmt(half(r.ci95))}` : ''}
               </td>
-              <td className="num" data-delta={r.delta}>{i === 0 ? '–' : `${r.delta >= 0 ? '+' : ''}${fmt(r.delta)}`}</td>
+              <td className="num" data-delta={r.delta}>
+                {i === 0 ? '–' : `${r.delta >= 0 ? '+' : ''}${fmt(r.delta)}`}
+              </td>
               <td className="num">{i === 0 || !r.diffCi95 ? '–' : `[${fmt(r.diffCi95[0])}, ${fmt(r.diffCi95[1])}]`}</td>
-              <td className="num" data-pholm={r.pHolm ?? ''}>{i === 0 ? '–' : r.pHolm === null ? 'n/a' : r.pHolm < 0.001 ? '< 0.001' : r.pHolm.toFixed(3)}</td>
+              <td className="num" data-pholm={r.pHolm ?? ''}>
+                {i === 0 ? '–' : r.pHolm === null ? 'n/a' : r.pHolm < 0.001 ? '< 0.001' : r.pHolm.toFixed(3)}
+              </td>
               <td className="num">{r.basin ? `${r.basin.widthDecades.toFixed(2)} dec` : '–'}</td>
               {withTest && (
                 <td className="num test-split" data-test-mean={testOf(r.configId)?.mean ?? ''}>
@@ -102,11 +152,15 @@ export function VerdictTable({ analysis, ranking, colorOf, onExtend }: { analysi
           ))}
         </ul>
       )}
-      {analysis.seedsToResolve !== null && rows.length > 1 && rows[1]!.indistinguishable && !warnings.some((w) => w.code === 'few_seeds') && (
-        <p className="muted" data-testid="seeds-to-resolve">
-          About {analysis.seedsToResolve} seeds per configuration would resolve the top two (α = {analysis.alpha}, power 0.8), from the spread seen so far.
-        </p>
-      )}
+      {analysis.seedsToResolve !== null &&
+        rows.length > 1 &&
+        rows[1]!.indistinguishable &&
+        !warnings.some((w) => w.code === 'few_seeds') && (
+          <p className="muted" data-testid="seeds-to-resolve">
+            About {analysis.seedsToResolve} seeds per configuration would resolve the top two (α = {analysis.alpha},
+            power 0.8), from the spread seen so far.
+          </p>
+        )}
     </>
   );
 }
@@ -135,7 +189,13 @@ export function Heatmap({
   // Schedules every configuration of which was pruned have no analysis row: they get one of their own.
   const rows = [
     ...analysis.schedules.map((s) => ({ scheduleKey: s.scheduleKey, label: s.label })),
-    ...[...new Map(pruned.filter((p) => !analysis.schedules.some((s) => s.scheduleKey === p.scheduleKey)).map((p) => [p.scheduleKey, describeSchedule(p.config.schedule)])).entries()].map(([scheduleKey, label]) => ({ scheduleKey, label })),
+    ...[
+      ...new Map(
+        pruned
+          .filter((p) => !analysis.schedules.some((s) => s.scheduleKey === p.scheduleKey))
+          .map((p) => [p.scheduleKey, describeSchedule(p.config.schedule)]),
+      ).entries(),
+    ].map(([scheduleKey, label]) => ({ scheduleKey, label })),
   ];
   const byCell = new Map(ranking.map((r) => [`${r.scheduleKey}\u0000${r.config.baseLr}`, r]));
   const means = ranking.map((r) => r.mean).filter((m): m is number => m !== null);
@@ -153,7 +213,9 @@ export function Heatmap({
           <tr>
             <th>schedule \ base LR</th>
             {lrs.map((lr) => (
-              <th key={lr} className="num">{tickLabel(lr)}</th>
+              <th key={lr} className="num">
+                {tickLabel(lr)}
+              </th>
             ))}
           </tr>
         </thead>
@@ -170,14 +232,23 @@ export function Heatmap({
                 if (!r && p) {
                   const why = `pruned by ASHA at rung ${p.rung + 1} (after ${p.budget ?? '?'} updates): estimate ${p.estimate === null ? 'diverged' : p.estimate.toFixed(4)} over ${p.seeds} seeds`;
                   return (
-                    <td key={lr} className="cell pruned" data-config={p.configId} title={why} onMouseEnter={() => setHover(`${s.label} @ ${tickLabel(lr)}: ${why}`)}>
+                    <td
+                      key={lr}
+                      className="cell pruned"
+                      data-config={p.configId}
+                      title={why}
+                      onMouseEnter={() => setHover(`${s.label} @ ${tickLabel(lr)}: ${why}`)}
+                    >
                       ✂ rung {p.rung + 1}
                     </td>
                   );
                 }
                 if (!r) return <td key={lr} className="cell none" />;
                 const g = r.mean === null ? null : goodness(r.mean);
-                const style = g === null ? undefined : { background: `hsl(210 70% ${88 - 55 * g}%)`, color: g > 0.55 ? '#fff' : '#111827' };
+                const style =
+                  g === null
+                    ? undefined
+                    : { background: `hsl(210 70% ${88 - 55 * g}%)`, color: g > 0.55 ? '#fff' : '#111827' };
                 return (
                   <td
                     key={lr}
@@ -197,7 +268,9 @@ export function Heatmap({
           ))}
         </tbody>
       </table>
-      <p className="muted readout" data-testid="heatmap-readout">{hover}</p>
+      <p className="muted readout" data-testid="heatmap-readout">
+        {hover}
+      </p>
     </>
   );
 }
