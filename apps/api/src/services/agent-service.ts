@@ -1,18 +1,7 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
-import {
-  agentProtocol,
-  type Caller,
-  can,
-  type ClaimedTrial,
-  jobCatalog,
-  lrMatches,
-  poolQueueName,
-  type StaleReason,
-} from '@lrsweep/contract';
+import { agentProtocol, type Caller, can, type ClaimedTrial, lrMatches } from '@lrsweep/contract';
 import {
   admitHeldTrials,
-  callerById,
-  claimTrialForAgent,
+  type claimTrialForAgent,
   countUpdates,
   type Db,
   failAttempt,
@@ -26,16 +15,16 @@ import {
   renewAgentLease,
   trialEvaluations,
   trialForReport,
-  trialState,
-  trialTombstone,
   writeEvaluations,
   writeUpdates,
 } from '@lrsweep/db';
-import { createTrialFetcher, enqueueDue, type Job, type TrialQueue } from '@lrsweep/queue';
+import { enqueueDue, type TrialQueue } from '@lrsweep/queue';
 import type { TrialConfig } from '@lrsweep/sweep';
 import type { RedisConnection as Redis } from '@lrsweep/queue';
 import type { Logger } from 'pino';
-import { ApiError, notFound, staleAttempt } from '../errors';
+import { ApiError, notFound } from '../errors';
+import { pollForTrial } from './agent-claim';
+import { createFence } from './agent-fence';
 import { replayedSchedule } from './trial-schedule';
 
 export interface AgentSettings {
@@ -79,47 +68,7 @@ export function createAgentService(d: AgentServiceDeps) {
       (err) => d.log?.warn({ err, sweepId }, 'could not start held trials; the reconciler will'),
     );
 
-  /**
-   * A running trial of the caller's project and pools, held by `attempt` with its lease token:
-   * else 404 (no such trial), 403 (not the caller's pool), 409 LEASE_MISMATCH (not the holder:
-   * nothing is written) or 409 STALE_ATTEMPT with the reason the holder must stop. A deleted
-   * sweep's trial answers STALE_ATTEMPT `deleted` while its tombstone lasts, never 404.
-   */
-  const owned = async (caller: Caller, trialId: string, attempt: number, leaseToken: string | undefined) => {
-    const t = await trialForReport(d.db, trialId, caller.projectId);
-    if (!t) {
-      const tomb = await trialTombstone(d.db, trialId, caller.projectId);
-      if (tomb && can.serve(caller, tomb.pool))
-        throw staleAttempt(
-          'deleted',
-          `the sweep of trial ${trialId} was deleted: stop this trial without completing it`,
-        );
-      throw notFound('trial', trialId);
-    }
-    if (!can.serve(caller, t.pool)) throw new ApiError('FORBIDDEN', `this token may not serve pool '${t.pool}'`);
-    // An older attempt's token is gone with it: it is told to stop, and can write nothing.
-    if (attempt < t.attempt)
-      throw stale(t.status === 'cancelled' || t.sweepCancelled ? 'cancelled' : 'superseded', attempt, t);
-    if (attempt !== t.attempt || !sameSecret(leaseToken, t.leaseToken)) {
-      throw new ApiError(
-        'LEASE_MISMATCH',
-        `the write does not carry attempt ${attempt}'s lease token (the leaseToken its claim returned): nothing was written`,
-      );
-    }
-    if (t.status !== 'running') throw stale(reasonOf(t), attempt, t);
-    return { ...t, config: t.config as unknown as TrialConfig };
-  };
-
-  /** After a write the attempt's SQL fence refused: the trial moved on in between; why. */
-  const staleNow = async (
-    caller: Caller,
-    trialId: string,
-    attempt: number,
-    leaseToken: string | undefined,
-  ): Promise<never> => {
-    await owned(caller, trialId, attempt, leaseToken);
-    throw staleAttempt('lease_lost', `attempt ${attempt} no longer holds the trial: stop without completing`);
-  };
+  const { owned, staleNow } = createFence(d.db);
 
   const renewed = async (
     caller: Caller,
@@ -211,14 +160,7 @@ export function createAgentService(d: AgentServiceDeps) {
       return { ok: true as const };
     },
 
-    /**
-     * The next trial of the agent's pool, waiting up to `waitMs` for one (a long poll on a Redis
-     * connection of its own). A delivery whose trial is not claimable is dropped (or, while
-     * another attempt holds its lease, put back until the lease could lapse), as a worker would.
-     * Right before a trial is handed out the token is checked again in Postgres (not the cache);
-     * `revoked` (the token was revoked meanwhile) ends the poll at once with 401. Either way a
-     * delivery fetched but not handed out goes back to the queue, no attempt spent.
-     */
+    /** The next trial of the agent's pool, or null when none came within `waitMs` (agent-claim.ts). */
     async claim(
       caller: Caller,
       agentId: string,
@@ -228,78 +170,8 @@ export function createAgentService(d: AgentServiceDeps) {
     ): Promise<ClaimedTrial | null> {
       const agent = await mustAgent(caller, agentId);
       await heartbeatAgent(d.db, agentId, caller.projectId);
-      const fetcher = createTrialFetcher({
-        queueName: poolQueueName(caller.projectId, agent.pool, 'external'),
-        connection: d.blockingRedis(),
-        prefix: d.prefix,
-        onError: (err) => d.log?.warn({ err }, 'agent claim: queue error'),
-      });
-      const token = randomUUID();
-      const deadline = Date.now() + waitMs;
-      const stop = AbortSignal.any([gone, revoked]);
-      const stopped = new Promise<'stopped'>((resolve) =>
-        stop.aborted ? resolve('stopped') : stop.addEventListener('abort', () => resolve('stopped'), { once: true }),
-      );
-      const putBack = (job: Job) =>
-        job
-          .moveToDelayed(Date.now(), token)
-          .catch((err) => d.log?.warn({ err }, 'agent claim: could not put a delivery back; the reconciler will'));
-      const refused = () => new ApiError('UNAUTHENTICATED', 'the API token was revoked while the claim waited');
-      // A fetch still blocked when the poll ends: whatever it brings goes back, then the fetcher closes.
-      let pending: Promise<Job | undefined> | null = null;
-      try {
-        while (!stop.aborted && Date.now() < deadline) {
-          pending = fetcher.next(token);
-          const job = await Promise.race([pending, stopped]);
-          if (job === 'stopped') break;
-          pending = null;
-          if (!job) continue;
-          const payload = jobCatalog.runTrial.payload.safeParse(job.data);
-          if (!payload.success) {
-            await job.moveToFailed(new Error('invalid payload'), token, false);
-            continue;
-          }
-          // A caller gone (or revoked) before the claim is not given a trial it would never hear of.
-          if (stop.aborted) {
-            await putBack(job);
-            break;
-          }
-          // The token as Postgres has it now: a revoked one (or one no longer serving this pool) gets nothing.
-          const now = await callerById(d.db, caller.tokenId).catch((err) => {
-            void putBack(job);
-            throw err;
-          });
-          if (!now || !can.serve(now, agent.pool)) {
-            await putBack(job);
-            throw now ? new ApiError('FORBIDDEN', `this token may no longer serve pool '${agent.pool}'`) : refused();
-          }
-          const claimed = await claimTrialForAgent(
-            d.db,
-            payload.data.trialId,
-            { id: agent.id, name: agent.name },
-            d.leaseMs,
-          );
-          if (claimed) {
-            await job.moveToCompleted({ claimedBy: agent.id, attempt: claimed.attempt }, token, false);
-            return await claimView(claimed);
-          }
-          const state = await trialState(d.db, payload.data.trialId);
-          if (state?.status === 'running' && state.leaseExpiresAt && !state.sweepCancelled)
-            await job.moveToDelayed(state.leaseExpiresAt.getTime() + 1000, token);
-          else await job.moveToCompleted({ skipped: true }, token, false);
-        }
-        if (revoked.aborted) throw refused();
-        return null;
-      } finally {
-        const blocked = pending;
-        const close = async () => {
-          const job = blocked ? await blocked.catch(() => undefined) : undefined;
-          if (job) await putBack(job);
-          await fetcher.close().catch(() => {});
-        };
-        if (blocked) void close();
-        else await close();
-      }
+      const claimed = await pollForTrial(d, caller, agent, waitMs, gone, revoked);
+      return claimed ? claimView(claimed) : null;
     },
 
     async lease(caller: Caller, trialId: string, attempt: number, leaseToken: string | undefined) {
@@ -496,35 +368,6 @@ export function createAgentService(d: AgentServiceDeps) {
   };
 }
 export type AgentService = ReturnType<typeof createAgentService>;
-
-/** Whether a presented lease token is the attempt's (compared in constant time). */
-function sameSecret(given: string | undefined, held: string | null): boolean {
-  if (!given || !held) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(held);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** Why the holder of a trial that is no longer running must stop. */
-function reasonOf(t: { status: string; sweepCancelled: boolean; errorCode: string | null }): StaleReason {
-  if (t.status === 'cancelled' || t.sweepCancelled) return 'cancelled';
-  // Back in the queue (its lease lapsed, or it was released), or failed once the lapse spent its budget.
-  if (t.status === 'queued' || (t.status === 'failed' && t.errorCode === 'LEASE_LOST')) return 'lease_lost';
-  return 'ended';
-}
-
-const stopWhy: Record<StaleReason, string> = {
-  cancelled: 'the sweep was cancelled',
-  deleted: 'the sweep was deleted',
-  superseded: 'a newer attempt holds the trial',
-  lease_lost: "the attempt's lease lapsed (the trial went to another agent, or will)",
-  ended: 'the trial has ended',
-};
-const stale = (reason: StaleReason, attempt: number, t: { attempt: number; status: string }) =>
-  staleAttempt(
-    reason,
-    `attempt ${attempt} may no longer write: ${stopWhy[reason]} (attempt ${t.attempt}, ${t.status}); stop this trial without completing it`,
-  );
 
 /** The mean loss of the updates after the previous evaluation, up to `step` updates. */
 async function meanTrainLoss(db: Db, trialId: string, step: number): Promise<number | null> {
