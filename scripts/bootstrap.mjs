@@ -71,23 +71,26 @@ if (!existsSync('/usr/bin/chromium') && !process.env.CHROMIUM_PATH) {
   }
 }
 
-// For the tests only (`--tests`): PyTorch in a virtual environment of its own, for the PyTorch
-// example's end-to-end test (pip serves a CPU build of torch here; about 40 s the first time).
+// For the tests only (`--tests`): the Python tests' virtual environment (pip serves these here;
+// about 40 s the first time): PyTorch (CPU) and NumPy for the PyTorch example and the NumPy data
+// tests, pandas, tqdm and matplotlib for the notebook client's test (lrsweep[notebook]).
 if (process.argv.includes('--tests')) {
   const venv = join(root, '.venv-torch');
   const py = join(venv, 'bin/python');
-  const hasTorch = () => existsSync(py) && spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-  if (!process.env.LRSWEEP_TORCH_PYTHON && !hasTorch()) {
-    console.log('• making .venv-torch with PyTorch (CPU) for the PyTorch example test');
-    const made = spawnSync('python3.11', ['-m', 'venv', venv], { stdio: 'inherit' }).status === 0;
+  const packages = ['torch', 'numpy', 'pandas', 'tqdm', 'matplotlib'];
+  const imports = 'import torch, numpy, pandas, tqdm, matplotlib';
+  const ready = () => existsSync(py) && spawnSync(py, ['-c', imports], { stdio: 'ignore' }).status === 0;
+  if (!process.env.LRSWEEP_TORCH_PYTHON && !ready()) {
+    console.log(`• making .venv-torch with ${packages.join(', ')} for the Python tests`);
+    const made = existsSync(py) || spawnSync('python3.11', ['-m', 'venv', venv], { stdio: 'inherit' }).status === 0;
     const installed =
       made &&
-      spawnSync(join(venv, 'bin/pip'), ['install', '-q', '--retries', '0', '--timeout', '10', 'torch', 'numpy'], {
+      spawnSync(join(venv, 'bin/pip'), ['install', '-q', '--retries', '0', '--timeout', '10', ...packages], {
         stdio: 'inherit',
       }).status === 0;
-    if (!installed || !hasTorch()) {
+    if (!installed || !ready()) {
       console.log(
-        '• PyTorch could not be installed: the PyTorch example test will fail and say so (LRSWEEP_SKIP=torch skips it)',
+        '• the Python test packages could not be installed: the PyTorch example and notebook client tests will fail and say so (LRSWEEP_SKIP=torch skips them)',
       );
     }
   }

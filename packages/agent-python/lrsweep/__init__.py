@@ -24,19 +24,22 @@ import time
 import urllib.parse
 from http.client import HTTPConnection, HTTPSConnection
 
-__all__ = ["Agent", "Trial", "LrsweepError", "TerminalError", "ScheduleMismatch", "StaleAttempt"]
+__all__ = ["Agent", "Trial", "Client", "Sweep", "LrsweepError", "TerminalError", "ScheduleMismatch", "StaleAttempt"]
 __version__ = "0.2.0"
 PROTOCOL_VERSION = 2
 
 
 class LrsweepError(Exception):
-    """An answer of the lrsweep API other than 2xx: ``status``, ``code`` and ``message``."""
+    """An answer of the lrsweep API other than 2xx: ``status``, ``code``, ``message``, and for a
+    refused body its ``issues`` (``[{"path", "message"}]``) with ``field``, the first one's path."""
 
-    def __init__(self, status, code, message):
+    def __init__(self, status, code, message, issues=None):
         super().__init__("%s %s: %s" % (status, code, message))
         self.status = status
         self.code = code
         self.message = message
+        self.issues = list(issues or [])
+        self.field = self.issues[0].get("path") if self.issues else None
 
 
 class TerminalError(Exception):
@@ -87,7 +90,7 @@ class _Api:
         cls = HTTPSConnection if self.scheme == "https" else HTTPConnection
         return cls(self.host, self.port, timeout=timeout)
 
-    def call(self, method, path, body=None, timeout=None, retry_for=None, on_connection=None, retry_throttled=True):
+    def call(self, method, path, body=None, timeout=None, retry_for=None, on_connection=None, retry_throttled=True, headers=None):
         """One call, retried on network errors and 5xx (and on 429 unless ``retry_throttled`` is
         False: the caller then decides, e.g. to send a bigger batch later) with jittered backoff,
         honouring Retry-After, for up to ``retry_for`` seconds."""
@@ -95,7 +98,7 @@ class _Api:
         delay = 0.2
         while True:
             try:
-                return self._once(method, path, body, timeout or self.timeout, on_connection)
+                return self._once(method, path, body, timeout or self.timeout, on_connection, headers)
             except LrsweepError as e:
                 retryable = e.status >= 500 or (e.status == 429 and retry_throttled)
                 wait = _jittered(getattr(e, "retry_after", None) or delay)
@@ -108,13 +111,13 @@ class _Api:
             time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 5.0)
 
-    def _once(self, method, path, body, timeout, on_connection):
+    def _once(self, method, path, body, timeout, on_connection, extra_headers=None):
         conn = self.connection(timeout)
         if on_connection:
             on_connection(conn)
         try:
             payload = None if body is None else json.dumps(body, allow_nan=False).encode()
-            headers = {"authorization": "Bearer %s" % self.token, "accept": "application/json"}
+            headers = {"authorization": "Bearer %s" % self.token, "accept": "application/json", **(extra_headers or {})}
             if payload is not None:
                 headers["content-type"] = "application/json"
             conn.request(method, self.prefix + path, body=payload, headers=headers)
@@ -128,7 +131,8 @@ class _Api:
             if code == "STALE_ATTEMPT":
                 err = StaleAttempt(res.status, code, message, (data or {}).get("reason") if isinstance(data, dict) else None)
             else:
-                err = (ScheduleMismatch if code == "SCHEDULE_MISMATCH" else LrsweepError)(res.status, code, message)
+                issues = (data or {}).get("issues") if isinstance(data, dict) else None
+                err = (ScheduleMismatch if code == "SCHEDULE_MISMATCH" else LrsweepError)(res.status, code, message, issues)
             retry_after = res.getheader("retry-after")
             try:
                 err.retry_after = float(retry_after) if retry_after else None
@@ -511,3 +515,7 @@ class Agent:
                     trial.release()
             idle_since = time.monotonic()
         self._stopping.set()
+
+
+# The notebook client (DataFrames, progress, plots); its optional dependencies load when used.
+from .client import Client, Sweep  # noqa: E402
