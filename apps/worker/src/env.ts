@@ -39,6 +39,11 @@ const schema = z.object({
   /** How often the worker looks for projects whose pools it serves. */
   PROJECT_REFRESH_MS: int(5_000),
   LRSWEEP_BACKEND: z.enum(['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu']).default('auto'),
+  /**
+   * What one slot's trial may need, in MiB, by the estimate made before it trains (a trial over it
+   * is refused at once, with the numbers); default: (the host's memory − 2 GiB) ÷ WORKER_SLOTS.
+   */
+  WORKER_SLOT_MEMORY_MB: z.coerce.number().int().min(1).optional(),
   /** The native backend's intra-op CPU threads per slot (TF_NUM_INTRAOP_THREADS wins); default: cores ÷ WORKER_SLOTS. */
   TF_THREADS: z.coerce.number().int().min(1).max(1024).optional(),
   QUEUE_PREFIX: z.string().default('lrsweep'),

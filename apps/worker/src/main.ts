@@ -1,6 +1,6 @@
 // The worker process: consumes its pools' queues and trains trials, WORKER_SLOTS at a time.
 import { randomUUID } from 'node:crypto';
-import { availableParallelism, hostname } from 'node:os';
+import { availableParallelism, hostname, totalmem } from 'node:os';
 import { createDb, type Db, heartbeatBuiltinWorker, registerBuiltinWorker, stopBuiltinWorker } from '@lrsweep/db';
 import { createRedis, createTrialQueue, evictionWarning } from '@lrsweep/queue';
 import type { RedisConnection as Redis } from '@lrsweep/queue';
@@ -82,6 +82,8 @@ const runTrial = createTrialRunner({
   lrsweepVersion,
   datasets: createDatasetCache(log),
   dataRoot: env.DATA_ROOT,
+  slotMemoryMb:
+    env.WORKER_SLOT_MEMORY_MB ?? Math.max(256, Math.floor((totalmem() / 2 ** 20 - 2048) / env.WORKER_SLOTS)),
   modelRoot: env.MODEL_ROOT,
   shuttingDown: () => shuttingDown,
   device,

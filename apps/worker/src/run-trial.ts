@@ -1,5 +1,5 @@
 import { arch, cpus } from 'node:os';
-import { toTrialFailure } from '@lrsweep/contract';
+import { TrialError, toTrialFailure } from '@lrsweep/contract';
 import {
   type ClaimedTrial,
   claimTrial,
@@ -14,7 +14,9 @@ import type { BuiltinTrialConfig } from '@lrsweep/sweep';
 import {
   type Dataset,
   type DatasetRequest,
+  estimateTrialMemory,
   type LayersArtifacts,
+  mib,
   readLayersModel,
   type TrainerState,
 } from '@lrsweep/trainer';
@@ -44,6 +46,8 @@ export interface TrialRunnerDeps {
   datasets: { get(req: DatasetRequest): Dataset };
   /** Dataset paths in specs are relative to it (see data-root.ts). */
   dataRoot: string;
+  /** What one slot's trial may need (MiB) by estimate (WORKER_SLOT_MEMORY_MB); none: no check. */
+  slotMemoryMb?: number;
   /** Layers models' paths in specs are relative to it. */
   modelRoot: string;
   /** True once the process is shutting down: running trials checkpoint, stop and go back to the queue. */
@@ -201,6 +205,20 @@ async function claim(
   return null;
 }
 
+/**
+ * A trial that cannot fit its slot by estimate (model, data, batch, optimizer: estimateTrialMemory)
+ * is refused before it trains, for good (RESOURCE_EXHAUSTED: no retry on this worker mends it),
+ * with the numbers — rather than run a backend out of memory, or take the machine's down with it.
+ */
+function refuseOverBudget(config: BuiltinTrialConfig, dataset: Dataset, budgetMb: number) {
+  const need = estimateTrialMemory(config.model, dataset, config.training.batchSize, config.optimizer);
+  if (!need || mib(need.totalBytes) <= budgetMb) return;
+  throw new TrialError(
+    'RESOURCE_EXHAUSTED',
+    `the trial needs about ${mib(need.totalBytes)} MiB by estimate (${mib(need.paramBytes)} MiB of weights, gradients and optimizer state for ${need.params} parameters; ${mib(need.activationBytes)} MiB of activations at batch ${config.training.batchSize}), over this worker's ${budgetMb} MiB a slot (WORKER_SLOT_MEMORY_MB): use a smaller batch or model, or workers with more memory a slot`,
+  );
+}
+
 /** What a trial trains on, read before its thread starts. */
 interface Prepared {
   dataset: Dataset;
@@ -221,6 +239,7 @@ async function prepare(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger): 
   const config = claimed.config as BuiltinTrialConfig;
   const req = resolveDataset(config.dataset, d.dataRoot);
   const dataset = d.datasets.get(req);
+  if (d.slotMemoryMb !== undefined) refuseOverBudget(config, dataset, d.slotMemoryMb);
   const out: Prepared = {
     dataset,
     datasetPath: config.dataset.path === undefined ? null : relativeToRoot(d.dataRoot, req.path!),

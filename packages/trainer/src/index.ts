@@ -19,3 +19,4 @@ export { loadText } from './dataset-text';
 export { buildLayersModel, type LayersArtifacts, readLayersModel } from './layers-model';
 export { evaluateOn, metricNames } from './task';
 export { createBackendChooser, type BackendPlan, type TrialBackend } from './backend-choice';
+export { estimateTrialMemory, type MemoryEstimate, mib } from './memory';
