@@ -8,3 +8,4 @@ export * from './schedule-analysis';
 export * from './range-test';
 export * from './forks';
 export * from './asha';
+export * from './transfer';
