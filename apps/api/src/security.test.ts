@@ -149,6 +149,30 @@ describe('security', () => {
     });
   });
 
+  it("keeps an agent's lease token out of the request log (it travels in the rate route's query string)", async () => {
+    const lines: string[] = [];
+    const logger = createApiLogger(
+      'info',
+      new Writable({ write: (chunk, _e, cb) => (lines.push(chunk.toString()), cb()) }),
+    );
+    const a = await buildApp({ db: h.handle.prisma, redis: h.redis, queue: h.queue, logger });
+    try {
+      const secret = 'lease-token-that-must-not-be-logged';
+      const r = await a.inject({
+        method: 'GET',
+        url: `/v1/trials/00000000-0000-4000-8000-000000000000/lr?attempt=1&leaseToken=${secret}&from=0`,
+        headers: { authorization: `Bearer ${h.token}` },
+      });
+      expect(r.statusCode).toBe(404);
+      const log = lines.join('');
+      expect(log).toContain('incoming request');
+      expect(log).toContain('leaseToken=[redacted]&from=0');
+      expect(log).not.toContain(secret);
+    } finally {
+      await a.close();
+    }
+  });
+
   it('sends security headers and keeps CORS closed unless origins are configured', async () => {
     const r = await h.inject({ method: 'GET', url: '/v1/sweeps', headers: { origin: 'https://evil.example' } });
     expect(r.headers['x-content-type-options']).toBe('nosniff');
