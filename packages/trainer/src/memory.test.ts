@@ -12,7 +12,7 @@ const image = (h: number, w: number, c: number, classes = 10) => ({
   numClasses: classes,
   targetDim: 1,
 });
-const adam = { kind: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 } as const;
+const adam = { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 } as const;
 
 beforeAll(async () => {
   expect((await selectBackend('wasm')).name).toBe('wasm');
@@ -22,7 +22,7 @@ describe('estimateTrialMemory', () => {
   const cases: [string, ModelSpec, ReturnType<typeof image>][] = [
     ['mlp', { kind: 'mlp', hidden: [256, 64], activation: 'relu' }, image(28, 28, 1)],
     ['lenet', { kind: 'lenet', activation: 'relu' }, image(28, 28, 1)],
-    ['cnn', { kind: 'cnn', channels: [16, 32] }, image(32, 32, 3)],
+    ['cnn', { kind: 'cnn', channels: [16, 32], batchNorm: false }, image(32, 32, 3)],
     ['cnn + batch norm', { kind: 'cnn', channels: [8, 16], batchNorm: true }, image(32, 32, 3)],
     ['vit', { kind: 'vit', patchSize: 4, width: 32, depth: 2, heads: 4, mlpRatio: 2 }, image(28, 28, 1)],
     [
@@ -62,7 +62,7 @@ describe('estimateTrialMemory', () => {
   });
 
   it("puts the spec that took 12 GiB and a 24 GiB host's memory far over any slot, and a demo trial far under", () => {
-    const big = estimateTrialMemory({ kind: 'cnn', channels: [512] }, image(32, 32, 3), 8192, adam)!;
+    const big = estimateTrialMemory({ kind: 'cnn', channels: [512], batchNorm: false }, image(32, 32, 3), 8192, adam)!;
     expect(mib(big.totalBytes)).toBeGreaterThan(24 * 1024);
     const demo = estimateTrialMemory({ kind: 'mlp', hidden: [128], activation: 'relu' }, image(28, 28, 1), 64, adam)!;
     expect(mib(demo.totalBytes)).toBeLessThan(16);
