@@ -2,7 +2,8 @@
 // API inside the tensorflow-cpu wheel (with --cuda: the CUDA 12 `tensorflow` wheel), because its
 // own install downloads libtensorflow 2.9 and a prebuilt binding from outside the registries we
 // reach (and 2.9 is CUDA 11.2). Idempotent: a binding that already loads is left alone. Nothing
-// of it is committed: the wheel is cached in .cache/tensorflow, the libraries go to the installed
+// of it is committed: the wheel is cached outside the clone (~/.cache/lrsweep/tensorflow, or
+// $LRSWEEP_CACHE_DIR/tensorflow), the libraries go to the installed
 // package's deps/ (about 850 MB).
 //
 //   1. pip download --no-deps --only-binary=:all: tensorflow-cpu==2.21.0   (or tensorflow==2.21.0)
@@ -27,6 +28,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -147,7 +149,11 @@ if (!force && existsSync(join(bindingDir, 'tfjs_binding.node'))) {
 }
 
 // 1. The wheel (pip serves it by name; cached).
-const cache = join(root, '.cache', 'tensorflow');
+// Outside the clone, so a fresh clone (CI's) reuses it: $LRSWEEP_CACHE_DIR, else ~/.cache/lrsweep.
+const cache = join(
+  process.env.LRSWEEP_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lrsweep'),
+  'tensorflow',
+);
 mkdirSync(cache, { recursive: true });
 const findWheel = () =>
   readdirSync(cache).find((f) => f.startsWith(`${wheelName.replace('-', '_')}-${tfVersion}-`) && f.endsWith('.whl'));

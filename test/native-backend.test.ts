@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { type Stack, startStack } from '@lrsweep/testkit';
+import { nativeBackendTests, type Stack, startStack } from '@lrsweep/testkit';
 
 const trainer = resolve(import.meta.dirname, '../packages/trainer');
 const probe = spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], {
@@ -22,9 +22,13 @@ if (why)
     `[lrsweep] the native end-to-end sweep did not run: @tensorflow/tfjs-node does not load here (${why}). Run \`pnpm setup:tensorflow\`.`,
   );
 
-describe.skipIf(why !== null)('a sweep on the native backend', () => {
+// Skipped (with the reason above) where the backend does not load; in CI a failure.
+const nativeTests = nativeBackendTests(why);
+
+describe.skipIf(nativeTests.skip)('a sweep on the native backend', () => {
   let stack: Stack;
   beforeAll(async () => {
+    nativeTests.assert();
     stack = await startStack('native', { workers: 1, env: { LRSWEEP_BACKEND: 'tensorflow' } });
   }, 120_000);
   afterAll(async () => stack?.stop());
@@ -71,9 +75,10 @@ describe.skipIf(why !== null)('a sweep on the native backend', () => {
 // A failed trial's training thread is replaced; Node unloads the old thread's add-ons. The fused
 // kernels must survive that (they are linked -z nodelete): re-registering them in TensorFlow's
 // process-wide op registry would abort the whole worker (`Check failed … ALREADY_EXISTS`).
-describe.skipIf(why !== null)('a failed trial on the native backend, with the fused kernels loaded', () => {
+describe.skipIf(nativeTests.skip)('a failed trial on the native backend, with the fused kernels loaded', () => {
   let stack: Stack;
   beforeAll(async () => {
+    nativeTests.assert();
     stack = await startStack('native-fail', {
       workers: 1,
       env: {

@@ -20,3 +20,18 @@ export function requirement(name: string, present: boolean, how: string) {
     },
   };
 }
+
+/**
+ * The native-backend tests: where the native backend does not load (`why`) they do not run, and
+ * say why — except in CI (CI=true), where `.ci/run` builds the backend, so its absence fails them.
+ */
+export function nativeBackendTests(why: string | null) {
+  const ci = process.env.CI === 'true';
+  return {
+    skip: why !== null && !ci,
+    /** Throws (failing the test) in CI when the native backend does not load. */
+    assert() {
+      if (why !== null) throw new Error(`CI needs the native backend (pnpm setup:tensorflow builds it): ${why}`);
+    },
+  };
+}

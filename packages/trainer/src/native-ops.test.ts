@@ -4,7 +4,8 @@
 // clear error for bad shapes, and fewer kernel calls per update. The parity suite then holds the
 // fused path to wasm over whole training runs.
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { nativeBackendTests } from '@lrsweep/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activate, layerNorm, Params } from './layers';
 import { createRng } from './rng';
 import { fusedOpsActive, fusedOpsPath, selectBackend, setFusedOps } from './index';
@@ -53,7 +54,11 @@ function run(fused: boolean, layer: (x: tf.Tensor) => tf.Tensor, params: tf.Vari
   }
 }
 
-describe.skipIf(native !== null)('fused kernels on the native backend', () => {
+// Skipped (with the reason above) where the backend does not load; in CI a failure.
+const nativeTests = nativeBackendTests(native);
+
+describe.skipIf(nativeTests.skip)('fused kernels on the native backend', () => {
+  beforeAll(() => nativeTests.assert());
   it('layer norm: the same output and gradients (x, γ, β) as the composed ops, on rows of any width', async () => {
     await selectBackend('tensorflow');
     expect(fusedOpsPath()).not.toBeNull();
