@@ -79,7 +79,14 @@ describe('workers under attack', () => {
     const a = await startApi(env);
     procs.push(a);
     api = apiClient(a.url, bootstrapToken);
-    worker = await startWorker({ ...env, WORKER_ID: 'hard-1', WORKER_HEALTH_PORT: '0' });
+    // A slot budget past any estimate: the poison trial must reach the wasm heap and fail there
+    // (the budget's own refusal before training is test/slot-memory.test.ts).
+    worker = await startWorker({
+      ...env,
+      WORKER_ID: 'hard-1',
+      WORKER_HEALTH_PORT: '0',
+      WORKER_SLOT_MEMORY_MB: '100000000',
+    });
     procs.push(worker);
   }, 120_000);
   afterAll(async () => {
