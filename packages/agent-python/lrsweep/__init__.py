@@ -347,26 +347,31 @@ class Trial:
         if answer and answer.get("shouldStop"):
             self._stop.set()
 
-    def _next_report(self):
-        """The outbox's first report: a run of update rows (one batch), or one evaluation."""
+    def _next_report(self, limit):
+        """The outbox's first report: a run of update rows (one batch, at most ``limit`` of them),
+        or one evaluation."""
         with self._lock:
-            if not self._outbox:
+            if not self._outbox or limit <= 0:
                 return None, None, 0
             kind = self._outbox[0][0]
             if kind != "updates":
                 return kind, self._outbox[0][1], 1
             rows = []
             for k, row in self._outbox:
-                if k != "updates" or len(rows) == self._batch:
+                if k != "updates" or len(rows) == min(self._batch, limit):
                     break
                 rows.append(row)
             return kind, self._fenced({"updates": rows}), len(rows)
 
     def _flush(self, ignore_errors=False):
-        """Sends the outbox in order; a report leaves it only once the server has taken it."""
+        """Sends the outbox in order; a report leaves it only once the server has taken it. Only
+        what was reported before the flush began: rows logged meanwhile wait for the next flush
+        (chasing them would post a few rows at a time, as fast as the trainer makes them)."""
         with self._sending:
+            with self._lock:
+                budget = len(self._outbox)
             while True:
-                kind, body, n = self._next_report()
+                kind, body, n = self._next_report(budget)
                 if kind is None:
                     return
                 try:
@@ -376,6 +381,9 @@ class Trial:
                     if e.status == 429 and not ignore_errors:
                         self._batch = self._BATCH_THROTTLED
                         time.sleep(_jittered(getattr(e, "retry_after", None) or 1.0))
+                        # What piled up meanwhile goes out too, in the bigger batches.
+                        with self._lock:
+                            budget = len(self._outbox)
                         continue
                     if e.code in ("STALE_ATTEMPT", "SCHEDULE_MISMATCH", "LEASE_MISMATCH"):
                         with self._lock:
@@ -391,6 +399,7 @@ class Trial:
                     raise
                 with self._lock:
                     del self._outbox[:n]
+                budget -= n
 
     def _flush_loop(self):
         while not self._ended:

@@ -333,27 +333,33 @@ export class Trial {
     }
   }
 
-  /** The outbox's first report: a run of update rows (one batch) or one evaluation. */
-  private nextReport(): { kind: 'updates' | 'evals'; body: unknown; n: number } | null {
+  /** The outbox's first report: a run of update rows (one batch, at most `limit`) or one evaluation. */
+  private nextReport(limit: number): { kind: 'updates' | 'evals'; body: unknown; n: number } | null {
     const first = this.outbox[0];
-    if (!first) return null;
+    if (!first || limit <= 0) return null;
     if (first.kind === 'evals') return { kind: 'evals', body: this.fenced(first.body), n: 1 };
     const rows: UpdateRow[] = [];
     for (const r of this.outbox) {
-      if (r.kind !== 'updates' || rows.length === this.batch) break;
+      if (r.kind !== 'updates' || rows.length === Math.min(this.batch, limit)) break;
       rows.push(r.row);
     }
     return { kind: 'updates', body: this.fenced({ updates: rows }), n: rows.length };
   }
 
-  /** Sends the outbox in order, a report leaving it once taken (`strict`: a schedule mismatch is thrown). */
+  /**
+   * Sends the outbox in order, a report leaving it once taken (`strict`: a schedule mismatch is
+   * thrown). Only what was reported before the flush began: rows logged meanwhile wait for the
+   * next flush (chasing them would post a few rows at a time, as fast as the trainer makes them).
+   */
   private async flush(strict = false): Promise<void> {
     while (this.flushing) await this.flushing;
     this.flushing = (async () => {
-      for (let next = this.nextReport(); next; next = this.nextReport()) {
+      let budget = this.outbox.length;
+      for (let next = this.nextReport(budget); next; next = this.nextReport(budget)) {
         try {
           this.report(await this.call<ReportAnswer>('POST', next.kind, next.body, { retryThrottled: false }));
           this.outbox.splice(0, next.n);
+          budget -= next.n;
         } catch (err) {
           // Throttled: wait as told, then send what piled up meanwhile in bigger batches (the protocol's most).
           if (err instanceof LrsweepError && err.status === 429) {
@@ -361,6 +367,8 @@ export class Trial {
             await new Promise((r) =>
               setTimeout(r, jittered((err as LrsweepError & { retryAfterMs?: number }).retryAfterMs ?? 1000)),
             );
+            // What piled up meanwhile goes out too, in the bigger batches.
+            budget = this.outbox.length;
             continue;
           }
           if (
