@@ -2,7 +2,7 @@
 // real API and worker processes: a trial too big for the wasm heap poisons nothing; datasets are
 // confined to DATA_ROOT and never served from another directory's cache; a frozen Redis makes the
 // worker unhealthy; no checkpoint outlives its trial.
-import { mkdirSync, mkdtempSync, readdirSync, existsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,27 +173,43 @@ describe('workers under attack', () => {
       grid: { baseLr: [0.001], schedule: [{ kind: 'constant' }], seeds: 1 },
     });
     const [trial] = (await api.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
+    // This deployment's namespace: the id its first worker wrote.
+    const namespace = (await query<{ id: string }>(db.url, 'SELECT id::text AS id FROM deployment'))[0]!.id;
+    const ns = join(checkpointDir, namespace);
     await eventually(
       'a checkpoint on disk',
-      async () => existsSync(join(checkpointDir, trial.id)) && readdirSync(join(checkpointDir, trial.id)).length > 0,
+      async () => existsSync(join(ns, trial.id)) && readdirSync(join(ns, trial.id)).length > 0,
       60_000,
       100,
     );
     expect((await api.post(`/v1/sweeps/${created.body.id}/cancel`)).status).toBe(200);
-    await eventually('its checkpoints removed', async () => !existsSync(join(checkpointDir, trial.id)), 20_000, 100);
+    await eventually('its checkpoints removed', async () => !existsSync(join(ns, trial.id)), 20_000, 100);
 
-    // A crash between a trial's end and its clean-up leaves folders: the next worker to start sweeps them.
+    // A crash between a trial's end and its clean-up leaves folders: the next worker to start sweeps
+    // them. A folder no trial of this database ever had is another deployment's (or one about to be
+    // recorded) until it is a week old; nothing outside the namespace is touched at all.
     const finished = (
       await query<{ id: string }>(db.url, "SELECT id FROM trials WHERE status IN ('completed', 'failed') LIMIT 1")
     )[0]!.id;
-    for (const id of [finished, randomUUID()]) {
-      mkdirSync(join(checkpointDir, id), { recursive: true });
-      writeFileSync(join(checkpointDir, id, 'a1-s10.ckpt'), 'left over');
-      writeFileSync(join(checkpointDir, id, 'a1-s20.ckpt.123.tmp'), 'half written');
+    const [unknownYoung, unknownOld] = [randomUUID(), randomUUID()];
+    for (const folder of [
+      join(ns, finished),
+      join(ns, unknownYoung),
+      join(ns, unknownOld),
+      join(checkpointDir, finished),
+    ]) {
+      mkdirSync(folder, { recursive: true });
+      writeFileSync(join(folder, 'a1-s10.ckpt'), 'left over');
+      writeFileSync(join(folder, 'a1-s20.ckpt.123.tmp'), 'half written');
     }
+    const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600_000);
+    for (const n of readdirSync(join(ns, unknownOld))) utimesSync(join(ns, unknownOld, n), eightDaysAgo, eightDaysAgo);
     const sweeper = await startWorker({ ...env, WORKER_ID: 'sweeper', WORKER_POOLS: 'nothing-here' });
     procs.push(sweeper);
-    expect(readdirSync(checkpointDir)).toEqual([]);
+    expect(readdirSync(ns)).toEqual([unknownYoung]);
+    expect(readdirSync(join(ns, unknownYoung)).sort()).toEqual(['a1-s10.ckpt', 'a1-s20.ckpt.123.tmp']);
+    expect(readdirSync(checkpointDir).sort()).toEqual([finished, namespace].sort());
+    expect(readdirSync(join(checkpointDir, finished)).sort()).toEqual(['a1-s10.ckpt', 'a1-s20.ckpt.123.tmp']);
     await sweeper.stop();
   });
 

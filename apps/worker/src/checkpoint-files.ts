@@ -1,11 +1,12 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { TrainerState } from '@lrsweep/trainer';
 
 /**
  * Checkpoint files: a JSON header (everything but the arrays, and the arrays' lengths), then the
  * arrays as raw little-endian bytes. Written to a temporary name and renamed, so a reader never
- * sees half a file. One directory per trial under a directory the fleet shares.
+ * sees half a file. One directory per trial under the deployment's namespace of a directory the
+ * fleet shares.
  */
 const MAGIC = 'LRSWEEP-CKPT-1';
 
@@ -57,16 +58,22 @@ function decodeCheckpoint(buf: Buffer): TrainerState {
   };
 }
 
+/**
+ * The checkpoint files of one deployment: `dir` is its namespace, CHECKPOINT_DIR/<deployment id>.
+ * Paths handed out and stored are relative to it (`<trial id>/a<attempt>-s<step>.ckpt`), so the
+ * directory can move; an absolute path (recorded before namespaces) is still read where it is.
+ */
 export function createCheckpointFiles(dir: string) {
+  const at = (path: string) => resolve(dir, path);
   return {
+    dir,
     async write(trialId: string, attempt: number, state: TrainerState): Promise<string> {
-      const folder = join(dir, trialId);
-      await mkdir(folder, { recursive: true });
-      const path = join(folder, `a${attempt}-s${state.step}.ckpt`);
-      const tmp = `${path}.${process.pid}.tmp`;
+      await mkdir(join(dir, trialId), { recursive: true });
+      const path = `${trialId}/a${attempt}-s${state.step}.ckpt`;
+      const tmp = `${at(path)}.${process.pid}.tmp`;
       try {
         await writeFile(tmp, encodeCheckpoint(state));
-        await rename(tmp, path);
+        await rename(tmp, at(path));
       } catch (err) {
         // A full disk (ENOSPC) or any other failure leaves no partial file behind.
         await rm(tmp, { force: true }).catch(() => {});
@@ -75,31 +82,42 @@ export function createCheckpointFiles(dir: string) {
       return path;
     },
     async read(path: string): Promise<TrainerState> {
-      return decodeCheckpoint(await readFile(path));
+      return decodeCheckpoint(await readFile(at(path)));
+    },
+    async exists(path: string): Promise<boolean> {
+      return stat(at(path)).then(
+        (s) => s.isFile(),
+        () => false,
+      );
     },
     async remove(path: string): Promise<void> {
-      await rm(path, { force: true });
+      await rm(at(path), { force: true });
     },
     async removeTrial(trialId: string): Promise<void> {
       await rm(join(dir, trialId), { recursive: true, force: true });
     },
-    /** The trials that have a checkpoint folder, and each folder's files with their age in ms. */
-    async list(): Promise<{ trialId: string; files: { path: string; ageMs: number }[] }[]> {
+    /** True when `path` (as recorded) names this file of the namespace, relative or absolute. */
+    same(recorded: string | null, path: string): boolean {
+      return recorded !== null && at(recorded) === at(path);
+    },
+    /**
+     * The folders of this namespace, each with its files (paths relative to the namespace, age in
+     * ms) and its own age: that of its youngest file, or of the folder itself when it is empty.
+     */
+    async list(): Promise<{ trialId: string; ageMs: number; files: { path: string; ageMs: number }[] }[]> {
       const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
       const now = Date.now();
+      const age = async (p: string) => now - (await stat(p).catch(() => ({ mtimeMs: now }))).mtimeMs;
       return Promise.all(
         entries
           .filter((e) => e.isDirectory())
           .map(async (e) => {
-            const folder = join(dir, e.name);
-            const names = await readdir(folder).catch(() => [] as string[]);
+            const names = await readdir(join(dir, e.name)).catch(() => [] as string[]);
             const files = await Promise.all(
-              names.map(async (n) => ({
-                path: join(folder, n),
-                ageMs: now - (await stat(join(folder, n)).catch(() => ({ mtimeMs: now }))).mtimeMs,
-              })),
+              names.map(async (n) => ({ path: `${e.name}/${n}`, ageMs: await age(join(dir, e.name, n)) })),
             );
-            return { trialId: e.name, files };
+            const ageMs = files.length ? Math.min(...files.map((f) => f.ageMs)) : await age(join(dir, e.name));
+            return { trialId: e.name, ageMs, files };
           }),
       );
     },

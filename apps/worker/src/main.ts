@@ -1,7 +1,15 @@
 // The worker process: consumes its pools' queues and trains trials, WORKER_SLOTS at a time.
 import { randomUUID } from 'node:crypto';
 import { availableParallelism, hostname, totalmem } from 'node:os';
-import { createDb, type Db, heartbeatBuiltinWorker, registerBuiltinWorker, stopBuiltinWorker } from '@lrsweep/db';
+import { join } from 'node:path';
+import {
+  createDb,
+  type Db,
+  deploymentId,
+  heartbeatBuiltinWorker,
+  registerBuiltinWorker,
+  stopBuiltinWorker,
+} from '@lrsweep/db';
 import { createRedis, createTrialQueue, evictionWarning } from '@lrsweep/queue';
 import type { RedisConnection as Redis } from '@lrsweep/queue';
 import { setNativeThreads } from '@lrsweep/trainer';
@@ -31,7 +39,6 @@ const nativeThreads = setNativeThreads(
   env.TF_THREADS ?? Math.max(1, Math.floor(availableParallelism() / env.WORKER_SLOTS)),
 );
 const slots = createSlotPool(env.WORKER_SLOTS, env.LRSWEEP_BACKEND, log);
-const checkpoints = createCheckpointFiles(env.CHECKPOINT_DIR);
 let shuttingDown = false;
 
 /** Rejects when `p` has not settled within `ms` (a queue connection's commands wait for Redis forever). */
@@ -54,6 +61,18 @@ async function connect(db: Db, r: Redis, logger: Logger) {
   }
 }
 
+/** Runs `fn` until it succeeds, with backoff: a database that drops right after connecting is waited for. */
+async function retrying<T>(what: string, fn: () => Promise<T>, logger: Logger): Promise<T> {
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      logger.warn({ err, retryInMs: delay }, `could not read ${what}; retrying`);
+      await new Promise((res) => setTimeout(res, delay));
+    }
+  }
+}
+
 await slots.start();
 /** What this worker is, as its metrics and the registry report it. */
 const identity = {
@@ -68,6 +87,9 @@ const metrics = createWorkerMetrics({ workerId: env.WORKER_ID, ...identity });
 const device = describeDevice(Boolean(slots.backend?.gpu));
 await connect(prisma, redis, log);
 log.info('connected to Postgres and Redis');
+// This deployment's checkpoints live in a namespace of their own inside CHECKPOINT_DIR.
+const namespace = await retrying('the deployment id', () => within(deploymentId(prisma), 10_000), log);
+const checkpoints = createCheckpointFiles(join(env.CHECKPOINT_DIR, namespace));
 const eviction = await evictionWarning(redis).catch(() => null);
 if (eviction) log.warn(eviction);
 const runTrial = createTrialRunner({
@@ -140,7 +162,7 @@ log.info(
     backend: slots.backend,
     pools: env.WORKER_POOLS,
     queues: consumers.queues,
-    checkpointDir: env.CHECKPOINT_DIR,
+    checkpointDir: checkpoints.dir,
   },
   'worker started',
 );

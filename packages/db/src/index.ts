@@ -23,3 +23,4 @@ export * from './agent-store';
 export * from './fork-store';
 export { Prisma } from './generated/prisma/client.ts';
 export * from './asha-store';
+export * from './deployment-store';
