@@ -3,9 +3,9 @@
 // (or Redis) reachable at the default address it starts an embedded one in .demo/ (--embedded:
 // always), and says so.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { userInfo } from 'node:os';
+import { arch, platform, userInfo } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { progressLine, rankingTable, verdictTable } from '@lrsweep/cli';
 import { createClient } from '@lrsweep/client';
 import { describeSchedule } from '@lrsweep/schedules';
 import { freePort, type RunningProcess, startApi, startOwnRedis, startWorker } from '@lrsweep/testkit';
+import { placeEmbeddedPostgres } from './lib/embedded-postgres-place';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -23,7 +24,8 @@ const forceEmbedded = args.includes('--embedded');
 let databaseUrl = process.env.DATABASE_URL ?? defaultDatabaseUrl;
 let redisUrl = process.env.REDIS_URL ?? defaultRedisUrl;
 const specFile = resolve(root, args.find((a) => !a.startsWith('--')) ?? 'examples/mnist-schedules.json');
-const logDir = resolve(root, '.demo');
+/** The demo's logs and embedded data (LRSWEEP_DEMO_DIR, else .demo/ in the clone). */
+const logDir = resolve(process.env.LRSWEEP_DEMO_DIR ?? join(root, '.demo'));
 // The demo's API trusts this token as an admin token of project "default" (LRSWEEP_BOOTSTRAP_TOKEN).
 const token = process.env.LRSWEEP_BOOTSTRAP_TOKEN ?? `lrs_demo_${randomBytes(24).toString('base64url')}`;
 const started: RunningProcess[] = [];
@@ -43,11 +45,22 @@ async function startEmbeddedPostgres(): Promise<string | null> {
     return null;
   }
   const port = await freePort();
-  const dir = resolve(logDir, 'postgres');
   const asRoot = userInfo().uid === 0;
   mkdirSync(logDir, { recursive: true });
   // A fresh cluster each run: the demo's data is not worth keeping, a half-initialised one would break.
-  spawnSync('rm', ['-rf', dir]);
+  spawnSync('rm', ['-rf', resolve(logDir, 'postgres')]);
+  const place = placeEmbeddedPostgres({
+    asRoot,
+    preferred: resolve(logDir, 'postgres'),
+    binaries: embeddedPostgresPrograms(),
+  });
+  if ('problem' in place) {
+    say(`\n${place.problem}`);
+    await stopAll();
+    process.exit(2);
+  }
+  const dir = place.dataDir;
+  if (place.moved) cleanups.push(async () => void spawnSync('rm', ['-rf', dir]));
   const password = randomBytes(12).toString('hex');
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
@@ -59,14 +72,31 @@ async function startEmbeddedPostgres(): Promise<string | null> {
     onLog: () => {},
     onError: () => {},
   });
-  await pg.initialise();
-  await pg.start();
-  await pg.createDatabase('lrsweep');
+  try {
+    await pg.initialise();
+    await pg.start();
+    await pg.createDatabase('lrsweep');
+  } catch (err) {
+    // embedded-postgres rejects with a bare error or none at all: one sentence, never a stack.
+    const why = err instanceof Error ? err.message.split('\n')[0] : 'its server exited as it started';
+    say(`\n✗ The embedded Postgres could not start in ${dir} (${why}); start a Postgres and set DATABASE_URL.`);
+    await pg.stop().catch(() => {});
+    await stopAll();
+    process.exit(2);
+  }
   cleanups.push(() => pg.stop());
   say(
-    `• ${forceEmbedded ? '--embedded' : `no Postgres is reachable at ${new URL(databaseUrl).host}`}: started an embedded Postgres in ${dir} on port ${port}${asRoot ? ", running as the unprivileged user 'postgres' (Postgres refuses root)" : ''}; it stops with the demo`,
+    `• ${forceEmbedded ? '--embedded' : `no Postgres is reachable at ${new URL(databaseUrl).host}`}: started an embedded Postgres in ${dir}${place.moved ? ` (the user 'postgres' cannot write ${logDir})` : ''} on port ${port}${asRoot ? ", running as the unprivileged user 'postgres' (Postgres refuses root)" : ''}; it stops with the demo`,
   );
   return `postgresql://lrsweep:${password}@127.0.0.1:${port}/lrsweep`;
+}
+
+/** The programs of this platform's @embedded-postgres package (beside embedded-postgres itself). */
+function embeddedPostgresPrograms(): string[] {
+  const main = fileURLToPath(import.meta.resolve('embedded-postgres'));
+  const pkg = join(dirname(main), '..', '..', '@embedded-postgres', `${platform()}-${arch()}`);
+  const programs = ['initdb', 'postgres'].map((p) => join(pkg, 'native', 'bin', p));
+  return programs.filter((p) => existsSync(p));
 }
 
 /** A redis-server of the demo's own (testkit's, without persistence), when the binary is on PATH. */
@@ -213,8 +243,8 @@ main()
     await stopAll();
     process.exit(0);
   })
-  .catch(async (err: Error) => {
-    say(`\n✗ demo failed: ${err.message}`);
+  .catch(async (err: unknown) => {
+    say(`\n✗ demo failed: ${err instanceof Error ? err.message : String(err)}`);
     await stopAll();
     process.exit(1);
   });

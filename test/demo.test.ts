@@ -34,16 +34,26 @@ describe.skipIf(embedded.skip)('pnpm demo on embedded services', () => {
         grid: { baseLr: [0.01, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 },
       }),
     );
+    // As root, the demo's own directory is one the embedded Postgres's user cannot read (as a clone
+    // in /root or a mktemp -d is): its data directory must move to a readable place.
+    const demoDir = join(dir, 'demo-dir');
     const { stdout } = await promisify(execFile)(
       process.execPath,
       ['--import', tsx, join(root, 'scripts/demo.ts'), '--embedded', spec],
-      { cwd: root, timeout: 240_000 },
+      { cwd: root, timeout: 240_000, env: { ...process.env, LRSWEEP_DEMO_DIR: demoDir } },
     );
     const pgPort = /started an embedded Postgres in .* on port (\d+)/.exec(stdout)?.[1];
     const redisPort = /started redis-server on port (\d+)/.exec(stdout)?.[1];
     expect(pgPort, stdout).toBeDefined();
     expect(redisPort, stdout).toBeDefined();
-    if (process.getuid?.() === 0) expect(stdout).toContain("running as the unprivileged user 'postgres'");
+    if (process.getuid?.() === 0) {
+      expect(stdout).toContain("running as the unprivileged user 'postgres'");
+      expect(stdout).toContain(`(the user 'postgres' cannot write ${demoDir})`);
+      // The moved data directory goes with the demo.
+      const moved = /started an embedded Postgres in (\S+) /.exec(stdout)?.[1];
+      expect(moved?.startsWith(join(tmpdir(), 'lrsweep-demo-postgres-'))).toBe(true);
+      expect(existsSync(moved!)).toBe(false);
+    }
     expect(stdout).toContain(`• database 127.0.0.1:${pgPort}/lrsweep · redis 127.0.0.1:${redisPort}`);
     expect(stdout).toMatch(/\] 8\/8 done/);
     expect(stdout).toMatch(/^rank\s+schedule\s+base LR/m);
