@@ -6,14 +6,16 @@
 // done with its trial, so the slot trains the next while the last one's end is recorded; a worker
 // that dies in between leaves a lease that lapses, and the trial is delivered again. The worker's
 // trial runner runs here in-process, on one real training slot, against the real Postgres and
-// Redis; a database handle fails (or freezes) the one statement each test is about.
+// Redis; a database handle fails (or freezes) the one statement each test is about. And the same
+// fault on a resumed attempt: Postgres fails right after its run starts; the retry resumes from the
+// checkpoint, nothing lost or doubled (issue #30's leftover).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deliveryJobId } from '@lrsweep/contract';
 import { createDb } from '@lrsweep/db';
 import { createRedis, createTrialQueue, type Job } from '@lrsweep/queue';
-import { query, type Stack, startStack, trialSeries } from '@lrsweep/testkit';
+import { eventually, query, type Stack, startStack, trialSeries } from '@lrsweep/testkit';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCheckpointFiles } from '../apps/worker/src/checkpoint-files';
@@ -305,4 +307,88 @@ describe('a trial whose worker dies after training, before its end is recorded',
     expect(series.trial).toMatchObject({ status: 'completed', attempt: 2 });
     expect(series.updates.map((u) => u.step)).toEqual([...Array(trial!.total_steps).keys()]);
   }, 120_000);
+});
+
+describe('a resumed attempt that loses Postgres right after its run starts', () => {
+  const { h, slots, runner, intercept, job } = inProcess('pgfailresume');
+
+  it('is retried, resumes from the checkpoint, and keeps every row exactly once', async () => {
+    const trialOf = async (seeds: number[], name: string) => {
+      // 1 000 updates: long enough to stop part of the way.
+      const created = await h.stack.lrsweep.submitSweep({
+        ...spec(name, seeds),
+        training: { epochs: 10, batchSize: 20, evalEvery: 25 },
+      } as never);
+      const [t] = await query<{ id: string }>(h.stack.db.url, 'SELECT id FROM trials WHERE sweep_id = $1', [
+        created.id,
+      ]);
+      return { trialId: t!.id, sweepId: created.id };
+    };
+    const slot = slots.tryAcquire()!;
+    const reference = await trialOf([8], 'reference');
+    expect(await (await runner(h.handle.prisma)(reference, job, undefined, slot)).settled).toEqual({
+      status: 'completed',
+    });
+
+    // Attempt 1 trains part of the way and is stopped (as on SIGTERM): checkpointed and released.
+    const trial = await trialOf([8], 'resumed');
+    const first = runner(h.handle.prisma);
+    // A delivery resolves once its thread is done with the trial: stopped while it trains.
+    const a1 = first(trial, job, undefined, slot);
+    await eventually(
+      'a hundred updates stored',
+      async () =>
+        (
+          await query<{ n: number }>(
+            h.stack.db.url,
+            'SELECT count(*)::int AS n FROM update_metrics WHERE trial_id = $1',
+            [trial.trialId],
+          )
+        )[0]!.n >= 100,
+      60_000,
+      50,
+    );
+    first.stopRunning();
+    expect(await (await a1).settled).toEqual({ released: true });
+    const [held] = await query<{ status: string; checkpoint_step: number }>(
+      h.stack.db.url,
+      'SELECT status, checkpoint_step FROM trials WHERE id = $1',
+      [trial.trialId],
+    );
+    expect(held!.status).toBe('queued');
+    expect(held!.checkpoint_step).toBeGreaterThanOrEqual(100);
+
+    // Attempt 2 resumes from it, and Postgres fails on its first write after the run started.
+    let injected = 0;
+    const failing = runner(
+      intercept('$executeRaw', (strings, values, go) => {
+        if (injected === 0 && strings.join('?').includes('lrsweep_version') && values.includes(trial.trialId)) {
+          injected++;
+          return Promise.reject(new Error("Can't reach database server (injected)"));
+        }
+        return go();
+      }),
+    );
+    expect(await (await failing(trial, job, undefined, slot)).settled).toEqual({ retried: true });
+    expect(injected).toBe(1);
+    // Attempt 3 resumes from the same checkpoint and finishes.
+    expect(await (await runner(h.handle.prisma)(trial, job, undefined, slot)).settled).toEqual({
+      status: 'completed',
+    });
+    slots.release(slot);
+
+    const ref = await trialSeries(h.stack.db.url, reference.trialId);
+    const s = await trialSeries(h.stack.db.url, trial.trialId);
+    expect(s.trial).toMatchObject({ status: 'completed', attempt: 3, failures: 1 });
+    expect(s.updates.map(({ step, lr, train_loss }) => ({ step, lr, train_loss }))).toEqual(
+      ref.updates.map(({ step, lr, train_loss }) => ({ step, lr, train_loss })),
+    );
+    expect(s.evals.map(({ step, val_loss }) => ({ step, val_loss }))).toEqual(
+      ref.evals.map(({ step, val_loss }) => ({ step, val_loss })),
+    );
+    // Rows before the checkpoint are attempt 1's; the failed attempt kept none; attempt 3 wrote the rest.
+    const at = held!.checkpoint_step;
+    expect(s.updates.slice(0, at).every((u) => u.attempt === 1)).toBe(true);
+    expect(s.updates.slice(at).every((u) => u.attempt === 3)).toBe(true);
+  }, 180_000);
 });
