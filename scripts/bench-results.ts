@@ -4,7 +4,8 @@
 // cache: every request reads the database), the query plans, and the ingest rate of the project's
 // metric write path beside a raw batched INSERT … SELECT unnest(…) into the same table, same run.
 import { randomUUID } from 'node:crypto';
-import { createDb, createToken, defaultDatabaseUrl, migrate, writeUpdates } from '@lrsweep/db';
+import { createDb, createToken, defaultDatabaseUrl, migrate } from '@lrsweep/db';
+import { writeUpdates } from '@lrsweep/engine';
 import { createRedis, createTrialQueue } from '@lrsweep/queue';
 import pg from 'pg';
 import { buildApp } from '@lrsweep/api';

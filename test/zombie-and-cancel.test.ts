@@ -1,14 +1,7 @@
 // A zombie attempt (its lease lapsed, a newer attempt took over) cannot write; cancel stops a
 // sweep's trials within seconds; retry re-runs failed trials only; both are idempotent.
-import {
-  claimTrial,
-  createDb,
-  finishTrial,
-  recordCheckpoint,
-  renewLease,
-  writeEvaluations,
-  writeUpdates,
-} from '@lrsweep/db';
+import { createDb } from '@lrsweep/db';
+import { claimTrial, finishTrial, recordCheckpoint, renewLease, writeEvaluations, writeUpdates } from '@lrsweep/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTestDatabase,

@@ -1,15 +1,13 @@
+import { type Db, pruneFleetRegistry, pruneTombstones } from '@lrsweep/db';
 import {
   admitHeldTrials,
-  type Db,
   decideRungs,
   newDelivery,
-  pruneFleetRegistry,
-  pruneTombstones,
   releaseOrphanForks,
   sweepsWaitingAtRungs,
   sweepsWithHeldTrials,
   trialsAwaitingDelivery,
-} from '@lrsweep/db';
+} from '@lrsweep/engine';
 import type { TrialQueue } from '@lrsweep/queue';
 import type { Logger } from 'pino';
 

@@ -1,7 +1,7 @@
 // What an attempt came to, recorded in Postgres: completed or diverged, paused at an ASHA rung,
 // released (shutdown), failed (and retried or not), or nothing (superseded).
 import { isRetryable, type TrialFailure, TrialError } from '@lrsweep/contract';
-import { type ClaimedTrial, failAttempt, finishTrial, releaseTrial, trialState } from '@lrsweep/db';
+import { type ClaimedTrial, failAttempt, finishTrial, releaseTrial, trialState } from '@lrsweep/engine';
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
 import type { Dataset, TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
@@ -16,7 +16,7 @@ export const rssMb = () => Math.round(process.memoryUsage.rss() / 2 ** 20);
 /** What an attempt came to, once its end is recorded. */
 export interface TrialOutcome {
   skipped?: boolean;
-  status?: string;
+  status?: 'completed' | 'diverged' | 'paused';
   released?: boolean;
   superseded?: boolean;
   retried?: boolean;
@@ -39,7 +39,7 @@ export async function record(
   resume: TrainerState | undefined,
   log: Logger,
   phases: Phases,
-) {
+): Promise<TrialOutcome> {
   const { result, numTensors, timing } = run.outcome;
   if (run.superseded) {
     log.warn(

@@ -1,12 +1,5 @@
-import {
-  type Db,
-  type EvalRow,
-  refreshTrialSummary,
-  type UpdateRow,
-  writeEvaluations,
-  writeMetrics,
-  writeUpdates,
-} from '@lrsweep/db';
+import type { Db, EvalRow, UpdateRow } from '@lrsweep/db';
+import { refreshTrialSummary, writeEvaluations, writeMetrics, writeUpdates } from '@lrsweep/engine';
 import type { Logger } from 'pino';
 
 export interface MetricSinkOptions {

@@ -1,14 +1,16 @@
 import { arch, cpus } from 'node:os';
 import { TrialError, toTrialFailure } from '@lrsweep/contract';
+import type { Db } from '@lrsweep/db';
 import {
+  type AttemptEndKind,
+  afterTrial,
   type ClaimedTrial,
   claimTrial,
-  type Db,
   recordCheckpoint,
   recordRunInfo,
   renewLease,
   trialState,
-} from '@lrsweep/db';
+} from '@lrsweep/engine';
 import { DelayedError, type Job, type TrialQueue } from '@lrsweep/queue';
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
 import {
@@ -26,7 +28,7 @@ import { createMetricSink, type MetricSink } from './metric-sink';
 import { relativeToRoot, resolveDataset, resolveModelFiles, withoutWorkerPaths } from './data-root';
 import { failed, record, release, rssMb, type TrainedRun, type TrialOutcome } from './attempt-end';
 import { type Phases, timed } from './phases';
-import { afterTrial, forksOf, handOff, nextRung } from './search-steps';
+import { forksOf, handOff, nextRung } from './search-steps';
 import { trainConfigOf } from './train-config';
 import type { RunningTrial, TrainingSlot } from './training-slot';
 import type { DeviceInfo } from './device';
@@ -148,7 +150,7 @@ async function attempt(
   const { threadFree } = hooks;
   const startedMs = Date.now();
   d.metrics?.claimed(job.timestamp);
-  let outcome = 'failed';
+  let outcome: AttemptEndKind = 'failed';
   const log = d.log.child({
     sweepId: claimed.sweepId,
     trialId: claimed.trialId,
@@ -169,17 +171,23 @@ async function attempt(
   } catch (err) {
     const failure = toTrialFailure(err, 'INFRASTRUCTURE');
     // What users read names no path of the worker's (data paths are shown relative to DATA_ROOT).
-    return await failed(
+    const f = await failed(
       d,
       claimed,
       { ...failure, message: withoutWorkerPaths(failure.message, [d.dataRoot, d.modelRoot]) },
       log,
     );
+    outcome = 'retried' in f ? 'retried' : f.failed ? 'failed' : 'superseded';
+    return f;
   } finally {
     // A failure before the thread was done with the trial: recorded (or not) first, then the slot goes on.
     threadFree();
     d.metrics?.ended(startedMs, outcome);
-    await afterTrial(d, claimed, outcome, log);
+    await afterTrial(
+      { db: d.db, queue: d.queue, log, removeCheckpoints: (id) => d.checkpoints.removeTrial(id) },
+      claimed,
+      { kind: outcome },
+    );
   }
 }
 

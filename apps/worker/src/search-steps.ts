@@ -1,17 +1,7 @@
 // The steps a trial takes for the search around it rather than for itself: a trunk hands its
-// forks their checkpoints, an ASHA trial pauses at its rungs, and a trial's end makes work due for
-// others (held trials of a maxParallel sweep, a trunk's orphaned forks, rung decisions).
-import {
-  admitHeldTrials,
-  type ClaimedTrial,
-  decideRungs,
-  handOffFork,
-  reachRung,
-  type Redelivery,
-  releaseOrphanForks,
-  waitingFork,
-} from '@lrsweep/db';
-import { enqueueDue } from '@lrsweep/queue';
+// forks their checkpoints, and an ASHA trial pauses at its rungs. What a trial's end makes due for
+// others (held trials, orphaned forks, rung decisions) is the engine's afterTrial.
+import { type ClaimedTrial, handOffFork, reachRung, waitingFork } from '@lrsweep/engine';
 import { type BuiltinTrialConfig, nextRungOf } from '@lrsweep/sweep';
 import type { RungEstimate, RungOptions, TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
@@ -29,51 +19,6 @@ export const forksOf = (claimed: ClaimedTrial) => config(claimed).forks ?? [];
 export function nextRung(claimed: ClaimedTrial): RungOptions | undefined {
   const a = config(claimed).asha;
   return a ? nextRungOf(a, claimed.rungsReached) : undefined;
-}
-
-/**
- * Work due for others that the API's reconciler also does: enqueued here, and a failure loses
- * nothing, so it is only logged. Trials it prunes lose their checkpoints at once (the periodic
- * checkpoint sweep removes them otherwise). Returns how many deliveries it made.
- */
-async function alsoReconciled(
-  d: TrialRunnerDeps,
-  log: Logger,
-  what: string,
-  work: () => Promise<{ deliveries: Redelivery[]; pruned?: string[] }>,
-) {
-  const r = await enqueueDue(
-    d.queue,
-    async () => {
-      const r = await work();
-      for (const id of r.pruned ?? []) await d.checkpoints.removeTrial(id).catch(() => {});
-      return r;
-    },
-    (err) => log.warn({ err }, `could not ${what}; the reconciler will`),
-  );
-  return r?.deliveries.length ?? 0;
-}
-
-/**
- * What a trial's end (not its release to another worker, nor an ASHA pause) makes due: the next
- * held trials of a maxParallel sweep start, forks its trunk never reached run independently, and
- * the sweep's rungs may be settled (pending configurations are fewer).
- */
-export async function afterTrial(d: TrialRunnerDeps, claimed: ClaimedTrial, outcome: string, log: Logger) {
-  if (outcome === 'released') return;
-  if (claimed.maxParallel !== null) {
-    await alsoReconciled(d, log, 'start the next held trial of the sweep', async () => ({
-      deliveries: await admitHeldTrials(d.db, claimed.sweepId),
-    }));
-  }
-  if (forksOf(claimed).length) {
-    const n = await alsoReconciled(d, log, "release the trunk's waiting forks", async () => ({
-      deliveries: await releaseOrphanForks(d.db, claimed.identity),
-    }));
-    if (n) log.info({ forks: n }, 'forks the trunk did not reach run independently');
-  }
-  if (config(claimed).asha && outcome !== 'paused')
-    await alsoReconciled(d, log, "take the sweep's rung decisions", () => decideRungs(d.db, claimed.sweepId));
 }
 
 /**

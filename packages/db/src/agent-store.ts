@@ -128,12 +128,13 @@ export async function trialForReport(db: Db, trialId: string, projectId: string)
       errorCode: true,
       leaseExpiresAt: true,
       lastProgressAt: true,
-      sweep: { select: { cancelledAt: true } },
+      identity: true,
+      sweep: { select: { cancelledAt: true, maxParallel: true } },
     },
   });
   if (!t) return null;
   const { sweep, ...rest } = t;
-  return { ...rest, sweepCancelled: sweep.cancelledAt !== null };
+  return { ...rest, sweepCancelled: sweep.cancelledAt !== null, maxParallel: sweep.maxParallel };
 }
 
 /** A trial of a deleted sweep, while its tombstone lasts (pool: who may be told so). */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Caller, can, jobCatalog, poolQueueName } from '@lrsweep/contract';
-import { callerById, claimTrialForAgent, trialState } from '@lrsweep/db';
+import { callerById } from '@lrsweep/db';
+import { claimTrialForAgent, trialState } from '@lrsweep/engine';
 import { createTrialFetcher, type Job } from '@lrsweep/queue';
 import { ApiError } from '../errors';
 import type { AgentServiceDeps } from './agent-service';

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { type Caller, can, type StaleReason } from '@lrsweep/contract';
-import { type Db, trialForReport, trialTombstone } from '@lrsweep/db';
+import type { Db } from '@lrsweep/db';
+import { trialForReport, trialTombstone } from '@lrsweep/engine';
 import type { TrialConfig } from '@lrsweep/sweep';
 import { ApiError, notFound, staleAttempt } from '../errors';
 

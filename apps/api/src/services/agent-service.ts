@@ -1,24 +1,20 @@
 import { agentProtocol, type Caller, can, type ClaimedTrial, lrMatches } from '@lrsweep/contract';
+import { countUpdates, type Db, getAgent, heartbeatAgent, registerAgent, trialEvaluations } from '@lrsweep/db';
 import {
-  admitHeldTrials,
+  type AttemptEndKind,
+  afterTrial,
   type claimTrialForAgent,
-  countUpdates,
-  type Db,
   failAttempt,
   finishTrial,
-  getAgent,
-  heartbeatAgent,
   recordAgentCheckpoint,
   refreshTrialSummary,
-  registerAgent,
   releaseTrial,
   renewAgentLease,
-  trialEvaluations,
   trialForReport,
   writeEvaluations,
   writeUpdates,
-} from '@lrsweep/db';
-import { enqueueDue, type TrialQueue } from '@lrsweep/queue';
+} from '@lrsweep/engine';
+import type { TrialQueue } from '@lrsweep/queue';
 import type { TrialConfig } from '@lrsweep/sweep';
 import type { RedisConnection as Redis } from '@lrsweep/queue';
 import type { Logger } from 'pino';
@@ -44,6 +40,9 @@ export interface AgentServiceDeps extends AgentSettings {
   log?: Logger;
 }
 
+/** A trial the caller's attempt holds (the fence's answer). */
+type Owned = Awaited<ReturnType<ReturnType<typeof createFence>['owned']>>;
+
 type Report = { ok: true; shouldStop: boolean; leaseExpiresAt: string | null; status?: string };
 
 /**
@@ -60,12 +59,16 @@ export function createAgentService(d: AgentServiceDeps) {
     return a;
   };
 
-  /** A trial ended: held trials of its sweep (maxParallel) may start; the reconciler does it when this cannot. */
-  const admitNext = (sweepId: string) =>
-    enqueueDue(
-      d.queue,
-      async () => ({ deliveries: await admitHeldTrials(d.db, sweepId) }),
-      (err) => d.log?.warn({ err, sweepId }, 'could not start held trials; the reconciler will'),
+  /**
+   * An attempt ended: what that makes due for others (held trials of a maxParallel sweep, forks,
+   * rungs), the engine's afterTrial, as for a built-in worker's trial; the reconciler does it
+   * when this cannot.
+   */
+  const ended = (t: Owned, kind: AttemptEndKind) =>
+    afterTrial(
+      { db: d.db, queue: d.queue, ...(d.log ? { log: d.log } : {}) },
+      { trialId: t.id, sweepId: t.sweepId, identity: t.identity, maxParallel: t.maxParallel, config: t.config },
+      { kind },
     );
 
   const { owned, staleNow } = createFence(d.db);
@@ -84,8 +87,8 @@ export function createAgentService(d: AgentServiceDeps) {
     return { ok: true, shouldStop: true, leaseExpiresAt: null };
   };
 
-  const diverge = async (trialId: string, attempt: number, step: number) => {
-    await finishTrial(d.db, trialId, attempt, 'diverged', { divergedAtStep: step });
+  const diverge = async (t: Owned, attempt: number, step: number) => {
+    if (await finishTrial(d.db, t.id, attempt, 'diverged', { divergedAtStep: step })) await ended(t, 'diverged');
     return { ok: true as const, shouldStop: true, leaseExpiresAt: null, status: 'diverged' };
   };
 
@@ -213,7 +216,8 @@ export function createAgentService(d: AgentServiceDeps) {
         const want = schedule.lrAt(r.step);
         if (!lrMatches(r.lr, want)) {
           const message = `update ${r.step} applied lr ${r.lr}, but the schedule gives ${want}: the trainer does not follow the trial's schedule`;
-          await failAttempt(d.db, trialId, attempt, { code: 'SCHEDULE_MISMATCH', message }, false);
+          const f = await failAttempt(d.db, trialId, attempt, { code: 'SCHEDULE_MISMATCH', message }, false);
+          if (f.outcome === 'failed') await ended(t, 'failed');
           throw new ApiError('SCHEDULE_MISMATCH', message);
         }
       }
@@ -229,7 +233,7 @@ export function createAgentService(d: AgentServiceDeps) {
       )
         return staleNow(caller, trialId, attempt, leaseToken);
       // NaN or ±Infinity (sent as null): the trial diverged at that update.
-      if (bad >= 0) return diverge(trialId, attempt, sorted[bad]!.step);
+      if (bad >= 0) return diverge(t, attempt, sorted[bad]!.step);
       return renewed(caller, trialId, attempt, leaseToken, true);
     },
 
@@ -266,7 +270,7 @@ export function createAgentService(d: AgentServiceDeps) {
       if (!ok) return staleNow(caller, trialId, attempt, leaseToken);
       await refreshTrialSummary(d.db, trialId, attempt);
       // A non-finite metric (sent as null): the trial diverged at the update before this evaluation.
-      if (Object.values(metrics).some((v) => v === null)) return diverge(trialId, attempt, Math.max(0, step - 1));
+      if (Object.values(metrics).some((v) => v === null)) return diverge(t, attempt, Math.max(0, step - 1));
       return renewed(caller, trialId, attempt, leaseToken, true);
     },
 
@@ -313,7 +317,7 @@ export function createAgentService(d: AgentServiceDeps) {
         );
       if (!(await finishTrial(d.db, trialId, attempt, 'completed', { stepsDone: t.totalSteps })))
         return staleNow(caller, trialId, attempt, leaseToken);
-      await admitNext(t.sweepId);
+      await ended(t, 'completed');
       return { ok: true as const, status: 'completed' };
     },
 
@@ -338,7 +342,7 @@ export function createAgentService(d: AgentServiceDeps) {
         await d.queue
           .enqueueTrials([r.delivery])
           .catch((err) => d.log?.warn({ err }, 'could not enqueue; the reconciler will'));
-      else await admitNext(t.sweepId);
+      await ended(t, r.outcome === 'requeued' ? 'retried' : 'failed');
       return { ok: true as const, status: r.outcome === 'requeued' ? 'queued' : 'failed' };
     },
 

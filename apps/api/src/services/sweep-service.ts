@@ -9,18 +9,8 @@ import {
   sweepEnded,
   sweepSpecSchema,
 } from '@lrsweep/contract';
-import {
-  admitHeldTrials,
-  cancelSweep,
-  createSweep,
-  type Db,
-  deleteSweep,
-  extendSweep,
-  findIdempotentSweep,
-  getSweep,
-  Prisma,
-  retryFailedTrials,
-} from '@lrsweep/db';
+import { createSweep, type Db, findIdempotentSweep, getSweep, Prisma } from '@lrsweep/db';
+import { admitHeldTrials, cancelSweep, deleteSweep, extendSweep, retryFailedTrials } from '@lrsweep/engine';
 import { toSpecIssues } from '@lrsweep/schedules';
 import type { Delivery, TrialQueue } from '@lrsweep/queue';
 import { ashaPlanOf, canonicalJson, expandSweep, planForks, planTrials, scheduleKeyOf, sha256 } from '@lrsweep/sweep';

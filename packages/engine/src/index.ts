@@ -1,0 +1,8 @@
+/**
+ * The one home of a trial's life cycle, for the built-in workers, the agent routes and the
+ * reconciler alike (shared/STYLE.md, round 3): claim, lease, reports, checkpoints, ends, and what
+ * an end makes due for others.
+ */
+export { type AfterTrialDeps, type AfterTrialResult, afterTrial, type EndedTrial } from './after-trial';
+export { type AttemptEnd, type AttemptEndKind, attemptEndKinds, unreachable } from './outcomes';
+export * from './transitions';

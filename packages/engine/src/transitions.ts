@@ -1,0 +1,46 @@
+/**
+ * The trial life cycle's transitions. Their SQL lives in @lrsweep/db for now and moves here one
+ * family at a time (issue #30); apps reach them only through this package: a test
+ * (test/engine-boundary.test.ts) fails any app or package that imports them from @lrsweep/db.
+ */
+export {
+  // claim, start and lease
+  claimTrial,
+  claimTrialForAgent,
+  renewLease,
+  renewAgentLease,
+  expireLapsedLease,
+  recordRunInfo,
+  trialState,
+  trialForReport,
+  trialTombstone,
+  // reports
+  writeUpdates,
+  writeEvaluations,
+  writeMetrics,
+  refreshTrialSummary,
+  recordCheckpoint,
+  recordAgentCheckpoint,
+  // ends
+  finishTrial,
+  failAttempt,
+  releaseTrial,
+  // search steps: forks and rungs
+  waitingFork,
+  handOffFork,
+  releaseOrphanForks,
+  reachRung,
+  decideRungs,
+  sweepsWaitingAtRungs,
+  // deliveries, holds, cancellation, deletion, retry, extension
+  newDelivery,
+  trialsAwaitingDelivery,
+  admitHeldTrials,
+  sweepsWithHeldTrials,
+  cancelSweep,
+  retryFailedTrials,
+  deleteSweep,
+  extendSweep,
+  type ClaimedTrial,
+  type Redelivery,
+} from '@lrsweep/db';

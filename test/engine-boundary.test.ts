@@ -1,0 +1,79 @@
+// One home for the trial life cycle (issue #30): only packages/engine may import @lrsweep/db's
+// trial-state functions (the ones packages/engine/src/transitions.ts lists). Apps, other packages,
+// scripts and tests go through @lrsweep/engine, so a transition has one caller to change.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '..');
+const skipDirs = new Set(['node_modules', '.git', 'dist', 'generated', '.turbo', 'output', '.demo', '.venv-torch']);
+const owners = ['packages/db/', 'packages/engine/'];
+
+function sources(dir: string, out: string[] = []): string[] {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name.startsWith('.venv') || skipDirs.has(e.name)) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) sources(p, out);
+    else if (/\.(ts|tsx|mts|mjs|js)$/.test(e.name)) out.push(p);
+  }
+  return out;
+}
+
+/** The names a file imports or re-exports from `@lrsweep/db` (static and dynamic forms). */
+export function namesFromDb(text: string): string[] {
+  const names: string[] = [];
+  const stmt = /(?:import|export)\s+(?:type\s+)?\{([^}]*)\}\s*from\s*['"]@lrsweep\/db['"]/g;
+  for (const m of text.matchAll(stmt)) {
+    for (const part of m[1]!.replace(/\/\/[^\n]*|\/\*[\s\S]*?\*\//g, '').split(',')) {
+      const name = part
+        .replace(/^\s*type\s+/, '')
+        .split(/\s+as\s+/)[0]!
+        .trim();
+      if (name) names.push(name);
+    }
+  }
+  // `import * as db from '@lrsweep/db'` or `await import('@lrsweep/db')` would reach everything.
+  if (/import\s+\*\s+as\s+\w+\s+from\s*['"]@lrsweep\/db['"]|import\(\s*['"]@lrsweep\/db['"]\s*\)/.test(text))
+    names.push('*');
+  return names;
+}
+
+/** The trial-state functions: what packages/engine/src/transitions.ts re-exports from @lrsweep/db. */
+function transitions(): Set<string> {
+  const text = readFileSync(join(root, 'packages/engine/src/transitions.ts'), 'utf8');
+  return new Set([...namesFromDb(text), '*']);
+}
+
+describe('the engine import boundary', () => {
+  it('reads imports the way TypeScript writes them', () => {
+    expect(
+      namesFromDb(
+        `import { type Db, finishTrial as finish } from '@lrsweep/db';\nexport { claimTrial } from "@lrsweep/db";`,
+      ),
+    ).toEqual(['Db', 'finishTrial', 'claimTrial']);
+    expect(namesFromDb(`import * as db from '@lrsweep/db';`)).toEqual(['*']);
+    expect(namesFromDb(`import { finishTrial } from '@lrsweep/engine';`)).toEqual([]);
+  });
+
+  it('lists the life cycle’s transitions', () => {
+    const t = transitions();
+    for (const name of ['claimTrial', 'finishTrial', 'failAttempt', 'releaseTrial', 'renewLease', 'admitHeldTrials'])
+      expect(t.has(name), name).toBe(true);
+    for (const name of ['decideRungs', 'releaseOrphanForks', 'handOffFork', 'newDelivery', 'claimTrialForAgent'])
+      expect(t.has(name), name).toBe(true);
+  });
+
+  it('no app, package, script or test outside packages/engine imports them from @lrsweep/db', () => {
+    const banned = transitions();
+    const offenders = sources(root)
+      .map((f) => relative(root, f))
+      // This file's own examples above are not imports.
+      .filter((f) => !owners.some((o) => f.startsWith(o)) && f !== 'test/engine-boundary.test.ts')
+      .flatMap((f) =>
+        namesFromDb(readFileSync(join(root, f), 'utf8'))
+          .filter((n) => banned.has(n))
+          .map((n) => `${f}: ${n}`),
+      );
+    expect(offenders).toEqual([]);
+  });
+});
