@@ -368,4 +368,61 @@ describe('lrsweep agents and agent tokens', () => {
     expect(listed).toMatch(/gpu-node-7\s+torch-gpu\s+alive/);
     expect(listed).toContain('pytorch 2.13');
   });
+
+  it('transfer prints the law per schedule, η* at the target, and whether the winner holds', async () => {
+    const http = async (method: string, path: string, body?: object) => {
+      const r = await fetch(`${stack.api.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${bootstrapToken}`, 'content-type': 'application/json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    const created = await http('POST', '/v1/sweeps', {
+      name: 'cli-transfer',
+      runner: { kind: 'external', pool: 'cli-xfer' },
+      training: { totalSteps: 1, evalEvery: 1 },
+      grid: {
+        baseLr: [0.001, 0.003, 0.01, 0.03, 0.1],
+        schedule: [{ kind: 'constant' }, { kind: 'linear' }],
+        config: { width: [64, 128, 256] },
+      },
+      transfer: { width: { from: 'grid.config.width' }, baseWidth: 64, target: { width: 1024 } },
+    });
+    expect(created.status).toBe(201);
+    const agent = (await http('POST', '/v1/agents', { name: 'cli-xfer', pool: 'cli-xfer', protocolVersion: 2 })).body;
+    // η*(width) = 0.01 · (width / 64)^-1; linear is 0.1 better than constant everywhere.
+    for (let n = 0; n < 30; n++) {
+      const t = (await http('POST', `/v1/agents/${agent.agentId}/claim`, { waitMs: 2000 })).body.trial as {
+        id: string;
+        attempt: number;
+        leaseToken: string;
+        baseLr: number;
+        schedule: { kind: string };
+        config: { width: number };
+        lr: { lr: number[] };
+      };
+      const fence = { attempt: t.attempt, leaseToken: t.leaseToken };
+      const loss =
+        (Math.log10(t.baseLr) - Math.log10(0.01 * (64 / t.config.width))) ** 2 +
+        (t.schedule.kind === 'linear' ? 0 : 0.1) +
+        0.003 * Math.sin(t.baseLr * 1000 + t.config.width);
+      await http('POST', `/v1/trials/${t.id}/updates`, { ...fence, updates: [{ step: 0, lr: t.lr.lr[0], loss: 1 }] });
+      await http('POST', `/v1/trials/${t.id}/evals`, { ...fence, step: 1, metrics: { val_loss: loss } });
+      expect((await http('POST', `/v1/trials/${t.id}/complete`, fence)).status).toBe(200);
+    }
+    const id = created.body.id as string;
+    const r = await cli(stack.api.url, 'transfer', id.slice(0, 8));
+    expect(r.stdout).toContain('η* = a · scale^b per schedule along width (grid.config.width); val_loss (final, min)');
+    expect(r.stdout).toMatch(/^linear\s+width\s+-1\.\d\d \[/m);
+    expect(r.stdout).toContain('η* at the target (width 1024)');
+    expect(r.stdout).toContain('linear beats constant at every width (64, 128 and 256)');
+    const at512 = await cli(stack.api.url, 'transfer', id, '--target-width', '512', '--json');
+    expect(JSON.parse(at512.stdout).width.target).toBe(512);
+    const bad = await cli(stack.api.url, 'transfer', id, '--target-width', 'wide').catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect('code' in bad && bad.code).toBe(2);
+    expect(bad.stderr).toContain("--target-width must be a positive number, not 'wide'");
+  });
 });

@@ -172,7 +172,7 @@ describe('access: role × route × own or other project', () => {
           .map((r) => [r, agents]),
       ),
     });
-    expect(Object.keys(granted)).toHaveLength(33);
+    expect(Object.keys(granted)).toHaveLength(34);
   });
 
   it("answers each role on each route as its rule says: 403 without the rule, 404 for another project's object, neither for its own", async () => {

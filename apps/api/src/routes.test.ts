@@ -69,6 +69,7 @@ describe('API routes', () => {
         '/v1/sweeps/{id}/retry',
         '/v1/sweeps/{id}/schedules',
         '/v1/sweeps/{id}/range-test',
+        '/v1/sweeps/{id}/transfer',
         '/v1/sweeps/{id}/trials',
         '/v1/sweeps/validate',
         '/v1/trials/{id}',

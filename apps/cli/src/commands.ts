@@ -14,6 +14,7 @@ import {
   progressLine,
   prunedTable,
   rangeTestLines,
+  transferLines,
   rankingTable,
   sweepTable,
   verdictTable,
@@ -40,6 +41,7 @@ export const usage = `lrsweep — learning-rate schedule sweeps
 usage:
   lrsweep submit <spec.json|spec.yaml> [--dry-run] [--follow] [--idempotency-key <key>] [--lr-from <range-test-id>]
   lrsweep range-test <sweep-id> [--json]
+  lrsweep transfer <sweep-id> [--json] [--target-width <w>] [--target-steps <T>]
   lrsweep list [--limit <n>]
   lrsweep status <sweep-id>
   lrsweep follow <sweep-id>
@@ -84,6 +86,13 @@ function readSpec(path: string): unknown {
   return ['.yaml', '.yml'].includes(extname(path).toLowerCase()) ? parseYaml(text) : JSON.parse(text);
 }
 
+/** A positive number from an option, or a usage error naming it. */
+function positive(text: string, option: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${option} must be a positive number, not '${text}'`);
+  return n;
+}
+
 /** Runs one command line; resolves to the exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {
   // biome-ignore lint/suspicious/noImplicitAnyLet: TypeScript types it from the parseArgs call below (its options' literal type).
@@ -112,6 +121,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         seeds: { type: 'string' },
         lr: { type: 'string' },
         'lr-from': { type: 'string' },
+        'target-width': { type: 'string' },
+        'target-steps': { type: 'string' },
         yes: { type: 'boolean', short: 'y', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -163,6 +174,15 @@ export async function run(argv: string[], io: Io): Promise<number> {
         const r = await client.rangeTest(await sweepId());
         if (o.json) io.out(JSON.stringify(r, null, 2));
         else io.out(rangeTestLines(r).join('\n'));
+        return exitCodes.ok;
+      }
+      case 'transfer': {
+        const q = {
+          ...(o['target-width'] !== undefined ? { targetWidth: positive(o['target-width'], '--target-width') } : {}),
+          ...(o['target-steps'] !== undefined ? { targetSteps: positive(o['target-steps'], '--target-steps') } : {}),
+        };
+        const t = await client.transfer(await sweepId(), q);
+        io.out(o.json ? JSON.stringify(t, null, 2) : transferLines(t).join('\n'));
         return exitCodes.ok;
       }
       case 'results': {

@@ -1,5 +1,5 @@
 import type { PrunedRow, RankingRow, ScheduleAnalysis, SweepDetail, SweepSummary } from '@lrsweep/client';
-import type { RangeTestView } from '@lrsweep/contract';
+import type { RangeTestView, TransferAnswer } from '@lrsweep/contract';
 import { describeSchedule } from '@lrsweep/schedules';
 import type { ForkSummary } from '@lrsweep/sweep';
 import { formatTable } from './table';
@@ -146,4 +146,42 @@ export function rangeTestLines(r: RangeTestView): string[] {
     .filter((_, i) => i % step === 0)
     .map((p) => [lr(p.lr), p.loss.toFixed(4), p.smoothed.toFixed(4)]);
   return [...out, '', formatTable(['lr', 'loss (seed mean)', 'smoothed'], rows, { alignRight: [0, 1, 2] })];
+}
+
+/** A transfer study for people: the law per schedule, η* at the target, the winner, the warnings. */
+export function transferLines(t: TransferAnswer): string[] {
+  const lr = (x: number) => x.toPrecision(3);
+  const axisName = (a: 'width' | 'length') => (a === 'width' ? `width (${t.width?.from})` : 'length (grid.horizon)');
+  const out: string[] = [];
+  if (t.pending) out.push(`provisional: ${t.pending} trials have not finished`);
+  const rows = t.laws.map((l) => [
+    l.schedule + (l.at !== null ? (l.axis === 'width' ? ` · T=${l.at}` : ` · width ${l.at}`) : ''),
+    l.axis,
+    `${l.b.toFixed(2)} [${l.bInterval[0].toFixed(2)}, ${l.bInterval[1].toFixed(2)}]`,
+    l.target ? `${lr(l.target.lr)} [${lr(l.target.interval[0])}, ${lr(l.target.interval[1])}]` : '–',
+  ]);
+  const target = [
+    t.width?.target != null ? `width ${t.width.target}` : null,
+    t.length?.target != null ? `T=${t.length.target}` : null,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  out.push(
+    `η* = a · scale^b per schedule along ${[t.width ? axisName('width') : null, t.length ? axisName('length') : null].filter(Boolean).join(' and ')}; ${t.objective.metric} (${t.objective.aggregate}, ${t.objective.mode})`,
+  );
+  if (rows.length)
+    out.push(
+      formatTable(
+        ['schedule', 'axis', 'exponent b [95%]', `η* at the target${target ? ` (${target})` : ''} [95% prediction]`],
+        rows,
+      ),
+    );
+  else out.push('no law yet: a law needs η* at 3 scales');
+  if (t.winner) out.push('', t.winner.statement);
+  if (t.tau)
+    out.push(
+      `Kendall τ between scale ${t.tau.from} and ${t.tau.to}: ${t.tau.tau === null ? '–' : t.tau.tau.toFixed(2)}${t.tau.interval ? ` [${t.tau.interval[0].toFixed(2)}, ${t.tau.interval[1].toFixed(2)}]` : ''}`,
+    );
+  if (t.warnings.length) out.push('', 'warnings:', ...t.warnings.map((w) => `  ${w}`));
+  return out;
 }

@@ -20,6 +20,7 @@ import type {
   RetryAnswer,
   ScheduleAnalysis,
   SweepCreated,
+  TransferAnswer,
   SweepDetail,
   SweepPage,
   SweepSpecInput,
@@ -177,6 +178,9 @@ export function createClient(opts: ClientOptions) {
     },
     /** An LR range test's curve and the base-LR grid it suggests (409 for a grid sweep). */
     rangeTest: (id: string) => call<RangeTestView>('GET', `/v1/sweeps/${id}/range-test`),
+    /** A transfer study's answer: η* per schedule and scale, the law across scales, the target (409: no scale axis). */
+    transfer: (id: string, q: { targetWidth?: number; targetSteps?: number } = {}) =>
+      call<TransferAnswer>('GET', `/v1/sweeps/${id}/transfer${qs(q)}`),
     results: (id: string, q: { metric?: MetricName; aggregate?: Aggregate; rankBy?: 'mean' | 'ci' } = {}) =>
       call<Results>('GET', `/v1/sweeps/${id}/results${qs(q)}`),
     resultsCsv: (id: string, q: { metric?: MetricName; aggregate?: Aggregate } = {}) =>

@@ -26,6 +26,10 @@ export const apiErrors = {
     status: 409,
     description: 'the sweep is a grid search, not an LR range test (or the other way round)',
   },
+  NOT_A_TRANSFER_STUDY: {
+    status: 409,
+    description: 'the sweep marks no scale axis (its spec has no transfer block): there is no η* across scales to fit',
+  },
   STALE_ATTEMPT: {
     status: 409,
     description:

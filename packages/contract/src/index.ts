@@ -14,4 +14,6 @@ export * from './search';
 export * from './search-views';
 export * from './spec';
 export * from './states';
+export * from './transfer';
+export * from './transfer-api';
 export type * from './types';

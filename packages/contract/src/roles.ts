@@ -68,6 +68,7 @@ export const routeRules = {
   'GET /v1/sweeps/:id/trials': { may: 'useSweeps', scope: 'project' },
   'GET /v1/sweeps/:id/results': { may: 'useSweeps', scope: 'project' },
   'GET /v1/sweeps/:id/schedules': { may: 'useSweeps', scope: 'project' },
+  'GET /v1/sweeps/:id/transfer': { may: 'useSweeps', scope: 'project' },
   'GET /v1/sweeps/:id/range-test': { may: 'useSweeps', scope: 'project' },
   'GET /v1/sweeps/:id/curves': { may: 'useSweeps', scope: 'project' },
   'GET /v1/trials/:id': { may: 'useSweeps', scope: 'project' },

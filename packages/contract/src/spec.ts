@@ -8,6 +8,7 @@ import { defaultPool, poolNameSchema, sweepPriorityRange } from './jobs';
 import { aggregateSchema, builtinMetrics, naturalModeOf, selectionMetricSchema } from './metrics';
 import { datasetSchema, rootedPathSchema } from './dataset-spec';
 import { type SearchSpec, searchSchema } from './search';
+import { type TransferSpec, transferSpecSchema, transferWidthAxis } from './transfer';
 
 export * from './dataset-spec';
 
@@ -272,6 +273,8 @@ export type Objective = z.output<typeof objectiveSchema>;
 
 interface SpecCommon {
   name: string;
+  /** A transfer study: which axes hold the scale (width, length) and the run to carry η* to. */
+  transfer?: TransferSpec;
   /** Absent: a grid search. */
   search?: SearchSpec;
   /** Higher runs first (−10 … 10; none: 0). */
@@ -304,6 +307,53 @@ const defaults = {
   optimizer: { kind: 'adam' },
 } as const;
 
+/**
+ * A transfer block names axes that exist and hold what a scale needs: the width axis a grid.config
+ * axis of positive numbers (an external trainer's own), the length axis grid.horizon; a target
+ * only for a marked axis.
+ */
+function checkTransfer(
+  t: TransferSpec,
+  s: { runner: { kind: string }; grid: { config?: Record<string, unknown[]>; horizon?: number[] } },
+  issue: (path: PropertyKey[], message: string) => void,
+) {
+  if (!t.width && !t.length)
+    issue(['transfer'], 'name the axis that holds the scale: transfer.width.from and/or transfer.length.from');
+  if (t.width) {
+    const from = t.width.from;
+    const key = transferWidthAxis.exec(from)?.[1];
+    if (from === 'grid.scale')
+      issue(
+        ['transfer', 'width', 'from'],
+        'grid.scale (a width multiplier for the built-in models) is not available yet: an external trainer marks its own axis, grid.config.<key>',
+      );
+    else if (key === undefined) issue(['transfer', 'width', 'from'], `'${from}' is not an axis: use grid.config.<key>`);
+    else if (s.runner.kind !== 'external')
+      issue(
+        ['transfer', 'width', 'from'],
+        'grid.config axes are an external trainer’s own: the built-in trainer has none',
+      );
+    else {
+      const values = s.grid.config?.[key];
+      if (values === undefined) issue(['transfer', 'width', 'from'], `grid.config has no axis '${key}'`);
+      else if (!values.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0))
+        issue(['grid', 'config', key], `the width axis must hold positive numbers (transfer.width.from marks it)`);
+      else if (new Set(values).size < 2)
+        issue(['grid', 'config', key], 'a width axis needs at least 2 widths to say how η* moves (3 for a fitted law)');
+    }
+  }
+  if (t.length && s.grid.horizon === undefined)
+    issue(['transfer', 'length', 'from'], 'the length axis is grid.horizon, and this sweep has none');
+  else if (t.length && new Set(s.grid.horizon).size < 2)
+    issue(['grid', 'horizon'], 'a length axis needs at least 2 horizons');
+  if (t.target?.width !== undefined && !t.width)
+    issue(['transfer', 'target', 'width'], 'a target width needs a width axis (transfer.width)');
+  if (t.target?.steps !== undefined && !t.length)
+    issue(['transfer', 'target', 'steps'], 'a target length needs a length axis (transfer.length)');
+  if (t.baseWidth !== undefined && !t.width)
+    issue(['transfer', 'baseWidth'], 'baseWidth measures widths: it needs a width axis (transfer.width)');
+}
+
 export const sweepSpecSchema = z
   .strictObject({
     name: z.string().trim().min(1).max(200),
@@ -322,9 +372,11 @@ export const sweepSpecSchema = z
     training: trainingSchema.default({ epochs: 1, batchSize: 64, evalEvery: 50 }),
     grid: gridInputSchema,
     objective: objectiveSchema.default({ metric: 'val_loss', mode: 'min', aggregate: 'final' }),
+    transfer: transferSpecSchema.optional(),
   })
   .superRefine((s, ctx) => {
     const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (s.transfer) checkTransfer(s.transfer, s, issue);
     if (s.grid.horizon !== undefined && s.runner.kind === 'external')
       issue(
         ['grid', 'horizon'],

@@ -254,3 +254,38 @@ export async function rangeTestSeries(
      WHERE t.sweep_id = ${sweepId}::uuid AND t.status IN ('completed', 'running')
      GROUP BY t.id`;
 }
+
+/** One trial of a transfer study: its configuration's axes, its seed, and its objective (completed only). */
+export interface TransferTrialRow {
+  config_id: string;
+  base_lr: number;
+  schedule: unknown;
+  schedule_key: string;
+  values: Record<string, unknown> | null;
+  horizon: number | null;
+  seed: number;
+  status: string;
+  value: number | null;
+}
+
+/**
+ * Every trial of a sweep with its configuration's base LR, schedule, grid.config values and
+ * horizon, its seed, status and objective value (null unless completed): what a transfer study
+ * fits η* and its law to (diverged trials included: they censor an optimum).
+ */
+export async function transferTrials(
+  db: Db,
+  sweepId: string,
+  metric: MetricName,
+  aggregate: Aggregate,
+  mode: 'min' | 'max',
+): Promise<TransferTrialRow[]> {
+  const v = objectiveExpr(metric, aggregate, mode);
+  return db.$queryRaw<TransferTrialRow[]>`
+    SELECT c.config_id, c.base_lr, c.schedule, c.schedule_key, c.values, c.horizon,
+           (t.config->>'seed')::int AS seed, t.status::text AS status,
+           CASE WHEN t.status = 'completed' THEN ${v} END AS value
+      FROM sweep_configs c JOIN trials t ON t.sweep_id = c.sweep_id AND t.config_id = c.config_id
+     WHERE c.sweep_id = ${sweepId}::uuid
+     ORDER BY c.config_id, seed`;
+}

@@ -9,3 +9,4 @@ export * from './range-test';
 export * from './forks';
 export * from './asha';
 export * from './transfer';
+export * from './transfer-analysis';

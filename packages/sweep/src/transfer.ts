@@ -29,7 +29,7 @@ export interface OptimumEstimate {
 }
 
 /** A small seeded generator (mulberry32): bootstrap replications that are the same every run. */
-function rng(seed: number) {
+export function seededRandom(seed: number) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -142,7 +142,7 @@ export function estimateOptimum(
   };
   const main = fit(seeds);
   if (!main) return null;
-  const draw = rng(o.seed ?? 1);
+  const draw = seededRandom(o.seed ?? 1);
   const xs: number[] = [];
   for (let r = 0; r < (o.replications ?? 400); r++) {
     const use = seeds.map(() => seeds[Math.floor(draw() * seeds.length)]!);

@@ -7,11 +7,15 @@ import {
   resultQuery,
   resultsAnswer,
   schedulesAnswer,
+  transferAnswer,
+  transferQuery,
 } from '@lrsweep/contract';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { toCsv } from '../csv';
 import type { ResultsService } from '../services/results-service';
+import type { Db } from '@lrsweep/db';
+import { sweepTransfer } from '../services/transfer-service';
 
 /**
  * Large answers (thousands of rows or points) skip re-validating every number on the way out:
@@ -20,7 +24,7 @@ import type { ResultsService } from '../services/results-service';
 const plainJson = () => (data: unknown) => JSON.stringify(data);
 
 export const resultsRoutes =
-  (deps: { results: ResultsService }): FastifyPluginAsyncZod =>
+  (deps: { results: ResultsService; db: Db }): FastifyPluginAsyncZod =>
   async (app) => {
     const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
     const { results } = deps;
@@ -108,6 +112,21 @@ export const resultsRoutes =
         },
       },
       async (req) => results.schedules(req.params.id, req.auth.projectId, req.query),
+    );
+
+    app.get(
+      '/sweeps/:id/transfer',
+      {
+        schema: {
+          tags: ['results'],
+          summary:
+            'LR transfer across scale: η* per schedule and scale with intervals, the law η* = a·scale^b, its extrapolation to the target, and whether the winner changes',
+          params: idParamsSchema,
+          querystring: transferQuery,
+          response: { 200: transferAnswer, ...errors, 409: errorBodySchema },
+        },
+      },
+      async (req) => sweepTransfer({ db: deps.db }, req.params.id, req.auth.projectId, req.query),
     );
 
     app.get(
