@@ -137,10 +137,13 @@ describe('two deployments sharing one checkpoint directory', () => {
     for (const s of stacks) {
       await s.api.waitForSweep(s.sweepId!, 180_000);
       const finished = await s.worker!.waitFor((l) => l.msg === 'trial finished' && l.trialId === s.trialId);
-      expect(Number(finished.resumedFrom), `stack ${s.name}`).toBe(at.get(s.name));
+      // From the checkpoint recorded when its worker died (a later one, if a lease lapsed on a
+      // loaded machine and the successor itself resumed again): never from update 0.
+      expect(Number(finished.resumedFrom), `stack ${s.name}`).toBeGreaterThanOrEqual(at.get(s.name)!);
       expect(Number(finished.resumedFrom)).toBeGreaterThanOrEqual(40);
       const series = await trialSeries(s.db.url, s.trialId!);
-      expect(series.trial).toMatchObject({ status: 'completed', attempt: 2 });
+      expect(series.trial.status).toBe('completed');
+      expect(series.trial.attempt).toBeGreaterThanOrEqual(2);
       expect(series.updates.map((u) => u.step)).toEqual([...Array(T).keys()]);
     }
   });
