@@ -122,5 +122,15 @@ describe.skipIf(needed.skip)('the notebook client (lrsweep.Client)', () => {
 
     expect(got.bad).toMatchObject({ status: 400, code: 'SPEC_INVALID' });
     expect(got.bad.field).toMatch(/^grid\.baseLr/);
+
+    // The transfer study's DataFrames hold the REST answer: η* per width, the law, the winner.
+    const transfer = (await stack.client.get(`/v1/sweeps/${got.transferId}/transfer`)).body;
+    expect(got.transferOptima.map((o: { width: number; eta_star: number }) => [o.width, o.eta_star])).toEqual(
+      transfer.optima.map((o: { width: number; lr: number }) => [o.width, o.lr]),
+    );
+    expect(got.transferLaws).toHaveLength(1);
+    expect(got.transferLaws[0]).toMatchObject({ axis: 'width', b: transfer.laws[0].b, target: 8 });
+    expect(got.transferLaws[0].b).toBeCloseTo(-1, 1);
+    expect(got.transferWinner).toEqual(transfer.winner);
   }, 240_000);
 });

@@ -188,6 +188,62 @@ class Sweep:
         df.attrs["verdict"] = r.get("verdict")
         return _typed(pd, df, {"best_lr": "float64", "mean": "float64", "ci_lo": "float64", "ci_hi": "float64", "delta": "float64", "p_holm": "float64"})
 
+    def transfer(self, target_width=None, target_steps=None):
+        """LR transfer across scale (GET /transfer): one row per schedule and scale, with the
+        estimated best base LR (eta_star), its 95% interval and flags. ``attrs``: ``laws`` (a
+        DataFrame: per schedule the exponent b of eta* = a * scale^b with its interval, and eta* at
+        the target with its prediction interval), ``winner``, ``tau``, ``warnings``, ``pending``."""
+        pd = _pandas()
+        q = _query(targetWidth=target_width, targetSteps=target_steps)
+        r = self._client._get("/v1/sweeps/%s/transfer%s" % (self.id, q))
+        optima = pd.DataFrame(
+            [
+                {
+                    "schedule": o["schedule"],
+                    "width": o["width"],
+                    "steps": o["steps"],
+                    "eta_star": o["lr"],
+                    "lo": o["interval"][0],
+                    "hi": o["interval"][1],
+                    "grid_best": o["gridBest"],
+                    "value": o["value"],
+                    "censored": o["censored"],
+                    "flags": ",".join(o["flags"]),
+                    "seeds": o["seeds"],
+                }
+                for o in r["optima"]
+            ]
+        )
+        laws = pd.DataFrame(
+            [
+                {
+                    "schedule": law["schedule"],
+                    "axis": law["axis"],
+                    "at": law["at"],
+                    "a": law["a"],
+                    "b": law["b"],
+                    "b_lo": law["bInterval"][0],
+                    "b_hi": law["bInterval"][1],
+                    "target": (law["target"] or {}).get("scale"),
+                    "eta_star_target": (law["target"] or {}).get("lr"),
+                    "target_lo": ((law["target"] or {}).get("interval") or [None, None])[0],
+                    "target_hi": ((law["target"] or {}).get("interval") or [None, None])[1],
+                }
+                for law in r["laws"]
+            ]
+        )
+        optima.attrs.update(
+            {
+                "laws": laws,
+                "winner": r.get("winner"),
+                "tau": r.get("tau"),
+                "warnings": r.get("warnings", []),
+                "pending": r.get("pending"),
+                "objective": r.get("objective"),
+            }
+        )
+        return _typed(pd, optima, {"eta_star": "float64", "lo": "float64", "hi": "float64", "grid_best": "float64", "censored": "bool", "seeds": "int64"})
+
     def trials(self):
         """Every trial (every page of GET /trials): status, configuration, attempts, outcome."""
         pd = _pandas()
