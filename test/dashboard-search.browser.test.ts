@@ -186,4 +186,80 @@ describe.skipIf(chromiumNeeded.skip)(`search views in ${chromiumPath}`, () => {
     expect(shown.map((x) => x.label).sort()).toEqual(['constant', 'cosine + warmup 3']);
     expect(problems).toEqual([]);
   }, 120_000);
+
+  it('plots a transfer study: η* against width on log-log axes with bands, the law, and the target marked', async () => {
+    const http = async (method: string, path: string, body?: object) => {
+      const r = await fetch(`${stack.api.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${bootstrapToken}`, 'content-type': 'application/json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      return (await r.json()) as Record<string, unknown>;
+    };
+    const created = await http('POST', '/v1/sweeps', {
+      name: 'transfer-in-browser',
+      runner: { kind: 'external', pool: 'browser-xfer' },
+      training: { totalSteps: 1, evalEvery: 1 },
+      grid: {
+        baseLr: [0.001, 0.003, 0.01, 0.03, 0.1],
+        schedule: [{ kind: 'constant' }, { kind: 'linear' }],
+        seeds: 2,
+        config: { width: [64, 128, 256] },
+      },
+      transfer: { width: { from: 'grid.config.width' }, baseWidth: 64, target: { width: 1024 } },
+    });
+    const agent = await http('POST', '/v1/agents', { name: 'browser-xfer', pool: 'browser-xfer', protocolVersion: 2 });
+    // η*(width) = 0.01 · 64 / width; linear 0.1 better than constant at every width.
+    for (let n = 0; n < 60; n++) {
+      const t = (await http('POST', `/v1/agents/${agent.agentId}/claim`, { waitMs: 2000 })).trial as {
+        id: string;
+        attempt: number;
+        leaseToken: string;
+        baseLr: number;
+        seed: number;
+        schedule: { kind: string };
+        config: { width: number };
+        lr: { lr: number[] };
+      };
+      const fence = { attempt: t.attempt, leaseToken: t.leaseToken };
+      const loss =
+        (Math.log10(t.baseLr) - Math.log10((0.01 * 64) / t.config.width)) ** 2 +
+        (t.schedule.kind === 'linear' ? 0 : 0.1) +
+        0.004 * Math.sin(t.baseLr * 1000 + t.config.width + 7 * t.seed);
+      await http('POST', `/v1/trials/${t.id}/updates`, { ...fence, updates: [{ step: 0, lr: t.lr.lr[0], loss: 1 }] });
+      await http('POST', `/v1/trials/${t.id}/evals`, { ...fence, step: 1, metrics: { val_loss: loss } });
+      await http('POST', `/v1/trials/${t.id}/complete`, fence);
+    }
+    const answer = (await stack.client.get(`/v1/sweeps/${created.id}/transfer`)).body as {
+      laws: { schedule: string; b: number; target: { lr: number; interval: [number, number] } }[];
+      winner: { statement: string };
+    };
+    expect(answer.laws).toHaveLength(2);
+    const { page, problems } = await open(`#/sweeps/${created.id}`);
+    const plot = page.getByTestId('transfer-plot');
+    await expect.poll(async () => (await plot.getAttribute('data-series')) !== null, { timeout: 20_000 }).toBe(true);
+    const shown = JSON.parse((await plot.getAttribute('data-series'))!) as (Shown & {
+      band: [number, number] | null;
+    })[];
+    const law = (name: string) => answer.laws.find((l) => l.schedule === name)!;
+    expect(shown.map((x) => [x.label, x.points])).toEqual(
+      ['constant', 'linear'].flatMap((name) => [
+        [`η* · ${name}`, 3],
+        [`law · ${name} (b = ${law(name).b.toFixed(2)})`, 2],
+        [`target · ${name}`, 1],
+      ]),
+    );
+    // η* carries its bootstrap band; the target its prediction interval; the law line none.
+    for (const x of shown) expect(x.band !== null, x.label).toBe(!x.label.startsWith('law'));
+    const target = shown.find((x) => x.label === 'target · linear')!;
+    expect(target.band![0]).toBeCloseTo(law('linear').target.interval[0], 12);
+    expect(target.band![1]).toBeCloseTo(law('linear').target.interval[1], 12);
+    // Log axes: the x ticks run out to the target width.
+    const xticks = JSON.parse((await plot.getAttribute('data-xticks'))!) as string[];
+    expect(xticks.length).toBeGreaterThan(1);
+    expect(await page.getByTestId('transfer-laws').locator('tbody tr').count()).toBe(2);
+    expect(await page.getByTestId('transfer-winner').textContent()).toBe(answer.winner.statement);
+    expect(answer.winner.statement).toContain('linear beats constant at every width');
+    expect(problems).toEqual([]);
+  }, 120_000);
 });

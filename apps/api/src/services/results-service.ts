@@ -29,8 +29,11 @@ export interface ResultQuery {
 }
 
 /** A schedule's name, with its horizon on a horizon axis ("cosine · T=500"). */
-const labelOf = (v: { schedule: ScheduleSpec; horizon?: number }) =>
-  `${describeSchedule(v.schedule)}${v.horizon !== undefined ? ` · T=${v.horizon}` : ''}`;
+const labelOf = (v: { schedule: ScheduleSpec; horizon?: number; values?: Record<string, unknown> }) =>
+  `${describeSchedule(v.schedule)}${v.horizon !== undefined ? ` · T=${v.horizon}` : ''}${Object.entries(v.values ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, x]) => ` · ${k}=${String(x)}`)
+    .join('')}`;
 
 interface PrunedConfig {
   rung: number;
@@ -170,6 +173,7 @@ export function createResultsService({ db }: { db: Db }) {
       const byConfig = new Map<string, SeedValue[]>();
       for (const v of values)
         byConfig.set(v.config_id, [...(byConfig.get(v.config_id) ?? []), { seed: v.seed, value: v.value }]);
+      const valuesOf = new Map(r.ranking.map((row) => [row.scheduleKey, row.config.values]));
       const analysis = analyzeSchedules(r.ranking, (id) => byConfig.get(id) ?? [], {
         mode: r.objective.mode,
         tolerance: q.tolerance,
@@ -207,8 +211,15 @@ export function createResultsService({ db }: { db: Db }) {
         selectedOn: r.selectedOn,
         ...analysis,
         horizons,
-        schedules: analysis.schedules.map((s) => ({ ...s, label: labelOf(s) })),
-        rows: analysis.rows.map((row) => ({ ...row, label: labelOf(row) })),
+        // A trainer's own axes (grid.config) tell apart schedules that describe the same.
+        schedules: analysis.schedules.map((s) => ({
+          ...s,
+          label: labelOf({ ...s, values: valuesOf.get(s.scheduleKey) }),
+        })),
+        rows: analysis.rows.map((row) => ({
+          ...row,
+          label: labelOf({ ...row, values: valuesOf.get(row.scheduleKey) }),
+        })),
       };
     },
 

@@ -253,8 +253,10 @@ export function LinePlot(props: {
       <div className="plot" ref={el} data-testid={props.testId} />
       <div className="readout muted" ref={readout} data-testid={`${props.testId}-readout`} aria-live="polite" />
       <ul className="legend" data-testid={`${props.testId}-legend`}>
-        {props.series.map((s) => (
-          <li key={s.label}>
+        {props.series.map((s, i) => (
+          // Labels may repeat (a trainer's axes the caller's label leaves out): the position keys it.
+          // biome-ignore lint/suspicious/noArrayIndexKey: series are positional, their labels need not be unique
+          <li key={`${i}-${s.label}`}>
             <button
               type="button"
               className={`legend-item${hidden.has(s.label) ? ' off' : ''}`}

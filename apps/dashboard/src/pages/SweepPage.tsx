@@ -9,6 +9,7 @@ import { PrunedTable } from './AshaViews';
 import { ForkPlan } from './ForkPlan';
 import { Progress } from './Progress';
 import { RangeTestCard } from './RangeTestCard';
+import { TransferCard } from './TransferCard';
 import { RankingTable } from './RankingTable';
 import { TrialsTable } from './TrialsTable';
 import { Heatmap, VerdictTable } from './Verdict';
@@ -309,6 +310,9 @@ export function SweepPage({ id }: { id: string }) {
       </section>
       {(s.spec as { search?: { kind?: string } } | undefined)?.search?.kind === 'range_test' && (
         <RangeTestCard id={id} spec={s.spec as Record<string, unknown>} version={version} />
+      )}
+      {(s.spec as { transfer?: unknown } | undefined)?.transfer !== undefined && (
+        <TransferCard id={id} version={version} />
       )}
       <section className="card">
         <h3>Verdict {analysis?.provisional && <span className="badge">provisional</span>}</h3>
