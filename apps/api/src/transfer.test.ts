@@ -101,8 +101,18 @@ describe('GET /v1/sweeps/:id/transfer', () => {
 
   it.each([
     ['an axis that does not exist', { width: { from: 'grid.config.depth' } }, 'transfer.width.from', "no axis 'depth'"],
-    ['something that is no axis', { width: { from: 'model.width' } }, 'transfer.width.from', 'use grid.config.<key>'],
-    ['the built-in multiplier', { width: { from: 'grid.scale' } }, 'transfer.width.from', 'not available yet'],
+    [
+      'something that is no axis',
+      { width: { from: 'model.width' } },
+      'transfer.width.from',
+      'use grid.scale or grid.config.<key>',
+    ],
+    [
+      'a scale axis the sweep does not have',
+      { width: { from: 'grid.scale' } },
+      'transfer.width.from',
+      'no grid.scale axis',
+    ],
     [
       'a target length without a length axis',
       { width: { from: 'grid.config.width' }, target: { steps: 100 } },
@@ -117,6 +127,15 @@ describe('GET /v1/sweeps/:id/transfer', () => {
     const issue = r.json().issues.find((i: { path: string }) => i.path === path);
     expect(issue, r.body).toBeDefined();
     expect(issue.message).toContain(words);
+  });
+
+  it('refuses grid.scale on an external runner (its width is a grid.config axis of its own)', async () => {
+    const s = spec();
+    const r = await post('/v1/sweeps', { ...s, grid: { ...s.grid, scale: [1, 2] } });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().issues).toContainEqual(
+      expect.objectContaining({ path: 'grid.scale', message: expect.stringContaining('grid.config axis') }),
+    );
   });
 
   it('refuses a width axis that holds anything but positive numbers', async () => {

@@ -240,6 +240,21 @@ export const gridSchema = z.strictObject({
     description:
       "horizons T in updates: each overrides epochs (the data order runs on across epochs); a schedule's lengths resolve against its trial's horizon",
   }),
+  /**
+   * Built-in runners: width multipliers of the model (mlp hidden sizes, cnn channels, a
+   * transformer's width and heads), one configuration each: where a transfer study's scale lives.
+   */
+  scale: gridList(
+    z
+      .number()
+      .min(1 / 64)
+      .max(64),
+  )
+    .optional()
+    .meta({
+      description:
+        "built-in models: width multipliers (mlp hidden, cnn channels, vit/gpt width; heads grow to 16, then the head size); a transfer study's width axis",
+    }),
   /** External runners: axes of the trainer's own (weight decay, width …), expanded like the others. */
   config: z
     .record(configKeySchema, gridList(configValue))
@@ -314,7 +329,7 @@ const defaults = {
  */
 function checkTransfer(
   t: TransferSpec,
-  s: { runner: { kind: string }; grid: { config?: Record<string, unknown[]>; horizon?: number[] } },
+  s: { runner: { kind: string }; grid: { config?: Record<string, unknown[]>; horizon?: number[]; scale?: number[] } },
   issue: (path: PropertyKey[], message: string) => void,
 ) {
   if (!t.width && !t.length)
@@ -322,12 +337,12 @@ function checkTransfer(
   if (t.width) {
     const from = t.width.from;
     const key = transferWidthAxis.exec(from)?.[1];
-    if (from === 'grid.scale')
-      issue(
-        ['transfer', 'width', 'from'],
-        'grid.scale (a width multiplier for the built-in models) is not available yet: an external trainer marks its own axis, grid.config.<key>',
-      );
-    else if (key === undefined) issue(['transfer', 'width', 'from'], `'${from}' is not an axis: use grid.config.<key>`);
+    if (from === 'grid.scale') {
+      if (s.grid.scale === undefined) issue(['transfer', 'width', 'from'], 'this sweep has no grid.scale axis');
+      else if (new Set(s.grid.scale).size < 2)
+        issue(['grid', 'scale'], 'a width axis needs at least 2 scales to say how η* moves (3 for a fitted law)');
+    } else if (key === undefined)
+      issue(['transfer', 'width', 'from'], `'${from}' is not an axis: use grid.scale or grid.config.<key>`);
     else if (s.runner.kind !== 'external')
       issue(
         ['transfer', 'width', 'from'],
@@ -377,6 +392,11 @@ export const sweepSpecSchema = z
   .superRefine((s, ctx) => {
     const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
     if (s.transfer) checkTransfer(s.transfer, s, issue);
+    if (s.grid.scale !== undefined && s.runner.kind === 'external')
+      issue(
+        ['grid', 'scale'],
+        "grid.scale multiplies a built-in model's width; an external trainer sweeps its own width as a grid.config axis",
+      );
     if (s.grid.horizon !== undefined && s.runner.kind === 'external')
       issue(
         ['grid', 'horizon'],

@@ -21,12 +21,10 @@ export const transferSpecSchema = z
     length: z
       .strictObject({ from: z.literal('grid.horizon').meta({ description: 'the horizon axis (updates)' }) })
       .optional(),
-    baseWidth: z
-      .number()
-      .positive()
-      .max(1e12)
-      .optional()
-      .meta({ description: 'the width the scale is measured from (scale = width / baseWidth; default: 1)' }),
+    baseWidth: z.number().positive().max(1e12).optional().meta({
+      description:
+        'the width the scale is measured from, in the axis’ own units (scale = width / baseWidth; default: 1, so grid.scale’s multipliers are the scale)',
+    }),
     target: z
       .strictObject({
         width: z.number().positive().max(1e12).optional().meta({ description: 'the width of the run to carry η* to' }),

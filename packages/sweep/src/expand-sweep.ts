@@ -23,6 +23,7 @@ import {
 import { ashaIssues, ashaTrialConfig } from './asha';
 import { canonicalJson, sha256 } from './canonical';
 import { expandScheduleEntry, scanScheduleEntry } from './grid-expansion';
+import { scalable, scaleModel } from './model-scale';
 
 /** Values of a trainer's own axes (`grid.config`), key → value; absent for sweeps without any. */
 export type ConfigValues = Record<string, unknown>;
@@ -176,8 +177,11 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
     add(at, `a trial of ${T} updates is longer than the limit of ${opts.maxTrialSteps} (MAX_TRIAL_STEPS)`);
   }
   if (isBuiltin(spec)) modelFitsData(spec).forEach((i) => add(i.path, i.message));
+  if (isBuiltin(spec) && spec.grid.scale && !scalable(spec.model))
+    add(['grid', 'scale'], `a ${spec.model.kind} model has no width to scale (mlp, cnn, vit and gpt do)`);
   const seeds = typeof spec.grid.seeds === 'number' ? [...Array(spec.grid.seeds).keys()] : spec.grid.seeds;
-  const valueSets = configValueSets(spec.grid.config);
+  // grid.scale (built-in) widens the model: each multiplier is a configuration, `values.scale`.
+  const valueSets = spec.grid.scale ? spec.grid.scale.map((scale) => ({ scale })) : configValueSets(spec.grid.config);
   const perSchedule = spec.grid.baseLr.length * seeds.length * valueSets.length * horizons.length;
   // Scan before expanding: a grid far over the limit is refused without being built in memory.
   let planned = 0;
@@ -390,7 +394,11 @@ export function planTrials(plan: SweepPlan, sweepId: string): TrialPlan[] {
   const out: TrialPlan[] = [];
   for (const c of plan.configs) {
     // On a horizon axis the trainer runs the configuration's T updates, whatever epochs says.
-    const own = c.horizon === undefined ? parts : { ...parts, training: { ...parts.training, totalSteps: c.horizon } };
+    const horizonOwn =
+      c.horizon === undefined ? parts : { ...parts, training: { ...parts.training, totalSteps: c.horizon } };
+    // On a scale axis the trial trains its configuration's widened model.
+    const scale = typeof c.values?.scale === 'number' && plan.spec.grid.scale ? c.values.scale : undefined;
+    const own = scale !== undefined && model ? { ...horizonOwn, model: scaleModel(model, scale) } : horizonOwn;
     for (const seed of plan.seeds) {
       out.push({
         identity: trialIdentity(sweepId, c.baseLr, c.schedule, seed, c.values, c.horizon),

@@ -10,3 +10,4 @@ export * from './forks';
 export * from './asha';
 export * from './transfer';
 export * from './transfer-analysis';
+export * from './model-scale';

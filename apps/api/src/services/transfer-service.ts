@@ -30,7 +30,12 @@ export async function sweepTransfer(
     );
   const objective = sweep.objective as Objective;
   const rows = await transferTrials(d.db, sweepId, objective.metric, objective.aggregate, objective.mode);
-  const widthKey = t.width ? transferWidthAxis.exec(t.width.from)?.[1] : undefined;
+  // grid.scale's multipliers are stored as each configuration's values.scale.
+  const widthKey = !t.width
+    ? undefined
+    : t.width.from === 'grid.scale'
+      ? 'scale'
+      : transferWidthAxis.exec(t.width.from)?.[1];
   const baseWidth = t.baseWidth ?? 1;
   const width = t.width ? { baseWidth, target: q.targetWidth ?? t.target?.width ?? null } : undefined;
   const length = t.length ? { target: q.targetSteps ?? t.target?.steps ?? null } : undefined;
