@@ -64,6 +64,22 @@ export type JobPayload<N extends JobName> = z.infer<(typeof jobCatalog)[N]['payl
 export type RunTrialPayload = JobPayload<'runTrial'>;
 
 /**
+ * One delivery of a trial, the one type every path hands the queue: its payload, its queue (the
+ * project's pool, for its kind of runner), the job id Postgres recorded for it, a retry's delay
+ * and its BullMQ priority (the trial's queue priority; none: plain FIFO).
+ */
+export interface Delivery extends RunTrialPayload {
+  projectId: string;
+  pool: string;
+  runner?: 'builtin' | 'external';
+  jobId: string;
+  /** Held back this long first (a retry's backoff). */
+  delayMs?: number;
+  /** BullMQ priority (1 runs first: the trial's queue priority, contract deliveryPriority). */
+  priority?: number;
+}
+
+/**
  * What a trial's failed attempts may cost, counted in Postgres by every path (worker, reconciler,
  * agents): retryable failures (a crash, a lost lease, infrastructure) spend the budget and run
  * again after a backoff; when `failureBudget` is spent the trial fails with the last reason.

@@ -1,8 +1,8 @@
-import { deliveryJobId, type TrialStatus } from '@lrsweep/contract';
+import type { Delivery, TrialStatus } from '@lrsweep/contract';
 import { type AshaTrial, ashaDecide, type AshaTrialConfig } from '@lrsweep/sweep';
 import type { Db } from './create-db';
 import { admitHeldTrials } from './delivery-store';
-import type { Redelivery } from './trial-store';
+import { nextDeliveryOf } from './trial-store';
 
 /**
  * ASHA searches (asha.ts in @lrsweep/sweep): a trial pauses at each rung, checkpointed, reports
@@ -50,7 +50,7 @@ export async function reachRung(db: Db, r: RungReport): Promise<RungOutcome & { 
 
 /** What a decision did: deliveries of the promoted trials (to enqueue), and the trials it pruned (their checkpoints can go). */
 export interface RungOutcome {
-  deliveries: Redelivery[];
+  deliveries: Delivery[];
   pruned: string[];
 }
 
@@ -131,23 +131,13 @@ async function decideLocked(tx: Tx, sweepId: string): Promise<Decided> {
     UPDATE trials SET rung_waiting = false WHERE id = ANY(${d.promote}::uuid[]) AND rung_waiting AND status = 'queued'
     RETURNING id, deliveries, pool, queue_priority`;
   if (s.max_parallel !== null) return { deliveries: [], pruned, held: promoted.length > 0 };
-  const jobIds = promoted.map((p) => deliveryJobId(p.id, p.deliveries + 1));
+  const deliveries = promoted.map((p) =>
+    nextDeliveryOf(p.id, { ...p, sweep_id: sweepId, project_id: s.project_id, runner: s.runner }),
+  );
   await tx.$executeRaw`
     UPDATE trials t SET deliveries = t.deliveries + 1, job_id = u.job_id
-      FROM unnest(${promoted.map((p) => p.id)}::uuid[], ${jobIds}::text[]) AS u(id, job_id) WHERE t.id = u.id`;
-  return {
-    deliveries: promoted.map((p, i) => ({
-      trialId: p.id,
-      sweepId,
-      projectId: s.project_id,
-      pool: p.pool,
-      runner: s.runner,
-      jobId: jobIds[i]!,
-      priority: p.queue_priority,
-    })),
-    pruned,
-    held: false,
-  };
+      FROM unnest(${promoted.map((p) => p.id)}::uuid[], ${deliveries.map((d) => d.jobId)}::text[]) AS u(id, job_id) WHERE t.id = u.id`;
+  return { deliveries, pruned, held: false };
 }
 
 const withAdmitted = async (db: Db, sweepId: string, d: Decided): Promise<RungOutcome> => ({

@@ -1,39 +1,20 @@
-import { deliveryJobId } from '@lrsweep/contract';
+import type { Delivery } from '@lrsweep/contract';
 import type { Db } from './create-db';
-import { expireLapsedLease, type Redelivery } from './trial-store';
+import { type DeliveryRow, expireLapsedLease, nextDelivery, nextDeliveryOf } from './trial-store';
 
 /**
  * Gives a queued trial a new delivery: a fresh job id recorded in Postgres, as a compare-and-set
  * on the job id it had, so concurrent reconcilers hand out one delivery.
  */
-export async function newDelivery(db: Db, trialId: string, onlyIfJob: string | null): Promise<Redelivery | null> {
-  const [t] = await db.$queryRaw<
-    {
-      deliveries: number;
-      sweep_id: string;
-      pool: string;
-      project_id: string;
-      runner: 'builtin' | 'external';
-      queue_priority: number;
-    }[]
-  >`
+export async function newDelivery(db: Db, trialId: string, onlyIfJob: string | null): Promise<Delivery | null> {
+  const [t] = await db.$queryRaw<DeliveryRow[]>`
     SELECT t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.id = ${trialId}::uuid`;
   if (!t) return null;
-  const jobId = deliveryJobId(trialId, t.deliveries + 1);
+  const delivery = nextDeliveryOf(trialId, t);
   const n = await db.$executeRaw`
-    UPDATE trials SET deliveries = ${t.deliveries + 1}::int, job_id = ${jobId}
+    UPDATE trials SET deliveries = ${t.deliveries + 1}::int, job_id = ${delivery.jobId}
      WHERE id = ${trialId}::uuid AND status = 'queued' AND deliveries = ${t.deliveries}::int AND job_id IS NOT DISTINCT FROM ${onlyIfJob}`;
-  return n === 1
-    ? {
-        trialId,
-        sweepId: t.sweep_id,
-        projectId: t.project_id,
-        pool: t.pool,
-        runner: t.runner,
-        jobId,
-        priority: t.queue_priority,
-      }
-    : null;
+  return n === 1 ? delivery : null;
 }
 
 /**
@@ -66,7 +47,7 @@ export async function trialsAwaitingDelivery(db: Db, limit: number) {
  * here, for the caller to enqueue). Under the sweep's row lock, so concurrent callers (workers
  * ending trials, the reconciler) never start more than the limit. Nothing for a sweep without one.
  */
-export async function admitHeldTrials(db: Db, sweepId: string): Promise<Redelivery[]> {
+export async function admitHeldTrials(db: Db, sweepId: string): Promise<Delivery[]> {
   return db.$transaction(async (tx) => {
     const [s] = await tx.$queryRaw<
       { max_parallel: number | null; project_id: string; runner: 'builtin' | 'external' }[]
@@ -78,24 +59,18 @@ export async function admitHeldTrials(db: Db, sweepId: string): Promise<Redelive
        WHERE sweep_id = ${sweepId}::uuid AND (status = 'running' OR (status = 'queued' AND job_id IS NOT NULL))`;
     const room = s.max_parallel - active;
     if (room <= 0) return [];
-    const held = await tx.$queryRaw<{ id: string; deliveries: number; pool: string; queue_priority: number }[]>`
-      SELECT id, deliveries, pool, queue_priority FROM trials
+    const held = await tx.$queryRaw<{ id: string; deliveries: number; pool: string; priority: number }[]>`
+      SELECT id, deliveries, pool, queue_priority AS priority FROM trials
        WHERE sweep_id = ${sweepId}::uuid AND status = 'queued' AND job_id IS NULL AND NOT fork_waiting AND NOT rung_waiting ORDER BY ordinal LIMIT ${room}`;
     if (!held.length) return [];
-    const jobIds = held.map((t) => deliveryJobId(t.id, t.deliveries + 1));
+    const deliveries = held.map((t) =>
+      nextDelivery({ trialId: t.id, sweepId, projectId: s.project_id, runner: s.runner, ...t }),
+    );
     await tx.$executeRaw`
       UPDATE trials t SET deliveries = t.deliveries + 1, job_id = u.job_id
-        FROM unnest(${held.map((t) => t.id)}::uuid[], ${jobIds}::text[]) AS u(id, job_id)
+        FROM unnest(${held.map((t) => t.id)}::uuid[], ${deliveries.map((d) => d.jobId)}::text[]) AS u(id, job_id)
        WHERE t.id = u.id`;
-    return held.map((t, i) => ({
-      trialId: t.id,
-      sweepId,
-      projectId: s.project_id,
-      pool: t.pool,
-      runner: s.runner,
-      jobId: jobIds[i]!,
-      priority: t.queue_priority,
-    }));
+    return deliveries;
   });
 }
 
@@ -126,10 +101,7 @@ export async function cancelSweep(
  * Puts a sweep's failed trials back in the queue with new deliveries and a fresh failure budget
  * (a user's retry); none failed, nothing happens.
  */
-export async function retryFailedTrials(
-  db: Db,
-  sweepId: string,
-): Promise<{ retried: number; deliveries: Redelivery[] }> {
+export async function retryFailedTrials(db: Db, sweepId: string): Promise<{ retried: number; deliveries: Delivery[] }> {
   return db
     .$transaction(async (tx) => {
       const rows = await tx.$queryRaw<
@@ -148,25 +120,15 @@ export async function retryFailedTrials(
       if (!rows.length) return { retried: 0, deliveries: [] };
       // A sweep with maxParallel: they wait, held, for admitHeldTrials (the caller's next step).
       const held = rows[0]!.max_parallel !== null;
-      const jobIds = rows.map((r) => (held ? null : deliveryJobId(r.id, r.deliveries + 1)));
+      const deliveries = rows.map((r) => nextDeliveryOf(r.id, { ...r, sweep_id: sweepId }));
+      const jobIds = deliveries.map((d) => (held ? null : d.jobId));
       await tx.$executeRaw`
       UPDATE trials t SET status = 'queued', error = NULL, error_code = NULL, finished_at = NULL, worker_id = NULL,
              failures = 0, deliveries = t.deliveries + (CASE WHEN u.job_id IS NULL THEN 0 ELSE 1 END), job_id = u.job_id
         FROM unnest(${rows.map((r) => r.id)}::uuid[], ${jobIds}::text[]) AS u(id, job_id)
        WHERE t.id = u.id`;
       if (held) return { retried: rows.length, deliveries: [] };
-      return {
-        retried: rows.length,
-        deliveries: rows.map((r, i) => ({
-          trialId: r.id,
-          sweepId,
-          projectId: r.project_id,
-          pool: r.pool,
-          runner: r.runner,
-          jobId: jobIds[i]!,
-          priority: r.queue_priority,
-        })),
-      };
+      return { retried: rows.length, deliveries };
     })
     .then(async (r) =>
       r.retried && !r.deliveries.length ? { ...r, deliveries: await admitHeldTrials(db, sweepId) } : r,

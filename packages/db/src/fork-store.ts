@@ -1,7 +1,7 @@
-import { deliveryJobId } from '@lrsweep/contract';
+import type { Delivery } from '@lrsweep/contract';
 import type { Db } from './create-db';
 import { admitHeldTrials } from './delivery-store';
-import type { Redelivery } from './trial-store';
+import { nextDeliveryOf } from './trial-store';
 
 /**
  * Forked cooldowns (packages/sweep forks.ts): a fork is stored waiting (no delivery) until its
@@ -37,7 +37,7 @@ export interface Handoff {
  * maxParallel, its place among the held trials). False when the trunk's attempt is no longer the
  * owner or the fork no longer waits: the caller removes the checkpoint it wrote.
  */
-export async function handOffFork(db: Db, h: Handoff): Promise<{ handedOff: boolean; deliveries: Redelivery[] }> {
+export async function handOffFork(db: Db, h: Handoff): Promise<{ handedOff: boolean; deliveries: Delivery[] }> {
   const r = await db.$transaction(async (tx) => {
     const [owner] = await tx.$queryRaw<{ identity: string }[]>`
       SELECT identity FROM trials WHERE id = ${h.trunkId}::uuid AND attempt = ${h.trunkAttempt} AND status = 'running' FOR SHARE`;
@@ -57,7 +57,9 @@ export async function handOffFork(db: Db, h: Handoff): Promise<{ handedOff: bool
         FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.id = ${h.forkId}::uuid AND t.fork_of = ${owner.identity} AND t.fork_waiting AND t.status = 'queued' AND s.cancelled_at IS NULL FOR UPDATE OF t`;
     if (!f) return null;
-    const jobId = f.max_parallel === null ? deliveryJobId(h.forkId, f.deliveries + 1) : null;
+    // Under maxParallel the fork waits its turn (admitHeldTrials); otherwise it is delivered now.
+    const delivery = f.max_parallel === null ? nextDeliveryOf(h.forkId, f) : null;
+    const jobId = delivery?.jobId ?? null;
     await tx.$executeRaw`
       UPDATE trials SET fork_waiting = false, checkpoint_path = ${h.checkpointPath}, checkpoint_step = ${h.step},
              job_id = ${jobId}, deliveries = deliveries + ${jobId ? 1 : 0}::int,
@@ -71,17 +73,6 @@ export async function handOffFork(db: Db, h: Handoff): Promise<{ handedOff: bool
       INSERT INTO evaluations (trial_id, step, val_loss, val_acc, train_loss, metrics, attempt)
       SELECT ${h.forkId}::uuid, step, val_loss, val_acc, train_loss, metrics, 0 FROM evaluations WHERE trial_id = ${h.trunkId}::uuid AND step <= ${h.step}
       ON CONFLICT (trial_id, step) DO NOTHING`;
-    const delivery: Redelivery | null = jobId
-      ? {
-          trialId: h.forkId,
-          sweepId: f.sweep_id,
-          projectId: f.project_id,
-          pool: f.pool,
-          runner: f.runner,
-          jobId,
-          priority: f.queue_priority,
-        }
-      : null;
     return { sweepId: f.sweep_id, delivery };
   });
   if (!r) return { handedOff: false, deliveries: [] };
@@ -93,7 +84,7 @@ export async function handOffFork(db: Db, h: Handoff): Promise<{ handedOff: bool
  * of all: each runs independently from update 0 instead (its fork fields cleared). Answers their
  * deliveries, to enqueue. The worker calls it as a trunk ends; the reconciler as a backstop.
  */
-export async function releaseOrphanForks(db: Db, trunk?: string): Promise<Redelivery[]> {
+export async function releaseOrphanForks(db: Db, trunk?: string): Promise<Delivery[]> {
   const orphans = await db.$queryRaw<
     {
       id: string;
@@ -111,7 +102,8 @@ export async function releaseOrphanForks(db: Db, trunk?: string): Promise<Redeli
      WHERE f.fork_waiting AND f.status = 'queued' AND (${trunk ?? null}::text IS NULL OR f.fork_of = ${trunk ?? null}::text)
        AND NOT EXISTS (SELECT 1 FROM trials t WHERE t.identity = f.fork_of AND t.status IN ('queued', 'running'))`;
   if (!orphans.length) return [];
-  const jobIds = orphans.map((o) => (o.max_parallel === null ? deliveryJobId(o.id, o.deliveries + 1) : null));
+  const next = orphans.map((o) => (o.max_parallel === null ? nextDeliveryOf(o.id, o) : null));
+  const jobIds = next.map((d) => d?.jobId ?? null);
   const released = await db.$queryRaw<{ id: string }[]>`
     UPDATE trials t SET fork_waiting = false, fork_of = NULL, fork_step = NULL, job_id = u.job_id,
            deliveries = t.deliveries + (CASE WHEN u.job_id IS NULL THEN 0 ELSE 1 END)
@@ -119,18 +111,10 @@ export async function releaseOrphanForks(db: Db, trunk?: string): Promise<Redeli
      WHERE t.id = u.id AND t.fork_waiting AND t.status = 'queued'
     RETURNING t.id`;
   const done = new Set(released.map((r) => r.id));
-  const out: Redelivery[] = [];
+  const out: Delivery[] = [];
   orphans.forEach((o, i) => {
-    if (done.has(o.id) && jobIds[i])
-      out.push({
-        trialId: o.id,
-        sweepId: o.sweep_id,
-        projectId: o.project_id,
-        pool: o.pool,
-        runner: o.runner,
-        jobId: jobIds[i]!,
-        priority: o.queue_priority,
-      });
+    const d = next[i];
+    if (done.has(o.id) && d) out.push(d);
   });
   for (const sweepId of new Set(orphans.filter((o, i) => done.has(o.id) && !jobIds[i]).map((o) => o.sweep_id)))
     out.push(...(await admitHeldTrials(db, sweepId)));

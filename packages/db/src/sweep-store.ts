@@ -1,5 +1,5 @@
 import {
-  deliveryJobId,
+  type Delivery,
   deliveryPriority,
   emptyCounts,
   type SelectedOn,
@@ -12,7 +12,7 @@ import {
 import type { Db } from './create-db';
 import type { Prisma } from './generated/prisma/client.ts';
 import { admitHeldTrials } from './delivery-store';
-import type { Redelivery, TrialStatus } from './trial-store';
+import { nextDelivery, type TrialStatus } from './trial-store';
 
 export interface NewTrial {
   identity: string;
@@ -74,11 +74,21 @@ async function queuePositionBase(tx: Tx, pool: string, priority: number): Promis
  * and answers their deliveries, to enqueue. A sweep with `maxParallel` stores them held (no
  * delivery): its deliveries are the first `admitHeldTrials`.
  */
-export async function createSweep(db: Db, s: NewSweep): Promise<Redelivery[]> {
+export async function createSweep(db: Db, s: NewSweep): Promise<Delivery[]> {
   const priority = s.priority ?? 0;
   const base = await queuePositionBase(db, s.pool, priority);
   const held = s.maxParallel !== undefined;
   const queuePriority = (t: { ordinal: number }) => deliveryPriority(priority, base + t.ordinal);
+  const firstDelivery = (t: { id: string; ordinal: number }) =>
+    nextDelivery({
+      trialId: t.id,
+      sweepId: s.id,
+      projectId: s.projectId,
+      pool: s.pool,
+      runner: s.runnerKind,
+      deliveries: 0,
+      priority: queuePriority(t),
+    });
   await db.$transaction([
     ...(s.idempotency
       ? [
@@ -118,7 +128,7 @@ export async function createSweep(db: Db, s: NewSweep): Promise<Redelivery[]> {
         pool: s.pool,
         failureBudget: s.failureBudget ?? trialRetryPolicy.failureBudget,
         queuePriority: queuePriority(t),
-        jobId: held || t.fork ? null : deliveryJobId(t.id, 1),
+        jobId: held || t.fork ? null : firstDelivery(t).jobId,
         ...(t.fork ? { forkOf: t.fork.trunk, forkStep: t.fork.atStep, forkWaiting: true } : {}),
       })),
     }),
@@ -136,17 +146,7 @@ export async function createSweep(db: Db, s: NewSweep): Promise<Redelivery[]> {
     }),
   ]);
   if (held) return admitHeldTrials(db, s.id);
-  return s.trials
-    .filter((t) => !t.fork)
-    .map((t) => ({
-      trialId: t.id,
-      sweepId: s.id,
-      projectId: s.projectId,
-      pool: s.pool,
-      runner: s.runnerKind,
-      jobId: deliveryJobId(t.id, 1),
-      priority: queuePriority(t),
-    }));
+  return s.trials.filter((t) => !t.fork).map(firstDelivery);
 }
 
 export type { StatusCounts, SweepStatus };
@@ -403,6 +403,8 @@ export async function extendSweep(
   },
 ): Promise<{
   added: { id: string; queuePriority: number }[];
+  /** The added trials' first deliveries, to enqueue (none when the sweep holds them: maxParallel). */
+  deliveries: Delivery[];
   held: boolean;
   trialCount: number;
   pool: string;
@@ -442,6 +444,16 @@ export async function extendSweep(
         ordinal: max + 1 + i,
         queuePriority: deliveryPriority(row.priority, base + i),
       }));
+      const firstOf = (t: { id: string; queuePriority: number }) =>
+        nextDelivery({
+          trialId: t.id,
+          sweepId,
+          projectId,
+          pool: row.pool,
+          runner: row.runner_kind === 'external' ? 'external' : 'builtin',
+          deliveries: 0,
+          priority: t.queuePriority,
+        });
       if (added.length) {
         await tx.trial.createMany({
           data: added.map((t) => ({
@@ -455,7 +467,7 @@ export async function extendSweep(
             pool: row.pool,
             failureBudget: opts.failureBudget,
             queuePriority: t.queuePriority,
-            jobId: row.max_parallel === null ? deliveryJobId(t.id, 1) : null,
+            jobId: row.max_parallel === null ? firstOf(t).jobId : null,
           })),
         });
         await tx.sweepConfig.createMany({
@@ -473,6 +485,7 @@ export async function extendSweep(
         });
       }
       const trialCount = existing.size + added.length;
+      const runnerKind = row.runner_kind === 'external' ? ('external' as const) : ('builtin' as const);
       await tx.sweep.update({
         where: { id: sweepId },
         data: { spec: growth.spec as Prisma.InputJsonValue, trialCount },
@@ -491,10 +504,11 @@ export async function extendSweep(
       }
       return {
         added: added.map((t) => ({ id: t.id, queuePriority: t.queuePriority })),
+        deliveries: row.max_parallel === null ? added.map(firstOf) : [],
         held: row.max_parallel !== null,
         trialCount,
         pool: row.pool,
-        runnerKind: row.runner_kind === 'external' ? ('external' as const) : ('builtin' as const),
+        runnerKind,
       };
     },
     { timeout: 120_000 },

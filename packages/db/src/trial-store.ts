@@ -1,4 +1,5 @@
 import {
+  type Delivery,
   deliveryJobId,
   type TrialErrorCode,
   type TrialFailure,
@@ -30,18 +31,60 @@ export interface ClaimedTrial {
   rungsReached: number;
 }
 
-/** A delivery of a trial that went back to the queue: where to enqueue it, with its job id. */
-export interface Redelivery {
+/** What a trial's next delivery is made of: where it goes, and how many deliveries it had. */
+export interface DeliverySource {
   trialId: string;
   sweepId: string;
   projectId: string;
   pool: string;
   runner: 'builtin' | 'external';
-  jobId: string;
+  /** Deliveries so far: the next one's job id counts on from it. */
+  deliveries: number;
+  priority?: number | null;
   delayMs?: number;
-  /** The delivery's BullMQ priority (the trial's queue_priority). */
-  priority?: number;
 }
+
+/**
+ * The trial's next delivery, built in this one place for every path (first deliveries, retries,
+ * releases, reconciler re-deliveries, held trials admitted, forks and promotions): its job id is
+ * the contract's `deliveryJobId` of the delivery count that follows. The caller records that job
+ * id on the trial in the same statement or transaction as it counts the delivery.
+ */
+export function nextDelivery(t: DeliverySource): Delivery {
+  return {
+    trialId: t.trialId,
+    sweepId: t.sweepId,
+    projectId: t.projectId,
+    pool: t.pool,
+    runner: t.runner,
+    jobId: deliveryJobId(t.trialId, t.deliveries + 1),
+    ...(t.delayMs !== undefined ? { delayMs: t.delayMs } : {}),
+    ...(t.priority !== undefined && t.priority !== null ? { priority: t.priority } : {}),
+  };
+}
+
+/** The columns a trial's next delivery is read from (trials joined with its sweep). */
+export interface DeliveryRow {
+  deliveries: number;
+  sweep_id: string;
+  pool: string;
+  project_id: string;
+  runner: 'builtin' | 'external';
+  queue_priority: number | null;
+}
+
+/** `nextDelivery` of a trial from its DeliveryRow. */
+export const nextDeliveryOf = (trialId: string, r: DeliveryRow, o: { delayMs?: number } = {}): Delivery =>
+  nextDelivery({
+    trialId,
+    sweepId: r.sweep_id,
+    projectId: r.project_id,
+    pool: r.pool,
+    runner: r.runner,
+    deliveries: r.deliveries,
+    priority: r.queue_priority,
+    ...o,
+  });
 
 /**
  * A running attempt whose lease lapsed (its worker died, froze or lost its connection) spends one
@@ -234,20 +277,9 @@ export async function failAttempt(
   attempt: number,
   failure: Pick<TrialFailure, 'code' | 'message'>,
   retryable: boolean,
-): Promise<{ outcome: 'requeued'; delivery: Redelivery } | { outcome: 'failed' | 'superseded' }> {
+): Promise<{ outcome: 'requeued'; delivery: Delivery } | { outcome: 'failed' | 'superseded' }> {
   return db.$transaction(async (tx) => {
-    const [t] = await tx.$queryRaw<
-      {
-        failures: number;
-        failure_budget: number;
-        deliveries: number;
-        sweep_id: string;
-        pool: string;
-        project_id: string;
-        runner: 'builtin' | 'external';
-        queue_priority: number;
-      }[]
-    >`
+    const [t] = await tx.$queryRaw<(DeliveryRow & { failures: number; failure_budget: number })[]>`
       SELECT t.failures, t.failure_budget, t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running' FOR UPDATE OF t`;
     if (!t) return { outcome: 'superseded' as const };
@@ -273,7 +305,7 @@ export async function failAttempt(
       await refreshTrialSummary(tx as unknown as Db, trialId);
       return { outcome: 'failed' as const };
     }
-    const jobId = deliveryJobId(trialId, t.deliveries + 1);
+    const delivery = nextDeliveryOf(trialId, t, { delayMs: trialRetryPolicy.retryDelayMs(failures) });
     await tx.trial.update({
       where: { id: trialId },
       data: {
@@ -284,22 +316,10 @@ export async function failAttempt(
         leaseExpiresAt: null,
         workerId: null,
         deliveries: t.deliveries + 1,
-        jobId,
+        jobId: delivery.jobId,
       },
     });
-    return {
-      outcome: 'requeued' as const,
-      delivery: {
-        trialId,
-        sweepId: t.sweep_id,
-        projectId: t.project_id,
-        pool: t.pool,
-        runner: t.runner,
-        jobId,
-        delayMs: trialRetryPolicy.retryDelayMs(failures),
-        priority: t.queue_priority,
-      },
-    };
+    return { outcome: 'requeued' as const, delivery };
   });
 }
 
@@ -307,35 +327,24 @@ export async function failAttempt(
  * Gives a running attempt back to the queue with a new delivery (its worker is shutting down): a
  * release spends nothing of the trial's budget. Null when the attempt no longer owns the trial.
  */
-export async function releaseTrial(db: Db, trialId: string, attempt: number): Promise<Redelivery | null> {
+export async function releaseTrial(db: Db, trialId: string, attempt: number): Promise<Delivery | null> {
   return db.$transaction(async (tx) => {
-    const [t] = await tx.$queryRaw<
-      {
-        deliveries: number;
-        sweep_id: string;
-        pool: string;
-        project_id: string;
-        runner: 'builtin' | 'external';
-        queue_priority: number;
-      }[]
-    >`
+    const [t] = await tx.$queryRaw<DeliveryRow[]>`
       SELECT t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority FROM trials t JOIN sweeps s ON s.id = t.sweep_id
        WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running' FOR UPDATE OF t`;
     if (!t) return null;
-    const jobId = deliveryJobId(trialId, t.deliveries + 1);
+    const delivery = nextDeliveryOf(trialId, t);
     await tx.trial.update({
       where: { id: trialId },
-      data: { status: 'queued', workerId: null, leaseExpiresAt: null, deliveries: t.deliveries + 1, jobId },
+      data: {
+        status: 'queued',
+        workerId: null,
+        leaseExpiresAt: null,
+        deliveries: t.deliveries + 1,
+        jobId: delivery.jobId,
+      },
     });
-    return {
-      trialId,
-      sweepId: t.sweep_id,
-      projectId: t.project_id,
-      pool: t.pool,
-      runner: t.runner,
-      jobId,
-      priority: t.queue_priority,
-    };
+    return delivery;
   });
 }
 

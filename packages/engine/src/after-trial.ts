@@ -1,12 +1,5 @@
-import {
-  admitHeldTrials,
-  type Db,
-  decideRungs,
-  type MinimalLogger,
-  type Redelivery,
-  releaseOrphanForks,
-} from '@lrsweep/db';
-import { enqueueDue, type TrialQueue } from '@lrsweep/queue';
+import { admitHeldTrials, type Db, decideRungs, type MinimalLogger, releaseOrphanForks } from '@lrsweep/db';
+import { type Delivery, enqueueDue, type TrialQueue } from '@lrsweep/queue';
 import { type AttemptEnd, unreachable } from './outcomes';
 
 export interface AfterTrialDeps {
@@ -50,7 +43,7 @@ const searchOf = (config: unknown) => {
  */
 export async function afterTrial(d: AfterTrialDeps, trial: EndedTrial, end: AttemptEnd): Promise<AfterTrialResult> {
   const result: AfterTrialResult = { admitted: 0, orphanForks: 0, decided: { promoted: 0, pruned: 0 } };
-  const due = async (what: string, work: () => Promise<{ deliveries: Redelivery[]; pruned?: string[] }>) => {
+  const due = async (what: string, work: () => Promise<{ deliveries: Delivery[]; pruned?: string[] }>) => {
     const r = await enqueueDue(
       d.queue,
       async () => {

@@ -42,5 +42,4 @@ export {
   deleteSweep,
   extendSweep,
   type ClaimedTrial,
-  type Redelivery,
 } from '@lrsweep/db';

@@ -1,4 +1,4 @@
-import { jobCatalog, poolQueueName, type RunTrialPayload } from '@lrsweep/contract';
+import { type Delivery, jobCatalog, poolQueueName } from '@lrsweep/contract';
 import { type JobsOptions, Queue } from 'bullmq';
 import { queuePrefix, type RedisConnection } from './connection';
 
@@ -15,14 +15,7 @@ export interface PoolRef {
   runner?: 'builtin' | 'external';
 }
 
-/** One delivery of a trial: its payload, the job id Postgres recorded for it, and its queue. */
-export interface Delivery extends RunTrialPayload, PoolRef {
-  jobId: string;
-  /** Held back this long first (a retry's backoff). */
-  delayMs?: number;
-  /** BullMQ priority (1 runs first: the trial's queue priority, contract deliveryPriority); none: plain FIFO. */
-  priority?: number;
-}
+export type { Delivery } from '@lrsweep/contract';
 
 const def = jobCatalog.runTrial;
 const deliveryOptions: JobsOptions = { ...def.delivery };

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import {
-  deliveryJobId,
   type ExtendSweep,
   type SweepCreated,
   type SweepExtended,
@@ -325,17 +324,7 @@ export function createSweepService({
         throw err;
       }
       if (!grown) throw notFound('sweep', sweepId);
-      const deliveries = grown.held
-        ? await admitHeldTrials(db, sweepId)
-        : grown.added.map((t) => ({
-            trialId: t.id,
-            sweepId,
-            jobId: deliveryJobId(t.id, 1),
-            projectId,
-            pool: grown.pool,
-            runner: grown.runnerKind,
-            priority: t.queuePriority,
-          }));
+      const deliveries = grown.held ? await admitHeldTrials(db, sweepId) : grown.deliveries;
       const queued = deliveries.length ? await deliver(deliveries) : true;
       return {
         id: sweepId,
