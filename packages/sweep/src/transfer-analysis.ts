@@ -147,7 +147,7 @@ function gridStepDecades(trials: readonly TransferTrial[]): number | undefined {
   return steps[Math.floor(steps.length / 2)];
 }
 
-const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(3));
+const fmt = (x: number) => String(Number(x.toPrecision(3)));
 
 /** "a", "a and b", "a, b and c". */
 const list = (xs: readonly string[]) =>
