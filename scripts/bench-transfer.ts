@@ -31,13 +31,13 @@ const widthSpec: SweepSpecInput = {
   name: 'bench-transfer-width',
   grid: { baseLr: lrs, schedule: schedules, seeds, scale: quick ? [0.5, 1, 2] : [0.5, 1, 2, 4, 8] },
   transfer: { width: { from: 'grid.scale' }, target: { width: 16 } },
-} as SweepSpecInput;
+} as unknown as SweepSpecInput;
 const lengthSpec: SweepSpecInput = {
   ...base,
   name: 'bench-transfer-length',
   grid: { baseLr: lrs, schedule: schedules, seeds, horizon: [60, 120, 240] },
   transfer: { length: { from: 'grid.horizon' }, target: { steps: 960 } },
-} as SweepSpecInput;
+} as unknown as SweepSpecInput;
 
 /** Trains every trial of a spec in-process; the rows analyzeTransfer reads (as the API's query gives them). */
 async function run(spec: SweepSpecInput, say: (s: string) => void): Promise<TransferTrial[]> {
