@@ -75,6 +75,13 @@ export interface TransferAnalysis {
 
 const live = new Set(['queued', 'running']);
 
+/** Appends to a map of lists (in place: a group of thousands of trials stays linear). */
+function push<T>(m: Map<string, T[]>, k: string, v: T) {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
 /** A group of one schedule at one width and horizon: its LRs, each with the objective of every seed. */
 interface Group {
   scheduleKey: string;
@@ -92,7 +99,7 @@ function groupsOf(trials: readonly TransferTrial[]): Group[] {
   const byKey = new Map<string, TransferTrial[]>();
   for (const t of trials) {
     const k = JSON.stringify([t.scheduleKey, t.width, t.steps]);
-    byKey.set(k, [...(byKey.get(k) ?? []), t]);
+    push(byKey, k, t);
   }
   const out: Group[] = [];
   for (const ts of byKey.values()) {
@@ -155,11 +162,13 @@ const list = (xs: readonly string[]) =>
 
 export function analyzeTransfer(trials: readonly TransferTrial[], o: TransferOptions): TransferAnalysis {
   const sign = o.mode === 'max' ? -1 : 1;
-  const replications = o.replications ?? 400;
   const warnings: string[] = [];
   const pending = trials.filter((t) => live.has(t.status)).length;
   if (pending) warnings.push(`${pending} trials have not finished: the estimates are over the finished ones`);
   const groups = groupsOf(trials).filter((g) => g.seeds.length > 0);
+  // The bootstrap's cost grows with the groups: a budget of fits keeps a huge sweep's answer (and
+  // the API's event loop) to a bounded time, with at least 20 replications a group.
+  const replications = o.replications ?? Math.max(20, Math.min(400, Math.floor(100_000 / Math.max(1, groups.length))));
   const optima: GroupOptimum[] = [];
   for (const g of groups) {
     const points: LrPoint[] = g.lrs.map((lr, i) => ({ lr, values: g.values[i]! }));
@@ -199,7 +208,7 @@ export function analyzeTransfer(trials: readonly TransferTrial[], o: TransferOpt
     const series = new Map<string, GroupOptimum[]>();
     for (const p of optima) {
       const k = JSON.stringify([p.scheduleKey, atOf(axis, p)]);
-      series.set(k, [...(series.get(k) ?? []), p]);
+      push(series, k, p);
     }
     for (const ps of series.values()) {
       const first = ps[0]!;
@@ -232,7 +241,7 @@ export function analyzeTransfer(trials: readonly TransferTrial[], o: TransferOpt
     for (const p of optima) {
       if (p.value === null) continue;
       const k = JSON.stringify([scaleOf(axis, p), atOf(axis, p)]);
-      byScale.set(k, [...(byScale.get(k) ?? []), p]);
+      push(byScale, k, p);
     }
     for (const ps of byScale.values()) {
       const order = [...ps]
@@ -258,8 +267,8 @@ export function analyzeTransfer(trials: readonly TransferTrial[], o: TransferOpt
         const rankOf = (r: TransferRanking) => common.map((k) => r.order.findIndex((x) => x.scheduleKey === k));
         const point = kendallTau(rankOf(lo), rankOf(hi));
         // A per-seed bootstrap: the seeds resampled whole, the rankings at both scales redone.
-        const groupAt = (scale: number, key: string) =>
-          groups.find((g) => g.scheduleKey === key && scaleOf(axis, g) === scale && atOf(axis, g) === at);
+        const index = new Map(groups.map((g) => [JSON.stringify([g.scheduleKey, scaleOf(axis, g), atOf(axis, g)]), g]));
+        const groupAt = (scale: number, key: string) => index.get(JSON.stringify([key, scale, at]));
         const involved = [lo.scale, hi.scale].flatMap((sc) => common.map((k) => groupAt(sc, k)));
         // Seeds every involved group finished: each replication resamples these seeds whole.
         const shared = (involved[0]?.seeds ?? []).filter((sd) => involved.every((g) => g?.seeds.includes(sd)));
