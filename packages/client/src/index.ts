@@ -33,10 +33,10 @@ import type {
   ValidateAnswer,
   AgentView,
 } from '@lrsweep/contract';
-import { sweepEnded, trialStatuses } from '@lrsweep/contract';
+import { sweepEnded, trialLive, trialStatuses } from '@lrsweep/contract';
 
 export type * from '@lrsweep/contract';
-export { sweepEnded, trialStatuses };
+export { sweepEnded, trialLive, trialStatuses };
 
 /** An answer other than 2xx, with the API's error body. */
 export class ApiRequestError extends Error {

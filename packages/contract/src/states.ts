@@ -8,6 +8,8 @@ export const trialStatuses = ['queued', 'running', 'completed', 'failed', 'diver
 export type TrialStatus = (typeof trialStatuses)[number];
 export const trialStatusSchema = z.enum(trialStatuses);
 export const liveTrialStatuses: readonly TrialStatus[] = ['queued', 'running'];
+/** Whether a trial is live (queued or running): it may still train or write. */
+export const trialLive = (s: string): boolean => (liveTrialStatuses as readonly string[]).includes(s);
 
 /**
  * A sweep's state (SWEEP_API.md v1.1): `queued`/`running` while any trial is; once every trial

@@ -5,6 +5,7 @@
  * scale with a per-seed bootstrap interval, and a plain statement of whether the winner changes.
  * Pure: the API's transfer route, the CLI and the bench share it.
  */
+import { trialLive } from '@lrsweep/contract';
 import {
   estimateOptimum,
   fitTransferLaw,
@@ -72,8 +73,6 @@ export interface TransferAnalysis {
   winner: { flips: boolean; statement: string } | null;
   warnings: string[];
 }
-
-const live = new Set(['queued', 'running']);
 
 /** Appends to a map of lists (in place: a group of thousands of trials stays linear). */
 function push<T>(m: Map<string, T[]>, k: string, v: T) {
@@ -163,7 +162,7 @@ const list = (xs: readonly string[]) =>
 export function analyzeTransfer(trials: readonly TransferTrial[], o: TransferOptions): TransferAnalysis {
   const sign = o.mode === 'max' ? -1 : 1;
   const warnings: string[] = [];
-  const pending = trials.filter((t) => live.has(t.status)).length;
+  const pending = trials.filter((t) => trialLive(t.status)).length;
   if (pending) warnings.push(`${pending} trials have not finished: the estimates are over the finished ones`);
   const groups = groupsOf(trials).filter((g) => g.seeds.length > 0);
   // The bootstrap's cost grows with the groups: a budget of fits keeps a huge sweep's answer (and

@@ -1,4 +1,11 @@
-import { type Aggregate, type MetricName, modeUnder, type Objective, type RangeTestView } from '@lrsweep/contract';
+import {
+  type Aggregate,
+  type MetricName,
+  modeUnder,
+  type Objective,
+  type RangeTestView,
+  sweepEnded,
+} from '@lrsweep/contract';
 import {
   configStats,
   configTestStats,
@@ -106,7 +113,7 @@ export function createResultsService({ db }: { db: Db }) {
       objective.mode,
       q.rankBy ?? 'mean',
     ).map((r) => ({ ...r, scheduleKey: keyOf.get(r.configId)!, test: testOf.get(r.configId) ?? {} }));
-    const provisional = sweep.status === 'queued' || sweep.status === 'running';
+    const provisional = !sweepEnded(sweep.status);
     const prunedRows = rows.flatMap((r) => {
       const p = pruned.get(r.config_id);
       return p ? [{ configId: r.config_id, config: viewOf(r), scheduleKey: r.schedule_key, ...p }] : [];
@@ -136,7 +143,7 @@ export function createResultsService({ db }: { db: Db }) {
       if (spec.search?.kind !== 'range_test')
         throw new ApiError('NOT_A_RANGE_TEST', 'this sweep is a grid search; its answer is GET /v1/sweeps/:id/results');
       const a = rangeTestAnswer(await rangeTestSeries(db, sweepId));
-      const provisional = sweep.status === 'queued' || sweep.status === 'running';
+      const provisional = !sweepEnded(sweep.status);
       if (!a)
         return {
           id: sweepId,

@@ -1,4 +1,12 @@
-import type { Curves, MetricName, Results, ScheduleAnalysis, SweepDetail, TrialPage } from '@lrsweep/client';
+import {
+  type Curves,
+  type MetricName,
+  type Results,
+  type ScheduleAnalysis,
+  type SweepDetail,
+  sweepEnded,
+  type TrialPage,
+} from '@lrsweep/client';
 import { useEffect, useMemo, useState } from 'react';
 import { errorText, useApi, usePolling } from '../api';
 import { AppliedLrCard } from '../charts/AppliedLrCard';
@@ -14,7 +22,7 @@ import { RankingTable } from './RankingTable';
 import { TrialsTable } from './TrialsTable';
 import { Heatmap, VerdictTable } from './Verdict';
 
-const running = (s: SweepDetail) => s.status === 'queued' || s.status === 'running';
+const running = (s: SweepDetail) => !sweepEnded(s.status);
 /** How many of the best configurations the curves follow until the user picks some. */
 const followTop = 5;
 

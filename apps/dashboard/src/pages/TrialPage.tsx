@@ -1,4 +1,4 @@
-import type { Trial, TrialAttempts, TrialMetrics } from '@lrsweep/client';
+import { type Trial, type TrialAttempts, type TrialMetrics, trialLive } from '@lrsweep/client';
 import { describeSchedule } from '@lrsweep/schedules';
 import { useEffect, useMemo, useState } from 'react';
 import { errorText, useApi, usePolling } from '../api';
@@ -8,7 +8,7 @@ import { tickLabel } from '../charts/scales';
 import { duration, metricText as fmt } from '../format';
 import { valuesLabel } from './TrialsTable';
 
-const live = (t: Trial) => t.status === 'queued' || t.status === 'running';
+const live = (t: Trial) => trialLive(t.status);
 
 /** One trial: its config, outcome (validation and test side by side), provenance, attempts and curves. */
 export function TrialPage({ id }: { id: string }) {
