@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { bootstrapToken, type Stack, startStack } from '@lrsweep/testkit';
+import { bootstrapToken, type Stack, startStack, trainByHand } from '@lrsweep/testkit';
 
 const root = resolve(import.meta.dirname, '..');
 const tsx = createRequire(join(root, 'apps/cli/package.json')).resolve('tsx');
@@ -390,27 +390,21 @@ describe('lrsweep agents and agent tokens', () => {
       transfer: { width: { from: 'grid.config.width' }, baseWidth: 64, target: { width: 1024 } },
     });
     expect(created.status).toBe(201);
-    const agent = (await http('POST', '/v1/agents', { name: 'cli-xfer', pool: 'cli-xfer', protocolVersion: 2 })).body;
     // η*(width) = 0.01 · (width / 64)^-1; linear is 0.1 better than constant everywhere.
-    for (let n = 0; n < 30; n++) {
-      const t = (await http('POST', `/v1/agents/${agent.agentId}/claim`, { waitMs: 2000 })).body.trial as {
-        id: string;
-        attempt: number;
-        leaseToken: string;
-        baseLr: number;
-        schedule: { kind: string };
-        config: { width: number };
-        lr: { lr: number[] };
-      };
-      const fence = { attempt: t.attempt, leaseToken: t.leaseToken };
-      const loss =
-        (Math.log10(t.baseLr) - Math.log10(0.01 * (64 / t.config.width))) ** 2 +
-        (t.schedule.kind === 'linear' ? 0 : 0.1) +
-        0.003 * Math.sin(t.baseLr * 1000 + t.config.width);
-      await http('POST', `/v1/trials/${t.id}/updates`, { ...fence, updates: [{ step: 0, lr: t.lr.lr[0], loss: 1 }] });
-      await http('POST', `/v1/trials/${t.id}/evals`, { ...fence, step: 1, metrics: { val_loss: loss } });
-      expect((await http('POST', `/v1/trials/${t.id}/complete`, fence)).status).toBe(200);
-    }
+    await trainByHand({
+      url: stack.api.url,
+      token: bootstrapToken,
+      pool: 'cli-xfer',
+      trials: 30,
+      objective: (t) => {
+        const width = t.config.width as number;
+        return (
+          (Math.log10(t.baseLr) - Math.log10(0.01 * (64 / width))) ** 2 +
+          (t.schedule.kind === 'linear' ? 0 : 0.1) +
+          0.003 * Math.sin(t.baseLr * 1000 + width)
+        );
+      },
+    });
     const id = created.body.id as string;
     const r = await cli(stack.api.url, 'transfer', id.slice(0, 8));
     expect(r.stdout).toContain('η* = a · scale^b per schedule along width (grid.config.width); val_loss (final, min)');

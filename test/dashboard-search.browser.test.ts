@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapToken, requirement, type Stack, startStack } from '@lrsweep/testkit';
+import { bootstrapToken, requirement, type Stack, startStack, trainByHand } from '@lrsweep/testkit';
 
 const root = resolve(import.meta.dirname, '..');
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -208,28 +208,21 @@ describe.skipIf(chromiumNeeded.skip)(`search views in ${chromiumPath}`, () => {
       },
       transfer: { width: { from: 'grid.config.width' }, baseWidth: 64, target: { width: 1024 } },
     });
-    const agent = await http('POST', '/v1/agents', { name: 'browser-xfer', pool: 'browser-xfer', protocolVersion: 2 });
     // η*(width) = 0.01 · 64 / width; linear 0.1 better than constant at every width.
-    for (let n = 0; n < 60; n++) {
-      const t = (await http('POST', `/v1/agents/${agent.agentId}/claim`, { waitMs: 2000 })).trial as {
-        id: string;
-        attempt: number;
-        leaseToken: string;
-        baseLr: number;
-        seed: number;
-        schedule: { kind: string };
-        config: { width: number };
-        lr: { lr: number[] };
-      };
-      const fence = { attempt: t.attempt, leaseToken: t.leaseToken };
-      const loss =
-        (Math.log10(t.baseLr) - Math.log10((0.01 * 64) / t.config.width)) ** 2 +
-        (t.schedule.kind === 'linear' ? 0 : 0.1) +
-        0.004 * Math.sin(t.baseLr * 1000 + t.config.width + 7 * t.seed);
-      await http('POST', `/v1/trials/${t.id}/updates`, { ...fence, updates: [{ step: 0, lr: t.lr.lr[0], loss: 1 }] });
-      await http('POST', `/v1/trials/${t.id}/evals`, { ...fence, step: 1, metrics: { val_loss: loss } });
-      await http('POST', `/v1/trials/${t.id}/complete`, fence);
-    }
+    await trainByHand({
+      url: stack.api.url,
+      token: bootstrapToken,
+      pool: 'browser-xfer',
+      trials: 60,
+      objective: (t) => {
+        const width = t.config.width as number;
+        return (
+          (Math.log10(t.baseLr) - Math.log10((0.01 * 64) / width)) ** 2 +
+          (t.schedule.kind === 'linear' ? 0 : 0.1) +
+          0.004 * Math.sin(t.baseLr * 1000 + width + 7 * t.seed)
+        );
+      },
+    });
     const answer = (await stack.client.get(`/v1/sweeps/${created.id}/transfer`)).body as {
       laws: { schedule: string; b: number; target: { lr: number; interval: [number, number] } }[];
       winner: { statement: string };
