@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTestDatabase,
   query,
@@ -37,6 +37,8 @@ describe('worker faults', () => {
   const prefix = uniquePrefix();
   const checkpointDir = mkdtempSync(join(tmpdir(), 'lrsweep-ckpt-'));
   const procs: RunningProcess[] = [];
+  /** Workers a test started: stopped after it, so a failed test leaves none to take the next test's trial. */
+  const testWorkers: RunningProcess[] = [];
   let api: ReturnType<typeof apiClient>;
   let env: Record<string, string>;
   let reference: Awaited<ReturnType<typeof trialSeries>>;
@@ -44,6 +46,7 @@ describe('worker faults', () => {
   const worker = async (id: string, extra: Record<string, string> = {}) => {
     const w = await startWorker({ ...env, WORKER_ID: id, ...extra });
     procs.push(w);
+    testWorkers.push(w);
     return w;
   };
   const submit = async (name: string) => {
@@ -55,7 +58,9 @@ describe('worker faults', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('wfault');
-    env = faultTestEnv({ databaseUrl: db.url, prefix, checkpointDir });
+    // Leases of 5 s (not the fault tests' usual 3 s): the successors here train while CI runs other
+    // files beside them, and a stall past a short lease adds an attempt the assertions count.
+    env = faultTestEnv({ databaseUrl: db.url, prefix, checkpointDir }, { LEASE_MS: '5000', LOCK_DURATION_MS: '5000' });
     const a = await startApi(env);
     procs.push(a);
     api = apiClient(a.url, bootstrapToken);
@@ -67,6 +72,10 @@ describe('worker faults', () => {
     expect(reference.trial).toMatchObject({ status: 'completed', attempt: 1 });
     expect(reference.updates).toHaveLength(T);
     await w.stop();
+    testWorkers.length = 0;
+  });
+  afterEach(async () => {
+    await Promise.all(testWorkers.splice(0).map((w) => w.stop('SIGKILL')));
   });
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));
