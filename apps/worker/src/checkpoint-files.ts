@@ -84,12 +84,6 @@ export function createCheckpointFiles(dir: string) {
     async read(path: string): Promise<TrainerState> {
       return decodeCheckpoint(await readFile(at(path)));
     },
-    async exists(path: string): Promise<boolean> {
-      return stat(at(path)).then(
-        (s) => s.isFile(),
-        () => false,
-      );
-    },
     async remove(path: string): Promise<void> {
       await rm(at(path), { force: true });
     },

@@ -4,5 +4,5 @@
  * an end makes due for others.
  */
 export { type AfterTrialDeps, type AfterTrialResult, afterTrial, type EndedTrial } from './after-trial';
-export { type AttemptEnd, type AttemptEndKind, attemptEndKinds, unreachable } from './outcomes';
+export { type AttemptEnd, type AttemptEndKind, unreachable } from './outcomes';
 export * from './transitions';

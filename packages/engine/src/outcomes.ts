@@ -18,17 +18,6 @@ export type AttemptEnd =
 
 export type AttemptEndKind = AttemptEnd['kind'];
 
-/** Every kind, for tests and exhaustive tables. */
-export const attemptEndKinds = [
-  'completed',
-  'diverged',
-  'failed',
-  'retried',
-  'released',
-  'paused',
-  'superseded',
-] as const satisfies readonly AttemptEndKind[];
-
 /** Makes a switch over a union exhaustive: a new kind left unhandled is a type error here. */
 export function unreachable(x: never): never {
   throw new Error(`unhandled case: ${JSON.stringify(x)}`);

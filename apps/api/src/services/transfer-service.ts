@@ -42,6 +42,8 @@ export async function sweepTransfer(
   // A series is one schedule with the trainer's other axes fixed (weight decay …): the width
   // axis (and the horizon) are what it runs along.
   const series = new Map<string, { key: string; label: string }>();
+  // Per configuration (its seeds share it): the canonical JSON is worked out once, not per trial.
+  const byConfig = new Map<string, { key: string; label: string }>();
   const seriesOf = (schedule: unknown, values: Record<string, unknown> | null) => {
     const others = Object.fromEntries(Object.entries(values ?? {}).filter(([k]) => k !== widthKey));
     const id = canonicalJson({ schedule, others });
@@ -58,7 +60,11 @@ export async function sweepTransfer(
   };
   const a = analyzeTransfer(
     rows.map((r) => {
-      const s = seriesOf(r.schedule, r.values);
+      let s = byConfig.get(r.config_id);
+      if (!s) {
+        s = seriesOf(r.schedule, r.values);
+        byConfig.set(r.config_id, s);
+      }
       const w = widthKey !== undefined ? r.values?.[widthKey] : undefined;
       return {
         scheduleKey: s.key,
