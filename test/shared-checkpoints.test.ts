@@ -27,10 +27,12 @@ const spec = (name: string) => ({
   dataset: { name: 'mnist', trainSize: 2200, validationSize: 200, testSize: 300 },
   model: { kind: 'mlp', hidden: [128] },
   optimizer: { kind: 'adam' },
-  training: { epochs: 10, batchSize: 20, evalEvery: 50 },
+  training: { epochs: 30, batchSize: 20, evalEvery: 100 },
   grid: { baseLr: [0.001], schedule: [{ kind: 'cosine' }], seeds: [3] },
 });
-const T = 1000;
+// Long enough that neither trial can finish while the other stack's worker is still starting on
+// a loaded CI machine (at 1000 updates one did, and the kill found no checkpoint to resume from).
+const T = 3000;
 
 interface Stack {
   name: string;
@@ -132,7 +134,15 @@ describe('two deployments sharing one checkpoint directory', () => {
     for (const s of stacks) s.worker!.proc.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
     const at = new Map<string, number>();
-    for (const s of stacks) at.set(s.name, (await recorded(s))[0]!.checkpoint_step);
+    for (const s of stacks) {
+      const [row] = await recorded(s);
+      const state = await query<{ status: string; step: number }>(
+        s.db.url,
+        'SELECT t.status::text AS status, (SELECT max(step) FROM update_metrics m WHERE m.trial_id = t.id) AS step FROM trials t',
+      );
+      expect(row, `stack ${s.name}: a checkpoint recorded at the kill (trial ${JSON.stringify(state)})`).toBeDefined();
+      at.set(s.name, row!.checkpoint_step);
+    }
     for (const s of stacks) await startStackWorker(s, `${s.name}-2`);
     for (const s of stacks) {
       await s.api.waitForSweep(s.sweepId!, 180_000);
