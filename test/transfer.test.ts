@@ -77,6 +77,37 @@ describe('a transfer study on the built-in workers', () => {
     );
   }, 300_000);
 
+  it('trains a μP study: each trial’s model at its width multiplier, the readout at zero, /transfer under mup', async () => {
+    const created = await stack.client.post('/v1/sweeps', {
+      name: 'mup-widths',
+      dataset: { name: 'mnist', trainSize: 360, validationSize: 60, testSize: 60 },
+      model: { kind: 'mlp', hidden: [16], parametrization: 'mup' },
+      training: { epochs: 1, batchSize: 50, evalEvery: 6 },
+      grid: { baseLr: [0.003, 0.01, 0.03], schedule: [{ kind: 'constant' }], scale: [1, 2, 4], seeds: 1 },
+      transfer: { width: { from: 'grid.scale' }, baseWidth: 2 },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const sweep = await stack.client.waitForSweep(created.body.id, 240_000);
+    expect(sweep.counts.completed).toBe(9);
+    const trials = await query<{ scale: number; model: { hidden: number[]; widthMultiplier: number }; loss0: number }>(
+      stack.db.url,
+      `SELECT (t.config->'values'->>'scale')::float8 AS scale, t.config->'model' AS model,
+              (SELECT train_loss FROM update_metrics m WHERE m.trial_id = t.id AND m.step = 0) AS loss0
+         FROM trials t WHERE t.sweep_id = $1`,
+      [created.body.id],
+    );
+    for (const t of trials) {
+      expect(t.model).toMatchObject({ hidden: [16 * t.scale], parametrization: 'mup', widthMultiplier: t.scale / 2 });
+      // μP's readout starts at zero: every class equally likely, so the first loss is ln 10 exactly
+      // (the standard parametrization's random readout starts elsewhere).
+      expect(t.loss0).toBeCloseTo(Math.log(10), 5);
+    }
+    const a = (await stack.client.get(`/v1/sweeps/${created.body.id}/transfer`)).body;
+    // Not declared in the block: the model's own parametrization.
+    expect(a.parametrization).toBe('mup');
+    expect(a.laws).toHaveLength(1);
+  }, 300_000);
+
   it('refuses grid.scale on a model without a width, naming the field', async () => {
     const r = await stack.client.post('/v1/sweeps', {
       name: 'lenet-widths',

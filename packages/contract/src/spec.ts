@@ -20,6 +20,21 @@ const dropout = z
   .optional()
   .meta({ description: 'dropout rate while training (default 0: none)' });
 
+/**
+ * μP (#28; Yang et al. 2022, arXiv 2203.03466) for the models with a width. Absent is the standard
+ * parametrization, so a spec without it keeps its identity.
+ */
+const parametrization = {
+  parametrization: z.enum(['standard', 'mup']).optional().meta({
+    description:
+      "'mup': μP's initialisation and per-layer learning rates (the base LR tuned at one width carries to others); default 'standard'",
+  }),
+  widthMultiplier: z.number().positive().max(4096).optional().meta({
+    description:
+      "under mup: this model's width over the base width its LR was tuned at (default 1; on a grid.scale axis each trial's is scale / transfer.baseWidth)",
+  }),
+};
+
 /** A transformer's shape (vit, gpt): `mlpRatio` defaults differ (ViT 2, GPT 4). */
 const transformer = (mlpRatio: number) => ({
   width: z.number().int().positive().max(1024).default(64),
@@ -42,6 +57,7 @@ export const modelSchema = z.discriminatedUnion('kind', [
       .default('relu')
       .meta({ description: "relu, tanh, or gelu (GELU's tanh form, as PyTorch's approximate='tanh')" }),
     dropout,
+    ...parametrization,
   }),
   /** D2L's LeNet (sigmoid and average pooling, as in the book; relu and max pooling optional). */
   z.strictObject({
@@ -58,6 +74,7 @@ export const modelSchema = z.discriminatedUnion('kind', [
     channels: z.array(z.number().int().positive().max(512)).min(1).max(5).default([32, 64]),
     batchNorm: z.boolean().default(false),
     dropout,
+    ...parametrization,
   }),
   /** A vision transformer: patch embedding by reshape + matmul, pre-norm blocks. */
   z
@@ -66,6 +83,7 @@ export const modelSchema = z.discriminatedUnion('kind', [
       patchSize: z.number().int().positive().max(32).default(4),
       ...transformer(2),
       dropout,
+      ...parametrization,
     })
     .superRefine(headsDivideWidth),
   /** A small decoder-only transformer for the text task: causal attention, learned positions, pre-norm. */
@@ -76,6 +94,7 @@ export const modelSchema = z.discriminatedUnion('kind', [
       /** Default: the dataset's. */
       contextLength: z.number().int().min(2).max(4096).optional(),
       dropout,
+      ...parametrization,
     })
     .superRefine(headsDivideWidth),
   /**
@@ -369,6 +388,41 @@ function checkTransfer(
     issue(['transfer', 'baseWidth'], 'baseWidth measures widths: it needs a width axis (transfer.width)');
 }
 
+/** μP's fields agree with each other, the optimizer, the scale axis and the transfer block. */
+function checkParametrization(
+  s: {
+    runner: { kind: string };
+    model?: ModelSpec;
+    optimizer?: OptimizerSpec;
+    grid: { scale?: number[] };
+    transfer?: TransferSpec;
+  },
+  issue: (path: PropertyKey[], message: string) => void,
+) {
+  const m = s.model?.kind === 'lenet' || s.model?.kind === 'layers' ? undefined : s.model;
+  const mup = m?.parametrization === 'mup';
+  if (mup && s.optimizer?.kind === 'schedule_free_adamw')
+    issue(
+      ['optimizer', 'kind'],
+      "μP has no per-layer rates for schedule-free AdamW: use adam, adamw or sgd under model.parametrization 'mup'",
+    );
+  if (m?.widthMultiplier !== undefined && !mup)
+    issue(['model', 'widthMultiplier'], "widthMultiplier is μP's: it needs model.parametrization 'mup'");
+  else if (m?.widthMultiplier !== undefined && s.grid.scale !== undefined)
+    issue(
+      ['model', 'widthMultiplier'],
+      'grid.scale sets each trial’s multiplier (scale / transfer.baseWidth): leave model.widthMultiplier out',
+    );
+  const declared = s.transfer?.parametrization;
+  if (s.runner.kind === 'builtin' && declared !== undefined && declared !== (mup ? 'mup' : 'standard'))
+    issue(
+      ['transfer', 'parametrization'],
+      mup
+        ? "the model trains under μP (model.parametrization 'mup'): leave transfer.parametrization out or say 'mup'"
+        : "the built-in models train under μP only with model.parametrization 'mup' (mlp, cnn, vit, gpt)",
+    );
+}
+
 export const sweepSpecSchema = z
   .strictObject({
     name: z.string().trim().min(1).max(200),
@@ -392,6 +446,7 @@ export const sweepSpecSchema = z
   .superRefine((s, ctx) => {
     const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
     if (s.transfer) checkTransfer(s.transfer, s, issue);
+    checkParametrization(s, issue);
     if (s.grid.scale !== undefined && s.runner.kind === 'external')
       issue(
         ['grid', 'scale'],

@@ -31,9 +31,9 @@ export const transferSpecSchema = z
         steps: z.number().int().positive().max(1e12).optional().meta({ description: 'its length in updates' }),
       })
       .optional(),
-    parametrization: z.enum(['standard', 'mup']).default('standard').meta({
+    parametrization: z.enum(['standard', 'mup']).optional().meta({
       description:
-        'how the trainer scales its layers; under mup η* should not move with width, and the answer warns when it does',
+        "how the trainer scales its layers (default: the built-in model's model.parametrization, else standard); under mup η* should not move with width, and the answer warns when it does",
     }),
   })
   .meta({

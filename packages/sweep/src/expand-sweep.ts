@@ -398,7 +398,10 @@ export function planTrials(plan: SweepPlan, sweepId: string): TrialPlan[] {
       c.horizon === undefined ? parts : { ...parts, training: { ...parts.training, totalSteps: c.horizon } };
     // On a scale axis the trial trains its configuration's widened model.
     const scale = typeof c.values?.scale === 'number' && plan.spec.grid.scale ? c.values.scale : undefined;
-    const own = scale !== undefined && model ? { ...horizonOwn, model: scaleModel(model, scale) } : horizonOwn;
+    const own =
+      scale !== undefined && model
+        ? { ...horizonOwn, model: scaleModel(model, scale, plan.spec.transfer?.baseWidth ?? 1) }
+        : horizonOwn;
     for (const seed of plan.seeds) {
       out.push({
         identity: trialIdentity(sweepId, c.baseLr, c.schedule, seed, c.values, c.horizon),

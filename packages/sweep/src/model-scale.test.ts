@@ -77,3 +77,55 @@ describe('expandSweep and planTrials with grid.scale', () => {
     });
   });
 });
+
+describe('μP on the scale axis (model.parametrization)', () => {
+  it('gives each trial its width multiplier over transfer.baseWidth; standard models get none', () => {
+    const s = spec({
+      model: { kind: 'mlp', hidden: [32], parametrization: 'mup' },
+      grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], scale: [1, 2, 8] },
+      transfer: { width: { from: 'grid.scale' }, baseWidth: 2 },
+    });
+    const r = expandSweep(s, { maxTrials: 100 });
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const models = planTrials(r.plan, 'sweep').map((t) => t.config.model);
+    expect(models).toEqual([1, 2, 8].map((k) => expect.objectContaining({ hidden: [32 * k], widthMultiplier: k / 2 })));
+    expect(scaleModel({ kind: 'mlp', hidden: [32], activation: 'relu' }, 2)).not.toHaveProperty('widthMultiplier');
+  });
+
+  const refused = (extra: object) => {
+    const r = sweepSpecSchema.safeParse({
+      name: 's',
+      dataset: { name: 'mnist' },
+      grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }] },
+      ...extra,
+    });
+    expect(r.success).toBe(false);
+    return r.error!.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  };
+  it('refuses what μP cannot do or what contradicts it, naming the field', () => {
+    expect(
+      refused({ model: { kind: 'mlp', parametrization: 'mup' }, optimizer: { kind: 'schedule_free_adamw' } }),
+    ).toContainEqual({ path: 'optimizer.kind', message: expect.stringMatching(/schedule-free AdamW/) });
+    expect(refused({ model: { kind: 'mlp', widthMultiplier: 4 } })).toContainEqual({
+      path: 'model.widthMultiplier',
+      message: expect.stringMatching(/needs model.parametrization 'mup'/),
+    });
+    expect(
+      refused({
+        model: { kind: 'mlp', parametrization: 'mup', widthMultiplier: 4 },
+        grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], scale: [1, 2] },
+      }),
+    ).toContainEqual({ path: 'model.widthMultiplier', message: expect.stringMatching(/grid.scale sets/) });
+    expect(
+      refused({
+        model: { kind: 'mlp' },
+        grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], scale: [1, 2] },
+        transfer: { width: { from: 'grid.scale' }, parametrization: 'mup' },
+      }),
+    ).toContainEqual({
+      path: 'transfer.parametrization',
+      message: expect.stringMatching(/only with model.parametrization/),
+    });
+    expect(refused({ model: { kind: 'lenet', parametrization: 'mup' } })[0]!.path).toBe('model');
+  });
+});

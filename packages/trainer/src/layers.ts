@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedGelu, fusedLayerNorm, fusedOpsActive } from './native-ops';
+import { type Parametrization, type ParamRole, standard } from './mup';
 import type { Rng } from './rng';
 
 /** Variable names are global to TF.js: a counter keeps them unique across the models alive at once. */
@@ -8,21 +9,36 @@ let made = 0;
 /** The trainable parameters of a model, made from the trial's seeded RNG (same seed, same start). */
 export class Params {
   readonly variables: tf.Variable[] = [];
-  constructor(private readonly rng: Rng) {}
+  /** What each variable is to μP (mup.ts): its rate multiplier follows from it. */
+  readonly roles: ParamRole[] = [];
+  constructor(
+    private readonly rng: Rng,
+    readonly parametrization: Parametrization = standard,
+  ) {}
+
+  get mup(): boolean {
+    return this.parametrization.kind === 'mup';
+  }
 
   /** Uniform in ±limit (Glorot or He, as the caller picks the limit). */
-  uniform(shape: number[], limit: number, name: string): tf.Variable {
+  uniform(shape: number[], limit: number, name: string, role: ParamRole = 'vector'): tf.Variable {
     const size = shape.reduce((a, b) => a * b, 1);
     const values = Float32Array.from({ length: size }, () => (2 * this.rng.next() - 1) * limit);
     // Inside tidy: the initial tensor a variable is made from is released with it.
     const v = tf.tidy(() => tf.variable(tf.tensor(values, shape), true, `${name}_${made++}`));
-    this.variables.push(v);
-    return v;
+    return this.add(v, role);
   }
 
-  constant(shape: number[], value: number, name: string): tf.Variable {
-    const v = tf.tidy(() => tf.variable(tf.fill(shape, value), true, `${name}_${made++}`));
+  constant(shape: number[], value: number, name: string, role: ParamRole = 'vector'): tf.Variable {
+    return this.add(
+      tf.tidy(() => tf.variable(tf.fill(shape, value), true, `${name}_${made++}`)),
+      role,
+    );
+  }
+
+  private add(v: tf.Variable, role: ParamRole) {
     this.variables.push(v);
+    this.roles.push(role);
     return v;
   }
 
@@ -69,18 +85,52 @@ const gelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
-/** A fully connected layer: He-uniform for ReLU-like activations, Glorot-uniform otherwise. */
-export function dense(p: Params, fanIn: number, fanOut: number, act: Activation | 'none' = 'none') {
-  const limit = act === 'relu' || act === 'gelu' ? Math.sqrt(6 / fanIn) : Math.sqrt(6 / (fanIn + fanOut));
-  const w = p.uniform([fanIn, fanOut], limit, 'w');
-  const b = p.constant([fanOut], 0, 'b');
+/**
+ * Which way a weight runs across the width (μP, mup.ts): from a fixed size into it (`input`),
+ * within it (`hidden`), out of it to a fixed size (`output`), or neither (`fixed`).
+ */
+export type WeightRole = 'input' | 'hidden' | 'output' | 'fixed';
+
+/** A bias's role: one per unit of the width, unless its layer ends at a fixed size. */
+const biasRole = (role: WeightRole): ParamRole => (role === 'output' || role === 'fixed' ? 'fixed' : 'vector');
+
+/**
+ * A fully connected layer: He-uniform for ReLU-like activations, Glorot-uniform otherwise. Under
+ * μP the limit is by fan-in alone (variance ∝ 1/fan-in: LeCun-uniform, He for ReLU-like) and the
+ * readout starts at zero.
+ */
+export function dense(
+  p: Params,
+  fanIn: number,
+  fanOut: number,
+  act: Activation | 'none' = 'none',
+  role: WeightRole = 'hidden',
+) {
+  const relu = act === 'relu' || act === 'gelu';
+  const w =
+    p.mup && role === 'output'
+      ? p.constant([fanIn, fanOut], 0, 'w', role)
+      : p.uniform(
+          [fanIn, fanOut],
+          relu ? Math.sqrt(6 / fanIn) : p.mup ? Math.sqrt(3 / fanIn) : Math.sqrt(6 / (fanIn + fanOut)),
+          'w',
+          role,
+        );
+  const b = p.constant([fanOut], 0, 'b', biasRole(role));
   return (x: tf.Tensor2D) => tf.add(tf.matMul(x, w as tf.Tensor2D), b) as tf.Tensor2D;
 }
 
 /** A 2-D convolution (NHWC), He-uniform (fan-in = k·k·cin). */
-export function conv(p: Params, k: number, cin: number, cout: number, pad: 'same' | 'valid') {
-  const w = p.uniform([k, k, cin, cout], Math.sqrt(6 / (k * k * cin)), 'k');
-  const b = p.constant([cout], 0, 'cb');
+export function conv(
+  p: Params,
+  k: number,
+  cin: number,
+  cout: number,
+  pad: 'same' | 'valid',
+  role: WeightRole = 'hidden',
+) {
+  const w = p.uniform([k, k, cin, cout], Math.sqrt(6 / (k * k * cin)), 'k', role);
+  const b = p.constant([cout], 0, 'cb', biasRole(role));
   return (x: tf.Tensor4D) => tf.add(tf.conv2d(x, w as tf.Tensor4D, 1, pad), b) as tf.Tensor4D;
 }
 
@@ -122,6 +172,14 @@ export interface ForwardOptions {
   training: boolean;
   /** Seeds this pass's dropout masks (the trial's seed and the update: a resumed run draws the same). */
   seed?: string;
+  /** Sees each layer's output as it is computed (μP's coordinate check reads their sizes). */
+  probe?: (layer: string, x: tf.Tensor) => void;
+}
+
+/** `x`, shown to the pass's probe first under `layer`'s name. */
+export function probed<T extends tf.Tensor>(opts: ForwardOptions | undefined, layer: string, x: T): T {
+  opts?.probe?.(layer, x);
+  return x;
 }
 
 /**

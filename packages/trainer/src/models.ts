@@ -2,7 +2,19 @@ import type { ModelSpec } from '@lrsweep/contract';
 import * as tf from '@tensorflow/tfjs';
 import { TrialError } from '@lrsweep/contract';
 import type { Dataset } from './datasets';
-import { type Activation, activate, conv, dense, dropper, type ForwardOptions, layerNorm, Params } from './layers';
+import {
+  type Activation,
+  activate,
+  conv,
+  dense,
+  dropper,
+  type ForwardOptions,
+  layerNorm,
+  Params,
+  probed,
+  type WeightRole,
+} from './layers';
+import { type ParamRole, type Parametrization, parametrizationOf } from './mup';
 import { layersModel } from './layers-model';
 import { gpt, transformerBlocks } from './transformer';
 import type { Rng } from './rng';
@@ -18,6 +30,10 @@ export type ModelData = Pick<Dataset, 'task' | 'shape' | 'numClasses' | 'targetD
 export interface Model {
   /** The trained parameters (what the optimizer updates). */
   variables: tf.Variable[];
+  /** What each variable is to μP (mup.ts), in the order of `variables`; absent for a Layers model. */
+  roles?: ParamRole[];
+  /** How the parameters were made and are to be trained (μP's rate multipliers follow from it). */
+  parametrization?: Parametrization;
   /** Other state a checkpoint must keep (a Layers model's batch-norm statistics). */
   state: tf.Variable[];
   /**
@@ -55,7 +71,8 @@ export function imageShape(shape: readonly number[], kind: string): InputShape {
  */
 export function createModel(spec: ModelSpec, data: ModelData, rng: Rng, layers?: tf.LayersModel): Model {
   if (spec.kind === 'gpt' || data.task === 'lm') {
-    if (spec.kind === 'gpt' && data.task === 'lm') return gpt(spec, data.shape[0]!, data.numClasses, rng);
+    if (spec.kind === 'gpt' && data.task === 'lm')
+      return gpt(spec, data.shape[0]!, data.numClasses, new Params(rng, parametrizationOf(spec)));
     if (spec.kind !== 'layers')
       throw new TrialError(
         'CONFIG_INVALID',
@@ -72,16 +89,17 @@ export function createModel(spec: ModelSpec, data: ModelData, rng: Rng, layers?:
   if (regression && spec.kind !== 'mlp')
     throw new TrialError('CONFIG_INVALID', `a ${spec.kind} classifies; a regression trains an mlp or a layers model`);
   const width = regression ? data.targetDim : data.numClasses;
+  const p = new Params(rng, parametrizationOf(spec));
   const built = (() => {
     switch (spec.kind) {
       case 'mlp':
-        return mlp(spec, data.inputDim, width, rng);
+        return mlp(spec, data.inputDim, width, p);
       case 'lenet':
-        return lenet(spec, imageShape(data.shape, 'lenet'), width, rng);
+        return lenet(spec, imageShape(data.shape, 'lenet'), width, p);
       case 'cnn':
-        return cnn(spec, imageShape(data.shape, 'cnn'), width, rng);
+        return cnn(spec, imageShape(data.shape, 'cnn'), width, p);
       case 'vit':
-        return vit(spec, imageShape(data.shape, 'vit'), width, rng);
+        return vit(spec, imageShape(data.shape, 'vit'), width, p);
     }
   })();
   return { ...built, loss: regression ? 'mse' : 'softmax', width };
@@ -91,6 +109,8 @@ type Built = Omit<Model, 'loss' | 'width'>;
 
 const model = (p: Params, forward: Model['forward'], forwardFlops: number): Built => ({
   variables: p.variables,
+  roles: p.roles,
+  parametrization: p.parametrization,
   state: [],
   forward,
   outputs: 'logits',
@@ -98,20 +118,27 @@ const model = (p: Params, forward: Model['forward'], forwardFlops: number): Buil
   dispose: () => p.dispose(),
 });
 
+/** Where layer `i` of `n` runs across the width (μP): in from the data, within it, out to the classes. */
+const roleAt = (i: number, n: number): WeightRole =>
+  n === 1 ? 'fixed' : i === 0 ? 'input' : i === n - 1 ? 'output' : 'hidden';
+
 /** A multilayer perceptron; dropout after each hidden activation. */
-function mlp(spec: Extract<ModelSpec, { kind: 'mlp' }>, inputDim: number, classes: number, rng: Rng): Built {
-  const p = new Params(rng);
+function mlp(spec: Extract<ModelSpec, { kind: 'mlp' }>, inputDim: number, classes: number, p: Params): Built {
   const sizes = [inputDim, ...spec.hidden, classes];
+  const n = sizes.length - 1;
   const layers = sizes
     .slice(1)
-    .map((out, i) => dense(p, sizes[i]!, out, i + 2 < sizes.length ? spec.activation : 'none'));
+    .map((out, i) => dense(p, sizes[i]!, out, i + 1 < n ? spec.activation : 'none', roleAt(i, n)));
   const flops = sizes.slice(1).reduce((a, out, i) => a + 2 * sizes[i]! * out, 0);
   return model(
     p,
     (x, opts) => {
       const drop = dropper(spec.dropout ?? 0, opts);
       return layers.reduce(
-        (h, layer, i) => (i + 1 < layers.length ? drop(activate(spec.activation, layer(h)) as tf.Tensor2D) : layer(h)),
+        (h, layer, i) =>
+          i + 1 < layers.length
+            ? drop(probed(opts, `hidden${i + 1}`, activate(spec.activation, layer(h)) as tf.Tensor2D))
+            : probed(opts, 'output', layer(h)),
         x,
       );
     },
@@ -120,8 +147,7 @@ function mlp(spec: Extract<ModelSpec, { kind: 'mlp' }>, inputDim: number, classe
 }
 
 /** D2L's LeNet: conv 6@5×5 (pad 2), pool, conv 16@5×5, pool, dense 120, 84, classes; 2×2 average (the book's) or max pooling. */
-function lenet(spec: Extract<ModelSpec, { kind: 'lenet' }>, [h, w, c]: InputShape, classes: number, rng: Rng): Built {
-  const p = new Params(rng);
+function lenet(spec: Extract<ModelSpec, { kind: 'lenet' }>, [h, w, c]: InputShape, classes: number, p: Params): Built {
   const act: Activation = spec.activation;
   const c1 = conv(p, 5, c, 6, 'same');
   const c2 = conv(p, 5, 6, 16, 'valid');
@@ -150,14 +176,13 @@ function lenet(spec: Extract<ModelSpec, { kind: 'lenet' }>, [h, w, c]: InputShap
  * A small CIFAR convnet: per stage two 3×3 convolutions (ReLU, optional batch normalisation over
  * the batch) and a 2×2 max-pool; then global average pooling and a linear classifier.
  */
-function cnn(spec: Extract<ModelSpec, { kind: 'cnn' }>, [h, w, c]: InputShape, classes: number, rng: Rng): Built {
-  const p = new Params(rng);
+function cnn(spec: Extract<ModelSpec, { kind: 'cnn' }>, [h, w, c]: InputShape, classes: number, p: Params): Built {
   let cin = c;
   let flops = 0;
   let hh = h;
   let ww = w;
-  const stages = spec.channels.map((cout) => {
-    const a = conv(p, 3, cin, cout, 'same');
+  const stages = spec.channels.map((cout, i) => {
+    const a = conv(p, 3, cin, cout, 'same', i === 0 ? 'input' : 'hidden');
     const b = conv(p, 3, cout, cout, 'same');
     const norms = spec.batchNorm
       ? [0, 1].map(() => ({ g: p.constant([cout], 1, 'bn_g'), b: p.constant([cout], 0, 'bn_b') }))
@@ -168,7 +193,7 @@ function cnn(spec: Extract<ModelSpec, { kind: 'cnn' }>, [h, w, c]: InputShape, c
     cin = cout;
     return { a, b, norms };
   });
-  const head = dense(p, cin, classes);
+  const head = dense(p, cin, classes, 'none', 'output');
   flops += 2 * cin * classes;
   const norm = (x: tf.Tensor4D, n: { g: tf.Variable; b: tf.Variable } | undefined) => {
     if (!n) return x;
@@ -180,12 +205,12 @@ function cnn(spec: Extract<ModelSpec, { kind: 'cnn' }>, [h, w, c]: InputShape, c
     (x, opts) => {
       const drop = dropper(spec.dropout ?? 0, opts);
       let y = tf.reshape(x, [-1, h, w, c]) as tf.Tensor4D;
-      for (const s of stages) {
-        y = tf.relu(norm(s.a(y), s.norms?.[0])) as tf.Tensor4D;
-        y = tf.relu(norm(s.b(y), s.norms?.[1])) as tf.Tensor4D;
+      stages.forEach((s, i) => {
+        y = probed(opts, `stage${i + 1}a`, tf.relu(norm(s.a(y), s.norms?.[0])) as tf.Tensor4D);
+        y = probed(opts, `stage${i + 1}b`, tf.relu(norm(s.b(y), s.norms?.[1])) as tf.Tensor4D);
         y = drop(tf.maxPool(y, 2, 2, 'valid'));
-      }
-      return head(tf.mean(y, [1, 2]) as tf.Tensor2D);
+      });
+      return probed(opts, 'output', head(tf.mean(y, [1, 2]) as tf.Tensor2D));
     },
     flops,
   );
@@ -196,18 +221,17 @@ function cnn(spec: Extract<ModelSpec, { kind: 'cnn' }>, [h, w, c]: InputShape, c
  * so it trains on wasm); learned position embeddings; pre-norm blocks of multi-head attention and
  * a GELU MLP (dropout on each residual branch); mean-pooled tokens feed the classifier.
  */
-function vit(spec: Extract<ModelSpec, { kind: 'vit' }>, [h, w, c]: InputShape, classes: number, rng: Rng): Built {
+function vit(spec: Extract<ModelSpec, { kind: 'vit' }>, [h, w, c]: InputShape, classes: number, p: Params): Built {
   const { patchSize: ps, width: d, depth, heads, mlpRatio } = spec;
-  const p = new Params(rng);
   const gh = h / ps;
   const gw = w / ps;
   const n = gh * gw;
   const pd = ps * ps * c;
-  const embed = dense(p, pd, d);
+  const embed = dense(p, pd, d, 'none', 'input');
   const pos = p.uniform([n, d], 0.02, 'pos');
   const blocks = transformerBlocks(p, { width: d, depth, heads, mlpRatio });
   const lnf = layerNorm(p, d);
-  const head = dense(p, d, classes);
+  const head = dense(p, d, classes, 'none', 'output');
   const flops = 2 * (n * pd * d + d * classes) + blocks.flops(n);
   return model(
     p,
@@ -218,8 +242,9 @@ function vit(spec: Extract<ModelSpec, { kind: 'vit' }>, [h, w, c]: InputShape, c
         b * n,
         pd,
       ]) as tf.Tensor2D;
-      const t = blocks.apply(drop(tf.add(tf.reshape(embed(patches), [b, n, d]), pos) as tf.Tensor3D), null, drop);
-      return head(tf.mean(lnf(t), 1) as tf.Tensor2D);
+      const tokens = probed(opts, 'embedding', tf.add(tf.reshape(embed(patches), [b, n, d]), pos) as tf.Tensor3D);
+      const t = blocks.apply(drop(tokens), null, drop, opts);
+      return probed(opts, 'output', head(tf.mean(lnf(t), 1) as tf.Tensor2D));
     },
     flops,
   );

@@ -171,3 +171,48 @@ describe('Adam over several variables at once (the native backend’s flat momen
     });
   }
 });
+
+describe('a rate per variable (μP’s multipliers, a packed trial’s members)', () => {
+  const grad = (v: tf.Variable, t: number[]) => tf.sub(v, tf.tensor1d(t));
+  /** Two variables trained together at rates [k₁·lr, k₂·lr], and each alone at its own rate. */
+  function together(spec: OptimizerSpec, k: [number, number]) {
+    const make = (x: number[]) => tf.variable(tf.tensor1d(x), true, `r${Math.random()}`);
+    const [a, b, a1, b1] = [make(start), make([0.3, -0.7, 2]), make(start), make([0.3, -0.7, 2])];
+    const both = createOptimizer(spec, [a, b]);
+    const alone = [createOptimizer(spec, [a1]), createOptimizer(spec, [b1])];
+    for (const lr of lrs)
+      tf.tidy(() => {
+        both.apply({ [a.name]: grad(a, target), [b.name]: grad(b, [1, 1, 1]) }, [k[0] * lr, k[1] * lr]);
+        alone[0]!.apply({ [a1.name]: grad(a1, target) }, k[0] * lr);
+        alone[1]!.apply({ [b1.name]: grad(b1, [1, 1, 1]) }, k[1] * lr);
+      });
+    const out = [a, b, a1, b1].map((v) => Array.from(v.dataSync()));
+    for (const o of [both, ...alone]) o.dispose();
+    for (const v of [a, b, a1, b1]) v.dispose();
+    return out;
+  }
+  const specs: OptimizerSpec[] = [
+    { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 },
+    { kind: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.1 },
+    { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0.01 },
+  ];
+  for (const spec of specs)
+    it(`${spec.kind}: each variable moves as it would alone at its own rate`, () => {
+      const [a, b, a1, b1] = together(spec, [1, 0.25]);
+      expectClose([a!], [a1!]);
+      expectClose([b!], [b1!]);
+      // …and the rates differ in effect: at a quarter of the rate, b moved less than at the full one.
+      const [, bFull] = together(spec, [1, 1]);
+      expect(Math.abs(b![2]! - 2)).toBeLessThan(Math.abs(bFull![2]! - 2));
+    });
+  it('schedule-free AdamW refuses a rate per variable', () => {
+    const w = tf.variable(tf.tensor1d(start), true, `sf${Math.random()}`);
+    const opt = createOptimizer(
+      { kind: 'schedule_free_adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
+      [w],
+    );
+    expect(() => tf.tidy(() => opt.apply({ [w.name]: grad(w, target) }, [0.1]))).toThrow(/one rate/);
+    opt.dispose();
+    w.dispose();
+  });
+});

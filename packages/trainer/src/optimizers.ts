@@ -11,14 +11,24 @@ export interface OptimizerState {
 }
 
 /**
+ * The rate of one update: one for every variable, or one per variable, in the order the optimizer
+ * was made with (μP's per-layer multipliers of the schedule's rate, mup.ts; a packed trial's
+ * members each at their own schedule's rate).
+ */
+export type Rates = number | readonly number[];
+
+/** Variable `i`'s rate. */
+const rateAt = (lr: Rates, i: number) => (typeof lr === 'number' ? lr : lr[i]!);
+
+/**
  * An optimizer whose learning rate is an argument of every update, so the schedule's rate is
  * exactly the rate applied. Update rules follow PyTorch (Adam, AdamW, SGD with momentum buffer
  * `b = μ·b + g`, Nesterov `g + μ·b`, weight decay added to the gradient) and, for schedule-free
  * AdamW, the equations of Defazio et al. 2024.
  */
 export interface Optimizer {
-  /** Applies one update with rate `lr`; call inside `tf.tidy`. */
-  apply(grads: Record<string, tf.Tensor>, lr: number): void;
+  /** Applies one update with rate `lr` (per variable where it is a list); call inside `tf.tidy`. */
+  apply(grads: Record<string, tf.Tensor>, lr: Rates): void;
   /** Puts the point to evaluate in the variables; the returned function puts training's back. */
   swapForEval?(): () => void;
   exportState(): OptimizerState;
@@ -120,13 +130,17 @@ function adamFlat(spec: AdamSpec, vars: tf.Variable[]): Optimizer {
       m.assign(mi);
       s.assign(si);
       const denom = tf.add(tf.div(tf.sqrt(si), Math.sqrt(bc2)), spec.epsilon);
-      const steps = tf.split(tf.mul(tf.div(mi, denom), lr / bc1), sizes);
-      const shrink = decoupled && wd ? 1 - lr * wd : 1;
-      vars.forEach((v, i) =>
+      // One rate for all: scaled before the split, as ever; a rate per variable: after it.
+      const steps =
+        typeof lr === 'number'
+          ? tf.split(tf.mul(tf.div(mi, denom), lr / bc1), sizes)
+          : tf.split(tf.div(mi, denom), sizes).map((x, i) => tf.mul(x, lr[i]! / bc1));
+      vars.forEach((v, i) => {
+        const shrink = decoupled && wd ? 1 - rateAt(lr, i) * wd : 1;
         v.assign(
           tf.sub(shrink !== 1 ? tf.mul(v, shrink) : v, v.rank === 1 ? steps[i]! : tf.reshape(steps[i]!, v.shape)),
-        ),
-      );
+        );
+      });
     },
     exportState: () => ({ t, slots: [...perVariable(m), ...perVariable(s)] }),
     importState(state) {
@@ -154,17 +168,18 @@ function adamPerVariable(spec: AdamSpec, vars: tf.Variable[]): Optimizer {
       const bc2 = 1 - spec.beta2 ** t;
       const fused = tf.getKernel(ADAM_KERNEL, tf.getBackend()) !== undefined;
       vars.forEach((v, i) => {
+        const rate = rateAt(lr, i);
         let g = grads[v.name]!;
         // Adam's weight decay is L2 in the gradient; AdamW's shrinks the weights directly.
         if (wd && !decoupled) g = tf.add(g, tf.mul(v, wd));
-        const shrink = decoupled && wd ? 1 - lr * wd : 1;
+        const shrink = decoupled && wd ? 1 - rate * wd : 1;
         if (fused) {
           // One fused pass (wasm): the same arithmetic as below, in the same order.
           const attrs: AdamAttrs = {
             beta1: spec.beta1,
             beta2: spec.beta2,
             epsilon: spec.epsilon,
-            step: lr / bc1,
+            step: rate / bc1,
             sqrtBc2: Math.sqrt(bc2),
             shrink,
           };
@@ -186,7 +201,7 @@ function adamPerVariable(spec: AdamSpec, vars: tf.Variable[]): Optimizer {
         m[i]!.assign(mi);
         s[i]!.assign(si);
         const denom = tf.add(tf.div(tf.sqrt(si), Math.sqrt(bc2)), spec.epsilon);
-        v.assign(tf.sub(base, tf.mul(tf.div(mi, denom), lr / bc1)));
+        v.assign(tf.sub(base, tf.mul(tf.div(mi, denom), rate / bc1)));
       });
     },
     exportState: () => ({ t, slots: readSlots([...m, ...s]) }),
@@ -215,7 +230,7 @@ function sgd(spec: Extract<OptimizerSpec, { kind: 'sgd' }>, vars: tf.Variable[])
           buf[i]!.assign(b);
           d = spec.nesterov ? tf.add(d, tf.mul(b, spec.momentum)) : b;
         }
-        v.assign(tf.sub(v, tf.mul(d, lr)));
+        v.assign(tf.sub(v, tf.mul(d, rateAt(lr, i))));
       });
       t += 1;
     },
@@ -245,7 +260,10 @@ function scheduleFree(spec: Extract<OptimizerSpec, { kind: 'schedule_free_adamw'
   let t = 0;
   let sumLr2 = 0;
   return {
-    apply(grads, gamma) {
+    apply(grads, rates) {
+      // Its averaging weights follow the one rate's history: a rate per variable has no meaning here.
+      if (typeof rates !== 'number') throw new Error('schedule-free AdamW takes one rate for every variable');
+      const gamma = rates;
       t += 1;
       const lr = gamma * Math.sqrt(1 - spec.beta2 ** t);
       sumLr2 += lr * lr;

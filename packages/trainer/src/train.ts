@@ -4,6 +4,7 @@ import { createSchedule, type ScheduleInput, type Schedule } from '@lrsweep/sche
 import type { Dataset } from './datasets';
 import { createModel, type Model } from './models';
 import { evaluateOn, lossOn, metricNames, rowsTensor, samplesIn } from './task';
+import { lrMultipliers } from './mup';
 import { clipByGlobalNorm, createOptimizer, type Optimizer, type OptimizerState, withSwa } from './optimizers';
 import { createRng, type Rng } from './rng';
 import { judgeAtRung, type RungEstimate, type RungOptions } from './asha-rung';
@@ -140,6 +141,8 @@ interface Run {
   rng: Rng;
   model: Model;
   opt: Optimizer;
+  /** μP's multiple of the schedule's rate per variable (mup.ts); null: the schedule's rate for all. */
+  multipliers: number[] | null;
   sum: Summary;
   observed: [number, number][];
   step: number;
@@ -171,6 +174,10 @@ function setUp(
     );
   }
   const base = createOptimizer(cfg.optimizer, model.variables);
+  // μP: each parameter's multiple of the schedule's rate (the rate recorded is the schedule's).
+  const multipliers = model.parametrization
+    ? lrMultipliers(model.parametrization, model.roles, cfg.optimizer.kind)
+    : null;
   const swa = cfg.training.swaFraction;
   const opt = swa ? withSwa(base, model.variables, Math.floor((1 - swa) * T)) : base;
   const run: Run = {
@@ -181,6 +188,7 @@ function setUp(
     rng,
     model,
     opt,
+    multipliers,
     sum: freshSummary(),
     observed: [],
     step: 0,
@@ -250,7 +258,10 @@ function update(run: Run, start: number, size: number, rate?: number): { loss: n
       run.model.variables,
     );
     const clip = cfg.training.gradClipNorm;
-    run.opt.apply(clip ? clipByGlobalNorm(grads, clip) : grads, lr);
+    run.opt.apply(
+      clip ? clipByGlobalNorm(grads, clip) : grads,
+      run.multipliers ? run.multipliers.map((k) => k * lr) : lr,
+    );
     return value;
   });
   const loss = lossT.dataSync()[0]!;

@@ -29,6 +29,9 @@ export async function sweepTransfer(
       'this sweep marks no scale axis: give its spec a transfer block (transfer.width.from: "grid.config.<key>", or transfer.length.from: "grid.horizon")',
     );
   const objective = sweep.objective as Objective;
+  // Undeclared: the built-in model's own (model.parametrization), else standard.
+  const model = (sweep.spec as { model?: { parametrization?: 'standard' | 'mup' } }).model;
+  const parametrization = t.parametrization ?? model?.parametrization ?? 'standard';
   const rows = await transferTrials(d.db, sweepId, objective.metric, objective.aggregate, objective.mode);
   // grid.scale's multipliers are stored as each configuration's values.scale.
   const widthKey = !t.width
@@ -81,14 +84,14 @@ export async function sweepTransfer(
       mode: objective.mode,
       ...(width ? { width } : {}),
       ...(length ? { length } : {}),
-      parametrization: t.parametrization,
+      parametrization,
     },
   );
   return {
     objective: { metric: objective.metric, mode: objective.mode, aggregate: objective.aggregate },
     width: t.width ? { from: t.width.from, baseWidth, target: width?.target ?? null } : null,
     length: t.length ? { from: 'grid.horizon', target: length?.target ?? null } : null,
-    parametrization: t.parametrization,
+    parametrization,
     ...a,
   };
 }
