@@ -5,9 +5,9 @@
 // analyzeTransfer the API's GET /v1/sweeps/:id/transfer answers with. Prints one JSON line.
 //
 // Width: hidden 128 × grid.scale 0.5 … 8 (widths 64 … 1024) × 6 base LRs × 3 schedules × 2 seeds,
-// standard parametrization, 120 updates. Length: width 128, horizons 60 / 120 / 240 updates × the same LRs and
-// schedules. Under μP the built-in models are not there yet (model.parametrization): the bench
-// says so rather than printing a number it did not measure.
+// 120 updates, under the standard parametrization and again under μP (model.parametrization
+// 'mup', base width 128: scale 1). Length: width 128, horizons 60 / 120 / 240 updates × the same
+// LRs and schedules, standard.
 import { type SweepSpecInput, sweepSpecSchema } from '@lrsweep/contract';
 import { analyzeTransfer, type BuiltinTrialConfig, expandSweep, planTrials, type TransferTrial } from '@lrsweep/sweep';
 import { describeSchedule } from '@lrsweep/schedules';
@@ -31,6 +31,11 @@ const widthSpec: SweepSpecInput = {
   name: 'bench-transfer-width',
   grid: { baseLr: lrs, schedule: schedules, seeds, scale: quick ? [0.5, 1, 2] : [0.5, 1, 2, 4, 8] },
   transfer: { width: { from: 'grid.scale' }, target: { width: 16 } },
+} as unknown as SweepSpecInput;
+const mupWidthSpec: SweepSpecInput = {
+  ...widthSpec,
+  name: 'bench-transfer-width-mup',
+  model: { ...base.model, parametrization: 'mup' },
 } as unknown as SweepSpecInput;
 const lengthSpec: SweepSpecInput = {
   ...base,
@@ -90,11 +95,10 @@ async function main() {
   const backend = await selectBackend((process.env.LRSWEEP_BACKEND as 'wasm' | 'tensorflow' | undefined) ?? 'wasm');
   const say = (s: string) => process.stderr.write(`bench:transfer: ${s}\n`);
   const t0 = performance.now();
-  const width = analyzeTransfer(await run(widthSpec, say), {
-    mode: 'min',
-    width: { baseWidth: 1, target: 16 },
-    parametrization: 'standard',
-  });
+  const widthOf = async (spec: SweepSpecInput, parametrization: 'standard' | 'mup') =>
+    analyzeTransfer(await run(spec, say), { mode: 'min', width: { baseWidth: 1, target: 16 }, parametrization });
+  const width = await widthOf(widthSpec, 'standard');
+  const mupWidth = await widthOf(mupWidthSpec, 'mup');
   const length = analyzeTransfer(await run(lengthSpec, say), {
     mode: 'min',
     length: { target: 960 },
@@ -109,25 +113,21 @@ async function main() {
         ? { scale: l.target.scale, lr: round(l.target.lr), interval: l.target.interval.map((x) => round(x)) }
         : null,
     }));
+  const widthReport = (a: typeof width) => ({
+    widths: [...new Set(a.optima.map((o) => 128 * o.width!))].sort((x, y) => x - y),
+    etaStar: a.optima.map((o) => ({ schedule: o.schedule, width: 128 * o.width!, lr: round(o.lr), flags: o.flags })),
+    laws: laws(a),
+    movedGridSteps: moved(a.optima, 'width'),
+    winner: a.winner?.statement ?? null,
+    warnings: a.warnings,
+  });
   console.log(
     JSON.stringify({
       bench: 'transfer',
       backend: backend?.name ?? 'wasm',
       quick,
       standard: {
-        width: {
-          widths: [...new Set(width.optima.map((o) => 128 * o.width!))].sort((a, b) => a - b),
-          etaStar: width.optima.map((o) => ({
-            schedule: o.schedule,
-            width: 128 * o.width!,
-            lr: round(o.lr),
-            flags: o.flags,
-          })),
-          laws: laws(width),
-          movedGridSteps: moved(width.optima, 'width'),
-          winner: width.winner?.statement ?? null,
-          warnings: width.warnings,
-        },
+        width: widthReport(width),
         length: {
           horizons: [60, 120, 240],
           etaStar: length.optima.map((o) => ({
@@ -142,7 +142,7 @@ async function main() {
           warnings: length.warnings,
         },
       },
-      mup: 'not measured: μP for the built-in models (model.parametrization) is not built yet',
+      mup: { width: widthReport(mupWidth) },
       seconds: Math.round((performance.now() - t0) / 1000),
     }),
   );
