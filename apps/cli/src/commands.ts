@@ -19,6 +19,7 @@ import {
   sweepTable,
   verdictTable,
 } from './render';
+import { runExport } from './export';
 import { formatTable } from './table';
 
 /** Exit codes scripts can rely on. */
@@ -42,6 +43,7 @@ usage:
   lrsweep submit <spec.json|spec.yaml> [--dry-run] [--follow] [--idempotency-key <key>] [--lr-from <range-test-id>]
   lrsweep range-test <sweep-id> [--json]
   lrsweep transfer <sweep-id> [--json] [--target-width <w>] [--target-steps <T>]
+  lrsweep export tensorboard <sweep-id> --out <dir>   (runs python -m lrsweep export; $LRSWEEP_PYTHON)
   lrsweep list [--limit <n>]
   lrsweep status <sweep-id>
   lrsweep follow <sweep-id>
@@ -123,6 +125,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         'lr-from': { type: 'string' },
         'target-width': { type: 'string' },
         'target-steps': { type: 'string' },
+        out: { type: 'string' },
         yes: { type: 'boolean', short: 'y', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -184,6 +187,17 @@ export async function run(argv: string[], io: Io): Promise<number> {
         const t = await client.transfer(await sweepId(), q);
         io.out(o.json ? JSON.stringify(t, null, 2) : transferLines(t).join('\n'));
         return exitCodes.ok;
+      }
+      case 'export': {
+        const [target, id] = args;
+        if (target !== 'tensorboard')
+          throw new UsageError('export writes tensorboard: lrsweep export tensorboard <sweep-id> --out <dir>');
+        if (!id) throw new UsageError('export tensorboard needs a sweep id');
+        if (!o.out) throw new UsageError('export tensorboard needs --out <dir> (the log directory)');
+        const full = await resolveSweepId(client, id);
+        // The Python client's paths carry /v1 themselves.
+        const api = (o.api ?? io.env.LRSWEEP_API_URL ?? 'http://127.0.0.1:3000').replace(/\/v1\/?$/, '');
+        return await runExport({ target, sweepId: full, out: o.out, api, token }, io);
       }
       case 'results': {
         const id = await sweepId();
