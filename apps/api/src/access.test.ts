@@ -105,7 +105,7 @@ describe('access: role × route × own or other project', () => {
     else if (path.startsWith('/v1/agents/:id')) id = side.agent;
     else if (path.startsWith('/v1/admin/tokens/:id'))
       id = (await createToken(h.handle.prisma, { projectId: project, name: 'to revoke' })).id;
-    const url = path.replace(':id', id);
+    const url = path.replace(':id', id).replace(':pool', 'ext');
     const fence = { attempt: 1, leaseToken: 'not-the-lease-token' };
     const bodies: Record<string, object> = {
       'POST /v1/sweeps': spec('new'),
@@ -123,13 +123,16 @@ describe('access: role × route × own or other project', () => {
       'POST /v1/trials/:id/complete': fence,
       'POST /v1/trials/:id/fail': { ...fence, message: 'x' },
       'POST /v1/trials/:id/release': fence,
+      'POST /v1/pools/:pool/scaler': { holder: 'scaler-1' },
     };
     const query =
       route === 'GET /v1/trials/:id/lr'
         ? '?attempt=1&leaseToken=x'
         : route === 'GET /v1/admin/tokens'
           ? `?projectId=${project}`
-          : '';
+          : route === 'DELETE /v1/pools/:pool/scaler'
+            ? '?holder=scaler-1'
+            : '';
     return {
       method,
       url: url + query,
@@ -168,11 +171,14 @@ describe('access: role × route × own or other project', () => {
       'GET /v1/agents': everyone,
       ...Object.fromEntries(
         Object.keys(rules)
-          .filter((r) => /^POST \/v1\/(agents|trials\/:id\/)/.test(r) || r === 'GET /v1/trials/:id/lr')
+          .filter(
+            (r) =>
+              /^POST \/v1\/(agents|trials\/:id\/)/.test(r) || r === 'GET /v1/trials/:id/lr' || r.includes('/v1/pools/'),
+          )
           .map((r) => [r, agents]),
       ),
     });
-    expect(Object.keys(granted)).toHaveLength(34);
+    expect(Object.keys(granted)).toHaveLength(37);
   });
 
   it("answers each role on each route as its rule says: 403 without the rule, 404 for another project's object, neither for its own", async () => {

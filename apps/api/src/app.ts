@@ -19,6 +19,7 @@ import { ApiError, registerErrorHandler, zodValidatorCompiler } from './errors';
 import { adminRoutes } from './routes/admin-routes';
 import { agentRoutes } from './routes/agent-routes';
 import { fleetRoutes } from './routes/fleet-routes';
+import { poolRoutes } from './routes/pool-routes';
 import { resultsRoutes } from './routes/results-routes';
 import { scheduleRoutes } from './routes/schedule-routes';
 import { sweepRoutes } from './routes/sweep-routes';
@@ -195,6 +196,7 @@ export async function buildApp(opts: AppOptions) {
       await v1.register(
         fleetRoutes({ db: opts.db, agentAliveMs: 3 * s.agentHeartbeatMs, workerLostAfterMs: s.workerLostAfterMs }),
       );
+      await v1.register(poolRoutes({ db: opts.db }));
     },
     { prefix: '/v1' },
   );

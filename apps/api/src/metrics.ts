@@ -87,7 +87,7 @@ export function createApiMetrics(deps: { db: Db; queue: TrialQueue }) {
     },
     /** A pool's backlog as KEDA's metrics-api trigger reads it. */
     async backlog(pool: string) {
-      const [row] = await poolBacklog(deps.db, pool);
+      const [row] = await poolBacklog(deps.db, { pool });
       const queued = row?.queued ?? 0;
       const running = row?.running ?? 0;
       return { pool, queued, running, backlog: queued + running };

@@ -59,6 +59,8 @@ describe('API routes', () => {
         '/v1/agents',
         '/v1/agents/{id}/claim',
         '/v1/agents/{id}/heartbeat',
+        '/v1/pools/{pool}/backlog',
+        '/v1/pools/{pool}/scaler',
         '/v1/schedules/preview',
         '/v1/sweeps',
         '/v1/sweeps/{id}',

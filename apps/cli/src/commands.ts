@@ -20,6 +20,7 @@ import {
   verdictTable,
 } from './render';
 import { runExport } from './export';
+import { defaultHolder, scaleUp, slurmDown, slurmStatus } from './slurm';
 import { formatTable } from './table';
 
 /** Exit codes scripts can rely on. */
@@ -44,6 +45,9 @@ usage:
   lrsweep range-test <sweep-id> [--json]
   lrsweep transfer <sweep-id> [--json] [--target-width <w>] [--target-steps <T>]
   lrsweep export tensorboard <sweep-id> --out <dir>   (runs python -m lrsweep export; $LRSWEEP_PYTHON)
+  lrsweep slurm up --pool <pool> --template <agent.sbatch> --max-jobs <n> [--once] [--interval <s>] [--idle-timeout <s>]
+  lrsweep slurm status --pool <pool>
+  lrsweep slurm down --pool <pool>
   lrsweep list [--limit <n>]
   lrsweep status <sweep-id>
   lrsweep follow <sweep-id>
@@ -126,6 +130,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
         'target-width': { type: 'string' },
         'target-steps': { type: 'string' },
         out: { type: 'string' },
+        pool: { type: 'string' },
+        template: { type: 'string' },
+        'max-jobs': { type: 'string' },
+        once: { type: 'boolean', default: false },
+        interval: { type: 'string' },
+        'idle-timeout': { type: 'string' },
+        holder: { type: 'string' },
         yes: { type: 'boolean', short: 'y', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -199,6 +210,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         const api = (o.api ?? io.env.LRSWEEP_API_URL ?? 'http://127.0.0.1:3000').replace(/\/v1\/?$/, '');
         return await runExport({ target, sweepId: full, out: o.out, api, token }, io);
       }
+      case 'slurm':
+        return await slurmCommand(args[0], o, client, token, io);
       case 'results': {
         const id = await sweepId();
         const q = { metric: o.metric as never, aggregate: o.aggregate as never, rankBy: o['rank-by'] as never };
@@ -321,6 +334,43 @@ export async function run(argv: string[], io: Io): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** `lrsweep slurm up | status | down` (slurm.ts). */
+async function slurmCommand(sub: string | undefined, o: Opts, client: Client, token: string | undefined, io: Io) {
+  const pool = o.pool as string | undefined;
+  if (!pool) throw new UsageError(`slurm ${sub ?? ''} needs --pool <pool>`.replace('  ', ' '));
+  switch (sub) {
+    case 'up': {
+      if (!o.template) throw new UsageError('slurm up needs --template <agent.sbatch> (examples/slurm/agent.sbatch)');
+      if (!o['max-jobs']) throw new UsageError('slurm up needs --max-jobs <n> (the most agent jobs at once)');
+      const maxJobs = positive(o['max-jobs'] as string, '--max-jobs');
+      if (!Number.isInteger(maxJobs) || maxJobs > 10_000)
+        throw new UsageError('--max-jobs must be an integer from 1 to 10000');
+      const api = (o.api as string | undefined) ?? io.env.LRSWEEP_API_URL ?? 'http://127.0.0.1:3000';
+      return scaleUp(
+        client,
+        {
+          pool,
+          template: o.template as string,
+          maxJobs,
+          once: Boolean(o.once),
+          intervalMs: 1000 * (o.interval ? positive(o.interval as string, '--interval') : 10),
+          idleTimeout: o['idle-timeout'] ? positive(o['idle-timeout'] as string, '--idle-timeout') : 60,
+          holder: (o.holder as string | undefined) ?? defaultHolder(),
+          api: api.replace(/\/v1\/?$/, ''),
+          token,
+        },
+        io,
+      );
+    }
+    case 'status':
+      return slurmStatus(client, pool, io);
+    case 'down':
+      return slurmDown(pool, io);
+    default:
+      throw new UsageError('slurm takes up, status or down');
+  }
+}
 
 type Opts = Record<string, string | boolean | undefined>;
 type Client = ReturnType<typeof createClient>;

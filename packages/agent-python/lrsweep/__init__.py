@@ -427,6 +427,12 @@ class Trial:
         self._stop.set()
 
 
+def _slurm_labels():
+    """The Slurm job this agent runs in (none outside Slurm): its job id, and its array's id and task."""
+    keys = (("SLURM_JOB_ID", "slurm_job_id"), ("SLURM_ARRAY_JOB_ID", "slurm_array_job_id"), ("SLURM_ARRAY_TASK_ID", "slurm_array_task_id"))
+    return {label: os.environ[var][:200] for var, label in keys if os.environ.get(var)}
+
+
 class Agent:
     """An agent of a pool: ``for trial in agent.trials(): ...`` claims one trial at a time."""
 
@@ -434,8 +440,9 @@ class Agent:
         self._api = _Api(url or os.environ.get("LRSWEEP_API_URL", "http://127.0.0.1:3000"), token or os.environ.get("LRSWEEP_TOKEN", ""))
         self.pool = pool
         self.name = name or "%s-%d" % (socket.gethostname(), os.getpid())
-        # At most 32, 4 096 characters in all (keys and values): shown in GET /v1/agents.
-        self.labels = labels or {}
+        # At most 32, 4 096 characters in all (keys and values): shown in GET /v1/agents. Under
+        # Slurm the job's ids come first, so `lrsweep slurm status` maps jobs to agents to trials.
+        self.labels = dict(_slurm_labels(), **(labels or {}))
         self.id = None
         self._stopping = threading.Event()
         self._claiming = None

@@ -32,6 +32,8 @@ import type {
   TokenView,
   ValidateAnswer,
   AgentView,
+  PoolBacklog,
+  ScalerLease,
 } from '@lrsweep/contract';
 import { sweepEnded, trialLive, trialStatuses } from '@lrsweep/contract';
 
@@ -203,6 +205,14 @@ export function createClient(opts: ClientOptions) {
       );
       return { agents: agents.sort((a, b) => b.lastHeartbeatAt.localeCompare(a.lastHeartbeatAt)) };
     },
+    /** A pool's ready backlog in the token's project (an autoscaler's demand). */
+    poolBacklog: (pool: string, q: { runner?: 'builtin' | 'external' } = {}) =>
+      call<PoolBacklog>('GET', `/v1/pools/${encodeURIComponent(pool)}/backlog${qs(q)}`),
+    /** Takes or renews the pool's scaler lease; `granted: false` names its holder. */
+    scalerLease: (pool: string, body: { holder: string; ttlMs?: number }) =>
+      call<ScalerLease>('POST', `/v1/pools/${encodeURIComponent(pool)}/scaler`, body),
+    releaseScaler: (pool: string, holder: string) =>
+      call<{ released: boolean }>('DELETE', `/v1/pools/${encodeURIComponent(pool)}/scaler${qs({ holder })}`),
     previewSchedule: (req: PreviewRequest) => call<Preview>('POST', '/v1/schedules/preview', req),
     createToken: (req: CreateTokenRequest) => call<CreatedToken>('POST', '/v1/admin/tokens', req),
     listTokens: (projectId?: string) => call<{ tokens: TokenView[] }>('GET', `/v1/admin/tokens${qs({ projectId })}`),

@@ -10,6 +10,7 @@ export * from './errors';
 export * from './jobs';
 export * from './metrics';
 export * from './roles';
+export * from './scaling';
 export * from './search';
 export * from './search-views';
 export * from './spec';

@@ -91,6 +91,9 @@ export const routeRules = {
   'POST /v1/trials/:id/fail': { may: 'actAsAgent', scope: 'project' },
   'POST /v1/trials/:id/release': { may: 'actAsAgent', scope: 'project' },
   'GET /v1/trials/:id/lr': { may: 'actAsAgent', scope: 'project' },
+  'GET /v1/pools/:pool/backlog': { may: 'actAsAgent', scope: 'project' },
+  'POST /v1/pools/:pool/scaler': { may: 'actAsAgent', scope: 'project' },
+  'DELETE /v1/pools/:pool/scaler': { may: 'actAsAgent', scope: 'project' },
 } as const satisfies Record<string, { may: RouteRuleName; scope: 'project' | 'tokens' | 'fleet' | 'none' }>;
 export type RouteKey = keyof typeof routeRules;
 

@@ -24,3 +24,4 @@ export * from './fork-store';
 export { Prisma } from './generated/prisma/client.ts';
 export * from './asha-store';
 export * from './deployment-store';
+export * from './scaler-store';

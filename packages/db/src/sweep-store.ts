@@ -339,9 +339,13 @@ export async function trialCountsByPool(db: Db): Promise<{ pool: string; status:
 
 /**
  * Each pool's backlog: its queued and running trials (Postgres is the source of truth: right
- * whatever Redis holds, and when fair share holds trials back). `pool` narrows to one pool.
+ * whatever Redis holds, and when fair share holds trials back). The filters narrow it to one
+ * pool, one project and one kind of runner (an autoscaler of agents counts external sweeps only).
  */
-export async function poolBacklog(db: Db, pool?: string): Promise<{ pool: string; queued: number; running: number }[]> {
+export async function poolBacklog(
+  db: Db,
+  f: { pool?: string; projectId?: string; runner?: 'builtin' | 'external' } = {},
+): Promise<{ pool: string; queued: number; running: number }[]> {
   // Per sweep: its running trials, and of its queued ones only as many as its maxParallel lets
   // run beside them (held-back trials are demand only once they may start; a forked cooldown
   // only once its trunk has handed it its checkpoint; an ASHA trial at a rung once promoted).
@@ -351,7 +355,10 @@ export async function poolBacklog(db: Db, pool?: string): Promise<{ pool: string
              least(count(*) FILTER (WHERE t.status = 'queued' AND NOT t.fork_waiting AND NOT t.rung_waiting),
                    greatest(coalesce(min(s.max_parallel), 2147483647) - count(*) FILTER (WHERE t.status = 'running'), 0)) AS queued
         FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-       WHERE t.status IN ('queued', 'running') AND s.cancelled_at IS NULL AND (${pool ?? null}::text IS NULL OR t.pool = ${pool ?? null}::text)
+       WHERE t.status IN ('queued', 'running') AND s.cancelled_at IS NULL
+         AND (${f.pool ?? null}::text IS NULL OR t.pool = ${f.pool ?? null}::text)
+         AND (${f.projectId ?? null}::text IS NULL OR s.project_id = ${f.projectId ?? null}::text)
+         AND (${f.runner ?? null}::text IS NULL OR s.runner_kind = ${f.runner ?? null}::text)
        GROUP BY t.pool, t.sweep_id) per_sweep
      GROUP BY pool`;
 }

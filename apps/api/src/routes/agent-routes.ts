@@ -136,14 +136,32 @@ export const agentRoutes =
         // The long poll ends early when the agent hangs up (no trial is claimed for nobody), and
         // at once with 401 when its token is revoked (by any API process).
         const gone = new AbortController();
-        req.raw.once('close', () => gone.abort());
-        req.socket.once('close', () => gone.abort());
+        let hungUp = false;
+        const ended = () => gone.abort();
+        const closed = () => {
+          hungUp = true;
+          gone.abort();
+        };
+        req.raw.once('close', ended);
+        // (Removed again below: a keep-alive connection carries many claims.)
+        req.socket.once('close', closed);
         const revoked = new AbortController();
         const unlisten = deps.revocations.onRevoked(req.auth.tokenId, () => revoked.abort());
         try {
-          return { trial: await agents.claim(req.auth, req.params.id, req.body.waitMs, gone.signal, revoked.signal) };
+          const trial = await agents.claim(req.auth, req.params.id, req.body.waitMs, gone.signal, revoked.signal);
+          // An agent whose connection closed while its claim was being made (SIGTERM on a Slurm
+          // job, say) never hears of the trial: give it back at once rather than leave it to a lease.
+          if (trial && hungUp) {
+            await agents
+              .release(req.auth, trial.id, trial.attempt, trial.leaseToken)
+              .catch((err) => req.log.warn({ err, trialId: trial.id }, 'claim: could not give back an unheard claim'));
+            return { trial: null };
+          }
+          return { trial };
         } finally {
           unlisten();
+          req.raw.off('close', ended);
+          req.socket.off('close', closed);
         }
       },
     );
