@@ -85,9 +85,12 @@ export function createApiMetrics(deps: { db: Db; queue: TrialQueue }) {
     observe(method: string, route: string, statusCode: number, seconds: number) {
       http.observe({ method, route, status_code: String(statusCode) }, seconds);
     },
-    /** A pool's backlog as KEDA's metrics-api trigger reads it. */
-    async backlog(pool: string) {
-      const [row] = await poolBacklog(deps.db, { pool });
+    /**
+     * A pool's backlog as KEDA's metrics-api trigger reads it: the sweeps of one kind of runner
+     * (the built-in workers' by default: agents' sweeps are no demand for workers), every project.
+     */
+    async backlog(pool: string, runner: 'builtin' | 'external' = 'builtin') {
+      const [row] = await poolBacklog(deps.db, { pool, runner });
       const queued = row?.queued ?? 0;
       const running = row?.running ?? 0;
       return { pool, queued, running, backlog: queued + running };

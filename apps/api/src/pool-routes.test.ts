@@ -39,6 +39,10 @@ describe('pool backlog and scaler lease', () => {
     expect((await backlog()).ready).toBe(11);
     // The built-in workers' sweeps of the same pool are theirs, not the agents'.
     expect(await backlog('?runner=builtin')).toMatchObject({ ready: 0, running: 0 });
+    // KEDA's figure for the built-in workers leaves the agents' sweeps out too.
+    const keda = async (q: string) => (await h.inject(`/scaling/backlog?pool=scale${q}`)).json().backlog;
+    expect(await keda('')).toBe(0);
+    expect(await keda('&runner=external')).toBe(11);
     const denied = await h.inject({ method: 'GET', url: '/v1/pools/scale/backlog' }, other);
     expect(denied.statusCode).toBe(403);
     expect(denied.json().message).toMatch(/may not serve pool 'scale'/);

@@ -50,8 +50,11 @@ export const systemRoutes =
         schema: {
           tags: ['system'],
           summary:
-            "A pool's backlog (queued + running trials, from Postgres): KEDA's metrics-api trigger scales the pool's workers on `backlog`",
-          querystring: z.strictObject({ pool: poolNameSchema }),
+            "A pool's backlog (queued trials that may start + running trials, from Postgres, every project): KEDA's metrics-api trigger scales the pool's workers on `backlog`. The built-in workers' sweeps by default; runner=external counts agents' sweeps",
+          querystring: z.strictObject({
+            pool: poolNameSchema,
+            runner: z.enum(['builtin', 'external']).default('builtin'),
+          }),
           response: {
             200: z.object({
               pool: z.string(),
@@ -62,6 +65,6 @@ export const systemRoutes =
           },
         },
       },
-      async (req) => deps.metrics.backlog(req.query.pool),
+      async (req) => deps.metrics.backlog(req.query.pool, req.query.runner),
     );
   };
