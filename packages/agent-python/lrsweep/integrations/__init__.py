@@ -1,0 +1,1 @@
+"""Framework integrations: ``lrsweep.integrations.transformers`` (the Hugging Face Trainer)."""
