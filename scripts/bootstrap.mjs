@@ -90,7 +90,7 @@ if (process.argv.includes('--tests')) {
       }).status === 0;
     if (!installed || !ready()) {
       console.log(
-        '• the Python test packages could not be installed: the PyTorch and Hugging Face examples', notebook client and export tests will fail and say so (LRSWEEP_SKIP=torch skips them)',
+        '• the Python test packages could not be installed: the tests of the PyTorch and Hugging Face examples, the notebook client and the export will fail and say so (LRSWEEP_SKIP=torch skips them)',
       );
     }
   }
