@@ -77,8 +77,18 @@ if (!existsSync('/usr/bin/chromium') && !process.env.CHROMIUM_PATH) {
 if (process.argv.includes('--tests')) {
   const venv = join(root, '.venv-torch');
   const py = join(venv, 'bin/python');
-  const packages = ['torch', 'numpy', 'pandas', 'tqdm', 'matplotlib', 'tensorboard', 'transformers', 'accelerate'];
-  const imports = 'import torch, numpy, pandas, tqdm, matplotlib, tensorboard, transformers, accelerate';
+  const packages = [
+    'torch',
+    'numpy',
+    'pandas',
+    'tqdm',
+    'matplotlib',
+    'tensorboard',
+    'transformers',
+    'accelerate',
+    'lightning',
+  ];
+  const imports = 'import torch, numpy, pandas, tqdm, matplotlib, tensorboard, transformers, accelerate, lightning';
   const ready = () => existsSync(py) && spawnSync(py, ['-c', imports], { stdio: 'ignore' }).status === 0;
   if (!process.env.LRSWEEP_TORCH_PYTHON && !ready()) {
     console.log(`• making .venv-torch with ${packages.join(', ')} for the Python tests`);
@@ -90,7 +100,7 @@ if (process.argv.includes('--tests')) {
       }).status === 0;
     if (!installed || !ready()) {
       console.log(
-        '• the Python test packages could not be installed: the tests of the PyTorch and Hugging Face examples, the notebook client and the export will fail and say so (LRSWEEP_SKIP=torch skips them)',
+        '• the Python test packages could not be installed: the tests of the PyTorch, Hugging Face and Lightning examples, the notebook client and the export will fail and say so (LRSWEEP_SKIP=torch skips them)',
       );
     }
   }
