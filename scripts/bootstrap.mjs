@@ -87,9 +87,14 @@ if (process.argv.includes('--tests')) {
     'transformers',
     'accelerate',
     'lightning',
+    'keras',
   ];
-  const imports = 'import torch, numpy, pandas, tqdm, matplotlib, tensorboard, transformers, accelerate, lightning';
-  const ready = () => existsSync(py) && spawnSync(py, ['-c', imports], { stdio: 'ignore' }).status === 0;
+  const imports =
+    'import torch, numpy, pandas, tqdm, matplotlib, tensorboard, transformers, accelerate, lightning, keras';
+  // (Keras imports its backend at import: the tests run it on PyTorch.)
+  const ready = () =>
+    existsSync(py) &&
+    spawnSync(py, ['-c', imports], { stdio: 'ignore', env: { ...process.env, KERAS_BACKEND: 'torch' } }).status === 0;
   if (!process.env.LRSWEEP_TORCH_PYTHON && !ready()) {
     console.log(`• making .venv-torch with ${packages.join(', ')} for the Python tests`);
     const made = existsSync(py) || spawnSync('python3.11', ['-m', 'venv', venv], { stdio: 'inherit' }).status === 0;
@@ -100,7 +105,7 @@ if (process.argv.includes('--tests')) {
       }).status === 0;
     if (!installed || !ready()) {
       console.log(
-        '• the Python test packages could not be installed: the tests of the PyTorch, Hugging Face and Lightning examples, the notebook client and the export will fail and say so (LRSWEEP_SKIP=torch skips them)',
+        '• the Python test packages could not be installed: the tests of the PyTorch, Hugging Face, Lightning and Keras examples, the notebook client and the export will fail and say so (LRSWEEP_SKIP=torch skips them)',
       );
     }
   }

@@ -8,5 +8,6 @@ frameworkExampleSuite({
   title: 'the PyTorch Lightning example',
   script: 'examples/lightning/train.py',
   pool: 'lightning-cpu',
+  accumulation: 4,
   modules: ['torch', 'lightning'],
 });

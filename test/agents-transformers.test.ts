@@ -9,5 +9,6 @@ frameworkExampleSuite({
   title: 'the Hugging Face Trainer example',
   script: 'examples/transformers/train.py',
   pool: 'hf-cpu',
+  accumulation: 4,
   modules: ['torch', 'transformers', 'accelerate'],
 });

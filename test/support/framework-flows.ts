@@ -1,5 +1,5 @@
 // The framework examples' shared end-to-end cases (examples/transformers, examples/lightning):
-// each runs as an agent against the real stack with gradient accumulation 4.
+// each runs as an agent against the real stack (with gradient accumulation where its framework has it).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,17 +27,23 @@ export interface FrameworkExample {
   pool: string;
   /** Python modules the example imports (the test fails, saying how to get them, without them). */
   modules: string[];
+  /** Micro-batches per update (GRAD_ACCUM), where the framework's integration takes it. */
+  accumulation: number;
 }
 
 /**
- * The same three cases for every framework example: a 2 × 2 sweep with gradient accumulation 4
+ * The same three cases for every framework example: a 2 × 2 sweep (gradient accumulation as given)
  * at exactly the schedule's rate per update; kill -9 resumed from the framework's checkpoint with
  * no gap and no row from two attempts; a deleted sweep's trial stopped within 10 s while the agent
  * goes on to another sweep's trial.
  */
-export function frameworkExampleSuite({ title, script, pool, modules }: FrameworkExample) {
+export function frameworkExampleSuite({ title, script, pool, modules, accumulation }: FrameworkExample) {
   const present =
-    existsSync(python) && spawnSync(python, ['-c', `import ${modules.join(', ')}`], { stdio: 'ignore' }).status === 0;
+    existsSync(python) &&
+    spawnSync(python, ['-c', `import ${modules.join(', ')}`], {
+      stdio: 'ignore',
+      env: { ...process.env, KERAS_BACKEND: 'torch' },
+    }).status === 0;
   const needed = requirement(
     'torch',
     present,
@@ -55,7 +61,7 @@ export function frameworkExampleSuite({ title, script, pool, modules }: Framewor
         LRSWEEP_TOKEN: token,
         CHECKPOINT_DIR: ckpt,
         IDLE_TIMEOUT: '4',
-        GRAD_ACCUM: '4',
+        GRAD_ACCUM: String(accumulation),
         BATCH_SIZE: '4',
         ...env,
       });
@@ -85,7 +91,7 @@ export function frameworkExampleSuite({ title, script, pool, modules }: Framewor
       await stack?.stop();
     });
 
-    it('trains 2 schedules × 2 base LRs with gradient accumulation 4 at exactly the schedule’s rate per update', async () => {
+    it(`trains 2 schedules × 2 base LRs${accumulation > 1 ? ` with gradient accumulation ${accumulation}` : ''} at exactly the schedule’s rate per update`, async () => {
       const T = 24;
       const { sweepId, trialIds } = await submit('hf-grid', T, {
         grid: {
