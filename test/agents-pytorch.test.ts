@@ -48,7 +48,7 @@ describe.skipIf(torch.skip)('the PyTorch example', () => {
   it("trains a sweep to a ranking at exactly the schedule's rates", async () => {
     const created = await stack.client.post('/v1/sweeps', {
       name: 'torch-mlp',
-      runner: { kind: 'external', pool: 'torch-cpu', config: { width: 32 } },
+      runner: { kind: 'external', pool: 'torch-cpu', config: { width: 32, body_lr_mult: 0.5 } },
       training: { totalSteps: 150, evalEvery: 50 },
       grid: {
         baseLr: [0.003, 0.03],
@@ -75,6 +75,14 @@ describe.skipIf(torch.skip)('the PyTorch example', () => {
       expect(rows.map((r) => r.lr)).toEqual(
         lrSequence(t.config.schedule, { baseLr: t.config.baseLr, totalSteps: 150 }).map((x) => expect.closeTo(x, 12)),
       );
+      // Its parameter groups, declared by trial.scheduler on the attempt: the head at the
+      // schedule's rate (the rate checked above), the body at half of it, each with its decay.
+      const { attempts } = (await stack.client.get(`/v1/trials/${t.id}/attempts`)).body;
+      const wd = t.config.values?.weight_decay ?? 0;
+      expect(attempts[0].paramGroups).toEqual([
+        { name: 'head', lrMultiplier: 1, weightDecay: wd },
+        { name: 'body', lrMultiplier: 0.5, weightDecay: wd },
+      ]);
     }
   }, 300_000);
 

@@ -52,7 +52,19 @@ def train(trial, data):
     train_set, val_set, test_set = data
     torch.manual_seed(trial.seed)
     model = make_model(int(trial.config.get("width", 64)))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=trial.base_lr, weight_decay=float(trial.config.get("weight_decay", 0.0)))
+    # Two parameter groups: the head (group 0) at the schedule's rate, the body at a multiple of
+    # it (runner config body_lr_mult, default 1); trial.scheduler keeps that multiple at every
+    # update and declares both groups on the attempt.
+    wd = float(trial.config.get("weight_decay", 0.0))
+    body, head = model[0], model[2]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": head.parameters(), "name": "head"},
+            {"params": body.parameters(), "name": "body", "lr": trial.base_lr * float(trial.config.get("body_lr_mult", 1.0))},
+        ],
+        lr=trial.base_lr,
+        weight_decay=wd,
+    )
     if trial.checkpoint_uri:
         state = torch.load(trial.checkpoint_uri)
         model.load_state_dict(state["model"])

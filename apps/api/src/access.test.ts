@@ -124,6 +124,7 @@ describe('access: role × route × own or other project', () => {
       'POST /v1/trials/:id/fail': { ...fence, message: 'x' },
       'POST /v1/trials/:id/release': fence,
       'POST /v1/pools/:pool/scaler': { holder: 'scaler-1' },
+      'POST /v1/trials/:id/param-groups': { ...fence, groups: [{ name: 'all', lrMultiplier: 1 }] },
     };
     const query =
       route === 'GET /v1/trials/:id/lr'
@@ -178,7 +179,7 @@ describe('access: role × route × own or other project', () => {
           .map((r) => [r, agents]),
       ),
     });
-    expect(Object.keys(granted)).toHaveLength(37);
+    expect(Object.keys(granted)).toHaveLength(38);
   });
 
   it("answers each role on each route as its rule says: 403 without the rule, 404 for another project's object, neither for its own", async () => {

@@ -83,6 +83,7 @@ describe('API routes', () => {
         '/v1/trials/{id}/lease',
         '/v1/trials/{id}/lr',
         '/v1/trials/{id}/metrics',
+        '/v1/trials/{id}/param-groups',
         '/v1/trials/{id}/release',
         '/v1/trials/{id}/updates',
         '/v1/workers',

@@ -224,14 +224,42 @@ class Trial:
 
     def scheduler(self, optimizer):
         """A torch LambdaLR that sets exactly ``trial.lr(step)`` before every update (resumed
-        trials included): call ``scheduler.step()`` after each ``optimizer.step()``."""
+        trials included): call ``scheduler.step()`` after each ``optimizer.step()``.
+
+        Parameter group 0 runs at the schedule's rate (the one lrsweep checks); other groups keep
+        their rate's multiple of group 0's as the optimizer was built (a backbone at
+        ``lr=0.1 * base``: 0.1× the schedule at every update). The groups — name (a group's
+        ``"name"``, else ``group<k>``), multiplier and weight decay — are declared on the attempt
+        and shown with it."""
         from torch.optim.lr_scheduler import LambdaLR  # noqa: WPS433 (torch is optional)
 
-        for group in optimizer.param_groups:
-            group["lr"] = self.base_lr
-            group["initial_lr"] = self.base_lr
+        groups = optimizer.param_groups
+        # initial_lr when present: a restored optimizer's lr is the last update's, initial_lr its base.
+        bases = [float(g.get("initial_lr", g["lr"])) for g in groups]
+        ratios = [b / bases[0] if bases[0] > 0 else 1.0 for b in bases]
+        ratios[0] = 1.0
+        for group, ratio in zip(groups, ratios):
+            group["lr"] = self.base_lr * ratio
+            group["initial_lr"] = self.base_lr * ratio
+        self.declare_param_groups(
+            [
+                {"name": str(g.get("name") or "group%d" % k), "lr_multiplier": r, "weight_decay": g.get("weight_decay")}
+                for k, (g, r) in enumerate(zip(groups, ratios))
+            ]
+        )
         last = min(max(self.resume_step, 0), self.total_steps - 1)
         return LambdaLR(optimizer, lambda s: self.lr(min(s, self.total_steps - 1)) / self.base_lr, last_epoch=last - 1)
+
+    def declare_param_groups(self, groups):
+        """Declares the attempt's optimizer parameter groups (once per attempt; ``scheduler`` does
+        it for a torch optimizer): ``[{"name", "lr_multiplier", "weight_decay"}]``, group 0 at 1×."""
+        body = []
+        for g in groups:
+            item = {"name": str(g["name"])[:64], "lrMultiplier": float(g["lr_multiplier"])}
+            if g.get("weight_decay") is not None:
+                item["weightDecay"] = float(g["weight_decay"])
+            body.append(item)
+        self._call("POST", self._path("param-groups"), self._fenced({"groups": body}))
 
     # What the trainer reports
 

@@ -165,6 +165,33 @@ export const checkpointBody = z.strictObject({
 });
 
 export const attemptBody = z.strictObject(attemptField);
+
+/**
+ * An optimizer's parameter groups (a backbone at 0.1× the rate, norms without weight decay …):
+ * group 0 carries the rate lrsweep checks, so its multiplier is 1; the others' are relative to it.
+ */
+export const paramGroupSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  lrMultiplier: z.number().positive().max(1e4),
+  weightDecay: z.number().min(0).max(10).optional(),
+});
+export type ParamGroup = z.output<typeof paramGroupSchema>;
+
+export const paramGroupsBody = z
+  .strictObject({ ...attemptField, groups: z.array(paramGroupSchema).min(1).max(64) })
+  .superRefine((b, ctx) => {
+    if (b.groups[0] && b.groups[0].lrMultiplier !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['groups', 0, 'lrMultiplier'],
+        message: "group 0 carries the schedule's rate (the one lrsweep checks): its multiplier is 1",
+      });
+    const seen = new Set<string>();
+    b.groups.forEach((g, i) => {
+      if (seen.has(g.name)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'name'], message: `'${g.name}' twice` });
+      seen.add(g.name);
+    });
+  });
 export const failBody = z.strictObject({
   ...attemptField,
   message: z.string().min(1).max(4000),

@@ -4,6 +4,7 @@
  */
 import { scheduleDraftSchema, scheduleSchema } from '@lrsweep/schedules';
 import { z } from 'zod';
+import { paramGroupSchema } from './agents';
 import { poolNameSchema, projectIdSchema } from './jobs';
 import { tokenRoleSchema } from './roles';
 import { sweepStatusSchema, trialStatusSchema } from './states';
@@ -217,6 +218,10 @@ export const trialAttemptSchema = z
       .meta({ description: 'null while it runs; requeued: released or timed out, and queued again' }),
     error: z.string().nullable(),
     errorCode: z.string().nullable(),
+    paramGroups: z.array(paramGroupSchema).nullable().meta({
+      description:
+        "the trainer's optimizer parameter groups for this attempt (group 0 at the schedule's rate), when it declared them",
+    }),
   })
   .meta({ id: 'TrialAttempt' });
 export const trialAttemptsAnswer = z.object({ attempts: z.array(trialAttemptSchema) });

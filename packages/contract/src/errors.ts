@@ -41,6 +41,11 @@ export const apiErrors = {
   },
   TRIAL_NOT_DONE: { status: 409, description: 'the trial has not reached its horizon' },
   CHECKPOINT_INCOMPLETE: { status: 409, description: 'a checkpoint marker was sent before the update rows it covers' },
+  PARAM_GROUPS_DECLARED: {
+    status: 409,
+    description:
+      "the attempt's parameter groups were declared already, differently (they are declared once per attempt)",
+  },
   SCHEDULE_MISMATCH: { status: 422, description: "a reported lr is not the schedule's: the trial failed (no retry)" },
   PROTOCOL_INCOMPATIBLE: { status: 426, description: "the agent SDK's protocol version is not supported" },
   BODY_TOO_LARGE: { status: 413, description: 'the body is larger than the limit' },

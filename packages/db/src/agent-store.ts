@@ -302,3 +302,22 @@ export async function listFleet(db: Db, projectId: string | null, page: Page, po
     })),
   };
 }
+
+/**
+ * Records an attempt's optimizer parameter groups, once: the same declaration again is accepted (a
+ * retried request), a different one is not. Whether it was recorded ('declared'), or the attempt
+ * already has other groups ('conflict').
+ */
+export async function declareParamGroups(
+  db: Db,
+  trialId: string,
+  attempt: number,
+  groups: unknown[],
+): Promise<'declared' | 'conflict'> {
+  const json = JSON.stringify(groups);
+  const n = await db.$executeRaw`
+    UPDATE trial_attempts SET param_groups = ${json}::jsonb
+     WHERE trial_id = ${trialId}::uuid AND attempt = ${attempt}
+       AND (param_groups IS NULL OR param_groups = ${json}::jsonb)`;
+  return n > 0 ? 'declared' : 'conflict';
+}

@@ -20,6 +20,7 @@ export {
   writeMetrics,
   refreshTrialSummary,
   recordCheckpoint,
+  declareParamGroups,
   recordAgentCheckpoint,
   // ends
   finishTrial,

@@ -13,6 +13,7 @@ import {
   idParamsSchema,
   lrAnswer,
   lrQuery,
+  paramGroupsBody,
   registerAgentBody,
   reportAnswer,
   updatesBody,
@@ -270,6 +271,22 @@ export const agentRoutes =
           req.body.message,
           req.body.retryable,
         ),
+    );
+    app.post(
+      '/trials/:id/param-groups',
+      {
+        config: control,
+        schema: {
+          tags,
+          summary:
+            "The attempt's optimizer parameter groups, once per attempt: group 0 at the schedule's rate (1×), the others' multiples of it and weight decay",
+          params: idParamsSchema,
+          body: paramGroupsBody,
+          response: { 200: reportAnswer, ...errors },
+        },
+      },
+      async (req) =>
+        agents.paramGroups(req.auth, req.params.id, req.body.attempt, req.body.leaseToken, req.body.groups),
     );
     app.post(
       '/trials/:id/release',

@@ -3,6 +3,7 @@ import {
   idParamsSchema,
   metricsQuerySchema,
   metricsSchema,
+  type ParamGroup,
   trialAttemptsAnswer,
   trialSchema,
 } from '@lrsweep/contract';
@@ -55,6 +56,7 @@ export const trialRoutes =
             outcome: a.outcome as 'completed' | null,
             error: a.error,
             errorCode: a.errorCode,
+            paramGroups: (a.paramGroups as ParamGroup[] | null) ?? null,
           })),
         };
       },

@@ -1,4 +1,4 @@
-import { agentProtocol, type Caller, can, type ClaimedTrial, lrMatches } from '@lrsweep/contract';
+import { agentProtocol, type Caller, can, type ClaimedTrial, lrMatches, type ParamGroup } from '@lrsweep/contract';
 import { countUpdates, type Db, getAgent, heartbeatAgent, registerAgent, trialEvaluations } from '@lrsweep/db';
 import {
   type AttemptEndKind,
@@ -6,6 +6,7 @@ import {
   type claimTrialForAgent,
   failAttempt,
   finishTrial,
+  declareParamGroups,
   recordAgentCheckpoint,
   refreshTrialSummary,
   releaseTrial,
@@ -272,6 +273,23 @@ export function createAgentService(d: AgentServiceDeps) {
       // A non-finite metric (sent as null): the trial diverged at the update before this evaluation.
       if (Object.values(metrics).some((v) => v === null)) return diverge(t, attempt, Math.max(0, step - 1));
       return renewed(caller, trialId, attempt, leaseToken, true);
+    },
+
+    /** The attempt's optimizer parameter groups, declared once (the same declaration again is fine). */
+    async paramGroups(
+      caller: Caller,
+      trialId: string,
+      attempt: number,
+      leaseToken: string | undefined,
+      groups: ParamGroup[],
+    ): Promise<Report> {
+      await owned(caller, trialId, attempt, leaseToken);
+      if ((await declareParamGroups(d.db, trialId, attempt, groups)) === 'conflict')
+        throw new ApiError(
+          'PARAM_GROUPS_DECLARED',
+          `attempt ${attempt} declared other parameter groups already: they are declared once per attempt`,
+        );
+      return renewed(caller, trialId, attempt, leaseToken, false);
     },
 
     /** A checkpoint marker covering updates 0 … step: refused while any of those rows is missing. */

@@ -153,6 +153,7 @@ export function TrialPage({ id }: { id: string }) {
               <th>ended</th>
               <th className="num">took</th>
               <th>outcome</th>
+              <th>parameter groups</th>
               <th>error</th>
             </tr>
           </thead>
@@ -167,6 +168,16 @@ export function TrialPage({ id }: { id: string }) {
                 <td className="num">{a.endedAt ? duration(Date.parse(a.endedAt) - Date.parse(a.startedAt)) : '–'}</td>
                 <td>
                   <span className={`status ${a.outcome ?? 'running'}`}>{a.outcome ?? 'running'}</span>
+                </td>
+                <td data-testid="param-groups">
+                  {a.paramGroups
+                    ? a.paramGroups
+                        .map(
+                          (g) =>
+                            `${g.name} ${g.lrMultiplier}×${g.weightDecay !== undefined ? ` wd ${g.weightDecay}` : ''}`,
+                        )
+                        .join(' · ')
+                    : '–'}
                 </td>
                 <td className="error">
                   {a.errorCode ? <code>{a.errorCode}</code> : null} {a.error ?? ''}
