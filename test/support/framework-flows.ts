@@ -101,7 +101,13 @@ export function frameworkExampleSuite({ title, script, pool, modules, accumulati
         },
       });
       const agent = example();
-      const sweep = await stack.client.waitForSweep(sweepId, 240_000);
+      // An agent that dies fails the test at once, saying what it printed (not after the wait).
+      const died = agent.exited.then(async (code) => {
+        await new Promise((r) => setTimeout(r, 2000));
+        throw new Error(`the agent exited (${code}):\n${agent.lines.slice(-40).join('\n')}`);
+      });
+      const sweep = await Promise.race([stack.client.waitForSweep(sweepId, 240_000), died]);
+      died.catch(() => {});
       expect(sweep.counts.completed, agent.lines.slice(-30).join('\n')).toBe(4);
       for (const id of trialIds) {
         const s = await trialSeries(stack.db.url, id);

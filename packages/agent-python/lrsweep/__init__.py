@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from typing import Any, Optional
 from http.client import HTTPConnection, HTTPSConnection
 
 __all__ = ["Agent", "Trial", "Client", "Sweep", "LrsweepError", "TerminalError", "ScheduleMismatch", "StaleAttempt"]
@@ -40,6 +41,8 @@ class LrsweepError(Exception):
         self.message = message
         self.issues = list(issues or [])
         self.field = self.issues[0].get("path") if self.issues else None
+        #: Seconds the API asked to wait (429/503 Retry-After), when it said.
+        self.retry_after: Optional[float] = None
 
 
 class TerminalError(Exception):
@@ -90,7 +93,7 @@ class _Api:
         cls = HTTPSConnection if self.scheme == "https" else HTTPConnection
         return cls(self.host, self.port, timeout=timeout)
 
-    def call(self, method, path, body=None, timeout=None, retry_for=None, on_connection=None, retry_throttled=True, headers=None):
+    def call(self, method, path, body=None, timeout=None, retry_for=None, on_connection=None, retry_throttled=True, headers=None) -> Any:
         """One call, retried on network errors and 5xx (and on 429 unless ``retry_throttled`` is
         False: the caller then decides, e.g. to send a bigger batch later) with jittered backoff,
         honouring Retry-After, for up to ``retry_for`` seconds."""

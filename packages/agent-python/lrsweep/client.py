@@ -116,7 +116,7 @@ class Sweep:
                     bar.total = total
                     bar.update(done - bar.n)
                     bar.set_postfix_str(s.get("status", ""))
-                    if bar.plain and (done, s.get("status")) != last:
+                    if getattr(bar, "plain", False) and (done, s.get("status")) != last:
                         print("%s: %d/%d trials done (%s)" % (self.id[:8], done, total, s.get("status")), file=sys.stderr)
                     last = (done, s.get("status"))
                 if s.get("status") in _ENDED:
@@ -348,6 +348,4 @@ def _progress(total, desc):
         from tqdm.auto import tqdm  # noqa: WPS433 (optional)
     except ImportError:
         return _Plain(total)
-    bar = tqdm(total=total, desc=desc, unit="trial")
-    bar.plain = False
-    return bar
+    return tqdm(total=total, desc=desc, unit="trial")

@@ -30,13 +30,13 @@ _PAGE = 100_000
 
 def _tensorboard():
     try:
-        from tensorboard.compat.proto.event_pb2 import Event  # noqa: WPS433 (optional)
-        from tensorboard.compat.proto.summary_pb2 import Summary
+        from tensorboard.compat.proto import event_pb2, summary_pb2  # noqa: WPS433 (optional)
         from tensorboard.plugins.hparams import summary_v2 as hp
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
     except ImportError as e:
         raise SystemExit('lrsweep export tensorboard: needs the tensorboard package: pip install "lrsweep[tensorboard]"') from e
-    return Event, Summary, hp, EventFileWriter
+    # (getattr: protobuf makes these classes at import, out of a type checker's sight.)
+    return getattr(event_pb2, "Event"), getattr(summary_pb2, "Summary"), hp, EventFileWriter
 
 
 def _trials(client, sweep_id):
@@ -79,7 +79,7 @@ def _hparams(t):
     """The trial's configuration as flat hparams: base LR, schedule, seed and its other axes."""
     cfg = t.get("config") or {}
     schedule = cfg.get("schedule") or {}
-    out = {"base_lr": float(cfg.get("baseLr")), "schedule": str(schedule.get("kind")), "seed": int(cfg.get("seed", 0))}
+    out = {"base_lr": float(cfg["baseLr"]), "schedule": str(schedule.get("kind")), "seed": int(cfg.get("seed", 0))}
     if cfg.get("horizon") is not None:
         out["horizon"] = int(cfg["horizon"])
     for k, v in (cfg.get("values") or {}).items():

@@ -33,8 +33,14 @@ What it does for you:
 import os
 
 import keras
+import numpy as np
 
 __all__ = ["LrsweepCallback", "TrialSchedule", "fit_kwargs", "resume", "step_batches"]
+
+
+def _int(x):
+    """A backend scalar (the optimizer's iterations) as a Python int."""
+    return int(np.asarray(keras.ops.convert_to_numpy(x)).reshape(-1)[0])
 
 
 class TrialSchedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -47,7 +53,7 @@ class TrialSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.handed = {}
 
     def __call__(self, step):
-        s = int(keras.ops.convert_to_numpy(step))
+        s = _int(step)
         s = min(max(s, 0), self.trial.total_steps - 1)
         rate = self.trial.lr(s)
         self.handed[s] = rate
@@ -84,7 +90,7 @@ def resume(trial, model):
     if trial.checkpoint_uri:
         model.optimizer.build(model.trainable_variables)
         model.load_weights(trial.checkpoint_uri)
-        done = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        done = _int(model.optimizer.iterations)
         if done != trial.resume_step:
             raise RuntimeError("the checkpoint holds %d updates; the trial resumes at %d" % (done, trial.resume_step))
 
@@ -114,15 +120,23 @@ class LrsweepCallback(keras.callbacks.Callback):
         self._mean = 0.0
         os.makedirs(checkpoint_dir, exist_ok=True)
 
+    @property
+    def _fitted(self):
+        model = self.model
+        if model is None:
+            raise RuntimeError("the callback is not attached to a model (pass it to model.fit)")
+        return model
+
     def _evaluate(self, data):
         # evaluate() resets the metrics the training logs average: keep theirs across it.
-        saved = [[keras.ops.copy(v.value) for v in m.variables] for m in self.model.metrics]
+        model = self._fitted
+        saved = [[keras.ops.copy(v.value) for v in m.variables] for m in model.metrics]
         try:
             if isinstance(data, tuple):
-                return self.model.evaluate(*data, verbose=0, return_dict=True)
-            return self.model.evaluate(data, verbose=0, return_dict=True)
+                return model.evaluate(*data, verbose=0, return_dict=True)
+            return model.evaluate(data, verbose=0, return_dict=True)
         finally:
-            for m, values in zip(self.model.metrics, saved):
+            for m, values in zip(model.metrics, saved):
                 for v, value in zip(m.variables, values):
                     v.assign(value)
 
@@ -137,7 +151,7 @@ class LrsweepCallback(keras.callbacks.Callback):
         trial.log(step, loss=loss, lr=rate if rate is not None else trial.lr(step))
         done, T = step + 1, trial.total_steps
         if trial.should_stop:
-            self.model.stop_training = True
+            self._fitted.stop_training = True
             return
         if done % trial.eval_every == 0 or done == T:
             metrics = {}
@@ -148,5 +162,5 @@ class LrsweepCallback(keras.callbacks.Callback):
             trial.evaluate(done, **metrics)
             if done < T:
                 path = os.path.join(self.checkpoint_dir, "%s-a%d-step%d.keras" % (trial.id, trial.attempt, done))
-                self.model.save(path)
+                self._fitted.save(path)
                 trial.checkpointed(step, path)

@@ -34,6 +34,7 @@ What it does for you:
 
 import os
 
+import torch
 from lightning.pytorch.callbacks import Callback
 
 __all__ = ["LrsweepCallback", "optimizers", "trainer_kwargs"]
@@ -69,7 +70,7 @@ def trainer_kwargs(trial, accumulate_grad_batches=1, **kwargs):
 
 def _name(key):
     name = key.replace("/", "_")
-    return {"val_accuracy": "val_acc", "test_accuracy": "test_acc"}.get(name, name)
+    return {"val_accuracy": "val_acc", "test_accuracy": "test_acc"}.get(name) or name
 
 
 def _scalars(metrics, prefix):
@@ -103,10 +104,10 @@ class LrsweepCallback(Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if loss is not None:
+        if isinstance(loss, torch.Tensor):
             # Lightning hands each micro-batch's loss divided by accumulate_grad_batches: their sum
             # over an update is the update's mean loss.
-            self._loss += float(loss)
+            self._loss += float(loss.detach().item())
             self._micro += 1
         done = trainer.global_step
         if done > self._reported:

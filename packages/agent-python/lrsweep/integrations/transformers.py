@@ -121,7 +121,7 @@ class LrsweepCallback(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         done = state.global_step
         if 0 < done < self.trial.total_steps:
-            path = os.path.join(args.output_dir, "checkpoint-%d" % done)
+            path = os.path.join(args.output_dir or "", "checkpoint-%d" % done)
             self.trial.checkpointed(done - 1, path)
 
     def finish(self):
