@@ -148,6 +148,8 @@ describe('truthful states', () => {
         outcome: 'completed',
         error: null,
         errorCode: null,
+        // A built-in worker's attempt declares no parameter groups (agents' trainers do).
+        paramGroups: null,
       },
     ]);
     expect(done!.backend).toMatch(/wasm|tensorflow|cpu/);
