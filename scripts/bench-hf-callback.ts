@@ -40,7 +40,8 @@ async function main() {
     REDIS_URL: process.env.REDIS_URL ?? defaultRedisUrl,
     QUEUE_PREFIX: `lrsweep-bench-hf-${randomBytes(4).toString('hex')}`,
     LRSWEEP_BOOTSTRAP_TOKEN: token,
-    LOG_LEVEL: 'warn',
+    // (startApi waits for the API's info-level "listening" line.)
+    LOG_LEVEL: 'info',
   });
   started.push(api);
   const client = createClient({ baseUrl: api.url, token });
@@ -65,7 +66,8 @@ async function main() {
   const runs = runner.lines
     .filter((l) => l.startsWith('{"pair"'))
     .map((l) => JSON.parse(l) as { pair: number; mode: 'plain' | 'lrsweep'; seconds: number });
-  if (code !== 0 || runs.length !== 2 * PAIRS) throw new Error(`the runs failed:\n${runner.lines.slice(-30).join('\n')}`);
+  if (code !== 0 || runs.length !== 2 * PAIRS)
+    throw new Error(`the runs failed:\n${runner.lines.slice(-30).join('\n')}`);
   const ratios = Array.from({ length: PAIRS }, (_, p) => {
     const of = (m: string) => runs.find((r) => r.pair === p && r.mode === m)!.seconds;
     return of('lrsweep') / of('plain');
@@ -94,4 +96,5 @@ main()
   })
   .finally(async () => {
     await Promise.all(started.map((p) => p.stop()));
+    process.exit();
   });
