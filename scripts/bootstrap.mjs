@@ -88,9 +88,10 @@ if (process.argv.includes('--tests')) {
     'accelerate',
     'lightning',
     'keras',
+    'pytest',
   ];
   const imports =
-    'import torch, numpy, pandas, tqdm, matplotlib, tensorboard, transformers, accelerate, lightning, keras';
+    'import torch, numpy, pandas, tqdm, matplotlib, tensorboard, transformers, accelerate, lightning, keras, pytest';
   // (Keras imports its backend at import: the tests run it on PyTorch.)
   const ready = () =>
     existsSync(py) &&
