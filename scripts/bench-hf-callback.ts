@@ -5,6 +5,7 @@
 // ratios with its spread. Needs the Python tests' venv (.venv-torch: torch, transformers,
 // accelerate; `node scripts/bootstrap.mjs --tests` makes it) or LRSWEEP_TORCH_PYTHON.
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createClient } from '@lrsweep/client';
@@ -74,6 +75,14 @@ async function main() {
   });
   for (const [p, r] of ratios.entries()) log(`  pair ${p + 1}: lrsweep / plain = ${r.toFixed(4)}`);
   const pct = (x: number) => `${((x - 1) * 100).toFixed(2)}%`;
+  const plainRuns = runs.filter((r) => r.mode === 'plain').map((r) => r.seconds);
+  // The baseline's own spread says how quiet the machine was (PERFORMANCE.md: quote runs ≤ 10%).
+  const spread = (percentile(plainRuns, 75) - percentile(plainRuns, 25)) / median(plainRuns);
+  log(
+    `plain Trainer runs: median ${median(plainRuns).toFixed(2)} s, IQR ${(100 * spread).toFixed(1)}% of it; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   log(
     `overhead of the integration: median ${pct(median(ratios))} (IQR ${pct(percentile(ratios, 25))} … ${pct(percentile(ratios, 75))}; target < 2%)`,
   );
@@ -84,7 +93,9 @@ async function main() {
       steps: STEPS,
       medianRatio: median(ratios),
       ratios,
-      plainSeconds: median(runs.filter((r) => r.mode === 'plain').map((r) => r.seconds)),
+      plainSeconds: median(plainRuns),
+      plainSpread: spread,
+      loadAverage: loadavg(),
     }),
   );
 }

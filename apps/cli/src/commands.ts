@@ -20,7 +20,8 @@ import {
   verdictTable,
 } from './render';
 import { runExport } from './export';
-import { defaultHolder, scaleUp, slurmDown, slurmStatus } from './slurm';
+import { apiBase, type Opts, positive, UsageError } from './options';
+import { slurmCommand } from './slurm';
 import { formatTable } from './table';
 
 /** Exit codes scripts can rely on. */
@@ -92,13 +93,6 @@ function readSpec(path: string): unknown {
   return ['.yaml', '.yml'].includes(extname(path).toLowerCase()) ? parseYaml(text) : JSON.parse(text);
 }
 
-/** A positive number from an option, or a usage error naming it. */
-function positive(text: string, option: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${option} must be a positive number, not '${text}'`);
-  return n;
-}
-
 /** Runs one command line; resolves to the exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {
   // biome-ignore lint/suspicious/noImplicitAnyLet: TypeScript types it from the parseArgs call below (its options' literal type).
@@ -154,7 +148,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return o.help ? exitCodes.ok : exitCodes.invalid;
   }
   const token = o.token ?? io.env.LRSWEEP_TOKEN;
-  const client = createClient({ baseUrl: o.api ?? io.env.LRSWEEP_API_URL ?? 'http://127.0.0.1:3000', token });
+  const client = createClient({ baseUrl: apiBase(o, io.env), token });
   const need = (what: string) => {
     if (!args[0]) throw new UsageError(`${command} needs ${what}`);
     return args[0];
@@ -206,9 +200,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         if (!id) throw new UsageError('export tensorboard needs a sweep id');
         if (!o.out) throw new UsageError('export tensorboard needs --out <dir> (the log directory)');
         const full = await resolveSweepId(client, id);
-        // The Python client's paths carry /v1 themselves.
-        const api = (o.api ?? io.env.LRSWEEP_API_URL ?? 'http://127.0.0.1:3000').replace(/\/v1\/?$/, '');
-        return await runExport({ target, sweepId: full, out: o.out, api, token }, io);
+        return await runExport({ target, sweepId: full, out: o.out, api: apiBase(o, io.env), token }, io);
       }
       case 'slurm':
         return await slurmCommand(args[0], o, client, token, io);
@@ -333,46 +325,6 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
 }
 
-class UsageError extends Error {}
-
-/** `lrsweep slurm up | status | down` (slurm.ts). */
-async function slurmCommand(sub: string | undefined, o: Opts, client: Client, token: string | undefined, io: Io) {
-  const pool = o.pool as string | undefined;
-  if (!pool) throw new UsageError(`slurm ${sub ?? ''} needs --pool <pool>`.replace('  ', ' '));
-  switch (sub) {
-    case 'up': {
-      if (!o.template) throw new UsageError('slurm up needs --template <agent.sbatch> (examples/slurm/agent.sbatch)');
-      if (!o['max-jobs']) throw new UsageError('slurm up needs --max-jobs <n> (the most agent jobs at once)');
-      const maxJobs = positive(o['max-jobs'] as string, '--max-jobs');
-      if (!Number.isInteger(maxJobs) || maxJobs > 10_000)
-        throw new UsageError('--max-jobs must be an integer from 1 to 10000');
-      const api = (o.api as string | undefined) ?? io.env.LRSWEEP_API_URL ?? 'http://127.0.0.1:3000';
-      return scaleUp(
-        client,
-        {
-          pool,
-          template: o.template as string,
-          maxJobs,
-          once: Boolean(o.once),
-          intervalMs: 1000 * (o.interval ? positive(o.interval as string, '--interval') : 10),
-          idleTimeout: o['idle-timeout'] ? positive(o['idle-timeout'] as string, '--idle-timeout') : 60,
-          holder: (o.holder as string | undefined) ?? defaultHolder(),
-          api: api.replace(/\/v1\/?$/, ''),
-          token,
-        },
-        io,
-      );
-    }
-    case 'status':
-      return slurmStatus(client, pool, io);
-    case 'down':
-      return slurmDown(pool, io);
-    default:
-      throw new UsageError('slurm takes up, status or down');
-  }
-}
-
-type Opts = Record<string, string | boolean | undefined>;
 type Client = ReturnType<typeof createClient>;
 
 async function submit(file: string, o: Opts, client: Client, io: Io): Promise<number> {

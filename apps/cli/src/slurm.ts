@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { LrsweepClient } from '@lrsweep/client';
+import { apiBase, type Opts, positive, UsageError } from './options';
 import { formatTable } from './table';
 
 export interface SlurmIo {
@@ -219,4 +220,46 @@ export function slurmDown(pool: string, io: SlurmIo): number {
     `pool ${pool}: cancelled ${pending.length} pending jobs; asked ${running.length} running agents to release their trials and stop`,
   );
   return 0;
+}
+
+/** `lrsweep slurm up | status | down`, from the command line's options. */
+export async function slurmCommand(
+  sub: string | undefined,
+  o: Opts,
+  client: LrsweepClient,
+  token: string | undefined,
+  io: SlurmIo,
+): Promise<number> {
+  const pool = o.pool as string | undefined;
+  if (!pool) throw new UsageError(`slurm ${sub ?? ''} needs --pool <pool>`.replace('  ', ' '));
+  switch (sub) {
+    case 'up': {
+      if (!o.template) throw new UsageError('slurm up needs --template <agent.sbatch> (examples/slurm/agent.sbatch)');
+      if (!o['max-jobs']) throw new UsageError('slurm up needs --max-jobs <n> (the most agent jobs at once)');
+      const maxJobs = positive(o['max-jobs'] as string, '--max-jobs');
+      if (!Number.isInteger(maxJobs) || maxJobs > 10_000)
+        throw new UsageError('--max-jobs must be an integer from 1 to 10000');
+      return scaleUp(
+        client,
+        {
+          pool,
+          template: o.template as string,
+          maxJobs,
+          once: Boolean(o.once),
+          intervalMs: 1000 * (o.interval ? positive(o.interval as string, '--interval') : 10),
+          idleTimeout: o['idle-timeout'] ? positive(o['idle-timeout'] as string, '--idle-timeout') : 60,
+          holder: (o.holder as string | undefined) ?? defaultHolder(),
+          api: apiBase(o, io.env),
+          token,
+        },
+        io,
+      );
+    }
+    case 'status':
+      return slurmStatus(client, pool, io);
+    case 'down':
+      return slurmDown(pool, io);
+    default:
+      throw new UsageError('slurm takes up, status or down');
+  }
 }
