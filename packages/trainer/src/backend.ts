@@ -17,7 +17,13 @@ export interface BackendChoice {
 
 /** Imports a module only if it is installed; native TF.js packages are optional here. */
 export type Importer = (name: string) => Promise<unknown>;
-const defaultImporter: Importer = (name) => import(/* @vite-ignore */ name);
+// The backends lrsweep depends on are imported by name, so a bundler (`pnpm bundle`) carries
+// them; the native ones are found at run time, when installed.
+const dependedOn: Record<string, () => Promise<unknown>> = {
+  '@tensorflow/tfjs-backend-wasm': () => import('@tensorflow/tfjs-backend-wasm'),
+  '@tensorflow/tfjs-backend-cpu': () => import('@tensorflow/tfjs-backend-cpu'),
+};
+const defaultImporter: Importer = (name) => dependedOn[name]?.() ?? import(/* @vite-ignore */ name);
 
 /**
  * Picks and activates a backend. `auto`: `@tensorflow/tfjs-node-gpu` when it is installed and
