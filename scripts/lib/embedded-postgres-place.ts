@@ -41,13 +41,13 @@ export function placeEmbeddedPostgres(o: {
     who = ids(user);
     if (!who)
       return {
-        problem: `✗ The embedded Postgres needs an unprivileged user '${user}' and it could not be created (useradd failed); run the demo as a non-root user, or start a Postgres and set DATABASE_URL.`,
+        problem: `✗ The embedded Postgres needs an unprivileged user '${user}' and it could not be created (useradd failed); run it as a non-root user, or start a Postgres and set DATABASE_URL.`,
       };
   }
   const blocked = o.binaries.find((b) => !userCan(user, 'x', b));
   if (blocked) {
     return {
-      problem: `✗ The embedded Postgres runs as the unprivileged user '${user}' (Postgres refuses root), which cannot reach its programs in ${dirname(dirname(blocked))}: put lrsweep where other users can read (e.g. /opt or /srv, not /root or a mktemp -d), run the demo as a non-root user, or start a Postgres and set DATABASE_URL.`,
+      problem: `✗ The embedded Postgres runs as the unprivileged user '${user}' (Postgres refuses root), which cannot reach its programs in ${dirname(dirname(blocked))}: put lrsweep where other users can read (e.g. /opt or /srv, not /root or a mktemp -d), run it as a non-root user, or start a Postgres and set DATABASE_URL.`,
     };
   }
   mkdirSync(o.preferred, { recursive: true, mode: 0o700 });
