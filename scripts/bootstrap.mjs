@@ -1,9 +1,10 @@
 // Makes a fresh clone runnable: pnpm (the pinned version), the dependencies from the lockfile
 // (installing them generates the Prisma client), and a client current with the schema. Plain Node, no dependencies; quick when all is in place.
 import { execSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findPython, sdkMinors, sdkVenv } from '../packages/testkit/src/find-python.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const pinned = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager.split('@')[1];
@@ -110,6 +111,49 @@ if (process.argv.includes('--tests')) {
       );
     }
   }
+  installWheel(process.env.LRSWEEP_TORCH_PYTHON ?? (existsSync(py) ? py : undefined));
+}
+
+/**
+ * The Python tests run lrsweep as users get it: the wheel, built from packages/agent-python each
+ * run and installed with --no-deps over the last one (a second or two), into the tests' venv and
+ * into one venv per SDK floor (.venv-sdk-3.9, .venv-sdk-3.11: the wheel alone, the core being
+ * standard library), made once. Never the source tree on PYTHONPATH.
+ */
+function installWheel(torchPython) {
+  const builder = torchPython ?? findPython(11) ?? 'python3';
+  const dist = join(root, '.cache', 'python-wheel');
+  rmSync(dist, { recursive: true, force: true });
+  const built = spawnSync(builder, ['-m', 'pip', 'wheel', '-q', '--no-deps', '-w', dist, 'packages/agent-python'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  const wheel = built.status === 0 ? readdirSync(dist).find((f) => f.endsWith('.whl')) : undefined;
+  if (!wheel) {
+    console.log('• the lrsweep wheel did not build: the Python agent tests will fail and say so');
+    return;
+  }
+  const install = (python) =>
+    spawnSync(python, ['-m', 'pip', 'install', '-q', '--no-deps', '--force-reinstall', join(dist, wheel)], {
+      stdio: 'inherit',
+    }).status === 0;
+  const targets = torchPython && existsSync(torchPython) ? [torchPython] : [];
+  for (const minor of sdkMinors) {
+    const base = findPython(minor);
+    const venvPython = join(sdkVenv(minor), 'bin', 'python');
+    if (!base) continue; // the suites say what to install
+    if (!existsSync(venvPython) && spawnSync(base, ['-m', 'venv', sdkVenv(minor)], { stdio: 'inherit' }).status !== 0) {
+      console.log(`• could not make ${sdkVenv(minor)} with ${base}`);
+      continue;
+    }
+    targets.push(venvPython);
+  }
+  const failed = targets.filter((python) => !install(python));
+  console.log(
+    failed.length
+      ? `• the lrsweep wheel did not install into ${failed.join(', ')}`
+      : `• ${wheel} installed into ${targets.map((t) => t.replace(`${root}/`, '').replace('/bin/python', '')).join(', ')}`,
+  );
 }
 
 // For the tests only: the native TensorFlow backend, built from the tensorflow-cpu wheel (pip

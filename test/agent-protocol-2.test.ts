@@ -3,17 +3,17 @@
 // scoped, paged views, the documented 10 000-row batch, throttled agents that live, and no
 // lockout of honest callers. (Deleting a sweep under a training agent is a flow every SDK runs:
 // test/support/agent-flows.ts.)
-import { apiClient, findPython, query, requirement, type Stack, startAgentProcess, startStack } from '@lrsweep/testkit';
+import { apiClient, query, requirement, sdkPython, type Stack, startAgentProcess, startStack } from '@lrsweep/testkit';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const python = findPython(11);
+const python = sdkPython(11);
 const needed = requirement(
   'python3.11',
   python !== null,
-  "install Python 3.11 (pyenv install 3.11, or Debian's python3.11)",
+  "install Python 3.11 (pyenv install 3.11, or Debian's python3.11), then npm test makes .venv-sdk-3.11 with the lrsweep wheel",
 );
 
 const external = (name: string, pool: string, o: { totalSteps?: number; trials?: number } = {}) => ({

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { requirement } from '@lrsweep/testkit';
+import { requirement, sdkMinors, sdkPython } from '@lrsweep/testkit';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..');
@@ -20,10 +20,22 @@ describe.skipIf(needed.skip)('pytest: packages/agent-python/tests', () => {
     const r = spawnSync(python, ['-m', 'pytest', '-q', '-rs', 'packages/agent-python/tests'], {
       cwd: root,
       encoding: 'utf8',
-      env: { ...process.env, PYTHONPATH: join(root, 'packages/agent-python'), KERAS_BACKEND: 'torch' },
+      // The installed wheel (npm test puts it in the venv), not the source tree.
+      env: { ...process.env, KERAS_BACKEND: 'torch' },
     });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\b5 passed\b/);
     expect(r.stdout).not.toMatch(/skipped/);
   }, 120_000);
+
+  it('every Python the tests run agents with imports lrsweep from the installed wheel, not the source tree', () => {
+    needed.assert();
+    const pythons = [python, ...sdkMinors.map((m) => sdkPython(m)).filter((p): p is string => p !== null)];
+    expect(pythons.length).toBeGreaterThan(1);
+    for (const p of pythons) {
+      const r = spawnSync(p, ['-c', 'import lrsweep; print(lrsweep.__file__)'], { cwd: root, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout.trim(), p).toMatch(/site-packages\/lrsweep\/__init__\.py$/);
+    }
+  });
 });

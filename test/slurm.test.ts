@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { eventually, query, requirement, type Stack, startStack, trialSeries } from '@lrsweep/testkit';
+import { eventually, query, requirement, sdkPython, type Stack, startStack, trialSeries } from '@lrsweep/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..');
@@ -69,7 +69,6 @@ describe.skipIf(needed.skip)('lrsweep slurm up on a one-node Slurm cluster', () 
           ...env,
           LRSWEEP_API_URL: stack.api.url,
           LRSWEEP_TOKEN: token,
-          PYTHONPATH: join(root, 'packages/agent-python'),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -96,7 +95,8 @@ describe.skipIf(needed.skip)('lrsweep slurm up on a one-node Slurm cluster', () 
         `#SBATCH --output=${dir}/job-%A_%a.out`,
         `export LOGREG_POOL="$LRSWEEP_POOL" LOGREG_IDLE="$IDLE_TIMEOUT" LOGREG_CKPT_DIR=${dir}`,
         'export LOGREG_STEP_SLEEP=0.05 LOGREG_CKPT_EVERY=10 LOGREG_NAME="slurm-$SLURM_JOB_ID"',
-        `exec python3 ${join(root, 'test/fixtures/agents/logreg.py')}`,
+        // The SDK venv npm test makes (the installed wheel, as on a cluster).
+        `exec ${sdkPython(11) ?? 'python3'} ${join(root, 'test/fixtures/agents/logreg.py')}`,
         '',
       ].join('\n'),
     );
@@ -132,8 +132,20 @@ describe.skipIf(needed.skip)('lrsweep slurm up on a one-node Slurm cluster', () 
             currentTrialId: string | null;
             labels: Record<string, string>;
           }[];
+          // Agents early in a running trial (fewer than T/2 updates stored): the signal lands mid-trial,
+          // not in the moment between two trials, when there is nothing to hand on.
+          const early = new Set(
+            (
+              await query<{ id: string }>(
+                stack.db.url,
+                `SELECT t.id FROM trials t WHERE t.sweep_id = $1 AND t.status = 'running'
+                   AND (SELECT count(*) FROM update_metrics u WHERE u.trial_id = t.id) < $2`,
+                [sweepId, T / 2],
+              )
+            ).map((r) => r.id),
+          );
           const jobs = agents
-            .filter((a) => a.alive && a.currentTrialId && a.labels.slurm_array_job_id)
+            .filter((a) => a.alive && a.currentTrialId && early.has(a.currentTrialId) && a.labels.slurm_array_job_id)
             .map((a) => ({ id: `${a.labels.slurm_array_job_id}_${a.labels.slurm_array_task_id}` }));
           const running = new Set(
             squeue()

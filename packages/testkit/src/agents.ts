@@ -1,26 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '../../..');
 
-/** An interpreter `python3.X` on this machine: on PATH, or in pyenv's versions; null if none. */
-export function findPython(minor: 9 | 11): string | null {
-  const pyenv = join(process.env.PYENV_ROOT ?? join(homedir(), '.pyenv'), 'versions');
-  if (existsSync(pyenv)) {
-    const v = readdirSync(pyenv)
-      .filter((d) => d.startsWith(`3.${minor}.`))
-      .sort()
-      .at(-1);
-    if (v && existsSync(join(pyenv, v, 'bin', `python3.${minor}`))) return join(pyenv, v, 'bin', `python3.${minor}`);
-  }
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    const p = join(dir, `python3.${minor}`);
-    if (existsSync(p) && !dir.includes('shims')) return p;
-  }
-  return null;
-}
+export { findPython, sdkMinors, sdkPython } from './find-python.mjs';
 
 export interface AgentProcess {
   proc: ChildProcess;
@@ -34,7 +17,9 @@ export interface AgentProcess {
 export function startAgentProcess(cmd: string, args: string[], env: Record<string, string>): AgentProcess {
   const proc = spawn(cmd, args, {
     cwd: root,
-    env: { ...process.env, PYTHONPATH: join(root, 'packages/agent-python'), PYTHONUNBUFFERED: '1', ...env },
+    // The interpreter's own environment provides lrsweep (npm test installs the wheel into the
+    // tests' venvs): what users install is what runs, never the source tree on PYTHONPATH.
+    env: { ...process.env, PYTHONUNBUFFERED: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
