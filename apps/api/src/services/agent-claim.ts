@@ -1,10 +1,53 @@
 import { randomUUID } from 'node:crypto';
-import { type Caller, can, jobCatalog, poolQueueName } from '@lrsweep/contract';
-import { callerById } from '@lrsweep/db';
+import { type Caller, type ClaimedTrial, can, jobCatalog, poolQueueName } from '@lrsweep/contract';
+import { callerById, heartbeatAgent } from '@lrsweep/db';
 import { claimTrialForAgent, trialState } from '@lrsweep/engine';
 import { createTrialFetcher, type Job } from '@lrsweep/queue';
+import type { TrialConfig } from '@lrsweep/sweep';
 import { ApiError } from '../errors';
-import type { AgentServiceDeps } from './agent-service';
+import type { AgentContext, AgentServiceDeps } from './agent-context';
+
+/** The next trial of the agent's pool, or null when none came within `waitMs`. */
+export async function claim(
+  ctx: AgentContext,
+  caller: Caller,
+  agentId: string,
+  waitMs: number,
+  gone: AbortSignal,
+  revoked: AbortSignal,
+): Promise<ClaimedTrial | null> {
+  const agent = await ctx.mustAgent(caller, agentId);
+  await heartbeatAgent(ctx.d.db, agentId, caller.projectId);
+  const claimed = await pollForTrial(ctx.d, caller, agent, waitMs, gone, revoked);
+  return claimed ? claimView(ctx, claimed) : null;
+}
+
+/** The claimed trial as the agent needs it, with its first chunk of rates. */
+async function claimView(
+  ctx: AgentContext,
+  c: NonNullable<Awaited<ReturnType<typeof claimTrialForAgent>>>,
+): Promise<ClaimedTrial> {
+  const cfg = c.config as unknown as TrialConfig;
+  const resumeStep = c.checkpointStep ?? 0;
+  const runnerConfig = cfg.runner?.kind === 'external' ? cfg.runner.config : {};
+  return {
+    id: c.trialId,
+    sweepId: c.sweepId,
+    attempt: c.attempt,
+    leaseMs: ctx.d.leaseMs,
+    seed: cfg.seed,
+    baseLr: cfg.baseLr,
+    schedule: cfg.schedule,
+    totalSteps: c.totalSteps,
+    evalEvery: cfg.training.evalEvery,
+    stepsPerEpoch: cfg.training.stepsPerEpoch ?? null,
+    leaseToken: c.leaseToken,
+    config: { ...runnerConfig, ...(cfg.values ?? {}) },
+    resumeStep,
+    checkpointUri: c.checkpointStep ? c.checkpointPath : null,
+    lr: await ctx.ratesOf(c.trialId, cfg, c.totalSteps, Math.floor(resumeStep / 1000) * 1000, 1000),
+  };
+}
 
 /**
  * A claim's long poll: the next trial of the agent's pool, waiting up to `waitMs` for one (on a
