@@ -42,6 +42,22 @@ async function runUp(args: string[]) {
   say('lrsweep: stopped');
 }
 
+/**
+ * A process `up` started stops (SIGTERM: a worker checkpoints and releases its trials) when `up`
+ * is gone, even killed with SIGKILL, rather than running on unsupervised.
+ */
+function stopWithParent() {
+  const parent = Number(process.env.LRSWEEP_UP_PID);
+  if (!parent) return;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      process.kill(process.pid, 'SIGTERM');
+    }
+  }, 1000);
+  timer.unref();
+}
+
 async function main(): Promise<number> {
   switch (command) {
     case 'up':
@@ -52,9 +68,11 @@ async function main(): Promise<number> {
       return proof(rest);
     }
     case 'api':
+      stopWithParent();
       await import('../../apps/api/src/main');
       return -1;
     case 'worker':
+      stopWithParent();
       await import('../../apps/worker/src/main');
       return -1;
     case 'migrate': {

@@ -11,37 +11,26 @@ import { join } from 'node:path';
 import { lrSequence, type ScheduleSpec } from '@lrsweep/schedules';
 import pg from 'pg';
 import { freePort } from '@lrsweep/testkit/free-port';
-import { bundleRoot, options, UpError, up } from './stack';
+import { bundleRoot, options, type Up, UpError, up } from './stack';
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
+interface Torch {
+  python: string;
+  device: 'cuda' | 'cpu';
+  deviceName: string;
+  version: string;
+}
+type Killed = { trial: string; step: number } | null;
+
 export async function proof(args: string[]): Promise<number> {
   const o = options(args, { agents: 'int', device: 'string', python: 'string', steps: 'int', data: 'string' });
-  const python = String(o.python ?? process.env.PYTHON ?? 'python3');
   const agents = Math.max(2, Number(o.agents ?? 2));
   const steps = Math.max(200, Number(o.steps ?? 600));
-  const wanted = String(o.device ?? 'auto');
-  if (!['auto', 'cuda', 'cpu'].includes(wanted))
-    throw new UpError(`✗ --device must be auto, cuda or cpu (got '${wanted}')`);
-  const probe = spawnSync(
-    python,
-    [
-      '-c',
-      'import torch; c = torch.cuda.is_available(); print("cuda" if c else "cpu"); print(torch.cuda.get_device_name(0) if c else "CPU"); print(torch.__version__)',
-    ],
-    { encoding: 'utf8' },
-  );
-  if (probe.status !== 0)
-    throw new UpError(
-      `✗ ${python} cannot import torch (${probe.stderr.trim().split('\n').pop()}); run with PYTHON=<a Python that has PyTorch>`,
-    );
-  const [hasCuda, deviceName, torchVersion] = probe.stdout.trim().split('\n');
-  const device = wanted === 'auto' ? hasCuda! : wanted;
-  if (device === 'cuda' && hasCuda !== 'cuda') throw new UpError('✗ --device cuda: PyTorch sees no CUDA device here');
-
+  const torch = probeTorch(String(o.python ?? process.env.PYTHON ?? 'python3'), String(o.device ?? 'auto'));
   const dataDir = String(o.data ?? join(bundleRoot, 'proof-data'));
   spawnSync('rm', ['-rf', dataDir]);
-  say(`lrsweep fleet proof: ${agents} PyTorch agents on ${device} (${deviceName}, torch ${torchVersion})`);
+  say(`lrsweep fleet proof: ${agents} PyTorch agents on ${torch.device} (${torch.deviceName}, torch ${torch.version})`);
   const stack = await up({
     dataDir,
     workers: 0,
@@ -50,123 +39,181 @@ export async function proof(args: string[]): Promise<number> {
     // Short agent leases: the killed agent's trial goes back to the queue within seconds.
     apiEnv: { AGENT_LEASE_MS: '5000', RECONCILE_INTERVAL_MS: '1000' },
   });
-  const procs: ChildProcess[] = [];
+  const fleet = agentFleet(torch, stack, join(dataDir, 'agent-checkpoints'), steps);
+  const db = new pg.Client({ connectionString: stack.databaseUrl });
   try {
-    const post = async (path: string, body: unknown) => {
-      const r = await fetch(`${stack.url}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${stack.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const j = (await r.json()) as Record<string, unknown>;
-      if (!r.ok) throw new UpError(`✗ POST ${path}: ${r.status} ${JSON.stringify(j)}`);
-      return j;
-    };
-    const agentToken = String(
-      (await post('/v1/admin/tokens', { projectId: 'default', name: 'proof', role: 'agent', pools: ['proof'] })).token,
-    );
-    const sweep = await post('/v1/sweeps', {
-      name: 'fleet-proof',
-      runner: { kind: 'external', pool: 'proof', config: { width: 256, batch_size: 256 } },
-      training: { totalSteps: steps, evalEvery: Math.floor(steps / 4) },
-      grid: {
-        baseLr: [0.001, 0.003],
-        schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: Math.round(steps / 10) } }],
-        seeds: 2,
-      },
-    });
-    const sweepId = String(sweep.id);
-    const trialCount = Number(sweep.trialCount);
-    say(`• sweep ${sweepId}: ${trialCount} trials × ${steps} updates, pool 'proof'`);
-    const ckptDir = join(dataDir, 'agent-checkpoints');
-    mkdirSync(ckptDir, { recursive: true });
-    const wheel = readdirSync(join(bundleRoot, 'python')).find((f) => f.endsWith('.whl'));
-    if (!wheel) throw new UpError(`✗ no lrsweep wheel in ${join(bundleRoot, 'python')}`);
-    const startAgent = (i: number) => {
-      const p = spawn(python, [join(bundleRoot, 'examples', 'pytorch', 'train.py')], {
-        env: {
-          ...process.env,
-          // A pure-Python wheel imports from the archive itself: nothing is installed.
-          PYTHONPATH: join(bundleRoot, 'python', wheel),
-          LRSWEEP_API_URL: stack.url,
-          LRSWEEP_TOKEN: agentToken,
-          LRSWEEP_POOL: 'proof',
-          TORCH_DEVICE: device,
-          CHECKPOINT_DIR: ckptDir,
-          CHECKPOINT_EVERY: String(Math.floor(steps / 6)),
-          IDLE_TIMEOUT: '5',
-        },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let err = '';
-      p.stderr?.on('data', (d: Buffer) => {
-        err = (err + d.toString()).slice(-2000);
-      });
-      p.once('exit', (code, sig) => {
-        if (code && !sig) say(`! agent ${i} exited with code ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
-      });
-      procs.push(p);
-      return p;
-    };
-    for (let i = 1; i <= agents; i++) startAgent(i);
-
-    const db = new pg.Client({ connectionString: stack.databaseUrl });
+    const { sweepId, trialCount } = await submit(stack, steps);
+    await fleet.start(agents, await agentToken(stack));
     await db.connect();
-    try {
-      const t0 = Date.now();
-      let killed: { trial: string; step: number } | null = null;
-      let lastLine = '';
-      let lastSaid = 0;
-      for (;;) {
-        const { rows } = await db.query<{ status: string; n: number; ckpt: number }>(
-          `SELECT status, count(*)::int AS n, count(checkpoint_step)::int AS ckpt FROM trials WHERE sweep_id = $1 GROUP BY status`,
-          [sweepId],
-        );
-        const by = Object.fromEntries(rows.map((r) => [r.status, r.n]));
-        const done = trialCount - (by.queued ?? 0) - (by.running ?? 0);
-        if (!killed) {
-          // The agent of a running trial that has a checkpoint (the SDK names agents host-pid).
-          const victim = await db.query<{ trial: string; name: string; step: number }>(
-            `SELECT t.id AS trial, w.name, t.checkpoint_step AS step FROM trials t
-               JOIN trial_attempts a ON a.trial_id = t.id AND a.attempt = t.attempt AND a.ended_at IS NULL
-               JOIN workers w ON w.id = a.agent_id
-              WHERE t.sweep_id = $1 AND t.status = 'running' AND t.checkpoint_step IS NOT NULL`,
-            [sweepId],
-          );
-          for (const v of victim.rows) {
-            const i = procs.findIndex((p) => v.name.endsWith(`-${p.pid}`) && p.exitCode === null);
-            if (i < 0) continue;
-            procs[i]!.kill('SIGKILL');
-            killed = { trial: v.trial, step: v.step };
-            say(
-              `• agent ${i + 1} killed with SIGKILL mid-trial (trial ${v.trial}, checkpointed at update ${v.step}); agent ${procs.length + 1} started in its place`,
-            );
-            startAgent(procs.length + 1);
-            break;
-          }
-        }
-        // A line when a trial ends, and every 15 s while none does.
-        const line = `• ${done}/${trialCount} trials ended`;
-        if (line !== lastLine || Date.now() - lastSaid > 15_000) {
-          say(`${line} (${Math.round((Date.now() - t0) / 1000)} s)`);
-          lastSaid = Date.now();
-        }
-        lastLine = line;
-        if (done === trialCount) break;
-        if (Date.now() - t0 > 20 * 60_000) throw new UpError('✗ the sweep did not end within 20 minutes');
-        if (procs.every((p) => p.exitCode !== null || p.signalCode !== null))
-          throw new UpError('✗ every agent has exited and trials are left: see the lines above');
-        // Quick polls until the kill (a trial is short), then one a second.
-        await new Promise((r) => setTimeout(r, killed ? 1000 : 100));
-      }
-      return await summary(db, sweepId, steps, { device, deviceName: deviceName!, agents, killed });
-    } finally {
-      await db.end();
-    }
+    const killed = await runToTheEnd(db, sweepId, trialCount, fleet);
+    return await summary(db, sweepId, steps, { ...torch, agents, killed });
   } finally {
-    for (const p of procs) p.kill('SIGKILL');
+    fleet.killAll();
+    await db.end().catch(() => {});
     await stack.stop();
   }
+}
+
+/** The Python's PyTorch and the device it trains on (`auto`: CUDA when PyTorch sees a GPU). */
+function probeTorch(python: string, wanted: string): Torch {
+  if (!['auto', 'cuda', 'cpu'].includes(wanted))
+    throw new UpError(`✗ --device must be auto, cuda or cpu (got '${wanted}')`);
+  const code =
+    'import torch; c = torch.cuda.is_available(); print("cuda" if c else "cpu"); ' +
+    'print(torch.cuda.get_device_name(0) if c else "CPU"); print(torch.__version__)';
+  const probe = spawnSync(python, ['-c', code], { encoding: 'utf8' });
+  if (probe.status !== 0)
+    throw new UpError(
+      `✗ ${python} cannot import torch (${probe.stderr.trim().split('\n').pop()}); run with PYTHON=<a Python that has PyTorch>`,
+    );
+  const [seen, deviceName = 'CPU', version = '?'] = probe.stdout.trim().split('\n');
+  if (wanted === 'cuda' && seen !== 'cuda') throw new UpError('✗ --device cuda: PyTorch sees no CUDA device here');
+  return {
+    python,
+    device: wanted === 'auto' ? (seen as 'cuda' | 'cpu') : (wanted as 'cuda' | 'cpu'),
+    deviceName,
+    version,
+  };
+}
+
+async function post(stack: Up, path: string, body: unknown): Promise<Record<string, unknown>> {
+  const r = await fetch(`${stack.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const j = (await r.json()) as Record<string, unknown>;
+  if (!r.ok) throw new UpError(`✗ POST ${path}: ${r.status} ${JSON.stringify(j)}`);
+  return j;
+}
+
+const agentToken = async (stack: Up) =>
+  String(
+    (await post(stack, '/v1/admin/tokens', { projectId: 'default', name: 'proof', role: 'agent', pools: ['proof'] }))
+      .token,
+  );
+
+/** 2 base LRs × constant and cosine-with-warmup × 2 seeds, for the example agent of pool `proof`. */
+async function submit(stack: Up, steps: number) {
+  const sweep = await post(stack, '/v1/sweeps', {
+    name: 'fleet-proof',
+    runner: { kind: 'external', pool: 'proof', config: { width: 256, batch_size: 256 } },
+    training: { totalSteps: steps, evalEvery: Math.floor(steps / 4) },
+    grid: {
+      baseLr: [0.001, 0.003],
+      schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: Math.round(steps / 10) } }],
+      seeds: 2,
+    },
+  });
+  say(`• sweep ${sweep.id}: ${sweep.trialCount} trials × ${steps} updates, pool 'proof'`);
+  return { sweepId: String(sweep.id), trialCount: Number(sweep.trialCount) };
+}
+
+/** The example agents: started, one killed and replaced, all killed at the end. */
+function agentFleet(torch: Torch, stack: Up, checkpointDir: string, steps: number) {
+  const procs: ChildProcess[] = [];
+  let token = '';
+  const wheel = readdirSync(join(bundleRoot, 'python')).find((f) => f.endsWith('.whl'));
+  if (!wheel) throw new UpError(`✗ no lrsweep wheel in ${join(bundleRoot, 'python')}`);
+  mkdirSync(checkpointDir, { recursive: true });
+  const startOne = () => {
+    const i = procs.length + 1;
+    const p = spawn(torch.python, [join(bundleRoot, 'examples', 'pytorch', 'train.py')], {
+      env: {
+        ...process.env,
+        // A pure-Python wheel imports from the archive itself: nothing is installed.
+        PYTHONPATH: join(bundleRoot, 'python', wheel),
+        LRSWEEP_API_URL: stack.url,
+        LRSWEEP_TOKEN: token,
+        LRSWEEP_POOL: 'proof',
+        TORCH_DEVICE: torch.device,
+        CHECKPOINT_DIR: checkpointDir,
+        CHECKPOINT_EVERY: String(Math.floor(steps / 6)),
+        IDLE_TIMEOUT: '5',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    p.stderr?.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-2000);
+    });
+    p.once('exit', (code, sig) => {
+      if (code && !sig) say(`! agent ${i} exited with code ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
+    });
+    procs.push(p);
+  };
+  return {
+    async start(n: number, agentToken: string) {
+      token = agentToken;
+      for (let i = 0; i < n; i++) startOne();
+    },
+    /** Kills the agent whose name (the SDK's host-pid) is `name`; its number, or null if not ours. */
+    killAndReplace(name: string): number | null {
+      const i = procs.findIndex((p) => name.endsWith(`-${p.pid}`) && p.exitCode === null);
+      if (i < 0) return null;
+      procs[i]!.kill('SIGKILL');
+      startOne();
+      return i + 1;
+    },
+    allExited: () => procs.every((p) => p.exitCode !== null || p.signalCode !== null),
+    count: () => procs.length,
+    killAll: () => {
+      for (const p of procs) p.kill('SIGKILL');
+    },
+  };
+}
+
+/** Waits for every trial to end, killing one agent mid-trial once its trial has a checkpoint. */
+async function runToTheEnd(
+  db: pg.Client,
+  sweepId: string,
+  trialCount: number,
+  fleet: ReturnType<typeof agentFleet>,
+): Promise<Killed> {
+  const t0 = Date.now();
+  let killed: Killed = null;
+  let lastLine = '';
+  let lastSaid = 0;
+  for (;;) {
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM trials WHERE sweep_id = $1 AND status NOT IN ('queued', 'running')`,
+      [sweepId],
+    );
+    const done = rows[0]!.n;
+    killed ??= await killOne(db, sweepId, fleet);
+    // A line when a trial ends, and every 15 s while none does.
+    const line = `• ${done}/${trialCount} trials ended`;
+    if (line !== lastLine || Date.now() - lastSaid > 15_000) {
+      say(`${line} (${Math.round((Date.now() - t0) / 1000)} s)`);
+      lastSaid = Date.now();
+    }
+    lastLine = line;
+    if (done === trialCount) return killed;
+    if (Date.now() - t0 > 20 * 60_000) throw new UpError('✗ the sweep did not end within 20 minutes');
+    if (fleet.allExited()) throw new UpError('✗ every agent has exited and trials are left: see the lines above');
+    // Quick polls until the kill (a trial is short), then one a second.
+    await new Promise((r) => setTimeout(r, killed ? 1000 : 100));
+  }
+}
+
+/** SIGKILLs the agent of a running trial that has a checkpoint, and starts another; null if none yet. */
+async function killOne(db: pg.Client, sweepId: string, fleet: ReturnType<typeof agentFleet>): Promise<Killed> {
+  const { rows } = await db.query<{ trial: string; name: string; step: number }>(
+    `SELECT t.id AS trial, w.name, t.checkpoint_step AS step FROM trials t
+       JOIN trial_attempts a ON a.trial_id = t.id AND a.attempt = t.attempt AND a.ended_at IS NULL
+       JOIN workers w ON w.id = a.agent_id
+      WHERE t.sweep_id = $1 AND t.status = 'running' AND t.checkpoint_step IS NOT NULL`,
+    [sweepId],
+  );
+  for (const v of rows) {
+    const agent = fleet.killAndReplace(v.name);
+    if (agent === null) continue;
+    say(
+      `• agent ${agent} killed with SIGKILL mid-trial (trial ${v.trial}, checkpointed at update ${v.step}); agent ${fleet.count()} started in its place`,
+    );
+    return { trial: v.trial, step: v.step };
+  }
+  return null;
 }
 
 /** What the database holds, checked against what exactly-once promises. */
@@ -174,7 +221,7 @@ async function summary(
   db: pg.Client,
   sweepId: string,
   steps: number,
-  run: { device: string; deviceName: string; agents: number; killed: { trial: string; step: number } | null },
+  run: { device: string; deviceName: string; agents: number; killed: Killed },
 ): Promise<number> {
   const trials = (
     await db.query<{ id: string; status: string; config: { baseLr: number; schedule: ScheduleSpec } }>(

@@ -204,7 +204,7 @@ function supervise(name: string, command: string, logFile: string, env: Record<s
   const start = () => {
     const log = openSync(logFile, 'a');
     child = spawn(process.execPath, [join(bundleRoot, 'lrsweep.mjs'), command], {
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...env, LRSWEEP_UP_PID: String(process.pid) },
       stdio: ['ignore', log, log],
     });
     closeSync(log);
