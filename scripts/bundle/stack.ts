@@ -71,6 +71,7 @@ export async function up(o: UpOptions): Promise<Up> {
     for (const s of stops.splice(0).reverse()) await s().catch(() => {});
   };
   const note = (s: string) => o.quiet || say(s);
+  await stopLeftovers(dataDir, note);
   try {
     let databaseUrl = process.env.DATABASE_URL;
     if (!databaseUrl) {
@@ -123,7 +124,7 @@ export async function up(o: UpOptions): Promise<Up> {
         WORKER_ID: `${hostname()}-${i}`,
         CHECKPOINT_DIR: process.env.CHECKPOINT_DIR ?? join(dataDir, 'checkpoints'),
       });
-      stops.unshift(w.stop); // workers stop first: they checkpoint and release their trials
+      stops.push(w.stop); // stopped in reverse: workers first (they checkpoint and release their trials)
     }
     if (o.workers) note(`• ${o.workers} worker${o.workers > 1 ? 's' : ''} (wasm backend; logs in ${logs})`);
     return { url, token, databaseUrl, redisUrl, dataDir, stop: stopAll };
@@ -162,6 +163,7 @@ async function startBundledRedis(dir: string, logFile: string) {
   const log = openSync(logFile, 'a');
   const child = spawn(cmd, [...args, '--save', ''], { stdio: ['ignore', log, log] });
   closeSync(log);
+  if (child.pid) writeFileSync(join(dir, 'redis.pid'), `${child.pid}\n`);
   const url = `redis://127.0.0.1:${port}`;
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   child.once('error', () => {});
@@ -242,4 +244,38 @@ async function waitForApi(url: string, logFile: string) {
   }
   const tail = spawnSync('tail', ['-n', '5', logFile], { encoding: 'utf8' }).stdout;
   throw new UpError(`✗ The API did not answer at ${url} within 60 s; the end of ${logFile}:\n${tail}`);
+}
+
+/**
+ * The Postgres and Redis of an `up` that was killed (SIGKILL, a power cut of the shell) still run
+ * on this data directory: stopped first (SIGTERM: Postgres's fast shutdown, Redis's append-only
+ * file is flushed), so this start can take the directory over. Its API and workers stop by
+ * themselves when their parent is gone.
+ */
+async function stopLeftovers(dataDir: string, note: (s: string) => void) {
+  const pidOf = (file: string) => {
+    try {
+      return Number(readFileSync(file, 'utf8').split('\n')[0]);
+    } catch {
+      return 0;
+    }
+  };
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const [what, file] of [
+    ['Postgres', join(dataDir, 'postgres', 'postmaster.pid')],
+    ['Redis', join(dataDir, 'redis', 'redis.pid')],
+  ] as const) {
+    const pid = pidOf(file);
+    if (!pid || !alive(pid)) continue;
+    note(`• a ${what} of an earlier start is still running on ${dataDir} (pid ${pid}): stopping it`);
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  }
 }
