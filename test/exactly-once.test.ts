@@ -90,7 +90,10 @@ describe('exactly-once training', () => {
     // What each delivery came to, as BullMQ recorded it: one trained the trial, two found it taken.
     const outcomes = (await jobs.getJobs(['completed'])).map((j) => j.returnvalue as Record<string, unknown>);
     expect(outcomes.filter((o) => o.trained === true && o.trialId === trial.id && o.attempt === 1)).toHaveLength(1);
-    expect(outcomes.filter((o) => o.skipped === true), JSON.stringify(outcomes)).toHaveLength(2);
+    expect(
+      outcomes.filter((o) => o.skipped === true),
+      JSON.stringify(outcomes),
+    ).toHaveLength(2);
 
     const [row] = await query<{ attempt: number; status: string }>(
       db.url,
