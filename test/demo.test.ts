@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { requirement } from '@lrsweep/testkit';
+import { requirement, tinySpec } from '@lrsweep/testkit';
 
 const root = resolve(import.meta.dirname, '..');
 const tsx = createRequire(join(root, 'package.json')).resolve('tsx');
@@ -26,13 +26,13 @@ describe.skipIf(embedded.skip)('pnpm demo on embedded services', () => {
     const spec = join(dir, 'tiny.json');
     writeFileSync(
       spec,
-      JSON.stringify({
-        name: 'tiny-demo',
-        dataset: { name: 'mnist', trainSize: 300, testSize: 64 },
-        model: { kind: 'mlp', hidden: [16] },
-        training: { epochs: 1, batchSize: 50, evalEvery: 2 },
-        grid: { baseLr: [0.01, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 },
-      }),
+      JSON.stringify(
+        tinySpec({
+          name: 'tiny-demo',
+          dataset: { trainSize: 300, testSize: 64 },
+          grid: { baseLr: [0.01, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 },
+        }),
+      ),
     );
     // As root, the demo's own directory is one the embedded Postgres's user cannot read (as a clone
     // in /root or a mktemp -d is): its data directory must move to a readable place.

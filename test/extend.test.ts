@@ -3,15 +3,13 @@
 // run and join the ranking; a cancelled sweep and a reused Idempotency-Key with another body are 409.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiRequestError } from '@lrsweep/client';
-import { query, type Stack, startStack } from '@lrsweep/testkit';
+import { query, type Stack, startStack, tinySpec } from '@lrsweep/testkit';
 
-const spec = {
+const spec = tinySpec({
   name: 'grow-me',
-  dataset: { name: 'mnist', trainSize: 300, testSize: 64 },
-  model: { kind: 'mlp', hidden: [16] },
-  training: { epochs: 1, batchSize: 50, evalEvery: 2 },
-  grid: { baseLr: [0.01, 0.1], schedule: [{ kind: 'constant' }], seeds: 2 },
-};
+  dataset: { trainSize: 300, testSize: 64 },
+  grid: { baseLr: [0.01, 0.1], seeds: 2 },
+});
 
 describe('extending a sweep', () => {
   let stack: Stack;

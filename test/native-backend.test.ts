@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { nativeBackendTests, type Stack, startStack } from '@lrsweep/testkit';
+import { nativeBackendTests, type Stack, startStack, tinySpec } from '@lrsweep/testkit';
 
 const trainer = resolve(import.meta.dirname, '../packages/trainer');
 const probe = spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], {
@@ -59,13 +59,9 @@ describe.skipIf(nativeTests.skip)('a sweep on the native backend', () => {
   }, 120_000);
 
   it('lets the spec force wasm on a native worker (training.backend)', async () => {
-    const created = await stack.lrsweep.submitSweep({
-      name: 'forced-wasm',
-      dataset: { name: 'mnist', trainSize: 200, testSize: 50 },
-      model: { kind: 'mlp', hidden: [16] },
-      training: { epochs: 1, batchSize: 50, evalEvery: 2, backend: 'wasm' },
-      grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 },
-    } as never);
+    const created = await stack.lrsweep.submitSweep(
+      tinySpec({ name: 'forced-wasm', training: { backend: 'wasm' } }) as never,
+    );
     await stack.lrsweep.follow(created.id, () => {}, 250);
     const [t] = (await stack.lrsweep.listTrials(created.id)).trials;
     expect(t).toMatchObject({ status: 'completed', backend: 'wasm' });
@@ -93,13 +89,7 @@ describe.skipIf(nativeTests.skip)('a failed trial on the native backend, with th
 
   it('fails only that trial: three trials after it complete on the same worker process', async () => {
     const spec = (name: string, seeds: number[]) =>
-      ({
-        name,
-        dataset: { name: 'mnist', trainSize: 200, testSize: 50 },
-        model: { kind: 'mlp', hidden: [16], activation: 'gelu' },
-        training: { epochs: 1, batchSize: 50, evalEvery: 2 },
-        grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds },
-      }) as never;
+      tinySpec({ name, model: { kind: 'mlp', hidden: [16], activation: 'gelu' }, grid: { seeds } }) as never;
     const worker = stack.workers[0]!;
     const pid = worker.proc.pid;
     // A worker that aborts never finishes the sweep: say so at once rather than time out.

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { requirement, type Stack, startAgentProcess, startStack } from '@lrsweep/testkit';
+import { requirement, type Stack, startAgentProcess, startStack, tinySpec } from '@lrsweep/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..');
@@ -32,13 +32,14 @@ describe.skipIf(needed.skip)('the notebook client (lrsweep.Client)', () => {
     const specFile = join(dir, 'spec.json');
     writeFileSync(
       specFile,
-      JSON.stringify({
-        name: 'notebook',
-        dataset: { name: 'mnist', trainSize: 200, testSize: 50 },
-        model: { kind: 'mlp', hidden: [8] },
-        training: { epochs: 1, batchSize: 50, evalEvery: 1 },
-        grid: { baseLr: [0.01, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 },
-      }),
+      JSON.stringify(
+        tinySpec({
+          name: 'notebook',
+          model: { kind: 'mlp', hidden: [8] },
+          training: { evalEvery: 1 },
+          grid: { baseLr: [0.01, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 },
+        }),
+      ),
     );
     const plotFile = join(dir, 'curves.png');
     const session = startAgentProcess(python, ['test/fixtures/notebook/client_session.py'], {

@@ -5,7 +5,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { apiClient, databaseUrl, deletePrefix, freePort, query, redisUrl, uniquePrefix } from '@lrsweep/testkit';
+import {
+  apiClient,
+  databaseUrl,
+  deletePrefix,
+  freePort,
+  query,
+  redisUrl,
+  tinySpec,
+  uniquePrefix,
+} from '@lrsweep/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..');
@@ -84,13 +93,10 @@ describe('the README\'s "Running the parts"', () => {
     expect(token).toMatch(/^[0-9a-f]{48}$/);
 
     const api = apiClient(`http://127.0.0.1:${port}`, token);
-    const created = await api.post('/v1/sweeps', {
-      name: 'readme-parts',
-      dataset: { name: 'mnist', trainSize: 200, testSize: 50 },
-      model: { kind: 'mlp', hidden: [8] },
-      training: { epochs: 1, batchSize: 50, evalEvery: 2 },
-      grid: { baseLr: [0.05], schedule: [{ kind: 'constant' }], seeds: 1 },
-    });
+    const created = await api.post(
+      '/v1/sweeps',
+      tinySpec({ name: 'readme-parts', model: { kind: 'mlp', hidden: [8] }, grid: { baseLr: [0.05] } }),
+    );
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const sweep = await api.waitForSweep(created.body.id, 120_000);
     expect(sweep, out.join('').slice(-3000)).toMatchObject({ status: 'completed', counts: { completed: 1 } });

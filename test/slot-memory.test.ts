@@ -1,6 +1,6 @@
 // A trial that cannot fit its worker's slot by estimate (WORKER_SLOT_MEMORY_MB) is refused before
 // it trains, for good, with the numbers; the next trial on the same worker trains.
-import { type Stack, startStack } from '@lrsweep/testkit';
+import { type Stack, startStack, tinySpec } from '@lrsweep/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 describe('a slot memory budget', () => {
@@ -10,13 +10,7 @@ describe('a slot memory budget', () => {
   }, 120_000);
   afterAll(async () => stack?.stop());
 
-  const spec = (name: string, hidden: number[]) => ({
-    name,
-    dataset: { name: 'mnist', trainSize: 200, testSize: 50 },
-    model: { kind: 'mlp', hidden },
-    training: { epochs: 1, batchSize: 50, evalEvery: 2 },
-    grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 },
-  });
+  const spec = (name: string, hidden: number[]) => tinySpec({ name, model: { kind: 'mlp', hidden } });
 
   it('refuses a trial over WORKER_SLOT_MEMORY_MB before training, terminally, naming the numbers; a small one then trains', async () => {
     const big = await stack.client.post('/v1/sweeps', spec('too-big', [4096, 2048]));

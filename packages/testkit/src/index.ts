@@ -11,5 +11,6 @@ export * from './redis';
 export * from './reference-stats';
 export * from './requirements';
 export * from './services';
+export * from './specs';
 export * from './stack';
 export * from './trial-rows';
