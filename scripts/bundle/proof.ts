@@ -43,7 +43,7 @@ export async function proof(args: string[]): Promise<number> {
   const db = new pg.Client({ connectionString: stack.databaseUrl });
   try {
     const { sweepId, trialCount } = await submit(stack, steps);
-    await fleet.start(agents, await agentToken(stack));
+    fleet.start(agents, await agentToken(stack));
     await db.connect();
     const killed = await runToTheEnd(db, sweepId, trialCount, fleet);
     return await summary(db, sweepId, steps, { ...torch, agents, killed });
@@ -143,7 +143,7 @@ function agentFleet(torch: Torch, stack: Up, checkpointDir: string, steps: numbe
     procs.push(p);
   };
   return {
-    async start(n: number, agentToken: string) {
+    start(n: number, agentToken: string) {
       token = agentToken;
       for (let i = 0; i < n; i++) startOne();
     },

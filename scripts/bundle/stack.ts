@@ -23,7 +23,6 @@ export interface UpOptions {
   host: string;
   /** Extra environment for the API (a proof's short leases). */
   apiEnv?: Record<string, string>;
-  quiet?: boolean;
 }
 
 export interface Up {
@@ -70,7 +69,7 @@ export async function up(o: UpOptions): Promise<Up> {
   const stopAll = async () => {
     for (const s of stops.splice(0).reverse()) await s().catch(() => {});
   };
-  const note = (s: string) => o.quiet || say(s);
+  const note = say;
   await stopLeftovers(dataDir, note);
   try {
     let databaseUrl = process.env.DATABASE_URL;
@@ -192,7 +191,6 @@ async function startBundledRedis(dir: string, logFile: string) {
 }
 
 interface Supervised {
-  child(): ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -218,7 +216,6 @@ function supervise(name: string, command: string, logFile: string, env: Record<s
   };
   start();
   return {
-    child: () => child,
     async stop() {
       stopping = true;
       if (child.exitCode !== null || child.signalCode !== null) return;
