@@ -4,25 +4,7 @@
 // the rest end `pruned`. The decisions are checked against the stored estimates, the promoted
 // trials against an uninterrupted run of the same spec (bit for bit), and the updates trained
 // against the full grid's.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  apiClient,
-  bootstrapToken,
-  createTestDatabase,
-  deletePrefix,
-  eventually,
-  faultTestEnv,
-  learningSeries,
-  query,
-  type RunningProcess,
-  startApi,
-  startWorker,
-  type TestDatabase,
-  trialSeries,
-  uniquePrefix,
-} from '@lrsweep/testkit';
+import { eventually, type FaultStack, learningSeries, query, startFaultStack, trialSeries } from '@lrsweep/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // 600 samples train (60 validate), batch 50: 12 updates an epoch, 5 epochs: T = 60.
@@ -57,11 +39,9 @@ interface RungRow {
 }
 
 describe('ASHA with annealed rungs', () => {
-  let db: TestDatabase;
-  const prefix = uniquePrefix();
-  const checkpointDir = mkdtempSync(join(tmpdir(), 'lrsweep-asha-'));
-  const procs: RunningProcess[] = [];
-  let api: ReturnType<typeof apiClient>;
+  let stack: FaultStack;
+  let db: FaultStack['db'];
+  let api: FaultStack['api'];
   const trialsOf = (sweepId: string) =>
     query<TrialRow>(
       db.url,
@@ -77,23 +57,12 @@ describe('ASHA with annealed rungs', () => {
     );
 
   beforeAll(async () => {
-    db = await createTestDatabase('asha');
-    const env = faultTestEnv(
-      { databaseUrl: db.url, prefix, checkpointDir, checkpointEvery: 10 },
-      { WORKER_SLOTS: '1' },
-    );
-    const a = await startApi(env);
-    procs.push(a);
-    api = apiClient(a.url, bootstrapToken);
+    stack = await startFaultStack('asha', { checkpointEvery: 10 });
+    ({ db, api } = stack);
     // Two workers: rung reports race, and decisions must still be taken once.
-    procs.push(await startWorker({ ...env, WORKER_ID: 'asha-1' }), await startWorker({ ...env, WORKER_ID: 'asha-2' }));
+    await Promise.all([stack.worker('asha-1'), stack.worker('asha-2')]);
   }, 60_000);
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop('SIGKILL')));
-    await db?.drop();
-    await deletePrefix(prefix);
-    rmSync(checkpointDir, { recursive: true, force: true });
-  });
+  afterAll(async () => stack?.stop());
 
   it('halves on seed-mean annealed estimates, prunes the rest at their rung, and trains a fraction of the grid', async () => {
     const check = await api.post('/v1/sweeps/validate', spec('asha', asha));

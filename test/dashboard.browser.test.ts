@@ -303,6 +303,8 @@ describe.skipIf(chromiumNeeded.skip)(`dashboard in ${chromiumPath}`, () => {
       ),
     );
     expect(await page.getByTestId('selected-on').textContent()).toContain('Ranked on the validation split');
+    // The numerics key its trials trained under (this stack's workers run wasm).
+    expect(await page.getByTestId('numerics').textContent()).toMatch(/^trains under wasm cpu · tfjs \d/);
     // Every best LR here is 0.003, between the grid's edges; two seeds are too few, and it says so.
     await expect.poll(() => page.getByTestId('verdict-warnings').textContent()).toContain('too few');
 

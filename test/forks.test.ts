@@ -4,24 +4,14 @@
 // forks still wait; every forked horizon must still equal, update by update and bit for bit, an
 // independent run of the same spec at that horizon, and the sweep must train only the longest
 // horizon plus the shorter ones' cooldowns.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
-  apiClient,
-  bootstrapToken,
-  createTestDatabase,
-  deletePrefix,
   eventually,
-  faultTestEnv,
+  type FaultStack,
   learningSeries,
   query,
   type RunningProcess,
-  startApi,
-  startWorker,
-  type TestDatabase,
+  startFaultStack,
   trialSeries,
-  uniquePrefix,
 } from '@lrsweep/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -57,17 +47,10 @@ interface TrialRow {
 }
 
 describe('forked cooldowns', () => {
-  let db: TestDatabase;
-  const prefix = uniquePrefix();
-  const checkpointDir = mkdtempSync(join(tmpdir(), 'lrsweep-forks-'));
-  const procs: RunningProcess[] = [];
-  let api: ReturnType<typeof apiClient>;
-  let env: Record<string, string>;
-  const worker = async (id: string) => {
-    const w = await startWorker({ ...env, WORKER_ID: id });
-    procs.push(w);
-    return w;
-  };
+  let stack: FaultStack;
+  let db: FaultStack['db'];
+  let api: FaultStack['api'];
+  const worker = (id: string): Promise<RunningProcess> => stack.worker(id);
   const trialsOf = (sweepId: string) =>
     query<TrialRow>(
       db.url,
@@ -76,18 +59,10 @@ describe('forked cooldowns', () => {
     );
 
   beforeAll(async () => {
-    db = await createTestDatabase('forks');
-    env = faultTestEnv({ databaseUrl: db.url, prefix, checkpointDir }, { WORKER_SLOTS: '1' });
-    const a = await startApi(env);
-    procs.push(a);
-    api = apiClient(a.url, bootstrapToken);
+    stack = await startFaultStack('forks');
+    ({ db, api } = stack);
   }, 60_000);
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop('SIGKILL')));
-    await db?.drop();
-    await deletePrefix(prefix);
-    rmSync(checkpointDir, { recursive: true, force: true });
-  });
+  afterAll(async () => stack?.stop());
 
   it('forks each horizon from the trunk, survives kill -9 of the trunk’s worker, and equals independent runs bit for bit', async () => {
     // The plan, before anything runs: one trunk, two forks, 300 + 11 + 29 updates instead of 510.

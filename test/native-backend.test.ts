@@ -1,29 +1,10 @@
 // A sweep end to end through a worker on the native backend (tfjs-node on TF 2.21's C API, built by
 // `pnpm setup:tensorflow`): its trials train, rank, and record `backend: tensorflow`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
-import { nativeBackendTests, type Stack, startStack, tinySpec } from '@lrsweep/testkit';
+import { nativeBackendMissing, nativeBackendTests, type Stack, startStack, tinySpec } from '@lrsweep/testkit';
 
-const trainer = resolve(import.meta.dirname, '../packages/trainer');
-const probe = spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], {
-  cwd: trainer,
-  encoding: 'utf8',
-});
-const why =
-  probe.status === 0
-    ? null
-    : (probe.stderr
-        .trim()
-        .split('\n')
-        .find((l) => /Error|Cannot/.test(l)) ?? 'it does not load');
-if (why)
-  console.warn(
-    `[lrsweep] the native end-to-end sweep did not run: @tensorflow/tfjs-node does not load here (${why}). Run \`pnpm setup:tensorflow\`.`,
-  );
-
-// Skipped (with the reason above) where the backend does not load; in CI a failure.
-const nativeTests = nativeBackendTests(why);
+// Skipped (saying why) where the backend does not load; in CI a failure.
+const nativeTests = nativeBackendTests(nativeBackendMissing());
 
 describe.skipIf(nativeTests.skip)('a sweep on the native backend', () => {
   let stack: Stack;

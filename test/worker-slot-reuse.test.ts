@@ -80,6 +80,7 @@ function inProcess(name: string) {
       dataRoot: tmpdir(),
       modelRoot: tmpdir(),
       shuttingDown: () => false,
+      numerics: () => slots.numerics,
     });
   /** The database handle with one tagged-template method wrapped: `wrap` answers for the calls it wants. */
   const intercept = (

@@ -187,7 +187,7 @@ export async function buildApp(opts: AppOptions) {
         const kind = req.routeOptions.config?.agentLimit;
         if (kind) await agentLimits.check(kind, req);
       });
-      await v1.register(sweepRoutes({ db: opts.db, sweeps }));
+      await v1.register(sweepRoutes({ db: opts.db, sweeps, workerLostAfterMs: s.workerLostAfterMs }));
       await v1.register(resultsRoutes({ results, db: opts.db }));
       await v1.register(trialRoutes({ db: opts.db }));
       await v1.register(scheduleRoutes);

@@ -110,6 +110,7 @@ const runTrial = createTrialRunner({
   shuttingDown: () => shuttingDown,
   device,
   metrics,
+  numerics: () => slots.numerics,
 });
 const consumers = createConsumers({
   connection: redis,
@@ -140,6 +141,7 @@ await registerBuiltinWorker(prisma, {
   deviceName: device.name,
   deviceMemoryMiB: device.memoryMiB,
   driver: device.driver,
+  numerics: slots.numerics,
 }).catch((err) => log.warn({ err }, 'could not register in the worker registry; training goes on'));
 const heartbeat = setInterval(
   () => void heartbeatBuiltinWorker(prisma, registryId).catch((err) => log.debug({ err }, 'registry heartbeat failed')),

@@ -1,11 +1,12 @@
 import { arch, cpus } from 'node:os';
-import { TrialError, toTrialFailure } from '@lrsweep/contract';
+import { numericsBackendOf, TrialError, toTrialFailure } from '@lrsweep/contract';
 import type { Db } from '@lrsweep/db';
 import {
   type AttemptEndKind,
   afterTrial,
   type ClaimedTrial,
   claimTrial,
+  type RecordedNumerics,
   recordCheckpoint,
   recordRunInfo,
   renewLease,
@@ -29,6 +30,7 @@ import { relativeToRoot, resolveDataset, resolveModelFiles, withoutWorkerPaths }
 import { failed, record, release, rssMb, type TrainedRun, type TrialOutcome } from './attempt-end';
 import { type Phases, timed } from './phases';
 import { forksOf, handOff, nextRung } from './search-steps';
+import { sweepNumericsFor, underKey } from './sweep-numerics';
 import { trainConfigOf } from './train-config';
 import type { RunningTrial, TrainingSlot } from './training-slot';
 import type { DeviceInfo } from './device';
@@ -60,6 +62,8 @@ export interface TrialRunnerDeps {
   maxRecording?: number;
   /** Prometheus metrics of the worker (optional: tests of the runner alone leave it out). */
   metrics?: WorkerMetrics;
+  /** The numerics keys (ids) this worker's slots can train under: it claims no trial of a sweep keyed otherwise. */
+  numerics(): readonly string[];
 }
 
 /** The machine's CPU, as each trial records it (read once: os.cpus() costs a system call per core). */
@@ -164,7 +168,14 @@ async function attempt(
       return await release(d, claimed, log);
     }
     const prepared = await timed(phases, 'prepare', () => prepare(d, claimed, log));
-    const run = await trainOnSlot(d, claimed, slot, prepared, log, phases, hooks);
+    const decided = await timed(phases, 'numerics', () => sweepNumericsFor(d, claimed, slot, prepared.dataset, log));
+    if (decided.kind === 'elsewhere') {
+      // Another worker keyed the sweep first, with a key this one cannot run: a worker that can takes it.
+      outcome = 'released';
+      threadFree();
+      return await release(d, claimed, log);
+    }
+    const run = await trainOnSlot(d, claimed, slot, { ...prepared, numerics: decided.numerics }, log, phases, hooks);
     const r = await record(d, claimed, run, prepared.resume, log, phases);
     outcome = 'status' in r && r.status ? r.status : 'released' in r ? 'released' : 'superseded';
     return r;
@@ -202,11 +213,26 @@ async function claim(
   job: Job,
   token: string | undefined,
 ): Promise<ClaimedTrial | null> {
-  const claimed = await claimTrial(d.db, trialId, d.workerId, d.leaseMs);
+  const claimed = await claimTrial(d.db, trialId, d.workerId, d.leaseMs, 'builtin', d.numerics());
   if (claimed) return claimed;
   const state = await trialState(d.db, trialId);
   if (state?.status === 'running' && state.leaseExpiresAt && !state.sweepCancelled) {
     await job.moveToDelayed(state.leaseExpiresAt.getTime() + 1000, token);
+    throw new DelayedError();
+  }
+  const capable = d.numerics();
+  const incapable = state?.numericsId
+    ? !capable.includes(state.numericsId)
+    : state?.askedBackend !== 'auto' && !capable.some((k) => numericsBackendOf(k) === state?.askedBackend);
+  if (state?.status === 'queued' && !state.sweepCancelled && incapable) {
+    // Its sweep trains under a key (or its spec asks for a backend) this worker cannot run: back to
+    // the queue a while later (with jitter, so workers that cannot do not pass it to and fro), for
+    // a worker that can.
+    d.log.debug(
+      { trialId, numerics: state.numericsId, backend: state.askedBackend },
+      'delivery delayed: this worker cannot run its numerics key',
+    );
+    await job.moveToDelayed(Date.now() + 10_000 + Math.floor(Math.random() * 10_000), token);
     throw new DelayedError();
   }
   d.log.info({ trialId, status: state?.status ?? 'missing' }, 'delivery skipped: trial not claimable');
@@ -236,6 +262,11 @@ interface Prepared {
   datasetPath: string | null;
   modelPath: string | null;
   resume?: TrainerState;
+}
+
+/** What a trial trains with once its sweep's numerics key is settled. */
+interface Ready extends Prepared {
+  numerics: RecordedNumerics;
 }
 
 /**
@@ -275,7 +306,7 @@ async function trainOnSlot(
   d: TrialRunnerDeps,
   claimed: ClaimedTrial,
   slot: TrainingSlot,
-  { dataset, layers, resume, datasetPath, modelPath }: Prepared,
+  { dataset, layers, resume, datasetPath, modelPath, numerics }: Ready,
   log: Logger,
   phases: Phases,
   { threadFree, stoppers }: AttemptHooks,
@@ -325,7 +356,7 @@ async function trainOnSlot(
   try {
     const tStart = performance.now();
     running = await slot.run(
-      trainConfigOf(claimed.config as BuiltinTrialConfig),
+      underKey(trainConfigOf(claimed.config as BuiltinTrialConfig), numerics),
       dataset,
       {
         onUpdates: (rows) => sink.addUpdates(rows),
@@ -351,7 +382,12 @@ async function trainOnSlot(
     backendName = backend?.name === 'tensorflow' || backend?.name === 'wasm' ? backend.name : null;
     if (chosen)
       log.info(
-        { backend: chosen.backend.name, why: chosen.reason, fusedKernels: chosen.backend.fusedOps?.loaded },
+        {
+          backend: chosen.backend.name,
+          why: numerics.reason,
+          numerics: numerics.id,
+          fusedKernels: chosen.backend.fusedOps?.loaded,
+        },
         'trial backend',
       );
     await timed(phases, 'runInfo', () =>
@@ -368,6 +404,8 @@ async function trainOnSlot(
           ...(backend?.gpu && d.device?.kind === 'gpu'
             ? { gpuMemoryMiB: d.device.memoryMiB, driver: d.device.driver }
             : {}),
+          // Every setting that fixes the trial's bits, as one line (the sweep's key).
+          numerics: numerics.id,
           // The native CPU backend's fused layer-norm and GELU kernels (bit-level provenance).
           ...(backend?.name === 'tensorflow' && !backend.gpu
             ? { fusedKernels: backend.fusedOps?.loaded === true }

@@ -1,3 +1,4 @@
+import { numericsKeyId } from '@lrsweep/contract';
 import type { Logger } from 'pino';
 import { TrainingSlot } from './training-slot';
 
@@ -38,6 +39,10 @@ export function createSlotPool(size: number, backend: string, log: Logger) {
     deadSlots: () => all.filter((s) => s.startError !== null).length,
     get backend() {
       return all[0]?.backend ?? null;
+    },
+    /** The numerics keys (ids) every slot can train under: what this worker claims (one process, one set of TF settings). */
+    get numerics(): string[] {
+      return [...new Set((all[0]?.numerics ?? []).map(numericsKeyId))];
     },
     async close() {
       await Promise.all(all.map((s) => s.close()));

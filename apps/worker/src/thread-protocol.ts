@@ -1,4 +1,4 @@
-import type { TrialFailure } from '@lrsweep/contract';
+import type { NumericsKey, TrialFailure } from '@lrsweep/contract';
 import type {
   BackendChoice,
   Dataset,
@@ -22,6 +22,8 @@ export interface TrainTiming {
 /** Messages between a training slot (main thread) and its training thread. */
 export type ToThread =
   | { type: 'init'; backend: string }
+  /** Which backend (and numerics key) a trial of this config would train on here; answered by `chosen`. */
+  | { type: 'choose'; config: TrainConfig; dataset: Dataset }
   | {
       type: 'run';
       config: TrainConfig;
@@ -35,7 +37,9 @@ export type ToThread =
     };
 
 export type FromThread =
-  | { type: 'ready'; backend: BackendChoice; tfjsVersion: string }
+  /** `numerics`: the keys this thread can train under (its backend's, and wasm's: always there). */
+  | { type: 'ready'; backend: BackendChoice; tfjsVersion: string; numerics: NumericsKey[] }
+  | { type: 'chosen'; backend: BackendChoice; reason: string; key: NumericsKey }
   /** The backend this trial trains on, and why (sent before its first update). */
   | { type: 'backend'; backend: BackendChoice; reason: string }
   | { type: 'updates'; rows: UpdateRecord[] }

@@ -9,6 +9,8 @@ import {
   classifyTrainingError,
   createBackendChooser,
   liveTensorCount,
+  type NativeSettings,
+  numericsKeyOf,
   selectBackend,
   tfjsVersion,
   train,
@@ -27,6 +29,16 @@ const send = (m: FromThread) => port.postMessage(m);
 const exitAtStep = process.env.LRSWEEP_FAULT_THREAD_EXIT_AT_STEP
   ? Number(process.env.LRSWEEP_FAULT_THREAD_EXIT_AT_STEP)
   : null;
+/**
+ * Test hook (never set in production): the probe picks this backend whatever it measures, so a
+ * test can make two workers' probes disagree.
+ */
+const probeWinner = process.env.LRSWEEP_TEST_PROBE_WINNER || undefined;
+/** TensorFlow's settings in this process (the worker sets them before any thread starts): part of the numerics key. */
+const native: NativeSettings = {
+  intraOpThreads: Number(process.env.TF_NUM_INTRAOP_THREADS) || 0,
+  onednn: process.env.TF_ENABLE_ONEDNN_OPTS !== '0',
+};
 /** Fault injection for the fault tests: trials of this seed throw inside the trainer, at their third update. */
 const failSeed = process.env.LRSWEEP_FAULT_FAIL_SEED ? Number(process.env.LRSWEEP_FAULT_FAIL_SEED) : null;
 
@@ -35,13 +47,30 @@ port.on('message', async (msg: ToThread) => {
     try {
       const backend = await selectBackend(msg.backend as BackendPreference);
       backendName = backend.name;
-      choose = createBackendChooser({ pref: msg.backend as BackendPreference, initial: backend });
-      send({ type: 'ready', backend, tfjsVersion });
+      const pref = msg.backend as BackendPreference;
+      choose = createBackendChooser({ pref, initial: backend, probeWinner });
+      // The keys this thread can train under: its backend's, and wasm's (always there: a spec or
+      // another worker's probe may key a sweep to it).
+      const numerics = [numericsKeyOf(backend, native)];
+      if (backend.name !== 'wasm')
+        numerics.push(numericsKeyOf({ name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false }, native));
+      send({ type: 'ready', backend, tfjsVersion, numerics });
     } catch (err) {
       send({
         type: 'failed',
         failure: { ...toTrialFailure(err, 'INFRASTRUCTURE'), message: `backend: ${(err as Error).message}` },
       });
+    }
+    return;
+  }
+  if (msg.type === 'choose') {
+    // Before a sweep has its numerics key: the backend its trials would train on here, and that key.
+    try {
+      const plan = await choose!(msg.config, msg.dataset, msg.config.backend);
+      backendName = plan.choice.name;
+      send({ type: 'chosen', backend: plan.choice, reason: plan.reason, key: numericsKeyOf(plan.choice, native) });
+    } catch (err) {
+      send({ type: 'failed', failure: toTrialFailure(err, classifyTrainingError(err)) });
     }
     return;
   }

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { fromTrialFailure, TrialError } from '@lrsweep/contract';
+import { fromTrialFailure, type NumericsKey, TrialError } from '@lrsweep/contract';
 import type {
   BackendChoice,
   Dataset,
@@ -50,6 +50,8 @@ export class TrainingSlot {
   private worker: Worker | null = null;
   backend: BackendChoice | null = null;
   tfjsVersion = '';
+  /** The numerics keys this slot's thread can train under (see the contract's NumericsKey). */
+  numerics: NumericsKey[] = [];
   /** When (performance.now()) the slot was last handed back; null until its first trial. */
   idleSince: number | null = null;
   /** Why the slot's thread could not be started, while it cannot (a dead slot). */
@@ -95,6 +97,7 @@ export class TrainingSlot {
     }
     this.backend = ready.backend;
     this.tfjsVersion = ready.tfjsVersion;
+    this.numerics = ready.numerics;
     w.on('exit', (code) => {
       if (this.worker === w) this.worker = null;
       if (code !== 0) this.log.warn({ code }, 'training thread exited');
@@ -106,6 +109,33 @@ export class TrainingSlot {
 
   async start(): Promise<void> {
     await this.ensureThread();
+  }
+
+  /**
+   * The backend a trial of `config` would train on here (the spec, LRSWEEP_BACKEND or the probe),
+   * and its numerics key: asked before a sweep has its key, to propose one.
+   */
+  async choose(
+    config: TrainConfig,
+    dataset: Dataset,
+  ): Promise<{ backend: BackendChoice; reason: string; key: NumericsKey }> {
+    const w = await this.ensureThread();
+    const answer = await new Promise<FromThread>((resolve, reject) => {
+      const onExit = (code: number) =>
+        reject(
+          new TrialError('WORKER_CRASHED', `the training thread exited with code ${code} while choosing a backend`),
+        );
+      w.once('message', (m: FromThread) => {
+        w.off('exit', onExit);
+        resolve(m);
+      });
+      w.once('exit', onExit);
+      w.postMessage({ type: 'choose', config, dataset } satisfies ToThread);
+    });
+    if (answer.type === 'chosen') return { backend: answer.backend, reason: answer.reason, key: answer.key };
+    throw answer.type === 'failed'
+      ? fromTrialFailure(answer.failure)
+      : new TrialError('WORKER_CRASHED', `unexpected answer from the training thread: ${answer.type}`);
   }
 
   async run(config: TrainConfig, dataset: Dataset, h: RunHandlers, opts: RunOptions = {}): Promise<RunningTrial> {

@@ -11,6 +11,7 @@ import { sweepStatusSchema, trialStatusSchema } from './states';
 import { ashaPlanSchema, configView, forkPlanSchema } from './search-views';
 import { gridSchema, maxGridValues } from './spec';
 import { nullableNum, selectedOn } from './api-shared';
+import { sweepNumericsSchema } from './numerics';
 
 export * from './results-api';
 
@@ -51,6 +52,12 @@ export const sweepDetailSchema = sweepSummarySchema
     spec: z.unknown(),
     /** Why trials failed: each reason with the number of trials it ended, most first. */
     failures: z.array(z.object({ code: z.string(), message: z.string(), count: z.number().int() })),
+    /** Built-in sweeps: the numerics key every trial trains under, once its first trial has chosen it. */
+    numerics: sweepNumericsSchema.nullable().optional(),
+    unrunnable: z.string().nullable().optional().meta({
+      description:
+        "built-in sweeps: set while trials wait and no live worker of the sweep's pool can train them (its numerics key, or the backend its spec asks for): why",
+    }),
   })
   .meta({ id: 'Sweep' });
 

@@ -9,6 +9,7 @@ export * from './api';
 export * from './errors';
 export * from './jobs';
 export * from './metrics';
+export * from './numerics';
 export * from './roles';
 export * from './scaling';
 export * from './search';

@@ -217,6 +217,8 @@ export interface BuiltinWorkerInfo {
   driver?: string | null;
   slots: number;
   version: string;
+  /** The numerics keys (ids) it can train under. */
+  numerics?: string[];
 }
 
 export async function registerBuiltinWorker(db: Db, w: BuiltinWorkerInfo): Promise<void> {
@@ -236,6 +238,7 @@ export async function registerBuiltinWorker(db: Db, w: BuiltinWorkerInfo): Promi
       slots: w.slots,
       version: w.version,
       framework: `TF.js ${w.backend}`,
+      ...(w.numerics ? { numerics: w.numerics } : {}),
     },
   });
 }

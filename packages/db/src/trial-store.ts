@@ -29,6 +29,8 @@ export interface ClaimedTrial {
   maxParallel: number | null;
   /** ASHA: the rungs it has been judged at (it trains on to the next one). */
   rungsReached: number;
+  /** Its sweep's numerics key as recorded ({ id, key, reason, … }), or null before one is chosen. */
+  numerics: { id: string; key: unknown; reason: string } | null;
 }
 
 /** What a trial's next delivery is made of: where it goes, and how many deliveries it had. */
@@ -126,13 +128,17 @@ export async function claimTrial(
   leaseMs: number,
   /** Who claims: built-in workers train only built-in trials, agents only external ones (on any pool name). */
   runner: 'builtin' | 'external' = 'builtin',
+  /**
+   * The numerics keys (ids) the claimer can train under: a trial whose sweep recorded another key,
+   * or whose spec asks for a backend none of them is, is not claimed (null: no check, as for
+   * agents, whose trainers are their own).
+   */
+  numerics: readonly string[] | null = null,
 ): Promise<ClaimedTrial | null> {
   // The common case, a queued trial, in one statement; only when that fails may a lapsed lease
   // (a dead worker's) stand in the way: counted as a failure, then the claim is tried again.
-  return (
-    (await claimQueued(db, trialId, workerId, leaseMs, runner)) ??
-    ((await expireLapsedLease(db, trialId)) ? claimQueued(db, trialId, workerId, leaseMs, runner) : null)
-  );
+  const claim = () => claimQueued(db, trialId, workerId, leaseMs, runner, numerics);
+  return (await claim()) ?? ((await expireLapsedLease(db, trialId)) ? claim() : null);
 }
 
 async function claimQueued(
@@ -141,6 +147,7 @@ async function claimQueued(
   workerId: string,
   leaseMs: number,
   runner: 'builtin' | 'external',
+  numerics: readonly string[] | null,
 ): Promise<ClaimedTrial | null> {
   const rows = await db.$queryRaw<
     {
@@ -155,6 +162,7 @@ async function claimQueued(
       max_parallel: number | null;
       identity: string;
       rungs_reached: number;
+      numerics: ClaimedTrial['numerics'];
     }[]
   >`
     UPDATE trials t
@@ -163,7 +171,11 @@ async function claimQueued(
            started_at = now(), finished_at = NULL, training_started_at = NULL, train_ms = NULL
       FROM sweeps s
      WHERE t.id = ${trialId}::uuid AND s.id = t.sweep_id AND t.status = 'queued' AND NOT t.rung_waiting AND s.cancelled_at IS NULL AND s.runner_kind = ${runner}
-    RETURNING t.attempt, t.config, t.total_steps, t.sweep_id, s.project_id, t.pool, t.checkpoint_path, t.checkpoint_step, s.max_parallel, t.identity,
+       AND (${numerics as string[] | null}::text[] IS NULL OR (
+             (s.numerics IS NULL OR s.numerics->>'id' = ANY(${numerics as string[] | null}::text[]))
+             AND (coalesce(t.config->'training'->>'backend', 'auto') = 'auto'
+                  OR t.config->'training'->>'backend' IN (SELECT split_part(k, ' ', 1) FROM unnest(${numerics as string[] | null}::text[]) k))))
+    RETURNING t.attempt, t.config, t.total_steps, t.sweep_id, s.project_id, t.pool, t.checkpoint_path, t.checkpoint_step, s.max_parallel, t.identity, s.numerics,
               (SELECT count(*)::int FROM rung_results r WHERE r.trial_id = t.id) AS rungs_reached`;
   const r = rows[0];
   return r
@@ -180,6 +192,7 @@ async function claimQueued(
         checkpointStep: r.checkpoint_step,
         rungsReached: r.rungs_reached,
         maxParallel: r.max_parallel,
+        numerics: r.numerics,
       }
     : null;
 }
@@ -207,6 +220,9 @@ export interface RunInfo {
     gpu: string | null;
     gpuMemoryMiB?: number | null;
     driver?: string | null;
+    /** The sweep's numerics key, as one line. */
+    numerics?: string;
+    fusedKernels?: boolean;
   };
 }
 
@@ -216,6 +232,10 @@ export async function recordRunInfo(db: Db, trialId: string, attempt: number, in
     UPDATE trials SET lrsweep_version = ${info.lrsweepVersion}, tfjs_version = ${info.tfjsVersion}, backend = ${info.backend},
            dataset_checksum = ${info.datasetChecksum}, dataset_path = ${info.datasetPath}::text, model_path = ${info.modelPath}::text,
            hardware = ${JSON.stringify(info.hardware)}::jsonb
+             -- A resume on another kind of CPU is allowed (the key holds) and said: its bits may differ.
+             || CASE WHEN checkpoint_step IS NOT NULL AND hardware->>'cpuModel' IS NOT NULL
+                          AND hardware->>'cpuModel' IS DISTINCT FROM ${info.hardware.cpuModel}
+                     THEN jsonb_build_object('resumedFromCpuModel', hardware->>'cpuModel') ELSE '{}'::jsonb END
      WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running'`;
 }
 
@@ -367,7 +387,13 @@ export async function recordCheckpoint(
 export async function trialState(db: Db, trialId: string) {
   const t = await db.trial.findUnique({
     where: { id: trialId },
-    select: { status: true, leaseExpiresAt: true, attempt: true, sweep: { select: { cancelledAt: true } } },
+    select: {
+      status: true,
+      leaseExpiresAt: true,
+      attempt: true,
+      config: true,
+      sweep: { select: { cancelledAt: true, numerics: true } },
+    },
   });
   return t
     ? {
@@ -375,6 +401,10 @@ export async function trialState(db: Db, trialId: string) {
         leaseExpiresAt: t.leaseExpiresAt,
         attempt: t.attempt,
         sweepCancelled: t.sweep.cancelledAt !== null,
+        /** The sweep's numerics key (its id), once recorded. */
+        numericsId: (t.sweep.numerics as { id?: string } | null)?.id ?? null,
+        /** The backend its spec asks for (`auto` unless it names one). */
+        askedBackend: (t.config as { training?: { backend?: string } } | null)?.training?.backend ?? 'auto',
       }
     : null;
 }

@@ -6,3 +6,4 @@
 export { type AfterTrialDeps, type AfterTrialResult, afterTrial, type EndedTrial } from './after-trial';
 export { type AttemptEnd, type AttemptEndKind, unreachable } from './outcomes';
 export * from './transitions';
+export { type RecordedNumerics, settleSweepNumerics, sweepShapes } from './numerics';

@@ -2,6 +2,7 @@
 export * from './agents';
 export * from './databases';
 export * from './datasets-on-disk';
+export * from './fault-stack';
 export * from './hand-agent';
 export * from './http';
 export * from './models-on-disk';

@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
 /**
  * What a test needs from outside the repository (a browser, a dataset package, an interpreter).
  * Where it is present the test runs. Where it is not the test fails and says how to get it,
@@ -19,6 +22,28 @@ export function requirement(name: string, present: boolean, how: string) {
       if (!present) throw new Error(`this test needs ${name}: ${how}. Set LRSWEEP_SKIP=${name} to skip it explicitly.`);
     },
   };
+}
+
+/**
+ * Why the native backend (`@tensorflow/tfjs-node`, built by `pnpm setup:tensorflow`) does not load
+ * here, or null when it does: tried in a child process, as a worker would load it.
+ */
+export function nativeBackendMissing(): string | null {
+  const trainer = fileURLToPath(new URL('../../trainer', import.meta.url));
+  const probe = spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], {
+    cwd: trainer,
+    encoding: 'utf8',
+  });
+  if (probe.status === 0) return null;
+  const why =
+    probe.stderr
+      .trim()
+      .split('\n')
+      .find((l) => /Error|Cannot/.test(l)) ?? 'it does not load';
+  console.warn(
+    `[lrsweep] the native-backend tests need @tensorflow/tfjs-node, which does not load here (${why}). Run \`pnpm setup:tensorflow\`.`,
+  );
+  return why;
 }
 
 /**

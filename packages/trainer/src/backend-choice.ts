@@ -51,6 +51,8 @@ export function createBackendChooser(opts: {
   pref: BackendPreference;
   initial: BackendChoice;
   log?: (msg: string, fields: object) => void;
+  /** Test hook: the probe picks this backend whatever it measures (two workers' probes made to disagree). */
+  probeWinner?: string;
 }) {
   const probed = new Map<string, BackendPlan>();
   const nativePref: BackendPreference = opts.initial.gpu ? 'tensorflow-gpu' : 'tensorflow';
@@ -82,10 +84,11 @@ export function createBackendChooser(opts: {
       await activate(c);
       probe[c.name] = msPerUpdate(cfg, data);
     }
-    const best = candidates.reduce((a, b) => (probe[b.name]! < probe[a.name]! ? b : a));
+    const forced = candidates.find((c) => c.name === opts.probeWinner);
+    const best = forced ?? candidates.reduce((a, b) => (probe[b.name]! < probe[a.name]! ? b : a));
     const plan: BackendPlan = {
       choice: best,
-      reason: `probe (${cfg.model.kind}, batch ${cfg.training.batchSize}): ${candidates.map((c) => `${c.name} ${probe[c.name]!.toFixed(1)} ms/update`).join(', ')}`,
+      reason: `probe (${cfg.model.kind}, batch ${cfg.training.batchSize}): ${candidates.map((c) => `${c.name} ${probe[c.name]!.toFixed(1)} ms/update`).join(', ')}${forced ? ` (${forced.name} forced by a test hook)` : ''}`,
       probe,
     };
     probed.set(key, plan);

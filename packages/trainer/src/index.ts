@@ -20,3 +20,4 @@ export { buildLayersModel, type LayersArtifacts, readLayersModel } from './layer
 export { evaluateOn, metricNames } from './task';
 export { createBackendChooser, type BackendPlan, type TrialBackend } from './backend-choice';
 export { estimateTrialMemory, type MemoryEstimate, mib } from './memory';
+export { fusedKernelIsa, type NativeSettings, numericsKeyOf } from './numerics';

@@ -14,7 +14,16 @@ import {
   trialSchema,
   validateAnswer,
 } from '@lrsweep/contract';
-import { type Db, failureSummary, forkPlanOf, getSweep, listSweeps, listTrials, type SweepView } from '@lrsweep/db';
+import {
+  type Db,
+  failureSummary,
+  sweepNumericsView,
+  forkPlanOf,
+  getSweep,
+  listSweeps,
+  listTrials,
+  type SweepView,
+} from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { notFound } from '../errors';
@@ -37,7 +46,12 @@ const summary = (s: SweepView) => ({
 });
 
 export const sweepRoutes =
-  (deps: { db: Db; sweeps: ReturnType<typeof createSweepService> }): FastifyPluginAsyncZod =>
+  (deps: {
+    db: Db;
+    sweeps: ReturnType<typeof createSweepService>;
+    /** A built-in worker silent this long is not counted as able to run a sweep's numerics key. */
+    workerLostAfterMs?: number;
+  }): FastifyPluginAsyncZod =>
   async (app) => {
     const { db, sweeps } = deps;
     const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
@@ -192,6 +206,7 @@ export const sweepRoutes =
           objective: s.objective,
           spec: s.spec,
           failures: s.counts.failed ? await failureSummary(db, s.id) : [],
+          ...(s.runnerKind === 'builtin' ? await sweepNumericsView(db, s.id, deps.workerLostAfterMs ?? 30_000) : {}),
         };
       },
     );

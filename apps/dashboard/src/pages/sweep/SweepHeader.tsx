@@ -43,6 +43,7 @@ export function SweepHeader(p: {
         failed · {s.counts.diverged} diverged · {s.counts.cancelled} cancelled
       </p>
       <SelectedOn sweep={s} />
+      <Numerics sweep={s} />
       <div className="toolbar">
         <button type="button" className="secondary" disabled={p.busy || !running(s)} onClick={() => p.onAct('cancel')}>
           Cancel sweep
@@ -86,5 +87,23 @@ function SelectedOn({ sweep: s }: { sweep: SweepDetail }) {
       {s.selectedOn === 'test' &&
         ' This sweep has no validation split (validationSize 0): its ranking and verdict are chosen on the test data and are optimistic.'}
     </p>
+  );
+}
+
+/** The numerics key every trial trains under (built-in sweeps), and why waiting trials cannot run, if so. */
+function Numerics({ sweep: s }: { sweep: SweepDetail }) {
+  return (
+    <>
+      {s.numerics && (
+        <p className="muted" data-testid="numerics" title={`chosen by ${s.numerics.chosenBy}: ${s.numerics.reason}`}>
+          trains under <code>{s.numerics.id}</code>
+        </p>
+      )}
+      {s.unrunnable && (
+        <p className="error" data-testid="unrunnable" role="alert">
+          {s.unrunnable}
+        </p>
+      )}
+    </>
   );
 }
