@@ -3,7 +3,8 @@
 // (the text task's transformer, 64-token windows: tokens/s too) at batch 128, as effective GFLOP/s (3 × forward FLOPs per sample × samples/s) beside the plain wasm
 // matMul rate (512×512×512, fresh operands each call) measured in the same run, around each of
 // several timed rounds per model; the table reports medians over rounds and the ratio's range.
-import { spawnSync } from 'node:child_process';
+// Then, where torch imports, lrsweep against PyTorch (1 thread each) in alternated pairs of rounds,
+// with each update split into dispatch and kernel time (scripts/lib/vs-torch.ts, lib/dispatch.ts).
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createModel, createRng, selectBackend, setNativeThreads, train } from '@lrsweep/trainer';
 import { adamConfig, BATCH, benchModels as models, modelDataOf, randomDataset } from './bench-models';
 import { median } from './lib/stats';
+import { alternate, printVsTorch, startTorch } from './lib/vs-torch';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
@@ -19,6 +21,8 @@ const WARMUP = 3;
 const ROUNDS = quick ? 3 : 7;
 /** A round lasts at least this long (and 3 updates): short windows are at the mercy of noise. */
 const ROUND_MS = quick ? 400 : 1000;
+/** Alternated pairs of rounds (lrsweep, then PyTorch) per model. */
+const PAIRS = quick ? 5 : 7;
 
 function matmulGflops(): number {
   const n = 512;
@@ -182,55 +186,25 @@ async function main() {
         );
     }
   }
-  // PyTorch with one thread on the same models, where torch can be imported: per CPU-second, which
-  // stays steady on a loaded machine and is fair to TF's thread pool.
+  // PyTorch with one thread on the same models, where torch can be imported, alternated with
+  // lrsweep's rounds (per CPU-second, which is fair to TF's thread pool): both see the same load.
   const python = [process.env.LRSWEEP_TORCH_PYTHON, resolve(root, '.venv-torch/bin/python')].find(
     (p): p is string => !!p && existsSync(p),
   );
-  const torch = python
-    ? spawnSync(
-        python,
-        [
-          resolve(root, 'scripts/bench_torch.py'),
-          ...(quick ? ['--quick'] : []),
-          ...(only ? [`--models=${only.join(',')}`] : []),
-        ],
-        { encoding: 'utf8' },
-      )
-    : null;
-  const torchRows = (torch?.status === 0 ? torch.stdout.trim().split('\n') : []).map(
-    (l) => JSON.parse(l) as { model: string; samplesPerSec: number; samplesPerCpuSec: number; torch: string },
-  );
-  if (!torchRows.length)
+  if (!python)
     console.log(
-      `\n(PyTorch not measured: ${python ? (torch?.stderr ?? '').trim().split('\n').at(-1) : 'no python with torch (.venv-torch, made by npm test, or LRSWEEP_TORCH_PYTHON)'})`,
+      '\n(PyTorch not measured: no python with torch (.venv-torch, made by npm test, or LRSWEEP_TORCH_PYTHON))',
     );
   else {
-    const ptTarget: Record<string, number> = { lenet: 0.5, cnn: 0.5, vit: 0.5 };
-    console.log(
-      `\nagainst PyTorch ${torchRows[0]!.torch}, 1 thread, samples per CPU-second (the faster backend is the one auto picks by its probe):\n`,
-    );
-    console.log(
-      '| model | PyTorch 1-thread per CPU-s | wasm ÷ PyTorch | tensorflow ÷ PyTorch | best ÷ PyTorch | target (native) |',
-    );
-    console.log('|---|---|---|---|---|---|');
-    for (const t of torchRows) {
-      const w = rows.find((r) => r.backend === 'wasm' && r.model === t.model);
-      const n = rows.find((r) => r.backend === 'tensorflow' && r.model === t.model);
-      const ratio = (r?: Row) => (r ? r.samplesPerCpuSec / t.samplesPerCpuSec : null);
-      const best = Math.max(ratio(w) ?? 0, ratio(n) ?? 0);
-      console.log(
-        `| ${t.model} | ${t.samplesPerCpuSec} | ${ratio(w)?.toFixed(2) ?? '–'}× | ${ratio(n)?.toFixed(2) ?? '–'}× | ${best.toFixed(2)}× | ${ptTarget[t.model] ? `≥ ${ptTarget[t.model]}×` : '–'} |`,
-      );
-      console.log(
-        JSON.stringify({
-          bench: 'trainer-vs-torch',
-          model: t.model,
-          torchPerCpuSec: t.samplesPerCpuSec,
-          wasmRatio: ratio(w),
-          tensorflowRatio: ratio(n),
-        }),
-      );
+    const torch = startTorch(python, resolve(root, 'scripts/bench_torch.py'));
+    try {
+      const chosen = models.filter((x) => !only || only.includes(x.name));
+      const result = await alternate(torch, chosen, backends, { pairs: PAIRS, roundMs: ROUND_MS });
+      printVsTorch(result, torch.version);
+    } catch (err) {
+      console.log(`\n(PyTorch not measured: ${(err as Error).message})`);
+    } finally {
+      torch.close();
     }
   }
   // Memory: tensors and RSS across 100 consecutive trials (the worker's pattern: one model after another).

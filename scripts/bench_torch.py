@@ -1,8 +1,9 @@
 """PyTorch, one thread, training the bench models of scripts/bench-models.ts (same shapes, Adam,
-batch 128, random data): samples per second and per CPU-second, one JSON line per model. Run by
-`pnpm bench:trainer` where torch can be imported (.venv-torch, made by the tests' bootstrap)."""
+batch 128, random data), one timed round at a time: `pnpm bench:trainer` (where torch can be
+imported: .venv-torch, made by the tests' bootstrap) keeps this process and alternates its rounds
+with lrsweep's, so both see the same machine. Each stdin line `<model> <seconds>` answers one JSON
+line: samples per second and per CPU-second over a round of at least that long (and 3 updates)."""
 import json
-import math
 import sys
 import time
 
@@ -14,10 +15,6 @@ torch.set_num_threads(1)
 torch.set_num_interop_threads(1)
 torch.manual_seed(0)
 BATCH = 128
-quick = "--quick" in sys.argv
-ROUNDS = 3 if quick else 7
-ROUND_S = 0.4 if quick else 1.0
-only = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--models=")), None)
 
 
 class Block(nn.Module):
@@ -84,9 +81,9 @@ models = {
     "gpt": (GPT, lambda: torch.randint(0, 256, (BATCH, 64))),
 }
 
-for name, (make, batch) in models.items():
-    if only and name not in only:
-        continue
+def trainer(name):
+    """One update of `name`'s model on a fixed batch, after 3 warm-up updates."""
+    make, batch = models[name]
     model = make()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = batch()
@@ -101,13 +98,19 @@ for name, (make, batch) in models.items():
 
     for _ in range(3):
         step()
-    wall, cpu = [], []
-    for _ in range(ROUNDS):
-        t, c, n = time.perf_counter(), time.process_time(), 0
-        while n < 3 or time.perf_counter() - t < ROUND_S:
-            step()
-            n += 1
-        wall.append(n * BATCH / (time.perf_counter() - t))
-        cpu.append(n * BATCH / max(time.process_time() - c, 1e-9))
-    med = lambda v: sorted(v)[len(v) // 2]
-    print(json.dumps({"bench": "torch", "model": name, "threads": 1, "samplesPerSec": round(med(wall)), "samplesPerCpuSec": round(med(cpu)), "torch": torch.__version__}), flush=True)
+    return step
+
+
+steps = {}
+for line in sys.stdin:
+    name, seconds = line.split()
+    if name not in models:
+        print(json.dumps({"error": f"unknown model {name}"}), flush=True)
+        continue
+    step = steps.get(name) or steps.setdefault(name, trainer(name))
+    t, c, n = time.perf_counter(), time.process_time(), 0
+    while n < 3 or time.perf_counter() - t < float(seconds):
+        step()
+        n += 1
+    wall, cpu = time.perf_counter() - t, max(time.process_time() - c, 1e-9)
+    print(json.dumps({"model": name, "samplesPerSec": n * BATCH / wall, "samplesPerCpuSec": n * BATCH / cpu, "torch": torch.__version__}), flush=True)
