@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
-import type { Io } from './commands';
+import type { Io } from './cli-context';
 
 /** What the export needs: the sweep, the directory, the API and token to read them with. */
 export interface ExportRequest {
