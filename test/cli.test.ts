@@ -9,23 +9,22 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { bootstrapToken, type Stack, startStack, trainByHand } from '@lrsweep/testkit';
+import { bootstrapToken, type Stack, startStack, trainByHand, tinySpec } from '@lrsweep/testkit';
 
 const root = resolve(import.meta.dirname, '..');
 const tsx = createRequire(join(root, 'apps/cli/package.json')).resolve('tsx');
 const dir = mkdtempSync(join(tmpdir(), 'lrsweep-cli-'));
 
-const spec = {
+const spec = tinySpec({
   name: 'cli-sweep',
-  dataset: { name: 'mnist', trainSize: 400, testSize: 100 },
-  model: { kind: 'mlp', hidden: [16] },
-  training: { epochs: 1, batchSize: 50, evalEvery: 4 },
+  dataset: { trainSize: 400, testSize: 100 },
+  training: { evalEvery: 4 },
   grid: {
     baseLr: [0.001, 0.01],
     schedule: [{ kind: 'constant' }, { kind: 'cosine', warmup: { steps: [0, 2] } }],
     seeds: 2,
   },
-};
+});
 
 describe('lrsweep CLI', () => {
   let stack: Stack;

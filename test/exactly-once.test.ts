@@ -14,6 +14,7 @@ import {
   uniquePrefix,
   bootstrapToken,
   redisUrl,
+  tinySpec,
 } from '@lrsweep/testkit';
 
 describe('exactly-once training', () => {
@@ -40,13 +41,16 @@ describe('exactly-once training', () => {
     cleanups.push(() => apiProc.stop());
     const api = apiClient(apiProc.url, bootstrapToken);
 
-    const created = await api.post('/v1/sweeps', {
-      name: 'race',
-      dataset: { name: 'mnist', trainSize: 1600, testSize: 200 },
-      model: { kind: 'mlp', hidden: [64] },
-      training: { epochs: 2, batchSize: 32, evalEvery: 25 },
-      grid: { baseLr: [0.001], schedule: [{ kind: 'linear' }], seeds: 1 },
-    });
+    const created = await api.post(
+      '/v1/sweeps',
+      tinySpec({
+        name: 'race',
+        dataset: { trainSize: 1600, testSize: 200 },
+        model: { hidden: [64] },
+        training: { epochs: 2, batchSize: 32, evalEvery: 25 },
+        grid: { baseLr: [0.001], schedule: [{ kind: 'linear' }] },
+      }),
+    );
     expect(created.status).toBe(201);
     const T = created.body.totalSteps as number;
     const [trial] = (await api.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;

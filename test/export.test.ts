@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { bootstrapToken, requirement, type Stack, startAgentProcess, startStack } from '@lrsweep/testkit';
+import { bootstrapToken, requirement, type Stack, startAgentProcess, startStack, tinySpec } from '@lrsweep/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..');
@@ -42,13 +42,16 @@ describe.skipIf(needed.skip)('lrsweep export tensorboard', () => {
     });
 
   it('writes a run per trial equal to the REST series, hparams included, and replaces it when run again', async () => {
-    const created = await stack.client.post('/v1/sweeps', {
-      name: 'export',
-      dataset: { name: 'mnist', trainSize: 200, validationSize: 50, testSize: 50 },
-      model: { kind: 'mlp', hidden: [8] },
-      training: { epochs: 2, batchSize: 50, evalEvery: 3 },
-      grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 },
-    });
+    const created = await stack.client.post(
+      '/v1/sweeps',
+      tinySpec({
+        name: 'export',
+        dataset: { validationSize: 50 },
+        model: { hidden: [8] },
+        training: { epochs: 2, evalEvery: 3 },
+        grid: { schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 2 },
+      }),
+    );
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.id as string;
     sweepId = id;

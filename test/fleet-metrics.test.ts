@@ -2,7 +2,7 @@
 // running → drained, from Postgres), and the Prometheus metrics of the API and of a worker,
 // each checked against Postgres.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query, type RunningProcess, type Stack, startStack, startWorker } from '@lrsweep/testkit';
+import { query, type RunningProcess, type Stack, startStack, startWorker, tinySpec } from '@lrsweep/testkit';
 
 /** Prometheus text → samples. */
 function parse(text: string) {
@@ -41,14 +41,15 @@ describe('fleet metrics and the scaling backlog', () => {
       }>;
     const scrape = async (url: string) => parse(await (await fetch(url)).text());
     expect(await backlog()).toEqual({ pool: 'scale', queued: 0, running: 0, backlog: 0 });
-    const created = await stack.lrsweep.submitSweep({
-      name: 'scaled',
-      runner: { kind: 'builtin', pool: 'scale' },
-      dataset: { name: 'mnist', trainSize: 800, testSize: 64 },
-      model: { kind: 'mlp', hidden: [16] },
-      training: { epochs: 1, batchSize: 40, evalEvery: 5 },
-      grid: { baseLr: [0.01, 0.03, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 1 },
-    } as never);
+    const created = await stack.lrsweep.submitSweep(
+      tinySpec({
+        name: 'scaled',
+        runner: { kind: 'builtin', pool: 'scale' },
+        dataset: { trainSize: 800, testSize: 64 },
+        training: { batchSize: 40, evalEvery: 5 },
+        grid: { baseLr: [0.01, 0.03, 0.1], schedule: [{ kind: 'constant' }, { kind: 'cosine' }] },
+      }) as never,
+    );
     // Queued: nobody serves the pool yet, so the whole sweep is its backlog.
     expect(await backlog()).toEqual({ pool: 'scale', queued: 6, running: 0, backlog: 6 });
     let api = await scrape(`${stack.api.url}/metrics`);

@@ -23,20 +23,22 @@ import {
   startOwnRedis,
   startWorker,
   trialSeries,
+  tinySpec,
 } from '@lrsweep/testkit';
 
 const support = netnsSupport();
 // Never a silent skip: the summary says why it did not run.
 if (support !== true) console.warn(`partitions: not run here (${support})`);
 
-const spec = (name: string, seeds: number[]) => ({
-  name,
-  dataset: { name: 'mnist', trainSize: 2200, validationSize: 200, testSize: 300 },
-  model: { kind: 'mlp', hidden: [256] },
-  optimizer: { kind: 'adam' },
-  training: { epochs: 4, batchSize: 20, evalEvery: 25 },
-  grid: { baseLr: [0.001], schedule: [{ kind: 'cosine', warmup: { steps: 20 } }], seeds },
-});
+const spec = (name: string, seeds: number[]) =>
+  tinySpec({
+    name,
+    dataset: { trainSize: 2200, validationSize: 200, testSize: 300 },
+    model: { hidden: [256] },
+    optimizer: { kind: 'adam' },
+    training: { epochs: 4, batchSize: 20, evalEvery: 25 },
+    grid: { baseLr: [0.001], schedule: [{ kind: 'cosine', warmup: { steps: 20 } }], seeds },
+  });
 const T = 400;
 const LEASE_MS = 3000;
 

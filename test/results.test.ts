@@ -2,7 +2,7 @@
 // against what the test computes itself from the raw metric rows.
 import { lrSequence } from '@lrsweep/schedules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapToken, pairedTTest, query, type Stack, startStack } from '@lrsweep/testkit';
+import { bootstrapToken, pairedTTest, query, type Stack, startStack, tinySpec } from '@lrsweep/testkit';
 import { ApiRequestError, type LrsweepClient } from '@lrsweep/client';
 
 // 100 of the 1 000 samples validate: 2 epochs × ceil(900 / 50) updates.
@@ -30,17 +30,19 @@ describe('results of a real sweep', () => {
     db = stack.db;
     api = stack.lrsweep;
     apiUrl = stack.api.url;
-    const created = await api.submitSweep({
-      name: 'results',
-      dataset: { name: 'mnist', trainSize: 1000, testSize: 300 },
-      model: { kind: 'mlp', hidden: [32] },
-      training: { epochs: 2, batchSize: 50, evalEvery: 10 },
-      grid: {
-        baseLr: [0.001, 0.01, 0.1],
-        schedule: [{ kind: 'constant' }, { kind: 'cosine' }, { kind: 'linear' }],
-        seeds: 3,
-      },
-    });
+    const created = await api.submitSweep(
+      tinySpec({
+        name: 'results',
+        dataset: { trainSize: 1000, testSize: 300 },
+        model: { hidden: [32] },
+        training: { epochs: 2, evalEvery: 10 },
+        grid: {
+          baseLr: [0.001, 0.01, 0.1],
+          schedule: [{ kind: 'constant' }, { kind: 'cosine' }, { kind: 'linear' }],
+          seeds: 3,
+        },
+      }) as never,
+    );
     sweepId = created.id;
     await api.follow(sweepId, () => {}, 250);
     evals = await query(

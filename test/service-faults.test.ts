@@ -16,17 +16,19 @@ import {
   startWorker,
   bootstrapToken,
   eventually,
+  tinySpec,
 } from '@lrsweep/testkit';
 
-const spec = (name: string, seeds: number) => ({
-  name,
-  // 1 200 samples train, 120 more validate.
-  dataset: { name: 'mnist', trainSize: 1320, validationSize: 120, testSize: 200 },
-  model: { kind: 'mlp', hidden: [128] },
-  optimizer: { kind: 'adam' },
-  training: { epochs: 2, batchSize: 20, evalEvery: 20 },
-  grid: { baseLr: [0.001, 0.003], schedule: [{ kind: 'linear' }], seeds },
-});
+const spec = (name: string, seeds: number) =>
+  tinySpec({
+    name,
+    // 1 200 samples train, 120 more validate.
+    dataset: { trainSize: 1320, validationSize: 120, testSize: 200 },
+    model: { hidden: [128] },
+    optimizer: { kind: 'adam' },
+    training: { epochs: 2, batchSize: 20, evalEvery: 20 },
+    grid: { baseLr: [0.001, 0.003], schedule: [{ kind: 'linear' }], seeds },
+  });
 const T = 120;
 
 /** Every trial completed once, with exactly the rows 0…T−1 and an evaluation every 20 updates. */

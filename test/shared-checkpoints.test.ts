@@ -20,16 +20,18 @@ import {
   type TestDatabase,
   trialSeries,
   uniquePrefix,
+  tinySpec,
 } from '@lrsweep/testkit';
 
-const spec = (name: string) => ({
-  name,
-  dataset: { name: 'mnist', trainSize: 2200, validationSize: 200, testSize: 300 },
-  model: { kind: 'mlp', hidden: [128] },
-  optimizer: { kind: 'adam' },
-  training: { epochs: 30, batchSize: 20, evalEvery: 100 },
-  grid: { baseLr: [0.001], schedule: [{ kind: 'cosine' }], seeds: [3] },
-});
+const spec = (name: string) =>
+  tinySpec({
+    name,
+    dataset: { trainSize: 2200, validationSize: 200, testSize: 300 },
+    model: { hidden: [128] },
+    optimizer: { kind: 'adam' },
+    training: { epochs: 30, batchSize: 20, evalEvery: 100 },
+    grid: { baseLr: [0.001], schedule: [{ kind: 'cosine' }], seeds: [3] },
+  });
 // Long enough that neither trial can finish while the other stack's worker is still starting on
 // a loaded CI machine (at 1000 updates one did, and the kill found no checkpoint to resume from).
 const T = 3000;

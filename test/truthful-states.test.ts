@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { ApiRequestError } from '@lrsweep/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapToken, query, redisUrl, type Stack, startStack } from '@lrsweep/testkit';
+import { bootstrapToken, query, redisUrl, type Stack, startStack, tinySpec } from '@lrsweep/testkit';
 
 const tiny = { name: 'mnist', trainSize: 256, testSize: 64 } as const;
 
@@ -86,13 +86,15 @@ describe('truthful states', () => {
   }, 90_000);
 
   it('deleting a sweep removes its trials and metrics, and fences a running trial', async () => {
-    const created = await stack.lrsweep.submitSweep({
-      name: 'to-delete',
-      dataset: { name: 'mnist', trainSize: 2000, testSize: 64 },
-      model: { kind: 'mlp', hidden: [64] },
-      training: { epochs: 30, batchSize: 16, evalEvery: 50 },
-      grid: { baseLr: [0.01, 0.02], schedule: [{ kind: 'constant' }], seeds: 1 },
-    });
+    const created = await stack.lrsweep.submitSweep(
+      tinySpec({
+        name: 'to-delete',
+        dataset: { trainSize: 2000, testSize: 64 },
+        model: { hidden: [64] },
+        training: { epochs: 30, batchSize: 16, evalEvery: 50 },
+        grid: { baseLr: [0.01, 0.02] },
+      }) as never,
+    );
     // Wait until a trial is running and has written rows.
     const deadline = Date.now() + 60_000;
     let running: { id: string } | undefined;

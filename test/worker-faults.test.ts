@@ -19,17 +19,19 @@ import {
   eventually,
   faultTestEnv,
   trialSeries,
+  tinySpec,
 } from '@lrsweep/testkit';
 
-const spec = (name: string) => ({
-  name,
-  // 2 000 samples train, 200 more validate.
-  dataset: { name: 'mnist', trainSize: 2200, validationSize: 200, testSize: 300 },
-  model: { kind: 'mlp', hidden: [256] },
-  optimizer: { kind: 'adam' },
-  training: { epochs: 3, batchSize: 20, evalEvery: 25 },
-  grid: { baseLr: [0.001], schedule: [{ kind: 'cosine', warmup: { steps: 20 } }], seeds: [7] },
-});
+const spec = (name: string) =>
+  tinySpec({
+    name,
+    // 2 000 samples train, 200 more validate.
+    dataset: { trainSize: 2200, validationSize: 200, testSize: 300 },
+    model: { hidden: [256] },
+    optimizer: { kind: 'adam' },
+    training: { epochs: 3, batchSize: 20, evalEvery: 25 },
+    grid: { baseLr: [0.001], schedule: [{ kind: 'cosine', warmup: { steps: 20 } }], seeds: [7] },
+  });
 const T = 300;
 
 describe('worker faults', () => {

@@ -23,6 +23,7 @@ import {
   type TestDatabase,
   uniquePrefix,
   writeCifar,
+  tinySpec,
 } from '@lrsweep/testkit';
 
 const healthOf = async (w: RunningProcess) => {
@@ -97,24 +98,27 @@ describe('workers under attack', () => {
 
   it('a trial too big for the wasm heap fails alone, with a resource error; the worker stays healthy and the next trial trains', async () => {
     const health = await healthOf(worker);
-    const { sweep, trials } = await run({
-      name: 'poison',
-      dataset: { name: 'mnist', trainSize: 9000, validationSize: 900, testSize: 100 },
-      model: { kind: 'cnn', channels: [512] },
-      training: { epochs: 1, batchSize: 8192, evalEvery: 10 },
-      grid: { baseLr: [0.001], schedule: [{ kind: 'constant' }], seeds: 1 },
-    });
+    const { sweep, trials } = await run(
+      tinySpec({
+        name: 'poison',
+        dataset: { trainSize: 9000, validationSize: 900, testSize: 100 },
+        model: { kind: 'cnn', channels: [512] },
+        training: { batchSize: 8192, evalEvery: 10 },
+        grid: { baseLr: [0.001] },
+      }),
+    );
     expect(sweep.status).toBe('failed');
     expect(trials[0]).toMatchObject({ status: 'failed', errorCode: 'RESOURCE_EXHAUSTED', failures: 0, attempt: 1 });
     expect(trials[0].error).toContain('needs more memory than the wasm backend has');
     // The next trials on the same worker (and slot) train as if nothing had happened.
-    const next = await run({
-      name: 'after-poison',
-      dataset: { name: 'mnist', trainSize: 660, validationSize: 60, testSize: 100 },
-      model: { kind: 'mlp', hidden: [16] },
-      training: { epochs: 1, batchSize: 60, evalEvery: 5 },
-      grid: { baseLr: [0.001, 0.01], schedule: [{ kind: 'constant' }], seeds: 2 },
-    });
+    const next = await run(
+      tinySpec({
+        name: 'after-poison',
+        dataset: { trainSize: 660, validationSize: 60, testSize: 100 },
+        training: { batchSize: 60, evalEvery: 5 },
+        grid: { baseLr: [0.001, 0.01], seeds: 2 },
+      }),
+    );
     expect(next.sweep).toMatchObject({ status: 'completed', counts: { completed: 4, failed: 0 } });
     expect(new Set(next.trials.map((t: { workerId: string }) => t.workerId))).toEqual(new Set(['hard-1']));
     const h = await health();
@@ -165,13 +169,16 @@ describe('workers under attack', () => {
   });
 
   it('leaves no checkpoint behind a cancelled trial, and sweeps what a crash left', async () => {
-    const created = await api.post('/v1/sweeps', {
-      name: 'cancel-ckpt',
-      dataset: { name: 'mnist', trainSize: 3300, validationSize: 300, testSize: 100 },
-      model: { kind: 'mlp', hidden: [64] },
-      training: { epochs: 20, batchSize: 20, evalEvery: 100 },
-      grid: { baseLr: [0.001], schedule: [{ kind: 'constant' }], seeds: 1 },
-    });
+    const created = await api.post(
+      '/v1/sweeps',
+      tinySpec({
+        name: 'cancel-ckpt',
+        dataset: { trainSize: 3300, validationSize: 300, testSize: 100 },
+        model: { hidden: [64] },
+        training: { epochs: 20, batchSize: 20, evalEvery: 100 },
+        grid: { baseLr: [0.001] },
+      }),
+    );
     const [trial] = (await api.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
     // This deployment's namespace: the id its first worker wrote.
     const namespace = (await query<{ id: string }>(db.url, 'SELECT id::text AS id FROM deployment'))[0]!.id;

@@ -16,6 +16,7 @@ import {
   type Stack,
   startStack,
   startWorker,
+  tinySpec,
 } from '@lrsweep/testkit';
 
 const root = resolve(import.meta.dirname, '..');
@@ -79,14 +80,15 @@ describe('the worker registry', () => {
     });
 
     // A trial running on reg-a: its project sees it by id; another project sees a count only.
-    const created = await stack.lrsweep.submitSweep({
-      name: 'on-alpha',
-      runner: { kind: 'builtin', pool: 'alpha' },
-      dataset: { name: 'mnist', trainSize: 4000, testSize: 64 },
-      model: { kind: 'mlp', hidden: [64] },
-      training: { epochs: 20, batchSize: 16, evalEvery: 100 },
-      grid: { baseLr: [0.01], schedule: [{ kind: 'constant' }], seeds: 1 },
-    } as never);
+    const created = await stack.lrsweep.submitSweep(
+      tinySpec({
+        name: 'on-alpha',
+        runner: { kind: 'builtin', pool: 'alpha' },
+        dataset: { trainSize: 4000, testSize: 64 },
+        model: { hidden: [64] },
+        training: { epochs: 20, batchSize: 16, evalEvery: 100 },
+      }) as never,
+    );
     const [trial] = (await stack.lrsweep.listTrials(created.id)).trials;
     const running = await eventually(
       'running on reg-a',

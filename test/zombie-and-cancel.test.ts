@@ -16,6 +16,7 @@ import {
   bootstrapToken,
   redisUrl,
   eventually,
+  tinySpec,
 } from '@lrsweep/testkit';
 
 describe('zombie attempts', () => {
@@ -117,13 +118,14 @@ describe('cancel and retry', () => {
     await deletePrefix(prefix);
   });
 
-  const long = (name: string) => ({
-    name,
-    dataset: { name: 'mnist', trainSize: 4000, testSize: 200 },
-    model: { kind: 'mlp', hidden: [256] },
-    training: { epochs: 5, batchSize: 16, evalEvery: 100 },
-    grid: { baseLr: [0.001, 0.002], schedule: [{ kind: 'constant' }], seeds: 3 },
-  });
+  const long = (name: string) =>
+    tinySpec({
+      name,
+      dataset: { trainSize: 4000, testSize: 200 },
+      model: { hidden: [256] },
+      training: { epochs: 5, batchSize: 16, evalEvery: 100 },
+      grid: { baseLr: [0.001, 0.002], seeds: 3 },
+    });
 
   it('cancel drops queued trials and stops the running one within seconds; a second cancel changes nothing', async () => {
     const { id } = (await api.post('/v1/sweeps', long('to-cancel'))).body;
@@ -181,7 +183,7 @@ describe('cancel and retry', () => {
       await api.post('/v1/sweeps', {
         ...long('to-retry'),
         training: { epochs: 1, batchSize: 100, evalEvery: 10 },
-        dataset: { name: 'mnist', trainSize: 500, testSize: 100 },
+        dataset: { ...long('').dataset, trainSize: 500, testSize: 100 },
       })
     ).body;
     await api.waitForSweep(id);
@@ -227,7 +229,7 @@ describe('cancel and retry', () => {
       await api.post('/v1/sweeps', {
         ...long('broken'),
         training: { epochs: 1, batchSize: 100, evalEvery: 10 },
-        dataset: { name: 'mnist', trainSize: 500, testSize: 100 },
+        dataset: { ...long('').dataset, trainSize: 500, testSize: 100 },
       })
     ).body;
     const [victim] = await query<{ id: string }>(
