@@ -4,19 +4,33 @@
 // the rest end `pruned`. The decisions are checked against the stored estimates, the promoted
 // trials against an uninterrupted run of the same spec (bit for bit), and the updates trained
 // against the full grid's.
-import { eventually, type FaultStack, learningSeries, query, startFaultStack, trialSeries } from '@lrsweep/testkit';
+import {
+  eventually,
+  type FaultStack,
+  learningSeries,
+  query,
+  startFaultStack,
+  trialSeries,
+  tinySpec,
+} from '@lrsweep/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // 600 samples train (60 validate), batch 50: 12 updates an epoch, 5 epochs: T = 60.
-const spec = (name: string, search: Record<string, unknown> | undefined, grid: Record<string, unknown> = {}) => ({
-  name,
-  dataset: { name: 'mnist', trainSize: 660, validationSize: 60, testSize: 100 },
-  model: { kind: 'mlp', hidden: [32], dropout: 0.1 },
-  optimizer: { kind: 'adam' },
-  training: { epochs: 5, batchSize: 50, evalEvery: 7 },
-  grid: { baseLr: [0.0003, 0.003, 0.03], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: [1, 2], ...grid },
-  ...(search ? { search } : {}),
-});
+const spec = (name: string, search: Record<string, unknown> | undefined, grid: Record<string, unknown> = {}) =>
+  tinySpec({
+    name,
+    dataset: { trainSize: 660, validationSize: 60, testSize: 100 },
+    model: { hidden: [32], dropout: 0.1 },
+    optimizer: { kind: 'adam' },
+    training: { epochs: 5, evalEvery: 7 },
+    grid: {
+      baseLr: [0.0003, 0.003, 0.03],
+      schedule: [{ kind: 'constant' }, { kind: 'cosine' }],
+      seeds: [1, 2],
+      ...grid,
+    },
+    ...(search ? { search } : {}),
+  });
 // Rungs at 7 and 21 updates, then the horizon (60); η = 3: 6 configurations → 2 → 1.
 const asha = { kind: 'asha', reduction: 3, minBudget: 7 };
 

@@ -2,19 +2,18 @@
 // each trial's T, overriding epochs, the data order continuing across epoch boundaries; every
 // schedule is laid out over its own horizon (its fractions resolve against it); rankings and the
 // per-schedule view answer per horizon; `extend` adds horizons.
-import { query, type Stack, startStack, trialSeries } from '@lrsweep/testkit';
+import { query, type Stack, startStack, trialSeries, tinySpec } from '@lrsweep/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // 600 samples train (60 more validate), batch 50: 12 updates per epoch.
-const base = {
-  dataset: { name: 'mnist', trainSize: 660, validationSize: 60, testSize: 100 },
-  model: { kind: 'mlp', hidden: [16] },
+const base = tinySpec({
+  dataset: { trainSize: 660, validationSize: 60, testSize: 100 },
   optimizer: { kind: 'adam' },
-  training: { epochs: 1, batchSize: 50, evalEvery: 10 },
-};
+  training: { evalEvery: 10 },
+});
 const spec = {
-  name: 'horizons',
   ...base,
+  name: 'horizons',
   grid: {
     horizon: [20, 40],
     baseLr: [0.003, 0.01],
@@ -60,8 +59,8 @@ describe('a horizon axis', () => {
     const created = await stack.lrsweep.submitSweep(spec as never);
     // Epochs say 1 (12 updates); the horizons rule. The same trial without the axis, for the data order.
     const plain = await stack.lrsweep.submitSweep({
-      name: 'epochs',
       ...base,
+      name: 'epochs',
       training: { ...base.training, epochs: 2 },
       grid: { baseLr: [0.003], schedule: [{ kind: 'constant' }], seeds: [0] },
     } as never);

@@ -15,13 +15,15 @@ describe.skipIf(nativeTests.skip)('a sweep on the native backend', () => {
   afterAll(async () => stack?.stop());
 
   it('trains every trial on tensorflow and ranks them', async () => {
-    const created = await stack.lrsweep.submitSweep({
-      name: 'native',
-      dataset: { name: 'mnist', trainSize: 600, testSize: 100 },
-      model: { kind: 'lenet', activation: 'relu', pool: 'max' },
-      training: { epochs: 1, batchSize: 50, evalEvery: 4 },
-      grid: { baseLr: [0.003, 0.01], schedule: [{ kind: 'constant' }, { kind: 'cosine' }], seeds: 1 },
-    } as never);
+    const created = await stack.lrsweep.submitSweep(
+      tinySpec({
+        name: 'native',
+        dataset: { trainSize: 600, testSize: 100 },
+        model: { kind: 'lenet', activation: 'relu', pool: 'max' },
+        training: { evalEvery: 4 },
+        grid: { baseLr: [0.003, 0.01], schedule: [{ kind: 'constant' }, { kind: 'cosine' }] },
+      }) as never,
+    );
     await stack.lrsweep.follow(created.id, () => {}, 250);
     expect((await stack.lrsweep.getSweep(created.id)).status).toBe('completed');
     const { trials } = await stack.lrsweep.listTrials(created.id);

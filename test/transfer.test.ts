@@ -1,7 +1,7 @@
 // A transfer study on the built-in workers: a width (grid.scale) × LR × schedule sweep of a small
 // MLP on MNIST trains end to end, each trial on its widened model, and GET /transfer answers with
 // η* per schedule and width and a law across the widths; the verdict tells the widths apart.
-import { query, type Stack, startStack } from '@lrsweep/testkit';
+import { query, type Stack, startStack, tinySpec } from '@lrsweep/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const scales = [0.5, 1, 2, 4];
@@ -14,19 +14,20 @@ describe('a transfer study on the built-in workers', () => {
   afterAll(async () => stack?.stop());
 
   it('trains each width’s own model and answers /transfer with η* per width and a law', async () => {
-    const created = await stack.client.post('/v1/sweeps', {
-      name: 'widths',
-      dataset: { name: 'mnist', trainSize: 360, validationSize: 60, testSize: 60 },
-      model: { kind: 'mlp', hidden: [16] },
-      training: { epochs: 1, batchSize: 50, evalEvery: 6 },
-      grid: {
-        baseLr: [0.001, 0.003, 0.01, 0.03, 0.1],
-        schedule: [{ kind: 'constant' }, { kind: 'cosine' }],
-        scale: scales,
-        seeds: 1,
-      },
-      transfer: { width: { from: 'grid.scale' }, target: { width: 16 } },
-    });
+    const created = await stack.client.post(
+      '/v1/sweeps',
+      tinySpec({
+        name: 'widths',
+        dataset: { trainSize: 360, validationSize: 60, testSize: 60 },
+        training: { evalEvery: 6 },
+        grid: {
+          baseLr: [0.001, 0.003, 0.01, 0.03, 0.1],
+          schedule: [{ kind: 'constant' }, { kind: 'cosine' }],
+          scale: scales,
+        },
+        transfer: { width: { from: 'grid.scale' }, target: { width: 16 } },
+      }),
+    );
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     expect(created.body.trialCount).toBe(40);
     const sweep = await stack.client.waitForSweep(created.body.id, 240_000);
@@ -78,14 +79,17 @@ describe('a transfer study on the built-in workers', () => {
   }, 300_000);
 
   it('trains a μP study: each trial’s model at its width multiplier, the readout at zero, /transfer under mup', async () => {
-    const created = await stack.client.post('/v1/sweeps', {
-      name: 'mup-widths',
-      dataset: { name: 'mnist', trainSize: 360, validationSize: 60, testSize: 60 },
-      model: { kind: 'mlp', hidden: [16], parametrization: 'mup' },
-      training: { epochs: 1, batchSize: 50, evalEvery: 6 },
-      grid: { baseLr: [0.003, 0.01, 0.03], schedule: [{ kind: 'constant' }], scale: [1, 2, 4], seeds: 1 },
-      transfer: { width: { from: 'grid.scale' }, baseWidth: 2 },
-    });
+    const created = await stack.client.post(
+      '/v1/sweeps',
+      tinySpec({
+        name: 'mup-widths',
+        dataset: { trainSize: 360, validationSize: 60, testSize: 60 },
+        model: { parametrization: 'mup' },
+        training: { evalEvery: 6 },
+        grid: { baseLr: [0.003, 0.01, 0.03], scale: [1, 2, 4] },
+        transfer: { width: { from: 'grid.scale' }, baseWidth: 2 },
+      }),
+    );
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const sweep = await stack.client.waitForSweep(created.body.id, 240_000);
     expect(sweep.counts.completed).toBe(9);
