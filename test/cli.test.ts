@@ -147,6 +147,8 @@ describe('lrsweep CLI', () => {
     const id = /sweep ([0-9a-f-]{36})/.exec(r.stdout)![1]!;
     const status = await cli('status', id);
     expect(status.stdout).toContain('completed');
+    // The numerics key every trial trained under (this stack's workers run wasm).
+    expect(status.stdout).toMatch(/^trains under wasm cpu · tfjs \d/m);
     const json = JSON.parse((await cli('results', id, '--json')).stdout);
     expect(json.ranking).toHaveLength(6);
     const csv = (await cli('results', id, '--csv')).stdout.trim().split('\n');

@@ -18,11 +18,13 @@ export async function listCommand({ o, client, io }: Ctx): Promise<number> {
   return exitCodes.ok;
 }
 
-/** `lrsweep status <sweep>`: its state, progress, forks and why trials failed. */
+/** `lrsweep status <sweep>`: its state, progress, forks, numerics key, why trials wait or failed. */
 export async function statusCommand(c: Ctx): Promise<number> {
   const s = await c.client.getSweep(await sweepIdOf(c));
   c.io.out(`${s.name} (${s.id}): ${s.status}\n${progressLine(s, elapsedOf(s))}`);
   if (s.forks) c.io.out(forkLine(s.forks));
+  if (s.numerics) c.io.out(`trains under ${s.numerics.id}`);
+  if (s.unrunnable) c.io.out(`waiting: ${s.unrunnable}`);
   for (const l of failureLines(s.failures)) c.io.out(l);
   return exitCodes.ok;
 }
