@@ -106,6 +106,7 @@ describe.skipIf(nativeTests.skip)('one numerics key per sweep', () => {
     expect(trials.map((t) => t.status)).toEqual(Array(4).fill('completed'));
     // Every attempt of every trial, on either worker, trained under the key.
     expect(trials.every((t) => t.numerics === key.id && t.backend === 'tensorflow')).toBe(true);
+    expect((await api.get(`/v1/trials/${trials[0]!.id}`)).body.provenance.hardware.numerics).toBe(key.id);
     const attempts = await query<{ backend: string; worker_id: string }>(
       stack.db.url,
       'SELECT a.backend, a.worker_id FROM trial_attempts a JOIN trials t ON t.id = a.trial_id WHERE t.sweep_id = $1 AND a.backend IS NOT NULL',
@@ -253,6 +254,9 @@ describe.skipIf(nativeTests.skip)('one numerics key per sweep', () => {
       const second = await claimTrial(prisma, trial!.id, 'w2', 30_000);
       await recordRunInfo(prisma, trial!.id, second!.attempt, runInfo('CPU B'));
       expect(await hardware()).toMatchObject({ cpuModel: 'CPU B', resumedFromCpuModel: 'CPU A' });
+      // The trial view says so too.
+      const view = (await api.get(`/v1/trials/${trial!.id}`)).body;
+      expect(view.provenance.hardware).toMatchObject({ cpuModel: 'CPU B', resumedFromCpuModel: 'CPU A' });
       // The same kind of CPU again: nothing to mark.
       await releaseTrial(prisma, trial!.id, second!.attempt);
       const third = await claimTrial(prisma, trial!.id, 'w3', 30_000);

@@ -42,7 +42,8 @@ export function createSlotPool(size: number, backend: string, log: Logger) {
     },
     /** The numerics keys (ids) every slot can train under: what this worker claims (one process, one set of TF settings). */
     get numerics(): string[] {
-      return [...new Set((all[0]?.numerics ?? []).map(numericsKeyId))];
+      // From a slot whose thread has started (a dead slot knows none).
+      return [...new Set((all.find((s) => s.numerics.length > 0)?.numerics ?? []).map(numericsKeyId))];
     },
     async close() {
       await Promise.all(all.map((s) => s.close()));

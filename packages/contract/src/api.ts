@@ -203,6 +203,10 @@ export const trialSchema = z
             driver: z.string().nullable().optional(),
             /** Native CPU trials: whether lrsweep's fused layer-norm and GELU kernels ran (absent elsewhere). */
             fusedKernels: z.boolean().optional(),
+            /** Built-in trials: the sweep's numerics key it trained under, as one line. */
+            numerics: z.string().optional(),
+            /** Set when this attempt resumed on another kind of CPU than the one that checkpointed (bits may differ). */
+            resumedFromCpuModel: z.string().optional(),
           })
           .nullable(),
       })

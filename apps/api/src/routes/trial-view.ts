@@ -38,6 +38,8 @@ function provenanceOf(t: TrialRow) {
         gpu: string | null;
         gpuMemoryMiB?: number | null;
         driver?: string | null;
+        numerics?: string;
+        resumedFromCpuModel?: string;
       } | null) ?? null,
   };
 }
