@@ -16,6 +16,7 @@ export { defaultDatabaseUrl } from './defaults';
 export * from './trial-store';
 export * from './metric-store';
 export * from './sweep-store';
+export * from './numerics-view';
 export * from './token-store';
 export * from './delivery-store';
 export * from './results-store';

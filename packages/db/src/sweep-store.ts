@@ -5,7 +5,6 @@ import {
   type SelectedOn,
   selectedOnOf,
   type StatusCounts,
-  numericsBackendOf,
   type SweepNumerics,
   type SweepStatus,
   sweepStatusOf,
@@ -193,6 +192,8 @@ export interface SweepView {
   cancelledAt: Date | null;
   /** When it ended (its last trial ended, or it was cancelled); null while it runs. */
   endedAt: Date | null;
+  /** Its numerics key, once its first trial recorded one (built-in sweeps). */
+  numerics: SweepNumerics | null;
 }
 
 type SweepRow = Awaited<ReturnType<Db['sweep']['findMany']>>[number];
@@ -213,6 +214,7 @@ const view = (s: SweepRow, { counts, lastFinishedAt }: SweepTally): SweepView =>
     selectedOn: selectedOnOf(s.spec as Parameters<typeof selectedOnOf>[0]),
     createdAt: s.createdAt,
     cancelledAt: s.cancelledAt,
+    numerics: (s.numerics as SweepNumerics | null) ?? null,
     endedAt: ended
       ? ([lastFinishedAt, s.cancelledAt]
           .filter((d): d is Date => d !== null)
@@ -522,38 +524,4 @@ export async function extendSweep(
     },
     { timeout: 120_000 },
   );
-}
-
-/**
- * A built-in sweep's numerics key as its view shows it (null before its first trial chose one),
- * and why its waiting trials cannot run, where that is so: no live built-in worker of its pool (one
- * heard from within `lostAfterMs`) can train under the key, or, before there is one, is of the
- * backend its spec asks for.
- */
-export async function sweepNumericsView(
-  db: Db,
-  sweepId: string,
-  lostAfterMs: number,
-): Promise<{ numerics: SweepNumerics | null; unrunnable: string | null }> {
-  const s = await db.sweep.findUnique({ where: { id: sweepId }, select: { numerics: true, pool: true, spec: true } });
-  const numerics = (s?.numerics as SweepNumerics | null) ?? null;
-  const asked = (s?.spec as { training?: { backend?: string } } | null)?.training?.backend ?? 'auto';
-  if (!s || (!numerics && asked === 'auto')) return { numerics, unrunnable: null };
-  const waiting = await db.trial.count({ where: { sweepId, status: 'queued' } });
-  if (waiting === 0) return { numerics, unrunnable: null };
-  const live = await db.$queryRaw<{ numerics: string[] | null }[]>`
-    SELECT numerics FROM workers
-     WHERE kind = 'worker' AND stopped_at IS NULL AND last_heartbeat_at > now() - ${lostAfterMs} * interval '1 millisecond'
-       AND ${s.pool} = ANY(string_to_array(pool, ','))`;
-  const can = (k: string) => (numerics ? k === numerics.id : numericsBackendOf(k) === asked);
-  if (live.some((w) => w.numerics?.some(can))) return { numerics, unrunnable: null };
-  const offered = [...new Set(live.flatMap((w) => w.numerics ?? []))];
-  const what = numerics ? 'this sweep’s numerics key' : `the ${asked} backend its spec asks for`;
-  return {
-    numerics,
-    unrunnable:
-      live.length === 0
-        ? `${waiting} trial(s) wait and no live worker serves pool '${s.pool}'`
-        : `${waiting} trial(s) wait and none of the ${live.length} live worker(s) of pool '${s.pool}' can train under ${what} (they offer: ${offered.join('; ') || 'nothing registered'}): start a worker that can (the same backend, versions and TensorFlow settings: TF_THREADS, TF_ENABLE_ONEDNN_OPTS, LRSWEEP_FUSED_OPS)`,
-  };
 }

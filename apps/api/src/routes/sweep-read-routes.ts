@@ -7,7 +7,7 @@ import {
   trialListQuerySchema,
   trialSchema,
 } from '@lrsweep/contract';
-import { failureSummary, sweepNumericsView, forkPlanOf, getSweep, listSweeps, listTrials } from '@lrsweep/db';
+import { failureSummary, unrunnableReason, forkPlanOf, getSweep, listSweeps, listTrials } from '@lrsweep/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { notFound } from '../errors';
@@ -64,7 +64,9 @@ export const sweepReadRoutes =
           objective: s.objective,
           spec: s.spec,
           failures: s.counts.failed ? await failureSummary(db, s.id) : [],
-          ...(s.runnerKind === 'builtin' ? await sweepNumericsView(db, s.id, deps.workerLostAfterMs ?? 30_000) : {}),
+          ...(s.runnerKind === 'builtin'
+            ? { numerics: s.numerics, unrunnable: await unrunnableReason(db, s, deps.workerLostAfterMs ?? 30_000) }
+            : {}),
         };
       },
     );
