@@ -1,35 +1,26 @@
 import { arch, cpus } from 'node:os';
-import { numericsBackendOf, TrialError, toTrialFailure } from '@lrsweep/contract';
+import { toTrialFailure } from '@lrsweep/contract';
 import type { Db } from '@lrsweep/db';
 import {
   type AttemptEndKind,
   afterTrial,
   type ClaimedTrial,
-  claimTrial,
-  type RecordedNumerics,
   recordCheckpoint,
   recordRunInfo,
   renewLease,
-  trialState,
 } from '@lrsweep/engine';
-import { DelayedError, type Job, type TrialQueue } from '@lrsweep/queue';
+import type { Job, TrialQueue } from '@lrsweep/queue';
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
-import {
-  type Dataset,
-  type DatasetRequest,
-  estimateTrialMemory,
-  type LayersArtifacts,
-  mib,
-  readLayersModel,
-  type TrainerState,
-} from '@lrsweep/trainer';
+import type { Dataset, DatasetRequest, TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { CheckpointFiles } from './checkpoint-files';
 import { createMetricSink, type MetricSink } from './metric-sink';
-import { relativeToRoot, resolveDataset, resolveModelFiles, withoutWorkerPaths } from './data-root';
+import { withoutWorkerPaths } from './data-root';
 import { failed, record, release, rssMb, type TrainedRun, type TrialOutcome } from './attempt-end';
 import { type Phases, timed } from './phases';
 import { forksOf, handOff, nextRung } from './search-steps';
+import { claim } from './claim-delivery';
+import { prepare, type Ready } from './prepare-attempt';
 import { sweepNumericsFor, underKey } from './sweep-numerics';
 import { trainConfigOf } from './train-config';
 import type { RunningTrial, TrainingSlot } from './training-slot';
@@ -200,105 +191,6 @@ async function attempt(
       { kind: outcome },
     );
   }
-}
-
-/**
- * Claims the trial, or tells why not: another worker's (look again once its lease could lapse:
- * if that worker dies this delivery picks the trial up, if it finishes the delivery is dropped),
- * or not claimable (finished, cancelled, gone): the delivery ends.
- */
-async function claim(
-  d: TrialRunnerDeps,
-  trialId: string,
-  job: Job,
-  token: string | undefined,
-): Promise<ClaimedTrial | null> {
-  const claimed = await claimTrial(d.db, trialId, d.workerId, d.leaseMs, 'builtin', d.numerics());
-  if (claimed) return claimed;
-  const state = await trialState(d.db, trialId);
-  if (state?.status === 'running' && state.leaseExpiresAt && !state.sweepCancelled) {
-    await job.moveToDelayed(state.leaseExpiresAt.getTime() + 1000, token);
-    throw new DelayedError();
-  }
-  const capable = d.numerics();
-  const incapable = state?.numericsId
-    ? !capable.includes(state.numericsId)
-    : state?.askedBackend !== 'auto' && !capable.some((k) => numericsBackendOf(k) === state?.askedBackend);
-  if (state?.status === 'queued' && !state.sweepCancelled && incapable) {
-    // Its sweep trains under a key (or its spec asks for a backend) this worker cannot run: back to
-    // the queue a while later (with jitter, so workers that cannot do not pass it to and fro), for
-    // a worker that can.
-    d.log.debug(
-      { trialId, numerics: state.numericsId, backend: state.askedBackend },
-      'delivery delayed: this worker cannot run its numerics key',
-    );
-    await job.moveToDelayed(Date.now() + 10_000 + Math.floor(Math.random() * 10_000), token);
-    throw new DelayedError();
-  }
-  d.log.info({ trialId, status: state?.status ?? 'missing' }, 'delivery skipped: trial not claimable');
-  return null;
-}
-
-/**
- * A trial that cannot fit its slot by estimate (model, data, batch, optimizer: estimateTrialMemory)
- * is refused before it trains, for good (RESOURCE_EXHAUSTED: no retry on this worker mends it),
- * with the numbers — rather than run a backend out of memory, or take the machine's down with it.
- */
-function refuseOverBudget(config: BuiltinTrialConfig, dataset: Dataset, budgetMb: number) {
-  const need = estimateTrialMemory(config.model, dataset, config.training.batchSize, config.optimizer);
-  if (!need || mib(need.totalBytes) <= budgetMb) return;
-  throw new TrialError(
-    'RESOURCE_EXHAUSTED',
-    `the trial needs about ${mib(need.totalBytes)} MiB by estimate (${mib(need.paramBytes)} MiB of weights, gradients and optimizer state for ${need.params} parameters; ${mib(need.activationBytes)} MiB of activations at batch ${config.training.batchSize}), over this worker's ${budgetMb} MiB a slot (WORKER_SLOT_MEMORY_MB): use a smaller batch or model, or workers with more memory a slot`,
-  );
-}
-
-/** What a trial trains on, read before its thread starts. */
-interface Prepared {
-  dataset: Dataset;
-  /** A Layers model's files (a `layers` spec). */
-  layers?: LayersArtifacts;
-  /** The files read, relative to DATA_ROOT and MODEL_ROOT (provenance). */
-  datasetPath: string | null;
-  modelPath: string | null;
-  resume?: TrainerState;
-}
-
-/** What a trial trains with once its sweep's numerics key is settled. */
-interface Ready extends Prepared {
-  numerics: RecordedNumerics;
-}
-
-/**
- * The trial's dataset (loaded once per process), its Layers model's files, and the checkpoint an
- * earlier attempt left. Data or a model that cannot be read fails the trial at once
- * (DATASET_INVALID, MODEL_INVALID: no retry mends them).
- */
-async function prepare(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Logger): Promise<Prepared> {
-  const config = claimed.config as BuiltinTrialConfig;
-  const req = resolveDataset(config.dataset, d.dataRoot);
-  const dataset = d.datasets.get(req);
-  if (d.slotMemoryMb !== undefined) refuseOverBudget(config, dataset, d.slotMemoryMb);
-  const out: Prepared = {
-    dataset,
-    datasetPath: config.dataset.path === undefined ? null : relativeToRoot(d.dataRoot, req.path!),
-    modelPath: null,
-  };
-  if (config.model.kind === 'layers') {
-    const files = resolveModelFiles(d.modelRoot, config.model.path);
-    // Re-initialized weights need no shards: only a pretrained model reads them.
-    out.layers = readLayersModel(files.file, files.shard, { weights: config.model.weights === 'pretrained' });
-    out.modelPath = relativeToRoot(d.modelRoot, files.file);
-  }
-  if (!claimed.checkpointPath) return out;
-  try {
-    out.resume = await d.checkpoints.read(claimed.checkpointPath);
-    log.info({ step: out.resume.step }, 'resuming from checkpoint');
-  } catch (err) {
-    // Starting over is still correct: the run is deterministic and rewrites every row.
-    log.warn({ err, path: claimed.checkpointPath }, 'checkpoint unreadable; starting over');
-  }
-  return out;
 }
 
 /** Trains on the slot's thread while the lease is renewed, metrics stream and checkpoints are recorded. */
