@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { createModel, createRng, selectBackend, setNativeThreads, train } from '@lrsweep/trainer';
 import { adamConfig, BATCH, benchModels as models, modelDataOf, randomDataset } from './bench-models';
-import { median } from './lib/stats';
+import { cpuSeconds, median } from './lib/stats';
 import { alternate, printVsTorch, startTorch } from './lib/vs-torch';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,10 +49,6 @@ interface Round {
   matmul: number;
   ratio: number;
 }
-const cpuSeconds = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 
 /**
  * Trains `m` for WARMUP updates, then ROUNDS timed rounds; the plain matMul rate is measured

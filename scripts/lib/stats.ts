@@ -8,3 +8,9 @@ export const median = (xs: number[]): number => {
 /** The p-th percentile (0–100): the value at index ⌊p/100 · n⌋ of the sorted sample. */
 export const percentile = (xs: number[], p: number): number =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+
+/** This process's CPU time so far (user + system, all threads), in seconds. */
+export const cpuSeconds = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { selectBackend, train } from '@lrsweep/trainer';
 import { adamConfig, BATCH, type BenchModel, randomDataset } from '../bench-models';
 import { dispatchSplit } from './dispatch';
-import { median, percentile } from './stats';
+import { cpuSeconds, median, percentile } from './stats';
 
 export interface Rates {
   samplesPerSec: number;
@@ -42,11 +42,6 @@ export function startTorch(python: string, script: string) {
   };
 }
 export type Torch = ReturnType<typeof startTorch>;
-
-const cpuSeconds = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 
 /** One timed round of `m` on the active backend: 3 warm-up updates, then at least `ms` (and 3 updates). */
 function lrsweepRound(m: BenchModel, ms: number): Rates {
