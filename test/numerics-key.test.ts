@@ -151,14 +151,15 @@ describe.skipIf(nativeTests.skip)('one numerics key per sweep', () => {
       /none of the 1 live worker\(s\) of pool 'default' can train under this sweep’s numerics key \(they offer: wasm cpu/,
     );
     expect((await trialsOf(sweepId)).filter((t) => t.status === 'queued')).toHaveLength(2);
-    // A native worker comes: it trains them under the key; the wasm-only one trained none.
+    // The wasm-only worker trained none of them; it goes (it would keep handing their deliveries
+    // back), and a native worker comes and trains them under the key.
+    expect(wasmOnly.lines.some((l) => l.msg === 'trial backend')).toBe(false);
+    await wasmOnly.stop('SIGKILL');
     await worker('native', { LRSWEEP_BACKEND: 'tensorflow' });
     await api.waitForSweep(sweepId, 120_000);
     const all = await trialsOf(sweepId);
     expect(all.every((t) => t.status === 'completed' && t.numerics === key.id)).toBe(true);
-    expect(wasmOnly.lines.some((l) => l.msg === 'trial backend')).toBe(false);
     expect(await unrunnableOf(sweepId)).toBeNull();
-    await wasmOnly.stop('SIGKILL');
   }, 360_000);
 
   it('records a key the spec fixes, and forks a WSD horizon on the native backend equal to its independent run', async () => {
