@@ -1,7 +1,14 @@
 // A sweep end to end through a worker on the native backend (tfjs-node on TF 2.21's C API, built by
 // `pnpm setup:tensorflow`): its trials train, rank, and record `backend: tensorflow`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nativeBackendMissing, nativeBackendTests, type Stack, startStack, tinySpec } from '@lrsweep/testkit';
+import {
+  finishOrWorkerDies,
+  nativeBackendMissing,
+  nativeBackendTests,
+  type Stack,
+  startStack,
+  tinySpec,
+} from '@lrsweep/testkit';
 
 // Skipped (saying why) where the backend does not load; in CI a failure.
 const nativeTests = nativeBackendTests(nativeBackendMissing());
@@ -51,9 +58,9 @@ describe.skipIf(nativeTests.skip)('a sweep on the native backend', () => {
   }, 60_000);
 });
 
-// A failed trial's training thread is replaced; Node unloads the old thread's add-ons. The fused
-// kernels must survive that (they are linked -z nodelete): re-registering them in TensorFlow's
-// process-wide op registry would abort the whole worker (`Check failed … ALREADY_EXISTS`).
+// A failed trial's trainer process is replaced, and the worker goes on. (Before trainer processes,
+// its thread was, and the fused kernels had to survive Node unloading its add-ons: they are linked
+// -z nodelete, as re-registering them in TensorFlow's op registry aborts the process.)
 describe.skipIf(nativeTests.skip)('a failed trial on the native backend, with the fused kernels loaded', () => {
   let stack: Stack;
   beforeAll(async () => {
@@ -75,16 +82,9 @@ describe.skipIf(nativeTests.skip)('a failed trial on the native backend, with th
       tinySpec({ name, model: { kind: 'mlp', hidden: [16], activation: 'gelu' }, grid: { seeds } }) as never;
     const worker = stack.workers[0]!;
     const pid = worker.proc.pid;
-    // A worker that aborts never finishes the sweep: say so at once rather than time out.
-    const died = new Promise<string>((r) =>
-      worker.proc.once('exit', (code, signal) => r(`the worker exited (${code ?? signal})`)),
-    );
-    const finish = async (id: string) =>
-      expect(await Promise.race([stack.lrsweep.follow(id, () => {}, 250).then(() => 'finished'), died])).toBe(
-        'finished',
-      );
+    const finish = finishOrWorkerDies(stack, worker);
     const failing = await stack.lrsweep.submitSweep(spec('fails', [77]));
-    await finish(failing.id);
+    expect(await finish(failing.id)).toBe('finished');
     const [failed] = (await stack.lrsweep.listTrials(failing.id)).trials;
     expect(failed).toMatchObject({
       status: 'failed',
@@ -93,7 +93,7 @@ describe.skipIf(nativeTests.skip)('a failed trial on the native backend, with th
     });
     expect(failed!.error).toMatch(/fault injection/);
     const after = await stack.lrsweep.submitSweep(spec('after', [1, 2, 3]));
-    await finish(after.id);
+    expect(await finish(after.id)).toBe('finished');
     const { trials } = await stack.lrsweep.listTrials(after.id);
     expect(trials.map((t) => [t.status, t.backend])).toEqual(Array(3).fill(['completed', 'tensorflow']));
     // The same process trained them all: it never exited, and it restarted its thread for them.

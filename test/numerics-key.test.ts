@@ -92,7 +92,8 @@ describe.skipIf(nativeTests.skip)('one numerics key per sweep', () => {
         (
           await query<{ id: string; checkpoint_step: number }>(
             stack.db.url,
-            "SELECT id, checkpoint_step FROM trials WHERE sweep_id = $1 AND worker_id = 'a' AND status = 'running' AND checkpoint_step IS NOT NULL",
+            // Early in its run (its first checkpoints): it is still training when the kill lands, however loaded the machine.
+            "SELECT id, checkpoint_step FROM trials WHERE sweep_id = $1 AND worker_id = 'a' AND status = 'running' AND checkpoint_step IS NOT NULL AND checkpoint_step <= 40",
             [sweepId],
           )
         )[0],
@@ -115,7 +116,15 @@ describe.skipIf(nativeTests.skip)('one numerics key per sweep', () => {
     expect(new Set(attempts.map((x) => x.backend))).toEqual(new Set(['tensorflow']));
     // b, whose probe says wasm, trained under the key (at least the killed trial's resume).
     expect(attempts.some((x) => x.worker_id === 'b')).toBe(true);
-    expect(b.lines.find((l) => l.msg === 'resuming from checkpoint' && l.trialId === victim.id)).toBeTruthy();
+    const victimAttempts = await query(
+      stack.db.url,
+      'SELECT attempt, worker_id, backend, outcome::text AS outcome FROM trial_attempts WHERE trial_id = $1 ORDER BY attempt',
+      [victim.id],
+    );
+    expect(
+      b.lines.find((l) => l.msg === 'resuming from checkpoint' && l.trialId === victim.id),
+      `b resumed ${victim.id} (checkpointed at ${victim.checkpoint_step} when a was killed); its attempts: ${JSON.stringify(victimAttempts)}`,
+    ).toBeTruthy();
     expect(b.lines.filter((l) => l.msg === 'trial backend').every((l) => l.numerics === key.id)).toBe(true);
 
     // The same spec again, uninterrupted, asking for the native backend: the same key, and every

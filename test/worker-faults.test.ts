@@ -172,8 +172,9 @@ describe('worker faults', () => {
     await successor.stop();
   });
 
-  it('a trial whose training thread dies every time fails after its budget, with the last reason', async () => {
-    // Fault injection: this worker's training thread exits at update 5 of every trial.
+  it('a trial whose trainer process dies every time fails after its budget, with the last reason', async () => {
+    // Fault injection: this worker's training thread exits at update 5 of every trial, and its
+    // trainer process with it.
     const crashing = await worker('crashing', { LRSWEEP_FAULT_THREAD_EXIT_AT_STEP: '5' });
     const { sweepId, trialId } = await submit('crashing');
     const sweep = await api.waitForSweep(sweepId, 90_000);
@@ -186,8 +187,10 @@ describe('worker faults', () => {
       failureBudget: 3,
       errorCode: 'WORKER_CRASHED',
     });
-    expect(t.error).toBe('failed after 3 failed attempts; the last: the training thread exited with code 70');
-    // Each attempt ran on a fresh thread and was retried by the policy, not redelivered by BullMQ.
+    expect(t.error).toBe(
+      'failed after 3 failed attempts; the last: the training process (wasm backend) exited with code 70',
+    );
+    // Each attempt ran in a fresh trainer process and was retried by the policy, not redelivered by BullMQ.
     expect(crashing.lines.filter((l) => l.msg === 'delivery failed')).toEqual([]);
     await crashing.stop();
   });

@@ -38,7 +38,10 @@ const queue = createTrialQueue({ connection: producerRedis, prefix: env.QUEUE_PR
 const nativeThreads = setNativeThreads(
   env.TF_THREADS ?? Math.max(1, Math.floor(availableParallelism() / env.WORKER_SLOTS)),
 );
-const slots = createSlotPool(env.WORKER_SLOTS, env.LRSWEEP_BACKEND, log);
+/** What one slot's trial may hold (MiB): the estimate's limit, TF's allocator cap in the trainer, the watchdog's allowance. */
+const slotMemoryMb =
+  env.WORKER_SLOT_MEMORY_MB ?? Math.max(256, Math.floor((totalmem() / 2 ** 20 - 2048) / env.WORKER_SLOTS));
+const slots = createSlotPool(env.WORKER_SLOTS, env.LRSWEEP_BACKEND, log, { memoryMb: slotMemoryMb });
 let shuttingDown = false;
 
 /** Rejects when `p` has not settled within `ms` (a queue connection's commands wait for Redis forever). */
@@ -104,8 +107,7 @@ const runTrial = createTrialRunner({
   lrsweepVersion,
   datasets: createDatasetCache(log),
   dataRoot: env.DATA_ROOT,
-  slotMemoryMb:
-    env.WORKER_SLOT_MEMORY_MB ?? Math.max(256, Math.floor((totalmem() / 2 ** 20 - 2048) / env.WORKER_SLOTS)),
+  slotMemoryMb,
   modelRoot: env.MODEL_ROOT,
   shuttingDown: () => shuttingDown,
   device,

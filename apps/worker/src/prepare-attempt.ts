@@ -3,6 +3,7 @@ import type { ClaimedTrial, RecordedNumerics } from '@lrsweep/engine';
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
 import {
   type Dataset,
+  type DatasetRequest,
   estimateTrialMemory,
   type LayersArtifacts,
   mib,
@@ -20,16 +21,24 @@ import type { TrialRunnerDeps } from './run-trial';
  */
 function refuseOverBudget(config: BuiltinTrialConfig, dataset: Dataset, budgetMb: number) {
   const need = estimateTrialMemory(config.model, dataset, config.training.batchSize, config.optimizer);
-  if (!need || mib(need.totalBytes) <= budgetMb) return;
+  if (!need || mib(need.totalBytes) * estimateScale <= budgetMb) return;
   throw new TrialError(
     'RESOURCE_EXHAUSTED',
     `the trial needs about ${mib(need.totalBytes)} MiB by estimate (${mib(need.paramBytes)} MiB of weights, gradients and optimizer state for ${need.params} parameters; ${mib(need.activationBytes)} MiB of activations at batch ${config.training.batchSize}), over this worker's ${budgetMb} MiB a slot (WORKER_SLOT_MEMORY_MB): use a smaller batch or model, or workers with more memory a slot`,
   );
 }
 
-/** What a trial trains on, read before its thread starts. */
+/**
+ * Test hook (never a user setting): scales the estimate the refusal compares, so a test can let a
+ * trial past it and have it run out of memory under its trainer's allocator cap instead.
+ */
+const estimateScale = Number(process.env.LRSWEEP_TEST_ESTIMATE_SCALE) || 1;
+
+/** What a trial trains on, read before its trainer process starts it. */
 export interface Prepared {
   dataset: Dataset;
+  /** What the trainer process loads (its own copy: a process shares no memory with the worker). */
+  datasetRequest: DatasetRequest;
   /** A Layers model's files (a `layers` spec). */
   layers?: LayersArtifacts;
   /** The files read, relative to DATA_ROOT and MODEL_ROOT (provenance). */
@@ -55,6 +64,7 @@ export async function prepare(d: TrialRunnerDeps, claimed: ClaimedTrial, log: Lo
   if (d.slotMemoryMb !== undefined) refuseOverBudget(config, dataset, d.slotMemoryMb);
   const out: Prepared = {
     dataset,
+    datasetRequest: req,
     datasetPath: config.dataset.path === undefined ? null : relativeToRoot(d.dataRoot, req.path!),
     modelPath: null,
   };

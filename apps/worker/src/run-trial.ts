@@ -159,7 +159,7 @@ async function attempt(
       return await release(d, claimed, log);
     }
     const prepared = await timed(phases, 'prepare', () => prepare(d, claimed, log));
-    const decided = await timed(phases, 'numerics', () => sweepNumericsFor(d, claimed, slot, prepared.dataset, log));
+    const decided = await timed(phases, 'numerics', () => sweepNumericsFor(d, claimed, slot, prepared, log));
     if (decided.kind === 'elsewhere') {
       // Another worker keyed the sweep first, with a key this one cannot run: a worker that can takes it.
       outcome = 'released';
@@ -198,7 +198,7 @@ async function trainOnSlot(
   d: TrialRunnerDeps,
   claimed: ClaimedTrial,
   slot: TrainingSlot,
-  { dataset, layers, resume, datasetPath, modelPath, numerics }: Ready,
+  { dataset, datasetRequest, layers, resume, datasetPath, modelPath, numerics }: Ready,
   log: Logger,
   phases: Phases,
   { threadFree, stoppers }: AttemptHooks,
@@ -249,7 +249,7 @@ async function trainOnSlot(
     const tStart = performance.now();
     running = await slot.run(
       underKey(trainConfigOf(claimed.config as BuiltinTrialConfig), numerics),
-      dataset,
+      datasetRequest,
       {
         onUpdates: (rows) => sink.addUpdates(rows),
         onEval: (row) => sink.addEval(row),
@@ -262,6 +262,7 @@ async function trainOnSlot(
         ...(forksOf(claimed).length ? { checkpointAt: forksOf(claimed).map((f) => f.atStep) } : {}),
         ...(nextRung(claimed) ? { rung: nextRung(claimed) } : {}),
       },
+      numerics.id,
     );
     stopRun = running.stop;
     stoppers.add(stopRun);

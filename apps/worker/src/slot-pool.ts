@@ -1,13 +1,13 @@
 import { numericsKeyId } from '@lrsweep/contract';
 import type { Logger } from 'pino';
-import { TrainingSlot } from './training-slot';
+import { type SlotOptions, TrainingSlot } from './training-slot';
 
 /**
- * The process's training slots: one thread each, handed to one trial at a time. `tryAcquire`
+ * The process's training slots: one trainer process each, handed to one trial at a time. `tryAcquire`
  * never waits: a delivery that finds every slot busy goes back to the queue for another worker.
  */
-export function createSlotPool(size: number, backend: string, log: Logger) {
-  const all = Array.from({ length: size }, (_, i) => new TrainingSlot(backend, log.child({ slot: i })));
+export function createSlotPool(size: number, backend: string, log: Logger, opts: SlotOptions = {}) {
+  const all = Array.from({ length: size }, (_, i) => new TrainingSlot(backend, log.child({ slot: i }), opts));
   const free = [...all];
   const listeners = new Set<(freeSlots: number) => void>();
   const changed = () => listeners.forEach((f) => f(free.length));

@@ -2,6 +2,7 @@ import { type ClaimedTrial, type RecordedNumerics, settleSweepNumerics, sweepSha
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
 import { type Dataset, estimateTrialMemory, type TrainConfig } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
+import type { Prepared } from './prepare-attempt';
 import type { TrialRunnerDeps } from './run-trial';
 import { trainConfigOf } from './train-config';
 import type { TrainingSlot } from './training-slot';
@@ -22,12 +23,12 @@ export async function sweepNumericsFor(
   d: TrialRunnerDeps,
   claimed: ClaimedTrial,
   slot: TrainingSlot,
-  dataset: Dataset,
+  { dataset, datasetRequest }: Pick<Prepared, 'dataset' | 'datasetRequest'>,
   log: Logger,
 ): Promise<NumericsDecision> {
   if (claimed.numerics) return { kind: 'train', numerics: claimed.numerics as RecordedNumerics };
   const config = await largestShape(d, claimed, dataset);
-  const plan = await slot.choose(trainConfigOf(config), dataset);
+  const plan = await slot.choose(trainConfigOf(config), datasetRequest);
   const numerics = await settleSweepNumerics(d.db, claimed.sweepId, {
     key: plan.key,
     reason: plan.reason,

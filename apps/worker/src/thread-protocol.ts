@@ -7,6 +7,7 @@ import type {
   RungOptions,
   TrainConfig,
   TrainerState,
+  DatasetRequest,
   TrainResult,
   UpdateRecord,
 } from '@lrsweep/trainer';
@@ -47,3 +48,18 @@ export type FromThread =
   | { type: 'checkpoint'; state: TrainerState }
   | { type: 'done'; result: TrainResult; numTensors: number; timing: TrainTiming }
   | { type: 'failed'; failure: TrialFailure };
+
+/**
+ * Messages from a slot (the worker process) to its trainer process (train-child.ts), whose main
+ * thread relays them to its training thread. A process has no SharedArrayBuffer in common with
+ * the worker: it loads the datasets it is asked for itself (once each), and a stop is a message
+ * its main thread turns into the training thread's stop flag.
+ */
+export type ToChild =
+  | { type: 'init'; backend: string }
+  | { type: 'choose'; config: TrainConfig; dataset: DatasetRequest }
+  | (Omit<Extract<ToThread, { type: 'run' }>, 'dataset' | 'stop'> & { dataset: DatasetRequest })
+  | { type: 'stop' };
+
+/** A trainer process says what its training thread says. */
+export type FromChild = FromThread;

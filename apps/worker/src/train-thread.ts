@@ -1,5 +1,6 @@
-// A training thread: TF.js runs here so the main thread's event loop (BullMQ lock renewal,
-// Postgres writes, signals) never waits on a training step.
+// A training thread, inside a slot's trainer process (train-child.ts): TF.js runs here so the
+// process's main thread (messages from the worker, the stop flag, the worker's death) never waits on a training step.
+import { writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { toTrialFailure } from '@lrsweep/contract';
 import {
@@ -41,6 +42,8 @@ const native: NativeSettings = {
 };
 /** Fault injection for the fault tests: trials of this seed throw inside the trainer, at their third update. */
 const failSeed = process.env.LRSWEEP_FAULT_FAIL_SEED ? Number(process.env.LRSWEEP_FAULT_FAIL_SEED) : null;
+/** Fault injection: trials of this seed abort their trainer process (SIGABRT, as a failed native check does) at their third update. */
+const abortSeed = process.env.LRSWEEP_FAULT_ABORT_SEED ? Number(process.env.LRSWEEP_FAULT_ABORT_SEED) : null;
 
 port.on('message', async (msg: ToThread) => {
   if (msg.type === 'init') {
@@ -96,6 +99,12 @@ port.on('message', async (msg: ToThread) => {
       {
         onUpdate: (u) => {
           if (u.step === exitAtStep) process.exit(70);
+          if (u.step === 2 && msg.config.seed === abortSeed) {
+            // Straight to fd 2, as native code writes (a thread's process.stderr is relayed later).
+            writeSync(2, 'fault injection: trials of this seed abort (LRSWEEP_FAULT_ABORT_SEED)\n');
+            // What TensorFlow's abort() does to the process (process.abort() itself is refused on a thread).
+            process.kill(process.pid, 'SIGABRT');
+          }
           if (u.step === 2 && msg.config.seed === failSeed)
             throw new Error(`fault injection: trials of seed ${failSeed} fail (LRSWEEP_FAULT_FAIL_SEED)`);
           pending.push(u);

@@ -55,3 +55,14 @@ export async function startStack(
     },
   };
 }
+
+/**
+ * Follows a sweep to its end: 'finished', or at once why `worker` exited first (a worker that dies
+ * never finishes a sweep: the test reads why instead of timing out).
+ */
+export function finishOrWorkerDies(stack: Stack, worker: RunningProcess): (sweepId: string) => Promise<string> {
+  const died = new Promise<string>((r) =>
+    worker.proc.once('exit', (code, signal) => r(`the worker exited (${code ?? signal})`)),
+  );
+  return (sweepId) => Promise.race([stack.lrsweep.follow(sweepId, () => {}, 250).then(() => 'finished'), died]);
+}

@@ -71,10 +71,10 @@ export async function selectBackend(
 /**
  * Sizes TensorFlow's CPU thread pools for the native backend: `threads` for each op's own work
  * (intra-op) and one to run ops on (TF.js executes them one at a time). TF reads both once, from
- * the process environment, when the backend first loads, so this runs in the main thread before
- * any training thread starts; values already in the environment win. The pools are TensorFlow's
- * own, one per process, shared by every slot of a worker (not one per slot): `threads` = cores ÷
- * slots sizes each op's share so that slots running at once do not oversubscribe the machine, and
+ * the process environment, when the backend first loads, so the worker runs this before any
+ * slot's trainer process starts (they inherit its environment); values already in the environment
+ * win. The pools are TensorFlow's own, one per process: each slot's trainer has its own, and
+ * `threads` = cores ÷ slots sizes them so that slots running at once do not oversubscribe the machine, and
  * on the small models TF.js dispatches op by op, one thread per slot does more work per
  * CPU-second than two (`pnpm bench:trainer`).
  */
