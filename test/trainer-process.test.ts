@@ -111,7 +111,7 @@ describe('a worker killed with -9 mid-trial', () => {
   }, 120_000);
   afterAll(async () => stack?.stop());
 
-  it('leaves no trainer process training on', async () => {
+  it('leaves no trainer process training on (a trainer has its own process group and a raised OOM score)', async () => {
     const worker = stack.workers[0]!;
     const created = await stack.lrsweep.submitSweep(
       tinySpec({ name: 'orphan', dataset: { trainSize: 2000 }, training: { epochs: 200 } }) as never,
@@ -120,6 +120,12 @@ describe('a worker killed with -9 mid-trial', () => {
     const [trainer] = trainerPids(worker.lines);
     expect(trainer).toBeDefined();
     expect(alive(trainer!)).toBe(true);
+    // Its own process group (a terminal's Ctrl-C reaches the worker alone, which stops it in
+    // order), and first in line for the kernel's OOM killer.
+    const pgrp = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[2];
+    expect(pgrp(trainer!)).not.toBe(pgrp(worker.proc.pid!));
+    expect(pgrp(trainer!)).toBe(String(trainer));
+    expect(Number(readFileSync(`/proc/${trainer}/oom_score_adj`, 'utf8'))).toBe(500);
     worker.proc.kill('SIGKILL');
     const deadline = Date.now() + 10_000;
     while (alive(trainer!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
