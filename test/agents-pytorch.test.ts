@@ -121,4 +121,72 @@ describe.skipIf(torch.skip)('the PyTorch example', () => {
     );
     expect(steps.map((s) => s.step)).toEqual([...Array(3000).keys()]);
   }, 300_000);
+
+  it('runs an LR range test to its answer, through a kill -9 mid-ramp: no gap, no duplicate, every rate exact', async () => {
+    const steps = 3000;
+    const created = await stack.client.post('/v1/sweeps', {
+      name: 'torch-range',
+      runner: { kind: 'external', pool: 'torch-cpu', config: { width: 256, batch_size: 256 } },
+      training: { evalEvery: 500 },
+      grid: { seeds: 1 },
+      search: { kind: 'range_test', minLr: 1e-4, maxLr: 100, steps },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const [trial] = (await stack.client.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
+    const first = example({ CHECKPOINT_EVERY: '100' });
+    const checkpointStep = await eventually(
+      'a checkpoint marker',
+      async () =>
+        (
+          await query<{ n: number | null }>(stack.db.url, 'SELECT checkpoint_step AS n FROM trials WHERE id = $1', [
+            trial.id,
+          ])
+        )[0]!.n,
+      120_000,
+      20,
+    );
+    first.signal('SIGKILL');
+    await first.exited;
+    // It waits out the dead agent's lease (5 s) before the trial is its to claim.
+    const second = example({ CHECKPOINT_EVERY: '100', IDLE_TIMEOUT: '30' });
+    const sweep = await stack.client.waitForSweep(created.body.id, 240_000);
+    expect(sweep).toMatchObject({ status: 'completed', counts: { completed: 1 } });
+    const line = await second.waitFor((l) => l.startsWith(`trial ${trial.id}`));
+    expect(Number(/from update (\d+)/.exec(line)![1])).toBeGreaterThan(0);
+
+    // The ramp ended where the loss diverged (over 10× the first update's, or NaN): completed, once.
+    const t = (await stack.client.get(`/v1/trials/${trial.id}`)).body;
+    expect(t).toMatchObject({ status: 'completed', attempt: 2 });
+    const k = t.divergedAtStep as number;
+    expect(k).toBeGreaterThan(checkpointStep);
+    expect(k).toBeLessThan(steps - 1);
+    const attempts = await query<{ attempt: number; outcome: string | null }>(
+      stack.db.url,
+      'SELECT attempt, outcome FROM trial_attempts WHERE trial_id = $1 ORDER BY attempt',
+      [trial.id],
+    );
+    expect(attempts.filter((a) => a.outcome === 'completed').map((a) => a.attempt)).toEqual([2]);
+
+    // Updates 0 … k, each once; past the checkpoint only the resumed attempt's; every rate the ramp's.
+    const rows = await query<{ step: number; lr: number; attempt: number }>(
+      stack.db.url,
+      'SELECT step, lr, attempt FROM update_metrics WHERE trial_id = $1 ORDER BY step',
+      [trial.id],
+    );
+    expect(rows.map((r) => r.step)).toEqual([...Array(k + 1).keys()]);
+    expect(rows.filter((r) => r.step > checkpointStep && r.attempt !== 2)).toEqual([]);
+    const ramp = lrSequence(t.config.schedule, { baseLr: t.config.baseLr, totalSteps: steps });
+    expect(t.config.schedule).toEqual({ kind: 'lr_range', startFactor: 1e-6 });
+    expect(rows.map((r) => r.lr)).toEqual(ramp.slice(0, k + 1).map((x) => expect.closeTo(x, 12)));
+
+    // Its answer: the loss against the rate, cut at divergence, and the base LRs it suggests.
+    const answer = (await stack.client.get(`/v1/sweeps/${created.body.id}/range-test`)).body;
+    expect(answer).toMatchObject({ provisional: false, seeds: 1 });
+    // Its curve holds the rates trained, up to the diverged update's, and no further.
+    expect(answer.points.length).toBeGreaterThan(0);
+    expect(Math.max(...answer.points.map((p: { lr: number }) => p.lr))).toBeLessThanOrEqual(ramp[k]!);
+    expect(answer.divergedAtLr).toBeLessThanOrEqual(ramp[k]!);
+    expect(answer.suggested.baseLr.length).toBeGreaterThan(0);
+    for (const lr of answer.suggested.baseLr) expect(lr).toBeLessThan(ramp[k]!);
+  }, 300_000);
 });

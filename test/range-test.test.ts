@@ -27,7 +27,8 @@ describe('LR range test', () => {
       [{ ...rt, grid: { schedule: [{ kind: 'constant' }], seeds: 1 } }, 'grid.schedule'],
       [{ ...rt, search: { kind: 'range_test', minLr: 1, maxLr: 0.1 } }, 'search.maxLr'],
       [{ ...rt, search: { kind: 'range_test', minLr: 1e-5, maxLr: 1, steps: 5 } }, 'search.steps'],
-      [{ ...rt, runner: { kind: 'external', pool: 'gpu' }, training: { totalSteps: 100 } }, 'search.kind'],
+      // An external trainer's range test takes its horizon from search.steps alone.
+      [{ ...rt, runner: { kind: 'external', pool: 'gpu' }, training: { totalSteps: 100 } }, 'training.totalSteps'],
       [{ name: 'no-lrs', ...common, grid: { schedule: [{ kind: 'constant' }], seeds: 1 } }, 'grid.baseLr'],
     ];
     for (const [body, field] of cases) {
@@ -35,6 +36,20 @@ describe('LR range test', () => {
       expect(r.status, field).toBe(400);
       expect((r.body as { issues: { path: string }[] }).issues.map((i) => i.path)).toContain(field);
     }
+    // Without training.totalSteps it is a sweep: one trial a seed, the ramp as its horizon.
+    const external = await stack.client.post('/v1/sweeps', {
+      name: 'external-range',
+      runner: { kind: 'external', pool: 'gpu' },
+      training: { evalEvery: 50 },
+      grid: { seeds: 2 },
+      search: { kind: 'range_test', minLr: 1e-5, maxLr: 1, steps: 300 },
+    });
+    expect(external.status, JSON.stringify(external.body)).toBe(201);
+    const { trials } = (await stack.client.get(`/v1/sweeps/${external.body.id}/trials`)).body;
+    expect(
+      trials.map((t: { totalSteps: number; config: { schedule: unknown } }) => [t.totalSteps, t.config.schedule]),
+    ).toEqual(Array(2).fill([300, { kind: 'lr_range', startFactor: 1e-5 }]));
+    await stack.client.delete(`/v1/sweeps/${external.body.id}`);
   });
 
   it('suggests a base-LR range that brackets the full grid’s best, on MNIST with the MLP and Adam', async () => {

@@ -473,10 +473,10 @@ export const sweepSpecSchema = z
     }
     if (s.search?.kind === 'range_test') {
       const r = s.search;
-      if (s.runner.kind === 'external')
+      if (s.runner.kind === 'external' && s.training.totalSteps !== undefined)
         issue(
-          ['search', 'kind'],
-          'a range test runs on the built-in workers only this round (external runners: a grid)',
+          ['training', 'totalSteps'],
+          `a range test's horizon is its ramp, search.steps (${r.steps}): leave training.totalSteps out`,
         );
       if (s.grid.baseLr !== undefined)
         issue(
@@ -513,7 +513,7 @@ export const sweepSpecSchema = z
           `the built-in trainer reports ${builtinMetrics.join(', ')}, not '${s.objective.metric}'`,
         );
       }
-    } else if (s.training.totalSteps === undefined) {
+    } else if (s.training.totalSteps === undefined && s.search?.kind !== 'range_test') {
       issue(['training', 'totalSteps'], 'an external runner needs the horizon: training.totalSteps');
     }
   })

@@ -77,9 +77,16 @@ export function agentContext(d: AgentServiceDeps) {
     return { ok: true, shouldStop: true, leaseExpiresAt: null };
   };
 
+  /**
+   * The trial's loss diverged at `step`: it ends there. A range test's ramp ends where its loss
+   * diverges, and that is its answer (`completed`, as on the built-in workers); rows an earlier
+   * attempt wrote past that step go.
+   */
   const diverge = async (t: Owned, attempt: number, step: number) => {
-    if (await finishTrial(d.db, t.id, attempt, 'diverged', { divergedAtStep: step })) await ended(t, 'diverged');
-    return { ok: true as const, shouldStop: true, leaseExpiresAt: null, status: 'diverged' };
+    const status = t.config.rangeTest ? 'completed' : 'diverged';
+    const summary = t.config.rangeTest ? { divergedAtStep: step, stepsDone: step + 1 } : { divergedAtStep: step };
+    if (await finishTrial(d.db, t.id, attempt, status, summary)) await ended(t, status);
+    return { ok: true as const, shouldStop: true, leaseExpiresAt: null, status };
   };
 
   /** The schedule's rates for `count` updates from `from`, given the evaluations stored so far. */

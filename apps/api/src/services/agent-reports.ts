@@ -1,7 +1,7 @@
 // What a claimed trial's trainer reports while it trains: update rows (each rate checked against
 // the schedule the server computes), evaluations, checkpoint markers, its parameter groups, and
 // requests for the next rates. Every report is fenced by its attempt and renews the lease.
-import { lrMatches, type ParamGroup } from '@lrsweep/contract';
+import { defaultDivergenceFactor, lrMatches, type ParamGroup } from '@lrsweep/contract';
 import { countUpdates, type Db, trialEvaluations } from '@lrsweep/db';
 import {
   declareParamGroups,
@@ -11,6 +11,7 @@ import {
   writeEvaluations,
   writeUpdates,
 } from '@lrsweep/engine';
+import type { TrialConfig } from '@lrsweep/sweep';
 import { ApiError } from '../errors';
 import type { AgentContext, AttemptRef, Report } from './agent-context';
 import { replayedSchedule } from './trial-schedule';
@@ -53,13 +54,37 @@ export async function reportUpdates(
       throw new ApiError('SCHEDULE_MISMATCH', message);
     }
   }
-  const bad = sorted.findIndex((r) => r.loss === null);
+  const exploded = await explodedLoss(d.db, a.trialId, t.config, sorted);
+  const bad = sorted.findIndex((r) => r.loss === null || exploded(r.loss));
   const kept = bad >= 0 ? sorted.slice(0, bad + 1) : sorted;
   const rowsKept = kept.map((r) => ({ step: r.step, lr: r.lr, trainLoss: r.loss }));
   if (!(await writeUpdates(d.db, a.trialId, a.attempt, rowsKept))) return ctx.stale(a);
   // NaN or ±Infinity (sent as null): the trial diverged at that update.
   if (bad >= 0) return ctx.diverge(t, a.attempt, sorted[bad]!.step);
   return ctx.renew(a, true);
+}
+
+/**
+ * A range test's divergence rule, as the built-in trainer's: a loss over `divergenceFactor` (default
+ * ${defaultDivergenceFactor}) × the first update's ends the ramp. Other trials diverge on NaN/Inf only.
+ */
+async function explodedLoss(
+  db: Db,
+  trialId: string,
+  config: TrialConfig,
+  sorted: { step: number; loss: number | null }[],
+): Promise<(loss: number | null) => boolean> {
+  const factor = config.training.divergenceFactor ?? defaultDivergenceFactor;
+  if (!config.rangeTest || factor === false) return () => false;
+  const first =
+    sorted[0]?.step === 0
+      ? sorted[0].loss
+      : ((
+          await db.$queryRaw<{ loss: number | null }[]>`
+            SELECT train_loss AS loss FROM update_metrics WHERE trial_id = ${trialId}::uuid AND step = 0`
+        )[0]?.loss ?? null);
+  if (first === null || !Number.isFinite(first)) return () => false;
+  return (loss) => loss !== null && loss > factor * first;
 }
 
 /** An evaluation after `step` updates: val_*, train_*, and test_* at the last step only. */
