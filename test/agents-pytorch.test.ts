@@ -33,6 +33,29 @@ describe.skipIf(torch.skip)('the PyTorch example', () => {
     procs.push(p);
     return p;
   };
+  /** Every example started so far has exited (an idle one would claim the next test's trials). */
+  const settled = () => Promise.all(procs.map((p) => p.exited));
+  /**
+   * Kills the agent training `trialId` with -9 once the trial has a checkpoint marker, and starts
+   * another, which waits out the dead one's lease (5 s) before the trial is its to claim. Answers
+   * the marker's step and the new agent.
+   */
+  const killAfterMarker = async (trialId: string, agent: AgentProcess) => {
+    const marker = await eventually(
+      'a checkpoint marker',
+      async () =>
+        (
+          await query<{ n: number | null }>(stack.db.url, 'SELECT checkpoint_step AS n FROM trials WHERE id = $1', [
+            trialId,
+          ])
+        )[0]!.n,
+      120_000,
+      20,
+    );
+    agent.signal('SIGKILL');
+    await agent.exited;
+    return { marker, next: example({ CHECKPOINT_EVERY: '100', IDLE_TIMEOUT: '30' }) };
+  };
   beforeAll(async () => {
     torch.assert();
     stack = await startStack('torch', { workers: 0, env: { AGENT_LEASE_MS: '5000', RECONCILE_INTERVAL_MS: '1000' } });
@@ -122,7 +145,87 @@ describe.skipIf(torch.skip)('the PyTorch example', () => {
     expect(steps.map((s) => s.step)).toEqual([...Array(3000).keys()]);
   }, 300_000);
 
+  it('forks a horizon axis from the trunk through a kill -9 of its agent; the fork equals its independent run', async () => {
+    // WSD, 20% of the rest decaying: the 1 500-update horizon forks from the 3 000-update trunk at
+    // its own decay start (update 1 201, after 1 201 updates), where the rates still agree.
+    await settled();
+    const wsd = { kind: 'wsd', decayFraction: 0.2, decayShape: 'linear', warmup: { steps: 1 } };
+    const sweepOf = (name: string, horizon: number[]) => ({
+      name,
+      runner: { kind: 'external', pool: 'torch-cpu', config: { width: 256, batch_size: 256 } },
+      training: { evalEvery: 500 },
+      grid: { horizon, baseLr: [0.003], schedule: [wsd], seeds: 1 },
+    });
+    const both = await stack.client.post('/v1/sweeps/validate', {
+      ...sweepOf('x', [1500, 3000]),
+      training: { evalEvery: 500, totalSteps: 1500 },
+    });
+    expect(both.body.issues.map((i: { path: string }) => i.path)).toContain('training.totalSteps');
+    const created = await stack.client.post('/v1/sweeps', sweepOf('torch-forks', [1500, 3000]));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.forks ?? (await stack.client.get(`/v1/sweeps/${created.body.id}`)).body.forks).toMatchObject({
+      trunks: 1,
+      forks: 1,
+    });
+    const rowsOf = (id: string) =>
+      query<{ id: string; total_steps: number; fork_step: number | null; status: string; attempt: number }>(
+        stack.db.url,
+        'SELECT id, total_steps, fork_step, status::text AS status, attempt FROM trials WHERE sweep_id = $1 ORDER BY total_steps',
+        [id],
+      );
+    const [fork, trunk] = await rowsOf(created.body.id);
+    const F = fork!.fork_step!;
+    expect(F).toBeGreaterThan(100);
+
+    // The trunk's agent dies (-9) after its first checkpoint marker, before the fork point.
+    const { next: second } = await killAfterMarker(trunk!.id, example({ CHECKPOINT_EVERY: '100' }));
+    const sweep = await stack.client.waitForSweep(created.body.id, 240_000);
+    expect(sweep).toMatchObject({ status: 'completed', counts: { completed: 2 } });
+    const after = await rowsOf(created.body.id);
+    expect(after.map((t) => [t.total_steps, t.status, t.fork_step])).toEqual([
+      [1500, 'completed', F],
+      [3000, 'completed', null],
+    ]);
+    // The trunk resumed from its marker; the fork started at its fork point, from the trunk's file.
+    expect(after[1]!.attempt).toBe(2);
+    const line = await second.waitFor((l) => l.startsWith(`trial ${fork!.id}`));
+    expect(line).toContain(`from update ${F}`);
+    // Idle now (its sweep is done): gone, so that the run below is the third agent's.
+    second.signal('SIGKILL');
+    await second.exited;
+
+    // Each series: updates 0 … T−1 once each, every rate its own horizon's schedule.
+    const series = (id: string) =>
+      query<{ step: number; lr: number; train_loss: number; attempt: number }>(
+        stack.db.url,
+        'SELECT step, lr, train_loss, attempt FROM update_metrics WHERE trial_id = $1 ORDER BY step',
+        [id],
+      );
+    for (const t of after) {
+      const rows = await series(t.id);
+      expect(rows.map((r) => r.step)).toEqual([...Array(t.total_steps).keys()]);
+      const want = lrSequence(wsd as never, { baseLr: 0.003, totalSteps: t.total_steps });
+      expect(rows.map((r) => r.lr)).toEqual(want.map((x) => expect.closeTo(x, 12)));
+    }
+    // The fork's rows before F are the trunk's (attempt 0: copied at the handoff); its own after.
+    const forkRows = await series(fork!.id);
+    expect(new Set(forkRows.slice(0, F).map((r) => r.attempt))).toEqual(new Set([0]));
+    expect(new Set(forkRows.slice(F).map((r) => r.attempt))).toEqual(new Set([1]));
+
+    // The same horizon alone (no trunk to fork from): the fork's series, loss for loss.
+    const alone = await stack.client.post('/v1/sweeps', sweepOf('torch-alone', [1500]));
+    expect(alone.status).toBe(201);
+    const third = example({ CHECKPOINT_EVERY: '100' });
+    await stack.client.waitForSweep(alone.body.id, 240_000);
+    await third.exited;
+    const [independent] = await rowsOf(alone.body.id);
+    expect(independent!.fork_step).toBeNull();
+    const aloneRows = await series(independent!.id);
+    expect(forkRows.map((r) => r.train_loss)).toEqual(aloneRows.map((r) => r.train_loss));
+  }, 400_000);
+
   it('runs an LR range test to its answer, through a kill -9 mid-ramp: no gap, no duplicate, every rate exact', async () => {
+    await settled();
     const steps = 3000;
     const created = await stack.client.post('/v1/sweeps', {
       name: 'torch-range',
@@ -133,26 +236,15 @@ describe.skipIf(torch.skip)('the PyTorch example', () => {
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const [trial] = (await stack.client.get(`/v1/sweeps/${created.body.id}/trials`)).body.trials;
-    const first = example({ CHECKPOINT_EVERY: '100' });
-    const checkpointStep = await eventually(
-      'a checkpoint marker',
-      async () =>
-        (
-          await query<{ n: number | null }>(stack.db.url, 'SELECT checkpoint_step AS n FROM trials WHERE id = $1', [
-            trial.id,
-          ])
-        )[0]!.n,
-      120_000,
-      20,
+    const { marker: checkpointStep, next: second } = await killAfterMarker(
+      trial.id,
+      example({ CHECKPOINT_EVERY: '100' }),
     );
-    first.signal('SIGKILL');
-    await first.exited;
-    // It waits out the dead agent's lease (5 s) before the trial is its to claim.
-    const second = example({ CHECKPOINT_EVERY: '100', IDLE_TIMEOUT: '30' });
     const sweep = await stack.client.waitForSweep(created.body.id, 240_000);
     expect(sweep).toMatchObject({ status: 'completed', counts: { completed: 1 } });
     const line = await second.waitFor((l) => l.startsWith(`trial ${trial.id}`));
     expect(Number(/from update (\d+)/.exec(line)![1])).toBeGreaterThan(0);
+    second.signal('SIGKILL'); // idle: its sweep is done
 
     // The ramp ended where the loss diverged (over 10× the first update's, or NaN): completed, once.
     const t = (await stack.client.get(`/v1/trials/${trial.id}`)).body;

@@ -96,7 +96,9 @@ def train(trial, data):
                 metrics["test_loss"], metrics["test_acc"] = evaluate(model, test_set)
             trial.evaluate(done, **metrics)
         # After the evaluation due at this step: a marker keeps everything reported before it.
-        if done % CHECKPOINT_EVERY == 0 and done < trial.total_steps:
+        # At a fork point (trial.must_checkpoint_at: a shorter horizon resumes from here) too;
+        # this trainer keeps every checkpoint file, as those must be kept.
+        if (done % CHECKPOINT_EVERY == 0 or step in trial.must_checkpoint_at) and done < trial.total_steps:
             path = os.path.join(CHECKPOINT_DIR, "%s-%d.pt" % (trial.id, step))
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, path)
             trial.checkpointed(step, path)

@@ -178,6 +178,9 @@ class Trial:
         self.config = data["config"]
         self.resume_step = data["resumeStep"]
         self.checkpoint_uri = data["checkpointUri"]
+        # Updates after which this trial must checkpoint (``checkpointed(step, uri)``) and keep the
+        # file until its sweep ends: a horizon axis's shorter trials fork from it.
+        self.must_checkpoint_at = frozenset(data.get("mustCheckpointAt") or ())
         self.lease_ms = data["leaseMs"]
         self.lease_token = data["leaseToken"]
         self.error = None

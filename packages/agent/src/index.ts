@@ -137,6 +137,11 @@ export class Trial {
   readonly config: Record<string, unknown>;
   readonly resumeStep: number;
   readonly checkpointUri: string | null;
+  /**
+   * Updates after which this trial must checkpoint (`checkpointed(step, uri)`) and keep the file
+   * until its sweep ends: a horizon axis's shorter trials fork from it.
+   */
+  readonly mustCheckpointAt: ReadonlySet<number>;
   /** The attempt's secret from the claim: every write carries it. */
   readonly leaseToken: string;
   /** Why the trial stopped on the server's side (a stale attempt, a schedule mismatch), if it did. */
@@ -172,6 +177,7 @@ export class Trial {
     this.config = t.config;
     this.resumeStep = t.resumeStep;
     this.checkpointUri = t.checkpointUri;
+    this.mustCheckpointAt = new Set(t.mustCheckpointAt ?? []);
     this.leaseToken = t.leaseToken;
     this.leaseMs = t.leaseMs;
     this.leaseUntil = Date.now() + t.leaseMs;

@@ -128,6 +128,12 @@ export const claimedTrialSchema = z.object({
   /** 0 on a first attempt, else the step after the last checkpoint marker, whose uri this is. */
   resumeStep: z.number().int(),
   checkpointUri: z.string().nullable(),
+  /**
+   * Updates after which the trainer must report a checkpoint marker (`POST …/checkpoints` with
+   * that step) and keep its file until the sweep ends: shorter horizons fork from it (a trunk of a
+   * horizon axis). Empty for most trials.
+   */
+  mustCheckpointAt: z.array(z.number().int()).default([]),
   /** The first chunk of rates (updates `from` … `from + 999`, `from` = resumeStep rounded down to 1 000), to start at once. */
   lr: z.object({ from: z.number().int(), lr: z.array(z.number()) }),
 });

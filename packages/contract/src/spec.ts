@@ -154,12 +154,10 @@ export const trainingSchema = z.strictObject({
   /** Evaluate on the validation split after every `evalEvery` updates, and after the last. */
   evalEvery: z.number().int().positive().default(50),
   /** External runners: the horizon T (required there). */
-  totalSteps: z
-    .number()
-    .int()
-    .positive()
-    .optional()
-    .meta({ description: 'external runners: the horizon T in updates (required there)' }),
+  totalSteps: z.number().int().positive().optional().meta({
+    description:
+      'external runners: the horizon T in updates (required there, unless grid.horizon or a range test gives it)',
+  }),
   /** External runners: updates per epoch, for schedule lengths given in epochs. */
   stepsPerEpoch: z
     .number()
@@ -253,7 +251,7 @@ export const gridSchema = z.strictObject({
   /**
    * Horizons in updates (SWEEP_API.md v1.1): each value sets a trial's `T`, overriding `epochs`,
    * the data order continuing across epoch boundaries; every schedule is laid out over its own
-   * horizon. Built-in runners only this round.
+   * horizon. An external trainer's trials take theirs from it (no training.totalSteps then).
    */
   horizon: gridList(z.number().int().positive().max(10_000_000)).optional().meta({
     description:
@@ -452,10 +450,10 @@ export const sweepSpecSchema = z
         ['grid', 'scale'],
         "grid.scale multiplies a built-in model's width; an external trainer sweeps its own width as a grid.config axis",
       );
-    if (s.grid.horizon !== undefined && s.runner.kind === 'external')
+    if (s.grid.horizon !== undefined && s.runner.kind === 'external' && s.training.totalSteps !== undefined)
       issue(
-        ['grid', 'horizon'],
-        'horizon axes run on the built-in workers only this round (an external trainer has training.totalSteps)',
+        ['training', 'totalSteps'],
+        'grid.horizon gives each trial its horizon: leave training.totalSteps out (or the horizon axis)',
       );
     if (s.grid.horizon !== undefined && s.search?.kind === 'range_test')
       issue(['grid', 'horizon'], 'a range test has one horizon: search.steps');
@@ -513,7 +511,7 @@ export const sweepSpecSchema = z
           `the built-in trainer reports ${builtinMetrics.join(', ')}, not '${s.objective.metric}'`,
         );
       }
-    } else if (s.training.totalSteps === undefined && s.search?.kind !== 'range_test') {
+    } else if (s.training.totalSteps === undefined && s.search?.kind !== 'range_test' && s.grid.horizon === undefined) {
       issue(['training', 'totalSteps'], 'an external runner needs the horizon: training.totalSteps');
     }
   })

@@ -1,5 +1,4 @@
 import { cooldownOf, createSchedule, type ScheduleSpec } from '@lrsweep/schedules';
-import { isBuiltin } from '@lrsweep/contract';
 import { canonicalJson } from './canonical';
 import { type SweepPlan, stepsPerEpochOf, type TrialPlan } from './expand-sweep';
 
@@ -57,7 +56,7 @@ function sameRatesBefore(
 /**
  * Marks the forks of a new sweep's trials: each fork names its trunk and its fork point; each
  * trunk's config lists its forks (the worker hands them off). Only where the prefixes are truly
- * identical: built-in runners, grid search, no SWA (its window depends on the horizon), a `wsd`
+ * identical: grid search (built-in or external runners), no SWA (its window depends on the horizon), a `wsd`
  * schedule or one with a cooldown whose rates before the fork point are bit-identical at both
  * horizons (a fraction-length warmup or a cosine over the horizon are not), and a fork point before
  * the trunk's own decay. Anything else runs independently. Extensions never fork.
@@ -73,7 +72,6 @@ export function planForks(
   };
   const { spec } = plan;
   if (
-    !isBuiltin(spec) ||
     (spec.search && spec.search.kind !== 'grid') ||
     !spec.grid.horizon ||
     spec.grid.horizon.length < 2 ||

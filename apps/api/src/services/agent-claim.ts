@@ -45,6 +45,8 @@ async function claimView(
     config: { ...runnerConfig, ...(cfg.values ?? {}) },
     resumeStep,
     checkpointUri: c.checkpointStep ? c.checkpointPath : null,
+    // A trunk's fork points (after `atStep` updates): the markers after update atStep − 1.
+    mustCheckpointAt: (cfg.forks ?? []).map((f) => f.atStep - 1).filter((s) => s >= resumeStep),
     lr: await ctx.ratesOf(c.trialId, cfg, c.totalSteps, Math.floor(resumeStep / 1000) * 1000, 1000),
   };
 }

@@ -6,14 +6,16 @@ import { countUpdates, type Db, trialEvaluations } from '@lrsweep/db';
 import {
   declareParamGroups,
   failAttempt,
+  handOffFork,
   recordAgentCheckpoint,
   refreshTrialSummary,
+  waitingFork,
   writeEvaluations,
   writeUpdates,
 } from '@lrsweep/engine';
 import type { TrialConfig } from '@lrsweep/sweep';
 import { ApiError } from '../errors';
-import type { AgentContext, AttemptRef, Report } from './agent-context';
+import type { AgentContext, AttemptRef, Owned, Report } from './agent-context';
 import { replayedSchedule } from './trial-schedule';
 
 /** Update rows: checked against the schedule, stored (fenced by attempt), the lease renewed. */
@@ -146,7 +148,39 @@ export async function reportCheckpoint(ctx: AgentContext, a: AttemptRef, step: n
       `the marker covers updates 0 … ${step}, but ${step + 1 - have} of their rows have not been sent`,
     );
   if (!(await recordAgentCheckpoint(ctx.d.db, a.trialId, a.attempt, step, uri))) return ctx.stale(a);
+  await handOffForks(ctx, a, t, step + 1, uri);
   return ctx.renew(a, true);
+}
+
+/**
+ * A trunk's marker at a fork point (after `done` updates): each fork waiting there gets the
+ * checkpoint (its uri: the trainer keeps the file), the trunk's rows before it, and a delivery;
+ * its agent resumes at `done` on its own horizon's schedule. A handoff that fails loses nothing:
+ * the fork runs independently once the trunk ends (afterTrial, or the reconciler).
+ */
+async function handOffForks(ctx: AgentContext, a: AttemptRef, t: Owned, done: number, uri: string) {
+  for (const f of (t.config.forks ?? []).filter((f) => f.atStep === done)) {
+    try {
+      const fork = await waitingFork(ctx.d.db, f.identity, t.identity);
+      if (!fork) continue;
+      const r = await handOffFork(ctx.d.db, {
+        trunkId: a.trialId,
+        trunkAttempt: a.attempt,
+        forkId: fork.id,
+        checkpointPath: uri,
+        step: done,
+        backend: null,
+      });
+      if (r.deliveries.length) await ctx.d.queue.enqueueTrials(r.deliveries);
+      if (r.handedOff)
+        ctx.d.log?.info({ trialId: a.trialId, forkId: fork.id, step: done }, 'fork handed its checkpoint');
+    } catch (err) {
+      ctx.d.log?.warn(
+        { err, trialId: a.trialId, step: done },
+        'could not hand a fork its checkpoint; it runs independently once this trunk ends',
+      );
+    }
+  }
 }
 
 /** The schedule's rates for `count` updates from `from`, given the evaluations reported so far. */
