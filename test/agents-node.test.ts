@@ -2,7 +2,7 @@
 // guarantees (test/support/agent-flows.ts), and a mixed run: built-in workers and external
 // agents on different sweeps at once.
 import { createRequire } from 'node:module';
-import { apiClient, type Stack, startStack } from '@lrsweep/testkit';
+import { apiClient, query, type Stack, startStack } from '@lrsweep/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgentProcess } from '@lrsweep/testkit';
 import { describeAgentFlows } from './support/agent-flows';
@@ -90,5 +90,52 @@ describe("examples/agent-node (a TF.js trainer of the user's own)", () => {
     const ranking = (await stack.client.get(`/v1/sweeps/${created.body.id}/results`)).body.ranking;
     expect(ranking).toHaveLength(4);
     expect(ranking[0].mean).toBeLessThan(Math.log(2));
+  });
+
+  it('forks a horizon axis for the TF.js example: the fork equals the same horizon run alone', async () => {
+    const token = (
+      await stack.lrsweep.createToken({ projectId: 'default', name: 'tfjs-forks', role: 'agent', pools: ['tfjs'] })
+    ).token;
+    // WSD, 20% of the rest decaying: the 200-update horizon forks from the 400-update trunk at its decay start.
+    const wsd = { kind: 'wsd', decayFraction: 0.2, decayShape: 'linear', warmup: { steps: 1 } };
+    const sweepOf = (name: string, horizon: number[]) => ({
+      name,
+      runner: { kind: 'external', pool: 'tfjs', config: { hidden: 16 } },
+      training: { evalEvery: 50 },
+      grid: { horizon, baseLr: [0.2], schedule: [wsd], seeds: 1 },
+    });
+    const run = async (spec: object) => {
+      const created = await stack.client.post('/v1/sweeps', spec);
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const agent = startAgentProcess(process.execPath, ['--import', tsx, 'examples/agent-node/train.ts'], {
+        LRSWEEP_API_URL: stack.api.url,
+        LRSWEEP_TOKEN: token,
+        IDLE_TIMEOUT_MS: '3000',
+        CHECKPOINT_EVERY: '1000',
+      });
+      const sweep = await stack.client.waitForSweep(created.body.id, 120_000);
+      expect(await agent.exited).toBe(0);
+      const { trials } = (await stack.client.get(`/v1/sweeps/${created.body.id}/trials`)).body;
+      return { sweep, trials, lines: agent.lines };
+    };
+    const forked = await run(sweepOf('tfjs-forks', [200, 400]));
+    expect(forked.sweep).toMatchObject({ status: 'completed', forks: { trunks: 1, forks: 1 } });
+    const fork = forked.trials.find((t: { totalSteps: number }) => t.totalSteps === 200);
+    // The fork's claim started it at the fork point, from the trunk's marker there.
+    const [row] = await query<{ fork_step: number }>(stack.db.url, 'SELECT fork_step FROM trials WHERE id = $1', [
+      fork.id,
+    ]);
+    const F = row!.fork_step;
+    expect(F).toBeGreaterThan(100);
+    expect(forked.lines.find((l) => l.startsWith(`trial ${fork.id}`))).toContain(`from update ${F}`);
+    const alone = await run(sweepOf('tfjs-alone', [200]));
+    const seriesOf = async (id: string) =>
+      (await stack.client.get(`/v1/trials/${id}/metrics`)).body.updates.map((u: { lr: number; trainLoss: number }) => [
+        u.lr,
+        u.trainLoss,
+      ]);
+    const forkSeries = await seriesOf(fork.id);
+    expect(forkSeries).toHaveLength(200);
+    expect(forkSeries).toEqual(await seriesOf(alone.trials[0].id));
   });
 });

@@ -20,16 +20,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const nativeTests = nativeBackendTests(nativeBackendMissing());
 
-// 4 trials of T = 180 updates (2 000 samples less the default 10% validation split, batch 20, 2
-// epochs), checkpointed every 10: long enough on the native backend (a few ms an update) to be
-// killed mid-trial.
-const T = 180;
+// 4 trials of T = 360 updates (2 000 samples less the default 10% validation split, batch 20, 4
+// epochs), checkpointed every 10: long enough on the native backend (a few ms an update) that
+// worker a, training them one at a time, is still at it once worker b (started after the key is
+// recorded) has its trainer process up, and can be killed mid-trial.
+const T = 360;
 const spec = (name: string, training: Record<string, unknown> = {}) =>
   tinySpec({
     name,
     dataset: { name: 'mnist', trainSize: 2000, testSize: 100 },
     model: { kind: 'lenet', activation: 'relu', pool: 'max' },
-    training: { epochs: 2, batchSize: 20, evalEvery: 50, ...training },
+    training: { epochs: 4, batchSize: 20, evalEvery: 50, ...training },
     grid: { baseLr: [0.01, 0.03], schedule: [{ kind: 'cosine' }], seeds: 2 },
   });
 
@@ -92,16 +93,16 @@ describe.skipIf(nativeTests.skip)('one numerics key per sweep', () => {
         (
           await query<{ id: string; checkpoint_step: number }>(
             stack.db.url,
-            // Early in its run (its first checkpoints): it is still training when the kill lands, however loaded the machine.
-            "SELECT id, checkpoint_step FROM trials WHERE sweep_id = $1 AND worker_id = 'a' AND status = 'running' AND checkpoint_step IS NOT NULL AND checkpoint_step <= 40",
-            [sweepId],
+            // In its first half: it is still training when the kill lands, however loaded the machine.
+            "SELECT id, checkpoint_step FROM trials WHERE sweep_id = $1 AND worker_id = 'a' AND status = 'running' AND checkpoint_step IS NOT NULL AND checkpoint_step <= $2",
+            [sweepId, T / 2],
           )
         )[0],
       60_000,
       20,
     );
     await a.stop('SIGKILL');
-    await api.waitForSweep(sweepId, 180_000);
+    await api.waitForSweep(sweepId, 240_000);
 
     const trials = await trialsOf(sweepId);
     expect(trials.map((t) => t.status)).toEqual(Array(4).fill('completed'));
@@ -130,7 +131,7 @@ describe.skipIf(nativeTests.skip)('one numerics key per sweep', () => {
     // The same spec again, uninterrupted, asking for the native backend: the same key, and every
     // trial (the killed and resumed one included) bit-identical to its twin.
     const twin = await api.post('/v1/sweeps', spec('twin', { backend: 'tensorflow' }));
-    await api.waitForSweep(twin.body.id, 120_000);
+    await api.waitForSweep(twin.body.id, 180_000);
     expect((await numericsOf(twin.body.id))?.id).toBe(key.id);
     const twins = await trialsOf(twin.body.id);
     for (const [i, t] of trials.entries()) {
@@ -169,7 +170,7 @@ describe.skipIf(nativeTests.skip)('one numerics key per sweep', () => {
     const all = await trialsOf(sweepId);
     expect(all.every((t) => t.status === 'completed' && t.numerics === key.id)).toBe(true);
     expect(await unrunnableOf(sweepId)).toBeNull();
-  }, 360_000);
+  }, 480_000);
 
   it('records a key the spec fixes, and forks a WSD horizon on the native backend equal to its independent run', async () => {
     const wsd = (name: string, horizon: number[]) =>

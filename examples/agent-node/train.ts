@@ -90,8 +90,10 @@ async function train(trial: Trial, data: ReturnType<typeof syntheticData>) {
       }
       await trial.evaluate(done, metrics);
     }
-    // After the evaluation due at this step: a marker keeps everything reported before it.
-    if (done % checkpointEvery === 0 && done < trial.totalSteps) {
+    // After the evaluation due at this step: a marker keeps everything reported before it. At a
+    // fork point (trial.mustCheckpointAt: a shorter horizon resumes from here) too; this trainer
+    // keeps every checkpoint file, as those must be kept.
+    if ((done % checkpointEvery === 0 || trial.mustCheckpointAt.has(step)) && done < trial.totalSteps) {
       const path = join(checkpointDir, `${trial.id}-${step}.json`);
       writeFileSync(path, JSON.stringify(m.getWeights().map((w) => w.arraySync())));
       await trial.checkpointed(step, path);
