@@ -92,6 +92,67 @@ describe("examples/agent-node (a TF.js trainer of the user's own)", () => {
     expect(ranking[0].mean).toBeLessThan(Math.log(2));
   });
 
+  it('extends an external sweep: the agent trains the added trials, the first ones keep their rows', async () => {
+    const token = (
+      await stack.lrsweep.createToken({ projectId: 'default', name: 'tfjs-extend', role: 'agent', pools: ['tfjs'] })
+    ).token;
+    const agent = () =>
+      startAgentProcess(process.execPath, ['--import', tsx, 'examples/agent-node/train.ts'], {
+        LRSWEEP_API_URL: stack.api.url,
+        LRSWEEP_TOKEN: token,
+        IDLE_TIMEOUT_MS: '3000',
+      });
+    const created = await stack.client.post('/v1/sweeps', {
+      name: 'tfjs-extend',
+      runner: { kind: 'external', pool: 'tfjs', config: { hidden: 16 } },
+      training: { totalSteps: 60, evalEvery: 30 },
+      grid: { baseLr: [0.05], schedule: [{ kind: 'constant' }, { kind: 'linear' }], seeds: 1 },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    const first = agent();
+    await stack.client.waitForSweep(id, 120_000);
+    expect(await first.exited).toBe(0);
+    const rowsBefore = await query<{ trial_id: string; step: number; lr: number; train_loss: number }>(
+      stack.db.url,
+      'SELECT u.trial_id, u.step, u.lr, u.train_loss FROM update_metrics u JOIN trials t ON t.id = u.trial_id WHERE t.sweep_id = $1 ORDER BY u.trial_id, u.step',
+      [id],
+    );
+    expect(rowsBefore).toHaveLength(2 * 60);
+    const endsOf = () =>
+      query<{ id: string; attempt: number; finished_at: Date }>(
+        stack.db.url,
+        'SELECT id, attempt, finished_at FROM trials WHERE sweep_id = $1 AND id = ANY($2::uuid[]) ORDER BY id',
+        [id, [...new Set(rowsBefore.map((r) => r.trial_id))]],
+      );
+    const endsBefore = await endsOf();
+
+    // One more base LR and one more seed: 2 schedules × 2 LRs × 2 seeds, 6 of them new.
+    expect(await stack.lrsweep.extendSweep(id, { baseLr: [0.2], seeds: 2 })).toMatchObject({
+      addedTrials: 6,
+      trialCount: 8,
+    });
+    const second = agent();
+    const sweep = await stack.client.waitForSweep(id, 120_000);
+    expect(await second.exited).toBe(0);
+    expect(sweep).toMatchObject({ status: 'completed', counts: { completed: 8 } });
+    const { trials } = (await stack.client.get(`/v1/sweeps/${id}/trials`)).body;
+    for (const t of trials) {
+      const updates = (await stack.client.get(`/v1/trials/${t.id}/metrics`)).body.updates as { step: number }[];
+      expect(updates.map((u) => u.step)).toEqual([...Array(60).keys()]);
+    }
+    // The first trials were not run again: the same attempt, ended when it ended, rows as they were.
+    expect(await endsOf()).toEqual(endsBefore);
+    expect(endsBefore.map((t) => t.attempt)).toEqual([1, 1]);
+    const rowsAfter = await query<{ trial_id: string; step: number; lr: number; train_loss: number }>(
+      stack.db.url,
+      'SELECT u.trial_id, u.step, u.lr, u.train_loss FROM update_metrics u WHERE u.trial_id = ANY($1::uuid[]) ORDER BY u.trial_id, u.step',
+      [[...new Set(rowsBefore.map((r) => r.trial_id))]],
+    );
+    expect(rowsAfter).toEqual(rowsBefore);
+    expect((await stack.client.get(`/v1/sweeps/${id}/results`)).body.ranking).toHaveLength(4);
+  });
+
   it('forks a horizon axis for the TF.js example: the fork equals the same horizon run alone', async () => {
     const token = (
       await stack.lrsweep.createToken({ projectId: 'default', name: 'tfjs-forks', role: 'agent', pools: ['tfjs'] })
