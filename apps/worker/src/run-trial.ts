@@ -342,7 +342,7 @@ async function stopOrReplace(slot: TrainingSlot, running: RunningTrial, log: Log
     new Promise<false>((r) => setTimeout(() => r(false), 10_000).unref()),
   ]);
   if (!ended) {
-    log.warn('the training thread did not stop in time; replacing it');
+    log.warn('the trainer process did not stop in time; replacing it');
     await slot.close().catch(() => {});
   }
 }

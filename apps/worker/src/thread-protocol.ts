@@ -20,7 +20,7 @@ export interface TrainTiming {
   hostMs: number;
 }
 
-/** Messages between a training slot (main thread) and its training thread. */
+/** Messages between a trainer process's main thread (train-child.ts) and its training thread. */
 export type ToThread =
   | { type: 'init'; backend: string }
   /** Which backend (and numerics key) a trial of this config would train on here; answered by `chosen`. */

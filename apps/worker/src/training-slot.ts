@@ -80,11 +80,11 @@ export function trainerDeath(
   );
 }
 
-/** Resident memory of a process (MiB), from /proc; null where it cannot be read. */
+/** Resident memory of a process (MiB), from /proc (VmRSS, in kB whatever the page size); null where it cannot be read. */
 function rssMbOf(pid: number): number | null {
   try {
-    const resident = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]);
-    return (resident * 4096) / 2 ** 20;
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? null : Number(kb) / 1024;
   } catch {
     return null;
   }
