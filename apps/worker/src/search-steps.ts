@@ -1,7 +1,7 @@
 // The steps a trial takes for the search around it rather than for itself: a trunk hands its
 // forks their checkpoints, and an ASHA trial pauses at its rungs. What a trial's end makes due for
 // others (held trials, orphaned forks, rung decisions) is the engine's afterTrial.
-import { type ClaimedTrial, handOffFork, reachRung, waitingFork } from '@lrsweep/engine';
+import { type ClaimedTrial, handOffAtForkPoint, reachRung } from '@lrsweep/engine';
 import { type BuiltinTrialConfig, nextRungOf } from '@lrsweep/sweep';
 import type { RungEstimate, RungOptions, TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
@@ -34,30 +34,20 @@ export async function handOff(
   backend: 'wasm' | 'tensorflow' | null,
   log: Logger,
 ) {
-  try {
-    const fork = await waitingFork(d.db, identity, claimed.identity);
-    if (!fork) return;
-    const path = await d.checkpoints.write(fork.id, 0, state);
-    const r = await handOffFork(d.db, {
+  await handOffAtForkPoint(
+    { db: d.db, queue: d.queue, log },
+    {
       trunkId: claimed.trialId,
       trunkAttempt: claimed.attempt,
-      forkId: fork.id,
-      checkpointPath: path,
+      trunkIdentity: claimed.identity,
+      forkIdentity: identity,
       step: state.step,
       backend,
-    });
-    if (!r.handedOff) {
-      await d.checkpoints.remove(path);
-      return;
-    }
-    if (r.deliveries.length) await d.queue.enqueueTrials(r.deliveries);
-    log.info({ forkId: fork.id, step: state.step }, 'fork handed its checkpoint');
-  } catch (err) {
-    log.warn(
-      { err, step: state.step },
-      'could not hand a fork its checkpoint; it runs independently once this trunk ends',
-    );
-  }
+    },
+    // The fork's own copy of the checkpoint, as its first attempt's.
+    (forkId) => d.checkpoints.write(forkId, 0, state),
+    (path) => d.checkpoints.remove(path),
+  );
 }
 
 /**

@@ -6,4 +6,5 @@
 export { type AfterTrialDeps, type AfterTrialResult, afterTrial, type EndedTrial } from './after-trial';
 export { type AttemptEnd, type AttemptEndKind, unreachable } from './outcomes';
 export * from './transitions';
+export { type ForkPoint, handOffAtForkPoint } from './fork-handoff';
 export { type RecordedNumerics, settleSweepNumerics, sweepShapes } from './numerics';

@@ -26,7 +26,7 @@ export {
   finishTrial,
   failAttempt,
   releaseTrial,
-  // search steps: forks and rungs
+  // search steps: forks (apps hand off with handOffAtForkPoint, fork-handoff.ts) and rungs
   waitingFork,
   handOffFork,
   releaseOrphanForks,

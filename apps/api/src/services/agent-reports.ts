@@ -6,10 +6,9 @@ import { countUpdates, type Db, trialEvaluations } from '@lrsweep/db';
 import {
   declareParamGroups,
   failAttempt,
-  handOffFork,
+  handOffAtForkPoint,
   recordAgentCheckpoint,
   refreshTrialSummary,
-  waitingFork,
   writeEvaluations,
   writeUpdates,
 } from '@lrsweep/engine';
@@ -159,28 +158,19 @@ export async function reportCheckpoint(ctx: AgentContext, a: AttemptRef, step: n
  * the fork runs independently once the trunk ends (afterTrial, or the reconciler).
  */
 async function handOffForks(ctx: AgentContext, a: AttemptRef, t: Owned, done: number, uri: string) {
-  for (const f of (t.config.forks ?? []).filter((f) => f.atStep === done)) {
-    try {
-      const fork = await waitingFork(ctx.d.db, f.identity, t.identity);
-      if (!fork) continue;
-      const r = await handOffFork(ctx.d.db, {
+  for (const f of (t.config.forks ?? []).filter((f) => f.atStep === done))
+    await handOffAtForkPoint(
+      { db: ctx.d.db, queue: ctx.d.queue, ...(ctx.d.log ? { log: ctx.d.log } : {}) },
+      {
         trunkId: a.trialId,
         trunkAttempt: a.attempt,
-        forkId: fork.id,
-        checkpointPath: uri,
+        trunkIdentity: t.identity,
+        forkIdentity: f.identity,
         step: done,
         backend: null,
-      });
-      if (r.deliveries.length) await ctx.d.queue.enqueueTrials(r.deliveries);
-      if (r.handedOff)
-        ctx.d.log?.info({ trialId: a.trialId, forkId: fork.id, step: done }, 'fork handed its checkpoint');
-    } catch (err) {
-      ctx.d.log?.warn(
-        { err, trialId: a.trialId, step: done },
-        'could not hand a fork its checkpoint; it runs independently once this trunk ends',
-      );
-    }
-  }
+      },
+      async () => uri,
+    );
 }
 
 /** The schedule's rates for `count` updates from `from`, given the evaluations reported so far. */
