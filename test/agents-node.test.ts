@@ -199,4 +199,53 @@ describe("examples/agent-node (a TF.js trainer of the user's own)", () => {
     expect(forkSeries).toHaveLength(200);
     expect(forkSeries).toEqual(await seriesOf(alone.trials[0].id));
   });
+  it('runs an annealed-ASHA sweep under the Node SDK: rungs judged off the series, the best configuration to the horizon', async () => {
+    const token = (
+      await stack.lrsweep.createToken({ projectId: 'default', name: 'tfjs-asha', role: 'agent', pools: ['tfjs-asha'] })
+    ).token;
+    const created = await stack.client.post('/v1/sweeps', {
+      name: 'tfjs-asha',
+      runner: { kind: 'external', pool: 'tfjs-asha', config: { hidden: 16 } },
+      training: { evalEvery: 40 },
+      grid: { baseLr: [0.02, 0.2], schedule: [{ kind: 'constant' }, { kind: 'linear' }], seeds: 1 },
+      // Rungs at 40 and 80 updates, T = 160: 4 configurations → 2 → 1.
+      search: { kind: 'asha', minBudget: 40, maxBudget: 160, reduction: 2 },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const agent = startAgentProcess(process.execPath, ['--import', tsx, 'examples/agent-node/train.ts'], {
+      LRSWEEP_API_URL: stack.api.url,
+      LRSWEEP_TOKEN: token,
+      LRSWEEP_POOL: 'tfjs-asha',
+      IDLE_TIMEOUT_MS: '3000',
+      CHECKPOINT_EVERY: '1000',
+    });
+    const sweep = await stack.client.waitForSweep(created.body.id, 120_000);
+    expect(sweep).toMatchObject({ status: 'completed', counts: { completed: 1, pruned: 3, failed: 0 } });
+    expect(await agent.exited).toBe(0);
+    expect(agent.lines.filter((l) => l.includes('judged at its rung'))).toHaveLength(6);
+    const rungs = await query<{ rung: number; step: number; cooldown_steps: number }>(
+      stack.db.url,
+      'SELECT r.rung, r.step, r.cooldown_steps FROM rung_results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = $1 AND r.value IS NOT NULL',
+      [created.body.id],
+    );
+    expect(rungs.map((r) => `${r.rung}:${r.step}:${r.cooldown_steps}`).sort()).toEqual([
+      '0:40:6',
+      '0:40:6',
+      '0:40:6',
+      '0:40:6',
+      '1:80:12',
+      '1:80:12',
+    ]);
+    const { trials } = (await stack.client.get(`/v1/sweeps/${created.body.id}/trials`)).body;
+    for (const t of trials as { id: string; status: string }[]) {
+      const { updates } = (await stack.client.get(`/v1/trials/${t.id}/metrics`)).body;
+      const [row] = await query<{ pruned_rung: number | null }>(
+        stack.db.url,
+        'SELECT pruned_rung FROM trials WHERE id = $1',
+        [t.id],
+      );
+      const expected = t.status === 'completed' ? 160 : [40, 80][row!.pruned_rung!]!;
+      expect(updates.map((u: { step: number }) => u.step)).toEqual([...Array(expected).keys()]);
+    }
+  });
 });

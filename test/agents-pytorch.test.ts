@@ -281,4 +281,126 @@ describe.skipIf(torch.skip)('the PyTorch example', () => {
     expect(answer.suggested.baseLr.length).toBeGreaterThan(0);
     for (const lr of answer.suggested.baseLr) expect(lr).toBeLessThan(ramp[k]!);
   }, 300_000);
+  it('runs an annealed-ASHA sweep through a kill -9: rungs judged off the series, no gap, no duplicate, every rate exact', async () => {
+    await settled();
+    // 4 configurations, rungs at 300 and 600 updates (η = 2), T = 1 200: the best 2, then the best 1, go on.
+    const T = 1200;
+    const schedules = [{ kind: 'constant' }, { kind: 'cosine' }];
+    const created = await stack.client.post('/v1/sweeps', {
+      name: 'torch-asha',
+      runner: { kind: 'external', pool: 'torch-cpu', config: { width: 256, batch_size: 256 } },
+      training: { evalEvery: 300 },
+      grid: { baseLr: [0.0003, 0.003], schedule: schedules, seeds: 1 },
+      search: { kind: 'asha', minBudget: 300, maxBudget: T, reduction: 2 },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const sweepId = created.body.id as string;
+    const first = example({ CHECKPOINT_EVERY: '100' });
+    // The agent dies (-9) in the middle of the first trial it trains, past a marker, before its rung.
+    const victim = await eventually(
+      'a trial past its first marker',
+      async () =>
+        (
+          await query<{ id: string; checkpoint_step: number; attempt: number }>(
+            stack.db.url,
+            "SELECT id, checkpoint_step, attempt FROM trials WHERE sweep_id = $1 AND status = 'running' AND checkpoint_step IS NOT NULL",
+            [sweepId],
+          )
+        )[0],
+      120_000,
+      20,
+    );
+    first.signal('SIGKILL');
+    await first.exited;
+    // Where the dead attempt's last marker left it (it may have reported one more before the kill).
+    const [{ resume }] = (await query<{ resume: number }>(
+      stack.db.url,
+      'SELECT checkpoint_step AS resume FROM trials WHERE id = $1',
+      [victim.id],
+    )) as [{ resume: number }];
+    expect(resume).toBeGreaterThan(0);
+    const second = example({ CHECKPOINT_EVERY: '100', IDLE_TIMEOUT: '30' });
+    const sweep = await stack.client.waitForSweep(sweepId, 240_000).catch((err: Error) => {
+      throw new Error(
+        `${err.message}\nfirst agent:\n${first.lines.slice(-20).join('\n')}\nsecond agent:\n${second.lines.slice(-20).join('\n')}`,
+      );
+    });
+    expect(sweep).toMatchObject({ status: 'completed', counts: { completed: 1, pruned: 3, failed: 0 } });
+    second.signal('SIGKILL'); // idle: its sweep is done
+
+    const trials = await query<{
+      id: string;
+      status: string;
+      pruned_rung: number | null;
+      config: { schedule: { kind: string }; baseLr: number };
+    }>(stack.db.url, 'SELECT id, status::text AS status, pruned_rung, config FROM trials WHERE sweep_id = $1', [
+      sweepId,
+    ]);
+    const rungs = await query<{
+      trial_id: string;
+      rung: number;
+      step: number;
+      value: number | null;
+      cooldown_steps: number;
+    }>(
+      stack.db.url,
+      'SELECT r.trial_id, r.rung, r.step, r.value, r.cooldown_steps FROM rung_results r JOIN trials t ON t.id = r.trial_id WHERE t.sweep_id = $1',
+      [sweepId],
+    );
+    // Judged by the annealed estimate: 15% of each rung's budget of cooldown, a finite value each.
+    expect(new Set(rungs.map((r) => `${r.rung}:${r.step}:${r.cooldown_steps}`))).toEqual(
+      new Set(['0:300:45', '1:600:90']),
+    );
+    expect(rungs.filter((r) => r.rung === 0)).toHaveLength(4);
+    expect(rungs.filter((r) => r.rung === 1)).toHaveLength(2);
+    for (const r of rungs) expect(Number.isFinite(r.value)).toBe(true);
+    // The decisions: the best 2 of 4 at rung 0 reach rung 1, the better of those the horizon.
+    const at0 = rungs.filter((r) => r.rung === 0).sort((a, b) => a.value! - b.value!);
+    const at1 = rungs.filter((r) => r.rung === 1).sort((a, b) => a.value! - b.value!);
+    expect(at1.map((r) => r.trial_id).sort()).toEqual(
+      at0
+        .slice(0, 2)
+        .map((r) => r.trial_id)
+        .sort(),
+    );
+    expect(trials.find((t) => t.status === 'completed')!.id).toBe(at1[0]!.trial_id);
+
+    for (const t of trials) {
+      const expected = t.status === 'completed' ? T : [300, 600][t.pruned_rung!]!;
+      const rows = await query<{ step: number; lr: number; attempt: number }>(
+        stack.db.url,
+        'SELECT step, lr, attempt FROM update_metrics WHERE trial_id = $1 ORDER BY step',
+        [t.id],
+      );
+      // Updates 0 … budget − 1 once each (the cooldowns are not among them), every rate the schedule's.
+      expect(rows.map((r) => r.step)).toEqual([...Array(expected).keys()]);
+      const want = lrSequence(t.config.schedule as never, { baseLr: t.config.baseLr, totalSteps: T });
+      expect(rows.map((r) => r.lr)).toEqual(want.slice(0, expected).map((x) => expect.closeTo(x, 12)));
+      // A promoted trial went on from its rung's checkpoint in a new attempt: the rows after each rung are its.
+      for (const budget of [300, 600].filter((b) => b < expected)) {
+        const before = Math.max(...rows.filter((r) => r.step < budget).map((r) => r.attempt));
+        expect(Math.min(...rows.filter((r) => r.step >= budget).map((r) => r.attempt))).toBeGreaterThan(before);
+      }
+      const completions = await query<{ n: number }>(
+        stack.db.url,
+        "SELECT count(*)::int AS n FROM trial_attempts WHERE trial_id = $1 AND outcome = 'completed'",
+        [t.id],
+      );
+      expect(completions[0]!.n).toBe(t.status === 'completed' ? 1 : 0);
+    }
+    // The killed trial resumed at its marker, and the dead attempt's rows past it did not survive.
+    const line = await second.waitFor((l) => l.startsWith(`trial ${victim.id} (attempt ${victim.attempt + 1})`));
+    expect(line).toContain(`from update ${resume}`);
+    const killed = await query<{ step: number; attempt: number }>(
+      stack.db.url,
+      'SELECT step, attempt FROM update_metrics WHERE trial_id = $1 AND step >= $2 ORDER BY step',
+      [victim.id, resume],
+    );
+    expect(killed.length).toBeGreaterThan(0);
+    expect(killed.filter((r) => r.attempt <= victim.attempt)).toEqual([]);
+    // The ranking has the configuration that reached the horizon; the others are pruned at their rung.
+    const results = (await stack.client.get(`/v1/sweeps/${sweepId}/results`)).body;
+    expect(results.ranking).toHaveLength(1);
+    expect(results.pruned).toHaveLength(3);
+  }, 400_000);
 });

@@ -209,16 +209,22 @@ describe('ASHA with annealed rungs', () => {
     await bad(spec('min', { ...asha, minBudget: 60 }), 'search.minBudget');
     await bad(spec('warm', asha, { schedule: [{ kind: 'cosine', warmup: { steps: 7 } }] }), 'search.minBudget');
     await bad(spec('max', { ...asha, minBudget: 30, maxBudget: 20 }), 'search.minBudget');
+    // External trainers run ASHA too (test/agents-pytorch.test.ts): one horizon, and cooldowns one report can carry.
+    const external = (training: object, search: object) => ({
+      name: 'ext',
+      runner: { kind: 'external', pool: 'gpu' },
+      training,
+      grid: { baseLr: [0.1], schedule: [{ kind: 'constant' }], seeds: 1 },
+      search: { ...asha, ...search },
+    });
+    await bad(external({ totalSteps: 100 }, { maxBudget: 100 }), 'training.totalSteps');
+    await bad(external({}, {}), 'training.totalSteps');
     await bad(
-      {
-        name: 'ext',
-        runner: { kind: 'external', pool: 'gpu' },
-        training: { totalSteps: 100 },
-        grid: { baseLr: [0.1], schedule: [{ kind: 'constant' }], seeds: 1 },
-        search: asha,
-      },
-      'search.kind',
+      external({}, { minBudget: 100_000, maxBudget: 1_000_000, cooldown: { fraction: 0.2 } }),
+      'search.cooldown.fraction',
     );
+    const ok = await api.post('/v1/sweeps/validate', external({ totalSteps: 100 }, {}));
+    expect(ok.body, JSON.stringify(ok.body)).toMatchObject({ valid: true, asha: { rungs: [7, 21, 63, 100] } });
     const created = await api.post(
       '/v1/sweeps',
       spec('ext', asha, { baseLr: [0.003], schedule: [{ kind: 'constant' }], seeds: [1] }),

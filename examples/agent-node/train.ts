@@ -66,18 +66,7 @@ async function train(trial: Trial, data: ReturnType<typeof syntheticData>) {
   for (let step = trial.resumeStep; step < trial.totalSteps; step++) {
     if (trial.shouldStop) return;
     const lr = await trial.lr(step);
-    const loss = tf.tidy(() => {
-      const idx = tf.randomUniform([32], 0, 1000, 'int32', trial.seed * 1_000_003 + step);
-      const [x, y] = [tf.gather(data.train.x, idx), tf.gather(data.train.y, idx)];
-      const { value, grads } = tf.variableGrads(
-        () => tf.metrics.binaryCrossentropy(y, m.predict(x) as tf.Tensor).mean() as tf.Scalar,
-      );
-      for (const [name, g] of Object.entries(grads)) {
-        const v = m.trainableWeights.map((w) => w.read() as tf.Variable).find((x) => x.name === name)!;
-        v.assign(tf.sub(v, tf.mul(g, lr)));
-      }
-      return value.dataSync()[0]!;
-    });
+    const loss = sgdStep(m, data, trial.seed, step, lr);
     trial.log(step, { loss, lr });
     const done = step + 1;
     if (done % trial.evalEvery === 0 || done === trial.totalSteps) {
@@ -98,8 +87,45 @@ async function train(trial: Trial, data: ReturnType<typeof syntheticData>) {
       writeFileSync(path, JSON.stringify(m.getWeights().map((w) => w.arraySync())));
       await trial.checkpointed(step, path);
     }
+    if (done === trial.rung?.step) {
+      // ASHA: judged at its rung from the checkpoint just saved; the trial waits there.
+      await judgeAtRung(trial, m, data);
+      break;
+    }
   }
   m.dispose();
+}
+
+/** One SGD update on update `step`'s batch (drawn from the seed and the step) at rate `lr`: its loss. */
+function sgdStep(m: tf.Sequential, data: ReturnType<typeof syntheticData>, seed: number, step: number, lr: number) {
+  return tf.tidy(() => {
+    const idx = tf.randomUniform([32], 0, 1000, 'int32', seed * 1_000_003 + step);
+    const [x, y] = [tf.gather(data.train.x, idx), tf.gather(data.train.y, idx)];
+    const { value, grads } = tf.variableGrads(
+      () => tf.metrics.binaryCrossentropy(y, m.predict(x) as tf.Tensor).mean() as tf.Scalar,
+    );
+    for (const [name, g] of Object.entries(grads)) {
+      const v = m.trainableWeights.map((w) => w.read() as tf.Variable).find((x) => x.name === name)!;
+      v.assign(tf.sub(v, tf.mul(g, lr)));
+    }
+    return value.dataSync()[0]!;
+  });
+}
+
+/**
+ * The rung's annealed estimate: a short cooldown on from the rung's checkpoint, on the batches the
+ * run would have seen next, at the rates lrsweep gives, then an evaluation. A promoted trial
+ * resumes from the checkpoint file, untouched by this side branch.
+ */
+async function judgeAtRung(trial: Trial, m: tf.Sequential, data: ReturnType<typeof syntheticData>) {
+  const at = trial.rung!.step;
+  const cooldown = (await trial.rungCooldownLr()).map((lr, i) => ({
+    lr,
+    loss: sgdStep(m, data, trial.seed, at + i, lr),
+  }));
+  const v = evaluate(m, data.val);
+  const status = await trial.reportRung(cooldown, { val_loss: v.loss, val_acc: v.acc });
+  console.log(`trial ${trial.id} judged at its rung after ${at} updates: ${status}`);
 }
 
 await tf.setBackend('cpu');

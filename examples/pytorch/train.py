@@ -102,6 +102,32 @@ def train(trial, data):
             path = os.path.join(CHECKPOINT_DIR, "%s-%d.pt" % (trial.id, step))
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, path)
             trial.checkpointed(step, path)
+        if done == trial.rung_step:
+            # ASHA: judged at its rung from the checkpoint just saved; the trial waits there.
+            judge_at_rung(trial, model, optimizer, train_set, val_set, batch_size)
+            return
+
+
+def judge_at_rung(trial, model, optimizer, train_set, val_set, batch_size):
+    """The rung's annealed estimate: a short cooldown on from the rung's checkpoint, on the batches
+    the run would have seen next, at the rates lrsweep gives, then an evaluation. The run that goes
+    on (if promoted) resumes from the checkpoint file, untouched by this side branch."""
+    train_set_x, train_set_y = train_set
+    rows = []
+    for i, rate in enumerate(trial.rung_cooldown_lr()):
+        for k, group in enumerate(optimizer.param_groups):
+            # Group 0 at exactly the rate given (it is checked); the others keep their multiple.
+            group["lr"] = rate if k == 0 else rate * group["initial_lr"] / trial.base_lr
+        g = torch.Generator().manual_seed(trial.seed * 1_000_003 + trial.rung_step + i)
+        idx = torch.randint(0, len(train_set_x), (batch_size,), generator=g).to(DEVICE)
+        loss = F.cross_entropy(model(train_set_x[idx]), train_set_y[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        rows.append((rate, loss.item()))
+    val_loss, val_acc = evaluate(model, val_set)
+    status = trial.report_rung(rows, val_loss=val_loss, val_acc=val_acc)
+    print("trial %s judged at its rung after %d updates: %s" % (trial.id, trial.rung_step, status), flush=True)
 
 
 def main():

@@ -101,7 +101,7 @@ describe('access: role × route × own or other project', () => {
           ? await created(admin, spec('throwaway'))
           : side.sweep;
     else if (path.startsWith('/v1/trials/:id'))
-      id = method === 'GET' && !path.endsWith('/lr') ? side.trial : side.extTrial;
+      id = method === 'GET' && !path.endsWith('/lr') && !path.endsWith('/rung') ? side.trial : side.extTrial;
     else if (path.startsWith('/v1/agents/:id')) id = side.agent;
     else if (path.startsWith('/v1/admin/tokens/:id'))
       id = (await createToken(h.handle.prisma, { projectId: project, name: 'to revoke' })).id;
@@ -125,9 +125,10 @@ describe('access: role × route × own or other project', () => {
       'POST /v1/trials/:id/release': fence,
       'POST /v1/pools/:pool/scaler': { holder: 'scaler-1' },
       'POST /v1/trials/:id/param-groups': { ...fence, groups: [{ name: 'all', lrMultiplier: 1 }] },
+      'POST /v1/trials/:id/rung': { ...fence, index: 0, cooldown: [], metrics: { val_loss: 1 } },
     };
     const query =
-      route === 'GET /v1/trials/:id/lr'
+      route === 'GET /v1/trials/:id/lr' || route === 'GET /v1/trials/:id/rung'
         ? '?attempt=1&leaseToken=x'
         : route === 'GET /v1/admin/tokens'
           ? `?projectId=${project}`
@@ -174,12 +175,15 @@ describe('access: role × route × own or other project', () => {
         Object.keys(rules)
           .filter(
             (r) =>
-              /^POST \/v1\/(agents|trials\/:id\/)/.test(r) || r === 'GET /v1/trials/:id/lr' || r.includes('/v1/pools/'),
+              /^POST \/v1\/(agents|trials\/:id\/)/.test(r) ||
+              r === 'GET /v1/trials/:id/lr' ||
+              r === 'GET /v1/trials/:id/rung' ||
+              r.includes('/v1/pools/'),
           )
           .map((r) => [r, agents]),
       ),
     });
-    expect(Object.keys(granted)).toHaveLength(38);
+    expect(Object.keys(granted)).toHaveLength(40);
   });
 
   it("answers each role on each route as its rule says: 403 without the rule, 404 for another project's object, neither for its own", async () => {

@@ -85,6 +85,7 @@ describe('API routes', () => {
         '/v1/trials/{id}/metrics',
         '/v1/trials/{id}/param-groups',
         '/v1/trials/{id}/release',
+        '/v1/trials/{id}/rung',
         '/v1/trials/{id}/updates',
         '/v1/workers',
       ].sort(),

@@ -1,7 +1,7 @@
 // The steps a trial takes for the search around it rather than for itself: a trunk hands its
 // forks their checkpoints, and an ASHA trial pauses at its rungs. What a trial's end makes due for
 // others (held trials, orphaned forks, rung decisions) is the engine's afterTrial.
-import { type ClaimedTrial, handOffAtForkPoint, reachRung } from '@lrsweep/engine';
+import { type ClaimedTrial, handOffAtForkPoint, pauseAtRung } from '@lrsweep/engine';
 import { type BuiltinTrialConfig, nextRungOf } from '@lrsweep/sweep';
 import type { RungEstimate, RungOptions, TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
@@ -55,28 +55,29 @@ export async function handOff(
  * configuration's decision, which this report may settle (for it and for others).
  */
 export async function paused(d: TrialRunnerDeps, claimed: ClaimedTrial, rung: RungEstimate, log: Logger) {
-  const r = await reachRung(d.db, {
-    trialId: claimed.trialId,
-    attempt: claimed.attempt,
-    rung: claimed.rungsReached,
-    step: rung.step,
-    value: rung.value,
-    cooldownSteps: rung.cooldownSteps,
-  });
+  const r = await pauseAtRung(
+    { db: d.db, queue: d.queue, log, removeCheckpoints: (id) => d.checkpoints.removeTrial(id) },
+    {
+      trialId: claimed.trialId,
+      attempt: claimed.attempt,
+      rung: claimed.rungsReached,
+      step: rung.step,
+      value: rung.value,
+      cooldownSteps: rung.cooldownSteps,
+    },
+  );
   if (!r.recorded) {
     log.warn("the trial was no longer this attempt's at its rung; nothing recorded");
     return { superseded: true };
   }
-  for (const id of r.pruned) await d.checkpoints.removeTrial(id).catch(() => {});
-  if (r.deliveries.length) await d.queue.enqueueTrials(r.deliveries);
   log.info(
     {
       rung: claimed.rungsReached,
       step: rung.step,
       value: rung.value,
       cooldownSteps: rung.cooldownSteps,
-      promoted: r.deliveries.length,
-      pruned: r.pruned.length,
+      promoted: r.promoted,
+      pruned: r.prunedTrials,
     },
     'trial judged at a rung',
   );

@@ -181,6 +181,13 @@ class Trial:
         # Updates after which this trial must checkpoint (``checkpointed(step, uri)``) and keep the
         # file until its sweep ends: a horizon axis's shorter trials fork from it.
         self.must_checkpoint_at = frozenset(data.get("mustCheckpointAt") or ())
+        # An ASHA trial's next rung (None otherwise, and past its last): after ``rung_step`` updates
+        # the trial checkpoints (the marker after update rung_step - 1 is in must_checkpoint_at),
+        # trains the rung's cooldown (``rung_cooldown_lr()``), evaluates and calls ``report_rung``.
+        self.rung = data.get("rung")
+        self.rung_step = self.rung["step"] if self.rung else None
+        # What the trial came to on the server when it stopped there: "paused" at a rung, "pruned".
+        self.status = None
         self.lease_ms = data["leaseMs"]
         self.lease_token = data["leaseToken"]
         self.error = None
@@ -297,6 +304,35 @@ class Trial:
             self._report(self._call("POST", self._path("checkpoints"), self._fenced({"step": int(step), "uri": str(uri)})))
         except StaleAttempt:
             pass
+
+    def rung_cooldown_lr(self):
+        """The rates of the next rung's cooldown side branch, one per update (empty when the rung
+        is judged on the metric as it stands): from where the schedule is at the rung down to zero."""
+        if not self.rung:
+            raise ValueError("trial %s has no rung to be judged at" % self.id)
+        q = "?attempt=%d&leaseToken=%s" % (self.attempt, urllib.parse.quote(self.lease_token))
+        return self._call("GET", self._path("rung") + q)["lr"]
+
+    def report_rung(self, cooldown, **metrics):
+        """The trial judged at its rung, after its checkpoint there: ``cooldown`` the side branch's
+        ``(lr, loss)`` per update, in order (kept out of the trial's series), then the evaluation
+        after it, e.g. ``val_loss=0.4``. The attempt ends: the trial waits at its rung for its
+        configuration's decision, and goes on from that checkpoint in a new attempt once promoted.
+        Answers ``"paused"`` or ``"pruned"`` (None when the trial had to stop anyway)."""
+        self._flush()
+        body = self._fenced(
+            {
+                "index": self.rung["index"],
+                "cooldown": [{"lr": float(lr), "loss": _finite_or_none(loss)} for lr, loss in cooldown],
+                "metrics": {k: _finite_or_none(v) for k, v in metrics.items()},
+            }
+        )
+        try:
+            self.status = self._call("POST", self._path("rung"), body).get("status")
+        except StaleAttempt:
+            pass
+        self._end()
+        return self.status
 
     def complete(self):
         """Every update was trained and logged: the trial is done (409 before the horizon). A

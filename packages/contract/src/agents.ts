@@ -134,6 +134,25 @@ export const claimedTrialSchema = z.object({
    * horizon axis). Empty for most trials.
    */
   mustCheckpointAt: z.array(z.number().int()).default([]),
+  /**
+   * An ASHA trial's next rung (null for other trials, and past the last rung): after `step`
+   * updates the trainer reports the marker after update `step − 1` (it is in `mustCheckpointAt`),
+   * trains the rung's cooldown side branch (`GET …/rung`: `cooldownSteps` rates, kept out of the
+   * main series), evaluates, and reports it (`POST …/rung`). The answer stops the attempt: the
+   * trial waits at the rung (`paused`) until its configuration is promoted or `pruned`.
+   */
+  rung: z
+    .object({
+      /** The rung's index: rungs the trial has been judged at before. */
+      index: z.number().int(),
+      step: z.number().int(),
+      /** The validation metric the rung compares. */
+      metric: z.string(),
+      /** Updates of the cooldown side branch (0: judged on the metric as it stands). */
+      cooldownSteps: z.number().int(),
+    })
+    .nullable()
+    .default(null),
   /** The first chunk of rates (updates `from` … `from + 999`, `from` = resumeStep rounded down to 1 000), to start at once. */
   lr: z.object({ from: z.number().int(), lr: z.array(z.number()) }),
 });
@@ -171,6 +190,34 @@ export const checkpointBody = z.strictObject({
 });
 
 export const attemptBody = z.strictObject(attemptField);
+
+/** The cooldown side branch of an ASHA trial's rung: its rates, one per update (`GET …/rung`). */
+export const rungQuery = z.strictObject({
+  attempt: z.coerce.number().int().positive(),
+  leaseToken: z.string().max(200).optional(),
+});
+export const rungAnswer = z.object({
+  index: z.number().int(),
+  step: z.number().int(),
+  metric: z.string(),
+  /** The side branch's rates: update `i` of `c` at the schedule's rate at the rung × shape(i / c). */
+  lr: z.array(z.number()),
+});
+
+/** An ASHA trial's rung, judged (`POST …/rung`): the side branch's updates, then its evaluation. */
+export const rungBody = z.strictObject({
+  ...attemptField,
+  /** The rung's index, as the claim (or `GET …/rung`) gave it. */
+  index: z.number().int().min(0),
+  /** One row per side-branch update, in order: the rate applied (checked) and the loss (null: NaN or ±Infinity). */
+  cooldown: z
+    .array(z.strictObject({ lr: finite, loss: finite.nullable() }))
+    .max(agentLimits.maxBatchRows, `at most ${agentLimits.maxBatchRows} rows`),
+  /** The evaluation after the side branch: the rung's metric at least (null: NaN or ±Infinity). */
+  metrics: z
+    .record(metricNameSchema, finite.nullable())
+    .refine((m) => Object.keys(m).length > 0, 'at least one metric'),
+});
 
 /**
  * An optimizer's parameter groups (a backbone at 0.1× the rate, norms without weight decay …):

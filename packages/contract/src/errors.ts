@@ -26,6 +26,11 @@ export const apiErrors = {
     status: 409,
     description: 'the sweep is a grid search, not an LR range test (or the other way round)',
   },
+  NO_RUNG: {
+    status: 409,
+    description:
+      'the trial has no such rung to be judged at: not an ASHA trial, past its last rung, or another rung than its next',
+  },
   NOT_A_TRANSFER_STUDY: {
     status: 409,
     description: 'the sweep marks no scale axis (its spec has no transfer block): there is no η* across scales to fit',

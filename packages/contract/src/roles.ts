@@ -92,6 +92,8 @@ export const routeRules = {
   'POST /v1/trials/:id/release': { may: 'actAsAgent', scope: 'project' },
   'POST /v1/trials/:id/param-groups': { may: 'actAsAgent', scope: 'project' },
   'GET /v1/trials/:id/lr': { may: 'actAsAgent', scope: 'project' },
+  'GET /v1/trials/:id/rung': { may: 'actAsAgent', scope: 'project' },
+  'POST /v1/trials/:id/rung': { may: 'actAsAgent', scope: 'project' },
   'GET /v1/pools/:pool/backlog': { may: 'actAsAgent', scope: 'project' },
   'POST /v1/pools/:pool/scaler': { may: 'actAsAgent', scope: 'project' },
   'DELETE /v1/pools/:pool/scaler': { may: 'actAsAgent', scope: 'project' },

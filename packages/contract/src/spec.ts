@@ -459,8 +459,11 @@ export const sweepSpecSchema = z
       issue(['grid', 'horizon'], 'a range test has one horizon: search.steps');
     if (s.search?.kind === 'asha') {
       const a = s.search;
-      if (s.runner.kind === 'external')
-        issue(['search', 'kind'], 'ASHA runs on the built-in workers only this round (external runners: a grid)');
+      if (s.runner.kind === 'external' && a.maxBudget !== undefined && s.training.totalSteps !== undefined)
+        issue(
+          ['training', 'totalSteps'],
+          `search.maxBudget (${a.maxBudget}) is the horizon of the trials that reach the last rung: leave training.totalSteps out (or maxBudget)`,
+        );
       if (s.grid.horizon !== undefined)
         issue(
           ['grid', 'horizon'],
@@ -511,7 +514,12 @@ export const sweepSpecSchema = z
           `the built-in trainer reports ${builtinMetrics.join(', ')}, not '${s.objective.metric}'`,
         );
       }
-    } else if (s.training.totalSteps === undefined && s.search?.kind !== 'range_test' && s.grid.horizon === undefined) {
+    } else if (
+      s.training.totalSteps === undefined &&
+      s.search?.kind !== 'range_test' &&
+      !(s.search?.kind === 'asha' && s.search.maxBudget !== undefined) &&
+      s.grid.horizon === undefined
+    ) {
       issue(['training', 'totalSteps'], 'an external runner needs the horizon: training.totalSteps');
     }
   })

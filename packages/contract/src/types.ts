@@ -9,6 +9,7 @@ import type {
   claimedTrialSchema,
   registerAgentBody,
   reportAnswer,
+  rungAnswer,
   workersAnswer,
   workerView,
 } from './agents';
@@ -62,6 +63,7 @@ export type RegisterAgentRequest = z.input<typeof registerAgentBody>;
 export type AgentRegistered = z.output<typeof agentRegistered>;
 export type ClaimedTrial = z.output<typeof claimedTrialSchema>;
 export type ReportAnswer = z.output<typeof reportAnswer>;
+export type RungAnswer = z.output<typeof rungAnswer>;
 export type AgentView = z.output<typeof agentView>;
 export type WorkerView = z.output<typeof workerView>;
 export type WorkersAnswer = z.output<typeof workersAnswer>;

@@ -7,4 +7,5 @@ export { type AfterTrialDeps, type AfterTrialResult, afterTrial, type EndedTrial
 export { type AttemptEnd, type AttemptEndKind, unreachable } from './outcomes';
 export * from './transitions';
 export { type ForkPoint, handOffAtForkPoint } from './fork-handoff';
+export { pauseAtRung, type RungPause } from './rung-pause';
 export { type RecordedNumerics, settleSweepNumerics, sweepShapes } from './numerics';

@@ -31,6 +31,7 @@ export {
   handOffFork,
   releaseOrphanForks,
   reachRung,
+  rungStateOf,
   decideRungs,
   sweepsWaitingAtRungs,
   // deliveries, holds, cancellation, deletion, retry, extension

@@ -13,7 +13,7 @@
  * filled. (Plain ASHA promotes on partial evidence, which on a finite grid makes the answer depend
  * on worker timing and can promote more than 1/η.)
  */
-import { ashaRungs, type AshaSearch, type Objective, type TrialStatus } from '@lrsweep/contract';
+import { agentLimits, ashaRungs, type AshaSearch, type Objective, type TrialStatus } from '@lrsweep/contract';
 import type { ScheduleSpec } from '@lrsweep/schedules';
 import type { AshaTrialConfig, SweepPlan } from './expand-sweep';
 
@@ -22,6 +22,7 @@ export function ashaIssues(
   search: AshaSearch,
   schedule: ScheduleSpec,
   T: number,
+  external = false,
 ): { path: PropertyKey[]; message: string }[] {
   const out: { path: PropertyKey[]; message: string }[] = [];
   if (search.minBudget >= T)
@@ -29,6 +30,16 @@ export function ashaIssues(
       path: ['search', 'minBudget'],
       message: `minBudget must be below the horizon (${T} updates): ASHA needs at least two rungs`,
     });
+  // An external trainer reports a rung's cooldown in one request: its rows must fit one batch.
+  const longest = ashaRungs(search.minBudget, T, search.reduction).slice(0, -1).at(-1);
+  if (external && search.rungMetric === 'annealed' && longest !== undefined) {
+    const c = rungCooldownSteps(longest, search.cooldown.fraction);
+    if (c > agentLimits.maxBatchRows)
+      out.push({
+        path: ['search', 'cooldown', 'fraction'],
+        message: `the cooldown at the rung of ${longest} updates would be ${c} updates; an external trainer reports at most ${agentLimits.maxBatchRows} in one rung report`,
+      });
+  }
   const warmup = schedule.warmup?.steps ?? 0;
   // A trial is never judged inside its warmup: the first rung comes after every warmup.
   if (warmup >= search.minBudget)

@@ -220,7 +220,8 @@ export function expandSweep(spec: SweepSpec, opts: ExpandOptions): ExpandResult 
         const prior = seen.get(key);
         if (prior !== undefined) add(at, `repeats a schedule of grid.schedule[${prior}]`);
         else seen.set(key, i);
-        if (spec.search?.kind === 'asha') ashaIssues(spec.search, schedule, T).forEach((x) => add(x.path, x.message));
+        if (spec.search?.kind === 'asha')
+          ashaIssues(spec.search, schedule, T, spec.runner.kind === 'external').forEach((x) => add(x.path, x.message));
         schedules.push(schedule);
         variants.push(variant);
       }

@@ -10,6 +10,9 @@ import {
   lrQuery,
   paramGroupsBody,
   reportAnswer,
+  rungAnswer,
+  rungBody,
+  rungQuery,
   updatesBody,
   updatesBodyLimit,
 } from '@lrsweep/contract';
@@ -157,6 +160,39 @@ export const agentTrialRoutes =
         },
       },
       async (req) => agents.release(req.auth, req.params.id, req.body.attempt, req.body.leaseToken),
+    );
+    app.get(
+      '/trials/:id/rung',
+      {
+        config: report,
+        schema: {
+          tags,
+          summary: "An ASHA trial's next rung and the rates of its cooldown side branch",
+          params: idParamsSchema,
+          querystring: rungQuery,
+          response: { 200: rungAnswer, ...errors },
+        },
+      },
+      async (req) => agents.rung(req.auth, req.params.id, req.query.attempt, req.query.leaseToken),
+    );
+    app.post(
+      '/trials/:id/rung',
+      {
+        config: { ...report, tooLarge: `a rung report carries at most ${agentLimits.maxBatchRows} cooldown rows` },
+        bodyLimit: updatesBodyLimit,
+        schema: {
+          tags,
+          summary:
+            "An ASHA trial judged at its rung: the cooldown side branch (each lr checked; kept out of the series) and the evaluation after it. Answers shouldStop with status paused (it waits for its configuration's decision) or pruned",
+          params: idParamsSchema,
+          body: rungBody,
+          response: { 200: reportAnswer, 422: errorBodySchema, ...errors },
+        },
+      },
+      async (req) => {
+        const { attempt, leaseToken, ...body } = req.body;
+        return agents.reportRung(req.auth, req.params.id, attempt, leaseToken, body);
+      },
     );
     app.get(
       '/trials/:id/lr',

@@ -4,6 +4,7 @@ import { callerById, heartbeatAgent } from '@lrsweep/db';
 import { claimTrialForAgent, trialState } from '@lrsweep/engine';
 import { createTrialFetcher, type Job } from '@lrsweep/queue';
 import type { TrialConfig } from '@lrsweep/sweep';
+import { nextRungFor } from './agent-rungs';
 import { ApiError } from '../errors';
 import type { AgentContext, AgentServiceDeps } from './agent-context';
 
@@ -30,6 +31,7 @@ async function claimView(
   const cfg = c.config as unknown as TrialConfig;
   const resumeStep = c.checkpointStep ?? 0;
   const runnerConfig = cfg.runner?.kind === 'external' ? cfg.runner.config : {};
+  const rung = nextRungFor(cfg, c.rungsReached);
   return {
     id: c.trialId,
     sweepId: c.sweepId,
@@ -45,8 +47,11 @@ async function claimView(
     config: { ...runnerConfig, ...(cfg.values ?? {}) },
     resumeStep,
     checkpointUri: c.checkpointStep ? c.checkpointPath : null,
-    // A trunk's fork points (after `atStep` updates): the markers after update atStep − 1.
-    mustCheckpointAt: (cfg.forks ?? []).map((f) => f.atStep - 1).filter((s) => s >= resumeStep),
+    // A trunk's fork points (after `atStep` updates) and the next rung: the markers after update atStep − 1.
+    mustCheckpointAt: [...(cfg.forks ?? []).map((f) => f.atStep), ...(rung ? [rung.step] : [])]
+      .map((s) => s - 1)
+      .filter((s) => s >= resumeStep),
+    rung: rung ? { index: rung.index, step: rung.step, metric: rung.metric, cooldownSteps: rung.cooldownSteps } : null,
     lr: await ctx.ratesOf(c.trialId, cfg, c.totalSteps, Math.floor(resumeStep / 1000) * 1000, 1000),
   };
 }

@@ -15,6 +15,7 @@ import {
 import type { TrialConfig } from '@lrsweep/sweep';
 import { ApiError } from '../errors';
 import type { AgentContext, AttemptRef, Owned, Report } from './agent-context';
+import { refusePastRung } from './agent-rungs';
 import { replayedSchedule } from './trial-schedule';
 
 /** Update rows: checked against the schedule, stored (fenced by attempt), the lease renewed. */
@@ -39,6 +40,7 @@ export async function reportUpdates(
       `update ${over.step} is past the horizon (${t.totalSteps} updates: 0 … ${t.totalSteps - 1})`,
       [{ path: 'updates', message: 'step past the horizon' }],
     );
+  await refusePastRung(ctx, t, sorted.at(-1)!.step + 1, `update ${sorted.at(-1)!.step}`);
   const schedule = replayedSchedule(
     t.config.schedule,
     t.config.baseLr,
@@ -101,6 +103,7 @@ export async function reportEvaluation(
     throw new ApiError('SPEC_INVALID', `an evaluation after ${step} updates is past the horizon (${t.totalSteps})`, [
       { path: 'step', message: 'past the horizon' },
     ]);
+  await refusePastRung(ctx, t, step, `an evaluation after ${step} updates`);
   const tests = Object.keys(metrics).filter((m) => m.startsWith('test_'));
   if (tests.length && step !== t.totalSteps) {
     throw new ApiError(
@@ -140,6 +143,7 @@ export async function reportCheckpoint(ctx: AgentContext, a: AttemptRef, step: n
     throw new ApiError('SPEC_INVALID', `a marker after update ${step} is past the horizon`, [
       { path: 'step', message: 'past the horizon' },
     ]);
+  await refusePastRung(ctx, t, step + 1, `a marker after update ${step}`);
   const have = await countUpdates(ctx.d.db, a.trialId, step);
   if (have !== step + 1)
     throw new ApiError(

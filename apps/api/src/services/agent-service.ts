@@ -1,7 +1,7 @@
 // The agent protocol's server side, one use case per file over a shared context
 // (agent-context.ts): registration and heartbeats (agent-registration.ts), claims (a long poll on
 // the pool's BullMQ queue, then the same compare-and-set as a built-in worker: agent-claim.ts),
-// the reports of a claimed trial (agent-reports.ts) and how its attempt ends (agent-endings.ts),
+// the reports of a claimed trial (agent-reports.ts), an ASHA trial's rungs (agent-rungs.ts), and how its attempt ends (agent-endings.ts),
 // each fenced by its attempt. The server checks every reported rate against the schedule it
 // computes itself. This file only gives the routes one object with the protocol's calls.
 import type { Caller, ParamGroup } from '@lrsweep/contract';
@@ -10,6 +10,7 @@ import { type AgentServiceDeps, agentContext } from './agent-context';
 import { complete, fail, release } from './agent-endings';
 import { heartbeat, type Registration, register } from './agent-registration';
 import { nextRates, reportCheckpoint, reportEvaluation, reportParamGroups, reportUpdates } from './agent-reports';
+import { reportRung, rungCooldown } from './agent-rungs';
 
 export type { AgentServiceDeps, AgentSettings } from './agent-context';
 
@@ -60,6 +61,15 @@ export function createAgentService(d: AgentServiceDeps) {
       release(ctx, at(caller, trialId, attempt, leaseToken)),
     lr: (caller: Caller, trialId: string, attempt: number, leaseToken: Token, from: number, count: number) =>
       nextRates(ctx, at(caller, trialId, attempt, leaseToken), from, count),
+    rung: (caller: Caller, trialId: string, attempt: number, leaseToken: Token) =>
+      rungCooldown(ctx, at(caller, trialId, attempt, leaseToken)),
+    reportRung: (
+      caller: Caller,
+      trialId: string,
+      attempt: number,
+      leaseToken: Token,
+      body: Parameters<typeof reportRung>[2],
+    ) => reportRung(ctx, at(caller, trialId, attempt, leaseToken), body),
   };
 }
 export type AgentService = ReturnType<typeof createAgentService>;
