@@ -35,7 +35,9 @@ describe('exactly-once training', () => {
       REDIS_URL: redisUrl,
       QUEUE_PREFIX: prefix,
       LRSWEEP_BOOTSTRAP_TOKEN: bootstrapToken,
-      LEASE_MS: '2000',
+      // Short, so the deliveries that find the trial taken come back soon; long enough that a
+      // loaded machine (a worker loading its dataset, a trainer process starting) keeps it.
+      LEASE_MS: '5000',
     };
     const apiProc = await startApi(env);
     cleanups.push(() => apiProc.stop());

@@ -68,6 +68,8 @@ describe('fleet metrics and the scaling backlog', () => {
       WORKER_POOLS: 'scale',
       WORKER_SLOTS: '1',
       WORKER_HEALTH_PORT: '0',
+      // No flush before a trial's end: each trial's rows go with its end (the engine's second transaction).
+      METRICS_FLUSH_MS: '60000',
     });
     const line = await worker.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('worker health at'));
     const workerMetrics = String(line.msg).replace('worker health at ', '').replace('/healthz', '/metrics');
@@ -122,6 +124,15 @@ describe('fleet metrics and the scaling backlog', () => {
     expect(value(w, 'lrsweep_trial_claim_latency_seconds_count')).toBe(6);
     expect(value(w, 'lrsweep_worker_running_trials')).toBe(0);
     expect(value(w, 'lrsweep_worker_slots')).toBe(1);
+    // The engine's own count: two transactions a trial (its claim; its end with its last rows and
+    // run info), and two for the sweep (the first trial reads its shapes and records its numerics key).
+    expect(value(w, 'lrsweep_engine_transactions_total')).toBe(2 * 6 + 2);
+    const info = await query<{ backend: string | null }>(
+      stack.db.url,
+      'SELECT backend FROM trials WHERE sweep_id = $1',
+      [created.id],
+    );
+    expect(info.map((r) => r.backend)).toEqual(Array(6).fill('wasm'));
     expect(w.find((s) => s.name === 'lrsweep_worker_info')?.labels).toMatchObject({
       pool: 'scale',
       backend: 'wasm',

@@ -21,9 +21,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const nativeTests = nativeBackendTests(nativeBackendMissing());
 
 // 4 trials of T = 360 updates (2 000 samples less the default 10% validation split, batch 20, 4
-// epochs), checkpointed every 10: long enough on the native backend (a few ms an update) that
-// worker a, training them one at a time, is still at it once worker b (started after the key is
-// recorded) has its trainer process up, and can be killed mid-trial.
+// epochs), checkpointed every 10: worker a, training them one at a time, is killed in the first
+// half of one while worker b (started once the key is recorded) comes up.
 const T = 360;
 const spec = (name: string, training: Record<string, unknown> = {}) =>
   tinySpec({
@@ -84,7 +83,8 @@ describe.skipIf(nativeTests.skip)('one numerics key per sweep', () => {
     );
     expect(key.key.tf).toMatch(/^2\.\d+/);
     expect(key.id).toContain('tensorflow cpu');
-    const b = await worker('b', { LRSWEEP_BACKEND: 'auto', LRSWEEP_TEST_PROBE_WINNER: 'wasm' });
+    // b starts meanwhile (its trainer process takes seconds to come up): a is killed whatever b's progress.
+    const bStarting = worker('b', { LRSWEEP_BACKEND: 'auto', LRSWEEP_TEST_PROBE_WINNER: 'wasm' });
 
     // Kill a once a trial of its has a checkpoint and still trains: it resumes on b (or a restarted a).
     const victim = await eventually(
@@ -102,6 +102,7 @@ describe.skipIf(nativeTests.skip)('one numerics key per sweep', () => {
       20,
     );
     await a.stop('SIGKILL');
+    const b = await bStarting;
     await api.waitForSweep(sweepId, 240_000);
 
     const trials = await trialsOf(sweepId);

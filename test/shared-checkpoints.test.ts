@@ -158,5 +158,6 @@ describe('two deployments sharing one checkpoint directory', () => {
       expect(series.trial.attempt).toBeGreaterThanOrEqual(2);
       expect(series.updates.map((u) => u.step)).toEqual([...Array(T).keys()]);
     }
-  });
+    // Two stacks, two workers and 3 000-update trials on a loaded 2-core machine: minutes, not seconds.
+  }, 240_000);
 });

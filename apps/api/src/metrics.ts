@@ -2,6 +2,7 @@
 // names in any label): trials by pool and status and each pool's backlog from Postgres, BullMQ's
 // queue depth by pool and state, reconciler re-enqueues, HTTP latency by route.
 import { type Db, liveQueues, poolBacklog, trialCountsByPool } from '@lrsweep/db';
+import { engineTransactions } from '@lrsweep/engine';
 import type { TrialQueue } from '@lrsweep/queue';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { within } from './services/sweep-service';
@@ -16,6 +17,15 @@ export function createApiMetrics(deps: { db: Db; queue: TrialQueue }) {
     labelNames: ['method', 'route', 'status_code'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 20],
     registers,
+  });
+  new Counter({
+    name: 'lrsweep_engine_transactions_total',
+    help: "Postgres transactions the trial engine ran in this process (agents' trials, the reconciler)",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(engineTransactions());
+    },
   });
   const reenqueued = new Counter({
     name: 'lrsweep_reconciler_reenqueued_total',

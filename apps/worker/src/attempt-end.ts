@@ -1,10 +1,12 @@
 // What an attempt came to, recorded in Postgres: completed or diverged, paused at an ASHA rung,
 // released (shutdown), failed (and retried or not), or nothing (superseded).
 import { isRetryable, type TrialFailure, TrialError } from '@lrsweep/contract';
+import type { FinalWrites } from '@lrsweep/db';
 import { type ClaimedTrial, failAttempt, finishTrial, releaseTrial, trialState } from '@lrsweep/engine';
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
 import type { Dataset, TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
+import { retryWhileUnreachable } from './metric-sink';
 import { type Phases, rounded, timed } from './phases';
 import type { TrialRunnerDeps } from './run-trial';
 import { paused } from './search-steps';
@@ -29,6 +31,8 @@ export interface TrainedRun {
   superseded: boolean;
   dataset: Dataset;
   startedMs: number;
+  /** A run that ends now: the rows and run info still to write, with its end, in one transaction. */
+  rest?: FinalWrites;
 }
 
 /** Stores what the run came to: completed or diverged, or released (shutdown), or nothing (superseded). */
@@ -61,14 +65,29 @@ export async function record(
   // A range test's ramp ends where the loss diverges: that is its answer, not a failure.
   const rangeTest = (claimed.config as BuiltinTrialConfig).rangeTest === true;
   const status = result.status === 'diverged' && !rangeTest ? 'diverged' : 'completed';
-  await timed(phases, 'finish', async () => {
-    await finishTrial(d.db, claimed.trialId, claimed.attempt, status, {
-      ...result,
-      trainingStartedAt: new Date(timing.startedAt),
-      trainMs: timing.ms,
-    });
-    await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
+  const ended = await timed(phases, 'finish', async () => {
+    // Retried while Postgres is unreachable, as metric writes are: the last rows travel with the end.
+    const ok = await retryWhileUnreachable(log, 120_000, "the attempt's end could not be recorded; retrying", () =>
+      finishTrial(
+        d.db,
+        claimed.trialId,
+        claimed.attempt,
+        status,
+        { ...result, trainingStartedAt: new Date(timing.startedAt), trainMs: timing.ms },
+        run.rest,
+      ),
+    );
+    if (ok && run.rest) {
+      if (run.rest.updates?.length) d.metrics?.written('updates', run.rest.updates.length, Date.now());
+      if (run.rest.evals?.length) d.metrics?.written('evaluations', run.rest.evals.length, Date.now());
+    }
+    if (ok) await d.checkpoints.removeTrial(claimed.trialId).catch(() => {});
+    return ok;
   });
+  if (!ended) {
+    log.warn("the trial is no longer this attempt's (cancelled, or a newer attempt owns it); its end was not recorded");
+    return { superseded: true };
+  }
   log.info(
     {
       status,

@@ -1,5 +1,5 @@
-import type { Db, EvalRow, UpdateRow } from '@lrsweep/db';
-import { refreshTrialSummary, writeEvaluations, writeMetrics, writeUpdates } from '@lrsweep/engine';
+import type { Db, EvalRow, RunInfo, UpdateRow } from '@lrsweep/db';
+import { recordRunInfo, refreshTrialSummary, writeEvaluations, writeMetrics, writeUpdates } from '@lrsweep/engine';
 import type { Logger } from 'pino';
 
 export interface MetricSinkOptions {
@@ -12,11 +12,32 @@ export interface MetricSinkOptions {
   retryForMs?: number;
   /** Called once when a write is refused because a newer attempt (or a cancel) owns the trial. */
   onFenced?: () => void;
+  /** Called once when a write failed for good (Postgres unreachable for `retryForMs`): the attempt cannot be recorded. */
+  onFailed?: (err: Error) => void;
   /** Told of every batch stored: its kind, its rows, and when its oldest row was produced. */
   onWritten?: (kind: 'updates' | 'evaluations', rows: number, producedAtMs: number) => void;
 }
 
 const BATCH = 1000;
+
+/** Retries a write while Postgres is unreachable (backoff 100 ms … 2 s) for up to `forMs`, saying so; then throws. */
+export async function retryWhileUnreachable<T>(
+  log: Pick<Logger, 'warn'>,
+  forMs: number,
+  what: string,
+  write: () => Promise<T>,
+): Promise<T> {
+  const deadline = Date.now() + forMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+    try {
+      return await write();
+    } catch (err) {
+      if (Date.now() + delay > deadline) throw err;
+      log.warn({ err: (err as Error).message, retryInMs: delay }, what);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
 
 /**
  * Buffers a trial's metric rows and writes them in batches on a timer, so training never waits
@@ -31,24 +52,16 @@ export function createMetricSink(o: MetricSinkOptions) {
   const updateTimes: number[] = [];
   const evalTimes: number[] = [];
   let fenced = false;
+  // Where the attempt runs, until a flush records it (or the attempt's end does, with its last rows).
+  let runInfo: RunInfo | null = null;
   let error: Error | null = null;
   let inflight: Promise<void> | null = null;
   // Closing for a finish: the finishing statement computes the summaries itself.
   let summarize = true;
   const retryForMs = o.retryForMs ?? 120_000;
 
-  const withRetry = async (write: () => Promise<boolean>): Promise<boolean> => {
-    const deadline = Date.now() + retryForMs;
-    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
-      try {
-        return await write();
-      } catch (err) {
-        if (Date.now() + delay > deadline) throw err;
-        o.log.warn({ err: (err as Error).message, retryInMs: delay }, 'metric write failed; retrying');
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
-  };
+  const withRetry = (write: () => Promise<boolean>) =>
+    retryWhileUnreachable(o.log, retryForMs, 'metric write failed; retrying', write);
 
   const fence = () => {
     if (!fenced) o.onFenced?.();
@@ -56,6 +69,11 @@ export function createMetricSink(o: MetricSinkOptions) {
   };
 
   const drain = async () => {
+    if (runInfo && !fenced) {
+      const info = runInfo;
+      await withRetry(async () => (await recordRunInfo(o.db, o.trialId, o.attempt, info), true));
+      if (runInfo === info) runInfo = null;
+    }
     while (!fenced && (updates.length || evals.length)) {
       if (updates.length && evals.length && updates.length <= BATCH && evals.length <= BATCH) {
         // Both kinds at once (a trial's last batch, mostly): one round trip.
@@ -95,6 +113,7 @@ export function createMetricSink(o: MetricSinkOptions) {
   const flush = (): Promise<void> => {
     inflight ??= drain()
       .catch((err: Error) => {
+        if (!error) o.onFailed?.(err);
         error = err;
       })
       .finally(() => {
@@ -107,6 +126,10 @@ export function createMetricSink(o: MetricSinkOptions) {
   timer.unref();
 
   return {
+    /** Where the attempt runs: recorded with the next flush, or handed to the attempt's end. */
+    setRunInfo(info: RunInfo) {
+      runInfo = info;
+    },
     addUpdates(rows: readonly { step: number; lr: number; trainLoss: number }[]) {
       const now = Date.now();
       for (const r of rows) {
@@ -135,6 +158,24 @@ export function createMetricSink(o: MetricSinkOptions) {
       summarize = opts.summarize ?? true;
       await this.flushAll();
       return { fenced };
+    },
+    /**
+     * For an attempt that ends now (completed, diverged): stops flushing and hands over what is
+     * still buffered — rows and run info — for the end to write in its one transaction (the
+     * engine's `finishTrial`), so a short trial costs its claim and its end, nothing more.
+     */
+    async handOver(): Promise<{
+      fenced: boolean;
+      rest: { updates: UpdateRow[]; evals: EvalRow[]; runInfo?: RunInfo };
+    }> {
+      clearInterval(timer);
+      while (inflight) await inflight;
+      if (error) throw error;
+      const rest = { updates: updates.splice(0), evals: evals.splice(0), ...(runInfo ? { runInfo } : {}) };
+      updateTimes.splice(0);
+      evalTimes.splice(0);
+      runInfo = null;
+      return { fenced, rest };
     },
   };
 }

@@ -1,14 +1,7 @@
 import { arch, cpus } from 'node:os';
 import { toTrialFailure } from '@lrsweep/contract';
 import type { Db } from '@lrsweep/db';
-import {
-  type AttemptEndKind,
-  afterTrial,
-  type ClaimedTrial,
-  recordCheckpoint,
-  recordRunInfo,
-  renewLease,
-} from '@lrsweep/engine';
+import { type AttemptEndKind, afterTrial, type ClaimedTrial, recordCheckpoint } from '@lrsweep/engine';
 import type { Job, TrialQueue } from '@lrsweep/queue';
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
 import type { Dataset, DatasetRequest, TrainerState } from '@lrsweep/trainer';
@@ -18,6 +11,7 @@ import { createMetricSink, type MetricSink } from './metric-sink';
 import { withoutWorkerPaths } from './data-root';
 import { failed, record, release, rssMb, type TrainedRun, type TrialOutcome } from './attempt-end';
 import { type Phases, timed } from './phases';
+import { keepLease, type Lease } from './lease-keeper';
 import { forksOf, handOff, nextRung } from './search-steps';
 import { claim } from './claim-delivery';
 import { prepare, type Ready } from './prepare-attempt';
@@ -36,6 +30,8 @@ export interface TrialRunnerDeps {
   flushMs: number;
   /** Take a checkpoint every this many updates. */
   checkpointEvery: number;
+  /** How long a metric write is retried while Postgres is unreachable before the attempt stops and fails (default 120 s). */
+  metricRetryMs?: number;
   checkpoints: CheckpointFiles;
   lrsweepVersion: string;
   datasets: { get(req: DatasetRequest): Dataset };
@@ -152,6 +148,8 @@ async function attempt(
     attempt: claimed.attempt,
     rssMbBefore: rssMb(),
   });
+  // Renewed from the claim on: preparing (a dataset, a probe in a trainer just started) takes time too.
+  const lease = keepLease(d, claimed, log);
   try {
     if (d.shuttingDown()) {
       outcome = 'released';
@@ -166,7 +164,16 @@ async function attempt(
       threadFree();
       return await release(d, claimed, log);
     }
-    const run = await trainOnSlot(d, claimed, slot, { ...prepared, numerics: decided.numerics }, log, phases, hooks);
+    const run = await trainOnSlot(
+      d,
+      claimed,
+      slot,
+      { ...prepared, numerics: decided.numerics },
+      log,
+      phases,
+      hooks,
+      lease,
+    );
     const r = await record(d, claimed, run, prepared.resume, log, phases);
     outcome = 'status' in r && r.status ? r.status : 'released' in r ? 'released' : 'superseded';
     return r;
@@ -182,6 +189,7 @@ async function attempt(
     outcome = 'retried' in f ? 'retried' : f.failed ? 'failed' : 'superseded';
     return f;
   } finally {
+    lease.stop();
     // A failure before the thread was done with the trial: recorded (or not) first, then the slot goes on.
     threadFree();
     d.metrics?.ended(startedMs, outcome);
@@ -202,47 +210,29 @@ async function trainOnSlot(
   log: Logger,
   phases: Phases,
   { threadFree, stoppers }: AttemptHooks,
+  lease: Lease,
 ): Promise<TrainedRun> {
   const { trialId, attempt } = claimed;
   let stopRun: (() => void) | null = null;
-  let lostOwnership = false;
-  const lose = () => {
-    lostOwnership = true;
-    stopRun?.();
-  };
   const sink = createMetricSink({
     db: d.db,
     trialId,
     attempt,
     flushMs: d.flushMs,
     log,
-    onFenced: lose,
+    onFenced: lease.lose,
+    // Postgres gone for longer than the sink retries: what this attempt trains can no longer be kept.
+    onFailed: () => stopRun?.(),
     onWritten: d.metrics?.written,
+    ...(d.metricRetryMs !== undefined ? { retryForMs: d.metricRetryMs } : {}),
   });
   // Set once the thread has chosen: a fork trains on its trunk's backend (bit-identical results).
   let backendName: 'wasm' | 'tensorflow' | null = null;
   const checkpoints = checkpointRecorder(d, claimed, sink, log, () => backendName);
-  // When the lease was last known to hold: the start of the last renewal Postgres confirmed.
-  let heldSince = Date.now();
-  const renew = setInterval(
-    () => {
-      const asked = Date.now();
-      renewLease(d.db, trialId, attempt, d.leaseMs)
-        .then((ok) => (ok ? (heldSince = Math.max(heldSince, asked)) : lose()))
-        .catch((err) => log.warn({ err }, 'lease renewal failed'));
-      // Cut off from Postgres (a partition, a frozen database) for a whole lease: the lease has
-      // lapsed and another worker may own the trial already, so this one stops training it.
-      if (!lostOwnership && Date.now() - heldSince > d.leaseMs) {
-        log.warn(
-          { sinceMs: Date.now() - heldSince },
-          'the lease could not be renewed for a whole lease; stopping this attempt (another worker takes the trial over)',
-        );
-        lose();
-      }
-      if (d.shuttingDown()) stopRun?.();
-    },
-    Math.max(100, Math.floor(d.leaseMs / 3)),
-  );
+  lease.onLost(() => stopRun?.());
+  lease.onTick(() => {
+    if (d.shuttingDown()) stopRun?.();
+  });
   const startedMs = Date.now();
   let running: RunningTrial | null = null;
   try {
@@ -266,7 +256,7 @@ async function trainOnSlot(
     );
     stopRun = running.stop;
     stoppers.add(stopRun);
-    if (d.shuttingDown() || lostOwnership) running.stop();
+    if (d.shuttingDown() || lease.lost) running.stop();
     const run = running;
     // The backend this trial trains on (the thread chooses per trial: spec, environment or probe).
     const chosen = await run.backend;
@@ -283,40 +273,39 @@ async function trainOnSlot(
         },
         'trial backend',
       );
-    await timed(phases, 'runInfo', () =>
-      recordRunInfo(d.db, trialId, attempt, {
-        lrsweepVersion: d.lrsweepVersion,
-        tfjsVersion: slot.tfjsVersion,
-        backend: backend?.name ?? 'unknown',
-        datasetChecksum: dataset.checksum,
-        datasetPath,
-        modelPath,
-        hardware: {
-          ...cpu(),
-          gpu: backend?.gpu ? (d.device?.kind === 'gpu' ? d.device.name : 'cuda') : null,
-          ...(backend?.gpu && d.device?.kind === 'gpu'
-            ? { gpuMemoryMiB: d.device.memoryMiB, driver: d.device.driver }
-            : {}),
-          // Every setting that fixes the trial's bits, as one line (the sweep's key).
-          numerics: numerics.id,
-          // The native CPU backend's fused layer-norm and GELU kernels (bit-level provenance).
-          ...(backend?.name === 'tensorflow' && !backend.gpu
-            ? { fusedKernels: backend.fusedOps?.loaded === true }
-            : {}),
-        },
-      }),
-    );
+    // Recorded with the sink's next flush, or with the attempt's end (a short trial: one transaction).
+    sink.setRunInfo({
+      lrsweepVersion: d.lrsweepVersion,
+      tfjsVersion: slot.tfjsVersion,
+      backend: backend?.name ?? 'unknown',
+      datasetChecksum: dataset.checksum,
+      datasetPath,
+      modelPath,
+      hardware: {
+        ...cpu(),
+        gpu: backend?.gpu ? (d.device?.kind === 'gpu' ? d.device.name : 'cuda') : null,
+        ...(backend?.gpu && d.device?.kind === 'gpu'
+          ? { gpuMemoryMiB: d.device.memoryMiB, driver: d.device.driver }
+          : {}),
+        // Every setting that fixes the trial's bits, as one line (the sweep's key).
+        numerics: numerics.id,
+        // The native CPU backend's fused layer-norm and GELU kernels (bit-level provenance).
+        ...(backend?.name === 'tensorflow' && !backend.gpu ? { fusedKernels: backend.fusedOps?.loaded === true } : {}),
+      },
+    });
     const outcome = await timed(phases, 'train', () => run.done);
     // The thread is done with this trial: the slot may take its next while the rest is recorded.
     threadFree();
     const tClose = performance.now();
     await checkpoints.settled();
-    // A completed or diverged run is recorded next, summaries and all; a stopped one is not.
-    const { fenced } = await sink.close({
-      summarize: outcome.result.status === 'stopped' || outcome.result.status === 'paused',
-    });
+    // A completed or diverged run is recorded next, its last rows with it (one transaction); a
+    // stopped or paused one is flushed now, summaries and all.
+    const ends = outcome.result.status === 'completed' || outcome.result.status === 'diverged';
+    const { fenced, rest } = ends
+      ? await sink.handOver()
+      : { ...(await sink.close({ summarize: true })), rest: undefined };
     phases.close = performance.now() - tClose;
-    return { outcome, superseded: fenced || lostOwnership, dataset, startedMs };
+    return { outcome, superseded: fenced || lease.lost, dataset, startedMs, ...(rest ? { rest } : {}) };
   } catch (err) {
     // The attempt cannot be accounted for (e.g. Postgres went away as it started): its training
     // must not go on. Left running, the slot's thread would take the next trial while still
@@ -326,7 +315,7 @@ async function trainOnSlot(
     await sink.close().catch(() => {});
     throw err;
   } finally {
-    clearInterval(renew);
+    lease.stop();
     if (stopRun) stoppers.delete(stopRun);
   }
 }

@@ -1,5 +1,6 @@
 // What a worker tells Prometheus (prom-client, its own registry; no token, no project names):
 // what it is, what it runs, how long trials take and wait, how fast metric rows reach Postgres.
+import { engineTransactions } from '@lrsweep/engine';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export function createWorkerMetrics(info: {
@@ -51,6 +52,15 @@ export function createWorkerMetrics(info: {
     help: 'From a metric row being produced to it being stored in Postgres',
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60],
     registers,
+  });
+  new Counter({
+    name: 'lrsweep_engine_transactions_total',
+    help: 'Postgres transactions the trial engine ran in this process (two a trial on the happy path: its claim, and its end with its last rows)',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(engineTransactions());
+    },
   });
   return {
     registry,

@@ -80,7 +80,31 @@ export async function writeMetrics(
   updates: readonly UpdateRow[],
   evals: readonly EvalRow[],
 ): Promise<boolean> {
-  const rows = await db.$queryRaw<{ owned: boolean; u: number; e: number }[]>`
+  return metricsWritten(await metricsStatement(db, trialId, attempt, updates, evals), updates, evals);
+}
+
+/** Whether `metricsStatement` wrote every row (false: a newer attempt owns the trial). */
+export const metricsWritten = (
+  rows: { owned: boolean; u: number; e: number }[],
+  updates: readonly unknown[],
+  evals: readonly unknown[],
+) => {
+  const r = rows[0];
+  return !!r && r.owned && r.u === updates.length && r.e === evals.length;
+};
+
+/**
+ * `writeMetrics`' statement, not yet run: a transaction of the engine's may hold it with others
+ * (an attempt's last rows, its run info and its end go in one: trial-store's `finishTrial`).
+ */
+export function metricsStatement(
+  db: Pick<Db, '$queryRaw'>,
+  trialId: string,
+  attempt: number,
+  updates: readonly UpdateRow[],
+  evals: readonly EvalRow[],
+) {
+  return db.$queryRaw<{ owned: boolean; u: number; e: number }[]>`
     WITH owner AS (SELECT EXISTS (SELECT 1 FROM trials WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running') AS owned),
     u AS (
       INSERT INTO update_metrics (trial_id, step, lr, train_loss, attempt)
@@ -105,6 +129,4 @@ export async function writeMetrics(
        WHERE evaluations.attempt <= EXCLUDED.attempt
       RETURNING 1)
     SELECT (SELECT owned FROM owner) AS owned, (SELECT count(*) FROM u)::int AS u, (SELECT count(*) FROM e)::int AS e`;
-  const r = rows[0]!;
-  return r.owned && r.u === updates.length && r.e === evals.length;
 }

@@ -109,14 +109,24 @@ export async function finishInOneStatement(
   status: 'completed' | 'failed' | 'diverged',
   set: Prisma.Sql,
 ): Promise<boolean> {
-  const rows = await db.$queryRaw<{ n: number }[]>`
+  return (await finishStatement(db, trialId, attempt, status, set))[0]?.n === 1;
+}
+
+/** `finishInOneStatement`'s statement, not yet run (a transaction of the engine's may hold it with others). */
+export function finishStatement(
+  db: Pick<Db, '$queryRaw'>,
+  trialId: string,
+  attempt: number,
+  status: 'completed' | 'failed' | 'diverged',
+  set: Prisma.Sql,
+) {
+  return db.$queryRaw<{ n: number }[]>`
     WITH s AS (${summaryOf(trialId)}),
          f AS (UPDATE trials t SET ${set}, ${summarySet}
                  FROM s WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running'
                RETURNING t.id, t.sweep_id, t.config_id),
          m AS (${mergeCurvesFrom(Prisma.sql`(SELECT * FROM f WHERE ${status === 'completed'}) t`)} RETURNING 1)
     SELECT (SELECT count(*) FROM f)::int AS n, (SELECT count(*) FROM m)::int AS merged`;
-  return rows[0]?.n === 1;
 }
 
 export interface ConfigStatsRow {

@@ -8,7 +8,8 @@ import {
 } from '@lrsweep/contract';
 import type { Db } from './create-db';
 import { Prisma } from './generated/prisma/client.ts';
-import { finishInOneStatement, mergeConfigCurves, refreshTrialSummary } from './results-store';
+import { type EvalRow, metricsStatement, metricsWritten, type UpdateRow } from './metric-store';
+import { finishInOneStatement, finishStatement, mergeConfigCurves, refreshTrialSummary } from './results-store';
 
 export type { TrialStatus };
 
@@ -228,7 +229,12 @@ export interface RunInfo {
 
 /** Records where an attempt runs (raw SQL: once per trial, beside training, it should cost little CPU). */
 export async function recordRunInfo(db: Db, trialId: string, attempt: number, info: RunInfo): Promise<void> {
-  await db.$executeRaw`
+  await runInfoStatement(db, trialId, attempt, info);
+}
+
+/** `recordRunInfo`'s statement, not yet run (a transaction of the engine's may hold it with others). */
+export function runInfoStatement(db: Pick<Db, '$executeRaw'>, trialId: string, attempt: number, info: RunInfo) {
+  return db.$executeRaw`
     UPDATE trials SET lrsweep_version = ${info.lrsweepVersion}, tfjs_version = ${info.tfjsVersion}, backend = ${info.backend},
            dataset_checksum = ${info.datasetChecksum}, dataset_path = ${info.datasetPath}::text, model_path = ${info.modelPath}::text,
            hardware = ${JSON.stringify(info.hardware)}::jsonb
@@ -251,6 +257,13 @@ export interface TrialOutcomeInfo {
   trainMs?: number;
 }
 
+/** What an attempt's end writes with it, in its one transaction: its last metric rows and its run info (not yet recorded). */
+export interface FinalWrites {
+  updates?: readonly UpdateRow[];
+  evals?: readonly EvalRow[];
+  runInfo?: RunInfo;
+}
+
 /**
  * Ends a running attempt as completed, failed or diverged; false when it no longer owns the
  * trial. With `stepsDone`, rows an earlier attempt wrote past this attempt's end are removed, so
@@ -262,16 +275,33 @@ export async function finishTrial(
   attempt: number,
   status: 'completed' | 'failed' | 'diverged',
   summary: TrialOutcomeInfo,
+  final?: FinalWrites,
 ): Promise<boolean> {
   const set = Prisma.sql`
     status = ${status}::"TrialStatus", finished_at = now(), lease_expires_at = NULL, checkpoint_path = NULL, checkpoint_step = NULL,
     diverged_at_step = ${summary.divergedAtStep ?? null}::int, error = ${summary.error ?? null}::text, error_code = ${summary.errorCode ?? null}::text,
     training_started_at = ${summary.trainingStartedAt ?? null}::timestamptz,
     train_ms = ${summary.trainMs === undefined ? null : Math.round(summary.trainMs)}::int`;
-  // A first attempt has no earlier attempt's rows to trim: one statement (the common case).
-  if (attempt <= 1 || summary.stepsDone === undefined) return finishInOneStatement(db, trialId, attempt, status, set);
+  const updates = final?.updates ?? [];
+  const evals = final?.evals ?? [];
+  const rows = updates.length + evals.length > 0;
+  // A first attempt has no earlier attempt's rows to trim: one statement (the common case), in
+  // one transaction with the attempt's last rows and run info when it brings them.
+  if (attempt <= 1 || summary.stepsDone === undefined) {
+    if (!final) return finishInOneStatement(db, trialId, attempt, status, set);
+    const out = await db.$transaction([
+      metricsStatement(db, trialId, attempt, updates, evals),
+      ...(final?.runInfo ? [runInfoStatement(db, trialId, attempt, final.runInfo)] : []),
+      finishStatement(db, trialId, attempt, status, set),
+    ]);
+    const finished = (out.at(-1) as { n: number }[])[0]?.n === 1;
+    return finished && metricsWritten(out[0] as { owned: boolean; u: number; e: number }[], updates, evals);
+  }
   return db.$transaction(async (tx) => {
     const t = tx as unknown as Db;
+    if (rows && !metricsWritten(await metricsStatement(t, trialId, attempt, updates, evals), updates, evals))
+      return false;
+    if (final?.runInfo) await runInfoStatement(t, trialId, attempt, final.runInfo);
     const done =
       await t.$executeRaw`UPDATE trials SET ${set} WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running'`;
     if (done !== 1) return false;

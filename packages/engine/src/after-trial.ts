@@ -1,4 +1,5 @@
-import { admitHeldTrials, type Db, decideRungs, type MinimalLogger, releaseOrphanForks } from '@lrsweep/db';
+import type { Db, MinimalLogger } from '@lrsweep/db';
+import { admitHeldTrials, decideRungs, releaseOrphanForks } from './transitions';
 import { type Delivery, enqueueDue, type TrialQueue } from '@lrsweep/queue';
 import { type AttemptEnd, unreachable } from './outcomes';
 

@@ -1,4 +1,5 @@
-import { type Db, handOffFork, type MinimalLogger, waitingFork } from '@lrsweep/db';
+import type { Db, MinimalLogger } from '@lrsweep/db';
+import { handOffFork, waitingFork } from './transitions';
 import type { TrialQueue } from '@lrsweep/queue';
 
 /** A trunk at one of its fork points: after `step` updates, for the fork of identity `forkIdentity`. */

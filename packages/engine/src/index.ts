@@ -6,6 +6,7 @@
 export { type AfterTrialDeps, type AfterTrialResult, afterTrial, type EndedTrial } from './after-trial';
 export { type AttemptEnd, type AttemptEndKind, unreachable } from './outcomes';
 export * from './transitions';
+export { engineTransactions } from './counter';
 export { type ForkPoint, handOffAtForkPoint } from './fork-handoff';
 export { pauseAtRung, type RungPause } from './rung-pause';
 export { type RecordedNumerics, settleSweepNumerics, sweepShapes } from './numerics';

@@ -1,5 +1,6 @@
 import { type NumericsKey, numericsKeyId, type SweepNumerics } from '@lrsweep/contract';
 import type { Db } from '@lrsweep/db';
+import { counting } from './counter';
 
 /** A sweep's numerics key as stored on its row. */
 export type RecordedNumerics = SweepNumerics;
@@ -21,12 +22,12 @@ export async function settleSweepNumerics(
     chosenBy: proposal.chosenBy,
     chosenAt: new Date().toISOString(),
   };
-  const won = await db.$queryRaw<{ numerics: RecordedNumerics }[]>`
+  const won = await counting(db).$queryRaw<{ numerics: RecordedNumerics }[]>`
     UPDATE sweeps SET numerics = ${JSON.stringify(mine)}::jsonb
      WHERE id = ${sweepId}::uuid AND numerics IS NULL RETURNING numerics`;
   if (won[0]) return won[0].numerics;
   // Lost: read the winner's in a statement of its own (one statement's snapshot may predate it).
-  const rows = await db.$queryRaw<{ numerics: RecordedNumerics | null }[]>`
+  const rows = await counting(db).$queryRaw<{ numerics: RecordedNumerics | null }[]>`
     SELECT numerics FROM sweeps WHERE id = ${sweepId}::uuid`;
   const r = rows[0]?.numerics;
   if (!r) throw new Error(`sweep ${sweepId} is gone`);
@@ -39,7 +40,7 @@ export async function settleSweepNumerics(
  * backends differ most. One row per shape, so a sweep of thousands of trials reads a handful.
  */
 export async function sweepShapes(db: Db, sweepId: string): Promise<unknown[]> {
-  const rows = await db.$queryRaw<{ config: unknown }[]>`
+  const rows = await counting(db).$queryRaw<{ config: unknown }[]>`
     SELECT DISTINCT ON (config->'model', config->'training'->'batchSize', config->'optimizer'->'kind') config
       FROM trials WHERE sweep_id = ${sweepId}::uuid
      ORDER BY config->'model', config->'training'->'batchSize', config->'optimizer'->'kind', ordinal

@@ -1,4 +1,5 @@
-import { type Db, type MinimalLogger, type RungReport, reachRung } from '@lrsweep/db';
+import type { Db, MinimalLogger, RungReport } from '@lrsweep/db';
+import { reachRung } from './transitions';
 import type { TrialQueue } from '@lrsweep/queue';
 
 /** What a pause at a rung came to, for the runner to say (log, or answer its agent). */
