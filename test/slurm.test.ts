@@ -94,7 +94,8 @@ describe.skipIf(needed.skip)('lrsweep slurm up on a one-node Slurm cluster', () 
         '#SBATCH --requeue',
         `#SBATCH --output=${dir}/job-%A_%a.out`,
         `export LOGREG_POOL="$LRSWEEP_POOL" LOGREG_IDLE="$IDLE_TIMEOUT" LOGREG_CKPT_DIR=${dir}`,
-        'export LOGREG_STEP_SLEEP=0.05 LOGREG_CKPT_EVERY=10 LOGREG_NAME="slurm-$SLURM_JOB_ID"',
+        // 6 s a trial: the agents still hold trials once `slurm status` (a CLI start) has answered.
+        'export LOGREG_STEP_SLEEP=0.1 LOGREG_CKPT_EVERY=10 LOGREG_NAME="slurm-$SLURM_JOB_ID"',
         // The SDK venv npm test makes (the installed wheel, as on a cluster).
         `exec ${sdkPython(11) ?? 'python3'} ${join(root, 'test/fixtures/agents/logreg.py')}`,
         '',
