@@ -79,3 +79,42 @@ describe('the engine import boundary', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+/**
+ * The places that spell "this attempt still holds the trial" by hand, in SQL or in a Prisma
+ * filter, instead of calling `heldBy`/`stillHeld` (packages/db/src/ownership.ts).
+ */
+export function handSpelledOwnership(text: string): string[] {
+  const found: string[] = [];
+  // SQL: an attempt compared with a value and the status compared with 'running' in one condition.
+  const sql = /\battempt\s*=\s*\$\{[^}]*\}[^`;]{0,80}?status\s*=\s*'running'/g;
+  // Prisma: `{ id, attempt, status: 'running' }` in a where.
+  const prisma = /\battempt\b[^{};]{0,40}status:\s*'running'/g;
+  for (const m of text.matchAll(sql)) found.push(m[0]);
+  for (const m of text.matchAll(prisma)) found.push(m[0]);
+  return found;
+}
+
+describe('ownership is spelled once', () => {
+  it('finds ownership spelled by hand', () => {
+    expect(handSpelledOwnership("WHERE id = ${id}::uuid AND attempt = ${attempt} AND status = 'running'")).toHaveLength(
+      1,
+    );
+    expect(handSpelledOwnership("where: { id: trialId, attempt, status: 'running' },")).toHaveLength(1);
+    expect(handSpelledOwnership('WHERE ${heldBy(trialId, attempt)}')).toEqual([]);
+    expect(handSpelledOwnership("SET status = 'running', attempt = t.attempt + 1")).toEqual([]);
+  });
+
+  it('every write guarded by an attempt goes through heldBy', () => {
+    const offenders = sources(root)
+      .map((f) => relative(root, f))
+      .filter((f) => !f.endsWith('.test.ts') && !f.startsWith('test/') && f !== 'packages/db/src/ownership.ts')
+      .flatMap((f) => handSpelledOwnership(readFileSync(join(root, f), 'utf8')).map((m) => `${f}: ${m}`));
+    expect(offenders).toEqual([]);
+    // And the stores do use it (the guard did not just vanish).
+    const users = sources(join(root, 'packages/db/src')).filter((f) =>
+      /\b(heldBy|stillHeld)\(/.test(readFileSync(f, 'utf8')),
+    );
+    expect(users.length).toBeGreaterThanOrEqual(6);
+  });
+});

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from './create-db';
 import type { Prisma } from './generated/prisma/client.ts';
+import { heldBy } from './ownership';
 import { refreshTrialSummary } from './results-store';
 import { type ClaimedTrial, claimTrial } from './trial-store';
 
@@ -100,7 +101,7 @@ export async function claimTrialForAgent(
   // The attempt's secret: every write of this attempt must carry it (agent protocol 2).
   const leaseToken = newLeaseToken();
   await db.$transaction([
-    db.$executeRaw`UPDATE trials SET agent_id = ${agent.id}::uuid, lease_token = ${leaseToken}, last_progress_at = now() WHERE id = ${trialId}::uuid AND attempt = ${claimed.attempt}`,
+    db.$executeRaw`UPDATE trials SET agent_id = ${agent.id}::uuid, lease_token = ${leaseToken}, last_progress_at = now() WHERE ${heldBy(trialId, claimed.attempt)}`,
     db.$executeRaw`DELETE FROM update_metrics WHERE trial_id = ${trialId}::uuid AND step >= ${resumeStep}`,
     db.$executeRaw`DELETE FROM evaluations WHERE trial_id = ${trialId}::uuid AND step > ${resumeStep}`,
   ]);
@@ -163,7 +164,7 @@ export async function renewAgentLease(
   const rows = await db.$queryRaw<{ lease_expires_at: Date }[]>`
     UPDATE trials SET lease_expires_at = now() + ${leaseMs} * interval '1 millisecond',
            last_progress_at = CASE WHEN ${opts.progress} THEN now() ELSE last_progress_at END
-     WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running'
+     WHERE ${heldBy(trialId, attempt)}
        AND (${opts.progress} OR last_progress_at IS NULL OR last_progress_at > now() - ${opts.stallMs} * interval '1 millisecond')
     RETURNING lease_expires_at`;
   if (rows[0]) return { renewed: true, leaseExpiresAt: rows[0].lease_expires_at };
@@ -187,11 +188,9 @@ export async function recordAgentCheckpoint(
   step: number,
   uri: string,
 ): Promise<boolean> {
-  const r = await db.trial.updateMany({
-    where: { id: trialId, attempt, status: 'running' },
-    data: { checkpointPath: uri, checkpointStep: step + 1 },
-  });
-  return r.count === 1;
+  const n = await db.$executeRaw`
+    UPDATE trials SET checkpoint_path = ${uri}, checkpoint_step = ${step + 1} WHERE ${heldBy(trialId, attempt)}`;
+  return n === 1;
 }
 
 /** The stored evaluations of a trial, in step order (what a plateau schedule has observed). */

@@ -2,6 +2,7 @@ import type { Delivery, TrialStatus } from '@lrsweep/contract';
 import { type AshaTrial, ashaDecide, type AshaTrialConfig } from '@lrsweep/sweep';
 import type { Db } from './create-db';
 import { admitHeldTrials } from './delivery-store';
+import { heldBy } from './ownership';
 import { nextDeliveryOf } from './trial-store';
 
 /**
@@ -36,7 +37,7 @@ export async function reachRung(db: Db, r: RungReport): Promise<RungOutcome & { 
     await lockSweep(tx, t.sweep_id);
     const n = await tx.$executeRaw`
       UPDATE trials SET status = 'queued', rung_waiting = true, worker_id = NULL, lease_expires_at = NULL, job_id = NULL
-       WHERE id = ${r.trialId}::uuid AND attempt = ${r.attempt} AND status = 'running'`;
+       WHERE ${heldBy(r.trialId, r.attempt)}`;
     if (n !== 1) return null;
     await tx.$executeRaw`
       INSERT INTO rung_results (trial_id, rung, step, value, cooldown_steps)

@@ -1,6 +1,7 @@
 import type { Delivery } from '@lrsweep/contract';
 import type { Db } from './create-db';
 import { admitHeldTrials } from './delivery-store';
+import { heldBy } from './ownership';
 import { nextDeliveryOf } from './trial-store';
 
 /**
@@ -40,7 +41,7 @@ export interface Handoff {
 export async function handOffFork(db: Db, h: Handoff): Promise<{ handedOff: boolean; deliveries: Delivery[] }> {
   const r = await db.$transaction(async (tx) => {
     const [owner] = await tx.$queryRaw<{ identity: string }[]>`
-      SELECT identity FROM trials WHERE id = ${h.trunkId}::uuid AND attempt = ${h.trunkAttempt} AND status = 'running' FOR SHARE`;
+      SELECT identity FROM trials WHERE ${heldBy(h.trunkId, h.trunkAttempt)} FOR SHARE`;
     if (!owner) return null;
     const [f] = await tx.$queryRaw<
       {

@@ -1,4 +1,5 @@
 import type { Db } from './create-db';
+import { stillHeld } from './ownership';
 
 export interface UpdateRow {
   step: number;
@@ -40,7 +41,7 @@ export async function writeUpdates(
     SELECT ${trialId}::uuid, u.step, u.lr, u.loss, ${attempt}::int
       FROM unnest(${rows.map((r) => r.step)}::int[], ${rows.map((r) => r.lr)}::float8[],
                   ${rows.map((r) => orNull(r.trainLoss))}::float8[]) AS u(step, lr, loss)
-     WHERE EXISTS (SELECT 1 FROM trials WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running')
+     WHERE ${stillHeld(trialId, attempt)}
     ON CONFLICT (trial_id, step) DO UPDATE
        SET lr = EXCLUDED.lr, train_loss = EXCLUDED.train_loss, attempt = EXCLUDED.attempt
      WHERE update_metrics.attempt <= EXCLUDED.attempt`;
@@ -61,7 +62,7 @@ export async function writeEvaluations(
       FROM unnest(${rows.map((r) => r.step)}::int[], ${rows.map((r) => orNull(r.valLoss))}::float8[],
                   ${rows.map((r) => orNull(r.valAcc))}::float8[], ${rows.map((r) => orNull(r.trainLoss))}::float8[],
                   ${rows.map((r) => metricsJson(r.metrics))}::text[]) AS u(step, loss, acc, train, metrics)
-     WHERE EXISTS (SELECT 1 FROM trials WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running')
+     WHERE ${stillHeld(trialId, attempt)}
     ON CONFLICT (trial_id, step) DO UPDATE
        SET val_loss = EXCLUDED.val_loss, val_acc = EXCLUDED.val_acc, train_loss = EXCLUDED.train_loss,
            metrics = EXCLUDED.metrics, attempt = EXCLUDED.attempt
@@ -105,7 +106,7 @@ export function metricsStatement(
   evals: readonly EvalRow[],
 ) {
   return db.$queryRaw<{ owned: boolean; u: number; e: number }[]>`
-    WITH owner AS (SELECT EXISTS (SELECT 1 FROM trials WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running') AS owned),
+    WITH owner AS (SELECT ${stillHeld(trialId, attempt)} AS owned),
     u AS (
       INSERT INTO update_metrics (trial_id, step, lr, train_loss, attempt)
       SELECT ${trialId}::uuid, u.step, u.lr, u.loss, ${attempt}::int

@@ -1,6 +1,7 @@
 import type { Aggregate } from '@lrsweep/contract';
 import type { Db } from './create-db';
 import { Prisma } from './generated/prisma/client.ts';
+import { heldBy } from './ownership';
 
 export type { Aggregate };
 export type MetricName = string;
@@ -57,7 +58,7 @@ export async function refreshTrialSummary(db: Db, trialId: string, attempt?: num
     UPDATE trials t SET ${summarySet}
       FROM (${summaryOf(trialId)}) s
      WHERE t.id = ${trialId}::uuid
-       AND (${attempt === undefined} OR (t.attempt = ${attempt ?? 0} AND t.status = 'running'))`;
+       AND ${attempt === undefined ? Prisma.sql`TRUE` : heldBy(trialId, attempt, 't')}`;
   return n === 1;
 }
 
@@ -123,7 +124,7 @@ export function finishStatement(
   return db.$queryRaw<{ n: number }[]>`
     WITH s AS (${summaryOf(trialId)}),
          f AS (UPDATE trials t SET ${set}, ${summarySet}
-                 FROM s WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running'
+                 FROM s WHERE ${heldBy(trialId, attempt, 't')}
                RETURNING t.id, t.sweep_id, t.config_id),
          m AS (${mergeCurvesFrom(Prisma.sql`(SELECT * FROM f WHERE ${status === 'completed'}) t`)} RETURNING 1)
     SELECT (SELECT count(*) FROM f)::int AS n, (SELECT count(*) FROM m)::int AS merged`;

@@ -8,6 +8,7 @@ import {
 } from '@lrsweep/contract';
 import type { Db } from './create-db';
 import { Prisma } from './generated/prisma/client.ts';
+import { heldBy } from './ownership';
 import { type EvalRow, metricsStatement, metricsWritten, type UpdateRow } from './metric-store';
 import { finishInOneStatement, finishStatement, mergeConfigCurves, refreshTrialSummary } from './results-store';
 
@@ -202,7 +203,7 @@ async function claimQueued(
 export async function renewLease(db: Db, trialId: string, attempt: number, leaseMs: number): Promise<boolean> {
   const n = await db.$executeRaw`
     UPDATE trials SET lease_expires_at = now() + ${leaseMs} * interval '1 millisecond'
-     WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running'`;
+     WHERE ${heldBy(trialId, attempt)}`;
   return n === 1;
 }
 
@@ -242,7 +243,7 @@ export function runInfoStatement(db: Pick<Db, '$executeRaw'>, trialId: string, a
              || CASE WHEN checkpoint_step IS NOT NULL AND hardware->>'cpuModel' IS NOT NULL
                           AND hardware->>'cpuModel' IS DISTINCT FROM ${info.hardware.cpuModel}
                      THEN jsonb_build_object('resumedFromCpuModel', hardware->>'cpuModel') ELSE '{}'::jsonb END
-     WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running'`;
+     WHERE ${heldBy(trialId, attempt)}`;
 }
 
 /** What a finished attempt records beyond its status; its metric summaries come from its evaluations. */
@@ -302,8 +303,7 @@ export async function finishTrial(
     if (rows && !metricsWritten(await metricsStatement(t, trialId, attempt, updates, evals), updates, evals))
       return false;
     if (final?.runInfo) await runInfoStatement(t, trialId, attempt, final.runInfo);
-    const done =
-      await t.$executeRaw`UPDATE trials SET ${set} WHERE id = ${trialId}::uuid AND attempt = ${attempt} AND status = 'running'`;
+    const done = await t.$executeRaw`UPDATE trials SET ${set} WHERE ${heldBy(trialId, attempt)}`;
     if (done !== 1) return false;
     await tx.$executeRaw`DELETE FROM update_metrics WHERE trial_id = ${trialId}::uuid AND step >= ${summary.stepsDone}`;
     await tx.$executeRaw`DELETE FROM evaluations WHERE trial_id = ${trialId}::uuid AND step > ${summary.stepsDone}`;
@@ -331,7 +331,7 @@ export async function failAttempt(
   return db.$transaction(async (tx) => {
     const [t] = await tx.$queryRaw<(DeliveryRow & { failures: number; failure_budget: number })[]>`
       SELECT t.failures, t.failure_budget, t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-       WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running' FOR UPDATE OF t`;
+       WHERE ${heldBy(trialId, attempt, 't')} FOR UPDATE OF t`;
     if (!t) return { outcome: 'superseded' as const };
     const failures = t.failures + (retryable ? 1 : 0);
     const exhausted = !retryable || failures >= t.failure_budget;
@@ -381,7 +381,7 @@ export async function releaseTrial(db: Db, trialId: string, attempt: number): Pr
   return db.$transaction(async (tx) => {
     const [t] = await tx.$queryRaw<DeliveryRow[]>`
       SELECT t.deliveries, t.sweep_id, t.pool, s.project_id, s.runner_kind AS runner, t.queue_priority FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-       WHERE t.id = ${trialId}::uuid AND t.attempt = ${attempt} AND t.status = 'running' FOR UPDATE OF t`;
+       WHERE ${heldBy(trialId, attempt, 't')} FOR UPDATE OF t`;
     if (!t) return null;
     const delivery = nextDeliveryOf(trialId, t);
     await tx.trial.update({
@@ -406,11 +406,9 @@ export async function recordCheckpoint(
   path: string,
   step: number,
 ): Promise<boolean> {
-  const r = await db.trial.updateMany({
-    where: { id: trialId, attempt, status: 'running' },
-    data: { checkpointPath: path, checkpointStep: step },
-  });
-  return r.count === 1;
+  const n = await db.$executeRaw`
+    UPDATE trials SET checkpoint_path = ${path}, checkpoint_step = ${step} WHERE ${heldBy(trialId, attempt)}`;
+  return n === 1;
 }
 
 /** Where a trial stands, for a delivery that could not claim it. */
