@@ -1,6 +1,6 @@
 // A training thread, inside a slot's trainer process (train-child.ts): TF.js runs here so the
 // process's main thread (messages from the worker, the stop flag, the worker's death) never waits on a training step.
-import { writeSync } from 'node:fs';
+import { writeFileSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { toTrialFailure } from '@lrsweep/contract';
 import {
@@ -42,6 +42,24 @@ const native: NativeSettings = {
 };
 /** Fault injection for the fault tests: trials of this seed throw inside the trainer, at their third update. */
 const failSeed = process.env.LRSWEEP_FAULT_FAIL_SEED ? Number(process.env.LRSWEEP_FAULT_FAIL_SEED) : null;
+/**
+ * Fault injection: the first trial to reach its third update aborts its trainer process there (as
+ * LRSWEEP_FAULT_ABORT_SEED does), once across every process given this file (the crash creates
+ * it), so the retry, on any worker, trains through.
+ */
+const crashOnceFile = process.env.LRSWEEP_FAULT_CRASH_ONCE || null;
+/** Test hook: every update takes at least this long, so a test can act in the middle of a short trial. */
+const stepMs = Number(process.env.LRSWEEP_TEST_STEP_MS) || 0;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** True for the one caller that creates `file` (an exclusive create: atomic across processes). */
+function firstToFail(file: string): boolean {
+  try {
+    writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 /** Fault injection: trials of this seed abort their trainer process (SIGABRT, as a failed native check does) at their third update. */
 const abortSeed = process.env.LRSWEEP_FAULT_ABORT_SEED ? Number(process.env.LRSWEEP_FAULT_ABORT_SEED) : null;
 
@@ -99,14 +117,18 @@ port.on('message', async (msg: ToThread) => {
       {
         onUpdate: (u) => {
           if (u.step === exitAtStep) process.exit(70);
-          if (u.step === 2 && msg.config.seed === abortSeed) {
+          if (u.step === 2 && (msg.config.seed === abortSeed || (crashOnceFile && firstToFail(crashOnceFile)))) {
             // Straight to fd 2, as native code writes (a thread's process.stderr is relayed later).
-            writeSync(2, 'fault injection: trials of this seed abort (LRSWEEP_FAULT_ABORT_SEED)\n');
+            writeSync(
+              2,
+              'fault injection: the trainer aborts (LRSWEEP_FAULT_ABORT_SEED or LRSWEEP_FAULT_CRASH_ONCE)\n',
+            );
             // What TensorFlow's abort() does to the process (process.abort() itself is refused on a thread).
             process.kill(process.pid, 'SIGABRT');
           }
           if (u.step === 2 && msg.config.seed === failSeed)
             throw new Error(`fault injection: trials of seed ${failSeed} fail (LRSWEEP_FAULT_FAIL_SEED)`);
+          if (stepMs) Atomics.wait(sleeper, 0, 0, stepMs);
           pending.push(u);
           if (pending.length >= 200 || Date.now() - lastSent > 100) flush();
         },

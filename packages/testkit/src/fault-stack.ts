@@ -14,6 +14,8 @@ export interface FaultStack {
   checkpointDir: string;
   /** A raw HTTP client of the API with the bootstrap (admin) token. */
   api: ReturnType<typeof apiClient>;
+  /** The API's base address (for agents and other clients of their own). */
+  apiUrl: string;
   /** Starts a worker named `id` (its environment: the stack's, then `env`); stopped with the stack. */
   worker(id: string, env?: Record<string, string>): Promise<RunningProcess>;
   stop(): Promise<void>;
@@ -50,6 +52,7 @@ export async function startFaultStack(
       env,
       checkpointDir,
       api: apiClient(a.url, bootstrapToken),
+      apiUrl: a.url,
       async worker(id, extra = {}) {
         const w = await startWorker({ ...env, WORKER_ID: id, ...extra });
         procs.push(w);
