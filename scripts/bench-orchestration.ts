@@ -223,6 +223,16 @@ async function fleetPhase(env: Record<string, string>, client: LrsweepClient) {
   log(
     `  per trial (medians, ms): on the slot: queue hand-off ${breakdown.handOff!.toFixed(1)} · claim ${breakdown.claim!.toFixed(1)} · prepare ${breakdown.prepare!.toFixed(1)}; beside the next trial: last metric rows ${breakdown.close!.toFixed(1)} · end recorded ${breakdown.finish!.toFixed(1)}`,
   );
+  // Every phase the worker timed (see apps/worker/src/phases.ts), for where the rest went.
+  const every = [...new Set(finished.flatMap((l) => Object.keys((l.phasesMs as object | undefined) ?? {})))];
+  const outsideLoop = median(
+    finished
+      .map((l) => ((l.phasesMs as Record<string, number> | undefined)?.train ?? Number.NaN) - Number(l.trainMs))
+      .filter((v) => Number.isFinite(v)),
+  );
+  log(
+    `  every phase (medians, ms): ${every.map((k) => `${k} ${phase(k).toFixed(1)}`).join(' · ')}; of train, outside the training loop: ${outsideLoop.toFixed(1)}`,
+  );
 
   const others: Record<string, unknown>[] = [];
   const python = benchPython();
