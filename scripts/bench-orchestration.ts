@@ -1,4 +1,4 @@
-// `pnpm bench:orchestration [--quick]`: the orchestrator's own cost, against PERFORMANCE.md's targets,
+// `pnpm bench:orchestration [--quick] [--fleet] [--rounds N]`: the orchestrator's own cost, against PERFORMANCE.md's targets,
 // through the real API and one worker process (Postgres and Redis of this machine, a database and a
 // queue prefix of its own):
 // - start latency: single-trial sweeps submitted one at a time to an idle worker; from the trial's
@@ -15,7 +15,8 @@
 //   checkpoint bookkeeping, metric writes, completion, ranking upkeep — with Postgres
 //   transactions and row writes per trial; then Ray Tune and Optuna (on this Postgres) on the
 //   same trials in the same run (scripts/bench_orchestrators.py, from .venv-bench, made here
-//   with pip on first use), and the ratios. Target (PERFORMANCE.md): ≤ 10 ms per trial.
+//   with pip on first use), and the ratios; `--rounds N` (default 3, 1 with --quick) alternates the
+//   three N times and prints medians with their spread. Target (PERFORMANCE.md): ≤ 10 ms per trial.
 //   `--fleet` runs this phase alone.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -39,6 +40,9 @@ const fleetOnly = process.argv.includes('--fleet');
 const FLEET_TRIALS = quick ? 100 : 500;
 const LATENCY_TRIALS = quick ? 5 : 15;
 const OVERHEAD_ROUNDS = quick ? 1 : 3;
+/** Fleet rounds, each lrsweep then Ray Tune then Optuna: medians and spread over alternated runs (`--rounds N`). */
+const roundsArg = process.argv.indexOf('--rounds');
+const FLEET_ROUNDS = roundsArg > 0 ? Math.max(1, Number(process.argv[roundsArg + 1]) || 1) : quick ? 1 : 3;
 
 const base = new URL(process.env.DATABASE_URL ?? defaultDatabaseUrl);
 base.pathname = '/lrsweep_bench_orchestration';
@@ -155,8 +159,8 @@ async function pgCounters() {
   return { xact: Number(rows[0]!.xact), writes: Number(rows[0]!.writes) };
 }
 
-async function fleetPhase(env: Record<string, string>, client: LrsweepClient) {
-  log(`• fleet: ${FLEET_TRIALS} tiny trials, two at a time (one worker, WORKER_SLOTS=2)`);
+/** One lrsweep fleet run: a worker with two slots trains FLEET_TRIALS tiny trials. */
+async function lrsweepFleet(env: Record<string, string>, client: LrsweepClient) {
   const worker = await startWorker({ ...env, WORKER_ID: 'bench-fleet', WORKER_SLOTS: '2', WORKER_HEALTH_PORT: '0' });
   started.push(worker);
   // The engine's own count of its transactions, from the worker's /metrics.
@@ -234,7 +238,19 @@ async function fleetPhase(env: Record<string, string>, client: LrsweepClient) {
     `  every phase (medians, ms): ${every.map((k) => `${k} ${phase(k).toFixed(1)}`).join(' · ')}; of train, outside the training loop: ${outsideLoop.toFixed(1)}`,
   );
 
-  const others: Record<string, unknown>[] = [];
+  return { lrsweep, breakdown };
+}
+
+interface OtherRun {
+  framework: string;
+  version: string;
+  trialsPerS: number;
+  slotMsPerTrialNotTraining: number;
+}
+
+/** Ray Tune and Optuna on the same trials (scripts/bench_orchestrators.py), or why not. */
+function otherFleets(): OtherRun[] {
+  const others: OtherRun[] = [];
   const python = benchPython();
   if ('why' in python) log(`  Ray Tune and Optuna not run: ${python.why}`);
   else {
@@ -263,18 +279,72 @@ async function fleetPhase(env: Record<string, string>, client: LrsweepClient) {
         log(`  ${framework}: did not run (${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')})`);
         continue;
       }
-      const x = JSON.parse(line) as { version: string; trialsPerS: number; slotMsPerTrialNotTraining: number };
+      const x = JSON.parse(line) as OtherRun;
       others.push(x);
       log(
         `  ${x.version}: ${x.trialsPerS.toFixed(1)} trials/s, ${x.slotMsPerTrialNotTraining.toFixed(1)} ms of slot time per trial not training`,
       );
     }
   }
-  const ratio = (f: string) => {
-    const o = others.find((x) => x.framework === f) as { slotMsPerTrialNotTraining: number } | undefined;
-    return o ? lrsweep.slotMsPerTrialNotTraining / o.slotMsPerTrialNotTraining : null;
+  return others;
+}
+
+/** A median with its spread (min–max and the interquartile range), as the tables print it. */
+function spread(xs: number[]) {
+  return {
+    median: median(xs),
+    min: Math.min(...xs),
+    max: Math.max(...xs),
+    p25: quantile(xs, 0.25),
+    p75: quantile(xs, 0.75),
+    n: xs.length,
   };
-  return { lrsweep, breakdown, others, vsRayTune: ratio('ray'), vsOptuna: ratio('optuna') };
+}
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = (s.length - 1) * q;
+  return s[Math.floor(i)]! + (s[Math.ceil(i)]! - s[Math.floor(i)]!) * (i - Math.floor(i));
+};
+
+/**
+ * The fleet phase: FLEET_ROUNDS rounds, each lrsweep then Ray Tune then Optuna on the same trials,
+ * so load drifts over all three alike; per framework the median slot time and its spread, and the
+ * median of the per-round ratios (lrsweep ÷ the other, measured minutes apart).
+ */
+async function fleetPhase(env: Record<string, string>, client: LrsweepClient) {
+  log(
+    `• fleet: ${FLEET_TRIALS} tiny trials, two at a time (one worker, WORKER_SLOTS=2); ${FLEET_ROUNDS} round(s) of lrsweep, Ray Tune, Optuna`,
+  );
+  const rounds: { lrsweep: Awaited<ReturnType<typeof lrsweepFleet>>['lrsweep']; others: OtherRun[] }[] = [];
+  let breakdown: Record<string, number> = {};
+  for (let r = 0; r < FLEET_ROUNDS; r++) {
+    if (FLEET_ROUNDS > 1) log(`  round ${r + 1} of ${FLEET_ROUNDS}`);
+    const own = await lrsweepFleet(env, client);
+    breakdown = own.breakdown;
+    rounds.push({ lrsweep: own.lrsweep, others: otherFleets() });
+  }
+  const ratios = (f: string) =>
+    rounds.flatMap((x) => {
+      const o = x.others.find((y) => y.framework === f);
+      return o ? [x.lrsweep.slotMsPerTrialNotTraining / o.slotMsPerTrialNotTraining] : [];
+    });
+  const slot = (f: string) =>
+    rounds.flatMap((x) => x.others.filter((y) => y.framework === f).map((y) => y.slotMsPerTrialNotTraining));
+  const ray = ratios('ray');
+  const optuna = ratios('optuna');
+  return {
+    lrsweep: rounds.at(-1)!.lrsweep,
+    breakdown,
+    rounds,
+    slotMs: {
+      lrsweep: spread(rounds.map((x) => x.lrsweep.slotMsPerTrialNotTraining)),
+      ...(slot('ray').length ? { ray: spread(slot('ray')) } : {}),
+      ...(slot('optuna').length ? { optuna: spread(slot('optuna')) } : {}),
+    },
+    engineTransactionsPerTrial: median(rounds.map((x) => x.lrsweep.engineTransactionsPerTrial)),
+    vsRayTune: ray.length ? spread(ray) : null,
+    vsOptuna: optuna.length ? spread(optuna) : null,
+  };
 }
 
 async function main() {
@@ -369,13 +439,22 @@ async function main() {
 }
 
 function printFleet(f: Awaited<ReturnType<typeof fleetPhase>>) {
-  const x = (r: number | null) => (r === null ? 'not run' : `${r.toFixed(2)}×`);
+  const n = f.slotMs.lrsweep.n;
+  const range = (x: ReturnType<typeof spread>, d: number, unit: string) =>
+    n > 1
+      ? `${x.median.toFixed(d)}${unit} (${x.min.toFixed(d)}–${x.max.toFixed(d)}; IQR ${x.p25.toFixed(d)}–${x.p75.toFixed(d)})`
+      : `${x.median.toFixed(d)}${unit}`;
+  const ratio = (x: ReturnType<typeof spread> | null) => (x === null ? 'not run' : range(x, 3, '×'));
+  const over = n > 1 ? `median of ${n} alternated rounds (min–max; IQR)` : 'one round';
   log(
-    `| slot time per trial not training, ${f.lrsweep.trials} tiny trials, 2 at a time | ${f.lrsweep.slotMsPerTrialNotTraining.toFixed(1)} ms | ≤ 10 ms |`,
+    `| slot time per trial not training, ${f.lrsweep.trials} tiny trials, 2 at a time, ${over} | ${range(f.slotMs.lrsweep, 1, ' ms')} | ≤ 10 ms |`,
   );
-  log(`| engine transactions per trial (its own counter) | ${f.lrsweep.engineTransactionsPerTrial.toFixed(2)} | ≤ 2 |`);
-  log(`| … ÷ Ray Tune's (same trials, same run) | ${x(f.vsRayTune)} | ≤ 0.04× (1/25) |`);
-  log(`| … ÷ Optuna's on Postgres (same trials, same run) | ${x(f.vsOptuna)} | ≤ 0.125× |`);
+  if (f.slotMs.ray) log(`| … Ray Tune's, same trials, same rounds | ${range(f.slotMs.ray, 1, ' ms')} | |`);
+  if (f.slotMs.optuna)
+    log(`| … Optuna's on Postgres, same trials, same rounds | ${range(f.slotMs.optuna, 1, ' ms')} | |`);
+  log(`| engine transactions per trial (its own counter) | ${f.engineTransactionsPerTrial.toFixed(2)} | ≤ 2 |`);
+  log(`| lrsweep ÷ Ray Tune, per round | ${ratio(f.vsRayTune)} | ≤ 0.04× (1/25) |`);
+  log(`| lrsweep ÷ Optuna on Postgres, per round | ${ratio(f.vsOptuna)} | ≤ 0.125× |`);
 }
 
 async function stopAll() {

@@ -87,6 +87,13 @@ function inProcess(name: string) {
       shuttingDown: () => false,
       numerics: () => slots.numerics,
     });
+  /** A statement's values, with those of the fragments it nests (the ownership guard, `heldBy`) in line. */
+  const flat = (values: unknown[]): unknown[] =>
+    values.flatMap((v) =>
+      v !== null && typeof v === 'object' && Array.isArray((v as { values?: unknown }).values)
+        ? flat((v as { values: unknown[] }).values)
+        : [v],
+    );
   /** The database handle with one tagged-template method wrapped: `wrap` answers for the calls it wants. */
   const intercept = (
     key: '$queryRaw' | '$executeRaw',
@@ -97,7 +104,7 @@ function inProcess(name: string) {
         const v = Reflect.get(target, k);
         if (k !== key) return typeof v === 'function' ? v.bind(target) : v;
         return (strings: TemplateStringsArray, ...values: unknown[]) =>
-          wrap(strings, values, () =>
+          wrap(strings, flat(values), () =>
             (target[key] as (s: TemplateStringsArray, ...v: unknown[]) => Promise<unknown>)(strings, ...values),
           );
       },

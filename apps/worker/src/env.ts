@@ -68,6 +68,8 @@ const schema = z.object({
   CHECKPOINT_DIR: z.string().default(join(tmpdir(), 'lrsweep-checkpoints')),
   /** Take a checkpoint every this many updates. */
   CHECKPOINT_EVERY: int(200),
+  /** A slot claims its next trial this long (ms) before the current one is expected to end (0: at its last update). */
+  WORKER_CLAIM_AHEAD_MS: z.coerce.number().int().min(0).max(600_000).default(100),
   /** How often the checkpoint folder is swept of what no trial needs (also at start). */
   CHECKPOINT_SWEEP_MS: int(600_000),
   /** Serves GET /healthz (is this worker consuming?) and GET /metrics (Prometheus) on this port; 0 picks one, unset serves none. */

@@ -103,6 +103,7 @@ const runTrial = createTrialRunner({
   leaseMs: env.LEASE_MS,
   flushMs: env.METRICS_FLUSH_MS,
   checkpointEvery: env.CHECKPOINT_EVERY,
+  claimAheadMs: env.WORKER_CLAIM_AHEAD_MS,
   checkpoints,
   lrsweepVersion,
   datasets: createDatasetCache(log),

@@ -30,6 +30,12 @@ export interface TrialRunnerDeps {
   flushMs: number;
   /** Take a checkpoint every this many updates. */
   checkpointEvery: number;
+  /**
+   * Hand the slot to its next trial this long (ms) before the current one is expected to end (at
+   * its last update at the latest): the next claim overlaps the last updates and final evaluations,
+   * and the next trial trains once the slot's process is done (WORKER_CLAIM_AHEAD_MS; default 100).
+   */
+  claimAheadMs?: number;
   /** How long a metric write is retried while Postgres is unreachable before the attempt stops and fails (default 120 s). */
   metricRetryMs?: number;
   checkpoints: CheckpointFiles;
@@ -244,6 +250,8 @@ async function trainOnSlot(
         onUpdates: (rows) => sink.addUpdates(rows),
         onEval: (row) => sink.addEval(row),
         onCheckpoint: checkpoints.record,
+        // Its last moments: the slot may claim its next trial now (it trains once this one is done).
+        onEnding: threadFree,
       },
       {
         resume,
@@ -251,6 +259,7 @@ async function trainOnSlot(
         layers,
         ...(forksOf(claimed).length ? { checkpointAt: forksOf(claimed).map((f) => f.atStep) } : {}),
         ...(nextRung(claimed) ? { rung: nextRung(claimed) } : {}),
+        ending: { endsAfter: nextRung(claimed)?.step ?? claimed.totalSteps, aheadMs: d.claimAheadMs ?? 100 },
       },
       numerics.id,
     );

@@ -35,6 +35,8 @@ export type ToThread =
       checkpointAt?: readonly number[];
       rung?: RungOptions;
       layers?: LayersArtifacts;
+      /** The attempt's last update (its horizon, or its rung), and how long before the end to say `ending`. */
+      ending?: { endsAfter: number; aheadMs: number };
     };
 
 export type FromThread =
@@ -46,6 +48,11 @@ export type FromThread =
   | { type: 'updates'; rows: UpdateRecord[] }
   | { type: 'eval'; row: EvalRecord }
   | { type: 'checkpoint'; state: TrainerState }
+  /**
+   * The trial is expected to end within `ending.aheadMs` (its updates so far, at their pace): the
+   * slot may take its next trial now, which starts once this one is done.
+   */
+  | { type: 'ending' }
   | { type: 'done'; result: TrainResult; numTensors: number; timing: TrainTiming }
   | { type: 'failed'; failure: TrialFailure };
 

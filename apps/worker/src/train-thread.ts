@@ -17,6 +17,7 @@ import {
   train,
   type UpdateRecord,
 } from '@lrsweep/trainer';
+import { endingWatch } from './ending-watch';
 import type { FromThread, ToThread } from './thread-protocol';
 
 const port = parentPort!;
@@ -105,6 +106,10 @@ port.on('message', async (msg: ToThread) => {
   };
   const startedAt = Date.now();
   const t0 = performance.now();
+  const endingSoon = endingWatch(msg.ending, () => {
+    flush();
+    send({ type: 'ending' });
+  });
   const hostTime = { ms: 0 };
   try {
     const plan = await choose!(msg.config, msg.dataset, msg.config.backend);
@@ -131,6 +136,7 @@ port.on('message', async (msg: ToThread) => {
           if (stepMs) Atomics.wait(sleeper, 0, 0, stepMs);
           pending.push(u);
           if (pending.length >= 200 || Date.now() - lastSent > 100) flush();
+          endingSoon(u.step);
         },
         onEval: (e) => {
           flush();

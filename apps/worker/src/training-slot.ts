@@ -20,6 +20,8 @@ export interface RunHandlers {
   onUpdates(rows: UpdateRecord[]): void;
   onEval(row: EvalRecord): void;
   onCheckpoint(state: TrainerState): void;
+  /** The trial's last moments (see FromThread `ending`): the slot may be handed to the next trial. */
+  onEnding?(): void;
 }
 
 export interface RunOptions {
@@ -31,6 +33,8 @@ export interface RunOptions {
   rung?: RungOptions;
   /** A Layers model's files, built on the thread. */
   layers?: LayersArtifacts;
+  /** When to say the trial is ending (FromThread `ending`). */
+  ending?: { endsAfter: number; aheadMs: number };
 }
 
 export interface RunningTrial {
@@ -128,6 +132,11 @@ export class TrainingSlot {
   ) {}
 
   private starting: Promise<ChildProcess> | null = null;
+  /**
+   * The trial the slot's process is still finishing: a next one may be handed the slot in its last
+   * moments (`onEnding`), and talks to the process only once it is done with this one.
+   */
+  private finishing: Promise<unknown> = Promise.resolve();
 
   /** The slot's trainer, started (once, however many callers ask at the same time) when it has none. */
   private ensureThread(): Promise<ChildProcess> {
@@ -221,6 +230,7 @@ export class TrainingSlot {
     config: TrainConfig,
     dataset: DatasetRequest,
   ): Promise<{ backend: BackendChoice; reason: string; key: NumericsKey }> {
+    await this.finishing;
     const c = await this.ensureThread();
     const stderr = this.stderr;
     const answer = await new Promise<FromChild>((resolve, reject) => {
@@ -251,6 +261,7 @@ export class TrainingSlot {
     opts: RunOptions = {},
     keyId?: string,
   ): Promise<RunningTrial> {
+    await this.finishing;
     if (keyId !== undefined && this.keyId !== null && this.keyId !== keyId && this.child) {
       this.log.info({ from: this.keyId, to: keyId }, 'another numerics key: a fresh training process');
       await this.close();
@@ -270,6 +281,7 @@ export class TrainingSlot {
         } else if (m.type === 'updates') h.onUpdates(m.rows);
         else if (m.type === 'eval') h.onEval(m.row);
         else if (m.type === 'checkpoint') h.onCheckpoint(m.state);
+        else if (m.type === 'ending') h.onEnding?.();
         else if (m.type === 'done')
           finish(() => resolve({ result: m.result, numTensors: m.numTensors, timing: m.timing }));
         else if (m.type === 'failed') fail(fromTrialFailure(m.failure));
@@ -300,6 +312,7 @@ export class TrainingSlot {
     // A failure can arrive before the caller awaits `done`; it must not become an unhandled
     // rejection (which would end the process). The caller still sees it when it awaits.
     done.catch(() => {});
+    this.finishing = done.catch(() => {});
     c.send({ type: 'run', config, dataset, ...opts } satisfies ToChild);
     return {
       done,

@@ -130,12 +130,20 @@ export async function trialForReport(db: Db, trialId: string, projectId: string)
       leaseExpiresAt: true,
       lastProgressAt: true,
       identity: true,
+      checkpointStep: true,
       sweep: { select: { cancelledAt: true, maxParallel: true } },
+      // ASHA: the rungs it has passed, so a report can be checked against the next without another read.
+      _count: { select: { rungs: true } },
     },
   });
   if (!t) return null;
-  const { sweep, ...rest } = t;
-  return { ...rest, sweepCancelled: sweep.cancelledAt !== null, maxParallel: sweep.maxParallel };
+  const { sweep, _count, ...rest } = t;
+  return {
+    ...rest,
+    rungsReached: _count.rungs,
+    sweepCancelled: sweep.cancelledAt !== null,
+    maxParallel: sweep.maxParallel,
+  };
 }
 
 /** A trial of a deleted sweep, while its tombstone lasts (pool: who may be told so). */

@@ -49,17 +49,6 @@ export async function reachRung(db: Db, r: RungReport): Promise<RungOutcome & { 
   return { recorded: true, ...(await withAdmitted(db, t.sweep_id, out)) };
 }
 
-/** How many rungs a trial has been judged at (the index of its next), and its resume point (a marker's step + 1). */
-export async function rungStateOf(
-  db: Db,
-  trialId: string,
-): Promise<{ reached: number; checkpointStep: number | null }> {
-  const [r] = await db.$queryRaw<{ n: number; checkpoint_step: number | null }[]>`
-    SELECT (SELECT count(*)::int FROM rung_results WHERE trial_id = t.id) AS n, t.checkpoint_step
-      FROM trials t WHERE t.id = ${trialId}::uuid`;
-  return { reached: r?.n ?? 0, checkpointStep: r?.checkpoint_step ?? null };
-}
-
 /** What a decision did: deliveries of the promoted trials (to enqueue), and the trials it pruned (their checkpoints can go). */
 export interface RungOutcome {
   deliveries: Delivery[];

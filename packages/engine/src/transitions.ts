@@ -38,7 +38,6 @@ export const waitingFork = viaEngine(store.waitingFork);
 export const handOffFork = viaEngine(store.handOffFork);
 export const releaseOrphanForks = viaEngine(store.releaseOrphanForks);
 export const reachRung = viaEngine(store.reachRung);
-export const rungStateOf = viaEngine(store.rungStateOf);
 export const decideRungs = viaEngine(store.decideRungs);
 export const sweepsWaitingAtRungs = viaEngine(store.sweepsWaitingAtRungs);
 export const newDelivery = viaEngine(store.newDelivery);

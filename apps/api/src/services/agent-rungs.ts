@@ -5,7 +5,7 @@
 // decisions it settles; the answer stops the attempt: the trial waits at its rung (`paused`),
 // and goes on from that checkpoint, in a new attempt, once its configuration is promoted.
 import { lrMatches, type RungAnswer } from '@lrsweep/contract';
-import { failAttempt, pauseAtRung, rungStateOf } from '@lrsweep/engine';
+import { failAttempt, pauseAtRung } from '@lrsweep/engine';
 import { type CooldownShape, decayShapeFactor } from '@lrsweep/schedules';
 import { nextRungOf, type TrialConfig } from '@lrsweep/sweep';
 import { ApiError } from '../errors';
@@ -27,7 +27,7 @@ type Rung = NonNullable<ReturnType<typeof nextRungFor>>;
  */
 export async function refusePastRung(ctx: AgentContext, t: Owned, after: number, what: string) {
   if (!t.config.asha) return;
-  const rung = nextRungFor(t.config, (await rungStateOf(ctx.d.db, t.id)).reached);
+  const rung = nextRungFor(t.config, t.rungsReached);
   if (rung && after > rung.step)
     throw new ApiError(
       'SPEC_INVALID',
@@ -39,8 +39,7 @@ export async function refusePastRung(ctx: AgentContext, t: Owned, after: number,
 /** The fenced trial and its next rung (409 NO_RUNG without one). */
 async function rungOf(ctx: AgentContext, a: AttemptRef) {
   const t = await ctx.fenced(a);
-  const state = await rungStateOf(ctx.d.db, t.id);
-  const rung = nextRungFor(t.config, state.reached);
+  const rung = nextRungFor(t.config, t.rungsReached);
   if (!rung)
     throw new ApiError(
       'NO_RUNG',
@@ -48,7 +47,7 @@ async function rungOf(ctx: AgentContext, a: AttemptRef) {
         ? `trial ${t.id} is past its last rung: it trains to its horizon (${t.totalSteps} updates)`
         : `trial ${t.id} is not an ASHA trial: it has no rungs`,
     );
-  return { t, rung, checkpointStep: state.checkpointStep };
+  return { t, rung, checkpointStep: t.checkpointStep };
 }
 
 /** The side branch's rates: update `i` of `c` at the schedule's rate at the rung × shape(i / c), as the built-in trainer's. */

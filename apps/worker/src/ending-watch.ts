@@ -1,0 +1,25 @@
+/**
+ * Says once that the trial is about to end: when its remaining updates, at the pace of those done
+ * so far in this attempt, fit in `aheadMs` (at its last update at the latest). The worker then
+ * claims the slot's next trial while this one trains its last updates and final evaluations.
+ */
+export function endingWatch(
+  ending: { endsAfter: number; aheadMs: number } | undefined,
+  say: () => void,
+  now: () => number = () => performance.now(),
+): (step: number) => void {
+  if (!ending) return () => {};
+  let first: { step: number; at: number } | null = null;
+  let said = false;
+  return (step) => {
+    if (said) return;
+    const t = now();
+    first ??= { step, at: t };
+    const left = ending.endsAfter - 1 - step;
+    const perUpdate = step > first.step ? (t - first.at) / (step - first.step) : Number.POSITIVE_INFINITY;
+    if (left <= 0 || left * perUpdate <= ending.aheadMs) {
+      said = true;
+      say();
+    }
+  };
+}
