@@ -6,7 +6,11 @@ function saidAt(ending: { endsAfter: number; aheadMs: number } | undefined, from
   let t = 0;
   const said: number[] = [];
   let step = from;
-  const watch = endingWatch(ending, () => said.push(step), () => t);
+  const watch = endingWatch(
+    ending,
+    () => said.push(step),
+    () => t,
+  );
   for (; step <= to; step++) {
     t += ms;
     watch(step);
