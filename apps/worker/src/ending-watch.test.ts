@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { endingWatch } from './ending-watch';
 
 /** Steps `from` … `to` at `ms` each on a fake clock; answers the step at which `ending` was said. */
-function saidAt(ending: { endsAfter: number; aheadMs: number } | undefined, from: number, to: number, ms: number) {
+function saidAt(
+  ending: { endsAfter: number; aheadMs: number; after?: number } | undefined,
+  from: number,
+  to: number,
+  ms: number,
+) {
   let t = 0;
   const said: number[] = [];
   let step = from;
@@ -34,6 +39,9 @@ describe('endingWatch', () => {
 
   it('ends at a rung when the attempt pauses there, and says nothing without an end', () => {
     expect(saidAt({ endsAfter: 40, aheadMs: 50 }, 0, 39, 10)).toEqual([34]);
+    // The rung's cooldown (3 updates) counts as left; a cooldown longer than aheadMs: nothing said.
+    expect(saidAt({ endsAfter: 40, aheadMs: 50, after: 3 }, 0, 39, 10)).toEqual([37]);
+    expect(saidAt({ endsAfter: 40, aheadMs: 50, after: 10 }, 0, 39, 10)).toEqual([]);
     expect(saidAt(undefined, 0, 99, 10)).toEqual([]);
   });
 });

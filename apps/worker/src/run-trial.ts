@@ -259,7 +259,7 @@ async function trainOnSlot(
         layers,
         ...(forksOf(claimed).length ? { checkpointAt: forksOf(claimed).map((f) => f.atStep) } : {}),
         ...(nextRung(claimed) ? { rung: nextRung(claimed) } : {}),
-        ending: { endsAfter: nextRung(claimed)?.step ?? claimed.totalSteps, aheadMs: d.claimAheadMs ?? 100 },
+        ending: endingOf(claimed, d.claimAheadMs ?? 100),
       },
       numerics.id,
     );
@@ -327,6 +327,13 @@ async function trainOnSlot(
     lease.stop();
     if (stopRun) stoppers.delete(stopRun);
   }
+}
+
+/** Where the attempt ends (its horizon, or its rung and the rung's cooldown), for `ending`. */
+function endingOf(claimed: ClaimedTrial, aheadMs: number) {
+  const rung = nextRung(claimed);
+  if (!rung) return { endsAfter: claimed.totalSteps, aheadMs };
+  return { endsAfter: rung.step, aheadMs, after: rung.estimate === 'raw' ? 0 : rung.estimate.steps };
 }
 
 /** Stops a run and waits (a bounded time) for its thread to finish it; otherwise ends the thread. */

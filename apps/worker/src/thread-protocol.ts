@@ -36,7 +36,7 @@ export type ToThread =
       rung?: RungOptions;
       layers?: LayersArtifacts;
       /** The attempt's last update (its horizon, or its rung), and how long before the end to say `ending`. */
-      ending?: { endsAfter: number; aheadMs: number };
+      ending?: { endsAfter: number; aheadMs: number; after?: number };
     };
 
 export type FromThread =

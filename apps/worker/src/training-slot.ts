@@ -34,7 +34,7 @@ export interface RunOptions {
   /** A Layers model's files, built on the thread. */
   layers?: LayersArtifacts;
   /** When to say the trial is ending (FromThread `ending`). */
-  ending?: { endsAfter: number; aheadMs: number };
+  ending?: { endsAfter: number; aheadMs: number; after?: number };
 }
 
 export interface RunningTrial {
