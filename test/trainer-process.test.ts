@@ -1,13 +1,14 @@
 // Each slot trains in a trainer process of its own (apps/worker/src/train-child.ts): an abort or an
 // out-of-memory in TensorFlow ends that process and fails one trial, never the worker; and a worker
 // killed with -9 leaves no trainer behind, training on.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   finishOrWorkerDies,
   nativeBackendMissing,
   nativeBackendTests,
   type Stack,
+  startApp,
   startStack,
   tinySpec,
 } from '@lrsweep/testkit';
@@ -28,6 +29,19 @@ const alive = (pid: number) => {
     return false;
   }
 };
+
+/** The processes whose parent is `pid` (from /proc: a stat's fourth field). */
+const childrenOf = (pid: number) =>
+  readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 
 describe.skipIf(nativeTests.skip)('a trial that aborts or runs out of memory', () => {
   let stack: Stack;
@@ -130,5 +144,34 @@ describe('a worker killed with -9 mid-trial', () => {
     const deadline = Date.now() + 10_000;
     while (alive(trainer!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(alive(trainer!), `trainer ${trainer} still running 10 s after its worker was killed`).toBe(false);
+  }, 120_000);
+});
+
+describe('a worker killed with -9 while its trainer process still loads', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack('trainer-early-orphan', { workers: 0 });
+  }, 120_000);
+  afterAll(async () => stack?.stop());
+
+  it('leaves no trainer behind: the trainer exits once its worker is gone, loaded or not', async () => {
+    const worker = startApp('worker', { ...stack.env, WORKER_ID: 'early-orphan', WORKER_SLOTS: '1' });
+    const pid = worker.proc.pid!;
+    // The trainer is forked as the worker starts; loading TensorFlow.js then takes it a second or more.
+    let trainer: number | undefined;
+    const deadline = Date.now() + 60_000;
+    while (trainer === undefined && Date.now() < deadline) {
+      trainer = childrenOf(pid)[0];
+      if (trainer === undefined) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(trainer, 'the worker started no trainer process').toBeDefined();
+    const loaded = () => worker.lines.some((l) => l.msg === 'training thread ready');
+    const killedWhileLoading = !loaded();
+    worker.proc.kill('SIGKILL');
+    const gone = Date.now() + 15_000;
+    while (alive(trainer!) && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(trainer!), `trainer ${trainer} still running 15 s after its worker was killed`).toBe(false);
+    // The case this is about: the worker died before its trainer said it was ready.
+    expect(killedWhileLoading).toBe(true);
   }, 120_000);
 });
