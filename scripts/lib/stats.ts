@@ -14,3 +14,15 @@ export const cpuSeconds = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
+
+/** A median with its spread (min–max and the interquartile range, as the other benches take it), as the tables print it. */
+export function spread(xs: number[]) {
+  return {
+    median: median(xs),
+    min: Math.min(...xs),
+    max: Math.max(...xs),
+    p25: percentile(xs, 25),
+    p75: percentile(xs, 75),
+    n: xs.length,
+  };
+}
