@@ -10,20 +10,11 @@
 // engine's one transaction) each test is about. And the same
 // fault on a resumed attempt: Postgres fails right after its run starts; the retry resumes from the
 // checkpoint, nothing lost or doubled (issue #30's leftover).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { deliveryJobId } from '@lrsweep/contract';
-import { createDb } from '@lrsweep/db';
-import { createRedis, createTrialQueue, type Job } from '@lrsweep/queue';
-import { eventually, query, type Stack, startStack, trialSeries } from '@lrsweep/testkit';
-import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCheckpointFiles } from '../apps/worker/src/checkpoint-files';
-import { createDatasetCache } from '../apps/worker/src/dataset-cache';
+import { eventually, query, type Stack, trialSeries } from '@lrsweep/testkit';
+import { describe, expect, it } from 'vitest';
 import { reconcileOnce } from '../apps/api/src/reconciler';
-import { createTrialRunner } from '../apps/worker/src/run-trial';
-import { createSlotPool } from '../apps/worker/src/slot-pool';
+import { inProcess } from './support/in-process-runner';
 
 const spec = (name: string, seeds: number[]) => ({
   name,
@@ -34,99 +25,6 @@ const spec = (name: string, seeds: number[]) => ({
   grid: { baseLr: [0.001], schedule: [{ kind: 'cosine', warmup: { steps: 20 } }], seeds },
 });
 const T = 300;
-
-/**
- * The API of a stack (no worker consumes: each test hands trials to the runner itself), one real
- * training slot, and `runner(db, leaseMs)`: the worker's trial runner over a database handle the
- * test may wrap to fail or freeze one statement.
- */
-function inProcess(name: string) {
-  const h = {} as {
-    stack: Stack;
-    handle: ReturnType<typeof createDb>;
-    redis: ReturnType<typeof createRedis>;
-    queue: ReturnType<typeof createTrialQueue>;
-  };
-  const checkpointDir = mkdtempSync(join(tmpdir(), 'lrsweep-ckpt-'));
-  const log = pino({ level: 'warn' });
-  const slots = createSlotPool(1, 'wasm', log);
-  beforeAll(async () => {
-    h.stack = await startStack(name, { workers: 0 });
-    h.handle = createDb({ url: h.stack.db.url });
-    h.redis = createRedis(h.stack.env.REDIS_URL!);
-    h.queue = createTrialQueue({ connection: h.redis, prefix: h.stack.prefix });
-    await slots.start();
-  }, 60_000);
-  afterAll(async () => {
-    await slots.close();
-    await h.queue?.close();
-    h.redis?.disconnect();
-    await h.handle?.close();
-    await h.stack?.stop();
-    rmSync(checkpointDir, { recursive: true, force: true });
-  });
-  const runner = (
-    db: typeof h.handle.prisma,
-    leaseMs = 30_000,
-    extra: { maxRecording?: number; metricRetryMs?: number } = {},
-  ) =>
-    createTrialRunner({
-      ...extra,
-      db,
-      queue: h.queue,
-      log,
-      workerId: 'in-process',
-      leaseMs,
-      flushMs: 100,
-      checkpointEvery: 1000,
-      checkpoints: createCheckpointFiles(checkpointDir),
-      lrsweepVersion: 'test',
-      datasets: createDatasetCache(log),
-      dataRoot: tmpdir(),
-      modelRoot: tmpdir(),
-      shuttingDown: () => false,
-      numerics: () => slots.numerics,
-    });
-  /** A statement's values, with those of the fragments it nests (the ownership guard, `heldBy`) in line. */
-  const flat = (values: unknown[]): unknown[] =>
-    values.flatMap((v) =>
-      v !== null && typeof v === 'object' && Array.isArray((v as { values?: unknown }).values)
-        ? flat((v as { values: unknown[] }).values)
-        : [v],
-    );
-  /** The database handle with one tagged-template method wrapped: `wrap` answers for the calls it wants. */
-  const intercept = (
-    key: '$queryRaw' | '$executeRaw',
-    wrap: (strings: TemplateStringsArray, values: unknown[], go: () => Promise<unknown>) => Promise<unknown>,
-  ) =>
-    new Proxy(h.handle.prisma, {
-      get(target, k) {
-        const v = Reflect.get(target, k);
-        if (k !== key) return typeof v === 'function' ? v.bind(target) : v;
-        return (strings: TemplateStringsArray, ...values: unknown[]) =>
-          wrap(strings, flat(values), () =>
-            (target[key] as (s: TemplateStringsArray, ...v: unknown[]) => Promise<unknown>)(strings, ...values),
-          );
-      },
-    }) as typeof h.handle.prisma;
-  /**
-   * The database handle with `$transaction` wrapped: an attempt's end is the engine's one
-   * transaction holding its last rows, run info and finishing statement; `wrap` answers for it.
-   */
-  const interceptEnds = (wrap: (go: () => Promise<unknown>) => Promise<unknown>) =>
-    new Proxy(h.handle.prisma, {
-      get(target, k) {
-        const v = Reflect.get(target, k);
-        if (k !== '$transaction') return typeof v === 'function' ? v.bind(target) : v;
-        return (...args: unknown[]) =>
-          Array.isArray(args[0])
-            ? wrap(() => (v as (...a: unknown[]) => Promise<unknown>).apply(target, args))
-            : (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-      },
-    }) as typeof h.handle.prisma;
-  const job = { timestamp: Date.now(), moveToDelayed: async () => {} } as unknown as Job;
-  return { h, slots, runner, intercept, interceptEnds, job };
-}
 
 describe('a slot reused after an attempt failed as it started', () => {
   const { h, slots, runner, intercept, job } = inProcess('slotreuse');

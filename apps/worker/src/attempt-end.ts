@@ -6,7 +6,7 @@ import { type ClaimedTrial, failAttempt, finishTrial, releaseTrial, trialState }
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
 import type { Dataset, TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
-import { retryWhileUnreachable } from './metric-sink';
+import { retryWhileUnreachable, unreachableRetryMs } from './metric-sink';
 import { type Phases, rounded, timed } from './phases';
 import type { TrialRunnerDeps } from './run-trial';
 import { paused } from './search-steps';
@@ -67,15 +67,19 @@ export async function record(
   const status = result.status === 'diverged' && !rangeTest ? 'diverged' : 'completed';
   const ended = await timed(phases, 'finish', async () => {
     // Retried while Postgres is unreachable, as metric writes are: the last rows travel with the end.
-    const ok = await retryWhileUnreachable(log, 120_000, "the attempt's end could not be recorded; retrying", () =>
-      finishTrial(
-        d.db,
-        claimed.trialId,
-        claimed.attempt,
-        status,
-        { ...result, trainingStartedAt: new Date(timing.startedAt), trainMs: timing.ms },
-        run.rest,
-      ),
+    const ok = await retryWhileUnreachable(
+      log,
+      unreachableRetryMs,
+      "the attempt's end could not be recorded; retrying",
+      () =>
+        finishTrial(
+          d.db,
+          claimed.trialId,
+          claimed.attempt,
+          status,
+          { ...result, trainingStartedAt: new Date(timing.startedAt), trainMs: timing.ms },
+          run.rest,
+        ),
     );
     if (ok && run.rest) {
       if (run.rest.updates?.length) d.metrics?.written('updates', run.rest.updates.length, Date.now());

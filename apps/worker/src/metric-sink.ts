@@ -19,6 +19,8 @@ export interface MetricSinkOptions {
 }
 
 const BATCH = 1000;
+/** How long a write is retried while Postgres is unreachable, unless told otherwise: metric rows and an attempt's end alike. */
+export const unreachableRetryMs = 120_000;
 
 /** Retries a write while Postgres is unreachable (backoff 100 ms … 2 s) for up to `forMs`, saying so; then throws. */
 export async function retryWhileUnreachable<T>(
@@ -58,7 +60,7 @@ export function createMetricSink(o: MetricSinkOptions) {
   let inflight: Promise<void> | null = null;
   // Closing for a finish: the finishing statement computes the summaries itself.
   let summarize = true;
-  const retryForMs = o.retryForMs ?? 120_000;
+  const retryForMs = o.retryForMs ?? unreachableRetryMs;
 
   const withRetry = (write: () => Promise<boolean>) =>
     retryWhileUnreachable(o.log, retryForMs, 'metric write failed; retrying', write);

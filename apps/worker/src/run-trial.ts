@@ -4,7 +4,7 @@ import type { Db } from '@lrsweep/db';
 import { type AttemptEndKind, afterTrial, type ClaimedTrial, recordCheckpoint } from '@lrsweep/engine';
 import type { Job, TrialQueue } from '@lrsweep/queue';
 import type { BuiltinTrialConfig } from '@lrsweep/sweep';
-import type { Dataset, DatasetRequest, TrainerState } from '@lrsweep/trainer';
+import type { Dataset, DatasetRequest, RungOptions, TrainerState } from '@lrsweep/trainer';
 import type { Logger } from 'pino';
 import type { CheckpointFiles } from './checkpoint-files';
 import { createMetricSink, type MetricSink } from './metric-sink';
@@ -243,6 +243,8 @@ async function trainOnSlot(
   let running: RunningTrial | null = null;
   try {
     const tStart = performance.now();
+    const rung = nextRung(claimed);
+    const forks = forksOf(claimed);
     running = await slot.run(
       underKey(trainConfigOf(claimed.config as BuiltinTrialConfig), numerics),
       datasetRequest,
@@ -257,9 +259,9 @@ async function trainOnSlot(
         resume,
         checkpointEvery: d.checkpointEvery,
         layers,
-        ...(forksOf(claimed).length ? { checkpointAt: forksOf(claimed).map((f) => f.atStep) } : {}),
-        ...(nextRung(claimed) ? { rung: nextRung(claimed) } : {}),
-        ending: endingOf(claimed, d.claimAheadMs ?? 100),
+        ...(forks.length ? { checkpointAt: forks.map((f) => f.atStep) } : {}),
+        ...(rung ? { rung } : {}),
+        ending: endingOf(claimed, rung, d.claimAheadMs ?? 100),
       },
       numerics.id,
     );
@@ -330,8 +332,7 @@ async function trainOnSlot(
 }
 
 /** Where the attempt ends (its horizon, or its rung and the rung's cooldown), for `ending`. */
-function endingOf(claimed: ClaimedTrial, aheadMs: number) {
-  const rung = nextRung(claimed);
+function endingOf(claimed: ClaimedTrial, rung: RungOptions | undefined, aheadMs: number) {
   if (!rung) return { endsAfter: claimed.totalSteps, aheadMs };
   return { endsAfter: rung.step, aheadMs, after: rung.estimate === 'raw' ? 0 : rung.estimate.steps };
 }

@@ -53,7 +53,7 @@ const crashOnceFile = process.env.LRSWEEP_FAULT_CRASH_ONCE || null;
 const stepMs = Number(process.env.LRSWEEP_TEST_STEP_MS) || 0;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /** True for the one caller that creates `file` (an exclusive create: atomic across processes). */
-function firstToFail(file: string): boolean {
+function firstToCrash(file: string): boolean {
   try {
     writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
     return true;
@@ -122,7 +122,7 @@ port.on('message', async (msg: ToThread) => {
       {
         onUpdate: (u) => {
           if (u.step === exitAtStep) process.exit(70);
-          if (u.step === 2 && (msg.config.seed === abortSeed || (crashOnceFile && firstToFail(crashOnceFile)))) {
+          if (u.step === 2 && (msg.config.seed === abortSeed || (crashOnceFile && firstToCrash(crashOnceFile)))) {
             // Straight to fd 2, as native code writes (a thread's process.stderr is relayed later).
             writeSync(
               2,
