@@ -101,6 +101,8 @@ export function pythonRunner(stack: () => { apiUrl: string; token: string; ckpt:
         CHECKPOINT_DIR: s.ckpt,
         CHECKPOINT_EVERY: String(EVERY),
         IDLE_TIMEOUT: '600',
+        // The worker's pace (the stack gives its workers LRSWEEP_TEST_STEP_MS): a case acts mid-trial on both.
+        LRSWEEP_TEST_STEP_MS: '40',
         AGENT_NAME: `scenario-agent-${++started}`,
         ...env,
       });
